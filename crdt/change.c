@@ -1,0 +1,374 @@
+/* change: building, assembling, decoding and verifying changes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+#include <sodium.h>
+
+#include "crdt/change.h"
+#include "crdt/err.h"
+#include "crdt/mp.h"
+
+/* A bump allocator over one block, sized up front from the input length. */
+typedef struct {
+  uint8_t *p, *end;
+} arena;
+
+static void *arena_get(arena *a, size_t n)
+{
+  uint8_t *r;
+  uintptr_t pad = (uintptr_t)a->p % 16 ? 16 - (uintptr_t)a->p % 16 : 0;
+
+  if ((size_t)(a->end - a->p) < pad + n)
+    return NULL;
+  r = a->p + pad;
+  a->p = r + n;
+  return r;
+}
+
+static int take_str(kr_mp *r, arena *a, size_t max, const char **out)
+{
+  const char *s;
+  uint32_t n;
+  char *c;
+  int rc = kr_mp_str(r, &s, &n);
+
+  if (rc) return rc;
+  if (n > max || !kr_utf8_ok(s, n)) return KR_EMALFORMED;
+  if (!(c = arena_get(a, (size_t)n + 1))) return KR_ENOMEM;
+  memcpy(c, s, n);
+  c[n] = 0;
+  *out = c;
+  return 0;
+}
+
+static int take_tags(kr_mp *r, arena *a, kr_op *op)
+{
+  uint32_t n;
+  uint8_t *t;
+  int rc = kr_mp_array(r, &n);
+
+  if (rc) return rc;
+  if (n > KR_TAGS_MAX) return KR_ETOOBIG;
+  op->ntags = n;
+  op->tags = NULL;
+  if (!n) return 0;
+  if (!(t = arena_get(a, (size_t)n * KR_TAG_LEN))) return KR_ENOMEM;
+  for (uint32_t i = 0; i < n; i++)
+    if ((rc = kr_mp_bin_fixed(r, t + (size_t)i * KR_TAG_LEN, KR_TAG_LEN)))
+      return rc;
+  /* Canonical: tags in strictly ascending order, no repeats. */
+  for (uint32_t i = 1; i < n; i++)
+    if (memcmp(t + (size_t)(i - 1) * KR_TAG_LEN, t + (size_t)i * KR_TAG_LEN, KR_TAG_LEN) >= 0)
+      return KR_ENONCANON;
+  op->tags = t;
+  return 0;
+}
+
+static int op_decode(const uint8_t *buf, size_t len, kr_op *op, arena *a)
+{
+  kr_mp r;
+  uint32_t n;
+  uint64_t v;
+  int rc;
+
+  memset(op, 0, sizeof *op);
+  kr_mp_init(&r, buf, len);
+  if ((rc = kr_mp_array(&r, &n))) return rc;
+  if (n < 3) return KR_EMALFORMED;
+  if ((rc = kr_mp_uint(&r, &v))) return rc;
+  op->type = (uint8_t)v;
+  if ((rc = kr_mp_bin_fixed(&r, op->subject, KR_SUBJECT_LEN))) return rc;
+  switch (v) {
+  case KR_OP_SET:
+  case KR_OP_ADD:
+  case KR_OP_REMOVE:
+    if (n != (v == KR_OP_REMOVE ? 5u : 4u)) return KR_EMALFORMED;
+    if ((rc = kr_mp_uint(&r, &v))) return rc;
+    if (v > 255) return KR_EUNKNOWN;
+    op->field = (uint8_t)v;
+    if (op->type == KR_OP_SET && kr_mp_take_nil(&r))
+      op->value = NULL;
+    else if ((rc = take_str(&r, a, KR_VALUE_MAX, &op->value)))
+      return rc;
+    if (op->type == KR_OP_REMOVE && (rc = take_tags(&r, a, op))) return rc;
+    break;
+  case KR_OP_GRANT:
+  case KR_OP_WITHDRAW:
+    if (n != (v == KR_OP_GRANT ? 8u : 6u)) return KR_EMALFORMED;
+    if ((rc = take_str(&r, a, KR_PURPOSE_MAX, &op->purpose))) return rc;
+    if (kr_mp_take_nil(&r))
+      op->recipient_all = 1;
+    else if ((rc = kr_mp_bin_fixed(&r, op->recipient, KR_NODE_LEN)))
+      return rc;
+    if ((rc = kr_mp_uint(&r, &v))) return rc;
+    if (v > KR_METHOD_DIGITAL) return KR_EUNKNOWN;
+    op->method = (uint8_t)v;
+    if ((rc = take_str(&r, a, 64, &op->text_version))) return rc;
+    if (op->type == KR_OP_GRANT) {
+      if ((rc = take_str(&r, a, 10, &op->until))) return rc;
+      if ((rc = take_tags(&r, a, op))) return rc;
+    }
+    break;
+  case KR_OP_ERASE:
+    if (n != 3) return KR_EMALFORMED;
+    if ((rc = take_str(&r, a, 1000, &op->value))) return rc;
+    break;
+  default:
+    return KR_EUNKNOWN;
+  }
+  if (kr_mp_left(&r)) return KR_EMALFORMED;
+  return kr_op_check(op);
+}
+
+int kr_op_parse(const uint8_t *buf, size_t len, kr_op *op, void **mem)
+{
+  arena a;
+  int rc;
+
+  *mem = NULL;
+  if (len > KR_CHANGE_MAX) return KR_ETOOBIG;
+  if (!(*mem = malloc(2 * len + 64))) return KR_ENOMEM;
+  a.p = *mem;
+  a.end = a.p + 2 * len + 64;
+  if ((rc = op_decode(buf, len, op, &a))) {
+    free(*mem);
+    *mem = NULL;
+  }
+  return rc;
+}
+
+static int header_encode(const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
+                         kr_hlc hlc, const uint8_t (*hashes)[KR_HASH_LEN],
+                         uint32_t nops, kr_buf *out)
+{
+  msgpack_packer pk;
+  int e = 0;
+
+  msgpack_packer_init(&pk, out, kr_buf_mp_write);
+  e |= msgpack_pack_array(&pk, 5);
+  e |= msgpack_pack_uint8(&pk, KR_CHANGE_VERSION);
+  e |= msgpack_pack_bin(&pk, KR_NODE_LEN);
+  e |= msgpack_pack_bin_body(&pk, origin, KR_NODE_LEN);
+  e |= msgpack_pack_uint64(&pk, seq);
+  e |= msgpack_pack_uint64(&pk, hlc);
+  e |= msgpack_pack_array(&pk, nops);
+  for (uint32_t i = 0; i < nops && !e; i++) {
+    e |= msgpack_pack_bin(&pk, KR_HASH_LEN);
+    e |= msgpack_pack_bin_body(&pk, hashes[i], KR_HASH_LEN);
+  }
+  return e ? KR_ETOOBIG : 0;
+}
+
+int kr_change_assemble(const uint8_t *header, size_t header_len,
+                       const uint8_t sig[static KR_SIG_LEN], uint32_t nops,
+                       const uint8_t *const *op_bytes, const size_t *op_len,
+                       const uint8_t (*subjects)[KR_SUBJECT_LEN], kr_buf *out)
+{
+  msgpack_packer pk;
+  size_t start = out->len;
+  int e = 0;
+
+  msgpack_packer_init(&pk, out, kr_buf_mp_write);
+  e |= msgpack_pack_array(&pk, 3);
+  e |= msgpack_pack_bin(&pk, header_len);
+  e |= msgpack_pack_bin_body(&pk, header, header_len);
+  e |= msgpack_pack_bin(&pk, KR_SIG_LEN);
+  e |= msgpack_pack_bin_body(&pk, sig, KR_SIG_LEN);
+  e |= msgpack_pack_array(&pk, nops);
+  for (uint32_t i = 0; i < nops && !e; i++) {
+    if (op_bytes[i]) {
+      e |= msgpack_pack_bin(&pk, op_len[i]);
+      e |= msgpack_pack_bin_body(&pk, op_bytes[i], op_len[i]);
+    } else {
+      e |= msgpack_pack_array(&pk, 2);
+      e |= msgpack_pack_uint8(&pk, KR_OP_REDACTED);
+      e |= msgpack_pack_bin(&pk, KR_SUBJECT_LEN);
+      e |= msgpack_pack_bin_body(&pk, subjects[i], KR_SUBJECT_LEN);
+    }
+  }
+  if (!e && out->len - start > KR_CHANGE_MAX)
+    e = 1;
+  if (e) {
+    out->len = start;
+    return KR_ETOOBIG;
+  }
+  return 0;
+}
+
+int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc,
+                    const kr_op *ops, uint32_t nops, kr_buf *out)
+{
+  kr_buf opbuf, hdr;
+  uint8_t (*hashes)[KR_HASH_LEN] = NULL;
+  size_t *offs = NULL, *lens = NULL;
+  const uint8_t **ptrs = NULL;
+  uint8_t sig[KR_SIG_LEN];
+  const uint8_t *origin = sk + 32; /* libsodium keeps the public key there */
+  int rc = KR_ENOMEM;
+
+  kr_buf_init(&opbuf, KR_CHANGE_MAX);
+  kr_buf_init(&hdr, KR_CHANGE_MAX);
+  if (nops == 0 || nops > KR_CHANGE_MAX_OPS || seq == 0)
+    return KR_EINVAL;
+  hashes = malloc(sizeof *hashes * nops);
+  offs = malloc(sizeof *offs * nops);
+  lens = malloc(sizeof *lens * nops);
+  ptrs = malloc(sizeof *ptrs * nops);
+  if (!hashes || !offs || !lens || !ptrs)
+    goto out;
+  for (uint32_t i = 0; i < nops; i++) {
+    offs[i] = opbuf.len;
+    if ((rc = kr_op_encode(&ops[i], &opbuf)))
+      goto out;
+    lens[i] = opbuf.len - offs[i];
+  }
+  for (uint32_t i = 0; i < nops; i++) {
+    ptrs[i] = opbuf.data + offs[i];
+    crypto_generichash(hashes[i], KR_HASH_LEN, ptrs[i], lens[i], NULL, 0);
+  }
+  if ((rc = header_encode(origin, seq, hlc, (const uint8_t (*)[KR_HASH_LEN])hashes, nops, &hdr)))
+    goto out;
+  crypto_sign_detached(sig, NULL, hdr.data, hdr.len, sk);
+  rc = kr_change_assemble(hdr.data, hdr.len, sig, nops, ptrs, lens, NULL, out);
+out:
+  free(hashes);
+  free(offs);
+  free(lens);
+  free(ptrs);
+  kr_buf_free(&opbuf);
+  kr_buf_free(&hdr);
+  return rc;
+}
+
+static int header_decode(kr_change *c, arena *a)
+{
+  kr_mp r;
+  uint32_t n;
+  uint64_t v;
+  int rc;
+
+  kr_mp_init(&r, c->header, c->header_len);
+  if ((rc = kr_mp_array(&r, &n))) return rc;
+  if (n != 5) return KR_EMALFORMED;
+  if ((rc = kr_mp_uint(&r, &v))) return rc;
+  if (v != KR_CHANGE_VERSION) return KR_EUNKNOWN;
+  if ((rc = kr_mp_bin_fixed(&r, c->origin, KR_NODE_LEN))) return rc;
+  if ((rc = kr_mp_uint(&r, &c->seq))) return rc;
+  if (c->seq == 0) return KR_EMALFORMED;
+  if ((rc = kr_mp_uint(&r, &c->hlc))) return rc;
+  if ((rc = kr_mp_array(&r, &n))) return rc;
+  if (n == 0) return KR_EMALFORMED;
+  if (n > KR_CHANGE_MAX_OPS) return KR_ETOOBIG;
+  c->nops = n;
+  if (!(c->hashes = arena_get(a, (size_t)n * KR_HASH_LEN))) return KR_ENOMEM;
+  for (uint32_t i = 0; i < n; i++)
+    if ((rc = kr_mp_bin_fixed(&r, c->hashes[i], KR_HASH_LEN)))
+      return rc;
+  return kr_mp_left(&r) ? KR_EMALFORMED : 0;
+}
+
+int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
+{
+  kr_change c;
+  kr_mp r;
+  arena a;
+  uint32_t n;
+  const uint8_t *b;
+  uint32_t blen;
+  size_t memsz;
+  int rc;
+
+  memset(out, 0, sizeof *out);
+  memset(&c, 0, sizeof c);
+  if (max > KR_CHANGE_MAX) max = KR_CHANGE_MAX;
+  if (len > max) return KR_ETOOBIG;
+
+  kr_mp_init(&r, buf, len);
+  if ((rc = kr_mp_array(&r, &n))) return rc;
+  if (n != 3) return KR_EMALFORMED;
+  if ((rc = kr_mp_bin(&r, &b, &blen))) return rc;
+
+  /* Everything decoded fits in this: copies of the header, the ops, their
+   * strings and tags are each no larger than the input, plus fixed-size
+   * tables and alignment per op. The op count comes from the header. */
+  {
+    kr_mp h;
+    uint32_t k, nops = 0;
+    uint64_t v;
+    const uint8_t *o;
+    uint32_t olen;
+    kr_mp_init(&h, b, blen);
+    if (!kr_mp_array(&h, &k) && k == 5 && !kr_mp_uint(&h, &v) &&
+        !kr_mp_bin(&h, &o, &olen) && !kr_mp_uint(&h, &v) && !kr_mp_uint(&h, &v) &&
+        !kr_mp_array(&h, &k))
+      nops = k;
+    if (nops > KR_CHANGE_MAX_OPS) return KR_ETOOBIG;
+    memsz = 4 * len + 512 +
+            (size_t)nops * (sizeof(kr_op) + KR_HASH_LEN + sizeof(uint8_t *) + sizeof(size_t) + 256);
+  }
+  if (!(c.mem = malloc(memsz))) return KR_ENOMEM;
+  a.p = c.mem;
+  a.end = a.p + memsz;
+
+  {
+    uint8_t *h = arena_get(&a, blen ? blen : 1);
+    if (!h) { rc = KR_ENOMEM; goto fail; }
+    memcpy(h, b, blen);
+    c.header = h;
+    c.header_len = blen;
+  }
+  if ((rc = header_decode(&c, &a))) goto fail;
+  if ((rc = kr_mp_bin_fixed(&r, c.sig, KR_SIG_LEN))) goto fail;
+  if (crypto_sign_verify_detached(c.sig, c.header, c.header_len, c.origin) != 0) {
+    rc = KR_EBADSIG;
+    goto fail;
+  }
+  if ((rc = kr_mp_array(&r, &n))) goto fail;
+  if (n != c.nops) { rc = KR_EMALFORMED; goto fail; }
+  c.ops = arena_get(&a, sizeof *c.ops * n);
+  c.op_bytes = arena_get(&a, sizeof *c.op_bytes * n);
+  c.op_len = arena_get(&a, sizeof *c.op_len * n);
+  if (!c.ops || !c.op_bytes || !c.op_len) { rc = KR_ENOMEM; goto fail; }
+  for (uint32_t i = 0; i < n; i++) {
+    memset(&c.ops[i], 0, sizeof c.ops[i]);
+    if (kr_mp_left(&r) && (*r.p & 0xf0) == 0x90) {
+      /* A redaction: [0, subject]. */
+      uint32_t k;
+      uint64_t t;
+      if ((rc = kr_mp_array(&r, &k))) goto fail;
+      if (k != 2) { rc = KR_EMALFORMED; goto fail; }
+      if ((rc = kr_mp_uint(&r, &t))) goto fail;
+      if (t != KR_OP_REDACTED) { rc = KR_EMALFORMED; goto fail; }
+      if ((rc = kr_mp_bin_fixed(&r, c.ops[i].subject, KR_SUBJECT_LEN))) goto fail;
+      c.ops[i].type = KR_OP_REDACTED;
+      c.op_bytes[i] = NULL;
+      c.op_len[i] = 0;
+      continue;
+    }
+    if ((rc = kr_mp_bin(&r, &b, &blen))) goto fail;
+    {
+      uint8_t hash[KR_HASH_LEN];
+      uint8_t *copy;
+      crypto_generichash(hash, KR_HASH_LEN, b, blen, NULL, 0);
+      if (sodium_memcmp(hash, c.hashes[i], KR_HASH_LEN) != 0) { rc = KR_EBADHASH; goto fail; }
+      if (!(copy = arena_get(&a, blen ? blen : 1))) { rc = KR_ENOMEM; goto fail; }
+      memcpy(copy, b, blen);
+      c.op_bytes[i] = copy;
+      c.op_len[i] = blen;
+      if ((rc = op_decode(copy, blen, &c.ops[i], &a))) goto fail;
+    }
+  }
+  if (kr_mp_left(&r)) { rc = KR_EMALFORMED; goto fail; }
+  *out = c;
+  return 0;
+fail:
+  free(c.mem);
+  return rc;
+}
+
+void kr_change_free(kr_change *c)
+{
+  free(c->mem);
+  memset(c, 0, sizeof *c);
+}

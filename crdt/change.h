@@ -1,0 +1,71 @@
+/*
+ * change: what one local transaction produced. A signed header
+ *   { version, origin node key, seq, hlc, BLAKE2b-256 of each op }
+ * and the operations themselves. The Ed25519 signature covers the header
+ * bytes only, so a node may later withhold the payload of an erased
+ * subject's operation ("redact" it) and the change still verifies.
+ * docs/protocol.md gives the bytes.
+ */
+#ifndef KR_CHANGE_H
+#define KR_CHANGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/buf.h"
+#include "crdt/hlc.h"
+#include "crdt/op.h"
+
+#define KR_CHANGE_VERSION 1
+#define KR_CHANGE_MAX     (1u << 20)  /* bytes of one encoded change */
+#define KR_CHANGE_MAX_OPS 10000u
+#define KR_SIG_LEN        64
+#define KR_SK_LEN         64          /* libsodium Ed25519 secret key */
+
+typedef struct {
+  uint8_t origin[KR_NODE_LEN];
+  uint64_t seq;
+  kr_hlc hlc;
+  uint32_t nops;
+  uint8_t sig[KR_SIG_LEN];
+  uint8_t (*hashes)[KR_HASH_LEN];     /* nops */
+  kr_op *ops;                         /* nops; type KR_OP_REDACTED if withheld */
+  const uint8_t **op_bytes;           /* nops; the encoded op, NULL if redacted */
+  size_t *op_len;                     /* nops */
+  const uint8_t *header;              /* the signed bytes */
+  size_t header_len;
+  void *mem;                          /* owns everything above */
+} kr_change;
+
+/*
+ * Encode, hash and sign a change of nops operations by the node whose
+ * libsodium secret key is sk (the origin is its public half). Appends the
+ * wire bytes to out.
+ */
+int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc,
+                    const kr_op *ops, uint32_t nops, kr_buf *out);
+
+/*
+ * Wire bytes from stored parts: the signed header, its signature, and per
+ * op either its encoding or (op_bytes[i] == NULL) a redaction naming
+ * subjects[i].
+ */
+int kr_change_assemble(const uint8_t *header, size_t header_len,
+                       const uint8_t sig[static KR_SIG_LEN], uint32_t nops,
+                       const uint8_t *const *op_bytes, const size_t *op_len,
+                       const uint8_t (*subjects)[KR_SUBJECT_LEN], kr_buf *out);
+
+/*
+ * Decode and verify one change of len bytes; refuse more than max bytes.
+ * Checks the canonical encoding, the version, every field, the signature
+ * over the header and each present op against its hash. On success *out
+ * owns its memory (release with kr_change_free); on error *out is empty.
+ */
+int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out);
+void kr_change_free(kr_change *c);
+
+/* Decode one op's bytes (exactly len, at most KR_CHANGE_MAX) into op. The
+ * strings live in *mem, which the caller frees with free(). */
+int kr_op_parse(const uint8_t *buf, size_t len, kr_op *op, void **mem);
+
+#endif

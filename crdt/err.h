@@ -1,0 +1,43 @@
+/*
+ * err: kring's error codes. Every fallible function in crdt/, node/ and
+ * cli/ returns 0 on success or one of these negative codes; kr_strerror()
+ * gives the message. One table, one message per code.
+ */
+#ifndef KR_ERR_H
+#define KR_ERR_H
+
+#define KR_ERR_MAP(X)                                                        \
+  X(NOMEM,      "out of memory")                                             \
+  X(INVAL,      "invalid argument")                                          \
+  X(TOOBIG,     "input larger than the allowed maximum")                     \
+  X(TRUNCATED,  "input is truncated")                                        \
+  X(MALFORMED,  "input is malformed")                                        \
+  X(NONCANON,   "input is not in canonical encoding")                        \
+  X(UNKNOWN,    "input uses an unknown type, field or version")              \
+  X(BADSIG,     "signature does not verify")                                 \
+  X(BADHASH,    "operation does not match its hash in the signed header")    \
+  X(GAP,        "change is not the next in its origin's sequence")           \
+  X(CONFLICT,   "origin signed two different changes with the same seq")     \
+  X(IO,         "input/output error")                                        \
+  X(DB,         "database error")                                            \
+  X(EXISTS,     "already exists")                                            \
+  X(NOTFOUND,   "not found")                                                 \
+  X(AMBIGUOUS,  "ambiguous id prefix")                                       \
+  X(ERASED,     "subject has been erased")                                   \
+  X(KEYPERM,    "node key file is readable by group or others")              \
+  X(BSN,        "value contains what looks like a BSN (9 digits passing the elfproef); kring never stores a BSN") \
+  X(VALIDATION, "value is not valid")
+
+typedef enum {
+  KR_OK = 0,
+#define KR_ERR_ENUM(name, msg) KR_E##name,
+  KR__ERR_FIRST = -100,
+  KR_ERR_MAP(KR_ERR_ENUM)
+#undef KR_ERR_ENUM
+  KR__ERR_LAST
+} kr_err;
+
+/* The message for a code returned by a kr_ function; never NULL. */
+const char *kr_strerror(int err);
+
+#endif

@@ -1,0 +1,249 @@
+/* op: field tables, validity rules and the canonical encoding of one op. */
+#include <string.h>
+
+#include <msgpack.h>
+#include <sodium.h>
+
+#include "crdt/err.h"
+#include "crdt/op.h"
+
+static const struct {
+  int code;
+  const char *name;
+} fields[] = {
+#define KR_FIELD_ROW(id, code, name) {code, name},
+  KR_FIELD_MAP(KR_FIELD_ROW)
+#undef KR_FIELD_ROW
+};
+
+const char *kr_field_name(int code)
+{
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    if (fields[i].code == code)
+      return fields[i].name;
+  return NULL;
+}
+
+int kr_field_code(const char *name)
+{
+  static const struct { const char *alias; int code; } aliases[] = {
+    {"skill", KR_F_SKILLS}, {"language", KR_F_LANGUAGES},
+    {"organisation", KR_F_ORGANISATIONS}, {"placement", KR_F_PLACEMENTS},
+    {"note", KR_F_NOTES}, {"birth-year", KR_F_BIRTH_YEAR},
+  };
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    if (strcmp(fields[i].name, name) == 0)
+      return fields[i].code;
+  for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+    if (strcmp(aliases[i].alias, name) == 0)
+      return aliases[i].code;
+  return -1;
+}
+
+int kr_field_is_single(int code) { return code >= 1 && code <= 31 && kr_field_name(code); }
+int kr_field_is_set(int code) { return code >= 32 && code <= 63 && kr_field_name(code); }
+
+static const char *const methods[] = {"unspecified", "paper", "verbal", "digital"};
+
+const char *kr_method_name(int m)
+{
+  return m >= 0 && m <= KR_METHOD_DIGITAL ? methods[m] : NULL;
+}
+
+int kr_method_code(const char *name)
+{
+  for (int i = 0; i <= KR_METHOD_DIGITAL; i++)
+    if (strcmp(methods[i], name) == 0)
+      return i;
+  return -1;
+}
+
+int kr_utf8_ok(const char *s, size_t len)
+{
+  const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+  while (p < end) {
+    unsigned c = *p;
+    size_t n;
+    unsigned cp;
+    if (c < 0x80) {
+      if (c < 0x20 && c != '\t' && c != '\n')
+        return 0;
+      if (c == 0x7f)
+        return 0;
+      p++;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) { n = 1; cp = c & 0x1f; }
+    else if (c >= 0xe0 && c <= 0xef) { n = 2; cp = c & 0x0f; }
+    else if (c >= 0xf0 && c <= 0xf4) { n = 3; cp = c & 0x07; }
+    else return 0;
+    if ((size_t)(end - p) < n + 1)
+      return 0;
+    for (size_t i = 1; i <= n; i++) {
+      if ((p[i] & 0xc0) != 0x80)
+        return 0;
+      cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+      return 0;
+    p += n + 1;
+  }
+  return 1;
+}
+
+static int text_ok(const char *s, size_t max)
+{
+  size_t n;
+  if (!s)
+    return 0;
+  n = strlen(s);
+  return n <= max && kr_utf8_ok(s, n);
+}
+
+static int purpose_ok(const char *s)
+{
+  size_t n;
+  if (!s || !(n = strlen(s)) || n > KR_PURPOSE_MAX)
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+      return 0;
+  return 1;
+}
+
+static int date_ok(const char *s)
+{
+  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  int y, m, d;
+
+  if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+    return 0;
+  for (int i = 0; i < 10; i++)
+    if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+      return 0;
+  y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+  m = (s[5] - '0') * 10 + (s[6] - '0');
+  d = (s[8] - '0') * 10 + (s[9] - '0');
+  if (y < 1900 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+    return 0;
+  if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+    return 0;
+  return 1;
+}
+
+int kr_op_check(const kr_op *op)
+{
+  if (op->ntags > KR_TAGS_MAX || (op->ntags && !op->tags))
+    return KR_EINVAL;
+  switch (op->type) {
+  case KR_OP_SET:
+    if (!kr_field_is_single(op->field)) return KR_EUNKNOWN;
+    if (op->value && !text_ok(op->value, KR_VALUE_MAX)) return KR_EMALFORMED;
+    return op->ntags ? KR_EINVAL : 0;
+  case KR_OP_ADD:
+  case KR_OP_REMOVE:
+    if (!kr_field_is_set(op->field)) return KR_EUNKNOWN;
+    if (!text_ok(op->value, KR_VALUE_MAX) || !op->value[0]) return KR_EMALFORMED;
+    return op->type == KR_OP_ADD && op->ntags ? KR_EINVAL : 0;
+  case KR_OP_GRANT:
+  case KR_OP_WITHDRAW:
+    if (!purpose_ok(op->purpose)) return KR_EMALFORMED;
+    if (op->method > KR_METHOD_DIGITAL) return KR_EUNKNOWN;
+    if (!text_ok(op->text_version, 64)) return KR_EMALFORMED;
+    if (op->type == KR_OP_GRANT) {
+      if (!op->until || (op->until[0] && !date_ok(op->until))) return KR_EMALFORMED;
+    } else if (op->ntags) {
+      return KR_EINVAL;
+    }
+    return 0;
+  case KR_OP_ERASE:
+    if (!text_ok(op->value, 1000)) return KR_EMALFORMED;
+    return op->ntags ? KR_EINVAL : 0;
+  default:
+    return KR_EUNKNOWN;
+  }
+}
+
+int kr_op_encode(const kr_op *op, kr_buf *out)
+{
+  msgpack_packer pk;
+  int rc = 0;
+  size_t start = out->len;
+
+  if (kr_op_check(op) != 0)
+    return KR_EINVAL;
+  msgpack_packer_init(&pk, out, kr_buf_mp_write);
+
+#define P(call) do { if ((call) != 0) { rc = KR_ETOOBIG; goto out; } } while (0)
+#define PSTR(s) do { size_t l_ = strlen(s); P(msgpack_pack_str(&pk, l_)); \
+                     P(msgpack_pack_str_body(&pk, s, l_)); } while (0)
+#define PBIN(b, n) do { P(msgpack_pack_bin(&pk, n)); P(msgpack_pack_bin_body(&pk, b, n)); } while (0)
+  switch (op->type) {
+  case KR_OP_SET:
+    P(msgpack_pack_array(&pk, 4));
+    P(msgpack_pack_uint8(&pk, op->type));
+    PBIN(op->subject, KR_SUBJECT_LEN);
+    P(msgpack_pack_uint8(&pk, op->field));
+    if (op->value) PSTR(op->value); else P(msgpack_pack_nil(&pk));
+    break;
+  case KR_OP_ADD:
+  case KR_OP_REMOVE:
+    P(msgpack_pack_array(&pk, op->type == KR_OP_ADD ? 4 : 5));
+    P(msgpack_pack_uint8(&pk, op->type));
+    PBIN(op->subject, KR_SUBJECT_LEN);
+    P(msgpack_pack_uint8(&pk, op->field));
+    PSTR(op->value);
+    if (op->type == KR_OP_REMOVE) {
+      P(msgpack_pack_array(&pk, op->ntags));
+      for (uint32_t i = 0; i < op->ntags; i++)
+        PBIN(op->tags + (size_t)i * KR_TAG_LEN, KR_TAG_LEN);
+    }
+    break;
+  case KR_OP_GRANT:
+  case KR_OP_WITHDRAW:
+    P(msgpack_pack_array(&pk, op->type == KR_OP_GRANT ? 8 : 6));
+    P(msgpack_pack_uint8(&pk, op->type));
+    PBIN(op->subject, KR_SUBJECT_LEN);
+    PSTR(op->purpose);
+    if (op->recipient_all) P(msgpack_pack_nil(&pk)); else PBIN(op->recipient, KR_NODE_LEN);
+    P(msgpack_pack_uint8(&pk, op->method));
+    PSTR(op->text_version);
+    if (op->type == KR_OP_GRANT) {
+      PSTR(op->until);
+      P(msgpack_pack_array(&pk, op->ntags));
+      for (uint32_t i = 0; i < op->ntags; i++)
+        PBIN(op->tags + (size_t)i * KR_TAG_LEN, KR_TAG_LEN);
+    }
+    break;
+  case KR_OP_ERASE:
+    P(msgpack_pack_array(&pk, 3));
+    P(msgpack_pack_uint8(&pk, op->type));
+    PBIN(op->subject, KR_SUBJECT_LEN);
+    PSTR(op->value);
+    break;
+  default:
+    rc = KR_EINVAL;
+  }
+#undef P
+#undef PSTR
+#undef PBIN
+out:
+  if (rc)
+    out->len = start;
+  return rc;
+}
+
+void kr_op_tag(const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
+               uint32_t idx, uint8_t tag[static KR_TAG_LEN])
+{
+  uint8_t in[KR_NODE_LEN + 12];
+
+  memcpy(in, origin, KR_NODE_LEN);
+  for (int i = 0; i < 8; i++)
+    in[KR_NODE_LEN + i] = (uint8_t)(seq >> (56 - 8 * i));
+  for (int i = 0; i < 4; i++)
+    in[KR_NODE_LEN + 8 + i] = (uint8_t)(idx >> (24 - 8 * i));
+  crypto_generichash(tag, KR_TAG_LEN, in, sizeof in, NULL, 0);
+}

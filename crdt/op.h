@@ -1,0 +1,117 @@
+/*
+ * op: the operations a change carries, their field codes, and their
+ * canonical msgpack encoding. An operation names one subject (a volunteer,
+ * by a random 128-bit id) and does one thing to it: set a single-valued
+ * field (LWW register), add to or remove from a multi-valued field (add-wins
+ * OR-set), grant or withdraw consent (disable-wins register), or erase the
+ * subject (absorbing). docs/protocol.md gives the bytes.
+ */
+#ifndef KR_OP_H
+#define KR_OP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/buf.h"
+
+#define KR_SUBJECT_LEN 16
+#define KR_TAG_LEN     16
+#define KR_NODE_LEN    32
+#define KR_HASH_LEN    32
+#define KR_VALUE_MAX   4096   /* bytes in one text value */
+#define KR_PURPOSE_MAX 40
+#define KR_TAGS_MAX    4096   /* observed tags carried by one op */
+
+typedef enum {
+  KR_OP_REDACTED = 0, /* payload deleted after an erasure; only the hash remains */
+  KR_OP_SET      = 1,
+  KR_OP_ADD      = 2,
+  KR_OP_REMOVE   = 3,
+  KR_OP_GRANT    = 4,
+  KR_OP_WITHDRAW = 5,
+  KR_OP_ERASE    = 6,
+} kr_op_type;
+
+/* Field codes. 1..31 single-valued (LWW), 32..63 multi-valued (OR-set). */
+#define KR_FIELD_MAP(X)                          \
+  X(NAME,           1,  "name")                  \
+  X(EMAIL,          2,  "email")                 \
+  X(PHONE,          3,  "phone")                 \
+  X(POSTCODE,       4,  "postcode")              \
+  X(CITY,           5,  "city")                  \
+  X(BIRTH_YEAR,     6,  "birth_year")            \
+  X(HOME_ORG,       7,  "home_org")              \
+  X(NOTES,          8,  "notes")                 \
+  X(VOG_CHECKED_ON, 9,  "vog_checked_on")        \
+  X(VOG_CHECKED_BY, 10, "vog_checked_by")        \
+  X(VOG_MEETS,      11, "vog_meets_requirements")\
+  X(SKILLS,         32, "skills")                \
+  X(LANGUAGES,      33, "languages")             \
+  X(AVAILABILITY,   34, "availability")          \
+  X(ORGANISATIONS,  35, "organisations")         \
+  X(PLACEMENTS,     36, "placements")
+
+enum {
+#define KR_FIELD_ENUM(id, code, name) KR_F_##id = code,
+  KR_FIELD_MAP(KR_FIELD_ENUM)
+#undef KR_FIELD_ENUM
+};
+
+typedef enum {
+  KR_METHOD_UNSPECIFIED = 0,
+  KR_METHOD_PAPER = 1,
+  KR_METHOD_VERBAL = 2,
+  KR_METHOD_DIGITAL = 3,
+} kr_method;
+
+/* The field's name, or NULL for an unknown code. */
+const char *kr_field_name(int code);
+/* The code for a name (also accepts the singular "skill", "language"), or -1. */
+int kr_field_code(const char *name);
+int kr_field_is_single(int code);
+int kr_field_is_set(int code);
+const char *kr_method_name(int m);
+int kr_method_code(const char *name); /* -1 if unknown */
+
+/*
+ * One operation. Strings are NUL-terminated UTF-8. In a decoded change they
+ * point into the change's own memory.
+ */
+typedef struct {
+  uint8_t type;                        /* kr_op_type */
+  uint8_t subject[KR_SUBJECT_LEN];
+  uint8_t field;                       /* SET, ADD, REMOVE */
+  const char *value;                   /* SET (NULL clears), ADD, REMOVE; ERASE: reason */
+  const uint8_t *tags;                 /* REMOVE: observed add tags;
+                                          GRANT: observed withdrawal tags */
+  uint32_t ntags;
+  const char *purpose;                 /* GRANT, WITHDRAW */
+  int recipient_all;                   /* GRANT, WITHDRAW: 1 = everyone */
+  uint8_t recipient[KR_NODE_LEN];      /*   else this organisation's node */
+  uint8_t method;                      /* kr_method */
+  const char *text_version;            /* GRANT, WITHDRAW: "" if none */
+  const char *until;                   /* GRANT: "" or YYYY-MM-DD */
+} kr_op;
+
+/* Append the canonical encoding of op to out. KR_EINVAL for an op that the
+ * decoder would refuse. */
+int kr_op_encode(const kr_op *op, kr_buf *out);
+
+/*
+ * Check an op against the rules the decoder enforces (types, field kinds,
+ * UTF-8, lengths, purpose syntax, dates).
+ */
+int kr_op_check(const kr_op *op);
+
+/*
+ * The op's identity in sets and consent registers: BLAKE2b-128 of
+ * origin || seq (8 bytes big-endian) || index (4 bytes big-endian).
+ */
+void kr_op_tag(const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
+               uint32_t idx, uint8_t tag[static KR_TAG_LEN]);
+
+/* 1 when s (len bytes) is valid UTF-8 with no NUL and no control chars
+ * other than tab and newline. */
+int kr_utf8_ok(const char *s, size_t len);
+
+#endif
