@@ -1,0 +1,69 @@
+/*
+ * cli: shared pieces of the kring program: the option parser, output
+ * helpers and the command entry points. Exit status: 0 success, 1 the
+ * command failed (one line on stderr says why), 2 usage error.
+ */
+#ifndef KR_CLI_H
+#define KR_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "node/node.h"
+
+#define CLI_OK    0
+#define CLI_FAIL  1
+#define CLI_USAGE 2
+
+extern const char *cli_home;   /* --home or KRING_HOME or ~/.kring */
+extern int cli_json;           /* --json */
+
+typedef struct {
+  const char *name;      /* without the leading "--" */
+  int has_arg;
+  int multi;             /* may repeat */
+  const char **vals;     /* OUT */
+  size_t n;              /* OUT: times given */
+} cli_opt;
+
+/* Parse argv (after the command words) into opts and positional args.
+ * Prints a usage error and returns CLI_USAGE on unknown or malformed
+ * options. pos must hold argc entries. */
+int cli_parse(int argc, char **argv, cli_opt *opts, size_t nopts,
+              const char **pos, size_t *npos, const char *usage);
+const char *cli_val(const cli_opt *o);   /* last value or NULL */
+
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Message for a kr_ error, with the reason a validator gave. */
+int cli_fail_kr(int err, const char *what, const char *why);
+
+int cli_open(kr_node **n);
+/* Resolve an id argument to a subject; prints the error. */
+int cli_subject(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LEN]);
+
+void cli_hex(const uint8_t *b, size_t n, char *out);
+int cli_unhex(const char *s, uint8_t *out, size_t n);
+/* "2026-11-22 14:03:12" local, or ISO 8601 UTC when iso. */
+void cli_time(kr_hlc hlc, int iso, char out[32]);
+/* A short name for a node: "this node" or the first 12 hex digits. */
+void cli_node_name(kr_node *n, const uint8_t id[static KR_NODE_LEN], char out[80]);
+/* Print a JSON value on stdout and free it. */
+int cli_print_json(json_t *j);
+
+int cmd_init(int argc, char **argv);
+int cmd_id(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_digest(int argc, char **argv);
+int cmd_volunteer(int argc, char **argv);
+int cmd_consent(int argc, char **argv);
+int cmd_erase(int argc, char **argv);
+int cmd_subject_export(int argc, char **argv);
+
+/* Shared by show and subject-export. */
+json_t *cli_volunteer_json(kr_node *n, const kr_volunteer *v);
+json_t *cli_consent_json(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], int history);
+
+#endif

@@ -1,0 +1,221 @@
+/* cmd_consent: kring consent grant|withdraw|show. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "crdt/err.h"
+
+static const char usage_grant[] =
+  "kring consent grant ID --purpose P --to ORG|all [--method paper|verbal|digital] "
+  "[--text-version V] [--until YYYY-MM-DD]";
+static const char usage_withdraw[] =
+  "kring consent withdraw ID --purpose P --to ORG|all [--method paper|verbal|digital]";
+
+/* all -> NULL recipient; this node's name or id, or a 64-hex node id. */
+static int recipient(kr_node *n, const char *to, uint8_t out[KR_NODE_LEN], int *all)
+{
+  *all = 0;
+  if (strcasecmp(to, "all") == 0) { *all = 1; return 0; }
+  if (strcasecmp(to, kr_node_org(n)) == 0 || strcmp(to, "self") == 0) {
+    memcpy(out, kr_node_id(n), KR_NODE_LEN);
+    return 0;
+  }
+  if (cli_unhex(to, out, KR_NODE_LEN) == 0) return 0;
+  return cli_fail("unknown recipient '%s' (use all, a 64-digit node id, or this node's "
+                  "organisation name '%s')", to, kr_node_org(n));
+}
+
+static void to_name(kr_node *n, int all, const uint8_t *r, char out[80])
+{
+  if (all) snprintf(out, 80, "all");
+  else cli_node_name(n, r, out);
+}
+
+static int consent_edit(int argc, char **argv, int grant)
+{
+  const char *usage = grant ? usage_grant : usage_withdraw;
+  cli_opt o[] = {{"purpose", 1, 0, NULL, 0}, {"to", 1, 0, NULL, 0}, {"method", 1, 0, NULL, 0},
+                 {"text-version", 1, 0, NULL, 0}, {"until", 1, 0, NULL, 0}};
+  size_t nopt = grant ? 5 : 4;
+  const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  size_t npos;
+  kr_node *n = NULL;
+  kr_txn *t = NULL;
+  uint8_t id[KR_SUBJECT_LEN], r[KR_NODE_LEN];
+  int rc, all, method = KR_METHOD_UNSPECIFIED, e;
+  const char *why = NULL, *until = NULL;
+
+  if (!pos) return cli_fail("out of memory");
+  if ((rc = cli_parse(argc, argv, o, nopt, pos, &npos, usage))) goto out;
+  if (npos != 1) { rc = cli_usage(usage, npos ? "too many arguments" : "missing volunteer ID"); goto out; }
+  if (!cli_val(&o[0])) { rc = cli_usage(usage, "--purpose is required"); goto out; }
+  if (!cli_val(&o[1])) { rc = cli_usage(usage, "--to ORG|all is required"); goto out; }
+  if (cli_val(&o[2]) && (method = kr_method_code(cli_val(&o[2]))) < 1) {
+    rc = cli_usage(usage, "unknown method '%s'", cli_val(&o[2]));
+    goto out;
+  }
+  if (grant && (until = cli_val(&o[4]))) {
+    char today[11];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    if (strlen(until) == 10 && strcmp(until, today) < 0) {
+      rc = cli_fail("--until %s is in the past; the grant would be expired at once", until);
+      goto out;
+    }
+  }
+  if ((rc = cli_open(&n))) goto out;
+  if ((rc = cli_subject(n, pos[0], id))) goto out;
+  if ((rc = recipient(n, cli_val(&o[1]), r, &all))) goto out;
+  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail("%s", kr_strerror(rc)); goto out; }
+  e = grant ? kr_txn_grant(t, id, cli_val(&o[0]), all ? NULL : r, method, cli_val(&o[3]),
+                           until ? until : "", &why)
+            : kr_txn_withdraw(t, id, cli_val(&o[0]), all ? NULL : r, method, "", &why);
+  if (e) {
+    rc = e == KR_EERASED ? cli_fail("volunteer %s has been erased", pos[0])
+       : e == KR_EBSN ? cli_fail("text version looks like a BSN; kring never stores one")
+                      : cli_fail_kr(e, grant ? "grant" : "withdraw", why);
+    goto out;
+  }
+  rc = kr_txn_commit(t, NULL);
+  t = NULL;
+  if (rc) { rc = cli_fail("storing the consent: %s", kr_strerror(rc)); goto out; }
+  if (cli_json) rc = cli_print_json(json_pack("{s:b}", "ok", 1));
+  else printf("%s %s for %s to %s\n", grant ? "granted" : "withdrew", cli_val(&o[0]), pos[0],
+              cli_val(&o[1]));
+out:
+  kr_txn_abort(t);
+  kr_node_close(n);
+  for (size_t i = 0; i < 5; i++) free(o[i].vals);
+  free(pos);
+  return rc;
+}
+
+struct cj {
+  kr_node *n;
+  json_t *arr;
+};
+
+static int status_row(void *ctx, const kr_consent_status *s)
+{
+  struct cj *c = ctx;
+  char to[80], t[32], hex[65];
+  json_t *j;
+
+  to_name(c->n, s->all, s->recipient, to);
+  j = json_pack("{s:s, s:s, s:s}", "purpose", s->purpose, "to", to, "state",
+                kr_consent_state_name(s->state));
+  if (!s->all) {
+    cli_hex(s->recipient, KR_NODE_LEN, hex);
+    json_object_set_new(j, "to_node", json_string(hex));
+  }
+  if (s->has_grant) {
+    cli_time(s->granted_at.hlc, 1, t);
+    cli_hex(s->granted_at.origin, KR_NODE_LEN, hex);
+    json_object_set_new(j, "grant", json_pack("{s:s, s:s, s:s, s:s, s:s}", "at", t, "by", hex,
+                                              "method", kr_method_name(s->method),
+                                              "text_version", s->text_version ? s->text_version : "",
+                                              "until", s->until ? s->until : ""));
+  }
+  json_array_append_new(c->arr, j);
+  return 0;
+}
+
+static int history_row(void *ctx, const kr_consent_event *e)
+{
+  struct cj *c = ctx;
+  char to[80], t[32], hex[65];
+
+  to_name(c->n, e->all, e->recipient, to);
+  cli_time(e->at.hlc, 1, t);
+  cli_hex(e->at.origin, KR_NODE_LEN, hex);
+  json_array_append_new(c->arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s}",
+                                          "action", e->is_grant ? "grant" : "withdraw",
+                                          "purpose", e->purpose, "to", to, "at", t,
+                                          "by", hex, "seq", (json_int_t)e->seq,
+                                          "method", kr_method_name(e->method),
+                                          "text_version", e->text_version, "until", e->until));
+  return 0;
+}
+
+json_t *cli_consent_json(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], int history)
+{
+  struct cj c = {n, json_array()};
+  if (history) kr_node_consent_history(n, id, history_row, &c);
+  else kr_node_consent(n, id, status_row, &c);
+  return c.arr;
+}
+
+static int consent_show(int argc, char **argv)
+{
+  kr_node *n;
+  uint8_t id[KR_SUBJECT_LEN];
+  json_t *cur, *hist, *e;
+  size_t i;
+  int rc;
+
+  if (argc != 1) return cli_usage("kring consent show ID", argc ? "too many arguments" : "missing ID");
+  if ((rc = cli_open(&n))) return rc;
+  if ((rc = cli_subject(n, argv[0], id))) goto out;
+  cur = cli_consent_json(n, id, 0);
+  hist = cli_consent_json(n, id, 1);
+  if (cli_json) {
+    rc = cli_print_json(json_pack("{s:o, s:o}", "current", cur, "history", hist));
+    goto out;
+  }
+  if (!json_array_size(cur)) printf("no consent recorded: nothing may be done that needs it\n");
+  else printf("current\n");
+  json_array_foreach(cur, i, e) {
+    json_t *g = json_object_get(e, "grant");
+    printf("  %-20s to %-24s %-10s", json_string_value(json_object_get(e, "purpose")),
+           json_string_value(json_object_get(e, "to")),
+           json_string_value(json_object_get(e, "state")));
+    if (g && strcmp(json_string_value(json_object_get(e, "state")), "granted") == 0) {
+      const char *u = json_string_value(json_object_get(g, "until"));
+      printf(" (%s%s%s)", json_string_value(json_object_get(g, "method")), u[0] ? ", until " : "", u);
+    } else if (g) {
+      printf(" (ended %s)", json_string_value(json_object_get(g, "until")));
+    }
+    printf("\n");
+  }
+  if (json_array_size(hist)) printf("history\n");
+  json_array_foreach(hist, i, e) {
+    uint8_t who[KR_NODE_LEN];
+    char name[80];
+    const char *tv = json_string_value(json_object_get(e, "text_version"));
+    const char *u = json_string_value(json_object_get(e, "until"));
+    cli_unhex(json_string_value(json_object_get(e, "by")), who, KR_NODE_LEN);
+    cli_node_name(n, who, name);
+    printf("  %s  %-8s %-20s to %-16s recorded by %s, %s%s%s%s%s\n",
+           json_string_value(json_object_get(e, "at")),
+           json_string_value(json_object_get(e, "action")),
+           json_string_value(json_object_get(e, "purpose")),
+           json_string_value(json_object_get(e, "to")), name,
+           json_string_value(json_object_get(e, "method")), tv[0] ? ", text " : "", tv,
+           u[0] ? ", until " : "", u);
+  }
+  json_decref(cur);
+  json_decref(hist);
+out:
+  kr_node_close(n);
+  return rc;
+}
+
+static int consent_grant(int argc, char **argv) { return consent_edit(argc, argv, 1); }
+static int consent_withdraw(int argc, char **argv) { return consent_edit(argc, argv, 0); }
+
+int cmd_consent(int argc, char **argv)
+{
+  static const struct { const char *name; int (*run)(int, char **); } sub[] = {
+    {"grant", consent_grant}, {"withdraw", consent_withdraw}, {"show", consent_show},
+  };
+  if (argc < 1) return cli_usage("kring consent grant|withdraw|show ...", "missing subcommand");
+  for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
+    if (strcmp(argv[0], sub[i].name) == 0)
+      return sub[i].run(argc - 1, argv + 1);
+  return cli_usage("kring consent grant|withdraw|show ...", "unknown subcommand '%s'", argv[0]);
+}

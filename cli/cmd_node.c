@@ -1,0 +1,119 @@
+/* cmd_node: kring init, id, log, digest. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "crdt/err.h"
+
+int cmd_init(int argc, char **argv)
+{
+  static const char usage[] = "kring init --org NAME [--kind " KR_KINDS "]";
+  cli_opt o[] = {{"org", 1, 0, NULL, 0}, {"kind", 1, 0, NULL, 0}};
+  const char *pos[64];
+  size_t npos;
+  const char *kind;
+  kr_node *n;
+  char hex[65];
+  int rc;
+
+  if (argc > 60) return cli_usage(usage, "too many arguments");
+  if ((rc = cli_parse(argc, argv, o, 2, pos, &npos, usage))) return rc;
+  if (npos) return cli_usage(usage, "unexpected argument '%s'", pos[0]);
+  if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) return cli_usage(usage, "--org NAME is required");
+  kind = cli_val(&o[1]) ? cli_val(&o[1]) : "other";
+  if (!kr_kind_ok(kind)) return cli_usage(usage, "unknown kind '%s'", kind);
+  if (strlen(cli_val(&o[0])) > KR_ORG_MAX)
+    return cli_fail("organisation name longer than %d bytes", KR_ORG_MAX);
+  rc = kr_node_create(cli_home, cli_val(&o[0]), kind, &n);
+  if (rc == KR_EEXISTS)
+    return cli_fail("%s already holds a kring node; refusing to overwrite it", cli_home);
+  if (rc) return cli_fail("cannot create node in %s: %s", cli_home, kr_strerror(rc));
+  cli_hex(kr_node_id(n), KR_NODE_LEN, hex);
+  if (cli_json) {
+    rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:s}", "node_id", hex, "org", kr_node_org(n),
+                                  "kind", kr_node_kind(n), "home", cli_home));
+  } else {
+    printf("created node %s for %s (%s) in %s\n", hex, kr_node_org(n), kr_node_kind(n), cli_home);
+  }
+  kr_node_close(n);
+  return rc;
+}
+
+int cmd_id(int argc, char **argv)
+{
+  kr_node *n;
+  char hex[65];
+  int rc;
+
+  if (argc) return cli_usage("kring id", "unexpected argument '%s'", argv[0]);
+  if ((rc = cli_open(&n))) return rc;
+  cli_hex(kr_node_id(n), KR_NODE_LEN, hex);
+  if (cli_json)
+    rc = cli_print_json(json_pack("{s:s, s:s, s:s}", "node_id", hex, "org", kr_node_org(n),
+                                  "kind", kr_node_kind(n)));
+  else
+    printf("%s  %s (%s)\n", hex, kr_node_org(n), kr_node_kind(n));
+  kr_node_close(n);
+  return rc;
+}
+
+struct log_ctx {
+  kr_node *n;
+  json_t *arr;
+};
+
+static int log_row(void *ctx, const kr_change_info *c)
+{
+  struct log_ctx *l = ctx;
+  char t[32], who[80], hex[65];
+
+  if (l->arr) {
+    cli_hex(c->origin, KR_NODE_LEN, hex);
+    cli_time(c->hlc, 1, t);
+    json_array_append_new(l->arr, json_pack("{s:s, s:I, s:s, s:I, s:i}", "origin", hex, "seq",
+                                            (json_int_t)c->seq, "time", t, "hlc",
+                                            (json_int_t)c->hlc, "ops", (int)c->nops));
+  } else {
+    cli_time(c->hlc, 0, t);
+    cli_node_name(l->n, c->origin, who);
+    printf("%s  %-30s seq %-6llu %u op%s\n", t, who, (unsigned long long)c->seq, c->nops,
+           c->nops == 1 ? "" : "s");
+  }
+  return 0;
+}
+
+int cmd_log(int argc, char **argv)
+{
+  struct log_ctx l = {NULL, NULL};
+  int rc;
+
+  if (argc) return cli_usage("kring log", "unexpected argument '%s'", argv[0]);
+  if ((rc = cli_open(&l.n))) return rc;
+  if (cli_json) l.arr = json_array();
+  rc = kr_node_log(l.n, log_row, &l);
+  if (rc) rc = cli_fail("reading the log: %s", kr_strerror(rc));
+  else if (l.arr) rc = cli_print_json(l.arr), l.arr = NULL;
+  json_decref(l.arr);
+  kr_node_close(l.n);
+  return rc;
+}
+
+int cmd_digest(int argc, char **argv)
+{
+  kr_node *n;
+  uint8_t d[32];
+  char hex[65];
+  int rc;
+
+  if (argc) return cli_usage("kring digest", "unexpected argument '%s'", argv[0]);
+  if ((rc = cli_open(&n))) return rc;
+  if ((rc = kr_node_digest(n, d))) {
+    rc = cli_fail("computing the digest: %s", kr_strerror(rc));
+  } else {
+    cli_hex(d, 32, hex);
+    if (cli_json) rc = cli_print_json(json_pack("{s:s}", "digest", hex));
+    else printf("%s\n", hex);
+  }
+  kr_node_close(n);
+  return rc;
+}

@@ -1,0 +1,106 @@
+/* cmd_subject: kring erase and kring subject-export (GDPR art. 17 and 15/20). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "crdt/err.h"
+
+int cmd_erase(int argc, char **argv)
+{
+  static const char usage[] = "kring erase ID --reason TEXT";
+  cli_opt o[] = {{"reason", 1, 0, NULL, 0}};
+  const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  size_t npos;
+  kr_node *n = NULL;
+  kr_txn *t = NULL;
+  uint8_t id[KR_SUBJECT_LEN];
+  const char *why = NULL;
+  int rc, e;
+
+  if (!pos) return cli_fail("out of memory");
+  if ((rc = cli_parse(argc, argv, o, 1, pos, &npos, usage))) goto out;
+  if (npos != 1) { rc = cli_usage(usage, npos ? "too many arguments" : "missing volunteer ID"); goto out; }
+  if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) { rc = cli_usage(usage, "--reason is required"); goto out; }
+  if ((rc = cli_open(&n))) goto out;
+  if ((rc = cli_subject(n, pos[0], id))) goto out;
+  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail("%s", kr_strerror(rc)); goto out; }
+  if ((e = kr_txn_erase(t, id, cli_val(&o[0]), &why))) {
+    rc = e == KR_EERASED ? cli_fail("volunteer %s has already been erased", pos[0])
+       : e == KR_EBSN ? cli_fail("reason looks like it holds a BSN; kring never stores one")
+                      : cli_fail_kr(e, "erase", why);
+    goto out;
+  }
+  rc = kr_txn_commit(t, NULL);
+  t = NULL;
+  if (rc) { rc = cli_fail("storing the erasure: %s", kr_strerror(rc)); goto out; }
+  kr_node_checkpoint(n);
+  if (cli_json) rc = cli_print_json(json_pack("{s:b}", "ok", 1));
+  else printf("erased %s: its data is deleted here and the erasure will reach every node\n", pos[0]);
+out:
+  kr_txn_abort(t);
+  kr_node_close(n);
+  free(o[0].vals);
+  free(pos);
+  return rc;
+}
+
+static const char *op_name(int type)
+{
+  switch (type) {
+  case KR_OP_SET: return "set";
+  case KR_OP_ADD: return "add";
+  case KR_OP_REMOVE: return "remove";
+  case KR_OP_GRANT: return "grant consent";
+  case KR_OP_WITHDRAW: return "withdraw consent";
+  case KR_OP_ERASE: return "erase";
+  default: return "deleted after erasure";
+  }
+}
+
+static int change_row(void *ctx, const kr_change_info *c)
+{
+  json_t *arr = ctx, *j;
+  char hex[65], t[32];
+
+  cli_hex(c->origin, KR_NODE_LEN, hex);
+  cli_time(c->hlc, 1, t);
+  j = json_pack("{s:s, s:s, s:I, s:s}", "at", t, "by", hex, "seq", (json_int_t)c->seq,
+                "action", op_name(c->type));
+  if (c->field && kr_field_name(c->field))
+    json_object_set_new(j, "field", json_string(kr_field_name(c->field)));
+  json_array_append_new(arr, j);
+  return 0;
+}
+
+int cmd_subject_export(int argc, char **argv)
+{
+  kr_node *n;
+  kr_volunteer v;
+  uint8_t id[KR_SUBJECT_LEN];
+  char hex[65], now[32];
+  json_t *j, *changes;
+  int rc;
+
+  if (argc != 1) return cli_usage("kring subject-export ID", argc ? "too many arguments" : "missing ID");
+  if ((rc = cli_open(&n))) return rc;
+  if ((rc = cli_subject(n, argv[0], id))) goto out;
+  if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail("reading %s: %s", argv[0], kr_strerror(rc)); goto out; }
+  cli_hex(kr_node_id(n), KR_NODE_LEN, hex);
+  cli_time(kr_hlc_make(kr_node_now_ms(n), 0), 1, now);
+  changes = json_array();
+  kr_node_subject_ops(n, id, change_row, changes);
+  j = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}",
+                "kind", "kring subject export", "exported_at", now,
+                "exported_by_node", hex, "exported_by_org", kr_node_org(n),
+                "volunteer", cli_volunteer_json(n, &v),
+                "consent", cli_consent_json(n, id, 0),
+                "consent_history", cli_consent_json(n, id, 1),
+                "changes", changes);
+  rc = cli_print_json(j);
+  kr_volunteer_free(&v);
+out:
+  kr_node_close(n);
+  return rc;
+}

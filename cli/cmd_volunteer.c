@@ -1,0 +1,345 @@
+/* cmd_volunteer: kring volunteer add|set|show|list|search. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "crdt/err.h"
+
+static const char usage_add[] =
+  "kring volunteer add --name N [--email E] [--phone P] [--postcode C] [--city C] "
+  "[--birth-year Y] [--skill S]... [--language L]... [--availability A]... [--note T]";
+static const char usage_set[] =
+  "kring volunteer set ID FIELD=VALUE... [--add FIELD=VALUE]... [--remove FIELD=VALUE]...";
+static const char usage_list[] =
+  "kring volunteer list [--skill S] [--language L] [--city C] [--available A]";
+
+static const char field_list[] =
+  "name, email, phone, postcode, city, birth_year, home_org, notes, vog_checked_on, "
+  "vog_checked_by, vog_meets_requirements; lists: skills, languages, availability, "
+  "organisations, placements";
+
+static int edit_fail(int rc, const char *field, const char *value, const char *why)
+{
+  char what[256];
+  snprintf(what, sizeof what, "%s '%s'", field, value ? value : "");
+  if (rc == KR_EBSN)
+    return cli_fail("%s: looks like a BSN (citizen service number); kring never stores one", what);
+  if (rc == KR_ENOTFOUND && why) return cli_fail("%s: %s", what, why);
+  return cli_fail_kr(rc, what, why);
+}
+
+static int vol_add(int argc, char **argv)
+{
+  enum { NAME, EMAIL, PHONE, POSTCODE, CITY, BIRTH, SKILL, LANG, AVAIL, NOTE, NOPT };
+  static const int code[NOPT] = {KR_F_NAME, KR_F_EMAIL, KR_F_PHONE, KR_F_POSTCODE, KR_F_CITY,
+                                 KR_F_BIRTH_YEAR, KR_F_SKILLS, KR_F_LANGUAGES, KR_F_AVAILABILITY,
+                                 KR_F_NOTES};
+  cli_opt o[NOPT] = {{"name", 1, 0, NULL, 0},     {"email", 1, 0, NULL, 0},
+                     {"phone", 1, 0, NULL, 0},    {"postcode", 1, 0, NULL, 0},
+                     {"city", 1, 0, NULL, 0},     {"birth-year", 1, 0, NULL, 0},
+                     {"skill", 1, 1, NULL, 0},    {"language", 1, 1, NULL, 0},
+                     {"availability", 1, 1, NULL, 0}, {"note", 1, 0, NULL, 0}};
+  const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  size_t npos;
+  kr_node *n = NULL;
+  kr_txn *t = NULL;
+  uint8_t id[KR_SUBJECT_LEN];
+  char hex[33];
+  int rc;
+
+  if (!pos) return cli_fail("out of memory");
+  if ((rc = cli_parse(argc, argv, o, NOPT, pos, &npos, usage_add))) goto out;
+  if (npos) { rc = cli_usage(usage_add, "unexpected argument '%s'", pos[0]); goto out; }
+  if (!cli_val(&o[NAME])) { rc = cli_usage(usage_add, "--name is required"); goto out; }
+  if ((rc = cli_open(&n))) goto out;
+  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail("%s", kr_strerror(rc)); goto out; }
+  kr_txn_new_subject(t, id);
+  for (int i = 0; i < NOPT; i++)
+    for (size_t j = 0; j < o[i].n; j++) {
+      const char *why = NULL;
+      int e = kr_field_is_set(code[i]) ? kr_txn_add(t, id, code[i], o[i].vals[j], &why)
+                                       : kr_txn_set(t, id, code[i], o[i].vals[j], &why);
+      if (e) { rc = edit_fail(e, o[i].name, o[i].vals[j], why); goto out; }
+    }
+  rc = kr_txn_commit(t, NULL);
+  t = NULL;
+  if (rc) { rc = cli_fail("storing the volunteer: %s", kr_strerror(rc)); goto out; }
+  cli_hex(id, KR_SUBJECT_LEN, hex);
+  if (cli_json) rc = cli_print_json(json_pack("{s:s}", "id", hex));
+  else printf("%s\n", hex);
+out:
+  kr_txn_abort(t);
+  kr_node_close(n);
+  for (int i = 0; i < NOPT; i++) free(o[i].vals);
+  free(pos);
+  return rc;
+}
+
+/* Split FIELD=VALUE; returns the field code or prints why not. */
+static int split_assign(const char *arg, char *field, size_t cap, const char **value)
+{
+  const char *eq = strchr(arg, '=');
+  int code;
+  if (!eq || eq == arg || (size_t)(eq - arg) >= cap) {
+    cli_usage(usage_set, "expected FIELD=VALUE, got '%s'", arg);
+    return -2;
+  }
+  memcpy(field, arg, (size_t)(eq - arg));
+  field[eq - arg] = 0;
+  *value = eq + 1;
+  for (char *c = field; *c; c++) if (*c == '-') *c = '_';
+  if ((code = kr_field_code(field)) < 0) {
+    cli_fail("unknown field '%s' (fields: %s)", field, field_list);
+    return -1;
+  }
+  return code;
+}
+
+static int vol_set(int argc, char **argv)
+{
+  cli_opt o[] = {{"add", 1, 1, NULL, 0}, {"remove", 1, 1, NULL, 0}};
+  const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  size_t npos;
+  kr_node *n = NULL;
+  kr_txn *t = NULL;
+  uint8_t id[KR_SUBJECT_LEN];
+  char field[64];
+  int rc;
+
+  if (!pos) return cli_fail("out of memory");
+  if ((rc = cli_parse(argc, argv, o, 2, pos, &npos, usage_set))) goto out;
+  if (npos < 1) { rc = cli_usage(usage_set, "missing volunteer ID"); goto out; }
+  if (npos == 1 && !o[0].n && !o[1].n) { rc = cli_usage(usage_set, "nothing to change"); goto out; }
+  if ((rc = cli_open(&n))) goto out;
+  if ((rc = cli_subject(n, pos[0], id))) goto out;
+  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail("%s", kr_strerror(rc)); goto out; }
+  for (size_t i = 1; i < npos; i++) {
+    const char *value, *why = NULL;
+    int code = split_assign(pos[i], field, sizeof field, &value), e;
+    if (code < 0) { rc = code == -2 ? CLI_USAGE : CLI_FAIL; goto out; }
+    if (kr_field_is_set(code)) {
+      rc = cli_fail("%s is a list; change it with --add %s=VALUE or --remove %s=VALUE",
+                    kr_field_name(code), field, field);
+      goto out;
+    }
+    if ((e = kr_txn_set(t, id, code, value[0] ? value : NULL, &why))) {
+      rc = e == KR_EERASED ? cli_fail("volunteer %s has been erased", pos[0])
+                           : edit_fail(e, kr_field_name(code), value, why);
+      goto out;
+    }
+  }
+  for (int k = 0; k < 2; k++)
+    for (size_t i = 0; i < o[k].n; i++) {
+      const char *value, *why = NULL;
+      int code = split_assign(o[k].vals[i], field, sizeof field, &value), e;
+      if (code < 0) { rc = code == -2 ? CLI_USAGE : CLI_FAIL; goto out; }
+      if (!kr_field_is_set(code)) {
+        rc = cli_fail("%s holds one value; set it with %s=VALUE", kr_field_name(code), field);
+        goto out;
+      }
+      e = k == 0 ? kr_txn_add(t, id, code, value, &why) : kr_txn_remove(t, id, code, value, &why);
+      if (e) {
+        rc = e == KR_EERASED ? cli_fail("volunteer %s has been erased", pos[0])
+                             : edit_fail(e, kr_field_name(code), value, why);
+        goto out;
+      }
+    }
+  rc = kr_txn_commit(t, NULL);
+  t = NULL;
+  if (rc) { rc = cli_fail("storing the change: %s", kr_strerror(rc)); goto out; }
+  if (cli_json) rc = cli_print_json(json_pack("{s:b}", "ok", 1));
+  else printf("updated %s\n", pos[0]);
+out:
+  kr_txn_abort(t);
+  kr_node_close(n);
+  for (int i = 0; i < 2; i++) free(o[i].vals);
+  free(pos);
+  return rc;
+}
+
+json_t *cli_volunteer_json(kr_node *n, const kr_volunteer *v)
+{
+  json_t *j = json_object();
+  char hex[65], t[32];
+
+  cli_hex(v->id, KR_SUBJECT_LEN, hex);
+  json_object_set_new(j, "id", json_string(hex));
+  if (v->erased) {
+    cli_hex(v->erased_at.origin, KR_NODE_LEN, hex);
+    cli_time(v->erased_at.hlc, 1, t);
+    json_object_set_new(j, "erased", json_pack("{s:s, s:s, s:s?}", "at", t, "by", hex,
+                                                "reason", v->erase_reason));
+    return j;
+  }
+  for (int f = 1; f < 32; f++)
+    if (v->val.v[f]) json_object_set_new(j, kr_field_name(f), json_string(v->val.v[f]));
+  for (int f = 0; f < 32; f++) {
+    json_t *a;
+    if (!kr_field_name(f + 32)) continue;
+    a = json_array();
+    for (size_t k = 0; k < v->val.set[f].n; k++) json_array_append_new(a, json_string(v->val.set[f].v[k]));
+    json_object_set_new(j, kr_field_name(f + 32), a);
+  }
+  (void)n;
+  return j;
+}
+
+static int vol_show(int argc, char **argv)
+{
+  kr_node *n;
+  kr_volunteer v;
+  uint8_t id[KR_SUBJECT_LEN];
+  int rc;
+
+  if (argc != 1) return cli_usage("kring volunteer show ID", argc ? "too many arguments" : "missing ID");
+  if ((rc = cli_open(&n))) return rc;
+  if ((rc = cli_subject(n, argv[0], id))) goto out;
+  if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail("reading %s: %s", argv[0], kr_strerror(rc)); goto out; }
+  if (cli_json) {
+    json_t *j = cli_volunteer_json(n, &v);
+    if (!v.erased) json_object_set_new(j, "consent", cli_consent_json(n, id, 0));
+    rc = cli_print_json(j);
+  } else {
+    char hex[33], t[32], who[80];
+    cli_hex(id, KR_SUBJECT_LEN, hex);
+    printf("%-24s %s\n", "id", hex);
+    if (v.erased) {
+      cli_time(v.erased_at.hlc, 0, t);
+      cli_node_name(n, v.erased_at.origin, who);
+      printf("%-24s %s by %s: %s\n", "erased", t, who, v.erase_reason ? v.erase_reason : "");
+    } else {
+      for (int f = 1; f < 32; f++)
+        if (v.val.v[f]) printf("%-24s %s\n", kr_field_name(f), v.val.v[f]);
+      for (int f = 0; f < 32; f++) {
+        if (!v.val.set[f].n) continue;
+        printf("%-24s ", kr_field_name(f + 32));
+        for (size_t k = 0; k < v.val.set[f].n; k++)
+          printf("%s%s", k ? ", " : "", v.val.set[f].v[k]);
+        printf("\n");
+      }
+      {
+        json_t *c = cli_consent_json(n, id, 0);
+        size_t i;
+        json_t *e;
+        json_array_foreach(c, i, e)
+          printf("%-24s %s to %s: %s\n", i ? "" : "consent",
+                 json_string_value(json_object_get(e, "purpose")),
+                 json_string_value(json_object_get(e, "to")),
+                 json_string_value(json_object_get(e, "state")));
+        json_decref(c);
+      }
+    }
+  }
+  kr_volunteer_free(&v);
+out:
+  kr_node_close(n);
+  return rc;
+}
+
+struct list_ctx {
+  kr_node *n;
+  json_t *arr;
+  size_t count;
+};
+
+static int list_row(void *ctx, const uint8_t id[KR_SUBJECT_LEN])
+{
+  struct list_ctx *l = ctx;
+  kr_volunteer v;
+  char hex[33];
+
+  if (kr_node_volunteer(l->n, id, &v) || v.erased) {
+    kr_volunteer_free(&v);
+    return 0;
+  }
+  l->count++;
+  if (l->arr) {
+    json_array_append_new(l->arr, cli_volunteer_json(l->n, &v));
+  } else {
+    cli_hex(id, KR_SUBJECT_LEN, hex);
+    printf("%s  %-28s %-16s ", hex, v.val.v[KR_F_NAME] ? v.val.v[KR_F_NAME] : "",
+           v.val.v[KR_F_CITY] ? v.val.v[KR_F_CITY] : "");
+    for (size_t k = 0; k < v.val.set[0].n; k++) printf("%s%s", k ? ", " : "", v.val.set[0].v[k]);
+    printf("\n");
+  }
+  kr_volunteer_free(&v);
+  return 0;
+}
+
+static int vol_list(int argc, char **argv)
+{
+  cli_opt o[] = {{"skill", 1, 0, NULL, 0}, {"language", 1, 0, NULL, 0},
+                 {"city", 1, 0, NULL, 0}, {"available", 1, 0, NULL, 0}};
+  const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  size_t npos;
+  struct list_ctx l = {NULL, NULL, 0};
+  kr_filter f;
+  int rc;
+
+  if (!pos) return cli_fail("out of memory");
+  if ((rc = cli_parse(argc, argv, o, 4, pos, &npos, usage_list))) goto out;
+  if (npos) { rc = cli_usage(usage_list, "unexpected argument '%s'", pos[0]); goto out; }
+  f.skill = cli_val(&o[0]);
+  f.language = cli_val(&o[1]);
+  f.city = cli_val(&o[2]);
+  f.available = cli_val(&o[3]);
+  if (f.available && (strlen(f.available) != 6 || f.available[3] != '-')) {
+    rc = cli_usage(usage_list, "--available takes mon-am ... sun-ev");
+    goto out;
+  }
+  if ((rc = cli_open(&l.n))) goto out;
+  if (cli_json) l.arr = json_array();
+  if ((rc = kr_node_list(l.n, &f, list_row, &l))) {
+    rc = cli_fail("listing: %s", kr_strerror(rc));
+  } else if (l.arr) {
+    rc = cli_print_json(l.arr);
+    l.arr = NULL;
+  } else {
+    fprintf(stderr, "%zu volunteer%s\n", l.count, l.count == 1 ? "" : "s");
+  }
+out:
+  json_decref(l.arr);
+  kr_node_close(l.n);
+  for (int i = 0; i < 4; i++) free(o[i].vals);
+  free(pos);
+  return rc;
+}
+
+static int vol_search(int argc, char **argv)
+{
+  struct list_ctx l = {NULL, NULL, 0};
+  char text[1024] = "";
+  int rc;
+
+  if (argc < 1) return cli_usage("kring volunteer search TEXT", "missing TEXT");
+  for (int i = 0; i < argc; i++) {
+    if (strlen(text) + strlen(argv[i]) + 2 > sizeof text)
+      return cli_usage("kring volunteer search TEXT", "search text too long");
+    if (i) strcat(text, " ");
+    strcat(text, argv[i]);
+  }
+  if ((rc = cli_open(&l.n))) return rc;
+  if (cli_json) l.arr = json_array();
+  rc = kr_node_search(l.n, text, list_row, &l);
+  if (rc == KR_EINVAL) rc = cli_usage("kring volunteer search TEXT", "nothing to search for");
+  else if (rc) rc = cli_fail("searching: %s", kr_strerror(rc));
+  else if (l.arr) rc = cli_print_json(l.arr), l.arr = NULL;
+  else fprintf(stderr, "%zu volunteer%s\n", l.count, l.count == 1 ? "" : "s");
+  json_decref(l.arr);
+  kr_node_close(l.n);
+  return rc;
+}
+
+int cmd_volunteer(int argc, char **argv)
+{
+  static const struct { const char *name; int (*run)(int, char **); } sub[] = {
+    {"add", vol_add}, {"set", vol_set}, {"show", vol_show}, {"list", vol_list}, {"search", vol_search},
+  };
+  if (argc < 1)
+    return cli_usage("kring volunteer add|set|show|list|search ...", "missing subcommand");
+  for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
+    if (strcmp(argv[0], sub[i].name) == 0)
+      return sub[i].run(argc - 1, argv + 1);
+  return cli_usage("kring volunteer add|set|show|list|search ...", "unknown subcommand '%s'", argv[0]);
+}

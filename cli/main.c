@@ -1,0 +1,105 @@
+/*
+ * main: the kring program. Global options (--home DIR, --json) may appear
+ * anywhere; the first other word picks a command from the table below.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cli/cli.h"
+
+#define KRING_VERSION "0.1.0"
+
+static int cmd_help(int argc, char **argv);
+
+static const struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *help;
+} commands[] = {
+  {"init", cmd_init, "init --org NAME [--kind " KR_KINDS "]   create this node"},
+  {"id", cmd_id, "id                           print this node's id and organisation"},
+  {"volunteer", cmd_volunteer, "volunteer add|set|show|list|search ...   the register"},
+  {"consent", cmd_consent, "consent grant|withdraw|show ID ...     consent and its proof"},
+  {"erase", cmd_erase, "erase ID --reason TEXT       erase a volunteer everywhere (GDPR art. 17)"},
+  {"subject-export", cmd_subject_export, "subject-export ID            everything held on one volunteer, as JSON"},
+  {"log", cmd_log, "log                          the changes this node holds"},
+  {"digest", cmd_digest, "digest                       hash of the replicated state"},
+  {"help", cmd_help, "help                         this text"},
+};
+
+static int cmd_help(int argc, char **argv)
+{
+  (void)argc;
+  (void)argv;
+  printf("kring %s: a shared volunteer register without a central server\n\n"
+         "usage: kring [--home DIR] [--json] COMMAND ...\n\n", KRING_VERSION);
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    printf("  kring %s\n", commands[i].help);
+  printf("\n--home DIR (or KRING_HOME) picks the node; the default is ~/.kring.\n"
+         "--json makes read commands print JSON.\n"
+         "Exit status: 0 success, 1 failure (one line on stderr says why), 2 usage error.\n");
+  return CLI_OK;
+}
+
+int main(int argc, char **argv)
+{
+  char **rest = calloc((size_t)argc + 1, sizeof *rest);
+  static char defhome[4096];
+  int nrest = 0;
+
+  if (!rest || sodium_init() < 0) {
+    fprintf(stderr, "kring: cannot initialise\n");
+    return CLI_FAIL;
+  }
+  cli_home = getenv("KRING_HOME");
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--") == 0) {
+      while (i < argc) rest[nrest++] = argv[i++];
+      break;
+    }
+    if (strcmp(argv[i], "--home") == 0) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "kring: option '--home' needs a directory\n");
+        return CLI_USAGE;
+      }
+      cli_home = argv[++i];
+    } else if (strncmp(argv[i], "--home=", 7) == 0) {
+      cli_home = argv[i] + 7;
+    } else if (strcmp(argv[i], "--json") == 0) {
+      cli_json = 1;
+    } else if (strcmp(argv[i], "--version") == 0) {
+      printf("kring %s\n", KRING_VERSION);
+      return CLI_OK;
+    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      return cmd_help(0, NULL);
+    } else {
+      rest[nrest++] = argv[i];
+    }
+  }
+  if (!cli_home || !cli_home[0]) {
+    const char *h = getenv("HOME");
+    snprintf(defhome, sizeof defhome, "%s/.kring", h && h[0] ? h : ".");
+    cli_home = defhome;
+  }
+  if (nrest == 0) {
+    cmd_help(0, NULL);
+    return CLI_USAGE;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (strcmp(rest[0], commands[i].name) == 0) {
+      int rc = commands[i].run(nrest - 1, rest + 1);
+      fflush(stdout);
+      if (ferror(stdout) && rc == CLI_OK) {
+        fprintf(stderr, "kring: cannot write output\n");
+        rc = CLI_FAIL;
+      }
+      free(rest);
+      return rc;
+    }
+  fprintf(stderr, "kring: unknown command '%s' (see kring help)\n", rest[0]);
+  free(rest);
+  return CLI_USAGE;
+}

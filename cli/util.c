@@ -1,0 +1,180 @@
+/* util: option parsing, errors and formatting for the kring commands. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "crdt/err.h"
+
+const char *cli_home;
+int cli_json;
+
+int cli_fail(const char *fmt, ...)
+{
+  va_list ap;
+  fputs("kring: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return CLI_FAIL;
+}
+
+int cli_usage(const char *usage, const char *fmt, ...)
+{
+  va_list ap;
+  fputs("kring: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\nusage: %s\n", usage);
+  return CLI_USAGE;
+}
+
+int cli_fail_kr(int err, const char *what, const char *why)
+{
+  if (err == KR_EVALIDATION && why)
+    return cli_fail("%s: %s", what, why);
+  return cli_fail("%s: %s", what, kr_strerror(err));
+}
+
+static cli_opt *find(cli_opt *opts, size_t nopts, const char *name, size_t len)
+{
+  for (size_t i = 0; i < nopts; i++)
+    if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+      return &opts[i];
+  return NULL;
+}
+
+int cli_parse(int argc, char **argv, cli_opt *opts, size_t nopts,
+              const char **pos, size_t *npos, const char *usage)
+{
+  int only_pos = 0;
+
+  *npos = 0;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i], *eq, *val = NULL;
+    cli_opt *o;
+    size_t len;
+    if (only_pos || strncmp(a, "--", 2) != 0 || a[2] == 0) {
+      if (strcmp(a, "--") == 0 && !only_pos) { only_pos = 1; continue; }
+      pos[(*npos)++] = a;
+      continue;
+    }
+    eq = strchr(a + 2, '=');
+    len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+    if (!(o = find(opts, nopts, a + 2, len)))
+      return cli_usage(usage, "unknown option '%.*s'", (int)len + 2, a);
+    if (o->has_arg) {
+      if (eq) val = eq + 1;
+      else if (i + 1 < argc) val = argv[++i];
+      else return cli_usage(usage, "option '--%s' needs a value", o->name);
+    } else if (eq) {
+      return cli_usage(usage, "option '--%s' takes no value", o->name);
+    }
+    if (o->n && !o->multi)
+      return cli_usage(usage, "option '--%s' given twice", o->name);
+    if (o->has_arg) {
+      const char **nv = realloc(o->vals, (o->n + 1) * sizeof *nv);
+      if (!nv) return cli_fail("out of memory");
+      o->vals = nv;
+      o->vals[o->n] = val;
+    }
+    o->n++;
+  }
+  return CLI_OK;
+}
+
+const char *cli_val(const cli_opt *o)
+{
+  return o->n && o->vals ? o->vals[o->n - 1] : NULL;
+}
+
+int cli_open(kr_node **n)
+{
+  int rc = kr_node_open(cli_home, n);
+
+  switch (rc) {
+  case 0: return CLI_OK;
+  case KR_ENOTFOUND:
+    return cli_fail("no kring node in %s (create one with: kring init --org NAME)", cli_home);
+  case KR_EKEYPERM:
+    return cli_fail("%s/node.key is readable by group or others; refusing to start "
+                    "(fix with: chmod 600 %s/node.key)", cli_home, cli_home);
+  case KR_EUNKNOWN:
+    return cli_fail("the store in %s was made by a newer kring", cli_home);
+  default:
+    return cli_fail("cannot open node in %s: %s", cli_home, kr_strerror(rc));
+  }
+}
+
+int cli_subject(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LEN])
+{
+  int rc = kr_node_find(n, arg, id);
+
+  switch (rc) {
+  case 0: return CLI_OK;
+  case KR_EINVAL: return cli_fail("'%s' is not a volunteer id (hex, at least 4 digits)", arg);
+  case KR_ENOTFOUND: return cli_fail("no volunteer with id %s", arg);
+  case KR_EAMBIGUOUS: return cli_fail("id prefix %s matches more than one volunteer; give more digits", arg);
+  default: return cli_fail("looking up %s: %s", arg, kr_strerror(rc));
+  }
+}
+
+void cli_hex(const uint8_t *b, size_t n, char *out)
+{
+  static const char d[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = d[b[i] >> 4];
+    out[2 * i + 1] = d[b[i] & 15];
+  }
+  out[2 * n] = 0;
+}
+
+int cli_unhex(const char *s, uint8_t *out, size_t n)
+{
+  if (strlen(s) != 2 * n) return -1;
+  for (size_t i = 0; i < n; i++) {
+    unsigned v;
+    if (sscanf(s + 2 * i, "%2x", &v) != 1) return -1;
+    if (!strchr("0123456789abcdefABCDEF", s[2 * i]) || !strchr("0123456789abcdefABCDEF", s[2 * i + 1]))
+      return -1;
+    out[i] = (uint8_t)v;
+  }
+  return 0;
+}
+
+void cli_time(kr_hlc hlc, int iso, char out[32])
+{
+  time_t secs = (time_t)(kr_hlc_ms(hlc) / 1000);
+  struct tm tm;
+  if (iso) {
+    gmtime_r(&secs, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  } else {
+    localtime_r(&secs, &tm);
+    strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
+  }
+}
+
+void cli_node_name(kr_node *n, const uint8_t id[static KR_NODE_LEN], char out[80])
+{
+  char hex[65];
+  cli_hex(id, KR_NODE_LEN, hex);
+  if (memcmp(id, kr_node_id(n), KR_NODE_LEN) == 0)
+    snprintf(out, 80, "%.12s (%s)", hex, kr_node_org(n));
+  else
+    snprintf(out, 80, "%.12s", hex);
+}
+
+int cli_print_json(json_t *j)
+{
+  int rc;
+  if (!j) return cli_fail("out of memory");
+  rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII * 0);
+  fputc('\n', stdout);
+  json_decref(j);
+  return rc ? cli_fail("cannot write output") : CLI_OK;
+}

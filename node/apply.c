@@ -1,0 +1,460 @@
+/*
+ * apply: the one path by which a change enters the store, local or remote.
+ * The change has been decoded and verified (crdt/change.c); here it is
+ * checked against what the store holds (duplicate, equivocation), stored,
+ * and folded into the materialised tables by the rules of crdt/merge.h:
+ *
+ *   fields       LWW winner per (subject, field), with its stamp
+ *   set_adds     every add, live while no remove has observed its tag
+ *   set_removed  every (tag, element) a remove observed, even before the add
+ *   consent_ops  every grant and withdrawal: the register and its history
+ *   erasures     the absorbing marker; the subject's data is purged
+ *   vol_fts      full-text index over name, skills, city, notes
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crdt/err.h"
+#include "crdt/merge.h"
+#include "node/internal.h"
+
+#define STEP_DONE(s) (sqlite3_step(s) == SQLITE_DONE ? 0 : KR_EDB)
+
+static void bind_stamp(sqlite3_stmt *s, int col, const kr_stamp *st)
+{
+  sqlite3_bind_int64(s, col, (sqlite3_int64)st->hlc);
+  sqlite3_bind_blob(s, col + 1, st->origin, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, col + 2, st->idx);
+}
+
+static void read_stamp(sqlite3_stmt *s, int col, kr_stamp *st)
+{
+  const void *o = sqlite3_column_blob(s, col + 1);
+  st->hlc = (kr_hlc)sqlite3_column_int64(s, col);
+  memset(st->origin, 0, KR_NODE_LEN);
+  if (o && sqlite3_column_bytes(s, col + 1) == KR_NODE_LEN)
+    memcpy(st->origin, o, KR_NODE_LEN);
+  st->idx = (uint32_t)sqlite3_column_int64(s, col + 2);
+}
+
+/* 1 erased (marker in *m if m), 0 not, <0 error. */
+static int erased(kr_node *n, const uint8_t subject[KR_SUBJECT_LEN], kr_stamp *m)
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_ERASED_GET);
+  int rc;
+
+  if (!s) return KR_EDB;
+  sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    if (m) read_stamp(s, 0, m);
+    rc = 1;
+  } else {
+    rc = rc == SQLITE_DONE ? 0 : KR_EDB;
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
+static int purge_subject(kr_node *n, const uint8_t subject[KR_SUBJECT_LEN])
+{
+  static const char *const sql[] = {
+    "DELETE FROM vol_fts WHERE rowid=(SELECT n FROM subjects WHERE id=?1)",
+    "DELETE FROM fields WHERE subject=?1",
+    "DELETE FROM set_adds WHERE subject=?1",
+    "DELETE FROM set_removed WHERE subject=?1",
+    "DELETE FROM consent_observed WHERE subject=?1",
+    "DELETE FROM consent_ops WHERE subject=?1",
+    "UPDATE ops SET body=NULL WHERE subject=?1 AND type<>6",
+  };
+  for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+    sqlite3_stmt *s;
+    int rc;
+    if (sqlite3_prepare_v2(n->db, sql[i], -1, &s, NULL) != SQLITE_OK) return KR_EDB;
+    sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return KR_EDB;
+  }
+  n->need_fts_optimize = 1;
+  return 0;
+}
+
+static int apply_set(kr_node *n, const kr_op *op, const kr_stamp *st)
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_FIELD_GET);
+  kr_stamp cur;
+  int rc, newer = 1;
+
+  if (!s) return KR_EDB;
+  sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+  sqlite3_bind_int(s, 2, op->field);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    read_stamp(s, 0, &cur);
+    newer = kr_stamp_cmp(st, &cur) > 0;
+  } else if (rc != SQLITE_DONE) {
+    sqlite3_reset(s);
+    return KR_EDB;
+  }
+  sqlite3_reset(s);
+  if (!newer) return 0;
+  if (!(s = kr__q(n, KR_Q_FIELD_PUT))) return KR_EDB;
+  sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+  sqlite3_bind_int(s, 2, op->field);
+  if (op->value) sqlite3_bind_text(s, 3, op->value, -1, SQLITE_STATIC);
+  bind_stamp(s, 4, st);
+  return STEP_DONE(s);
+}
+
+static void bind_element(sqlite3_stmt *s, const uint8_t *tag, const kr_op *op)
+{
+  sqlite3_bind_blob(s, 1, tag, KR_TAG_LEN, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 2, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+  sqlite3_bind_int(s, 3, op->field);
+  sqlite3_bind_text(s, 4, op->value, -1, SQLITE_STATIC);
+}
+
+static int apply_add(kr_node *n, const kr_op *op, const uint8_t tag[KR_TAG_LEN])
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_ADD_PUT);
+  if (!s) return KR_EDB;
+  bind_element(s, tag, op);
+  return STEP_DONE(s);
+}
+
+static int apply_remove(kr_node *n, const kr_op *op)
+{
+  for (uint32_t i = 0; i < op->ntags; i++) {
+    const uint8_t *tag = op->tags + (size_t)i * KR_TAG_LEN;
+    sqlite3_stmt *s = kr__q(n, KR_Q_RM_PUT);
+    int rc;
+    if (!s) return KR_EDB;
+    bind_element(s, tag, op);
+    if ((rc = STEP_DONE(s))) return rc;
+    if (!(s = kr__q(n, KR_Q_ADD_KILL))) return KR_EDB;
+    bind_element(s, tag, op);
+    if ((rc = STEP_DONE(s))) return rc;
+  }
+  return 0;
+}
+
+static int apply_consent(kr_node *n, const kr_op *op, const kr_stamp *st,
+                         const uint8_t tag[KR_TAG_LEN], uint64_t seq)
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_CON_PUT);
+  int rc;
+
+  if (!s) return KR_EDB;
+  sqlite3_bind_blob(s, 1, tag, KR_TAG_LEN, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 2, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, op->purpose, -1, SQLITE_STATIC);
+  if (op->recipient_all)
+    sqlite3_bind_zeroblob(s, 4, 0);
+  else
+    sqlite3_bind_blob(s, 4, op->recipient, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int(s, 5, op->type == KR_OP_GRANT);
+  sqlite3_bind_int(s, 6, op->method);
+  sqlite3_bind_text(s, 7, op->text_version, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 8, op->type == KR_OP_GRANT ? op->until : "", -1, SQLITE_STATIC);
+  bind_stamp(s, 9, st);
+  sqlite3_bind_int64(s, 12, (sqlite3_int64)seq);
+  if ((rc = STEP_DONE(s))) return rc;
+  for (uint32_t i = 0; op->type == KR_OP_GRANT && i < op->ntags; i++) {
+    if (!(s = kr__q(n, KR_Q_OBS_PUT))) return KR_EDB;
+    sqlite3_bind_blob(s, 1, tag, KR_TAG_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, op->tags + (size_t)i * KR_TAG_LEN, KR_TAG_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+    if ((rc = STEP_DONE(s))) return rc;
+  }
+  return 0;
+}
+
+static int apply_erase(kr_node *n, const kr_op *op, const kr_stamp *st)
+{
+  kr_stamp cur;
+  sqlite3_stmt *s;
+  int was = erased(n, op->subject, &cur), rc;
+
+  if (was < 0) return was;
+  if (was && kr_stamp_cmp(st, &cur) >= 0) return 0; /* the earliest erasure is the marker */
+  if (!(s = kr__q(n, KR_Q_ERASED_PUT))) return KR_EDB;
+  sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+  bind_stamp(s, 2, st);
+  sqlite3_bind_text(s, 5, op->value, -1, SQLITE_STATIC);
+  if ((rc = STEP_DONE(s))) return rc;
+  return was ? 0 : purge_subject(n, op->subject);
+}
+
+static int fts_refresh(kr_node *n, const uint8_t subject[KR_SUBJECT_LEN])
+{
+  static const int cols[] = {KR_F_NAME, KR_F_CITY, KR_F_NOTES};
+  char *text[3] = {NULL, NULL, NULL};
+  kr_buf skills;
+  sqlite3_stmt *s;
+  sqlite3_int64 rowid;
+  int rc = KR_EDB;
+
+  kr_buf_init(&skills, 1u << 20);
+  if (!(s = kr__q(n, KR_Q_SUBJ_ROWID))) return KR_EDB;
+  sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+  if (sqlite3_step(s) != SQLITE_ROW) { sqlite3_reset(s); return KR_EDB; }
+  rowid = sqlite3_column_int64(s, 0);
+  sqlite3_reset(s);
+  if (!(s = kr__q(n, KR_Q_FTS_DEL))) return KR_EDB;
+  sqlite3_bind_int64(s, 1, rowid);
+  if (STEP_DONE(s)) return KR_EDB;
+
+  for (int i = 0; i < 3; i++) {
+    if (!(s = kr__q(n, KR_Q_FIELD_VAL))) goto out;
+    sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, cols[i]);
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+      text[i] = strdup((const char *)sqlite3_column_text(s, 0));
+    sqlite3_reset(s);
+  }
+  if (!(s = kr__q(n, KR_Q_SET_VALS))) goto out;
+  sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+  sqlite3_bind_int(s, 2, KR_F_SKILLS);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    const char *v = (const char *)sqlite3_column_text(s, 0);
+    if (skills.len) kr_buf_add(&skills, " ", 1);
+    kr_buf_add(&skills, v, strlen(v));
+  }
+  sqlite3_reset(s);
+  kr_buf_add(&skills, "", 1);
+
+  if (!(s = kr__q(n, KR_Q_FTS_PUT))) goto out;
+  sqlite3_bind_int64(s, 1, rowid);
+  sqlite3_bind_text(s, 2, text[0], -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, skills.data ? (const char *)skills.data : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 4, text[1], -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 5, text[2], -1, SQLITE_STATIC);
+  rc = STEP_DONE(s);
+out:
+  for (int i = 0; i < 3; i++) free(text[i]);
+  kr_buf_free(&skills);
+  return rc;
+}
+
+static int cmp_subject(const void *a, const void *b)
+{
+  return memcmp(a, b, KR_SUBJECT_LEN);
+}
+
+static int touches_fts(const kr_op *op)
+{
+  switch (op->type) {
+  case KR_OP_SET:
+    return op->field == KR_F_NAME || op->field == KR_F_CITY || op->field == KR_F_NOTES;
+  case KR_OP_ADD:
+  case KR_OP_REMOVE:
+    return op->field == KR_F_SKILLS;
+  default:
+    return 0;
+  }
+}
+
+int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
+{
+  sqlite3_stmt *s;
+  uint8_t (*dirty)[KR_SUBJECT_LEN] = NULL;
+  size_t ndirty = 0;
+  int rc;
+
+  *fresh = 0;
+  /* Held already? The same bytes are a duplicate; other bytes under the
+   * same (origin, seq) mean the origin signed two histories. */
+  if (!(s = kr__q(n, KR_Q_CHG_GET))) return KR_EDB;
+  sqlite3_bind_blob(s, 1, c->origin, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)c->seq);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    int same = (size_t)sqlite3_column_bytes(s, 0) == c->header_len &&
+               memcmp(sqlite3_column_blob(s, 0), c->header, c->header_len) == 0;
+    sqlite3_reset(s);
+    return same ? 0 : KR_ECONFLICT;
+  }
+  sqlite3_reset(s);
+  if (rc != SQLITE_DONE) return KR_EDB;
+
+  if (!(s = kr__q(n, KR_Q_CHG_PUT))) return KR_EDB;
+  sqlite3_bind_blob(s, 1, c->origin, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)c->seq);
+  sqlite3_bind_int64(s, 3, (sqlite3_int64)c->hlc);
+  sqlite3_bind_blob(s, 4, c->header, (int)c->header_len, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 5, c->sig, KR_SIG_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 6, c->nops);
+  sqlite3_bind_int64(s, 7, (sqlite3_int64)kr_node_now_ms(n));
+  if ((rc = STEP_DONE(s))) return rc;
+
+  kr_hlc_recv(&n->clock, c->hlc, kr_node_now_ms(n), KR_HLC_MAX_SKEW_MS);
+
+  if (!(dirty = malloc(sizeof *dirty * c->nops))) return KR_ENOMEM;
+  for (uint32_t i = 0; i < c->nops; i++) {
+    const kr_op *op = &c->ops[i];
+    kr_stamp st = {.hlc = c->hlc, .idx = i};
+    uint8_t tag[KR_TAG_LEN];
+    int gone = 0;
+
+    memcpy(st.origin, c->origin, KR_NODE_LEN);
+    kr_op_tag(c->origin, c->seq, i, tag);
+    if (op->type != KR_OP_REDACTED) {
+      if (!(s = kr__q(n, KR_Q_SUBJ_PUT))) { rc = KR_EDB; goto out; }
+      sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+      if ((rc = STEP_DONE(s))) goto out;
+      if ((gone = erased(n, op->subject, NULL)) < 0) { rc = gone; goto out; }
+    }
+    if (!(s = kr__q(n, KR_Q_OP_PUT))) { rc = KR_EDB; goto out; }
+    sqlite3_bind_blob(s, 1, c->origin, KR_NODE_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)c->seq);
+    sqlite3_bind_int64(s, 3, i);
+    sqlite3_bind_blob(s, 4, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(s, 5, op->type);
+    sqlite3_bind_int(s, 6, op->field);
+    /* An op on an erased subject is kept as its hash alone. */
+    if (c->op_bytes[i] && (!gone || op->type == KR_OP_ERASE))
+      sqlite3_bind_blob(s, 7, c->op_bytes[i], (int)c->op_len[i], SQLITE_STATIC);
+    if ((rc = STEP_DONE(s))) goto out;
+    if (op->type == KR_OP_REDACTED || (gone && op->type != KR_OP_ERASE))
+      continue;
+
+    switch (op->type) {
+    case KR_OP_SET: rc = apply_set(n, op, &st); break;
+    case KR_OP_ADD: rc = apply_add(n, op, tag); break;
+    case KR_OP_REMOVE: rc = apply_remove(n, op); break;
+    case KR_OP_GRANT:
+    case KR_OP_WITHDRAW: rc = apply_consent(n, op, &st, tag, c->seq); break;
+    case KR_OP_ERASE: rc = apply_erase(n, op, &st); break;
+    default: rc = KR_EUNKNOWN;
+    }
+    if (rc) goto out;
+    if (touches_fts(op))
+      memcpy(dirty[ndirty++], op->subject, KR_SUBJECT_LEN);
+  }
+
+  qsort(dirty, ndirty, KR_SUBJECT_LEN, cmp_subject);
+  for (size_t i = 0; i < ndirty; i++) {
+    int g;
+    if (i && memcmp(dirty[i], dirty[i - 1], KR_SUBJECT_LEN) == 0) continue;
+    if ((g = erased(n, dirty[i], NULL)) < 0) { rc = g; goto out; }
+    if (!g && (rc = fts_refresh(n, dirty[i]))) goto out;
+  }
+  if ((rc = kr__meta_put_int(n, "clock", (int64_t)n->clock))) goto out;
+  *fresh = 1;
+out:
+  free(dirty);
+  return rc;
+}
+
+void kr__after_commit(kr_node *n)
+{
+  if (!n->need_fts_optimize) return;
+  /* FTS5 keeps deleted terms in old segments until they are merged. With
+   * secure_delete on, rewriting the index overwrites the erased words. */
+  kr__exec(n, "INSERT INTO vol_fts(vol_fts) VALUES('optimize')");
+  kr_node_checkpoint(n);
+  n->need_fts_optimize = 0;
+}
+
+int kr_node_apply_many(kr_node *n, const uint8_t *const *bufs, const size_t *lens,
+                       size_t count, size_t *fresh)
+{
+  int rc = 0;
+  size_t nfresh = 0;
+
+  if (fresh) *fresh = 0;
+  if (kr__exec(n, "BEGIN IMMEDIATE")) return KR_EDB;
+  for (size_t i = 0; i < count && !rc; i++) {
+    kr_change c;
+    int f = 0;
+    if ((rc = kr_change_decode(bufs[i], lens[i], KR_CHANGE_MAX, &c))) break;
+    rc = kr__apply_change(n, &c, &f);
+    kr_change_free(&c);
+    nfresh += (size_t)f;
+  }
+  if (rc) {
+    kr__exec(n, "ROLLBACK");
+    n->need_fts_optimize = 0;
+    kr__meta_get_int(n, "clock", (int64_t *)&n->clock);
+    return rc;
+  }
+  if (kr__exec(n, "COMMIT")) {
+    kr__exec(n, "ROLLBACK");
+    return KR_EDB;
+  }
+  kr__after_commit(n);
+  if (fresh) *fresh = nfresh;
+  return 0;
+}
+
+int kr_node_apply(kr_node *n, const uint8_t *buf, size_t len, int *fresh)
+{
+  size_t f = 0;
+  int rc = kr_node_apply_many(n, &buf, &len, 1, &f);
+  if (fresh) *fresh = (int)f;
+  return rc;
+}
+
+int kr_node_change_bytes(kr_node *n, const uint8_t origin[static KR_NODE_LEN],
+                         uint64_t seq, kr_buf *out)
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_CHG_GET);
+  uint8_t *header = NULL, sig[KR_SIG_LEN];
+  size_t hlen;
+  uint32_t nops, got = 0;
+  const uint8_t **bytes = NULL;
+  size_t *lens = NULL;
+  uint8_t (*subj)[KR_SUBJECT_LEN] = NULL;
+  int rc = KR_EDB;
+
+  if (!s) return KR_EDB;
+  sqlite3_bind_blob(s, 1, origin, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+  if (sqlite3_step(s) != SQLITE_ROW) { sqlite3_reset(s); return KR_ENOTFOUND; }
+  hlen = (size_t)sqlite3_column_bytes(s, 0);
+  header = malloc(hlen ? hlen : 1);
+  nops = (uint32_t)sqlite3_column_int64(s, 2);
+  if (!header || sqlite3_column_bytes(s, 1) != KR_SIG_LEN || nops > KR_CHANGE_MAX_OPS) {
+    sqlite3_reset(s);
+    goto out;
+  }
+  memcpy(header, sqlite3_column_blob(s, 0), hlen);
+  memcpy(sig, sqlite3_column_blob(s, 1), KR_SIG_LEN);
+  sqlite3_reset(s);
+
+  bytes = calloc(nops, sizeof *bytes);
+  lens = calloc(nops, sizeof *lens);
+  subj = calloc(nops, sizeof *subj);
+  if (!bytes || !lens || !subj) { rc = KR_ENOMEM; goto out; }
+  if (!(s = kr__q(n, KR_Q_OPS_OF))) goto out;
+  sqlite3_bind_blob(s, 1, origin, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    uint32_t i = (uint32_t)sqlite3_column_int64(s, 0);
+    if (i >= nops) break;
+    memcpy(subj[i], sqlite3_column_blob(s, 1), KR_SUBJECT_LEN);
+    if (sqlite3_column_type(s, 2) != SQLITE_NULL) {
+      size_t l = (size_t)sqlite3_column_bytes(s, 2);
+      uint8_t *b = malloc(l ? l : 1);
+      if (!b) break;
+      memcpy(b, sqlite3_column_blob(s, 2), l);
+      bytes[i] = b;
+      lens[i] = l;
+    }
+    got++;
+  }
+  sqlite3_reset(s);
+  if (got != nops) goto out;
+  rc = kr_change_assemble(header, hlen, sig, nops, bytes, lens,
+                          (const uint8_t (*)[KR_SUBJECT_LEN])subj, out);
+out:
+  for (uint32_t i = 0; bytes && i < nops; i++) free((void *)bytes[i]);
+  free(bytes);
+  free(lens);
+  free(subj);
+  free(header);
+  return rc;
+}

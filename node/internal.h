@@ -1,0 +1,100 @@
+/*
+ * internal: what node/ files share and nothing above node/ may use: the
+ * node struct, the statement cache and the helpers between store.c,
+ * apply.c, write.c, query.c and digest.c.
+ */
+#ifndef KR_NODE_INTERNAL_H
+#define KR_NODE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "crdt/change.h"
+#include "crdt/hlc.h"
+#include "node/node.h"
+
+/* Every statement the node runs, prepared once. */
+#define KR_SQL_MAP(X)                                                                   \
+  X(META_GET,      "SELECT value FROM meta WHERE key=?1")                               \
+  X(META_PUT,      "INSERT OR REPLACE INTO meta(key,value) VALUES(?1,?2)")              \
+  X(CHG_GET,       "SELECT header, sig, nops FROM changes WHERE origin=?1 AND seq=?2")  \
+  X(CHG_PUT,       "INSERT INTO changes(origin,seq,hlc,header,sig,nops,arrived) "       \
+                   "VALUES(?1,?2,?3,?4,?5,?6,?7)")                                      \
+  X(CHG_MAXSEQ,    "SELECT max(seq) FROM changes WHERE origin=?1")                      \
+  X(OP_PUT,        "INSERT INTO ops(origin,seq,idx,subject,type,field,body) "           \
+                   "VALUES(?1,?2,?3,?4,?5,?6,?7)")                                      \
+  X(OPS_OF,        "SELECT idx, subject, body FROM ops WHERE origin=?1 AND seq=?2 "     \
+                   "ORDER BY idx")                                                      \
+  X(OP_REDACT,     "UPDATE ops SET body=NULL WHERE subject=?1 AND type<>6")             \
+  X(SUBJ_PUT,      "INSERT OR IGNORE INTO subjects(id) VALUES(?1)")                     \
+  X(SUBJ_ROWID,    "SELECT n FROM subjects WHERE id=?1")                                \
+  X(ERASED_GET,    "SELECT hlc, origin, idx FROM erasures WHERE subject=?1")            \
+  X(ERASED_PUT,    "INSERT OR REPLACE INTO erasures(subject,hlc,origin,idx,reason) "    \
+                   "VALUES(?1,?2,?3,?4,?5)")                                            \
+  X(FIELD_GET,     "SELECT hlc, origin, idx FROM fields WHERE subject=?1 AND field=?2") \
+  X(FIELD_PUT,     "INSERT OR REPLACE INTO fields(subject,field,value,hlc,origin,idx) " \
+                   "VALUES(?1,?2,?3,?4,?5,?6)")                                         \
+  X(FIELD_VAL,     "SELECT value FROM fields WHERE subject=?1 AND field=?2")            \
+  X(ADD_PUT,       "INSERT OR IGNORE INTO set_adds(tag,subject,field,value,live) "      \
+                   "VALUES(?1,?2,?3,?4, NOT EXISTS(SELECT 1 FROM set_removed WHERE "    \
+                   "tag=?1 AND subject=?2 AND field=?3 AND value=?4))")                 \
+  X(RM_PUT,        "INSERT OR IGNORE INTO set_removed(tag,subject,field,value) "        \
+                   "VALUES(?1,?2,?3,?4)")                                               \
+  X(ADD_KILL,      "UPDATE set_adds SET live=0 WHERE tag=?1 AND subject=?2 AND "        \
+                   "field=?3 AND value=?4")                                             \
+  X(ADD_TAGS,      "SELECT tag FROM set_adds WHERE subject=?1 AND field=?2 AND "        \
+                   "value=?3 AND live ORDER BY tag")                                    \
+  X(SET_VALS,      "SELECT DISTINCT value FROM set_adds WHERE subject=?1 AND field=?2 " \
+                   "AND live ORDER BY value")                                           \
+  X(CON_PUT,       "INSERT OR IGNORE INTO consent_ops(tag,subject,purpose,recipient,"   \
+                   "is_grant,method,text_version,until,hlc,origin,idx,seq) "            \
+                   "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)")                    \
+  X(OBS_PUT,       "INSERT OR IGNORE INTO consent_observed(grant_tag,withdraw_tag,"     \
+                   "subject) VALUES(?1,?2,?3)")                                         \
+  X(CON_WD_TAGS,   "SELECT tag FROM consent_ops WHERE subject=?1 AND purpose=?2 AND "   \
+                   "recipient=?3 AND NOT is_grant ORDER BY tag")                        \
+  X(FTS_DEL,       "DELETE FROM vol_fts WHERE rowid=?1")                                \
+  X(FTS_PUT,       "INSERT INTO vol_fts(rowid,name,skills,city,notes) "                 \
+                   "VALUES(?1,?2,?3,?4,?5)")
+
+enum {
+#define KR_SQL_ENUM(name, sql) KR_Q_##name,
+  KR_SQL_MAP(KR_SQL_ENUM)
+#undef KR_SQL_ENUM
+  KR_Q__COUNT
+};
+
+struct kr_node {
+  sqlite3 *db;
+  sqlite3_stmt *q[KR_Q__COUNT];
+  uint8_t sk[KR_SK_LEN];         /* Ed25519 secret key; public half at +32 */
+  char org[KR_ORG_MAX + 1];
+  char kind[16];
+  kr_hlc clock;
+  uint64_t (*now_ms)(void *ctx);
+  void *now_ctx;
+  int need_fts_optimize;         /* an erasure happened: rewrite the FTS index */
+};
+
+/* The cached statement q, reset and unbound; NULL on error. */
+sqlite3_stmt *kr__q(kr_node *n, int q);
+/* Run SQL with no results. */
+int kr__exec(kr_node *n, const char *sql);
+int kr__meta_get_int(kr_node *n, const char *key, int64_t *v);
+int kr__meta_put_int(kr_node *n, const char *key, int64_t v);
+
+/* Apply one decoded and verified change inside an open transaction. */
+int kr__apply_change(kr_node *n, const kr_change *c, int *fresh);
+/* After a committed transaction: housekeeping an erasure asks for. */
+void kr__after_commit(kr_node *n);
+
+/* query.c: the grant in force of one register (rlen 0: "all"). */
+int kr__consent_in_force(kr_node *n, const uint8_t *id, const char *purpose, const void *rcpt,
+                         int rlen, const char *day, kr_consent_state *state, uint8_t tag[16],
+                         int *has);
+
+/* validate.c */
+int kr__normalise(int field, const char *in, char *out, size_t cap,
+                  int this_year, const char **why);
+int kr__has_bsn(const char *s);
+
+#endif

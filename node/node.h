@@ -1,0 +1,184 @@
+/*
+ * node: one organisation's replica. A home directory holds the node key
+ * (node.key, mode 0600) and the SQLite store (kring.db, WAL mode). Local
+ * edits are collected in a kr_txn and committed as one signed change;
+ * changes from elsewhere enter through kr_node_apply(). Both paths verify
+ * and materialise in one SQLite transaction.
+ */
+#ifndef KR_NODE_H
+#define KR_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/buf.h"
+#include "crdt/change.h"
+#include "crdt/merge.h"
+#include "crdt/op.h"
+
+typedef struct kr_node kr_node;
+typedef struct kr_txn kr_txn;
+
+#define KR_ORG_MAX 100
+
+/* Organisation kinds; kr_kind_ok() says whether a name is one of them. */
+#define KR_KINDS "foodbank|buurtteam|mzo|centre|care|other"
+int kr_kind_ok(const char *kind);
+
+/* Create a new node in home (which must not exist or be empty). */
+int kr_node_create(const char *home, const char *org, const char *kind, kr_node **out);
+/* Open an existing node; refuses a key file readable by group or others. */
+int kr_node_open(const char *home, kr_node **out);
+void kr_node_close(kr_node *n);
+
+/* The wall clock in ms; tests and benchmarks may replace it. */
+void kr_node_set_clock(kr_node *n, uint64_t (*now_ms)(void *ctx), void *ctx);
+uint64_t kr_node_now_ms(kr_node *n);
+
+const uint8_t *kr_node_id(const kr_node *n);
+const char *kr_node_org(const kr_node *n);
+const char *kr_node_kind(const kr_node *n);
+/* The last error message from SQLite, for logs. */
+const char *kr_node_errmsg(kr_node *n);
+
+/* ---- local edits ------------------------------------------------------ */
+
+/* Start collecting a local change. Nothing is stored before commit. */
+int kr_txn_begin(kr_node *n, kr_txn **out);
+/* A new random subject id. */
+void kr_txn_new_subject(kr_txn *t, uint8_t subject[static KR_SUBJECT_LEN]);
+/*
+ * Field edits. Values are validated and normalised per field (email, Dutch
+ * phone, postcode, availability, years, dates), and any free-text value
+ * holding a 9-digit number that passes the elfproef is refused (KR_EBSN).
+ * value NULL clears a single-valued field. why (OUT, may be NULL) receives
+ * a short reason for KR_EVALIDATION.
+ */
+int kr_txn_set(kr_txn *t, const uint8_t subject[static KR_SUBJECT_LEN], int field,
+               const char *value, const char **why);
+int kr_txn_add(kr_txn *t, const uint8_t subject[static KR_SUBJECT_LEN], int field,
+               const char *value, const char **why);
+/* Removes every add of value this node has seen (KR_ENOTFOUND if none). */
+int kr_txn_remove(kr_txn *t, const uint8_t subject[static KR_SUBJECT_LEN], int field,
+                  const char *value, const char **why);
+/* recipient NULL means "all". until "" or YYYY-MM-DD. */
+int kr_txn_grant(kr_txn *t, const uint8_t subject[static KR_SUBJECT_LEN],
+                 const char *purpose, const uint8_t *recipient, int method,
+                 const char *text_version, const char *until, const char **why);
+int kr_txn_withdraw(kr_txn *t, const uint8_t subject[static KR_SUBJECT_LEN],
+                    const char *purpose, const uint8_t *recipient, int method,
+                    const char *text_version, const char **why);
+int kr_txn_erase(kr_txn *t, const uint8_t subject[static KR_SUBJECT_LEN],
+                 const char *reason, const char **why);
+size_t kr_txn_count(const kr_txn *t);
+/*
+ * Sign the collected ops as the next change of this node and apply it.
+ * If wire is not NULL the change's bytes are appended to it. The txn is
+ * freed either way.
+ */
+int kr_txn_commit(kr_txn *t, kr_buf *wire);
+void kr_txn_abort(kr_txn *t);
+
+/* ---- changes from elsewhere -------------------------------------------- */
+
+/*
+ * Verify and apply one encoded change (at most KR_CHANGE_MAX bytes), in one
+ * transaction. Idempotent: a change already held sets *fresh = 0 and
+ * changes nothing. A different change under an (origin, seq) already held
+ * is KR_ECONFLICT.
+ */
+int kr_node_apply(kr_node *n, const uint8_t *buf, size_t len, int *fresh);
+/* Apply many in one transaction: all or nothing. *fresh counts new ones. */
+int kr_node_apply_many(kr_node *n, const uint8_t *const *bufs, const size_t *lens,
+                       size_t count, size_t *fresh);
+
+/* The stored change (origin, seq) as wire bytes, redacted where erased. */
+int kr_node_change_bytes(kr_node *n, const uint8_t origin[static KR_NODE_LEN],
+                         uint64_t seq, kr_buf *out);
+
+/* ---- queries ------------------------------------------------------------ */
+
+typedef struct {
+  char *v[32];                 /* single-valued fields by code; NULL if unset */
+  struct { char **v; size_t n; } set[32];   /* multi-valued, by code - 32 */
+} kr_values;
+
+typedef struct {
+  uint8_t id[KR_SUBJECT_LEN];
+  int erased;
+  kr_stamp erased_at;          /* if erased */
+  char *erase_reason;
+  kr_values val;
+} kr_volunteer;
+
+/* Resolve a hex id or unique prefix (>= 4 hex digits). */
+int kr_node_find(kr_node *n, const char *hex, uint8_t id[static KR_SUBJECT_LEN]);
+int kr_node_volunteer(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], kr_volunteer *out);
+void kr_volunteer_free(kr_volunteer *v);
+
+typedef struct {
+  const char *skill, *language, *city, *available; /* NULL: no filter */
+} kr_filter;
+/* Calls cb for each live volunteer that matches, ordered by name; stops and
+ * returns cb's value when it is non-zero. */
+typedef int (*kr_id_cb)(void *ctx, const uint8_t id[KR_SUBJECT_LEN]);
+int kr_node_list(kr_node *n, const kr_filter *f, kr_id_cb cb, void *ctx);
+/* Full-text search over name, skills, city and notes (words, prefixes). */
+int kr_node_search(kr_node *n, const char *text, kr_id_cb cb, void *ctx);
+
+typedef struct {
+  const char *purpose;
+  int all;
+  uint8_t recipient[KR_NODE_LEN];
+  kr_consent_state state;
+  /* The grant in force, if any (also when it has expired). */
+  int has_grant;
+  int method;
+  const char *text_version, *until;
+  kr_stamp granted_at;
+} kr_consent_status;
+typedef int (*kr_consent_cb)(void *ctx, const kr_consent_status *s);
+int kr_node_consent(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
+                    kr_consent_cb cb, void *ctx);
+
+typedef struct {
+  int is_grant;
+  const char *purpose;
+  int all;
+  uint8_t recipient[KR_NODE_LEN];
+  int method;
+  const char *text_version, *until;
+  kr_stamp at;                 /* when and by which node */
+  uint64_t seq;
+} kr_consent_event;
+typedef int (*kr_event_cb)(void *ctx, const kr_consent_event *e);
+/* The full history of one subject's consent, oldest first. */
+int kr_node_consent_history(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
+                            kr_event_cb cb, void *ctx);
+
+typedef struct {
+  uint8_t origin[KR_NODE_LEN];
+  uint64_t seq;
+  kr_hlc hlc;
+  uint32_t nops;
+  uint32_t idx;                /* op queries: the op's index */
+  int type;                    /* op queries: kr_op_type (REDACTED if payload gone) */
+  int field;                   /* op queries: field code, 0 if none */
+} kr_change_info;
+typedef int (*kr_change_cb)(void *ctx, const kr_change_info *c);
+/* Every change held, in arrival order. */
+int kr_node_log(kr_node *n, kr_change_cb cb, void *ctx);
+/* Every op held on one subject, in stamp order. */
+int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
+                        kr_change_cb cb, void *ctx);
+
+/* BLAKE2b-256 of the replicated state (crdt/digest.h). */
+int kr_node_digest(kr_node *n, uint8_t out[static 32]);
+
+/* Counts for status lines. */
+int kr_node_counts(kr_node *n, uint64_t *volunteers, uint64_t *erased, uint64_t *changes);
+
+/* Checkpoint the WAL into the main file and truncate it. */
+int kr_node_checkpoint(kr_node *n);
+
+#endif

@@ -1,0 +1,441 @@
+/*
+ * query: reading the materialised state. Lookups by id prefix, one
+ * volunteer's values, indexed lists by skill, language, city and
+ * availability, FTS5 search, consent state and history, the change log.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crdt/err.h"
+#include "node/internal.h"
+
+static int prep(kr_node *n, const char *sql, sqlite3_stmt **s)
+{
+  return sqlite3_prepare_v2(n->db, sql, -1, s, NULL) == SQLITE_OK ? 0 : KR_EDB;
+}
+
+static void read_stamp(sqlite3_stmt *s, int col, kr_stamp *st)
+{
+  const void *o = sqlite3_column_blob(s, col + 1);
+  st->hlc = (kr_hlc)sqlite3_column_int64(s, col);
+  memset(st->origin, 0, KR_NODE_LEN);
+  if (o && sqlite3_column_bytes(s, col + 1) == KR_NODE_LEN)
+    memcpy(st->origin, o, KR_NODE_LEN);
+  st->idx = (uint32_t)sqlite3_column_int64(s, col + 2);
+}
+
+static int hexval(int c)
+{
+  if (c >= '0' && c <= '9') return c - '0';
+  c = tolower(c);
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+int kr_node_find(kr_node *n, const char *hex, uint8_t id[static KR_SUBJECT_LEN])
+{
+  uint8_t lo[KR_SUBJECT_LEN] = {0}, hi[KR_SUBJECT_LEN];
+  size_t len = strlen(hex);
+  sqlite3_stmt *s;
+  int rc, found = 0;
+
+  memset(hi, 0xff, sizeof hi);
+  if (len < 4 || len > 2 * KR_SUBJECT_LEN) return KR_EINVAL;
+  for (size_t i = 0; i < len; i++) {
+    int v = hexval((unsigned char)hex[i]);
+    if (v < 0) return KR_EINVAL;
+    if (i % 2 == 0) {
+      lo[i / 2] = (uint8_t)(v << 4);
+      hi[i / 2] = (uint8_t)((v << 4) | 0x0f);
+    } else {
+      lo[i / 2] |= (uint8_t)v;
+      hi[i / 2] = lo[i / 2];
+    }
+  }
+  if ((rc = prep(n, "SELECT id FROM subjects WHERE id BETWEEN ?1 AND ?2 LIMIT 2", &s))) return rc;
+  sqlite3_bind_blob(s, 1, lo, KR_SUBJECT_LEN, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 2, hi, KR_SUBJECT_LEN, SQLITE_STATIC);
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if (sqlite3_column_bytes(s, 0) != KR_SUBJECT_LEN) continue;
+    memcpy(id, sqlite3_column_blob(s, 0), KR_SUBJECT_LEN);
+    found++;
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return KR_EDB;
+  return found == 1 ? 0 : found ? KR_EAMBIGUOUS : KR_ENOTFOUND;
+}
+
+void kr_volunteer_free(kr_volunteer *v)
+{
+  for (int i = 0; i < 32; i++) {
+    free(v->val.v[i]);
+    for (size_t j = 0; j < v->val.set[i].n; j++) free(v->val.set[i].v[j]);
+    free(v->val.set[i].v);
+  }
+  free(v->erase_reason);
+  memset(v, 0, sizeof *v);
+}
+
+int kr_node_volunteer(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], kr_volunteer *v)
+{
+  sqlite3_stmt *s;
+  int rc;
+
+  memset(v, 0, sizeof *v);
+  memcpy(v->id, id, KR_SUBJECT_LEN);
+  if ((rc = prep(n, "SELECT 1 FROM subjects WHERE id=?1", &s))) return rc;
+  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
+  rc = sqlite3_step(s);
+  sqlite3_finalize(s);
+  if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? KR_ENOTFOUND : KR_EDB;
+
+  if ((rc = prep(n, "SELECT hlc, origin, idx, reason FROM erasures WHERE subject=?1", &s))) return rc;
+  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    v->erased = 1;
+    read_stamp(s, 0, &v->erased_at);
+    if (sqlite3_column_text(s, 3)) v->erase_reason = strdup((const char *)sqlite3_column_text(s, 3));
+  }
+  sqlite3_finalize(s);
+  if (v->erased) return 0;
+
+  if ((rc = prep(n, "SELECT field, value FROM fields WHERE subject=?1 AND value IS NOT NULL", &s)))
+    return rc;
+  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    int f = sqlite3_column_int(s, 0);
+    if (f > 0 && f < 32) v->val.v[f] = strdup((const char *)sqlite3_column_text(s, 1));
+  }
+  sqlite3_finalize(s);
+  if ((rc = prep(n, "SELECT DISTINCT field, value FROM set_adds WHERE subject=?1 AND live "
+                    "ORDER BY field, value", &s)))
+    return rc;
+  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    int f = sqlite3_column_int(s, 0) - 32;
+    char **nv;
+    if (f < 0 || f >= 32) continue;
+    nv = realloc(v->val.set[f].v, (v->val.set[f].n + 1) * sizeof *nv);
+    if (!nv) break;
+    v->val.set[f].v = nv;
+    nv[v->val.set[f].n++] = strdup((const char *)sqlite3_column_text(s, 1));
+  }
+  sqlite3_finalize(s);
+  return 0;
+}
+
+int kr_node_list(kr_node *n, const kr_filter *f, kr_id_cb cb, void *ctx)
+{
+  char sql[1536];
+  sqlite3_stmt *s;
+  int rc, k = 1;
+
+  snprintf(sql, sizeof sql,
+           "SELECT s.id FROM subjects s LEFT JOIN fields nm ON nm.subject=s.id AND nm.field=%d "
+           "WHERE NOT EXISTS(SELECT 1 FROM erasures e WHERE e.subject=s.id)"
+           "%s%s%s%s ORDER BY nm.value COLLATE NOCASE, s.id",
+           KR_F_NAME,
+           f && f->skill ? " AND s.id IN (SELECT subject FROM set_adds WHERE field=32 AND "
+                           "value=?1 COLLATE NOCASE AND live)" : "",
+           f && f->language ? " AND s.id IN (SELECT subject FROM set_adds WHERE field=33 AND "
+                              "value=?2 COLLATE NOCASE AND live)" : "",
+           f && f->city ? " AND s.id IN (SELECT subject FROM fields WHERE field=5 AND "
+                          "value=?3 COLLATE NOCASE)" : "",
+           f && f->available ? " AND s.id IN (SELECT subject FROM set_adds WHERE field=34 AND "
+                               "value=?4 COLLATE NOCASE AND live)" : "");
+  if ((rc = prep(n, sql, &s))) return rc;
+  if (f) {
+    if (f->skill) sqlite3_bind_text(s, 1, f->skill, -1, SQLITE_STATIC);
+    if (f->language) sqlite3_bind_text(s, 2, f->language, -1, SQLITE_STATIC);
+    if (f->city) sqlite3_bind_text(s, 3, f->city, -1, SQLITE_STATIC);
+    if (f->available) sqlite3_bind_text(s, 4, f->available, -1, SQLITE_STATIC);
+  }
+  (void)k;
+  rc = 0;
+  while (!rc && sqlite3_step(s) == SQLITE_ROW)
+    rc = cb(ctx, sqlite3_column_blob(s, 0));
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int kr_node_search(kr_node *n, const char *text, kr_id_cb cb, void *ctx)
+{
+  kr_buf q;
+  sqlite3_stmt *s;
+  const char *p = text;
+  int rc, words = 0;
+
+  /* Each word becomes a quoted prefix term: "word"*, all of them required.
+   * Quoting keeps FTS5 syntax out of the user's hands. */
+  kr_buf_init(&q, 8192);
+  while (*p) {
+    const char *w;
+    while (*p && (isspace((unsigned char)*p) || *p == '"')) p++;
+    if (!*p) break;
+    w = p;
+    while (*p && !isspace((unsigned char)*p) && *p != '"') p++;
+    if (words++) kr_buf_add(&q, " ", 1);
+    kr_buf_add(&q, "\"", 1);
+    if (kr_buf_add(&q, w, (size_t)(p - w))) { kr_buf_free(&q); return KR_ETOOBIG; }
+    kr_buf_add(&q, "\"*", 2);
+  }
+  if (kr_buf_add(&q, "", 1) || !words) { kr_buf_free(&q); return KR_EINVAL; }
+  if ((rc = prep(n, "SELECT s.id FROM vol_fts f JOIN subjects s ON s.n=f.rowid "
+                    "WHERE vol_fts MATCH ?1 ORDER BY rank", &s))) {
+    kr_buf_free(&q);
+    return rc;
+  }
+  sqlite3_bind_text(s, 1, (const char *)q.data, -1, SQLITE_STATIC);
+  rc = 0;
+  while (!rc && (rc = sqlite3_step(s)) == SQLITE_ROW)
+    rc = cb(ctx, sqlite3_column_blob(s, 0));
+  if (rc == SQLITE_DONE) rc = 0;
+  else if (rc == SQLITE_ERROR || rc == SQLITE_MISUSE) rc = KR_EINVAL;
+  sqlite3_finalize(s);
+  kr_buf_free(&q);
+  return rc;
+}
+
+/* Load one register's entries; memory in *mem (free with free()). */
+static int load_register(kr_node *n, const uint8_t *id, const char *purpose,
+                         const void *rcpt, int rlen, kr_consent_entry **out, size_t *count,
+                         char ***strs, size_t *nstrs)
+{
+  sqlite3_stmt *s, *o;
+  kr_consent_entry *e = NULL;
+  size_t ne = 0;
+  int rc;
+
+  *strs = NULL;
+  *nstrs = 0;
+  if ((rc = prep(n, "SELECT tag, hlc, origin, idx, is_grant, until FROM consent_ops "
+                    "WHERE subject=?1 AND purpose=?2 AND recipient=?3", &s)))
+    return rc;
+  if ((rc = prep(n, "SELECT withdraw_tag FROM consent_observed WHERE grant_tag=?1", &o))) {
+    sqlite3_finalize(s);
+    return rc;
+  }
+  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, purpose, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 3, rcpt, rlen, SQLITE_STATIC);
+  rc = 0;
+  while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+    kr_consent_entry *ne2 = realloc(e, (ne + 1) * sizeof *e);
+    kr_consent_entry *x;
+    uint8_t *obs = NULL;
+    uint32_t nobs = 0;
+    char **ns;
+    if (!ne2) { rc = KR_ENOMEM; break; }
+    e = ne2;
+    x = &e[ne];
+    memset(x, 0, sizeof *x);
+    memcpy(x->tag, sqlite3_column_blob(s, 0), KR_TAG_LEN);
+    read_stamp(s, 1, &x->stamp);
+    x->is_grant = sqlite3_column_int(s, 4);
+    ns = realloc(*strs, (*nstrs + 2) * sizeof *ns);
+    if (!ns) { rc = KR_ENOMEM; break; }
+    *strs = ns;
+    ns[(*nstrs)++] = strdup((const char *)sqlite3_column_text(s, 5));
+    x->until = ns[*nstrs - 1];
+    sqlite3_reset(o);
+    sqlite3_bind_blob(o, 1, x->tag, KR_TAG_LEN, SQLITE_STATIC);
+    while (sqlite3_step(o) == SQLITE_ROW) {
+      uint8_t *nb = realloc(obs, ((size_t)nobs + 1) * KR_TAG_LEN);
+      if (!nb) { rc = KR_ENOMEM; break; }
+      obs = nb;
+      memcpy(obs + (size_t)nobs * KR_TAG_LEN, sqlite3_column_blob(o, 0), KR_TAG_LEN);
+      nobs++;
+    }
+    ns[(*nstrs)++] = (char *)obs;
+    x->observed = obs;
+    x->nobserved = nobs;
+    ne++;
+  }
+  sqlite3_finalize(s);
+  sqlite3_finalize(o);
+  *out = e;
+  *count = ne;
+  return rc;
+}
+
+static void free_strs(char **strs, size_t n)
+{
+  for (size_t i = 0; i < n; i++) free(strs[i]);
+  free(strs);
+}
+
+static void today(kr_node *n, char out[11])
+{
+  time_t secs = (time_t)(kr_node_now_ms(n) / 1000);
+  struct tm tm;
+  localtime_r(&secs, &tm);
+  strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+int kr__consent_in_force(kr_node *n, const uint8_t *id, const char *purpose, const void *rcpt,
+                         int rlen, const char *day, kr_consent_state *state, uint8_t tag[16],
+                         int *has)
+{
+  kr_consent_entry *e = NULL;
+  size_t ne = 0, best, nstrs;
+  char **strs;
+  int rc = load_register(n, id, purpose, rcpt, rlen, &e, &ne, &strs, &nstrs);
+
+  *has = 0;
+  if (!rc) {
+    *state = kr_consent_resolve(e, ne, day, &best);
+    if (best != (size_t)-1) {
+      *has = 1;
+      memcpy(tag, e[best].tag, KR_TAG_LEN);
+    }
+  }
+  free(e);
+  free_strs(strs, nstrs);
+  return rc;
+}
+
+int kr_node_consent(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
+                    kr_consent_cb cb, void *ctx)
+{
+  sqlite3_stmt *s, *g;
+  char day[11];
+  int rc;
+
+  today(n, day);
+  if ((rc = prep(n, "SELECT DISTINCT purpose, recipient FROM consent_ops WHERE subject=?1 "
+                    "ORDER BY purpose, recipient", &s)))
+    return rc;
+  if ((rc = prep(n, "SELECT method, text_version, until, hlc, origin, idx FROM consent_ops "
+                    "WHERE tag=?1", &g))) {
+    sqlite3_finalize(s);
+    return rc;
+  }
+  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
+  rc = 0;
+  while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+    kr_consent_status st;
+    uint8_t tag[KR_TAG_LEN];
+    const void *r = sqlite3_column_blob(s, 1);
+    int rlen = sqlite3_column_bytes(s, 1);
+    memset(&st, 0, sizeof st);
+    st.purpose = (const char *)sqlite3_column_text(s, 0);
+    st.all = rlen == 0;
+    if (rlen == KR_NODE_LEN) memcpy(st.recipient, r, KR_NODE_LEN);
+    if ((rc = kr__consent_in_force(n, id, st.purpose, rlen ? r : "", rlen, day, &st.state, tag,
+                                   &st.has_grant)))
+      break;
+    if (st.has_grant) {
+      sqlite3_reset(g);
+      sqlite3_bind_blob(g, 1, tag, KR_TAG_LEN, SQLITE_STATIC);
+      if (sqlite3_step(g) == SQLITE_ROW) {
+        st.method = sqlite3_column_int(g, 0);
+        st.text_version = (const char *)sqlite3_column_text(g, 1);
+        st.until = (const char *)sqlite3_column_text(g, 2);
+        read_stamp(g, 3, &st.granted_at);
+      }
+    }
+    rc = cb(ctx, &st);
+  }
+  sqlite3_finalize(s);
+  sqlite3_finalize(g);
+  return rc;
+}
+
+int kr_node_consent_history(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
+                            kr_event_cb cb, void *ctx)
+{
+  sqlite3_stmt *s;
+  int rc;
+
+  if ((rc = prep(n, "SELECT is_grant, purpose, recipient, method, text_version, until, "
+                    "hlc, origin, idx, seq FROM consent_ops WHERE subject=?1 "
+                    "ORDER BY hlc, origin, idx", &s)))
+    return rc;
+  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
+  rc = 0;
+  while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+    kr_consent_event e;
+    memset(&e, 0, sizeof e);
+    e.is_grant = sqlite3_column_int(s, 0);
+    e.purpose = (const char *)sqlite3_column_text(s, 1);
+    e.all = sqlite3_column_bytes(s, 2) == 0;
+    if (!e.all) memcpy(e.recipient, sqlite3_column_blob(s, 2), KR_NODE_LEN);
+    e.method = sqlite3_column_int(s, 3);
+    e.text_version = (const char *)sqlite3_column_text(s, 4);
+    e.until = (const char *)sqlite3_column_text(s, 5);
+    read_stamp(s, 6, &e.at);
+    e.seq = (uint64_t)sqlite3_column_int64(s, 9);
+    rc = cb(ctx, &e);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int kr_node_log(kr_node *n, kr_change_cb cb, void *ctx)
+{
+  sqlite3_stmt *s;
+  int rc;
+
+  if ((rc = prep(n, "SELECT origin, seq, hlc, nops FROM changes ORDER BY rowid", &s))) return rc;
+  rc = 0;
+  while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+    kr_change_info c;
+    memset(&c, 0, sizeof c);
+    memcpy(c.origin, sqlite3_column_blob(s, 0), KR_NODE_LEN);
+    c.seq = (uint64_t)sqlite3_column_int64(s, 1);
+    c.hlc = (kr_hlc)sqlite3_column_int64(s, 2);
+    c.nops = (uint32_t)sqlite3_column_int64(s, 3);
+    rc = cb(ctx, &c);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
+                        kr_change_cb cb, void *ctx)
+{
+  sqlite3_stmt *s;
+  int rc;
+
+  if ((rc = prep(n, "SELECT o.origin, o.seq, c.hlc, c.nops, o.idx, o.type, o.field, "
+                    "o.body IS NULL FROM ops o JOIN changes c ON c.origin=o.origin AND "
+                    "c.seq=o.seq WHERE o.subject=?1 ORDER BY c.hlc, o.origin, o.idx", &s)))
+    return rc;
+  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
+  rc = 0;
+  while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+    kr_change_info c;
+    memset(&c, 0, sizeof c);
+    memcpy(c.origin, sqlite3_column_blob(s, 0), KR_NODE_LEN);
+    c.seq = (uint64_t)sqlite3_column_int64(s, 1);
+    c.hlc = (kr_hlc)sqlite3_column_int64(s, 2);
+    c.nops = (uint32_t)sqlite3_column_int64(s, 3);
+    c.idx = (uint32_t)sqlite3_column_int64(s, 4);
+    c.type = sqlite3_column_int(s, 5);
+    c.field = sqlite3_column_int(s, 6);
+    if (sqlite3_column_int(s, 7) && c.type != KR_OP_ERASE) c.type = KR_OP_REDACTED;
+    rc = cb(ctx, &c);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int kr_node_counts(kr_node *n, uint64_t *volunteers, uint64_t *erased, uint64_t *changes)
+{
+  sqlite3_stmt *s;
+  int rc;
+
+  if ((rc = prep(n, "SELECT (SELECT count(*) FROM subjects), (SELECT count(*) FROM erasures), "
+                    "(SELECT count(*) FROM changes)", &s)))
+    return rc;
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    *erased = (uint64_t)sqlite3_column_int64(s, 1);
+    *volunteers = (uint64_t)sqlite3_column_int64(s, 0) - *erased;
+    *changes = (uint64_t)sqlite3_column_int64(s, 2);
+  }
+  sqlite3_finalize(s);
+  return 0;
+}

@@ -1,0 +1,340 @@
+/*
+ * store: the node's home directory, key file and SQLite store. Opening
+ * runs the schema migrations (PRAGMA user_version), sets WAL mode and
+ * secure_delete (deleted personal data is overwritten, not just unlinked),
+ * and prepares statements on first use.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "crdt/err.h"
+#include "node/internal.h"
+
+#define KEY_FILE "node.key"
+#define DB_FILE  "kring.db"
+
+/* Each migration takes the schema from version i to i + 1. */
+static const char *const migrations[] = {
+  /* 0 -> 1: the first schema. */
+  "CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
+  "CREATE TABLE changes(origin BLOB NOT NULL, seq INTEGER NOT NULL,"
+  "  hlc INTEGER NOT NULL, header BLOB NOT NULL, sig BLOB NOT NULL,"
+  "  nops INTEGER NOT NULL, arrived INTEGER NOT NULL);"
+  "CREATE UNIQUE INDEX changes_key ON changes(origin, seq);"
+  "CREATE TABLE ops(origin BLOB NOT NULL, seq INTEGER NOT NULL, idx INTEGER NOT NULL,"
+  "  subject BLOB NOT NULL, type INTEGER NOT NULL, field INTEGER NOT NULL, body BLOB,"
+  "  PRIMARY KEY(origin, seq, idx)) WITHOUT ROWID;"
+  "CREATE INDEX ops_subject ON ops(subject);"
+  "CREATE TABLE subjects(n INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE);"
+  "CREATE TABLE erasures(subject BLOB PRIMARY KEY, hlc INTEGER NOT NULL,"
+  "  origin BLOB NOT NULL, idx INTEGER NOT NULL, reason TEXT) WITHOUT ROWID;"
+  "CREATE TABLE fields(subject BLOB NOT NULL, field INTEGER NOT NULL, value TEXT,"
+  "  hlc INTEGER NOT NULL, origin BLOB NOT NULL, idx INTEGER NOT NULL,"
+  "  PRIMARY KEY(subject, field)) WITHOUT ROWID;"
+  "CREATE INDEX fields_value ON fields(field, value COLLATE NOCASE);"
+  "CREATE TABLE set_adds(tag BLOB PRIMARY KEY, subject BLOB NOT NULL,"
+  "  field INTEGER NOT NULL, value TEXT NOT NULL, live INTEGER NOT NULL) WITHOUT ROWID;"
+  "CREATE INDEX set_adds_subject ON set_adds(subject, field, value);"
+  "CREATE INDEX set_adds_value ON set_adds(field, value COLLATE NOCASE) WHERE live;"
+  "CREATE TABLE set_removed(tag BLOB NOT NULL, subject BLOB NOT NULL,"
+  "  field INTEGER NOT NULL, value TEXT NOT NULL,"
+  "  PRIMARY KEY(tag, subject, field, value)) WITHOUT ROWID;"
+  "CREATE INDEX set_removed_subject ON set_removed(subject);"
+  "CREATE TABLE consent_ops(tag BLOB PRIMARY KEY, subject BLOB NOT NULL,"
+  "  purpose TEXT NOT NULL, recipient BLOB NOT NULL, is_grant INTEGER NOT NULL,"
+  "  method INTEGER NOT NULL, text_version TEXT NOT NULL, until TEXT NOT NULL,"
+  "  hlc INTEGER NOT NULL, origin BLOB NOT NULL, idx INTEGER NOT NULL,"
+  "  seq INTEGER NOT NULL) WITHOUT ROWID;"
+  "CREATE INDEX consent_reg ON consent_ops(subject, purpose, recipient);"
+  "CREATE TABLE consent_observed(grant_tag BLOB NOT NULL, withdraw_tag BLOB NOT NULL,"
+  "  subject BLOB NOT NULL, PRIMARY KEY(grant_tag, withdraw_tag)) WITHOUT ROWID;"
+  "CREATE INDEX consent_observed_subject ON consent_observed(subject);"
+  "CREATE VIRTUAL TABLE vol_fts USING fts5(name, skills, city, notes,"
+  "  tokenize='unicode61 remove_diacritics 2');",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+static const char *const sql_text[KR_Q__COUNT] = {
+#define KR_SQL_TEXT(name, sql) sql,
+  KR_SQL_MAP(KR_SQL_TEXT)
+#undef KR_SQL_TEXT
+};
+
+static uint64_t wall_ms(void *ctx)
+{
+  struct timespec ts;
+  (void)ctx;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int kr_kind_ok(const char *kind)
+{
+  static const char *const kinds[] = {"foodbank", "buurtteam", "mzo", "centre", "care", "other"};
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (strcmp(kind, kinds[i]) == 0)
+      return 1;
+  return 0;
+}
+
+sqlite3_stmt *kr__q(kr_node *n, int q)
+{
+  sqlite3_stmt *s = n->q[q];
+
+  if (!s) {
+    if (sqlite3_prepare_v3(n->db, sql_text[q], -1, SQLITE_PREPARE_PERSISTENT, &n->q[q], NULL))
+      return NULL;
+    return n->q[q];
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return s;
+}
+
+int kr__exec(kr_node *n, const char *sql)
+{
+  return sqlite3_exec(n->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : KR_EDB;
+}
+
+int kr__meta_get_int(kr_node *n, const char *key, int64_t *v)
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_META_GET);
+  int rc;
+
+  if (!s) return KR_EDB;
+  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    *v = sqlite3_column_int64(s, 0);
+    rc = 0;
+  } else {
+    rc = rc == SQLITE_DONE ? KR_ENOTFOUND : KR_EDB;
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
+int kr__meta_put_int(kr_node *n, const char *key, int64_t v)
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_META_PUT);
+  int rc;
+
+  if (!s) return KR_EDB;
+  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, v);
+  rc = sqlite3_step(s) == SQLITE_DONE ? 0 : KR_EDB;
+  sqlite3_reset(s);
+  return rc;
+}
+
+static int meta_put_text(kr_node *n, const char *key, const char *v)
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_META_PUT);
+  int rc;
+
+  if (!s) return KR_EDB;
+  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, v, -1, SQLITE_STATIC);
+  rc = sqlite3_step(s) == SQLITE_DONE ? 0 : KR_EDB;
+  sqlite3_reset(s);
+  return rc;
+}
+
+static int meta_get_text(kr_node *n, const char *key, char *out, size_t cap)
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_META_GET);
+  int rc = KR_ENOTFOUND;
+
+  if (!s) return KR_EDB;
+  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    const char *v = (const char *)sqlite3_column_text(s, 0);
+    snprintf(out, cap, "%s", v ? v : "");
+    rc = 0;
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
+static int migrate(kr_node *n)
+{
+  sqlite3_stmt *s;
+  int version = 0, rc = 0;
+
+  if (sqlite3_prepare_v2(n->db, "PRAGMA user_version", -1, &s, NULL)) return KR_EDB;
+  if (sqlite3_step(s) == SQLITE_ROW) version = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  if (version > SCHEMA_VERSION) return KR_EUNKNOWN; /* made by a newer kring */
+  for (int v = version; v < SCHEMA_VERSION && !rc; v++) {
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
+    if (kr__exec(n, "BEGIN IMMEDIATE")) return KR_EDB;
+    if (kr__exec(n, migrations[v]) || kr__exec(n, pragma)) {
+      rc = KR_EDB;
+      kr__exec(n, "ROLLBACK");
+    } else if (kr__exec(n, "COMMIT")) {
+      rc = KR_EDB;
+    }
+  }
+  return rc;
+}
+
+static int db_open(kr_node *n, const char *home, int create)
+{
+  char path[4096];
+  int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+
+  snprintf(path, sizeof path, "%s/%s", home, DB_FILE);
+  if (create) {
+    /* Personal data: the store is for this user only. SQLite gives the
+     * -wal and -shm files the same mode. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) return errno == EEXIST ? KR_EEXISTS : KR_EIO;
+    close(fd);
+  }
+  if (sqlite3_open_v2(path, &n->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+    return create ? KR_EDB : KR_ENOTFOUND;
+  sqlite3_busy_timeout(n->db, 10000);
+  if (kr__exec(n, "PRAGMA journal_mode=WAL") || kr__exec(n, "PRAGMA synchronous=NORMAL") ||
+      kr__exec(n, "PRAGMA secure_delete=ON") || kr__exec(n, "PRAGMA foreign_keys=ON"))
+    return KR_EDB;
+  return migrate(n);
+}
+
+static kr_node *node_new(void)
+{
+  kr_node *n = calloc(1, sizeof *n);
+  if (n) {
+    n->now_ms = wall_ms;
+  }
+  return n;
+}
+
+int kr_node_create(const char *home, const char *org, const char *kind, kr_node **out)
+{
+  kr_node *n;
+  char path[4096];
+  uint8_t pk[KR_NODE_LEN];
+  struct stat st;
+  int fd = -1, rc;
+
+  *out = NULL;
+  if (!org || !org[0] || strlen(org) > KR_ORG_MAX || !kr_utf8_ok(org, strlen(org)) ||
+      !kind || !kr_kind_ok(kind))
+    return KR_EINVAL;
+  if (sodium_init() < 0) return KR_ENOMEM;
+  snprintf(path, sizeof path, "%s/%s", home, KEY_FILE);
+  if (stat(path, &st) == 0) return KR_EEXISTS;
+  snprintf(path, sizeof path, "%s/%s", home, DB_FILE);
+  if (stat(path, &st) == 0) return KR_EEXISTS;
+  if (mkdir(home, 0700) != 0 && errno != EEXIST) return KR_EIO;
+  if (!(n = node_new())) return KR_ENOMEM;
+
+  crypto_sign_keypair(pk, n->sk);
+  snprintf(path, sizeof path, "%s/%s", home, KEY_FILE);
+  fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) { rc = errno == EEXIST ? KR_EEXISTS : KR_EIO; goto err0; }
+  if (write(fd, n->sk, sizeof n->sk) != (ssize_t)sizeof n->sk || fsync(fd) != 0) {
+    rc = KR_EIO;
+    close(fd);
+    unlink(path);
+    goto err0;
+  }
+  close(fd);
+
+  if ((rc = db_open(n, home, 1))) goto err1;
+  snprintf(n->org, sizeof n->org, "%s", org);
+  snprintf(n->kind, sizeof n->kind, "%s", kind);
+  if (kr__exec(n, "BEGIN") || meta_put_text(n, "org", org) || meta_put_text(n, "kind", kind) ||
+      kr__meta_put_int(n, "created_ms", (int64_t)n->now_ms(n->now_ctx)) ||
+      kr__meta_put_int(n, "clock", 0) || kr__exec(n, "COMMIT")) {
+    rc = KR_EDB;
+    goto err1;
+  }
+  *out = n;
+  return 0;
+err1:
+  kr_node_close(n);
+  snprintf(path, sizeof path, "%s/%s", home, DB_FILE);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/%s", home, KEY_FILE);
+  unlink(path);
+  return rc;
+err0:
+  sodium_memzero(n->sk, sizeof n->sk);
+  free(n);
+  return rc;
+}
+
+int kr_node_open(const char *home, kr_node **out)
+{
+  kr_node *n;
+  char path[4096];
+  struct stat st;
+  int fd, rc;
+  int64_t clock;
+
+  *out = NULL;
+  if (sodium_init() < 0) return KR_ENOMEM;
+  snprintf(path, sizeof path, "%s/%s", home, KEY_FILE);
+  fd = open(path, O_RDONLY);
+  if (fd < 0) return errno == ENOENT ? KR_ENOTFOUND : KR_EIO;
+  if (fstat(fd, &st) != 0) { close(fd); return KR_EIO; }
+  if (st.st_mode & 077) { close(fd); return KR_EKEYPERM; }
+  if (!(n = node_new())) { close(fd); return KR_ENOMEM; }
+  if (read(fd, n->sk, sizeof n->sk) != (ssize_t)sizeof n->sk) {
+    close(fd);
+    rc = KR_EMALFORMED;
+    goto err;
+  }
+  close(fd);
+  snprintf(path, sizeof path, "%s/%s", home, DB_FILE);
+  if (stat(path, &st) != 0) { rc = KR_ENOTFOUND; goto err; }
+  if ((rc = db_open(n, home, 0))) goto err;
+  if ((rc = meta_get_text(n, "org", n->org, sizeof n->org)) ||
+      (rc = meta_get_text(n, "kind", n->kind, sizeof n->kind)) ||
+      (rc = kr__meta_get_int(n, "clock", &clock)))
+    goto err;
+  n->clock = (kr_hlc)clock;
+  *out = n;
+  return 0;
+err:
+  kr_node_close(n);
+  return rc;
+}
+
+void kr_node_close(kr_node *n)
+{
+  if (!n) return;
+  for (int i = 0; i < KR_Q__COUNT; i++)
+    sqlite3_finalize(n->q[i]);
+  if (n->db) sqlite3_close(n->db);
+  sodium_memzero(n->sk, sizeof n->sk);
+  free(n);
+}
+
+void kr_node_set_clock(kr_node *n, uint64_t (*now_ms)(void *ctx), void *ctx)
+{
+  n->now_ms = now_ms ? now_ms : wall_ms;
+  n->now_ctx = ctx;
+}
+
+uint64_t kr_node_now_ms(kr_node *n) { return n->now_ms(n->now_ctx); }
+const uint8_t *kr_node_id(const kr_node *n) { return n->sk + 32; }
+const char *kr_node_org(const kr_node *n) { return n->org; }
+const char *kr_node_kind(const kr_node *n) { return n->kind; }
+const char *kr_node_errmsg(kr_node *n) { return sqlite3_errmsg(n->db); }
+
+int kr_node_checkpoint(kr_node *n)
+{
+  return sqlite3_wal_checkpoint_v2(n->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) ==
+                 SQLITE_OK ? 0 : KR_EDB;
+}

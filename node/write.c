@@ -1,0 +1,328 @@
+/*
+ * write: local edits. A kr_txn collects validated operations; commit signs
+ * them as this node's next change and applies it through the same path as
+ * a remote change, in one SQLite transaction. Removes and grants record
+ * what this node has observed (the add tags being removed, the withdrawals
+ * a new grant supersedes), which is what makes the merge rules work.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "crdt/err.h"
+#include "node/internal.h"
+#include "node/validate.h"
+
+struct kr_txn {
+  kr_node *n;
+  kr_op *ops;
+  size_t nops, cap;
+  void **own;                 /* strings and tag arrays the ops point to */
+  size_t nown, owncap;
+  uint8_t (*fresh)[KR_SUBJECT_LEN];  /* subjects created in this txn */
+  size_t nfresh, freshcap;
+};
+
+static void *keep(kr_txn *t, void *p)
+{
+  if (!p) return NULL;
+  if (t->nown == t->owncap) {
+    size_t nc = t->owncap ? 2 * t->owncap : 16;
+    void **o = realloc(t->own, nc * sizeof *o);
+    if (!o) { free(p); return NULL; }
+    t->own = o;
+    t->owncap = nc;
+  }
+  t->own[t->nown++] = p;
+  return p;
+}
+
+static const char *keep_str(kr_txn *t, const char *s)
+{
+  return keep(t, strdup(s));
+}
+
+static kr_op *next_op(kr_txn *t)
+{
+  if (t->nops >= KR_CHANGE_MAX_OPS) return NULL;
+  if (t->nops == t->cap) {
+    size_t nc = t->cap ? 2 * t->cap : 16;
+    kr_op *o = realloc(t->ops, nc * sizeof *o);
+    if (!o) return NULL;
+    t->ops = o;
+    t->cap = nc;
+  }
+  memset(&t->ops[t->nops], 0, sizeof t->ops[0]);
+  return &t->ops[t->nops];
+}
+
+int kr_txn_begin(kr_node *n, kr_txn **out)
+{
+  kr_txn *t = calloc(1, sizeof *t);
+  if (!t) return KR_ENOMEM;
+  t->n = n;
+  *out = t;
+  return 0;
+}
+
+void kr_txn_abort(kr_txn *t)
+{
+  if (!t) return;
+  for (size_t i = 0; i < t->nown; i++) free(t->own[i]);
+  free(t->own);
+  free(t->ops);
+  free(t->fresh);
+  free(t);
+}
+
+size_t kr_txn_count(const kr_txn *t) { return t->nops; }
+
+void kr_txn_new_subject(kr_txn *t, uint8_t subject[static KR_SUBJECT_LEN])
+{
+  randombytes_buf(subject, KR_SUBJECT_LEN);
+  if (t->nfresh == t->freshcap) {
+    size_t nc = t->freshcap ? 2 * t->freshcap : 16;
+    void *f = realloc(t->fresh, nc * KR_SUBJECT_LEN);
+    if (!f) return; /* the subject then reads as unknown: refused below */
+    t->fresh = f;
+    t->freshcap = nc;
+  }
+  memcpy(t->fresh[t->nfresh++], subject, KR_SUBJECT_LEN);
+}
+
+/* The subject must be new in this txn, or known and not erased. */
+static int check_subject(kr_txn *t, const uint8_t subject[KR_SUBJECT_LEN])
+{
+  sqlite3_stmt *s;
+  int rc;
+
+  for (size_t i = t->nfresh; i-- > 0;)
+    if (memcmp(t->fresh[i], subject, KR_SUBJECT_LEN) == 0)
+      return 0;
+  if (!(s = kr__q(t->n, KR_Q_SUBJ_ROWID))) return KR_EDB;
+  sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+  rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? KR_ENOTFOUND : KR_EDB;
+  if (!(s = kr__q(t->n, KR_Q_ERASED_GET))) return KR_EDB;
+  sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+  rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (rc == SQLITE_ROW) return KR_EERASED;
+  return rc == SQLITE_DONE ? 0 : KR_EDB;
+}
+
+static int this_year(kr_txn *t)
+{
+  time_t secs = (time_t)(kr_node_now_ms(t->n) / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  return tm.tm_year + 1900;
+}
+
+static int field_op(kr_txn *t, int type, const uint8_t subject[KR_SUBJECT_LEN],
+                    int field, const char *value, const char **why)
+{
+  char norm[KR_VALUE_MAX + 1];
+  kr_op *op;
+  int rc;
+
+  if (type == KR_OP_SET ? !kr_field_is_single(field) : !kr_field_is_set(field)) {
+    if (why) *why = "not a field of that kind";
+    return KR_EUNKNOWN;
+  }
+  if ((rc = check_subject(t, subject))) return rc;
+  if (value && (rc = kr_normalise_field(field, value, norm, sizeof norm, this_year(t), why)))
+    return rc;
+  if (!(op = next_op(t))) return KR_ETOOBIG;
+  op->type = (uint8_t)type;
+  memcpy(op->subject, subject, KR_SUBJECT_LEN);
+  op->field = (uint8_t)field;
+  if (value && !(op->value = keep_str(t, norm))) return KR_ENOMEM;
+
+  if (type == KR_OP_REMOVE) {
+    sqlite3_stmt *s = kr__q(t->n, KR_Q_ADD_TAGS);
+    uint8_t *tags = NULL;
+    uint32_t n = 0;
+    if (!s) return KR_EDB;
+    sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, field);
+    sqlite3_bind_text(s, 3, norm, -1, SQLITE_STATIC);
+    while (sqlite3_step(s) == SQLITE_ROW && n < KR_TAGS_MAX) {
+      uint8_t *nt = realloc(tags, ((size_t)n + 1) * KR_TAG_LEN);
+      if (!nt) { free(tags); sqlite3_reset(s); return KR_ENOMEM; }
+      tags = nt;
+      memcpy(tags + (size_t)n * KR_TAG_LEN, sqlite3_column_blob(s, 0), KR_TAG_LEN);
+      n++;
+    }
+    sqlite3_reset(s);
+    if (!n) {
+      if (why) *why = "the volunteer has no such value";
+      return KR_ENOTFOUND;
+    }
+    if (!(op->tags = keep(t, tags))) return KR_ENOMEM;
+    op->ntags = n;
+  }
+  if ((rc = kr_op_check(op))) {
+    if (why) *why = "value not allowed";
+    return KR_EVALIDATION;
+  }
+  t->nops++;
+  return 0;
+}
+
+int kr_txn_set(kr_txn *t, const uint8_t subject[static KR_SUBJECT_LEN], int field,
+               const char *value, const char **why)
+{
+  return field_op(t, KR_OP_SET, subject, field, value, why);
+}
+
+int kr_txn_add(kr_txn *t, const uint8_t subject[static KR_SUBJECT_LEN], int field,
+               const char *value, const char **why)
+{
+  if (!value) return KR_EINVAL;
+  return field_op(t, KR_OP_ADD, subject, field, value, why);
+}
+
+int kr_txn_remove(kr_txn *t, const uint8_t subject[static KR_SUBJECT_LEN], int field,
+                  const char *value, const char **why)
+{
+  if (!value) return KR_EINVAL;
+  return field_op(t, KR_OP_REMOVE, subject, field, value, why);
+}
+
+static int consent_op(kr_txn *t, int type, const uint8_t subject[KR_SUBJECT_LEN],
+                      const char *purpose, const uint8_t *recipient, int method,
+                      const char *text_version, const char *until, const char **why)
+{
+  kr_op *op;
+  int rc;
+
+  if ((rc = check_subject(t, subject))) return rc;
+  if (text_version && kr__has_bsn(text_version)) return KR_EBSN;
+  if (!(op = next_op(t))) return KR_ETOOBIG;
+  op->type = (uint8_t)type;
+  memcpy(op->subject, subject, KR_SUBJECT_LEN);
+  op->recipient_all = recipient == NULL;
+  if (recipient) memcpy(op->recipient, recipient, KR_NODE_LEN);
+  op->method = (uint8_t)method;
+  if (!(op->purpose = keep_str(t, purpose ? purpose : "")) ||
+      !(op->text_version = keep_str(t, text_version ? text_version : "")) ||
+      !(op->until = keep_str(t, until ? until : "")))
+    return KR_ENOMEM;
+
+  if (type == KR_OP_GRANT) {
+    /* A grant observes every withdrawal this node holds for the register. */
+    sqlite3_stmt *s = kr__q(t->n, KR_Q_CON_WD_TAGS);
+    uint8_t *tags = NULL;
+    uint32_t n = 0;
+    if (!s) return KR_EDB;
+    sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, op->purpose, -1, SQLITE_STATIC);
+    if (recipient) sqlite3_bind_blob(s, 3, recipient, KR_NODE_LEN, SQLITE_STATIC);
+    else sqlite3_bind_zeroblob(s, 3, 0);
+    while (sqlite3_step(s) == SQLITE_ROW && n < KR_TAGS_MAX) {
+      uint8_t *nt = realloc(tags, ((size_t)n + 1) * KR_TAG_LEN);
+      if (!nt) { free(tags); sqlite3_reset(s); return KR_ENOMEM; }
+      tags = nt;
+      memcpy(tags + (size_t)n * KR_TAG_LEN, sqlite3_column_blob(s, 0), KR_TAG_LEN);
+      n++;
+    }
+    sqlite3_reset(s);
+    if (n && !(op->tags = keep(t, tags))) return KR_ENOMEM;
+    op->ntags = n;
+  }
+  if ((rc = kr_op_check(op))) {
+    if (why)
+      *why = !op->purpose[0] || strlen(op->purpose) > KR_PURPOSE_MAX ||
+                     strspn(op->purpose, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(op->purpose)
+                 ? "purpose must be 1-40 characters a-z, 0-9 or '-'"
+             : op->method > KR_METHOD_DIGITAL ? "unknown method"
+             : type == KR_OP_GRANT && op->until[0] ? "end date must be a real date YYYY-MM-DD"
+                                                   : "text version not allowed";
+    return KR_EVALIDATION;
+  }
+  t->nops++;
+  return 0;
+}
+
+int kr_txn_grant(kr_txn *t, const uint8_t subject[static KR_SUBJECT_LEN],
+                 const char *purpose, const uint8_t *recipient, int method,
+                 const char *text_version, const char *until, const char **why)
+{
+  return consent_op(t, KR_OP_GRANT, subject, purpose, recipient, method, text_version,
+                    until, why);
+}
+
+int kr_txn_withdraw(kr_txn *t, const uint8_t subject[static KR_SUBJECT_LEN],
+                    const char *purpose, const uint8_t *recipient, int method,
+                    const char *text_version, const char **why)
+{
+  return consent_op(t, KR_OP_WITHDRAW, subject, purpose, recipient, method, text_version,
+                    "", why);
+}
+
+int kr_txn_erase(kr_txn *t, const uint8_t subject[static KR_SUBJECT_LEN],
+                 const char *reason, const char **why)
+{
+  kr_op *op;
+  int rc;
+
+  if ((rc = check_subject(t, subject))) return rc;
+  if (!reason || !reason[0] || strlen(reason) > 1000 || !kr_utf8_ok(reason, strlen(reason))) {
+    if (why) *why = "a reason (up to 1000 characters of text) is required";
+    return KR_EVALIDATION;
+  }
+  if (kr__has_bsn(reason)) return KR_EBSN;
+  if (!(op = next_op(t))) return KR_ETOOBIG;
+  op->type = KR_OP_ERASE;
+  memcpy(op->subject, subject, KR_SUBJECT_LEN);
+  if (!(op->value = keep_str(t, reason))) return KR_ENOMEM;
+  t->nops++;
+  return 0;
+}
+
+int kr_txn_commit(kr_txn *t, kr_buf *wire)
+{
+  kr_node *n = t->n;
+  kr_buf buf;
+  kr_change c;
+  sqlite3_stmt *s;
+  int64_t clock;
+  uint64_t seq = 1;
+  kr_hlc hlc;
+  int rc, fresh;
+
+  kr_buf_init(&buf, KR_CHANGE_MAX);
+  if (t->nops == 0) { kr_txn_abort(t); return KR_EINVAL; }
+  if (kr__exec(n, "BEGIN IMMEDIATE")) { kr_txn_abort(t); return KR_EDB; }
+  /* Another kring process may have committed since we opened: reread. */
+  if ((rc = kr__meta_get_int(n, "clock", &clock))) goto fail;
+  n->clock = (kr_hlc)clock;
+  if (!(s = kr__q(n, KR_Q_CHG_MAXSEQ))) { rc = KR_EDB; goto fail; }
+  sqlite3_bind_blob(s, 1, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+  if (sqlite3_step(s) == SQLITE_ROW)
+    seq = (uint64_t)sqlite3_column_int64(s, 0) + 1;
+  sqlite3_reset(s);
+  hlc = kr_hlc_tick(&n->clock, kr_node_now_ms(n));
+
+  if ((rc = kr_change_build(n->sk, seq, hlc, t->ops, (uint32_t)t->nops, &buf))) goto fail;
+  if ((rc = kr_change_decode(buf.data, buf.len, KR_CHANGE_MAX, &c))) goto fail;
+  rc = kr__apply_change(n, &c, &fresh);
+  kr_change_free(&c);
+  if (rc) goto fail;
+  if (kr__exec(n, "COMMIT")) { rc = KR_EDB; goto fail; }
+  kr__after_commit(n);
+  if (wire) rc = kr_buf_add(wire, buf.data, buf.len);
+  kr_buf_free(&buf);
+  kr_txn_abort(t);
+  return rc;
+fail:
+  kr__exec(n, "ROLLBACK");
+  n->need_fts_optimize = 0;
+  kr_buf_free(&buf);
+  kr_txn_abort(t);
+  return rc;
+}
