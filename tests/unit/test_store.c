@@ -1,1 +1,289 @@
-int main(void){return 0;}
+/* test_store: the node's store: creation, key file, migrations, apply,
+ * idempotence, equivocation, queries, full-text search, erasure on disk. */
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "check.h"
+#include "crdt/err.h"
+#include "node/node.h"
+
+static uint64_t clk = UINT64_C(1767225600000);
+
+static kr_node *mk(const char *name, const char *org)
+{
+  kr_node *n;
+  REQUIRE(kr_node_create(check_path(name), org, "foodbank", &n) == 0);
+  kr_node_set_clock(n, check_clock, &clk);
+  return n;
+}
+
+struct ids { int n; uint8_t id[16][16]; };
+static int collect(void *ctx, const uint8_t id[16])
+{
+  struct ids *x = ctx;
+  if (x->n < 16) memcpy(x->id[x->n++], id, 16);
+  return 0;
+}
+
+static int file_has(const char *path, const char *needle)
+{
+  FILE *f = fopen(path, "rb");
+  size_t n = strlen(needle), got = 0, cap = 1 << 20, len;
+  char *buf;
+  int found = 0;
+  if (!f) return 0;
+  buf = malloc(cap);
+  while ((len = fread(buf + got, 1, cap - got, f)) > 0) {
+    got += len;
+    if (got == cap) { cap *= 2; buf = realloc(buf, cap); }
+  }
+  fclose(f);
+  for (size_t i = 0; i + n <= got && !found; i++) found = memcmp(buf + i, needle, n) == 0;
+  free(buf);
+  return found;
+}
+
+static void add_volunteer(kr_node *n, uint8_t id[16], const char *name, const char *city,
+                          const char *skill, const char *lang, const char *avail, kr_buf *wire)
+{
+  kr_txn *t;
+  REQUIRE(kr_txn_begin(n, &t) == 0);
+  kr_txn_new_subject(t, id);
+  REQUIRE(kr_txn_set(t, id, KR_F_NAME, name, NULL) == 0);
+  REQUIRE(kr_txn_set(t, id, KR_F_CITY, city, NULL) == 0);
+  REQUIRE(kr_txn_add(t, id, KR_F_SKILLS, skill, NULL) == 0);
+  REQUIRE(kr_txn_add(t, id, KR_F_LANGUAGES, lang, NULL) == 0);
+  REQUIRE(kr_txn_add(t, id, KR_F_AVAILABILITY, avail, NULL) == 0);
+  REQUIRE(kr_txn_set(t, id, KR_F_NOTES, "houdt van fietsen", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, wire) == 0);
+}
+
+int main(void)
+{
+  kr_node *a, *b, *x;
+  uint8_t v1[16], v2[16], v3[16], d1[32], d2[32];
+  kr_buf w1, w2;
+  struct ids ids;
+  kr_filter f;
+  int fresh;
+
+  kr_buf_init(&w1, KR_CHANGE_MAX);
+  kr_buf_init(&w2, KR_CHANGE_MAX);
+  a = mk("a", "Voedselbank Noord");
+  b = mk("b", "Buurtteam Oost");
+
+  /* A home that holds a node is refused. */
+  CHECK_EQ(kr_node_create(check_path("a"), "Again", "other", &x), KR_EEXISTS);
+  CHECK_EQ(kr_node_create(check_path("c"), "", "other", &x), KR_EINVAL);
+  CHECK_EQ(kr_node_create(check_path("c"), "Org", "bank", &x), KR_EINVAL);
+
+  /* The key file is 0600; a group-readable key refuses to open. */
+  {
+    struct stat st;
+    REQUIRE(stat(check_path("a/node.key"), &st) == 0);
+    CHECK_EQ(st.st_mode & 0777, 0600);
+    REQUIRE(stat(check_path("a/kring.db"), &st) == 0);
+    CHECK_EQ(st.st_mode & 077, 0);
+    chmod(check_path("a/node.key"), 0640);
+    CHECK_EQ(kr_node_open(check_path("a"), &x), KR_EKEYPERM);
+    chmod(check_path("a/node.key"), 0604);
+    CHECK_EQ(kr_node_open(check_path("a"), &x), KR_EKEYPERM);
+    chmod(check_path("a/node.key"), 0600);
+    CHECK_EQ(kr_node_open(check_path("a"), &x), 0);
+    CHECK(memcmp(kr_node_id(x), kr_node_id(a), 32) == 0);
+    CHECK(strcmp(kr_node_org(x), "Voedselbank Noord") == 0);
+    kr_node_close(x);
+    CHECK_EQ(kr_node_open(check_path("nothing"), &x), KR_ENOTFOUND);
+  }
+  /* Schema version and WAL mode. */
+  {
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    REQUIRE(sqlite3_open(check_path("a/kring.db"), &db) == SQLITE_OK);
+    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
+    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 1);
+    sqlite3_finalize(s);
+    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
+    CHECK(sqlite3_step(s) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0);
+    sqlite3_finalize(s);
+    /* A store from a newer kring is refused rather than misread. */
+    sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL);
+    sqlite3_close(db);
+    CHECK_EQ(kr_node_open(check_path("a"), &x), KR_EUNKNOWN);
+    REQUIRE(sqlite3_open(check_path("a/kring.db"), &db) == SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA user_version=1", NULL, NULL, NULL);
+    sqlite3_close(db);
+  }
+
+  add_volunteer(a, v1, "Anna de Vries", "Amsterdam", "koken", "nl", "mon-am", &w1);
+  add_volunteer(a, v2, "Piet Bakker", "Zaandam", "rijden", "en", "tue-pm", &w2);
+
+  /* Apply on b: new, then idempotent. */
+  CHECK_EQ(kr_node_apply(b, w1.data, w1.len, &fresh), 0);
+  CHECK_EQ(fresh, 1);
+  CHECK_EQ(kr_node_apply(b, w1.data, w1.len, &fresh), 0);
+  CHECK_EQ(fresh, 0);
+  CHECK_EQ(kr_node_apply(b, w2.data, w2.len, &fresh), 0);
+  kr_node_digest(a, d1);
+  kr_node_digest(b, d2);
+  CHECK(memcmp(d1, d2, 32) == 0);
+  /* A damaged change is refused and stores nothing. */
+  w1.data[w1.len / 2] ^= 1;
+  CHECK(kr_node_apply(b, w1.data, w1.len, &fresh) < 0);
+  w1.data[w1.len / 2] ^= 1;
+  kr_node_digest(b, d2);
+  CHECK(memcmp(d1, d2, 32) == 0);
+  /* The stored change re-encodes to the bytes that were applied. */
+  {
+    kr_buf r;
+    kr_buf_init(&r, KR_CHANGE_MAX);
+    CHECK_EQ(kr_node_change_bytes(b, kr_node_id(a), 1, &r), 0);
+    CHECK(r.len == w1.len && memcmp(r.data, w1.data, r.len) == 0);
+    kr_buf_free(&r);
+  }
+
+  /* Queries. */
+  memset(&f, 0, sizeof f);
+  f.skill = "koken";
+  ids.n = 0;
+  CHECK_EQ(kr_node_list(b, &f, collect, &ids), 0);
+  CHECK(ids.n == 1 && memcmp(ids.id[0], v1, 16) == 0);
+  memset(&f, 0, sizeof f);
+  f.city = "zaandam";
+  ids.n = 0;
+  kr_node_list(b, &f, collect, &ids);
+  CHECK(ids.n == 1 && memcmp(ids.id[0], v2, 16) == 0);
+  memset(&f, 0, sizeof f);
+  f.language = "en";
+  f.available = "tue-pm";
+  ids.n = 0;
+  kr_node_list(b, &f, collect, &ids);
+  CHECK_EQ(ids.n, 1);
+  f.available = "mon-am";
+  ids.n = 0;
+  kr_node_list(b, &f, collect, &ids);
+  CHECK_EQ(ids.n, 0);
+  ids.n = 0;
+  kr_node_list(b, NULL, collect, &ids);
+  CHECK(ids.n == 2 && memcmp(ids.id[0], v1, 16) == 0); /* by name: Anna first */
+  ids.n = 0;
+  CHECK_EQ(kr_node_search(b, "piet", collect, &ids), 0);
+  CHECK(ids.n == 1 && memcmp(ids.id[0], v2, 16) == 0);
+  ids.n = 0;
+  kr_node_search(b, "fiets", collect, &ids);              /* prefix in notes */
+  CHECK_EQ(ids.n, 2);
+  ids.n = 0;
+  kr_node_search(b, "amster kok", collect, &ids);         /* city and skill */
+  CHECK_EQ(ids.n, 1);
+  ids.n = 0;
+  CHECK_EQ(kr_node_search(b, "\") OR (", collect, &ids), 0); /* FTS syntax is inert */
+  CHECK_EQ(kr_node_search(b, "   ", collect, &ids), KR_EINVAL);
+  {
+    uint8_t id[16];
+    char hex[40];
+    for (int i = 0; i < 16; i++) sprintf(hex + 2 * i, "%02x", v1[i]);
+    CHECK_EQ(kr_node_find(b, hex, id), 0);
+    CHECK(memcmp(id, v1, 16) == 0);
+    hex[8] = 0;
+    CHECK_EQ(kr_node_find(b, hex, id), 0);
+    CHECK_EQ(kr_node_find(b, "zz", id), KR_EINVAL);
+    CHECK_EQ(kr_node_find(b, "00000000", id), memcmp(v1, "\0\0\0\0", 4) && memcmp(v2, "\0\0\0\0", 4) ? KR_ENOTFOUND : 0);
+  }
+
+  /* Local validation: BSN refused, nothing stored. */
+  {
+    kr_txn *t;
+    const char *why;
+    REQUIRE(kr_txn_begin(a, &t) == 0);
+    CHECK_EQ(kr_txn_set(t, v1, KR_F_NOTES, "BSN 111222333", &why), KR_EBSN);
+    CHECK_EQ(kr_txn_set(t, v1, KR_F_EMAIL, "not-an-address", &why), KR_EVALIDATION);
+    CHECK(why != NULL);
+    CHECK_EQ(kr_txn_remove(t, v1, KR_F_SKILLS, "zwemmen", &why), KR_ENOTFOUND);
+    CHECK_EQ(kr_txn_set(t, v1, KR_F_SKILLS, "x", &why), KR_EUNKNOWN);
+    CHECK_EQ(kr_txn_count(t), 0);
+    CHECK_EQ(kr_txn_commit(t, NULL), KR_EINVAL);
+  }
+
+  /* Erasure: on b, then VACUUM: the name is gone from the file. */
+  add_volunteer(a, v3, "Zwaantje Zeldzaamnaam", "Utrecht", "tuinieren", "nl", "wed-ev", NULL);
+  {
+    kr_txn *t;
+    kr_buf e, c3;
+    kr_volunteer v;
+    kr_buf_init(&e, KR_CHANGE_MAX);
+    kr_buf_init(&c3, KR_CHANGE_MAX);
+    REQUIRE(kr_node_change_bytes(a, kr_node_id(a), 3, &c3) == 0);
+    CHECK_EQ(kr_node_apply(b, c3.data, c3.len, &fresh), 0);
+    kr_node_checkpoint(b);
+    CHECK(file_has(check_path("b/kring.db"), "Zeldzaamnaam"));
+    REQUIRE(kr_txn_begin(a, &t) == 0);
+    CHECK_EQ(kr_txn_erase(t, v3, "verzoek van de vrijwilliger", NULL), 0);
+    CHECK_EQ(kr_txn_commit(t, &e), 0);
+    CHECK_EQ(kr_node_apply(b, e.data, e.len, &fresh), 0);
+    CHECK_EQ(kr_node_volunteer(b, v3, &v), 0);
+    CHECK(v.erased && v.val.v[KR_F_NAME] == NULL);
+    kr_volunteer_free(&v);
+    /* Edits to an erased volunteer are refused locally. */
+    REQUIRE(kr_txn_begin(b, &t) == 0);
+    CHECK_EQ(kr_txn_set(t, v3, KR_F_CITY, "Delft", NULL), KR_EERASED);
+    kr_txn_abort(t);
+    /* The stored change now carries the op hashes only. */
+    kr_buf_reset(&c3);
+    CHECK_EQ(kr_node_change_bytes(b, kr_node_id(a), 3, &c3), 0);
+    {
+      kr_change c;
+      CHECK_EQ(kr_change_decode(c3.data, c3.len, KR_CHANGE_MAX, &c), 0);
+      CHECK_EQ(c.ops[0].type, KR_OP_REDACTED);
+      kr_change_free(&c);
+    }
+    kr_node_close(b);
+    {
+      sqlite3 *db;
+      REQUIRE(sqlite3_open(check_path("b/kring.db"), &db) == SQLITE_OK);
+      CHECK_EQ(sqlite3_exec(db, "VACUUM", NULL, NULL, NULL), SQLITE_OK);
+      sqlite3_close(db);
+    }
+    CHECK(!file_has(check_path("b/kring.db"), "Zeldzaamnaam"));
+    CHECK(!file_has(check_path("b/kring.db"), "Zwaantje"));
+    CHECK(!file_has(check_path("b/kring.db"), "tuinieren"));
+    CHECK(!file_has(check_path("b/kring.db-wal"), "Zeldzaamnaam"));
+    CHECK(!file_has(check_path("a/kring.db"), "Zeldzaamnaam"));
+    REQUIRE(kr_node_open(check_path("b"), &b) == 0);
+    kr_node_digest(a, d1);
+    kr_node_digest(b, d2);
+    CHECK(memcmp(d1, d2, 32) == 0);
+    kr_buf_free(&e);
+    kr_buf_free(&c3);
+  }
+
+  /* Equivocation: a second, different change 1 from a is refused. */
+  {
+    kr_node *a2;
+    kr_buf fake;
+    uint8_t id[16];
+    kr_buf_init(&fake, KR_CHANGE_MAX);
+    /* Build a node with a's key but an empty store: its next seq is 1. */
+    REQUIRE(kr_node_create(check_path("a2"), "Copy", "other", &a2) == 0);
+    kr_node_close(a2);
+    {
+      FILE *src = fopen(check_path("a/node.key"), "rb"), *dst = fopen(check_path("a2/node.key"), "wb");
+      char k[64];
+      REQUIRE(src && dst && fread(k, 1, 64, src) == 64 && fwrite(k, 1, 64, dst) == 64);
+      fclose(src);
+      fclose(dst);
+    }
+    REQUIRE(kr_node_open(check_path("a2"), &a2) == 0);
+    add_volunteer(a2, id, "Fake", "Delft", "x", "nl", "mon-am", &fake);
+    CHECK_EQ(kr_node_apply(b, fake.data, fake.len, &fresh), KR_ECONFLICT);
+    kr_node_close(a2);
+    kr_buf_free(&fake);
+  }
+
+  kr_node_close(a);
+  kr_node_close(b);
+  kr_buf_free(&w1);
+  kr_buf_free(&w2);
+  return check_done("test_store");
+}

@@ -1,0 +1,33 @@
+/*
+ * check: the little the unit tests need. CHECK(cond) reports file:line and
+ * fails the test at exit; CHECK_EQ for integers. Each test program is its
+ * own process, run by ctest with a timeout.
+ */
+#ifndef KR_CHECK_H
+#define KR_CHECK_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+extern int check_failures;
+
+#define CHECK(c) do { if (!(c)) { check_failures++; \
+  fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
+#define CHECK_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); if (a_ != b_) { \
+  check_failures++; fprintf(stderr, "%s:%d: CHECK_EQ failed: %s = %lld, %s = %lld\n", \
+  __FILE__, __LINE__, #a, a_, #b, b_); } } while (0)
+#define REQUIRE(c) do { if (!(c)) { fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", \
+  __FILE__, __LINE__, #c); exit(1); } } while (0)
+
+/* A fresh directory under $TMPDIR, removed by check_done(). */
+const char *check_tmpdir(void);
+/* A path inside the test's directory (static buffer ring). */
+const char *check_path(const char *name);
+/* Print a summary, remove the directory, and return the exit status. */
+int check_done(const char *name);
+
+/* A deterministic clock for nodes: starts at 2026-01-01, +1 ms per read. */
+uint64_t check_clock(void *ctx);
+
+#endif
