@@ -1,1 +1,193 @@
+/* model: the naive reference (see model.h). Quadratic on purpose. */
+#include <stdlib.h>
+#include <string.h>
 
+#include "crdt/digest.h"
+#include "model.h"
+
+typedef struct {
+  const kr_change *c;
+  uint32_t i;
+  const kr_op *op;
+} mop;
+
+/* (hlc, origin, index) */
+static int later(const mop *a, const mop *b)
+{
+  int k;
+  if (a->c->hlc != b->c->hlc) return a->c->hlc > b->c->hlc;
+  k = memcmp(a->c->origin, b->c->origin, 32);
+  if (k) return k > 0;
+  return a->i > b->i;
+}
+
+/* SQLite BINARY order: bytes, then the shorter first. */
+static int bincmp(const void *a, size_t al, const void *b, size_t bl)
+{
+  int k = memcmp(a, b, al < bl ? al : bl);
+  if (k) return k;
+  return al < bl ? -1 : al > bl;
+}
+
+static int strcmp_bin(const char *a, const char *b) { return bincmp(a, strlen(a), b, strlen(b)); }
+
+static void tag_of(const mop *m, uint8_t t[16]) { kr_op_tag(m->c->origin, m->c->seq, m->i, t); }
+
+static int cmp16(const void *a, const void *b) { return memcmp(a, b, 16); }
+
+void model_digest(const kr_change *changes, size_t n, uint8_t out[32])
+{
+  mop *ops = NULL;
+  size_t nops = 0;
+  uint8_t (*subj)[16] = NULL;
+  size_t nsubj = 0;
+  kr_digest d;
+
+  /* Every op of every distinct (origin, seq). */
+  for (size_t k = 0; k < n; k++) {
+    int dup = 0;
+    for (size_t j = 0; j < k && !dup; j++)
+      dup = changes[j].seq == changes[k].seq && !memcmp(changes[j].origin, changes[k].origin, 32);
+    if (dup) continue;
+    for (uint32_t i = 0; i < changes[k].nops; i++) {
+      if (changes[k].ops[i].type == KR_OP_REDACTED) continue;
+      ops = realloc(ops, (nops + 1) * sizeof *ops);
+      ops[nops].c = &changes[k];
+      ops[nops].i = i;
+      ops[nops].op = &changes[k].ops[i];
+      nops++;
+    }
+  }
+  for (size_t k = 0; k < nops; k++) {
+    int seen = 0;
+    for (size_t j = 0; j < nsubj && !seen; j++) seen = !memcmp(subj[j], ops[k].op->subject, 16);
+    if (!seen) {
+      subj = realloc(subj, (nsubj + 1) * 16);
+      memcpy(subj[nsubj++], ops[k].op->subject, 16);
+    }
+  }
+  qsort(subj, nsubj, 16, cmp16);
+
+  kr_digest_init(&d);
+  for (size_t s = 0; s < nsubj; s++) {
+    const mop *erase = NULL;
+    for (size_t k = 0; k < nops; k++)
+      if (ops[k].op->type == KR_OP_ERASE && !memcmp(ops[k].op->subject, subj[s], 16) &&
+          (!erase || later(erase, &ops[k])))
+        erase = &ops[k];
+    if (erase) {
+      kr_stamp m;
+      m.hlc = erase->c->hlc;
+      memcpy(m.origin, erase->c->origin, 32);
+      m.idx = erase->i;
+      kr_digest_erased(&d, subj[s], &m);
+      continue;
+    }
+    kr_digest_subject(&d, subj[s]);
+    /* Fields: the latest SET per field code, ascending code. */
+    for (int f = 1; f < 32; f++) {
+      const mop *win = NULL;
+      for (size_t k = 0; k < nops; k++)
+        if (ops[k].op->type == KR_OP_SET && ops[k].op->field == f &&
+            !memcmp(ops[k].op->subject, subj[s], 16) && (!win || later(&ops[k], win)))
+          win = &ops[k];
+      if (win && win->op->value) kr_digest_field(&d, f, win->op->value);
+    }
+    /* Sets: values with an add no remove observed; per field, ascending. */
+    for (int f = 32; f < 64; f++) {
+      const char **vals = NULL;
+      size_t nv = 0;
+      for (size_t k = 0; k < nops; k++) {
+        uint8_t t[16];
+        int removed = 0, dup = 0;
+        if (ops[k].op->type != KR_OP_ADD || ops[k].op->field != f ||
+            memcmp(ops[k].op->subject, subj[s], 16))
+          continue;
+        tag_of(&ops[k], t);
+        for (size_t j = 0; j < nops && !removed; j++) {
+          const kr_op *r = ops[j].op;
+          if (r->type != KR_OP_REMOVE || r->field != f || memcmp(r->subject, subj[s], 16) ||
+              strcmp(r->value, ops[k].op->value))
+            continue;
+          for (uint32_t x = 0; x < r->ntags && !removed; x++)
+            removed = !memcmp(r->tags + 16 * x, t, 16);
+        }
+        if (removed) continue;
+        for (size_t j = 0; j < nv && !dup; j++) dup = !strcmp(vals[j], ops[k].op->value);
+        if (!dup) {
+          vals = realloc(vals, (nv + 1) * sizeof *vals);
+          vals[nv++] = ops[k].op->value;
+        }
+      }
+      /* insertion sort, binary order */
+      for (size_t a = 1; a < nv; a++)
+        for (size_t b = a; b > 0 && strcmp_bin(vals[b - 1], vals[b]) > 0; b--) {
+          const char *t = vals[b]; vals[b] = vals[b - 1]; vals[b - 1] = t;
+        }
+      for (size_t j = 0; j < nv; j++) kr_digest_element(&d, f, vals[j]);
+      free(vals);
+    }
+    /* Consent registers: (purpose, recipient) ascending, "all" first. */
+    {
+      const mop **regs = NULL;
+      size_t nr = 0;
+      for (size_t k = 0; k < nops; k++) {
+        const kr_op *o = ops[k].op;
+        int dup = 0;
+        if ((o->type != KR_OP_GRANT && o->type != KR_OP_WITHDRAW) || memcmp(o->subject, subj[s], 16))
+          continue;
+        for (size_t j = 0; j < nr && !dup; j++)
+          dup = !strcmp(regs[j]->op->purpose, o->purpose) && regs[j]->op->recipient_all == o->recipient_all &&
+                (o->recipient_all || !memcmp(regs[j]->op->recipient, o->recipient, 32));
+        if (!dup) {
+          regs = realloc(regs, (nr + 1) * sizeof *regs);
+          regs[nr++] = &ops[k];
+        }
+      }
+      for (size_t a = 1; a < nr; a++)
+        for (size_t b = a; b > 0; b--) {
+          const kr_op *x = regs[b - 1]->op, *y = regs[b]->op;
+          int c = strcmp_bin(x->purpose, y->purpose);
+          if (!c) c = bincmp(x->recipient, x->recipient_all ? 0 : 32, y->recipient, y->recipient_all ? 0 : 32);
+          if (c <= 0) break;
+          { const mop *t = regs[b]; regs[b] = regs[b - 1]; regs[b - 1] = t; }
+        }
+      for (size_t r = 0; r < nr; r++) {
+        const kr_op *key = regs[r]->op;
+        const mop *best = NULL;
+        uint8_t (*tags)[16] = NULL, bt[16];
+        size_t nt = 0;
+#define SAME_REG(o) ((o->type == KR_OP_GRANT || o->type == KR_OP_WITHDRAW) && \
+  !memcmp(o->subject, subj[s], 16) && !strcmp(o->purpose, key->purpose) && \
+  o->recipient_all == key->recipient_all && (o->recipient_all || !memcmp(o->recipient, key->recipient, 32)))
+        for (size_t g = 0; g < nops; g++) {
+          int ok = 1;
+          if (!SAME_REG(ops[g].op)) continue;
+          tags = realloc(tags, (nt + 1) * 16);
+          tag_of(&ops[g], tags[nt++]);
+          if (ops[g].op->type != KR_OP_GRANT) continue;
+          for (size_t w = 0; w < nops && ok; w++) {
+            uint8_t wt[16];
+            int seen = 0;
+            if (!SAME_REG(ops[w].op) || ops[w].op->type != KR_OP_WITHDRAW) continue;
+            tag_of(&ops[w], wt);
+            for (uint32_t x = 0; x < ops[g].op->ntags && !seen; x++)
+              seen = !memcmp(ops[g].op->tags + 16 * x, wt, 16);
+            ok = seen;
+          }
+          if (ok && (!best || later(&ops[g], best))) best = &ops[g];
+        }
+#undef SAME_REG
+        if (best) tag_of(best, bt);
+        kr_digest_consent(&d, key->purpose, key->recipient_all ? NULL : key->recipient, best ? bt : NULL);
+        qsort(tags, nt, 16, cmp16);
+        for (size_t j = 0; j < nt; j++) kr_digest_consent_op(&d, tags[j]);
+        free(tags);
+      }
+      free(regs);
+    }
+  }
+  kr_digest_final(&d, out);
+  free(ops);
+  free(subj);
+}
