@@ -85,7 +85,7 @@ int main(int argc, char **argv)
     cli_home = defhome;
   }
   if (nrest == 0) {
-    cmd_help(0, NULL);
+    fprintf(stderr, "kring: missing command (see kring help)\n");
     return CLI_USAGE;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

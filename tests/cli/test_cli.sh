@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# test_cli: drive the real kring binary through every command and its error
+# paths. Usage: test_cli.sh PATH/TO/kring
+set -u
+KRING="$1"
+T="$(mktemp -d)"
+trap 'rm -rf "$T"' EXIT
+export KRING_HOME="$T/home"
+fails=0
+n=0
+
+# ok DESC CMD...: must exit 0.
+ok() {
+  local desc="$1"; shift
+  n=$((n + 1))
+  if ! "$@" >"$T/out" 2>"$T/err"; then
+    echo "FAIL: $desc: exit $? ($(head -1 "$T/err"))"; fails=$((fails + 1))
+  fi
+}
+# err DESC STATUS PATTERN CMD...: must exit STATUS with one stderr line
+# matching PATTERN (usage errors may add a usage line), and print nothing.
+err() {
+  local desc="$1" want="$2" pat="$3"; shift 3
+  n=$((n + 1))
+  "$@" >"$T/out" 2>"$T/err"
+  local got=$?
+  if [ "$got" -ne "$want" ]; then
+    echo "FAIL: $desc: exit $got, want $want ($(head -1 "$T/err"))"; fails=$((fails + 1)); return
+  fi
+  if ! head -1 "$T/err" | grep -qE -- "$pat"; then
+    echo "FAIL: $desc: stderr '$(head -1 "$T/err")' does not match '$pat'"; fails=$((fails + 1))
+  fi
+  local lines; lines=$(grep -vc '^usage:' "$T/err")
+  if [ "$lines" -ne 1 ]; then
+    echo "FAIL: $desc: $lines lines on stderr"; fails=$((fails + 1))
+  fi
+  if [ -s "$T/out" ]; then
+    echo "FAIL: $desc: printed on stdout on error"; fails=$((fails + 1))
+  fi
+}
+# has DESC PATTERN: the last stdout matches.
+has() {
+  n=$((n + 1))
+  if ! grep -qE "$2" "$T/out"; then
+    echo "FAIL: $1: output lacks '$2'"; sed 's/^/  | /' "$T/out" | head -20; fails=$((fails + 1))
+  fi
+}
+hasnt() {
+  n=$((n + 1))
+  if grep -qE "$2" "$T/out"; then
+    echo "FAIL: $1: output has '$2'"; fails=$((fails + 1))
+  fi
+}
+# digest of the store, to prove that an error wrote nothing
+dig() { "$KRING" digest; }
+
+# --- before init -----------------------------------------------------------
+err "no command" 2 "missing command" "$KRING"
+err "unknown command" 2 "unknown command 'frobnicate'" "$KRING" frobnicate
+err "no node yet" 1 "no kring node in" "$KRING" id
+err "init without org" 2 "--org NAME is required" "$KRING" init
+err "init bad kind" 2 "unknown kind 'bank'" "$KRING" init --org X --kind bank
+err "init stray argument" 2 "unexpected argument" "$KRING" init --org X extra
+err "init unknown option" 2 "unknown option '--colour'" "$KRING" init --org X --colour red
+ok "help" "$KRING" help
+has "help lists commands" "subject-export"
+ok "version" "$KRING" --version
+
+# --- init, id --------------------------------------------------------------
+ok "init" "$KRING" init --org "Voedselbank Noord" --kind foodbank
+has "init says created" "created node [0-9a-f]{64}"
+err "init twice" 1 "already holds a kring node" "$KRING" init --org Again
+ok "id" "$KRING" id
+has "id shows org" "^[0-9a-f]{64}  Voedselbank Noord \(foodbank\)"
+ok "id json" "$KRING" --json id
+has "id json" '"org": "Voedselbank Noord"'
+NODE=$("$KRING" --json id | sed -n 's/.*"node_id": "\([0-9a-f]*\)".*/\1/p')
+ok "--home flag works as KRING_HOME" "$KRING" --home "$KRING_HOME" id
+ok "--home after the command" "$KRING" id --home "$KRING_HOME"
+
+# --- key file permissions ---------------------------------------------------
+[ "$(stat -c %a "$KRING_HOME/node.key")" = 600 ] || { echo "FAIL: key mode"; fails=$((fails+1)); }
+[ "$(stat -c %a "$KRING_HOME/kring.db")" = 600 ] || { echo "FAIL: db mode"; fails=$((fails+1)); }
+chmod 640 "$KRING_HOME/node.key"
+err "group-readable key" 1 "readable by group or others" "$KRING" id
+chmod 600 "$KRING_HOME/node.key"
+
+# --- volunteer add ------------------------------------------------------------
+ok "add full" "$KRING" volunteer add --name "Anna de Vries" --email Anna@Example.nl \
+  --phone 06-12345678 --postcode 1031ab --city Amsterdam --birth-year 1961 \
+  --skill Driving --skill cooking --language nl --language en \
+  --availability mon-am --availability thu-pm --note "Heeft rijbewijs B"
+ANNA=$(cat "$T/out")
+[[ "$ANNA" =~ ^[0-9a-f]{32}$ ]] || { echo "FAIL: add prints an id, got '$ANNA'"; fails=$((fails+1)); }
+ok "add minimal json" "$KRING" --json volunteer add --name "Piet Bakker" --city Zaandam --skill koken
+PIET=$(sed -n 's/.*"id": "\([0-9a-f]*\)".*/\1/p' "$T/out")
+ok "add third" "$KRING" volunteer add --name "Fatma Yılmaz" --city Zaandam --language tr --availability sat-am
+FATMA=$(cat "$T/out")
+D0=$(dig)
+err "add without name" 2 "--name is required" "$KRING" volunteer add --city X
+err "add bad email" 1 "email 'anna@': not an e-mail" "$KRING" volunteer add --name A --email anna@
+err "add bad phone" 1 "not a Dutch phone number" "$KRING" volunteer add --name A --phone 12345
+err "add bad postcode" 1 "not a Dutch postcode" "$KRING" volunteer add --name A --postcode 12345
+err "add bad availability" 1 "not an availability" "$KRING" volunteer add --name A --availability monday
+err "add bad birth year" 1 "not a year of birth" "$KRING" volunteer add --name A --birth-year 1850
+err "add BSN in note" 1 "BSN" "$KRING" volunteer add --name A --note "bsn 111222333"
+err "add BSN in name" 1 "BSN" "$KRING" volunteer add --name "111 222 333"
+err "add repeated single option" 2 "given twice" "$KRING" volunteer add --name A --name B
+err "add option without value" 2 "needs a value" "$KRING" volunteer add --name
+[ "$(dig)" = "$D0" ] || { echo "FAIL: a refused add changed the store"; fails=$((fails+1)); }
+
+# --- show, list, search -----------------------------------------------------------
+ok "show" "$KRING" volunteer show "$ANNA"
+has "show name" "^name +Anna de Vries"
+has "show normalised phone" "^phone +0612345678"
+has "show normalised postcode" "^postcode +1031 AB"
+has "show email lowercased" "anna@example.nl"
+has "show skills" "^skills +cooking, driving"
+ok "show by prefix" "$KRING" volunteer show "${ANNA:0:8}"
+ok "show json" "$KRING" --json volunteer show "$ANNA"
+has "show json languages" '"en"'
+err "show unknown" 1 "no volunteer with id" "$KRING" volunteer show 00000000000000000000000000000000
+err "show bad id" 1 "not a volunteer id" "$KRING" volunteer show xyz!
+err "show no id" 2 "missing ID" "$KRING" volunteer show
+err "volunteer no sub" 2 "missing subcommand" "$KRING" volunteer
+err "volunteer bad sub" 2 "unknown subcommand" "$KRING" volunteer delete
+ok "list all" "$KRING" volunteer list
+has "list has three" "Fatma"
+ok "list skill" "$KRING" volunteer list --skill koken
+has "list skill piet" "Piet Bakker"
+hasnt "list skill not anna" "Anna"
+ok "list city any case" "$KRING" volunteer list --city zaandam
+has "list city" "Fatma"
+hasnt "list city not anna" "Anna"
+ok "list language + availability" "$KRING" volunteer list --language en --available thu-pm
+has "list lang" "Anna"
+ok "list json" "$KRING" --json volunteer list --language tr
+has "list json" '"name": "Fatma Yılmaz"'
+err "list bad available" 2 "--available takes" "$KRING" volunteer list --available never
+err "list positional" 2 "unexpected argument" "$KRING" volunteer list koken
+ok "search" "$KRING" volunteer search rijbew
+has "search note prefix" "Anna"
+ok "search city" "$KRING" volunteer search zaandam
+has "search two" "Piet"
+ok "search syntax is inert" "$KRING" volunteer search '"AND OR ('
+err "search nothing" 2 "missing TEXT" "$KRING" volunteer search
+
+# --- set ---------------------------------------------------------------------
+ok "set" "$KRING" volunteer set "$ANNA" city=Zaandam email=anna@vries.nl --add skill=logistics --remove language=en
+ok "show after set" "$KRING" volunteer show "$ANNA"
+has "set city" "^city +Zaandam"
+has "set add" "logistics"
+hasnt "set remove" "^languages +.*en"
+ok "set clears with empty value" "$KRING" volunteer set "$ANNA" notes=
+ok "show after clear" "$KRING" volunteer show "$ANNA"
+hasnt "notes cleared" "^notes"
+D1=$(dig)
+err "set unknown field" 1 "unknown field 'shoe_size'" "$KRING" volunteer set "$ANNA" shoe_size=44
+err "set list field as single" 1 "is a list" "$KRING" volunteer set "$ANNA" skills=x
+err "set add to single field" 1 "holds one value" "$KRING" volunteer set "$ANNA" --add city=Delft
+err "set remove missing value" 1 "no such value" "$KRING" volunteer set "$ANNA" --remove skill=zwemmen
+err "set bad value" 1 "not a Dutch postcode" "$KRING" volunteer set "$ANNA" postcode=ABCD
+err "set not an assignment" 2 "expected FIELD=VALUE" "$KRING" volunteer set "$ANNA" city
+err "set nothing" 2 "nothing to change" "$KRING" volunteer set "$ANNA"
+err "set BSN" 1 "BSN" "$KRING" volunteer set "$ANNA" notes="nummer 111.222.333"
+err "set unknown volunteer" 1 "no volunteer" "$KRING" volunteer set ffffffff city=X
+[ "$(dig)" = "$D1" ] || { echo "FAIL: a refused set changed the store"; fails=$((fails+1)); }
+
+# --- consent -----------------------------------------------------------------
+ok "grant" "$KRING" consent grant "$ANNA" --purpose contact --to all --method paper --text-version 2024-1
+ok "grant to self by org name" "$KRING" consent grant "$ANNA" --purpose placement --to "Voedselbank Noord" --until 2031-12-31
+ok "grant to node id" "$KRING" consent grant "$FATMA" --purpose photos --to "$NODE" --method digital
+ok "show consent" "$KRING" consent show "$ANNA"
+has "granted" "contact +to all +granted"
+ok "withdraw" "$KRING" consent withdraw "$ANNA" --purpose contact --to all --method verbal
+ok "show consent after withdraw" "$KRING" consent show "$ANNA"
+has "withdrawn" "contact +to all +withdrawn"
+has "history grant" "grant +contact"
+has "history withdraw" "withdraw +contact"
+has "history method" "paper, text 2024-1"
+ok "grant again after withdrawal" "$KRING" consent grant "$ANNA" --purpose contact --to all --method digital
+ok "consent json" "$KRING" --json consent show "$ANNA"
+has "json current granted" '"state": "granted"'
+has "json history" '"action": "withdraw"'
+ok "no consent" "$KRING" consent show "$PIET"
+has "no consent text" "no consent recorded"
+D2=$(dig)
+err "grant no purpose" 2 "--purpose is required" "$KRING" consent grant "$ANNA" --to all
+err "grant no to" 2 "--to ORG\|all is required" "$KRING" consent grant "$ANNA" --purpose contact
+err "grant bad purpose" 1 "purpose must be" "$KRING" consent grant "$ANNA" --purpose "Nieuwsbrief!" --to all
+err "grant bad method" 2 "unknown method 'fax'" "$KRING" consent grant "$ANNA" --purpose contact --to all --method fax
+err "grant bad date" 1 "real date" "$KRING" consent grant "$ANNA" --purpose contact --to all --until 2031-02-30
+err "grant past date" 1 "in the past" "$KRING" consent grant "$ANNA" --purpose contact --to all --until 2020-01-01
+err "grant unknown recipient" 1 "unknown recipient" "$KRING" consent grant "$ANNA" --purpose contact --to "Nobody"
+err "withdraw takes no until" 2 "unknown option '--until'" "$KRING" consent withdraw "$ANNA" --purpose contact --to all --until 2030-01-01
+err "consent no sub" 2 "missing subcommand" "$KRING" consent
+err "consent show unknown" 1 "no volunteer" "$KRING" consent show abcdabcd
+[ "$(dig)" = "$D2" ] || { echo "FAIL: a refused consent changed the store"; fails=$((fails+1)); }
+
+# --- subject-export ----------------------------------------------------------
+ok "subject-export" "$KRING" subject-export "$ANNA"
+has "export fields" '"name": "Anna de Vries"'
+has "export consent history" '"consent_history"'
+has "export changes" '"action": "set"'
+has "export who" "\"by\": \"$NODE\""
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out" 2>/dev/null || { echo "FAIL: export is not JSON"; fails=$((fails+1)); }
+err "export no id" 2 "missing ID" "$KRING" subject-export
+
+# --- erase ---------------------------------------------------------------------
+err "erase without reason" 2 "--reason is required" "$KRING" erase "$PIET"
+ok "erase" "$KRING" erase "$PIET" --reason "verzoek van de vrijwilliger"
+err "erase twice" 1 "already been erased" "$KRING" erase "$PIET" --reason again
+err "edit erased" 1 "has been erased" "$KRING" volunteer set "$PIET" city=Delft
+err "grant erased" 1 "has been erased" "$KRING" consent grant "$PIET" --purpose contact --to all
+ok "show erased" "$KRING" volunteer show "$PIET"
+has "show erased marker" "^erased"
+hasnt "no name" "Piet"
+ok "list without erased" "$KRING" volunteer list
+hasnt "list no piet" "Piet"
+ok "export erased" "$KRING" subject-export "$PIET"
+hasnt "export erased has no name" "Piet|Bakker|koken"
+has "export erased marker" '"erased"'
+if grep -aq "Piet Bakker" "$KRING_HOME"/kring.db*; then echo "FAIL: erased name still in the database file"; fails=$((fails+1)); fi
+if grep -aq "Bakker" "$KRING_HOME"/kring.db*; then echo "FAIL: erased surname still in the database file"; fails=$((fails+1)); fi
+
+# --- log, digest ---------------------------------------------------------------
+ok "log" "$KRING" log
+has "log rows" "seq 1 +13 ops"
+ok "log json" "$KRING" --json log
+has "log json" '"seq": 1'
+ok "digest" "$KRING" digest
+has "digest hex" "^[0-9a-f]{64}$"
+ok "digest json" "$KRING" --json digest
+err "digest extra" 2 "unexpected argument" "$KRING" digest now
+err "log extra" 2 "unexpected argument" "$KRING" log all
+
+# A store from a newer kring, and a damaged key file.
+cp -r "$KRING_HOME" "$T/copy"
+head -c 10 /dev/zero > "$T/copy/node.key"; chmod 600 "$T/copy/node.key"
+err "short key file" 1 "cannot open node" "$KRING" --home "$T/copy" id
+
+echo "test_cli: $n checks, $fails failed"
+[ "$fails" -eq 0 ]
