@@ -204,7 +204,8 @@ static int db_open(kr_node *n, const char *home, int create)
     return create ? KR_EDB : KR_ENOTFOUND;
   sqlite3_busy_timeout(n->db, 10000);
   if (kr__exec(n, "PRAGMA journal_mode=WAL") || kr__exec(n, "PRAGMA synchronous=NORMAL") ||
-      kr__exec(n, "PRAGMA secure_delete=ON") || kr__exec(n, "PRAGMA foreign_keys=ON"))
+      kr__exec(n, "PRAGMA secure_delete=ON") || kr__exec(n, "PRAGMA foreign_keys=ON") ||
+      kr__exec(n, "PRAGMA cache_size=-32768") || kr__exec(n, "PRAGMA temp_store=MEMORY"))
     return KR_EDB;
   return migrate(n);
 }

@@ -1,1 +1,224 @@
-int main(void){return 0;}
+/*
+ * bench_node: how fast one node creates and applies volunteers, against a
+ * plain SQLite floor. In one run: N synthetic volunteers (10 fields each:
+ * realistic Dutch names, e-mail, phone, postcode, city, birth year, two
+ * skills, a language, an availability) are created through the node API
+ * in changes of 500 volunteers; the resulting changes are applied to a
+ * second, empty store; and the same rows are inserted into one plain
+ * SQLite table in one transaction. Prints rates, ratios to the floor,
+ * database sizes and peak memory. Not part of the default test run.
+ *
+ * usage: bench_node [N]   (default 100000)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "crdt/err.h"
+#include "node/node.h"
+
+#define PER_CHANGE 500
+
+static const char *first[] = {"Anna", "Daan", "Emma", "Lucas", "Sophie", "Sem", "Julia", "Noah",
+  "Fatima", "Mohammed", "Saskia", "Jeroen", "Ingrid", "Kees", "Marloes", "Ahmet", "Ayşe", "Wim",
+  "Priya", "Thijs", "Lotte", "Bram", "Nadia", "Yusuf", "Femke", "Ruben", "Esra", "Joost"};
+static const char *last[] = {"de Jong", "Jansen", "de Vries", "van den Berg", "van Dijk", "Bakker",
+  "Janssen", "Visser", "Smit", "Meijer", "de Boer", "Mulder", "de Groot", "Bos", "Vos", "Peters",
+  "Hendriks", "van Leeuwen", "Dekker", "Brouwer", "Yılmaz", "El Amrani", "Kaya", "Bouali"};
+static const char *cities[] = {"Amsterdam", "Rotterdam", "Den Haag", "Utrecht", "Eindhoven",
+  "Groningen", "Tilburg", "Almere", "Breda", "Nijmegen", "Zaandam", "Haarlem", "Arnhem", "Zwolle"};
+static const char *skills[] = {"koken", "rijden", "tuinieren", "administratie", "taalcoach",
+  "klussen", "boodschappen", "computerhulp", "voorlezen", "sorteren", "inpakken", "begeleiding"};
+static const char *langs[] = {"nl", "en", "tr", "ar", "pl", "fr", "de", "ti", "uk"};
+static const char *days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+static const char *parts[] = {"am", "pm", "ev"};
+
+typedef struct {
+  char name[64], email[96], phone[16], postcode[8], city[32], year[8], skill1[32], skill2[32],
+      lang[8], avail[8];
+} person;
+
+static uint64_t rng = 88172645463325252ull;
+static unsigned rnd(unsigned n)
+{
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return (unsigned)(rng % n);
+}
+#define PICK(a) a[rnd(sizeof a / sizeof a[0])]
+
+static void make_person(person *p, unsigned i)
+{
+  const char *f = PICK(first), *l = PICK(last);
+  snprintf(p->name, sizeof p->name, "%s %s", f, l);
+  snprintf(p->email, sizeof p->email, "%c.%u@voorbeeld.nl", f[0] | 0x20, i);
+  snprintf(p->phone, sizeof p->phone, "06%08u", rnd(100000000));
+  snprintf(p->postcode, sizeof p->postcode, "%04u %c%c", 1000 + rnd(9000), 'A' + rnd(18), 'A' + rnd(26));
+  snprintf(p->city, sizeof p->city, "%s", PICK(cities));
+  snprintf(p->year, sizeof p->year, "%u", 1940 + rnd(66));
+  snprintf(p->skill1, sizeof p->skill1, "%s", skills[i % 12]);
+  snprintf(p->skill2, sizeof p->skill2, "%s", skills[(i / 12 + 5) % 12]);
+  snprintf(p->lang, sizeof p->lang, "%s", PICK(langs));
+  snprintf(p->avail, sizeof p->avail, "%s-%s", PICK(days), PICK(parts));
+}
+
+static double now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long long fsize(const char *dir, const char *name)
+{
+  char p[4200];
+  struct stat st;
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  return stat(p, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+#define CHECKRC(x) do { int rc_ = (x); if (rc_) { fprintf(stderr, "%s: %s\n", #x, kr_strerror(rc_)); exit(1); } } while (0)
+
+int main(int argc, char **argv)
+{
+  unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 100000;
+  char dir[256], ha[300], hb[300], hf[300];
+  person *people = malloc(sizeof *people * n);
+  kr_buf *wires;
+  size_t nw = 0, raw = 0;
+  kr_node *a, *b;
+  double t0, t_create, t_apply, t_floor;
+  struct rusage ru;
+
+  snprintf(dir, sizeof dir, "%s/kring-bench-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  if (!mkdtemp(dir) || !people) return 1;
+  snprintf(ha, sizeof ha, "%s/a", dir);
+  snprintf(hb, sizeof hb, "%s/b", dir);
+  snprintf(hf, sizeof hf, "%s/floor.db", dir);
+  for (unsigned i = 0; i < n; i++) {
+    make_person(&people[i], i);
+    raw += strlen(people[i].name) + strlen(people[i].email) + strlen(people[i].phone) +
+           strlen(people[i].postcode) + strlen(people[i].city) + strlen(people[i].year) +
+           strlen(people[i].skill1) + strlen(people[i].skill2) + strlen(people[i].lang) +
+           strlen(people[i].avail);
+  }
+  wires = calloc(n / PER_CHANGE + 2, sizeof *wires);
+
+  /* 1. Create through the node API. */
+  CHECKRC(kr_node_create(ha, "Bench A", "foodbank", &a));
+  t0 = now_s();
+  for (unsigned i = 0; i < n; i += PER_CHANGE) {
+    kr_txn *t;
+    CHECKRC(kr_txn_begin(a, &t));
+    for (unsigned j = i; j < n && j < i + PER_CHANGE; j++) {
+      person *p = &people[j];
+      uint8_t id[KR_SUBJECT_LEN];
+      kr_txn_new_subject(t, id);
+      CHECKRC(kr_txn_set(t, id, KR_F_NAME, p->name, NULL));
+      CHECKRC(kr_txn_set(t, id, KR_F_EMAIL, p->email, NULL));
+      CHECKRC(kr_txn_set(t, id, KR_F_PHONE, p->phone, NULL));
+      CHECKRC(kr_txn_set(t, id, KR_F_POSTCODE, p->postcode, NULL));
+      CHECKRC(kr_txn_set(t, id, KR_F_CITY, p->city, NULL));
+      CHECKRC(kr_txn_set(t, id, KR_F_BIRTH_YEAR, p->year, NULL));
+      CHECKRC(kr_txn_add(t, id, KR_F_SKILLS, p->skill1, NULL));
+      CHECKRC(kr_txn_add(t, id, KR_F_SKILLS, p->skill2, NULL));
+      CHECKRC(kr_txn_add(t, id, KR_F_LANGUAGES, p->lang, NULL));
+      CHECKRC(kr_txn_add(t, id, KR_F_AVAILABILITY, p->avail, NULL));
+    }
+    kr_buf_init(&wires[nw], KR_CHANGE_MAX);
+    CHECKRC(kr_txn_commit(t, &wires[nw]));
+    nw++;
+  }
+  kr_node_checkpoint(a);
+  t_create = now_s() - t0;
+
+  /* 2. Apply the changes to a second, empty store. */
+  CHECKRC(kr_node_create(hb, "Bench B", "buurtteam", &b));
+  t0 = now_s();
+  for (size_t k = 0; k < nw; k++) {
+    int fresh;
+    CHECKRC(kr_node_apply(b, wires[k].data, wires[k].len, &fresh));
+  }
+  kr_node_checkpoint(b);
+  t_apply = now_s() - t0;
+  {
+    uint8_t d1[32], d2[32];
+    kr_node_digest(a, d1);
+    kr_node_digest(b, d2);
+    if (memcmp(d1, d2, 32)) { fprintf(stderr, "digests differ\n"); return 1; }
+  }
+
+  /* 3. The floor: the same rows, one plain table, one transaction. */
+  {
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    sqlite3_open(hf, &db);
+    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     "CREATE TABLE v(id BLOB PRIMARY KEY, name, email, phone, postcode, city,"
+                     " birth_year, skills, languages, availability)", NULL, NULL, NULL);
+    t0 = now_s();
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    sqlite3_prepare_v2(db, "INSERT INTO v VALUES(?,?,?,?,?,?,?,?,?,?)", -1, &s, NULL);
+    for (unsigned i = 0; i < n; i++) {
+      person *p = &people[i];
+      char sk[70];
+      uint8_t id[16];
+      for (int k = 0; k < 16; k++) id[k] = (uint8_t)rnd(256);
+      snprintf(sk, sizeof sk, "%s,%s", p->skill1, p->skill2);
+      sqlite3_bind_blob(s, 1, id, 16, SQLITE_STATIC);
+      sqlite3_bind_text(s, 2, p->name, -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 3, p->email, -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 4, p->phone, -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 5, p->postcode, -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 6, p->city, -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 7, p->year, -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 8, sk, -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 9, p->lang, -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 10, p->avail, -1, SQLITE_STATIC);
+      sqlite3_step(s);
+      sqlite3_reset(s);
+    }
+    sqlite3_finalize(s);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    t_floor = now_s() - t0;
+    sqlite3_close(db);
+  }
+  getrusage(RUSAGE_SELF, &ru);
+
+  {
+    double ops = (double)n * 10, fl_vps = n / t_floor, fl_ops = ops / t_floor;
+    size_t wire_total = 0;
+    for (size_t k = 0; k < nw; k++) wire_total += wires[k].len;
+    printf("kring bench_node: %u volunteers, 10 fields each, %zu changes of %d\n", n, nw, PER_CHANGE);
+    printf("  floor (plain SQLite, 1 txn)  %8.2f s  %10.0f volunteers/s  %10.0f fields/s\n",
+           t_floor, fl_vps, fl_ops);
+    printf("  create via node API          %8.2f s  %10.0f volunteers/s  ratio to floor %.1fx\n",
+           t_create, n / t_create, t_create / t_floor);
+    printf("  apply to empty store         %8.2f s  %10.0f ops/s         ratio to floor %.1fx\n",
+           t_apply, ops / t_apply, t_apply / t_floor);
+    printf("  raw field data %.1f MiB; changes on the wire %.1f MiB\n", raw / 1048576.0,
+           wire_total / 1048576.0);
+    printf("  db size: node A %.1f MiB, node B %.1f MiB, floor %.1f MiB\n",
+           fsize(ha, "kring.db") / 1048576.0, fsize(hb, "kring.db") / 1048576.0,
+           fsize(dir, "floor.db") / 1048576.0);
+    printf("  peak memory (max RSS) %.1f MiB\n", ru.ru_maxrss / 1024.0);
+  }
+  kr_node_close(a);
+  kr_node_close(b);
+  for (size_t k = 0; k < nw; k++) kr_buf_free(&wires[k]);
+  free(wires);
+  free(people);
+  {
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (!getenv("KRING_BENCH_KEEP") && system(cmd)) return 1;
+  }
+  return 0;
+}
