@@ -22,10 +22,11 @@
 
 #define STEP_DONE(s) (sqlite3_step(s) == SQLITE_DONE ? 0 : KR_EDB)
 
-static void bind_stamp(sqlite3_stmt *s, int col, const kr_stamp *st)
+/* A stamp of the change being applied: its origin is n->cur_origin. */
+static void bind_stamp(kr_node *n, sqlite3_stmt *s, int col, const kr_stamp *st)
 {
   sqlite3_bind_int64(s, col, (sqlite3_int64)st->hlc);
-  sqlite3_bind_blob(s, col + 1, st->origin, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, col + 1, n->cur_origin);
   sqlite3_bind_int64(s, col + 2, st->idx);
 }
 
@@ -39,14 +40,31 @@ static void read_stamp(sqlite3_stmt *s, int col, kr_stamp *st)
   st->idx = (uint32_t)sqlite3_column_int64(s, col + 2);
 }
 
-/* 1 erased (marker in *m if m), 0 not, <0 error. */
-static int erased(kr_node *n, const uint8_t subject[KR_SUBJECT_LEN], kr_stamp *m)
+int kr__subject_n(kr_node *n, const uint8_t id[KR_SUBJECT_LEN], sqlite3_int64 *sn)
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_SUBJ_N);
+  int rc;
+
+  if (!s) return KR_EDB;
+  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    *sn = sqlite3_column_int64(s, 0);
+    rc = 0;
+  } else {
+    rc = rc == SQLITE_DONE ? KR_ENOTFOUND : KR_EDB;
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
+int kr__erased(kr_node *n, sqlite3_int64 sn, kr_stamp *m)
 {
   sqlite3_stmt *s = kr__q(n, KR_Q_ERASED_GET);
   int rc;
 
   if (!s) return KR_EDB;
-  sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 1, sn);
   rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) {
     if (m) read_stamp(s, 0, m);
@@ -58,22 +76,22 @@ static int erased(kr_node *n, const uint8_t subject[KR_SUBJECT_LEN], kr_stamp *m
   return rc;
 }
 
-static int purge_subject(kr_node *n, const uint8_t subject[KR_SUBJECT_LEN])
+static int purge_subject(kr_node *n, sqlite3_int64 sn)
 {
   static const char *const sql[] = {
-    "DELETE FROM vol_fts WHERE rowid=(SELECT n FROM subjects WHERE id=?1)",
-    "DELETE FROM fields WHERE subject=?1",
-    "DELETE FROM set_adds WHERE subject=?1",
-    "DELETE FROM set_removed WHERE subject=?1",
-    "DELETE FROM consent_observed WHERE subject=?1",
-    "DELETE FROM consent_ops WHERE subject=?1",
-    "UPDATE ops SET body=NULL WHERE subject=?1 AND type<>6",
+    "DELETE FROM vol_fts WHERE rowid=?1",
+    "DELETE FROM fields WHERE subj=?1",
+    "DELETE FROM set_adds WHERE subj=?1",
+    "DELETE FROM set_removed WHERE subj=?1",
+    "DELETE FROM consent_observed WHERE subj=?1",
+    "DELETE FROM consent_ops WHERE subj=?1",
+    "UPDATE ops SET body=NULL WHERE subj=?1 AND type<>6",
   };
   for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
     sqlite3_stmt *s;
     int rc;
     if (sqlite3_prepare_v2(n->db, sql[i], -1, &s, NULL) != SQLITE_OK) return KR_EDB;
-    sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 1, sn);
     rc = sqlite3_step(s);
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return KR_EDB;
@@ -82,14 +100,14 @@ static int purge_subject(kr_node *n, const uint8_t subject[KR_SUBJECT_LEN])
   return 0;
 }
 
-static int apply_set(kr_node *n, const kr_op *op, const kr_stamp *st)
+static int apply_set(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *st)
 {
   sqlite3_stmt *s = kr__q(n, KR_Q_FIELD_GET);
   kr_stamp cur;
   int rc, newer = 1;
 
   if (!s) return KR_EDB;
-  sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int(s, 2, op->field);
   rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) {
@@ -102,121 +120,115 @@ static int apply_set(kr_node *n, const kr_op *op, const kr_stamp *st)
   sqlite3_reset(s);
   if (!newer) return 0;
   if (!(s = kr__q(n, KR_Q_FIELD_PUT))) return KR_EDB;
-  sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int(s, 2, op->field);
   if (op->value) sqlite3_bind_text(s, 3, op->value, -1, SQLITE_STATIC);
-  bind_stamp(s, 4, st);
+  bind_stamp(n, s, 4, st);
   return STEP_DONE(s);
 }
 
-static void bind_element(sqlite3_stmt *s, const uint8_t *tag, const kr_op *op)
+static void bind_element(sqlite3_stmt *s, sqlite3_int64 sn, const kr_op *op, const uint8_t *tag)
 {
-  sqlite3_bind_blob(s, 1, tag, KR_TAG_LEN, SQLITE_STATIC);
-  sqlite3_bind_blob(s, 2, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
-  sqlite3_bind_int(s, 3, op->field);
-  sqlite3_bind_text(s, 4, op->value, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_int(s, 2, op->field);
+  sqlite3_bind_text(s, 3, op->value, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 4, tag, KR_TAG_LEN, SQLITE_STATIC);
 }
 
-static int apply_add(kr_node *n, const kr_op *op, const uint8_t tag[KR_TAG_LEN])
+static int apply_add(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t tag[KR_TAG_LEN])
 {
   sqlite3_stmt *s = kr__q(n, KR_Q_ADD_PUT);
   if (!s) return KR_EDB;
-  bind_element(s, tag, op);
+  bind_element(s, sn, op, tag);
   return STEP_DONE(s);
 }
 
-static int apply_remove(kr_node *n, const kr_op *op)
+static int apply_remove(kr_node *n, sqlite3_int64 sn, const kr_op *op)
 {
   for (uint32_t i = 0; i < op->ntags; i++) {
     const uint8_t *tag = op->tags + (size_t)i * KR_TAG_LEN;
     sqlite3_stmt *s = kr__q(n, KR_Q_RM_PUT);
     int rc;
     if (!s) return KR_EDB;
-    bind_element(s, tag, op);
+    bind_element(s, sn, op, tag);
     if ((rc = STEP_DONE(s))) return rc;
     if (!(s = kr__q(n, KR_Q_ADD_KILL))) return KR_EDB;
-    bind_element(s, tag, op);
+    bind_element(s, sn, op, tag);
     if ((rc = STEP_DONE(s))) return rc;
   }
   return 0;
 }
 
-static int apply_consent(kr_node *n, const kr_op *op, const kr_stamp *st,
+static int apply_consent(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *st,
                          const uint8_t tag[KR_TAG_LEN], uint64_t seq)
 {
   sqlite3_stmt *s = kr__q(n, KR_Q_CON_PUT);
   int rc;
 
   if (!s) return KR_EDB;
-  sqlite3_bind_blob(s, 1, tag, KR_TAG_LEN, SQLITE_STATIC);
-  sqlite3_bind_blob(s, 2, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
-  sqlite3_bind_text(s, 3, op->purpose, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_text(s, 2, op->purpose, -1, SQLITE_STATIC);
   if (op->recipient_all)
-    sqlite3_bind_zeroblob(s, 4, 0);
+    sqlite3_bind_zeroblob(s, 3, 0);
   else
-    sqlite3_bind_blob(s, 4, op->recipient, KR_NODE_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, op->recipient, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 4, tag, KR_TAG_LEN, SQLITE_STATIC);
   sqlite3_bind_int(s, 5, op->type == KR_OP_GRANT);
   sqlite3_bind_int(s, 6, op->method);
   sqlite3_bind_text(s, 7, op->text_version, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 8, op->type == KR_OP_GRANT ? op->until : "", -1, SQLITE_STATIC);
-  bind_stamp(s, 9, st);
+  bind_stamp(n, s, 9, st);
   sqlite3_bind_int64(s, 12, (sqlite3_int64)seq);
   if ((rc = STEP_DONE(s))) return rc;
   for (uint32_t i = 0; op->type == KR_OP_GRANT && i < op->ntags; i++) {
     if (!(s = kr__q(n, KR_Q_OBS_PUT))) return KR_EDB;
-    sqlite3_bind_blob(s, 1, tag, KR_TAG_LEN, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 2, op->tags + (size_t)i * KR_TAG_LEN, KR_TAG_LEN, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 3, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 1, sn);
+    sqlite3_bind_blob(s, 2, tag, KR_TAG_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, op->tags + (size_t)i * KR_TAG_LEN, KR_TAG_LEN, SQLITE_STATIC);
     if ((rc = STEP_DONE(s))) return rc;
   }
   return 0;
 }
 
-static int apply_erase(kr_node *n, const kr_op *op, const kr_stamp *st)
+static int apply_erase(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *st)
 {
   kr_stamp cur;
   sqlite3_stmt *s;
-  int was = erased(n, op->subject, &cur), rc;
+  int was = kr__erased(n, sn, &cur), rc;
 
   if (was < 0) return was;
   if (was && kr_stamp_cmp(st, &cur) >= 0) return 0; /* the earliest erasure is the marker */
   if (!(s = kr__q(n, KR_Q_ERASED_PUT))) return KR_EDB;
-  sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
-  bind_stamp(s, 2, st);
+  sqlite3_bind_int64(s, 1, sn);
+  bind_stamp(n, s, 2, st);
   sqlite3_bind_text(s, 5, op->value, -1, SQLITE_STATIC);
   if ((rc = STEP_DONE(s))) return rc;
-  return was ? 0 : purge_subject(n, op->subject);
+  return was ? 0 : purge_subject(n, sn);
 }
 
-static int fts_refresh(kr_node *n, const uint8_t subject[KR_SUBJECT_LEN])
+static int fts_refresh(kr_node *n, sqlite3_int64 sn)
 {
   static const int cols[] = {KR_F_NAME, KR_F_CITY, KR_F_NOTES};
   char *text[3] = {NULL, NULL, NULL};
   kr_buf skills;
   sqlite3_stmt *s;
-  sqlite3_int64 rowid;
   int rc = KR_EDB;
 
   kr_buf_init(&skills, 1u << 20);
-  if (!(s = kr__q(n, KR_Q_SUBJ_ROWID))) return KR_EDB;
-  sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
-  if (sqlite3_step(s) != SQLITE_ROW) { sqlite3_reset(s); return KR_EDB; }
-  rowid = sqlite3_column_int64(s, 0);
-  sqlite3_reset(s);
   if (!(s = kr__q(n, KR_Q_FTS_DEL))) return KR_EDB;
-  sqlite3_bind_int64(s, 1, rowid);
+  sqlite3_bind_int64(s, 1, sn);
   if (STEP_DONE(s)) return KR_EDB;
 
   for (int i = 0; i < 3; i++) {
     if (!(s = kr__q(n, KR_Q_FIELD_VAL))) goto out;
-    sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 1, sn);
     sqlite3_bind_int(s, 2, cols[i]);
     if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
       text[i] = strdup((const char *)sqlite3_column_text(s, 0));
     sqlite3_reset(s);
   }
   if (!(s = kr__q(n, KR_Q_SET_VALS))) goto out;
-  sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int(s, 2, KR_F_SKILLS);
   while (sqlite3_step(s) == SQLITE_ROW) {
     const char *v = (const char *)sqlite3_column_text(s, 0);
@@ -227,7 +239,7 @@ static int fts_refresh(kr_node *n, const uint8_t subject[KR_SUBJECT_LEN])
   kr_buf_add(&skills, "", 1);
 
   if (!(s = kr__q(n, KR_Q_FTS_PUT))) goto out;
-  sqlite3_bind_int64(s, 1, rowid);
+  sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_text(s, 2, text[0], -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 3, skills.data ? (const char *)skills.data : "", -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 4, text[1], -1, SQLITE_STATIC);
@@ -239,9 +251,10 @@ out:
   return rc;
 }
 
-static int cmp_subject(const void *a, const void *b)
+static int cmp_sn(const void *a, const void *b)
 {
-  return memcmp(a, b, KR_SUBJECT_LEN);
+  sqlite3_int64 x = *(const sqlite3_int64 *)a, y = *(const sqlite3_int64 *)b;
+  return x < y ? -1 : x > y;
 }
 
 static int touches_fts(const kr_op *op)
@@ -260,8 +273,11 @@ static int touches_fts(const kr_op *op)
 int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
 {
   sqlite3_stmt *s;
-  uint8_t (*dirty)[KR_SUBJECT_LEN] = NULL;
+  sqlite3_int64 *dirty = NULL;
   size_t ndirty = 0;
+  sqlite3_int64 chg, sn = 0;
+  const uint8_t *prev = NULL;   /* ops of one subject come together: look it up once */
+  int prev_gone = 0;
   int rc;
 
   *fresh = 0;
@@ -280,8 +296,22 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
   sqlite3_reset(s);
   if (rc != SQLITE_DONE) return KR_EDB;
 
-  if (!(s = kr__q(n, KR_Q_CHG_PUT))) return KR_EDB;
+  /* The origin's number, new or known. */
+  if (!(s = kr__q(n, KR_Q_ORIGIN_GET))) return KR_EDB;
   sqlite3_bind_blob(s, 1, c->origin, KR_NODE_LEN, SQLITE_STATIC);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    n->cur_origin = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+  } else {
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE || !(s = kr__q(n, KR_Q_ORIGIN_PUT))) return KR_EDB;
+    sqlite3_bind_blob(s, 1, c->origin, KR_NODE_LEN, SQLITE_STATIC);
+    if ((rc = STEP_DONE(s))) return rc;
+    n->cur_origin = sqlite3_last_insert_rowid(n->db);
+  }
+  if (!(s = kr__q(n, KR_Q_CHG_PUT))) return KR_EDB;
+  sqlite3_bind_int64(s, 1, n->cur_origin);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)c->seq);
   sqlite3_bind_int64(s, 3, (sqlite3_int64)c->hlc);
   sqlite3_bind_blob(s, 4, c->header, (int)c->header_len, SQLITE_STATIC);
@@ -289,6 +319,7 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
   sqlite3_bind_int64(s, 6, c->nops);
   sqlite3_bind_int64(s, 7, (sqlite3_int64)kr_node_now_ms(n));
   if ((rc = STEP_DONE(s))) return rc;
+  chg = sqlite3_last_insert_rowid(n->db);
 
   kr_hlc_recv(&n->clock, c->hlc, kr_node_now_ms(n), KR_HLC_MAX_SKEW_MS);
 
@@ -302,16 +333,31 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
     memcpy(st.origin, c->origin, KR_NODE_LEN);
     kr_op_tag(c->origin, c->seq, i, tag);
     if (op->type != KR_OP_REDACTED) {
-      if (!(s = kr__q(n, KR_Q_SUBJ_PUT))) { rc = KR_EDB; goto out; }
-      sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
-      if ((rc = STEP_DONE(s))) goto out;
-      if ((gone = erased(n, op->subject, NULL)) < 0) { rc = gone; goto out; }
+      if (prev && memcmp(prev, op->subject, KR_SUBJECT_LEN) == 0) {
+        gone = prev_gone;
+      } else {
+        if (!(s = kr__q(n, KR_Q_SUBJ_PUT))) { rc = KR_EDB; goto out; }
+        sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+        if ((rc = STEP_DONE(s))) goto out;
+        if (sqlite3_changes(n->db)) {
+          sn = sqlite3_last_insert_rowid(n->db);
+          gone = 0;
+        } else {
+          if ((rc = kr__subject_n(n, op->subject, &sn))) goto out;
+          if ((gone = kr__erased(n, sn, NULL)) < 0) { rc = gone; goto out; }
+        }
+      }
+      /* After an erasure in this change, the next op looks again. */
+      prev = op->type == KR_OP_ERASE ? NULL : op->subject;
+      prev_gone = gone;
     }
     if (!(s = kr__q(n, KR_Q_OP_PUT))) { rc = KR_EDB; goto out; }
-    sqlite3_bind_blob(s, 1, c->origin, KR_NODE_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)c->seq);
-    sqlite3_bind_int64(s, 3, i);
-    sqlite3_bind_blob(s, 4, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 1, chg);
+    sqlite3_bind_int64(s, 2, i);
+    if (op->type == KR_OP_REDACTED)
+      sqlite3_bind_blob(s, 4, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+    else
+      sqlite3_bind_int64(s, 3, sn);
     sqlite3_bind_int(s, 5, op->type);
     sqlite3_bind_int(s, 6, op->field);
     /* An op on an erased subject is kept as its hash alone. */
@@ -322,24 +368,24 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
       continue;
 
     switch (op->type) {
-    case KR_OP_SET: rc = apply_set(n, op, &st); break;
-    case KR_OP_ADD: rc = apply_add(n, op, tag); break;
-    case KR_OP_REMOVE: rc = apply_remove(n, op); break;
+    case KR_OP_SET: rc = apply_set(n, sn, op, &st); break;
+    case KR_OP_ADD: rc = apply_add(n, sn, op, tag); break;
+    case KR_OP_REMOVE: rc = apply_remove(n, sn, op); break;
     case KR_OP_GRANT:
-    case KR_OP_WITHDRAW: rc = apply_consent(n, op, &st, tag, c->seq); break;
-    case KR_OP_ERASE: rc = apply_erase(n, op, &st); break;
+    case KR_OP_WITHDRAW: rc = apply_consent(n, sn, op, &st, tag, c->seq); break;
+    case KR_OP_ERASE: rc = apply_erase(n, sn, op, &st); break;
     default: rc = KR_EUNKNOWN;
     }
     if (rc) goto out;
     if (touches_fts(op))
-      memcpy(dirty[ndirty++], op->subject, KR_SUBJECT_LEN);
+      dirty[ndirty++] = sn;
   }
 
-  qsort(dirty, ndirty, KR_SUBJECT_LEN, cmp_subject);
+  qsort(dirty, ndirty, sizeof *dirty, cmp_sn);
   for (size_t i = 0; i < ndirty; i++) {
     int g;
-    if (i && memcmp(dirty[i], dirty[i - 1], KR_SUBJECT_LEN) == 0) continue;
-    if ((g = erased(n, dirty[i], NULL)) < 0) { rc = g; goto out; }
+    if (i && dirty[i] == dirty[i - 1]) continue;
+    if ((g = kr__erased(n, dirty[i], NULL)) < 0) { rc = g; goto out; }
     if (!g && (rc = fts_refresh(n, dirty[i]))) goto out;
   }
   if ((rc = kr__meta_put_int(n, "clock", (int64_t)n->clock))) goto out;
@@ -405,6 +451,7 @@ int kr_node_change_bytes(kr_node *n, const uint8_t origin[static KR_NODE_LEN],
   uint8_t *header = NULL, sig[KR_SIG_LEN];
   size_t hlen;
   uint32_t nops, got = 0;
+  sqlite3_int64 chg;
   const uint8_t **bytes = NULL;
   size_t *lens = NULL;
   uint8_t (*subj)[KR_SUBJECT_LEN] = NULL;
@@ -422,6 +469,7 @@ int kr_node_change_bytes(kr_node *n, const uint8_t origin[static KR_NODE_LEN],
     goto out;
   }
   memcpy(header, sqlite3_column_blob(s, 0), hlen);
+  chg = sqlite3_column_int64(s, 3);
   memcpy(sig, sqlite3_column_blob(s, 1), KR_SIG_LEN);
   sqlite3_reset(s);
 
@@ -430,8 +478,7 @@ int kr_node_change_bytes(kr_node *n, const uint8_t origin[static KR_NODE_LEN],
   subj = calloc(nops, sizeof *subj);
   if (!bytes || !lens || !subj) { rc = KR_ENOMEM; goto out; }
   if (!(s = kr__q(n, KR_Q_OPS_OF))) goto out;
-  sqlite3_bind_blob(s, 1, origin, KR_NODE_LEN, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+  sqlite3_bind_int64(s, 1, chg);
   while (sqlite3_step(s) == SQLITE_ROW) {
     uint32_t i = (uint32_t)sqlite3_column_int64(s, 0);
     if (i >= nops) break;

@@ -17,22 +17,24 @@ int kr_node_digest(kr_node *n, uint8_t out[static 32])
   int rc = KR_EDB;
 
 #define PREP(s, sql) if (sqlite3_prepare_v2(n->db, sql, -1, &s, NULL) != SQLITE_OK) goto out
-  PREP(subj, "SELECT id FROM subjects ORDER BY id");
-  PREP(er, "SELECT hlc, origin, idx FROM erasures WHERE subject=?1");
-  PREP(fl, "SELECT field, value FROM fields WHERE subject=?1 AND value IS NOT NULL ORDER BY field");
-  PREP(el, "SELECT DISTINCT field, value FROM set_adds WHERE subject=?1 AND live "
+  PREP(subj, "SELECT id, n FROM subjects ORDER BY id");
+  PREP(er, "SELECT e.hlc, o.key, e.idx FROM erasures e JOIN origins o ON o.n=e.origin "
+           "WHERE e.subj=?1");
+  PREP(fl, "SELECT field, value FROM fields WHERE subj=?1 AND value IS NOT NULL ORDER BY field");
+  PREP(el, "SELECT DISTINCT field, value FROM set_adds WHERE subj=?1 AND live "
            "ORDER BY field, value");
-  PREP(reg, "SELECT DISTINCT purpose, recipient FROM consent_ops WHERE subject=?1 "
+  PREP(reg, "SELECT DISTINCT purpose, recipient FROM consent_ops WHERE subj=?1 "
             "ORDER BY purpose, recipient");
-  PREP(ops, "SELECT tag FROM consent_ops WHERE subject=?1 AND purpose=?2 AND recipient=?3 "
+  PREP(ops, "SELECT tag FROM consent_ops WHERE subj=?1 AND purpose=?2 AND recipient=?3 "
             "ORDER BY tag");
 #undef PREP
   if (kr__exec(n, "BEGIN")) goto out;
   kr_digest_init(&d);
   while (sqlite3_step(subj) == SQLITE_ROW) {
     const uint8_t *id = sqlite3_column_blob(subj, 0);
+    sqlite3_int64 sn = sqlite3_column_int64(subj, 1);
     sqlite3_reset(er);
-    sqlite3_bind_blob(er, 1, id, KR_SUBJECT_LEN, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(er, 1, sn);
     if (sqlite3_step(er) == SQLITE_ROW) {
       kr_stamp m;
       m.hlc = (kr_hlc)sqlite3_column_int64(er, 0);
@@ -43,15 +45,15 @@ int kr_node_digest(kr_node *n, uint8_t out[static 32])
     }
     kr_digest_subject(&d, id);
     sqlite3_reset(fl);
-    sqlite3_bind_blob(fl, 1, id, KR_SUBJECT_LEN, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(fl, 1, sn);
     while (sqlite3_step(fl) == SQLITE_ROW)
       kr_digest_field(&d, sqlite3_column_int(fl, 0), (const char *)sqlite3_column_text(fl, 1));
     sqlite3_reset(el);
-    sqlite3_bind_blob(el, 1, id, KR_SUBJECT_LEN, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(el, 1, sn);
     while (sqlite3_step(el) == SQLITE_ROW)
       kr_digest_element(&d, sqlite3_column_int(el, 0), (const char *)sqlite3_column_text(el, 1));
     sqlite3_reset(reg);
-    sqlite3_bind_blob(reg, 1, id, KR_SUBJECT_LEN, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(reg, 1, sn);
     while (sqlite3_step(reg) == SQLITE_ROW) {
       const char *purpose = (const char *)sqlite3_column_text(reg, 0);
       const void *r = sqlite3_column_blob(reg, 1);
@@ -60,11 +62,11 @@ int kr_node_digest(kr_node *n, uint8_t out[static 32])
       uint8_t tag[KR_TAG_LEN];
       int has;
       /* The grant in force does not depend on the day; only its reading does. */
-      if (kr__consent_in_force(n, id, purpose, rlen ? r : "", rlen, "0000-00-00", &st, tag, &has))
+      if (kr__consent_in_force(n, sn, purpose, rlen ? r : "", rlen, "0000-00-00", &st, tag, &has))
         goto rollback;
       kr_digest_consent(&d, purpose, rlen ? r : NULL, has ? tag : NULL);
       sqlite3_reset(ops);
-      sqlite3_bind_blob(ops, 1, id, KR_SUBJECT_LEN, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(ops, 1, sn);
       sqlite3_bind_text(ops, 2, purpose, -1, SQLITE_TRANSIENT);
       sqlite3_bind_blob(ops, 3, rlen ? r : "", rlen, SQLITE_TRANSIENT);
       while (sqlite3_step(ops) == SQLITE_ROW)

@@ -12,45 +12,53 @@
 #include "crdt/hlc.h"
 #include "node/node.h"
 
-/* Every statement the node runs, prepared once. */
+/* Every statement the node runs, prepared once. "field=?2+0" keeps the
+ * planner from weighing the partial index fields_city (WHERE field=5)
+ * against the bound value, which would make SQLite re-prepare the
+ * statement each time the field changes. */
 #define KR_SQL_MAP(X)                                                                   \
   X(META_GET,      "SELECT value FROM meta WHERE key=?1")                               \
   X(META_PUT,      "INSERT OR REPLACE INTO meta(key,value) VALUES(?1,?2)")              \
-  X(CHG_GET,       "SELECT header, sig, nops FROM changes WHERE origin=?1 AND seq=?2")  \
+  X(ORIGIN_GET,    "SELECT n FROM origins WHERE key=?1")                                \
+  X(ORIGIN_PUT,    "INSERT INTO origins(key) VALUES(?1)")                               \
+  X(CHG_GET,       "SELECT c.header, c.sig, c.nops, c.n FROM changes c JOIN origins o " \
+                   "ON o.n=c.origin WHERE o.key=?1 AND c.seq=?2")                       \
   X(CHG_PUT,       "INSERT INTO changes(origin,seq,hlc,header,sig,nops,arrived) "       \
                    "VALUES(?1,?2,?3,?4,?5,?6,?7)")                                      \
-  X(CHG_MAXSEQ,    "SELECT max(seq) FROM changes WHERE origin=?1")                      \
-  X(OP_PUT,        "INSERT INTO ops(origin,seq,idx,subject,type,field,body) "           \
+  X(CHG_MAXSEQ,    "SELECT max(c.seq) FROM changes c JOIN origins o ON o.n=c.origin "   \
+                   "WHERE o.key=?1")                                                    \
+  X(OP_PUT,        "INSERT INTO ops(chg,idx,subj,rsubject,type,field,body) "            \
                    "VALUES(?1,?2,?3,?4,?5,?6,?7)")                                      \
-  X(OPS_OF,        "SELECT idx, subject, body FROM ops WHERE origin=?1 AND seq=?2 "     \
-                   "ORDER BY idx")                                                      \
-  X(OP_REDACT,     "UPDATE ops SET body=NULL WHERE subject=?1 AND type<>6")             \
+  X(OPS_OF,        "SELECT o.idx, coalesce(s.id, o.rsubject), o.body FROM ops o "       \
+                   "LEFT JOIN subjects s ON s.n=o.subj WHERE o.chg=?1 ORDER BY o.idx")  \
   X(SUBJ_PUT,      "INSERT OR IGNORE INTO subjects(id) VALUES(?1)")                     \
-  X(SUBJ_ROWID,    "SELECT n FROM subjects WHERE id=?1")                                \
-  X(ERASED_GET,    "SELECT hlc, origin, idx FROM erasures WHERE subject=?1")            \
-  X(ERASED_PUT,    "INSERT OR REPLACE INTO erasures(subject,hlc,origin,idx,reason) "    \
+  X(SUBJ_N,        "SELECT n FROM subjects WHERE id=?1")                                \
+  X(ERASED_GET,    "SELECT e.hlc, o.key, e.idx FROM erasures e JOIN origins o "         \
+                   "ON o.n=e.origin WHERE e.subj=?1")                                   \
+  X(ERASED_PUT,    "INSERT OR REPLACE INTO erasures(subj,hlc,origin,idx,reason) "       \
                    "VALUES(?1,?2,?3,?4,?5)")                                            \
-  X(FIELD_GET,     "SELECT hlc, origin, idx FROM fields WHERE subject=?1 AND field=?2") \
-  X(FIELD_PUT,     "INSERT OR REPLACE INTO fields(subject,field,value,hlc,origin,idx) " \
+  X(FIELD_GET,     "SELECT f.hlc, o.key, f.idx FROM fields f JOIN origins o "           \
+                   "ON o.n=f.origin WHERE f.subj=?1 AND f.field=?2+0")                  \
+  X(FIELD_PUT,     "INSERT OR REPLACE INTO fields(subj,field,value,hlc,origin,idx) "    \
                    "VALUES(?1,?2,?3,?4,?5,?6)")                                         \
-  X(FIELD_VAL,     "SELECT value FROM fields WHERE subject=?1 AND field=?2")            \
-  X(ADD_PUT,       "INSERT OR IGNORE INTO set_adds(tag,subject,field,value,live) "      \
+  X(FIELD_VAL,     "SELECT value FROM fields WHERE subj=?1 AND field=?2+0")             \
+  X(ADD_PUT,       "INSERT OR IGNORE INTO set_adds(subj,field,value,tag,live) "         \
                    "VALUES(?1,?2,?3,?4, NOT EXISTS(SELECT 1 FROM set_removed WHERE "    \
-                   "tag=?1 AND subject=?2 AND field=?3 AND value=?4))")                 \
-  X(RM_PUT,        "INSERT OR IGNORE INTO set_removed(tag,subject,field,value) "        \
+                   "subj=?1 AND field=?2 AND value=?3 AND tag=?4))")                    \
+  X(RM_PUT,        "INSERT OR IGNORE INTO set_removed(subj,field,value,tag) "           \
                    "VALUES(?1,?2,?3,?4)")                                               \
-  X(ADD_KILL,      "UPDATE set_adds SET live=0 WHERE tag=?1 AND subject=?2 AND "        \
-                   "field=?3 AND value=?4")                                             \
-  X(ADD_TAGS,      "SELECT tag FROM set_adds WHERE subject=?1 AND field=?2 AND "        \
+  X(ADD_KILL,      "UPDATE set_adds SET live=0 WHERE subj=?1 AND field=?2 AND "         \
+                   "value=?3 AND tag=?4")                                               \
+  X(ADD_TAGS,      "SELECT tag FROM set_adds WHERE subj=?1 AND field=?2 AND "           \
                    "value=?3 AND live ORDER BY tag")                                    \
-  X(SET_VALS,      "SELECT DISTINCT value FROM set_adds WHERE subject=?1 AND field=?2 " \
+  X(SET_VALS,      "SELECT DISTINCT value FROM set_adds WHERE subj=?1 AND field=?2 "    \
                    "AND live ORDER BY value")                                           \
-  X(CON_PUT,       "INSERT OR IGNORE INTO consent_ops(tag,subject,purpose,recipient,"   \
+  X(CON_PUT,       "INSERT OR IGNORE INTO consent_ops(subj,purpose,recipient,tag,"      \
                    "is_grant,method,text_version,until,hlc,origin,idx,seq) "            \
                    "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)")                    \
-  X(OBS_PUT,       "INSERT OR IGNORE INTO consent_observed(grant_tag,withdraw_tag,"     \
-                   "subject) VALUES(?1,?2,?3)")                                         \
-  X(CON_WD_TAGS,   "SELECT tag FROM consent_ops WHERE subject=?1 AND purpose=?2 AND "   \
+  X(OBS_PUT,       "INSERT OR IGNORE INTO consent_observed(subj,grant_tag,withdraw_tag) "\
+                   "VALUES(?1,?2,?3)")                                                  \
+  X(CON_WD_TAGS,   "SELECT tag FROM consent_ops WHERE subj=?1 AND purpose=?2 AND "      \
                    "recipient=?3 AND NOT is_grant ORDER BY tag")                        \
   X(FTS_DEL,       "DELETE FROM vol_fts WHERE rowid=?1")                                \
   X(FTS_PUT,       "INSERT INTO vol_fts(rowid,name,skills,city,notes) "                 \
@@ -73,6 +81,7 @@ struct kr_node {
   uint64_t (*now_ms)(void *ctx);
   void *now_ctx;
   int need_fts_optimize;         /* an erasure happened: rewrite the FTS index */
+  sqlite3_int64 cur_origin;      /* apply: origins.n of the change being applied */
 };
 
 /* The cached statement q, reset and unbound; NULL on error. */
@@ -87,8 +96,13 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh);
 /* After a committed transaction: housekeeping an erasure asks for. */
 void kr__after_commit(kr_node *n);
 
+/* The number of a subject id in this store: 0 or KR_ENOTFOUND. */
+int kr__subject_n(kr_node *n, const uint8_t id[KR_SUBJECT_LEN], sqlite3_int64 *sn);
+/* 1 when subject number sn is erased (marker in *m if m), 0 if not, <0 error. */
+int kr__erased(kr_node *n, sqlite3_int64 sn, kr_stamp *m);
+
 /* query.c: the grant in force of one register (rlen 0: "all"). */
-int kr__consent_in_force(kr_node *n, const uint8_t *id, const char *purpose, const void *rcpt,
+int kr__consent_in_force(kr_node *n, sqlite3_int64 sn, const char *purpose, const void *rcpt,
                          int rlen, const char *day, kr_consent_state *state, uint8_t tag[16],
                          int *has);
 

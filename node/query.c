@@ -84,16 +84,15 @@ int kr_node_volunteer(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], kr_vo
   sqlite3_stmt *s;
   int rc;
 
+  sqlite3_int64 sn;
+
   memset(v, 0, sizeof *v);
   memcpy(v->id, id, KR_SUBJECT_LEN);
-  if ((rc = prep(n, "SELECT 1 FROM subjects WHERE id=?1", &s))) return rc;
-  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
-  rc = sqlite3_step(s);
-  sqlite3_finalize(s);
-  if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? KR_ENOTFOUND : KR_EDB;
+  if ((rc = kr__subject_n(n, id, &sn))) return rc;
 
-  if ((rc = prep(n, "SELECT hlc, origin, idx, reason FROM erasures WHERE subject=?1", &s))) return rc;
-  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
+  if ((rc = prep(n, "SELECT e.hlc, o.key, e.idx, e.reason FROM erasures e JOIN origins o "
+                    "ON o.n=e.origin WHERE e.subj=?1", &s))) return rc;
+  sqlite3_bind_int64(s, 1, sn);
   if (sqlite3_step(s) == SQLITE_ROW) {
     v->erased = 1;
     read_stamp(s, 0, &v->erased_at);
@@ -102,18 +101,18 @@ int kr_node_volunteer(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], kr_vo
   sqlite3_finalize(s);
   if (v->erased) return 0;
 
-  if ((rc = prep(n, "SELECT field, value FROM fields WHERE subject=?1 AND value IS NOT NULL", &s)))
+  if ((rc = prep(n, "SELECT field, value FROM fields WHERE subj=?1 AND value IS NOT NULL", &s)))
     return rc;
-  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 1, sn);
   while (sqlite3_step(s) == SQLITE_ROW) {
     int f = sqlite3_column_int(s, 0);
     if (f > 0 && f < 32) v->val.v[f] = strdup((const char *)sqlite3_column_text(s, 1));
   }
   sqlite3_finalize(s);
-  if ((rc = prep(n, "SELECT DISTINCT field, value FROM set_adds WHERE subject=?1 AND live "
+  if ((rc = prep(n, "SELECT DISTINCT field, value FROM set_adds WHERE subj=?1 AND live "
                     "ORDER BY field, value", &s)))
     return rc;
-  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 1, sn);
   while (sqlite3_step(s) == SQLITE_ROW) {
     int f = sqlite3_column_int(s, 0) - 32;
     char **nv;
@@ -134,17 +133,17 @@ int kr_node_list(kr_node *n, const kr_filter *f, kr_id_cb cb, void *ctx)
   int rc, k = 1;
 
   snprintf(sql, sizeof sql,
-           "SELECT s.id FROM subjects s LEFT JOIN fields nm ON nm.subject=s.id AND nm.field=%d "
-           "WHERE NOT EXISTS(SELECT 1 FROM erasures e WHERE e.subject=s.id)"
+           "SELECT s.id FROM subjects s LEFT JOIN fields nm ON nm.subj=s.n AND nm.field=%d "
+           "WHERE NOT EXISTS(SELECT 1 FROM erasures e WHERE e.subj=s.n)"
            "%s%s%s%s ORDER BY nm.value COLLATE NOCASE, s.id",
            KR_F_NAME,
-           f && f->skill ? " AND s.id IN (SELECT subject FROM set_adds WHERE field=32 AND "
+           f && f->skill ? " AND s.n IN (SELECT subj FROM set_adds WHERE field=32 AND "
                            "value=?1 COLLATE NOCASE AND live)" : "",
-           f && f->language ? " AND s.id IN (SELECT subject FROM set_adds WHERE field=33 AND "
+           f && f->language ? " AND s.n IN (SELECT subj FROM set_adds WHERE field=33 AND "
                               "value=?2 COLLATE NOCASE AND live)" : "",
-           f && f->city ? " AND s.id IN (SELECT subject FROM fields WHERE field=5 AND "
+           f && f->city ? " AND s.n IN (SELECT subj FROM fields WHERE field=5 AND "
                           "value=?3 COLLATE NOCASE)" : "",
-           f && f->available ? " AND s.id IN (SELECT subject FROM set_adds WHERE field=34 AND "
+           f && f->available ? " AND s.n IN (SELECT subj FROM set_adds WHERE field=34 AND "
                                "value=?4 COLLATE NOCASE AND live)" : "");
   if ((rc = prep(n, sql, &s))) return rc;
   if (f) {
@@ -200,7 +199,7 @@ int kr_node_search(kr_node *n, const char *text, kr_id_cb cb, void *ctx)
 }
 
 /* Load one register's entries; memory in *mem (free with free()). */
-static int load_register(kr_node *n, const uint8_t *id, const char *purpose,
+static int load_register(kr_node *n, sqlite3_int64 sn, const char *purpose,
                          const void *rcpt, int rlen, kr_consent_entry **out, size_t *count,
                          char ***strs, size_t *nstrs)
 {
@@ -211,14 +210,15 @@ static int load_register(kr_node *n, const uint8_t *id, const char *purpose,
 
   *strs = NULL;
   *nstrs = 0;
-  if ((rc = prep(n, "SELECT tag, hlc, origin, idx, is_grant, until FROM consent_ops "
-                    "WHERE subject=?1 AND purpose=?2 AND recipient=?3", &s)))
+  if ((rc = prep(n, "SELECT c.tag, c.hlc, o.key, c.idx, c.is_grant, c.until FROM consent_ops c "
+                    "JOIN origins o ON o.n=c.origin "
+                    "WHERE c.subj=?1 AND c.purpose=?2 AND c.recipient=?3", &s)))
     return rc;
-  if ((rc = prep(n, "SELECT withdraw_tag FROM consent_observed WHERE grant_tag=?1", &o))) {
+  if ((rc = prep(n, "SELECT withdraw_tag FROM consent_observed WHERE subj=?2 AND grant_tag=?1", &o))) {
     sqlite3_finalize(s);
     return rc;
   }
-  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_text(s, 2, purpose, -1, SQLITE_STATIC);
   sqlite3_bind_blob(s, 3, rcpt, rlen, SQLITE_STATIC);
   rc = 0;
@@ -242,6 +242,7 @@ static int load_register(kr_node *n, const uint8_t *id, const char *purpose,
     x->until = ns[*nstrs - 1];
     sqlite3_reset(o);
     sqlite3_bind_blob(o, 1, x->tag, KR_TAG_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(o, 2, sn);
     while (sqlite3_step(o) == SQLITE_ROW) {
       uint8_t *nb = realloc(obs, ((size_t)nobs + 1) * KR_TAG_LEN);
       if (!nb) { rc = KR_ENOMEM; break; }
@@ -275,14 +276,14 @@ static void today(kr_node *n, char out[11])
   strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
-int kr__consent_in_force(kr_node *n, const uint8_t *id, const char *purpose, const void *rcpt,
+int kr__consent_in_force(kr_node *n, sqlite3_int64 sn, const char *purpose, const void *rcpt,
                          int rlen, const char *day, kr_consent_state *state, uint8_t tag[16],
                          int *has)
 {
   kr_consent_entry *e = NULL;
   size_t ne = 0, best, nstrs;
   char **strs;
-  int rc = load_register(n, id, purpose, rcpt, rlen, &e, &ne, &strs, &nstrs);
+  int rc = load_register(n, sn, purpose, rcpt, rlen, &e, &ne, &strs, &nstrs);
 
   *has = 0;
   if (!rc) {
@@ -302,18 +303,21 @@ int kr_node_consent(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
 {
   sqlite3_stmt *s, *g;
   char day[11];
+  sqlite3_int64 sn;
   int rc;
 
   today(n, day);
-  if ((rc = prep(n, "SELECT DISTINCT purpose, recipient FROM consent_ops WHERE subject=?1 "
+  if ((rc = kr__subject_n(n, id, &sn))) return rc;
+  if ((rc = prep(n, "SELECT DISTINCT purpose, recipient FROM consent_ops WHERE subj=?1 "
                     "ORDER BY purpose, recipient", &s)))
     return rc;
-  if ((rc = prep(n, "SELECT method, text_version, until, hlc, origin, idx FROM consent_ops "
-                    "WHERE tag=?1", &g))) {
+  if ((rc = prep(n, "SELECT c.method, c.text_version, c.until, c.hlc, o.key, c.idx FROM consent_ops c "
+                    "JOIN origins o ON o.n=c.origin WHERE c.subj=?2 AND c.purpose=?3 AND "
+                    "c.recipient=?4 AND c.tag=?1", &g))) {
     sqlite3_finalize(s);
     return rc;
   }
-  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 1, sn);
   rc = 0;
   while (!rc && sqlite3_step(s) == SQLITE_ROW) {
     kr_consent_status st;
@@ -324,12 +328,15 @@ int kr_node_consent(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
     st.purpose = (const char *)sqlite3_column_text(s, 0);
     st.all = rlen == 0;
     if (rlen == KR_NODE_LEN) memcpy(st.recipient, r, KR_NODE_LEN);
-    if ((rc = kr__consent_in_force(n, id, st.purpose, rlen ? r : "", rlen, day, &st.state, tag,
+    if ((rc = kr__consent_in_force(n, sn, st.purpose, rlen ? r : "", rlen, day, &st.state, tag,
                                    &st.has_grant)))
       break;
     if (st.has_grant) {
       sqlite3_reset(g);
       sqlite3_bind_blob(g, 1, tag, KR_TAG_LEN, SQLITE_STATIC);
+      sqlite3_bind_int64(g, 2, sn);
+      sqlite3_bind_text(g, 3, st.purpose, -1, SQLITE_STATIC);
+      sqlite3_bind_blob(g, 4, rlen ? r : "", rlen, SQLITE_STATIC);
       if (sqlite3_step(g) == SQLITE_ROW) {
         st.method = sqlite3_column_int(g, 0);
         st.text_version = (const char *)sqlite3_column_text(g, 1);
@@ -348,13 +355,15 @@ int kr_node_consent_history(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
                             kr_event_cb cb, void *ctx)
 {
   sqlite3_stmt *s;
+  sqlite3_int64 sn;
   int rc;
 
-  if ((rc = prep(n, "SELECT is_grant, purpose, recipient, method, text_version, until, "
-                    "hlc, origin, idx, seq FROM consent_ops WHERE subject=?1 "
-                    "ORDER BY hlc, origin, idx", &s)))
+  if ((rc = kr__subject_n(n, id, &sn))) return rc;
+  if ((rc = prep(n, "SELECT c.is_grant, c.purpose, c.recipient, c.method, c.text_version, c.until, "
+                    "c.hlc, o.key, c.idx, c.seq FROM consent_ops c JOIN origins o ON o.n=c.origin "
+                    "WHERE c.subj=?1 ORDER BY c.hlc, o.key, c.idx", &s)))
     return rc;
-  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 1, sn);
   rc = 0;
   while (!rc && sqlite3_step(s) == SQLITE_ROW) {
     kr_consent_event e;
@@ -379,7 +388,8 @@ int kr_node_log(kr_node *n, kr_change_cb cb, void *ctx)
   sqlite3_stmt *s;
   int rc;
 
-  if ((rc = prep(n, "SELECT origin, seq, hlc, nops FROM changes ORDER BY rowid", &s))) return rc;
+  if ((rc = prep(n, "SELECT o.key, c.seq, c.hlc, c.nops FROM changes c JOIN origins o "
+                    "ON o.n=c.origin ORDER BY c.n", &s))) return rc;
   rc = 0;
   while (!rc && sqlite3_step(s) == SQLITE_ROW) {
     kr_change_info c;
@@ -398,13 +408,16 @@ int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
                         kr_change_cb cb, void *ctx)
 {
   sqlite3_stmt *s;
+  sqlite3_int64 sn;
   int rc;
 
-  if ((rc = prep(n, "SELECT o.origin, o.seq, c.hlc, c.nops, o.idx, o.type, o.field, "
-                    "o.body IS NULL FROM ops o JOIN changes c ON c.origin=o.origin AND "
-                    "c.seq=o.seq WHERE o.subject=?1 ORDER BY c.hlc, o.origin, o.idx", &s)))
+  if ((rc = kr__subject_n(n, id, &sn))) return rc;
+  if ((rc = prep(n, "SELECT g.key, c.seq, c.hlc, c.nops, o.idx, o.type, o.field, "
+                    "o.body IS NULL FROM ops o JOIN changes c ON c.n=o.chg "
+                    "JOIN origins g ON g.n=c.origin WHERE o.subj=?1 "
+                    "ORDER BY c.hlc, g.key, o.idx", &s)))
     return rc;
-  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 1, sn);
   rc = 0;
   while (!rc && sqlite3_step(s) == SQLITE_ROW) {
     kr_change_info c;

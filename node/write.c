@@ -92,26 +92,18 @@ void kr_txn_new_subject(kr_txn *t, uint8_t subject[static KR_SUBJECT_LEN])
   memcpy(t->fresh[t->nfresh++], subject, KR_SUBJECT_LEN);
 }
 
-/* The subject must be new in this txn, or known and not erased. */
-static int check_subject(kr_txn *t, const uint8_t subject[KR_SUBJECT_LEN])
+/* The subject must be new in this txn (*sn = 0), or known and not erased. */
+static int check_subject(kr_txn *t, const uint8_t subject[KR_SUBJECT_LEN], sqlite3_int64 *sn)
 {
-  sqlite3_stmt *s;
   int rc;
 
+  *sn = 0;
   for (size_t i = t->nfresh; i-- > 0;)
     if (memcmp(t->fresh[i], subject, KR_SUBJECT_LEN) == 0)
       return 0;
-  if (!(s = kr__q(t->n, KR_Q_SUBJ_ROWID))) return KR_EDB;
-  sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
-  rc = sqlite3_step(s);
-  sqlite3_reset(s);
-  if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? KR_ENOTFOUND : KR_EDB;
-  if (!(s = kr__q(t->n, KR_Q_ERASED_GET))) return KR_EDB;
-  sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
-  rc = sqlite3_step(s);
-  sqlite3_reset(s);
-  if (rc == SQLITE_ROW) return KR_EERASED;
-  return rc == SQLITE_DONE ? 0 : KR_EDB;
+  if ((rc = kr__subject_n(t->n, subject, sn))) return rc;
+  rc = kr__erased(t->n, *sn, NULL);
+  return rc < 0 ? rc : rc ? KR_EERASED : 0;
 }
 
 static int this_year(kr_txn *t)
@@ -126,6 +118,7 @@ static int field_op(kr_txn *t, int type, const uint8_t subject[KR_SUBJECT_LEN],
                     int field, const char *value, const char **why)
 {
   char norm[KR_VALUE_MAX + 1];
+  sqlite3_int64 sn;
   kr_op *op;
   int rc;
 
@@ -133,7 +126,7 @@ static int field_op(kr_txn *t, int type, const uint8_t subject[KR_SUBJECT_LEN],
     if (why) *why = "not a field of that kind";
     return KR_EUNKNOWN;
   }
-  if ((rc = check_subject(t, subject))) return rc;
+  if ((rc = check_subject(t, subject, &sn))) return rc;
   if (value && (rc = kr_normalise_field(field, value, norm, sizeof norm, this_year(t), why)))
     return rc;
   if (!(op = next_op(t))) return KR_ETOOBIG;
@@ -147,7 +140,7 @@ static int field_op(kr_txn *t, int type, const uint8_t subject[KR_SUBJECT_LEN],
     uint8_t *tags = NULL;
     uint32_t n = 0;
     if (!s) return KR_EDB;
-    sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 1, sn);   /* 0 for a new subject: matches nothing */
     sqlite3_bind_int(s, 2, field);
     sqlite3_bind_text(s, 3, norm, -1, SQLITE_STATIC);
     while (sqlite3_step(s) == SQLITE_ROW && n < KR_TAGS_MAX) {
@@ -198,9 +191,10 @@ static int consent_op(kr_txn *t, int type, const uint8_t subject[KR_SUBJECT_LEN]
                       const char *text_version, const char *until, const char **why)
 {
   kr_op *op;
+  sqlite3_int64 sn;
   int rc;
 
-  if ((rc = check_subject(t, subject))) return rc;
+  if ((rc = check_subject(t, subject, &sn))) return rc;
   if (text_version && kr__has_bsn(text_version)) return KR_EBSN;
   if (!(op = next_op(t))) return KR_ETOOBIG;
   op->type = (uint8_t)type;
@@ -219,7 +213,7 @@ static int consent_op(kr_txn *t, int type, const uint8_t subject[KR_SUBJECT_LEN]
     uint8_t *tags = NULL;
     uint32_t n = 0;
     if (!s) return KR_EDB;
-    sqlite3_bind_blob(s, 1, subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 1, sn);
     sqlite3_bind_text(s, 2, op->purpose, -1, SQLITE_STATIC);
     if (recipient) sqlite3_bind_blob(s, 3, recipient, KR_NODE_LEN, SQLITE_STATIC);
     else sqlite3_bind_zeroblob(s, 3, 0);
@@ -268,9 +262,10 @@ int kr_txn_erase(kr_txn *t, const uint8_t subject[static KR_SUBJECT_LEN],
                  const char *reason, const char **why)
 {
   kr_op *op;
+  sqlite3_int64 sn;
   int rc;
 
-  if ((rc = check_subject(t, subject))) return rc;
+  if ((rc = check_subject(t, subject, &sn))) return rc;
   if (!reason || !reason[0] || strlen(reason) > 1000 || !kr_utf8_ok(reason, strlen(reason))) {
     if (why) *why = "a reason (up to 1000 characters of text) is required";
     return KR_EVALIDATION;
