@@ -1,27 +1,19 @@
 /* cmd_node: kring init, id, log, digest. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "crdt/err.h"
 
-int cmd_init(int argc, char **argv)
+static int init_run(cli_opt *o)
 {
-  static const char usage[] = "kring init --org NAME [--kind " KR_KINDS "]";
-  cli_opt o[] = {{"org", 1, 0, NULL, 0}, {"kind", 1, 0, NULL, 0}};
-  const char *pos[64];
-  size_t npos;
-  const char *kind;
+  const char *kind = cli_val(&o[1]) ? cli_val(&o[1]) : "other";
   kr_node *n;
   char hex[65];
   int rc;
 
-  if (argc > 60) return cli_usage(usage, "too many arguments");
-  if ((rc = cli_parse(argc, argv, o, 2, pos, &npos, usage))) return rc;
-  if (npos) return cli_usage(usage, "unexpected argument '%s'", pos[0]);
-  if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) return cli_usage(usage, "--org NAME is required");
-  kind = cli_val(&o[1]) ? cli_val(&o[1]) : "other";
-  if (!kr_kind_ok(kind)) return cli_usage(usage, "unknown kind '%s'", kind);
+  if (!kr_kind_ok(kind)) return -1;
   if (strlen(cli_val(&o[0])) > KR_ORG_MAX)
     return cli_fail("organisation name longer than %d bytes", KR_ORG_MAX);
   rc = kr_node_create(cli_home, cli_val(&o[0]), kind, &n);
@@ -29,13 +21,32 @@ int cmd_init(int argc, char **argv)
     return cli_fail("%s already holds a kring node; refusing to overwrite it", cli_home);
   if (rc) return cli_fail("cannot create node in %s: %s", cli_home, kr_strerror(rc));
   cli_hex(kr_node_id(n), KR_NODE_LEN, hex);
-  if (cli_json) {
+  if (cli_json)
     rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:s}", "node_id", hex, "org", kr_node_org(n),
                                   "kind", kr_node_kind(n), "home", cli_home));
-  } else {
+  else
     printf("created node %s for %s (%s) in %s\n", hex, kr_node_org(n), kr_node_kind(n), cli_home);
-  }
   kr_node_close(n);
+  return rc;
+}
+
+int cmd_init(int argc, char **argv)
+{
+  static const char usage[] = "kring init --org NAME [--kind " KR_KINDS "]";
+  cli_opt o[] = {{"org", 1, 0, NULL, 0}, {"kind", 1, 0, NULL, 0}};
+  const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  size_t npos;
+  int rc;
+
+  if (!pos) return cli_fail("out of memory");
+  if ((rc = cli_parse(argc, argv, o, 2, pos, &npos, usage))) goto out;
+  if (npos) { rc = cli_usage(usage, "unexpected argument '%s'", pos[0]); goto out; }
+  if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) { rc = cli_usage(usage, "--org NAME is required"); goto out; }
+  if ((rc = init_run(o)) < 0) rc = cli_usage(usage, "unknown kind '%s'", cli_val(&o[1]));
+out:
+  free(o[0].vals);
+  free(o[1].vals);
+  free(pos);
   return rc;
 }
 

@@ -63,6 +63,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], "--home") == 0) {
       if (i + 1 >= argc) {
         fprintf(stderr, "kring: option '--home' needs a directory\n");
+        free(rest);
         return CLI_USAGE;
       }
       cli_home = argv[++i];
@@ -72,8 +73,10 @@ int main(int argc, char **argv)
       cli_json = 1;
     } else if (strcmp(argv[i], "--version") == 0) {
       printf("kring %s\n", KRING_VERSION);
+      free(rest);
       return CLI_OK;
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      free(rest);
       return cmd_help(0, NULL);
     } else {
       rest[nrest++] = argv[i];
@@ -86,6 +89,7 @@ int main(int argc, char **argv)
   }
   if (nrest == 0) {
     fprintf(stderr, "kring: missing command (see kring help)\n");
+    free(rest);
     return CLI_USAGE;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
