@@ -41,6 +41,9 @@ int cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(pri
 int cli_fail_kr(int err, const char *what, const char *why);
 
 int cli_open(kr_node **n);
+/* Tests only: KRING_TEST_NOW_MS fixes the clock of every node opened. */
+void cli_test_clock(void);
+uint64_t cli_now_ms(void);
 /* Resolve an id argument to a subject; prints the error. */
 int cli_subject(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LEN]);
 
@@ -50,6 +53,11 @@ int cli_unhex(const char *s, uint8_t *out, size_t n);
 void cli_time(kr_hlc hlc, int iso, char out[32]);
 /* A short name for a node: "this node" or the first 12 hex digits. */
 void cli_node_name(kr_node *n, const uint8_t id[static KR_NODE_LEN], char out[80]);
+/* Resolve a member by organisation name, node id, or id prefix (>= 4 hex
+ * digits); prints the error. *removed (may be NULL) says if it was removed. */
+int cli_member(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], int *removed);
+/* Progress on standard error when it is a terminal ("what: done/total"). */
+void cli_progress(const char *what, uint64_t done, uint64_t total, int last);
 /* Print a JSON value on stdout and free it. */
 int cli_print_json(json_t *j);
 
@@ -61,6 +69,11 @@ int cmd_volunteer(int argc, char **argv);
 int cmd_consent(int argc, char **argv);
 int cmd_erase(int argc, char **argv);
 int cmd_subject_export(int argc, char **argv);
+int cmd_network(int argc, char **argv);
+int cmd_invite(int argc, char **argv);
+int cmd_join(int argc, char **argv);
+int cmd_member(int argc, char **argv);
+int cmd_bundle(int argc, char **argv);
 
 /* Shared by show and subject-export. */
 json_t *cli_volunteer_json(kr_node *n, const kr_volunteer *v);

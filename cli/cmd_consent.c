@@ -14,7 +14,7 @@ static const char usage_grant[] =
 static const char usage_withdraw[] =
   "kring consent withdraw ID --purpose P --to ORG|all [--method paper|verbal|digital]";
 
-/* all -> NULL recipient; this node's name or id, or a 64-hex node id. */
+/* all -> NULL recipient; this node, a 64-hex node id, or a member by name or id prefix. */
 static int recipient(kr_node *n, const char *to, uint8_t out[KR_NODE_LEN], int *all)
 {
   *all = 0;
@@ -24,8 +24,8 @@ static int recipient(kr_node *n, const char *to, uint8_t out[KR_NODE_LEN], int *
     return 0;
   }
   if (cli_unhex(to, out, KR_NODE_LEN) == 0) return 0;
-  return cli_fail("unknown recipient '%s' (use all, a 64-digit node id, or this node's "
-                  "organisation name '%s')", to, kr_node_org(n));
+  /* A member of the network, by organisation name or node id prefix. */
+  return cli_member(n, to, out, NULL);
 }
 
 static void to_name(kr_node *n, int all, const uint8_t *r, char out[80])

@@ -25,6 +25,11 @@ static const struct {
   {"consent", cmd_consent, "consent grant|withdraw|show ID ...     consent and its proof"},
   {"erase", cmd_erase, "erase ID --reason TEXT       erase a volunteer everywhere (GDPR art. 17)"},
   {"subject-export", cmd_subject_export, "subject-export ID            everything held on one volunteer, as JSON"},
+  {"network", cmd_network, "network                      this node's network and its members"},
+  {"invite", cmd_invite, "invite [--expires 24h] [--address HOST:PORT]   a one-time invite line"},
+  {"join", cmd_join, "join INVITE --org NAME [--kind K] --offline   a new node in that network"},
+  {"member", cmd_member, "member accept REQUEST | list | remove NODEID --reason TEXT"},
+  {"bundle", cmd_bundle, "bundle export --out FILE [--for NODEID|--all] | import FILE"},
   {"log", cmd_log, "log                          the changes this node holds"},
   {"digest", cmd_digest, "digest                       hash of the replicated state"},
   {"help", cmd_help, "help                         this text"},
@@ -55,6 +60,7 @@ int main(int argc, char **argv)
     return CLI_FAIL;
   }
   cli_home = getenv("KRING_HOME");
+  cli_test_clock();
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--") == 0) {
       while (i < argc) rest[nrest++] = argv[i++];

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "crdt/err.h"
@@ -92,6 +94,29 @@ const char *cli_val(const cli_opt *o)
   return o->n && o->vals ? o->vals[o->n - 1] : NULL;
 }
 
+static uint64_t test_now;
+
+static uint64_t fixed_clock(void *ctx)
+{
+  (void)ctx;
+  return test_now;
+}
+
+void cli_test_clock(void)
+{
+  const char *e = getenv("KRING_TEST_NOW_MS");
+  if (e && e[0] && (test_now = strtoull(e, NULL, 10)))
+    kr_node_set_default_clock(fixed_clock, NULL);
+}
+
+uint64_t cli_now_ms(void)
+{
+  struct timespec ts;
+  if (test_now) return test_now;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 int cli_open(kr_node **n)
 {
   int rc = kr_node_open(cli_home, n);
@@ -159,14 +184,84 @@ void cli_time(kr_hlc hlc, int iso, char out[32])
   }
 }
 
+struct find_member {
+  const uint8_t *id;        /* by id */
+  const char *arg;          /* or by name or hex prefix */
+  uint8_t found[KR_NODE_LEN];
+  char org[KR_ORG_MAX + 1];
+  int hits, removed;
+};
+
+static int by_id(void *ctx, const kr_member *m)
+{
+  struct find_member *f = ctx;
+  if (memcmp(m->node, f->id, KR_NODE_LEN) != 0 || !m->admitted) return 0;
+  snprintf(f->org, sizeof f->org, "%s", m->org);
+  f->hits = 1;
+  return 1;
+}
+
+/* A few names, so that a long log does not query the members per row. */
 void cli_node_name(kr_node *n, const uint8_t id[static KR_NODE_LEN], char out[80])
 {
+  static struct { kr_node *n; uint8_t id[KR_NODE_LEN]; char name[80]; } cache[16];
+  static int next;
+  struct find_member f;
   char hex[65];
+
+  for (int i = 0; i < 16; i++)
+    if (cache[i].n == n && memcmp(cache[i].id, id, KR_NODE_LEN) == 0) {
+      memcpy(out, cache[i].name, 80);
+      return;
+    }
+  memset(&f, 0, sizeof f);
+  f.id = id;
   cli_hex(id, KR_NODE_LEN, hex);
   if (memcmp(id, kr_node_id(n), KR_NODE_LEN) == 0)
     snprintf(out, 80, "%.12s (%s)", hex, kr_node_org(n));
+  else if (kr_node_members(n, by_id, &f) >= 0 && f.hits)
+    snprintf(out, 80, "%.12s (%.60s)", hex, f.org);
   else
     snprintf(out, 80, "%.12s", hex);
+  cache[next].n = n;
+  memcpy(cache[next].id, id, KR_NODE_LEN);
+  memcpy(cache[next].name, out, 80);
+  next = (next + 1) % 16;
+}
+
+static int by_arg(void *ctx, const kr_member *m)
+{
+  struct find_member *f = ctx;
+  char hex[65];
+  size_t al = strlen(f->arg);
+  cli_hex(m->node, KR_NODE_LEN, hex);
+  if ((m->admitted && strcasecmp(m->org, f->arg) == 0) ||
+      (al >= 4 && al <= 64 && strncasecmp(hex, f->arg, al) == 0)) {
+    if (f->hits && memcmp(f->found, m->node, KR_NODE_LEN) == 0) return 0;
+    memcpy(f->found, m->node, KR_NODE_LEN);
+    snprintf(f->org, sizeof f->org, "%s", m->admitted ? m->org : "");
+    f->removed = m->removed;
+    f->hits++;
+  }
+  return 0;
+}
+
+int cli_member(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], int *removed)
+{
+  struct find_member f;
+  int rc;
+
+  memset(&f, 0, sizeof f);
+  f.arg = arg;
+  if ((rc = kr_node_members(n, by_arg, &f)) < 0)
+    return cli_fail("reading the members: %s", kr_strerror(rc));
+  if (f.hits == 0)
+    return cli_fail("no member '%s' in this network (see kring member list)", arg);
+  if (f.hits > 1)
+    return cli_fail("'%s' names more than one member; give more of the node id", arg);
+  memcpy(id, f.found, KR_NODE_LEN);
+  if (removed) *removed = f.removed;
+  return CLI_OK;
 }
 
 int cli_print_json(json_t *j)
@@ -177,4 +272,15 @@ int cli_print_json(json_t *j)
   fputc('\n', stdout);
   json_decref(j);
   return rc ? cli_fail("cannot write output") : CLI_OK;
+}
+
+void cli_progress(const char *what, uint64_t done, uint64_t total, int last)
+{
+  static int tty = -1;
+  if (tty < 0) tty = isatty(2);
+  if (!tty) return;
+  fprintf(stderr, "\r%s: %llu/%llu changes", what, (unsigned long long)done,
+          (unsigned long long)total);
+  if (last) fputc('\n', stderr);
+  fflush(stderr);
 }

@@ -21,14 +21,14 @@ void kr_buf_free(kr_buf *b)
 
 void kr_buf_reset(kr_buf *b) { b->len = 0; }
 
-int kr_buf_add(kr_buf *b, const void *p, size_t n)
+int kr_buf_reserve(kr_buf *b, size_t need)
 {
-  if (n > b->limit - b->len)
+  if (need > b->limit)
     return KR_ETOOBIG;
-  if (b->len + n > b->cap) {
+  if (need > b->cap) {
     size_t ncap = b->cap ? b->cap : 256;
     uint8_t *nd;
-    while (ncap < b->len + n)
+    while (ncap < need)
       ncap *= 2;
     if (ncap > b->limit)
       ncap = b->limit;
@@ -38,6 +38,16 @@ int kr_buf_add(kr_buf *b, const void *p, size_t n)
     b->data = nd;
     b->cap = ncap;
   }
+  return 0;
+}
+
+int kr_buf_add(kr_buf *b, const void *p, size_t n)
+{
+  int rc;
+  if (n > b->limit - b->len)
+    return KR_ETOOBIG;
+  if ((rc = kr_buf_reserve(b, b->len + n)))
+    return rc;
   if (n)
     memcpy(b->data + b->len, p, n);
   b->len += n;

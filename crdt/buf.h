@@ -19,6 +19,8 @@ void kr_buf_init(kr_buf *b, size_t limit);
 void kr_buf_free(kr_buf *b);
 void kr_buf_reset(kr_buf *b);
 int kr_buf_add(kr_buf *b, const void *p, size_t n);
+/* Make room for n bytes in all (data may move; len is kept). */
+int kr_buf_reserve(kr_buf *b, size_t n);
 /* msgpack-c write callback: data is a kr_buf*. Returns 0 or -1. */
 int kr_buf_mp_write(void *data, const char *buf, size_t len);
 

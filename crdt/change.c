@@ -112,7 +112,20 @@ static int op_decode(const uint8_t *buf, size_t len, kr_op *op, arena *a)
     break;
   case KR_OP_ERASE:
     if (n != 3) return KR_EMALFORMED;
-    if ((rc = take_str(&r, a, 1000, &op->value))) return rc;
+    if ((rc = take_str(&r, a, KR_REASON_MAX, &op->value))) return rc;
+    break;
+  case KR_OP_FOUND:
+  case KR_OP_ADMIT:
+    if (n != (v == KR_OP_FOUND ? 4u : 5u)) return KR_EMALFORMED;
+    if (v == KR_OP_ADMIT && (rc = kr_mp_bin_fixed(&r, op->member, KR_NODE_LEN))) return rc;
+    if ((rc = take_str(&r, a, KR_ORG_NAME_MAX, &op->org))) return rc;
+    if ((rc = take_str(&r, a, 16, &op->kind))) return rc;
+    break;
+  case KR_OP_EXPEL:
+    if (n != 5) return KR_EMALFORMED;
+    if ((rc = kr_mp_bin_fixed(&r, op->member, KR_NODE_LEN))) return rc;
+    if ((rc = kr_mp_uint(&r, &op->after_seq))) return rc;
+    if ((rc = take_str(&r, a, KR_REASON_MAX, &op->value))) return rc;
     break;
   default:
     return KR_EUNKNOWN;

@@ -76,6 +76,15 @@ void kr_digest_consent_op(kr_digest *d, const uint8_t tag[static KR_TAG_LEN])
   bin(d, tag, KR_TAG_LEN);
 }
 
+void kr_digest_member(kr_digest *d, const uint8_t node[static KR_NODE_LEN], const char *org,
+                      const char *kind, uint64_t cutoff)
+{
+  str(d, "M");
+  bin(d, node, KR_NODE_LEN);
+  if (org) { str(d, org); str(d, kind); } else { msgpack_pack_nil(&d->pk); msgpack_pack_nil(&d->pk); }
+  if (cutoff == UINT64_MAX) msgpack_pack_nil(&d->pk); else msgpack_pack_uint64(&d->pk, cutoff);
+}
+
 void kr_digest_final(kr_digest *d, uint8_t out[static 32])
 {
   crypto_generichash_final(&d->h, out, 32);

@@ -4,7 +4,7 @@
  * "State digest"): subjects by ascending id; within a live subject its
  * fields by code, its set elements by (code, value), its consent registers
  * by (purpose, recipient; "all" first) each followed by its op tags in
- * ascending order. Each item is a msgpack token sequence with a one-letter
+ * ascending order; then the members by ascending node id. Each item is a msgpack token sequence with a one-letter
  * kind, so the stream has one parse. Two replicas that hold the same
  * changes produce the same digest whatever order the changes arrived in.
  */
@@ -34,6 +34,10 @@ void kr_digest_element(kr_digest *d, int code, const char *value);
 void kr_digest_consent(kr_digest *d, const char *purpose, const uint8_t *recipient,
                        const uint8_t *in_force);
 void kr_digest_consent_op(kr_digest *d, const uint8_t tag[static KR_TAG_LEN]);
+/* After every subject: each node a membership op names, by ascending id.
+ * org NULL: no admission known yet; cutoff UINT64_MAX: not removed. */
+void kr_digest_member(kr_digest *d, const uint8_t node[static KR_NODE_LEN], const char *org,
+                      const char *kind, uint64_t cutoff);
 void kr_digest_final(kr_digest *d, uint8_t out[static 32]);
 
 #endif

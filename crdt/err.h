@@ -26,7 +26,12 @@
   X(ERASED,     "subject has been erased")                                   \
   X(KEYPERM,    "node key file is readable by group or others")              \
   X(BSN,        "value contains what looks like a BSN (9 digits passing the elfproef); kring never stores a BSN") \
-  X(VALIDATION, "value is not valid")
+  X(VALIDATION, "value is not valid")                                        \
+  X(NOTMEMBER,  "origin is not a member of this network at this change (never admitted, or removed before it)") \
+  X(NETWORK,    "belongs to another kring network")                          \
+  X(EXPIRED,    "invite has expired")                                        \
+  X(USED,       "invite has already been used")                              \
+  X(NOKEY,      "bundle is not encrypted for this node")
 
 typedef enum {
   KR_OK = 0,

@@ -133,6 +133,20 @@ static int date_ok(const char *s)
   return 1;
 }
 
+int kr_kind_valid(const char *kind)
+{
+  static const char *const kinds[] = {"foodbank", "buurtteam", "mzo", "centre", "care", "other"};
+  for (size_t i = 0; kind && i < sizeof kinds / sizeof kinds[0]; i++)
+    if (strcmp(kind, kinds[i]) == 0)
+      return 1;
+  return 0;
+}
+
+static int org_ok(const char *s)
+{
+  return text_ok(s, KR_ORG_NAME_MAX) && s[0] && !strchr(s, '\n') && !strchr(s, '\t');
+}
+
 int kr_op_check(const kr_op *op)
 {
   if (op->ntags > KR_TAGS_MAX || (op->ntags && !op->tags))
@@ -159,7 +173,14 @@ int kr_op_check(const kr_op *op)
     }
     return 0;
   case KR_OP_ERASE:
-    if (!text_ok(op->value, 1000)) return KR_EMALFORMED;
+    if (!text_ok(op->value, KR_REASON_MAX)) return KR_EMALFORMED;
+    return op->ntags ? KR_EINVAL : 0;
+  case KR_OP_FOUND:
+  case KR_OP_ADMIT:
+    if (!org_ok(op->org) || !kr_kind_valid(op->kind)) return KR_EMALFORMED;
+    return op->ntags ? KR_EINVAL : 0;
+  case KR_OP_EXPEL:
+    if (!text_ok(op->value, KR_REASON_MAX) || !op->value[0]) return KR_EMALFORMED;
     return op->ntags ? KR_EINVAL : 0;
   default:
     return KR_EUNKNOWN;
@@ -221,6 +242,29 @@ int kr_op_encode(const kr_op *op, kr_buf *out)
     P(msgpack_pack_array(&pk, 3));
     P(msgpack_pack_uint8(&pk, op->type));
     PBIN(op->subject, KR_SUBJECT_LEN);
+    PSTR(op->value);
+    break;
+  case KR_OP_FOUND:
+    P(msgpack_pack_array(&pk, 4));
+    P(msgpack_pack_uint8(&pk, op->type));
+    PBIN(op->subject, KR_SUBJECT_LEN);
+    PSTR(op->org);
+    PSTR(op->kind);
+    break;
+  case KR_OP_ADMIT:
+    P(msgpack_pack_array(&pk, 5));
+    P(msgpack_pack_uint8(&pk, op->type));
+    PBIN(op->subject, KR_SUBJECT_LEN);
+    PBIN(op->member, KR_NODE_LEN);
+    PSTR(op->org);
+    PSTR(op->kind);
+    break;
+  case KR_OP_EXPEL:
+    P(msgpack_pack_array(&pk, 5));
+    P(msgpack_pack_uint8(&pk, op->type));
+    PBIN(op->subject, KR_SUBJECT_LEN);
+    PBIN(op->member, KR_NODE_LEN);
+    P(msgpack_pack_uint64(&pk, op->after_seq));
     PSTR(op->value);
     break;
   default:

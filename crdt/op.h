@@ -30,7 +30,16 @@ typedef enum {
   KR_OP_GRANT    = 4,
   KR_OP_WITHDRAW = 5,
   KR_OP_ERASE    = 6,
+  KR_OP_FOUND    = 7, /* membership: the founder creates the network */
+  KR_OP_ADMIT    = 8, /* membership: a member admits a new node */
+  KR_OP_EXPEL    = 9, /* membership: a member removes a node */
 } kr_op_type;
+
+/* 1 for the op types that change the network's membership. */
+#define KR_OP_IS_MEMBERSHIP(t) ((t) >= KR_OP_FOUND && (t) <= KR_OP_EXPEL)
+#define KR_NETWORK_LEN KR_SUBJECT_LEN
+#define KR_ORG_NAME_MAX 100
+#define KR_REASON_MAX 1000
 
 /* Field codes. 1..31 single-valued (LWW), 32..63 multi-valued (OR-set). */
 #define KR_FIELD_MAP(X)                          \
@@ -73,9 +82,14 @@ int kr_field_is_set(int code);
 const char *kr_method_name(int m);
 int kr_method_code(const char *name); /* -1 if unknown */
 
+/* 1 when kind is one of the organisation kinds (foodbank, buurtteam, mzo,
+ * centre, care, other). */
+int kr_kind_valid(const char *kind);
+
 /*
  * One operation. Strings are NUL-terminated UTF-8. In a decoded change they
- * point into the change's own memory.
+ * point into the change's own memory. Membership ops use the subject slot
+ * for a 16-byte key: FOUND and EXPEL the network id, ADMIT the invite id.
  */
 typedef struct {
   uint8_t type;                        /* kr_op_type */
@@ -91,6 +105,10 @@ typedef struct {
   uint8_t method;                      /* kr_method */
   const char *text_version;            /* GRANT, WITHDRAW: "" if none */
   const char *until;                   /* GRANT: "" or YYYY-MM-DD */
+  uint8_t member[KR_NODE_LEN];         /* ADMIT, EXPEL: the node */
+  const char *org, *kind;              /* FOUND, ADMIT: the organisation */
+  uint64_t after_seq;                  /* EXPEL: the last of its changes that count */
+                                       /* EXPEL: value is the reason */
 } kr_op;
 
 /* Append the canonical encoding of op to out. KR_EINVAL for an op that the

@@ -270,12 +270,40 @@ static int touches_fts(const kr_op *op)
   }
 }
 
+/* The origin's contiguous prefix after storing seq: it grows while the
+ * next seq is held (changes may arrive out of order). */
+static int advance_contig(kr_node *n, uint64_t contig, uint64_t seq)
+{
+  uint64_t c = contig;
+  sqlite3_stmt *s;
+
+  if (seq <= contig) return 0;
+  for (;;) {
+    int rc;
+    if (!(s = kr__q(n, KR_Q_CHG_HAS))) return KR_EDB;
+    sqlite3_bind_int64(s, 1, n->cur_origin);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)(c + 1));
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return KR_EDB;
+    c++;
+  }
+  if (c == contig) return 0;
+  if (!(s = kr__q(n, KR_Q_ORIGIN_CONTIG))) return KR_EDB;
+  sqlite3_bind_int64(s, 1, n->cur_origin);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)c);
+  return STEP_DONE(s);
+}
+
 int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
 {
   sqlite3_stmt *s;
   sqlite3_int64 *dirty = NULL;
   size_t ndirty = 0;
   sqlite3_int64 chg, sn = 0;
+  uint64_t contig = 0;
+  int memb = 0;
   const uint8_t *prev = NULL;   /* ops of one subject come together: look it up once */
   int prev_gone = 0;
   int rc;
@@ -295,6 +323,10 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
   }
   sqlite3_reset(s);
   if (rc != SQLITE_DONE) return KR_EDB;
+  /* Only members make changes, and only up to their removal. */
+  if ((rc = kr__member_check(n, c))) return rc;
+  for (uint32_t i = 0; i < c->nops; i++)
+    memb |= KR_OP_IS_MEMBERSHIP(c->ops[i].type);
 
   /* The origin's number, new or known. */
   if (!(s = kr__q(n, KR_Q_ORIGIN_GET))) return KR_EDB;
@@ -302,6 +334,7 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
   rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) {
     n->cur_origin = sqlite3_column_int64(s, 0);
+    contig = (uint64_t)sqlite3_column_int64(s, 1);
     sqlite3_reset(s);
   } else {
     sqlite3_reset(s);
@@ -318,8 +351,10 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
   sqlite3_bind_blob(s, 5, c->sig, KR_SIG_LEN, SQLITE_STATIC);
   sqlite3_bind_int64(s, 6, c->nops);
   sqlite3_bind_int64(s, 7, (sqlite3_int64)kr_node_now_ms(n));
+  sqlite3_bind_int(s, 8, memb);
   if ((rc = STEP_DONE(s))) return rc;
   chg = sqlite3_last_insert_rowid(n->db);
+  if ((rc = advance_contig(n, contig, c->seq))) return rc;
 
   kr_hlc_recv(&n->clock, c->hlc, kr_node_now_ms(n), KR_HLC_MAX_SKEW_MS);
 
@@ -331,6 +366,17 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
     int gone = 0;
 
     memcpy(st.origin, c->origin, KR_NODE_LEN);
+    if (KR_OP_IS_MEMBERSHIP(op->type)) {
+      if (!(s = kr__q(n, KR_Q_OP_PUT))) { rc = KR_EDB; goto out; }
+      sqlite3_bind_int64(s, 1, chg);
+      sqlite3_bind_int64(s, 2, i);
+      sqlite3_bind_blob(s, 4, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+      sqlite3_bind_int(s, 5, op->type);
+      sqlite3_bind_int(s, 6, 0);
+      sqlite3_bind_blob(s, 7, c->op_bytes[i], (int)c->op_len[i], SQLITE_STATIC);
+      if ((rc = STEP_DONE(s)) || (rc = kr__member_apply(n, op, &st))) goto out;
+      continue;
+    }
     kr_op_tag(c->origin, c->seq, i, tag);
     if (op->type != KR_OP_REDACTED) {
       if (prev && memcmp(prev, op->subject, KR_SUBJECT_LEN) == 0) {
@@ -435,6 +481,37 @@ int kr_node_apply_many(kr_node *n, const uint8_t *const *bufs, const size_t *len
   if (fresh) *fresh = nfresh;
   return 0;
 }
+
+int kr_node_batch_begin(kr_node *n)
+{
+  return kr__exec(n, "BEGIN IMMEDIATE");
+}
+
+int kr_node_batch_apply(kr_node *n, const uint8_t *buf, size_t len, int *fresh)
+{
+  kr_change c;
+  int rc;
+
+  *fresh = 0;
+  if ((rc = kr_change_decode(buf, len, KR_CHANGE_MAX, &c))) return rc;
+  rc = kr__apply_change(n, &c, fresh);
+  kr_change_free(&c);
+  return rc;
+}
+
+int kr_node_batch_end(kr_node *n, int commit)
+{
+  if (commit && kr__exec(n, "COMMIT") == 0) {
+    kr__after_commit(n);
+    return 0;
+  }
+  kr__exec(n, "ROLLBACK");
+  n->need_fts_optimize = 0;
+  kr__meta_get_int(n, "clock", (int64_t *)&n->clock);
+  return commit ? KR_EDB : 0;
+}
+
+const uint8_t *kr_node_secret_key(const kr_node *n) { return n->sk; }
 
 int kr_node_apply(kr_node *n, const uint8_t *buf, size_t len, int *fresh)
 {

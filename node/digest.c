@@ -73,6 +73,20 @@ int kr_node_digest(kr_node *n, uint8_t out[static 32])
         kr_digest_consent_op(&d, sqlite3_column_blob(ops, 0));
     }
   }
+  {
+    sqlite3_stmt *m;
+    if (sqlite3_prepare_v2(n->db, "SELECT node, org, kind, cutoff FROM members ORDER BY node",
+                           -1, &m, NULL))
+      goto rollback;
+    while (sqlite3_step(m) == SQLITE_ROW) {
+      if (sqlite3_column_bytes(m, 0) != KR_NODE_LEN) continue;
+      kr_digest_member(&d, sqlite3_column_blob(m, 0), (const char *)sqlite3_column_text(m, 1),
+                       (const char *)sqlite3_column_text(m, 2),
+                       sqlite3_column_type(m, 3) == SQLITE_NULL
+                           ? UINT64_MAX : (uint64_t)sqlite3_column_int64(m, 3));
+    }
+    sqlite3_finalize(m);
+  }
   kr_digest_final(&d, out);
   rc = 0;
 rollback:

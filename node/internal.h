@@ -19,12 +19,15 @@
 #define KR_SQL_MAP(X)                                                                   \
   X(META_GET,      "SELECT value FROM meta WHERE key=?1")                               \
   X(META_PUT,      "INSERT OR REPLACE INTO meta(key,value) VALUES(?1,?2)")              \
-  X(ORIGIN_GET,    "SELECT n FROM origins WHERE key=?1")                                \
+  X(ORIGIN_GET,    "SELECT n, contig FROM origins WHERE key=?1")                        \
   X(ORIGIN_PUT,    "INSERT INTO origins(key) VALUES(?1)")                               \
+  X(ORIGIN_CONTIG, "UPDATE origins SET contig=?2 WHERE n=?1")                           \
+  X(CHG_HAS,       "SELECT 1 FROM changes WHERE origin=?1 AND seq=?2")                  \
+  X(MEMBER_GET,    "SELECT org IS NOT NULL, cutoff FROM members WHERE node=?1")         \
   X(CHG_GET,       "SELECT c.header, c.sig, c.nops, c.n FROM changes c JOIN origins o " \
                    "ON o.n=c.origin WHERE o.key=?1 AND c.seq=?2")                       \
-  X(CHG_PUT,       "INSERT INTO changes(origin,seq,hlc,header,sig,nops,arrived) "       \
-                   "VALUES(?1,?2,?3,?4,?5,?6,?7)")                                      \
+  X(CHG_PUT,       "INSERT INTO changes(origin,seq,hlc,header,sig,nops,arrived,memb) "  \
+                   "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")                                   \
   X(CHG_MAXSEQ,    "SELECT max(c.seq) FROM changes c JOIN origins o ON o.n=c.origin "   \
                    "WHERE o.key=?1")                                                    \
   X(OP_PUT,        "INSERT INTO ops(chg,idx,subj,rsubject,type,field,body) "            \
@@ -80,6 +83,8 @@ struct kr_node {
   kr_hlc clock;
   uint64_t (*now_ms)(void *ctx);
   void *now_ctx;
+  uint8_t network[KR_NETWORK_LEN]; /* the network this node belongs to */
+  uint8_t founder[KR_NODE_LEN];    /* its founder: a member from its first change */
   int need_fts_optimize;         /* an erasure happened: rewrite the FTS index */
   sqlite3_int64 cur_origin;      /* apply: origins.n of the change being applied */
 };
@@ -90,6 +95,18 @@ sqlite3_stmt *kr__q(kr_node *n, int q);
 int kr__exec(kr_node *n, const char *sql);
 int kr__meta_get_int(kr_node *n, const char *key, int64_t *v);
 int kr__meta_put_int(kr_node *n, const char *key, int64_t v);
+
+int kr__meta_get_blob(kr_node *n, const char *key, void *out, size_t len);
+int kr__meta_put_blob(kr_node *n, const char *key, const void *v, size_t len);
+
+/* write.c: add a membership op (strings copied). */
+int kr__txn_member_op(kr_txn *t, const kr_op *op);
+/* member.c: commit this node's FOUND change (a new network). */
+int kr__found(kr_node *n);
+/* member.c: may this change's origin make it (KR_ENOTMEMBER, KR_ENETWORK)? */
+int kr__member_check(kr_node *n, const kr_change *c);
+/* member.c: fold one FOUND, ADMIT or EXPEL op into the members table. */
+int kr__member_apply(kr_node *n, const kr_op *op, const kr_stamp *st);
 
 /* Apply one decoded and verified change inside an open transaction. */
 int kr__apply_change(kr_node *n, const kr_change *c, int *fresh);

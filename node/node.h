@@ -15,6 +15,7 @@
 #include "crdt/change.h"
 #include "crdt/merge.h"
 #include "crdt/op.h"
+#include "crdt/vv.h"
 
 typedef struct kr_node kr_node;
 typedef struct kr_txn kr_txn;
@@ -27,6 +28,12 @@ int kr_kind_ok(const char *kind);
 
 /* Create a new node in home (which must not exist or be empty). */
 int kr_node_create(const char *home, const char *org, const char *kind, kr_node **out);
+/* Create a node in home that belongs to an existing network (from an
+ * invite) and waits to be admitted: until a change admitting it arrives,
+ * it can make no change of its own. */
+int kr_node_create_joining(const char *home, const char *org, const char *kind,
+                           const uint8_t network[static KR_NETWORK_LEN],
+                           const uint8_t founder[static KR_NODE_LEN], kr_node **out);
 /* Open an existing node; refuses a key file readable by group or others. */
 int kr_node_open(const char *home, kr_node **out);
 void kr_node_close(kr_node *n);
@@ -34,6 +41,9 @@ void kr_node_close(kr_node *n);
 /* The wall clock in ms; tests and benchmarks may replace it. */
 void kr_node_set_clock(kr_node *n, uint64_t (*now_ms)(void *ctx), void *ctx);
 uint64_t kr_node_now_ms(kr_node *n);
+/* The clock nodes created or opened from now on start with (tests and the
+ * simulation; NULL restores the wall clock). */
+void kr_node_set_default_clock(uint64_t (*now_ms)(void *ctx), void *ctx);
 
 const uint8_t *kr_node_id(const kr_node *n);
 const char *kr_node_org(const kr_node *n);
@@ -92,9 +102,76 @@ int kr_node_apply(kr_node *n, const uint8_t *buf, size_t len, int *fresh);
 int kr_node_apply_many(kr_node *n, const uint8_t *const *bufs, const size_t *lens,
                        size_t count, size_t *fresh);
 
+/*
+ * A long batch in one transaction, for bundles and sync sessions. A change
+ * that batch_apply refuses (bad signature, not a member, equivocation)
+ * has written nothing and the batch goes on; KR_EDB and KR_ENOMEM mean the
+ * batch must end without commit. batch_end(n, 0) rolls everything back.
+ */
+int kr_node_batch_begin(kr_node *n);
+int kr_node_batch_apply(kr_node *n, const uint8_t *buf, size_t len, int *fresh);
+int kr_node_batch_end(kr_node *n, int commit);
+
+/* The node's Ed25519 secret key (public half at +32): for sync/ to sign
+ * bundles and derive its Noise key. */
+const uint8_t *kr_node_secret_key(const kr_node *n);
+
 /* The stored change (origin, seq) as wire bytes, redacted where erased. */
 int kr_node_change_bytes(kr_node *n, const uint8_t origin[static KR_NODE_LEN],
                          uint64_t seq, kr_buf *out);
+
+/* ---- network and membership (member.c) ------------------------------ */
+
+int kr_node_network(const kr_node *n, uint8_t network[static KR_NETWORK_LEN],
+                    uint8_t founder[static KR_NODE_LEN]);
+
+typedef struct {
+  uint8_t node[KR_NODE_LEN];
+  int founder;                 /* the network's founder */
+  int admitted;                /* 0: only a removal is known so far */
+  const char *org, *kind;
+  uint8_t invite[KR_SUBJECT_LEN]; /* the invite its admission used (zero: founder) */
+  kr_stamp admitted_at;
+  int removed;
+  uint64_t cutoff;             /* removed: its changes up to this seq count */
+  kr_stamp removed_at;
+  const char *reason;
+} kr_member;
+typedef int (*kr_member_cb)(void *ctx, const kr_member *m);
+/* Every node the membership ops name, in order of admission. */
+int kr_node_members(kr_node *n, kr_member_cb cb, void *ctx);
+/* 1 when id is a current member (admitted, not removed), 0 if not. */
+int kr_node_is_member(kr_node *n, const uint8_t id[static KR_NODE_LEN]);
+/* 1 when an admission held used this invite id. */
+int kr_node_invite_used(kr_node *n, const uint8_t invite[static KR_SUBJECT_LEN]);
+/* Commit an ADMIT (KR_EEXISTS if member or removed) or an EXPEL (cutoff:
+ * the highest seq of the member held here; KR_ENOTFOUND if not a member). */
+int kr_node_admit(kr_node *n, const uint8_t member[static KR_NODE_LEN], const char *org,
+                  const char *kind, const uint8_t invite[static KR_SUBJECT_LEN]);
+int kr_node_expel(kr_node *n, const uint8_t member[static KR_NODE_LEN], const char *reason);
+/* The highest seq of origin held (0 if none), gaps or not. */
+int kr_node_max_seq(kr_node *n, const uint8_t origin[static KR_NODE_LEN], uint64_t *seq);
+
+/* ---- version vectors and what a peer lacks (vector.c) ----------------- */
+
+/* Per origin, the highest seq up to which every change is held. */
+int kr_node_vector(kr_node *n, kr_vv *out);
+/* The last vector known of peer (empty if none); record merges. */
+int kr_node_peer_vector(kr_node *n, const uint8_t peer[static KR_NODE_LEN], kr_vv *out);
+int kr_node_peer_record(kr_node *n, const uint8_t peer[static KR_NODE_LEN], const kr_vv *v);
+
+/*
+ * The changes a peer with vector peer lacks, in an order it can apply:
+ * changes with membership ops first (in clock order), then per origin by
+ * ascending seq. Streamed: each kr_lacks_next() hands at least one and at
+ * most about budget bytes of changes to cb and sets *count; 0 at the end.
+ */
+typedef struct kr_lacks kr_lacks;
+typedef int (*kr_bytes_cb)(void *ctx, const uint8_t *buf, size_t len);
+int kr_lacks_open(kr_node *n, const kr_vv *peer, kr_lacks **out);
+uint64_t kr_lacks_total(const kr_lacks *l);
+int kr_lacks_next(kr_lacks *l, size_t budget, kr_bytes_cb cb, void *ctx, size_t *count);
+void kr_lacks_close(kr_lacks *l);
 
 /* ---- queries ------------------------------------------------------------ */
 

@@ -60,6 +60,23 @@ static const char *const migrations[] = {
   "  withdraw_tag BLOB NOT NULL, PRIMARY KEY(subj, grant_tag, withdraw_tag)) WITHOUT ROWID;"
   "CREATE VIRTUAL TABLE vol_fts USING fts5(name, skills, city, notes,"
   "  tokenize='unicode61 remove_diacritics 2');",
+
+  /* 1 -> 2: networks. Per origin the contiguous prefix held (the version
+   * vector; a store from version 1 without gaps keeps its whole prefix,
+   * with gaps it starts at 0 and catches up on the next change), changes
+   * that carry membership ops, the members, and what each peer was last
+   * known to hold. */
+  "ALTER TABLE origins ADD COLUMN contig INTEGER NOT NULL DEFAULT 0;"
+  "UPDATE origins SET contig=(SELECT CASE WHEN count(*)=max(seq) THEN max(seq) ELSE 0 END "
+  "  FROM changes WHERE origin=origins.n);"
+  "ALTER TABLE changes ADD COLUMN memb INTEGER NOT NULL DEFAULT 0;"
+  "CREATE INDEX changes_memb ON changes(hlc) WHERE memb;"
+  "CREATE TABLE members(node BLOB PRIMARY KEY, org TEXT, kind TEXT, invite BLOB,"
+  "  a_hlc INTEGER, a_origin BLOB, a_idx INTEGER, cutoff INTEGER,"
+  "  r_hlc INTEGER, r_origin BLOB, r_idx INTEGER, reason TEXT) WITHOUT ROWID;"
+  "CREATE INDEX members_invite ON members(invite);"
+  "CREATE TABLE peers(node BLOB PRIMARY KEY, vector BLOB NOT NULL,"
+  "  seen INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -77,14 +94,7 @@ static uint64_t wall_ms(void *ctx)
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int kr_kind_ok(const char *kind)
-{
-  static const char *const kinds[] = {"foodbank", "buurtteam", "mzo", "centre", "care", "other"};
-  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-    if (strcmp(kind, kinds[i]) == 0)
-      return 1;
-  return 0;
-}
+int kr_kind_ok(const char *kind) { return kr_kind_valid(kind); }
 
 sqlite3_stmt *kr__q(kr_node *n, int q)
 {
@@ -132,6 +142,35 @@ int kr__meta_put_int(kr_node *n, const char *key, int64_t v)
   sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 2, v);
   rc = sqlite3_step(s) == SQLITE_DONE ? 0 : KR_EDB;
+  sqlite3_reset(s);
+  return rc;
+}
+
+int kr__meta_put_blob(kr_node *n, const char *key, const void *v, size_t len)
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_META_PUT);
+  int rc;
+
+  if (!s) return KR_EDB;
+  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 2, v, (int)len, SQLITE_STATIC);
+  rc = sqlite3_step(s) == SQLITE_DONE ? 0 : KR_EDB;
+  sqlite3_reset(s);
+  return rc;
+}
+
+int kr__meta_get_blob(kr_node *n, const char *key, void *out, size_t len)
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_META_GET);
+  int rc = KR_ENOTFOUND;
+
+  if (!s) return KR_EDB;
+  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_BLOB &&
+      (size_t)sqlite3_column_bytes(s, 0) == len) {
+    memcpy(out, sqlite3_column_blob(s, 0), len);
+    rc = 0;
+  }
   sqlite3_reset(s);
   return rc;
 }
@@ -211,16 +250,33 @@ static int db_open(kr_node *n, const char *home, int create)
   return migrate(n);
 }
 
+static uint64_t (*default_now)(void *ctx) = wall_ms;
+static void *default_ctx;
+
+void kr_node_set_default_clock(uint64_t (*now_ms)(void *ctx), void *ctx)
+{
+  default_now = now_ms ? now_ms : wall_ms;
+  default_ctx = ctx;
+}
+
 static kr_node *node_new(void)
 {
   kr_node *n = calloc(1, sizeof *n);
   if (n) {
-    n->now_ms = wall_ms;
+    n->now_ms = default_now;
+    n->now_ctx = default_ctx;
   }
   return n;
 }
 
-int kr_node_create(const char *home, const char *org, const char *kind, kr_node **out)
+/*
+ * A new home: key pair, key file, store, organisation. network and founder
+ * NULL found a new network with this node as founder (its first change is
+ * the FOUND op); otherwise the node is in that network and waits to be
+ * admitted.
+ */
+static int node_make(const char *home, const char *org, const char *kind,
+                     const uint8_t *network, const uint8_t *founder, kr_node **out)
 {
   kr_node *n;
   char path[4096];
@@ -230,7 +286,7 @@ int kr_node_create(const char *home, const char *org, const char *kind, kr_node 
 
   *out = NULL;
   if (!org || !org[0] || strlen(org) > KR_ORG_MAX || !kr_utf8_ok(org, strlen(org)) ||
-      !kind || !kr_kind_ok(kind))
+      strchr(org, '\n') || strchr(org, '\t') || !kind || !kr_kind_ok(kind))
     return KR_EINVAL;
   if (sodium_init() < 0) return KR_ENOMEM;
   snprintf(path, sizeof path, "%s/%s", home, KEY_FILE);
@@ -255,17 +311,31 @@ int kr_node_create(const char *home, const char *org, const char *kind, kr_node 
   if ((rc = db_open(n, home, 1))) goto err1;
   snprintf(n->org, sizeof n->org, "%s", org);
   snprintf(n->kind, sizeof n->kind, "%s", kind);
+  if (network) {
+    memcpy(n->network, network, KR_NETWORK_LEN);
+    memcpy(n->founder, founder, KR_NODE_LEN);
+  } else {
+    randombytes_buf(n->network, KR_NETWORK_LEN);
+    memcpy(n->founder, kr_node_id(n), KR_NODE_LEN);
+  }
   if (kr__exec(n, "BEGIN") || meta_put_text(n, "org", org) || meta_put_text(n, "kind", kind) ||
       kr__meta_put_int(n, "created_ms", (int64_t)n->now_ms(n->now_ctx)) ||
-      kr__meta_put_int(n, "clock", 0) || kr__exec(n, "COMMIT")) {
+      kr__meta_put_int(n, "clock", 0) ||
+      kr__meta_put_blob(n, "network", n->network, KR_NETWORK_LEN) ||
+      kr__meta_put_blob(n, "founder", n->founder, KR_NODE_LEN) || kr__exec(n, "COMMIT")) {
     rc = KR_EDB;
     goto err1;
   }
+  if (!network && (rc = kr__found(n))) goto err1;
   *out = n;
   return 0;
 err1:
   kr_node_close(n);
   snprintf(path, sizeof path, "%s/%s", home, DB_FILE);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/%s-wal", home, DB_FILE);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/%s-shm", home, DB_FILE);
   unlink(path);
   snprintf(path, sizeof path, "%s/%s", home, KEY_FILE);
   unlink(path);
@@ -274,6 +344,18 @@ err0:
   sodium_memzero(n->sk, sizeof n->sk);
   free(n);
   return rc;
+}
+
+int kr_node_create(const char *home, const char *org, const char *kind, kr_node **out)
+{
+  return node_make(home, org, kind, NULL, NULL, out);
+}
+
+int kr_node_create_joining(const char *home, const char *org, const char *kind,
+                           const uint8_t network[static KR_NETWORK_LEN],
+                           const uint8_t founder[static KR_NODE_LEN], kr_node **out)
+{
+  return node_make(home, org, kind, network, founder, out);
 }
 
 int kr_node_open(const char *home, kr_node **out)
@@ -306,6 +388,18 @@ int kr_node_open(const char *home, kr_node **out)
       (rc = kr__meta_get_int(n, "clock", &clock)))
     goto err;
   n->clock = (kr_hlc)clock;
+  if (kr__meta_get_blob(n, "network", n->network, KR_NETWORK_LEN) ||
+      kr__meta_get_blob(n, "founder", n->founder, KR_NODE_LEN)) {
+    /* A store from before networks: it founds its own. */
+    randombytes_buf(n->network, KR_NETWORK_LEN);
+    memcpy(n->founder, kr_node_id(n), KR_NODE_LEN);
+    if (kr__meta_put_blob(n, "network", n->network, KR_NETWORK_LEN) ||
+        kr__meta_put_blob(n, "founder", n->founder, KR_NODE_LEN)) {
+      rc = KR_EDB;
+      goto err;
+    }
+    if ((rc = kr__found(n))) goto err;
+  }
   *out = n;
   return 0;
 err:

@@ -279,6 +279,21 @@ int kr_txn_erase(kr_txn *t, const uint8_t subject[static KR_SUBJECT_LEN],
   return 0;
 }
 
+int kr__txn_member_op(kr_txn *t, const kr_op *in)
+{
+  kr_op *op;
+
+  if (!KR_OP_IS_MEMBERSHIP(in->type) || kr_op_check(in)) return KR_EINVAL;
+  if (!(op = next_op(t))) return KR_ETOOBIG;
+  *op = *in;
+  if ((in->org && !(op->org = keep_str(t, in->org))) ||
+      (in->kind && !(op->kind = keep_str(t, in->kind))) ||
+      (in->value && !(op->value = keep_str(t, in->value))))
+    return KR_ENOMEM;
+  t->nops++;
+  return 0;
+}
+
 int kr_txn_commit(kr_txn *t, kr_buf *wire)
 {
   kr_node *n = t->n;

@@ -191,7 +191,7 @@ err "grant bad purpose" 1 "purpose must be" "$KRING" consent grant "$ANNA" --pur
 err "grant bad method" 2 "unknown method 'fax'" "$KRING" consent grant "$ANNA" --purpose contact --to all --method fax
 err "grant bad date" 1 "real date" "$KRING" consent grant "$ANNA" --purpose contact --to all --until 2031-02-30
 err "grant past date" 1 "in the past" "$KRING" consent grant "$ANNA" --purpose contact --to all --until 2020-01-01
-err "grant unknown recipient" 1 "unknown recipient" "$KRING" consent grant "$ANNA" --purpose contact --to "Nobody"
+err "grant unknown recipient" 1 "no member .Nobody." "$KRING" consent grant "$ANNA" --purpose contact --to "Nobody"
 err "withdraw takes no until" 2 "unknown option '--until'" "$KRING" consent withdraw "$ANNA" --purpose contact --to all --until 2030-01-01
 err "consent no sub" 2 "missing subcommand" "$KRING" consent
 err "consent show unknown" 1 "no volunteer" "$KRING" consent show abcdabcd
@@ -225,7 +225,7 @@ if grep -aq "Bakker" "$KRING_HOME"/kring.db*; then echo "FAIL: erased surname st
 
 # --- log, digest ---------------------------------------------------------------
 ok "log" "$KRING" log
-has "log rows" "seq 1 +13 ops"
+has "log rows" "seq 2 +13 ops"
 ok "log json" "$KRING" --json log
 has "log json" '"seq": 1'
 ok "digest" "$KRING" digest

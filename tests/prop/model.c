@@ -34,6 +34,7 @@ static int strcmp_bin(const char *a, const char *b) { return bincmp(a, strlen(a)
 static void tag_of(const mop *m, uint8_t t[16]) { kr_op_tag(m->c->origin, m->c->seq, m->i, t); }
 
 static int cmp16(const void *a, const void *b) { return memcmp(a, b, 16); }
+static int cmp32(const void *a, const void *b) { return memcmp(a, b, 32); }
 
 void model_digest(const kr_change *changes, size_t n, uint8_t out[32])
 {
@@ -59,7 +60,7 @@ void model_digest(const kr_change *changes, size_t n, uint8_t out[32])
     }
   }
   for (size_t k = 0; k < nops; k++) {
-    int seen = 0;
+    int seen = KR_OP_IS_MEMBERSHIP(ops[k].op->type);
     for (size_t j = 0; j < nsubj && !seen; j++) seen = !memcmp(subj[j], ops[k].op->subject, 16);
     if (!seen) {
       subj = realloc(subj, (nsubj + 1) * 16);
@@ -186,6 +187,41 @@ void model_digest(const kr_change *changes, size_t n, uint8_t out[32])
       }
       free(regs);
     }
+  }
+  /* Members: every node a membership op names, ascending id; the name
+   * from its earliest admission, the smallest cutoff of its removals. */
+  {
+    uint8_t (*nodes)[32] = NULL;
+    size_t nn = 0;
+    for (size_t k = 0; k < nops; k++) {
+      const uint8_t *who;
+      int seen = 0;
+      if (!KR_OP_IS_MEMBERSHIP(ops[k].op->type)) continue;
+      who = ops[k].op->type == KR_OP_FOUND ? ops[k].c->origin : ops[k].op->member;
+      for (size_t j = 0; j < nn && !seen; j++) seen = !memcmp(nodes[j], who, 32);
+      if (!seen) {
+        nodes = realloc(nodes, (nn + 1) * 32);
+        memcpy(nodes[nn++], who, 32);
+      }
+    }
+    qsort(nodes, nn, 32, cmp32);
+    for (size_t j = 0; j < nn; j++) {
+      const mop *adm = NULL;
+      uint64_t cutoff = UINT64_MAX;
+      for (size_t k = 0; k < nops; k++) {
+        const kr_op *op = ops[k].op;
+        if (op->type == KR_OP_FOUND && !memcmp(ops[k].c->origin, nodes[j], 32) &&
+            (!adm || later(adm, &ops[k])))
+          adm = &ops[k];
+        if (op->type == KR_OP_ADMIT && !memcmp(op->member, nodes[j], 32) &&
+            (!adm || later(adm, &ops[k])))
+          adm = &ops[k];
+        if (op->type == KR_OP_EXPEL && !memcmp(op->member, nodes[j], 32) && op->after_seq < cutoff)
+          cutoff = op->after_seq;
+      }
+      kr_digest_member(&d, nodes[j], adm ? adm->op->org : NULL, adm ? adm->op->kind : NULL, cutoff);
+    }
+    free(nodes);
   }
   kr_digest_final(&d, out);
   free(ops);

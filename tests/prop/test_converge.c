@@ -99,13 +99,31 @@ static int run(uint64_t seed, int steps, int orders)
   uint8_t subj[SUBJECTS][16], ref[32], d[32];
   kr_change *decoded;
   char dir[64];
+  uint8_t net[16], founder[32];
+  size_t nmemb;
   int failed = 0;
 
   rng = seed * 2654435761u + 1;
   nall = 0;
+  snprintf(dir, sizeof dir, "s%llu-r", (unsigned long long)seed);
+  check_network(nodes, REPLICAS, dir, "other");
+  kr_node_network(nodes[0], net, founder);
+  /* The network's own changes come first: a fresh store needs them before
+   * it accepts any change of the other members. */
+  {
+    uint64_t max;
+    kr_buf w;
+    kr_buf_init(&w, KR_CHANGE_MAX);
+    REQUIRE(kr_node_max_seq(nodes[0], kr_node_id(nodes[0]), &max) == 0);
+    for (uint64_t q = 1; q <= max; q++) {
+      kr_buf_reset(&w);
+      REQUIRE(kr_node_change_bytes(nodes[0], kr_node_id(nodes[0]), q, &w) == 0);
+      keep(&w);
+    }
+    nmemb = nall;
+    kr_buf_free(&w);
+  }
   for (int r = 0; r < REPLICAS; r++) {
-    snprintf(dir, sizeof dir, "s%llu-r%d", (unsigned long long)seed, r);
-    REQUIRE(kr_node_create(check_path(dir), "Org", "other", &nodes[r]) == 0);
     /* Skewed clocks, up to a few minutes apart. */
     clocks[r] = UINT64_C(1767225600000) + (uint64_t)pick(300000);
     kr_node_set_clock(nodes[r], check_clock, &clocks[r]);
@@ -168,7 +186,8 @@ static int run(uint64_t seed, int steps, int orders)
     for (size_t k = 0; k < n; k++) idx[k] = k < nall ? k : (size_t)pick((int)nall);
     shuffle(idx, n);
     snprintf(dir, sizeof dir, "s%llu-o%d", (unsigned long long)seed, o);
-    REQUIRE(kr_node_create(check_path(dir), "Fresh", "other", &x) == 0);
+    REQUIRE(kr_node_create_joining(check_path(dir), "Fresh", "other", net, founder, &x) == 0);
+    for (size_t k = 0; k < nmemb; k++) REQUIRE(kr_node_apply(x, all[k].data, all[k].len, NULL) == 0);
     if (o % 2) {
       for (size_t k = 0; k < n; k++) REQUIRE(kr_node_apply(x, all[idx[k]].data, all[idx[k]].len, NULL) == 0);
     } else {

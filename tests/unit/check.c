@@ -50,3 +50,51 @@ uint64_t check_clock(void *ctx)
   if (c) return (*c)++;
   return t++;
 }
+
+struct apply_ctx { kr_node *to; size_t fresh; };
+static int apply_one(void *ctx, const uint8_t *buf, size_t len)
+{
+  struct apply_ctx *a = ctx;
+  int f = 0, rc = kr_node_apply(a->to, buf, len, &f);
+  a->fresh += (size_t)f;
+  return rc;
+}
+
+size_t check_sync(kr_node *from, kr_node *to)
+{
+  kr_vv v;
+  kr_lacks *l;
+  struct apply_ctx a = {to, 0};
+  size_t count;
+
+  REQUIRE(kr_node_vector(to, &v) == 0);
+  REQUIRE(kr_lacks_open(from, &v, &l) == 0);
+  do {
+    REQUIRE(kr_lacks_next(l, 1u << 20, apply_one, &a, &count) == 0);
+  } while (count);
+  kr_lacks_close(l);
+  kr_vv_free(&v);
+  return a.fresh;
+}
+
+void check_network(kr_node **nodes, int k, const char *prefix, const char *kind)
+{
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN], invite[KR_SUBJECT_LEN] = {0};
+  char name[64], org[64];
+  static uint64_t t = UINT64_C(1767200000000); /* before every test clock */
+
+  kr_node_set_default_clock(check_clock, &t);
+  snprintf(name, sizeof name, "%s0", prefix);
+  snprintf(org, sizeof org, "Org %s0", prefix);
+  REQUIRE(kr_node_create(check_path(name), org, kind, &nodes[0]) == 0);
+  kr_node_network(nodes[0], net, founder);
+  for (int i = 1; i < k; i++) {
+    snprintf(name, sizeof name, "%s%d", prefix, i);
+    snprintf(org, sizeof org, "Org %s%d", prefix, i);
+    REQUIRE(kr_node_create_joining(check_path(name), org, kind, net, founder, &nodes[i]) == 0);
+    invite[0] = (uint8_t)i;
+    REQUIRE(kr_node_admit(nodes[0], kr_node_id(nodes[i]), org, kind, invite) == 0);
+  }
+  for (int i = 1; i < k; i++) check_sync(nodes[0], nodes[i]);
+  kr_node_set_default_clock(NULL, NULL);
+}

@@ -30,4 +30,13 @@ int check_done(const char *name);
 /* A deterministic clock for nodes: starts at 2026-01-01, +1 ms per read. */
 uint64_t check_clock(void *ctx);
 
+#include "node/node.h"
+
+/* Apply every change from holds that to lacks (through kr_lacks);
+ * returns how many were new. */
+size_t check_sync(kr_node *from, kr_node *to);
+/* k nodes in one network under check_path(prefix N): node 0 founds it and
+ * admits the others, which then hold its changes. */
+void check_network(kr_node **nodes, int k, const char *prefix, const char *kind);
+
 #endif

@@ -47,14 +47,15 @@ static void same_digest(kr_node *a, kr_node *b)
 
 int main(void)
 {
-  kr_node *a, *b;
+  kr_node *a, *b, *ab[2];
   kr_txn *t;
   kr_buf wa, wb;
   uint8_t v[16];
   kr_volunteer vol;
 
-  REQUIRE(kr_node_create(check_path("a"), "A", "foodbank", &a) == 0);
-  REQUIRE(kr_node_create(check_path("b"), "B", "buurtteam", &b) == 0);
+  check_network(ab, 2, "n", "foodbank");
+  a = ab[0];
+  b = ab[1];
   kr_node_set_clock(a, check_clock, &clk_a);
   kr_node_set_clock(b, check_clock, &clk_b);
   kr_buf_init(&wa, KR_CHANGE_MAX);

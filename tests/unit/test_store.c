@@ -11,13 +11,6 @@
 
 static uint64_t clk = UINT64_C(1767225600000);
 
-static kr_node *mk(const char *name, const char *org)
-{
-  kr_node *n;
-  REQUIRE(kr_node_create(check_path(name), org, "foodbank", &n) == 0);
-  kr_node_set_clock(n, check_clock, &clk);
-  return n;
-}
 
 struct ids { int n; uint8_t id[16][16]; };
 static int collect(void *ctx, const uint8_t id[16])
@@ -62,7 +55,7 @@ static void add_volunteer(kr_node *n, uint8_t id[16], const char *name, const ch
 
 int main(void)
 {
-  kr_node *a, *b, *x;
+  kr_node *a, *b, *x, *ab[2];
   uint8_t v1[16], v2[16], v3[16], d1[32], d2[32];
   kr_buf w1, w2;
   struct ids ids;
@@ -71,29 +64,32 @@ int main(void)
 
   kr_buf_init(&w1, KR_CHANGE_MAX);
   kr_buf_init(&w2, KR_CHANGE_MAX);
-  a = mk("a", "Voedselbank Noord");
-  b = mk("b", "Buurtteam Oost");
+  check_network(ab, 2, "s", "foodbank");
+  a = ab[0];
+  b = ab[1];
+  kr_node_set_clock(a, check_clock, &clk);
+  kr_node_set_clock(b, check_clock, &clk);
 
   /* A home that holds a node is refused. */
-  CHECK_EQ(kr_node_create(check_path("a"), "Again", "other", &x), KR_EEXISTS);
+  CHECK_EQ(kr_node_create(check_path("s0"), "Again", "other", &x), KR_EEXISTS);
   CHECK_EQ(kr_node_create(check_path("c"), "", "other", &x), KR_EINVAL);
   CHECK_EQ(kr_node_create(check_path("c"), "Org", "bank", &x), KR_EINVAL);
 
   /* The key file is 0600; a group-readable key refuses to open. */
   {
     struct stat st;
-    REQUIRE(stat(check_path("a/node.key"), &st) == 0);
+    REQUIRE(stat(check_path("s0/node.key"), &st) == 0);
     CHECK_EQ(st.st_mode & 0777, 0600);
-    REQUIRE(stat(check_path("a/kring.db"), &st) == 0);
+    REQUIRE(stat(check_path("s0/kring.db"), &st) == 0);
     CHECK_EQ(st.st_mode & 077, 0);
-    chmod(check_path("a/node.key"), 0640);
-    CHECK_EQ(kr_node_open(check_path("a"), &x), KR_EKEYPERM);
-    chmod(check_path("a/node.key"), 0604);
-    CHECK_EQ(kr_node_open(check_path("a"), &x), KR_EKEYPERM);
-    chmod(check_path("a/node.key"), 0600);
-    CHECK_EQ(kr_node_open(check_path("a"), &x), 0);
+    chmod(check_path("s0/node.key"), 0640);
+    CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EKEYPERM);
+    chmod(check_path("s0/node.key"), 0604);
+    CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EKEYPERM);
+    chmod(check_path("s0/node.key"), 0600);
+    CHECK_EQ(kr_node_open(check_path("s0"), &x), 0);
     CHECK(memcmp(kr_node_id(x), kr_node_id(a), 32) == 0);
-    CHECK(strcmp(kr_node_org(x), "Voedselbank Noord") == 0);
+    CHECK(strcmp(kr_node_org(x), "Org s0") == 0);
     kr_node_close(x);
     CHECK_EQ(kr_node_open(check_path("nothing"), &x), KR_ENOTFOUND);
   }
@@ -101,9 +97,9 @@ int main(void)
   {
     sqlite3 *db;
     sqlite3_stmt *s;
-    REQUIRE(sqlite3_open(check_path("a/kring.db"), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_open(check_path("s0/kring.db"), &db) == SQLITE_OK);
     sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
-    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 1);
+    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 2);
     sqlite3_finalize(s);
     sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
     CHECK(sqlite3_step(s) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0);
@@ -111,9 +107,9 @@ int main(void)
     /* A store from a newer kring is refused rather than misread. */
     sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL);
     sqlite3_close(db);
-    CHECK_EQ(kr_node_open(check_path("a"), &x), KR_EUNKNOWN);
-    REQUIRE(sqlite3_open(check_path("a/kring.db"), &db) == SQLITE_OK);
-    sqlite3_exec(db, "PRAGMA user_version=1", NULL, NULL, NULL);
+    CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EUNKNOWN);
+    REQUIRE(sqlite3_open(check_path("s0/kring.db"), &db) == SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA user_version=2", NULL, NULL, NULL);
     sqlite3_close(db);
   }
 
@@ -139,7 +135,10 @@ int main(void)
   {
     kr_buf r;
     kr_buf_init(&r, KR_CHANGE_MAX);
-    CHECK_EQ(kr_node_change_bytes(b, kr_node_id(a), 1, &r), 0);
+    kr_change c;
+    REQUIRE(kr_change_decode(w1.data, w1.len, KR_CHANGE_MAX, &c) == 0);
+    CHECK_EQ(kr_node_change_bytes(b, kr_node_id(a), c.seq, &r), 0);
+    kr_change_free(&c);
     CHECK(r.len == w1.len && memcmp(r.data, w1.data, r.len) == 0);
     kr_buf_free(&r);
   }
@@ -214,10 +213,12 @@ int main(void)
     kr_volunteer v;
     kr_buf_init(&e, KR_CHANGE_MAX);
     kr_buf_init(&c3, KR_CHANGE_MAX);
-    REQUIRE(kr_node_change_bytes(a, kr_node_id(a), 3, &c3) == 0);
+    uint64_t seq3;
+    REQUIRE(kr_node_max_seq(a, kr_node_id(a), &seq3) == 0);
+    REQUIRE(kr_node_change_bytes(a, kr_node_id(a), seq3, &c3) == 0);
     CHECK_EQ(kr_node_apply(b, c3.data, c3.len, &fresh), 0);
     kr_node_checkpoint(b);
-    CHECK(file_has(check_path("b/kring.db"), "Zeldzaamnaam"));
+    CHECK(file_has(check_path("s1/kring.db"), "Zeldzaamnaam"));
     REQUIRE(kr_txn_begin(a, &t) == 0);
     CHECK_EQ(kr_txn_erase(t, v3, "verzoek van de vrijwilliger", NULL), 0);
     CHECK_EQ(kr_txn_commit(t, &e), 0);
@@ -231,7 +232,7 @@ int main(void)
     kr_txn_abort(t);
     /* The stored change now carries the op hashes only. */
     kr_buf_reset(&c3);
-    CHECK_EQ(kr_node_change_bytes(b, kr_node_id(a), 3, &c3), 0);
+    CHECK_EQ(kr_node_change_bytes(b, kr_node_id(a), seq3, &c3), 0);
     {
       kr_change c;
       CHECK_EQ(kr_change_decode(c3.data, c3.len, KR_CHANGE_MAX, &c), 0);
@@ -241,16 +242,16 @@ int main(void)
     kr_node_close(b);
     {
       sqlite3 *db;
-      REQUIRE(sqlite3_open(check_path("b/kring.db"), &db) == SQLITE_OK);
+      REQUIRE(sqlite3_open(check_path("s1/kring.db"), &db) == SQLITE_OK);
       CHECK_EQ(sqlite3_exec(db, "VACUUM", NULL, NULL, NULL), SQLITE_OK);
       sqlite3_close(db);
     }
-    CHECK(!file_has(check_path("b/kring.db"), "Zeldzaamnaam"));
-    CHECK(!file_has(check_path("b/kring.db"), "Zwaantje"));
-    CHECK(!file_has(check_path("b/kring.db"), "tuinieren"));
-    CHECK(!file_has(check_path("b/kring.db-wal"), "Zeldzaamnaam"));
-    CHECK(!file_has(check_path("a/kring.db"), "Zeldzaamnaam"));
-    REQUIRE(kr_node_open(check_path("b"), &b) == 0);
+    CHECK(!file_has(check_path("s1/kring.db"), "Zeldzaamnaam"));
+    CHECK(!file_has(check_path("s1/kring.db"), "Zwaantje"));
+    CHECK(!file_has(check_path("s1/kring.db"), "tuinieren"));
+    CHECK(!file_has(check_path("s1/kring.db-wal"), "Zeldzaamnaam"));
+    CHECK(!file_has(check_path("s0/kring.db"), "Zeldzaamnaam"));
+    REQUIRE(kr_node_open(check_path("s1"), &b) == 0);
     kr_node_digest(a, d1);
     kr_node_digest(b, d2);
     CHECK(memcmp(d1, d2, 32) == 0);
@@ -265,10 +266,12 @@ int main(void)
     uint8_t id[16];
     kr_buf_init(&fake, KR_CHANGE_MAX);
     /* Build a node with a's key but an empty store: its next seq is 1. */
-    REQUIRE(kr_node_create(check_path("a2"), "Copy", "other", &a2) == 0);
+    uint8_t net[16], founder[32];
+    kr_node_network(a, net, founder);
+    REQUIRE(kr_node_create_joining(check_path("a2"), "Copy", "other", net, founder, &a2) == 0);
     kr_node_close(a2);
     {
-      FILE *src = fopen(check_path("a/node.key"), "rb"), *dst = fopen(check_path("a2/node.key"), "wb");
+      FILE *src = fopen(check_path("s0/node.key"), "rb"), *dst = fopen(check_path("a2/node.key"), "wb");
       char k[64];
       REQUIRE(src && dst && fread(k, 1, 64, src) == 64 && fwrite(k, 1, 64, dst) == 64);
       fclose(src);

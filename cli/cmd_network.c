@@ -1,0 +1,369 @@
+/* cmd_network: kring network, invite, join, member accept|list|remove. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "cli/cli.h"
+#include "crdt/err.h"
+#include "sync/invite.h"
+
+#define DAY_MS (24ull * 3600 * 1000)
+
+/* "30m", "24h", "7d": milliseconds, or 0 if malformed or out of range. */
+static uint64_t parse_duration(const char *s)
+{
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  uint64_t unit;
+
+  if (end == s || s[0] == '-' || !end[0] || end[1]) return 0;
+  switch (end[0]) {
+  case 'm': unit = 60ull * 1000; break;
+  case 'h': unit = 3600ull * 1000; break;
+  case 'd': unit = DAY_MS; break;
+  default: return 0;
+  }
+  if (v == 0 || v > 30 * DAY_MS / unit) return 0;
+  return v * unit;
+}
+
+static void ms_time(uint64_t ms, char out[32])
+{
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  localtime_r(&t, &tm);
+  strftime(out, 32, "%Y-%m-%d %H:%M", &tm);
+}
+
+/* ---- kring network and member list --------------------------------------- */
+
+struct list_ctx {
+  kr_node *n;
+  json_t *arr;
+};
+
+static int member_row(void *ctx, const kr_member *m)
+{
+  struct list_ctx *l = ctx;
+  char hex[65], t[32], by[80], status[200];
+
+  cli_hex(m->node, KR_NODE_LEN, hex);
+  if (m->removed)
+    snprintf(status, sizeof status, "removed (after its change %llu): %s",
+             (unsigned long long)m->cutoff, m->reason ? m->reason : "");
+  else if (!m->admitted)
+    snprintf(status, sizeof status, "removal known, admission not yet");
+  else
+    snprintf(status, sizeof status, "%s", m->founder ? "founder" : "member");
+  if (l->arr) {
+    json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:b}", "node_id", hex, "org", m->org, "kind",
+                          m->kind, "founder", m->founder, "removed", m->removed);
+    if (m->admitted) {
+      cli_time(m->admitted_at.hlc, 1, t);
+      cli_hex(m->admitted_at.origin, KR_NODE_LEN, by);
+      json_object_set_new(o, "admitted_at", json_string(t));
+      json_object_set_new(o, "admitted_by", json_string(by));
+    }
+    if (m->removed) {
+      cli_time(m->removed_at.hlc, 1, t);
+      cli_hex(m->removed_at.origin, KR_NODE_LEN, by);
+      json_object_set_new(o, "removed_at", json_string(t));
+      json_object_set_new(o, "removed_by", json_string(by));
+      json_object_set_new(o, "reason", json_string(m->reason ? m->reason : ""));
+      json_object_set_new(o, "last_counted_seq", json_integer((json_int_t)m->cutoff));
+    }
+    json_array_append_new(l->arr, o);
+    return 0;
+  }
+  cli_time(m->admitted_at.hlc, 0, t);
+  if (m->founder || !m->admitted) by[0] = 0;
+  else cli_node_name(l->n, m->admitted_at.origin, by);
+  printf("%.12s  %-28.28s %-9s %s%s%s%s\n", hex, m->org, m->kind, status,
+         memcmp(m->node, kr_node_id(l->n), KR_NODE_LEN) == 0 ? " (this node)" : "",
+         by[0] ? ", admitted by " : "", by);
+  return 0;
+}
+
+static int list_members(kr_node *n, json_t *arr)
+{
+  struct list_ctx l = {n, arr};
+  int rc = kr_node_members(n, member_row, &l);
+  return rc ? cli_fail("reading the members: %s", kr_strerror(rc)) : CLI_OK;
+}
+
+int cmd_network(int argc, char **argv)
+{
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
+  char nhex[33], fname[80];
+  kr_node *n;
+  int rc, member;
+
+  if (argc) return cli_usage("kring network", "unexpected argument '%s'", argv[0]);
+  if ((rc = cli_open(&n))) return rc;
+  kr_node_network(n, net, founder);
+  cli_hex(net, KR_NETWORK_LEN, nhex);
+  cli_node_name(n, founder, fname);
+  member = kr_node_is_member(n, kr_node_id(n));
+  if (cli_json) {
+    json_t *o, *arr = json_array();
+    char fhex[65];
+    cli_hex(founder, KR_NODE_LEN, fhex);
+    if ((rc = list_members(n, arr))) { json_decref(arr); goto out; }
+    o = json_pack("{s:s, s:s, s:b, s:o}", "network_id", nhex, "founder", fhex, "member",
+                  member == 1, "members", arr);
+    rc = cli_print_json(o);
+  } else {
+    printf("network  %s\nfounder  %s\n", nhex, fname);
+    if (member != 1)
+      printf("this node is not a member yet: a member must accept its join request and send it "
+             "a bundle\n");
+    printf("\n");
+    rc = list_members(n, NULL);
+  }
+out:
+  kr_node_close(n);
+  return rc;
+}
+
+/* ---- kring invite ---------------------------------------------------------- */
+
+int cmd_invite(int argc, char **argv)
+{
+  static const char usage[] = "kring invite [--expires 24h] [--address HOST:PORT]...";
+  cli_opt o[] = {{"expires", 1, 0, NULL, 0}, {"address", 1, 1, NULL, 0}};
+  const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
+  char line[KR_INVITE_TEXT_MAX + 1], t[32];
+  uint64_t dur = 24 * 3600 * 1000ull, expires;
+  kr_node *n = NULL;
+  size_t npos;
+  int rc;
+
+  if (!pos) return cli_fail("out of memory");
+  if ((rc = cli_parse(argc, argv, o, 2, pos, &npos, usage))) goto out;
+  if (npos) { rc = cli_usage(usage, "unexpected argument '%s'", pos[0]); goto out; }
+  if (cli_val(&o[0]) && !(dur = parse_duration(cli_val(&o[0])))) {
+    rc = cli_usage(usage, "--expires takes a duration such as 30m, 24h or 7d (at most 30d)");
+    goto out;
+  }
+  if (o[1].n > KR_INVITE_ADDRS) { rc = cli_usage(usage, "at most %d addresses", KR_INVITE_ADDRS); goto out; }
+  if ((rc = cli_open(&n))) goto out;
+  if ((rc = kr_node_is_member(n, kr_node_id(n))) != 1) {
+    rc = cli_fail("this node is not a member of its network yet, so it cannot invite");
+    goto out;
+  }
+  kr_node_network(n, net, founder);
+  expires = kr_node_now_ms(n) + dur;
+  if ((rc = kr_invite_make(kr_node_secret_key(n), net, founder, expires, o[1].vals, o[1].n, line,
+                           sizeof line))) {
+    rc = cli_fail("cannot make the invite: %s (addresses are HOST:PORT, up to %d characters)",
+                  kr_strerror(rc), KR_ADDR_MAX);
+    goto out;
+  }
+  ms_time(expires, t);
+  if (cli_json) {
+    rc = cli_print_json(json_pack("{s:s, s:s}", "invite", line, "expires", t));
+  } else {
+    printf("%s\n", line);
+    fprintf(stderr, "kring: this invite works once, until %s. The new organisation runs:\n"
+                    "kring join INVITE --org NAME --offline\n", t);
+  }
+out:
+  kr_node_close(n);
+  free(o[0].vals);
+  free(o[1].vals);
+  free(pos);
+  return rc;
+}
+
+/* ---- kring join ------------------------------------------------------------ */
+
+static int invite_error(int rc, const char *what)
+{
+  switch (rc) {
+  case KR_EBADSIG: return cli_fail("%s does not verify: it was changed or damaged", what);
+  case KR_ETOOBIG: return cli_fail("%s is too long", what);
+  default: return cli_fail("this is not a kring %s (%s)", what, kr_strerror(rc));
+  }
+}
+
+int cmd_join(int argc, char **argv)
+{
+  static const char usage[] = "kring join INVITE --org NAME [--kind " KR_KINDS "] --offline";
+  cli_opt o[] = {{"org", 1, 0, NULL, 0}, {"kind", 1, 0, NULL, 0}, {"offline", 0, 0, NULL, 0}};
+  const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  char line[KR_INVITE_TEXT_MAX + 1], t[32];
+  const char *kind;
+  kr_invite *inv = calloc(1, sizeof *inv);
+  kr_node *n = NULL;
+  size_t npos;
+  int rc;
+
+  if (!pos || !inv) { rc = cli_fail("out of memory"); goto out; }
+  if ((rc = cli_parse(argc, argv, o, 3, pos, &npos, usage))) goto out;
+  if (npos != 1) { rc = cli_usage(usage, npos ? "one invite, please" : "the invite is missing"); goto out; }
+  if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) { rc = cli_usage(usage, "--org NAME is required"); goto out; }
+  kind = cli_val(&o[1]) ? cli_val(&o[1]) : "other";
+  if (!kr_kind_ok(kind)) { rc = cli_usage(usage, "unknown kind '%s'", kind); goto out; }
+  if (strlen(cli_val(&o[0])) > KR_ORG_MAX) {
+    rc = cli_fail("organisation name longer than %d bytes", KR_ORG_MAX);
+    goto out;
+  }
+  if (!o[2].n) {
+    rc = cli_usage(usage, "joining over the network comes with kring serve; for now join with "
+                          "--offline and send the join request to a member");
+    goto out;
+  }
+  if ((rc = kr_invite_parse(pos[0], inv))) { rc = invite_error(rc, "invite"); goto out; }
+  if (cli_now_ms() > inv->expires_ms) {
+    ms_time(inv->expires_ms, t);
+    rc = cli_fail("this invite expired at %s; ask the member for a new one", t);
+    goto out;
+  }
+  rc = kr_node_create_joining(cli_home, cli_val(&o[0]), kind, inv->network, inv->founder, &n);
+  if (rc == KR_EEXISTS) { rc = cli_fail("%s already holds a kring node; refusing to overwrite it", cli_home); goto out; }
+  if (rc) { rc = cli_fail("cannot create node in %s: %s", cli_home, kr_strerror(rc)); goto out; }
+  if ((rc = kr_join_make(inv, kr_node_secret_key(n), cli_val(&o[0]), kind, line, sizeof line))) {
+    rc = cli_fail("cannot make the join request: %s", kr_strerror(rc));
+    goto out;
+  }
+  if (cli_json) {
+    char hex[65];
+    cli_hex(kr_node_id(n), KR_NODE_LEN, hex);
+    rc = cli_print_json(json_pack("{s:s, s:s}", "node_id", hex, "join_request", line));
+  } else {
+    printf("%s\n", line);
+    fprintf(stderr, "kring: node created in %s. Send the line above to the member who invited "
+                    "you; they run: kring member accept REQUEST, then give you a bundle.\n",
+            cli_home);
+  }
+out:
+  kr_node_close(n);
+  if (inv) sodium_memzero(inv, sizeof *inv);
+  free(inv);
+  for (int i = 0; i < 3; i++) free(o[i].vals);
+  free(pos);
+  return rc;
+}
+
+/* ---- kring member ------------------------------------------------------------ */
+
+static int member_accept(kr_node *n, const char *text)
+{
+  kr_join_req *req = calloc(1, sizeof *req);
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN], iid[KR_SUBJECT_LEN];
+  char hex[65], t[32];
+  int rc;
+
+  if (!req) return cli_fail("out of memory");
+  kr_node_network(n, net, founder);
+  if ((rc = kr_join_parse(text, req))) { rc = invite_error(rc, "join request"); goto out; }
+  if (memcmp(req->inv.network, net, KR_NETWORK_LEN) != 0) {
+    rc = cli_fail("this join request is for another kring network");
+    goto out;
+  }
+  if ((rc = kr_node_is_member(n, req->inv.inviter)) != 1) {
+    rc = cli_fail("the invite was made by a node that is not a member of this network");
+    goto out;
+  }
+  if (kr_node_now_ms(n) > req->inv.expires_ms) {
+    ms_time(req->inv.expires_ms, t);
+    rc = cli_fail("the invite in this join request expired at %s; send a new invite", t);
+    goto out;
+  }
+  kr_invite_id(&req->inv, iid);
+  if ((rc = kr_node_invite_used(n, iid)) != 0) {
+    rc = rc < 0 ? cli_fail("reading the members: %s", kr_strerror(rc))
+                : cli_fail("this invite has already been used; send a new invite");
+    goto out;
+  }
+  cli_hex(req->node, KR_NODE_LEN, hex);
+  rc = kr_node_admit(n, req->node, req->org, req->kind, iid);
+  if (rc == KR_EEXISTS) {
+    rc = cli_fail("node %.12s is a member already, or was removed (a removed node joins again "
+                  "with a new node)", hex);
+    goto out;
+  }
+  if (rc == KR_ENOTMEMBER) { rc = cli_fail("this node is not a member, so it cannot admit"); goto out; }
+  if (rc) { rc = cli_fail("cannot record the admission: %s", kr_strerror(rc)); goto out; }
+  if (cli_json)
+    rc = cli_print_json(json_pack("{s:s, s:s, s:s}", "admitted", hex, "org", req->org, "kind", req->kind));
+  else
+    printf("admitted %s (%s), node %.12s. Give it a bundle:\n"
+           "  kring bundle export --for %.12s --out FILE\n", req->org, req->kind, hex, hex);
+out:
+  free(req);
+  return rc;
+}
+
+static int member_remove(kr_node *n, const char *who, const char *reason)
+{
+  uint8_t id[KR_NODE_LEN];
+  char name[80];
+  int rc, removed;
+
+  if ((rc = cli_member(n, who, id, &removed))) return rc;
+  cli_node_name(n, id, name);
+  if (removed) return cli_fail("%s has been removed already", name);
+  if (memcmp(id, kr_node_id(n), KR_NODE_LEN) == 0)
+    return cli_fail("a node cannot remove itself; ask another member");
+  rc = kr_node_expel(n, id, reason);
+  if (rc == KR_EBSN) return cli_fail("reason: %s", kr_strerror(rc));
+  if (rc == KR_ENOTMEMBER) return cli_fail("this node is not a member, so it cannot remove");
+  if (rc) return cli_fail("cannot record the removal: %s", kr_strerror(rc));
+  if (cli_json) {
+    char hex[65];
+    cli_hex(id, KR_NODE_LEN, hex);
+    return cli_print_json(json_pack("{s:s}", "removed", hex));
+  }
+  printf("removed %s; its changes from now on are refused everywhere the removal arrives\n", name);
+  return CLI_OK;
+}
+
+int cmd_member(int argc, char **argv)
+{
+  static const char usage[] = "kring member accept REQUEST | list | remove NODEID --reason TEXT";
+  cli_opt o[] = {{"reason", 1, 0, NULL, 0}};
+  const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  kr_node *n = NULL;
+  size_t npos;
+  int rc;
+
+  if (!pos) return cli_fail("out of memory");
+  if (argc < 1) { rc = cli_usage(usage, "which member command?"); goto out; }
+  if ((rc = cli_parse(argc - 1, argv + 1, o, 1, pos, &npos, usage))) goto out;
+  if (strcmp(argv[0], "accept") == 0) {
+    if (npos != 1 || o[0].n) { rc = cli_usage(usage, "member accept takes one join request"); goto out; }
+    if ((rc = cli_open(&n))) goto out;
+    rc = member_accept(n, pos[0]);
+  } else if (strcmp(argv[0], "list") == 0) {
+    if (npos || o[0].n) { rc = cli_usage(usage, "member list takes no arguments"); goto out; }
+    if ((rc = cli_open(&n))) goto out;
+    if (cli_json) {
+      json_t *arr = json_array();
+      if ((rc = list_members(n, arr))) json_decref(arr);
+      else rc = cli_print_json(arr);
+    } else {
+      rc = list_members(n, NULL);
+    }
+  } else if (strcmp(argv[0], "remove") == 0) {
+    const char *reason = cli_val(&o[0]);
+    if (npos != 1) { rc = cli_usage(usage, "member remove takes one node id"); goto out; }
+    if (!reason || !reason[0] || strlen(reason) > KR_REASON_MAX) {
+      rc = cli_usage(usage, "--reason TEXT (up to %d characters) is required", KR_REASON_MAX);
+      goto out;
+    }
+    if ((rc = cli_open(&n))) goto out;
+    rc = member_remove(n, pos[0], reason);
+  } else {
+    rc = cli_usage(usage, "unknown member command '%s'", argv[0]);
+  }
+out:
+  kr_node_close(n);
+  free(o[0].vals);
+  free(pos);
+  return rc;
+}

@@ -1,0 +1,267 @@
+/*
+ * member: the network and its members. Membership is replicated state,
+ * changed only by signed ops (docs/crdt.md, "Membership"):
+ *
+ *   FOUND  the founder's op naming the network; the founder is a member
+ *          from its first change.
+ *   ADMIT  a member admits a node (with the invite it used).
+ *   EXPEL  a member removes a node: the node's changes up to after_seq
+ *          (what the remover held of it) still count, later ones never.
+ *
+ * A change is accepted only when its origin is a member at that change's
+ * seq. Two admissions of one node: the earliest stamp gives its name. Two
+ * removals: the smallest after_seq and the earliest stamp count.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crdt/err.h"
+#include "node/internal.h"
+
+int kr__found(kr_node *n)
+{
+  kr_txn *t;
+  kr_op op;
+  int rc;
+
+  memset(&op, 0, sizeof op);
+  op.type = KR_OP_FOUND;
+  memcpy(op.subject, n->network, KR_NETWORK_LEN);
+  op.org = n->org;
+  op.kind = n->kind;
+  if ((rc = kr_txn_begin(n, &t))) return rc;
+  if ((rc = kr__txn_member_op(t, &op))) {
+    kr_txn_abort(t);
+    return rc;
+  }
+  return kr_txn_commit(t, NULL);
+}
+
+/* Member state of one node: *admitted, *cutoff (UINT64_MAX if none). */
+static int member_state(kr_node *n, const uint8_t node[KR_NODE_LEN], int *admitted,
+                        uint64_t *cutoff)
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_MEMBER_GET);
+  int rc;
+
+  *admitted = memcmp(node, n->founder, KR_NODE_LEN) == 0;
+  *cutoff = UINT64_MAX;
+  if (!s) return KR_EDB;
+  sqlite3_bind_blob(s, 1, node, KR_NODE_LEN, SQLITE_STATIC);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    *admitted |= sqlite3_column_int(s, 0);
+    if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+      *cutoff = (uint64_t)sqlite3_column_int64(s, 1);
+    rc = 0;
+  } else {
+    rc = rc == SQLITE_DONE ? 0 : KR_EDB;
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
+int kr__member_check(kr_node *n, const kr_change *c)
+{
+  uint64_t cutoff;
+  int admitted, rc;
+
+  for (uint32_t i = 0; i < c->nops; i++) {
+    const kr_op *op = &c->ops[i];
+    if (op->type == KR_OP_FOUND || op->type == KR_OP_EXPEL) {
+      if (memcmp(op->subject, n->network, KR_NETWORK_LEN) != 0) return KR_ENETWORK;
+      if (op->type == KR_OP_FOUND && memcmp(c->origin, n->founder, KR_NODE_LEN) != 0)
+        return KR_ENOTMEMBER;
+    }
+  }
+  if ((rc = member_state(n, c->origin, &admitted, &cutoff))) return rc;
+  if (!admitted || c->seq > cutoff) return KR_ENOTMEMBER;
+  return 0;
+}
+
+static void stamp_bind(sqlite3_stmt *s, int col, const kr_stamp *st)
+{
+  sqlite3_bind_int64(s, col, (sqlite3_int64)st->hlc);
+  sqlite3_bind_blob(s, col + 1, st->origin, KR_NODE_LEN, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(s, col + 2, st->idx);
+}
+
+static int run(kr_node *n, const char *sql, const uint8_t node[KR_NODE_LEN], const kr_op *op,
+               const kr_stamp *st)
+{
+  sqlite3_stmt *s;
+  int rc;
+
+  if (sqlite3_prepare_v2(n->db, sql, -1, &s, NULL) != SQLITE_OK) return KR_EDB;
+  sqlite3_bind_blob(s, 1, node, KR_NODE_LEN, SQLITE_TRANSIENT);
+  stamp_bind(s, 2, st);
+  if (op->org) sqlite3_bind_text(s, 5, op->org, -1, SQLITE_TRANSIENT);
+  if (op->kind) sqlite3_bind_text(s, 6, op->kind, -1, SQLITE_TRANSIENT);
+  if (op->type == KR_OP_ADMIT) sqlite3_bind_blob(s, 7, op->subject, KR_SUBJECT_LEN, SQLITE_TRANSIENT);
+  if (op->type == KR_OP_EXPEL) {
+    sqlite3_bind_int64(s, 8, (sqlite3_int64)(op->after_seq > INT64_MAX ? INT64_MAX : op->after_seq));
+    sqlite3_bind_text(s, 9, op->value, -1, SQLITE_TRANSIENT);
+  }
+  rc = sqlite3_step(s);
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE ? 0 : KR_EDB;
+}
+
+/* (hlc, origin, idx) of ?2..?4 orders before the admission stamp held. */
+#define EARLIER(h, o, i) "(" h " IS NULL OR ?2<" h " OR (?2=" h " AND (?3<" o \
+                         " OR (?3=" o " AND ?4<" i "))))"
+
+int kr__member_apply(kr_node *n, const kr_op *op, const kr_stamp *st)
+{
+  const uint8_t *node = op->type == KR_OP_FOUND ? st->origin : op->member;
+  int rc;
+
+  if ((rc = run(n, "INSERT OR IGNORE INTO members(node) VALUES(?1)", node, op, st))) return rc;
+  if (op->type == KR_OP_EXPEL)
+    return run(n, "UPDATE members SET cutoff=min(coalesce(cutoff,?8),?8),"
+                  " r_hlc=CASE WHEN " EARLIER("r_hlc", "r_origin", "r_idx") " THEN ?2 ELSE r_hlc END,"
+                  " reason=CASE WHEN " EARLIER("r_hlc", "r_origin", "r_idx") " THEN ?9 ELSE reason END,"
+                  " r_origin=CASE WHEN " EARLIER("r_hlc", "r_origin", "r_idx") " THEN ?3 ELSE r_origin END,"
+                  " r_idx=CASE WHEN " EARLIER("r_hlc", "r_origin", "r_idx") " THEN ?4 ELSE r_idx END"
+                  " WHERE node=?1",
+               node, op, st);
+  return run(n, "UPDATE members SET org=?5, kind=?6, invite=?7, a_hlc=?2, a_origin=?3, a_idx=?4"
+                " WHERE node=?1 AND " EARLIER("a_hlc", "a_origin", "a_idx"),
+             node, op, st);
+}
+
+int kr_node_network(const kr_node *n, uint8_t network[static KR_NETWORK_LEN],
+                    uint8_t founder[static KR_NODE_LEN])
+{
+  memcpy(network, n->network, KR_NETWORK_LEN);
+  memcpy(founder, n->founder, KR_NODE_LEN);
+  return 0;
+}
+
+int kr_node_members(kr_node *n, kr_member_cb cb, void *ctx)
+{
+  sqlite3_stmt *s;
+  int rc = 0, step;
+
+  if (sqlite3_prepare_v2(n->db,
+                         "SELECT node, org, kind, invite, a_hlc, a_origin, a_idx, cutoff,"
+                         " r_hlc, r_origin, r_idx, reason FROM members ORDER BY a_hlc IS NULL,"
+                         " a_hlc, node", -1, &s, NULL) != SQLITE_OK)
+    return KR_EDB;
+  while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    kr_member m;
+    memset(&m, 0, sizeof m);
+    if (sqlite3_column_bytes(s, 0) != KR_NODE_LEN) continue;
+    memcpy(m.node, sqlite3_column_blob(s, 0), KR_NODE_LEN);
+    m.founder = memcmp(m.node, n->founder, KR_NODE_LEN) == 0;
+    m.admitted = sqlite3_column_type(s, 1) != SQLITE_NULL;
+    m.org = m.admitted ? (const char *)sqlite3_column_text(s, 1) : "";
+    m.kind = m.admitted ? (const char *)sqlite3_column_text(s, 2) : "";
+    if (sqlite3_column_bytes(s, 3) == KR_SUBJECT_LEN)
+      memcpy(m.invite, sqlite3_column_blob(s, 3), KR_SUBJECT_LEN);
+    if (m.admitted) {
+      m.admitted_at.hlc = (kr_hlc)sqlite3_column_int64(s, 4);
+      if (sqlite3_column_bytes(s, 5) == KR_NODE_LEN)
+        memcpy(m.admitted_at.origin, sqlite3_column_blob(s, 5), KR_NODE_LEN);
+      m.admitted_at.idx = (uint32_t)sqlite3_column_int64(s, 6);
+    }
+    m.removed = sqlite3_column_type(s, 7) != SQLITE_NULL;
+    if (m.removed) {
+      m.cutoff = (uint64_t)sqlite3_column_int64(s, 7);
+      m.removed_at.hlc = (kr_hlc)sqlite3_column_int64(s, 8);
+      if (sqlite3_column_bytes(s, 9) == KR_NODE_LEN)
+        memcpy(m.removed_at.origin, sqlite3_column_blob(s, 9), KR_NODE_LEN);
+      m.removed_at.idx = (uint32_t)sqlite3_column_int64(s, 10);
+      m.reason = (const char *)sqlite3_column_text(s, 11);
+    }
+    rc = cb(ctx, &m);
+  }
+  if (!rc && step != SQLITE_DONE) rc = KR_EDB;
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int kr_node_is_member(kr_node *n, const uint8_t id[static KR_NODE_LEN])
+{
+  uint64_t cutoff;
+  int admitted, rc = member_state(n, id, &admitted, &cutoff);
+  if (rc) return rc;
+  return admitted && cutoff == UINT64_MAX;
+}
+
+int kr_node_invite_used(kr_node *n, const uint8_t invite[static KR_SUBJECT_LEN])
+{
+  sqlite3_stmt *s;
+  int rc;
+
+  if (sqlite3_prepare_v2(n->db, "SELECT 1 FROM members WHERE invite=?1", -1, &s, NULL))
+    return KR_EDB;
+  sqlite3_bind_blob(s, 1, invite, KR_SUBJECT_LEN, SQLITE_STATIC);
+  rc = sqlite3_step(s);
+  sqlite3_finalize(s);
+  return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : KR_EDB;
+}
+
+int kr_node_max_seq(kr_node *n, const uint8_t origin[static KR_NODE_LEN], uint64_t *seq)
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_CHG_MAXSEQ);
+  if (!s) return KR_EDB;
+  *seq = 0;
+  sqlite3_bind_blob(s, 1, origin, KR_NODE_LEN, SQLITE_STATIC);
+  if (sqlite3_step(s) == SQLITE_ROW)
+    *seq = (uint64_t)sqlite3_column_int64(s, 0);
+  sqlite3_reset(s);
+  return 0;
+}
+
+static int commit_op(kr_node *n, const kr_op *op)
+{
+  kr_txn *t;
+  int rc;
+
+  if ((rc = kr_txn_begin(n, &t))) return rc;
+  if ((rc = kr__txn_member_op(t, op))) {
+    kr_txn_abort(t);
+    return rc;
+  }
+  return kr_txn_commit(t, NULL);
+}
+
+int kr_node_admit(kr_node *n, const uint8_t member[static KR_NODE_LEN], const char *org,
+                  const char *kind, const uint8_t invite[static KR_SUBJECT_LEN])
+{
+  kr_op op;
+  uint64_t cutoff;
+  int admitted, rc;
+
+  /* A member, or a removed one: a removed node never comes back under
+   * the same key (it joins again as a new node). */
+  if ((rc = member_state(n, member, &admitted, &cutoff))) return rc;
+  if (admitted || cutoff != UINT64_MAX) return KR_EEXISTS;
+  memset(&op, 0, sizeof op);
+  op.type = KR_OP_ADMIT;
+  memcpy(op.subject, invite, KR_SUBJECT_LEN);
+  memcpy(op.member, member, KR_NODE_LEN);
+  op.org = org;
+  op.kind = kind;
+  return commit_op(n, &op);
+}
+
+int kr_node_expel(kr_node *n, const uint8_t member[static KR_NODE_LEN], const char *reason)
+{
+  kr_op op;
+  int rc;
+
+  if ((rc = kr_node_is_member(n, member)) < 0) return rc;
+  if (!rc) return KR_ENOTFOUND;
+  if (!reason || kr__has_bsn(reason)) return reason ? KR_EBSN : KR_EINVAL;
+  memset(&op, 0, sizeof op);
+  op.type = KR_OP_EXPEL;
+  memcpy(op.subject, n->network, KR_NETWORK_LEN);
+  memcpy(op.member, member, KR_NODE_LEN);
+  op.value = reason;
+  if ((rc = kr_node_max_seq(n, member, &op.after_seq))) return rc;
+  return commit_op(n, &op);
+}

@@ -1,0 +1,228 @@
+/*
+ * vector: what this node holds per origin (origins.contig, kept current by
+ * apply.c), what each peer was last known to hold (peers), and the stream
+ * of changes a peer lacks, read in bounded batches so that memory stays
+ * flat whatever the store's size.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/err.h"
+#include "node/internal.h"
+
+int kr_node_vector(kr_node *n, kr_vv *out)
+{
+  sqlite3_stmt *s;
+  int rc = 0, step;
+
+  kr_vv_init(out);
+  if (sqlite3_prepare_v2(n->db, "SELECT key, contig FROM origins WHERE contig>0", -1, &s, NULL))
+    return KR_EDB;
+  while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW)
+    if (sqlite3_column_bytes(s, 0) == KR_NODE_LEN)
+      rc = kr_vv_set(out, sqlite3_column_blob(s, 0), (uint64_t)sqlite3_column_int64(s, 1));
+  if (!rc && step != SQLITE_DONE) rc = KR_EDB;
+  sqlite3_finalize(s);
+  if (rc) kr_vv_free(out);
+  return rc;
+}
+
+int kr_node_peer_vector(kr_node *n, const uint8_t peer[static KR_NODE_LEN], kr_vv *out)
+{
+  sqlite3_stmt *s;
+  int rc = 0;
+
+  kr_vv_init(out);
+  if (sqlite3_prepare_v2(n->db, "SELECT vector FROM peers WHERE node=?1", -1, &s, NULL))
+    return KR_EDB;
+  sqlite3_bind_blob(s, 1, peer, KR_NODE_LEN, SQLITE_STATIC);
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    kr_mp r;
+    kr_mp_init(&r, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+    rc = kr_vv_decode(&r, out);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int kr_node_peer_record(kr_node *n, const uint8_t peer[static KR_NODE_LEN], const kr_vv *v)
+{
+  kr_vv cur;
+  kr_buf b;
+  sqlite3_stmt *s = NULL;
+  int rc;
+
+  kr_buf_init(&b, 1u << 20);
+  if ((rc = kr_node_peer_vector(n, peer, &cur))) kr_vv_init(&cur); /* unreadable: replace */
+  if ((rc = kr_vv_merge(&cur, v)) || (rc = kr_vv_encode(&cur, &b))) goto out;
+  rc = KR_EDB;
+  if (sqlite3_prepare_v2(n->db, "INSERT OR REPLACE INTO peers(node, vector, seen) VALUES(?1,?2,?3)",
+                         -1, &s, NULL))
+    goto out;
+  sqlite3_bind_blob(s, 1, peer, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 2, b.data ? (const void *)b.data : "", (int)b.len, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, (sqlite3_int64)kr_node_now_ms(n));
+  rc = sqlite3_step(s) == SQLITE_DONE ? 0 : KR_EDB;
+out:
+  sqlite3_finalize(s);
+  kr_buf_free(&b);
+  kr_vv_free(&cur);
+  return rc;
+}
+
+/* ---- what a peer lacks -------------------------------------------------- */
+
+typedef struct {
+  sqlite3_int64 n;
+  uint8_t key[KR_NODE_LEN];
+  uint64_t from;      /* the peer holds up to here */
+} lack_origin;
+
+typedef struct {
+  uint8_t key[KR_NODE_LEN];
+  uint64_t seq;
+} lack_change;
+
+struct kr_lacks {
+  kr_node *n;
+  lack_change *memb;          /* membership changes the peer lacks, clock order */
+  size_t nmemb, imemb;
+  lack_origin *orig;
+  size_t norig, iorig;
+  uint64_t last;              /* last seq handed out of orig[iorig] */
+  sqlite3_stmt *next;         /* non-membership changes of one origin after a seq */
+  uint64_t total;
+  int snapshot;               /* inside SAVEPOINT lacks: one consistent view */
+};
+
+void kr_lacks_close(kr_lacks *l)
+{
+  if (!l) return;
+  sqlite3_finalize(l->next);
+  if (l->snapshot) kr__exec(l->n, "RELEASE lacks");
+  free(l->memb);
+  free(l->orig);
+  free(l);
+}
+
+int kr_lacks_open(kr_node *n, const kr_vv *peer, kr_lacks **out)
+{
+  kr_lacks *l = calloc(1, sizeof *l);
+  sqlite3_stmt *s = NULL;
+  int rc = KR_EDB, step;
+
+  *out = NULL;
+  if (!l) return KR_ENOMEM;
+  l->n = n;
+  if (kr__exec(n, "SAVEPOINT lacks")) { free(l); return KR_EDB; }
+  l->snapshot = 1;
+  /* Origins are few (one per member), so they are held in memory. */
+  if (sqlite3_prepare_v2(n->db, "SELECT o.n, o.key, (SELECT count(*) FROM changes c WHERE"
+                         " c.origin=o.n AND c.seq>?1 AND NOT c.memb) FROM origins o WHERE o.key=?2",
+                         -1, &s, NULL))
+    goto err;
+  {
+    sqlite3_stmt *all;
+    if (sqlite3_prepare_v2(n->db, "SELECT key FROM origins ORDER BY n", -1, &all, NULL)) goto err;
+    while ((step = sqlite3_step(all)) == SQLITE_ROW) {
+      const uint8_t *key = sqlite3_column_blob(all, 0);
+      lack_origin *o;
+      if (sqlite3_column_bytes(all, 0) != KR_NODE_LEN) continue;
+      o = realloc(l->orig, (l->norig + 1) * sizeof *o);
+      if (!o) { sqlite3_finalize(all); rc = KR_ENOMEM; goto err; }
+      l->orig = o;
+      o = &l->orig[l->norig];
+      memcpy(o->key, key, KR_NODE_LEN);
+      o->from = kr_vv_get(peer, key);
+      sqlite3_reset(s);
+      sqlite3_bind_int64(s, 1, (sqlite3_int64)o->from);
+      sqlite3_bind_blob(s, 2, key, KR_NODE_LEN, SQLITE_STATIC);
+      if (sqlite3_step(s) != SQLITE_ROW) { sqlite3_finalize(all); goto err; }
+      o->n = sqlite3_column_int64(s, 0);
+      l->total += (uint64_t)sqlite3_column_int64(s, 2);
+      l->norig++;
+    }
+    sqlite3_finalize(all);
+    if (step != SQLITE_DONE) goto err;
+  }
+  sqlite3_finalize(s);
+  s = NULL;
+  if (sqlite3_prepare_v2(n->db, "SELECT o.key, c.seq FROM changes c JOIN origins o ON o.n=c.origin"
+                         " WHERE c.memb ORDER BY c.hlc, c.origin, c.seq", -1, &s, NULL))
+    goto err;
+  while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    const uint8_t *key = sqlite3_column_blob(s, 0);
+    uint64_t seq = (uint64_t)sqlite3_column_int64(s, 1);
+    lack_change *m;
+    if (sqlite3_column_bytes(s, 0) != KR_NODE_LEN || seq <= kr_vv_get(peer, key)) continue;
+    if (!(m = realloc(l->memb, (l->nmemb + 1) * sizeof *m))) { rc = KR_ENOMEM; goto err; }
+    l->memb = m;
+    memcpy(m[l->nmemb].key, key, KR_NODE_LEN);
+    m[l->nmemb].seq = seq;
+    l->nmemb++;
+  }
+  if (step != SQLITE_DONE) goto err;
+  sqlite3_finalize(s);
+  s = NULL;
+  l->total += l->nmemb;
+  if (sqlite3_prepare_v2(n->db, "SELECT seq FROM changes WHERE origin=?1 AND seq>?2 AND NOT memb"
+                         " ORDER BY seq LIMIT 64", -1, &l->next, NULL))
+    goto err;
+  if (l->norig) l->last = l->orig[0].from;
+  *out = l;
+  return 0;
+err:
+  sqlite3_finalize(s);
+  kr_lacks_close(l);
+  return rc;
+}
+
+uint64_t kr_lacks_total(const kr_lacks *l) { return l->total; }
+
+static int hand(kr_lacks *l, const uint8_t *key, uint64_t seq, kr_buf *b, kr_bytes_cb cb,
+                void *ctx, size_t *bytes)
+{
+  int rc;
+  b->len = 0;
+  if ((rc = kr_node_change_bytes(l->n, key, seq, b))) return rc;
+  *bytes += b->len;
+  return cb(ctx, b->data, b->len);
+}
+
+int kr_lacks_next(kr_lacks *l, size_t budget, kr_bytes_cb cb, void *ctx, size_t *count)
+{
+  kr_buf b;
+  size_t bytes = 0;
+  int rc = 0;
+
+  *count = 0;
+  kr_buf_init(&b, KR_CHANGE_MAX);
+  while (!rc && l->imemb < l->nmemb && (*count == 0 || bytes < budget)) {
+    rc = hand(l, l->memb[l->imemb].key, l->memb[l->imemb].seq, &b, cb, ctx, &bytes);
+    l->imemb++;
+    ++*count;
+  }
+  while (!rc && l->iorig < l->norig && (*count == 0 || bytes < budget)) {
+    lack_origin *o = &l->orig[l->iorig];
+    uint64_t seqs[64];
+    int k = 0, step;
+    sqlite3_reset(l->next);
+    sqlite3_bind_int64(l->next, 1, o->n);
+    sqlite3_bind_int64(l->next, 2, (sqlite3_int64)l->last);
+    while (k < 64 && (step = sqlite3_step(l->next)) == SQLITE_ROW)
+      seqs[k++] = (uint64_t)sqlite3_column_int64(l->next, 0);
+    sqlite3_reset(l->next);
+    if (k < 64 && step != SQLITE_DONE) { rc = KR_EDB; break; }
+    if (k == 0) {
+      if (++l->iorig < l->norig) l->last = l->orig[l->iorig].from;
+      continue;
+    }
+    for (int i = 0; i < k && !rc && (*count == 0 || bytes < budget); i++) {
+      rc = hand(l, o->key, seqs[i], &b, cb, ctx, &bytes);
+      l->last = seqs[i];
+      ++*count;
+    }
+  }
+  kr_buf_free(&b);
+  return rc;
+}
