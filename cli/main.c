@@ -14,6 +14,18 @@
 
 static int cmd_help(int argc, char **argv);
 
+/* KRING_REPORT_PEAK=1: print this process's peak resident memory (VmHWM)
+ * on stderr at the end, for benchmarks. */
+static void report_peak(void)
+{
+  char line[256];
+  FILE *f;
+  if (!getenv("KRING_REPORT_PEAK") || !(f = fopen("/proc/self/status", "r"))) return;
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, "VmHWM:", 6) == 0) fprintf(stderr, "kring: peak memory %s", line + 6);
+  fclose(f);
+}
+
 static const struct {
   const char *name;
   int (*run)(int argc, char **argv);
@@ -101,6 +113,7 @@ int main(int argc, char **argv)
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (strcmp(rest[0], commands[i].name) == 0) {
       int rc = commands[i].run(nrest - 1, rest + 1);
+      report_peak();
       fflush(stdout);
       if (ferror(stdout) && rc == CLI_OK) {
         fprintf(stderr, "kring: cannot write output\n");

@@ -6,16 +6,23 @@
  * in changes of 500 volunteers; the resulting changes are applied to a
  * second, empty store; and the same rows are inserted into one plain
  * SQLite table in one transaction. Prints rates, ratios to the floor,
- * database sizes and peak memory. Not part of the default test run.
+ * database sizes and peak memory. Then, with the real kring binary in
+ * child processes (so that each one's peak memory is its own): a bundle
+ * of everything exported from the first node and imported into a third,
+ * empty one, against the same floor; and the size of the bundle that
+ * carries one edit once both hold everything. Not part of the default
+ * test run.
  *
- * usage: bench_node [N]   (default 100000)
+ * usage: bench_node [N] [PATH/TO/kring]   (default 100000, the kring built beside it)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -83,12 +90,52 @@ static long long fsize(const char *dir, const char *name)
   return stat(p, &st) == 0 ? (long long)st.st_size : 0;
 }
 
+/* Run kring with args in a child; its wall time and peak RSS (MiB). The
+ * child reports its own VmHWM (KRING_REPORT_PEAK): a forked child's
+ * rusage would count the bench's own pages. */
+static int run_kring(const char *bin, char *const args[], double *secs, double *rss_mib)
+{
+  char errf[] = "/tmp/kring-bench-err-XXXXXX", line[256];
+  double t0 = now_s();
+  int status, fd = mkstemp(errf);
+  pid_t pid;
+  FILE *f;
+
+  if (fd < 0) return -1;
+  fflush(stdout);
+  fflush(stderr);
+  pid = fork();
+  if (pid == 0) {
+    if (!freopen("/dev/null", "w", stdout) || dup2(fd, 2) < 0) _exit(127);
+    setenv("KRING_REPORT_PEAK", "1", 1);
+    execv(bin, args);
+    _exit(127);
+  }
+  close(fd);
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
+  *secs = now_s() - t0;
+  *rss_mib = -1;
+  if ((f = fopen(errf, "r"))) {
+    while (fgets(line, sizeof line, f)) {
+      long kb;
+      if (sscanf(line, "kring: peak memory %ld kB", &kb) == 1) *rss_mib = kb / 1024.0;
+      else fputs(line, stderr);
+    }
+    fclose(f);
+  }
+  unlink(errf);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 #define CHECKRC(x) do { int rc_ = (x); if (rc_) { fprintf(stderr, "%s: %s\n", #x, kr_strerror(rc_)); exit(1); } } while (0)
 
 int main(int argc, char **argv)
 {
   unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 100000;
-  char dir[256], ha[300], hb[300], hf[300];
+  const char *bin = argc > 2 ? argv[2] : KRING_BIN;
+  char dir[256], ha[300], hb[300], hc[300], hf[300], bundle[300], edit[300], back[300];
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN], inv[KR_SUBJECT_LEN] = {0};
+  kr_node *c;
   person *people = malloc(sizeof *people * n);
   kr_buf *wires;
   size_t nw = 0, raw = 0;
@@ -100,7 +147,11 @@ int main(int argc, char **argv)
   if (!mkdtemp(dir) || !people) return 1;
   snprintf(ha, sizeof ha, "%s/a", dir);
   snprintf(hb, sizeof hb, "%s/b", dir);
+  snprintf(hc, sizeof hc, "%s/c", dir);
   snprintf(hf, sizeof hf, "%s/floor.db", dir);
+  snprintf(bundle, sizeof bundle, "%s/all.krb", dir);
+  snprintf(edit, sizeof edit, "%s/edit.krb", dir);
+  snprintf(back, sizeof back, "%s/back.krb", dir);
   for (unsigned i = 0; i < n; i++) {
     make_person(&people[i], i);
     raw += strlen(people[i].name) + strlen(people[i].email) + strlen(people[i].phone) +
@@ -110,8 +161,26 @@ int main(int argc, char **argv)
   }
   wires = calloc(n / PER_CHANGE + 2, sizeof *wires);
 
-  /* 1. Create through the node API. */
+  /* 0. One network: a founds it and admits b and c. */
   CHECKRC(kr_node_create(ha, "Bench A", "foodbank", &a));
+  kr_node_network(a, net, founder);
+  CHECKRC(kr_node_create_joining(hb, "Bench B", "buurtteam", net, founder, &b));
+  CHECKRC(kr_node_create_joining(hc, "Bench C", "care", net, founder, &c));
+  inv[0] = 1;
+  CHECKRC(kr_node_admit(a, kr_node_id(b), "Bench B", "buurtteam", inv));
+  inv[0] = 2;
+  CHECKRC(kr_node_admit(a, kr_node_id(c), "Bench C", "care", inv));
+  for (uint64_t q = 1; q <= 3; q++) {
+    kr_buf m;
+    int fresh;
+    kr_buf_init(&m, KR_CHANGE_MAX);
+    CHECKRC(kr_node_change_bytes(a, kr_node_id(a), q, &m));
+    CHECKRC(kr_node_apply(b, m.data, m.len, &fresh));
+    kr_buf_free(&m);
+  }
+  kr_node_close(c);
+
+  /* 1. Create through the node API. */
   t0 = now_s();
   for (unsigned i = 0; i < n; i += PER_CHANGE) {
     kr_txn *t;
@@ -139,7 +208,6 @@ int main(int argc, char **argv)
   t_create = now_s() - t0;
 
   /* 2. Apply the changes to a second, empty store. */
-  CHECKRC(kr_node_create(hb, "Bench B", "buurtteam", &b));
   t0 = now_s();
   for (size_t k = 0; k < nw; k++) {
     int fresh;
@@ -208,10 +276,44 @@ int main(int argc, char **argv)
     printf("  db size: node A %.1f MiB, node B %.1f MiB, floor %.1f MiB\n",
            fsize(ha, "kring.db") / 1048576.0, fsize(hb, "kring.db") / 1048576.0,
            fsize(dir, "floor.db") / 1048576.0);
-    printf("  peak memory (max RSS) %.1f MiB\n", ru.ru_maxrss / 1024.0);
+    printf("  peak memory (max RSS) %.1f MiB (the bench holds every change in memory)\n",
+           ru.ru_maxrss / 1024.0);
   }
   kr_node_close(a);
   kr_node_close(b);
+
+  /* 4. Bundles, with the kring binary: everything from a into empty c. */
+  {
+    double t_exp, t_imp, rss_exp, rss_imp, t_e1, rss_e1;
+    char *exp_args[] = {(char *)bin, "--home", ha, "bundle", "export", "--for", "Bench C", "--out",
+                        bundle, NULL};
+    char *imp_args[] = {(char *)bin, "--home", hc, "bundle", "import", bundle, NULL};
+    char *back_args[] = {(char *)bin, "--home", hc, "bundle", "export", "--for", "Bench A",
+                         "--out", back, NULL};
+    char *back_imp[] = {(char *)bin, "--home", ha, "bundle", "import", back, NULL};
+    char *set_args[] = {(char *)bin, "--home", ha, "volunteer", "add", "--name", "Nieuwe Vrijwilliger",
+                        "--city", "Delft", NULL};
+    char *edit_args[] = {(char *)bin, "--home", ha, "bundle", "export", "--for", "Bench C", "--out",
+                         edit, NULL};
+    double t_x, r_x;
+    if (run_kring(bin, exp_args, &t_exp, &rss_exp) || run_kring(bin, imp_args, &t_imp, &rss_imp)) {
+      fprintf(stderr, "bundle export/import with %s failed\n", bin);
+      return 1;
+    }
+    printf("  bundle export (all)          %8.2f s  file %.1f MiB (raw field data %.1f MiB, %.1fx)"
+           "  peak %.1f MiB\n", t_exp, fsize(dir, "all.krb") / 1048576.0, raw / 1048576.0,
+           fsize(dir, "all.krb") / (double)raw, rss_exp);
+    printf("  bundle import into empty     %8.2f s  ratio to floor %.1fx  peak %.1f MiB\n", t_imp,
+           t_imp / t_floor, rss_imp);
+    /* c tells a what it holds; then one edit on a travels to c. */
+    if (run_kring(bin, back_args, &t_x, &r_x) || run_kring(bin, back_imp, &t_x, &r_x) ||
+        run_kring(bin, set_args, &t_x, &r_x) || run_kring(bin, edit_args, &t_e1, &rss_e1)) {
+      fprintf(stderr, "one-edit bundle failed\n");
+      return 1;
+    }
+    printf("  one-edit bundle              %8.3f s  file %.0f bytes\n", t_e1,
+           (double)fsize(dir, "edit.krb"));
+  }
   for (size_t k = 0; k < nw; k++) kr_buf_free(&wires[k]);
   free(wires);
   free(people);

@@ -1,0 +1,31 @@
+/*
+ * fuzz_invite: libFuzzer target for the invite line decoder. An invite
+ * that decodes must carry a secret that matches its key and a valid
+ * inviter signature (both checked by kr_invite_parse), and must say so
+ * again when parsed a second time.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/err.h"
+#include "sync/invite.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  static kr_invite inv, again;
+  char *text;
+
+  if (size > 2 * KR_INVITE_TEXT_MAX) return 0;
+  if (!(text = malloc(size + 1))) abort();
+  memcpy(text, data, size);
+  text[size] = 0;
+  if (kr_invite_parse(text, &inv) == 0) {
+    if (inv.naddr > KR_INVITE_ADDRS || inv.body_len > sizeof inv.body) abort();
+    if (kr_invite_parse(text, &again) != 0 || memcmp(&inv, &again, sizeof inv) != 0) abort();
+  }
+  free(text);
+  return 0;
+}

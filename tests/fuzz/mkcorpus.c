@@ -1,0 +1,82 @@
+/*
+ * mkcorpus: writes seed inputs for fuzz_invite, fuzz_join and fuzz_bundle
+ * into the directories given (invite, join, bundle). Run once by hand:
+ *   build/tests/fuzz_mkcorpus tests/fuzz/corpus
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/change.h"
+#include "fuzz_key.h"
+#include "sync/bundle.h"
+#include "sync/invite.h"
+
+static void put(const char *dir, const char *sub, const char *name, const void *p, size_t n)
+{
+  char path[4096];
+  FILE *f;
+  snprintf(path, sizeof path, "%s/%s/%s", dir, sub, name);
+  if (!(f = fopen(path, "wb")) || fwrite(p, 1, n, f) != n || fclose(f)) {
+    perror(path);
+    exit(1);
+  }
+}
+
+static int buf_write(void *ctx, const void *p, size_t n) { return kr_buf_add(ctx, p, n); }
+
+int main(int argc, char **argv)
+{
+  uint8_t pk[32], sk[64], net[16], opk[32], osk[64];
+  const char *addrs[] = {"10.0.0.5:7311"};
+  char inv[KR_INVITE_TEXT_MAX + 1], req[KR_INVITE_TEXT_MAX + 1];
+  static kr_invite parsed;
+
+  if (argc != 2) { fprintf(stderr, "usage: %s CORPUS-DIR\n", argv[0]); return 2; }
+  fuzz_key(pk, sk);
+  crypto_sign_keypair(opk, osk);
+  memset(net, 7, sizeof net);
+  kr_invite_make(sk, net, pk, 1767225600000ull, addrs, 1, inv, sizeof inv);
+  put(argv[1], "invite", "seed-addr", inv, strlen(inv));
+  kr_invite_parse(inv, &parsed);
+  kr_join_make(&parsed, osk, "Buurtteam Oost", "buurtteam", req, sizeof req);
+  put(argv[1], "join", "seed", req, strlen(req));
+  kr_invite_make(sk, net, pk, 1767225600000ull, NULL, 0, inv, sizeof inv);
+  put(argv[1], "invite", "seed-noaddr", inv, strlen(inv));
+
+  for (int b = 0; b < 3; b++) {
+    kr_bundle_writer w;
+    kr_buf out, chg;
+    kr_vv v;
+    uint8_t rcpt[2][32];
+    kr_op op;
+    char name[32];
+    int n = b == 0 ? 0 : b == 1 ? 1 : 5;
+    kr_buf_init(&out, 1u << 24);
+    kr_buf_init(&chg, KR_CHANGE_MAX);
+    kr_vv_init(&v);
+    kr_vv_set(&v, pk, (uint64_t)n);
+    memcpy(rcpt[0], pk, 32);
+    memcpy(rcpt[1], opk, 32);
+    kr_bundle_write_begin(&w, sk, net, b == 1 ? opk : NULL, &v, (uint64_t)n, 1767225600000ull,
+                          (const uint8_t (*)[32])rcpt, 2, buf_write, &out);
+    for (int i = 0; i < n; i++) {
+      memset(&op, 0, sizeof op);
+      op.type = KR_OP_SET;
+      memset(op.subject, i + 1, 16);
+      op.field = 1;
+      op.value = "Anna de Vries";
+      kr_buf_reset(&chg);
+      kr_change_build(sk, (uint64_t)i + 1, (uint64_t)(1767225600000ull + i) << 16, &op, 1, &chg);
+      kr_bundle_write_change(&w, chg.data, chg.len);
+    }
+    kr_bundle_write_end(&w);
+    kr_bundle_writer_free(&w);
+    snprintf(name, sizeof name, "seed-%d", n);
+    put(argv[1], "bundle", name, out.data, out.len);
+    kr_buf_free(&out);
+    kr_buf_free(&chg);
+    kr_vv_free(&v);
+  }
+  return 0;
+}

@@ -1,0 +1,334 @@
+/* test_sync: version vectors, invites and join requests, the bundle
+ * format against damage, the membership rules on apply, and the order and
+ * bounds of the lacks stream. */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "check.h"
+#include "crdt/err.h"
+#include "crdt/vv.h"
+#include "sync/bundle.h"
+#include "sync/invite.h"
+
+/* ---- memory carriers for the bundle format ---- */
+struct mem { kr_buf b; size_t pos; };
+static int mem_write(void *ctx, const void *p, size_t n) { return kr_buf_add(&((struct mem *)ctx)->b, p, n); }
+static long mem_read(void *ctx, void *p, size_t n)
+{
+  struct mem *m = ctx;
+  size_t k = m->b.len - m->pos < n ? m->b.len - m->pos : n;
+  memcpy(p, m->b.data + m->pos, k);
+  m->pos += k;
+  return (long)k;
+}
+
+/* Read a whole bundle: the count of changes, or a negative error. */
+static long read_bundle(const uint8_t *data, size_t len, const uint8_t sk[64])
+{
+  kr_bundle_reader r;
+  struct mem m;
+  kr_buf plain;
+  long count = 0;
+  int rc, end = 0;
+
+  m.b.data = (uint8_t *)data; m.b.len = len; m.pos = 0;
+  kr_buf_init(&plain, KR_BUNDLE_CHUNK_MAX + 64);
+  if ((rc = kr_bundle_read_header(&r, mem_read, &m)) || (rc = kr_bundle_unlock(&r, sk))) goto out;
+  while (!end) {
+    size_t off = 0, cl;
+    const uint8_t *c;
+    if ((rc = kr_bundle_read_chunk(&r, mem_read, &m, &plain, &end))) goto out;
+    while (!(rc = kr_bundle_next_change(&plain, &off, &c, &cl)) && c) count++;
+    if (rc) goto out;
+  }
+out:
+  kr_bundle_reader_free(&r);
+  kr_buf_free(&plain);
+  return rc ? rc : count;
+}
+
+static void test_vv(void)
+{
+  kr_vv v, w;
+  kr_buf b;
+  kr_mp r;
+  uint8_t o[3][32];
+
+  memset(o, 0, sizeof o);
+  o[0][0] = 3; o[1][0] = 1; o[2][0] = 2;
+  kr_vv_init(&v);
+  kr_buf_init(&b, 1 << 20);
+  for (int i = 0; i < 3; i++) CHECK_EQ(kr_vv_set(&v, o[i], (uint64_t)(i + 5)), 0);
+  CHECK_EQ(kr_vv_get(&v, o[1]), 6);
+  CHECK_EQ(kr_vv_encode(&v, &b), 0);
+  kr_mp_init(&r, b.data, b.len);
+  CHECK_EQ(kr_vv_decode(&r, &w), 0);
+  CHECK_EQ(w.n, 3);
+  CHECK(memcmp(w.e[0].origin, o[1], 32) == 0);   /* ascending */
+  kr_vv_free(&w);
+  /* Swapped order is not canonical; seq 0 is malformed; truncation fails. */
+  {
+    kr_vv x;
+    uint8_t bad[256];
+    memcpy(bad, b.data, b.len);
+    /* entries are 1 + 2 + 32 + 1 bytes (seq < 128): swap the first two */
+    uint8_t tmp[36];
+    memcpy(tmp, bad + 1, 36); memcpy(bad + 1, bad + 37, 36); memcpy(bad + 37, tmp, 36);
+    kr_mp_init(&r, bad, b.len);
+    CHECK_EQ(kr_vv_decode(&r, &x), KR_ENONCANON);
+    memcpy(bad, b.data, b.len);
+    bad[36] = 0;
+    kr_mp_init(&r, bad, b.len);
+    CHECK_EQ(kr_vv_decode(&r, &x), KR_EMALFORMED);
+    for (size_t l = 0; l < b.len; l++) {
+      kr_mp_init(&r, b.data, l);
+      CHECK(kr_vv_decode(&r, &x) < 0);
+    }
+  }
+  CHECK_EQ(kr_vv_set(&v, o[1], 0), 0);
+  CHECK_EQ(v.n, 2);
+  kr_vv_free(&v);
+  kr_buf_free(&b);
+}
+
+static void test_invite(void)
+{
+  uint8_t pk[32], sk[64], npk[32], nsk[64], net[16], founder[32], id1[16], id2[16];
+  const char *addrs[] = {"192.168.1.10:7311", "kring.example.nl:7311"};
+  char line[KR_INVITE_TEXT_MAX + 1], req[KR_INVITE_TEXT_MAX + 1];
+  static kr_invite inv, inv2;
+  static kr_join_req j;
+
+  crypto_sign_keypair(pk, sk);
+  crypto_sign_keypair(npk, nsk);
+  randombytes_buf(net, 16);
+  memcpy(founder, pk, 32);
+  CHECK_EQ(kr_invite_make(sk, net, founder, 1767225600000ull, addrs, 2, line, sizeof line), 0);
+  CHECK(strncmp(line, KR_INVITE_PREFIX, strlen(KR_INVITE_PREFIX)) == 0);
+  CHECK(strchr(line, '\n') == NULL && strchr(line, ' ') == NULL);
+  CHECK_EQ(kr_invite_parse(line, &inv), 0);
+  CHECK(memcmp(inv.network, net, 16) == 0 && memcmp(inv.inviter, pk, 32) == 0);
+  CHECK_EQ(inv.expires_ms, 1767225600000ull);
+  CHECK_EQ(inv.naddr, 2);
+  CHECK(strcmp(inv.addr[1], "kring.example.nl:7311") == 0);
+  /* Two invites are two secrets. */
+  CHECK_EQ(kr_invite_make(sk, net, founder, 1767225600000ull, NULL, 0, req, sizeof req), 0);
+  CHECK_EQ(kr_invite_parse(req, &inv2), 0);
+  kr_invite_id(&inv, id1);
+  kr_invite_id(&inv2, id2);
+  CHECK(memcmp(id1, id2, 16) != 0);
+  /* Every changed character is refused, never accepted as another invite. */
+  for (size_t i = strlen(KR_INVITE_PREFIX); line[i]; i += 3) {
+    char save = line[i];
+    line[i] = save == 'A' ? 'B' : 'A';
+    CHECK(kr_invite_parse(line, &inv2) < 0);
+    line[i] = save;
+  }
+  CHECK(kr_invite_parse("kring-invite-1.", &inv2) < 0);
+  CHECK(kr_invite_parse("hello", &inv2) < 0);
+  CHECK_EQ(kr_invite_parse(line, &inv), 0);
+
+  CHECK_EQ(kr_join_make(&inv, nsk, "Buurtteam Oost", "buurtteam", req, sizeof req), 0);
+  CHECK_EQ(kr_join_parse(req, &j), 0);
+  CHECK(memcmp(j.node, npk, 32) == 0 && strcmp(j.org, "Buurtteam Oost") == 0);
+  CHECK(memcmp(j.inv.invite_pk, inv.invite_pk, 32) == 0);
+  {
+    uint8_t zero[32] = {0};
+    CHECK(memcmp(j.inv.seed, zero, 32) == 0);   /* the secret does not travel */
+  }
+  for (size_t i = strlen(KR_JOIN_PREFIX); req[i]; i += 5) {
+    char save = req[i];
+    req[i] = save == 'A' ? 'B' : 'A';
+    CHECK(kr_join_parse(req, &j) < 0);
+    req[i] = save;
+  }
+  CHECK_EQ(kr_join_make(&inv, nsk, "", "care", req, sizeof req), KR_EINVAL);
+  CHECK_EQ(kr_join_make(&inv, nsk, "X", "bank", req, sizeof req), KR_EINVAL);
+  /* Without the secret (a parsed join request's invite) no valid proof. */
+  REQUIRE(kr_join_make(&inv, nsk, "Buurtteam Oost", "buurtteam", req, sizeof req) == 0);
+  REQUIRE(kr_join_parse(req, &j) == 0);
+  CHECK_EQ(kr_join_make(&j.inv, nsk, "X", "care", req, sizeof req), 0);
+  CHECK_EQ(kr_join_parse(req, &j), KR_EBADSIG);
+}
+
+static void test_bundle(void)
+{
+  uint8_t pk[32], sk[64], pk2[32], sk2[64], pk3[32], sk3[64], net[16];
+  uint8_t rcpt[2][32];
+  kr_bundle_writer w;
+  struct mem m;
+  kr_vv v;
+  uint8_t change[3000];
+  int nchg = 300;
+
+  crypto_sign_keypair(pk, sk);
+  crypto_sign_keypair(pk2, sk2);
+  crypto_sign_keypair(pk3, sk3);
+  randombytes_buf(net, 16);
+  memcpy(rcpt[0], pk, 32);
+  memcpy(rcpt[1], pk2, 32);
+  kr_vv_init(&v);
+  kr_vv_set(&v, pk, 7);
+  kr_buf_init(&m.b, 64u << 20);
+  m.pos = 0;
+  /* Opaque payloads are fine here: the format does not parse changes. */
+  REQUIRE(kr_bundle_write_begin(&w, sk, net, NULL, &v, (uint64_t)nchg, 1, (const uint8_t (*)[32])rcpt, 2,
+                                mem_write, &m) == 0);
+  for (int i = 0; i < nchg; i++) {
+    memset(change, i & 0xff, sizeof change);
+    REQUIRE(kr_bundle_write_change(&w, change, 1000 + (size_t)i * 5) == 0);
+  }
+  REQUIRE(kr_bundle_write_end(&w) == 0);
+  CHECK_EQ(w.written, m.b.len);
+  kr_bundle_writer_free(&w);
+  CHECK_EQ(read_bundle(m.b.data, m.b.len, sk), nchg);
+  CHECK_EQ(read_bundle(m.b.data, m.b.len, sk2), nchg);       /* every recipient */
+  CHECK_EQ(read_bundle(m.b.data, m.b.len, sk3), KR_ENOKEY);  /* not a recipient */
+  /* Truncated anywhere, or one flipped bit anywhere: refused. */
+  for (size_t l = 0; l < m.b.len; l += 1 + l / 7)
+    CHECK(read_bundle(m.b.data, l, sk2) < 0);
+  for (size_t i = 0; i < m.b.len; i += 1 + i / 11) {
+    m.b.data[i] ^= 0x10;
+    CHECK(read_bundle(m.b.data, m.b.len, sk2) < 0);
+    m.b.data[i] ^= 0x10;
+  }
+  /* Bytes after the signature are refused too. */
+  kr_buf_add(&m.b, "x", 1);
+  CHECK(read_bundle(m.b.data, m.b.len, sk2) < 0);
+  kr_buf_free(&m.b);
+  kr_vv_free(&v);
+}
+
+struct order { int memb_done, bad; uint8_t last_origin[32]; uint64_t last_seq; size_t n; };
+static int see(void *ctx, const uint8_t *buf, size_t len)
+{
+  struct order *o = ctx;
+  kr_change c;
+  int memb = 0;
+  REQUIRE(kr_change_decode(buf, len, KR_CHANGE_MAX, &c) == 0);
+  for (uint32_t i = 0; i < c.nops; i++) memb |= KR_OP_IS_MEMBERSHIP(c.ops[i].type);
+  if (memb && o->memb_done) o->bad = 1;          /* membership first */
+  if (!memb) {
+    if (!o->memb_done) o->memb_done = 1;
+    else if (memcmp(o->last_origin, c.origin, 32) == 0 && c.seq <= o->last_seq) o->bad = 1;
+    memcpy(o->last_origin, c.origin, 32);
+    o->last_seq = c.seq;
+  }
+  o->n++;
+  kr_change_free(&c);
+  return 0;
+}
+
+static void test_membership_and_lacks(void)
+{
+  kr_node *n[3], *x;
+  kr_buf w, late;
+  kr_txn *t;
+  uint8_t id[16], net[16], founder[32];
+  int fresh;
+
+  check_network(n, 3, "m", "care");
+  kr_buf_init(&w, KR_CHANGE_MAX);
+  kr_buf_init(&late, KR_CHANGE_MAX);
+  kr_node_network(n[0], net, founder);
+  /* A node that never was a member: its changes are refused. */
+  REQUIRE(kr_node_create_joining(check_path("stranger"), "Vreemd", "other", net, founder, &x) == 0);
+  REQUIRE(kr_txn_begin(x, &t) == 0);
+  kr_txn_new_subject(t, id);
+  REQUIRE(kr_txn_set(t, id, KR_F_NAME, "Niemand", NULL) == 0);
+  CHECK_EQ(kr_txn_commit(t, NULL), KR_ENOTMEMBER);
+  kr_node_close(x);
+  /* A node of another network cannot found ours. */
+  REQUIRE(kr_node_create(check_path("other"), "Ander", "other", &x) == 0);
+  {
+    kr_buf f;
+    kr_buf_init(&f, KR_CHANGE_MAX);
+    REQUIRE(kr_node_change_bytes(x, kr_node_id(x), 1, &f) == 0);
+    CHECK_EQ(kr_node_apply(n[0], f.data, f.len, &fresh), KR_ENETWORK);
+    kr_buf_free(&f);
+  }
+  kr_node_close(x);
+
+  /* n2 edits (seen by n0), then is removed by n0, then edits again. */
+  REQUIRE(kr_txn_begin(n[2], &t) == 0);
+  kr_txn_new_subject(t, id);
+  REQUIRE(kr_txn_set(t, id, KR_F_NAME, "Voor", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, &w) == 0);
+  CHECK_EQ(kr_node_apply(n[0], w.data, w.len, &fresh), 0);
+  CHECK_EQ(fresh, 1);
+  CHECK_EQ(kr_node_is_member(n[0], kr_node_id(n[2])), 1);
+  CHECK_EQ(kr_node_expel(n[0], kr_node_id(n[2]), "gestopt"), 0);
+  CHECK_EQ(kr_node_is_member(n[0], kr_node_id(n[2])), 0);
+  CHECK_EQ(kr_node_expel(n[0], kr_node_id(n[2]), "nog eens"), KR_ENOTFOUND);
+  CHECK_EQ(kr_node_admit(n[0], kr_node_id(n[2]), "Terug", "care", id), KR_EEXISTS);
+  REQUIRE(kr_txn_begin(n[2], &t) == 0);
+  REQUIRE(kr_txn_set(t, id, KR_F_NAME, "Na", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, &late) == 0);
+  CHECK_EQ(kr_node_apply(n[0], late.data, late.len, &fresh), KR_ENOTMEMBER);
+  /* n1 learns of the removal through the lacks stream, then refuses too;
+   * the change from before the removal still counts. */
+  check_sync(n[0], n[1]);
+  CHECK_EQ(kr_node_apply(n[1], late.data, late.len, &fresh), KR_ENOTMEMBER);
+  CHECK_EQ(kr_node_apply(n[1], w.data, w.len, &fresh), 0);
+  CHECK_EQ(fresh, 0);
+
+  /* The vector and the lacks stream. */
+  {
+    kr_vv v, empty;
+    kr_lacks *l;
+    struct order o;
+    size_t count, batches = 0;
+    uint64_t total;
+    REQUIRE(kr_node_vector(n[0], &v) == 0);
+    CHECK_EQ(kr_vv_get(&v, kr_node_id(n[2])), 1);
+    kr_vv_init(&empty);
+    /* Many small changes so that the budget splits them. */
+    for (int i = 0; i < 150; i++) {
+      REQUIRE(kr_txn_begin(n[1], &t) == 0);
+      kr_txn_new_subject(t, id);
+      REQUIRE(kr_txn_set(t, id, KR_F_NAME, "Vrijwilliger", NULL) == 0);
+      REQUIRE(kr_txn_commit(t, NULL) == 0);
+    }
+    check_sync(n[1], n[0]);
+    memset(&o, 0, sizeof o);
+    REQUIRE(kr_lacks_open(n[0], &empty, &l) == 0);
+    total = kr_lacks_total(l);
+    do {
+      REQUIRE(kr_lacks_next(l, 4096, see, &o, &count) == 0);
+      batches += count > 0;
+    } while (count);
+    kr_lacks_close(l);
+    CHECK_EQ(o.n, total);
+    CHECK(!o.bad);
+    CHECK(batches > 5);
+    /* A peer that holds everything lacks nothing. */
+    kr_vv_free(&v);
+    REQUIRE(kr_node_vector(n[0], &v) == 0);
+    REQUIRE(kr_lacks_open(n[0], &v, &l) == 0);
+    CHECK_EQ(kr_lacks_total(l), 0);
+    CHECK_EQ(kr_lacks_next(l, 4096, see, &o, &count), 0);
+    CHECK_EQ(count, 0);
+    kr_lacks_close(l);
+    /* Peer vectors merge. */
+    REQUIRE(kr_node_peer_record(n[0], kr_node_id(n[1]), &v) == 0);
+    kr_vv_free(&empty);
+    REQUIRE(kr_node_peer_vector(n[0], kr_node_id(n[1]), &empty) == 0);
+    CHECK_EQ(empty.n, v.n);
+    kr_vv_free(&v);
+    kr_vv_free(&empty);
+  }
+  for (int i = 0; i < 3; i++) kr_node_close(n[i]);
+  kr_buf_free(&w);
+  kr_buf_free(&late);
+}
+
+int main(void)
+{
+  if (sodium_init() < 0) return 1;
+  test_vv();
+  test_invite();
+  test_bundle();
+  test_membership_and_lacks();
+  return check_done("test_sync");
+}
