@@ -77,7 +77,7 @@ int kr_bundle_export(kr_node *n, const char *path, const uint8_t *for_node,
   struct out_file o = {-1};
   struct exp_ctx e = {&w, 0, 0, progress, pctx};
   uint8_t network[KR_NETWORK_LEN], founder[KR_NODE_LEN];
-  char tmp[4200];
+  char tmp[4200] = "";
   size_t count;
   int rc, started = 0;
 
@@ -113,7 +113,7 @@ int kr_bundle_export(kr_node *n, const char *path, const uint8_t *for_node,
   res->recipients = r.n;
 out:
   if (o.fd >= 0) close(o.fd);
-  if (rc && o.fd != -2) unlink(tmp);
+  if (rc && tmp[0]) unlink(tmp);      /* only ever the .part file this export made */
   if (started) kr_bundle_writer_free(&w);
   kr_lacks_close(l);
   kr_vv_free(&peer);
