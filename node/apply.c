@@ -30,7 +30,7 @@ static void bind_stamp(kr_node *n, sqlite3_stmt *s, int col, const kr_stamp *st)
   sqlite3_bind_int64(s, col + 2, st->idx);
 }
 
-static void read_stamp(sqlite3_stmt *s, int col, kr_stamp *st)
+void kr__read_stamp(sqlite3_stmt *s, int col, kr_stamp *st)
 {
   const void *o = sqlite3_column_blob(s, col + 1);
   st->hlc = (kr_hlc)sqlite3_column_int64(s, col);
@@ -67,7 +67,7 @@ int kr__erased(kr_node *n, sqlite3_int64 sn, kr_stamp *m)
   sqlite3_bind_int64(s, 1, sn);
   rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) {
-    if (m) read_stamp(s, 0, m);
+    if (m) kr__read_stamp(s, 0, m);
     rc = 1;
   } else {
     rc = rc == SQLITE_DONE ? 0 : KR_EDB;
@@ -111,7 +111,7 @@ static int apply_set(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_sta
   sqlite3_bind_int(s, 2, op->field);
   rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) {
-    read_stamp(s, 0, &cur);
+    kr__read_stamp(s, 0, &cur);
     newer = kr_stamp_cmp(st, &cur) > 0;
   } else if (rc != SQLITE_DONE) {
     sqlite3_reset(s);

@@ -37,9 +37,7 @@ int kr_node_digest(kr_node *n, uint8_t out[static 32])
     sqlite3_bind_int64(er, 1, sn);
     if (sqlite3_step(er) == SQLITE_ROW) {
       kr_stamp m;
-      m.hlc = (kr_hlc)sqlite3_column_int64(er, 0);
-      memcpy(m.origin, sqlite3_column_blob(er, 1), KR_NODE_LEN);
-      m.idx = (uint32_t)sqlite3_column_int64(er, 2);
+      kr__read_stamp(er, 0, &m);
       kr_digest_erased(&d, id, &m);
       continue;
     }

@@ -113,6 +113,10 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh);
 /* After a committed transaction: housekeeping an erasure asks for. */
 void kr__after_commit(kr_node *n);
 
+/* Read a stamp from columns col (hlc), col+1 (origin key, bin 32) and
+ * col+2 (op index) of a result row. */
+void kr__read_stamp(sqlite3_stmt *s, int col, kr_stamp *st);
+
 /* The number of a subject id in this store: 0 or KR_ENOTFOUND. */
 int kr__subject_n(kr_node *n, const uint8_t id[KR_SUBJECT_LEN], sqlite3_int64 *sn);
 /* 1 when subject number sn is erased (marker in *m if m), 0 if not, <0 error. */

@@ -161,19 +161,11 @@ int kr_node_members(kr_node *n, kr_member_cb cb, void *ctx)
     m.kind = m.admitted ? (const char *)sqlite3_column_text(s, 2) : "";
     if (sqlite3_column_bytes(s, 3) == KR_SUBJECT_LEN)
       memcpy(m.invite, sqlite3_column_blob(s, 3), KR_SUBJECT_LEN);
-    if (m.admitted) {
-      m.admitted_at.hlc = (kr_hlc)sqlite3_column_int64(s, 4);
-      if (sqlite3_column_bytes(s, 5) == KR_NODE_LEN)
-        memcpy(m.admitted_at.origin, sqlite3_column_blob(s, 5), KR_NODE_LEN);
-      m.admitted_at.idx = (uint32_t)sqlite3_column_int64(s, 6);
-    }
+    if (m.admitted) kr__read_stamp(s, 4, &m.admitted_at);
     m.removed = sqlite3_column_type(s, 7) != SQLITE_NULL;
     if (m.removed) {
       m.cutoff = (uint64_t)sqlite3_column_int64(s, 7);
-      m.removed_at.hlc = (kr_hlc)sqlite3_column_int64(s, 8);
-      if (sqlite3_column_bytes(s, 9) == KR_NODE_LEN)
-        memcpy(m.removed_at.origin, sqlite3_column_blob(s, 9), KR_NODE_LEN);
-      m.removed_at.idx = (uint32_t)sqlite3_column_int64(s, 10);
+      kr__read_stamp(s, 8, &m.removed_at);
       m.reason = (const char *)sqlite3_column_text(s, 11);
     }
     rc = cb(ctx, &m);

@@ -17,16 +17,6 @@ static int prep(kr_node *n, const char *sql, sqlite3_stmt **s)
   return sqlite3_prepare_v2(n->db, sql, -1, s, NULL) == SQLITE_OK ? 0 : KR_EDB;
 }
 
-static void read_stamp(sqlite3_stmt *s, int col, kr_stamp *st)
-{
-  const void *o = sqlite3_column_blob(s, col + 1);
-  st->hlc = (kr_hlc)sqlite3_column_int64(s, col);
-  memset(st->origin, 0, KR_NODE_LEN);
-  if (o && sqlite3_column_bytes(s, col + 1) == KR_NODE_LEN)
-    memcpy(st->origin, o, KR_NODE_LEN);
-  st->idx = (uint32_t)sqlite3_column_int64(s, col + 2);
-}
-
 static int hexval(int c)
 {
   if (c >= '0' && c <= '9') return c - '0';
@@ -95,7 +85,7 @@ int kr_node_volunteer(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], kr_vo
   sqlite3_bind_int64(s, 1, sn);
   if (sqlite3_step(s) == SQLITE_ROW) {
     v->erased = 1;
-    read_stamp(s, 0, &v->erased_at);
+    kr__read_stamp(s, 0, &v->erased_at);
     if (sqlite3_column_text(s, 3)) v->erase_reason = strdup((const char *)sqlite3_column_text(s, 3));
   }
   sqlite3_finalize(s);
@@ -233,7 +223,7 @@ static int load_register(kr_node *n, sqlite3_int64 sn, const char *purpose,
     x = &e[ne];
     memset(x, 0, sizeof *x);
     memcpy(x->tag, sqlite3_column_blob(s, 0), KR_TAG_LEN);
-    read_stamp(s, 1, &x->stamp);
+    kr__read_stamp(s, 1, &x->stamp);
     x->is_grant = sqlite3_column_int(s, 4);
     ns = realloc(*strs, (*nstrs + 2) * sizeof *ns);
     if (!ns) { rc = KR_ENOMEM; break; }
@@ -341,7 +331,7 @@ int kr_node_consent(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
         st.method = sqlite3_column_int(g, 0);
         st.text_version = (const char *)sqlite3_column_text(g, 1);
         st.until = (const char *)sqlite3_column_text(g, 2);
-        read_stamp(g, 3, &st.granted_at);
+        kr__read_stamp(g, 3, &st.granted_at);
       }
     }
     rc = cb(ctx, &st);
@@ -375,7 +365,7 @@ int kr_node_consent_history(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
     e.method = sqlite3_column_int(s, 3);
     e.text_version = (const char *)sqlite3_column_text(s, 4);
     e.until = (const char *)sqlite3_column_text(s, 5);
-    read_stamp(s, 6, &e.at);
+    kr__read_stamp(s, 6, &e.at);
     e.seq = (uint64_t)sqlite3_column_int64(s, 9);
     rc = cb(ctx, &e);
   }
