@@ -363,22 +363,14 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
     const kr_op *op = &c->ops[i];
     kr_stamp st = {.hlc = c->hlc, .idx = i};
     uint8_t tag[KR_TAG_LEN];
-    int gone = 0;
+    int gone = 0, keyed;
 
     memcpy(st.origin, c->origin, KR_NODE_LEN);
-    if (KR_OP_IS_MEMBERSHIP(op->type)) {
-      if (!(s = kr__q(n, KR_Q_OP_PUT))) { rc = KR_EDB; goto out; }
-      sqlite3_bind_int64(s, 1, chg);
-      sqlite3_bind_int64(s, 2, i);
-      sqlite3_bind_blob(s, 4, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
-      sqlite3_bind_int(s, 5, op->type);
-      sqlite3_bind_int(s, 6, 0);
-      sqlite3_bind_blob(s, 7, c->op_bytes[i], (int)c->op_len[i], SQLITE_STATIC);
-      if ((rc = STEP_DONE(s)) || (rc = kr__member_apply(n, op, &st))) goto out;
-      continue;
-    }
     kr_op_tag(c->origin, c->seq, i, tag);
-    if (op->type != KR_OP_REDACTED) {
+    /* Redacted and membership ops name no stored subject: their 16-byte
+     * slot is kept as it is (rsubject). */
+    keyed = op->type == KR_OP_REDACTED || KR_OP_IS_MEMBERSHIP(op->type);
+    if (!keyed) {
       if (prev && memcmp(prev, op->subject, KR_SUBJECT_LEN) == 0) {
         gone = prev_gone;
       } else {
@@ -400,7 +392,7 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
     if (!(s = kr__q(n, KR_Q_OP_PUT))) { rc = KR_EDB; goto out; }
     sqlite3_bind_int64(s, 1, chg);
     sqlite3_bind_int64(s, 2, i);
-    if (op->type == KR_OP_REDACTED)
+    if (keyed)
       sqlite3_bind_blob(s, 4, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
     else
       sqlite3_bind_int64(s, 3, sn);
@@ -420,6 +412,9 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
     case KR_OP_GRANT:
     case KR_OP_WITHDRAW: rc = apply_consent(n, sn, op, &st, tag, c->seq); break;
     case KR_OP_ERASE: rc = apply_erase(n, sn, op, &st); break;
+    case KR_OP_FOUND:
+    case KR_OP_ADMIT:
+    case KR_OP_EXPEL: rc = kr__member_apply(n, op, &st); break;
     default: rc = KR_EUNKNOWN;
     }
     if (rc) goto out;

@@ -20,23 +20,29 @@
 #include "crdt/err.h"
 #include "node/internal.h"
 
-int kr__found(kr_node *n)
+static int commit_op(kr_node *n, const kr_op *op)
 {
   kr_txn *t;
-  kr_op op;
   int rc;
+
+  if ((rc = kr_txn_begin(n, &t))) return rc;
+  if ((rc = kr__txn_member_op(t, op))) {
+    kr_txn_abort(t);
+    return rc;
+  }
+  return kr_txn_commit(t, NULL);
+}
+
+int kr__found(kr_node *n)
+{
+  kr_op op;
 
   memset(&op, 0, sizeof op);
   op.type = KR_OP_FOUND;
   memcpy(op.subject, n->network, KR_NETWORK_LEN);
   op.org = n->org;
   op.kind = n->kind;
-  if ((rc = kr_txn_begin(n, &t))) return rc;
-  if ((rc = kr__txn_member_op(t, &op))) {
-    kr_txn_abort(t);
-    return rc;
-  }
-  return kr_txn_commit(t, NULL);
+  return commit_op(n, &op);
 }
 
 /* Member state of one node: *admitted, *cutoff (UINT64_MAX if none). */
@@ -206,19 +212,6 @@ int kr_node_max_seq(kr_node *n, const uint8_t origin[static KR_NODE_LEN], uint64
     *seq = (uint64_t)sqlite3_column_int64(s, 0);
   sqlite3_reset(s);
   return 0;
-}
-
-static int commit_op(kr_node *n, const kr_op *op)
-{
-  kr_txn *t;
-  int rc;
-
-  if ((rc = kr_txn_begin(n, &t))) return rc;
-  if ((rc = kr__txn_member_op(t, op))) {
-    kr_txn_abort(t);
-    return rc;
-  }
-  return kr_txn_commit(t, NULL);
 }
 
 int kr_node_admit(kr_node *n, const uint8_t member[static KR_NODE_LEN], const char *org,

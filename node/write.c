@@ -299,9 +299,8 @@ int kr_txn_commit(kr_txn *t, kr_buf *wire)
   kr_node *n = t->n;
   kr_buf buf;
   kr_change c;
-  sqlite3_stmt *s;
   int64_t clock;
-  uint64_t seq = 1;
+  uint64_t seq;
   kr_hlc hlc;
   int rc, fresh;
 
@@ -311,11 +310,8 @@ int kr_txn_commit(kr_txn *t, kr_buf *wire)
   /* Another kring process may have committed since we opened: reread. */
   if ((rc = kr__meta_get_int(n, "clock", &clock))) goto fail;
   n->clock = (kr_hlc)clock;
-  if (!(s = kr__q(n, KR_Q_CHG_MAXSEQ))) { rc = KR_EDB; goto fail; }
-  sqlite3_bind_blob(s, 1, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
-  if (sqlite3_step(s) == SQLITE_ROW)
-    seq = (uint64_t)sqlite3_column_int64(s, 0) + 1;
-  sqlite3_reset(s);
+  if ((rc = kr_node_max_seq(n, kr_node_id(n), &seq))) goto fail;
+  seq++;
   hlc = kr_hlc_tick(&n->clock, kr_node_now_ms(n));
 
   if ((rc = kr_change_build(n->sk, seq, hlc, t->ops, (uint32_t)t->nops, &buf))) goto fail;
