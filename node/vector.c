@@ -116,33 +116,33 @@ int kr_lacks_open(kr_node *n, const kr_vv *peer, kr_lacks **out)
   l->n = n;
   if (kr__exec(n, "SAVEPOINT lacks")) { free(l); return KR_EDB; }
   l->snapshot = 1;
-  /* Origins are few (one per member), so they are held in memory. */
-  if (sqlite3_prepare_v2(n->db, "SELECT o.n, o.key, (SELECT count(*) FROM changes c WHERE"
-                         " c.origin=o.n AND c.seq>?1 AND NOT c.memb) FROM origins o WHERE o.key=?2",
-                         -1, &s, NULL))
-    goto err;
+  /* Origins are few (one per member), so they are held in memory, each
+   * with the count of its non-membership changes the peer lacks. */
   {
-    sqlite3_stmt *all;
-    if (sqlite3_prepare_v2(n->db, "SELECT key FROM origins ORDER BY n", -1, &all, NULL)) goto err;
-    while ((step = sqlite3_step(all)) == SQLITE_ROW) {
-      const uint8_t *key = sqlite3_column_blob(all, 0);
+    sqlite3_stmt *cnt = NULL;
+    if (sqlite3_prepare_v2(n->db, "SELECT n, key FROM origins ORDER BY n", -1, &s, NULL) ||
+        sqlite3_prepare_v2(n->db, "SELECT count(*) FROM changes WHERE origin=?1 AND seq>?2"
+                           " AND NOT memb", -1, &cnt, NULL)) {
+      sqlite3_finalize(cnt);
+      goto err;
+    }
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
       lack_origin *o;
-      if (sqlite3_column_bytes(all, 0) != KR_NODE_LEN) continue;
-      o = realloc(l->orig, (l->norig + 1) * sizeof *o);
-      if (!o) { sqlite3_finalize(all); rc = KR_ENOMEM; goto err; }
+      if (sqlite3_column_bytes(s, 1) != KR_NODE_LEN) continue;
+      if (!(o = realloc(l->orig, (l->norig + 1) * sizeof *o))) { rc = KR_ENOMEM; break; }
       l->orig = o;
       o = &l->orig[l->norig];
-      memcpy(o->key, key, KR_NODE_LEN);
-      o->from = kr_vv_get(peer, key);
-      sqlite3_reset(s);
-      sqlite3_bind_int64(s, 1, (sqlite3_int64)o->from);
-      sqlite3_bind_blob(s, 2, key, KR_NODE_LEN, SQLITE_STATIC);
-      if (sqlite3_step(s) != SQLITE_ROW) { sqlite3_finalize(all); goto err; }
       o->n = sqlite3_column_int64(s, 0);
-      l->total += (uint64_t)sqlite3_column_int64(s, 2);
+      memcpy(o->key, sqlite3_column_blob(s, 1), KR_NODE_LEN);
+      o->from = kr_vv_get(peer, o->key);
+      sqlite3_reset(cnt);
+      sqlite3_bind_int64(cnt, 1, o->n);
+      sqlite3_bind_int64(cnt, 2, (sqlite3_int64)o->from);
+      if (sqlite3_step(cnt) != SQLITE_ROW) break;
+      l->total += (uint64_t)sqlite3_column_int64(cnt, 0);
       l->norig++;
     }
-    sqlite3_finalize(all);
+    sqlite3_finalize(cnt);
     if (step != SQLITE_DONE) goto err;
   }
   sqlite3_finalize(s);
