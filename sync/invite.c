@@ -34,21 +34,48 @@ static int verify_dom(const uint8_t sig[64], const char *dom, const uint8_t *msg
   return crypto_sign_verify_detached(sig, buf, dl + len, pk) == 0 ? 0 : KR_EBADSIG;
 }
 
-static int to_text(const char *prefix, const kr_buf *b, char *out, size_t cap)
+/*
+ * Both lines are "prefix" + base64url of one envelope:
+ *   array(3) [body: bin, sig: bin(64), tail: bin(tail_len)]
+ * (invite: the inviter's signature and the seed; join request: the proof
+ * and the node's signature).
+ */
+static int envelope_to_text(const char *prefix, const kr_buf *body, const uint8_t sig[64],
+                            const uint8_t *tail, size_t tail_len, char *out, size_t cap)
 {
-  size_t pl = strlen(prefix);
-  size_t need = pl + sodium_base64_ENCODED_LEN(b->len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  if (need > cap || need > KR_INVITE_TEXT_MAX + 1) return KR_ETOOBIG;
-  memcpy(out, prefix, pl);
-  sodium_bin2base64(out + pl, cap - pl, b->data, b->len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  return 0;
+  size_t pl = strlen(prefix), need;
+  msgpack_packer pk;
+  kr_buf all;
+  int e = 0, rc = 0;
+
+  kr_buf_init(&all, KR_INVITE_TEXT_MAX);
+  msgpack_packer_init(&pk, &all, kr_buf_mp_write);
+  e |= msgpack_pack_array(&pk, 3);
+  e |= msgpack_pack_bin(&pk, body->len) | msgpack_pack_bin_body(&pk, body->data, body->len);
+  e |= msgpack_pack_bin(&pk, 64) | msgpack_pack_bin_body(&pk, sig, 64);
+  e |= msgpack_pack_bin(&pk, tail_len) | msgpack_pack_bin_body(&pk, tail, tail_len);
+  need = pl + sodium_base64_ENCODED_LEN(all.len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  if (e || need > cap || need > KR_INVITE_TEXT_MAX + 1) {
+    rc = KR_ETOOBIG;
+  } else {
+    memcpy(out, prefix, pl);
+    sodium_bin2base64(out + pl, cap - pl, all.data, all.len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  }
+  kr_buf_free(&all);
+  return rc;
 }
 
-/* The bytes behind "prefix<base64url>"; surrounding blanks are ignored. */
-static int from_text(const char *text, const char *prefix, uint8_t *out, size_t cap, size_t *len)
+/* The envelope behind "prefix<base64url>" (surrounding blanks ignored);
+ * *body points into raw. */
+static int envelope_from_text(const char *text, const char *prefix, uint8_t raw[KR_INVITE_TEXT_MAX],
+                              const uint8_t **body, uint32_t *body_len, uint8_t sig[64],
+                              uint8_t *tail, size_t tail_len)
 {
-  size_t pl = strlen(prefix), tl;
+  size_t pl = strlen(prefix), tl, len;
   const char *end;
+  uint32_t n;
+  kr_mp r;
+  int rc;
 
   while (*text == ' ' || *text == '\t' || *text == '\n' || *text == '\r') text++;
   tl = strnlen(text, KR_INVITE_TEXT_MAX + 1);
@@ -57,10 +84,16 @@ static int from_text(const char *text, const char *prefix, uint8_t *out, size_t 
                 text[tl - 1] == '\r'))
     tl--;
   if (tl < pl || memcmp(text, prefix, pl) != 0) return KR_EMALFORMED;
-  if (sodium_base642bin(out, cap, text + pl, tl - pl, NULL, len, &end,
+  if (sodium_base642bin(raw, KR_INVITE_TEXT_MAX, text + pl, tl - pl, NULL, &len, &end,
                         sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || end != text + tl)
     return KR_EMALFORMED;
-  return 0;
+  kr_mp_init(&r, raw, len);
+  if ((rc = kr_mp_array(&r, &n))) return rc;
+  if (n != 3) return KR_EMALFORMED;
+  if ((rc = kr_mp_bin(&r, body, body_len)) || (rc = kr_mp_bin_fixed(&r, sig, 64)) ||
+      (rc = kr_mp_bin_fixed(&r, tail, (uint32_t)tail_len)))
+    return rc;
+  return kr_mp_left(&r) ? KR_EMALFORMED : 0;
 }
 
 #define P(call) do { if ((call) != 0) { rc = KR_ETOOBIG; goto out; } } while (0)
@@ -73,7 +106,7 @@ int kr_invite_make(const uint8_t inviter_sk[static 64], const uint8_t network[st
                    const char *const *addrs, size_t naddr, char *out, size_t cap)
 {
   uint8_t seed[32], ipk[32], isk[64], sig[64];
-  kr_buf body, all;
+  kr_buf body;
   msgpack_packer pk;
   int rc = 0;
 
@@ -82,7 +115,6 @@ int kr_invite_make(const uint8_t inviter_sk[static 64], const uint8_t network[st
     if (!addrs[i][0] || strlen(addrs[i]) > KR_ADDR_MAX || !kr_utf8_ok(addrs[i], strlen(addrs[i])))
       return KR_EINVAL;
   kr_buf_init(&body, sizeof ((kr_invite *)0)->body);
-  kr_buf_init(&all, KR_INVITE_TEXT_MAX);
   randombytes_buf(seed, sizeof seed);
   crypto_sign_seed_keypair(ipk, isk, seed);
 
@@ -97,18 +129,11 @@ int kr_invite_make(const uint8_t inviter_sk[static 64], const uint8_t network[st
   P(msgpack_pack_array(&pk, (uint32_t)naddr));
   for (size_t i = 0; i < naddr; i++) PSTR(&pk, addrs[i]);
   sign_dom(sig, invite_domain, body.data, body.len, inviter_sk);
-
-  msgpack_packer_init(&pk, &all, kr_buf_mp_write);
-  P(msgpack_pack_array(&pk, 3));
-  PBIN(&pk, body.data, body.len);
-  PBIN(&pk, sig, 64);
-  PBIN(&pk, seed, 32);
-  rc = to_text(KR_INVITE_PREFIX, &all, out, cap);
+  rc = envelope_to_text(KR_INVITE_PREFIX, &body, sig, seed, sizeof seed, out, cap);
 out:
   sodium_memzero(seed, sizeof seed);
   sodium_memzero(isk, sizeof isk);
   kr_buf_free(&body);
-  kr_buf_free(&all);
   return rc;
 }
 
@@ -154,20 +179,13 @@ int kr_invite_parse(const char *text, kr_invite *out)
   uint8_t raw[KR_INVITE_TEXT_MAX];
   const uint8_t *body;
   uint8_t sig[64], ipk[32], isk[64];
-  size_t len;
-  uint32_t n, bl;
-  kr_mp r;
+  uint32_t bl;
   int rc;
 
   memset(out, 0, sizeof *out);
-  if ((rc = from_text(text, KR_INVITE_PREFIX, raw, sizeof raw, &len))) return rc;
-  kr_mp_init(&r, raw, len);
-  if ((rc = kr_mp_array(&r, &n))) return rc;
-  if (n != 3) return KR_EMALFORMED;
-  if ((rc = kr_mp_bin(&r, &body, &bl)) || (rc = kr_mp_bin_fixed(&r, sig, 64)) ||
-      (rc = kr_mp_bin_fixed(&r, out->seed, 32)))
+  if ((rc = envelope_from_text(text, KR_INVITE_PREFIX, raw, &body, &bl, sig, out->seed,
+                               sizeof out->seed)))
     goto bad;
-  if (kr_mp_left(&r)) { rc = KR_EMALFORMED; goto bad; }
   if ((rc = body_decode(body, bl, sig, out))) goto bad;
   /* The secret must be the invite key's. */
   crypto_sign_seed_keypair(ipk, isk, out->seed);
@@ -188,7 +206,7 @@ int kr_join_make(const kr_invite *inv, const uint8_t node_sk[static 64], const c
                  const char *kind, char *out, size_t cap)
 {
   uint8_t ipk[32], isk[64], proof[64], nsig[64];
-  kr_buf body, all;
+  kr_buf body;
   msgpack_packer pk;
   int rc = 0;
 
@@ -196,7 +214,6 @@ int kr_join_make(const kr_invite *inv, const uint8_t node_sk[static 64], const c
       !kr_kind_valid(kind))
     return KR_EINVAL;
   kr_buf_init(&body, 4096);
-  kr_buf_init(&all, KR_INVITE_TEXT_MAX);
   msgpack_packer_init(&pk, &body, kr_buf_mp_write);
   P(msgpack_pack_array(&pk, 6));
   P(msgpack_pack_uint8(&pk, 1));
@@ -208,17 +225,10 @@ int kr_join_make(const kr_invite *inv, const uint8_t node_sk[static 64], const c
   crypto_sign_seed_keypair(ipk, isk, inv->seed);
   sign_dom(proof, join_domain, body.data, body.len, isk);
   sign_dom(nsig, join_domain, body.data, body.len, node_sk);
-
-  msgpack_packer_init(&pk, &all, kr_buf_mp_write);
-  P(msgpack_pack_array(&pk, 3));
-  PBIN(&pk, body.data, body.len);
-  PBIN(&pk, proof, 64);
-  PBIN(&pk, nsig, 64);
-  rc = to_text(KR_JOIN_PREFIX, &all, out, cap);
+  rc = envelope_to_text(KR_JOIN_PREFIX, &body, proof, nsig, sizeof nsig, out, cap);
 out:
   sodium_memzero(isk, sizeof isk);
   kr_buf_free(&body);
-  kr_buf_free(&all);
   return rc;
 }
 
@@ -227,21 +237,14 @@ int kr_join_parse(const char *text, kr_join_req *out)
   uint8_t raw[KR_INVITE_TEXT_MAX], proof[64], nsig[64], isig[64];
   const uint8_t *body, *ib;
   const char *s;
-  size_t len;
   uint32_t n, bl, ibl, sl;
   uint64_t v;
   kr_mp r;
   int rc;
 
   memset(out, 0, sizeof *out);
-  if ((rc = from_text(text, KR_JOIN_PREFIX, raw, sizeof raw, &len))) return rc;
-  kr_mp_init(&r, raw, len);
-  if ((rc = kr_mp_array(&r, &n))) return rc;
-  if (n != 3) return KR_EMALFORMED;
-  if ((rc = kr_mp_bin(&r, &body, &bl)) || (rc = kr_mp_bin_fixed(&r, proof, 64)) ||
-      (rc = kr_mp_bin_fixed(&r, nsig, 64)))
+  if ((rc = envelope_from_text(text, KR_JOIN_PREFIX, raw, &body, &bl, proof, nsig, sizeof nsig)))
     goto bad;
-  if (kr_mp_left(&r)) { rc = KR_EMALFORMED; goto bad; }
 
   kr_mp_init(&r, body, bl);
   if ((rc = kr_mp_array(&r, &n))) goto bad;
