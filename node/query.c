@@ -373,6 +373,16 @@ int kr_node_consent_history(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
   return rc;
 }
 
+/* Columns 0..3: origin key, seq, hlc, nops; the rest of *c zeroed. */
+static void read_change_info(sqlite3_stmt *s, kr_change_info *c)
+{
+  memset(c, 0, sizeof *c);
+  memcpy(c->origin, sqlite3_column_blob(s, 0), KR_NODE_LEN);
+  c->seq = (uint64_t)sqlite3_column_int64(s, 1);
+  c->hlc = (kr_hlc)sqlite3_column_int64(s, 2);
+  c->nops = (uint32_t)sqlite3_column_int64(s, 3);
+}
+
 int kr_node_log(kr_node *n, kr_change_cb cb, void *ctx)
 {
   sqlite3_stmt *s;
@@ -383,11 +393,7 @@ int kr_node_log(kr_node *n, kr_change_cb cb, void *ctx)
   rc = 0;
   while (!rc && sqlite3_step(s) == SQLITE_ROW) {
     kr_change_info c;
-    memset(&c, 0, sizeof c);
-    memcpy(c.origin, sqlite3_column_blob(s, 0), KR_NODE_LEN);
-    c.seq = (uint64_t)sqlite3_column_int64(s, 1);
-    c.hlc = (kr_hlc)sqlite3_column_int64(s, 2);
-    c.nops = (uint32_t)sqlite3_column_int64(s, 3);
+    read_change_info(s, &c);
     rc = cb(ctx, &c);
   }
   sqlite3_finalize(s);
@@ -411,11 +417,7 @@ int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
   rc = 0;
   while (!rc && sqlite3_step(s) == SQLITE_ROW) {
     kr_change_info c;
-    memset(&c, 0, sizeof c);
-    memcpy(c.origin, sqlite3_column_blob(s, 0), KR_NODE_LEN);
-    c.seq = (uint64_t)sqlite3_column_int64(s, 1);
-    c.hlc = (kr_hlc)sqlite3_column_int64(s, 2);
-    c.nops = (uint32_t)sqlite3_column_int64(s, 3);
+    read_change_info(s, &c);
     c.idx = (uint32_t)sqlite3_column_int64(s, 4);
     c.type = sqlite3_column_int(s, 5);
     c.field = sqlite3_column_int(s, 6);

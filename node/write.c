@@ -44,6 +44,28 @@ static const char *keep_str(kr_txn *t, const char *s)
   return keep(t, strdup(s));
 }
 
+/* The tags a bound statement yields (column 0), at most KR_TAGS_MAX; the
+ * statement is reset. *tags is NULL when there are none. */
+static int collect_tags(sqlite3_stmt *s, uint8_t **tags, uint32_t *n)
+{
+  *tags = NULL;
+  *n = 0;
+  while (sqlite3_step(s) == SQLITE_ROW && *n < KR_TAGS_MAX) {
+    uint8_t *nt = realloc(*tags, ((size_t)*n + 1) * KR_TAG_LEN);
+    if (!nt) {
+      free(*tags);
+      *tags = NULL;
+      sqlite3_reset(s);
+      return KR_ENOMEM;
+    }
+    *tags = nt;
+    memcpy(*tags + (size_t)*n * KR_TAG_LEN, sqlite3_column_blob(s, 0), KR_TAG_LEN);
+    ++*n;
+  }
+  sqlite3_reset(s);
+  return 0;
+}
+
 static kr_op *next_op(kr_txn *t)
 {
   if (t->nops >= KR_CHANGE_MAX_OPS) return NULL;
@@ -143,14 +165,7 @@ static int field_op(kr_txn *t, int type, const uint8_t subject[KR_SUBJECT_LEN],
     sqlite3_bind_int64(s, 1, sn);   /* 0 for a new subject: matches nothing */
     sqlite3_bind_int(s, 2, field);
     sqlite3_bind_text(s, 3, norm, -1, SQLITE_STATIC);
-    while (sqlite3_step(s) == SQLITE_ROW && n < KR_TAGS_MAX) {
-      uint8_t *nt = realloc(tags, ((size_t)n + 1) * KR_TAG_LEN);
-      if (!nt) { free(tags); sqlite3_reset(s); return KR_ENOMEM; }
-      tags = nt;
-      memcpy(tags + (size_t)n * KR_TAG_LEN, sqlite3_column_blob(s, 0), KR_TAG_LEN);
-      n++;
-    }
-    sqlite3_reset(s);
+    if (collect_tags(s, &tags, &n)) return KR_ENOMEM;
     if (!n) {
       if (why) *why = "the volunteer has no such value";
       return KR_ENOTFOUND;
@@ -217,14 +232,7 @@ static int consent_op(kr_txn *t, int type, const uint8_t subject[KR_SUBJECT_LEN]
     sqlite3_bind_text(s, 2, op->purpose, -1, SQLITE_STATIC);
     if (recipient) sqlite3_bind_blob(s, 3, recipient, KR_NODE_LEN, SQLITE_STATIC);
     else sqlite3_bind_zeroblob(s, 3, 0);
-    while (sqlite3_step(s) == SQLITE_ROW && n < KR_TAGS_MAX) {
-      uint8_t *nt = realloc(tags, ((size_t)n + 1) * KR_TAG_LEN);
-      if (!nt) { free(tags); sqlite3_reset(s); return KR_ENOMEM; }
-      tags = nt;
-      memcpy(tags + (size_t)n * KR_TAG_LEN, sqlite3_column_blob(s, 0), KR_TAG_LEN);
-      n++;
-    }
-    sqlite3_reset(s);
+    if (collect_tags(s, &tags, &n)) return KR_ENOMEM;
     if (n && !(op->tags = keep(t, tags))) return KR_ENOMEM;
     op->ntags = n;
   }

@@ -88,7 +88,7 @@ for round in 1 2 3; do
   # Bundles between random pairs, sometimes twice, sometimes stale.
   for j in 1 2 3 4; do
     from=$(( RANDOM % 3 )); to=$(( (from + 1 + RANDOM % 2) % 3 ))
-    hs=("$A" "$B" "$C"); ids=()
+    hs=("$A" "$B" "$C")
     f="$T/bundle-$round-$j"
     must k "${hs[$from]}" bundle export --for "$(k "${hs[$to]}" id | cut -c1-16)" --out "$f"
     must k "${hs[$to]}" bundle import "$f"
