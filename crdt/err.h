@@ -31,7 +31,12 @@
   X(NETWORK,    "belongs to another kring network")                          \
   X(EXPIRED,    "invite has expired")                                        \
   X(USED,       "invite has already been used")                              \
-  X(NOKEY,      "bundle is not encrypted for this node")
+  X(NOKEY,      "bundle is not encrypted for this node")                   \
+  X(PROTOCOL,   "peer broke the sync protocol")                              \
+  X(TIMEOUT,    "timed out")                                                 \
+  X(REFUSED,    "refused by the peer")                                       \
+  X(CLOSED,     "connection closed before the sync finished")                \
+  X(CONNECT,    "cannot connect")
 
 typedef enum {
   KR_OK = 0,

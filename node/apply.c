@@ -336,7 +336,9 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
     n->cur_origin = sqlite3_column_int64(s, 0);
     contig = (uint64_t)sqlite3_column_int64(s, 1);
     sqlite3_reset(s);
+    if (n->in_order && !memb && c->seq > contig + 1) return KR_EGAP;
   } else {
+    if (n->in_order && !memb && c->seq > 1) { sqlite3_reset(s); return KR_EGAP; }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE || !(s = kr__q(n, KR_Q_ORIGIN_PUT))) return KR_EDB;
     sqlite3_bind_blob(s, 1, c->origin, KR_NODE_LEN, SQLITE_STATIC);
@@ -491,6 +493,15 @@ int kr_node_batch_apply(kr_node *n, const uint8_t *buf, size_t len, int *fresh)
   if ((rc = kr_change_decode(buf, len, KR_CHANGE_MAX, &c))) return rc;
   rc = kr__apply_change(n, &c, fresh);
   kr_change_free(&c);
+  return rc;
+}
+
+int kr_node_batch_apply_next(kr_node *n, const uint8_t *buf, size_t len, int *fresh)
+{
+  int rc;
+  n->in_order = 1;
+  rc = kr_node_batch_apply(n, buf, len, fresh);
+  n->in_order = 0;
   return rc;
 }
 

@@ -87,6 +87,8 @@ struct kr_node {
   uint8_t founder[KR_NODE_LEN];    /* its founder: a member from its first change */
   int need_fts_optimize;         /* an erasure happened: rewrite the FTS index */
   sqlite3_int64 cur_origin;      /* apply: origins.n of the change being applied */
+  int in_order;                  /* apply: refuse a gap in an origin's plain changes */
+  char *home;                    /* the home directory, for a second connection */
 };
 
 /* The cached statement q, reset and unbound; NULL on error. */

@@ -50,6 +50,10 @@ const char *kr_node_org(const kr_node *n);
 const char *kr_node_kind(const kr_node *n);
 /* The last error message from SQLite, for logs. */
 const char *kr_node_errmsg(kr_node *n);
+/* The home directory; a second connection to the same store (its own
+ * transactions and snapshots; same clock). */
+const char *kr_node_home(const kr_node *n);
+int kr_node_reopen(const kr_node *n, kr_node **out);
 
 /* ---- local edits ------------------------------------------------------ */
 
@@ -111,6 +115,10 @@ int kr_node_apply_many(kr_node *n, const uint8_t *const *bufs, const size_t *len
 int kr_node_batch_begin(kr_node *n);
 int kr_node_batch_apply(kr_node *n, const uint8_t *buf, size_t len, int *fresh);
 int kr_node_batch_end(kr_node *n, int commit);
+/* As batch_apply, for changes sent in lacks order (sync sessions): a
+ * change without membership ops must be the next of its origin after what
+ * is held (KR_EGAP otherwise). */
+int kr_node_batch_apply_next(kr_node *n, const uint8_t *buf, size_t len, int *fresh);
 
 /* The node's Ed25519 secret key (public half at +32): for sync/ to sign
  * bundles and derive its Noise key. */
@@ -142,6 +150,11 @@ typedef int (*kr_member_cb)(void *ctx, const kr_member *m);
 int kr_node_members(kr_node *n, kr_member_cb cb, void *ctx);
 /* 1 when id is a current member (admitted, not removed), 0 if not. */
 int kr_node_is_member(kr_node *n, const uint8_t id[static KR_NODE_LEN]);
+/* A joining node: the member whose invite it used (see kr_node_trusted). */
+int kr_node_set_inviter(kr_node *n, const uint8_t inviter[static KR_NODE_LEN]);
+/* 1 when this node may sync with id: a current member, or, while this
+ * node has not seen its own admission, the founder or its inviter. */
+int kr_node_trusted(kr_node *n, const uint8_t id[static KR_NODE_LEN]);
 /* 1 when an admission held used this invite id. */
 int kr_node_invite_used(kr_node *n, const uint8_t invite[static KR_SUBJECT_LEN]);
 /* Commit an ADMIT (KR_EEXISTS if member or removed) or an EXPEL (cutoff:
@@ -163,8 +176,9 @@ int kr_node_peer_record(kr_node *n, const uint8_t peer[static KR_NODE_LEN], cons
 /*
  * The changes a peer with vector peer lacks, in an order it can apply:
  * changes with membership ops first (in clock order), then per origin by
- * ascending seq. Streamed: each kr_lacks_next() hands at least one and at
- * most about budget bytes of changes to cb and sets *count; 0 at the end.
+ * ascending seq; a removed member's changes past its cutoff are left out.
+ * Streamed: each kr_lacks_next() hands changes to cb and sets *count (0 at
+ * the end): at most budget bytes, or one change when that alone is more.
  */
 typedef struct kr_lacks kr_lacks;
 typedef int (*kr_bytes_cb)(void *ctx, const uint8_t *buf, size_t len);
@@ -172,6 +186,26 @@ int kr_lacks_open(kr_node *n, const kr_vv *peer, kr_lacks **out);
 uint64_t kr_lacks_total(const kr_lacks *l);
 int kr_lacks_next(kr_lacks *l, size_t budget, kr_bytes_cb cb, void *ctx, size_t *count);
 void kr_lacks_close(kr_lacks *l);
+
+/* ---- the address book of network peers (peer.c) ---------------------- */
+
+#define KR_PEER_NAME_MAX 64
+
+typedef struct {
+  const char *name, *addr;     /* addr: HOST:PORT */
+  uint8_t node[KR_NODE_LEN];   /* who answered there last, if has_node */
+  int has_node;
+  uint64_t added_ms, last_ok_ms, last_try_ms;   /* 0: never */
+  const char *last_err;        /* NULL if the last attempt succeeded */
+} kr_addr;
+typedef int (*kr_addr_cb)(void *ctx, const kr_addr *a);
+/* KR_EEXISTS when the name is taken. */
+int kr_node_addr_add(kr_node *n, const char *name, const char *addr);
+/* KR_ENOTFOUND when there is no such name. */
+int kr_node_addr_remove(kr_node *n, const char *name);
+int kr_node_addrs(kr_node *n, kr_addr_cb cb, void *ctx);
+/* Record an attempt: err NULL for success; node (may be NULL) who answered. */
+int kr_node_addr_result(kr_node *n, const char *name, const uint8_t *node, const char *err);
 
 /* ---- queries ------------------------------------------------------------ */
 

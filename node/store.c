@@ -77,6 +77,11 @@ static const char *const migrations[] = {
   "CREATE INDEX members_invite ON members(invite);"
   "CREATE TABLE peers(node BLOB PRIMARY KEY, vector BLOB NOT NULL,"
   "  seen INTEGER NOT NULL) WITHOUT ROWID;",
+
+  /* 2 -> 3: the address book of peers to sync with over the network, and
+   * the outcome of the last attempt with each. */
+  "CREATE TABLE addrs(name TEXT PRIMARY KEY, addr TEXT NOT NULL, node BLOB,"
+  "  added INTEGER NOT NULL, last_ok INTEGER, last_try INTEGER, last_err TEXT);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -309,6 +314,7 @@ static int node_make(const char *home, const char *org, const char *kind,
   close(fd);
 
   if ((rc = db_open(n, home, 1))) goto err1;
+  if (!(n->home = strdup(home))) { rc = KR_ENOMEM; goto err1; }
   snprintf(n->org, sizeof n->org, "%s", org);
   snprintf(n->kind, sizeof n->kind, "%s", kind);
   if (network) {
@@ -383,6 +389,7 @@ int kr_node_open(const char *home, kr_node **out)
   snprintf(path, sizeof path, "%s/%s", home, DB_FILE);
   if (stat(path, &st) != 0) { rc = KR_ENOTFOUND; goto err; }
   if ((rc = db_open(n, home, 0))) goto err;
+  if (!(n->home = strdup(home))) { rc = KR_ENOMEM; goto err; }
   if ((rc = meta_get_text(n, "org", n->org, sizeof n->org)) ||
       (rc = meta_get_text(n, "kind", n->kind, sizeof n->kind)) ||
       (rc = kr__meta_get_int(n, "clock", &clock)))
@@ -414,6 +421,7 @@ void kr_node_close(kr_node *n)
     sqlite3_finalize(n->q[i]);
   if (n->db) sqlite3_close(n->db);
   sodium_memzero(n->sk, sizeof n->sk);
+  free(n->home);
   free(n);
 }
 
@@ -428,6 +436,32 @@ const uint8_t *kr_node_id(const kr_node *n) { return n->sk + 32; }
 const char *kr_node_org(const kr_node *n) { return n->org; }
 const char *kr_node_kind(const kr_node *n) { return n->kind; }
 const char *kr_node_errmsg(kr_node *n) { return sqlite3_errmsg(n->db); }
+const char *kr_node_home(const kr_node *n) { return n->home; }
+
+int kr_node_reopen(const kr_node *n, kr_node **out)
+{
+  int rc = kr_node_open(n->home, out);
+  if (!rc) kr_node_set_clock(*out, n->now_ms, n->now_ctx);
+  return rc;
+}
+
+int kr_node_set_inviter(kr_node *n, const uint8_t inviter[static KR_NODE_LEN])
+{
+  return kr__meta_put_blob(n, "inviter", inviter, KR_NODE_LEN);
+}
+
+int kr_node_trusted(kr_node *n, const uint8_t id[static KR_NODE_LEN])
+{
+  uint8_t inviter[KR_NODE_LEN];
+  int rc = kr_node_is_member(n, id), me;
+  if (rc) return rc;
+  /* Until this node knows itself admitted, it knows no members but the
+   * founder and the member whose invite it used. */
+  if ((me = kr_node_is_member(n, kr_node_id(n))) != 0) return me < 0 ? me : 0;
+  if (memcmp(id, n->founder, KR_NODE_LEN) == 0) return 1;
+  return kr__meta_get_blob(n, "inviter", inviter, KR_NODE_LEN) == 0 &&
+         memcmp(id, inviter, KR_NODE_LEN) == 0;
+}
 
 int kr_node_checkpoint(kr_node *n)
 {

@@ -76,6 +76,7 @@ typedef struct {
   sqlite3_int64 n;
   uint8_t key[KR_NODE_LEN];
   uint64_t from;      /* the peer holds up to here */
+  sqlite3_int64 upto; /* a removed member's changes count up to here */
 } lack_origin;
 
 typedef struct {
@@ -93,6 +94,8 @@ struct kr_lacks {
   sqlite3_stmt *next;         /* non-membership changes of one origin after a seq */
   uint64_t total;
   int snapshot;               /* inside SAVEPOINT lacks: one consistent view */
+  kr_buf pend;                /* read, but over the last call's budget */
+  int has_pend;
 };
 
 void kr_lacks_close(kr_lacks *l)
@@ -100,6 +103,7 @@ void kr_lacks_close(kr_lacks *l)
   if (!l) return;
   sqlite3_finalize(l->next);
   if (l->snapshot) kr__exec(l->n, "RELEASE lacks");
+  kr_buf_free(&l->pend);
   free(l->memb);
   free(l->orig);
   free(l);
@@ -114,15 +118,20 @@ int kr_lacks_open(kr_node *n, const kr_vv *peer, kr_lacks **out)
   *out = NULL;
   if (!l) return KR_ENOMEM;
   l->n = n;
+  kr_buf_init(&l->pend, KR_CHANGE_MAX);
   if (kr__exec(n, "SAVEPOINT lacks")) { free(l); return KR_EDB; }
   l->snapshot = 1;
   /* Origins are few (one per member), so they are held in memory, each
-   * with the count of its non-membership changes the peer lacks. */
+   * with the count of its non-membership changes the peer lacks. A removed
+   * member's changes past its cutoff are never sent: they are refused
+   * everywhere the removal is known. */
   {
     sqlite3_stmt *cnt = NULL;
-    if (sqlite3_prepare_v2(n->db, "SELECT n, key FROM origins ORDER BY n", -1, &s, NULL) ||
+    if (sqlite3_prepare_v2(n->db, "SELECT o.n, o.key, coalesce(m.cutoff, 9223372036854775807)"
+                           " FROM origins o LEFT JOIN members m ON m.node=o.key ORDER BY o.n",
+                           -1, &s, NULL) ||
         sqlite3_prepare_v2(n->db, "SELECT count(*) FROM changes WHERE origin=?1 AND seq>?2"
-                           " AND NOT memb", -1, &cnt, NULL)) {
+                           " AND seq<=?3 AND NOT memb", -1, &cnt, NULL)) {
       sqlite3_finalize(cnt);
       goto err;
     }
@@ -135,9 +144,11 @@ int kr_lacks_open(kr_node *n, const kr_vv *peer, kr_lacks **out)
       o->n = sqlite3_column_int64(s, 0);
       memcpy(o->key, sqlite3_column_blob(s, 1), KR_NODE_LEN);
       o->from = kr_vv_get(peer, o->key);
+      o->upto = sqlite3_column_int64(s, 2);
       sqlite3_reset(cnt);
       sqlite3_bind_int64(cnt, 1, o->n);
       sqlite3_bind_int64(cnt, 2, (sqlite3_int64)o->from);
+      sqlite3_bind_int64(cnt, 3, o->upto);
       if (sqlite3_step(cnt) != SQLITE_ROW) break;
       l->total += (uint64_t)sqlite3_column_int64(cnt, 0);
       l->norig++;
@@ -148,7 +159,9 @@ int kr_lacks_open(kr_node *n, const kr_vv *peer, kr_lacks **out)
   sqlite3_finalize(s);
   s = NULL;
   if (sqlite3_prepare_v2(n->db, "SELECT o.key, c.seq FROM changes c JOIN origins o ON o.n=c.origin"
-                         " WHERE c.memb ORDER BY c.hlc, c.origin, c.seq", -1, &s, NULL))
+                         " LEFT JOIN members m ON m.node=o.key WHERE c.memb AND"
+                         " (m.cutoff IS NULL OR c.seq<=m.cutoff) ORDER BY c.hlc, c.origin, c.seq",
+                         -1, &s, NULL))
     goto err;
   while ((step = sqlite3_step(s)) == SQLITE_ROW) {
     const uint8_t *key = sqlite3_column_blob(s, 0);
@@ -165,8 +178,8 @@ int kr_lacks_open(kr_node *n, const kr_vv *peer, kr_lacks **out)
   sqlite3_finalize(s);
   s = NULL;
   l->total += l->nmemb;
-  if (sqlite3_prepare_v2(n->db, "SELECT seq FROM changes WHERE origin=?1 AND seq>?2 AND NOT memb"
-                         " ORDER BY seq LIMIT 64", -1, &l->next, NULL))
+  if (sqlite3_prepare_v2(n->db, "SELECT seq FROM changes WHERE origin=?1 AND seq>?2 AND seq<=?3"
+                         " AND NOT memb ORDER BY seq LIMIT 64", -1, &l->next, NULL))
     goto err;
   if (l->norig) l->last = l->orig[0].from;
   *out = l;
@@ -179,36 +192,47 @@ err:
 
 uint64_t kr_lacks_total(const kr_lacks *l) { return l->total; }
 
-static int hand(kr_lacks *l, const uint8_t *key, uint64_t seq, kr_buf *b, kr_bytes_cb cb,
-                void *ctx, size_t *bytes)
+/* Read one change; hand it to cb unless it would take a batch that has
+ * one already past budget, in which case it waits for the next call. */
+static int hand(kr_lacks *l, const uint8_t *key, uint64_t seq, size_t budget, kr_bytes_cb cb,
+                void *ctx, size_t *bytes, size_t *count)
 {
   int rc;
-  b->len = 0;
-  if ((rc = kr_node_change_bytes(l->n, key, seq, b))) return rc;
-  *bytes += b->len;
-  return cb(ctx, b->data, b->len);
+  l->pend.len = 0;
+  if ((rc = kr_node_change_bytes(l->n, key, seq, &l->pend))) return rc;
+  if (*count && *bytes + l->pend.len > budget) {
+    l->has_pend = 1;
+    return 0;
+  }
+  *bytes += l->pend.len;
+  ++*count;
+  return cb(ctx, l->pend.data, l->pend.len);
 }
 
 int kr_lacks_next(kr_lacks *l, size_t budget, kr_bytes_cb cb, void *ctx, size_t *count)
 {
-  kr_buf b;
   size_t bytes = 0;
   int rc = 0;
 
   *count = 0;
-  kr_buf_init(&b, KR_CHANGE_MAX);
-  while (!rc && l->imemb < l->nmemb && (*count == 0 || bytes < budget)) {
-    rc = hand(l, l->memb[l->imemb].key, l->memb[l->imemb].seq, &b, cb, ctx, &bytes);
-    l->imemb++;
-    ++*count;
+  if (l->has_pend) {
+    l->has_pend = 0;
+    bytes = l->pend.len;
+    *count = 1;
+    rc = cb(ctx, l->pend.data, l->pend.len);
   }
-  while (!rc && l->iorig < l->norig && (*count == 0 || bytes < budget)) {
+  while (!rc && !l->has_pend && l->imemb < l->nmemb) {
+    rc = hand(l, l->memb[l->imemb].key, l->memb[l->imemb].seq, budget, cb, ctx, &bytes, count);
+    l->imemb++;
+  }
+  while (!rc && !l->has_pend && l->iorig < l->norig) {
     lack_origin *o = &l->orig[l->iorig];
     uint64_t seqs[64];
     int k = 0, step;
     sqlite3_reset(l->next);
     sqlite3_bind_int64(l->next, 1, o->n);
     sqlite3_bind_int64(l->next, 2, (sqlite3_int64)l->last);
+    sqlite3_bind_int64(l->next, 3, o->upto);
     while (k < 64 && (step = sqlite3_step(l->next)) == SQLITE_ROW)
       seqs[k++] = (uint64_t)sqlite3_column_int64(l->next, 0);
     sqlite3_reset(l->next);
@@ -217,12 +241,10 @@ int kr_lacks_next(kr_lacks *l, size_t budget, kr_bytes_cb cb, void *ctx, size_t 
       if (++l->iorig < l->norig) l->last = l->orig[l->iorig].from;
       continue;
     }
-    for (int i = 0; i < k && !rc && (*count == 0 || bytes < budget); i++) {
-      rc = hand(l, o->key, seqs[i], &b, cb, ctx, &bytes);
+    for (int i = 0; i < k && !rc && !l->has_pend; i++) {
+      rc = hand(l, o->key, seqs[i], budget, cb, ctx, &bytes, count);
       l->last = seqs[i];
-      ++*count;
     }
   }
-  kr_buf_free(&b);
   return rc;
 }
