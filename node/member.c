@@ -189,6 +189,14 @@ int kr_node_is_member(kr_node *n, const uint8_t id[static KR_NODE_LEN])
   return admitted && cutoff == UINT64_MAX;
 }
 
+int kr_node_is_removed(kr_node *n, const uint8_t id[static KR_NODE_LEN])
+{
+  uint64_t cutoff;
+  int admitted, rc = member_state(n, id, &admitted, &cutoff);
+  if (rc) return rc;
+  return cutoff != UINT64_MAX;
+}
+
 int kr_node_invite_used(kr_node *n, const uint8_t invite[static KR_SUBJECT_LEN])
 {
   sqlite3_stmt *s;

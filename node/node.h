@@ -150,6 +150,8 @@ typedef int (*kr_member_cb)(void *ctx, const kr_member *m);
 int kr_node_members(kr_node *n, kr_member_cb cb, void *ctx);
 /* 1 when id is a current member (admitted, not removed), 0 if not. */
 int kr_node_is_member(kr_node *n, const uint8_t id[static KR_NODE_LEN]);
+/* 1 when a removal of id is known. */
+int kr_node_is_removed(kr_node *n, const uint8_t id[static KR_NODE_LEN]);
 /* A joining node: the member whose invite it used (see kr_node_trusted). */
 int kr_node_set_inviter(kr_node *n, const uint8_t inviter[static KR_NODE_LEN]);
 /* 1 when this node may sync with id: a current member, or, while this

@@ -83,7 +83,7 @@ static int encrypt_ad(kr_noise_cipher *c, const uint8_t *ad, size_t adlen, const
   unsigned long long clen;
 
   if (!c->has_key) {
-    if (out != plain) memmove(out, plain, len);
+    if (len && out != plain) memmove(out, plain, len);
     *out_len = len;
     return 0;
   }
@@ -102,7 +102,7 @@ static int decrypt_ad(kr_noise_cipher *c, const uint8_t *ad, size_t adlen, const
   unsigned long long plen;
 
   if (!c->has_key) {
-    if (out != ct) memmove(out, ct, len);
+    if (len && out != ct) memmove(out, ct, len);
     *out_len = len;
     return 0;
   }

@@ -278,6 +278,13 @@ void kr__sess_rekey_every(kr_sess *s, uint64_t every)
   if (every) s->rekey_every = every;
 }
 
+int kr__sess_frame(kr_sess *s, int type, const void *body, size_t len)
+{
+  if (s->state != ST_OPEN) return KR_EINVAL;
+  stage_frame(s, type, body, len);
+  return seal(s);
+}
+
 void kr_sess_free(kr_sess *s)
 {
   if (!s) return;
@@ -430,7 +437,7 @@ static int open_msg(kr_sess *s)
     s->rxp.len -= s->rx_off;
     s->rx_off = 0;
   }
-  if (kr_buf_reserve(&s->rxp, len)) { fail(s, KR_ETOOBIG, "frame stream too long"); return 0; }
+  if (kr_buf_reserve(&s->rxp, s->rxp.len + len)) { fail(s, KR_ETOOBIG, "frame stream too long"); return 0; }
   if ((rc = kr_noise_decrypt(&s->rx, m, len, s->rxp.data + s->rxp.len))) {
     fail(s, rc, "transport message does not authenticate (damaged or forged)");
     return 0;

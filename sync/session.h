@@ -99,6 +99,8 @@ int kr_sess_new(int initiator, const uint8_t sk[static KR_SK_LEN],
 void kr_sess_free(kr_sess *s);
 /* Tests: rekey after every this many transport messages each way. */
 void kr__sess_rekey_every(kr_sess *s, uint64_t every);
+/* Tests and fuzzing: send one raw frame, unchecked (as a hostile peer). */
+int kr__sess_frame(kr_sess *s, int type, const void *body, size_t len);
 
 /* Bytes that arrived (any chunking). Nothing is parsed until kr_sess_poll. */
 int kr_sess_feed(kr_sess *s, const uint8_t *buf, size_t len);

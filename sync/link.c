@@ -1,0 +1,315 @@
+/* link: a sync session answered from a node (see link.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crdt/err.h"
+#include "sync/invite.h"
+#include "sync/link.h"
+
+struct kr_link {
+  kr_node *n;
+  kr_node *reader;             /* second connection: the snapshot we send from */
+  kr_lacks *lacks;
+  int exhausted;
+  kr_sess *s;
+  int initiator;
+  kr_link_info info;
+};
+
+static void hex12(const uint8_t *id, char out[13])
+{
+  static const char d[] = "0123456789abcdef";
+  for (int i = 0; i < 6; i++) {
+    out[2 * i] = d[id[i] >> 4];
+    out[2 * i + 1] = d[id[i] & 15];
+  }
+  out[12] = 0;
+}
+
+int kr_link_new(kr_node *n, int initiator, const char *join, uint64_t now_ms, kr_link **out)
+{
+  kr_link *l = calloc(1, sizeof *l);
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
+  int rc;
+
+  *out = NULL;
+  if (!l) return KR_ENOMEM;
+  kr_node_network(n, net, founder);
+  if ((rc = kr_sess_new(initiator, kr_node_secret_key(n), net, join, now_ms, &l->s))) {
+    free(l);
+    return rc;
+  }
+  l->n = n;
+  l->initiator = initiator;
+  *out = l;
+  return 0;
+}
+
+void kr_link_free(kr_link *l)
+{
+  if (!l) return;
+  kr_lacks_close(l->lacks);
+  kr_node_close(l->reader);
+  kr_sess_free(l->s);
+  free(l);
+}
+
+static void refuse(kr_link *l, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void refuse(kr_link *l, int err, const char *fmt, ...)
+{
+  char why[KR_SYNC_REASON_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  kr_sess_refuse(l->s, err, why);
+}
+
+/* A join request inside the handshake: check it as `kring member accept`
+ * does, and admit the peer. */
+static int admit(kr_link *l, const uint8_t *peer, const char *text)
+{
+  kr_join_req *req = calloc(1, sizeof *req);
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN], iid[KR_SUBJECT_LEN];
+  int rc, used;
+
+  if (!req) return KR_ENOMEM;
+  kr_node_network(l->n, net, founder);
+  if ((rc = kr_join_parse(text, req))) {
+    refuse(l, rc, "join request refused: %s", kr_strerror(rc));
+  } else if (memcmp(req->inv.network, net, KR_NETWORK_LEN) != 0) {
+    refuse(l, rc = KR_ENETWORK, "join request is for another kring network");
+  } else if (memcmp(req->node, peer, KR_NODE_LEN) != 0) {
+    refuse(l, rc = KR_EBADSIG, "join request names another node");
+  } else if ((rc = kr_node_is_member(l->n, req->inv.inviter)) != 1) {
+    refuse(l, rc = KR_ENOTMEMBER, "the invite was made by a node that is not a member");
+  } else if (kr_node_now_ms(l->n) > req->inv.expires_ms) {
+    refuse(l, rc = KR_EEXPIRED, "the invite has expired");
+  } else {
+    kr_invite_id(&req->inv, iid);
+    if ((used = kr_node_invite_used(l->n, iid)) < 0) {
+      refuse(l, rc = used, "reading the members: %s", kr_strerror(used));
+    } else if ((rc = kr_node_is_member(l->n, peer)) == 1) {
+      rc = 0;                       /* admitted already: a retry after a cut link */
+    } else if (used) {
+      refuse(l, rc = KR_EUSED, "the invite has already been used");
+    } else if ((rc = kr_node_admit(l->n, peer, req->org, req->kind, iid))) {
+      refuse(l, rc, "cannot admit: %s", kr_strerror(rc));
+    } else {
+      l->info.admitted = 1;
+    }
+  }
+  free(req);
+  return rc;
+}
+
+static int on_peer(kr_link *l, const kr_sess_event *ev)
+{
+  char who[13];
+  kr_vv v;
+  int rc, ok;
+
+  memcpy(l->info.peer, ev->peer, KR_NODE_LEN);
+  l->info.have_peer = 1;
+  hex12(ev->peer, who);
+  if (memcmp(ev->peer, kr_node_id(l->n), KR_NODE_LEN) == 0) {
+    refuse(l, KR_EINVAL, "connected to itself");
+    return 0;
+  }
+  if (ev->join) {
+    if (admit(l, ev->peer, ev->join)) return 0;
+  } else if ((ok = kr_node_trusted(l->n, ev->peer)) != 1) {
+    if (ok < 0) refuse(l, ok, "reading the members: %s", kr_strerror(ok));
+    else if (kr_node_is_removed(l->n, ev->peer) == 1)
+      refuse(l, KR_ENOTMEMBER, "node %s was removed from this network", who);
+    else
+      refuse(l, KR_ENOTMEMBER, "node %s is not a member of this network", who);
+    return 0;
+  }
+  if ((rc = kr_node_vector(l->n, &v))) {
+    refuse(l, rc, "reading our vector: %s", kr_strerror(rc));
+    return 0;
+  }
+  rc = kr_sess_accept(l->s, &v);
+  kr_vv_free(&v);
+  return rc;
+}
+
+static int on_vector(kr_link *l, const kr_vv *peer)
+{
+  int rc;
+  if ((rc = kr_node_reopen(l->n, &l->reader)) || (rc = kr_lacks_open(l->reader, peer, &l->lacks))) {
+    kr_sess_fail(l->s, rc, "cannot read what the peer lacks");
+    return rc;
+  }
+  l->info.to_send = kr_lacks_total(l->lacks);
+  return 0;
+}
+
+/* A refusal that the batch may survive: a removed member's change past its
+ * cutoff that the sender did not know to hold back. */
+static int skippable(kr_link *l, int rc, const uint8_t *buf, size_t len)
+{
+  kr_change c;
+  int removed;
+  if (rc != KR_ENOTMEMBER || kr_change_decode(buf, len, KR_CHANGE_MAX, &c)) return 0;
+  removed = kr_node_is_removed(l->n, c.origin) == 1;
+  kr_change_free(&c);
+  return removed;
+}
+
+static int on_batch(kr_link *l, const kr_sess_event *ev)
+{
+  uint32_t applied = 0, known = 0;
+  int rc;
+
+  if ((rc = kr_node_batch_begin(l->n))) {
+    kr_sess_fail(l->s, rc, "cannot start a transaction (database busy or read-only)");
+    return rc;
+  }
+  for (size_t i = 0; i < ev->count; i++) {
+    int fresh;
+    rc = kr_node_batch_apply_next(l->n, ev->chg[i], ev->len[i], &fresh);
+    if (rc == 0) {
+      if (fresh) applied++; else known++;
+    } else if (skippable(l, rc, ev->chg[i], ev->len[i])) {
+      l->info.skipped++;
+    } else {
+      char why[KR_SYNC_REASON_MAX], at[64] = "";
+      kr_change c;
+      if (kr_change_decode(ev->chg[i], ev->len[i], KR_CHANGE_MAX, &c) == 0) {
+        char who[13];
+        hex12(c.origin, who);
+        snprintf(at, sizeof at, " (origin %s, seq %llu)", who, (unsigned long long)c.seq);
+        kr_change_free(&c);
+      }
+      kr_node_batch_end(l->n, 0);
+      snprintf(why, sizeof why, "batch %llu refused, nothing of it stored: change %zu%s: %s",
+               (unsigned long long)ev->batch, i + 1, at, kr_strerror(rc));
+      kr_sess_fail(l->s, rc, why);
+      return rc;
+    }
+  }
+  if ((rc = kr_node_batch_end(l->n, 1))) {
+    kr_sess_fail(l->s, rc, "cannot commit a batch (disk full or database busy)");
+    return rc;
+  }
+  l->info.applied += applied;
+  l->info.known += known;
+  return kr_sess_applied(l->s, applied, known);
+}
+
+static int put_change(void *ctx, const uint8_t *buf, size_t len)
+{
+  return kr_sess_send_change(ctx, buf, len);
+}
+
+/* Send batches while the window has room. */
+static int pump(kr_link *l)
+{
+  int rc = 0;
+  while (!rc && kr_sess_can_send(l->s) && l->lacks) {
+    size_t count;
+    if (l->exhausted) return kr_sess_send_done(l->s);
+    if ((rc = kr_lacks_next(l->lacks, KR_SYNC_BATCH_MAX, put_change, l->s, &count))) {
+      kr_sess_fail(l->s, rc, "cannot read changes to send");
+      break;
+    }
+    if (count == 0) l->exhausted = 1;
+    else rc = kr_sess_end_batch(l->s);
+  }
+  return rc;
+}
+
+static void finish(kr_link *l, int state)
+{
+  const kr_sess_stats *st = kr_sess_stats_get(l->s);
+  l->info.state = state;
+  l->info.sent = st->changes_out;
+  l->info.received = st->changes_in;
+  kr_lacks_close(l->lacks);
+  l->lacks = NULL;
+  kr_node_close(l->reader);
+  l->reader = NULL;
+}
+
+static void run(kr_link *l)
+{
+  kr_sess_event ev;
+  kr_sess_event_type t;
+  kr_vv v;
+
+  if (l->info.state) return;
+  for (;;) {
+    if ((t = kr_sess_poll(l->s, &ev)) == KR_SEV_NONE) {
+      pump(l);                      /* sending may raise a failure */
+      if ((t = kr_sess_poll(l->s, &ev)) == KR_SEV_NONE) return;
+    }
+    switch (t) {
+    case KR_SEV_PEER: on_peer(l, &ev); break;
+    case KR_SEV_VECTOR: on_vector(l, ev.vector); break;
+    case KR_SEV_BATCH: on_batch(l, &ev); break;
+    case KR_SEV_ACK: break;
+    case KR_SEV_DRAINED:
+      if (kr_node_vector(l->n, &v)) {
+        kr_sess_fail(l->s, KR_EDB, "reading our vector");
+        break;
+      }
+      kr_sess_send_end(l->s, &v);
+      kr_vv_free(&v);
+      break;
+    case KR_SEV_END:
+      if (kr_node_peer_record(l->n, l->info.peer, ev.vector))
+        kr_sess_fail(l->s, KR_EDB, "cannot record the peer's vector");
+      break;
+    case KR_SEV_DONE:
+      finish(l, 1);
+      return;
+    case KR_SEV_FAILED:
+      l->info.err = ev.err;
+      snprintf(l->info.reason, sizeof l->info.reason, "%s", ev.reason);
+      finish(l, -1);
+      return;
+    default:
+      break;
+    }
+    pump(l);
+  }
+}
+
+int kr_link_feed(kr_link *l, const uint8_t *buf, size_t len)
+{
+  int rc = kr_sess_feed(l->s, buf, len);
+  const kr_sess_stats *st = kr_sess_stats_get(l->s);
+  run(l);
+  l->info.bytes_in = st->bytes_in;
+  return rc;
+}
+
+void kr_link_closed(kr_link *l, const char *why)
+{
+  if (l->info.state) return;
+  kr_sess_fail(l->s, KR_ECLOSED, why ? why : "connection closed before the sync finished");
+  run(l);
+}
+
+void kr_link_tick(kr_link *l, uint64_t now_ms)
+{
+  kr_sess_tick(l->s, now_ms);
+  run(l);
+}
+
+const uint8_t *kr_link_pending(const kr_link *l, size_t *len) { return kr_sess_pending(l->s, len); }
+
+void kr_link_sent(kr_link *l, size_t len)
+{
+  kr_sess_sent(l->s, len);
+  l->info.bytes_out = kr_sess_stats_get(l->s)->bytes_out;
+}
+
+const kr_link_info *kr_link_info_get(kr_link *l) { return &l->info; }
+kr_sess *kr_link_session(kr_link *l) { return l->s; }

@@ -1,0 +1,52 @@
+/*
+ * link: one sync session answered from a node. It feeds the session, and
+ * answers its events with the node's rules: the peer must be a member (or
+ * bring a valid join request, which admits it), batches are applied in
+ * order and committed in one transaction each before they are
+ * acknowledged, what the peer lacks is read from a second connection's
+ * snapshot and sent in batches, and the peer's final vector is recorded.
+ * Still no sockets: sync/net.c, the tests and the simulation carry bytes.
+ */
+#ifndef KR_LINK_H
+#define KR_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/node.h"
+#include "sync/session.h"
+
+typedef struct kr_link kr_link;
+
+typedef struct {
+  int state;                   /* 0 running, 1 done, -1 failed */
+  int err;                     /* failed: a kr_err */
+  char reason[300];            /* failed: one line */
+  uint8_t peer[KR_NODE_LEN];   /* once the handshake showed it */
+  int have_peer;
+  int admitted;                /* we admitted the peer from its join request */
+  uint64_t to_send;            /* changes the peer lacked at the start */
+  uint64_t sent, received;     /* changes in batches each way */
+  uint64_t applied, known, skipped;  /* of those received; skipped: past a removal */
+  uint64_t bytes_in, bytes_out;
+} kr_link_info;
+
+/* join: the initiator's join request text, or NULL. now_ms starts the
+ * handshake clock. */
+int kr_link_new(kr_node *n, int initiator, const char *join, uint64_t now_ms, kr_link **out);
+void kr_link_free(kr_link *l);
+
+/* Bytes that arrived; runs the session as far as they allow. */
+int kr_link_feed(kr_link *l, const uint8_t *buf, size_t len);
+/* The transport closed: a session that is not over fails (KR_ECLOSED). */
+void kr_link_closed(kr_link *l, const char *why);
+/* The clock: a handshake past its time fails. */
+void kr_link_tick(kr_link *l, uint64_t now_ms);
+
+const uint8_t *kr_link_pending(const kr_link *l, size_t *len);
+void kr_link_sent(kr_link *l, size_t len);
+
+const kr_link_info *kr_link_info_get(kr_link *l);
+kr_sess *kr_link_session(kr_link *l);
+
+#endif

@@ -1,0 +1,599 @@
+/*
+ * test_session: the sync session and its link to a node, with bytes
+ * carried in memory. The same sync fed whole, byte by byte and in random
+ * chunks ends in the same state; big syncs go in several bounded batches;
+ * rekeying keeps both sides in step; a cut link loses at most the batch in
+ * flight; strangers, non-members, removed members, garbage, forged,
+ * out-of-order and oversized input close the session with nothing of the
+ * batch stored; a join request inside the handshake admits a new node.
+ */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "check.h"
+#include "crdt/err.h"
+#include "sync/invite.h"
+#include "sync/link.h"
+
+static unsigned rng = 12345;
+static unsigned rnd(unsigned n)
+{
+  rng = rng * 1103515245u + 12345u;
+  return (rng >> 8) % n;
+}
+
+static void volunteers(kr_node *n, int count, const char *tag)
+{
+  for (int i = 0; i < count; i++) {
+    kr_txn *t;
+    uint8_t id[KR_SUBJECT_LEN];
+    char name[64];
+    snprintf(name, sizeof name, "%s vrijwilliger %d", tag, i);
+    REQUIRE(kr_txn_begin(n, &t) == 0);
+    kr_txn_new_subject(t, id);
+    REQUIRE(kr_txn_set(t, id, KR_F_NAME, name, NULL) == 0);
+    REQUIRE(kr_txn_set(t, id, KR_F_CITY, "Utrecht", NULL) == 0);
+    REQUIRE(kr_txn_add(t, id, KR_F_SKILLS, "koken", NULL) == 0);
+    REQUIRE(kr_txn_set(t, id, KR_F_NOTES, "Helpt op dinsdag en donderdag in de voedselbank, "
+                       "rijdt ook de bus naar de distributiepunten.", NULL) == 0);
+    REQUIRE(kr_txn_commit(t, NULL) == 0);
+  }
+}
+
+static uint64_t changes(kr_node *n)
+{
+  uint64_t v, e, c;
+  REQUIRE(kr_node_counts(n, &v, &e, &c) == 0);
+  return c;
+}
+
+static int same_digest(kr_node *a, kr_node *b)
+{
+  uint8_t da[32], db[32];
+  REQUIRE(kr_node_digest(a, da) == 0 && kr_node_digest(b, db) == 0);
+  return memcmp(da, db, 32) == 0;
+}
+
+/* ---- carrying bytes ---- */
+
+/* One end: a link, or a bare session (a hostile peer). */
+typedef struct {
+  kr_link *l;
+  kr_sess *s;
+} end;
+
+static const uint8_t *pending(end *e, size_t *n)
+{
+  return e->l ? kr_link_pending(e->l, n) : kr_sess_pending(e->s, n);
+}
+static void sent(end *e, size_t n)
+{
+  if (e->l) kr_link_sent(e->l, n); else kr_sess_sent(e->s, n);
+}
+static void feed(end *e, const uint8_t *p, size_t n)
+{
+  if (e->l) kr_link_feed(e->l, p, n); else kr_sess_feed(e->s, p, n);
+}
+
+/* Move what a has for b, in pieces of at most chunk bytes (0: whole, or
+ * random sizes when chunk is (size_t)-1). Stops after budget bytes if
+ * budget is not 0 (*budget counts down). Returns bytes moved. */
+static size_t move(end *a, end *b, size_t chunk, size_t *budget)
+{
+  size_t n, total = 0;
+  const uint8_t *p = pending(a, &n);
+  while (n) {
+    size_t k = chunk == 0 ? n : chunk == (size_t)-1 ? 1 + rnd(5000) : chunk;
+    if (k > n) k = n;
+    if (budget) {
+      if (*budget == 0) break;
+      if (k > *budget) k = *budget;
+      *budget -= k;
+    }
+    /* the pending bytes may move when b's answer is produced: copy first */
+    {
+      uint8_t *c = malloc(k);
+      REQUIRE(c);
+      memcpy(c, p, k);
+      sent(a, k);
+      feed(b, c, k);
+      free(c);
+    }
+    total += k;
+    p = pending(a, &n);
+  }
+  return total;
+}
+
+/* Shuttle until neither side has anything to say. */
+static void shuttle(end *a, end *b, size_t chunk, size_t *budget)
+{
+  while (move(a, b, chunk, budget) + move(b, a, chunk, budget) > 0)
+    if (budget && *budget == 0) break;
+}
+
+static void link_pair(kr_node *a, kr_node *b, end *ea, end *eb)
+{
+  memset(ea, 0, sizeof *ea);
+  memset(eb, 0, sizeof *eb);
+  REQUIRE(kr_link_new(a, 1, NULL, kr_node_now_ms(a), &ea->l) == 0);
+  REQUIRE(kr_link_new(b, 0, NULL, kr_node_now_ms(b), &eb->l) == 0);
+}
+
+static void unlink_pair(end *ea, end *eb)
+{
+  kr_link_free(ea->l);
+  kr_link_free(eb->l);
+  kr_sess_free(ea->s);
+  kr_sess_free(eb->s);
+}
+
+static const kr_link_info *info(end *e) { return kr_link_info_get(e->l); }
+
+/* ---- copies of a home, so one starting state can be synced many ways ---- */
+
+static void copy_file(const char *from, const char *to)
+{
+  char buf[65536];
+  ssize_t k;
+  int in = open(from, O_RDONLY), out;
+  REQUIRE(in >= 0);
+  out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  REQUIRE(out >= 0);
+  while ((k = read(in, buf, sizeof buf)) > 0) REQUIRE(write(out, buf, (size_t)k) == k);
+  close(in);
+  close(out);
+}
+
+static void copy_home(const char *from, const char *to)
+{
+  char a[4200], b[4200];
+  REQUIRE(mkdir(to, 0700) == 0);
+  snprintf(a, sizeof a, "%s/node.key", from);
+  snprintf(b, sizeof b, "%s/node.key", to);
+  copy_file(a, b);
+  snprintf(a, sizeof a, "%s/kring.db", from);
+  snprintf(b, sizeof b, "%s/kring.db", to);
+  copy_file(a, b);
+}
+
+/* ---- tests ---- */
+
+static void test_chunkings(void)
+{
+  kr_node *nodes[2];
+  uint8_t want[32] = {0};
+  const size_t modes[] = {0, 1, (size_t)-1, 7, 65537};
+  uint64_t want_sent = 0, want_recv = 0;
+
+  check_network(nodes, 2, "ch", "foodbank");
+  volunteers(nodes[0], 2500, "A");    /* about 1.6 MiB: two batches or more */
+  volunteers(nodes[1], 150, "B");
+  REQUIRE(kr_node_checkpoint(nodes[0]) == 0 && kr_node_checkpoint(nodes[1]) == 0);
+  {
+    char a0[4200], a1[4200];
+    snprintf(a0, sizeof a0, "%s", check_path("ch0"));
+    snprintf(a1, sizeof a1, "%s", check_path("ch1"));
+    kr_node_close(nodes[0]);
+    kr_node_close(nodes[1]);
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+      char c0[64], c1[64];
+      kr_node *a, *b;
+      end ea, eb;
+      uint8_t d[32];
+      snprintf(c0, sizeof c0, "ch0-%zu", m);
+      snprintf(c1, sizeof c1, "ch1-%zu", m);
+      copy_home(a0, check_path(c0));
+      copy_home(a1, check_path(c1));
+      REQUIRE(kr_node_open(check_path(c0), &a) == 0 && kr_node_open(check_path(c1), &b) == 0);
+      link_pair(a, b, &ea, &eb);
+      if (modes[m] == 7) {      /* rekey after every third transport message */
+        kr__sess_rekey_every(kr_link_session(ea.l), 3);
+        kr__sess_rekey_every(kr_link_session(eb.l), 3);
+      }
+      shuttle(&ea, &eb, modes[m], NULL);
+      CHECK_EQ(info(&ea)->state, 1);
+      CHECK_EQ(info(&eb)->state, 1);
+      if (info(&ea)->state != 1) fprintf(stderr, "mode %zu: %s\n", m, info(&ea)->reason);
+      if (info(&eb)->state != 1) fprintf(stderr, "mode %zu: %s\n", m, info(&eb)->reason);
+      CHECK(same_digest(a, b));
+      CHECK_EQ(info(&ea)->sent, info(&ea)->to_send);
+      CHECK_EQ(info(&ea)->sent, info(&eb)->received);
+      CHECK_EQ(info(&eb)->applied, 2500);
+      CHECK_EQ(info(&ea)->applied, 150);
+      CHECK(kr_sess_stats_get(kr_link_session(ea.l))->batches_out >= 2);
+      REQUIRE(kr_node_digest(a, d) == 0);
+      if (m == 0) {
+        memcpy(want, d, 32);
+        want_sent = info(&ea)->sent;
+        want_recv = info(&ea)->received;
+      } else {
+        CHECK(memcmp(want, d, 32) == 0);
+        CHECK_EQ(info(&ea)->sent, want_sent);
+        CHECK_EQ(info(&ea)->received, want_recv);
+      }
+      unlink_pair(&ea, &eb);
+      /* a second session has nothing to carry and still ends cleanly */
+      link_pair(b, a, &eb, &ea);
+      shuttle(&eb, &ea, 0, NULL);
+      CHECK_EQ(info(&ea)->state, 1);
+      CHECK_EQ(info(&eb)->sent + info(&ea)->sent, 0);
+      unlink_pair(&ea, &eb);
+      kr_node_close(a);
+      kr_node_close(b);
+    }
+  }
+}
+
+static void test_cut(void)
+{
+  kr_node *n[2];
+  uint64_t before, total;
+  int sessions = 0;
+
+  check_network(n, 2, "cut", "buurtteam");
+  volunteers(n[0], 3000, "A");
+  volunteers(n[1], 100, "B");
+  before = changes(n[1]);
+  total = changes(n[0]) + 100;
+  /* cut each session after a growing number of bytes, until one finishes */
+  for (size_t cut = 20000;; cut *= 2) {
+    end ea, eb;
+    size_t budget = cut;
+    int done;
+    link_pair(n[0], n[1], &ea, &eb);
+    shuttle(&ea, &eb, (size_t)-1, &budget);
+    done = info(&ea)->state == 1 && info(&eb)->state == 1;
+    if (!done) {
+      kr_link_closed(ea.l, NULL);
+      kr_link_closed(eb.l, NULL);
+      CHECK_EQ(info(&ea)->state, -1);
+      CHECK_EQ(info(&ea)->err, KR_ECLOSED);
+      /* what was committed stays, in whole batches */
+      CHECK(changes(n[1]) >= before);
+      before = changes(n[1]);
+    }
+    unlink_pair(&ea, &eb);
+    sessions++;
+    if (done) break;
+    REQUIRE(cut < (64u << 20));
+  }
+  CHECK(sessions > 2);
+  CHECK(same_digest(n[0], n[1]));
+  CHECK_EQ(changes(n[1]), total);
+  CHECK_EQ(changes(n[0]), total);
+  kr_node_close(n[0]);
+  kr_node_close(n[1]);
+}
+
+static void expect_refused(kr_node *a, kr_node *b, int err_a, int err_b, const char *why)
+{
+  end ea, eb;
+  uint64_t ca = changes(a), cb = changes(b);
+  link_pair(a, b, &ea, &eb);
+  shuttle(&ea, &eb, 0, NULL);
+  /* the side that gave up closes the connection */
+  kr_link_closed(ea.l, NULL);
+  kr_link_closed(eb.l, NULL);
+  CHECK_EQ(info(&ea)->state, -1);
+  CHECK_EQ(info(&eb)->state, -1);
+  CHECK_EQ(info(&ea)->err, err_a);
+  CHECK_EQ(info(&eb)->err, err_b);
+  if (why && !strstr(info(&ea)->reason, why) && !strstr(info(&eb)->reason, why)) {
+    fprintf(stderr, "reasons '%s' / '%s' lack '%s'\n", info(&ea)->reason, info(&eb)->reason, why);
+    CHECK(0);
+  }
+  CHECK_EQ(changes(a), ca);
+  CHECK_EQ(changes(b), cb);
+  unlink_pair(&ea, &eb);
+}
+
+static void test_strangers(void)
+{
+  kr_node *n[3], *other, *pending;
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
+
+  check_network(n, 3, "st", "centre");
+  volunteers(n[0], 5, "A");
+  REQUIRE(kr_node_create(check_path("other"), "Elders", "care", &other) == 0);
+  kr_node_network(n[0], net, founder);
+  REQUIRE(kr_node_create_joining(check_path("pending"), "Nog niet", "mzo", net, founder, &pending) == 0);
+
+  /* another network: the prologue differs, the handshake fails at its first MAC */
+  expect_refused(other, n[1], KR_EBADSIG, KR_ECLOSED, "another network");
+  /* a node of this network that was never admitted: refused by the member */
+  expect_refused(pending, n[0], KR_EREFUSED, KR_ENOTMEMBER, "not a member");
+  /* a member refuses a stranger that calls it (the initiator checks too) */
+  expect_refused(n[0], pending, KR_ENOTMEMBER, KR_ECLOSED, NULL);
+  /* a removed member */
+  REQUIRE(kr_node_expel(n[0], kr_node_id(n[2]), "gestopt") == 0);
+  expect_refused(n[2], n[0], KR_EREFUSED, KR_ENOTMEMBER, "removed");
+  /* itself */
+  expect_refused(n[0], n[0], KR_EINVAL, KR_ECLOSED, "itself");
+  kr_node_close(other);
+  kr_node_close(pending);
+  for (int i = 0; i < 3; i++) kr_node_close(n[i]);
+}
+
+static void test_garbage_and_timeout(void)
+{
+  kr_node *n[2];
+  end ea, eb;
+  uint8_t junk[100];
+
+  check_network(n, 2, "gb", "other");
+  volunteers(n[0], 800, "A");
+  /* random bytes as a first message */
+  link_pair(n[0], n[1], &ea, &eb);
+  randombytes_buf(junk, sizeof junk);
+  junk[0] = 0;
+  junk[1] = 98;
+  kr_link_feed(eb.l, junk, sizeof junk);
+  CHECK_EQ(info(&eb)->state, -1);
+  unlink_pair(&ea, &eb);
+  /* a flipped bit in the transport stream: the MAC fails, nothing of the batch is stored */
+  {
+    uint64_t before = changes(n[1]);
+ const uint8_t *p;
+    size_t len;
+    link_pair(n[0], n[1], &ea, &eb);
+    move(&ea, &eb, 0, NULL);                       /* -> e */
+    move(&eb, &ea, 0, NULL);                       /* <- e, ee, s, es; A accepts, sends -> s, se + VEC */
+    move(&ea, &eb, 0, NULL);                       /* B accepts, sends its VEC */
+    move(&eb, &ea, 0, NULL);                       /* A now sends its first batch */
+    p = kr_link_pending(ea.l, &len);
+    REQUIRE(len > 70000);
+    ((uint8_t *)p)[70000] ^= 0x10;
+    move(&ea, &eb, 0, NULL);
+    CHECK_EQ(info(&eb)->state, -1);
+    CHECK(strstr(info(&eb)->reason, "authenticate") != NULL);
+    CHECK_EQ(changes(n[1]), before);
+    move(&eb, &ea, 0, NULL);                       /* B's ERR frame reaches A */
+    CHECK_EQ(info(&ea)->state, -1);
+    CHECK_EQ(info(&ea)->err, KR_EREFUSED);
+    unlink_pair(&ea, &eb);
+  }
+  /* a handshake that never finishes */
+  link_pair(n[0], n[1], &ea, &eb);
+  kr_link_tick(ea.l, kr_node_now_ms(n[0]) + KR_SYNC_HANDSHAKE_MS - 1000);
+  CHECK_EQ(info(&ea)->state, 0);
+  kr_link_tick(ea.l, kr_node_now_ms(n[0]) + KR_SYNC_HANDSHAKE_MS + 1000);
+  CHECK_EQ(info(&ea)->state, -1);
+  CHECK_EQ(info(&ea)->err, KR_ETIMEOUT);
+  unlink_pair(&ea, &eb);
+  kr_node_close(n[0]);
+  kr_node_close(n[1]);
+}
+
+/* A hostile member speaks through a bare session: after the handshake and
+ * the vectors it sends one batch of the given changes. Returns the
+ * victim's link info state and error. */
+static int hostile(kr_node *attacker, kr_node *victim, const kr_buf *chg, size_t nchg,
+                   const size_t *lens, int *err)
+{
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
+  end ea = {0}, ev = {0};
+  kr_sess_event e;
+  kr_vv empty;
+  size_t off = 0;
+  int state;
+
+  kr_vv_init(&empty);
+  kr_node_network(attacker, net, founder);
+  REQUIRE(kr_sess_new(1, kr_node_secret_key(attacker), net, NULL, kr_node_now_ms(attacker), &ea.s) == 0);
+  REQUIRE(kr_link_new(victim, 0, NULL, kr_node_now_ms(victim), &ev.l) == 0);
+  move(&ea, &ev, 0, NULL);
+  move(&ev, &ea, 0, NULL);
+  REQUIRE(kr_sess_poll(ea.s, &e) == KR_SEV_PEER);
+  REQUIRE(kr_sess_accept(ea.s, &empty) == 0);
+  move(&ea, &ev, 0, NULL);
+  move(&ev, &ea, 0, NULL);
+  REQUIRE(kr_sess_poll(ea.s, &e) == KR_SEV_VECTOR);
+  for (size_t i = 0; i < nchg; i++) {
+    REQUIRE(kr_sess_send_change(ea.s, chg->data + off, lens[i]) == 0);
+    off += lens[i];
+  }
+  if (nchg) REQUIRE(kr_sess_end_batch(ea.s) == 0);
+  move(&ea, &ev, 0, NULL);
+  state = info(&ev)->state;
+  *err = info(&ev)->err;
+  if (state == -1) fprintf(stderr, "  refused as expected: %s\n", info(&ev)->reason);
+  kr_sess_free(ea.s);
+  kr_link_free(ev.l);
+  return state;
+}
+
+static void build(kr_node *n, uint64_t seq, const char *name, kr_buf *out, size_t *len)
+{
+  kr_op op;
+  size_t before = out->len;
+  memset(&op, 0, sizeof op);
+  op.type = KR_OP_SET;
+  randombytes_buf(op.subject, KR_SUBJECT_LEN);
+  op.field = KR_F_NAME;
+  op.value = name;
+  REQUIRE(kr_change_build(kr_node_secret_key(n), seq, kr_node_now_ms(n) << 16, &op, 1, out) == 0);
+  *len = out->len - before;
+}
+
+static void test_hostile(void)
+{
+  kr_node *n[3], *stranger;
+  kr_buf b;
+  size_t lens[4];
+  uint64_t seq, before;
+  int err;
+
+  check_network(n, 3, "ho", "mzo");
+  REQUIRE(kr_node_create(check_path("stranger"), "Vreemd", "other", &stranger) == 0);
+  kr_buf_init(&b, 1u << 22);
+  before = changes(n[0]);
+
+  /* a good change, then one with a bad signature: the whole batch goes */
+  REQUIRE(kr_node_max_seq(n[1], kr_node_id(n[1]), &seq) == 0);
+  build(n[1], seq + 1, "Goed", &b, &lens[0]);
+  build(n[1], seq + 2, "Vervalst", &b, &lens[1]);
+  b.data[lens[0] + lens[1] - 1 - 70] ^= 0x01;     /* inside the signature */
+  CHECK_EQ(hostile(n[1], n[0], &b, 2, lens, &err), -1);
+  CHECK(err == KR_EBADSIG || err == KR_EBADHASH || err == KR_EMALFORMED);
+  CHECK_EQ(changes(n[0]), before);
+
+  /* a gap in the origin's seq */
+  kr_buf_reset(&b);
+  build(n[1], seq + 1, "Een", &b, &lens[0]);
+  build(n[1], seq + 3, "Drie", &b, &lens[1]);
+  CHECK_EQ(hostile(n[1], n[0], &b, 2, lens, &err), -1);
+  CHECK_EQ(err, KR_EGAP);
+  CHECK_EQ(changes(n[0]), before);
+
+  /* a member relays a change from a node that was never admitted */
+  kr_buf_reset(&b);
+  build(n[1], seq + 1, "Een", &b, &lens[0]);
+  build(stranger, 1, "Niemand", &b, &lens[1]);
+  CHECK_EQ(hostile(n[1], n[0], &b, 2, lens, &err), -1);
+  CHECK_EQ(err, KR_ENOTMEMBER);
+  CHECK_EQ(changes(n[0]), before);
+
+  /* equivocation: a second change under a seq already held */
+  {
+    kr_txn *t;
+    uint8_t id[KR_SUBJECT_LEN];
+    REQUIRE(kr_txn_begin(n[1], &t) == 0);
+    kr_txn_new_subject(t, id);
+    REQUIRE(kr_txn_set(t, id, KR_F_NAME, "Echt", NULL) == 0);
+    kr_buf_reset(&b);
+    REQUIRE(kr_txn_commit(t, &b) == 0);
+    lens[0] = b.len;
+    CHECK_EQ(hostile(n[1], n[0], &b, 1, lens, &err), 0);  /* applied, the session goes on */
+    kr_buf_reset(&b);
+    build(n[1], seq + 1, "Anders", &b, &lens[0]);
+    CHECK_EQ(hostile(n[1], n[0], &b, 1, lens, &err), -1);
+    CHECK_EQ(err, KR_ECONFLICT);
+  }
+  /* a batch over the limit never reaches the store */
+  {
+    end ea = {0}, ev = {0};
+    uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
+    kr_sess_event e;
+    kr_vv empty;
+    kr_buf big;
+    size_t bl;
+    kr_vv_init(&empty);
+    kr_buf_init(&big, 4u << 20);
+    kr_node_network(n[1], net, founder);
+    REQUIRE(kr_sess_new(1, kr_node_secret_key(n[1]), net, NULL, kr_node_now_ms(n[1]), &ea.s) == 0);
+    REQUIRE(kr_link_new(n[0], 0, NULL, kr_node_now_ms(n[0]), &ev.l) == 0);
+    move(&ea, &ev, 0, NULL);
+    move(&ev, &ea, 0, NULL);
+    REQUIRE(kr_sess_poll(ea.s, &e) == KR_SEV_PEER);
+    REQUIRE(kr_sess_accept(ea.s, &empty) == 0);
+    move(&ea, &ev, 0, NULL);
+    move(&ev, &ea, 0, NULL);
+    REQUIRE(kr_sess_poll(ea.s, &e) == KR_SEV_VECTOR);
+    /* more than a batch may hold, written raw past the sender's own checks */
+    build(n[1], seq + 2, "Groot", &big, &bl);
+    for (int i = 0; i < 6000; i++) {
+      if (kr__sess_frame(ea.s, KR_FRAME_CHG, big.data, bl)) break;
+    }
+    move(&ea, &ev, 0, NULL);
+    CHECK_EQ(info(&ev)->state, -1);
+    CHECK_EQ(info(&ev)->err, KR_ETOOBIG);
+    kr_sess_free(ea.s);
+    kr_link_free(ev.l);
+    kr_buf_free(&big);
+  }
+  CHECK_EQ(changes(n[0]), before + 1);
+  kr_buf_free(&b);
+  kr_node_close(stranger);
+  for (int i = 0; i < 3; i++) kr_node_close(n[i]);
+}
+
+static void test_join(void)
+{
+  kr_node *n[2], *j, *k;
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
+  char inv_text[KR_INVITE_TEXT_MAX + 1], join_text[KR_INVITE_TEXT_MAX + 1];
+  kr_invite inv;
+  end ej, ea;
+
+  check_network(n, 2, "jo", "foodbank");
+  volunteers(n[0], 300, "A");
+  volunteers(n[1], 20, "B");
+  check_sync(n[1], n[0]);
+  kr_node_network(n[0], net, founder);
+  REQUIRE(kr_invite_make(kr_node_secret_key(n[1]), net, founder, kr_node_now_ms(n[1]) + 3600000,
+                         NULL, 0, inv_text, sizeof inv_text) == 0);
+  REQUIRE(kr_invite_parse(inv_text, &inv) == 0);
+  REQUIRE(kr_node_create_joining(check_path("joiner"), "Buurtteam Oost", "buurtteam", net, founder, &j) == 0);
+  REQUIRE(kr_node_set_inviter(j, inv.inviter) == 0);
+  REQUIRE(kr_join_make(&inv, kr_node_secret_key(j), "Buurtteam Oost", "buurtteam", join_text,
+                       sizeof join_text) == 0);
+  /* the joiner will only talk to the founder or its inviter */
+  CHECK_EQ(kr_node_trusted(j, kr_node_id(n[1])), 1);
+  CHECK_EQ(kr_node_trusted(j, kr_node_id(n[0])), 1);
+
+  memset(&ej, 0, sizeof ej);
+  memset(&ea, 0, sizeof ea);
+  REQUIRE(kr_link_new(j, 1, join_text, kr_node_now_ms(j), &ej.l) == 0);
+  REQUIRE(kr_link_new(n[1], 0, NULL, kr_node_now_ms(n[1]), &ea.l) == 0);
+  shuttle(&ej, &ea, 0, NULL);
+  CHECK_EQ(info(&ej)->state, 1);
+  CHECK_EQ(info(&ea)->state, 1);
+  CHECK_EQ(info(&ea)->admitted, 1);
+  CHECK_EQ(kr_node_is_member(j, kr_node_id(j)), 1);
+  CHECK(same_digest(j, n[1]));
+  unlink_pair(&ej, &ea);
+  /* a retry with the same request (a cut after admission) is welcome */
+  REQUIRE(kr_link_new(j, 1, join_text, kr_node_now_ms(j), &ej.l) == 0);
+  REQUIRE(kr_link_new(n[1], 0, NULL, kr_node_now_ms(n[1]), &ea.l) == 0);
+  shuttle(&ej, &ea, 0, NULL);
+  CHECK_EQ(info(&ej)->state, 1);
+  CHECK_EQ(info(&ea)->admitted, 0);
+  unlink_pair(&ej, &ea);
+  /* once admitted, its own changes travel too, to a member that has
+   * heard of the admission */
+  volunteers(j, 3, "J");
+  link_pair(n[1], n[0], &ej, &ea);
+  shuttle(&ej, &ea, 0, NULL);
+  CHECK_EQ(info(&ea)->state, 1);
+  unlink_pair(&ej, &ea);
+  link_pair(j, n[0], &ej, &ea);
+  shuttle(&ej, &ea, 0, NULL);
+  CHECK_EQ(info(&ea)->state, 1);
+  CHECK(same_digest(j, n[0]));
+  unlink_pair(&ej, &ea);
+
+  /* the same invite for another node: refused, nothing admitted */
+  REQUIRE(kr_node_create_joining(check_path("second"), "Tweede", "other", net, founder, &k) == 0);
+  REQUIRE(kr_node_set_inviter(k, inv.inviter) == 0);
+  REQUIRE(kr_join_make(&inv, kr_node_secret_key(k), "Tweede", "other", join_text,
+                       sizeof join_text) == 0);
+  REQUIRE(kr_link_new(k, 1, join_text, kr_node_now_ms(k), &ej.l) == 0);
+  REQUIRE(kr_link_new(n[1], 0, NULL, kr_node_now_ms(n[1]), &ea.l) == 0);
+  shuttle(&ej, &ea, 0, NULL);
+  CHECK_EQ(info(&ea)->state, -1);
+  CHECK_EQ(info(&ea)->err, KR_EUSED);
+  CHECK(strstr(info(&ej)->reason, "already been used") != NULL);
+  CHECK_EQ(kr_node_is_member(n[1], kr_node_id(k)), 0);
+  unlink_pair(&ej, &ea);
+  kr_node_close(k);
+  kr_node_close(j);
+  kr_node_close(n[0]);
+  kr_node_close(n[1]);
+}
+
+int main(void)
+{
+  REQUIRE(sodium_init() >= 0);
+  test_chunkings();
+  test_cut();
+  test_strangers();
+  test_garbage_and_timeout();
+  test_hostile();
+  test_join();
+  return check_done("test_session");
+}
