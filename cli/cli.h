@@ -74,6 +74,10 @@ int cmd_invite(int argc, char **argv);
 int cmd_join(int argc, char **argv);
 int cmd_member(int argc, char **argv);
 int cmd_bundle(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_peer(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 /* Shared by show and subject-export. */
 json_t *cli_volunteer_json(kr_node *n, const kr_volunteer *v);

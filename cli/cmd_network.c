@@ -1,4 +1,5 @@
 /* cmd_network: kring network, invite, join, member accept|list|remove. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "cli/cli.h"
 #include "crdt/err.h"
 #include "sync/invite.h"
+#include "sync/net.h"
 
 #define DAY_MS (24ull * 3600 * 1000)
 
@@ -169,7 +171,8 @@ int cmd_invite(int argc, char **argv)
   } else {
     printf("%s\n", line);
     fprintf(stderr, "kring: this invite works once, until %s. The new organisation runs:\n"
-                    "kring join INVITE --org NAME --offline\n", t);
+                    "kring join INVITE --org NAME%s\n", t,
+            o[1].n ? "   (while kring serve runs here)" : " --offline");
   }
 out:
   kr_node_close(n);
@@ -188,6 +191,61 @@ static int invite_error(int rc, const char *what)
   case KR_ETOOBIG: return cli_fail("%s is too long", what);
   default: return cli_fail("this is not a kring %s (%s)", what, kr_strerror(rc));
   }
+}
+
+struct org_of { const uint8_t *id; char org[KR_ORG_MAX + 1]; };
+static int find_org(void *ctx, const kr_member *m)
+{
+  struct org_of *f = ctx;
+  if (memcmp(m->node, f->id, KR_NODE_LEN) || !m->org) return 0;
+  snprintf(f->org, sizeof f->org, "%s", m->org);
+  return 1;
+}
+
+/* Connect to the invite's addresses in turn until one admits us. */
+static int join_online(kr_node *n, const kr_invite *inv, const char *request)
+{
+  kr_net_target t;
+  char who[80], name[KR_PEER_NAME_MAX + 1];
+  size_t k = 0;
+
+  signal(SIGPIPE, SIG_IGN);
+  for (size_t i = 0; i < inv->naddr; i++) {
+    memset(&t, 0, sizeof t);
+    t.addr = inv->addr[i];
+    fprintf(stderr, "kring: connecting to %s ...\n", t.addr);
+    if (kr_net_sync(n, &t, 1, request, NULL, NULL) == 0 && kr_node_is_member(n, kr_node_id(n)) == 1)
+      break;
+    fprintf(stderr, "kring: %s: %s\n", t.addr, t.info.state == 1 ? "not admitted" : t.info.reason);
+    t.info.state = -1;
+  }
+  if (t.info.state != 1 || kr_node_is_member(n, kr_node_id(n)) != 1)
+    return cli_fail("could not join: the node in %s waits to be admitted. Run the same kring join "
+                    "again when the inviter's kring serve is reachable, or add --offline and send "
+                    "the join request instead", cli_home);
+  /* the inviter becomes a peer, under its organisation's name */
+  struct org_of f = {inv->inviter, ""};
+  kr_node_members(n, find_org, &f);
+  cli_node_name(n, inv->inviter, who);
+  for (const char *p = f.org; *p && k < KR_PEER_NAME_MAX; p++)
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+        *p == '-' || *p == '_' || *p == '.')
+      name[k++] = *p;
+    else if (k && name[k - 1] != '-')
+      name[k++] = '-';
+  while (k && name[k - 1] == '-') k--;
+  if (!k) k = (size_t)snprintf(name, sizeof name, "inviter");
+  name[k] = 0;
+  if (kr_node_addr_add(n, name, t.addr) == 0) kr_node_addr_result(n, name, t.info.peer, NULL);
+  if (cli_json) {
+    char hex[65];
+    cli_hex(kr_node_id(n), KR_NODE_LEN, hex);
+    return cli_print_json(json_pack("{s:s, s:s, s:s, s:I}", "node_id", hex, "peer", name,
+                                    "address", t.addr, "received", (json_int_t)t.info.received));
+  }
+  printf("joined: admitted by %s, received %llu changes. Peer '%s' at %s is in the address book;\n"
+         "run kring serve to keep in sync.\n", who, (unsigned long long)t.info.received, name, t.addr);
+  return CLI_OK;
 }
 
 int cmd_join(int argc, char **argv)
@@ -212,22 +270,44 @@ int cmd_join(int argc, char **argv)
     rc = cli_fail("organisation name longer than %d bytes", KR_ORG_MAX);
     goto out;
   }
-  if (!o[2].n) {
-    rc = cli_usage(usage, "joining over the network comes with kring serve; for now join with "
-                          "--offline and send the join request to a member");
-    goto out;
-  }
   if ((rc = kr_invite_parse(pos[0], inv))) { rc = invite_error(rc, "invite"); goto out; }
   if (cli_now_ms() > inv->expires_ms) {
     ms_time(inv->expires_ms, t);
     rc = cli_fail("this invite expired at %s; ask the member for a new one", t);
     goto out;
   }
+  if (!o[2].n && inv->naddr == 0) {
+    rc = cli_fail("this invite carries no address to connect to: ask for one made with "
+                  "kring invite --address HOST:PORT, or join with --offline");
+    goto out;
+  }
   rc = kr_node_create_joining(cli_home, cli_val(&o[0]), kind, inv->network, inv->founder, &n);
+  if (rc == KR_EEXISTS && !o[2].n) {
+    /* a join that was cut off is tried again with the node it made (the
+     * inviter accepts the same request from the same node again) */
+    uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
+    if (kr_node_open(cli_home, &n) == 0) {
+      kr_node_network(n, net, founder);
+      if (memcmp(net, inv->network, KR_NETWORK_LEN) == 0 && strcmp(kr_node_org(n), cli_val(&o[0])) == 0)
+        rc = 0;
+      else {
+        kr_node_close(n);
+        n = NULL;
+      }
+    }
+  }
   if (rc == KR_EEXISTS) { rc = cli_fail("%s already holds a kring node; refusing to overwrite it", cli_home); goto out; }
   if (rc) { rc = cli_fail("cannot create node in %s: %s", cli_home, kr_strerror(rc)); goto out; }
+  if ((rc = kr_node_set_inviter(n, inv->inviter))) {
+    rc = cli_fail("cannot record the inviter: %s", kr_strerror(rc));
+    goto out;
+  }
   if ((rc = kr_join_make(inv, kr_node_secret_key(n), cli_val(&o[0]), kind, line, sizeof line))) {
     rc = cli_fail("cannot make the join request: %s", kr_strerror(rc));
+    goto out;
+  }
+  if (!o[2].n) {
+    rc = join_online(n, inv, line);
     goto out;
   }
   if (cli_json) {

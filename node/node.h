@@ -54,6 +54,8 @@ const char *kr_node_errmsg(kr_node *n);
  * transactions and snapshots; same clock). */
 const char *kr_node_home(const kr_node *n);
 int kr_node_reopen(const kr_node *n, kr_node **out);
+/* Changes when another connection (another kring process) commits. */
+int kr_node_data_version(kr_node *n, uint64_t *v);
 
 /* ---- local edits ------------------------------------------------------ */
 

@@ -438,6 +438,19 @@ const char *kr_node_kind(const kr_node *n) { return n->kind; }
 const char *kr_node_errmsg(kr_node *n) { return sqlite3_errmsg(n->db); }
 const char *kr_node_home(const kr_node *n) { return n->home; }
 
+int kr_node_data_version(kr_node *n, uint64_t *v)
+{
+  sqlite3_stmt *s;
+  int rc = KR_EDB;
+  if (sqlite3_prepare_v2(n->db, "PRAGMA data_version", -1, &s, NULL)) return KR_EDB;
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    *v = (uint64_t)sqlite3_column_int64(s, 0);
+    rc = 0;
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
 int kr_node_reopen(const kr_node *n, kr_node **out)
 {
   int rc = kr_node_open(n->home, out);

@@ -231,6 +231,8 @@ static void finish(kr_link *l, int state)
   l->info.state = state;
   l->info.sent = st->changes_out;
   l->info.received = st->changes_in;
+  l->info.batches_in = st->batches_in;
+  l->info.batches_acked = st->batches_acked;
   kr_lacks_close(l->lacks);
   l->lacks = NULL;
   kr_node_close(l->reader);

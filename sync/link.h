@@ -29,6 +29,7 @@ typedef struct {
   uint64_t sent, received;     /* changes in batches each way */
   uint64_t applied, known, skipped;  /* of those received; skipped: past a removal */
   uint64_t bytes_in, bytes_out;
+  uint64_t batches_in, batches_acked;  /* committed here / acknowledged by the peer */
 } kr_link_info;
 
 /* join: the initiator's join request text, or NULL. now_ms starts the

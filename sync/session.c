@@ -278,6 +278,16 @@ void kr__sess_rekey_every(kr_sess *s, uint64_t every)
   if (every) s->rekey_every = every;
 }
 
+int kr__sess_plain(kr_sess *s, const uint8_t *buf, size_t len)
+{
+  if (s->state == ST_HANDSHAKE) {
+    memset(&s->tx, 0, sizeof s->tx);
+    s->tx.has_key = 1;
+    s->state = ST_OPEN;
+  }
+  return kr_buf_add(&s->rxp, buf, len) ? KR_ETOOBIG : 0;
+}
+
 int kr__sess_frame(kr_sess *s, int type, const void *body, size_t len)
 {
   if (s->state != ST_OPEN) return KR_EINVAL;
@@ -527,6 +537,7 @@ static kr_sess_event_type frame(kr_sess *s, int type, const uint8_t *b, size_t l
   case KR_FRAME_ACK:
     if (len != 16 || get_be(b, 8) != s->acked + 1 || s->acked >= s->batch_out) break;
     s->acked++;
+    s->st.batches_acked++;
     ev->batch = s->acked;
     ev->applied = (uint32_t)get_be(b + 8, 4);
     ev->known = (uint32_t)get_be(b + 12, 4);

@@ -1,6 +1,6 @@
 /*
- * mkcorpus: writes seed inputs for fuzz_invite, fuzz_join and fuzz_bundle
- * into the directories given (invite, join, bundle). Run once by hand:
+ * mkcorpus: writes seed inputs for fuzz_invite, fuzz_join, fuzz_bundle,
+ * fuzz_handshake and fuzz_frame into the directories given. Run once by hand:
  *   build/tests/fuzz_mkcorpus tests/fuzz/corpus
  */
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include "fuzz_key.h"
 #include "sync/bundle.h"
 #include "sync/invite.h"
+#include "sync/session.h"
 
 static void put(const char *dir, const char *sub, const char *name, const void *p, size_t n)
 {
@@ -21,6 +22,59 @@ static void put(const char *dir, const char *sub, const char *name, const void *
     perror(path);
     exit(1);
   }
+}
+
+/* One session frame: u8 type | u32 length | body. */
+static void frame(kr_buf *b, int type, const void *body, size_t len)
+{
+  uint8_t h[5] = {(uint8_t)type, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                  (uint8_t)len};
+  kr_buf_add(b, h, 5);
+  if (len) kr_buf_add(b, body, len);
+}
+
+static void session_seeds(const char *dir, const uint8_t sk[64])
+{
+  static const uint8_t empty_vv = 0x90;
+  const uint8_t batch[12] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1};
+  const uint8_t ack[16] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0};
+  uint8_t hs[1 + 2 + 96];
+  kr_buf b, chg;
+  kr_op op;
+
+  kr_buf_init(&b, 1u << 22);
+  kr_buf_init(&chg, KR_CHANGE_MAX);
+  memset(&op, 0, sizeof op);
+  op.type = KR_OP_SET;
+  memset(op.subject, 9, 16);
+  op.field = 1;
+  op.value = "Fatima El Amrani";
+  kr_change_build(sk, 1, 1767225600000ull << 16, &op, 1, &chg);
+  frame(&b, KR_FRAME_VEC, &empty_vv, 1);
+  frame(&b, KR_FRAME_CHG, chg.data, chg.len);
+  frame(&b, KR_FRAME_BATCH, batch, sizeof batch);
+  frame(&b, KR_FRAME_DONE, NULL, 0);
+  frame(&b, KR_FRAME_END, &empty_vv, 1);
+  put(dir, "frame", "seed-batch", b.data, b.len);
+  kr_buf_reset(&b);
+  frame(&b, KR_FRAME_VEC, &empty_vv, 1);
+  frame(&b, KR_FRAME_ACK, ack, sizeof ack);
+  put(dir, "frame", "seed-ack", b.data, b.len);
+  kr_buf_reset(&b);
+  frame(&b, KR_FRAME_ERR, "not a member", 12);
+  put(dir, "frame", "seed-err", b.data, b.len);
+  /* handshake: a responder reading -> e; an initiator reading a fake <- e, ee, s, es */
+  memset(hs, 0, sizeof hs);
+  hs[0] = 0;
+  hs[2] = 32;
+  crypto_scalarmult_base(hs + 3, sk);
+  put(dir, "handshake", "seed-msg1", hs, 3 + 32);
+  hs[0] = 1;
+  hs[2] = 96;
+  randombytes_buf(hs + 35, 64);
+  put(dir, "handshake", "seed-msg2", hs, sizeof hs);
+  kr_buf_free(&b);
+  kr_buf_free(&chg);
 }
 
 static int buf_write(void *ctx, const void *p, size_t n) { return kr_buf_add(ctx, p, n); }
@@ -43,6 +97,7 @@ int main(int argc, char **argv)
   put(argv[1], "join", "seed", req, strlen(req));
   kr_invite_make(sk, net, pk, 1767225600000ull, NULL, 0, inv, sizeof inv);
   put(argv[1], "invite", "seed-noaddr", inv, strlen(inv));
+  session_seeds(argv[1], sk);
 
   for (int b = 0; b < 3; b++) {
     kr_bundle_writer w;

@@ -1,0 +1,362 @@
+/* cmd_sync: kring serve, peer add|list|remove, sync, status. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "crdt/err.h"
+#include "sync/net.h"
+
+/* ---- logging ---------------------------------------------------------------- */
+
+static void log_line(void *ctx, const char *line)
+{
+  char t[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  (void)ctx;
+  localtime_r(&now, &tm);
+  strftime(t, sizeof t, "%Y-%m-%d %H:%M:%S", &tm);
+  fprintf(stderr, "%s kring: %s\n", t, line);
+  fflush(stderr);
+}
+
+static void ms_time(uint64_t ms, char out[32])
+{
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  if (!ms) { snprintf(out, 32, "never"); return; }
+  localtime_r(&t, &tm);
+  strftime(out, 32, "%Y-%m-%d %H:%M", &tm);
+}
+
+/* ---- kring serve -------------------------------------------------------------- */
+
+int cmd_serve(int argc, char **argv)
+{
+  static const char usage[] = "kring serve [--listen HOST:PORT] [--interval SECONDS]";
+  cli_opt o[] = {{"listen", 1, 0, NULL, 0}, {"interval", 1, 0, NULL, 0}};
+  const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  char listen[300], host[300];
+  kr_serve_opts so;
+  kr_node *n = NULL;
+  size_t npos;
+  int rc, port;
+  long interval = KR_SERVE_INTERVAL_S;
+
+  if (!pos) return cli_fail("out of memory");
+  if ((rc = cli_parse(argc, argv, o, 2, pos, &npos, usage))) goto out;
+  if (npos) { rc = cli_usage(usage, "unexpected argument '%s'", pos[0]); goto out; }
+  if (!cli_val(&o[0])) snprintf(listen, sizeof listen, "0.0.0.0:%d", KR_DEFAULT_PORT);
+  else snprintf(listen, sizeof listen, "%s", cli_val(&o[0]));
+  if (kr_net_parse_addr(listen, host, sizeof host, &port)) {
+    rc = cli_usage(usage, "--listen takes HOST:PORT, such as 0.0.0.0:%d", KR_DEFAULT_PORT);
+    goto out;
+  }
+  snprintf(listen, sizeof listen, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+  if (cli_val(&o[1])) {
+    char *end;
+    interval = strtol(cli_val(&o[1]), &end, 10);
+    if (*end || interval < 1 || interval > 86400) {
+      rc = cli_usage(usage, "--interval takes seconds, 1 to 86400");
+      goto out;
+    }
+  }
+  if ((rc = cli_open(&n))) goto out;
+  signal(SIGPIPE, SIG_IGN);
+  memset(&so, 0, sizeof so);
+  so.listen = listen;
+  so.interval_s = (unsigned)interval;
+  so.log = log_line;
+  rc = kr_net_serve(n, &so);
+  if (rc == KR_EINVAL) rc = cli_fail("cannot listen on '%s': not an IP address and port", listen);
+  else if (rc) rc = cli_fail("cannot serve on %s (is another kring serve running?)", listen);
+out:
+  kr_node_close(n);
+  free(o[0].vals);
+  free(o[1].vals);
+  free(pos);
+  return rc;
+}
+
+/* ---- kring peer ------------------------------------------------------------- */
+
+static int name_ok(const char *s)
+{
+  size_t n = strlen(s);
+  if (n == 0 || n > KR_PEER_NAME_MAX) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+          (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '.'))
+      return 0;
+  return 1;
+}
+
+struct peer_ctx {
+  kr_node *n;
+  json_t *arr;
+  int count;
+  int status;            /* status: with what each lacks */
+};
+
+/* How many changes the peer lacks from us as far as we know, or -1. */
+static long long lacks_of(kr_node *n, const uint8_t *node)
+{
+  kr_vv v;
+  kr_lacks *l;
+  long long total = -1;
+  if (kr_node_peer_vector(n, node, &v)) return -1;
+  if (kr_lacks_open(n, &v, &l) == 0) {
+    total = (long long)kr_lacks_total(l);
+    kr_lacks_close(l);
+  }
+  kr_vv_free(&v);
+  return total;
+}
+
+static int peer_row(void *ctx, const kr_addr *a)
+{
+  struct peer_ctx *p = ctx;
+  char ok[32], hex[65] = "", who[80] = "not yet met";
+  long long lacks = a->has_node ? lacks_of(p->n, a->node) : -1;
+
+  p->count++;
+  ms_time(a->last_ok_ms, ok);
+  if (a->has_node) {
+    cli_hex(a->node, KR_NODE_LEN, hex);
+    cli_node_name(p->n, a->node, who);
+  }
+  if (p->arr) {
+    json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:s?}", "name", a->name, "address", a->addr,
+                          "node_id", a->has_node ? hex : NULL, "last_sync",
+                          a->last_ok_ms ? ok : NULL, "last_error", a->last_err);
+    if (p->status) json_object_set_new(o, "lacks", lacks >= 0 ? json_integer(lacks) : json_null());
+    json_array_append_new(p->arr, o);
+    return 0;
+  }
+  printf("%-16s %-24s %-26.26s last sync %s", a->name, a->addr, who, ok);
+  if (p->status) {
+    if (lacks >= 0) printf(", lacks %lld change%s", lacks, lacks == 1 ? "" : "s");
+    else printf(", lacks unknown");
+  }
+  if (a->last_err) printf("\n%16s last attempt failed: %s", "", a->last_err);
+  printf("\n");
+  return 0;
+}
+
+int cmd_peer(int argc, char **argv)
+{
+  static const char usage[] = "kring peer add NAME HOST:PORT | list | remove NAME";
+  char host[300];
+  kr_node *n = NULL;
+  int rc, port;
+
+  if (argc < 1) return cli_usage(usage, "which peer command?");
+  if (strcmp(argv[0], "add") == 0) {
+    if (argc != 3) return cli_usage(usage, "peer add takes a name and an address");
+    if (!name_ok(argv[1]))
+      return cli_usage(usage, "a peer name is 1 to %d letters, digits, '-', '_' or '.'", KR_PEER_NAME_MAX);
+    if (kr_net_parse_addr(argv[2], host, sizeof host, &port) || port == 0)
+      return cli_usage(usage, "'%s' is not HOST:PORT (IPv6 as [ADDR]:PORT)", argv[2]);
+    if ((rc = cli_open(&n))) return rc;
+    rc = kr_node_addr_add(n, argv[1], argv[2]);
+    if (rc == KR_EEXISTS) rc = cli_fail("a peer named '%s' exists already (kring peer remove %s first)", argv[1], argv[1]);
+    else if (rc) rc = cli_fail("cannot add the peer: %s", kr_strerror(rc));
+    else if (!cli_json) printf("added peer %s at %s; kring serve syncs with it, or run kring sync %s\n", argv[1], argv[2], argv[1]);
+    else rc = cli_print_json(json_pack("{s:s, s:s}", "added", argv[1], "address", argv[2]));
+  } else if (strcmp(argv[0], "remove") == 0) {
+    if (argc != 2) return cli_usage(usage, "peer remove takes a name");
+    if ((rc = cli_open(&n))) return rc;
+    rc = kr_node_addr_remove(n, argv[1]);
+    if (rc == KR_ENOTFOUND) rc = cli_fail("no peer named '%s' (see kring peer list)", argv[1]);
+    else if (rc) rc = cli_fail("cannot remove the peer: %s", kr_strerror(rc));
+    else if (!cli_json) printf("removed peer %s from the address book (it stays a member)\n", argv[1]);
+    else rc = cli_print_json(json_pack("{s:s}", "removed", argv[1]));
+  } else if (strcmp(argv[0], "list") == 0) {
+    struct peer_ctx p = {NULL, NULL, 0, 0};
+    if (argc != 1) return cli_usage(usage, "peer list takes no arguments");
+    if ((rc = cli_open(&n))) return rc;
+    p.n = n;
+    if (cli_json) p.arr = json_array();
+    if ((rc = kr_node_addrs(n, peer_row, &p))) {
+      json_decref(p.arr);
+      rc = cli_fail("reading the peers: %s", kr_strerror(rc));
+    } else if (p.arr) {
+      rc = cli_print_json(p.arr);
+    } else if (!p.count) {
+      printf("no peers yet: kring peer add NAME HOST:PORT\n");
+    }
+  } else {
+    return cli_usage(usage, "unknown peer command '%s'", argv[0]);
+  }
+  kr_node_close(n);
+  return rc;
+}
+
+/* ---- kring sync ---------------------------------------------------------------- */
+
+struct book {
+  kr_net_target *t;
+  size_t n, cap;
+  char **owned;
+  size_t nowned;
+};
+
+static char *keep(struct book *b, const char *s)
+{
+  char *c = strdup(s), **o;
+  if (!c || !(o = realloc(b->owned, (b->nowned + 1) * sizeof *o))) { free(c); return NULL; }
+  b->owned = o;
+  o[b->nowned++] = c;
+  return c;
+}
+
+static int add_target(struct book *b, const char *name, const char *addr)
+{
+  kr_net_target *t;
+  if (b->n == b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 8;
+    if (!(t = realloc(b->t, cap * sizeof *t))) return KR_ENOMEM;
+    b->t = t;
+    b->cap = cap;
+  }
+  t = &b->t[b->n++];
+  memset(t, 0, sizeof *t);
+  t->name = name ? keep(b, name) : NULL;
+  t->addr = keep(b, addr);
+  return t->addr && (!name || t->name) ? 0 : KR_ENOMEM;
+}
+
+static int book_all(void *ctx, const kr_addr *a) { return add_target(ctx, a->name, a->addr); }
+
+struct book_find { const char *name; char addr[300]; int found; };
+static int book_one(void *ctx, const kr_addr *a)
+{
+  struct book_find *f = ctx;
+  if (strcmp(a->name, f->name) != 0) return 0;
+  snprintf(f->addr, sizeof f->addr, "%s", a->addr);
+  f->found = 1;
+  return 1;
+}
+
+int cmd_sync(int argc, char **argv)
+{
+  static const char usage[] = "kring sync [PEER|HOST:PORT]...";
+  const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  struct book b = {NULL, 0, 0, NULL, 0};
+  kr_node *n = NULL;
+  json_t *arr = NULL;
+  size_t npos;
+  int rc, failed;
+
+  if (!pos) return cli_fail("out of memory");
+  if ((rc = cli_parse(argc, argv, NULL, 0, pos, &npos, usage))) goto out;
+  if ((rc = cli_open(&n))) goto out;
+  for (size_t i = 0; i < npos; i++) {
+    struct book_find f = {pos[i], "", 0};
+    char host[300];
+    int port;
+    if (kr_node_addrs(n, book_one, &f) < 0) { rc = cli_fail("cannot read the peers"); goto out; }
+    if (f.found) rc = add_target(&b, pos[i], f.addr);
+    else if (strchr(pos[i], ':') && kr_net_parse_addr(pos[i], host, sizeof host, &port) == 0)
+      rc = add_target(&b, NULL, pos[i]);
+    else {
+      rc = cli_fail("'%s' is neither a peer name (see kring peer list) nor HOST:PORT", pos[i]);
+      goto out;
+    }
+    if (rc) { rc = cli_fail("out of memory"); goto out; }
+  }
+  if (!npos) {
+    if ((rc = kr_node_addrs(n, book_all, &b))) { rc = cli_fail("cannot read the peers: %s", kr_strerror(rc)); goto out; }
+    if (!b.n) {
+      rc = cli_fail("no peers to sync with: add one with kring peer add NAME HOST:PORT, or name HOST:PORT");
+      goto out;
+    }
+  }
+  signal(SIGPIPE, SIG_IGN);
+  failed = kr_net_sync(n, b.t, b.n, NULL, NULL, NULL);
+  if (cli_json) arr = json_array();
+  for (size_t i = 0; i < b.n; i++) {
+    const kr_link_info *in = &b.t[i].info;
+    const char *label = b.t[i].name ? b.t[i].name : b.t[i].addr;
+    char who[80] = "";
+    if (in->have_peer) cli_node_name(n, in->peer, who);
+    if (arr) {
+      json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:f}", "peer", label, "address",
+                            b.t[i].addr, "ok", in->state == 1, "sent", (json_int_t)in->sent,
+                            "received", (json_int_t)in->received, "new", (json_int_t)in->applied,
+                            "seconds", b.t[i].seconds);
+      if (in->state != 1) json_object_set_new(o, "error", json_string(in->reason));
+      json_array_append_new(arr, o);
+    } else if (in->state == 1) {
+      printf("%s%s%s%s: sent %llu, received %llu (%llu new), %.2f s\n", label, who[0] ? " (" : "",
+             who, who[0] ? ")" : "", (unsigned long long)in->sent,
+             (unsigned long long)in->received, (unsigned long long)in->applied, b.t[i].seconds);
+    } else {
+      fprintf(stderr, "kring: sync with %s failed: %s\n", label, in->reason);
+    }
+  }
+  if (arr) cli_print_json(arr);
+  rc = failed ? CLI_FAIL : CLI_OK;
+out:
+  kr_node_close(n);
+  for (size_t i = 0; i < b.nowned; i++) free(b.owned[i]);
+  free(b.owned);
+  free(b.t);
+  free(pos);
+  return rc;
+}
+
+/* ---- kring status ---------------------------------------------------------------- */
+
+static int count_member(void *ctx, const kr_member *m)
+{
+  int *c = ctx;
+  if (m->admitted && !m->removed) (*c)++;
+  return 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
+  char nhex[33], id[65];
+  uint64_t vols, erased, changes;
+  struct peer_ctx p = {NULL, NULL, 0, 1};
+  kr_node *n;
+  int rc, members = 0, me;
+
+  if (argc) return cli_usage("kring status", "unexpected argument '%s'", argv[0]);
+  if ((rc = cli_open(&n))) return rc;
+  p.n = n;
+  kr_node_network(n, net, founder);
+  cli_hex(net, KR_NETWORK_LEN, nhex);
+  cli_hex(kr_node_id(n), KR_NODE_LEN, id);
+  me = kr_node_is_member(n, kr_node_id(n));
+  if ((rc = kr_node_members(n, count_member, &members)) ||
+      (rc = kr_node_counts(n, &vols, &erased, &changes))) {
+    rc = cli_fail("reading the store: %s", kr_strerror(rc));
+    goto out;
+  }
+  if (cli_json) {
+    p.arr = json_array();
+    if ((rc = kr_node_addrs(n, peer_row, &p))) { json_decref(p.arr); rc = cli_fail("reading the peers"); goto out; }
+    rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:I, s:I, s:o}", "node_id", id,
+                                  "org", kr_node_org(n), "kind", kr_node_kind(n), "network_id", nhex,
+                                  "member", me == 1, "members", members, "volunteers",
+                                  (json_int_t)vols, "changes", (json_int_t)changes, "peers", p.arr));
+    goto out;
+  }
+  printf("node     %s (%s), id %.12s\n", kr_node_org(n), kr_node_kind(n), id);
+  printf("network  %s, %d member%s%s\n", nhex, members, members == 1 ? "" : "s",
+         me == 1 ? "" : "; this node is not admitted yet");
+  printf("register %llu volunteer%s (%llu erased), %llu changes held\n", (unsigned long long)vols,
+         vols == 1 ? "" : "s", (unsigned long long)erased, (unsigned long long)changes);
+  printf("\npeers\n");
+  if ((rc = kr_node_addrs(n, peer_row, &p))) { rc = cli_fail("reading the peers"); goto out; }
+  if (!p.count) printf("  none yet: kring peer add NAME HOST:PORT\n");
+out:
+  kr_node_close(n);
+  return rc;
+}
