@@ -284,10 +284,11 @@ int cmd_sync(int argc, char **argv)
     char who[80] = "";
     if (in->have_peer) cli_node_name(n, in->peer, who);
     if (arr) {
-      json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:f}", "peer", label, "address",
-                            b.t[i].addr, "ok", in->state == 1, "sent", (json_int_t)in->sent,
-                            "received", (json_int_t)in->received, "new", (json_int_t)in->applied,
-                            "seconds", b.t[i].seconds);
+      json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:f}", "peer", label,
+                            "address", b.t[i].addr, "ok", in->state == 1, "sent",
+                            (json_int_t)in->sent, "received", (json_int_t)in->received, "new",
+                            (json_int_t)in->applied, "bytes_out", (json_int_t)in->bytes_out,
+                            "bytes_in", (json_int_t)in->bytes_in, "seconds", b.t[i].seconds);
       if (in->state != 1) json_object_set_new(o, "error", json_string(in->reason));
       json_array_append_new(arr, o);
     } else if (in->state == 1) {

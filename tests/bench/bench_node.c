@@ -15,6 +15,8 @@
  *
  * usage: bench_node [N] [PATH/TO/kring]   (default 100000, the kring built beside it)
  */
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +95,16 @@ static long long fsize(const char *dir, const char *name)
 /* Run kring with args in a child; its wall time and peak RSS (MiB). The
  * child reports its own VmHWM (KRING_REPORT_PEAK): a forked child's
  * rusage would count the bench's own pages. */
+static int run_kring_out(const char *bin, char *const args[], double *secs, double *rss_mib,
+                         const char *out);
 static int run_kring(const char *bin, char *const args[], double *secs, double *rss_mib)
+{
+  return run_kring_out(bin, args, secs, rss_mib, NULL);
+}
+
+/* As run_kring, with standard output kept in out (NULL: dropped). */
+static int run_kring_out(const char *bin, char *const args[], double *secs, double *rss_mib,
+                         const char *out)
 {
   char errf[] = "/tmp/kring-bench-err-XXXXXX", line[256];
   double t0 = now_s();
@@ -106,7 +117,7 @@ static int run_kring(const char *bin, char *const args[], double *secs, double *
   fflush(stderr);
   pid = fork();
   if (pid == 0) {
-    if (!freopen("/dev/null", "w", stdout) || dup2(fd, 2) < 0) _exit(127);
+    if (!freopen(out ? out : "/dev/null", "w", stdout) || dup2(fd, 2) < 0) _exit(127);
     setenv("KRING_REPORT_PEAK", "1", 1);
     execv(bin, args);
     _exit(127);
@@ -127,13 +138,145 @@ static int run_kring(const char *bin, char *const args[], double *secs, double *
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
+/* Start kring serve on home in the background; its pid, port and log. */
+static pid_t serve(const char *bin, const char *home, const char *log, int *port)
+{
+  pid_t pid;
+  fflush(stdout);
+  if ((pid = fork()) == 0) {
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || dup2(fd, 2) < 0 || !freopen("/dev/null", "w", stdout)) _exit(127);
+    setenv("KRING_REPORT_PEAK", "1", 1);
+    execl(bin, bin, "--home", home, "serve", "--listen", "127.0.0.1:0", "--interval", "3600",
+          (char *)NULL);
+    _exit(127);
+  }
+  for (int i = 0; i < 200; i++) {
+    char line[512];
+    FILE *f = fopen(log, "r");
+    *port = 0;
+    while (f && fgets(line, sizeof line, f)) {
+      const char *p = strstr(line, " port ");
+      if (p && strstr(line, "serving on")) *port = atoi(p + 6);
+    }
+    if (f) fclose(f);
+    if (*port) return pid;
+    usleep(20000);
+  }
+  return -1;
+}
+
+/* Stop a serve process; its peak memory from its log (MiB). */
+static double stop(pid_t pid, const char *log)
+{
+  char line[512];
+  double mib = -1;
+  FILE *f;
+  int st;
+  kill(pid, SIGTERM);
+  waitpid(pid, &st, 0);
+  if ((f = fopen(log, "r"))) {
+    while (fgets(line, sizeof line, f)) {
+      long kb;
+      const char *p = strstr(line, "peak memory");
+      if (p && sscanf(p, "peak memory %ld kB", &kb) == 1) mib = kb / 1024.0;
+    }
+    fclose(f);
+  }
+  return mib;
+}
+
+static long long json_num(const char *path, const char *key)
+{
+  char buf[4096], pat[64];
+  const char *p;
+  FILE *f = fopen(path, "r");
+  size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+  if (f) fclose(f);
+  buf[n] = 0;
+  snprintf(pat, sizeof pat, "\"%s\":", key);
+  p = strstr(buf, pat);
+  return p ? atoll(p + strlen(pat)) : -1;
+}
+
+static int online(const char *bin, const char *dir, const char *ha, const char *hd, double t_floor,
+                  long long bundle_bytes)
+{
+  char loga[300], logd[300], out[300], addr[64], addrd[64];
+  int port, portd;
+  double t, rss, t1, rss1;
+  pid_t pa, pd;
+
+  snprintf(loga, sizeof loga, "%s/serve-a.log", dir);
+  snprintf(logd, sizeof logd, "%s/serve-d.log", dir);
+  snprintf(out, sizeof out, "%s/sync.json", dir);
+  if ((pa = serve(bin, ha, loga, &port)) < 0) return fprintf(stderr, "serve a failed\n"), 1;
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+  {
+    char *sync_args[] = {(char *)bin, "--home", (char *)hd, "--json", "sync", addr, NULL};
+    char *add_args[] = {(char *)bin, "--home", (char *)ha, "volunteer", "add", "--name",
+                        "Een Edit", NULL};
+    long long in, outb;
+    if (run_kring_out(bin, sync_args, &t, &rss, out)) return fprintf(stderr, "online sync failed\n"), 1;
+    in = json_num(out, "bytes_in");
+    outb = json_num(out, "bytes_out");
+    printf("  online initial sync (all)    %8.2f s  ratio to floor %.1fx  wire %.1f MiB "
+           "(%.2fx the bundle)  peak receiver %.1f MiB\n", t, t / t_floor,
+           (in + outb) / 1048576.0, (in + outb) / (double)bundle_bytes, rss);
+    if (run_kring(bin, add_args, &t1, &rss1) || run_kring_out(bin, sync_args, &t1, &rss1, out))
+      return fprintf(stderr, "one-edit sync failed\n"), 1;
+    printf("  online one-edit sync         %8.3f s  wire %lld bytes\n", t1,
+           json_num(out, "bytes_in") + json_num(out, "bytes_out"));
+  }
+  /* edit-to-peer: d serves too and a knows it as a peer; an edit on a
+   * must show on d by itself */
+  if ((pd = serve(bin, hd, logd, &portd)) < 0) return fprintf(stderr, "serve d failed\n"), 1;
+  snprintf(addrd, sizeof addrd, "127.0.0.1:%d", portd);
+  {
+    char *peer_args[] = {(char *)bin, "--home", (char *)ha, "peer", "add", "d", addrd, NULL};
+    char name[64], word[32];
+    char *add_args[] = {(char *)bin, "--home", (char *)ha, "volunteer", "add", "--name", name, NULL};
+    char *find_args[] = {(char *)bin, "--home", (char *)hd, "volunteer", "search", word, NULL};
+    double t0, dt[5], x, y, sum = 0, worst = 0;
+    if (run_kring(bin, peer_args, &x, &y)) return 1;
+    usleep(2500000);          /* serve reloads its address book and syncs once */
+    for (int k = 0; k < 5; k++) {
+      snprintf(word, sizeof word, "Latentie%c", 'a' + k);
+      snprintf(name, sizeof name, "%s Meting", word);
+      usleep(300000);
+      dt[k] = -1;
+      t0 = now_s();
+      if (run_kring(bin, add_args, &x, &y)) return 1;
+      for (int i = 0; i < 500; i++) {
+        char fo[300], line[256] = "";
+        FILE *f;
+        snprintf(fo, sizeof fo, "%s/find.out", dir);
+        run_kring_out(bin, find_args, &x, &y, fo);
+        if ((f = fopen(fo, "r"))) {
+          if (!fgets(line, sizeof line, f)) line[0] = 0;
+          fclose(f);
+        }
+        if (strstr(line, word)) { dt[k] = now_s() - t0; break; }
+        usleep(10000);
+      }
+      sum += dt[k];
+      if (dt[k] > worst || dt[k] < 0) worst = dt[k] < 0 ? 1e9 : dt[k];
+    }
+    printf("  edit to a serving peer       %8.3f s mean, %.3f s worst of 5 (from the start of kring volunteer add)\n",
+           sum / 5, worst);
+  }
+  printf("  peak memory of kring serve   sender %.1f MiB, peer %.1f MiB\n", stop(pa, loga),
+         stop(pd, logd));
+  return 0;
+}
+
 #define CHECKRC(x) do { int rc_ = (x); if (rc_) { fprintf(stderr, "%s: %s\n", #x, kr_strerror(rc_)); exit(1); } } while (0)
 
 int main(int argc, char **argv)
 {
   unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 100000;
   const char *bin = argc > 2 ? argv[2] : KRING_BIN;
-  char dir[256], ha[300], hb[300], hc[300], hf[300], bundle[300], edit[300], back[300];
+  char dir[256], ha[300], hb[300], hc[300], hd[300], hf[300], bundle[300], edit[300], back[300];
   uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN], inv[KR_SUBJECT_LEN] = {0};
   kr_node *c;
   person *people = malloc(sizeof *people * n);
@@ -148,6 +291,7 @@ int main(int argc, char **argv)
   snprintf(ha, sizeof ha, "%s/a", dir);
   snprintf(hb, sizeof hb, "%s/b", dir);
   snprintf(hc, sizeof hc, "%s/c", dir);
+  snprintf(hd, sizeof hd, "%s/d", dir);
   snprintf(hf, sizeof hf, "%s/floor.db", dir);
   snprintf(bundle, sizeof bundle, "%s/all.krb", dir);
   snprintf(edit, sizeof edit, "%s/edit.krb", dir);
@@ -170,7 +314,14 @@ int main(int argc, char **argv)
   CHECKRC(kr_node_admit(a, kr_node_id(b), "Bench B", "buurtteam", inv));
   inv[0] = 2;
   CHECKRC(kr_node_admit(a, kr_node_id(c), "Bench C", "care", inv));
-  for (uint64_t q = 1; q <= 3; q++) {
+  {
+    kr_node *d;
+    CHECKRC(kr_node_create_joining(hd, "Bench D", "centre", net, founder, &d));
+    inv[0] = 3;
+    CHECKRC(kr_node_admit(a, kr_node_id(d), "Bench D", "centre", inv));
+    kr_node_close(d);
+  }
+  for (uint64_t q = 1; q <= 4; q++) {
     kr_buf m;
     int fresh;
     kr_buf_init(&m, KR_CHANGE_MAX);
@@ -314,6 +465,8 @@ int main(int argc, char **argv)
     printf("  one-edit bundle              %8.3f s  file %.0f bytes\n", t_e1,
            (double)fsize(dir, "edit.krb"));
   }
+  /* 5. Online, with kring serve on a and kring sync from d (empty). */
+  if (online(bin, dir, ha, hd, t_floor, fsize(dir, "all.krb"))) return 1;
   for (size_t k = 0; k < nw; k++) kr_buf_free(&wires[k]);
   free(wires);
   free(people);
