@@ -14,6 +14,7 @@
 
 #define TICK_MS      250
 #define RELOAD_MS    2000
+#define CLOSE_MS     3000       /* longest wait for the last bytes to go out */
 
 struct slot {                  /* one address-book entry, in serve */
   char name[KR_PEER_NAME_MAX + 1];
@@ -38,7 +39,7 @@ struct conn {
   int outbound, port, handles, finished, tcp_open, resolving;
   char label[320];
   char addr[300];
-  uint64_t t0, last_io;
+  uint64_t t0, last_io, finished_at;
   struct conn *prev, *next;
   char rbuf[65536];
 };
@@ -165,6 +166,7 @@ static void finish(struct conn *c, const char *why)
 
   if (c->finished) return;
   c->finished = 1;
+  c->finished_at = uv_now(&t->loop);
   if (kr_link_info_get(c->link)->state == 0) kr_link_closed(c->link, why);
   in = kr_link_info_get(c->link);
   if (in->have_peer) {
@@ -194,13 +196,13 @@ static void finish(struct conn *c, const char *why)
                           in->state == 1 ? NULL : in->reason);
   }
   reschedule(t, c, in);
-  if (c->tcp_open && !uv_is_closing((uv_handle_t *)&c->tcp)) {
+  /* Send what is queued (the last frames, or an ERR saying why) and close;
+   * on_tick closes anyway if that does not happen within CLOSE_MS, and a
+   * stopping serve does not wait at all. */
+  if (!t->stopping && c->tcp_open && !uv_is_closing((uv_handle_t *)&c->tcp)) {
     c->sreq.data = c;
     uv_read_stop((uv_stream_t *)&c->tcp);
-    if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) == 0) {
-      uv_timer_stop(&c->timer);
-      return;
-    }
+    if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) == 0) return;
   }
   close_all(c);
 }
@@ -272,7 +274,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 static void on_tick(uv_timer_t *tm)
 {
   struct conn *c = tm->data;
-  if (c->finished) return;
+  if (c->finished) {
+    if (uv_now(&c->net->loop) - c->finished_at > CLOSE_MS) close_all(c);
+    return;
+  }
   kr_link_tick(c->link, kr_node_now_ms(c->net->n));
   if (kr_link_info_get(c->link)->state == 0 && uv_now(&c->net->loop) - c->last_io > KR_IDLE_MS) {
     finish(c, "no data either way for 60 s");

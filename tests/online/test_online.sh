@@ -37,7 +37,13 @@ serve() {
   done
   echo "serve $h did not start" >&2; cat "$T/$h.log" >&2; exit 1
 }
-stop() { local pid; eval "pid=\$PID_$1"; kill -TERM "$pid"; wait "$pid" 2>/dev/null; }
+stop() {
+  local pid; eval "pid=\$PID_$1"
+  kill -TERM "$pid"
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then bad "serve $1 did not stop within 10 s of SIGTERM"; kill -9 "$pid"; fi
+  wait "$pid" 2>/dev/null
+}
 
 # converge TIMEOUT HOME...: wait until every digest is equal
 converge() {
