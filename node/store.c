@@ -80,8 +80,7 @@ static const char *const migrations[] = {
 
   /* 2 -> 3: the address book of peers to sync with over the network, and
    * the outcome of the last attempt with each. */
-  "CREATE TABLE addrs(name TEXT PRIMARY KEY, addr TEXT NOT NULL, node BLOB,"
-  "  added INTEGER NOT NULL, last_ok INTEGER, last_try INTEGER, last_err TEXT);",
+  "CREATE TABLE addrs(name TEXT PRIMARY KEY, addr TEXT NOT NULL, node BLOB, added INTEGER NOT NULL, last_ok INTEGER, last_try INTEGER, last_err TEXT);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

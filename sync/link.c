@@ -20,7 +20,7 @@ struct kr_link {
   kr_link_info info;
 };
 
-static void hex12(const uint8_t *id, char out[13])
+void kr_link_hex12(const uint8_t *id, char out[13])
 {
   static const char d[] = "0123456789abcdef";
   for (int i = 0; i < 6; i++) {
@@ -115,7 +115,7 @@ static int on_peer(kr_link *l, const kr_sess_event *ev)
 
   memcpy(l->info.peer, ev->peer, KR_NODE_LEN);
   l->info.have_peer = 1;
-  hex12(ev->peer, who);
+  kr_link_hex12(ev->peer, who);
   if (memcmp(ev->peer, kr_node_id(l->n), KR_NODE_LEN) == 0) {
     refuse(l, KR_EINVAL, "connected to itself");
     return 0;
@@ -183,7 +183,7 @@ static int on_batch(kr_link *l, const kr_sess_event *ev)
       kr_change c;
       if (kr_change_decode(ev->chg[i], ev->len[i], KR_CHANGE_MAX, &c) == 0) {
         char who[13];
-        hex12(c.origin, who);
+        kr_link_hex12(c.origin, who);
         snprintf(at, sizeof at, " (origin %s, seq %llu)", who, (unsigned long long)c.seq);
         kr_change_free(&c);
       }

@@ -48,6 +48,8 @@ const uint8_t *kr_link_pending(const kr_link *l, size_t *len);
 void kr_link_sent(kr_link *l, size_t len);
 
 const kr_link_info *kr_link_info_get(kr_link *l);
+/* The first 12 hex digits of a node id, for log lines. */
+void kr_link_hex12(const uint8_t *id, char out[13]);
 kr_sess *kr_link_session(kr_link *l);
 
 #endif

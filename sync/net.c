@@ -108,16 +108,6 @@ int kr_net_parse_addr(const char *addr, char *host, size_t cap, int *port)
 
 /* ---- one connection -------------------------------------------------------- */
 
-static void hex12(const uint8_t *id, char out[13])
-{
-  static const char d[] = "0123456789abcdef";
-  for (int i = 0; i < 6; i++) {
-    out[2 * i] = d[id[i] >> 4];
-    out[2 * i + 1] = d[id[i] & 15];
-  }
-  out[12] = 0;
-}
-
 struct org_find { const uint8_t *id; char org[KR_ORG_MAX + 1]; };
 static int find_org(void *ctx, const kr_member *m)
 {
@@ -172,7 +162,7 @@ static void finish(struct conn *c, const char *why)
   if (in->have_peer) {
     struct org_find f = {in->peer, ""};
     kr_node_members(t->n, find_org, &f);
-    hex12(in->peer, id);
+    kr_link_hex12(in->peer, id);
     snprintf(who, sizeof who, "%s (%s%s%s)", c->label, f.org, f.org[0] ? " " : "", id);
   } else {
     snprintf(who, sizeof who, "%s", c->label);

@@ -369,30 +369,40 @@ static void test_garbage_and_timeout(void)
   kr_node_close(n[1]);
 }
 
+/* A bare session for attacker (ea) and a link for victim (ev), through the
+ * handshake and both vectors: ea may send batches now. */
+static void hostile_open(kr_node *attacker, kr_node *victim, end *ea, end *ev)
+{
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
+  kr_sess_event e;
+  kr_vv empty;
+
+  memset(ea, 0, sizeof *ea);
+  memset(ev, 0, sizeof *ev);
+  kr_vv_init(&empty);
+  kr_node_network(attacker, net, founder);
+  REQUIRE(kr_sess_new(1, kr_node_secret_key(attacker), net, NULL, kr_node_now_ms(attacker), &ea->s) == 0);
+  REQUIRE(kr_link_new(victim, 0, NULL, kr_node_now_ms(victim), &ev->l) == 0);
+  move(ea, ev, 0, NULL);
+  move(ev, ea, 0, NULL);
+  REQUIRE(kr_sess_poll(ea->s, &e) == KR_SEV_PEER);
+  REQUIRE(kr_sess_accept(ea->s, &empty) == 0);
+  move(ea, ev, 0, NULL);
+  move(ev, ea, 0, NULL);
+  REQUIRE(kr_sess_poll(ea->s, &e) == KR_SEV_VECTOR);
+}
+
 /* A hostile member speaks through a bare session: after the handshake and
  * the vectors it sends one batch of the given changes. Returns the
  * victim's link info state and error. */
 static int hostile(kr_node *attacker, kr_node *victim, const kr_buf *chg, size_t nchg,
                    const size_t *lens, int *err)
 {
-  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
-  end ea = {0}, ev = {0};
-  kr_sess_event e;
-  kr_vv empty;
+  end ea, ev;
   size_t off = 0;
   int state;
 
-  kr_vv_init(&empty);
-  kr_node_network(attacker, net, founder);
-  REQUIRE(kr_sess_new(1, kr_node_secret_key(attacker), net, NULL, kr_node_now_ms(attacker), &ea.s) == 0);
-  REQUIRE(kr_link_new(victim, 0, NULL, kr_node_now_ms(victim), &ev.l) == 0);
-  move(&ea, &ev, 0, NULL);
-  move(&ev, &ea, 0, NULL);
-  REQUIRE(kr_sess_poll(ea.s, &e) == KR_SEV_PEER);
-  REQUIRE(kr_sess_accept(ea.s, &empty) == 0);
-  move(&ea, &ev, 0, NULL);
-  move(&ev, &ea, 0, NULL);
-  REQUIRE(kr_sess_poll(ea.s, &e) == KR_SEV_VECTOR);
+  hostile_open(attacker, victim, &ea, &ev);
   for (size_t i = 0; i < nchg; i++) {
     REQUIRE(kr_sess_send_change(ea.s, chg->data + off, lens[i]) == 0);
     off += lens[i];
@@ -476,24 +486,11 @@ static void test_hostile(void)
   }
   /* a batch over the limit never reaches the store */
   {
-    end ea = {0}, ev = {0};
-    uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
-    kr_sess_event e;
-    kr_vv empty;
+    end ea, ev;
     kr_buf big;
     size_t bl;
-    kr_vv_init(&empty);
     kr_buf_init(&big, 4u << 20);
-    kr_node_network(n[1], net, founder);
-    REQUIRE(kr_sess_new(1, kr_node_secret_key(n[1]), net, NULL, kr_node_now_ms(n[1]), &ea.s) == 0);
-    REQUIRE(kr_link_new(n[0], 0, NULL, kr_node_now_ms(n[0]), &ev.l) == 0);
-    move(&ea, &ev, 0, NULL);
-    move(&ev, &ea, 0, NULL);
-    REQUIRE(kr_sess_poll(ea.s, &e) == KR_SEV_PEER);
-    REQUIRE(kr_sess_accept(ea.s, &empty) == 0);
-    move(&ea, &ev, 0, NULL);
-    move(&ev, &ea, 0, NULL);
-    REQUIRE(kr_sess_poll(ea.s, &e) == KR_SEV_VECTOR);
+    hostile_open(n[1], n[0], &ea, &ev);
     /* more than a batch may hold, written raw past the sender's own checks */
     build(n[1], seq + 2, "Groot", &big, &bl);
     for (int i = 0; i < 6000; i++) {
