@@ -51,6 +51,8 @@ void cli_hex(const uint8_t *b, size_t n, char *out);
 int cli_unhex(const char *s, uint8_t *out, size_t n);
 /* "2026-11-22 14:03:12" local, or ISO 8601 UTC when iso. */
 void cli_time(kr_hlc hlc, int iso, char out[32]);
+/* Milliseconds since the epoch as local "2026-11-22 14:03", or "never" for 0. */
+void cli_ms_time(uint64_t ms, char out[32]);
 /* A short name for a node: "this node" or the first 12 hex digits. */
 void cli_node_name(kr_node *n, const uint8_t id[static KR_NODE_LEN], char out[80]);
 /* Resolve a member by organisation name, node id, or id prefix (>= 4 hex

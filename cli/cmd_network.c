@@ -32,14 +32,6 @@ static uint64_t parse_duration(const char *s)
   return v * unit;
 }
 
-static void ms_time(uint64_t ms, char out[32])
-{
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  localtime_r(&t, &tm);
-  strftime(out, 32, "%Y-%m-%d %H:%M", &tm);
-}
-
 /* ---- kring network and member list --------------------------------------- */
 
 struct list_ctx {
@@ -165,7 +157,7 @@ int cmd_invite(int argc, char **argv)
                   kr_strerror(rc), KR_ADDR_MAX);
     goto out;
   }
-  ms_time(expires, t);
+  cli_ms_time(expires, t);
   if (cli_json) {
     rc = cli_print_json(json_pack("{s:s, s:s}", "invite", line, "expires", t));
   } else {
@@ -193,15 +185,6 @@ static int invite_error(int rc, const char *what)
   }
 }
 
-struct org_of { const uint8_t *id; char org[KR_ORG_MAX + 1]; };
-static int find_org(void *ctx, const kr_member *m)
-{
-  struct org_of *f = ctx;
-  if (memcmp(m->node, f->id, KR_NODE_LEN) || !m->org) return 0;
-  snprintf(f->org, sizeof f->org, "%s", m->org);
-  return 1;
-}
-
 /* Connect to the invite's addresses in turn until one admits us. */
 static int join_online(kr_node *n, const kr_invite *inv, const char *request)
 {
@@ -224,10 +207,10 @@ static int join_online(kr_node *n, const kr_invite *inv, const char *request)
                     "again when the inviter's kring serve is reachable, or add --offline and send "
                     "the join request instead", cli_home);
   /* the inviter becomes a peer, under its organisation's name */
-  struct org_of f = {inv->inviter, ""};
-  kr_node_members(n, find_org, &f);
+  char org[KR_ORG_MAX + 1] = "";
+  if (kr_node_member_org(n, inv->inviter, org, sizeof org) != 1) org[0] = 0;
   cli_node_name(n, inv->inviter, who);
-  for (const char *p = f.org; *p && k < KR_PEER_NAME_MAX; p++)
+  for (const char *p = org; *p && k < KR_PEER_NAME_MAX; p++)
     if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
         *p == '-' || *p == '_' || *p == '.')
       name[k++] = *p;
@@ -272,7 +255,7 @@ int cmd_join(int argc, char **argv)
   }
   if ((rc = kr_invite_parse(pos[0], inv))) { rc = invite_error(rc, "invite"); goto out; }
   if (cli_now_ms() > inv->expires_ms) {
-    ms_time(inv->expires_ms, t);
+    cli_ms_time(inv->expires_ms, t);
     rc = cli_fail("this invite expired at %s; ask the member for a new one", t);
     goto out;
   }
@@ -350,7 +333,7 @@ static int member_accept(kr_node *n, const char *text)
     goto out;
   }
   if (kr_node_now_ms(n) > req->inv.expires_ms) {
-    ms_time(req->inv.expires_ms, t);
+    cli_ms_time(req->inv.expires_ms, t);
     rc = cli_fail("the invite in this join request expired at %s; send a new invite", t);
     goto out;
   }

@@ -23,15 +23,6 @@ static void log_line(void *ctx, const char *line)
   fflush(stderr);
 }
 
-static void ms_time(uint64_t ms, char out[32])
-{
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  if (!ms) { snprintf(out, 32, "never"); return; }
-  localtime_r(&t, &tm);
-  strftime(out, 32, "%Y-%m-%d %H:%M", &tm);
-}
-
 /* ---- kring serve -------------------------------------------------------------- */
 
 int cmd_serve(int argc, char **argv)
@@ -123,7 +114,7 @@ static int peer_row(void *ctx, const kr_addr *a)
   long long lacks = a->has_node ? lacks_of(p->n, a->node) : -1;
 
   p->count++;
-  ms_time(a->last_ok_ms, ok);
+  cli_ms_time(a->last_ok_ms, ok);
   if (a->has_node) {
     cli_hex(a->node, KR_NODE_LEN, hex);
     cli_node_name(p->n, a->node, who);

@@ -184,43 +184,42 @@ void cli_time(kr_hlc hlc, int iso, char out[32])
   }
 }
 
+void cli_ms_time(uint64_t ms, char out[32])
+{
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  if (!ms) {
+    snprintf(out, 32, "never");
+    return;
+  }
+  localtime_r(&t, &tm);
+  strftime(out, 32, "%Y-%m-%d %H:%M", &tm);
+}
+
 struct find_member {
-  const uint8_t *id;        /* by id */
-  const char *arg;          /* or by name or hex prefix */
+  const char *arg;          /* by name or hex prefix */
   uint8_t found[KR_NODE_LEN];
   char org[KR_ORG_MAX + 1];
   int hits, removed;
 };
-
-static int by_id(void *ctx, const kr_member *m)
-{
-  struct find_member *f = ctx;
-  if (memcmp(m->node, f->id, KR_NODE_LEN) != 0 || !m->admitted) return 0;
-  snprintf(f->org, sizeof f->org, "%s", m->org);
-  f->hits = 1;
-  return 1;
-}
 
 /* A few names, so that a long log does not query the members per row. */
 void cli_node_name(kr_node *n, const uint8_t id[static KR_NODE_LEN], char out[80])
 {
   static struct { kr_node *n; uint8_t id[KR_NODE_LEN]; char name[80]; } cache[16];
   static int next;
-  struct find_member f;
-  char hex[65];
+  char hex[65], org[KR_ORG_MAX + 1];
 
   for (int i = 0; i < 16; i++)
     if (cache[i].n == n && memcmp(cache[i].id, id, KR_NODE_LEN) == 0) {
       memcpy(out, cache[i].name, 80);
       return;
     }
-  memset(&f, 0, sizeof f);
-  f.id = id;
   cli_hex(id, KR_NODE_LEN, hex);
   if (memcmp(id, kr_node_id(n), KR_NODE_LEN) == 0)
     snprintf(out, 80, "%.12s (%s)", hex, kr_node_org(n));
-  else if (kr_node_members(n, by_id, &f) >= 0 && f.hits)
-    snprintf(out, 80, "%.12s (%.60s)", hex, f.org);
+  else if (kr_node_member_org(n, id, org, sizeof org) == 1)
+    snprintf(out, 80, "%.12s (%.60s)", hex, org);
   else
     snprintf(out, 80, "%.12s", hex);
   cache[next].n = n;

@@ -12,6 +12,7 @@
  * seq. Two admissions of one node: the earliest stamp gives its name. Two
  * removals: the smallest after_seq and the earliest stamp count.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,6 +188,43 @@ int kr_node_is_member(kr_node *n, const uint8_t id[static KR_NODE_LEN])
   int admitted, rc = member_state(n, id, &admitted, &cutoff);
   if (rc) return rc;
   return admitted && cutoff == UINT64_MAX;
+}
+
+int kr_node_set_inviter(kr_node *n, const uint8_t inviter[static KR_NODE_LEN])
+{
+  return kr__meta_put_blob(n, "inviter", inviter, KR_NODE_LEN);
+}
+
+int kr_node_trusted(kr_node *n, const uint8_t id[static KR_NODE_LEN])
+{
+  uint8_t inviter[KR_NODE_LEN];
+  int rc = kr_node_is_member(n, id), me;
+  if (rc) return rc;
+  /* Until this node knows itself admitted, it knows no members but the
+   * founder and the member whose invite it used. */
+  if ((me = kr_node_is_member(n, kr_node_id(n))) != 0) return me < 0 ? me : 0;
+  if (memcmp(id, n->founder, KR_NODE_LEN) == 0) return 1;
+  return kr__meta_get_blob(n, "inviter", inviter, KR_NODE_LEN) == 0 &&
+         memcmp(id, inviter, KR_NODE_LEN) == 0;
+}
+
+int kr_node_member_org(kr_node *n, const uint8_t id[static KR_NODE_LEN], char *out, size_t cap)
+{
+  sqlite3_stmt *s;
+  int rc;
+  if (sqlite3_prepare_v2(n->db, "SELECT org FROM members WHERE node=?1 AND org IS NOT NULL", -1,
+                         &s, NULL))
+    return KR_EDB;
+  sqlite3_bind_blob(s, 1, id, KR_NODE_LEN, SQLITE_STATIC);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+    rc = 1;
+  } else {
+    rc = rc == SQLITE_DONE ? 0 : KR_EDB;
+  }
+  sqlite3_finalize(s);
+  return rc;
 }
 
 int kr_node_is_removed(kr_node *n, const uint8_t id[static KR_NODE_LEN])

@@ -152,6 +152,9 @@ typedef int (*kr_member_cb)(void *ctx, const kr_member *m);
 int kr_node_members(kr_node *n, kr_member_cb cb, void *ctx);
 /* 1 when id is a current member (admitted, not removed), 0 if not. */
 int kr_node_is_member(kr_node *n, const uint8_t id[static KR_NODE_LEN]);
+/* The organisation name of an admitted member into out (cap bytes): 1,
+ * or 0 when id was never admitted. */
+int kr_node_member_org(kr_node *n, const uint8_t id[static KR_NODE_LEN], char *out, size_t cap);
 /* 1 when a removal of id is known. */
 int kr_node_is_removed(kr_node *n, const uint8_t id[static KR_NODE_LEN]);
 /* A joining node: the member whose invite it used (see kr_node_trusted). */

@@ -457,24 +457,6 @@ int kr_node_reopen(const kr_node *n, kr_node **out)
   return rc;
 }
 
-int kr_node_set_inviter(kr_node *n, const uint8_t inviter[static KR_NODE_LEN])
-{
-  return kr__meta_put_blob(n, "inviter", inviter, KR_NODE_LEN);
-}
-
-int kr_node_trusted(kr_node *n, const uint8_t id[static KR_NODE_LEN])
-{
-  uint8_t inviter[KR_NODE_LEN];
-  int rc = kr_node_is_member(n, id), me;
-  if (rc) return rc;
-  /* Until this node knows itself admitted, it knows no members but the
-   * founder and the member whose invite it used. */
-  if ((me = kr_node_is_member(n, kr_node_id(n))) != 0) return me < 0 ? me : 0;
-  if (memcmp(id, n->founder, KR_NODE_LEN) == 0) return 1;
-  return kr__meta_get_blob(n, "inviter", inviter, KR_NODE_LEN) == 0 &&
-         memcmp(id, inviter, KR_NODE_LEN) == 0;
-}
-
 int kr_node_checkpoint(kr_node *n)
 {
   return sqlite3_wal_checkpoint_v2(n->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) ==

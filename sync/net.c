@@ -108,15 +108,6 @@ int kr_net_parse_addr(const char *addr, char *host, size_t cap, int *port)
 
 /* ---- one connection -------------------------------------------------------- */
 
-struct org_find { const uint8_t *id; char org[KR_ORG_MAX + 1]; };
-static int find_org(void *ctx, const kr_member *m)
-{
-  struct org_find *f = ctx;
-  if (memcmp(m->node, f->id, KR_NODE_LEN) != 0 || !m->org) return 0;
-  snprintf(f->org, sizeof f->org, "%s", m->org);
-  return 1;
-}
-
 static void conn_free(struct conn *c)
 {
   kr_link_free(c->link);
@@ -160,10 +151,10 @@ static void finish(struct conn *c, const char *why)
   if (kr_link_info_get(c->link)->state == 0) kr_link_closed(c->link, why);
   in = kr_link_info_get(c->link);
   if (in->have_peer) {
-    struct org_find f = {in->peer, ""};
-    kr_node_members(t->n, find_org, &f);
+    char org[KR_ORG_MAX + 1] = "";
+    if (kr_node_member_org(t->n, in->peer, org, sizeof org) != 1) org[0] = 0;
     kr_link_hex12(in->peer, id);
-    snprintf(who, sizeof who, "%s (%s%s%s)", c->label, f.org, f.org[0] ? " " : "", id);
+    snprintf(who, sizeof who, "%s (%s%s%s)", c->label, org, org[0] ? " " : "", id);
   } else {
     snprintf(who, sizeof who, "%s", c->label);
   }
@@ -318,7 +309,6 @@ static void on_connect(uv_connect_t *req, int status)
   if (status < 0) {
     snprintf(why, sizeof why, "cannot connect to %s: %s", c->addr, uv_strerror(status));
     kr_sess_fail(kr_link_session(c->link), KR_ECONNECT, why);
-    kr_link_closed(c->link, why);
     finish(c, why);
     return;
   }
@@ -509,7 +499,7 @@ static void on_connection(uv_stream_t *server, int status)
   struct conn *c;
   struct sockaddr_storage sa;
   int len = sizeof sa;
-  char ip[64] = "?", label[100];
+  char ip[64] = "?";
 
   if (status < 0 || t->stopping) return;
   if (t->nconns >= KR_SERVE_MAX_CONNS) {
@@ -531,8 +521,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (sa.ss_family == AF_INET) uv_ip4_name((struct sockaddr_in *)&sa, ip, sizeof ip);
     else uv_ip6_name((struct sockaddr_in6 *)&sa, ip, sizeof ip);
   }
-  snprintf(label, sizeof label, "%s", ip);
-  snprintf(c->label, sizeof c->label, "%s", label);
+  snprintf(c->label, sizeof c->label, "%s", ip);
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 

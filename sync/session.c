@@ -59,7 +59,8 @@ struct kr_sess {
 /* ---- failing ------------------------------------------------------------- */
 
 static void stage_frame(kr_sess *s, int type, const void *body, size_t len);
-static int seal(kr_sess *s);
+static int seal_some(kr_sess *s, int whole_only);
+static int seal(kr_sess *s) { return seal_some(s, 0); }
 
 static void fail(kr_sess *s, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fail(kr_sess *s, int err, const char *fmt, ...)
@@ -89,8 +90,7 @@ void kr_sess_fail(kr_sess *s, int err, const char *reason)
 
 void kr_sess_refuse(kr_sess *s, int err, const char *reason)
 {
-  s->awaiting = 0;
-  fail(s, err, "%s", reason);
+  kr_sess_fail(s, err, reason);
 }
 
 /* ---- output -------------------------------------------------------------- */
@@ -129,8 +129,9 @@ static void stage_frame(kr_sess *s, int type, const void *body, size_t len)
     s->err = KR_ETOOBIG;   /* seal() reports it */
 }
 
-/* Encrypt the staged frames into transport messages. */
-static int seal(kr_sess *s)
+/* Encrypt the staged frames into transport messages; with whole_only,
+ * only full ones, keeping the rest staged for later frames to fill. */
+static int seal_some(kr_sess *s, int whole_only)
 {
   uint8_t ct[KR_NOISE_MSG_MAX];
   size_t off = 0;
@@ -140,12 +141,18 @@ static int seal(kr_sess *s)
   while (!rc && off < s->stage.len) {
     size_t n = s->stage.len - off;
     if (n > KR_NOISE_PLAIN_MAX) n = KR_NOISE_PLAIN_MAX;
+    else if (whole_only && n < KR_NOISE_PLAIN_MAX) break;
     if ((rc = kr_noise_encrypt(&s->tx, s->stage.data + off, n, ct))) break;
     if ((rc = put_msg(s, ct, n + KR_NOISE_TAGLEN))) break;
     off += n;
     if (++s->tx_msgs % s->rekey_every == 0) kr_noise_rekey(&s->tx);
   }
-  kr_buf_reset(&s->stage);
+  if (rc || off == s->stage.len) {
+    kr_buf_reset(&s->stage);
+  } else if (off) {
+    memmove(s->stage.data, s->stage.data + off, s->stage.len - off);
+    s->stage.len -= off;
+  }
   sodium_memzero(ct, sizeof ct);
   if (rc && s->state != ST_FAILED) {
     s->tx.has_key = 0;     /* no ERR frame after a failed seal */
@@ -669,20 +676,8 @@ int kr_sess_send_change(kr_sess *s, const uint8_t *buf, size_t len)
   s->batch_open = 1;
   s->open_bytes += len;
   s->open_count++;
-  /* seal whole transport messages as they fill, keep the rest staged */
-  if (s->stage.len >= KR_NOISE_PLAIN_MAX) {
-    size_t whole = s->stage.len - s->stage.len % KR_NOISE_PLAIN_MAX, rest = s->stage.len - whole;
-    uint8_t *tail = NULL;
-    int rc;
-    if (rest && !(tail = malloc(rest))) { fail(s, KR_ENOMEM, "out of memory"); return KR_ENOMEM; }
-    if (rest) memcpy(tail, s->stage.data + whole, rest);
-    s->stage.len = whole;
-    rc = seal(s);
-    if (!rc && rest) rc = kr_buf_add(&s->stage, tail, rest);
-    free(tail);
-    if (rc) return rc;
-  }
-  return 0;
+  /* seal transport messages as they fill, keep the rest staged */
+  return s->stage.len >= KR_NOISE_PLAIN_MAX ? seal_some(s, 1) : 0;
 }
 
 int kr_sess_end_batch(kr_sess *s)
