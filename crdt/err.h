@@ -36,7 +36,8 @@
   X(TIMEOUT,    "timed out")                                                 \
   X(REFUSED,    "refused by the peer")                                       \
   X(CLOSED,     "connection closed before the sync finished")                \
-  X(CONNECT,    "cannot connect")
+  X(CONNECT,    "cannot connect")                                            \
+  X(REDACTED,   "change withholds an op on a volunteer that is not erased here")
 
 typedef enum {
   KR_OK = 0,

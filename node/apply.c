@@ -251,6 +251,24 @@ out:
   return rc;
 }
 
+/* Fold one op into the state (the merge rules of docs/crdt.md). */
+static int apply_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *st,
+                    const uint8_t tag[KR_TAG_LEN], uint64_t seq)
+{
+  switch (op->type) {
+  case KR_OP_SET: return apply_set(n, sn, op, st);
+  case KR_OP_ADD: return apply_add(n, sn, op, tag);
+  case KR_OP_REMOVE: return apply_remove(n, sn, op);
+  case KR_OP_GRANT:
+  case KR_OP_WITHDRAW: return apply_consent(n, sn, op, st, tag, seq);
+  case KR_OP_ERASE: return apply_erase(n, sn, op, st);
+  case KR_OP_FOUND:
+  case KR_OP_ADMIT:
+  case KR_OP_EXPEL: return kr__member_apply(n, op, st);
+  default: return KR_EUNKNOWN;
+  }
+}
+
 static int cmp_sn(const void *a, const void *b)
 {
   sqlite3_int64 x = *(const sqlite3_int64 *)a, y = *(const sqlite3_int64 *)b;
@@ -296,6 +314,47 @@ static int advance_contig(kr_node *n, uint64_t contig, uint64_t seq)
   return STEP_DONE(s);
 }
 
+/*
+ * A change whose sender had erased a volunteer comes with those ops
+ * withheld (only their hashes). That is right only where the volunteer is
+ * erased too: anywhere else the withheld values would be missing for good,
+ * and the state would differ from every node that got the whole change.
+ * Erasures travel first (kr_lacks) but may come later in the same batch or
+ * bundle than a change they redacted, so the subject is noted here and
+ * checked when the transaction ends (withheld_ok): not erased by then, the
+ * whole transaction is refused (KR_EREDACTED). That happens when the
+ * sender's erasure does not count here (a removed node's, past its
+ * cutoff); the sender takes it back once it learns the removal, erases
+ * again itself, and the next exchange goes through (docs/crdt.md).
+ */
+static int note_withheld(kr_node *n, const kr_change *c)
+{
+  for (uint32_t i = 0; i < c->nops; i++) {
+    if (c->ops[i].type != KR_OP_REDACTED) continue;
+    if (n->nwithheld == n->capwithheld) {
+      size_t cap = n->capwithheld ? 2 * n->capwithheld : 16;
+      void *w = realloc(n->withheld, cap * KR_SUBJECT_LEN);
+      if (!w) return KR_ENOMEM;
+      n->withheld = w;
+      n->capwithheld = cap;
+    }
+    memcpy(n->withheld[n->nwithheld++], c->ops[i].subject, KR_SUBJECT_LEN);
+  }
+  return 0;
+}
+
+static int withheld_ok(kr_node *n)
+{
+  int rc = 0;
+  for (size_t i = 0; i < n->nwithheld && !rc; i++) {
+    sqlite3_int64 sn;
+    if ((rc = kr__subject_n(n, n->withheld[i], &sn))) break;
+    if ((rc = kr__erased(n, sn, NULL)) >= 0) rc = rc ? 0 : KR_EREDACTED;
+  }
+  n->nwithheld = 0;
+  return rc == KR_ENOTFOUND ? KR_EREDACTED : rc;
+}
+
 int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
 {
   sqlite3_stmt *s;
@@ -303,7 +362,7 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
   size_t ndirty = 0;
   sqlite3_int64 chg, sn = 0;
   uint64_t contig = 0;
-  int memb = 0;
+  int memb = 0, expel = 0;
   const uint8_t *prev = NULL;   /* ops of one subject come together: look it up once */
   int prev_gone = 0;
   int rc;
@@ -319,14 +378,17 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
     int same = (size_t)sqlite3_column_bytes(s, 0) == c->header_len &&
                memcmp(sqlite3_column_blob(s, 0), c->header, c->header_len) == 0;
     sqlite3_reset(s);
-    return same ? 0 : KR_ECONFLICT;
+    return same ? 0 : kr__equivocation(n, c);
   }
   sqlite3_reset(s);
   if (rc != SQLITE_DONE) return KR_EDB;
   /* Only members make changes, and only up to their removal. */
   if ((rc = kr__member_check(n, c))) return rc;
+  if ((rc = note_withheld(n, c))) return rc;
+  /* Changes with membership ops or erasures go first in every stream
+   * (kr_lacks) and may arrive ahead of their origin's prefix. */
   for (uint32_t i = 0; i < c->nops; i++)
-    memb |= KR_OP_IS_MEMBERSHIP(c->ops[i].type);
+    memb |= KR_OP_IS_MEMBERSHIP(c->ops[i].type) || c->ops[i].type == KR_OP_ERASE;
 
   /* The origin's number, new or known. */
   if (!(s = kr__q(n, KR_Q_ORIGIN_GET))) return KR_EDB;
@@ -407,19 +469,8 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
     if (op->type == KR_OP_REDACTED || (gone && op->type != KR_OP_ERASE))
       continue;
 
-    switch (op->type) {
-    case KR_OP_SET: rc = apply_set(n, sn, op, &st); break;
-    case KR_OP_ADD: rc = apply_add(n, sn, op, tag); break;
-    case KR_OP_REMOVE: rc = apply_remove(n, sn, op); break;
-    case KR_OP_GRANT:
-    case KR_OP_WITHDRAW: rc = apply_consent(n, sn, op, &st, tag, c->seq); break;
-    case KR_OP_ERASE: rc = apply_erase(n, sn, op, &st); break;
-    case KR_OP_FOUND:
-    case KR_OP_ADMIT:
-    case KR_OP_EXPEL: rc = kr__member_apply(n, op, &st); break;
-    default: rc = KR_EUNKNOWN;
-    }
-    if (rc) goto out;
+    if ((rc = apply_op(n, sn, op, &st, tag, c->seq))) goto out;
+    if (op->type == KR_OP_EXPEL) expel = 1;
     if (touches_fts(op))
       dirty[ndirty++] = sn;
   }
@@ -432,20 +483,42 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
     if (!g && (rc = fts_refresh(n, dirty[i]))) goto out;
   }
   if ((rc = kr__meta_put_int(n, "clock", (int64_t)n->clock))) goto out;
+  /* A removal may cut off changes held already: retract them. */
+  if (expel && (rc = kr__retract(n))) goto out;
   *fresh = 1;
 out:
   free(dirty);
   return rc;
 }
 
+/* Truncate the WAL, erased values and all, without waiting for readers:
+ * a sync session's snapshot may hold it up for as long as the session
+ * lasts. Then it stays pending until kr_node_tidy() or the next commit
+ * (and closing the last connection checkpoints anyway). */
+static void checkpoint_now(kr_node *n)
+{
+  int rc;
+  sqlite3_busy_timeout(n->db, 0);
+  rc = sqlite3_wal_checkpoint_v2(n->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+  sqlite3_busy_timeout(n->db, KR_BUSY_MS);
+  n->need_checkpoint = rc != SQLITE_OK;
+}
+
 void kr__after_commit(kr_node *n)
 {
-  if (!n->need_fts_optimize) return;
-  /* FTS5 keeps deleted terms in old segments until they are merged. With
-   * secure_delete on, rewriting the index overwrites the erased words. */
-  kr__exec(n, "INSERT INTO vol_fts(vol_fts) VALUES('optimize')");
-  kr_node_checkpoint(n);
-  n->need_fts_optimize = 0;
+  if (n->need_fts_optimize) {
+    /* FTS5 keeps deleted terms in old segments until they are merged. With
+     * secure_delete on, rewriting the index overwrites the erased words. */
+    kr__exec(n, "INSERT INTO vol_fts(vol_fts) VALUES('optimize')");
+    n->need_fts_optimize = 0;
+    n->need_checkpoint = 1;
+  }
+  if (n->need_checkpoint) checkpoint_now(n);
+}
+
+void kr_node_tidy(kr_node *n)
+{
+  if (n && n->need_checkpoint) checkpoint_now(n);
 }
 
 int kr_node_apply_many(kr_node *n, const uint8_t *const *bufs, const size_t *lens,
@@ -456,6 +529,7 @@ int kr_node_apply_many(kr_node *n, const uint8_t *const *bufs, const size_t *len
 
   if (fresh) *fresh = 0;
   if (kr__exec(n, "BEGIN IMMEDIATE")) return KR_EDB;
+  n->nwithheld = 0;
   for (size_t i = 0; i < count && !rc; i++) {
     kr_change c;
     int f = 0;
@@ -464,6 +538,7 @@ int kr_node_apply_many(kr_node *n, const uint8_t *const *bufs, const size_t *len
     kr_change_free(&c);
     nfresh += (size_t)f;
   }
+  if (!rc) rc = withheld_ok(n);
   if (rc) {
     kr__exec(n, "ROLLBACK");
     n->need_fts_optimize = 0;
@@ -481,6 +556,7 @@ int kr_node_apply_many(kr_node *n, const uint8_t *const *bufs, const size_t *len
 
 int kr_node_batch_begin(kr_node *n)
 {
+  n->nwithheld = 0;
   return kr__exec(n, "BEGIN IMMEDIATE");
 }
 
@@ -507,14 +583,16 @@ int kr_node_batch_apply_next(kr_node *n, const uint8_t *buf, size_t len, int *fr
 
 int kr_node_batch_end(kr_node *n, int commit)
 {
-  if (commit && kr__exec(n, "COMMIT") == 0) {
+  int rc = commit ? withheld_ok(n) : 0;
+  if (commit && !rc && kr__exec(n, "COMMIT") == 0) {
     kr__after_commit(n);
     return 0;
   }
   kr__exec(n, "ROLLBACK");
   n->need_fts_optimize = 0;
+  n->nwithheld = 0;
   kr__meta_get_int(n, "clock", (int64_t *)&n->clock);
-  return commit ? KR_EDB : 0;
+  return commit ? (rc ? rc : KR_EDB) : 0;
 }
 
 const uint8_t *kr_node_secret_key(const kr_node *n) { return n->sk; }
@@ -586,5 +664,169 @@ out:
   free(lens);
   free(subj);
   free(header);
+  return rc;
+}
+
+/* ---- retraction: a removal cuts off changes held already ------------------
+ *
+ * docs/crdt.md, "Membership": a removed node's changes past after_seq never
+ * count, wherever they arrived first. A node that applied such changes
+ * before the removal reached it takes them back: it deletes them, rebuilds
+ * the state from the changes that remain (the merge rules do not depend on
+ * order), and repeats while the removal takes further changes with it (an
+ * admission the removed node made late). An erasure cannot be undone: a
+ * subject that only a retracted change erased is erased again by this
+ * node, in its own change, so every node ends the same. A node's own
+ * changes are never taken back here: a removed node keeps what it wrote
+ * (it can no longer send it anywhere). */
+
+static int run_sql(kr_node *n, const char *sql, sqlite3_int64 arg)
+{
+  sqlite3_stmt *s;
+  int rc;
+  if (sqlite3_prepare_v2(n->db, sql, -1, &s, NULL) != SQLITE_OK) return KR_EDB;
+  if (sqlite3_bind_parameter_count(s) >= 1) sqlite3_bind_int64(s, 1, arg);
+  rc = sqlite3_step(s);
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : KR_EDB;
+}
+
+/* Rebuild every table the ops fold into, from the ops held. */
+static int rebuild(kr_node *n)
+{
+  static const char *const wipe[] = {
+    "DELETE FROM fields", "DELETE FROM set_adds", "DELETE FROM set_removed",
+    "DELETE FROM consent_ops", "DELETE FROM consent_observed", "DELETE FROM erasures",
+    "DELETE FROM members", "DELETE FROM vol_fts",
+  };
+  sqlite3_stmt *s;
+  int rc = 0;
+
+  for (size_t i = 0; i < sizeof wipe / sizeof wipe[0]; i++)
+    if ((rc = run_sql(n, wipe[i], 0))) return rc;
+  if (sqlite3_prepare_v2(n->db,
+        "SELECT o.key, c.seq, c.hlc, p.idx, p.body, p.subj, o.n FROM ops p "
+        "JOIN changes c ON c.n=p.chg JOIN origins o ON o.n=c.origin "
+        "WHERE p.body IS NOT NULL ORDER BY c.n, p.idx", -1, &s, NULL) != SQLITE_OK)
+    return KR_EDB;
+  while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+    kr_op op;
+    kr_stamp st;
+    uint8_t tag[KR_TAG_LEN];
+    void *mem = NULL;
+    uint64_t seq = (uint64_t)sqlite3_column_int64(s, 1);
+    if (kr_op_parse(sqlite3_column_blob(s, 4), (size_t)sqlite3_column_bytes(s, 4), &op, &mem)) {
+      rc = KR_EDB;                 /* the store's own bytes no longer parse */
+      break;
+    }
+    memcpy(st.origin, sqlite3_column_blob(s, 0), KR_NODE_LEN);
+    st.hlc = (kr_hlc)sqlite3_column_int64(s, 2);
+    st.idx = (uint32_t)sqlite3_column_int(s, 3);
+    kr_op_tag(st.origin, seq, st.idx, tag);
+    n->cur_origin = sqlite3_column_int64(s, 6);   /* stamps are stored by origin number */
+    rc = apply_op(n, sqlite3_column_int64(s, 5), &op, &st, tag, seq);
+    free(mem);
+  }
+  sqlite3_finalize(s);
+  if (rc) return rc;
+  if (sqlite3_prepare_v2(n->db, "SELECT n FROM subjects WHERE n NOT IN (SELECT subj FROM erasures)",
+                         -1, &s, NULL) != SQLITE_OK)
+    return KR_EDB;
+  while (!rc && sqlite3_step(s) == SQLITE_ROW) rc = fts_refresh(n, sqlite3_column_int64(s, 0));
+  sqlite3_finalize(s);
+  n->need_fts_optimize = 1;
+  return rc;
+}
+
+typedef struct {
+  uint8_t subject[KR_SUBJECT_LEN];
+  char reason[KR_REASON_MAX + 1];
+} adopt;
+
+int kr__retract(kr_node *n)
+{
+  adopt *keep = NULL;
+  size_t nkeep = 0;
+  int rc = 0;
+
+  for (int round = 0; !rc; round++) {
+    sqlite3_stmt *s;
+    if ((rc = run_sql(n, "CREATE TEMP TABLE IF NOT EXISTS kr_gone(n INTEGER PRIMARY KEY)", 0)) ||
+        (rc = run_sql(n, "DELETE FROM kr_gone", 0)))
+      break;
+    /* Held changes whose origin is not (or no longer) a member there. */
+    if (sqlite3_prepare_v2(n->db,
+          "INSERT INTO kr_gone SELECT c.n FROM changes c JOIN origins o ON o.n=c.origin "
+          "LEFT JOIN members m ON m.node=o.key WHERE o.key<>?1 AND o.key<>?2 AND "
+          "(m.node IS NULL OR m.org IS NULL OR (m.cutoff IS NOT NULL AND c.seq>m.cutoff))",
+          -1, &s, NULL) != SQLITE_OK) {
+      rc = KR_EDB;
+      break;
+    }
+    sqlite3_bind_blob(s, 1, n->founder, KR_NODE_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : KR_EDB;
+    sqlite3_finalize(s);
+    if (rc || sqlite3_changes(n->db) == 0) break;
+
+    /* Erasures only a retracted change made: kept, by this node. */
+    if (sqlite3_prepare_v2(n->db,
+          "SELECT s.id, p.body FROM ops p JOIN subjects s ON s.n=p.subj WHERE p.type=6 AND "
+          "p.chg IN kr_gone AND p.body IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ops q WHERE "
+          "q.subj=p.subj AND q.type=6 AND q.chg NOT IN kr_gone)", -1, &s, NULL) != SQLITE_OK) {
+      rc = KR_EDB;
+      break;
+    }
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      kr_op op;
+      void *mem = NULL;
+      adopt *a;
+      size_t i;
+      for (i = 0; i < nkeep && memcmp(keep[i].subject, sqlite3_column_blob(s, 0), KR_SUBJECT_LEN); i++) {}
+      if (i < nkeep) continue;
+      if (!(a = realloc(keep, (nkeep + 1) * sizeof *keep))) { rc = KR_ENOMEM; break; }
+      keep = a;
+      memcpy(keep[nkeep].subject, sqlite3_column_blob(s, 0), KR_SUBJECT_LEN);
+      keep[nkeep].reason[0] = 0;
+      if (!kr_op_parse(sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1), &op, &mem) &&
+          op.value)
+        snprintf(keep[nkeep].reason, sizeof keep[nkeep].reason, "%s", op.value);
+      free(mem);
+      nkeep++;
+    }
+    sqlite3_finalize(s);
+    if (rc) break;
+
+    /* Gone: the changes, their ops; each origin's vector is cut back to
+     * what remains of its prefix (a removal cuts a suffix). */
+    if ((rc = run_sql(n, "DELETE FROM ops WHERE chg IN kr_gone", 0)) ||
+        (rc = run_sql(n, "DELETE FROM changes WHERE n IN kr_gone", 0)) ||
+        (rc = run_sql(n, "DELETE FROM subjects WHERE n NOT IN (SELECT subj FROM ops WHERE "
+                         "subj IS NOT NULL)", 0)) ||
+        (rc = run_sql(n, "UPDATE origins SET contig=(SELECT count(*) FROM changes c WHERE "
+                         "c.origin=origins.n AND c.seq<=origins.contig)", 0)) ||
+        (rc = rebuild(n)))
+      break;
+  }
+  /* Keep the erasures (only a member can; a removed node cannot). */
+  for (size_t i = 0; !rc && i < nkeep; i++) {
+    sqlite3_int64 sn;
+    kr_op op;
+    int gone;
+    if ((rc = kr__subject_n(n, keep[i].subject, &sn))) {
+      if (rc == KR_ENOTFOUND) rc = 0;  /* nothing else was ever held on it */
+      if (rc) break;
+      continue;
+    }
+    if ((gone = kr__erased(n, sn, NULL)) < 0) { rc = gone; break; }
+    if (gone) continue;
+    memset(&op, 0, sizeof op);
+    op.type = KR_OP_ERASE;
+    memcpy(op.subject, keep[i].subject, KR_SUBJECT_LEN);
+    op.value = keep[i].reason[0] ? keep[i].reason : "erased";
+    rc = kr__author(n, &op, 1, NULL);
+    if (rc == KR_ENOTMEMBER) rc = 0;
+  }
+  free(keep);
   return rc;
 }

@@ -86,10 +86,16 @@ struct kr_node {
   uint8_t network[KR_NETWORK_LEN]; /* the network this node belongs to */
   uint8_t founder[KR_NODE_LEN];    /* its founder: a member from its first change */
   int need_fts_optimize;         /* an erasure happened: rewrite the FTS index */
+  int need_checkpoint;           /* an erasure's checkpoint was held up by a reader */
   sqlite3_int64 cur_origin;      /* apply: origins.n of the change being applied */
   int in_order;                  /* apply: refuse a gap in an origin's plain changes */
+  uint8_t (*withheld)[KR_SUBJECT_LEN]; /* apply: subjects with withheld ops, to be */
+  size_t nwithheld, capwithheld;       /* erased by the end of the transaction */
   char *home;                    /* the home directory, for a second connection */
 };
+
+/* How long a statement waits for another connection's lock. */
+#define KR_BUSY_MS 10000
 
 /* The cached statement q, reset and unbound; NULL on error. */
 sqlite3_stmt *kr__q(kr_node *n, int q);
@@ -101,6 +107,13 @@ int kr__meta_put_int(kr_node *n, const char *key, int64_t v);
 int kr__meta_get_blob(kr_node *n, const char *key, void *out, size_t len);
 int kr__meta_put_blob(kr_node *n, const char *key, const void *v, size_t len);
 
+/* write.c: sign ops as this node's next change and apply it inside the
+ * open transaction; its bytes are appended to wire if not NULL. */
+int kr__author(kr_node *n, const kr_op *ops, uint32_t nops, kr_buf *wire);
+/* apply.c: after a removal, take back the changes it cuts off. */
+int kr__retract(kr_node *n);
+/* member.c: a second change under a held (origin, seq): remove the origin. */
+int kr__equivocation(kr_node *n, const kr_change *c);
 /* write.c: add a membership op (strings copied). */
 int kr__txn_member_op(kr_txn *t, const kr_op *op);
 /* member.c: commit this node's FOUND change (a new network). */

@@ -46,6 +46,37 @@ int kr__found(kr_node *n)
   return commit_op(n, &op);
 }
 
+/*
+ * Two different changes signed as one (origin, seq): the origin's key
+ * signed two histories, and no node can tell which is "right". This node
+ * removes it from there on (after_seq = seq - 1), in an ordinary change
+ * that every node will apply, so that every node takes back whichever
+ * version it holds and all end the same (docs/crdt.md). The change in
+ * hand is then refused as past the removal (KR_ENOTMEMBER), which a sync
+ * session skips. The founder cannot be removed, and a node that is not a
+ * member cannot remove anyone: then it stays a refusal (KR_ECONFLICT).
+ */
+int kr__equivocation(kr_node *n, const kr_change *c)
+{
+  char why[96];
+  kr_op op;
+  int rc;
+
+  if (memcmp(c->origin, n->founder, KR_NODE_LEN) == 0 ||
+      memcmp(c->origin, kr_node_id(n), KR_NODE_LEN) == 0 || c->seq < 1)
+    return KR_ECONFLICT;
+  if ((rc = kr_node_is_member(n, kr_node_id(n))) != 1) return rc < 0 ? rc : KR_ECONFLICT;
+  snprintf(why, sizeof why, "signed two different changes as seq %llu", (unsigned long long)c->seq);
+  memset(&op, 0, sizeof op);
+  op.type = KR_OP_EXPEL;
+  memcpy(op.subject, n->network, KR_NETWORK_LEN);
+  memcpy(op.member, c->origin, KR_NODE_LEN);
+  op.after_seq = c->seq - 1;
+  op.value = why;
+  if ((rc = kr__author(n, &op, 1, NULL))) return rc;
+  return KR_ENOTMEMBER;
+}
+
 /* Member state of one node: *admitted, *cutoff (UINT64_MAX if none). */
 static int member_state(kr_node *n, const uint8_t node[KR_NODE_LEN], int *admitted,
                         uint64_t *cutoff)

@@ -176,6 +176,13 @@ int kr_node_max_seq(kr_node *n, const uint8_t origin[static KR_NODE_LEN], uint64
 
 /* Per origin, the highest seq up to which every change is held. */
 int kr_node_vector(kr_node *n, kr_vv *out);
+/* The head of (origin, seq): the first KR_HEAD_LEN bytes of BLAKE2b-256
+ * of the change's signed header, equal on every node that holds the same
+ * change (KR_ENOTFOUND if not held). kr_node_heads: one per entry of v. */
+#define KR_HEAD_LEN 8
+int kr_node_head(kr_node *n, const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
+                 uint8_t out[static KR_HEAD_LEN]);
+int kr_node_heads(kr_node *n, const kr_vv *v, uint8_t *out);
 /* The last vector known of peer (empty if none); record merges. */
 int kr_node_peer_vector(kr_node *n, const uint8_t peer[static KR_NODE_LEN], kr_vv *out);
 int kr_node_peer_record(kr_node *n, const uint8_t peer[static KR_NODE_LEN], const kr_vv *v);
@@ -296,6 +303,9 @@ int kr_node_digest(kr_node *n, uint8_t out[static 32]);
 /* Counts for status lines. */
 int kr_node_counts(kr_node *n, uint64_t *volunteers, uint64_t *erased, uint64_t *changes);
 
+/* Finish what an erasure left pending because a reader held it up (the
+ * WAL checkpoint); never waits. */
+void kr_node_tidy(kr_node *n);
 /* Checkpoint the WAL into the main file and truncate it. */
 int kr_node_checkpoint(kr_node *n);
 

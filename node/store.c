@@ -81,6 +81,10 @@ static const char *const migrations[] = {
   /* 2 -> 3: the address book of peers to sync with over the network, and
    * the outcome of the last attempt with each. */
   "CREATE TABLE addrs(name TEXT PRIMARY KEY, addr TEXT NOT NULL, node BLOB, added INTEGER NOT NULL, last_ok INTEGER, last_try INTEGER, last_err TEXT);",
+
+  /* 3 -> 4: changes that erase travel first too (memb now means "sent
+   * first, ahead of the origin's prefix": membership or erasure). */
+  "UPDATE changes SET memb=1 WHERE n IN (SELECT chg FROM ops WHERE type=6);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -246,7 +250,7 @@ static int db_open(kr_node *n, const char *home, int create)
   }
   if (sqlite3_open_v2(path, &n->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
     return create ? KR_EDB : KR_ENOTFOUND;
-  sqlite3_busy_timeout(n->db, 10000);
+  sqlite3_busy_timeout(n->db, KR_BUSY_MS);
   if (kr__exec(n, "PRAGMA journal_mode=WAL") || kr__exec(n, "PRAGMA synchronous=NORMAL") ||
       kr__exec(n, "PRAGMA secure_delete=ON") || kr__exec(n, "PRAGMA foreign_keys=ON") ||
       kr__exec(n, "PRAGMA cache_size=-32768") || kr__exec(n, "PRAGMA temp_store=MEMORY"))
@@ -420,6 +424,7 @@ void kr_node_close(kr_node *n)
     sqlite3_finalize(n->q[i]);
   if (n->db) sqlite3_close(n->db);
   sodium_memzero(n->sk, sizeof n->sk);
+  free(n->withheld);
   free(n->home);
   free(n);
 }

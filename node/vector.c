@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "crdt/err.h"
 #include "node/internal.h"
 
@@ -24,6 +26,37 @@ int kr_node_vector(kr_node *n, kr_vv *out)
   if (!rc && step != SQLITE_DONE) rc = KR_EDB;
   sqlite3_finalize(s);
   if (rc) kr_vv_free(out);
+  return rc;
+}
+
+int kr_node_head(kr_node *n, const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
+                 uint8_t out[static KR_HEAD_LEN])
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_CHG_GET);
+  int rc;
+
+  if (!s) return KR_EDB;
+  sqlite3_bind_blob(s, 1, origin, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    uint8_t h[32];
+    crypto_generichash(h, sizeof h, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0),
+                       NULL, 0);
+    memcpy(out, h, KR_HEAD_LEN);
+    rc = 0;
+  } else {
+    rc = rc == SQLITE_DONE ? KR_ENOTFOUND : KR_EDB;
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
+int kr_node_heads(kr_node *n, const kr_vv *v, uint8_t *out)
+{
+  int rc = 0;
+  for (size_t i = 0; i < v->n && !rc; i++)
+    rc = kr_node_head(n, v->e[i].origin, v->e[i].seq, out + i * KR_HEAD_LEN);
   return rc;
 }
 

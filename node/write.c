@@ -302,9 +302,8 @@ int kr__txn_member_op(kr_txn *t, const kr_op *in)
   return 0;
 }
 
-int kr_txn_commit(kr_txn *t, kr_buf *wire)
+int kr__author(kr_node *n, const kr_op *ops, uint32_t nops, kr_buf *wire)
 {
-  kr_node *n = t->n;
   kr_buf buf;
   kr_change c;
   int64_t clock;
@@ -312,31 +311,40 @@ int kr_txn_commit(kr_txn *t, kr_buf *wire)
   kr_hlc hlc;
   int rc, fresh;
 
-  kr_buf_init(&buf, KR_CHANGE_MAX);
-  if (t->nops == 0) { kr_txn_abort(t); return KR_EINVAL; }
-  if (kr__exec(n, "BEGIN IMMEDIATE")) { kr_txn_abort(t); return KR_EDB; }
   /* Another kring process may have committed since we opened: reread. */
-  if ((rc = kr__meta_get_int(n, "clock", &clock))) goto fail;
+  if ((rc = kr__meta_get_int(n, "clock", &clock))) return rc;
   n->clock = (kr_hlc)clock;
-  if ((rc = kr_node_max_seq(n, kr_node_id(n), &seq))) goto fail;
+  if ((rc = kr_node_max_seq(n, kr_node_id(n), &seq))) return rc;
   seq++;
   hlc = kr_hlc_tick(&n->clock, kr_node_now_ms(n));
+  kr_buf_init(&buf, KR_CHANGE_MAX);
+  if (!(rc = kr_change_build(n->sk, seq, hlc, ops, nops, &buf)) &&
+      !(rc = kr_change_decode(buf.data, buf.len, KR_CHANGE_MAX, &c))) {
+    rc = kr__apply_change(n, &c, &fresh);
+    kr_change_free(&c);
+  }
+  if (!rc && wire) rc = kr_buf_add(wire, buf.data, buf.len);
+  kr_buf_free(&buf);
+  return rc;
+}
 
-  if ((rc = kr_change_build(n->sk, seq, hlc, t->ops, (uint32_t)t->nops, &buf))) goto fail;
-  if ((rc = kr_change_decode(buf.data, buf.len, KR_CHANGE_MAX, &c))) goto fail;
-  rc = kr__apply_change(n, &c, &fresh);
-  kr_change_free(&c);
-  if (rc) goto fail;
+int kr_txn_commit(kr_txn *t, kr_buf *wire)
+{
+  kr_node *n = t->n;
+  size_t before = wire ? wire->len : 0;
+  int rc;
+
+  if (t->nops == 0) { kr_txn_abort(t); return KR_EINVAL; }
+  if (kr__exec(n, "BEGIN IMMEDIATE")) { kr_txn_abort(t); return KR_EDB; }
+  if ((rc = kr__author(n, t->ops, (uint32_t)t->nops, wire))) goto fail;
   if (kr__exec(n, "COMMIT")) { rc = KR_EDB; goto fail; }
   kr__after_commit(n);
-  if (wire) rc = kr_buf_add(wire, buf.data, buf.len);
-  kr_buf_free(&buf);
   kr_txn_abort(t);
-  return rc;
+  return 0;
 fail:
   kr__exec(n, "ROLLBACK");
   n->need_fts_optimize = 0;
-  kr_buf_free(&buf);
+  if (wire) wire->len = before;
   kr_txn_abort(t);
   return rc;
 }

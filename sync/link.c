@@ -18,6 +18,8 @@ struct kr_link {
   kr_sess *s;
   int initiator;
   kr_link_info info;
+  kr_link_commit_fn on_commit;
+  void *commit_ctx;
 };
 
 void kr_link_hex12(const uint8_t *id, char out[13])
@@ -111,6 +113,7 @@ static int on_peer(kr_link *l, const kr_sess_event *ev)
 {
   char who[13];
   kr_vv v;
+  uint8_t *heads = NULL;
   int rc, ok;
 
   memcpy(l->info.peer, ev->peer, KR_NODE_LEN);
@@ -130,22 +133,53 @@ static int on_peer(kr_link *l, const kr_sess_event *ev)
       refuse(l, KR_ENOTMEMBER, "node %s is not a member of this network", who);
     return 0;
   }
-  if ((rc = kr_node_vector(l->n, &v))) {
+  if ((rc = kr_node_vector(l->n, &v)) ||
+      (rc = (heads = malloc(v.n * KR_HEAD_LEN + 1)) ? 0 : KR_ENOMEM) ||
+      (rc = kr_node_heads(l->n, &v, heads))) {
     refuse(l, rc, "reading our vector: %s", kr_strerror(rc));
+    kr_vv_free(&v);
+    free(heads);
     return 0;
   }
-  rc = kr_sess_accept(l->s, &v);
+  rc = kr_sess_accept(l->s, &v, heads);
   kr_vv_free(&v);
+  free(heads);
   return rc;
 }
 
-static int on_vector(kr_link *l, const kr_vv *peer)
+/* Where the peer's head for an origin differs from ours at the same seq,
+ * the two hold different histories of it (an equivocation): send the
+ * whole history we hold, so that the peer meets the other version with
+ * its signature, which is the proof it needs (node/member.c). A peer that
+ * lies about heads only gets changes it had. */
+static int diverged(kr_link *l, const kr_vv *peer, const uint8_t *heads, kr_vv *send_for)
 {
+  int rc = kr_vv_merge(send_for, peer);
+  for (size_t i = 0; !rc && heads && i < peer->n; i++) {
+    uint8_t mine[KR_HEAD_LEN];
+    int hr = kr_node_head(l->reader, peer->e[i].origin, peer->e[i].seq, mine);
+    if (hr == KR_ENOTFOUND) continue;
+    if (hr) return hr;
+    if (memcmp(mine, heads + i * KR_HEAD_LEN, KR_HEAD_LEN) != 0) {
+      l->info.diverged++;
+      rc = kr_vv_set(send_for, peer->e[i].origin, 0);
+    }
+  }
+  return rc;
+}
+
+static int on_vector(kr_link *l, const kr_vv *peer, const uint8_t *heads)
+{
+  kr_vv send_for;
   int rc;
-  if ((rc = kr_node_reopen(l->n, &l->reader)) || (rc = kr_lacks_open(l->reader, peer, &l->lacks))) {
+  kr_vv_init(&send_for);
+  if ((rc = kr_node_reopen(l->n, &l->reader)) || (rc = diverged(l, peer, heads, &send_for)) ||
+      (rc = kr_lacks_open(l->reader, &send_for, &l->lacks))) {
+    kr_vv_free(&send_for);
     kr_sess_fail(l->s, rc, "cannot read what the peer lacks");
     return rc;
   }
+  kr_vv_free(&send_for);
   l->info.to_send = kr_lacks_total(l->lacks);
   return 0;
 }
@@ -195,11 +229,17 @@ static int on_batch(kr_link *l, const kr_sess_event *ev)
     }
   }
   if ((rc = kr_node_batch_end(l->n, 1))) {
-    kr_sess_fail(l->s, rc, "cannot commit a batch (disk full or database busy)");
+    char why[KR_SYNC_REASON_MAX];
+    snprintf(why, sizeof why, "batch %llu refused, nothing of it stored: %s",
+             (unsigned long long)ev->batch,
+             rc == KR_EREDACTED ? kr_strerror(rc) : rc == KR_EDB ?
+             "cannot commit (disk full or database busy)" : kr_strerror(rc));
+    kr_sess_fail(l->s, rc, why);
     return rc;
   }
   l->info.applied += applied;
   l->info.known += known;
+  if (l->on_commit) l->on_commit(l->commit_ctx, ev->batch, ev->chg, ev->len, ev->count);
   return kr_sess_applied(l->s, applied, known);
 }
 
@@ -237,6 +277,7 @@ static void finish(kr_link *l, int state)
   l->lacks = NULL;
   kr_node_close(l->reader);
   l->reader = NULL;
+  kr_node_tidy(l->n);
 }
 
 static void run(kr_link *l)
@@ -253,7 +294,7 @@ static void run(kr_link *l)
     }
     switch (t) {
     case KR_SEV_PEER: on_peer(l, &ev); break;
-    case KR_SEV_VECTOR: on_vector(l, ev.vector); break;
+    case KR_SEV_VECTOR: on_vector(l, ev.vector, ev.heads); break;
     case KR_SEV_BATCH: on_batch(l, &ev); break;
     case KR_SEV_ACK: break;
     case KR_SEV_DRAINED:
@@ -315,3 +356,9 @@ void kr_link_sent(kr_link *l, size_t len)
 
 const kr_link_info *kr_link_info_get(kr_link *l) { return &l->info; }
 kr_sess *kr_link_session(kr_link *l) { return l->s; }
+
+void kr_link_on_commit(kr_link *l, kr_link_commit_fn fn, void *ctx)
+{
+  l->on_commit = fn;
+  l->commit_ctx = ctx;
+}

@@ -30,6 +30,7 @@ typedef struct {
   uint64_t applied, known, skipped;  /* of those received; skipped: past a removal */
   uint64_t bytes_in, bytes_out;
   uint64_t batches_in, batches_acked;  /* committed here / acknowledged by the peer */
+  uint64_t diverged;           /* origins whose history differs from the peer's */
 } kr_link_info;
 
 /* join: the initiator's join request text, or NULL. now_ms starts the
@@ -51,5 +52,11 @@ const kr_link_info *kr_link_info_get(kr_link *l);
 /* The first 12 hex digits of a node id, for log lines. */
 void kr_link_hex12(const uint8_t *id, char out[13]);
 kr_sess *kr_link_session(kr_link *l);
+
+/* Tests and the simulation: fn sees each batch right after its COMMIT and
+ * before its ACK is queued (so a crash there loses the ACK, not the data). */
+typedef void (*kr_link_commit_fn)(void *ctx, uint64_t batch, const uint8_t *const *chg,
+                                  const size_t *len, size_t count);
+void kr_link_on_commit(kr_link *l, kr_link_commit_fn fn, void *ctx);
 
 #endif

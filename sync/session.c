@@ -39,6 +39,7 @@ struct kr_sess {
   /* receiving */
   int got_vec, got_done, got_end, awaiting;   /* awaiting: an answer to an event */
   kr_vv peer_vec, end_vec;
+  uint8_t *peer_heads;          /* KR_SYNC_HEAD_LEN per peer_vec entry, or NULL */
   kr_buf batch;
   size_t nchg, cap;
   const uint8_t **chg;
@@ -314,6 +315,7 @@ void kr_sess_free(kr_sess *s)
   kr_buf_free(&s->stage);
   kr_buf_free(&s->batch);
   kr_vv_free(&s->peer_vec);
+  free(s->peer_heads);
   kr_vv_free(&s->end_vec);
   free(s->chg);
   free(s->off);
@@ -356,7 +358,7 @@ static const uint8_t *next_msg(kr_sess *s, size_t *len)
 void kr_sess_tick(kr_sess *s, uint64_t now_ms)
 {
   if ((s->state == ST_HANDSHAKE || s->state == ST_VERDICT) &&
-      now_ms - s->start_ms > KR_SYNC_HANDSHAKE_MS)
+      now_ms > s->start_ms && now_ms - s->start_ms > KR_SYNC_HANDSHAKE_MS)
     fail(s, KR_ETIMEOUT, "handshake not finished within %d s", KR_SYNC_HANDSHAKE_MS / 1000);
 }
 
@@ -407,12 +409,20 @@ static kr_sess_event_type handshake_step(kr_sess *s, kr_sess_event *ev)
   return KR_SEV_NONE;
 }
 
-static int send_vec(kr_sess *s, int type, const kr_vv *v)
+/* VEC: the vector, then the heads (bin, empty when not given); END: the
+ * vector alone. */
+static int send_vec(kr_sess *s, int type, const kr_vv *v, const uint8_t *heads)
 {
   kr_buf b;
   int rc;
   kr_buf_init(&b, KR_SYNC_FRAME_MAX);
-  if (!(rc = kr_vv_encode(v, &b))) {
+  if (!(rc = kr_vv_encode(v, &b)) && type == KR_FRAME_VEC) {
+    msgpack_packer pk;
+    size_t n = heads ? v->n * KR_SYNC_HEAD_LEN : 0;
+    msgpack_packer_init(&pk, &b, kr_buf_mp_write);
+    if (msgpack_pack_bin(&pk, n) || (n && msgpack_pack_bin_body(&pk, heads, n))) rc = KR_ETOOBIG;
+  }
+  if (!rc) {
     stage_frame(s, type, b.data, b.len);
     rc = seal(s);
   }
@@ -420,7 +430,7 @@ static int send_vec(kr_sess *s, int type, const kr_vv *v)
   return rc;
 }
 
-int kr_sess_accept(kr_sess *s, const kr_vv *ours)
+int kr_sess_accept(kr_sess *s, const kr_vv *ours, const uint8_t *heads)
 {
   int rc;
   if (s->state != ST_VERDICT) return KR_EINVAL;
@@ -435,7 +445,7 @@ int kr_sess_accept(kr_sess *s, const kr_vv *ours)
     if (rc) { fail(s, rc, "handshake: %s", kr_strerror(rc)); return rc; }
   }
   s->state = ST_OPEN;
-  if ((rc = send_vec(s, KR_FRAME_VEC, ours))) return rc;
+  if ((rc = send_vec(s, KR_FRAME_VEC, ours, heads))) return rc;
   s->sent_vec = 1;
   return 0;
 }
@@ -464,14 +474,33 @@ static int open_msg(kr_sess *s)
   return 1;
 }
 
-static int decode_vec(const uint8_t *b, size_t len, kr_vv *v)
+/* A vector; with heads, then a bin of KR_SYNC_HEAD_LEN bytes per entry
+ * (or empty: *heads stays NULL). */
+static int decode_vec(const uint8_t *b, size_t len, kr_vv *v, uint8_t **heads)
 {
   kr_mp r;
   int rc;
   kr_vv_free(v);
   kr_mp_init(&r, b, len);
   if ((rc = kr_vv_decode(&r, v))) return rc;
-  return kr_mp_left(&r) ? KR_EMALFORMED : 0;
+  if (heads) {
+    const uint8_t *h;
+    uint32_t hl;
+    free(*heads);
+    *heads = NULL;
+    if ((rc = kr_mp_bin(&r, &h, &hl))) goto bad;
+    if (hl && hl != v->n * KR_SYNC_HEAD_LEN) { rc = KR_EMALFORMED; goto bad; }
+    if (hl) {
+      if (!(*heads = malloc(hl))) { rc = KR_ENOMEM; goto bad; }
+      memcpy(*heads, h, hl);
+    }
+  }
+  if (!kr_mp_left(&r)) return 0;
+  rc = KR_EMALFORMED;
+bad:
+  kr_vv_free(v);
+  kr_vv_init(v);
+  return rc;
 }
 
 static int over(kr_sess *s)
@@ -512,12 +541,13 @@ static kr_sess_event_type frame(kr_sess *s, int type, const uint8_t *b, size_t l
   switch (type) {
   case KR_FRAME_VEC:
     if (s->got_vec) break;
-    if ((rc = decode_vec(b, len, &s->peer_vec))) {
+    if ((rc = decode_vec(b, len, &s->peer_vec, &s->peer_heads))) {
       fail(s, KR_EPROTOCOL, "peer's vector: %s", kr_strerror(rc));
       return KR_SEV_NONE;
     }
     s->got_vec = 1;
     ev->vector = &s->peer_vec;
+    ev->heads = s->peer_heads;
     return KR_SEV_VECTOR;
   case KR_FRAME_CHG:
     if (s->got_done) break;
@@ -557,7 +587,7 @@ static kr_sess_event_type frame(kr_sess *s, int type, const uint8_t *b, size_t l
     return KR_SEV_DRAINED;
   case KR_FRAME_END:
     if (!s->sent_done || s->got_end) break;
-    if ((rc = decode_vec(b, len, &s->end_vec))) {
+    if ((rc = decode_vec(b, len, &s->end_vec, NULL))) {
       fail(s, KR_EPROTOCOL, "peer's final vector: %s", kr_strerror(rc));
       return KR_SEV_NONE;
     }
@@ -654,7 +684,7 @@ int kr_sess_send_end(kr_sess *s, const kr_vv *ours)
   int rc;
   if (s->state != ST_OPEN || !s->awaiting || !s->got_done || s->sent_end) return KR_EINVAL;
   s->awaiting = 0;
-  if ((rc = send_vec(s, KR_FRAME_END, ours))) return rc;
+  if ((rc = send_vec(s, KR_FRAME_END, ours, NULL))) return rc;
   s->sent_end = 1;
   return 0;
 }

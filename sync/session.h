@@ -14,7 +14,9 @@
  *      static key the handshake authenticated.
  *   2. Transport messages (2-byte length, at most 65535 bytes, ChaChaPoly)
  *      carry a stream of frames: u8 type | u32 length | body.
- *   3. Each side sends VEC (its vector), then its batches: CHG frames and a
+ *   3. Each side sends VEC (its vector and the heads: a short hash of the
+ *      change at each entry, so that two histories of one origin show),
+ *      then its batches: CHG frames and a
  *      BATCH frame that closes them (at most KR_SYNC_BATCH_MAX bytes of
  *      changes), at most KR_SYNC_WINDOW unacknowledged; then DONE. The
  *      receiver applies each batch in one transaction and answers ACK;
@@ -46,6 +48,7 @@
 #define KR_SYNC_REKEY_EVERY  (1ull << 20)   /* transport messages between rekeys */
 #define KR_SYNC_JOIN_MAX     4096           /* bytes of a join request in a handshake */
 #define KR_SYNC_REASON_MAX   200            /* bytes of an ERR frame's text */
+#define KR_SYNC_HEAD_LEN     8              /* bytes of one head in a VEC frame */
 
 enum { KR_FRAME_VEC = 1, KR_FRAME_CHG, KR_FRAME_BATCH, KR_FRAME_ACK, KR_FRAME_DONE,
        KR_FRAME_END, KR_FRAME_ERR };
@@ -67,6 +70,7 @@ typedef struct {
   const uint8_t *peer;          /* PEER: its node id (Ed25519) */
   const char *join;             /* PEER: its join request, or NULL */
   const kr_vv *vector;          /* VECTOR, END */
+  const uint8_t *heads;         /* VECTOR: KR_SYNC_HEAD_LEN per vector entry, or NULL */
   const uint8_t *const *chg;    /* BATCH: count changes */
   const size_t *len;
   size_t count;
@@ -117,9 +121,10 @@ void kr_sess_tick(kr_sess *s, uint64_t now_ms);
 const uint8_t *kr_sess_pending(const kr_sess *s, size_t *len);
 void kr_sess_sent(kr_sess *s, size_t len);
 
-/* Answers to PEER: accept with our vector, or refuse (the peer is told
- * why in an ERR frame when the channel allows it). */
-int kr_sess_accept(kr_sess *s, const kr_vv *ours);
+/* Answers to PEER: accept with our vector and its heads (NULL: none; see
+ * kr_node_heads), or refuse (the peer is told why in an ERR frame when
+ * the channel allows it). */
+int kr_sess_accept(kr_sess *s, const kr_vv *ours, const uint8_t *heads);
 void kr_sess_refuse(kr_sess *s, int err, const char *reason);
 /* Answers to BATCH. fail closes the session; nothing of it may be kept. */
 int kr_sess_applied(kr_sess *s, uint32_t applied, uint32_t known);

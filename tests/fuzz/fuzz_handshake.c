@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   while ((t = kr_sess_poll(s, &ev)) != KR_SEV_NONE) {
     if (t == KR_SEV_PEER) {
       if (!ev.peer) abort();
-      kr_sess_accept(s, &v);
+      kr_sess_accept(s, &v, NULL);
     } else if (t == KR_SEV_FAILED) {
       if (failed++ || !ev.reason || ev.err >= 0) abort();
     } else if (t == KR_SEV_BATCH) {

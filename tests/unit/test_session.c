@@ -386,7 +386,7 @@ static void hostile_open(kr_node *attacker, kr_node *victim, end *ea, end *ev)
   move(ea, ev, 0, NULL);
   move(ev, ea, 0, NULL);
   REQUIRE(kr_sess_poll(ea->s, &e) == KR_SEV_PEER);
-  REQUIRE(kr_sess_accept(ea->s, &empty) == 0);
+  REQUIRE(kr_sess_accept(ea->s, &empty, NULL) == 0);
   move(ea, ev, 0, NULL);
   move(ev, ea, 0, NULL);
   REQUIRE(kr_sess_poll(ea->s, &e) == KR_SEV_VECTOR);
@@ -415,6 +415,18 @@ static int hostile(kr_node *attacker, kr_node *victim, const kr_buf *chg, size_t
   kr_sess_free(ea.s);
   kr_link_free(ev.l);
   return state;
+}
+
+/* 1 when the victim refuses the attacker at the handshake. */
+static int hostile_refused(kr_node *attacker, kr_node *victim)
+{
+  end ea, ev;
+  int refused;
+  link_pair(attacker, victim, &ea, &ev);
+  shuttle(&ea, &ev, 0, NULL);
+  refused = info(&ev)->state == -1 && info(&ev)->err == KR_ENOTMEMBER;
+  unlink_pair(&ea, &ev);
+  return refused;
 }
 
 static void build(kr_node *n, uint64_t seq, const char *name, kr_buf *out, size_t *len)
@@ -468,22 +480,6 @@ static void test_hostile(void)
   CHECK_EQ(err, KR_ENOTMEMBER);
   CHECK_EQ(changes(n[0]), before);
 
-  /* equivocation: a second change under a seq already held */
-  {
-    kr_txn *t;
-    uint8_t id[KR_SUBJECT_LEN];
-    REQUIRE(kr_txn_begin(n[1], &t) == 0);
-    kr_txn_new_subject(t, id);
-    REQUIRE(kr_txn_set(t, id, KR_F_NAME, "Echt", NULL) == 0);
-    kr_buf_reset(&b);
-    REQUIRE(kr_txn_commit(t, &b) == 0);
-    lens[0] = b.len;
-    CHECK_EQ(hostile(n[1], n[0], &b, 1, lens, &err), 0);  /* applied, the session goes on */
-    kr_buf_reset(&b);
-    build(n[1], seq + 1, "Anders", &b, &lens[0]);
-    CHECK_EQ(hostile(n[1], n[0], &b, 1, lens, &err), -1);
-    CHECK_EQ(err, KR_ECONFLICT);
-  }
   /* a batch over the limit never reaches the store */
   {
     end ea, ev;
@@ -503,7 +499,38 @@ static void test_hostile(void)
     kr_link_free(ev.l);
     kr_buf_free(&big);
   }
-  CHECK_EQ(changes(n[0]), before + 1);
+  CHECK_EQ(changes(n[0]), before);
+  /* equivocation: a second change under a seq already held. The victim
+   * removes the origin from that seq on (its own signed change), takes
+   * back the version it held, skips the other, and the session goes on. */
+  {
+    kr_txn *t;
+    uint8_t id[KR_SUBJECT_LEN];
+    kr_volunteer v;
+    REQUIRE(kr_txn_begin(n[1], &t) == 0);
+    kr_txn_new_subject(t, id);
+    REQUIRE(kr_txn_set(t, id, KR_F_NAME, "Echt", NULL) == 0);
+    kr_buf_reset(&b);
+    REQUIRE(kr_txn_commit(t, &b) == 0);
+    lens[0] = b.len;
+    CHECK_EQ(hostile(n[1], n[0], &b, 1, lens, &err), 0);  /* applied, the session goes on */
+    CHECK_EQ(changes(n[0]), before + 1);
+    kr_buf_reset(&b);
+    build(n[1], seq + 1, "Anders", &b, &lens[0]);
+    CHECK_EQ(hostile(n[1], n[0], &b, 1, lens, &err), 0);
+    CHECK_EQ(kr_node_is_removed(n[0], kr_node_id(n[1])), 1);
+    CHECK_EQ(changes(n[0]), before + 1);   /* "Echt" taken back, the removal added */
+    CHECK(kr_node_volunteer(n[0], id, &v) == KR_ENOTFOUND);
+    /* the removed node is refused from now on, and reported no more */
+    CHECK_EQ(hostile_refused(n[1], n[0]), 1);
+    CHECK_EQ(changes(n[0]), before + 1);
+    /* the other member learns the removal and takes back its copy too */
+    check_sync(n[1], n[2]);
+    CHECK_EQ(kr_node_is_member(n[2], kr_node_id(n[1])), 1);
+    check_sync(n[0], n[2]);
+    CHECK_EQ(kr_node_is_removed(n[2], kr_node_id(n[1])), 1);
+    CHECK(kr_node_volunteer(n[2], id, &v) == KR_ENOTFOUND);
+  }
   kr_buf_free(&b);
   kr_node_close(stranger);
   for (int i = 0; i < 3; i++) kr_node_close(n[i]);

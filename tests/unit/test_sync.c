@@ -323,6 +323,98 @@ static void test_membership_and_lacks(void)
   kr_buf_free(&late);
 }
 
+static int same_state(kr_node *a, kr_node *b)
+{
+  uint8_t da[32], db[32];
+  REQUIRE(kr_node_digest(a, da) == 0 && kr_node_digest(b, db) == 0);
+  return memcmp(da, db, 32) == 0;
+}
+
+/* A removal reaches a node that applied the removed node's later changes
+ * first: it takes them back (and what they brought in: a late admission
+ * and that node's changes), and keeps an erasure among them by erasing
+ * again itself, so every node ends the same (docs/crdt.md, Membership). */
+static void test_retraction(void)
+{
+  kr_node *n[4];
+  kr_txn *t;
+  kr_volunteer v;
+  uint8_t kept[16], erased[16], late[16], fromd[16], invite[16] = {9};
+  uint64_t cutoff;
+
+  check_network(n, 3, "rt", "care");
+  {
+    uint8_t net[16], founder[32];
+    kr_node_network(n[0], net, founder);
+    REQUIRE(kr_node_create_joining(check_path("rt3"), "Laat", "other", net, founder, &n[3]) == 0);
+  }
+  /* n0 creates two volunteers; everyone has them. */
+  REQUIRE(kr_txn_begin(n[0], &t) == 0);
+  kr_txn_new_subject(t, kept);
+  REQUIRE(kr_txn_set(t, kept, KR_F_NAME, "Blijft", NULL) == 0);
+  kr_txn_new_subject(t, erased);
+  REQUIRE(kr_txn_set(t, erased, KR_F_NAME, "Wordt gewist", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  check_sync(n[0], n[1]);
+  check_sync(n[0], n[2]);
+  REQUIRE(kr_node_max_seq(n[0], kr_node_id(n[1]), &cutoff) == 0);
+  /* n1, after what n0 holds of it: edits, erases, admits n3; n3 edits. */
+  REQUIRE(kr_txn_begin(n[1], &t) == 0);
+  REQUIRE(kr_txn_set(t, kept, KR_F_CITY, "Tilburg", NULL) == 0);
+  kr_txn_new_subject(t, late);
+  REQUIRE(kr_txn_set(t, late, KR_F_NAME, "Te laat", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  REQUIRE(kr_txn_begin(n[1], &t) == 0);
+  REQUIRE(kr_txn_erase(t, erased, "verzoek", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  REQUIRE(kr_node_admit(n[1], kr_node_id(n[3]), "Laat", "other", invite) == 0);
+  kr_node_set_inviter(n[3], kr_node_id(n[1]));
+  check_sync(n[1], n[3]);
+  REQUIRE(kr_txn_begin(n[3], &t) == 0);
+  kr_txn_new_subject(t, fromd);
+  REQUIRE(kr_txn_set(t, fromd, KR_F_NAME, "Van n3", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  check_sync(n[1], n[2]);
+  check_sync(n[3], n[2]);
+  REQUIRE(kr_node_volunteer(n[2], erased, &v) == 0);
+  CHECK(v.erased);
+  kr_volunteer_free(&v);
+  CHECK_EQ(kr_node_is_member(n[2], kr_node_id(n[3])), 1);
+  /* n0, not having seen any of it, removes n1 after `cutoff`. */
+  CHECK_EQ(kr_node_expel(n[0], kr_node_id(n[1]), "gestopt"), 0);
+  check_sync(n[0], n[2]);
+  /* n2 took back n1's late changes, n3's admission and n3's change ... */
+  CHECK_EQ(kr_node_is_member(n[2], kr_node_id(n[3])), 0);
+  CHECK(kr_node_volunteer(n[2], late, &v) == KR_ENOTFOUND);
+  CHECK(kr_node_volunteer(n[2], fromd, &v) == KR_ENOTFOUND);
+  REQUIRE(kr_node_volunteer(n[2], kept, &v) == 0);
+  CHECK(v.val.v[KR_F_NAME] && !strcmp(v.val.v[KR_F_NAME], "Blijft"));
+  CHECK(!v.val.v[KR_F_CITY]);
+  kr_volunteer_free(&v);
+  /* ... and the erasure stands, now its own. */
+  REQUIRE(kr_node_volunteer(n[2], erased, &v) == 0);
+  CHECK(v.erased);
+  CHECK(!memcmp(v.erased_at.origin, kr_node_id(n[2]), 32));
+  CHECK(!v.val.v[KR_F_NAME]);
+  kr_volunteer_free(&v);
+  /* n0 learns it from n2; both end the same. */
+  check_sync(n[2], n[0]);
+  check_sync(n[0], n[2]);
+  REQUIRE(kr_node_volunteer(n[0], erased, &v) == 0);
+  CHECK(v.erased);
+  CHECK(!v.val.v[KR_F_NAME]);
+  kr_volunteer_free(&v);
+  CHECK(same_state(n[0], n[2]));
+  {
+    kr_vv vv;
+    REQUIRE(kr_node_vector(n[2], &vv) == 0);
+    CHECK_EQ(kr_vv_get(&vv, kr_node_id(n[1])), cutoff);
+    CHECK_EQ(kr_vv_get(&vv, kr_node_id(n[3])), 0);
+    kr_vv_free(&vv);
+  }
+  for (int i = 0; i < 4; i++) kr_node_close(n[i]);
+}
+
 int main(void)
 {
   if (sodium_init() < 0) return 1;
@@ -330,5 +422,6 @@ int main(void)
   test_invite();
   test_bundle();
   test_membership_and_lacks();
+  test_retraction();
   return check_done("test_sync");
 }
