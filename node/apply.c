@@ -813,13 +813,12 @@ int kr__retract(kr_node *n)
     sqlite3_int64 sn;
     kr_op op;
     int gone;
-    if ((rc = kr__subject_n(n, keep[i].subject, &sn))) {
-      if (rc == KR_ENOTFOUND) rc = 0;  /* nothing else was ever held on it */
-      if (rc) break;
+    /* Not found: only withheld ops name it now, which is erased all the same. */
+    if ((rc = kr__subject_n(n, keep[i].subject, &sn)) && rc != KR_ENOTFOUND) break;
+    if (rc == 0 && (gone = kr__erased(n, sn, NULL)) != 0) {
+      if (gone < 0) { rc = gone; break; }
       continue;
     }
-    if ((gone = kr__erased(n, sn, NULL)) < 0) { rc = gone; break; }
-    if (gone) continue;
     memset(&op, 0, sizeof op);
     op.type = KR_OP_ERASE;
     memcpy(op.subject, keep[i].subject, KR_SUBJECT_LEN);
