@@ -67,6 +67,7 @@ int cmd_init(int argc, char **argv);
 int cmd_id(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_digest(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 int cmd_volunteer(int argc, char **argv);
 int cmd_consent(int argc, char **argv);
 int cmd_erase(int argc, char **argv);

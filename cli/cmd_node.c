@@ -109,6 +109,26 @@ int cmd_log(int argc, char **argv)
   return rc;
 }
 
+int cmd_check(int argc, char **argv)
+{
+  kr_node *n;
+  char msg[512];
+  int rc;
+
+  if (argc) return cli_usage("kring check", "unexpected argument '%s'", argv[0]);
+  if ((rc = cli_open(&n))) return rc;
+  if (kr_node_check(n, msg, sizeof msg)) {
+    rc = cli_fail("the store is damaged: %s (restore it from a backup, or make a new node "
+                  "and sync it from a peer)", msg[0] ? msg : "integrity check failed");
+  } else if (cli_json) {
+    rc = cli_print_json(json_pack("{s:b}", "ok", 1));
+  } else {
+    printf("ok\n");
+  }
+  kr_node_close(n);
+  return rc;
+}
+
 int cmd_digest(int argc, char **argv)
 {
   kr_node *n;

@@ -48,6 +48,7 @@ static const struct {
   {"status", cmd_status, "status                       node, network, peers and what they lack"},
   {"log", cmd_log, "log                          the changes this node holds"},
   {"digest", cmd_digest, "digest                       hash of the replicated state"},
+  {"check", cmd_check, "check                        verify the store file (SQLite integrity check)"},
   {"help", cmd_help, "help                         this text"},
 };
 

@@ -303,6 +303,9 @@ int kr_node_digest(kr_node *n, uint8_t out[static 32]);
 /* Counts for status lines. */
 int kr_node_counts(kr_node *n, uint64_t *volunteers, uint64_t *erased, uint64_t *changes);
 
+/* SQLite's integrity check of the whole store: 0 when it is sound, else
+ * KR_EDB with its first complaint in msg. */
+int kr_node_check(kr_node *n, char *msg, size_t cap);
 /* Finish what an erasure left pending because a reader held it up (the
  * WAL checkpoint); never waits. */
 void kr_node_tidy(kr_node *n);

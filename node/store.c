@@ -462,6 +462,24 @@ int kr_node_reopen(const kr_node *n, kr_node **out)
   return rc;
 }
 
+int kr_node_check(kr_node *n, char *msg, size_t cap)
+{
+  sqlite3_stmt *s;
+  int rc = 0, rows = 0;
+
+  if (cap) msg[0] = 0;
+  if (sqlite3_prepare_v2(n->db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK) return KR_EDB;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    const char *line = (const char *)sqlite3_column_text(s, 0);
+    if (rows++ == 0 && line && !strcmp(line, "ok")) break;
+    rc = KR_EDB;
+    if (cap && line && !msg[0]) snprintf(msg, cap, "%s", line);
+  }
+  sqlite3_finalize(s);
+  if (rows == 0) rc = KR_EDB;
+  return rc;
+}
+
 int kr_node_checkpoint(kr_node *n)
 {
   return sqlite3_wal_checkpoint_v2(n->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) ==
