@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "crdt/digest.h"
+#include "crdt/merge.h"
 #include "model.h"
 
 typedef struct {
@@ -226,4 +227,53 @@ void model_digest(const kr_change *changes, size_t n, uint8_t out[32])
   kr_digest_final(&d, out);
   free(ops);
   free(subj);
+}
+
+/* Consent of one register read from the rules in docs/crdt.md alone: a
+ * grant is in force when it observed every withdrawal of the register; the
+ * latest grant in force sets the terms; no grant in force and a withdrawal
+ * reads withdrawn. Erased subjects and unknown registers read none. */
+int model_consent(const kr_change *changes, size_t n, const uint8_t subject[16],
+                  const char *purpose, const uint8_t *recipient, const char *day)
+{
+  const kr_change *bc = NULL;
+  uint32_t bi = 0;
+  int withdrawn = 0;
+#define MODEL_REG(o) ((o->type == KR_OP_GRANT || o->type == KR_OP_WITHDRAW) && \
+  !memcmp(o->subject, subject, 16) && !strcmp(o->purpose, purpose) && \
+  (recipient ? !o->recipient_all && !memcmp(o->recipient, recipient, 32) : o->recipient_all))
+
+  for (size_t k = 0; k < n; k++)
+    for (uint32_t i = 0; i < changes[k].nops; i++)
+      if (changes[k].ops[i].type == KR_OP_ERASE && !memcmp(changes[k].ops[i].subject, subject, 16))
+        return 0;
+  for (size_t k = 0; k < n; k++)
+    for (uint32_t i = 0; i < changes[k].nops; i++) {
+      const kr_op *g = &changes[k].ops[i];
+      int ok = 1;
+      if (!MODEL_REG(g)) continue;
+      if (g->type == KR_OP_WITHDRAW) { withdrawn = 1; continue; }
+      for (size_t j = 0; j < n && ok; j++)
+        for (uint32_t w = 0; w < changes[j].nops && ok; w++) {
+          const kr_op *o = &changes[j].ops[w];
+          uint8_t wt[16];
+          int seen = 0;
+          if (!MODEL_REG(o) || o->type != KR_OP_WITHDRAW) continue;
+          kr_op_tag(changes[j].origin, changes[j].seq, w, wt);
+          for (uint32_t x = 0; x < g->ntags && !seen; x++) seen = !memcmp(g->tags + 16 * x, wt, 16);
+          ok = seen;
+        }
+      if (!ok) continue;
+      if (!bc || changes[k].hlc > bc->hlc ||
+          (changes[k].hlc == bc->hlc && (memcmp(changes[k].origin, bc->origin, 32) > 0 ||
+                                         (!memcmp(changes[k].origin, bc->origin, 32) && i > bi)))) {
+        bc = &changes[k];
+        bi = i;
+      }
+    }
+#undef MODEL_REG
+  if (!bc) return withdrawn ? KR_CONSENT_WITHDRAWN : KR_CONSENT_NONE;
+  if (bc->ops[bi].until && bc->ops[bi].until[0] && strcmp(bc->ops[bi].until, day) < 0)
+    return KR_CONSENT_EXPIRED;
+  return KR_CONSENT_GRANTED;
 }

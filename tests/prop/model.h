@@ -13,5 +13,9 @@
 #include "crdt/change.h"
 
 void model_digest(const kr_change *changes, size_t n, uint8_t out[32]);
+/* The state (kr_consent_state) of one consent register on day (YYYY-MM-DD);
+ * recipient NULL: "all". Duplicates of one (origin, seq) must be left out. */
+int model_consent(const kr_change *changes, size_t n, const uint8_t subject[16],
+                  const char *purpose, const uint8_t *recipient, const char *day);
 
 #endif

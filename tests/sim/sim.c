@@ -1,0 +1,1349 @@
+/*
+ * sim: a deterministic simulation of a kring network in one process.
+ *
+ * N nodes (real crdt/, node/ with SQLite files under $TMPDIR, real sync
+ * sessions and links) run on a virtual clock with per-node skew. A virtual
+ * network carries the session bytes with latency, drops, duplicates,
+ * reorders, bit flips and cuts mid-batch, and partitions the nodes into
+ * groups that later heal. Bundles travel between random nodes, sometimes
+ * damaged. Nodes crash at random moments, among them right after a batch
+ * is committed and before its ACK leaves; their state in memory is thrown
+ * away and the store reopened. The workload: volunteer edits, set adds and
+ * removes, consent grants and withdrawals, erasures, admissions, one
+ * removal. Hostile members: one equivocates (two changes under one seq),
+ * one replays old changes, forges signatures and relays a removed node's
+ * late changes.
+ *
+ * After the network heals and quiet rounds: every member's digest is
+ * equal, and equal to the naive model (tests/prop/model.c) over every
+ * change that counts by docs/crdt.md; no erased subject has a value; every
+ * consent register reads as the model says; every acknowledged change is
+ * on its receiver (also checked after each crash); each honest node
+ * reported the equivocator at most once.
+ *
+ * Everything random comes from the seed, libsodium's randomness included,
+ * so a seed replays exactly. On failure the seed and the smallest step
+ * count that still fails are printed.
+ *
+ * usage: sim [--seed S] [--seeds K] [--nodes N] [--steps T] [--minutes M] [-v]
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "crdt/err.h"
+#include "model.h"
+#include "node/node.h"
+#include "sync/carry.h"
+#include "sync/link.h"
+
+#define MAX_NODES 50
+#define SUBJECTS 12
+#define TICK_MS 100
+
+/* ---- determinism ---------------------------------------------------------- */
+
+static uint64_t rs;   /* the simulation's choices */
+static uint64_t ks;   /* libsodium's randomness (keys, nonces, subject ids) */
+
+static uint64_t mix(uint64_t *s)
+{
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+static uint64_t rnd(uint64_t n) { return n ? mix(&rs) % n : 0; }
+static int chance(double p) { return (double)(mix(&rs) >> 11) * (1.0 / 9007199254740992.0) < p; }
+
+static const char *rb_name(void) { return "kring-sim"; }
+static uint32_t rb_random(void) { return (uint32_t)mix(&ks); }
+static void rb_buf(void *buf, size_t n)
+{
+  uint8_t *p = buf;
+  while (n) {
+    uint64_t x = mix(&ks);
+    size_t k = n < 8 ? n : 8;
+    memcpy(p, &x, k);
+    p += k;
+    n -= k;
+  }
+}
+static randombytes_implementation rb_impl = {rb_name, rb_random, NULL, NULL, rb_buf, NULL};
+
+/* ---- the world ------------------------------------------------------------ */
+
+enum { HONEST, EQUIVOCATOR, HOSTILE, REMOVED };
+static const char *role_name[] = {"honest", "equivocator", "hostile", "removed"};
+
+typedef struct {
+  uint8_t origin[KR_NODE_LEN];
+  uint64_t seq;
+} ref;
+
+typedef struct {
+  kr_node *n;
+  char home[540];
+  int64_t skew;
+  int role;
+  int admitted;          /* an admission was made for it */
+  uint64_t down_until;   /* crashed: back at this time */
+  int group;             /* partition group */
+  uint8_t id[KR_NODE_LEN];
+  ref *prom;             /* changes whose batch a sender saw acknowledged */
+  size_t nprom;
+} snode;
+
+typedef struct {
+  uint64_t at;
+  uint8_t *p;
+  size_t n;
+} pkt;
+
+typedef struct {
+  pkt *q;
+  size_t n;
+} pq;
+
+typedef struct {
+  uint64_t batch;
+  ref *c;
+  size_t nc;
+} crec;
+
+typedef struct conn conn;
+typedef struct {
+  conn *c;
+  int side;
+} cside;
+
+struct conn {
+  int node[2];           /* node[0] opened it */
+  kr_link *l[2];
+  pq q[2];               /* q[k]: bytes from side k to side 1-k */
+  crec *rec[2];          /* batches committed by side k */
+  size_t nrec[2];
+  uint64_t acked[2];     /* side k's batches seen acknowledged */
+  int fault;             /* 0 clean, 1 drop, 2 duplicate, 3 reorder, 4 bit flip */
+  uint64_t budget;       /* bytes until the link is cut, 0 none */
+  uint64_t latency, last;
+  cside ctx[2];
+};
+
+typedef struct {
+  uint8_t *p;
+  size_t n;
+} blob;
+
+static struct {
+  int nodes, steps, verbose;
+  char dir[512];
+  uint64_t now, t0;
+  snode node[MAX_NODES];
+  conn *conns[MAX_NODES * MAX_NODES];
+  size_t nconns;
+  blob *made;            /* every change the simulation saw made or injected */
+  size_t nmade;
+  uint8_t subj[SUBJECTS][KR_SUBJECT_LEN];
+  int subj_made[SUBJECTS];
+  int partitioned;
+  uint64_t heal_at;
+  int removal_done, equivocations;
+  int just_committed;    /* a node that committed a batch in this feed, or -1 */
+  /* figures */
+  uint64_t sessions, sessions_ok, bundles, bundles_bad, crashes, crashes_ack, edits, pushes;
+  uint64_t settled, retracted;   /* equivocators removed; removals that cut changes off */
+  char fail[600];
+} S;
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...)
+{
+  va_list ap;
+  if (S.fail[0]) return;
+  va_start(ap, fmt);
+  vsnprintf(S.fail, sizeof S.fail, fmt, ap);
+  va_end(ap);
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+  va_list ap;
+  if (!S.verbose) return;
+  va_start(ap, fmt);
+  printf("  [%7.1fs] ", (double)(S.now - S.t0) / 1000.0);
+  vprintf(fmt, ap);
+  printf("\n");
+  va_end(ap);
+}
+
+static uint64_t node_clock(void *ctx)
+{
+  snode *x = ctx;
+  return (uint64_t)((int64_t)S.now + x->skew);
+}
+
+static int up(int i) { return S.node[i].n && S.node[i].down_until <= S.now; }
+
+static void keep_change(const uint8_t *p, size_t n)
+{
+  S.made = realloc(S.made, (S.nmade + 1) * sizeof *S.made);
+  S.made[S.nmade].p = malloc(n);
+  memcpy(S.made[S.nmade].p, p, n);
+  S.made[S.nmade].n = n;
+  S.nmade++;
+}
+
+static void hex12(const uint8_t *id, char out[13]) { kr_link_hex12(id, out); }
+
+/* ---- promises: acknowledged changes ---------------------------------------- */
+
+static void check_promises(int i, const char *when)
+{
+  snode *x = &S.node[i];
+  kr_buf b;
+  kr_buf_init(&b, KR_CHANGE_MAX);
+  for (size_t k = 0; k < x->nprom && !S.fail[0]; k++) {
+    kr_buf_reset(&b);
+    if (kr_node_change_bytes(x->n, x->prom[k].origin, x->prom[k].seq, &b) == 0) continue;
+    /* Taken back by a removal (docs/crdt.md) is the one allowed absence:
+     * the origin was removed, or its admission fell with a removal. */
+    if (kr_node_is_member(x->n, x->prom[k].origin) == 0) continue;
+    {
+      char o[13];
+      hex12(x->prom[k].origin, o);
+      fail("node %d %s: acknowledged change %s/%llu is missing", i, when, o,
+           (unsigned long long)x->prom[k].seq);
+    }
+  }
+  kr_buf_free(&b);
+}
+
+static void on_commit(void *ctx, uint64_t batch, const uint8_t *const *chg, const size_t *len,
+                      size_t count)
+{
+  cside *cs = ctx;
+  conn *c = cs->c;
+  int k = cs->side;
+  crec *r;
+  c->rec[k] = realloc(c->rec[k], (c->nrec[k] + 1) * sizeof *c->rec[k]);
+  r = &c->rec[k][c->nrec[k]++];
+  r->batch = batch;
+  r->c = calloc(count ? count : 1, sizeof *r->c);
+  r->nc = 0;
+  for (size_t i = 0; i < count; i++) {
+    kr_change d;
+    if (kr_change_decode(chg[i], len[i], KR_CHANGE_MAX, &d)) continue;
+    memcpy(r->c[r->nc].origin, d.origin, KR_NODE_LEN);
+    r->c[r->nc++].seq = d.seq;
+    kr_change_free(&d);
+  }
+  S.just_committed = c->node[k];
+}
+
+/* Side k's sender saw acknowledgements: its peer promised those batches. */
+static void collect_acks(conn *c, int k)
+{
+  uint64_t now;
+  int r = 1 - k;
+  snode *x = &S.node[c->node[r]];
+  if (!c->l[k]) return;
+  now = kr_sess_stats_get(kr_link_session(c->l[k]))->batches_acked;
+  for (; c->acked[k] < now; c->acked[k]++) {
+    uint64_t b = c->acked[k] + 1;
+    size_t j;
+    for (j = 0; j < c->nrec[r] && c->rec[r][j].batch != b; j++) {}
+    if (j == c->nrec[r]) {
+      fail("node %d saw batch %llu acknowledged that node %d never committed", c->node[k],
+           (unsigned long long)b, c->node[r]);
+      return;
+    }
+    x->prom = realloc(x->prom, (x->nprom + c->rec[r][j].nc) * sizeof *x->prom);
+    memcpy(x->prom + x->nprom, c->rec[r][j].c, c->rec[r][j].nc * sizeof *x->prom);
+    x->nprom += c->rec[r][j].nc;
+  }
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+static void conn_free(conn *c, const char *why)
+{
+  for (int k = 0; k < 2; k++)
+    if (c->l[k]) kr_link_closed(c->l[k], why);
+  for (int k = 0; k < 2; k++) {
+    if (!c->l[k]) continue;
+    collect_acks(c, k);
+    if (k == 0 && kr_link_info_get(c->l[0])->state == 1) S.sessions_ok++;
+  }
+  for (int k = 0; k < 2; k++) {
+    kr_link_free(c->l[k]);
+    for (size_t j = 0; j < c->q[k].n; j++) free(c->q[k].q[j].p);
+    free(c->q[k].q);
+    for (size_t j = 0; j < c->nrec[k]; j++) free(c->rec[k][j].c);
+    free(c->rec[k]);
+  }
+  free(c);
+}
+
+static void conn_drop(size_t i, const char *why)
+{
+  conn *c = S.conns[i];
+  S.conns[i] = S.conns[--S.nconns];
+  conn_free(c, why);
+}
+
+static int connected(int a, int b)
+{
+  for (size_t i = 0; i < S.nconns; i++)
+    if ((S.conns[i]->node[0] == a && S.conns[i]->node[1] == b) ||
+        (S.conns[i]->node[0] == b && S.conns[i]->node[1] == a))
+      return 1;
+  return 0;
+}
+
+static conn *conn_open(int a, int b, int faults)
+{
+  conn *c = calloc(1, sizeof *c);
+  c->node[0] = a;
+  c->node[1] = b;
+  for (int k = 0; k < 2; k++) {
+    kr_node *n = S.node[c->node[k]].n;
+    c->ctx[k].c = c;
+    c->ctx[k].side = k;
+    if (kr_link_new(n, k == 0, NULL, kr_node_now_ms(n), &c->l[k])) {
+      fail("kr_link_new failed on node %d", c->node[k]);
+      conn_free(c, "no link");
+      return NULL;
+    }
+    kr_link_on_commit(c->l[k], on_commit, &c->ctx[k]);
+  }
+  if (faults && chance(0.3)) c->fault = 1 + (int)rnd(4);
+  if (faults && chance(0.3)) c->budget = 200 + rnd(chance(0.5) ? 4000 : 400000);
+  c->latency = faults ? 1 + rnd(300) : 0;
+  c->last = S.now;
+  S.conns[S.nconns++] = c;
+  S.sessions++;
+  return c;
+}
+
+static void push_pkt(pq *q, uint64_t at, const uint8_t *p, size_t n)
+{
+  q->q = realloc(q->q, (q->n + 1) * sizeof *q->q);
+  q->q[q->n].at = at;
+  q->q[q->n].p = malloc(n ? n : 1);
+  memcpy(q->q[q->n].p, p, n);
+  q->q[q->n].n = n;
+  q->n++;
+}
+
+/* What side k has to say goes on the wire, in packets, with the faults. */
+static void take(conn *c, int k, int faults)
+{
+  size_t n;
+  const uint8_t *p = kr_link_pending(c->l[k], &n);
+  while (n) {
+    size_t m = faults ? 1 + rnd(9000) : n;
+    uint64_t at = S.now + c->latency;
+    if (m > n) m = n;
+    if (c->fault && faults && chance(0.02)) {
+      switch (c->fault) {
+      case 1: break;                                           /* lost */
+      case 2: push_pkt(&c->q[k], at, p, m); push_pkt(&c->q[k], at, p, m); break;
+      case 3:
+        push_pkt(&c->q[k], at, p, m);
+        if (c->q[k].n >= 2) {
+          pkt t = c->q[k].q[c->q[k].n - 1];
+          c->q[k].q[c->q[k].n - 1] = c->q[k].q[c->q[k].n - 2];
+          c->q[k].q[c->q[k].n - 2] = t;
+          c->q[k].q[c->q[k].n - 1].at = c->q[k].q[c->q[k].n - 2].at = at;
+        }
+        break;
+      default:
+        push_pkt(&c->q[k], at, p, m);
+        c->q[k].q[c->q[k].n - 1].p[rnd(m)] ^= (uint8_t)(1u << rnd(8));
+        break;
+      }
+    } else {
+      push_pkt(&c->q[k], at, p, m);
+    }
+    kr_link_sent(c->l[k], m);
+    p = kr_link_pending(c->l[k], &n);
+  }
+}
+
+static void crash(int i, int after_commit);
+
+/* Move bytes on one connection. Returns 0, or -1 when it is gone. */
+static int pump(size_t ci, int faults)
+{
+  conn *c = S.conns[ci];
+  for (int k = 0; k < 2; k++) {
+    pq *q = &c->q[k];
+    size_t done = 0;
+    take(c, k, faults);
+    while (done < q->n && q->q[done].at <= S.now) {
+      pkt *p = &q->q[done];
+      size_t n = p->n;
+      int r = c->node[1 - k];
+      if (c->budget) {
+        if (n >= c->budget) {
+          n = (size_t)c->budget;
+          c->budget = 0;
+          kr_link_feed(c->l[1 - k], p->p, n);
+          say("link %d-%d cut", c->node[0], c->node[1]);
+          conn_drop(ci, "connection cut");
+          return -1;
+        }
+        c->budget -= n;
+      }
+      S.just_committed = -1;
+      kr_link_feed(c->l[1 - k], p->p, n);
+      done++;
+      c->last = S.now;
+      collect_acks(c, k);
+      collect_acks(c, 1 - k);
+      if (faults && S.just_committed == r && chance(0.15)) {
+        for (size_t j = 0; j < done; j++) free(q->q[j].p);
+        memmove(q->q, q->q + done, (q->n - done) * sizeof *q->q);
+        q->n -= done;
+        crash(r, 1);
+        return -1;
+      }
+    }
+    for (size_t j = 0; j < done; j++) free(q->q[j].p);
+    memmove(q->q, q->q + done, (q->n - done) * sizeof *q->q);
+    q->n -= done;
+  }
+  for (int k = 0; k < 2; k++) kr_link_tick(c->l[k], node_clock(&S.node[c->node[k]]));
+  {
+    int over0 = kr_link_info_get(c->l[0])->state, over1 = kr_link_info_get(c->l[1])->state;
+    size_t p0, p1;
+    kr_link_pending(c->l[0], &p0);
+    kr_link_pending(c->l[1], &p1);
+    if ((over0 || over1) && !p0 && !p1 && !c->q[0].n && !c->q[1].n) {
+      if (S.verbose) {
+        const kr_link_info *a = kr_link_info_get(c->l[0]), *b = kr_link_info_get(c->l[1]);
+        say("session %d-%d %s/%s: sent %llu/%llu %s | %s", c->node[0], c->node[1],
+            a->state == 1 ? "ok" : a->state ? "failed" : "open", b->state == 1 ? "ok" : b->state ? "failed" : "open",
+            (unsigned long long)a->sent, (unsigned long long)b->sent, a->reason, b->reason);
+      }
+      conn_drop(ci, "connection closed");
+      return -1;
+    }
+    if (S.now - c->last > 60000) {
+      conn_drop(ci, "idle for 60 s");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* ---- nodes ------------------------------------------------------------------ */
+
+static void node_open(int i)
+{
+  snode *x = &S.node[i];
+  if (kr_node_open(x->home, &x->n)) {
+    fail("node %d: store does not open again after a crash", i);
+    x->n = NULL;
+    return;
+  }
+  kr_node_set_clock(x->n, node_clock, x);
+}
+
+static void crash(int i, int after_commit)
+{
+  snode *x = &S.node[i];
+  for (size_t k = S.nconns; k-- > 0;)
+    if (S.conns[k]->node[0] == i || S.conns[k]->node[1] == i) conn_drop(k, "peer crashed");
+  kr_node_close(x->n);
+  x->n = NULL;
+  S.crashes++;
+  S.crashes_ack += (uint64_t)after_commit;
+  say("node %d crashed%s", i, after_commit ? " between commit and ACK" : "");
+  node_open(i);
+  if (!x->n) return;
+  check_promises(i, "after its crash");
+  x->down_until = S.now + rnd(3000);
+}
+
+static const char *names[] = {"Anna", "Bram", "Çiğdem", "Daan", "Eva", "Fatima", "Jan", "Noor"};
+static const char *cities[] = {"Amsterdam", "Zaandam", "Utrecht", "Den Haag", "Tilburg"};
+static const char *skills[] = {"koken", "rijden", "tuinieren", "administratie", "taalles"};
+static const char *purposes[] = {"contact", "photos", "placement"};
+static const char *untils[] = {"", "", "2025-01-01", "2031-12-31"};
+
+static void edit(int i)
+{
+  kr_node *n = S.node[i].n;
+  kr_txn *t;
+  kr_buf w;
+  int k = 1 + (int)rnd(3), rc, fresh = -1;
+
+  if (kr_txn_begin(n, &t)) { fail("node %d: cannot begin an edit", i); return; }
+  for (int j = 0; j < k; j++) {
+    int si = (int)rnd(SUBJECTS);
+    const uint8_t *s = S.subj[si];
+    const uint8_t *rcpt = chance(0.5) ? NULL : S.node[rnd((uint64_t)S.nodes)].id;
+    int r = (int)rnd(100);
+    if (!S.subj_made[si] && fresh != si) {   /* a new volunteer */
+      if (fresh >= 0) continue;
+      kr_txn_new_subject(t, S.subj[si]);
+      fresh = si;
+      r = 0;
+    }
+    if (r < 28) rc = kr_txn_set(t, s, chance(0.5) ? KR_F_NAME : KR_F_CITY,
+                                chance(0.9) ? (chance(0.5) ? names[rnd(8)] : cities[rnd(5)]) : NULL, NULL);
+    else if (r < 48) rc = kr_txn_add(t, s, KR_F_SKILLS, skills[rnd(5)], NULL);
+    else if (r < 62) rc = kr_txn_remove(t, s, KR_F_SKILLS, skills[rnd(5)], NULL);
+    else if (r < 80) rc = kr_txn_grant(t, s, purposes[rnd(3)], rcpt, (int)rnd(4), "v1", untils[rnd(4)], NULL);
+    else if (r < 98) rc = kr_txn_withdraw(t, s, purposes[rnd(3)], rcpt, (int)rnd(4), "", NULL);
+    else rc = kr_txn_erase(t, s, "verzoek van de vrijwilliger", NULL);
+    if (rc && rc != KR_EERASED && rc != KR_ENOTFOUND) {
+      fail("node %d: edit refused: %s", i, kr_strerror(rc));
+      kr_txn_abort(t);
+      return;
+    }
+  }
+  if (!kr_txn_count(t)) { kr_txn_abort(t); return; }
+  kr_buf_init(&w, KR_CHANGE_MAX);
+  rc = kr_txn_commit(t, &w);
+  /* A node that is not (or no longer) a member cannot make changes. */
+  if (rc == 0) {
+    keep_change(w.data, w.len);
+    S.edits++;
+    if (fresh >= 0) S.subj_made[fresh] = 1;
+  }
+  else if (rc != KR_ENOTMEMBER) fail("node %d: commit: %s", i, kr_strerror(rc));
+  kr_buf_free(&w);
+}
+
+static int is_member_at(int at, int who)
+{
+  return kr_node_is_member(S.node[at].n, S.node[who].id) == 1;
+}
+
+static void admit_someone(void)
+{
+  int j = (int)rnd((uint64_t)S.nodes), m = (int)rnd((uint64_t)S.nodes);
+  uint8_t invite[KR_SUBJECT_LEN];
+  char org[64];
+  if (S.node[j].admitted || !up(j) || !up(m) || m == j || !is_member_at(m, m)) return;
+  randombytes_buf(invite, sizeof invite);
+  snprintf(org, sizeof org, "Organisatie %d", j);
+  if (kr_node_admit(S.node[m].n, S.node[j].id, org, "other", invite)) return;
+  kr_node_set_inviter(S.node[j].n, S.node[m].id);
+  S.node[j].admitted = 1;
+  say("node %d admitted node %d", m, j);
+}
+
+static void remove_someone(void)
+{
+  int r = -1, m = (int)rnd((uint64_t)S.nodes);
+  for (int i = 0; i < S.nodes; i++)
+    if (S.node[i].role == REMOVED) r = i;
+  if (r < 0 || m == r || !up(m) || S.node[m].role != HONEST || !is_member_at(m, r) ||
+      !is_member_at(m, m))
+    return;
+  if (kr_node_expel(S.node[m].n, S.node[r].id, "stopt met kring") == 0) {
+    S.removal_done = 1;
+    say("node %d removed node %d", m, r);
+  }
+}
+
+/* ---- a hostile peer: a bare session that says what it likes ----------------- */
+
+/* Attacker a pushes count changes in one batch to victim v over a bare
+ * session. Returns the victim link's state (1 ok, -1 refused). */
+static int push(int a, int v, blob *chg, size_t count, int *err)
+{
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
+  kr_sess *s;
+  kr_link *l;
+  kr_sess_event e;
+  kr_vv empty;
+  int state, rounds = 0;
+
+  kr_vv_init(&empty);
+  kr_node_network(S.node[a].n, net, founder);
+  if (kr_sess_new(1, kr_node_secret_key(S.node[a].n), net, NULL, S.now, &s)) return -1;
+  if (kr_link_new(S.node[v].n, 0, NULL, kr_node_now_ms(S.node[v].n), &l)) {
+    kr_sess_free(s);
+    return -1;
+  }
+  S.pushes++;
+  for (;;) {
+    size_t n;
+    const uint8_t *p;
+    kr_sess_event_type t;
+    int moved = 0;
+    while ((p = kr_sess_pending(s, &n)) && n) {
+      uint8_t *cp = malloc(n);
+      memcpy(cp, p, n);
+      kr_sess_sent(s, n);
+      kr_link_feed(l, cp, n);
+      free(cp);
+      moved = 1;
+    }
+    while ((p = kr_link_pending(l, &n)) && n) {
+      uint8_t *cp = malloc(n);
+      memcpy(cp, p, n);
+      kr_link_sent(l, n);
+      kr_sess_feed(s, cp, n);
+      free(cp);
+      moved = 1;
+    }
+    while ((t = kr_sess_poll(s, &e)) != KR_SEV_NONE) {
+      if (t == KR_SEV_PEER) kr_sess_accept(s, &empty, NULL);
+      if (t == KR_SEV_VECTOR) {
+        for (size_t i = 0; i < count; i++) kr_sess_send_change(s, chg[i].p, chg[i].n);
+        kr_sess_end_batch(s);
+        kr_sess_send_done(s);
+      }
+      if (t == KR_SEV_BATCH) kr_sess_applied(s, 0, (uint32_t)e.count);
+      if (t == KR_SEV_DRAINED) kr_sess_send_end(s, &empty);
+      moved = 1;
+      if (t == KR_SEV_DONE || t == KR_SEV_FAILED) break;
+    }
+    if (!moved || kr_link_info_get(l)->state || ++rounds > 1000) break;
+  }
+  state = kr_link_info_get(l)->state;
+  *err = kr_link_info_get(l)->err;
+  kr_link_free(l);
+  kr_sess_free(s);
+  return state;
+}
+
+static int changes_of(int i, uint64_t *count, uint8_t digest[32])
+{
+  uint64_t v, e;
+  return kr_node_counts(S.node[i].n, &v, &e, count) || kr_node_digest(S.node[i].n, digest);
+}
+
+static int random_honest_up(int not)
+{
+  int v = (int)rnd((uint64_t)S.nodes);
+  if (v == not || !up(v) || S.node[v].role == REMOVED || S.node[v].role == EQUIVOCATOR) return -1;
+  return v;
+}
+
+/* The equivocator signs a second, different change under a seq it used
+ * (or will use) and gives it to one honest node. */
+static void equivocate(int e)
+{
+  int v = random_honest_up(e), err;
+  uint64_t seq;
+  kr_op op;
+  kr_buf b;
+  blob one;
+
+  if (v < 0 || !is_member_at(e, e)) return;
+  kr_node_max_seq(S.node[e].n, S.node[e].id, &seq);
+  if (seq == 0 || chance(0.3)) seq++;
+  memset(&op, 0, sizeof op);
+  op.type = KR_OP_SET;
+  memcpy(op.subject, S.subj[rnd(SUBJECTS)], KR_SUBJECT_LEN);
+  op.field = KR_F_NAME;
+  op.value = "Tweede versie";
+  kr_buf_init(&b, KR_CHANGE_MAX);
+  if (kr_change_build(kr_node_secret_key(S.node[e].n), seq, kr_node_now_ms(S.node[e].n) << 16,
+                      &op, 1, &b) == 0) {
+    keep_change(b.data, b.len);
+    one.p = b.data;
+    one.n = b.len;
+    push(e, v, &one, 1, &err);
+    S.equivocations++;
+    say("node %d equivocated at seq %llu towards node %d", e, (unsigned long long)seq, v);
+  }
+  kr_buf_free(&b);
+}
+
+/* The hostile member: old changes the victim holds (nothing may change),
+ * a forged signature (refused, nothing stored), a removed node's late
+ * change (skipped where the removal is known). */
+static void hostile(int h)
+{
+  int v = random_honest_up(h), err, what = (int)rnd(3), state;
+  uint8_t before[32], after[32];
+  uint64_t cb, ca;
+  blob pick[20];
+  size_t np = 0;
+  kr_vv vv;
+
+  if (v < 0 || !is_member_at(h, h) || !S.nmade) return;
+  if (changes_of(v, &cb, before)) { fail("node %d: cannot read its digest", v); return; }
+  kr_vv_init(&vv);
+  kr_node_vector(S.node[v].n, &vv);
+  if (what == 0) {                           /* replay */
+    for (int k = 0; k < 40 && np < 20; k++) {
+      blob *b = &S.made[rnd(S.nmade)];
+      kr_change c;
+      if (kr_change_decode(b->p, b->n, KR_CHANGE_MAX, &c)) continue;
+      if (c.seq <= kr_vv_get(&vv, c.origin)) {
+        uint8_t have[1];
+        kr_buf x;
+        kr_buf_init(&x, KR_CHANGE_MAX);
+        /* only the very bytes it holds: an equivocation is another test */
+        if (kr_node_change_bytes(S.node[v].n, c.origin, c.seq, &x) == 0 && x.len == b->n &&
+            !memcmp(x.data, b->p, b->n))
+          pick[np++] = *b;
+        kr_buf_free(&x);
+        (void)have;
+      }
+      kr_change_free(&c);
+    }
+    if (np) {
+      state = push(h, v, pick, np, &err);
+      changes_of(v, &ca, after);
+      if (state == 1 && (ca != cb || memcmp(before, after, 32)))
+        fail("node %d changed its state on %zu replayed changes", v, np);
+    }
+  } else if (what == 1) {                    /* forged signature */
+    blob f = S.made[rnd(S.nmade)];
+    uint8_t *p = malloc(f.n);
+    memcpy(p, f.p, f.n);
+    p[f.n - 1 - rnd(64)] ^= 0x20;            /* inside the signature */
+    f.p = p;
+    state = push(h, v, &f, 1, &err);
+    changes_of(v, &ca, after);
+    if (state != -1) fail("node %d accepted a forged signature", v);
+    else if (ca != cb || memcmp(before, after, 32)) fail("node %d stored part of a forged batch", v);
+    free(p);
+  } else {                                   /* a removed node's late change */
+    for (int r = 0; r < S.nodes; r++) {
+      uint64_t seq;
+      kr_buf x;
+      blob one;
+      if (S.node[r].role != REMOVED || !S.removal_done || !up(r)) continue;
+      kr_node_max_seq(S.node[r].n, S.node[r].id, &seq);
+      kr_buf_init(&x, KR_CHANGE_MAX);
+      if (seq && kr_node_change_bytes(S.node[r].n, S.node[r].id, seq, &x) == 0) {
+        one.p = x.data;
+        one.n = x.len;
+        push(h, v, &one, 1, &err);
+      }
+      kr_buf_free(&x);
+    }
+  }
+  kr_vv_free(&vv);
+}
+
+/* ---- bundles ------------------------------------------------------------------ */
+
+static void bundle(int a, int b)
+{
+  char path[600];
+  kr_export_result er;
+  kr_import_result ir;
+  uint8_t before[32], after[32];
+  uint64_t cb, ca;
+  int bad = chance(0.1), rc;
+
+  snprintf(path, sizeof path, "%s/bundle.kb", S.dir);
+  if (kr_bundle_export(S.node[a].n, path, chance(0.5) ? S.node[b].id : NULL, NULL, NULL, &er))
+    return;
+  S.bundles++;
+  if (bad) {                                 /* a damaged stick */
+    FILE *f = fopen(path, "r+b");
+    if (f && er.bytes > 8) {
+      long at = (long)rnd(er.bytes);
+      int ch;
+      fseek(f, at, SEEK_SET);
+      ch = fgetc(f);
+      fseek(f, at, SEEK_SET);
+      fputc(ch ^ 0x10, f);
+    }
+    if (f) fclose(f);
+    S.bundles_bad++;
+  }
+  if (changes_of(b, &cb, before)) { fail("node %d: cannot read its digest", b); return; }
+  rc = kr_bundle_import(S.node[b].n, path, NULL, NULL, &ir);
+  say("bundle %d -> %d: %s%s", a, b, rc ? kr_strerror(rc) : "imported", bad ? " (damaged)" : "");
+  if (rc) {
+    changes_of(b, &ca, after);
+    if (ca != cb || memcmp(before, after, 32))
+      fail("node %d: a refused bundle changed the store (%s)", b, kr_strerror(rc));
+  }
+  unlink(path);
+}
+
+/* ---- the reference ------------------------------------------------------------ */
+
+typedef struct {
+  kr_change c;
+  int counted;
+} rchg;
+
+static int add_ref(rchg **all, size_t *n, const uint8_t *p, size_t len)
+{
+  kr_change c;
+  if (kr_change_decode(p, len, KR_CHANGE_MAX, &c)) return -1;
+  for (size_t i = 0; i < *n; i++)
+    if ((*all)[i].c.seq == c.seq && !memcmp((*all)[i].c.origin, c.origin, 32) &&
+        (*all)[i].c.header_len == c.header_len && !memcmp((*all)[i].c.header, c.header, c.header_len)) {
+      kr_change_free(&c);
+      return 0;
+    }
+  *all = realloc(*all, (*n + 1) * sizeof **all);
+  (*all)[*n].c = c;
+  (*all)[*n].counted = 1;
+  (*n)++;
+  return 0;
+}
+
+/* Which changes count, by docs/crdt.md alone: the origin is the founder or
+ * admitted by a change that counts, and no removal that counts cuts it
+ * off. Repeated until nothing more falls away. */
+static void settle(rchg *all, size_t n, const uint8_t *founder)
+{
+  int changed = 1;
+  while (changed) {
+    changed = 0;
+    for (size_t i = 0; i < n; i++) {
+      const kr_change *c = &all[i].c;
+      int member = !memcmp(c->origin, founder, 32);
+      uint64_t cutoff = UINT64_MAX;
+      if (!all[i].counted) continue;
+      for (size_t j = 0; j < n; j++) {
+        if (!all[j].counted) continue;
+        for (uint32_t k = 0; k < all[j].c.nops; k++) {
+          const kr_op *o = &all[j].c.ops[k];
+          if (o->type == KR_OP_ADMIT && !memcmp(o->member, c->origin, 32)) member = 1;
+          if (o->type == KR_OP_EXPEL && !memcmp(o->member, c->origin, 32) && o->after_seq < cutoff)
+            cutoff = o->after_seq;
+        }
+      }
+      if (!member || c->seq > cutoff) {
+        all[i].counted = 0;
+        changed = 1;
+      }
+    }
+  }
+}
+
+static void today(kr_node *n, char out[11])
+{
+  time_t secs = (time_t)(kr_node_now_ms(n) / 1000);
+  struct tm tm;
+  localtime_r(&secs, &tm);
+  strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+typedef struct {
+  const char *purpose;
+  const uint8_t *rcpt;
+  int state;
+} creg;
+
+static int consent_cb(void *ctx, const kr_consent_status *s)
+{
+  creg *r = ctx;
+  if (strcmp(s->purpose, r->purpose)) return 0;
+  if (r->rcpt ? s->all || memcmp(s->recipient, r->rcpt, 32) : !s->all) return 0;
+  r->state = (int)s->state;
+  return 0;
+}
+
+/* Why a node differs: the model over what it holds, and what differs. */
+static void explain(int i, const kr_change *counted, size_t ncount)
+{
+  rchg *held = NULL;
+  size_t nheld = 0;
+  kr_change *hc;
+  kr_vv v;
+  kr_buf b;
+  uint8_t d[32], m[32];
+
+  kr_vv_init(&v);
+  kr_buf_init(&b, KR_CHANGE_MAX);
+  kr_node_vector(S.node[i].n, &v);
+  for (size_t e = 0; e < v.n; e++) {
+    uint64_t max;
+    kr_node_max_seq(S.node[i].n, v.e[e].origin, &max);
+    for (uint64_t q = 1; q <= max; q++) {
+      kr_buf_reset(&b);
+      if (kr_node_change_bytes(S.node[i].n, v.e[e].origin, q, &b) == 0) add_ref(&held, &nheld, b.data, b.len);
+    }
+  }
+  hc = calloc(nheld + 1, sizeof *hc);
+  for (size_t k = 0; k < nheld; k++) hc[k] = held[k].c;
+  model_digest(hc, nheld, m);
+  kr_node_digest(S.node[i].n, d);
+  printf("  node %d: the model over the %zu changes it holds %s its digest\n", i, nheld,
+         memcmp(d, m, 32) ? "DIFFERS from" : "equals");
+  for (size_t k = 0; k < ncount; k++) {
+    int found = 0;
+    char o[13];
+    for (size_t j = 0; j < nheld && !found; j++)
+      found = held[j].c.seq == counted[k].seq && !memcmp(held[j].c.origin, counted[k].origin, 32) &&
+              held[j].c.header_len == counted[k].header_len &&
+              !memcmp(held[j].c.header, counted[k].header, counted[k].header_len);
+    hex12(counted[k].origin, o);
+    if (!found) printf("  counts, not held: %s/%llu\n", o, (unsigned long long)counted[k].seq);
+  }
+  for (size_t j = 0; j < nheld; j++) {
+    int found = 0;
+    char o[13];
+    for (size_t k = 0; k < ncount && !found; k++)
+      found = held[j].c.seq == counted[k].seq && !memcmp(held[j].c.origin, counted[k].origin, 32) &&
+              held[j].c.header_len == counted[k].header_len &&
+              !memcmp(held[j].c.header, counted[k].header, counted[k].header_len);
+    hex12(held[j].c.origin, o);
+    if (!found) printf("  held, does not count: %s/%llu\n", o, (unsigned long long)held[j].c.seq);
+  }
+  for (size_t k = 0; k < nheld; k++) kr_change_free(&held[k].c);
+  free(held);
+  free(hc);
+  kr_vv_free(&v);
+  kr_buf_free(&b);
+}
+
+static void check_world(void)
+{
+  rchg *all = NULL;
+  size_t nall = 0, ncount = 0;
+  kr_change *counted;
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN], ref_digest[32];
+  int conv[MAX_NODES], nconv = 0;
+
+  kr_node_network(S.node[0].n, net, founder);
+  for (size_t i = 0; i < S.nmade; i++) {
+    kr_change c;
+    int mine = 0;
+    if (kr_change_decode(S.made[i].p, S.made[i].n, KR_CHANGE_MAX, &c)) continue;
+    for (int e = 0; e < S.nodes; e++)
+      mine |= S.node[e].role == EQUIVOCATOR && !memcmp(c.origin, S.node[e].id, 32);
+    kr_change_free(&c);
+    if (!mine) add_ref(&all, &nall, S.made[i].p, S.made[i].n);
+  }
+  for (int i = 0; i < S.nodes; i++) {
+    kr_vv v;
+    kr_buf b;
+    /* What the equivocator kept to itself was never seen by anyone. */
+    if (!S.node[i].n || S.node[i].role == EQUIVOCATOR) continue;
+    kr_vv_init(&v);
+    kr_buf_init(&b, KR_CHANGE_MAX);
+    kr_node_vector(S.node[i].n, &v);
+    for (size_t e = 0; e < v.n; e++) {
+      uint64_t max;
+      kr_node_max_seq(S.node[i].n, v.e[e].origin, &max);
+      for (uint64_t q = 1; q <= max; q++) {
+        kr_buf_reset(&b);
+        if (kr_node_change_bytes(S.node[i].n, v.e[e].origin, q, &b) == 0)
+          add_ref(&all, &nall, b.data, b.len);
+      }
+    }
+    kr_buf_free(&b);
+    kr_vv_free(&v);
+  }
+  settle(all, nall, founder);
+
+  /* An equivocation that still counts was never settled. */
+  for (size_t i = 0; i < nall; i++)
+    for (size_t j = i + 1; j < nall; j++)
+      if (all[i].counted && all[j].counted && all[i].c.seq == all[j].c.seq &&
+          !memcmp(all[i].c.origin, all[j].c.origin, 32)) {
+        char o[13];
+        hex12(all[i].c.origin, o);
+        fail("two different changes %s/%llu both count: the equivocation was not settled", o,
+             (unsigned long long)all[i].c.seq);
+      }
+  counted = calloc(nall ? nall : 1, sizeof *counted);
+  for (size_t i = 0; i < nall; i++)
+    if (all[i].counted) counted[ncount++] = all[i].c;
+  model_digest(counted, ncount, ref_digest);
+
+  /* The nodes that must agree: members the removal and equivocation left. */
+  for (int i = 0; i < S.nodes; i++) {
+    int member = !memcmp(S.node[i].id, founder, 32);
+    uint64_t cutoff = UINT64_MAX, own = 0;
+    for (size_t k = 0; k < ncount; k++) {
+      for (uint32_t o = 0; o < counted[k].nops; o++) {
+        const kr_op *op = &counted[k].ops[o];
+        if (op->type == KR_OP_ADMIT && !memcmp(op->member, S.node[i].id, 32)) member = 1;
+        if (op->type == KR_OP_EXPEL && !memcmp(op->member, S.node[i].id, 32)) cutoff = op->after_seq;
+      }
+    }
+    if (S.node[i].n) kr_node_max_seq(S.node[i].n, S.node[i].id, &own);
+    if (member && cutoff == UINT64_MAX && S.node[i].role != EQUIVOCATOR && S.node[i].n)
+      conv[nconv++] = i;
+    (void)own;
+  }
+  for (int k = 0; k < nconv && !S.fail[0]; k++) {
+    int i = conv[k];
+    uint8_t d[32];
+    if (kr_node_digest(S.node[i].n, d)) { fail("node %d: no digest", i); break; }
+    if (memcmp(d, ref_digest, 32)) {
+      uint64_t v, e, c;
+      kr_node_counts(S.node[i].n, &v, &e, &c);
+      fail("node %d (%s) differs from the reference model (%llu changes held, %zu count)", i,
+           role_name[S.node[i].role], (unsigned long long)c, ncount);
+      if (S.verbose) explain(i, counted, ncount);
+    }
+    check_promises(i, "at the end");
+  }
+  /* Erased subjects: nothing left anywhere; consent as the model reads it. */
+  for (int s = 0; s < SUBJECTS && !S.fail[0]; s++) {
+    int erased = 0;
+    for (size_t k = 0; k < ncount; k++)
+      for (uint32_t o = 0; o < counted[k].nops; o++)
+        erased |= counted[k].ops[o].type == KR_OP_ERASE && !memcmp(counted[k].ops[o].subject, S.subj[s], 16);
+    for (int k = 0; k < nconv && !S.fail[0]; k++) {
+      int i = conv[k];
+      kr_volunteer v;
+      char day[11];
+      if (erased) {
+        if (kr_node_volunteer(S.node[i].n, S.subj[s], &v)) { fail("node %d: erased subject unreadable", i); break; }
+        for (int f = 0; f < 32; f++)
+          if (v.val.v[f] || v.val.set[f].n) fail("node %d: erased subject %d still has field %d", i, s, f);
+        if (!v.erased) fail("node %d: subject %d is not marked erased", i, s);
+        kr_volunteer_free(&v);
+      }
+      today(S.node[i].n, day);
+      for (size_t c = 0; c < ncount; c++)
+        for (uint32_t o = 0; o < counted[c].nops; o++) {
+          const kr_op *op = &counted[c].ops[o];
+          creg r;
+          int want;
+          if ((op->type != KR_OP_GRANT && op->type != KR_OP_WITHDRAW) || memcmp(op->subject, S.subj[s], 16))
+            continue;
+          r.purpose = op->purpose;
+          r.rcpt = op->recipient_all ? NULL : op->recipient;
+          r.state = KR_CONSENT_NONE;
+          kr_node_consent(S.node[i].n, S.subj[s], consent_cb, &r);
+          want = model_consent(counted, ncount, S.subj[s], op->purpose, r.rcpt, day);
+          if (r.state != want)
+            fail("node %d: consent %s of subject %d reads %d, the rules say %d", i, op->purpose, s,
+                 r.state, want);
+        }
+    }
+  }
+  /* Figures: equivocations settled, removals that cut changes off. */
+  for (int e = 0; e < S.nodes; e++)
+    for (size_t k = 0; k < ncount; k++)
+      for (uint32_t o = 0; o < counted[k].nops; o++) {
+        const kr_op *op = &counted[k].ops[o];
+        if (op->type != KR_OP_EXPEL || memcmp(op->member, S.node[e].id, 32)) continue;
+        if (S.node[e].role == EQUIVOCATOR) S.settled++;
+        for (size_t j = 0; j < nall; j++)
+          if (!all[j].counted && !memcmp(all[j].c.origin, S.node[e].id, 32)) {
+            S.retracted++;
+            break;
+          }
+      }
+  /* Each honest node reports an equivocator once at most. */
+  for (int e = 0; e < S.nodes; e++) {
+    if (S.node[e].role != EQUIVOCATOR) continue;
+    for (int i = 0; i < S.nodes; i++) {
+      int times = 0;
+      for (size_t k = 0; k < nall; k++)
+        for (uint32_t o = 0; o < all[k].c.nops; o++)
+          times += all[k].c.ops[o].type == KR_OP_EXPEL && !memcmp(all[k].c.ops[o].member, S.node[e].id, 32) &&
+                   !memcmp(all[k].c.origin, S.node[i].id, 32);
+      if (times > 1) fail("node %d removed equivocator %d %d times", i, e, times);
+    }
+  }
+  if (S.verbose)
+    printf("  reference: %zu changes seen, %zu count; %d nodes agree\n", nall, ncount, nconv);
+  for (size_t i = 0; i < nall; i++) kr_change_free(&all[i].c);
+  free(all);
+  free(counted);
+}
+
+/* ---- one run -------------------------------------------------------------------- */
+
+/* Every member with every other, no faults, until a round changes no
+ * vector: then nothing is left to move. */
+static int vector_of(int i, kr_buf *out)
+{
+  kr_vv v;
+  int rc;
+  kr_vv_init(&v);
+  kr_buf_reset(out);
+  rc = kr_node_vector(S.node[i].n, &v) || kr_vv_encode(&v, out);
+  kr_vv_free(&v);
+  return rc;
+}
+
+static void quiet_rounds(void)
+{
+  kr_buf *before = calloc((size_t)S.nodes, sizeof *before);
+  kr_buf now;
+  kr_buf_init(&now, 1024);
+  for (int i = 0; i < S.nodes; i++) kr_buf_init(&before[i], 1024);
+  for (int round = 0; round < 3 * S.nodes + 5 && !S.fail[0]; round++) {
+    int moved = 0;
+    for (int i = 0; i < S.nodes; i++) vector_of(i, &before[i]);
+    for (int a = 0; a < S.nodes; a++)
+      for (int b = 0; b < S.nodes; b++) {
+        if (a == b || !conn_open(a, b, 0)) continue;
+        for (int guard = 0; guard < 1000000 && S.nconns; guard++) {
+          S.now += 1;
+          if (pump(S.nconns - 1, 0) < 0) break;
+        }
+      }
+    for (int i = 0; i < S.nodes; i++) {
+      vector_of(i, &now);
+      moved |= now.len != before[i].len || memcmp(now.data, before[i].data, now.len);
+    }
+    if (!moved) break;
+    if (round == 3 * S.nodes + 4) fail("still moving after %d quiet rounds", round + 1);
+  }
+  for (int i = 0; i < S.nodes; i++) kr_buf_free(&before[i]);
+  free(before);
+  kr_buf_free(&now);
+}
+
+static void run_dir(uint64_t seed)
+{
+  const char *t = getenv("TMPDIR");
+  snprintf(S.dir, sizeof S.dir, "%s/kring-sim-%llu-XXXXXX", t && t[0] ? t : "/tmp",
+           (unsigned long long)seed);
+  if (!mkdtemp(S.dir)) {
+    perror("mkdtemp");
+    exit(2);
+  }
+}
+
+static void world_free(void)
+{
+  while (S.nconns) conn_drop(S.nconns - 1, "the end");
+  for (int i = 0; i < S.nodes; i++) {
+    kr_node_close(S.node[i].n);
+    free(S.node[i].prom);
+  }
+  for (size_t i = 0; i < S.nmade; i++) free(S.made[i].p);
+  free(S.made);
+  if (!getenv("KRING_KEEP_TMP") || !S.verbose) {   /* kept: -v runs only */
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", S.dir);
+    if (system(cmd) != 0) fprintf(stderr, "sim: could not remove %s\n", S.dir);
+  }
+}
+
+static uint64_t start_clock(void *ctx)
+{
+  (void)ctx;
+  return S.now;
+}
+
+/* Returns 0 when every check passed; S.fail says why not. */
+static int run(uint64_t seed, int nodes, int steps, int verbose)
+{
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
+  int removal_at, roles_left[3] = {EQUIVOCATOR, HOSTILE, REMOVED};
+
+  memset(&S, 0, sizeof S);
+  S.nodes = nodes;
+  S.steps = steps;
+  S.verbose = verbose;
+  S.just_committed = -1;
+  rs = seed * 0x2545f4914f6cdd1dull + 1;
+  ks = seed ^ 0x5deece66dull;
+  S.now = S.t0 = UINT64_C(1767225600000) + rnd(86400000ull * 200);
+  run_dir(seed);
+
+  /* The network: node 0 founds it; about half are admitted at once. */
+  kr_node_set_default_clock(start_clock, NULL);
+  for (int i = 0; i < nodes; i++) {
+    snode *x = &S.node[i];
+    char org[64];
+    int rc;
+    snprintf(x->home, sizeof x->home, "%s/n%d", S.dir, i);
+    snprintf(org, sizeof org, "Organisatie %d", i);
+    x->skew = (int64_t)rnd(4001) - 2000;
+    rc = i == 0 ? kr_node_create(x->home, org, "foodbank", &x->n)
+                : kr_node_create_joining(x->home, org, "other", net, founder, &x->n);
+    if (rc) {
+      fprintf(stderr, "sim: cannot create node %d: %s\n", i, kr_strerror(rc));
+      exit(2);
+    }
+    if (i == 0) kr_node_network(x->n, net, founder);
+    memcpy(x->id, kr_node_id(x->n), KR_NODE_LEN);
+    kr_node_set_clock(x->n, node_clock, x);
+  }
+  kr_node_set_default_clock(NULL, NULL);
+  S.node[0].admitted = 1;
+  /* Roles among nodes 1..: each hostile role with a chance, honest first. */
+  for (int r = 0; r < 3; r++)
+    if (nodes >= 4 && chance(0.7)) {
+      int i = 1 + (int)rnd((uint64_t)nodes - 1);
+      if (S.node[i].role == HONEST && i != 1) S.node[i].role = roles_left[r];
+    }
+  for (int i = 1; i < nodes; i++)
+    if (chance(0.5)) {
+      uint8_t invite[KR_SUBJECT_LEN];
+      char org[64];
+      randombytes_buf(invite, sizeof invite);
+      snprintf(org, sizeof org, "Organisatie %d", i);
+      if (kr_node_admit(S.node[0].n, S.node[i].id, org, "other", invite) == 0) {
+        kr_node_set_inviter(S.node[i].n, S.node[0].id);
+        S.node[i].admitted = 1;
+      }
+    }
+  removal_at = steps / 3 + (int)rnd((uint64_t)steps / 3 + 1);
+  if (verbose)
+    for (int i = 0; i < nodes; i++)
+      printf("  node %d: %s, skew %+lld ms%s\n", i, role_name[S.node[i].role],
+             (long long)S.node[i].skew, S.node[i].admitted ? ", admitted" : "");
+
+  for (int step = 0; step < steps && !S.fail[0]; step++) {
+    S.now += TICK_MS;
+    for (int i = 0; i < nodes; i++)
+      if (S.node[i].n && !up(i) && S.node[i].down_until <= S.now) S.node[i].down_until = 0;
+    /* edits */
+    for (int k = (int)rnd(3); k > 0; k--) {
+      int i = (int)rnd((uint64_t)nodes);
+      if (up(i)) edit(i);
+    }
+    if (chance(0.05)) admit_someone();
+    if (step >= removal_at && !S.removal_done && chance(0.3)) remove_someone();
+    for (int i = 0; i < nodes; i++) {
+      if (!up(i)) continue;
+      if (S.node[i].role == EQUIVOCATOR && S.equivocations < 3 && chance(0.05)) equivocate(i);
+      if (S.node[i].role == HOSTILE && chance(0.04)) hostile(i);
+    }
+    /* partitions */
+    if (!S.partitioned && chance(0.01)) {
+      int groups = 2 + (int)rnd(2);
+      for (int i = 0; i < nodes; i++) S.node[i].group = (int)rnd((uint64_t)groups);
+      S.partitioned = 1;
+      S.heal_at = S.now + 2000 + rnd(20000);
+      for (size_t k = S.nconns; k-- > 0;)
+        if (S.node[S.conns[k]->node[0]].group != S.node[S.conns[k]->node[1]].group)
+          conn_drop(k, "partitioned");
+      say("partition into %d groups", groups);
+    } else if (S.partitioned && S.now >= S.heal_at) {
+      for (int i = 0; i < nodes; i++) S.node[i].group = 0;
+      S.partitioned = 0;
+      say("partition healed");
+    }
+    /* sessions */
+    if (chance(0.35)) {
+      int a = (int)rnd((uint64_t)nodes), b = (int)rnd((uint64_t)nodes);
+      if (a != b && up(a) && up(b) && S.node[a].group == S.node[b].group && !connected(a, b))
+        conn_open(a, b, 1);
+    }
+    /* bundles: carried by hand, partitions or not */
+    if (chance(0.03)) {
+      int a = (int)rnd((uint64_t)nodes), b = (int)rnd((uint64_t)nodes);
+      if (a != b && up(a) && up(b)) bundle(a, b);
+    }
+    /* crashes */
+    if (chance(0.01)) {
+      int i = (int)rnd((uint64_t)nodes);
+      if (up(i)) crash(i, 0);
+    }
+    for (size_t k = 0; k < S.nconns && !S.fail[0];)
+      if (pump(k, 1) == 0) k++;
+  }
+
+  /* Heal: everyone up, no faults, quiet rounds until nothing moves. */
+  if (!S.fail[0]) {
+    say("healing");
+    while (S.nconns) conn_drop(S.nconns - 1, "healing");
+    for (int i = 0; i < nodes; i++) S.node[i].down_until = 0, S.node[i].group = 0;
+    quiet_rounds();
+  }
+  if (!S.fail[0]) check_world();
+  world_free();
+  return S.fail[0] ? 1 : 0;
+}
+
+static void usage(void)
+{
+  fprintf(stderr, "usage: sim [--seed S] [--seeds K] [--nodes N] [--steps T] [--minutes M] [-v]\n"
+                  "  --seed S     first seed (default 1)\n"
+                  "  --seeds K    how many seeds from S on (default 1; 0 with --minutes)\n"
+                  "  --nodes N    nodes per run, 2..50 (default 5)\n"
+                  "  --steps T    steps of 100 ms per run (default 300)\n"
+                  "  --minutes M  run random seeds for M minutes\n"
+                  "  -v           say what happens\n");
+  exit(2);
+}
+
+static uint64_t num(const char *s)
+{
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (!*s || *end) usage();
+  return v;
+}
+
+int main(int argc, char **argv)
+{
+  uint64_t seed = 1, seeds = 1, minutes = 0, ran = 0, sim_ms = 0;
+  uint64_t sessions = 0, ok = 0, bundles = 0, crashes = 0, acks = 0, edits = 0, pushes = 0;
+  uint64_t settled = 0, retracted = 0, bad = 0;
+  int nodes = 5, steps = 300, verbose = 0, seed_given = 0;
+  time_t start = time(NULL);
+
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "-v")) verbose = 1;
+    else if (i + 1 >= argc) usage();
+    else if (!strcmp(argv[i], "--seed")) seed = num(argv[++i]), seed_given = 1;
+    else if (!strcmp(argv[i], "--seeds")) seeds = num(argv[++i]);
+    else if (!strcmp(argv[i], "--nodes")) nodes = (int)num(argv[++i]);
+    else if (!strcmp(argv[i], "--steps")) steps = (int)num(argv[++i]);
+    else if (!strcmp(argv[i], "--minutes")) minutes = num(argv[++i]);
+    else usage();
+  }
+  if (nodes < 2 || nodes > MAX_NODES || steps < 1) usage();
+  if (randombytes_set_implementation(&rb_impl) != 0 || sodium_init() < 0) {
+    fprintf(stderr, "sim: libsodium\n");
+    return 2;
+  }
+  if (minutes && !seed_given) seed = (uint64_t)time(NULL) * 1000003u;
+  for (;;) {
+    uint64_t t0;
+    if (minutes ? (uint64_t)(time(NULL) - start) >= minutes * 60 : ran >= seeds) break;
+    t0 = S.now;
+    (void)t0;
+    if (run(seed, nodes, steps, verbose)) {
+      char why[600];
+      int smallest = steps;
+      snprintf(why, sizeof why, "%s", S.fail);
+      printf("sim: FAILED seed %llu (--nodes %d --steps %d): %s\n", (unsigned long long)seed, nodes,
+             steps, why);
+      fflush(stdout);
+      for (int t = 1; t < steps; t++)
+        if (run(seed, nodes, t, 0)) {
+          smallest = t;
+          break;
+        }
+      printf("sim: smallest failing step count: %d; rerun with: sim --seed %llu --nodes %d --steps %d -v\n",
+             smallest, (unsigned long long)seed, nodes, smallest);
+      return 1;
+    }
+    ran++;
+    sim_ms += (uint64_t)steps * TICK_MS;
+    sessions += S.sessions;
+    ok += S.sessions_ok;
+    bundles += S.bundles;
+    crashes += S.crashes;
+    acks += S.crashes_ack;
+    edits += S.edits;
+    pushes += S.pushes;
+    settled += S.settled;
+    retracted += S.retracted;
+    bad += S.bundles_bad;
+    if (verbose) printf("sim: seed %llu ok\n", (unsigned long long)seed);
+    seed++;
+  }
+  printf("sim: %llu seeds ok (%d nodes, %d steps each, %.2f simulated hours): %llu edits, "
+         "%llu sessions (%llu finished), %llu bundles, %llu crashes (%llu between commit and ACK), "
+         "%llu hostile pushes, %llu equivocations settled, %llu removals with late changes, "
+         "%llu damaged bundles, %lld s\n",
+         (unsigned long long)ran, nodes, steps, (double)sim_ms / 3.6e6, (unsigned long long)edits,
+         (unsigned long long)sessions, (unsigned long long)ok, (unsigned long long)bundles,
+         (unsigned long long)crashes, (unsigned long long)acks, (unsigned long long)pushes,
+         (unsigned long long)settled, (unsigned long long)retracted, (unsigned long long)bad,
+         (long long)(time(NULL) - start));
+  return 0;
+}
