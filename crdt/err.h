@@ -37,7 +37,8 @@
   X(REFUSED,    "refused by the peer")                                       \
   X(CLOSED,     "connection closed before the sync finished")                \
   X(CONNECT,    "cannot connect")                                            \
-  X(REDACTED,   "change withholds an op on a volunteer that is not erased here")
+  X(REDACTED,   "change withholds an op on a volunteer that is not erased here") \
+  X(FULL,       "the disk is full: free some space and try again (nothing of this was stored)")
 
 typedef enum {
   KR_OK = 0,

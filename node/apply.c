@@ -20,7 +20,12 @@
 #include "crdt/merge.h"
 #include "node/internal.h"
 
-#define STEP_DONE(s) (sqlite3_step(s) == SQLITE_DONE ? 0 : KR_EDB)
+static int step_done(sqlite3_stmt *s)
+{
+  int rc = sqlite3_step(s);
+  return rc == SQLITE_DONE ? 0 : kr__db_err(rc);
+}
+#define STEP_DONE(s) step_done(s)
 
 /* A stamp of the change being applied: its origin is n->cur_origin. */
 static void bind_stamp(kr_node *n, sqlite3_stmt *s, int col, const kr_stamp *st)
@@ -539,15 +544,12 @@ int kr_node_apply_many(kr_node *n, const uint8_t *const *bufs, const size_t *len
     nfresh += (size_t)f;
   }
   if (!rc) rc = withheld_ok(n);
+  if (!rc) rc = kr__exec(n, "COMMIT");
   if (rc) {
     kr__exec(n, "ROLLBACK");
     n->need_fts_optimize = 0;
     kr__meta_get_int(n, "clock", (int64_t *)&n->clock);
     return rc;
-  }
-  if (kr__exec(n, "COMMIT")) {
-    kr__exec(n, "ROLLBACK");
-    return KR_EDB;
   }
   kr__after_commit(n);
   if (fresh) *fresh = nfresh;
@@ -584,7 +586,7 @@ int kr_node_batch_apply_next(kr_node *n, const uint8_t *buf, size_t len, int *fr
 int kr_node_batch_end(kr_node *n, int commit)
 {
   int rc = commit ? withheld_ok(n) : 0;
-  if (commit && !rc && kr__exec(n, "COMMIT") == 0) {
+  if (commit && !rc && (rc = kr__exec(n, "COMMIT")) == 0) {
     kr__after_commit(n);
     return 0;
   }

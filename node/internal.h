@@ -99,7 +99,9 @@ struct kr_node {
 
 /* The cached statement q, reset and unbound; NULL on error. */
 sqlite3_stmt *kr__q(kr_node *n, int q);
-/* Run SQL with no results. */
+/* A failed SQLite call as a kr_err: KR_EFULL for a full disk, else KR_EDB. */
+int kr__db_err(int sqlite_rc);
+/* Run SQL with no results (0, KR_EFULL or KR_EDB). */
 int kr__exec(kr_node *n, const char *sql);
 int kr__meta_get_int(kr_node *n, const char *key, int64_t *v);
 int kr__meta_put_int(kr_node *n, const char *key, int64_t v);

@@ -118,9 +118,15 @@ sqlite3_stmt *kr__q(kr_node *n, int q)
   return s;
 }
 
+int kr__db_err(int sqlite_rc)
+{
+  return (sqlite_rc & 0xff) == SQLITE_FULL ? KR_EFULL : KR_EDB;
+}
+
 int kr__exec(kr_node *n, const char *sql)
 {
-  return sqlite3_exec(n->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : KR_EDB;
+  int rc = sqlite3_exec(n->db, sql, NULL, NULL, NULL);
+  return rc == SQLITE_OK ? 0 : kr__db_err(rc);
 }
 
 int kr__meta_get_int(kr_node *n, const char *key, int64_t *v)

@@ -232,8 +232,7 @@ static int on_batch(kr_link *l, const kr_sess_event *ev)
     char why[KR_SYNC_REASON_MAX];
     snprintf(why, sizeof why, "batch %llu refused, nothing of it stored: %s",
              (unsigned long long)ev->batch,
-             rc == KR_EREDACTED ? kr_strerror(rc) : rc == KR_EDB ?
-             "cannot commit (disk full or database busy)" : kr_strerror(rc));
+             rc == KR_EDB ? "cannot commit (database busy or damaged)" : kr_strerror(rc));
     kr_sess_fail(l->s, rc, why);
     return rc;
   }
