@@ -346,8 +346,9 @@ int kr_sess_feed(kr_sess *s, const uint8_t *buf, size_t len)
 static const uint8_t *next_msg(kr_sess *s, size_t *len)
 {
   size_t have = s->in.len - s->in_off, n;
-  const uint8_t *p = s->in.data + s->in_off;
-  if (have < 2) return NULL;
+  const uint8_t *p;
+  if (have < 2) return NULL;      /* in.data may still be NULL */
+  p = s->in.data + s->in_off;
   n = (size_t)get_be(p, 2);
   if (have < 2 + n) return NULL;
   s->in_off += 2 + n;
