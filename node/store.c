@@ -479,7 +479,13 @@ int kr_node_check(kr_node *n, char *msg, size_t cap)
     const char *line = (const char *)sqlite3_column_text(s, 0);
     if (rows++ == 0 && line && !strcmp(line, "ok")) break;
     rc = KR_EDB;
-    if (cap && line && !msg[0]) snprintf(msg, cap, "%s", line);
+    /* the first real complaint, one line ("*** in database main ***" is a heading) */
+    while (cap && line && *line && !msg[0]) {
+      size_t len = strcspn(line, "\n");
+      if (strncmp(line, "***", 3) != 0)
+        snprintf(msg, cap, "%.*s", (int)(len < cap - 1 ? len : cap - 1), line);
+      line += len + (line[len] == '\n');
+    }
   }
   sqlite3_finalize(s);
   if (rows == 0) rc = KR_EDB;

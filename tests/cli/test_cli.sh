@@ -234,6 +234,16 @@ ok "digest json" "$KRING" --json digest
 err "digest extra" 2 "unexpected argument" "$KRING" digest now
 err "log extra" 2 "unexpected argument" "$KRING" log all
 
+# --- check: SQLite's integrity check --------------------------------------------
+ok "check" "$KRING" check
+has "check ok" "^ok$"
+err "check extra" 2 "unexpected argument" "$KRING" check now
+cp -r "$KRING_HOME" "$T/damaged"
+size=$(stat -c %s "$T/damaged/kring.db")
+# overwrite the middle of the file with text: b-tree pages no longer parse
+printf 'kapot%.0s' $(seq 1 800) | dd of="$T/damaged/kring.db" bs=1 seek=$((size / 2 / 4096 * 4096)) conv=notrunc 2>/dev/null
+err "check damaged" 1 "the store is damaged" "$KRING" --home "$T/damaged" check
+
 # A store from a newer kring, and a damaged key file.
 cp -r "$KRING_HOME" "$T/copy"
 head -c 10 /dev/zero > "$T/copy/node.key"; chmod 600 "$T/copy/node.key"
