@@ -12,16 +12,7 @@ set -uo pipefail
 K="$1"; MKVOL="$2"
 SEED="${3:-$RANDOM}"; ROUNDS="${4:-25}"
 echo "test_crash: seed $SEED, $ROUNDS kills each (rerun: test_crash.sh KRING MKVOL $SEED $ROUNDS)"
-RANDOM=$SEED
-T="$(mktemp -d)"
-PIDS=()
-fails=0; checks=0
-cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-ok()   { checks=$((checks + 1)); }
-bad()  { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
-k() { local h="$1"; shift; "$K" --home "$T/$h" "$@"; }
+. "$(dirname "$0")/../procs.sh"
 changes() { k "$1" log | wc -l; }
 ms() { date +%s%3N; }
 # a moment between 0 and $1 ms, as seconds for sleep

@@ -10,18 +10,7 @@ set -uo pipefail
 K="$1"; MKVOL="$2"; RELAY="$3"
 SEED="${4:-$RANDOM}"
 echo "test_online: seed $SEED (rerun: test_online.sh KRING MKVOL RELAY $SEED)"
-RANDOM=$SEED
-T="$(mktemp -d)"
-PIDS=()
-fails=0; checks=0
-cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-
-ok()   { checks=$((checks + 1)); }
-bad()  { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
-
-k() { local h="$1"; shift; "$K" --home "$T/$h" "$@"; }
+. "$(dirname "$0")/../procs.sh"
 
 # serve HOME: start kring serve, set PORT and remember the pid
 serve() {

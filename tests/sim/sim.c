@@ -780,13 +780,19 @@ typedef struct {
   int counted;
 } rchg;
 
+static int same_change(const kr_change *a, const kr_change *b)
+{
+  return a->seq == b->seq && !memcmp(a->origin, b->origin, 32) && a->header_len == b->header_len &&
+         !memcmp(a->header, b->header, a->header_len);
+}
+
+
 static int add_ref(rchg **all, size_t *n, const uint8_t *p, size_t len)
 {
   kr_change c;
   if (kr_change_decode(p, len, KR_CHANGE_MAX, &c)) return -1;
   for (size_t i = 0; i < *n; i++)
-    if ((*all)[i].c.seq == c.seq && !memcmp((*all)[i].c.origin, c.origin, 32) &&
-        (*all)[i].c.header_len == c.header_len && !memcmp((*all)[i].c.header, c.header, c.header_len)) {
+    if (same_change(&(*all)[i].c, &c)) {
       kr_change_free(&c);
       return 0;
     }
@@ -795,6 +801,26 @@ static int add_ref(rchg **all, size_t *n, const uint8_t *p, size_t len)
   (*all)[*n].counted = 1;
   (*n)++;
   return 0;
+}
+
+/* Every change node i holds, into the set. */
+static void add_held(int i, rchg **all, size_t *n)
+{
+  kr_vv v;
+  kr_buf b;
+  kr_vv_init(&v);
+  kr_buf_init(&b, KR_CHANGE_MAX);
+  kr_node_vector(S.node[i].n, &v);
+  for (size_t e = 0; e < v.n; e++) {
+    uint64_t max;
+    kr_node_max_seq(S.node[i].n, v.e[e].origin, &max);
+    for (uint64_t q = 1; q <= max; q++) {
+      kr_buf_reset(&b);
+      if (kr_node_change_bytes(S.node[i].n, v.e[e].origin, q, &b) == 0) add_ref(all, n, b.data, b.len);
+    }
+  }
+  kr_buf_free(&b);
+  kr_vv_free(&v);
 }
 
 /* Which changes count, by docs/crdt.md alone: the origin is the founder or
@@ -856,21 +882,9 @@ static void explain(int i, const kr_change *counted, size_t ncount)
   rchg *held = NULL;
   size_t nheld = 0;
   kr_change *hc;
-  kr_vv v;
-  kr_buf b;
   uint8_t d[32], m[32];
 
-  kr_vv_init(&v);
-  kr_buf_init(&b, KR_CHANGE_MAX);
-  kr_node_vector(S.node[i].n, &v);
-  for (size_t e = 0; e < v.n; e++) {
-    uint64_t max;
-    kr_node_max_seq(S.node[i].n, v.e[e].origin, &max);
-    for (uint64_t q = 1; q <= max; q++) {
-      kr_buf_reset(&b);
-      if (kr_node_change_bytes(S.node[i].n, v.e[e].origin, q, &b) == 0) add_ref(&held, &nheld, b.data, b.len);
-    }
-  }
+  add_held(i, &held, &nheld);
   hc = calloc(nheld + 1, sizeof *hc);
   for (size_t k = 0; k < nheld; k++) hc[k] = held[k].c;
   model_digest(hc, nheld, m);
@@ -881,9 +895,7 @@ static void explain(int i, const kr_change *counted, size_t ncount)
     int found = 0;
     char o[13];
     for (size_t j = 0; j < nheld && !found; j++)
-      found = held[j].c.seq == counted[k].seq && !memcmp(held[j].c.origin, counted[k].origin, 32) &&
-              held[j].c.header_len == counted[k].header_len &&
-              !memcmp(held[j].c.header, counted[k].header, counted[k].header_len);
+      found = same_change(&held[j].c, &counted[k]);
     hex12(counted[k].origin, o);
     if (!found) printf("  counts, not held: %s/%llu\n", o, (unsigned long long)counted[k].seq);
   }
@@ -891,17 +903,13 @@ static void explain(int i, const kr_change *counted, size_t ncount)
     int found = 0;
     char o[13];
     for (size_t k = 0; k < ncount && !found; k++)
-      found = held[j].c.seq == counted[k].seq && !memcmp(held[j].c.origin, counted[k].origin, 32) &&
-              held[j].c.header_len == counted[k].header_len &&
-              !memcmp(held[j].c.header, counted[k].header, counted[k].header_len);
+      found = same_change(&held[j].c, &counted[k]);
     hex12(held[j].c.origin, o);
     if (!found) printf("  held, does not count: %s/%llu\n", o, (unsigned long long)held[j].c.seq);
   }
   for (size_t k = 0; k < nheld; k++) kr_change_free(&held[k].c);
   free(held);
   free(hc);
-  kr_vv_free(&v);
-  kr_buf_free(&b);
 }
 
 static void check_world(void)
@@ -922,26 +930,9 @@ static void check_world(void)
     kr_change_free(&c);
     if (!mine) add_ref(&all, &nall, S.made[i].p, S.made[i].n);
   }
-  for (int i = 0; i < S.nodes; i++) {
-    kr_vv v;
-    kr_buf b;
-    /* What the equivocator kept to itself was never seen by anyone. */
-    if (!S.node[i].n || S.node[i].role == EQUIVOCATOR) continue;
-    kr_vv_init(&v);
-    kr_buf_init(&b, KR_CHANGE_MAX);
-    kr_node_vector(S.node[i].n, &v);
-    for (size_t e = 0; e < v.n; e++) {
-      uint64_t max;
-      kr_node_max_seq(S.node[i].n, v.e[e].origin, &max);
-      for (uint64_t q = 1; q <= max; q++) {
-        kr_buf_reset(&b);
-        if (kr_node_change_bytes(S.node[i].n, v.e[e].origin, q, &b) == 0)
-          add_ref(&all, &nall, b.data, b.len);
-      }
-    }
-    kr_buf_free(&b);
-    kr_vv_free(&v);
-  }
+  /* What the equivocator kept to itself was never seen by anyone. */
+  for (int i = 0; i < S.nodes; i++)
+    if (S.node[i].n && S.node[i].role != EQUIVOCATOR) add_held(i, &all, &nall);
   settle(all, nall, founder);
 
   /* An equivocation that still counts was never settled. */
