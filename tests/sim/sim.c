@@ -379,6 +379,15 @@ static void take(conn *c, int k, int faults)
 
 static void crash(int i, int after_commit);
 
+/* Forget the first done packets (delivered). */
+static void drop_front(pq *q, size_t done)
+{
+  if (!done) return;
+  for (size_t j = 0; j < done; j++) free(q->q[j].p);
+  memmove(q->q, q->q + done, (q->n - done) * sizeof *q->q);
+  q->n -= done;
+}
+
 /* Move bytes on one connection. Returns 0, or -1 when it is gone. */
 static int pump(size_t ci, int faults)
 {
@@ -409,16 +418,12 @@ static int pump(size_t ci, int faults)
       collect_acks(c, k);
       collect_acks(c, 1 - k);
       if (faults && S.just_committed == r && chance(0.15)) {
-        for (size_t j = 0; j < done; j++) free(q->q[j].p);
-        memmove(q->q, q->q + done, (q->n - done) * sizeof *q->q);
-        q->n -= done;
+        drop_front(q, done);
         crash(r, 1);
         return -1;
       }
     }
-    for (size_t j = 0; j < done; j++) free(q->q[j].p);
-    memmove(q->q, q->q + done, (q->n - done) * sizeof *q->q);
-    q->n -= done;
+    drop_front(q, done);
   }
   for (int k = 0; k < 2; k++) kr_link_tick(c->l[k], node_clock(&S.node[c->node[k]]));
   {
