@@ -37,6 +37,11 @@ static void session_seeds(const char *dir, const uint8_t sk[64])
 {
   static const uint8_t empty_vv = 0x90;
   const uint8_t batch[12] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1};
+  /* VEC: the vector, then the heads (an empty bin; or one entry and its head) */
+  static const uint8_t vec[] = {0x90, 0xc4, 0x00};
+  static const uint8_t vec_heads[] = {
+    0x91, 0x92, 0xc4, 0x20, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 0x05, 0xc4, 0x08, 1, 2, 3, 4, 5, 6, 7, 8};
   const uint8_t ack[16] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0};
   uint8_t hs[1 + 2 + 96];
   kr_buf b, chg;
@@ -50,14 +55,14 @@ static void session_seeds(const char *dir, const uint8_t sk[64])
   op.field = 1;
   op.value = "Fatima El Amrani";
   kr_change_build(sk, 1, 1767225600000ull << 16, &op, 1, &chg);
-  frame(&b, KR_FRAME_VEC, &empty_vv, 1);
+  frame(&b, KR_FRAME_VEC, vec, sizeof vec);
   frame(&b, KR_FRAME_CHG, chg.data, chg.len);
   frame(&b, KR_FRAME_BATCH, batch, sizeof batch);
   frame(&b, KR_FRAME_DONE, NULL, 0);
   frame(&b, KR_FRAME_END, &empty_vv, 1);
   put(dir, "frame", "seed-batch", b.data, b.len);
   kr_buf_reset(&b);
-  frame(&b, KR_FRAME_VEC, &empty_vv, 1);
+  frame(&b, KR_FRAME_VEC, vec_heads, sizeof vec_heads);
   frame(&b, KR_FRAME_ACK, ack, sizeof ack);
   put(dir, "frame", "seed-ack", b.data, b.len);
   kr_buf_reset(&b);
