@@ -184,17 +184,14 @@ static int on_vector(kr_link *l, const kr_vv *peer, const uint8_t *heads)
   return 0;
 }
 
-/* A refusal that the batch may survive: a removed member's change past its
- * cutoff that the sender did not know to hold back. */
-static int skippable(kr_link *l, int rc, const uint8_t *buf, size_t len)
-{
-  kr_change c;
-  int removed;
-  if (rc != KR_ENOTMEMBER || kr_change_decode(buf, len, KR_CHANGE_MAX, &c)) return 0;
-  removed = kr_node_is_removed(l->n, c.origin) == 1;
-  kr_change_free(&c);
-  return removed;
-}
+/* A refusal that the batch survives: a change whose origin is not a
+ * member here (KR_ENOTMEMBER). It is never stored, but it does not make the
+ * sender wrong: the sender may not know a removal yet, or an admission
+ * that a removal took back here (docs/crdt.md, "Taking back"); a member
+ * relaying a stranger's change gains nothing either. Skipping, rather than
+ * closing, lets the two nodes still exchange everything else; the change
+ * comes again if this node later learns an admission that lets it in. */
+static int skippable(int rc) { return rc == KR_ENOTMEMBER; }
 
 static int on_batch(kr_link *l, const kr_sess_event *ev)
 {
@@ -210,7 +207,7 @@ static int on_batch(kr_link *l, const kr_sess_event *ev)
     rc = kr_node_batch_apply_next(l->n, ev->chg[i], ev->len[i], &fresh);
     if (rc == 0) {
       if (fresh) applied++; else known++;
-    } else if (skippable(l, rc, ev->chg[i], ev->len[i])) {
+    } else if (skippable(rc)) {
       l->info.skipped++;
     } else {
       char why[KR_SYNC_REASON_MAX], at[64] = "";

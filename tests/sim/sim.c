@@ -830,17 +830,18 @@ static void add_held(int i, rchg **all, size_t *n)
 
 /* Which changes count, by docs/crdt.md alone: the origin is the founder or
  * admitted by a change that counts, and no removal that counts cuts it
- * off. Repeated until nothing more falls away. */
+ * off. Each round decides every change afresh from the previous round's
+ * set (a removal that stops counting gives back what it cut off), until
+ * a round changes nothing. */
 static void settle(rchg *all, size_t n, const uint8_t *founder)
 {
-  int changed = 1;
-  while (changed) {
+  int *next = calloc(n + 1, sizeof *next);
+  for (int round = 0, changed = 1; changed && round < 100; round++) {
     changed = 0;
     for (size_t i = 0; i < n; i++) {
       const kr_change *c = &all[i].c;
       int member = !memcmp(c->origin, founder, 32);
       uint64_t cutoff = UINT64_MAX;
-      if (!all[i].counted) continue;
       for (size_t j = 0; j < n; j++) {
         if (!all[j].counted) continue;
         for (uint32_t k = 0; k < all[j].c.nops; k++) {
@@ -850,12 +851,15 @@ static void settle(rchg *all, size_t n, const uint8_t *founder)
             cutoff = o->after_seq;
         }
       }
-      if (!member || c->seq > cutoff) {
-        all[i].counted = 0;
-        changed = 1;
-      }
+      next[i] = member && c->seq <= cutoff;
     }
+    for (size_t i = 0; i < n; i++) {
+      changed |= next[i] != all[i].counted;
+      all[i].counted = next[i];
+    }
+    if (round == 99) fail("which changes count does not settle (removals in a cycle)");
   }
+  free(next);
 }
 
 static void today(kr_node *n, char out[11])
