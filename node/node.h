@@ -265,6 +265,8 @@ typedef struct {
 typedef int (*kr_consent_cb)(void *ctx, const kr_consent_status *s);
 int kr_node_consent(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
                     kr_consent_cb cb, void *ctx);
+/* The day consent is read for: the node's clock, local time, YYYY-MM-DD. */
+void kr_node_today(kr_node *n, char out[static 11]);
 
 typedef struct {
   int is_grant;

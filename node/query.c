@@ -258,7 +258,7 @@ static void free_strs(char **strs, size_t n)
   free(strs);
 }
 
-static void today(kr_node *n, char out[11])
+void kr_node_today(kr_node *n, char out[static 11])
 {
   time_t secs = (time_t)(kr_node_now_ms(n) / 1000);
   struct tm tm;
@@ -296,7 +296,7 @@ int kr_node_consent(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
   sqlite3_int64 sn;
   int rc;
 
-  today(n, day);
+  kr_node_today(n, day);
   if ((rc = kr__subject_n(n, id, &sn))) return rc;
   if ((rc = prep(n, "SELECT DISTINCT purpose, recipient FROM consent_ops WHERE subj=?1 "
                     "ORDER BY purpose, recipient", &s)))

@@ -862,13 +862,6 @@ static void settle(rchg *all, size_t n, const uint8_t *founder)
   free(next);
 }
 
-static void today(kr_node *n, char out[11])
-{
-  time_t secs = (time_t)(kr_node_now_ms(n) / 1000);
-  struct tm tm;
-  localtime_r(&secs, &tm);
-  strftime(out, 11, "%Y-%m-%d", &tm);
-}
 
 typedef struct {
   const char *purpose;
@@ -1005,7 +998,7 @@ static void check_world(void)
         if (!v.erased) fail("node %d: subject %d is not marked erased", i, s);
         kr_volunteer_free(&v);
       }
-      today(S.node[i].n, day);
+      kr_node_today(S.node[i].n, day);
       for (size_t c = 0; c < ncount; c++)
         for (uint32_t o = 0; o < counted[c].nops; o++) {
           const kr_op *op = &counted[c].ops[o];
