@@ -44,6 +44,10 @@ uint64_t kr_node_now_ms(kr_node *n);
 /* The clock nodes created or opened from now on start with (tests and the
  * simulation; NULL restores the wall clock). */
 void kr_node_set_default_clock(uint64_t (*now_ms)(void *ctx), void *ctx);
+/* Whether stores opened from now on wait for the disk at each commit
+ * (the default, 1). The simulation turns it off: a process crash loses no
+ * commit either way, and it only simulates process crashes. */
+void kr_node_set_durable(int on);
 
 const uint8_t *kr_node_id(const kr_node *n);
 const char *kr_node_org(const kr_node *n);

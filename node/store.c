@@ -241,6 +241,13 @@ static int migrate(kr_node *n)
   return rc;
 }
 
+static int durable = 1;
+
+void kr_node_set_durable(int on)
+{
+  durable = on != 0;
+}
+
 static int db_open(kr_node *n, const char *home, int create)
 {
   char path[4096];
@@ -257,7 +264,11 @@ static int db_open(kr_node *n, const char *home, int create)
   if (sqlite3_open_v2(path, &n->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
     return create ? KR_EDB : KR_ENOTFOUND;
   sqlite3_busy_timeout(n->db, KR_BUSY_MS);
-  if (kr__exec(n, "PRAGMA journal_mode=WAL") || kr__exec(n, "PRAGMA synchronous=NORMAL") ||
+  /* FULL: a commit is on the disk before it returns, so a batch this node
+   * acknowledged survives a power cut, not only a killed process (in WAL
+   * mode NORMAL may lose the last commits to a power cut). */
+  if (kr__exec(n, "PRAGMA journal_mode=WAL") ||
+      kr__exec(n, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") ||
       kr__exec(n, "PRAGMA secure_delete=ON") || kr__exec(n, "PRAGMA foreign_keys=ON") ||
       kr__exec(n, "PRAGMA cache_size=-32768") || kr__exec(n, "PRAGMA temp_store=MEMORY"))
     return KR_EDB;

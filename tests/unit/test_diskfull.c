@@ -22,10 +22,12 @@ static sqlite3_vfs *real_vfs;
 static sqlite3_vfs full_vfs;
 static long long budget = -1;     /* bytes writes may still take; -1: no limit */
 static long long written;
+static long long wal_syncs;       /* xSync calls on write-ahead logs */
 
 typedef struct {
   sqlite3_file base;
   sqlite3_file *real;             /* follows this struct in the same allocation */
+  int wal;
 } ffile;
 
 #define REAL(f) (((ffile *)(f))->real)
@@ -42,7 +44,11 @@ static int f_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
   return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
 }
 static int f_truncate(sqlite3_file *f, sqlite3_int64 s) { return REAL(f)->pMethods->xTruncate(REAL(f), s); }
-static int f_sync(sqlite3_file *f, int fl) { return REAL(f)->pMethods->xSync(REAL(f), fl); }
+static int f_sync(sqlite3_file *f, int fl)
+{
+  if (((ffile *)f)->wal) wal_syncs++;
+  return REAL(f)->pMethods->xSync(REAL(f), fl);
+}
 static int f_size(sqlite3_file *f, sqlite3_int64 *s) { return REAL(f)->pMethods->xFileSize(REAL(f), s); }
 static int f_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
 static int f_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
@@ -68,6 +74,7 @@ static int f_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, 
   int rc;
   (void)v;
   ff->real = (sqlite3_file *)(ff + 1);
+  ff->wal = (flags & SQLITE_OPEN_WAL) != 0;
   rc = real_vfs->xOpen(real_vfs, name, ff->real, flags, out);
   f->pMethods = rc == SQLITE_OK && ff->real->pMethods ? &full_io : NULL;
   return rc;
@@ -253,9 +260,55 @@ static void test_sync(void)
   for (int i = 0; i < 3; i++) kr_node_close(n[i]);
 }
 
+/* ---- durability: on the disk before it is reported or acknowledged ---- */
+
+static long long syncs_seen;
+static int commits_seen, commits_unsynced;
+
+static void on_commit(void *ctx, uint64_t batch, const uint8_t *const *chg, const size_t *len,
+                      size_t count)
+{
+  (void)ctx, (void)batch, (void)chg, (void)len, (void)count;
+  commits_seen++;
+  if (wal_syncs == syncs_seen) commits_unsynced++;
+  syncs_seen = wal_syncs;
+}
+
+static void test_durable(void)
+{
+  kr_node *n[2];
+  kr_link *la, *lb;
+  long long before;
+
+  check_network(n, 2, "dur", "buurtteam");
+  /* A local edit is on the disk when the commit returns. */
+  before = wal_syncs;
+  volunteers(n[0], 1);
+  CHECK(wal_syncs > before);
+
+  /* Every batch the receiver acknowledges was synced after it was
+   * applied: the hook runs after the commit and before the ACK. */
+  volunteers(n[0], 6000);
+  REQUIRE(kr_link_new(n[0], 1, NULL, kr_node_now_ms(n[0]), &la) == 0);
+  REQUIRE(kr_link_new(n[1], 0, NULL, kr_node_now_ms(n[1]), &lb) == 0);
+  kr_link_on_commit(lb, on_commit, NULL);
+  syncs_seen = wal_syncs;
+  shuttle(la, lb);
+  CHECK_EQ(kr_link_info_get(lb)->state, kr_link_info_get(la)->state);
+  CHECK(commits_seen >= 2);
+  CHECK_EQ(commits_unsynced, 0);
+  fprintf(stderr, "  %d batches, %d of them synced before the ACK\n", commits_seen,
+          commits_seen - commits_unsynced);
+  kr_link_free(la);
+  kr_link_free(lb);
+  CHECK(same(take(n[0]), take(n[1])));
+  for (int i = 0; i < 2; i++) kr_node_close(n[i]);
+}
+
 int main(void)
 {
   full_vfs_install();
+  test_durable();
   test_import();
   test_sync();
   return check_done("test_diskfull");
