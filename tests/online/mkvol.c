@@ -14,6 +14,9 @@ int main(int argc, char **argv)
     fprintf(stderr, "usage: mkvol HOME COUNT PREFIX\n");
     return 2;
   }
+  /* Test data: a power cut during the test loses the test anyway, so the
+   * commits need not wait for the disk (twice as fast). */
+  kr_node_set_durable(0);
   if (kr_node_open(argv[1], &n)) {
     fprintf(stderr, "mkvol: cannot open %s\n", argv[1]);
     return 1;
