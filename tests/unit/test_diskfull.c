@@ -155,13 +155,16 @@ static void shuttle(kr_link *a, kr_link *b)
 }
 
 /* A syncs with B in memory; returns B's link state, and what A saw
- * acknowledged (changes B said it applied). */
-static int sync_pair(kr_node *a, kr_node *b, int *err, uint64_t *acked_applied)
+ * acknowledged (changes B said it applied). on_commit, if not NULL, is
+ * B's commit hook. */
+static int sync_pair(kr_node *a, kr_node *b, int *err, uint64_t *acked_applied,
+                     kr_link_commit_fn on_commit)
 {
   kr_link *la, *lb;
   int state;
   REQUIRE(kr_link_new(a, 1, NULL, kr_node_now_ms(a), &la) == 0);
   REQUIRE(kr_link_new(b, 0, NULL, kr_node_now_ms(b), &lb) == 0);
+  if (on_commit) kr_link_on_commit(lb, on_commit, NULL);
   shuttle(la, lb);
   state = kr_link_info_get(lb)->state;
   *err = kr_link_info_get(lb)->err;
@@ -219,12 +222,12 @@ static void test_sync(void)
   sender = take(n[0]);
   /* What a whole sync writes, measured on n2 (the same start as n1). */
   written = 0;
-  REQUIRE(sync_pair(n[0], n[2], &err, &acked) == 1);
+  REQUIRE(sync_pair(n[0], n[2], &err, &acked, NULL) == 1);
   whole = written;
 
   /* The disk fills after some batches have been committed. */
   budget = whole / 2;
-  state = sync_pair(n[0], n[1], &err, &acked);
+  state = sync_pair(n[0], n[1], &err, &acked, NULL);
   budget = -1;
   CHECK_EQ(state, -1);
   CHECK_EQ(err, KR_EFULL);
@@ -238,7 +241,7 @@ static void test_sync(void)
           (unsigned long long)acked, (unsigned long long)(after.changes - before.changes));
 
   /* With room again the next sync finishes and both agree. */
-  state = sync_pair(n[0], n[1], &err, &acked);
+  state = sync_pair(n[0], n[1], &err, &acked, NULL);
   CHECK_EQ(state, 1);
   CHECK(same(take(n[0]), take(n[1])));
   CHECK(sound(n[1]));
@@ -277,8 +280,9 @@ static void on_commit(void *ctx, uint64_t batch, const uint8_t *const *chg, cons
 static void test_durable(void)
 {
   kr_node *n[2];
-  kr_link *la, *lb;
+  uint64_t acked;
   long long before;
+  int err;
 
   check_network(n, 2, "dur", "buurtteam");
   /* A local edit is on the disk when the commit returns. */
@@ -289,18 +293,12 @@ static void test_durable(void)
   /* Every batch the receiver acknowledges was synced after it was
    * applied: the hook runs after the commit and before the ACK. */
   volunteers(n[0], 6000);
-  REQUIRE(kr_link_new(n[0], 1, NULL, kr_node_now_ms(n[0]), &la) == 0);
-  REQUIRE(kr_link_new(n[1], 0, NULL, kr_node_now_ms(n[1]), &lb) == 0);
-  kr_link_on_commit(lb, on_commit, NULL);
   syncs_seen = wal_syncs;
-  shuttle(la, lb);
-  CHECK_EQ(kr_link_info_get(lb)->state, kr_link_info_get(la)->state);
+  CHECK_EQ(sync_pair(n[0], n[1], &err, &acked, on_commit), 1);
   CHECK(commits_seen >= 2);
   CHECK_EQ(commits_unsynced, 0);
   fprintf(stderr, "  %d batches, %d of them synced before the ACK\n", commits_seen,
           commits_seen - commits_unsynced);
-  kr_link_free(la);
-  kr_link_free(lb);
   CHECK(same(take(n[0]), take(n[1])));
   for (int i = 0; i < 2; i++) kr_node_close(n[i]);
 }
