@@ -28,6 +28,8 @@
   X(BSN,        "value contains what looks like a BSN (9 digits passing the elfproef); kring never stores a BSN") \
   X(VALIDATION, "value is not valid")                                        \
   X(NOTMEMBER,  "origin is not a member of this network at this change (never admitted, or removed before it)") \
+  X(FOUNDER,    "the network's founder cannot be removed")                  \
+  X(CLOCK,      "the two nodes' clocks differ by more than 10 minutes: set the clock right") \
   X(NETWORK,    "belongs to another kring network")                          \
   X(EXPIRED,    "invite has expired")                                        \
   X(USED,       "invite has already been used")                              \

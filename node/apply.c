@@ -319,31 +319,73 @@ static int advance_contig(kr_node *n, uint64_t contig, uint64_t seq)
   return STEP_DONE(s);
 }
 
+/* A growable list of ids (len bytes each), for one transaction. */
+static int ids_add(kr_ids *l, const uint8_t *id, size_t len)
+{
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 16;
+    uint8_t *p = realloc(l->id, cap * len);
+    if (!p) return KR_ENOMEM;
+    l->id = p;
+    l->cap = cap;
+  }
+  memcpy(l->id + l->n++ * len, id, len);
+  return 0;
+}
+
+static int ids_has(const kr_ids *l, const uint8_t *id, size_t len)
+{
+  for (size_t i = 0; i < l->n; i++)
+    if (memcmp(l->id + i * len, id, len) == 0) return 1;
+  return 0;
+}
+
+/* Start of a transaction that applies changes. */
+static void txn_start(kr_node *n)
+{
+  n->withheld.n = 0;
+  n->skipped.n = 0;
+}
+
+/* 1 when the subject is erased here. */
+static int erased_here(kr_node *n, const uint8_t subject[KR_SUBJECT_LEN])
+{
+  sqlite3_int64 sn;
+  int rc = kr__subject_n(n, subject, &sn);
+  if (rc) return rc == KR_ENOTFOUND ? 0 : rc;
+  return kr__erased(n, sn, NULL);
+}
+
 /*
- * A change whose sender had erased a volunteer comes with those ops
- * withheld (only their hashes). That is right only where the volunteer is
- * erased too: anywhere else the withheld values would be missing for good,
- * and the state would differ from every node that got the whole change.
- * Erasures travel first (kr_lacks) but may come later in the same batch or
- * bundle than a change they redacted, so the subject is noted here and
- * checked when the transaction ends (withheld_ok): not erased by then, the
- * whole transaction is refused (KR_EREDACTED). That happens when the
- * sender's erasure does not count here (a removed node's, past its
- * cutoff); the sender takes it back once it learns the removal, erases
- * again itself, and the next exchange goes through (docs/crdt.md).
+ * Withheld ops. A change whose sender had erased a volunteer comes with
+ * those ops withheld (only their hashes). That is right only where the
+ * volunteer is erased too: anywhere else the withheld values would be
+ * missing for good. Changes that erase travel first (kr_lacks), so when a
+ * change that is not itself sent first (memb 0) arrives, an erasure that
+ * counts here has been applied already: if the subject is not erased, the
+ * sender's erasure does not count here (a removed node's late change),
+ * and the change is skipped (KR_EREDACTED) like a non-member's, with the
+ * rest of its origin in this transaction; the sender takes the erasure
+ * back once it learns the removal, erases again itself, and the change
+ * comes again (docs/crdt.md). Changes sent first may come before the
+ * erasure that redacted them (they are ordered by clock): their subjects
+ * are checked when the transaction ends (withheld_ok), and the whole
+ * transaction is refused if one is not erased by then.
  */
-static int note_withheld(kr_node *n, const kr_change *c)
+static int check_withheld(kr_node *n, const kr_change *c, int memb)
 {
   for (uint32_t i = 0; i < c->nops; i++) {
+    int rc;
     if (c->ops[i].type != KR_OP_REDACTED) continue;
-    if (n->nwithheld == n->capwithheld) {
-      size_t cap = n->capwithheld ? 2 * n->capwithheld : 16;
-      void *w = realloc(n->withheld, cap * KR_SUBJECT_LEN);
-      if (!w) return KR_ENOMEM;
-      n->withheld = w;
-      n->capwithheld = cap;
+    if (memb) {
+      if ((rc = ids_add(&n->withheld, c->ops[i].subject, KR_SUBJECT_LEN))) return rc;
+      continue;
     }
-    memcpy(n->withheld[n->nwithheld++], c->ops[i].subject, KR_SUBJECT_LEN);
+    if ((rc = erased_here(n, c->ops[i].subject)) < 0) return rc;
+    if (!rc) {
+      if ((rc = ids_add(&n->skipped, c->origin, KR_NODE_LEN))) return rc;
+      return KR_EREDACTED;
+    }
   }
   return 0;
 }
@@ -351,51 +393,100 @@ static int note_withheld(kr_node *n, const kr_change *c)
 static int withheld_ok(kr_node *n)
 {
   int rc = 0;
-  for (size_t i = 0; i < n->nwithheld && !rc; i++) {
-    sqlite3_int64 sn;
-    if ((rc = kr__subject_n(n, n->withheld[i], &sn))) break;
-    if ((rc = kr__erased(n, sn, NULL)) >= 0) rc = rc ? 0 : KR_EREDACTED;
-  }
-  n->nwithheld = 0;
-  return rc == KR_ENOTFOUND ? KR_EREDACTED : rc;
+  for (size_t i = 0; i < n->withheld.n && !rc; i++)
+    if ((rc = erased_here(n, n->withheld.id + i * KR_SUBJECT_LEN)) >= 0) rc = rc ? 0 : KR_EREDACTED;
+  n->withheld.n = 0;
+  return rc;
 }
 
-int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
+/* Step 1, known: 0 for a change not held, 1 for one held already (the same
+ * header bytes: a duplicate), or what an equivocation makes of it (other
+ * bytes under the same (origin, seq): the origin signed two histories).
+ * Held means stored, or kept aside until this clock reaches it. */
+static int known(kr_node *n, const kr_change *c)
+{
+  static const int q[2] = {KR_Q_CHG_GET, KR_Q_HELD_GET};
+  for (int k = 0; k < 2; k++) {
+    sqlite3_stmt *s = kr__q(n, q[k]);
+    int rc, same;
+    if (!s) return KR_EDB;
+    sqlite3_bind_blob(s, 1, c->origin, KR_NODE_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)c->seq);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) { sqlite3_reset(s); continue; }
+    if (rc != SQLITE_ROW) { sqlite3_reset(s); return KR_EDB; }
+    same = (size_t)sqlite3_column_bytes(s, 0) == c->header_len &&
+           memcmp(sqlite3_column_blob(s, 0), c->header, c->header_len) == 0;
+    sqlite3_reset(s);
+    return same ? 1 : kr__equivocation(n, c);
+  }
+  return 0;
+}
+
+/* Step 2, admit: only members make changes, and only up to their removal;
+ * every value passes the rules a local edit passes. */
+static int admit(kr_node *n, const kr_change *c)
+{
+  int rc = kr__member_check(n, c);
+  return rc ? rc : kr__change_rules(c, NULL);
+}
+
+/*
+ * Step 3, hold: a change stamped more than KR_HLC_MAX_SKEW_MS ahead of
+ * this clock would win every field it sets until the clock catches up,
+ * so it is kept aside (table held), not applied and not refused, and
+ * applied when this clock reaches it (kr__release_held). Later changes of
+ * the same origin wait behind it. This node's own changes are never held.
+ * Returns 1 when held.
+ */
+static int hold(kr_node *n, const kr_change *c)
 {
   sqlite3_stmt *s;
-  sqlite3_int64 *dirty = NULL;
-  size_t ndirty = 0;
-  sqlite3_int64 chg, sn = 0;
-  uint64_t contig = 0;
-  int memb = 0, expel = 0;
-  const uint8_t *prev = NULL;   /* ops of one subject come together: look it up once */
-  int prev_gone = 0;
-  int rc;
+  kr_buf b;
+  uint8_t (*subj)[KR_SUBJECT_LEN];
+  int rc, behind = 0;
 
-  *fresh = 0;
-  /* Held already? The same bytes are a duplicate; other bytes under the
-   * same (origin, seq) mean the origin signed two histories. */
-  if (!(s = kr__q(n, KR_Q_CHG_GET))) return KR_EDB;
+  if (memcmp(c->origin, kr_node_id(n), KR_NODE_LEN) == 0) return 0;
+  if (!(s = kr__q(n, KR_Q_HELD_BEFORE))) return KR_EDB;
   sqlite3_bind_blob(s, 1, c->origin, KR_NODE_LEN, SQLITE_STATIC);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)c->seq);
   rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
-    int same = (size_t)sqlite3_column_bytes(s, 0) == c->header_len &&
-               memcmp(sqlite3_column_blob(s, 0), c->header, c->header_len) == 0;
-    sqlite3_reset(s);
-    return same ? 0 : kr__equivocation(n, c);
-  }
+  behind = rc == SQLITE_ROW;
   sqlite3_reset(s);
-  if (rc != SQLITE_DONE) return KR_EDB;
-  /* Only members make changes, and only up to their removal. */
-  if ((rc = kr__member_check(n, c))) return rc;
-  if ((rc = note_withheld(n, c))) return rc;
-  /* Changes with membership ops or erasures go first in every stream
-   * (kr_lacks) and may arrive ahead of their origin's prefix. */
-  for (uint32_t i = 0; i < c->nops; i++)
-    memb |= KR_OP_IS_MEMBERSHIP(c->ops[i].type) || c->ops[i].type == KR_OP_ERASE;
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return KR_EDB;
+  if (!behind && kr_hlc_ms(c->hlc) <= kr_node_now_ms(n) + KR_HLC_MAX_SKEW_MS) return 0;
+  if (!(subj = malloc(((size_t)c->nops ? c->nops : 1) * KR_SUBJECT_LEN))) return KR_ENOMEM;
+  for (uint32_t i = 0; i < c->nops; i++) memcpy(subj[i], c->ops[i].subject, KR_SUBJECT_LEN);
+  kr_buf_init(&b, KR_CHANGE_MAX);
+  if ((rc = kr_change_assemble(c->header, c->header_len, c->sig, c->nops,
+                               (const uint8_t *const *)c->op_bytes, c->op_len,
+                               (const uint8_t (*)[KR_SUBJECT_LEN])subj, &b)) == 0) {
+    if (!(s = kr__q(n, KR_Q_HELD_PUT))) {
+      rc = KR_EDB;
+    } else {
+      sqlite3_bind_blob(s, 1, c->origin, KR_NODE_LEN, SQLITE_STATIC);
+      sqlite3_bind_int64(s, 2, (sqlite3_int64)c->seq);
+      sqlite3_bind_int64(s, 3, (sqlite3_int64)c->hlc);
+      sqlite3_bind_blob(s, 4, c->header, (int)c->header_len, SQLITE_STATIC);
+      sqlite3_bind_blob(s, 5, b.data, (int)b.len, SQLITE_STATIC);
+      sqlite3_bind_int64(s, 6, (sqlite3_int64)kr_node_now_ms(n));
+      rc = STEP_DONE(s);
+    }
+  }
+  kr_buf_free(&b);
+  free(subj);
+  return rc ? rc : 1;
+}
 
-  /* The origin's number, new or known. */
+/* Step 4, place: the origin's number (new or known), the gap rule for
+ * changes sent in order, the change row and the origin's vector entry.
+ * *chg receives the change's row number. */
+static int place(kr_node *n, const kr_change *c, int memb, sqlite3_int64 *chg)
+{
+  sqlite3_stmt *s;
+  uint64_t contig = 0;
+  int rc;
+
   if (!(s = kr__q(n, KR_Q_ORIGIN_GET))) return KR_EDB;
   sqlite3_bind_blob(s, 1, c->origin, KR_NODE_LEN, SQLITE_STATIC);
   rc = sqlite3_step(s);
@@ -403,11 +494,14 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
     n->cur_origin = sqlite3_column_int64(s, 0);
     contig = (uint64_t)sqlite3_column_int64(s, 1);
     sqlite3_reset(s);
+    /* Changes sent first (membership, erasure) may come ahead of their
+     * origin's prefix; others must be the next of their origin. */
     if (n->in_order && !memb && c->seq > contig + 1) return KR_EGAP;
   } else {
-    if (n->in_order && !memb && c->seq > 1) { sqlite3_reset(s); return KR_EGAP; }
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE || !(s = kr__q(n, KR_Q_ORIGIN_PUT))) return KR_EDB;
+    if (rc != SQLITE_DONE) return KR_EDB;
+    if (n->in_order && !memb && c->seq > 1) return KR_EGAP;
+    if (!(s = kr__q(n, KR_Q_ORIGIN_PUT))) return KR_EDB;
     sqlite3_bind_blob(s, 1, c->origin, KR_NODE_LEN, SQLITE_STATIC);
     if ((rc = STEP_DONE(s))) return rc;
     n->cur_origin = sqlite3_last_insert_rowid(n->db);
@@ -422,12 +516,22 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
   sqlite3_bind_int64(s, 7, (sqlite3_int64)kr_node_now_ms(n));
   sqlite3_bind_int(s, 8, memb);
   if ((rc = STEP_DONE(s))) return rc;
-  chg = sqlite3_last_insert_rowid(n->db);
-  if ((rc = advance_contig(n, contig, c->seq))) return rc;
+  *chg = sqlite3_last_insert_rowid(n->db);
+  return advance_contig(n, contig, c->seq);
+}
 
-  kr_hlc_recv(&n->clock, c->hlc, kr_node_now_ms(n), KR_HLC_MAX_SKEW_MS);
+/* Step 5, materialise: store each op (its bytes, or its hash alone where
+ * the subject is erased) and fold it into the state; the subjects whose
+ * full-text entry must be refreshed go to dirty (nops long). *expel is set
+ * when the change removes a member. */
+static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, sqlite3_int64 *dirty,
+                       size_t *ndirty, int *expel)
+{
+  const uint8_t *prev = NULL;   /* ops of one subject come together: look it up once */
+  int prev_gone = 0, rc;
+  sqlite3_int64 sn = 0;
+  sqlite3_stmt *s;
 
-  if (!(dirty = malloc(sizeof *dirty * c->nops))) return KR_ENOMEM;
   for (uint32_t i = 0; i < c->nops; i++) {
     const kr_op *op = &c->ops[i];
     kr_stamp st = {.hlc = c->hlc, .idx = i};
@@ -443,22 +547,22 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
       if (prev && memcmp(prev, op->subject, KR_SUBJECT_LEN) == 0) {
         gone = prev_gone;
       } else {
-        if (!(s = kr__q(n, KR_Q_SUBJ_PUT))) { rc = KR_EDB; goto out; }
+        if (!(s = kr__q(n, KR_Q_SUBJ_PUT))) return KR_EDB;
         sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
-        if ((rc = STEP_DONE(s))) goto out;
+        if ((rc = STEP_DONE(s))) return rc;
         if (sqlite3_changes(n->db)) {
           sn = sqlite3_last_insert_rowid(n->db);
           gone = 0;
         } else {
-          if ((rc = kr__subject_n(n, op->subject, &sn))) goto out;
-          if ((gone = kr__erased(n, sn, NULL)) < 0) { rc = gone; goto out; }
+          if ((rc = kr__subject_n(n, op->subject, &sn))) return rc;
+          if ((gone = kr__erased(n, sn, NULL)) < 0) return gone;
         }
       }
       /* After an erasure in this change, the next op looks again. */
       prev = op->type == KR_OP_ERASE ? NULL : op->subject;
       prev_gone = gone;
     }
-    if (!(s = kr__q(n, KR_Q_OP_PUT))) { rc = KR_EDB; goto out; }
+    if (!(s = kr__q(n, KR_Q_OP_PUT))) return KR_EDB;
     sqlite3_bind_int64(s, 1, chg);
     sqlite3_bind_int64(s, 2, i);
     if (keyed)
@@ -470,29 +574,132 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
     /* An op on an erased subject is kept as its hash alone. */
     if (c->op_bytes[i] && (!gone || op->type == KR_OP_ERASE))
       sqlite3_bind_blob(s, 7, c->op_bytes[i], (int)c->op_len[i], SQLITE_STATIC);
-    if ((rc = STEP_DONE(s))) goto out;
+    if ((rc = STEP_DONE(s))) return rc;
     if (op->type == KR_OP_REDACTED || (gone && op->type != KR_OP_ERASE))
       continue;
 
-    if ((rc = apply_op(n, sn, op, &st, tag, c->seq))) goto out;
-    if (op->type == KR_OP_EXPEL) expel = 1;
+    if ((rc = apply_op(n, sn, op, &st, tag, c->seq))) return rc;
+    if (op->type == KR_OP_EXPEL) *expel = 1;
     if (touches_fts(op))
-      dirty[ndirty++] = sn;
+      dirty[(*ndirty)++] = sn;
   }
+  return 0;
+}
 
+/* Step 6, index: refresh the full-text entry of each subject touched. */
+static int index_subjects(kr_node *n, sqlite3_int64 *dirty, size_t ndirty)
+{
   qsort(dirty, ndirty, sizeof *dirty, cmp_sn);
   for (size_t i = 0; i < ndirty; i++) {
-    int g;
+    int g, rc;
     if (i && dirty[i] == dirty[i - 1]) continue;
-    if ((g = kr__erased(n, dirty[i], NULL)) < 0) { rc = g; goto out; }
-    if (!g && (rc = fts_refresh(n, dirty[i]))) goto out;
+    if ((g = kr__erased(n, dirty[i], NULL)) < 0) return g;
+    if (!g && (rc = fts_refresh(n, dirty[i]))) return rc;
   }
-  if ((rc = kr__meta_put_int(n, "clock", (int64_t)n->clock))) goto out;
-  /* A removal may cut off changes held already: retract them. */
-  if (expel && (rc = kr__retract(n))) goto out;
+  return 0;
+}
+
+/* 1 when the change is sent first in every stream: it holds a membership
+ * op or an erasure (kr_lacks), and may arrive ahead of its origin's prefix. */
+static int sent_first(const kr_change *c)
+{
+  for (uint32_t i = 0; i < c->nops; i++)
+    if (KR_OP_IS_MEMBERSHIP(c->ops[i].type) || c->ops[i].type == KR_OP_ERASE) return 1;
+  return 0;
+}
+
+/*
+ * The one path by which a change enters the store (docs/crdt.md): known
+ * already? admitted (member, field rules)? withheld ops right here? held
+ * until this clock reaches it? Then placed (stored, vector), materialised
+ * (each op folded into the state), indexed (full text), and whatever a
+ * removal cut off taken back.
+ */
+int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
+{
+  sqlite3_int64 *dirty = NULL, chg;
+  size_t ndirty = 0;
+  int memb = sent_first(c), expel = 0, rc;
+
+  *fresh = 0;
+  n->memb_shrank = 0;
+  if ((rc = known(n, c))) return rc > 0 ? 0 : rc;
+  /* In a session, an origin whose change was skipped has a gap after it. */
+  if (n->in_order && ids_has(&n->skipped, c->origin, KR_NODE_LEN)) return KR_EREDACTED;
+  if ((rc = admit(n, c))) return rc;
+  if ((rc = check_withheld(n, c, memb))) return rc;
+  if ((rc = hold(n, c))) return rc > 0 ? 0 : rc;
+  if ((rc = place(n, c, memb, &chg))) return rc;
+
+  kr_hlc_recv(&n->clock, c->hlc, kr_node_now_ms(n), KR_HLC_MAX_SKEW_MS);
+  if (!(dirty = malloc(sizeof *dirty * c->nops))) return KR_ENOMEM;
+  if ((rc = materialise(n, c, chg, dirty, &ndirty, &expel)) ||
+      (rc = index_subjects(n, dirty, ndirty)) ||
+      (rc = kr__meta_put_int(n, "clock", (int64_t)n->clock)))
+    goto out;
+  /* A removal, or an admission that voids another, may cut off changes
+   * held already: retract them. */
+  if ((expel || n->memb_shrank) && (rc = kr__retract(n))) goto out;
   *fresh = 1;
 out:
   free(dirty);
+  return rc;
+}
+
+/*
+ * Changes held because they were stamped ahead of this clock, applied now
+ * that it has reached them: per origin in seq order, an origin's later
+ * changes waiting behind one still ahead. Inside the caller's transaction.
+ * A change refused now (its origin removed meanwhile) is dropped.
+ */
+int kr__release_held(kr_node *n)
+{
+  sqlite3_stmt *s;
+  uint8_t blocked[KR_NODE_LEN];
+  uint64_t limit = kr_node_now_ms(n) + KR_HLC_MAX_SKEW_MS;
+  int have_blocked = 0, rc = 0, in_order = n->in_order;
+  struct { uint8_t *p; size_t n; } due[64];
+  size_t ndue = 0;
+
+  if (sqlite3_prepare_v2(n->db, "SELECT origin, hlc, bytes, seq FROM held ORDER BY origin, seq",
+                         -1, &s, NULL) != SQLITE_OK)
+    return KR_EDB;
+  while (ndue < sizeof due / sizeof due[0] && sqlite3_step(s) == SQLITE_ROW) {
+    const void *o = sqlite3_column_blob(s, 0);
+    size_t len = (size_t)sqlite3_column_bytes(s, 2);
+    if (sqlite3_column_bytes(s, 0) != KR_NODE_LEN) continue;
+    if (have_blocked && memcmp(o, blocked, KR_NODE_LEN) == 0) continue;
+    if (kr_hlc_ms((kr_hlc)sqlite3_column_int64(s, 1)) > limit) {
+      memcpy(blocked, o, KR_NODE_LEN);
+      have_blocked = 1;
+      continue;
+    }
+    if (!(due[ndue].p = malloc(len ? len : 1))) { rc = KR_ENOMEM; break; }
+    memcpy(due[ndue].p, sqlite3_column_blob(s, 2), len);
+    due[ndue++].n = len;
+  }
+  sqlite3_finalize(s);
+  n->in_order = 0;
+  for (size_t i = 0; i < ndue; i++) {
+    kr_change c;
+    int f;
+    if (!rc && kr_change_decode(due[i].p, due[i].n, KR_CHANGE_MAX, &c) == 0) {
+      if (!(s = kr__q(n, KR_Q_HELD_DEL))) {
+        rc = KR_EDB;
+      } else {
+        sqlite3_bind_blob(s, 1, c.origin, KR_NODE_LEN, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)c.seq);
+        if (!(rc = STEP_DONE(s))) {
+          rc = kr__apply_change(n, &c, &f);
+          /* refused now: dropped, as it would be on arrival */
+          if (rc != KR_EDB && rc != KR_ENOMEM && rc != KR_EFULL) rc = 0;
+        }
+      }
+      kr_change_free(&c);
+    }
+    free(due[i].p);
+  }
+  n->in_order = in_order;
   return rc;
 }
 
@@ -534,7 +741,8 @@ int kr_node_apply_many(kr_node *n, const uint8_t *const *bufs, const size_t *len
 
   if (fresh) *fresh = 0;
   if (kr__exec(n, "BEGIN IMMEDIATE")) return KR_EDB;
-  n->nwithheld = 0;
+  txn_start(n);
+  rc = kr__release_held(n);
   for (size_t i = 0; i < count && !rc; i++) {
     kr_change c;
     int f = 0;
@@ -556,10 +764,29 @@ int kr_node_apply_many(kr_node *n, const uint8_t *const *bufs, const size_t *len
   return 0;
 }
 
+int kr_node_release_held(kr_node *n)
+{
+  sqlite3_stmt *s;
+  int rc, due;
+
+  if (sqlite3_prepare_v2(n->db, "SELECT 1 FROM held WHERE hlc<=?1 LIMIT 1", -1, &s, NULL))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, (sqlite3_int64)kr_hlc_make(kr_node_now_ms(n) + KR_HLC_MAX_SKEW_MS,
+                                                      KR_HLC_CTR_MAX));
+  due = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_finalize(s);
+  if (!due) return 0;
+  if ((rc = kr_node_batch_begin(n))) return rc;
+  return kr_node_batch_end(n, 1);
+}
+
 int kr_node_batch_begin(kr_node *n)
 {
-  n->nwithheld = 0;
-  return kr__exec(n, "BEGIN IMMEDIATE");
+  int rc;
+  if ((rc = kr__exec(n, "BEGIN IMMEDIATE"))) return rc;
+  txn_start(n);
+  if ((rc = kr__release_held(n))) kr_node_batch_end(n, 0);
+  return rc;
 }
 
 int kr_node_batch_apply(kr_node *n, const uint8_t *buf, size_t len, int *fresh)
@@ -592,7 +819,7 @@ int kr_node_batch_end(kr_node *n, int commit)
   }
   kr__exec(n, "ROLLBACK");
   n->need_fts_optimize = 0;
-  n->nwithheld = 0;
+  txn_start(n);
   kr__meta_get_int(n, "clock", (int64_t *)&n->clock);
   return commit ? (rc ? rc : KR_EDB) : 0;
 }
@@ -699,7 +926,7 @@ static int rebuild(kr_node *n)
   static const char *const wipe[] = {
     "DELETE FROM fields", "DELETE FROM set_adds", "DELETE FROM set_removed",
     "DELETE FROM consent_ops", "DELETE FROM consent_observed", "DELETE FROM erasures",
-    "DELETE FROM members", "DELETE FROM vol_fts",
+    "DELETE FROM members", "DELETE FROM admits", "DELETE FROM vol_fts",
   };
   sqlite3_stmt *s;
   int rc = 0;
@@ -799,6 +1026,20 @@ int kr__retract(kr_node *n)
     sqlite3_finalize(s);
     if (rc) break;
 
+    /* Held changes of origins that are no longer members go too. */
+    if (sqlite3_prepare_v2(n->db,
+          "DELETE FROM held WHERE origin<>?1 AND origin<>?2 AND NOT EXISTS (SELECT 1 FROM "
+          "members m WHERE m.node=held.origin AND m.org IS NOT NULL AND (m.cutoff IS NULL OR "
+          "held.seq<=m.cutoff))", -1, &s, NULL) != SQLITE_OK) {
+      rc = KR_EDB;
+      break;
+    }
+    sqlite3_bind_blob(s, 1, n->founder, KR_NODE_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : KR_EDB;
+    sqlite3_finalize(s);
+    if (rc) break;
+
     /* Gone: the changes, their ops; each origin's vector is cut back to
      * what remains of its prefix (a removal cuts a suffix). */
     if ((rc = run_sql(n, "DELETE FROM ops WHERE chg IN kr_gone", 0)) ||
@@ -829,5 +1070,30 @@ int kr__retract(kr_node *n)
     if (rc == KR_ENOTMEMBER) rc = 0;
   }
   free(keep);
+  n->memb_shrank = 0;
+  return rc;
+}
+
+int kr_node_held(kr_node *n, kr_held_cb cb, void *ctx)
+{
+  sqlite3_stmt *s;
+  int rc = 0, step;
+
+  if (sqlite3_prepare_v2(n->db, "SELECT origin, count(*), min(hlc) FROM held GROUP BY origin"
+                                " ORDER BY min(hlc)", -1, &s, NULL) != SQLITE_OK)
+    return KR_EDB;
+  while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    kr_held h;
+    uint64_t ms;
+    if (sqlite3_column_bytes(s, 0) != KR_NODE_LEN) continue;
+    memcpy(h.origin, sqlite3_column_blob(s, 0), KR_NODE_LEN);
+    h.count = (uint64_t)sqlite3_column_int64(s, 1);
+    h.first = (kr_hlc)sqlite3_column_int64(s, 2);
+    ms = kr_hlc_ms(h.first);
+    h.until_ms = ms > KR_HLC_MAX_SKEW_MS ? ms - KR_HLC_MAX_SKEW_MS : 0;
+    rc = cb(ctx, &h);
+  }
+  if (!rc && step != SQLITE_DONE) rc = KR_EDB;
+  sqlite3_finalize(s);
   return rc;
 }

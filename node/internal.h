@@ -63,6 +63,11 @@
                    "VALUES(?1,?2,?3)")                                                  \
   X(CON_WD_TAGS,   "SELECT tag FROM consent_ops WHERE subj=?1 AND purpose=?2 AND "      \
                    "recipient=?3 AND NOT is_grant ORDER BY tag")                        \
+  X(HELD_GET,      "SELECT header FROM held WHERE origin=?1 AND seq=?2")                \
+  X(HELD_BEFORE,   "SELECT 1 FROM held WHERE origin=?1 AND seq<?2 LIMIT 1")            \
+  X(HELD_PUT,      "INSERT OR IGNORE INTO held(origin,seq,hlc,header,bytes,arrived) "   \
+                   "VALUES(?1,?2,?3,?4,?5,?6)")                                         \
+  X(HELD_DEL,      "DELETE FROM held WHERE origin=?1 AND seq=?2")                       \
   X(FTS_DEL,       "DELETE FROM vol_fts WHERE rowid=?1")                                \
   X(FTS_PUT,       "INSERT INTO vol_fts(rowid,name,skills,city,notes) "                 \
                    "VALUES(?1,?2,?3,?4,?5)")
@@ -73,6 +78,12 @@ enum {
 #undef KR_SQL_ENUM
   KR_Q__COUNT
 };
+
+/* A list of ids of one length, for one transaction. */
+typedef struct {
+  uint8_t *id;
+  size_t n, cap;
+} kr_ids;
 
 struct kr_node {
   sqlite3 *db;
@@ -87,10 +98,12 @@ struct kr_node {
   uint8_t founder[KR_NODE_LEN];    /* its founder: a member from its first change */
   int need_fts_optimize;         /* an erasure happened: rewrite the FTS index */
   int need_checkpoint;           /* an erasure's checkpoint was held up by a reader */
+  int memb_shrank;               /* apply: an admission voided another: take back */
   sqlite3_int64 cur_origin;      /* apply: origins.n of the change being applied */
   int in_order;                  /* apply: refuse a gap in an origin's plain changes */
-  uint8_t (*withheld)[KR_SUBJECT_LEN]; /* apply: subjects with withheld ops, to be */
-  size_t nwithheld, capwithheld;       /* erased by the end of the transaction */
+  kr_ids withheld;               /* apply: subjects with withheld ops, to be erased
+                                    by the end of the transaction */
+  kr_ids skipped;                /* apply: origins a change was skipped of (withheld) */
   char *home;                    /* the home directory, for a second connection */
 };
 
@@ -112,6 +125,9 @@ int kr__meta_put_blob(kr_node *n, const char *key, const void *v, size_t len);
 /* write.c: sign ops as this node's next change and apply it inside the
  * open transaction; its bytes are appended to wire if not NULL. */
 int kr__author(kr_node *n, const kr_op *ops, uint32_t nops, kr_buf *wire);
+/* apply.c: apply the held changes this clock has reached (in the open
+ * transaction). */
+int kr__release_held(kr_node *n);
 /* apply.c: after a removal, take back the changes it cuts off. */
 int kr__retract(kr_node *n);
 /* member.c: a second change under a held (origin, seq): remove the origin. */
@@ -148,5 +164,8 @@ int kr__consent_in_force(kr_node *n, sqlite3_int64 sn, const char *purpose, cons
 int kr__normalise(int field, const char *in, char *out, size_t cap,
                   int this_year, const char **why);
 int kr__has_bsn(const char *s);
+/* Every op of c passes the field rules (kr_op_values_ok), years of birth up
+ * to the year of c's stamp. */
+int kr__change_rules(const kr_change *c, const char **why);
 
 #endif

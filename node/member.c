@@ -9,8 +9,11 @@
  *          (what the remover held of it) still count, later ones never.
  *
  * A change is accepted only when its origin is a member at that change's
- * seq. Two admissions of one node: the earliest stamp gives its name. Two
- * removals: the smallest after_seq and the earliest stamp count.
+ * seq. The founder cannot be removed. One invite admits one node: of two
+ * admissions naming the same invite and different nodes the earliest
+ * stamp stands and the other is void. Two admissions of one node: the
+ * earliest in force gives its name. Two removals: the smallest after_seq
+ * and the earliest stamp count.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +115,10 @@ int kr__member_check(kr_node *n, const kr_change *c)
       if (memcmp(op->subject, n->network, KR_NETWORK_LEN) != 0) return KR_ENETWORK;
       if (op->type == KR_OP_FOUND && memcmp(c->origin, n->founder, KR_NODE_LEN) != 0)
         return KR_ENOTMEMBER;
+      /* The founder cannot be removed: a change that tries is refused
+       * whole, from anywhere (docs/crdt.md, "Membership"). */
+      if (op->type == KR_OP_EXPEL && memcmp(op->member, n->founder, KR_NODE_LEN) == 0)
+        return KR_EFOUNDER;
     }
   }
   if ((rc = member_state(n, c->origin, &admitted, &cutoff))) return rc;
@@ -147,13 +154,27 @@ static int run(kr_node *n, const char *sql, const uint8_t node[KR_NODE_LEN], con
   return rc == SQLITE_DONE ? 0 : KR_EDB;
 }
 
-/* (hlc, origin, idx) of ?2..?4 orders before the admission stamp held. */
+/* (hlc, origin, idx) of ?2..?4 orders before the removal stamp held. */
 #define EARLIER(h, o, i) "(" h " IS NULL OR ?2<" h " OR (?2=" h " AND (?3<" o \
                          " OR (?3=" o " AND ?4<" i "))))"
+
+/* b's stamp orders before a's. */
+#define B_BEFORE_A "(b.hlc<a.hlc OR (b.hlc=a.hlc AND (b.origin<a.origin OR " \
+                   "(b.origin=a.origin AND b.idx<a.idx))))"
+
+/* An admission is in force when no admission with the same invite names
+ * another node with an earlier stamp: one invite admits one node, the
+ * earliest admission of it wins on every node. FOUND counts as the
+ * founder's admission (no invite). Each member row takes its name from
+ * the earliest admission of it in force, or none. */
+#define ADMISSION_IN_FORCE                                                          \
+  "(a.invite IS NULL OR NOT EXISTS (SELECT 1 FROM admits b WHERE b.invite=a.invite" \
+  " AND b.node<>a.node AND " B_BEFORE_A "))"
 
 int kr__member_apply(kr_node *n, const kr_op *op, const kr_stamp *st)
 {
   const uint8_t *node = op->type == KR_OP_FOUND ? st->origin : op->member;
+  sqlite3_stmt *s;
   int rc;
 
   if ((rc = run(n, "INSERT OR IGNORE INTO members(node) VALUES(?1)", node, op, st))) return rc;
@@ -165,9 +186,57 @@ int kr__member_apply(kr_node *n, const kr_op *op, const kr_stamp *st)
                   " r_idx=CASE WHEN " EARLIER("r_hlc", "r_origin", "r_idx") " THEN ?4 ELSE r_idx END"
                   " WHERE node=?1",
                node, op, st);
-  return run(n, "UPDATE members SET org=?5, kind=?6, invite=?7, a_hlc=?2, a_origin=?3, a_idx=?4"
-                " WHERE node=?1 AND " EARLIER("a_hlc", "a_origin", "a_idx"),
-             node, op, st);
+  if ((rc = run(n, "INSERT OR IGNORE INTO admits(node,invite,hlc,origin,idx,org,kind)"
+                   " VALUES(?1,?7,?2,?3,?4,?5,?6)", node, op, st)) ||
+      (rc = run(n, "UPDATE members SET (org,kind,invite,a_hlc,a_origin,a_idx)=(SELECT a.org,"
+                   " a.kind, a.invite, a.hlc, a.origin, a.idx FROM admits a WHERE"
+                   " a.node=members.node AND " ADMISSION_IN_FORCE " ORDER BY a.hlc, a.origin,"
+                   " a.idx LIMIT 1) WHERE node=?1 OR node IN (SELECT node FROM admits WHERE"
+                   " invite=?7)", node, op, st)))
+    return rc;
+  if (op->type != KR_OP_ADMIT) return 0;
+  /* Another node admitted with the same invite may have lost its
+   * admission here: the caller takes back what it no longer may hold. */
+  if (sqlite3_prepare_v2(n->db, "SELECT count(DISTINCT node) FROM admits WHERE invite=?1", -1, &s,
+                         NULL) != SQLITE_OK)
+    return KR_EDB;
+  sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW && sqlite3_column_int(s, 0) > 1) n->memb_shrank = 1;
+  rc = rc == SQLITE_ROW ? 0 : KR_EDB;
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int kr_node_void_admissions(kr_node *n, kr_void_cb cb, void *ctx)
+{
+  sqlite3_stmt *s;
+  int rc = 0, step;
+
+  /* Each admission not in force, with the earliest admission of its
+   * invite (the one in force). */
+  if (sqlite3_prepare_v2(n->db,
+        "SELECT a.node, a.org, a.hlc, a.origin, a.idx, b.node, b.org, b.hlc, b.origin, b.idx"
+        " FROM admits a JOIN admits b ON b.invite=a.invite AND b.node<>a.node AND " B_BEFORE_A
+        " AND NOT EXISTS (SELECT 1 FROM admits c WHERE c.invite=b.invite AND"
+        " (c.hlc<b.hlc OR (c.hlc=b.hlc AND (c.origin<b.origin OR (c.origin=b.origin AND"
+        " c.idx<b.idx))))) ORDER BY a.hlc, a.origin, a.idx", -1, &s, NULL) != SQLITE_OK)
+    return KR_EDB;
+  while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    kr_void_admission v;
+    if (sqlite3_column_bytes(s, 0) != KR_NODE_LEN || sqlite3_column_bytes(s, 5) != KR_NODE_LEN)
+      continue;
+    memcpy(v.node, sqlite3_column_blob(s, 0), KR_NODE_LEN);
+    v.org = (const char *)sqlite3_column_text(s, 1);
+    kr__read_stamp(s, 2, &v.at);
+    memcpy(v.winner, sqlite3_column_blob(s, 5), KR_NODE_LEN);
+    v.winner_org = (const char *)sqlite3_column_text(s, 6);
+    kr__read_stamp(s, 7, &v.winner_at);
+    rc = cb(ctx, &v);
+  }
+  if (!rc && step != SQLITE_DONE) rc = KR_EDB;
+  sqlite3_finalize(s);
+  return rc;
 }
 
 int kr_node_network(const kr_node *n, uint8_t network[static KR_NETWORK_LEN],
@@ -271,7 +340,7 @@ int kr_node_invite_used(kr_node *n, const uint8_t invite[static KR_SUBJECT_LEN])
   sqlite3_stmt *s;
   int rc;
 
-  if (sqlite3_prepare_v2(n->db, "SELECT 1 FROM members WHERE invite=?1", -1, &s, NULL))
+  if (sqlite3_prepare_v2(n->db, "SELECT 1 FROM admits WHERE invite=?1", -1, &s, NULL))
     return KR_EDB;
   sqlite3_bind_blob(s, 1, invite, KR_SUBJECT_LEN, SQLITE_STATIC);
   rc = sqlite3_step(s);
@@ -316,6 +385,7 @@ int kr_node_expel(kr_node *n, const uint8_t member[static KR_NODE_LEN], const ch
   kr_op op;
   int rc;
 
+  if (memcmp(member, n->founder, KR_NODE_LEN) == 0) return KR_EFOUNDER;
   if ((rc = kr_node_is_member(n, member)) < 0) return rc;
   if (!rc) return KR_ENOTFOUND;
   if (!reason || kr__has_bsn(reason)) return reason ? KR_EBSN : KR_EINVAL;

@@ -126,6 +126,22 @@ int kr_node_batch_end(kr_node *n, int commit);
  * is held (KR_EGAP otherwise). */
 int kr_node_batch_apply_next(kr_node *n, const uint8_t *buf, size_t len, int *fresh);
 
+/* Apply, in a transaction of its own, the changes held because they were
+ * stamped ahead of this clock, now that it has reached them (kring does
+ * so at every open and every transaction that applies changes). */
+int kr_node_release_held(kr_node *n);
+
+typedef struct {
+  uint8_t origin[KR_NODE_LEN];
+  uint64_t count;              /* changes of origin held */
+  kr_hlc first;                /* the earliest stamp among them */
+  uint64_t until_ms;           /* when this clock reaches it: applied then */
+} kr_held;
+typedef int (*kr_held_cb)(void *ctx, const kr_held *h);
+/* Per origin, the changes held because they are stamped ahead of this
+ * clock (docs/crdt.md, "Stamps and the clock"). */
+int kr_node_held(kr_node *n, kr_held_cb cb, void *ctx);
+
 /* The node's Ed25519 secret key (public half at +32): for sync/ to sign
  * bundles and derive its Noise key. */
 const uint8_t *kr_node_secret_key(const kr_node *n);
@@ -166,10 +182,23 @@ int kr_node_set_inviter(kr_node *n, const uint8_t inviter[static KR_NODE_LEN]);
 /* 1 when this node may sync with id: a current member, or, while this
  * node has not seen its own admission, the founder or its inviter. */
 int kr_node_trusted(kr_node *n, const uint8_t id[static KR_NODE_LEN]);
+/* An admission that is void: another node was admitted earlier with the
+ * same invite (one invite admits one node, network-wide). */
+typedef struct {
+  uint8_t node[KR_NODE_LEN];   /* the node whose admission is void */
+  const char *org;
+  kr_stamp at;                 /* the void admission: when, and by whom (origin) */
+  uint8_t winner[KR_NODE_LEN]; /* the node the invite admitted */
+  const char *winner_org;
+  kr_stamp winner_at;
+} kr_void_admission;
+typedef int (*kr_void_cb)(void *ctx, const kr_void_admission *v);
+int kr_node_void_admissions(kr_node *n, kr_void_cb cb, void *ctx);
 /* 1 when an admission held used this invite id. */
 int kr_node_invite_used(kr_node *n, const uint8_t invite[static KR_SUBJECT_LEN]);
 /* Commit an ADMIT (KR_EEXISTS if member or removed) or an EXPEL (cutoff:
- * the highest seq of the member held here; KR_ENOTFOUND if not a member). */
+ * the highest seq of the member held here; KR_ENOTFOUND if not a member,
+ * KR_EFOUNDER for the founder). */
 int kr_node_admit(kr_node *n, const uint8_t member[static KR_NODE_LEN], const char *org,
                   const char *kind, const uint8_t invite[static KR_SUBJECT_LEN]);
 int kr_node_expel(kr_node *n, const uint8_t member[static KR_NODE_LEN], const char *reason);
@@ -224,6 +253,20 @@ int kr_node_addr_remove(kr_node *n, const char *name);
 int kr_node_addrs(kr_node *n, kr_addr_cb cb, void *ctx);
 /* Record an attempt: err NULL for success; node (may be NULL) who answered. */
 int kr_node_addr_result(kr_node *n, const char *name, const uint8_t *node, const char *err);
+
+/* A peer's wall clock at its last handshake, when it differed from this
+ * node's by more than KR_HLC_MAX_SKEW_MS (sessions with it are refused
+ * then). skew_ms: the peer's clock minus this node's. */
+typedef struct {
+  uint8_t peer[KR_NODE_LEN];
+  int64_t skew_ms;
+  uint64_t at_ms;
+} kr_clock_note;
+typedef int (*kr_clock_cb)(void *ctx, const kr_clock_note *c);
+/* Record the skew seen at a handshake: kept while too large, dropped once
+ * the clocks agree (then nothing is written if there was no note). */
+int kr_node_clock_note(kr_node *n, const uint8_t peer[static KR_NODE_LEN], int64_t skew_ms);
+int kr_node_clock_notes(kr_node *n, kr_clock_cb cb, void *ctx);
 
 /* ---- queries ------------------------------------------------------------ */
 

@@ -86,3 +86,52 @@ int kr_node_addr_result(kr_node *n, const char *name, const uint8_t *node, const
   sqlite3_finalize(s);
   return rc;
 }
+
+/* Peers whose wall clock differed from this node's by more than
+ * KR_HLC_MAX_SKEW_MS at their last handshake (table clock_skew): sessions
+ * with them are refused until the clocks agree again. */
+int kr_node_clock_note(kr_node *n, const uint8_t peer[static KR_NODE_LEN], int64_t skew_ms)
+{
+  sqlite3_stmt *s;
+  int rc, off = skew_ms > (int64_t)KR_HLC_MAX_SKEW_MS || skew_ms < -(int64_t)KR_HLC_MAX_SKEW_MS;
+
+  if (!off) {
+    /* The common case writes nothing: only a note that is there goes. */
+    if ((rc = run(n, "SELECT 1 FROM clock_skew WHERE peer=?1", &s))) return rc;
+    sqlite3_bind_blob(s, 1, peer, KR_NODE_LEN, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_DONE) return 0;
+    if (rc != SQLITE_ROW) return KR_EDB;
+  }
+  if ((rc = run(n, off ? "INSERT OR REPLACE INTO clock_skew(peer, skew, at) VALUES(?1,?2,?3)"
+                       : "DELETE FROM clock_skew WHERE peer=?1", &s)))
+    return rc;
+  sqlite3_bind_blob(s, 1, peer, KR_NODE_LEN, SQLITE_STATIC);
+  if (off) {
+    sqlite3_bind_int64(s, 2, skew_ms);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)kr_node_now_ms(n));
+  }
+  rc = STEP_DONE(s);
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int kr_node_clock_notes(kr_node *n, kr_clock_cb cb, void *ctx)
+{
+  sqlite3_stmt *s;
+  int rc = 0, step;
+
+  if ((rc = run(n, "SELECT peer, skew, at FROM clock_skew ORDER BY at", &s))) return rc;
+  while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    kr_clock_note c;
+    if (sqlite3_column_bytes(s, 0) != KR_NODE_LEN) continue;
+    memcpy(c.peer, sqlite3_column_blob(s, 0), KR_NODE_LEN);
+    c.skew_ms = sqlite3_column_int64(s, 1);
+    c.at_ms = (uint64_t)sqlite3_column_int64(s, 2);
+    rc = cb(ctx, &c);
+  }
+  if (!rc && step != SQLITE_DONE) rc = KR_EDB;
+  sqlite3_finalize(s);
+  return rc;
+}

@@ -85,6 +85,23 @@ static const char *const migrations[] = {
   /* 3 -> 4: changes that erase travel first too (memb now means "sent
    * first, ahead of the origin's prefix": membership or erasure). */
   "UPDATE changes SET memb=1 WHERE n IN (SELECT chg FROM ops WHERE type=6);",
+
+  /* 4 -> 5: every admission (one invite admits one node network-wide: the
+   * earliest admission of an invite voids the others, so all are kept to
+   * decide); changes held because they are stamped ahead of this clock
+   * (applied when it reaches them); peers whose clock was too far off. */
+  "CREATE TABLE admits(node BLOB NOT NULL, invite BLOB, hlc INTEGER NOT NULL,"
+  "  origin BLOB NOT NULL, idx INTEGER NOT NULL, org TEXT NOT NULL, kind TEXT NOT NULL,"
+  "  UNIQUE(hlc, origin, idx));"
+  "CREATE INDEX admits_node ON admits(node);"
+  "CREATE INDEX admits_invite ON admits(invite);"
+  "INSERT INTO admits SELECT node, invite, a_hlc, a_origin, a_idx, org, kind FROM members"
+  "  WHERE org IS NOT NULL;"
+  "CREATE TABLE held(origin BLOB NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL,"
+  "  header BLOB NOT NULL, bytes BLOB NOT NULL, arrived INTEGER NOT NULL,"
+  "  PRIMARY KEY(origin, seq)) WITHOUT ROWID;"
+  "CREATE TABLE clock_skew(peer BLOB PRIMARY KEY, skew INTEGER NOT NULL,"
+  "  at INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -427,6 +444,9 @@ int kr_node_open(const char *home, kr_node **out)
     }
     if ((rc = kr__found(n))) goto err;
   }
+  /* Changes held until this clock reached them: applied now, if the store
+   * is writable (a read-only store shows them once a writer opens it). */
+  kr_node_release_held(n);
   *out = n;
   return 0;
 err:
@@ -441,7 +461,8 @@ void kr_node_close(kr_node *n)
     sqlite3_finalize(n->q[i]);
   if (n->db) sqlite3_close(n->db);
   sodium_memzero(n->sk, sizeof n->sk);
-  free(n->withheld);
+  free(n->withheld.id);
+  free(n->skipped.id);
   free(n->home);
   free(n);
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crdt/err.h"
 #include "crdt/op.h"
@@ -229,3 +230,61 @@ int kr_normalise_field(int field, const char *in, char *out, size_t cap,
 }
 
 int kr__has_bsn(const char *s) { return kr_text_has_bsn(s); }
+
+/* A text an op carries that is not a field value (consent text version,
+ * reasons, organisation names): one line, no BSN. empty_ok for the text
+ * version, which may be left out. */
+static int line_ok(const char *s, int empty_ok, const char **why)
+{
+  if (!s || (!s[0] && !empty_ok)) { *why = "empty text"; return KR_EVALIDATION; }
+  if (strchr(s, '\n')) { *why = "text of one line holds a line break"; return KR_EVALIDATION; }
+  return kr_text_has_bsn(s) ? KR_EBSN : 0;
+}
+
+int kr_op_values_ok(const kr_op *op, int year, const char **why)
+{
+  char norm[KR_VALUE_MAX + 1];
+  const char *dummy;
+  int rc;
+
+  if (!why) why = &dummy;
+  *why = NULL;
+  switch (op->type) {
+  case KR_OP_SET:
+    if (!op->value) return 0;                    /* clears the field */
+    /* fall through */
+  case KR_OP_ADD:
+  case KR_OP_REMOVE:
+    if ((rc = kr_normalise_field(op->field, op->value, norm, sizeof norm, year, why))) return rc;
+    if (strcmp(norm, op->value) != 0) {
+      *why = "value is not in the form kring stores (not normalised)";
+      return KR_EVALIDATION;
+    }
+    return 0;
+  case KR_OP_GRANT:
+  case KR_OP_WITHDRAW:
+    return line_ok(op->text_version, 1, why);
+  case KR_OP_ERASE:
+  case KR_OP_EXPEL:
+    return line_ok(op->value, 0, why);
+  case KR_OP_FOUND:
+  case KR_OP_ADMIT:
+    return line_ok(op->org, 0, why);
+  default:
+    return 0;                                    /* redacted: only its hash is here */
+  }
+}
+
+int kr__change_rules(const kr_change *c, const char **why)
+{
+  time_t secs = (time_t)(kr_hlc_ms(c->hlc) / 1000);
+  struct tm tm;
+  int rc = 0;
+
+  /* Year of birth: up to the year of the change's own stamp, so that every
+   * node decides alike whatever its clock says. */
+  gmtime_r(&secs, &tm);
+  for (uint32_t i = 0; i < c->nops && !rc; i++)
+    rc = kr_op_values_ok(&c->ops[i], tm.tm_year + 1900, why);
+  return rc;
+}

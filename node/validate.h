@@ -1,13 +1,17 @@
 /*
  * validate: what a value must look like before this node writes it, and
  * data minimisation. Pure functions; node/write.c calls them for every
- * local edit. Remote changes are not re-validated: their origin did so and
- * they are signed.
+ * local edit, and node/apply.c for every op of every change, local or from
+ * elsewhere, before it is stored (kr_op_values_ok): a modified node cannot
+ * make this one store what its own CLI would refuse. docs/protocol.md,
+ * "Field rules", lists them; they decide what converges.
  */
 #ifndef KR_VALIDATE_H
 #define KR_VALIDATE_H
 
 #include <stddef.h>
+
+#include "crdt/op.h"
 
 /* 1 when the 9 digits pass the BSN elfproef (11-test). */
 int kr_elfproef(const char digits[static 9]);
@@ -30,5 +34,14 @@ int kr_valid_availability(const char *s);
  */
 int kr_normalise_field(int field, const char *in, char *out, size_t cap,
                        int this_year, const char **why);
+
+/*
+ * The field rules for one op from anywhere: every value is exactly what
+ * kr_normalise_field makes of it (so already normalised), with year as
+ * "this year" for years of birth; text versions, reasons and organisation
+ * names are one line and hold no BSN. 0, KR_EVALIDATION (*why set) or
+ * KR_EBSN.
+ */
+int kr_op_values_ok(const kr_op *op, int year, const char **why);
 
 #endif

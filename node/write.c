@@ -336,7 +336,8 @@ int kr_txn_commit(kr_txn *t, kr_buf *wire)
 
   if (t->nops == 0) { kr_txn_abort(t); return KR_EINVAL; }
   if (kr__exec(n, "BEGIN IMMEDIATE")) { kr_txn_abort(t); return KR_EDB; }
-  if ((rc = kr__author(n, t->ops, (uint32_t)t->nops, wire))) goto fail;
+  if ((rc = kr__release_held(n)) || (rc = kr__author(n, t->ops, (uint32_t)t->nops, wire)))
+    goto fail;
   if ((rc = kr__exec(n, "COMMIT"))) goto fail;
   kr__after_commit(n);
   kr_txn_abort(t);

@@ -142,6 +142,7 @@ static int refusable(int rc)
   switch (rc) {
   case KR_ENOTMEMBER: case KR_ENETWORK: case KR_ECONFLICT: case KR_EBADSIG: case KR_EBADHASH:
   case KR_EMALFORMED: case KR_ENONCANON: case KR_EUNKNOWN: case KR_ETRUNCATED: case KR_ETOOBIG:
+  case KR_EFOUNDER: case KR_EVALIDATION: case KR_EBSN: case KR_EREDACTED:
     return 1;
   default:
     return 0;

@@ -109,12 +109,71 @@ static int admit(kr_link *l, const uint8_t *peer, const char *text)
   return rc;
 }
 
+void kr_link_span(uint64_t ms, char *out, size_t cap)
+{
+  uint64_t min = ms / 60000, h = min / 60, d = h / 24;
+  if (d >= 730) snprintf(out, cap, "%llu years", (unsigned long long)(d / 365));
+  else if (d >= 2) snprintf(out, cap, "%llu days", (unsigned long long)d);
+  else if (h) snprintf(out, cap, "%llu h %llu min", (unsigned long long)h, (unsigned long long)(min % 60));
+  else if (min) snprintf(out, cap, "%llu min %llu s", (unsigned long long)min,
+                         (unsigned long long)(ms / 1000 % 60));
+  else snprintf(out, cap, "%llu s", (unsigned long long)(ms / 1000));
+}
+
+/* Clocks too far apart would let one node's stamps win every field for as
+ * long as the difference: both sides refuse, each saying by how much
+ * (docs/protocol.md, S1). 1 when refused. */
+static int clock_off(kr_link *l, const kr_sess_event *ev, int trusted)
+{
+  int64_t skew = (int64_t)(ev->peer_clock_ms - kr_node_now_ms(l->n));
+  char span[48], org[KR_ORG_MAX + 1], who[13], why[400];
+  uint64_t abs = skew < 0 ? (uint64_t)-skew : (uint64_t)skew;
+
+  l->info.peer_skew_ms = skew;
+  /* Noted for `kring status` (members only: a stranger writes nothing). */
+  if (trusted) kr_node_clock_note(l->n, ev->peer, skew);
+  if (abs <= KR_HLC_MAX_SKEW_MS) return 0;
+  kr_link_span(abs, span, sizeof span);
+  kr_link_hex12(ev->peer, who);
+  if (kr_node_member_org(l->n, ev->peer, org, sizeof org) != 1) snprintf(org, sizeof org, "node %s", who);
+  l->info.clock_refused = 1;
+  snprintf(why, sizeof why, "this node's clock is %s %s %s's: set the clock right (kring syncs "
+           "only while clocks agree within %u minutes)", span, skew < 0 ? "ahead of" : "behind",
+           org, KR_HLC_MAX_SKEW_MS / 60000);
+  kr_sess_refuse_told(l->s, KR_ECLOCK, why);
+  return 1;
+}
+
+/* A node whose admission is void (its invite had admitted another node
+ * first) is told so, and what to do. 1 when it was. */
+struct void_find { const uint8_t *node; kr_void_admission v; char org[KR_ORG_MAX + 1], winner[KR_ORG_MAX + 1]; int found; };
+static int void_cb(void *ctx, const kr_void_admission *v)
+{
+  struct void_find *f = ctx;
+  if (f->found || memcmp(v->node, f->node, KR_NODE_LEN) != 0) return 0;
+  f->found = 1;
+  snprintf(f->org, sizeof f->org, "%s", v->org ? v->org : "");
+  snprintf(f->winner, sizeof f->winner, "%s", v->winner_org ? v->winner_org : "");
+  return 0;
+}
+
+static int void_admission(kr_link *l, const uint8_t *peer)
+{
+  struct void_find f;
+  memset(&f, 0, sizeof f);
+  f.node = peer;
+  if (kr_node_void_admissions(l->n, void_cb, &f) || !f.found) return 0;
+  refuse(l, KR_ENOTMEMBER, "the admission of %s is void: its invite had already admitted %s. "
+         "Ask a member for a new invite and join with it", f.org, f.winner);
+  return 1;
+}
+
 static int on_peer(kr_link *l, const kr_sess_event *ev)
 {
   char who[13];
   kr_vv v;
   uint8_t *heads = NULL;
-  int rc, ok;
+  int rc, ok = 0;
 
   memcpy(l->info.peer, ev->peer, KR_NODE_LEN);
   l->info.have_peer = 1;
@@ -123,16 +182,20 @@ static int on_peer(kr_link *l, const kr_sess_event *ev)
     refuse(l, KR_EINVAL, "connected to itself");
     return 0;
   }
-  if (ev->join) {
-    if (admit(l, ev->peer, ev->join)) return 0;
-  } else if ((ok = kr_node_trusted(l->n, ev->peer)) != 1) {
+  if (!ev->join && (ok = kr_node_trusted(l->n, ev->peer)) != 1) {
     if (ok < 0) refuse(l, ok, "reading the members: %s", kr_strerror(ok));
     else if (kr_node_is_removed(l->n, ev->peer) == 1)
       refuse(l, KR_ENOTMEMBER, "node %s was removed from this network", who);
+    else if (void_admission(l, ev->peer))
+      ;
     else
       refuse(l, KR_ENOTMEMBER, "node %s is not a member of this network", who);
     return 0;
   }
+  /* Before a join request admits anyone: a node whose clock is off would
+   * be admitted and then refused. */
+  if (clock_off(l, ev, ok == 1)) return 0;
+  if (ev->join && admit(l, ev->peer, ev->join)) return 0;
   if ((rc = kr_node_vector(l->n, &v)) ||
       (rc = (heads = malloc(v.n * KR_HEAD_LEN + 1)) ? 0 : KR_ENOMEM) ||
       (rc = kr_node_heads(l->n, &v, heads))) {
@@ -185,13 +248,16 @@ static int on_vector(kr_link *l, const kr_vv *peer, const uint8_t *heads)
 }
 
 /* A refusal that the batch survives: a change whose origin is not a
- * member here (KR_ENOTMEMBER). It is never stored, but it does not make the
- * sender wrong: the sender may not know a removal yet, or an admission
- * that a removal took back here (docs/crdt.md, "Taking back"); a member
- * relaying a stranger's change gains nothing either. Skipping, rather than
- * closing, lets the two nodes still exchange everything else; the change
- * comes again if this node later learns an admission that lets it in. */
-static int skippable(int rc) { return rc == KR_ENOTMEMBER; }
+ * member here (KR_ENOTMEMBER), or that withholds an op on a volunteer the
+ * sender erased by a change that does not count here (KR_EREDACTED, with
+ * the rest of its origin in this batch). It is never stored, but it does
+ * not make the sender wrong: the sender may not know a removal yet, or an
+ * admission that a removal took back here (docs/crdt.md, "Taking back");
+ * a member relaying a stranger's change gains nothing either. Skipping,
+ * rather than closing, lets the two nodes still exchange everything else
+ * (among it the removal the sender lacks); the change comes again, and
+ * counts once this node learns what lets it in. */
+static int skippable(int rc) { return rc == KR_ENOTMEMBER || rc == KR_EREDACTED; }
 
 static int on_batch(kr_link *l, const kr_sess_event *ev)
 {

@@ -31,6 +31,8 @@ typedef struct {
   uint64_t bytes_in, bytes_out;
   uint64_t batches_in, batches_acked;  /* committed here / acknowledged by the peer */
   uint64_t diverged;           /* origins whose history differs from the peer's */
+  int64_t peer_skew_ms;        /* the peer's wall clock minus ours, at the handshake */
+  int clock_refused;           /* refused: the clocks differ by more than the skew */
 } kr_link_info;
 
 /* join: the initiator's join request text, or NULL. now_ms starts the
@@ -49,6 +51,8 @@ const uint8_t *kr_link_pending(const kr_link *l, size_t *len);
 void kr_link_sent(kr_link *l, size_t len);
 
 const kr_link_info *kr_link_info_get(kr_link *l);
+/* A span of time for a person: "74 years", "3 days", "3 h 12 min", "12 min 5 s". */
+void kr_link_span(uint64_t ms, char *out, size_t cap);
 /* The first 12 hex digits of a node id, for log lines. */
 void kr_link_hex12(const uint8_t *id, char out[13]);
 kr_sess *kr_link_session(kr_link *l);

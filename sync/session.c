@@ -29,7 +29,8 @@ struct kr_sess {
   char *join_out;
   char join_in[KR_SYNC_JOIN_MAX + 1];
   int has_join_in;
-  uint64_t start_ms;
+  uint64_t start_ms, now_ms;         /* the handshake clock; the clock now */
+  uint64_t peer_clock;               /* the peer's wall clock, from its payload */
 
   kr_buf in;  size_t in_off;         /* wire bytes fed */
   kr_buf rxp; size_t rx_off;         /* decrypted frame stream */
@@ -91,6 +92,21 @@ void kr_sess_fail(kr_sess *s, int err, const char *reason)
 
 void kr_sess_refuse(kr_sess *s, int err, const char *reason)
 {
+  kr_sess_fail(s, err, reason);
+}
+
+static int payload(const kr_sess *s, kr_buf *b);
+static int write_hs(kr_sess *s, const kr_buf *pay);
+
+void kr_sess_refuse_told(kr_sess *s, int err, const char *reason)
+{
+  if (s->initiator && s->state == ST_VERDICT) {   /* -> s, se: then the channel is up */
+    kr_buf b;
+    kr_buf_init(&b, KR_SYNC_JOIN_MAX + 256);
+    if (payload(s, &b) == 0 && write_hs(s, &b) == 0 && kr_noise_split(&s->hs, &s->tx, &s->rx) == 0)
+      s->state = ST_OPEN;
+    kr_buf_free(&b);
+  }
   kr_sess_fail(s, err, reason);
 }
 
@@ -186,7 +202,7 @@ static int payload(const kr_sess *s, kr_buf *b)
   msgpack_packer pk;
   int e = 0;
   msgpack_packer_init(&pk, b, kr_buf_mp_write);
-  e |= msgpack_pack_array(&pk, s->initiator ? 3 : 2);
+  e |= msgpack_pack_array(&pk, s->initiator ? 4 : 3);
   e |= msgpack_pack_uint8(&pk, KR_SYNC_VERSION);
   e |= msgpack_pack_bin(&pk, KR_NODE_LEN) | msgpack_pack_bin_body(&pk, s->id, KR_NODE_LEN);
   if (s->initiator) {
@@ -197,6 +213,7 @@ static int payload(const kr_sess *s, kr_buf *b)
       e |= msgpack_pack_nil(&pk);
     }
   }
+  e |= msgpack_pack_uint64(&pk, s->now_ms);
   return e ? KR_ETOOBIG : 0;
 }
 
@@ -211,7 +228,7 @@ static int read_payload(kr_sess *s, const uint8_t *p, size_t len)
 
   kr_mp_init(&r, p, len);
   if ((rc = kr_mp_array(&r, &n))) return rc;
-  if (n != (s->initiator ? 2u : 3u)) return KR_EMALFORMED;
+  if (n != (s->initiator ? 3u : 4u)) return KR_EMALFORMED;
   if ((rc = kr_mp_uint(&r, &ver))) return rc;
   if (ver != KR_SYNC_VERSION) return KR_EUNKNOWN;
   if ((rc = kr_mp_bin_fixed(&r, s->peer, KR_NODE_LEN))) return rc;
@@ -224,6 +241,7 @@ static int read_payload(kr_sess *s, const uint8_t *p, size_t len)
     s->join_in[jl] = 0;
     s->has_join_in = 1;
   }
+  if ((rc = kr_mp_uint(&r, &s->peer_clock))) return rc;
   if (kr_mp_left(&r)) return KR_EMALFORMED;
   if (crypto_sign_ed25519_pk_to_curve25519(x, s->peer) != 0 ||
       sodium_memcmp(x, kr_noise_remote_static(&s->hs), KR_NOISE_DHLEN) != 0)
@@ -256,7 +274,7 @@ int kr_sess_new(int initiator, const uint8_t sk[static KR_SK_LEN],
     return join && strlen(join) > KR_SYNC_JOIN_MAX ? KR_ETOOBIG : KR_ENOMEM;
   }
   s->initiator = initiator;
-  s->start_ms = now_ms;
+  s->start_ms = s->now_ms = now_ms;
   s->rekey_every = KR_SYNC_REKEY_EVERY;
   s->batch_in = 1;
   memcpy(s->id, sk + 32, KR_NODE_LEN);
@@ -358,6 +376,7 @@ static const uint8_t *next_msg(kr_sess *s, size_t *len)
 
 void kr_sess_tick(kr_sess *s, uint64_t now_ms)
 {
+  s->now_ms = now_ms;
   if ((s->state == ST_HANDSHAKE || s->state == ST_VERDICT) &&
       now_ms > s->start_ms && now_ms - s->start_ms > KR_SYNC_HANDSHAKE_MS)
     fail(s, KR_ETIMEOUT, "handshake not finished within %d s", KR_SYNC_HANDSHAKE_MS / 1000);
@@ -401,6 +420,7 @@ static kr_sess_event_type handshake_step(kr_sess *s, kr_sess_event *ev)
     ev->type = KR_SEV_PEER;
     ev->peer = s->peer;
     ev->join = s->has_join_in ? s->join_in : NULL;
+    ev->peer_clock_ms = s->peer_clock;
     sodium_memzero(pay, sizeof pay);
     return KR_SEV_PEER;
   default:

@@ -8,10 +8,11 @@
  * them from anything. docs/protocol.md gives every byte.
  *
  *   1. Noise_XX handshake (sync/noise.h), each message behind a 2-byte
- *      big-endian length. The prologue is "kring-sync-1" || network id.
- *      Payloads: responder [version, node id]; initiator [version, node
- *      id, join request or nil]. The node id's X25519 form must be the
- *      static key the handshake authenticated.
+ *      big-endian length. The prologue is "kring-sync-2" || network id.
+ *      Payloads: responder [version, node id, wall clock ms]; initiator
+ *      [version, node id, join request or nil, wall clock ms]. The node
+ *      id's X25519 form must be the static key the handshake
+ *      authenticated.
  *   2. Transport messages (2-byte length, at most 65535 bytes, ChaChaPoly)
  *      carry a stream of frames: u8 type | u32 length | body.
  *   3. Each side sends VEC (its vector and the heads: a short hash of the
@@ -38,8 +39,8 @@
 #include "crdt/vv.h"
 #include "sync/noise.h"
 
-#define KR_SYNC_VERSION      1
-#define KR_SYNC_PROLOGUE     "kring-sync-1"
+#define KR_SYNC_VERSION      2
+#define KR_SYNC_PROLOGUE     "kring-sync-2"
 #define KR_SYNC_BATCH_MAX    (1u << 20)     /* bytes of changes in one batch */
 #define KR_SYNC_BATCH_COUNT  65536u         /* changes in one batch */
 #define KR_SYNC_FRAME_MAX    (KR_CHANGE_MAX + 64)  /* body of one frame */
@@ -69,6 +70,7 @@ typedef struct {
   kr_sess_event_type type;
   const uint8_t *peer;          /* PEER: its node id (Ed25519) */
   const char *join;             /* PEER: its join request, or NULL */
+  uint64_t peer_clock_ms;       /* PEER: its wall clock when it wrote its payload */
   const kr_vv *vector;          /* VECTOR, END */
   const uint8_t *heads;         /* VECTOR: KR_SYNC_HEAD_LEN per vector entry, or NULL */
   const uint8_t *const *chg;    /* BATCH: count changes */
@@ -126,6 +128,10 @@ void kr_sess_sent(kr_sess *s, size_t len);
  * the channel allows it). */
 int kr_sess_accept(kr_sess *s, const kr_vv *ours, const uint8_t *heads);
 void kr_sess_refuse(kr_sess *s, int err, const char *reason);
+/* As refuse, but the initiator first finishes the handshake, so that the
+ * responder learns its clock and hears why in an ERR frame (clocks too far
+ * apart: each side says so in its own words). */
+void kr_sess_refuse_told(kr_sess *s, int err, const char *reason);
 /* Answers to BATCH. fail closes the session; nothing of it may be kept. */
 int kr_sess_applied(kr_sess *s, uint32_t applied, uint32_t known);
 void kr_sess_fail(kr_sess *s, int err, const char *reason);

@@ -37,6 +37,17 @@ static void tag_of(const mop *m, uint8_t t[16]) { kr_op_tag(m->c->origin, m->c->
 static int cmp16(const void *a, const void *b) { return memcmp(a, b, 16); }
 static int cmp32(const void *a, const void *b) { return memcmp(a, b, 32); }
 
+/* An admission is void when another admission of the same invite names
+ * another node and has an earlier stamp: one invite admits one node. */
+static int model_admission_in_force(const mop *ops, size_t nops, size_t k)
+{
+  for (size_t j = 0; j < nops; j++)
+    if (ops[j].op->type == KR_OP_ADMIT && !memcmp(ops[j].op->subject, ops[k].op->subject, 16) &&
+        memcmp(ops[j].op->member, ops[k].op->member, 32) && later(&ops[k], &ops[j]))
+      return 0;
+  return 1;
+}
+
 void model_digest(const kr_change *changes, size_t n, uint8_t out[32])
 {
   mop *ops = NULL;
@@ -190,7 +201,8 @@ void model_digest(const kr_change *changes, size_t n, uint8_t out[32])
     }
   }
   /* Members: every node a membership op names, ascending id; the name
-   * from its earliest admission, the smallest cutoff of its removals. */
+   * from its earliest admission in force, the smallest cutoff of its
+   * removals. */
   {
     uint8_t (*nodes)[32] = NULL;
     size_t nn = 0;
@@ -215,7 +227,7 @@ void model_digest(const kr_change *changes, size_t n, uint8_t out[32])
             (!adm || later(adm, &ops[k])))
           adm = &ops[k];
         if (op->type == KR_OP_ADMIT && !memcmp(op->member, nodes[j], 32) &&
-            (!adm || later(adm, &ops[k])))
+            model_admission_in_force(ops, nops, k) && (!adm || later(adm, &ops[k])))
           adm = &ops[k];
         if (op->type == KR_OP_EXPEL && !memcmp(op->member, nodes[j], 32) && op->after_seq < cutoff)
           cutoff = op->after_seq;

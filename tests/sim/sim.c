@@ -10,9 +10,11 @@
  * is committed and before its ACK leaves; their state in memory is thrown
  * away and the store reopened. The workload: volunteer edits, set adds and
  * removes, consent grants and withdrawals, erasures, admissions, one
- * removal. Hostile members: one equivocates (two changes under one seq),
- * one replays old changes, forges signatures and relays a removed node's
- * late changes.
+ * removals (of a node that may have admitted others, by up to two members
+ * apart), admissions that reuse another's invite. Hostile members: one
+ * equivocates (two changes under one seq), one replays old changes, forges
+ * signatures, relays a removed node's late changes, tries to remove the
+ * founder and sends values no CLI would write.
  *
  * After the network heals and quiet rounds: every member's digest is
  * equal, and equal to the naive model (tests/prop/model.c) over every
@@ -140,6 +142,27 @@ typedef struct {
   size_t n;
 } blob;
 
+/* What a run did, printed summed over the seeds: each name, then what it
+ * counts. */
+#define FIGURES(X)                                                            \
+  X(edits, "edits")                                                           \
+  X(sessions, "sessions")                                                     \
+  X(sessions_ok, "finished")                                                  \
+  X(bundles, "bundles")                                                       \
+  X(bundles_bad, "damaged bundles")                                           \
+  X(crashes, "crashes")                                                       \
+  X(crashes_ack, "crashes between commit and ACK")                            \
+  X(pushes, "hostile pushes")                                                 \
+  X(settled, "equivocations settled")                                         \
+  X(retracted, "removals with late changes")                                  \
+  X(removed_twice, "nodes removed by two members")                            \
+  X(voided, "void admissions (invite used twice)")
+typedef struct {
+#define FIG_FIELD(name, what) uint64_t name;
+  FIGURES(FIG_FIELD)
+#undef FIG_FIELD
+} figures;
+
 static struct {
   int nodes, steps, verbose;
   char dir[512];
@@ -153,11 +176,11 @@ static struct {
   int subj_made[SUBJECTS];
   int partitioned;
   uint64_t heal_at;
-  int removal_done, equivocations;
+  int removal_done, removals, equivocations;
+  uint8_t invites[MAX_NODES][KR_SUBJECT_LEN];   /* invites used in admissions */
+  size_t ninvites;
   int just_committed;    /* a node that committed a batch in this feed, or -1 */
-  /* figures */
-  uint64_t sessions, sessions_ok, bundles, bundles_bad, crashes, crashes_ack, edits, pushes;
-  uint64_t settled, retracted;   /* equivocators removed; removals that cut changes off */
+  figures f;
   char fail[600];
 } S;
 
@@ -239,9 +262,15 @@ static void on_commit(void *ctx, uint64_t batch, const uint8_t *const *chg, cons
   r->nc = 0;
   for (size_t i = 0; i < count; i++) {
     kr_change d;
+    uint8_t head[KR_HEAD_LEN];
     if (kr_change_decode(chg[i], len[i], KR_CHANGE_MAX, &d)) continue;
-    memcpy(r->c[r->nc].origin, d.origin, KR_NODE_LEN);
-    r->c[r->nc++].seq = d.seq;
+    /* What the commit stored is promised: a change the batch skipped (its
+     * origin not a member here, or withholding what is not erased here)
+     * or held (stamped ahead) is acknowledged but not stored. */
+    if (kr_node_head(S.node[c->node[k]].n, d.origin, d.seq, head) == 0) {
+      memcpy(r->c[r->nc].origin, d.origin, KR_NODE_LEN);
+      r->c[r->nc++].seq = d.seq;
+    }
     kr_change_free(&d);
   }
   S.just_committed = c->node[k];
@@ -279,7 +308,7 @@ static void conn_free(conn *c, const char *why)
   for (int k = 0; k < 2; k++) {
     if (!c->l[k]) continue;
     collect_acks(c, k);
-    if (k == 0 && kr_link_info_get(c->l[0])->state == 1) S.sessions_ok++;
+    if (k == 0 && kr_link_info_get(c->l[0])->state == 1) S.f.sessions_ok++;
   }
   for (int k = 0; k < 2; k++) {
     kr_link_free(c->l[k]);
@@ -328,7 +357,7 @@ static conn *conn_open(int a, int b, int faults)
   c->latency = faults ? 1 + rnd(300) : 0;
   c->last = S.now;
   S.conns[S.nconns++] = c;
-  S.sessions++;
+  S.f.sessions++;
   return c;
 }
 
@@ -469,8 +498,8 @@ static void crash(int i, int after_commit)
     if (S.conns[k]->node[0] == i || S.conns[k]->node[1] == i) conn_drop(k, "peer crashed");
   kr_node_close(x->n);
   x->n = NULL;
-  S.crashes++;
-  S.crashes_ack += (uint64_t)after_commit;
+  S.f.crashes++;
+  S.f.crashes_ack += (uint64_t)after_commit;
   say("node %d crashed%s", i, after_commit ? " between commit and ACK" : "");
   node_open(i);
   if (!x->n) return;
@@ -522,7 +551,7 @@ static void edit(int i)
   /* A node that is not (or no longer) a member cannot make changes. */
   if (rc == 0) {
     keep_change(w.data, w.len);
-    S.edits++;
+    S.f.edits++;
     if (fresh >= 0) S.subj_made[fresh] = 1;
   }
   else if (rc != KR_ENOTMEMBER) fail("node %d: commit: %s", i, kr_strerror(rc));
@@ -534,20 +563,36 @@ static int is_member_at(int at, int who)
   return kr_node_is_member(S.node[at].n, S.node[who].id) == 1;
 }
 
+/* A member admits a node. Sometimes the invite is one another member
+ * already used for another node, which this member has not heard of yet
+ * (two members accepting one invite while apart): the earliest admission
+ * stands, the other is void everywhere. Sometimes the node to be removed
+ * admits, before its removal, so that the admission may fall with it. */
 static void admit_someone(void)
 {
   int j = (int)rnd((uint64_t)S.nodes), m = (int)rnd((uint64_t)S.nodes);
   uint8_t invite[KR_SUBJECT_LEN];
   char org[64];
+  for (int r = 0; r < S.nodes; r++)
+    if (S.node[r].role == REMOVED && !S.removals && chance(0.3)) m = r;
   if (S.node[j].admitted || !up(j) || !up(m) || m == j || !is_member_at(m, m)) return;
-  randombytes_buf(invite, sizeof invite);
+  if (S.ninvites && chance(0.3)) {
+    memcpy(invite, S.invites[rnd(S.ninvites)], KR_SUBJECT_LEN);
+    if (kr_node_invite_used(S.node[m].n, invite) != 0) return;
+  } else {
+    randombytes_buf(invite, sizeof invite);
+  }
   snprintf(org, sizeof org, "Organisatie %d", j);
   if (kr_node_admit(S.node[m].n, S.node[j].id, org, "other", invite)) return;
+  if (S.ninvites < MAX_NODES) memcpy(S.invites[S.ninvites++], invite, KR_SUBJECT_LEN);
   kr_node_set_inviter(S.node[j].n, S.node[m].id);
   S.node[j].admitted = 1;
   say("node %d admitted node %d", m, j);
 }
 
+/* An honest member removes the node of role REMOVED. A second member that
+ * has not heard of the first removal may remove it too, with another
+ * cutoff: the smallest counts. */
 static void remove_someone(void)
 {
   int r = -1, m = (int)rnd((uint64_t)S.nodes);
@@ -558,6 +603,7 @@ static void remove_someone(void)
     return;
   if (kr_node_expel(S.node[m].n, S.node[r].id, "stopt met kring") == 0) {
     S.removal_done = 1;
+    S.removals++;
     say("node %d removed node %d", m, r);
   }
 }
@@ -582,7 +628,7 @@ static int push(int a, int v, blob *chg, size_t count, int *err)
     kr_sess_free(s);
     return -1;
   }
-  S.pushes++;
+  S.f.pushes++;
   for (;;) {
     size_t n;
     const uint8_t *p;
@@ -669,12 +715,41 @@ static void equivocate(int e)
   kr_buf_free(&b);
 }
 
+/* A change only a modified node would sign, as the attacker's next seq:
+ * refused with err by every node (nothing stored, the session closed). */
+static void forged(int h, int v, const kr_op *op, int want, const char *what)
+{
+  uint8_t before[32], after[32];
+  uint64_t cb, ca, seq;
+  kr_buf b;
+  blob one;
+  int err, state;
+
+  if (!is_member_at(v, h)) return;          /* refused at the handshake */
+  if (changes_of(v, &cb, before)) { fail("node %d: cannot read its digest", v); return; }
+  kr_node_max_seq(S.node[h].n, S.node[h].id, &seq);
+  kr_buf_init(&b, KR_CHANGE_MAX);
+  if (kr_change_build(kr_node_secret_key(S.node[h].n), seq + 1, kr_node_now_ms(S.node[h].n) << 16,
+                      op, 1, &b) == 0) {
+    one.p = b.data;
+    one.n = b.len;
+    state = push(h, v, &one, 1, &err);
+    changes_of(v, &ca, after);
+    if (state != -1 || err != want)
+      fail("node %d accepted %s (state %d, %s)", v, what, state, kr_strerror(err));
+    else if (ca != cb || memcmp(before, after, 32))
+      fail("node %d stored part of %s", v, what);
+  }
+  kr_buf_free(&b);
+}
+
 /* The hostile member: old changes the victim holds (nothing may change),
  * a forged signature (refused, nothing stored), a removed node's late
- * change (skipped where the removal is known). */
+ * change (skipped where the removal is known), a removal of the founder
+ * and a value no CLI would write (both refused). */
 static void hostile(int h)
 {
-  int v = random_honest_up(h), err, what = (int)rnd(3), state;
+  int v = random_honest_up(h), err, what = (int)rnd(5), state;
   uint8_t before[32], after[32];
   uint64_t cb, ca;
   blob pick[20];
@@ -720,6 +795,24 @@ static void hostile(int h)
     if (state != -1) fail("node %d accepted a forged signature", v);
     else if (ca != cb || memcmp(before, after, 32)) fail("node %d stored part of a forged batch", v);
     free(p);
+  } else if (what == 3) {                    /* remove the founder */
+    uint8_t net[KR_NETWORK_LEN];
+    kr_op op;
+    memset(&op, 0, sizeof op);
+    kr_node_network(S.node[h].n, net, op.member);
+    op.type = KR_OP_EXPEL;
+    memcpy(op.subject, net, KR_NETWORK_LEN);
+    op.after_seq = 1;
+    op.value = "weg met de oprichter";
+    forged(h, v, &op, KR_EFOUNDER, "a removal of the founder");
+  } else if (what == 4) {                    /* a value the CLI refuses */
+    kr_op op;
+    memset(&op, 0, sizeof op);
+    op.type = KR_OP_SET;
+    memcpy(op.subject, S.subj[rnd(SUBJECTS)], KR_SUBJECT_LEN);
+    op.field = chance(0.5) ? KR_F_NOTES : KR_F_PHONE;
+    op.value = op.field == KR_F_NOTES ? "BSN 111222333" : "111222333";
+    forged(h, v, &op, KR_EBSN, "a BSN");
   } else {                                   /* a removed node's late change */
     for (int r = 0; r < S.nodes; r++) {
       uint64_t seq;
@@ -753,7 +846,7 @@ static void bundle(int a, int b)
   snprintf(path, sizeof path, "%s/bundle.kb", S.dir);
   if (kr_bundle_export(S.node[a].n, path, chance(0.5) ? S.node[b].id : NULL, NULL, NULL, &er))
     return;
-  S.bundles++;
+  S.f.bundles++;
   if (bad) {                                 /* a damaged stick */
     FILE *f = fopen(path, "r+b");
     if (f && er.bytes > 8) {
@@ -765,7 +858,7 @@ static void bundle(int a, int b)
       fputc(ch ^ 0x10, f);
     }
     if (f) fclose(f);
-    S.bundles_bad++;
+    S.f.bundles_bad++;
   }
   if (changes_of(b, &cb, before)) { fail("node %d: cannot read its digest", b); return; }
   rc = kr_bundle_import(S.node[b].n, path, NULL, NULL, &ir);
@@ -828,8 +921,35 @@ static void add_held(int i, rchg **all, size_t *n)
   kr_vv_free(&v);
 }
 
+/* (hlc, origin, index) of op i of a orders before op j of b. */
+static int stamp_before(const kr_change *a, uint32_t i, const kr_change *b, uint32_t j)
+{
+  int k;
+  if (a->hlc != b->hlc) return a->hlc < b->hlc;
+  if ((k = memcmp(a->origin, b->origin, 32))) return k < 0;
+  return i < j;
+}
+
+/* One invite admits one node: an admission is void when a counted
+ * admission of the same invite names another node with an earlier stamp. */
+static int admission_in_force(const rchg *all, size_t n, const kr_change *c, uint32_t k)
+{
+  const kr_op *a = &c->ops[k];
+  for (size_t j = 0; j < n; j++) {
+    if (!all[j].counted) continue;
+    for (uint32_t i = 0; i < all[j].c.nops; i++) {
+      const kr_op *b = &all[j].c.ops[i];
+      if (b->type == KR_OP_ADMIT && !memcmp(b->subject, a->subject, 16) &&
+          memcmp(b->member, a->member, 32) && stamp_before(&all[j].c, i, c, k))
+        return 0;
+    }
+  }
+  return 1;
+}
+
 /* Which changes count, by docs/crdt.md alone: the origin is the founder or
- * admitted by a change that counts, and no removal that counts cuts it
+ * admitted by a change that counts (an admission in force: no earlier one
+ * of its invite names another node), and no removal that counts cuts it
  * off. Each round decides every change afresh from the previous round's
  * set (a removal that stops counting gives back what it cut off), until
  * a round changes nothing. */
@@ -846,7 +966,9 @@ static void settle(rchg *all, size_t n, const uint8_t *founder)
         if (!all[j].counted) continue;
         for (uint32_t k = 0; k < all[j].c.nops; k++) {
           const kr_op *o = &all[j].c.ops[k];
-          if (o->type == KR_OP_ADMIT && !memcmp(o->member, c->origin, 32)) member = 1;
+          if (o->type == KR_OP_ADMIT && !memcmp(o->member, c->origin, 32) &&
+              admission_in_force(all, n, &all[j].c, k))
+            member = 1;
           if (o->type == KR_OP_EXPEL && !memcmp(o->member, c->origin, 32) && o->after_seq < cutoff)
             cutoff = o->after_seq;
         }
@@ -955,18 +1077,19 @@ static void check_world(void)
   /* The nodes that must agree: members the removal and equivocation left. */
   for (int i = 0; i < S.nodes; i++) {
     int member = !memcmp(S.node[i].id, founder, 32);
-    uint64_t cutoff = UINT64_MAX, own = 0;
-    for (size_t k = 0; k < ncount; k++) {
-      for (uint32_t o = 0; o < counted[k].nops; o++) {
-        const kr_op *op = &counted[k].ops[o];
-        if (op->type == KR_OP_ADMIT && !memcmp(op->member, S.node[i].id, 32)) member = 1;
+    uint64_t cutoff = UINT64_MAX;
+    for (size_t k = 0; k < nall; k++) {
+      if (!all[k].counted) continue;
+      for (uint32_t o = 0; o < all[k].c.nops; o++) {
+        const kr_op *op = &all[k].c.ops[o];
+        if (op->type == KR_OP_ADMIT && !memcmp(op->member, S.node[i].id, 32) &&
+            admission_in_force(all, nall, &all[k].c, o))
+          member = 1;
         if (op->type == KR_OP_EXPEL && !memcmp(op->member, S.node[i].id, 32)) cutoff = op->after_seq;
       }
     }
-    if (S.node[i].n) kr_node_max_seq(S.node[i].n, S.node[i].id, &own);
     if (member && cutoff == UINT64_MAX && S.node[i].role != EQUIVOCATOR && S.node[i].n)
       conv[nconv++] = i;
-    (void)own;
   }
   for (int k = 0; k < nconv && !S.fail[0]; k++) {
     int i = conv[k];
@@ -1017,16 +1140,27 @@ static void check_world(void)
         }
     }
   }
-  /* Figures: equivocations settled, removals that cut changes off. */
+  /* Figures: equivocations settled, removals that cut changes off, nodes
+   * removed twice, admissions void. */
+  for (size_t k = 0; k < nall; k++)
+    for (uint32_t o = 0; all[k].counted && o < all[k].c.nops; o++)
+      S.f.voided += all[k].c.ops[o].type == KR_OP_ADMIT && !admission_in_force(all, nall, &all[k].c, o);
+  for (int e = 0; e < S.nodes; e++) {
+    int times = 0;
+    for (size_t k = 0; k < ncount; k++)
+      for (uint32_t o = 0; o < counted[k].nops; o++)
+        times += counted[k].ops[o].type == KR_OP_EXPEL && !memcmp(counted[k].ops[o].member, S.node[e].id, 32);
+    S.f.removed_twice += times > 1;
+  }
   for (int e = 0; e < S.nodes; e++)
     for (size_t k = 0; k < ncount; k++)
       for (uint32_t o = 0; o < counted[k].nops; o++) {
         const kr_op *op = &counted[k].ops[o];
         if (op->type != KR_OP_EXPEL || memcmp(op->member, S.node[e].id, 32)) continue;
-        if (S.node[e].role == EQUIVOCATOR) S.settled++;
+        if (S.node[e].role == EQUIVOCATOR) S.f.settled++;
         for (size_t j = 0; j < nall; j++)
           if (!all[j].counted && !memcmp(all[j].c.origin, S.node[e].id, 32)) {
-            S.retracted++;
+            S.f.retracted++;
             break;
           }
       }
@@ -1196,7 +1330,8 @@ static int run(uint64_t seed, int nodes, int steps, int verbose)
       if (up(i)) edit(i);
     }
     if (chance(0.05)) admit_someone();
-    if (step >= removal_at && !S.removal_done && chance(0.3)) remove_someone();
+    if (step >= removal_at && (S.removals == 0 ? chance(0.3) : S.removals < 2 && chance(0.02)))
+      remove_someone();
     for (int i = 0; i < nodes; i++) {
       if (!up(i)) continue;
       if (S.node[i].role == EQUIVOCATOR && S.equivocations < 3 && chance(0.05)) equivocate(i);
@@ -1244,6 +1379,17 @@ static int run(uint64_t seed, int nodes, int steps, int verbose)
     for (int i = 0; i < nodes; i++) S.node[i].down_until = 0, S.node[i].group = 0;
     quiet_rounds();
   }
+  if (getenv("SIM_DUMP")) {
+    for (int i = 0; i < nodes; i++) {
+      kr_vv v; kr_vv_init(&v); kr_node_vector(S.node[i].n, &v);
+      printf("node %d vector:", i);
+      for (size_t e = 0; e < v.n; e++) { char o[13]; hex12(v.e[e].origin, o); uint64_t mx; kr_node_max_seq(S.node[i].n, v.e[e].origin, &mx); printf(" %s=%llu(max %llu)", o, (unsigned long long)v.e[e].seq, (unsigned long long)mx); }
+      printf("\n");
+      for (int sj = 0; sj < SUBJECTS; sj++) { kr_volunteer vo; if (kr_node_volunteer(S.node[i].n, S.subj[sj], &vo) == 0) { if (vo.erased) { char o[13]; hex12(vo.erased_at.origin,o); printf("  subj %d erased by %s\n", sj, o);} kr_volunteer_free(&vo);} }
+      kr_vv_free(&v);
+    }
+    for (int i = 0; i < nodes; i++) { char o[13]; hex12(S.node[i].id, o); printf("node %d = %s\n", i, o); }
+  }
   if (!S.fail[0]) check_world();
   world_free();
   return S.fail[0] ? 1 : 0;
@@ -1272,10 +1418,11 @@ static uint64_t num(const char *s)
 int main(int argc, char **argv)
 {
   uint64_t seed = 1, seeds = 1, minutes = 0, ran = 0, sim_ms = 0;
-  uint64_t sessions = 0, ok = 0, bundles = 0, crashes = 0, acks = 0, edits = 0, pushes = 0;
-  uint64_t settled = 0, retracted = 0, bad = 0;
+  figures total;
   int nodes = 5, steps = 300, verbose = 0, seed_given = 0;
   time_t start = time(NULL);
+
+  memset(&total, 0, sizeof total);
 
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-v")) verbose = 1;
@@ -1319,27 +1466,17 @@ int main(int argc, char **argv)
     }
     ran++;
     sim_ms += (uint64_t)steps * TICK_MS;
-    sessions += S.sessions;
-    ok += S.sessions_ok;
-    bundles += S.bundles;
-    crashes += S.crashes;
-    acks += S.crashes_ack;
-    edits += S.edits;
-    pushes += S.pushes;
-    settled += S.settled;
-    retracted += S.retracted;
-    bad += S.bundles_bad;
+#define FIG_SUM(name, what) total.name += S.f.name;
+    FIGURES(FIG_SUM)
+#undef FIG_SUM
     if (verbose) printf("sim: seed %llu ok\n", (unsigned long long)seed);
     seed++;
   }
-  printf("sim: %llu seeds ok (%d nodes, %d steps each, %.2f simulated hours): %llu edits, "
-         "%llu sessions (%llu finished), %llu bundles, %llu crashes (%llu between commit and ACK), "
-         "%llu hostile pushes, %llu equivocations settled, %llu removals with late changes, "
-         "%llu damaged bundles, %lld s\n",
-         (unsigned long long)ran, nodes, steps, (double)sim_ms / 3.6e6, (unsigned long long)edits,
-         (unsigned long long)sessions, (unsigned long long)ok, (unsigned long long)bundles,
-         (unsigned long long)crashes, (unsigned long long)acks, (unsigned long long)pushes,
-         (unsigned long long)settled, (unsigned long long)retracted, (unsigned long long)bad,
-         (long long)(time(NULL) - start));
+  printf("sim: %llu seeds ok (%d nodes, %d steps each, %.2f simulated hours):",
+         (unsigned long long)ran, nodes, steps, (double)sim_ms / 3.6e6);
+#define FIG_PRINT(name, what) printf(" %llu %s,", (unsigned long long)total.name, what);
+  FIGURES(FIG_PRINT)
+#undef FIG_PRINT
+  printf(" %lld s\n", (long long)(time(NULL) - start));
   return 0;
 }

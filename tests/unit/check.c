@@ -51,6 +51,15 @@ uint64_t check_clock(void *ctx)
   return t++;
 }
 
+void check_same_clock(kr_node *n, kr_node *like)
+{
+  static uint64_t clocks[64];
+  static int next;
+  uint64_t *c = &clocks[next++ % 64];
+  *c = kr_node_now_ms(like);
+  kr_node_set_clock(n, check_clock, c);
+}
+
 struct apply_ctx { kr_node *to; size_t fresh; };
 static int apply_one(void *ctx, const uint8_t *buf, size_t len)
 {

@@ -35,6 +35,10 @@ uint64_t check_clock(void *ctx);
 /* Apply every change from holds that to lacks (through kr_lacks);
  * returns how many were new. */
 size_t check_sync(kr_node *from, kr_node *to);
+/* Give n a clock of its own that starts where like's is now (nodes made
+ * outside check_network read the wall clock, and clocks more than 10
+ * minutes apart do not sync). */
+void check_same_clock(kr_node *n, kr_node *like);
 /* k nodes in one network under check_path(prefix N): node 0 founds it and
  * admits the others, which then hold its changes. */
 void check_network(kr_node **nodes, int k, const char *prefix, const char *kind);

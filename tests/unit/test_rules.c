@@ -103,7 +103,8 @@ int main(void)
     (void)r;
     x.seen = 0;
     CHECK_EQ(consent(a, v), KR_CONSENT_GRANTED);   /* photos sorts after contact */
-    clk_a += 40ull * 86400000;                     /* now February */
+    clk_a += 40ull * 86400000;                     /* now February, on both */
+    clk_b += 40ull * 86400000;
     CHECK_EQ(consent(a, v), KR_CONSENT_EXPIRED);
     (void)x;
   }

@@ -302,6 +302,7 @@ static void test_strangers(void)
   REQUIRE(kr_node_create(check_path("other"), "Elders", "care", &other) == 0);
   kr_node_network(n[0], net, founder);
   REQUIRE(kr_node_create_joining(check_path("pending"), "Nog niet", "mzo", net, founder, &pending) == 0);
+  check_same_clock(pending, n[0]);
 
   /* another network: the prologue differs, the handshake fails at its first MAC */
   expect_refused(other, n[1], KR_EBADSIG, KR_ECLOSED, "another network");
@@ -429,17 +430,139 @@ static int hostile_refused(kr_node *attacker, kr_node *victim)
   return refused;
 }
 
-static void build(kr_node *n, uint64_t seq, const char *name, kr_buf *out, size_t *len)
+/* One op signed by n as seq, stamped at hlc, appended to out. */
+static void build_op(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *op, kr_buf *out,
+                     size_t *len)
+{
+  size_t before = out->len;
+  REQUIRE(kr_change_build(kr_node_secret_key(n), seq, hlc, op, 1, out) == 0);
+  *len = out->len - before;
+}
+
+/* A set of field (on a new subject) as n's change seq. */
+static void build_field(kr_node *n, uint64_t seq, int field, const char *value, kr_buf *out,
+                        size_t *len)
 {
   kr_op op;
-  size_t before = out->len;
   memset(&op, 0, sizeof op);
   op.type = KR_OP_SET;
   randombytes_buf(op.subject, KR_SUBJECT_LEN);
-  op.field = KR_F_NAME;
-  op.value = name;
-  REQUIRE(kr_change_build(kr_node_secret_key(n), seq, kr_node_now_ms(n) << 16, &op, 1, out) == 0);
-  *len = out->len - before;
+  op.field = (uint8_t)field;
+  op.value = value;
+  build_op(n, seq, kr_node_now_ms(n) << 16, &op, out, len);
+}
+
+static void build(kr_node *n, uint64_t seq, const char *name, kr_buf *out, size_t *len)
+{
+  build_field(n, seq, KR_F_NAME, name, out, len);
+}
+
+/* A modified member sends what kring's own CLI would refuse: every such
+ * change is refused whole, nothing of the batch is stored. */
+static void test_forged_values(kr_node *attacker, kr_node *victim, uint64_t seq)
+{
+  static const struct { int field; const char *value; int err; } bad[] = {
+    {KR_F_NAME, "Anna\nconsent   contact to all: granted", KR_EVALIDATION},
+    {KR_F_NOTES, "BSN 111222333", KR_EBSN},
+    {KR_F_PHONE, "111222333", KR_EBSN},
+    {KR_F_PHONE, "12345", KR_EVALIDATION},
+    {KR_F_EMAIL, "<script>alert(1)</script>", KR_EVALIDATION},
+    {KR_F_POSTCODE, "1234ab", KR_EVALIDATION},      /* not in the stored form */
+    {KR_F_NAME, " Anna", KR_EVALIDATION},
+    {KR_F_BIRTH_YEAR, "2999", KR_EVALIDATION},
+    {KR_F_AVAILABILITY, "Mon-AM", KR_EVALIDATION},
+  };
+  uint64_t before = changes(victim);
+  kr_buf b;
+  size_t len[2];
+  int err;
+
+  kr_buf_init(&b, 1u << 20);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    kr_op op;
+    kr_buf_reset(&b);
+    build(attacker, seq + 1, "Goed", &b, &len[0]);
+    memset(&op, 0, sizeof op);
+    op.type = kr_field_is_set(bad[i].field) ? KR_OP_ADD : KR_OP_SET;
+    randombytes_buf(op.subject, KR_SUBJECT_LEN);
+    op.field = (uint8_t)bad[i].field;
+    op.value = bad[i].value;
+    build_op(attacker, seq + 2, kr_node_now_ms(attacker) << 16, &op, &b, &len[1]);
+    CHECK_EQ(hostile(attacker, victim, &b, 2, len, &err), -1);
+    CHECK_EQ(err, bad[i].err);
+    CHECK_EQ(changes(victim), before);
+  }
+  /* text carried by consent, erasure and membership ops: one line, no BSN */
+  {
+    kr_op op;
+    memset(&op, 0, sizeof op);
+    op.type = KR_OP_GRANT;
+    randombytes_buf(op.subject, KR_SUBJECT_LEN);
+    op.purpose = "contact";
+    op.recipient_all = 1;
+    op.text_version = "v1\n2026-01-01 withdrawn";
+    op.until = "";
+    kr_buf_reset(&b);
+    build_op(attacker, seq + 1, kr_node_now_ms(attacker) << 16, &op, &b, &len[0]);
+    CHECK_EQ(hostile(attacker, victim, &b, 1, len, &err), -1);
+    CHECK_EQ(err, KR_EVALIDATION);
+    memset(&op, 0, sizeof op);
+    op.type = KR_OP_ERASE;
+    randombytes_buf(op.subject, KR_SUBJECT_LEN);
+    op.value = "verzoek 111222333";
+    kr_buf_reset(&b);
+    build_op(attacker, seq + 1, kr_node_now_ms(attacker) << 16, &op, &b, &len[0]);
+    CHECK_EQ(hostile(attacker, victim, &b, 1, len, &err), -1);
+    CHECK_EQ(err, KR_EBSN);
+    CHECK_EQ(changes(victim), before);
+  }
+  /* the same values from the victim's own API are refused too */
+  {
+    kr_txn *t;
+    uint8_t id[KR_SUBJECT_LEN];
+    REQUIRE(kr_txn_begin(victim, &t) == 0);
+    kr_txn_new_subject(t, id);
+    CHECK_EQ(kr_txn_set(t, id, KR_F_NOTES, "BSN 111222333", NULL), KR_EBSN);
+    CHECK_EQ(kr_txn_set(t, id, KR_F_EMAIL, "<script>alert(1)</script>", NULL), KR_EVALIDATION);
+    kr_txn_abort(t);
+  }
+  kr_buf_free(&b);
+}
+
+/* Nobody removes the founder: not the CLI's call, not a change from a
+ * member; the change is refused whole and nothing of it stored. */
+static void test_founder_stays(kr_node *founder, kr_node *attacker, kr_node *victim, uint64_t seq)
+{
+  uint8_t net[KR_NETWORK_LEN], fid[KR_NODE_LEN];
+  uint64_t before = changes(victim);
+  kr_buf b;
+  kr_op op;
+  size_t len[2];
+  int err;
+
+  kr_node_network(victim, net, fid);
+  CHECK(memcmp(fid, kr_node_id(founder), KR_NODE_LEN) == 0);
+  CHECK_EQ(kr_node_expel(attacker, fid, "weg ermee"), KR_EFOUNDER);
+  CHECK_EQ(kr_node_expel(founder, fid, "zelf weg"), KR_EFOUNDER);
+  memset(&op, 0, sizeof op);
+  op.type = KR_OP_EXPEL;
+  memcpy(op.subject, net, KR_NETWORK_LEN);
+  memcpy(op.member, fid, KR_NODE_LEN);
+  op.after_seq = 1;
+  op.value = "weg ermee";
+  kr_buf_init(&b, 1u << 20);
+  build(attacker, seq + 1, "Goed", &b, &len[0]);
+  build_op(attacker, seq + 2, kr_node_now_ms(attacker) << 16, &op, &b, &len[1]);
+  CHECK_EQ(hostile(attacker, victim, &b, 2, len, &err), -1);
+  CHECK_EQ(err, KR_EFOUNDER);
+  CHECK_EQ(changes(victim), before);
+  CHECK_EQ(kr_node_is_member(victim, fid), 1);
+  /* alone, in a bundle-like apply: refused too */
+  kr_buf_reset(&b);
+  build_op(attacker, seq + 1, kr_node_now_ms(attacker) << 16, &op, &b, &len[0]);
+  CHECK_EQ(kr_node_apply(victim, b.data, b.len, NULL), KR_EFOUNDER);
+  CHECK_EQ(changes(victim), before);
+  kr_buf_free(&b);
 }
 
 static void test_hostile(void)
@@ -471,6 +594,9 @@ static void test_hostile(void)
   CHECK_EQ(hostile(n[1], n[0], &b, 2, lens, &err), -1);
   CHECK_EQ(err, KR_EGAP);
   CHECK_EQ(changes(n[0]), before);
+
+  test_forged_values(n[1], n[0], seq);
+  test_founder_stays(n[0], n[1], n[2], seq);
 
   /* a member relays a change from a node that was never admitted: it is
    * skipped (never stored) and the session goes on */
@@ -554,6 +680,7 @@ static void test_join(void)
                          NULL, 0, inv_text, sizeof inv_text) == 0);
   REQUIRE(kr_invite_parse(inv_text, &inv) == 0);
   REQUIRE(kr_node_create_joining(check_path("joiner"), "Buurtteam Oost", "buurtteam", net, founder, &j) == 0);
+  check_same_clock(j, n[0]);
   REQUIRE(kr_node_set_inviter(j, inv.inviter) == 0);
   REQUIRE(kr_join_make(&inv, kr_node_secret_key(j), "Buurtteam Oost", "buurtteam", join_text,
                        sizeof join_text) == 0);
@@ -594,6 +721,7 @@ static void test_join(void)
 
   /* the same invite for another node: refused, nothing admitted */
   REQUIRE(kr_node_create_joining(check_path("second"), "Tweede", "other", net, founder, &k) == 0);
+  check_same_clock(k, n[1]);
   REQUIRE(kr_node_set_inviter(k, inv.inviter) == 0);
   REQUIRE(kr_join_make(&inv, kr_node_secret_key(k), "Tweede", "other", join_text,
                        sizeof join_text) == 0);

@@ -415,6 +415,76 @@ static void test_retraction(void)
   for (int i = 0; i < 4; i++) kr_node_close(n[i]);
 }
 
+static int void_count(void *ctx, const kr_void_admission *v)
+{
+  kr_void_admission *out = ctx;
+  *out = *v;
+  out->org = out->winner_org = NULL;   /* valid during the call only */
+  return 0;
+}
+
+/*
+ * One invite admits one node, network-wide. n0 admits C with an invite
+ * while n1, not yet synced with n0, admits D with the same invite; D
+ * syncs with n1 and writes. When n0 and n1 meet, the earliest admission
+ * stands on both: C is a member, D's admission is void, and D's change is
+ * taken back on n1. Both agree, and both can name what happened.
+ */
+static void test_invite_once(void)
+{
+  kr_node *n[4];
+  kr_txn *t;
+  kr_volunteer v;
+  kr_void_admission va;
+  uint8_t net[16], founder[32], invite[16] = {0x77}, fromd[16];
+
+  check_network(n, 2, "io", "centre");
+  kr_node_network(n[0], net, founder);
+  REQUIRE(kr_node_create_joining(check_path("ioC"), "Org C", "other", net, founder, &n[2]) == 0);
+  REQUIRE(kr_node_create_joining(check_path("ioD"), "Org D", "other", net, founder, &n[3]) == 0);
+  check_same_clock(n[2], n[0]);
+  check_same_clock(n[3], n[0]);
+  REQUIRE(kr_node_admit(n[0], kr_node_id(n[2]), "Org C", "other", invite) == 0);
+  CHECK_EQ(kr_node_invite_used(n[0], invite), 1);
+  CHECK_EQ(kr_node_invite_used(n[1], invite), 0);
+  REQUIRE(kr_node_admit(n[1], kr_node_id(n[3]), "Org D", "other", invite) == 0);
+  check_sync(n[1], n[3]);
+  REQUIRE(kr_txn_begin(n[3], &t) == 0);
+  kr_txn_new_subject(t, fromd);
+  REQUIRE(kr_txn_set(t, fromd, KR_F_NAME, "Van D", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  check_sync(n[3], n[1]);
+  REQUIRE(kr_node_volunteer(n[1], fromd, &v) == 0);
+  kr_volunteer_free(&v);
+  CHECK_EQ(kr_node_is_member(n[1], kr_node_id(n[3])), 1);
+
+  check_sync(n[0], n[1]);
+  check_sync(n[1], n[0]);
+  for (int i = 0; i < 2; i++) {
+    CHECK_EQ(kr_node_is_member(n[i], kr_node_id(n[2])), 1);
+    CHECK_EQ(kr_node_is_member(n[i], kr_node_id(n[3])), 0);
+    CHECK(kr_node_volunteer(n[i], fromd, &v) == KR_ENOTFOUND);
+    memset(&va, 0, sizeof va);
+    REQUIRE(kr_node_void_admissions(n[i], void_count, &va) == 0);
+    CHECK(!memcmp(va.node, kr_node_id(n[3]), 32));
+    CHECK(!memcmp(va.winner, kr_node_id(n[2]), 32));
+    CHECK(!memcmp(va.at.origin, kr_node_id(n[1]), 32));
+  }
+  CHECK(same_state(n[0], n[1]));
+  /* D's change is refused like a non-member's from now on. */
+  {
+    kr_buf b;
+    uint64_t last;
+    kr_buf_init(&b, KR_CHANGE_MAX);
+    REQUIRE(kr_node_max_seq(n[3], kr_node_id(n[3]), &last) == 0);
+    REQUIRE(kr_node_change_bytes(n[3], kr_node_id(n[3]), last, &b) == 0);
+    CHECK_EQ(kr_node_apply(n[0], b.data, b.len, NULL), KR_ENOTMEMBER);
+    CHECK(kr_node_volunteer(n[0], fromd, &v) == KR_ENOTFOUND);
+    kr_buf_free(&b);
+  }
+  for (int i = 0; i < 4; i++) kr_node_close(n[i]);
+}
+
 int main(void)
 {
   if (sodium_init() < 0) return 1;
@@ -423,5 +493,6 @@ int main(void)
   test_bundle();
   test_membership_and_lacks();
   test_retraction();
+  test_invite_once();
   return check_done("test_sync");
 }
