@@ -1079,8 +1079,10 @@ int kr_node_held(kr_node *n, kr_held_cb cb, void *ctx)
   sqlite3_stmt *s;
   int rc = 0, step;
 
-  if (sqlite3_prepare_v2(n->db, "SELECT origin, count(*), min(hlc) FROM held GROUP BY origin"
-                                " ORDER BY min(hlc)", -1, &s, NULL) != SQLITE_OK)
+  /* The first held change of an origin (lowest seq) holds up the rest. */
+  if (sqlite3_prepare_v2(n->db, "SELECT origin, count(*), (SELECT f.hlc FROM held f WHERE"
+                                " f.origin=h.origin ORDER BY f.seq LIMIT 1) AS first FROM held h"
+                                " GROUP BY origin ORDER BY first", -1, &s, NULL) != SQLITE_OK)
     return KR_EDB;
   while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
     kr_held h;

@@ -134,7 +134,7 @@ int kr_node_release_held(kr_node *n);
 typedef struct {
   uint8_t origin[KR_NODE_LEN];
   uint64_t count;              /* changes of origin held */
-  kr_hlc first;                /* the earliest stamp among them */
+  kr_hlc first;                /* the stamp of the first (lowest seq), which the rest wait behind */
   uint64_t until_ms;           /* when this clock reaches it: applied then */
 } kr_held;
 typedef int (*kr_held_cb)(void *ctx, const kr_held *h);

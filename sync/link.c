@@ -111,13 +111,15 @@ static int admit(kr_link *l, const uint8_t *peer, const char *text)
 
 void kr_link_span(uint64_t ms, char *out, size_t cap)
 {
-  uint64_t min = ms / 60000, h = min / 60, d = h / 24;
+  /* to the nearest minute from an hour on, else to the nearest second */
+  uint64_t r = ms >= 3600000 ? (ms + 30000) / 60000 * 60000 : (ms + 500) / 1000 * 1000;
+  uint64_t min = r / 60000, h = min / 60, d = h / 24;
   if (d >= 730) snprintf(out, cap, "%llu years", (unsigned long long)(d / 365));
   else if (d >= 2) snprintf(out, cap, "%llu days", (unsigned long long)d);
   else if (h) snprintf(out, cap, "%llu h %llu min", (unsigned long long)h, (unsigned long long)(min % 60));
   else if (min) snprintf(out, cap, "%llu min %llu s", (unsigned long long)min,
-                         (unsigned long long)(ms / 1000 % 60));
-  else snprintf(out, cap, "%llu s", (unsigned long long)(ms / 1000));
+                         (unsigned long long)(r / 1000 % 60));
+  else snprintf(out, cap, "%llu s", (unsigned long long)(r / 1000));
 }
 
 /* Clocks too far apart would let one node's stamps win every field for as

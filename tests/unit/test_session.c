@@ -663,6 +663,139 @@ static void test_hostile(void)
   for (int i = 0; i < 3; i++) kr_node_close(n[i]);
 }
 
+static int clock_note_cb(void *ctx, const kr_clock_note *c)
+{
+  *(kr_clock_note *)ctx = *c;
+  return 0;
+}
+
+static int count_held(void *ctx, const kr_held *h)
+{
+  kr_held *out = ctx;
+  *out = *h;
+  return 0;
+}
+
+static const char *field_of(kr_node *n, const uint8_t id[16], int field, char *out, size_t cap)
+{
+  kr_volunteer v;
+  out[0] = 0;
+  if (kr_node_volunteer(n, id, &v) == 0) {
+    if (v.val.v[field]) snprintf(out, cap, "%s", v.val.v[field]);
+    kr_volunteer_free(&v);
+  }
+  return out;
+}
+
+/*
+ * A change stamped far ahead (a clock in 2100) would win every field it
+ * sets for decades. It is held: not applied, not refused, listed, and its
+ * origin's later changes wait behind it; local edits win meanwhile; once
+ * this clock reaches it, it is applied. And two nodes whose clocks differ
+ * by more than 10 minutes refuse to sync, each saying by how much.
+ */
+static void test_future(void)
+{
+  static uint64_t late;
+  kr_node *n[2];
+  kr_txn *t;
+  kr_buf b;
+  kr_op op;
+  kr_held h;
+  size_t lens[2];
+  uint8_t id[KR_SUBJECT_LEN];
+  uint64_t seq, before;
+  kr_hlc far = (kr_hlc)(UINT64_C(4102444800000) << 16);   /* 2100-01-01 */
+  char val[64];
+  int err;
+
+  check_network(n, 2, "fu", "buurtteam");
+  REQUIRE(kr_txn_begin(n[1], &t) == 0);
+  kr_txn_new_subject(t, id);
+  REQUIRE(kr_txn_set(t, id, KR_F_NAME, "Anna", NULL) == 0);
+  REQUIRE(kr_txn_set(t, id, KR_F_CITY, "Utrecht", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  check_sync(n[1], n[0]);
+  before = changes(n[0]);
+
+  /* n1's clock says 2100: a change that sets the city, then an ordinary one */
+  REQUIRE(kr_node_max_seq(n[1], kr_node_id(n[1]), &seq) == 0);
+  memset(&op, 0, sizeof op);
+  op.type = KR_OP_SET;
+  memcpy(op.subject, id, KR_SUBJECT_LEN);
+  op.field = KR_F_CITY;
+  op.value = "Toekomst";
+  kr_buf_init(&b, 1u << 20);
+  build_op(n[1], seq + 1, far, &op, &b, &lens[0]);
+  op.field = KR_F_NAME;
+  op.value = "Anna B";
+  build_op(n[1], seq + 2, kr_node_now_ms(n[1]) << 16, &op, &b, &lens[1]);
+  CHECK_EQ(hostile(n[1], n[0], &b, 2, lens, &err), 0);        /* not refused */
+  CHECK_EQ(changes(n[0]), before);                            /* not applied */
+  memset(&h, 0, sizeof h);
+  REQUIRE(kr_node_held(n[0], count_held, &h) == 0);
+  CHECK_EQ(h.count, 2);
+  CHECK(!memcmp(h.origin, kr_node_id(n[1]), 32));
+  CHECK_EQ(h.until_ms, kr_hlc_ms(far) - KR_HLC_MAX_SKEW_MS);
+  CHECK(!strcmp(field_of(n[0], id, KR_F_CITY, val, sizeof val), "Utrecht"));
+  CHECK(!strcmp(field_of(n[0], id, KR_F_NAME, val, sizeof val), "Anna"));
+  /* sent again (the vector does not say it is held): known, still held */
+  CHECK_EQ(hostile(n[1], n[0], &b, 2, lens, &err), 0);
+  CHECK_EQ(changes(n[0]), before);
+  /* the same seq with other bytes: an equivocation, settled as usual */
+  /* a local edit wins meanwhile: no clock pins the field */
+  REQUIRE(kr_txn_begin(n[0], &t) == 0);
+  REQUIRE(kr_txn_set(t, id, KR_F_CITY, "Delft", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  CHECK(!strcmp(field_of(n[0], id, KR_F_CITY, val, sizeof val), "Delft"));
+  /* this node's clock reaches 2100: both are applied, in order */
+  late = kr_hlc_ms(far) - KR_HLC_MAX_SKEW_MS + 1;
+  kr_node_set_clock(n[0], check_clock, &late);
+  CHECK_EQ(kr_node_release_held(n[0]), 0);
+  CHECK_EQ(changes(n[0]), before + 3);
+  memset(&h, 0, sizeof h);
+  REQUIRE(kr_node_held(n[0], count_held, &h) == 0);
+  CHECK_EQ(h.count, 0);
+  CHECK(!strcmp(field_of(n[0], id, KR_F_CITY, val, sizeof val), "Toekomst"));
+  CHECK(!strcmp(field_of(n[0], id, KR_F_NAME, val, sizeof val), "Anna B"));
+  kr_buf_free(&b);
+
+  /* clocks 3 h apart: both sides refuse, each naming the difference */
+  {
+    end ea, eb;
+    static uint64_t ahead;
+    kr_clock_note note;
+    ahead = kr_node_now_ms(n[1]) + 3 * 3600000ull + 12 * 60000ull;
+    kr_node_set_clock(n[0], check_clock, &ahead);
+    link_pair(n[0], n[1], &ea, &eb);
+    shuttle(&ea, &eb, 0, NULL);
+    CHECK_EQ(info(&ea)->state, -1);
+    CHECK_EQ(info(&eb)->state, -1);
+    CHECK_EQ(info(&ea)->err, KR_ECLOCK);
+    CHECK_EQ(info(&eb)->err, KR_ECLOCK);
+    fprintf(stderr, "  refused as expected: %s | %s\n", info(&ea)->reason, info(&eb)->reason);
+    CHECK(strstr(info(&ea)->reason, "this node's clock is 3 h 12 min ahead of Org fu1's") != NULL);
+    CHECK(strstr(info(&eb)->reason, "this node's clock is 3 h 12 min behind Org fu0's") != NULL);
+    unlink_pair(&ea, &eb);
+    memset(&note, 0, sizeof note);
+    REQUIRE(kr_node_clock_notes(n[1], clock_note_cb, &note) == 0);
+    CHECK(!memcmp(note.peer, kr_node_id(n[0]), 32));
+    CHECK(note.skew_ms >= 3 * 3600000ll);
+    /* set right: they sync, and the note goes */
+    ahead = kr_node_now_ms(n[1]);
+    link_pair(n[0], n[1], &ea, &eb);
+    shuttle(&ea, &eb, 0, NULL);
+    CHECK_EQ(info(&ea)->state, 1);
+    CHECK_EQ(info(&eb)->state, 1);
+    unlink_pair(&ea, &eb);
+    memset(&note, 0, sizeof note);
+    REQUIRE(kr_node_clock_notes(n[1], clock_note_cb, &note) == 0);
+    CHECK_EQ(note.skew_ms, 0);
+  }
+  kr_node_close(n[0]);
+  kr_node_close(n[1]);
+}
+
 static void test_join(void)
 {
   kr_node *n[2], *j, *k;
@@ -747,6 +880,7 @@ int main(void)
   test_strangers();
   test_garbage_and_timeout();
   test_hostile();
+  test_future();
   test_join();
   return check_done("test_session");
 }
