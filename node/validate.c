@@ -1,5 +1,6 @@
 /* validate: field rules, normalisation and the BSN guard (see validate.h). */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,84 @@
 #include "crdt/op.h"
 #include "node/internal.h"
 #include "node/validate.h"
+
+/* ---- text ---------------------------------------------------------------- */
+
+/* The code point of the valid UTF-8 sequence at p (before end) into *cp:
+ * its length in bytes, or 0 when no valid sequence starts at p (overlong,
+ * surrogate, beyond U+10FFFF, cut short). The rules of kr_utf8_ok. */
+static size_t utf8_next(const unsigned char *p, const unsigned char *end, uint32_t *cp)
+{
+  unsigned c = *p;
+  size_t n;
+  uint32_t v;
+
+  if (c < 0x80) { *cp = c; return 1; }
+  if (c >= 0xc2 && c <= 0xdf) { n = 1; v = c & 0x1f; }
+  else if (c >= 0xe0 && c <= 0xef) { n = 2; v = c & 0x0f; }
+  else if (c >= 0xf0 && c <= 0xf4) { n = 3; v = c & 0x07; }
+  else return 0;
+  if ((size_t)(end - p) < n + 1) return 0;
+  for (size_t i = 1; i <= n; i++) {
+    if ((p[i] & 0xc0) != 0x80) return 0;
+    v = (v << 6) | (p[i] & 0x3f);
+  }
+  if ((n == 2 && v < 0x800) || (n == 3 && (v < 0x10000 || v > 0x10ffff)) ||
+      (v >= 0xd800 && v <= 0xdfff))
+    return 0;
+  *cp = v;
+  return n + 1;
+}
+
+static const char why_utf8[] = "not valid text (UTF-8)";
+static const char why_line[] = "has a line break, and this field holds one line of text";
+static const char why_sep[] =
+  "has a Unicode line or paragraph separator (U+2028, U+2029); use an ordinary line break";
+static const char why_ctrl[] =
+  "has an invisible control character (a tab, or one copied in from another program); "
+  "type the text again without it";
+static const char why_bidi[] =
+  "has an invisible text-direction character (U+202A to U+202E, U+2066 to U+2069), which "
+  "can make text show differently from what is stored; type the text again without it";
+
+static int text_ok(const char *s, size_t len, int multiline, const char **why)
+{
+  const unsigned char *p = (const unsigned char *)s, *end = p + len;
+  const char *dummy;
+
+  if (!why) why = &dummy;
+  *why = NULL;
+  while (p < end) {
+    uint32_t c;
+    size_t n = utf8_next(p, end, &c);
+    if (!n) { *why = why_utf8; return KR_EVALIDATION; }
+    p += n;
+    if (c == '\n' && multiline) continue;
+    if (c == '\n' || c == '\r' || c == 0x85 || ((c == 0x2028 || c == 0x2029) && !multiline)) {
+      *why = why_line;
+      return KR_EVALIDATION;
+    }
+    if (c == 0x2028 || c == 0x2029) { *why = why_sep; return KR_EVALIDATION; }
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) { *why = why_ctrl; return KR_EVALIDATION; }
+    if ((c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) {
+      *why = why_bidi;
+      return KR_EVALIDATION;
+    }
+  }
+  return 0;
+}
+
+int kr_text_single_ok(const char *s, size_t len, const char **why)
+{
+  return text_ok(s, len, 0, why);
+}
+
+int kr_text_multi_ok(const char *s, size_t len, const char **why)
+{
+  return text_ok(s, len, 1, why);
+}
+
+/* ---- the BSN guard --------------------------------------------------------- */
 
 int kr_elfproef(const char digits[static 9])
 {
@@ -154,7 +233,7 @@ int kr_normalise_field(int field, const char *in, char *out, size_t cap,
 {
   const char *s = in, *e;
   size_t n, max = 200;
-  int multiline = 0;
+  int multiline = 0, rc;
   const char *dummy;
 
   if (!why) why = &dummy;
@@ -166,10 +245,7 @@ int kr_normalise_field(int field, const char *in, char *out, size_t cap,
   if (field == KR_F_NOTES) { max = 4000; multiline = 1; }
   if (n == 0) { *why = "empty value"; return KR_EVALIDATION; }
   if (n > max || n >= cap) { *why = "value too long"; return KR_EVALIDATION; }
-  if (!kr_utf8_ok(s, n) || (!multiline && memchr(s, '\n', n))) {
-    *why = "not valid text (UTF-8, one line)";
-    return KR_EVALIDATION;
-  }
+  if ((rc = text_ok(s, n, multiline, why))) return rc;
   memcpy(out, s, n);
   out[n] = 0;
   if (kr_text_has_bsn(out))

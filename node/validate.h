@@ -1,13 +1,29 @@
 /*
  * validate: what a value must look like before this node writes it, and
- * data minimisation. Pure functions; node/write.c calls them for every
- * local edit. Remote changes are not re-validated: their origin did so and
- * they are signed.
+ * data minimisation. Pure functions of the value (and its field); node/
+ * write.c calls them for every local edit.
  */
 #ifndef KR_VALIDATE_H
 #define KR_VALIDATE_H
 
 #include <stddef.h>
+
+/*
+ * Text. Every text a change carries passes one of two checks: single-line
+ * text (every field but notes, consent purpose and text version, erasure
+ * and removal reasons, organisation names) or multi-line text (notes).
+ * Both refuse what is not UTF-8 and every character that could make
+ * printed output lie about what is stored: control characters (U+0000 to
+ * U+001F, U+007F to U+009F, so also tab and carriage return), the
+ * bidirectional embeddings, overrides and isolates (U+202A to U+202E,
+ * U+2066 to U+2069) and the line and paragraph separators (U+2028,
+ * U+2029). Multi-line text may hold line feeds (U+000A).
+ * Both return 0, or KR_EVALIDATION with *why (why may be NULL) saying what
+ * was found, in words for the user. Neither looks for a BSN: free text
+ * also passes kr_text_has_bsn.
+ */
+int kr_text_single_ok(const char *s, size_t len, const char **why);
+int kr_text_multi_ok(const char *s, size_t len, const char **why);
 
 /* 1 when the 9 digits pass the BSN elfproef (11-test). */
 int kr_elfproef(const char digits[static 9]);
