@@ -25,10 +25,20 @@
 int kr_text_single_ok(const char *s, size_t len, const char **why);
 int kr_text_multi_ok(const char *s, size_t len, const char **why);
 
-/* 1 when the 9 digits pass the BSN elfproef (11-test). */
+/* 1 when the 9 digits (ASCII) pass the BSN elfproef (11-test). */
 int kr_elfproef(const char digits[static 9]);
-/* 1 when s holds a run of exactly 9 digits (optionally split by single
- * spaces, dots or dashes) that passes the elfproef. */
+/*
+ * 1 when s holds a number of exactly 9 digits that passes the elfproef.
+ * Read as Unicode: a digit is any decimal digit (Unicode category Nd, and
+ * the superscript, subscript and circled digits), taken at its value; the
+ * invisible characters (default ignorable) and combining marks between
+ * them do not count. A number is a longest sequence of digits in which at
+ * most one other character (any: space, '.', '-', '/', '_', tab, NBSP,
+ * a letter ...) stands between two digits. A date (d-m-yy, dd-mm-yyyy,
+ * yyyy-mm-dd; '-', '/' or '.' twice) is a number of its own, so a date
+ * next to a short number is not a BSN. s need not be valid UTF-8 (a stray
+ * byte is one other character). See docs/crdt.md, "Data minimisation".
+ */
 int kr_text_has_bsn(const char *s);
 
 int kr_valid_email(const char *s);
