@@ -48,7 +48,7 @@ static int bundle_export(int argc, char **argv)
   else
     printf("wrote %llu change%s (%llu bytes) to %s%s%s%s, readable by the %u current member%s\n",
            (unsigned long long)res.changes, res.changes == 1 ? "" : "s",
-           (unsigned long long)res.bytes, cli_val(&o[0]), o[1].n ? " (what " : "",
+           (unsigned long long)res.bytes, cli_safe(cli_val(&o[0]), -1), o[1].n ? " (what " : "",
            o[1].n ? name : "", o[1].n ? " lacks, as far as this node knows)" : "",
            res.recipients, res.recipients == 1 ? "" : "s");
 out:
@@ -110,7 +110,7 @@ static int bundle_import(int argc, char **argv)
                                   "applied", (json_int_t)res.applied, "known",
                                   (json_int_t)res.known, "refused", (json_int_t)res.refused));
   else
-    printf("%s from %s: %llu applied, %llu already known, %llu refused\n", pos[0], name,
+    printf("%s from %s: %llu applied, %llu already known, %llu refused\n", cli_safe(pos[0], -1), name,
            (unsigned long long)res.applied, (unsigned long long)res.known,
            (unsigned long long)res.refused);
 out:

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "crdt/err.h"
+#include "node/validate.h"
 
 static const char usage_grant[] =
   "kring consent grant ID --purpose P --to ORG|all [--method paper|verbal|digital] "
@@ -57,6 +58,10 @@ static int consent_edit(int argc, char **argv, int grant)
     rc = cli_usage(usage, "unknown method '%s'", cli_val(&o[2]));
     goto out;
   }
+  if (cli_val(&o[3]) && kr_text_single_ok(cli_val(&o[3]), strlen(cli_val(&o[3])), &why)) {
+    rc = cli_fail("--text-version '%s': %s", cli_val(&o[3]), why);
+    goto out;
+  }
   if (grant && (until = cli_val(&o[4]))) {
     char today[11];
     time_t now = time(NULL);
@@ -85,8 +90,8 @@ static int consent_edit(int argc, char **argv, int grant)
   t = NULL;
   if (rc) { rc = cli_fail("storing the consent: %s", kr_strerror(rc)); goto out; }
   if (cli_json) rc = cli_print_json(json_pack("{s:b}", "ok", 1));
-  else printf("%s %s for %s to %s\n", grant ? "granted" : "withdrew", cli_val(&o[0]), pos[0],
-              cli_val(&o[1]));
+  else printf("%s %s for %s to %s\n", grant ? "granted" : "withdrew", cli_safe(cli_val(&o[0]), -1),
+              cli_safe(pos[0], -1), cli_safe(cli_val(&o[1]), -1));
 out:
   kr_txn_abort(t);
   kr_node_close(n);
@@ -171,14 +176,15 @@ static int consent_show(int argc, char **argv)
   else printf("current\n");
   json_array_foreach(cur, i, e) {
     json_t *g = json_object_get(e, "grant");
-    printf("  %-20s to %-24s %-10s", json_string_value(json_object_get(e, "purpose")),
-           json_string_value(json_object_get(e, "to")),
+    printf("  %-20s to %-24s %-10s", cli_safe(json_string_value(json_object_get(e, "purpose")), -1),
+           cli_safe(json_string_value(json_object_get(e, "to")), -1),
            json_string_value(json_object_get(e, "state")));
     if (g && strcmp(json_string_value(json_object_get(e, "state")), "granted") == 0) {
       const char *u = json_string_value(json_object_get(g, "until"));
-      printf(" (%s%s%s)", json_string_value(json_object_get(g, "method")), u[0] ? ", until " : "", u);
+      printf(" (%s%s%s)", json_string_value(json_object_get(g, "method")), u[0] ? ", until " : "",
+             cli_safe(u, -1));
     } else if (g) {
-      printf(" (ended %s)", json_string_value(json_object_get(g, "until")));
+      printf(" (ended %s)", cli_safe(json_string_value(json_object_get(g, "until")), -1));
     }
     printf("\n");
   }
@@ -193,10 +199,10 @@ static int consent_show(int argc, char **argv)
     printf("  %s  %-8s %-20s to %-16s recorded by %s, %s%s%s%s%s\n",
            json_string_value(json_object_get(e, "at")),
            json_string_value(json_object_get(e, "action")),
-           json_string_value(json_object_get(e, "purpose")),
-           json_string_value(json_object_get(e, "to")), name,
-           json_string_value(json_object_get(e, "method")), tv[0] ? ", text " : "", tv,
-           u[0] ? ", until " : "", u);
+           cli_safe(json_string_value(json_object_get(e, "purpose")), -1),
+           cli_safe(json_string_value(json_object_get(e, "to")), -1), name,
+           json_string_value(json_object_get(e, "method")), tv[0] ? ", text " : "",
+           cli_safe(tv, -1), u[0] ? ", until " : "", cli_safe(u, -1));
   }
   json_decref(cur);
   json_decref(hist);
