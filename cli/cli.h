@@ -73,6 +73,9 @@ void cli_node_name(kr_node *n, const uint8_t id[static KR_NODE_LEN], char out[80
 /* Resolve a member by organisation name, node id, or id prefix (>= 4 hex
  * digits); prints the error. *removed (may be NULL) says if it was removed. */
 int cli_member(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], int *removed);
+/* The organisation names of the current members, for a message:
+ * "Voedselbank Noord, Buurtteam Oost", cut with ", ..." to fit cap. */
+void cli_member_names(kr_node *n, char *out, size_t cap);
 /* Progress on standard error when it is a terminal ("what: done/total"). */
 void cli_progress(const char *what, uint64_t done, uint64_t total, int last);
 /* Print a JSON value on stdout and free it. */

@@ -31,8 +31,18 @@ static int bundle_export(int argc, char **argv)
   if (o[1].n && o[2].n) { rc = cli_usage(usage, "--for and --all exclude each other"); goto out; }
   if ((rc = cli_open(&n))) goto out;
   if (o[1].n) {
-    if ((rc = cli_member(n, cli_val(&o[1]), peer, NULL))) goto out;
+    int removed;
+    if ((rc = cli_member(n, cli_val(&o[1]), peer, &removed))) goto out;
     cli_node_name(n, peer, name);
+    if (removed || kr_node_is_member(n, peer) != 1) {
+      /* a bundle is sealed for the current members only: it could not read it */
+      char names[512];
+      cli_member_names(n, names, sizeof names);
+      rc = cli_fail("%s %s, so it cannot read a bundle; export for a current member: %s", name,
+                    removed ? "was removed from the network" : "is not a member of the network yet",
+                    names);
+      goto out;
+    }
   }
   rc = kr_bundle_export(n, cli_val(&o[0]), o[1].n ? peer : NULL, progress, "exporting", &res);
   if (rc == KR_ENOTMEMBER) {

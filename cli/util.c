@@ -336,6 +336,40 @@ static int by_arg(void *ctx, const kr_member *m)
   return 0;
 }
 
+struct names {
+  char *out;
+  size_t cap, len;
+  int count, cut;
+};
+
+static int add_name(void *ctx, const kr_member *m)
+{
+  struct names *nm = ctx;
+  const char *org;
+
+  if (!m->admitted || m->removed || nm->cut) return 0;
+  org = cli_safe(m->org, -1);
+  if (nm->len + strlen(org) + 2 + 5 >= nm->cap) {     /* keep room for ", ..." */
+    nm->len += (size_t)snprintf(nm->out + nm->len, nm->cap - nm->len, "%s",
+                                nm->count ? ", ..." : "...");
+    nm->cut = 1;
+    return 0;
+  }
+  nm->len += (size_t)snprintf(nm->out + nm->len, nm->cap - nm->len, "%s%s",
+                              nm->count ? ", " : "", org);
+  nm->count++;
+  return 0;
+}
+
+void cli_member_names(kr_node *n, char *out, size_t cap)
+{
+  struct names nm = {out, cap, 0, 0, 0};
+
+  out[0] = 0;
+  if (kr_node_members(n, add_name, &nm) < 0 || (!nm.count && !nm.cut))
+    snprintf(out, cap, "(none)");
+}
+
 int cli_member(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], int *removed)
 {
   struct find_member f;
@@ -345,8 +379,11 @@ int cli_member(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], int 
   f.arg = arg;
   if ((rc = kr_node_members(n, by_arg, &f)) < 0)
     return cli_fail("reading the members: %s", kr_strerror(rc));
-  if (f.hits == 0)
-    return cli_fail("no member '%s' in this network (see kring member list)", arg);
+  if (f.hits == 0) {
+    char names[512];
+    cli_member_names(n, names, sizeof names);
+    return cli_fail("no member '%s' in this network; the members are: %s", arg, names);
+  }
   if (f.hits > 1)
     return cli_fail("'%s' names more than one member; give more of the node id", arg);
   memcpy(id, f.found, KR_NODE_LEN);

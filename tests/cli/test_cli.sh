@@ -195,6 +195,11 @@ err "grant unknown recipient" 1 "no member .Nobody." "$KRING" consent grant "$AN
 err "withdraw takes no until" 2 "unknown option '--until'" "$KRING" consent withdraw "$ANNA" --purpose contact --to all --until 2030-01-01
 err "consent no sub" 2 "missing subcommand" "$KRING" consent
 err "consent show unknown" 1 "no volunteer" "$KRING" consent show abcdabcd
+err "grant to a node id that is no member" 1 "no member with node id 0123456789ab.*consent goes to all or to a member: Voedselbank Noord" \
+  "$KRING" consent grant "$ANNA" --purpose contact --to 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+err "withdraw for a node id no consent names" 1 "no consent of this volunteer names it; the members are: Voedselbank Noord" \
+  "$KRING" consent withdraw "$ANNA" --purpose contact --to 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+err "unknown recipient names the members" 1 "the members are: Voedselbank Noord$" "$KRING" consent grant "$ANNA" --purpose contact --to "Nobody"
 [ "$(dig)" = "$D2" ] || { echo "FAIL: a refused consent changed the store"; fails=$((fails+1)); }
 
 # --- text that could forge output ---------------------------------------------
