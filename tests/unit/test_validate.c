@@ -208,6 +208,9 @@ int main(void)
   CHECK(kr_utf8_ok("Yılmaz", strlen("Yılmaz")));
   CHECK(!kr_utf8_ok("\xc0\xaf", 2));           /* overlong */
   CHECK(!kr_utf8_ok("\xed\xa0\x80", 3));       /* surrogate */
+  CHECK(!kr_utf8_ok("a\xc2\x9b" "b", 4));        /* C1: the decoder refuses it too */
+  CHECK(!kr_utf8_ok("\xc2\x80", 2));
+  CHECK(kr_utf8_ok("\xc2\xa0", 2));            /* NBSP, the first after C1 */
   CHECK_EQ(kr_field_code("skill"), KR_F_SKILLS);
   CHECK_EQ(kr_field_code("nonsense"), -1);
   return check_done("test_validate");
