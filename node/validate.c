@@ -179,7 +179,7 @@ static int bsn_tok(const char **p)
     n = utf8_next(q, q + 4, &c);   /* stops at the NUL: not a continuation byte */
     if (!n) { c = 0xFFFD; n = 1; }
     q += n;
-    if (is_ignored(c)) continue;
+    if (c >= 0x80 && is_ignored(c)) continue;
     *p = (const char *)q;
     if ((d = digit_of(c)) >= 0) return '0' + d;
     if (is_space(c)) return ' ';
