@@ -35,6 +35,20 @@ int cli_parse(int argc, char **argv, cli_opt *opts, size_t nopts,
               const char **pos, size_t *npos, const char *usage);
 const char *cli_val(const cli_opt *o);   /* last value or NULL */
 
+/*
+ * s made safe to print for a person: control characters (C0, DEL, C1),
+ * bidi embeddings, overrides and isolates, line and paragraph separators
+ * and bytes that are not UTF-8 are shown escaped (\n, \t, \u202e,
+ * \xff), so that a stored value can neither start a line of its own, nor
+ * move the cursor, nor reorder the text around it. indent >= 0 is for
+ * multi-line text: a line feed starts a new line indented by that many
+ * spaces, under the value. NULL reads as "". The result stays valid until
+ * the 8th next call (so at most 8 in one printf).
+ */
+const char *cli_safe(const char *s, int indent);
+
+/* One line on stderr: "kring: " and the message, which passes through
+ * cli_safe, so that it stays one line whatever the arguments hold. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Message for a kr_ error, with the reason a validator gave. */
@@ -53,11 +67,15 @@ int cli_unhex(const char *s, uint8_t *out, size_t n);
 void cli_time(kr_hlc hlc, int iso, char out[32]);
 /* Milliseconds since the epoch as local "2026-11-22 14:03", or "never" for 0. */
 void cli_ms_time(uint64_t ms, char out[32]);
-/* A short name for a node: "this node" or the first 12 hex digits. */
+/* A short name for a node, for people: the first 12 hex digits and the
+ * organisation's name, escaped as by cli_safe. */
 void cli_node_name(kr_node *n, const uint8_t id[static KR_NODE_LEN], char out[80]);
 /* Resolve a member by organisation name, node id, or id prefix (>= 4 hex
  * digits); prints the error. *removed (may be NULL) says if it was removed. */
 int cli_member(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], int *removed);
+/* The organisation names of the current members, for a message:
+ * "Voedselbank Noord, Buurtteam Oost", cut with ", ..." to fit cap. */
+void cli_member_names(kr_node *n, char *out, size_t cap);
 /* Progress on standard error when it is a terminal ("what: done/total"). */
 void cli_progress(const char *what, uint64_t done, uint64_t total, int last);
 /* Print a JSON value on stdout and free it. */

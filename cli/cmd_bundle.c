@@ -31,8 +31,18 @@ static int bundle_export(int argc, char **argv)
   if (o[1].n && o[2].n) { rc = cli_usage(usage, "--for and --all exclude each other"); goto out; }
   if ((rc = cli_open(&n))) goto out;
   if (o[1].n) {
-    if ((rc = cli_member(n, cli_val(&o[1]), peer, NULL))) goto out;
+    int removed;
+    if ((rc = cli_member(n, cli_val(&o[1]), peer, &removed))) goto out;
     cli_node_name(n, peer, name);
+    if (removed || kr_node_is_member(n, peer) != 1) {
+      /* a bundle is sealed for the current members only: it could not read it */
+      char names[512];
+      cli_member_names(n, names, sizeof names);
+      rc = cli_fail("%s %s, so it cannot read a bundle; export for a current member: %s", name,
+                    removed ? "was removed from the network" : "is not a member of the network yet",
+                    names);
+      goto out;
+    }
   }
   rc = kr_bundle_export(n, cli_val(&o[0]), o[1].n ? peer : NULL, progress, "exporting", &res);
   if (rc == KR_ENOTMEMBER) {
@@ -48,7 +58,7 @@ static int bundle_export(int argc, char **argv)
   else
     printf("wrote %llu change%s (%llu bytes) to %s%s%s%s, readable by the %u current member%s\n",
            (unsigned long long)res.changes, res.changes == 1 ? "" : "s",
-           (unsigned long long)res.bytes, cli_val(&o[0]), o[1].n ? " (what " : "",
+           (unsigned long long)res.bytes, cli_safe(cli_val(&o[0]), -1), o[1].n ? " (what " : "",
            o[1].n ? name : "", o[1].n ? " lacks, as far as this node knows)" : "",
            res.recipients, res.recipients == 1 ? "" : "s");
 out:
@@ -110,7 +120,7 @@ static int bundle_import(int argc, char **argv)
                                   "applied", (json_int_t)res.applied, "known",
                                   (json_int_t)res.known, "refused", (json_int_t)res.refused));
   else
-    printf("%s from %s: %llu applied, %llu already known, %llu refused\n", pos[0], name,
+    printf("%s from %s: %llu applied, %llu already known, %llu refused\n", cli_safe(pos[0], -1), name,
            (unsigned long long)res.applied, (unsigned long long)res.known,
            (unsigned long long)res.refused);
 out:

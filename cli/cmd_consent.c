@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "crdt/err.h"
+#include "node/validate.h"
 
 static const char usage_grant[] =
   "kring consent grant ID --purpose P --to ORG|all [--method paper|verbal|digital] "
@@ -14,18 +15,58 @@ static const char usage_grant[] =
 static const char usage_withdraw[] =
   "kring consent withdraw ID --purpose P --to ORG|all [--method paper|verbal|digital]";
 
-/* all -> NULL recipient; this node, a 64-hex node id, or a member by name or id prefix. */
-static int recipient(kr_node *n, const char *to, uint8_t out[KR_NODE_LEN], int *all)
+struct has_register {
+  const uint8_t *recipient;
+  int found;
+};
+
+static int register_row(void *ctx, const kr_consent_status *s)
 {
+  struct has_register *h = ctx;
+  if (!s->all && memcmp(s->recipient, h->recipient, KR_NODE_LEN) == 0) h->found = 1;
+  return 0;
+}
+
+/*
+ * all -> NULL recipient; this node, a member by organisation name, node id
+ * or id prefix. Consent is granted to a current member only: a node that
+ * is not one could never read the volunteer. A withdrawal may name a
+ * removed member too, or any node the volunteer's consent names.
+ */
+static int recipient(kr_node *n, const char *to, const uint8_t subject[KR_SUBJECT_LEN],
+                     int grant, uint8_t out[KR_NODE_LEN], int *all)
+{
+  char names[512], name[80];
+  int removed = 0, rc;
+
   *all = 0;
   if (strcasecmp(to, "all") == 0) { *all = 1; return 0; }
   if (strcasecmp(to, kr_node_org(n)) == 0 || strcmp(to, "self") == 0) {
     memcpy(out, kr_node_id(n), KR_NODE_LEN);
     return 0;
   }
-  if (cli_unhex(to, out, KR_NODE_LEN) == 0) return 0;
-  /* A member of the network, by organisation name or node id prefix. */
-  return cli_member(n, to, out, NULL);
+  if (cli_unhex(to, out, KR_NODE_LEN) == 0) {
+    struct has_register h = {out, 0};
+    if (kr_node_is_member(n, out) == 1) return 0;
+    removed = kr_node_is_removed(n, out) == 1;
+    if (!grant && (removed || (kr_node_consent(n, subject, register_row, &h) == 0 && h.found)))
+      return 0;
+    cli_member_names(n, names, sizeof names);
+    if (!removed && grant)
+      return cli_fail("no member with node id %.12s... in this network; consent goes to all or "
+                      "to a member: %s", to, names);
+    if (!removed)
+      return cli_fail("no member with node id %.12s... in this network, and no consent of this "
+                      "volunteer names it; the members are: %s", to, names);
+  } else if ((rc = cli_member(n, to, out, &removed))) {
+    return rc;
+  } else if (!removed || !grant) {
+    return 0;
+  }
+  cli_member_names(n, names, sizeof names);
+  cli_node_name(n, out, name);
+  return cli_fail("%s was removed from the network, so consent cannot go to it; consent goes to "
+                  "all or to a member: %s", name, names);
 }
 
 static void to_name(kr_node *n, int all, const uint8_t *r, char out[80])
@@ -57,6 +98,10 @@ static int consent_edit(int argc, char **argv, int grant)
     rc = cli_usage(usage, "unknown method '%s'", cli_val(&o[2]));
     goto out;
   }
+  if (cli_val(&o[3]) && kr_text_single_ok(cli_val(&o[3]), strlen(cli_val(&o[3])), &why)) {
+    rc = cli_fail("--text-version '%s': %s", cli_val(&o[3]), why);
+    goto out;
+  }
   if (grant && (until = cli_val(&o[4]))) {
     char today[11];
     time_t now = time(NULL);
@@ -70,7 +115,7 @@ static int consent_edit(int argc, char **argv, int grant)
   }
   if ((rc = cli_open(&n))) goto out;
   if ((rc = cli_subject(n, pos[0], id))) goto out;
-  if ((rc = recipient(n, cli_val(&o[1]), r, &all))) goto out;
+  if ((rc = recipient(n, cli_val(&o[1]), id, grant, r, &all))) goto out;
   if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail("%s", kr_strerror(rc)); goto out; }
   e = grant ? kr_txn_grant(t, id, cli_val(&o[0]), all ? NULL : r, method, cli_val(&o[3]),
                            until ? until : "", &why)
@@ -85,8 +130,8 @@ static int consent_edit(int argc, char **argv, int grant)
   t = NULL;
   if (rc) { rc = cli_fail("storing the consent: %s", kr_strerror(rc)); goto out; }
   if (cli_json) rc = cli_print_json(json_pack("{s:b}", "ok", 1));
-  else printf("%s %s for %s to %s\n", grant ? "granted" : "withdrew", cli_val(&o[0]), pos[0],
-              cli_val(&o[1]));
+  else printf("%s %s for %s to %s\n", grant ? "granted" : "withdrew", cli_safe(cli_val(&o[0]), -1),
+              cli_safe(pos[0], -1), cli_safe(cli_val(&o[1]), -1));
 out:
   kr_txn_abort(t);
   kr_node_close(n);
@@ -171,14 +216,15 @@ static int consent_show(int argc, char **argv)
   else printf("current\n");
   json_array_foreach(cur, i, e) {
     json_t *g = json_object_get(e, "grant");
-    printf("  %-20s to %-24s %-10s", json_string_value(json_object_get(e, "purpose")),
-           json_string_value(json_object_get(e, "to")),
+    printf("  %-20s to %-24s %-10s", cli_safe(json_string_value(json_object_get(e, "purpose")), -1),
+           cli_safe(json_string_value(json_object_get(e, "to")), -1),
            json_string_value(json_object_get(e, "state")));
     if (g && strcmp(json_string_value(json_object_get(e, "state")), "granted") == 0) {
       const char *u = json_string_value(json_object_get(g, "until"));
-      printf(" (%s%s%s)", json_string_value(json_object_get(g, "method")), u[0] ? ", until " : "", u);
+      printf(" (%s%s%s)", json_string_value(json_object_get(g, "method")), u[0] ? ", until " : "",
+             cli_safe(u, -1));
     } else if (g) {
-      printf(" (ended %s)", json_string_value(json_object_get(g, "until")));
+      printf(" (ended %s)", cli_safe(json_string_value(json_object_get(g, "until")), -1));
     }
     printf("\n");
   }
@@ -193,10 +239,10 @@ static int consent_show(int argc, char **argv)
     printf("  %s  %-8s %-20s to %-16s recorded by %s, %s%s%s%s%s\n",
            json_string_value(json_object_get(e, "at")),
            json_string_value(json_object_get(e, "action")),
-           json_string_value(json_object_get(e, "purpose")),
-           json_string_value(json_object_get(e, "to")), name,
-           json_string_value(json_object_get(e, "method")), tv[0] ? ", text " : "", tv,
-           u[0] ? ", until " : "", u);
+           cli_safe(json_string_value(json_object_get(e, "purpose")), -1),
+           cli_safe(json_string_value(json_object_get(e, "to")), -1), name,
+           json_string_value(json_object_get(e, "method")), tv[0] ? ", text " : "",
+           cli_safe(tv, -1), u[0] ? ", until " : "", cli_safe(u, -1));
   }
   json_decref(cur);
   json_decref(hist);

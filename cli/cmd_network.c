@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "crdt/err.h"
+#include "node/validate.h"
 #include "sync/invite.h"
 #include "sync/net.h"
 
@@ -47,7 +48,7 @@ static int member_row(void *ctx, const kr_member *m)
   cli_hex(m->node, KR_NODE_LEN, hex);
   if (m->removed)
     snprintf(status, sizeof status, "removed (after its change %llu): %s",
-             (unsigned long long)m->cutoff, m->reason ? m->reason : "");
+             (unsigned long long)m->cutoff, cli_safe(m->reason, -1));
   else if (!m->admitted)
     snprintf(status, sizeof status, "removal known, admission not yet");
   else
@@ -75,7 +76,7 @@ static int member_row(void *ctx, const kr_member *m)
   cli_time(m->admitted_at.hlc, 0, t);
   if (m->founder || !m->admitted) by[0] = 0;
   else cli_node_name(l->n, m->admitted_at.origin, by);
-  printf("%.12s  %-28.28s %-9s %s%s%s%s\n", hex, m->org, m->kind, status,
+  printf("%.12s  %-28.28s %-9s %s%s%s%s\n", hex, cli_safe(m->org, -1), cli_safe(m->kind, -1), status,
          memcmp(m->node, kr_node_id(l->n), KR_NODE_LEN) == 0 ? " (this node)" : "",
          by[0] ? ", admitted by " : "", by);
   return 0;
@@ -196,10 +197,11 @@ static int join_online(kr_node *n, const kr_invite *inv, const char *request)
   for (size_t i = 0; i < inv->naddr; i++) {
     memset(&t, 0, sizeof t);
     t.addr = inv->addr[i];
-    fprintf(stderr, "kring: connecting to %s ...\n", t.addr);
+    fprintf(stderr, "kring: connecting to %s ...\n", cli_safe(t.addr, -1));
     if (kr_net_sync(n, &t, 1, request, NULL, NULL) == 0 && kr_node_is_member(n, kr_node_id(n)) == 1)
       break;
-    fprintf(stderr, "kring: %s: %s\n", t.addr, t.info.state == 1 ? "not admitted" : t.info.reason);
+    fprintf(stderr, "kring: %s: %s\n", cli_safe(t.addr, -1),
+            t.info.state == 1 ? "not admitted" : cli_safe(t.info.reason, -1));
     t.info.state = -1;
   }
   if (t.info.state != 1 || kr_node_is_member(n, kr_node_id(n)) != 1)
@@ -227,7 +229,8 @@ static int join_online(kr_node *n, const kr_invite *inv, const char *request)
                                     "address", t.addr, "received", (json_int_t)t.info.received));
   }
   printf("joined: admitted by %s, received %llu changes. Peer '%s' at %s is in the address book;\n"
-         "run kring serve to keep in sync.\n", who, (unsigned long long)t.info.received, name, t.addr);
+         "run kring serve to keep in sync.\n", who, (unsigned long long)t.info.received, name,
+         cli_safe(t.addr, -1));
   return CLI_OK;
 }
 
@@ -237,7 +240,7 @@ int cmd_join(int argc, char **argv)
   cli_opt o[] = {{"org", 1, 0, NULL, 0}, {"kind", 1, 0, NULL, 0}, {"offline", 0, 0, NULL, 0}};
   const char **pos = calloc((size_t)argc + 1, sizeof *pos);
   char line[KR_INVITE_TEXT_MAX + 1], t[32];
-  const char *kind;
+  const char *kind, *why;
   kr_invite *inv = calloc(1, sizeof *inv);
   kr_node *n = NULL;
   size_t npos;
@@ -251,6 +254,10 @@ int cmd_join(int argc, char **argv)
   if (!kr_kind_ok(kind)) { rc = cli_usage(usage, "unknown kind '%s'", kind); goto out; }
   if (strlen(cli_val(&o[0])) > KR_ORG_MAX) {
     rc = cli_fail("organisation name longer than %d bytes", KR_ORG_MAX);
+    goto out;
+  }
+  if (kr_text_single_ok(cli_val(&o[0]), strlen(cli_val(&o[0])), &why)) {
+    rc = cli_fail("--org '%s': %s", cli_val(&o[0]), why);
     goto out;
   }
   if ((rc = kr_invite_parse(pos[0], inv))) { rc = invite_error(rc, "invite"); goto out; }
@@ -301,7 +308,7 @@ int cmd_join(int argc, char **argv)
     printf("%s\n", line);
     fprintf(stderr, "kring: node created in %s. Send the line above to the member who invited "
                     "you; they run: kring member accept REQUEST, then give you a bundle.\n",
-            cli_home);
+            cli_safe(cli_home, -1));
   }
 out:
   kr_node_close(n);
@@ -356,7 +363,8 @@ static int member_accept(kr_node *n, const char *text)
     rc = cli_print_json(json_pack("{s:s, s:s, s:s}", "admitted", hex, "org", req->org, "kind", req->kind));
   else
     printf("admitted %s (%s), node %.12s. Give it a bundle:\n"
-           "  kring bundle export --for %.12s --out FILE\n", req->org, req->kind, hex, hex);
+           "  kring bundle export --for %.12s --out FILE\n", cli_safe(req->org, -1),
+           cli_safe(req->kind, -1), hex, hex);
 out:
   free(req);
   return rc;
@@ -415,8 +423,13 @@ int cmd_member(int argc, char **argv)
   } else if (strcmp(argv[0], "remove") == 0) {
     const char *reason = cli_val(&o[0]);
     if (npos != 1) { rc = cli_usage(usage, "member remove takes one node id"); goto out; }
+    const char *why;
     if (!reason || !reason[0] || strlen(reason) > KR_REASON_MAX) {
       rc = cli_usage(usage, "--reason TEXT (up to %d characters) is required", KR_REASON_MAX);
+      goto out;
+    }
+    if (kr_text_single_ok(reason, strlen(reason), &why)) {
+      rc = cli_fail("--reason '%s': %s", reason, why);
       goto out;
     }
     if ((rc = cli_open(&n))) goto out;

@@ -5,17 +5,21 @@
 
 #include "cli/cli.h"
 #include "crdt/err.h"
+#include "node/validate.h"
 
 static int init_run(cli_opt *o)
 {
   const char *kind = cli_val(&o[1]) ? cli_val(&o[1]) : "other";
   kr_node *n;
   char hex[65];
+  const char *why;
   int rc;
 
   if (!kr_kind_ok(kind)) return -1;
   if (strlen(cli_val(&o[0])) > KR_ORG_MAX)
     return cli_fail("organisation name longer than %d bytes", KR_ORG_MAX);
+  if (kr_text_single_ok(cli_val(&o[0]), strlen(cli_val(&o[0])), &why))
+    return cli_fail("--org '%s': %s", cli_val(&o[0]), why);
   rc = kr_node_create(cli_home, cli_val(&o[0]), kind, &n);
   if (rc == KR_EEXISTS)
     return cli_fail("%s already holds a kring node; refusing to overwrite it", cli_home);
@@ -25,7 +29,8 @@ static int init_run(cli_opt *o)
     rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:s}", "node_id", hex, "org", kr_node_org(n),
                                   "kind", kr_node_kind(n), "home", cli_home));
   else
-    printf("created node %s for %s (%s) in %s\n", hex, kr_node_org(n), kr_node_kind(n), cli_home);
+    printf("created node %s for %s (%s) in %s\n", hex, cli_safe(kr_node_org(n), -1),
+           kr_node_kind(n), cli_safe(cli_home, -1));
   kr_node_close(n);
   return rc;
 }
@@ -63,7 +68,7 @@ int cmd_id(int argc, char **argv)
     rc = cli_print_json(json_pack("{s:s, s:s, s:s}", "node_id", hex, "org", kr_node_org(n),
                                   "kind", kr_node_kind(n)));
   else
-    printf("%s  %s (%s)\n", hex, kr_node_org(n), kr_node_kind(n));
+    printf("%s  %s (%s)\n", hex, cli_safe(kr_node_org(n), -1), cli_safe(kr_node_kind(n), -1));
   kr_node_close(n);
   return rc;
 }

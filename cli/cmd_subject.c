@@ -29,7 +29,7 @@ int cmd_erase(int argc, char **argv)
   if ((e = kr_txn_erase(t, id, cli_val(&o[0]), &why))) {
     rc = e == KR_EERASED ? cli_fail("volunteer %s has already been erased", pos[0])
        : e == KR_EBSN ? cli_fail("reason looks like it holds a BSN; kring never stores one")
-                      : cli_fail_kr(e, "erase", why);
+                      : cli_fail_kr(e, "--reason", why);
     goto out;
   }
   rc = kr_txn_commit(t, NULL);

@@ -19,7 +19,7 @@ static void log_line(void *ctx, const char *line)
   (void)ctx;
   localtime_r(&now, &tm);
   strftime(t, sizeof t, "%Y-%m-%d %H:%M:%S", &tm);
-  fprintf(stderr, "%s kring: %s\n", t, line);
+  fprintf(stderr, "%s kring: %s\n", t, cli_safe(line, -1));
   fflush(stderr);
 }
 
@@ -127,12 +127,12 @@ static int peer_row(void *ctx, const kr_addr *a)
     json_array_append_new(p->arr, o);
     return 0;
   }
-  printf("%-16s %-24s %-26.26s last sync %s", a->name, a->addr, who, ok);
+  printf("%-16s %-24s %-26.26s last sync %s", cli_safe(a->name, -1), cli_safe(a->addr, -1), who, ok);
   if (p->status) {
     if (lacks >= 0) printf(", lacks %lld change%s", lacks, lacks == 1 ? "" : "s");
     else printf(", lacks unknown");
   }
-  if (a->last_err) printf("\n%16s last attempt failed: %s", "", a->last_err);
+  if (a->last_err) printf("\n%16s last attempt failed: %s", "", cli_safe(a->last_err, -1));
   printf("\n");
   return 0;
 }
@@ -283,11 +283,13 @@ int cmd_sync(int argc, char **argv)
       if (in->state != 1) json_object_set_new(o, "error", json_string(in->reason));
       json_array_append_new(arr, o);
     } else if (in->state == 1) {
-      printf("%s%s%s%s: sent %llu, received %llu (%llu new), %.2f s\n", label, who[0] ? " (" : "",
+      printf("%s%s%s%s: sent %llu, received %llu (%llu new), %.2f s\n", cli_safe(label, -1),
+             who[0] ? " (" : "",
              who, who[0] ? ")" : "", (unsigned long long)in->sent,
              (unsigned long long)in->received, (unsigned long long)in->applied, b.t[i].seconds);
     } else {
-      fprintf(stderr, "kring: sync with %s failed: %s\n", label, in->reason);
+      fprintf(stderr, "kring: sync with %s failed: %s\n", cli_safe(label, -1),
+              cli_safe(in->reason, -1));
     }
   }
   if (arr) cli_print_json(arr);
@@ -340,7 +342,8 @@ int cmd_status(int argc, char **argv)
                                   (json_int_t)vols, "changes", (json_int_t)changes, "peers", p.arr));
     goto out;
   }
-  printf("node     %s (%s), id %.12s\n", kr_node_org(n), kr_node_kind(n), id);
+  printf("node     %s (%s), id %.12s\n", cli_safe(kr_node_org(n), -1), cli_safe(kr_node_kind(n), -1),
+         id);
   printf("network  %s, %d member%s%s\n", nhex, members, members == 1 ? "" : "s",
          me == 1 ? "" : "; this node is not admitted yet");
   printf("register %llu volunteer%s (%llu erased), %llu changes held\n", (unsigned long long)vols,

@@ -22,7 +22,7 @@ static const char field_list[] =
 static int edit_fail(int rc, const char *field, const char *value, const char *why)
 {
   char what[256];
-  snprintf(what, sizeof what, "%s '%s'", field, value ? value : "");
+  snprintf(what, sizeof what, "%s '%s'", field, cli_safe(value, -1));
   if (rc == KR_EBSN)
     return cli_fail("%s: looks like a BSN (citizen service number); kring never stores one", what);
   if (rc == KR_ENOTFOUND && why) return cli_fail("%s: %s", what, why);
@@ -207,15 +207,16 @@ static int vol_show(int argc, char **argv)
     if (v.erased) {
       cli_time(v.erased_at.hlc, 0, t);
       cli_node_name(n, v.erased_at.origin, who);
-      printf("%-24s %s by %s: %s\n", "erased", t, who, v.erase_reason ? v.erase_reason : "");
+      printf("%-24s %s by %s: %s\n", "erased", t, who, cli_safe(v.erase_reason, -1));
     } else {
       for (int f = 1; f < 32; f++)
-        if (v.val.v[f]) printf("%-24s %s\n", kr_field_name(f), v.val.v[f]);
+        if (v.val.v[f])
+          printf("%-24s %s\n", kr_field_name(f), cli_safe(v.val.v[f], f == KR_F_NOTES ? 25 : -1));
       for (int f = 0; f < 32; f++) {
         if (!v.val.set[f].n) continue;
         printf("%-24s ", kr_field_name(f + 32));
         for (size_t k = 0; k < v.val.set[f].n; k++)
-          printf("%s%s", k ? ", " : "", v.val.set[f].v[k]);
+          printf("%s%s", k ? ", " : "", cli_safe(v.val.set[f].v[k], -1));
         printf("\n");
       }
       {
@@ -224,9 +225,9 @@ static int vol_show(int argc, char **argv)
         json_t *e;
         json_array_foreach(c, i, e)
           printf("%-24s %s to %s: %s\n", i ? "" : "consent",
-                 json_string_value(json_object_get(e, "purpose")),
-                 json_string_value(json_object_get(e, "to")),
-                 json_string_value(json_object_get(e, "state")));
+                 cli_safe(json_string_value(json_object_get(e, "purpose")), -1),
+                 cli_safe(json_string_value(json_object_get(e, "to")), -1),
+                 cli_safe(json_string_value(json_object_get(e, "state")), -1));
         json_decref(c);
       }
     }
@@ -258,9 +259,10 @@ static int list_row(void *ctx, const uint8_t id[KR_SUBJECT_LEN])
     json_array_append_new(l->arr, cli_volunteer_json(l->n, &v));
   } else {
     cli_hex(id, KR_SUBJECT_LEN, hex);
-    printf("%s  %-28s %-16s ", hex, v.val.v[KR_F_NAME] ? v.val.v[KR_F_NAME] : "",
-           v.val.v[KR_F_CITY] ? v.val.v[KR_F_CITY] : "");
-    for (size_t k = 0; k < v.val.set[0].n; k++) printf("%s%s", k ? ", " : "", v.val.set[0].v[k]);
+    printf("%s  %-28s %-16s ", hex, cli_safe(v.val.v[KR_F_NAME], -1),
+           cli_safe(v.val.v[KR_F_CITY], -1));
+    for (size_t k = 0; k < v.val.set[0].n; k++)
+      printf("%s%s", k ? ", " : "", cli_safe(v.val.set[0].v[k], -1));
     printf("\n");
   }
   kr_volunteer_free(&v);

@@ -127,7 +127,7 @@ int main(int argc, char **argv)
       free(rest);
       return rc;
     }
-  fprintf(stderr, "kring: unknown command '%s' (see kring help)\n", rest[0]);
+  fprintf(stderr, "kring: unknown command '%s' (see kring help)\n", cli_safe(rest[0], -1));
   free(rest);
   return CLI_USAGE;
 }

@@ -13,12 +13,104 @@
 const char *cli_home;
 int cli_json;
 
+/* ---- text for a person to read ---------------------------------------------- */
+
+#define SAFE_SLOTS 8
+
+/* The valid UTF-8 sequence at p: its length and code point, or 0. */
+static size_t utf8_at(const unsigned char *p, uint32_t *cp)
+{
+  unsigned c = p[0];
+  size_t n;
+  uint32_t v;
+
+  if (c < 0x80) { *cp = c; return 1; }
+  if (c >= 0xc2 && c <= 0xdf) { n = 1; v = c & 0x1f; }
+  else if (c >= 0xe0 && c <= 0xef) { n = 2; v = c & 0x0f; }
+  else if (c >= 0xf0 && c <= 0xf4) { n = 3; v = c & 0x07; }
+  else return 0;
+  for (size_t i = 1; i <= n; i++) {       /* stops at the NUL */
+    if ((p[i] & 0xc0) != 0x80) return 0;
+    v = (v << 6) | (p[i] & 0x3f);
+  }
+  if ((n == 2 && v < 0x800) || (n == 3 && (v < 0x10000 || v > 0x10ffff)) ||
+      (v >= 0xd800 && v <= 0xdfff))
+    return 0;
+  *cp = v;
+  return n + 1;
+}
+
+/* Characters that must not reach a terminal as they are. */
+static int unsafe(uint32_t c)
+{
+  return c < 0x20 || (c >= 0x7f && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) ||
+         (c >= 0x2066 && c <= 0x2069) || c == 0x2028 || c == 0x2029;
+}
+
+const char *cli_safe(const char *s, int indent)
+{
+  static char *slot[SAFE_SLOTS];
+  static int next;
+  const unsigned char *p = (const unsigned char *)(s ? s : "");
+  size_t len = strlen((const char *)p), cap, o = 0;
+  char *out;
+
+  /* worst case: every byte becomes \xff or every line feed an indent */
+  cap = len * (indent + 1 > 6 ? (size_t)indent + 1 : 6) + 1;
+  if (!(out = malloc(cap))) return "(out of memory)";
+  free(slot[next]);
+  slot[next] = out;
+  next = (next + 1) % SAFE_SLOTS;
+  while (*p) {
+    uint32_t c;
+    size_t n = utf8_at(p, &c);
+    if (!n) {
+      o += (size_t)snprintf(out + o, cap - o, "\\x%02x", *p);
+      p++;
+      continue;
+    }
+    if (c == '\n' && indent >= 0) {
+      out[o++] = '\n';
+      memset(out + o, ' ', (size_t)indent);
+      o += (size_t)indent;
+    } else if (c == '\n' || c == '\t' || c == '\r') {
+      out[o++] = '\\';
+      out[o++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+    } else if (unsafe(c)) {
+      o += (size_t)snprintf(out + o, cap - o, "\\u%04x", (unsigned)c);
+    } else {
+      memcpy(out + o, p, n);
+      o += n;
+    }
+    p += n;
+  }
+  out[o] = 0;
+  return out;
+}
+
+/* Format onto stderr as one line, whatever the arguments hold. */
+static void vfail(const char *fmt, va_list ap)
+{
+  char buf[1024], *msg = buf;
+  va_list ap2;
+  int n;
+
+  va_copy(ap2, ap);
+  n = vsnprintf(buf, sizeof buf, fmt, ap);
+  if (n >= (int)sizeof buf) {
+    if ((msg = malloc((size_t)n + 1))) vsnprintf(msg, (size_t)n + 1, fmt, ap2);
+    else msg = buf;       /* the message, cut short */
+  }
+  va_end(ap2);
+  fprintf(stderr, "kring: %s", n < 0 ? fmt : cli_safe(msg, -1));
+  if (msg != buf) free(msg);
+}
+
 int cli_fail(const char *fmt, ...)
 {
   va_list ap;
-  fputs("kring: ", stderr);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  vfail(fmt, ap);
   va_end(ap);
   fputc('\n', stderr);
   return CLI_FAIL;
@@ -27,9 +119,8 @@ int cli_fail(const char *fmt, ...)
 int cli_usage(const char *usage, const char *fmt, ...)
 {
   va_list ap;
-  fputs("kring: ", stderr);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  vfail(fmt, ap);
   va_end(ap);
   fprintf(stderr, "\nusage: %s\n", usage);
   return CLI_USAGE;
@@ -217,9 +308,9 @@ void cli_node_name(kr_node *n, const uint8_t id[static KR_NODE_LEN], char out[80
     }
   cli_hex(id, KR_NODE_LEN, hex);
   if (memcmp(id, kr_node_id(n), KR_NODE_LEN) == 0)
-    snprintf(out, 80, "%.12s (%s)", hex, kr_node_org(n));
+    snprintf(out, 80, "%.12s (%.60s)", hex, cli_safe(kr_node_org(n), -1));
   else if (kr_node_member_org(n, id, org, sizeof org) == 1)
-    snprintf(out, 80, "%.12s (%.60s)", hex, org);
+    snprintf(out, 80, "%.12s (%.60s)", hex, cli_safe(org, -1));
   else
     snprintf(out, 80, "%.12s", hex);
   cache[next].n = n;
@@ -245,6 +336,40 @@ static int by_arg(void *ctx, const kr_member *m)
   return 0;
 }
 
+struct names {
+  char *out;
+  size_t cap, len;
+  int count, cut;
+};
+
+static int add_name(void *ctx, const kr_member *m)
+{
+  struct names *nm = ctx;
+  const char *org;
+
+  if (!m->admitted || m->removed || nm->cut) return 0;
+  org = cli_safe(m->org, -1);
+  if (nm->len + strlen(org) + 2 + 5 >= nm->cap) {     /* keep room for ", ..." */
+    nm->len += (size_t)snprintf(nm->out + nm->len, nm->cap - nm->len, "%s",
+                                nm->count ? ", ..." : "...");
+    nm->cut = 1;
+    return 0;
+  }
+  nm->len += (size_t)snprintf(nm->out + nm->len, nm->cap - nm->len, "%s%s",
+                              nm->count ? ", " : "", org);
+  nm->count++;
+  return 0;
+}
+
+void cli_member_names(kr_node *n, char *out, size_t cap)
+{
+  struct names nm = {out, cap, 0, 0, 0};
+
+  out[0] = 0;
+  if (kr_node_members(n, add_name, &nm) < 0 || (!nm.count && !nm.cut))
+    snprintf(out, cap, "(none)");
+}
+
 int cli_member(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], int *removed)
 {
   struct find_member f;
@@ -254,8 +379,11 @@ int cli_member(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], int 
   f.arg = arg;
   if ((rc = kr_node_members(n, by_arg, &f)) < 0)
     return cli_fail("reading the members: %s", kr_strerror(rc));
-  if (f.hits == 0)
-    return cli_fail("no member '%s' in this network (see kring member list)", arg);
+  if (f.hits == 0) {
+    char names[512];
+    cli_member_names(n, names, sizeof names);
+    return cli_fail("no member '%s' in this network; the members are: %s", arg, names);
+  }
   if (f.hits > 1)
     return cli_fail("'%s' names more than one member; give more of the node id", arg);
   memcpy(id, f.found, KR_NODE_LEN);

@@ -85,8 +85,8 @@ int kr_utf8_ok(const char *s, size_t len)
         return 0;
       cp = (cp << 6) | (p[i] & 0x3f);
     }
-    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
+    if ((n == 1 && cp <= 0x9f) || (n == 2 && cp < 0x800) ||      /* C1 controls; overlong */
+        (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
       return 0;
     p += n + 1;
   }

@@ -129,7 +129,7 @@ void kr_op_tag(const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
                uint32_t idx, uint8_t tag[static KR_TAG_LEN]);
 
 /* 1 when s (len bytes) is valid UTF-8 with no NUL and no control chars
- * other than tab and newline. */
+ * (C0, DEL, C1) other than tab and newline. */
 int kr_utf8_ok(const char *s, size_t len);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "crdt/err.h"
 #include "node/internal.h"
+#include "node/validate.h"
 
 #define KEY_FILE "node.key"
 #define DB_FILE  "kring.db"
@@ -327,8 +328,8 @@ static int node_make(const char *home, const char *org, const char *kind,
   int fd = -1, rc;
 
   *out = NULL;
-  if (!org || !org[0] || strlen(org) > KR_ORG_MAX || !kr_utf8_ok(org, strlen(org)) ||
-      strchr(org, '\n') || strchr(org, '\t') || !kind || !kr_kind_ok(kind))
+  if (!org || !org[0] || strlen(org) > KR_ORG_MAX || kr_text_single_ok(org, strlen(org), NULL) ||
+      !kind || !kr_kind_ok(kind))
     return KR_EINVAL;
   if (sodium_init() < 0) return KR_ENOMEM;
   snprintf(path, sizeof path, "%s/%s", home, KEY_FILE);

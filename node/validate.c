@@ -1,5 +1,6 @@
 /* validate: field rules, normalisation and the BSN guard (see validate.h). */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,84 @@
 #include "crdt/op.h"
 #include "node/internal.h"
 #include "node/validate.h"
+
+/* ---- text ---------------------------------------------------------------- */
+
+/* The code point of the valid UTF-8 sequence at p (before end) into *cp:
+ * its length in bytes, or 0 when no valid sequence starts at p (overlong,
+ * surrogate, beyond U+10FFFF, cut short). The rules of kr_utf8_ok. */
+static size_t utf8_next(const unsigned char *p, const unsigned char *end, uint32_t *cp)
+{
+  unsigned c = *p;
+  size_t n;
+  uint32_t v;
+
+  if (c < 0x80) { *cp = c; return 1; }
+  if (c >= 0xc2 && c <= 0xdf) { n = 1; v = c & 0x1f; }
+  else if (c >= 0xe0 && c <= 0xef) { n = 2; v = c & 0x0f; }
+  else if (c >= 0xf0 && c <= 0xf4) { n = 3; v = c & 0x07; }
+  else return 0;
+  if ((size_t)(end - p) < n + 1) return 0;
+  for (size_t i = 1; i <= n; i++) {
+    if ((p[i] & 0xc0) != 0x80) return 0;
+    v = (v << 6) | (p[i] & 0x3f);
+  }
+  if ((n == 2 && v < 0x800) || (n == 3 && (v < 0x10000 || v > 0x10ffff)) ||
+      (v >= 0xd800 && v <= 0xdfff))
+    return 0;
+  *cp = v;
+  return n + 1;
+}
+
+static const char why_utf8[] = "not valid text (UTF-8)";
+static const char why_line[] = "has a line break, and this field holds one line of text";
+static const char why_sep[] =
+  "has a Unicode line or paragraph separator (U+2028, U+2029); use an ordinary line break";
+static const char why_ctrl[] =
+  "has an invisible control character (a tab, or one copied in from another program); "
+  "type the text again without it";
+static const char why_bidi[] =
+  "has an invisible text-direction character (U+202A to U+202E, U+2066 to U+2069), which "
+  "can make text show differently from what is stored; type the text again without it";
+
+static int text_ok(const char *s, size_t len, int multiline, const char **why)
+{
+  const unsigned char *p = (const unsigned char *)s, *end = p + len;
+  const char *dummy;
+
+  if (!why) why = &dummy;
+  *why = NULL;
+  while (p < end) {
+    uint32_t c;
+    size_t n = utf8_next(p, end, &c);
+    if (!n) { *why = why_utf8; return KR_EVALIDATION; }
+    p += n;
+    if (c == '\n' && multiline) continue;
+    if (c == '\n' || c == '\r' || c == 0x85 || ((c == 0x2028 || c == 0x2029) && !multiline)) {
+      *why = why_line;
+      return KR_EVALIDATION;
+    }
+    if (c == 0x2028 || c == 0x2029) { *why = why_sep; return KR_EVALIDATION; }
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) { *why = why_ctrl; return KR_EVALIDATION; }
+    if ((c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) {
+      *why = why_bidi;
+      return KR_EVALIDATION;
+    }
+  }
+  return 0;
+}
+
+int kr_text_single_ok(const char *s, size_t len, const char **why)
+{
+  return text_ok(s, len, 0, why);
+}
+
+int kr_text_multi_ok(const char *s, size_t len, const char **why)
+{
+  return text_ok(s, len, 1, why);
+}
+
+/* ---- the BSN guard --------------------------------------------------------- */
 
 int kr_elfproef(const char digits[static 9])
 {
@@ -22,33 +101,164 @@ int kr_elfproef(const char digits[static 9])
   return !zero && sum % 11 == 0;
 }
 
+/* The first code point (the zero) of every block of ten decimal digits,
+ * Unicode category Nd, as of Unicode 15.0: each block holds 0 to 9 in
+ * order. ASCII first; then Arabic-Indic, Extended Arabic-Indic, N'Ko,
+ * the Indic scripts, Thai, Lao, Tibetan, Myanmar, Khmer, Mongolian, ...,
+ * full-width (U+FF10), and the mathematical digits (U+1D7CE ...). */
+static const uint32_t digit_zero[] = {
+  0x0030, 0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6,
+  0x0C66, 0x0CE6, 0x0D66, 0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0,
+  0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90, 0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620,
+  0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10, 0x104A0, 0x10D30, 0x11066,
+  0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0, 0x11650, 0x116C0, 0x11730,
+  0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0, 0x11F50, 0x16A60, 0x16AC0, 0x16B50,
+  0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140, 0x1E2F0, 0x1E4F0, 0x1E950,
+  0x1FBF0,
+};
+
+/* Digits outside Nd that NFKC turns into an ASCII digit. */
+static const struct { uint32_t cp; char d; } digit_other[] = {
+  {0x00B2, '2'}, {0x00B3, '3'}, {0x00B9, '1'}, {0x2070, '0'},   /* superscript */
+  {0x2074, '4'}, {0x2075, '5'}, {0x2076, '6'}, {0x2077, '7'}, {0x2078, '8'}, {0x2079, '9'},
+  {0x2080, '0'}, {0x2081, '1'}, {0x2082, '2'}, {0x2083, '3'}, {0x2084, '4'},   /* subscript */
+  {0x2085, '5'}, {0x2086, '6'}, {0x2087, '7'}, {0x2088, '8'}, {0x2089, '9'},
+  {0x2460, '1'}, {0x2461, '2'}, {0x2462, '3'}, {0x2463, '4'}, {0x2464, '5'},   /* circled */
+  {0x2465, '6'}, {0x2466, '7'}, {0x2467, '8'}, {0x2468, '9'}, {0x24EA, '0'},
+};
+
+/* Characters that do not count at all: the default ignorable code points
+ * (soft hyphen, zero-width space and joiners, bidi marks, variation
+ * selectors, BOM, tags ...) and the combining marks (U+0300 ...,
+ * including the keycap U+20E3), so that "1<ZWSP><ZWSP>2" is "12". */
+static const struct { uint32_t lo, hi; } ignored[] = {
+  {0x00AD, 0x00AD}, {0x0300, 0x036F}, {0x034F, 0x034F}, {0x061C, 0x061C},
+  {0x115F, 0x1160}, {0x17B4, 0x17B5}, {0x180B, 0x180F}, {0x1AB0, 0x1AFF},
+  {0x1DC0, 0x1DFF}, {0x200B, 0x200F}, {0x202A, 0x202E}, {0x2060, 0x206F},
+  {0x20D0, 0x20FF}, {0x3164, 0x3164}, {0xFE00, 0xFE0F}, {0xFE20, 0xFE2F},
+  {0xFEFF, 0xFEFF}, {0xFFA0, 0xFFA0}, {0xFFF0, 0xFFF8}, {0x1BCA0, 0x1BCA3},
+  {0x1D173, 0x1D17A}, {0xE0000, 0xE0FFF},
+};
+
+/* White space: a run of it counts as one separator. Tab, space, NBSP and
+ * the other spaces of Unicode category Zs. Not the line feed. */
+static int is_space(uint32_t c)
+{
+  return c == '\t' || c == ' ' || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+         c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+static int digit_of(uint32_t c)
+{
+  if (c < 0x80) return c >= '0' && c <= '9' ? (int)(c - '0') : -1;
+  for (size_t i = 1; i < sizeof digit_zero / sizeof digit_zero[0]; i++)
+    if (c >= digit_zero[i] && c < digit_zero[i] + 10) return (int)(c - digit_zero[i]);
+  for (size_t i = 0; i < sizeof digit_other / sizeof digit_other[0]; i++)
+    if (c == digit_other[i].cp) return digit_other[i].d - '0';
+  return -1;
+}
+
+static int is_ignored(uint32_t c)
+{
+  for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
+    if (c >= ignored[i].lo && c <= ignored[i].hi) return 1;
+  return 0;
+}
+
+/* The next character of *p that counts, as a token: '0' to '9' for a
+ * digit, ' ' for white space, '-', '/' or '.' for themselves, '#' for any
+ * other; 0 at the end. A byte that starts no valid UTF-8 is one '#'. */
+static int bsn_tok(const char **p)
+{
+  const unsigned char *q = (const unsigned char *)*p;
+
+  for (;;) {
+    uint32_t c;
+    size_t n;
+    int d;
+    if (!*q) { *p = (const char *)q; return 0; }
+    n = utf8_next(q, q + 4, &c);   /* stops at the NUL: not a continuation byte */
+    if (!n) { c = 0xFFFD; n = 1; }
+    q += n;
+    if (c >= 0x80 && is_ignored(c)) continue;
+    *p = (const char *)q;
+    if ((d = digit_of(c)) >= 0) return '0' + d;
+    if (is_space(c)) return ' ';
+    if (c == '-' || c == '/' || c == '.') return (int)c;
+    return '#';
+  }
+}
+
+/* At p, where a group of digits starts: the end of the date written there
+ * (d-m-yy, dd-mm-yyyy or yyyy-mm-dd, with '-', '/' or '.' twice), or NULL
+ * when none is. */
+static const char *date_end(const char *p)
+{
+  int v[3], len[3], sep = 0, t = 0;
+
+  for (int i = 0; i < 3; i++) {
+    v[i] = len[i] = 0;
+    for (;;) {
+      const char *r = p;
+      t = bsn_tok(&r);
+      if (t < '0' || t > '9') break;
+      if (++len[i] > 4) return NULL;
+      v[i] = v[i] * 10 + (t - '0');
+      p = r;
+    }
+    if (!len[i]) return NULL;
+    if (i == 2) break;
+    if ((t != '-' && t != '/' && t != '.') || (sep && t != sep)) return NULL;
+    sep = t;
+    bsn_tok(&p);
+  }
+  if (len[0] <= 2 && len[1] <= 2 && (len[2] == 2 || len[2] == 4))
+    return v[0] >= 1 && v[0] <= 31 && v[1] >= 1 && v[1] <= 12 &&
+           (len[2] == 2 || (v[2] >= 1900 && v[2] <= 2099)) ? p : NULL;
+  if (len[0] == 4 && len[1] <= 2 && len[2] <= 2)
+    return v[0] >= 1900 && v[0] <= 2099 && v[1] >= 1 && v[1] <= 12 && v[2] >= 1 &&
+           v[2] <= 31 ? p : NULL;
+  return NULL;
+}
+
 int kr_text_has_bsn(const char *s)
 {
-  const char *p = s;
+  const char *p = s, *at, *e;
+  char d[9];
+  int nd = 0;        /* digits of the number so far; 10 stands for more than 9 */
+  int gap = 2;       /* separators since its last digit (2: none yet) */
+  int space = 0;     /* the last token was white space */
 
-  while (*p) {
-    char d[16];
-    int nd = 0;
-    if (!isdigit((unsigned char)*p) || (p > s && isdigit((unsigned char)p[-1]))) {
-      p++;
-      continue;
-    }
-    /* A run of digits with single separators between them. */
-    while (*p) {
-      if (isdigit((unsigned char)*p)) {
-        if (nd < 15) d[nd] = *p;
-        nd++;
-        p++;
-      } else if ((*p == ' ' || *p == '.' || *p == '-') && isdigit((unsigned char)p[1])) {
-        p++;
-      } else {
-        break;
+  for (;;) {
+    int t = bsn_tok((at = p, &p));
+    if (t >= '0' && t <= '9') {
+      if (gap && (e = date_end(at))) {
+        /* a date ends the number before it and starts none */
+        if (nd == 9 && kr_elfproef(d)) return 1;
+        nd = 0;
+        gap = 2;
+        space = 0;
+        p = e;
+        continue;
       }
+      if (gap >= 2) {
+        if (nd == 9 && kr_elfproef(d)) return 1;
+        nd = 0;
+      }
+      if (nd < 9) d[nd] = (char)t;
+      if (nd < 10) nd++;
+      gap = 0;
+      space = 0;
+    } else if (t == ' ') {
+      if (!space && gap < 2) gap++;
+      space = 1;
+    } else if (t) {
+      if (gap < 2) gap++;
+      space = 0;
+    } else {
+      return nd == 9 && kr_elfproef(d);
     }
-    if (nd == 9 && kr_elfproef(d))
-      return 1;
   }
-  return 0;
 }
 
 int kr_valid_email(const char *s)
@@ -155,7 +365,7 @@ int kr_normalise_field(int field, const char *in, char *out, size_t cap,
 {
   const char *s = in, *e;
   size_t n, max = 200;
-  int multiline = 0;
+  int multiline = 0, rc;
   const char *dummy;
 
   if (!why) why = &dummy;
@@ -167,10 +377,7 @@ int kr_normalise_field(int field, const char *in, char *out, size_t cap,
   if (field == KR_F_NOTES) { max = 4000; multiline = 1; }
   if (n == 0) { *why = "empty value"; return KR_EVALIDATION; }
   if (n > max || n >= cap) { *why = "value too long"; return KR_EVALIDATION; }
-  if (!kr_utf8_ok(s, n) || (!multiline && memchr(s, '\n', n))) {
-    *why = "not valid text (UTF-8, one line)";
-    return KR_EVALIDATION;
-  }
+  if ((rc = text_ok(s, n, multiline, why))) return rc;
   memcpy(out, s, n);
   out[n] = 0;
   if (kr_text_has_bsn(out))
@@ -236,8 +443,9 @@ int kr__has_bsn(const char *s) { return kr_text_has_bsn(s); }
  * version, which may be left out. */
 static int line_ok(const char *s, int empty_ok, const char **why)
 {
+  int rc;
   if (!s || (!s[0] && !empty_ok)) { *why = "empty text"; return KR_EVALIDATION; }
-  if (strchr(s, '\n')) { *why = "text of one line holds a line break"; return KR_EVALIDATION; }
+  if ((rc = kr_text_single_ok(s, strlen(s), why))) return rc;
   return kr_text_has_bsn(s) ? KR_EBSN : 0;
 }
 

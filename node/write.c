@@ -210,6 +210,8 @@ static int consent_op(kr_txn *t, int type, const uint8_t subject[KR_SUBJECT_LEN]
   int rc;
 
   if ((rc = check_subject(t, subject, &sn))) return rc;
+  if (text_version && (rc = kr_text_single_ok(text_version, strlen(text_version), why)))
+    return rc;
   if (text_version && kr__has_bsn(text_version)) return KR_EBSN;
   if (!(op = next_op(t))) return KR_ETOOBIG;
   op->type = (uint8_t)type;
@@ -274,10 +276,11 @@ int kr_txn_erase(kr_txn *t, const uint8_t subject[static KR_SUBJECT_LEN],
   int rc;
 
   if ((rc = check_subject(t, subject, &sn))) return rc;
-  if (!reason || !reason[0] || strlen(reason) > 1000 || !kr_utf8_ok(reason, strlen(reason))) {
+  if (!reason || !reason[0] || strlen(reason) > KR_REASON_MAX) {
     if (why) *why = "a reason (up to 1000 characters of text) is required";
     return KR_EVALIDATION;
   }
+  if ((rc = kr_text_single_ok(reason, strlen(reason), why))) return rc;
   if (kr__has_bsn(reason)) return KR_EBSN;
   if (!(op = next_op(t))) return KR_ETOOBIG;
   op->type = KR_OP_ERASE;

@@ -7,6 +7,7 @@
 #include "crdt/buf.h"
 #include "crdt/err.h"
 #include "crdt/mp.h"
+#include "node/validate.h"
 #include "sync/invite.h"
 
 static const char invite_domain[] = "kring-invite-v1";
@@ -112,7 +113,8 @@ int kr_invite_make(const uint8_t inviter_sk[static 64], const uint8_t network[st
 
   if (naddr > KR_INVITE_ADDRS) return KR_ETOOBIG;
   for (size_t i = 0; i < naddr; i++)
-    if (!addrs[i][0] || strlen(addrs[i]) > KR_ADDR_MAX || !kr_utf8_ok(addrs[i], strlen(addrs[i])))
+    if (!addrs[i][0] || strlen(addrs[i]) > KR_ADDR_MAX ||
+        kr_text_single_ok(addrs[i], strlen(addrs[i]), NULL))
       return KR_EINVAL;
   kr_buf_init(&body, sizeof ((kr_invite *)0)->body);
   randombytes_buf(seed, sizeof seed);
@@ -165,7 +167,7 @@ static int body_decode(const uint8_t *b, size_t len, const uint8_t sig[64], kr_i
     const char *s;
     uint32_t sl;
     if ((rc = kr_mp_str(&r, &s, &sl))) return rc;
-    if (!sl || sl > KR_ADDR_MAX || !kr_utf8_ok(s, sl)) return KR_EMALFORMED;
+    if (!sl || sl > KR_ADDR_MAX || kr_text_single_ok(s, sl, NULL)) return KR_EMALFORMED;
     memcpy(inv->addr[i], s, sl);
     inv->addr[i][sl] = 0;
   }
@@ -210,7 +212,7 @@ int kr_join_make(const kr_invite *inv, const uint8_t node_sk[static 64], const c
   msgpack_packer pk;
   int rc = 0;
 
-  if (!org || !org[0] || strlen(org) > KR_ORG_NAME_MAX || !kr_utf8_ok(org, strlen(org)) ||
+  if (!org || !org[0] || strlen(org) > KR_ORG_NAME_MAX || kr_text_single_ok(org, strlen(org), NULL) ||
       !kr_kind_valid(kind))
     return KR_EINVAL;
   kr_buf_init(&body, 4096);
@@ -255,8 +257,7 @@ int kr_join_parse(const char *text, kr_join_req *out)
       (rc = kr_mp_bin_fixed(&r, out->node, KR_NODE_LEN)))
     goto bad;
   if ((rc = kr_mp_str(&r, &s, &sl))) goto bad;
-  if (!sl || sl > KR_ORG_NAME_MAX || !kr_utf8_ok(s, sl) || memchr(s, '\n', sl) ||
-      memchr(s, '\t', sl)) { rc = KR_EMALFORMED; goto bad; }
+  if (!sl || sl > KR_ORG_NAME_MAX || kr_text_single_ok(s, sl, NULL)) { rc = KR_EMALFORMED; goto bad; }
   memcpy(out->org, s, sl);
   if ((rc = kr_mp_str(&r, &s, &sl))) goto bad;
   if (sl >= sizeof out->kind) { rc = KR_EMALFORMED; goto bad; }

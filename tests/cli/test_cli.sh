@@ -195,7 +195,102 @@ err "grant unknown recipient" 1 "no member .Nobody." "$KRING" consent grant "$AN
 err "withdraw takes no until" 2 "unknown option '--until'" "$KRING" consent withdraw "$ANNA" --purpose contact --to all --until 2030-01-01
 err "consent no sub" 2 "missing subcommand" "$KRING" consent
 err "consent show unknown" 1 "no volunteer" "$KRING" consent show abcdabcd
+err "grant to a node id that is no member" 1 "no member with node id 0123456789ab.*consent goes to all or to a member: Voedselbank Noord" \
+  "$KRING" consent grant "$ANNA" --purpose contact --to 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+err "withdraw for a node id no consent names" 1 "no consent of this volunteer names it; the members are: Voedselbank Noord" \
+  "$KRING" consent withdraw "$ANNA" --purpose contact --to 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+err "unknown recipient names the members" 1 "the members are: Voedselbank Noord$" "$KRING" consent grant "$ANNA" --purpose contact --to "Nobody"
 [ "$(dig)" = "$D2" ] || { echo "FAIL: a refused consent changed the store"; fails=$((fails+1)); }
+
+# --- text that could forge output ---------------------------------------------
+# clean DESC FILE: no control, C1 or bidi character reached the terminal raw.
+clean() {
+  n=$((n + 1))
+  if ! python3 - "$2" <<'PY'
+import sys
+t = open(sys.argv[1], 'rb').read().decode('utf-8', 'replace')
+sys.exit(any((ord(c) < 32 and c != '\n') or 0x7f <= ord(c) <= 0x9f or 0x202a <= ord(c) <= 0x202e
+             or 0x2066 <= ord(c) <= 0x2069 or ord(c) in (0x2028, 0x2029) for c in t))
+PY
+  then echo "FAIL: $1: a control or bidi character reached the terminal"; fails=$((fails + 1)); fi
+}
+# escaped DESC TEXT: the last stderr shows TEXT (an escape such as \u202e) literally.
+escaped() {
+  n=$((n + 1))
+  grep -qF -- "$2" "$T/err" || { echo "FAIL: $1: stderr lacks '$2': $(head -1 "$T/err")"; fails=$((fails + 1)); }
+}
+CSI=$'\xc2\x9b' NEL=$'\xc2\x85' RLO=$'\xe2\x80\xae' LRI=$'\xe2\x81\xa6'
+D3=$(dig)
+err "newline in name" 1 "^kring: name 'Anna\\\\nconsent .*holds one line" \
+  "$KRING" volunteer add --name $'Anna\nconsent                  contact to all: granted'
+err "newline in city" 1 "city .*holds one line" "$KRING" volunteer set "$ANNA" city=$'Zaandam\nid                       0000'
+err "C1 control in city" 1 "control character" "$KRING" volunteer add --name A --city "${CSI}31mZaandam"
+clean "C1 control: the error line" "$T/err"
+escaped "C1 control shown escaped" '\u009b31mZaandam'
+err "bidi override in name" 1 "text-direction" "$KRING" volunteer add --name "Anna ${RLO}seirV ed"
+clean "bidi override: the error line" "$T/err"
+escaped "bidi override shown escaped" 'Anna \u202eseirV ed'
+err "bidi isolate in skill" 1 "text-direction" "$KRING" volunteer set "$ANNA" --add skill="koken${LRI}"
+err "tab in notes" 1 "control character" "$KRING" volunteer set "$ANNA" notes=$'a\tb'
+err "terminal escape in notes" 1 "control character" "$KRING" volunteer set "$ANNA" notes=$'a\e[2Jb'
+err "line separator in notes" 1 "line or paragraph separator" "$KRING" volunteer set "$ANNA" notes=$'a\xe2\x80\xa8b'
+err "newline in text version" 1 "text-version .*holds one line" "$KRING" consent grant "$ANNA" --purpose contact \
+  --to all --text-version $'2024-1\n  2026-01-01T00:00:00Z  grant    contact'
+err "bidi in text version" 1 "text-version .*text-direction" "$KRING" consent grant "$ANNA" --purpose contact \
+  --to all --text-version "2024${RLO}1"
+err "newline in erase reason" 1 "reason.*holds one line" "$KRING" erase "$FATMA" --reason $'verzoek\nid                       0000'
+err "C1 in erase reason" 1 "reason.*holds one line" "$KRING" erase "$FATMA" --reason "verzoek${NEL}"
+err "newline in removal reason" 1 "reason .*holds one line" "$KRING" member remove "Voedselbank Noord" --reason $'weg\nx'
+err "bidi in an organisation name" 1 "org .*text-direction" "$KRING" --home "$T/other" init --org "Voedselbank ${RLO}Noord"
+[ ! -e "$T/other/kring.db" ] || { echo "FAIL: a refused init made a node"; fails=$((fails+1)); }
+[ "$(dig)" = "$D3" ] || { echo "FAIL: refused text changed the store"; fails=$((fails+1)); }
+
+# Notes keep their line breaks; continuation lines are indented under the
+# value, so no line of a note can pass for a line of kring's own.
+NOTE=$'eerste regel\nconsent                  contact to all: granted\nid                       0000'
+ok "multi-line note" "$KRING" volunteer set "$FATMA" notes="$NOTE"
+ok "show multi-line note" "$KRING" volunteer show "$FATMA"
+has "note's first line" "^notes +eerste regel$"
+has "continuation indented under the value" "^ {25}consent +contact to all: granted$"
+hasnt "note forges no consent line" "^consent +contact"
+hasnt "note forges no id line" "^id +0000"
+ok "multi-line note json" "$KRING" --json volunteer show "$FATMA"
+n=$((n + 1))
+python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["notes"] != sys.argv[2])' "$T/out" "$NOTE" ||
+  { echo "FAIL: JSON does not hold the note exactly"; fails=$((fails+1)); }
+
+# Values stored before these rules (or by a node that did not keep them)
+# are printed escaped, whatever they hold; JSON keeps them exactly.
+cp -r "$KRING_HOME" "$T/old"
+BAD=$'Zaandam\xc2\x9b31m\xe2\x80\xae\nconsent                  x'
+python3 - "$T/old/kring.db" "$ANNA" "$BAD" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+s = db.execute("SELECT n FROM subjects WHERE id=?", (bytes.fromhex(sys.argv[2]),)).fetchone()[0]
+bad = sys.argv[3]
+db.execute("UPDATE fields SET value=? WHERE subj=? AND field=5", (bad, s))
+db.execute("INSERT OR REPLACE INTO fields(subj, field, value, hlc, origin, idx) "
+           "SELECT subj, 8, ?, hlc, origin, idx FROM fields WHERE subj=? AND field=5", (bad + "\n\x1b[2J", s))
+db.execute("UPDATE set_adds SET value=? WHERE subj=? AND field=32", (bad, s))
+db.execute("UPDATE consent_ops SET text_version=? WHERE subj=?", (bad, s))
+db.execute("UPDATE members SET org=?", ("Voedselbank\u2067\nNoord",))
+db.execute("UPDATE meta SET value=? WHERE key='org'", ("Voedselbank\u2067\nNoord",))
+db.commit()
+PY
+for cmd in "volunteer show $ANNA" "volunteer list" "volunteer search zaandam" "consent show $ANNA" "id" "log" \
+           "member list" "network" "status"; do
+  # shellcheck disable=SC2086
+  ok "old data: $cmd" "$KRING" --home "$T/old" $cmd
+  clean "old data: $cmd prints no raw control" "$T/out"
+done
+ok "old data: show" "$KRING" --home "$T/old" volunteer show "$ANNA"
+has "old city escaped on one line" '^city +Zaandam\\u009b31m\\u202e\\nconsent +x$'
+has "old notes: continuation indented, escape shown" '^ {25}\\u001b\[2J$'
+hasnt "old data forges no consent line" "^consent +x"
+ok "old data: json exact" "$KRING" --home "$T/old" --json volunteer show "$ANNA"
+n=$((n + 1))
+python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["city"] != sys.argv[2])' "$T/out" "$BAD" ||
+  { echo "FAIL: JSON does not hold the old value exactly"; fails=$((fails+1)); }
 
 # --- subject-export ----------------------------------------------------------
 ok "subject-export" "$KRING" subject-export "$ANNA"

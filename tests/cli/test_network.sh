@@ -160,6 +160,20 @@ check "the good bundle still imports" test "$BEFORE" != "$(k "$A" digest)"
 must k "$A" member remove "MZO Samen" --reason "organisatie gestopt"
 refuse "remove twice" "removed already" k "$A" member remove "MZO Samen" --reason again
 refuse "remove self" "cannot remove itself" k "$A" member remove "Voedselbank Noord" --reason x
+# Nothing goes to a removed member: a bundle for it (sealed for the current
+# members only, it could not read it) or consent to it. A withdrawal still may.
+refuse "bundle for a removed member" "MZO Samen\) was removed from the network, so it cannot read a bundle; export for a current member: Voedselbank Noord, Buurtteam Oost, Zorg$" \
+  k "$A" bundle export --for "MZO Samen" --out "$T/for-removed"
+check "no bundle for the removed member" test ! -e "$T/for-removed"
+C_ID=$(k "$C" id | cut -c1-64)
+refuse "bundle for a removed member's id" "was removed" k "$A" bundle export --for "$C_ID" --out "$T/for-removed"
+refuse "grant to a removed member" "was removed from the network, so consent cannot go to it; consent goes to all or to a member: Voedselbank Noord, Buurtteam Oost, Zorg$" \
+  k "$A" consent grant "$ANNA" --purpose contact --to "MZO Samen"
+refuse "grant to a removed member's id" "was removed" k "$A" consent grant "$ANNA" --purpose contact --to "$C_ID"
+refuse "grant to a node id that is no member" "no member with node id 0123456789ab.*: Voedselbank Noord, Buurtteam Oost, Zorg$" \
+  k "$A" consent grant "$ANNA" --purpose contact --to 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+must k "$A" consent withdraw "$ANNA" --purpose contact --to "MZO Samen"
+must k "$A" consent withdraw "$ANNA" --purpose contact --to "$C_ID"
 must k "$C" volunteer add --name "Na verwijdering"
 must k "$C" bundle export --for "Voedselbank Noord" --out "$T/removed"
 BEFORE=$(k "$A" digest)
