@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,12 +118,32 @@ uint64_t cli_now_ms(void)
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* A key file that is not the documented layout: say how it is wrong. */
+static int bad_key(void)
+{
+  char path[4096], why[96];
+  struct stat st;
+
+  snprintf(path, sizeof path, "%s/node.key", cli_home);
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+    snprintf(why, sizeof why, "it is not a regular file");
+  else if (stat(path, &st) == 0 && st.st_size != 64)
+    snprintf(why, sizeof why, "it is %lld bytes, not 64", (long long)st.st_size);
+  else
+    snprintf(why, sizeof why, "its second half is not the public key of its first");
+  return cli_fail("%s is not a kring node key (%s; it must be the 32-byte secret seed, then "
+                  "the public key that seed makes). Restore node.key from the backup of %s; "
+                  "without it this node cannot sign, so join the network again as a new node",
+                  path, why, cli_home);
+}
+
 int cli_open(kr_node **n)
 {
   int rc = kr_node_open(cli_home, n);
 
   switch (rc) {
   case 0: return CLI_OK;
+  case KR_EBADKEY: return bad_key();
   case KR_ENOTFOUND:
     return cli_fail("no kring node in %s (create one with: kring init --org NAME)", cli_home);
   case KR_EKEYPERM:

@@ -38,7 +38,8 @@
   X(CLOSED,     "connection closed before the sync finished")                \
   X(CONNECT,    "cannot connect")                                            \
   X(REDACTED,   "change withholds an op on a volunteer that is not erased here") \
-  X(FULL,       "the disk is full: free some space and try again (nothing of this was stored)")
+  X(FULL,       "the disk is full: free some space and try again (nothing of this was stored)") \
+  X(BADKEY,     "the node key file is not a kring node key (64 bytes: a secret seed, then the public key that seed makes): restore node.key from a backup")
 
 typedef enum {
   KR_OK = 0,

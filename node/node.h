@@ -34,7 +34,11 @@ int kr_node_create(const char *home, const char *org, const char *kind, kr_node 
 int kr_node_create_joining(const char *home, const char *org, const char *kind,
                            const uint8_t network[static KR_NETWORK_LEN],
                            const uint8_t founder[static KR_NODE_LEN], kr_node **out);
-/* Open an existing node; refuses a key file readable by group or others. */
+/*
+ * Open an existing node. The key file must be mode 0600 (KR_EKEYPERM) and
+ * exactly the libsodium Ed25519 secret key: 64 bytes, the 32-byte seed
+ * then the public key that seed makes (KR_EBADKEY otherwise).
+ */
 int kr_node_open(const char *home, kr_node **out);
 void kr_node_close(kr_node *n);
 

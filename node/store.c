@@ -1,6 +1,7 @@
 /*
  * store: the node's home directory, key file and SQLite store. Opening
- * runs the schema migrations (PRAGMA user_version), sets WAL mode and
+ * checks the key file (docs/protocol.md, "Node key file") and runs the
+ * schema migrations (PRAGMA user_version), sets WAL mode and
  * secure_delete (deleted personal data is overwritten, not just unlinked),
  * and prepares statements on first use.
  */
@@ -295,6 +296,42 @@ static kr_node *node_new(void)
 }
 
 /*
+ * The key file: exactly KR_SK_LEN bytes, libsodium's Ed25519 secret key:
+ * the 32-byte seed, then the public key that seed makes. Anything else
+ * (other length, halves that do not belong together) is KR_EBADKEY: a
+ * node must never sign under a key it cannot verify as its own.
+ */
+static int key_read(const char *home, uint8_t sk[static KR_SK_LEN])
+{
+  char path[4096];
+  uint8_t pk[KR_NODE_LEN], full[KR_SK_LEN], extra;
+  struct stat st;
+  size_t got = 0;
+  int fd, rc = 0;
+
+  snprintf(path, sizeof path, "%s/%s", home, KEY_FILE);
+  fd = open(path, O_RDONLY);
+  if (fd < 0) return errno == ENOENT ? KR_ENOTFOUND : KR_EIO;
+  if (fstat(fd, &st) != 0) { rc = KR_EIO; goto out; }
+  if (st.st_mode & 077) { rc = KR_EKEYPERM; goto out; }
+  if (!S_ISREG(st.st_mode) || st.st_size != KR_SK_LEN) { rc = KR_EBADKEY; goto out; }
+  while (got < KR_SK_LEN) {
+    ssize_t r = read(fd, sk + got, KR_SK_LEN - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) { rc = r < 0 ? KR_EIO : KR_EBADKEY; goto out; }
+    got += (size_t)r;
+  }
+  if (read(fd, &extra, 1) != 0) { rc = KR_EBADKEY; goto out; }  /* it grew */
+  crypto_sign_seed_keypair(pk, full, sk);
+  if (sodium_memcmp(pk, sk + 32, KR_NODE_LEN) != 0) rc = KR_EBADKEY;
+out:
+  sodium_memzero(full, sizeof full);
+  if (rc) sodium_memzero(sk, KR_SK_LEN);
+  close(fd);
+  return rc;
+}
+
+/*
  * A new home: key pair, key file, store, organisation. network and founder
  * NULL found a new network with this node as founder (its first change is
  * the FOUND op); otherwise the node is in that network and waits to be
@@ -389,23 +426,13 @@ int kr_node_open(const char *home, kr_node **out)
   kr_node *n;
   char path[4096];
   struct stat st;
-  int fd, rc;
+  int rc;
   int64_t clock;
 
   *out = NULL;
   if (sodium_init() < 0) return KR_ENOMEM;
-  snprintf(path, sizeof path, "%s/%s", home, KEY_FILE);
-  fd = open(path, O_RDONLY);
-  if (fd < 0) return errno == ENOENT ? KR_ENOTFOUND : KR_EIO;
-  if (fstat(fd, &st) != 0) { close(fd); return KR_EIO; }
-  if (st.st_mode & 077) { close(fd); return KR_EKEYPERM; }
-  if (!(n = node_new())) { close(fd); return KR_ENOMEM; }
-  if (read(fd, n->sk, sizeof n->sk) != (ssize_t)sizeof n->sk) {
-    close(fd);
-    rc = KR_EMALFORMED;
-    goto err;
-  }
-  close(fd);
+  if (!(n = node_new())) return KR_ENOMEM;
+  if ((rc = key_read(home, n->sk))) goto err;
   snprintf(path, sizeof path, "%s/%s", home, DB_FILE);
   if (stat(path, &st) != 0) { rc = KR_ENOTFOUND; goto err; }
   if ((rc = db_open(n, home, 0))) goto err;

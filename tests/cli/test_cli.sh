@@ -244,10 +244,19 @@ size=$(stat -c %s "$T/damaged/kring.db")
 printf 'kapot%.0s' $(seq 1 800) | dd of="$T/damaged/kring.db" bs=1 seek=$((size / 2 / 4096 * 4096)) conv=notrunc 2>/dev/null
 err "check damaged" 1 "the store is damaged" "$KRING" --home "$T/damaged" check
 
-# A store from a newer kring, and a damaged key file.
+# --- the key file: exactly 64 bytes, seed then its public key -------------------
+# (docs/protocol.md, "Node key file")
 cp -r "$KRING_HOME" "$T/copy"
 head -c 10 /dev/zero > "$T/copy/node.key"; chmod 600 "$T/copy/node.key"
-err "short key file" 1 "cannot open node" "$KRING" --home "$T/copy" id
+err "short key file" 1 "node.key is not a kring node key \(it is 10 bytes, not 64" "$KRING" --home "$T/copy" id
+head -c 64 /dev/urandom > "$T/copy/node.key"
+err "64 random bytes as key" 1 "node.key is not a kring node key \(its second half is not the public key of its first" "$KRING" --home "$T/copy" id
+err "64 random bytes: no write either" 1 "node.key is not a kring node key" "$KRING" --home "$T/copy" volunteer add --name X
+{ cat "$KRING_HOME/node.key"; printf 'extra'; } > "$T/copy/node.key"
+err "key with trailing bytes" 1 "node.key is not a kring node key \(it is 69 bytes, not 64" "$KRING" --home "$T/copy" id
+cp "$KRING_HOME/node.key" "$T/copy/node.key"
+ok "the key restored" "$KRING" --home "$T/copy" id
+has "same node" "^$NODE "
 
 echo "test_cli: $n checks, $fails failed"
 [ "$fails" -eq 0 ]

@@ -1,8 +1,10 @@
-/* test_store: the node's store: creation, key file, migrations, apply,
- * idempotence, equivocation, queries, full-text search, erasure on disk. */
+/* test_store: the node's store: creation, key file (layout), migrations,
+ * apply, idempotence, equivocation, queries, full-text search, erasure on
+ * disk. */
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "check.h"
@@ -36,6 +38,50 @@ static int file_has(const char *path, const char *needle)
   for (size_t i = 0; i + n <= got && !found; i++) found = memcmp(buf + i, needle, n) == 0;
   free(buf);
   return found;
+}
+
+/* Replace a file's bytes (mode 0600). */
+static void put_file(const char *path, const void *data, size_t len)
+{
+  FILE *f = fopen(path, "wb");
+  REQUIRE(f && fwrite(data, 1, len, f) == len && fclose(f) == 0);
+  REQUIRE(chmod(path, 0600) == 0);
+}
+
+/* The key file: exactly the 64-byte libsodium secret key, seed then the
+ * public key the seed makes (docs/protocol.md, "Node key file"). */
+static void test_key_file(kr_node *a)
+{
+  const char *key = check_path("s0/node.key");
+  uint8_t k[KR_SK_LEN + 1], bad[KR_SK_LEN];
+  kr_node *x;
+  FILE *f;
+
+  REQUIRE((f = fopen(key, "rb")) && fread(k, 1, sizeof k, f) == KR_SK_LEN && fclose(f) == 0);
+  k[KR_SK_LEN] = '\n';
+  put_file(key, k, KR_SK_LEN + 1);                   /* a byte too many */
+  CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EBADKEY);
+  put_file(key, k, KR_SK_LEN - 1);                   /* a byte short */
+  CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EBADKEY);
+  put_file(key, k, 0);
+  CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EBADKEY);
+  randombytes_buf(bad, sizeof bad);                  /* 64 random bytes */
+  put_file(key, bad, sizeof bad);
+  CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EBADKEY);
+  memcpy(bad, k, sizeof bad);                        /* the right seed, another public key */
+  bad[40] ^= 1;
+  put_file(key, bad, sizeof bad);
+  CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EBADKEY);
+  memcpy(bad, k, sizeof bad);                        /* another seed, the right public key */
+  bad[3] ^= 1;
+  put_file(key, bad, sizeof bad);
+  CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EBADKEY);
+  put_file(key, k, KR_SK_LEN);
+  REQUIRE(kr_node_open(check_path("s0"), &x) == 0);
+  CHECK(memcmp(kr_node_id(x), kr_node_id(a), 32) == 0);
+  CHECK(memcmp(kr_node_secret_key(x), k, KR_SK_LEN) == 0);
+  kr_node_close(x);
+  sodium_memzero(k, sizeof k);
 }
 
 static void add_volunteer(kr_node *n, uint8_t id[16], const char *name, const char *city,
@@ -93,6 +139,7 @@ int main(void)
     kr_node_close(x);
     CHECK_EQ(kr_node_open(check_path("nothing"), &x), KR_ENOTFOUND);
   }
+  test_key_file(a);
   /* Schema version and WAL mode. */
   {
     sqlite3 *db;
