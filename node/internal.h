@@ -77,7 +77,8 @@ enum {
 struct kr_node {
   sqlite3 *db;
   sqlite3_stmt *q[KR_Q__COUNT];
-  uint8_t sk[KR_SK_LEN];         /* Ed25519 secret key; public half at +32 */
+  uint8_t *sk;                   /* Ed25519 secret key (KR_SK_LEN), public half at +32:
+                                  * sodium_malloc'd, read-only, wiped by kr_node_close */
   char org[KR_ORG_MAX + 1];
   char kind[16];
   kr_hlc clock;

@@ -1,7 +1,7 @@
 /*
  * store: the node's home directory, key file and SQLite store. Opening
- * checks the key file (docs/protocol.md, "Node key file") and runs the
- * schema migrations (PRAGMA user_version), sets WAL mode and
+ * checks the key file (docs/protocol.md, "Node key file"), keeps the key
+ * in guarded memory, and runs the schema migrations (PRAGMA user_version), sets WAL mode and
  * secure_delete (deleted personal data is overwritten, not just unlinked),
  * and prepares statements on first use.
  */
@@ -285,14 +285,24 @@ void kr_node_set_default_clock(uint64_t (*now_ms)(void *ctx), void *ctx)
   default_ctx = ctx;
 }
 
+/* A node with its key buffer: guarded memory (sodium_malloc: guard pages,
+ * locked into RAM, left out of core dumps), writable until key_lock(). */
 static kr_node *node_new(void)
 {
   kr_node *n = calloc(1, sizeof *n);
-  if (n) {
-    n->now_ms = default_now;
-    n->now_ctx = default_ctx;
+  if (!n) return NULL;
+  if (!(n->sk = sodium_malloc(KR_SK_LEN))) {
+    free(n);
+    return NULL;
   }
+  n->now_ms = default_now;
+  n->now_ctx = default_ctx;
   return n;
+}
+
+static void key_lock(kr_node *n)
+{
+  sodium_mprotect_readonly(n->sk);
 }
 
 /*
@@ -359,10 +369,11 @@ static int node_make(const char *home, const char *org, const char *kind,
   if (!(n = node_new())) return KR_ENOMEM;
 
   crypto_sign_keypair(pk, n->sk);
+  key_lock(n);
   snprintf(path, sizeof path, "%s/%s", home, KEY_FILE);
   fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) { rc = errno == EEXIST ? KR_EEXISTS : KR_EIO; goto err0; }
-  if (write(fd, n->sk, sizeof n->sk) != (ssize_t)sizeof n->sk || fsync(fd) != 0) {
+  if (write(fd, n->sk, KR_SK_LEN) != (ssize_t)KR_SK_LEN || fsync(fd) != 0) {
     rc = KR_EIO;
     close(fd);
     unlink(path);
@@ -404,8 +415,7 @@ err1:
   unlink(path);
   return rc;
 err0:
-  sodium_memzero(n->sk, sizeof n->sk);
-  free(n);
+  kr_node_close(n);
   return rc;
 }
 
@@ -433,6 +443,7 @@ int kr_node_open(const char *home, kr_node **out)
   if (sodium_init() < 0) return KR_ENOMEM;
   if (!(n = node_new())) return KR_ENOMEM;
   if ((rc = key_read(home, n->sk))) goto err;
+  key_lock(n);
   snprintf(path, sizeof path, "%s/%s", home, DB_FILE);
   if (stat(path, &st) != 0) { rc = KR_ENOTFOUND; goto err; }
   if ((rc = db_open(n, home, 0))) goto err;
@@ -467,7 +478,7 @@ void kr_node_close(kr_node *n)
   for (int i = 0; i < KR_Q__COUNT; i++)
     sqlite3_finalize(n->q[i]);
   if (n->db) sqlite3_close(n->db);
-  sodium_memzero(n->sk, sizeof n->sk);
+  sodium_free(n->sk);               /* wipes it first */
   free(n->withheld);
   free(n->home);
   free(n);

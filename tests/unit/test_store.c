@@ -1,8 +1,11 @@
-/* test_store: the node's store: creation, key file (layout), migrations,
- * apply, idempotence, equivocation, queries, full-text search, erasure on
- * disk. */
+/* test_store: the node's store: creation, key file (layout, guarded
+ * memory), migrations, apply, idempotence, equivocation, queries,
+ * full-text search, erasure on disk. */
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -49,7 +52,8 @@ static void put_file(const char *path, const void *data, size_t len)
 }
 
 /* The key file: exactly the 64-byte libsodium secret key, seed then the
- * public key the seed makes (docs/protocol.md, "Node key file"). */
+ * public key the seed makes (docs/protocol.md, "Node key file"); and the
+ * key in memory is read-only. */
 static void test_key_file(kr_node *a)
 {
   const char *key = check_path("s0/node.key");
@@ -80,6 +84,22 @@ static void test_key_file(kr_node *a)
   REQUIRE(kr_node_open(check_path("s0"), &x) == 0);
   CHECK(memcmp(kr_node_id(x), kr_node_id(a), 32) == 0);
   CHECK(memcmp(kr_node_secret_key(x), k, KR_SK_LEN) == 0);
+
+  /* Guarded memory: writing to the key kills the process (it is
+   * mprotect'ed read-only, between guard pages). */
+  {
+    pid_t pid;
+    int status = 0;
+    fflush(NULL);
+    if ((pid = fork()) == 0) {
+      signal(SIGSEGV, SIG_DFL);
+      signal(SIGBUS, SIG_DFL);
+      ((volatile uint8_t *)kr_node_secret_key(x))[0] ^= 1;
+      _exit(0);
+    }
+    REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS));
+  }
   kr_node_close(x);
   sodium_memzero(k, sizeof k);
 }
