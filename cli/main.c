@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "cli/cli.h"
+#include "crdt/err.h"
 
 #define KRING_VERSION "0.1.0"
 
@@ -118,6 +119,10 @@ int main(int argc, char **argv)
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (strcmp(rest[0], commands[i].name) == 0) {
       int rc = commands[i].run(nrest - 1, rest + 1);
+      /* SQLite met a damaged page that the command did not pass up (or
+       * passed up as some other failure): it fails with that line. */
+      if (rc != CLI_USAGE && kr_node_store_error(NULL) == KR_EDAMAGED && cli_store_trouble())
+        rc = CLI_FAIL;
       report_peak();
       fflush(stdout);
       if (ferror(stdout) && rc == CLI_OK) {
