@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <sodium.h>
 
@@ -25,6 +27,21 @@ static void report_peak(void)
   while (fgets(line, sizeof line, f))
     if (strncmp(line, "VmHWM:", 6) == 0) fprintf(stderr, "kring: peak memory %s", line + 6);
   fclose(f);
+}
+
+/*
+ * The node key, session keys and volunteers' data live in this process's
+ * memory: no core dump may write them to disk (RLIMIT_CORE 0, and not
+ * dumpable, which also covers a core_pattern pipe), and no other process
+ * of this user may read them through ptrace or /proc/PID/mem (not
+ * dumpable). Every command, first thing.
+ */
+static int harden(void)
+{
+  struct rlimit none = {0, 0};
+
+  if (setrlimit(RLIMIT_CORE, &none) != 0) return -1;
+  return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 static const struct {
@@ -73,6 +90,11 @@ int main(int argc, char **argv)
   static char defhome[4096];
   int nrest = 0;
 
+  if (harden() != 0) {
+    fprintf(stderr, "kring: cannot turn off core dumps for this process; refusing to run\n");
+    free(rest);
+    return CLI_FAIL;
+  }
   if (!rest || sodium_init() < 0) {
     fprintf(stderr, "kring: cannot initialise\n");
     return CLI_FAIL;

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# test_harden: the real kring binary on a home it may not write:
+# test_harden: the real kring binary on a home it may not write, and the
+# process's own protection of what it holds in memory:
 # - a read-only home: read commands work (SQLite reads it immutable when
 #   it cannot create its -shm beside it), writes fail with one line that
 #   says why, and nothing is written; a store whose changes are still in
 #   kring.db-wal cannot be read there, and the line says so.
+# - no core dumps and no ptrace: a kring serve killed with SIGSEGV under
+#   `ulimit -c unlimited` leaves no core file, its RLIMIT_CORE is 0, and it
+#   is not dumpable (/proc/PID/status is then owned by root, not by the
+#   user that runs it).
 # Root ignores file permissions, so as root the checks that need them run
 # kring as the user nobody (setpriv); where that is impossible they are
 # skipped with a line that says so.
@@ -11,7 +16,8 @@
 set -u
 KRING="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 T="$(mktemp -d)"
-cleanup() { chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"; }
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 chmod 755 "$T"
 fails=0
@@ -92,6 +98,40 @@ PY
   chmod 700 "$T/wal"; rm -f "$T/wal/kring.db-shm"; chmod 500 "$T/wal"
   run "read-only with WAL, no -shm" 1 "cannot open the store in .*/wal: it is read-only \(the folder is not writable for this user\) and kring.db-wal holds changes not yet in kring.db" \
     --home "$T/wal" volunteer list
+fi
+
+# --- no core dump, no ptrace ---------------------------------------------------------
+S="$T/serve"
+cp -r "$H" "$S"; own "$S"
+mkdir "$T/cwd"; chmod 777 "$T/cwd"
+if ! (ulimit -c unlimited) 2>/dev/null; then
+  skip "core dumps: cannot raise RLIMIT_CORE here"
+else
+  ( cd "$T/cwd" && ulimit -c unlimited && exec "${AS[@]}" "$KRING" --home "$S" serve --listen 127.0.0.1:0 --interval 60 ) 2>"$T/serve.log" &
+  pid=$!
+  PIDS+=("$pid")
+  for _ in $(seq 1 100); do grep -q "serving on" "$T/serve.log" && break; sleep 0.05; done
+  grep -q "serving on" "$T/serve.log" || { bad "serve did not start: $(cat "$T/serve.log")"; exit 1; }
+  n=$((n + 1))
+  limit=$(sed -n 's/^Max core file size *\([^ ]*\) *\([^ ]*\).*/\1 \2/p' "/proc/$pid/limits")
+  [ "$limit" = "0 0" ] || bad "serve: RLIMIT_CORE is '$limit', want '0 0'"
+  # Not dumpable: the kernel makes /proc/PID/* root's (proc(5)).
+  n=$((n + 1))
+  if as_user; then
+    owner=$(stat -c %u "/proc/$pid/status")
+    [ "$owner" = 0 ] || bad "serve: /proc/$pid/status belongs to uid $owner: the process is dumpable"
+  else
+    skip "dumpable: running as root without setpriv, /proc/PID is root's either way"
+  fi
+  kill -SEGV "$pid"
+  wait "$pid" 2>/dev/null
+  pattern=$(cat /proc/sys/kernel/core_pattern 2>/dev/null)
+  n=$((n + 1))
+  case "$pattern" in
+    "|"*) skip "core file: core_pattern pipes cores to ${pattern%% *}" ;;
+    /*) skip "core file: core_pattern writes cores to ${pattern%/*}, outside this test" ;;
+    *) [ -z "$(ls -A "$T/cwd")" ] || bad "SIGSEGV left a core file: $(ls "$T/cwd")" ;;
+  esac
 fi
 
 echo "test_harden: $n checks, $fails failed, $skips skipped"
