@@ -386,6 +386,8 @@ static int db_connect(kr_node *n, const char *home, const char *path, int *versi
 
   if (sqlite3_open_v2(path, &n->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
     return kr__db_err(sqlite3_errcode(n->db));
+  /* before the first read: another process may be recovering the WAL */
+  sqlite3_busy_timeout(n->db, KR_BUSY_MS);
   rc = user_version(n, version);
   if (rc != SQLITE_CANTOPEN && rc != SQLITE_READONLY) return rc ? kr__db_err(rc) : 0;
   /* Only for want of write access (a read-only folder, file or disk):
@@ -403,6 +405,7 @@ static int db_connect(kr_node *n, const char *home, const char *path, int *versi
   if (sqlite3_open_v2(uri, &n->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
                       NULL) != SQLITE_OK)
     return kr__db_err(sqlite3_errcode(n->db));
+  sqlite3_busy_timeout(n->db, KR_BUSY_MS);
   rc = user_version(n, version);
   return rc ? kr__db_err(rc) : 0;
 }

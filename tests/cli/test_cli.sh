@@ -258,6 +258,25 @@ cp "$KRING_HOME/node.key" "$T/copy/node.key"
 ok "the key restored" "$KRING" --home "$T/copy" id
 has "same node" "^$NODE "
 
+# --- a store another process holds for a moment: commands wait for it --------------
+# (the busy timeout is set before the first read of the store)
+rm -f "$T/locked"
+python3 - "$KRING_HOME/kring.db" "$T/locked" <<'PY' &
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA locking_mode=EXCLUSIVE")
+db.execute("BEGIN EXCLUSIVE")
+db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('lock-test', 1)")
+open(sys.argv[2], "w").close()
+time.sleep(1)
+db.execute("DELETE FROM meta WHERE key='lock-test'")
+db.execute("COMMIT")
+PY
+LOCKER=$!
+for _ in $(seq 1 100); do [ -e "$T/locked" ] && break; sleep 0.05; done
+ok "a store locked for a second" "$KRING" id
+wait "$LOCKER"
+
 # --- an empty or damaged store: one line that says so, exit 1, nothing written -----
 DMG="Restore .* from a backup, or move it aside and join the network again as a new node"
 cp -r "$KRING_HOME" "$T/empty"; rm -f "$T/empty"/kring.db-*
