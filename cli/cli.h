@@ -55,6 +55,11 @@ int cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(pri
 int cli_fail_kr(int err, const char *what, const char *why);
 
 int cli_open(kr_node **n);
+/* The line for a damaged store (why: SQLite's words, or kring's). */
+int cli_damaged(const char *why);
+/* If kr_node_store_error() knows trouble with the store (damaged, or a
+ * write refused on a read-only one), print its line once and return 1. */
+int cli_store_trouble(void);
 /* Tests only: KRING_TEST_NOW_MS fixes the clock of every node opened. */
 void cli_test_clock(void);
 uint64_t cli_now_ms(void);

@@ -122,9 +122,10 @@ int cmd_check(int argc, char **argv)
 
   if (argc) return cli_usage("kring check", "unexpected argument '%s'", argv[0]);
   if ((rc = cli_open(&n))) return rc;
-  if (kr_node_check(n, msg, sizeof msg)) {
-    rc = cli_fail("the store is damaged: %s (restore it from a backup, or make a new node "
-                  "and sync it from a peer)", msg[0] ? msg : "integrity check failed");
+  if ((rc = kr_node_check(n, msg, sizeof msg)) == KR_EDAMAGED) {
+    rc = cli_damaged(msg[0] ? msg : "the integrity check failed");
+  } else if (rc) {
+    rc = cli_fail("cannot check the store in %s: %s", cli_home, msg[0] ? msg : kr_strerror(rc));
   } else if (cli_json) {
     rc = cli_print_json(json_pack("{s:b}", "ok", 1));
   } else {

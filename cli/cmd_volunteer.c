@@ -249,10 +249,11 @@ static int list_row(void *ctx, const uint8_t id[KR_SUBJECT_LEN])
   struct list_ctx *l = ctx;
   kr_volunteer v;
   char hex[33];
+  int rc = kr_node_volunteer(l->n, id, &v);
 
-  if (kr_node_volunteer(l->n, id, &v) || v.erased) {
+  if (rc || v.erased) {
     kr_volunteer_free(&v);
-    return 0;
+    return rc;      /* a volunteer that cannot be read fails the list */
   }
   l->count++;
   if (l->arr) {

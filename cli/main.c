@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <sodium.h>
 
 #include "cli/cli.h"
+#include "crdt/err.h"
 
 #define KRING_VERSION "0.1.0"
 
@@ -24,6 +27,21 @@ static void report_peak(void)
   while (fgets(line, sizeof line, f))
     if (strncmp(line, "VmHWM:", 6) == 0) fprintf(stderr, "kring: peak memory %s", line + 6);
   fclose(f);
+}
+
+/*
+ * The node key, session keys and volunteers' data live in this process's
+ * memory: no core dump may write them to disk (RLIMIT_CORE 0, and not
+ * dumpable, which also covers a core_pattern pipe), and no other process
+ * of this user may read them through ptrace or /proc/PID/mem (not
+ * dumpable). Every command, first thing.
+ */
+static int harden(void)
+{
+  struct rlimit none = {0, 0};
+
+  if (setrlimit(RLIMIT_CORE, &none) != 0) return -1;
+  return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 static const struct {
@@ -72,6 +90,11 @@ int main(int argc, char **argv)
   static char defhome[4096];
   int nrest = 0;
 
+  if (harden() != 0) {
+    fprintf(stderr, "kring: cannot turn off core dumps for this process; refusing to run\n");
+    free(rest);
+    return CLI_FAIL;
+  }
   if (!rest || sodium_init() < 0) {
     fprintf(stderr, "kring: cannot initialise\n");
     return CLI_FAIL;
@@ -118,6 +141,10 @@ int main(int argc, char **argv)
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (strcmp(rest[0], commands[i].name) == 0) {
       int rc = commands[i].run(nrest - 1, rest + 1);
+      /* SQLite met a damaged page that the command did not pass up (or
+       * passed up as some other failure): it fails with that line. */
+      if (rc != CLI_USAGE && kr_node_store_error(NULL) == KR_EDAMAGED && cli_store_trouble())
+        rc = CLI_FAIL;
       report_peak();
       fflush(stdout);
       if (ferror(stdout) && rc == CLI_OK) {

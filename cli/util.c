@@ -1,9 +1,12 @@
 /* util: option parsing, errors and formatting for the kring commands. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,9 +109,64 @@ static void vfail(const char *fmt, va_list ap)
   if (msg != buf) free(msg);
 }
 
+/* ---- a damaged or read-only store -------------------------------------- */
+
+static int trouble_said;       /* the line for the store's trouble is out */
+
+static int say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+int cli_damaged(const char *why)
+{
+  trouble_said = 1;
+  return say("the store in %s is damaged (%s). Restore %s from a backup, or move it aside and "
+             "join the network again as a new node (admin guide: \"A damaged store\")",
+             cli_home, why, cli_home);
+}
+
+/* Why the home cannot be written, as far as the file system tells. */
+static const char *readonly_reason(void)
+{
+  char db[4096];
+  struct statvfs v;
+
+  snprintf(db, sizeof db, "%s/kring.db", cli_home);
+  if (statvfs(cli_home, &v) == 0 && (v.f_flag & ST_RDONLY))
+    return "the disk holding it is mounted read-only";
+  if (access(cli_home, W_OK) != 0) return "the folder is not writable for this user";
+  if (access(db, W_OK) != 0) return "kring.db is not writable for this user";
+  return "SQLite could not write to it";
+}
+
+int cli_store_trouble(void)
+{
+  const char *why;
+  int t = kr_node_store_error(&why);
+
+  if (!t || trouble_said) return t != 0;
+  if (t == KR_EDAMAGED) return cli_damaged(why), 1;
+  trouble_said = 1;
+  say("cannot change the store in %s: it is read-only (%s). Reading works; to change it, make "
+      "%s and the files in it writable for this user", cli_home, readonly_reason(), cli_home);
+  return 1;
+}
+
+static int say(const char *fmt, ...)
+{
+  va_list ap;
+  fputs("kring: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return CLI_FAIL;
+}
+
 int cli_fail(const char *fmt, ...)
 {
   va_list ap;
+  /* A failure after SQLite found the store damaged or refused a write:
+   * that is the cause to tell, whatever the command made of it. */
+  if (cli_store_trouble()) return CLI_FAIL;
   va_start(ap, fmt);
   vfail(fmt, ap);
   va_end(ap);
@@ -208,12 +266,43 @@ uint64_t cli_now_ms(void)
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* A key file that is not the documented layout: say how it is wrong. */
+static int bad_key(void)
+{
+  char path[4096], why[96];
+  struct stat st;
+
+  snprintf(path, sizeof path, "%s/node.key", cli_home);
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+    snprintf(why, sizeof why, "it is not a regular file");
+  else if (stat(path, &st) == 0 && st.st_size != 64)
+    snprintf(why, sizeof why, "it is %lld bytes, not 64", (long long)st.st_size);
+  else
+    snprintf(why, sizeof why, "its second half is not the public key of its first");
+  return cli_fail("%s is not a kring node key (%s; it must be the 32-byte secret seed, then "
+                  "the public key that seed makes). Restore node.key from the backup of %s; "
+                  "without it this node cannot sign, so join the network again as a new node",
+                  path, why, cli_home);
+}
+
 int cli_open(kr_node **n)
 {
   int rc = kr_node_open(cli_home, n);
+  const char *why;
 
   switch (rc) {
   case 0: return CLI_OK;
+  case KR_EBADKEY: return bad_key();
+  case KR_EDAMAGED:
+    kr_node_store_error(&why);
+    return cli_damaged(why ? why : "SQLite cannot read it");
+  case KR_EREADONLY:
+    kr_node_store_error(&why);
+    trouble_said = 1;
+    return say("cannot open the store in %s: it is read-only (%s) and %s. Make %s "
+                    "writable for this user, or copy it to a writable place and use --home COPY",
+                    cli_home, readonly_reason(), why ? why : "SQLite cannot read it so",
+                    cli_home);
   case KR_ENOTFOUND:
     return cli_fail("no kring node in %s (create one with: kring init --org NAME)", cli_home);
   case KR_EKEYPERM:
@@ -221,6 +310,15 @@ int cli_open(kr_node **n)
                     "(fix with: chmod 600 %s/node.key)", cli_home, cli_home);
   case KR_EUNKNOWN:
     return cli_fail("the store in %s was made by a newer kring", cli_home);
+  case KR_EIO: {
+    char path[4096];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/node.key", cli_home);
+    if (!(f = fopen(path, "rb")))
+      return cli_fail("cannot read %s: %s", path, strerror(errno));
+    fclose(f);
+    return cli_fail("cannot open node in %s: %s", cli_home, kr_strerror(rc));
+  }
   default:
     return cli_fail("cannot open node in %s: %s", cli_home, kr_strerror(rc));
   }

@@ -40,7 +40,10 @@
   X(CLOSED,     "connection closed before the sync finished")                \
   X(CONNECT,    "cannot connect")                                            \
   X(REDACTED,   "change withholds an op on a volunteer that is not erased here") \
-  X(FULL,       "the disk is full: free some space and try again (nothing of this was stored)")
+  X(FULL,       "the disk is full: free some space and try again (nothing of this was stored)") \
+  X(BADKEY,     "the node key file is not a kring node key (64 bytes: a secret seed, then the public key that seed makes): restore node.key from a backup") \
+  X(DAMAGED,    "the store is damaged: restore the node's folder from a backup, or make a new node and sync it from a peer") \
+  X(READONLY,   "the store is read-only: make the node's folder and kring.db writable for this user")
 
 typedef enum {
   KR_OK = 0,

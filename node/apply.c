@@ -769,6 +769,7 @@ int kr_node_release_held(kr_node *n)
   sqlite3_stmt *s;
   int rc, due;
 
+  if (sqlite3_db_readonly(n->db, "main") == 1) return 0;     /* a writer will */
   if (sqlite3_prepare_v2(n->db, "SELECT 1 FROM held WHERE hlc<=?1 LIMIT 1", -1, &s, NULL))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, (sqlite3_int64)kr_hlc_make(kr_node_now_ms(n) + KR_HLC_MAX_SKEW_MS,

@@ -2,7 +2,8 @@
  * digest: feed the materialised state to crdt/digest.c in canonical order.
  * SQLite's BINARY collation compares bytes like memcmp and then length,
  * which is the order docs/crdt.md prescribes; "all" is stored as an empty
- * recipient and so sorts first.
+ * recipient and so sorts first. A step that fails fails the digest: a
+ * digest of what a damaged page let through would look like divergence.
  */
 #include <string.h>
 
@@ -14,9 +15,10 @@ int kr_node_digest(kr_node *n, uint8_t out[static 32])
 {
   sqlite3_stmt *subj = NULL, *er = NULL, *fl = NULL, *el = NULL, *reg = NULL, *ops = NULL;
   kr_digest d;
-  int rc = KR_EDB;
+  int rc = 0;
 
-#define PREP(s, sql) if (sqlite3_prepare_v2(n->db, sql, -1, &s, NULL) != SQLITE_OK) goto out
+#define PREP(s, sql) \
+  if ((rc = sqlite3_prepare_v2(n->db, sql, -1, &s, NULL)) != SQLITE_OK) { rc = kr__db_err(rc); goto out; }
   PREP(subj, "SELECT id, n FROM subjects ORDER BY id");
   PREP(er, "SELECT e.hlc, o.key, e.idx FROM erasures e JOIN origins o ON o.n=e.origin "
            "WHERE e.subj=?1");
@@ -28,31 +30,32 @@ int kr_node_digest(kr_node *n, uint8_t out[static 32])
   PREP(ops, "SELECT tag FROM consent_ops WHERE subj=?1 AND purpose=?2 AND recipient=?3 "
             "ORDER BY tag");
 #undef PREP
-  if (kr__exec(n, "BEGIN")) goto out;
+  if ((rc = kr__exec(n, "BEGIN"))) goto out;
   kr_digest_init(&d);
-  while (sqlite3_step(subj) == SQLITE_ROW) {
+  while (!rc && kr__step(subj, &rc)) {
     const uint8_t *id = sqlite3_column_blob(subj, 0);
     sqlite3_int64 sn = sqlite3_column_int64(subj, 1);
     sqlite3_reset(er);
     sqlite3_bind_int64(er, 1, sn);
-    if (sqlite3_step(er) == SQLITE_ROW) {
+    if (kr__step(er, &rc)) {
       kr_stamp m;
       kr__read_stamp(er, 0, &m);
       kr_digest_erased(&d, id, &m);
       continue;
     }
+    if (rc) break;
     kr_digest_subject(&d, id);
     sqlite3_reset(fl);
     sqlite3_bind_int64(fl, 1, sn);
-    while (sqlite3_step(fl) == SQLITE_ROW)
+    while (!rc && kr__step(fl, &rc))
       kr_digest_field(&d, sqlite3_column_int(fl, 0), (const char *)sqlite3_column_text(fl, 1));
     sqlite3_reset(el);
     sqlite3_bind_int64(el, 1, sn);
-    while (sqlite3_step(el) == SQLITE_ROW)
+    while (!rc && kr__step(el, &rc))
       kr_digest_element(&d, sqlite3_column_int(el, 0), (const char *)sqlite3_column_text(el, 1));
     sqlite3_reset(reg);
     sqlite3_bind_int64(reg, 1, sn);
-    while (sqlite3_step(reg) == SQLITE_ROW) {
+    while (!rc && kr__step(reg, &rc)) {
       const char *purpose = (const char *)sqlite3_column_text(reg, 0);
       const void *r = sqlite3_column_blob(reg, 1);
       int rlen = sqlite3_column_bytes(reg, 1);
@@ -60,23 +63,27 @@ int kr_node_digest(kr_node *n, uint8_t out[static 32])
       uint8_t tag[KR_TAG_LEN];
       int has;
       /* The grant in force does not depend on the day; only its reading does. */
-      if (kr__consent_in_force(n, sn, purpose, rlen ? r : "", rlen, "0000-00-00", &st, tag, &has))
-        goto rollback;
+      if ((rc = kr__consent_in_force(n, sn, purpose, rlen ? r : "", rlen, "0000-00-00", &st, tag,
+                                     &has)))
+        break;
       kr_digest_consent(&d, purpose, rlen ? r : NULL, has ? tag : NULL);
       sqlite3_reset(ops);
       sqlite3_bind_int64(ops, 1, sn);
       sqlite3_bind_text(ops, 2, purpose, -1, SQLITE_TRANSIENT);
       sqlite3_bind_blob(ops, 3, rlen ? r : "", rlen, SQLITE_TRANSIENT);
-      while (sqlite3_step(ops) == SQLITE_ROW)
+      while (!rc && kr__step(ops, &rc))
         kr_digest_consent_op(&d, sqlite3_column_blob(ops, 0));
     }
   }
+  if (rc) goto rollback;
   {
     sqlite3_stmt *m;
-    if (sqlite3_prepare_v2(n->db, "SELECT node, org, kind, cutoff FROM members ORDER BY node",
-                           -1, &m, NULL))
+    if ((rc = sqlite3_prepare_v2(n->db, "SELECT node, org, kind, cutoff FROM members ORDER BY node",
+                                 -1, &m, NULL))) {
+      rc = kr__db_err(rc);
       goto rollback;
-    while (sqlite3_step(m) == SQLITE_ROW) {
+    }
+    while (!rc && kr__step(m, &rc)) {
       if (sqlite3_column_bytes(m, 0) != KR_NODE_LEN) continue;
       kr_digest_member(&d, sqlite3_column_blob(m, 0), (const char *)sqlite3_column_text(m, 1),
                        (const char *)sqlite3_column_text(m, 2),
@@ -84,9 +91,9 @@ int kr_node_digest(kr_node *n, uint8_t out[static 32])
                            ? UINT64_MAX : (uint64_t)sqlite3_column_int64(m, 3));
     }
     sqlite3_finalize(m);
+    if (rc) goto rollback;
   }
   kr_digest_final(&d, out);
-  rc = 0;
 rollback:
   kr__exec(n, "COMMIT");
 out:

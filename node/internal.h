@@ -88,7 +88,9 @@ typedef struct {
 struct kr_node {
   sqlite3 *db;
   sqlite3_stmt *q[KR_Q__COUNT];
-  uint8_t sk[KR_SK_LEN];         /* Ed25519 secret key; public half at +32 */
+  uint8_t *sk;                   /* Ed25519 secret key (KR_SK_LEN), public half at +32:
+                                  * sodium_malloc'd, read-only, wiped by kr_node_close */
+  int readonly;                  /* the store was opened read-only */
   char org[KR_ORG_MAX + 1];
   char kind[16];
   kr_hlc clock;
@@ -112,10 +114,15 @@ struct kr_node {
 
 /* The cached statement q, reset and unbound; NULL on error. */
 sqlite3_stmt *kr__q(kr_node *n, int q);
-/* A failed SQLite call as a kr_err: KR_EFULL for a full disk, else KR_EDB. */
+/* A failed SQLite call as a kr_err: KR_EFULL for a full disk, KR_EDAMAGED
+ * for a damaged file (also noted for kr_node_store_error), KR_EREADONLY,
+ * KR_ENOMEM, else KR_EDB. */
 int kr__db_err(int sqlite_rc);
-/* Run SQL with no results (0, KR_EFULL or KR_EDB). */
+/* Run SQL with no results (0 or kr__db_err's code). */
 int kr__exec(kr_node *n, const char *sql);
+/* Step s: 1 for a row; 0 when done, or on error with *rc = kr__db_err(...),
+ * so that a read loop `while (!rc && kr__step(s, &rc))` passes errors up. */
+int kr__step(sqlite3_stmt *s, int *rc);
 int kr__meta_get_int(kr_node *n, const char *key, int64_t *v);
 int kr__meta_put_int(kr_node *n, const char *key, int64_t v);
 

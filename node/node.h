@@ -34,7 +34,15 @@ int kr_node_create(const char *home, const char *org, const char *kind, kr_node 
 int kr_node_create_joining(const char *home, const char *org, const char *kind,
                            const uint8_t network[static KR_NETWORK_LEN],
                            const uint8_t founder[static KR_NODE_LEN], kr_node **out);
-/* Open an existing node; refuses a key file readable by group or others. */
+/*
+ * Open an existing node. The key file must be mode 0600 (KR_EKEYPERM) and
+ * exactly the libsodium Ed25519 secret key: 64 bytes, the 32-byte seed
+ * then the public key that seed makes (KR_EBADKEY otherwise). A store
+ * that SQLite finds damaged, or that is empty or holds no kring schema, is
+ * KR_EDAMAGED (only kr_node_create writes a schema). A store that cannot
+ * be written opens read-only (kr_node_readonly) where SQLite can read it;
+ * else KR_EREADONLY, with the reason in kr_node_store_error().
+ */
 int kr_node_open(const char *home, kr_node **out);
 void kr_node_close(kr_node *n);
 
@@ -353,12 +361,31 @@ int kr_node_digest(kr_node *n, uint8_t out[static 32]);
 int kr_node_counts(kr_node *n, uint64_t *volunteers, uint64_t *erased, uint64_t *changes);
 
 /* SQLite's integrity check of the whole store: 0 when it is sound, else
- * KR_EDB with its first complaint in msg. */
+ * KR_EDAMAGED with its first complaint in msg. */
 int kr_node_check(kr_node *n, char *msg, size_t cap);
 /* Finish what an erasure left pending because a reader held it up (the
  * WAL checkpoint); never waits. */
 void kr_node_tidy(kr_node *n);
 /* Checkpoint the WAL into the main file and truncate it. */
 int kr_node_checkpoint(kr_node *n);
+
+/* ---- a damaged or read-only store ------------------------------------ */
+
+/* Whether the store was opened read-only (its folder, its file or the
+ * disk cannot be written): reads work, every write fails. */
+int kr_node_readonly(const kr_node *n);
+/*
+ * The worst trouble with a store file met in this process so far, even
+ * where a caller did not pass the error up: KR_EDAMAGED (SQLite found the
+ * file damaged, SQLITE_CORRUPT or SQLITE_NOTADB, or kring found it empty),
+ * KR_EREADONLY (a write was refused, or a read-only store cannot be read),
+ * or 0. *why (may be NULL) gets the words, SQLite's own or kring's (a
+ * static string). Watched through SQLite's error log from the first
+ * kr_node_open or kr_node_create on. Process-wide: SQLite's log does not
+ * say which connection.
+ */
+int kr_node_store_error(const char **why);
+/* Forget it (tests). */
+void kr_node_store_error_clear(void);
 
 #endif

@@ -2,6 +2,8 @@
  * query: reading the materialised state. Lookups by id prefix, one
  * volunteer's values, indexed lists by skill, language, city and
  * availability, FTS5 search, consent state and history, the change log.
+ * Every read loop passes a failed step up (kr__step): a damaged page must
+ * fail the read, never shorten its answer.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -14,7 +16,8 @@
 
 static int prep(kr_node *n, const char *sql, sqlite3_stmt **s)
 {
-  return sqlite3_prepare_v2(n->db, sql, -1, s, NULL) == SQLITE_OK ? 0 : KR_EDB;
+  int rc = sqlite3_prepare_v2(n->db, sql, -1, s, NULL);
+  return rc == SQLITE_OK ? 0 : kr__db_err(rc);
 }
 
 static int hexval(int c)
@@ -54,7 +57,7 @@ int kr_node_find(kr_node *n, const char *hex, uint8_t id[static KR_SUBJECT_LEN])
     found++;
   }
   sqlite3_finalize(s);
-  if (rc != SQLITE_DONE) return KR_EDB;
+  if (rc != SQLITE_DONE) return kr__db_err(rc);
   return found == 1 ? 0 : found ? KR_EAMBIGUOUS : KR_ENOTFOUND;
 }
 
@@ -69,51 +72,58 @@ void kr_volunteer_free(kr_volunteer *v)
   memset(v, 0, sizeof *v);
 }
 
-int kr_node_volunteer(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], kr_volunteer *v)
+static int volunteer_read(kr_node *n, sqlite3_int64 sn, kr_volunteer *v)
 {
   sqlite3_stmt *s;
   int rc;
 
-  sqlite3_int64 sn;
-
-  memset(v, 0, sizeof *v);
-  memcpy(v->id, id, KR_SUBJECT_LEN);
-  if ((rc = kr__subject_n(n, id, &sn))) return rc;
-
   if ((rc = prep(n, "SELECT e.hlc, o.key, e.idx, e.reason FROM erasures e JOIN origins o "
                     "ON o.n=e.origin WHERE e.subj=?1", &s))) return rc;
   sqlite3_bind_int64(s, 1, sn);
-  if (sqlite3_step(s) == SQLITE_ROW) {
+  if (kr__step(s, &rc)) {
     v->erased = 1;
     kr__read_stamp(s, 0, &v->erased_at);
     if (sqlite3_column_text(s, 3)) v->erase_reason = strdup((const char *)sqlite3_column_text(s, 3));
   }
   sqlite3_finalize(s);
-  if (v->erased) return 0;
+  if (rc || v->erased) return rc;
 
   if ((rc = prep(n, "SELECT field, value FROM fields WHERE subj=?1 AND value IS NOT NULL", &s)))
     return rc;
   sqlite3_bind_int64(s, 1, sn);
-  while (sqlite3_step(s) == SQLITE_ROW) {
+  while (!rc && kr__step(s, &rc)) {
     int f = sqlite3_column_int(s, 0);
     if (f > 0 && f < 32) v->val.v[f] = strdup((const char *)sqlite3_column_text(s, 1));
   }
   sqlite3_finalize(s);
+  if (rc) return rc;
   if ((rc = prep(n, "SELECT DISTINCT field, value FROM set_adds WHERE subj=?1 AND live "
                     "ORDER BY field, value", &s)))
     return rc;
   sqlite3_bind_int64(s, 1, sn);
-  while (sqlite3_step(s) == SQLITE_ROW) {
+  while (!rc && kr__step(s, &rc)) {
     int f = sqlite3_column_int(s, 0) - 32;
     char **nv;
     if (f < 0 || f >= 32) continue;
     nv = realloc(v->val.set[f].v, (v->val.set[f].n + 1) * sizeof *nv);
-    if (!nv) break;
+    if (!nv) { rc = KR_ENOMEM; break; }
     v->val.set[f].v = nv;
     nv[v->val.set[f].n++] = strdup((const char *)sqlite3_column_text(s, 1));
   }
   sqlite3_finalize(s);
-  return 0;
+  return rc;
+}
+
+int kr_node_volunteer(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], kr_volunteer *v)
+{
+  sqlite3_int64 sn;
+  int rc;
+
+  memset(v, 0, sizeof *v);
+  memcpy(v->id, id, KR_SUBJECT_LEN);
+  if ((rc = kr__subject_n(n, id, &sn))) return rc;
+  if ((rc = volunteer_read(n, sn, v))) kr_volunteer_free(v);
+  return rc;
 }
 
 int kr_node_list(kr_node *n, const kr_filter *f, kr_id_cb cb, void *ctx)
@@ -144,7 +154,7 @@ int kr_node_list(kr_node *n, const kr_filter *f, kr_id_cb cb, void *ctx)
   }
   (void)k;
   rc = 0;
-  while (!rc && sqlite3_step(s) == SQLITE_ROW)
+  while (!rc && kr__step(s, &rc))
     rc = cb(ctx, sqlite3_column_blob(s, 0));
   sqlite3_finalize(s);
   return rc;
@@ -155,7 +165,7 @@ int kr_node_search(kr_node *n, const char *text, kr_id_cb cb, void *ctx)
   kr_buf q;
   sqlite3_stmt *s;
   const char *p = text;
-  int rc, words = 0;
+  int rc, words = 0, step = SQLITE_DONE;
 
   /* Each word becomes a quoted prefix term: "word"*, all of them required.
    * Quoting keeps FTS5 syntax out of the user's hands. */
@@ -179,10 +189,10 @@ int kr_node_search(kr_node *n, const char *text, kr_id_cb cb, void *ctx)
   }
   sqlite3_bind_text(s, 1, (const char *)q.data, -1, SQLITE_STATIC);
   rc = 0;
-  while (!rc && (rc = sqlite3_step(s)) == SQLITE_ROW)
+  while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW)
     rc = cb(ctx, sqlite3_column_blob(s, 0));
-  if (rc == SQLITE_DONE) rc = 0;
-  else if (rc == SQLITE_ERROR || rc == SQLITE_MISUSE) rc = KR_EINVAL;
+  if (!rc && step != SQLITE_DONE)   /* SQLITE_ERROR: a query FTS5 cannot parse */
+    rc = step == SQLITE_ERROR || step == SQLITE_MISUSE ? KR_EINVAL : kr__db_err(step);
   sqlite3_finalize(s);
   kr_buf_free(&q);
   return rc;
@@ -212,7 +222,7 @@ static int load_register(kr_node *n, sqlite3_int64 sn, const char *purpose,
   sqlite3_bind_text(s, 2, purpose, -1, SQLITE_STATIC);
   sqlite3_bind_blob(s, 3, rcpt, rlen, SQLITE_STATIC);
   rc = 0;
-  while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+  while (!rc && kr__step(s, &rc)) {
     kr_consent_entry *ne2 = realloc(e, (ne + 1) * sizeof *e);
     kr_consent_entry *x;
     uint8_t *obs = NULL;
@@ -233,7 +243,7 @@ static int load_register(kr_node *n, sqlite3_int64 sn, const char *purpose,
     sqlite3_reset(o);
     sqlite3_bind_blob(o, 1, x->tag, KR_TAG_LEN, SQLITE_STATIC);
     sqlite3_bind_int64(o, 2, sn);
-    while (sqlite3_step(o) == SQLITE_ROW) {
+    while (!rc && kr__step(o, &rc)) {
       uint8_t *nb = realloc(obs, ((size_t)nobs + 1) * KR_TAG_LEN);
       if (!nb) { rc = KR_ENOMEM; break; }
       obs = nb;
@@ -309,7 +319,7 @@ int kr_node_consent(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
   }
   sqlite3_bind_int64(s, 1, sn);
   rc = 0;
-  while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+  while (!rc && kr__step(s, &rc)) {
     kr_consent_status st;
     uint8_t tag[KR_TAG_LEN];
     const void *r = sqlite3_column_blob(s, 1);
@@ -327,14 +337,14 @@ int kr_node_consent(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
       sqlite3_bind_int64(g, 2, sn);
       sqlite3_bind_text(g, 3, st.purpose, -1, SQLITE_STATIC);
       sqlite3_bind_blob(g, 4, rlen ? r : "", rlen, SQLITE_STATIC);
-      if (sqlite3_step(g) == SQLITE_ROW) {
+      if (kr__step(g, &rc)) {
         st.method = sqlite3_column_int(g, 0);
         st.text_version = (const char *)sqlite3_column_text(g, 1);
         st.until = (const char *)sqlite3_column_text(g, 2);
         kr__read_stamp(g, 3, &st.granted_at);
       }
     }
-    rc = cb(ctx, &st);
+    if (!rc) rc = cb(ctx, &st);
   }
   sqlite3_finalize(s);
   sqlite3_finalize(g);
@@ -355,7 +365,7 @@ int kr_node_consent_history(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
     return rc;
   sqlite3_bind_int64(s, 1, sn);
   rc = 0;
-  while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+  while (!rc && kr__step(s, &rc)) {
     kr_consent_event e;
     memset(&e, 0, sizeof e);
     e.is_grant = sqlite3_column_int(s, 0);
@@ -391,7 +401,7 @@ int kr_node_log(kr_node *n, kr_change_cb cb, void *ctx)
   if ((rc = prep(n, "SELECT o.key, c.seq, c.hlc, c.nops FROM changes c JOIN origins o "
                     "ON o.n=c.origin ORDER BY c.n", &s))) return rc;
   rc = 0;
-  while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+  while (!rc && kr__step(s, &rc)) {
     kr_change_info c;
     read_change_info(s, &c);
     rc = cb(ctx, &c);
@@ -415,7 +425,7 @@ int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
     return rc;
   sqlite3_bind_int64(s, 1, sn);
   rc = 0;
-  while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+  while (!rc && kr__step(s, &rc)) {
     kr_change_info c;
     read_change_info(s, &c);
     c.idx = (uint32_t)sqlite3_column_int64(s, 4);
@@ -436,11 +446,13 @@ int kr_node_counts(kr_node *n, uint64_t *volunteers, uint64_t *erased, uint64_t 
   if ((rc = prep(n, "SELECT (SELECT count(*) FROM subjects), (SELECT count(*) FROM erasures), "
                     "(SELECT count(*) FROM changes)", &s)))
     return rc;
-  if (sqlite3_step(s) == SQLITE_ROW) {
+  if (kr__step(s, &rc)) {
     *erased = (uint64_t)sqlite3_column_int64(s, 1);
     *volunteers = (uint64_t)sqlite3_column_int64(s, 0) - *erased;
     *changes = (uint64_t)sqlite3_column_int64(s, 2);
+  } else if (!rc) {
+    rc = KR_EDB;
   }
   sqlite3_finalize(s);
-  return 0;
+  return rc;
 }

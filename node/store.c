@@ -1,10 +1,14 @@
 /*
  * store: the node's home directory, key file and SQLite store. Opening
- * runs the schema migrations (PRAGMA user_version), sets WAL mode and
- * secure_delete (deleted personal data is overwritten, not just unlinked),
- * and prepares statements on first use.
+ * checks the key file (docs/protocol.md, "Node key file") and keeps the
+ * key in guarded memory, refuses a store that is damaged or holds no kring
+ * schema (only creating a node writes one), falls back to reading a store
+ * it cannot write, runs the schema migrations (PRAGMA user_version), sets
+ * WAL mode and secure_delete (deleted personal data is overwritten, not
+ * just unlinked), and prepares statements on first use.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,9 +140,87 @@ sqlite3_stmt *kr__q(kr_node *n, int q)
   return s;
 }
 
+/* ---- store trouble, process-wide ------------------------------------- */
+
+/* The worst trouble seen: KR_EDAMAGED outranks KR_EREADONLY; the words
+ * are kring's (why) or else SQLite's for its result code (rc). */
+static _Atomic int trouble, trouble_rc;
+static const char *_Atomic trouble_why;
+
+static void note_trouble(int code, int sqlite_rc, const char *why)
+{
+  int cur = atomic_load(&trouble);
+
+  while (cur != code && cur != KR_EDAMAGED)
+    if (atomic_compare_exchange_weak(&trouble, &cur, code)) {
+      atomic_store(&trouble_rc, sqlite_rc);
+      atomic_store(&trouble_why, why);
+      return;
+    }
+}
+
+int kr_node_store_error(const char **why)
+{
+  int code = atomic_load(&trouble);
+  const char *w = atomic_load(&trouble_why);
+
+  if (why) *why = !code ? NULL : w ? w : sqlite3_errstr(atomic_load(&trouble_rc));
+  return code;
+}
+
+void kr_node_store_error_clear(void)
+{
+  atomic_store(&trouble, 0);
+  atomic_store(&trouble_rc, 0);
+  atomic_store(&trouble_why, NULL);
+}
+
+/* SQLite logs every error a statement ends with and every corruption it
+ * detects, also where a caller of kr__q() does not pass the error up.
+ * The callback may call no SQLite function. */
+static void sqlite_log(void *ctx, int rc, const char *msg)
+{
+  (void)ctx;
+  (void)msg;
+  switch (rc & 0xff) {
+  case SQLITE_CORRUPT: case SQLITE_NOTADB: note_trouble(KR_EDAMAGED, rc & 0xff, NULL); break;
+  /* only a refused write: the extended codes are about reading beside a
+   * read-only -shm, which a read-only open works around */
+  case SQLITE_READONLY: if (rc == SQLITE_READONLY) note_trouble(KR_EREADONLY, rc, NULL); break;
+  default: break;
+  }
+}
+
+/* Before SQLite's first use; later (a test that used SQLite first) it
+ * fails and kr__db_err alone notes trouble. */
+static void watch_sqlite(void)
+{
+  static atomic_flag once = ATOMIC_FLAG_INIT;
+  if (!atomic_flag_test_and_set(&once)) sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, NULL);
+}
+
 int kr__db_err(int sqlite_rc)
 {
-  return (sqlite_rc & 0xff) == SQLITE_FULL ? KR_EFULL : KR_EDB;
+  switch (sqlite_rc & 0xff) {
+  case SQLITE_FULL: return KR_EFULL;
+  case SQLITE_NOMEM: return KR_ENOMEM;
+  case SQLITE_CORRUPT: case SQLITE_NOTADB:
+    note_trouble(KR_EDAMAGED, sqlite_rc & 0xff, NULL);
+    return KR_EDAMAGED;
+  case SQLITE_READONLY:
+    note_trouble(KR_EREADONLY, SQLITE_READONLY, NULL);
+    return KR_EREADONLY;
+  default: return KR_EDB;
+  }
+}
+
+int kr__step(sqlite3_stmt *s, int *rc)
+{
+  int step = sqlite3_step(s);
+
+  if (step == SQLITE_ROW) return 1;
+  if (step != SQLITE_DONE) *rc = kr__db_err(step);
+  return 0;
 }
 
 int kr__exec(kr_node *n, const char *sql)
@@ -152,14 +234,14 @@ int kr__meta_get_int(kr_node *n, const char *key, int64_t *v)
   sqlite3_stmt *s = kr__q(n, KR_Q_META_GET);
   int rc;
 
-  if (!s) return KR_EDB;
+  if (!s) return kr__db_err(sqlite3_errcode(n->db));
   sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
   rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) {
     *v = sqlite3_column_int64(s, 0);
     rc = 0;
   } else {
-    rc = rc == SQLITE_DONE ? KR_ENOTFOUND : KR_EDB;
+    rc = rc == SQLITE_DONE ? KR_ENOTFOUND : kr__db_err(rc);
   }
   sqlite3_reset(s);
   return rc;
@@ -194,15 +276,15 @@ int kr__meta_put_blob(kr_node *n, const char *key, const void *v, size_t len)
 int kr__meta_get_blob(kr_node *n, const char *key, void *out, size_t len)
 {
   sqlite3_stmt *s = kr__q(n, KR_Q_META_GET);
-  int rc = KR_ENOTFOUND;
+  int rc = 0;
 
-  if (!s) return KR_EDB;
+  if (!s) return kr__db_err(sqlite3_errcode(n->db));
   sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_BLOB &&
-      (size_t)sqlite3_column_bytes(s, 0) == len) {
+  if (kr__step(s, &rc) && sqlite3_column_type(s, 0) == SQLITE_BLOB &&
+      (size_t)sqlite3_column_bytes(s, 0) == len)
     memcpy(out, sqlite3_column_blob(s, 0), len);
-    rc = 0;
-  }
+  else if (!rc)
+    rc = KR_ENOTFOUND;
   sqlite3_reset(s);
   return rc;
 }
@@ -223,38 +305,57 @@ static int meta_put_text(kr_node *n, const char *key, const char *v)
 static int meta_get_text(kr_node *n, const char *key, char *out, size_t cap)
 {
   sqlite3_stmt *s = kr__q(n, KR_Q_META_GET);
-  int rc = KR_ENOTFOUND;
+  int rc = 0;
 
-  if (!s) return KR_EDB;
+  if (!s) return kr__db_err(sqlite3_errcode(n->db));
   sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  if (sqlite3_step(s) == SQLITE_ROW) {
+  if (kr__step(s, &rc)) {
     const char *v = (const char *)sqlite3_column_text(s, 0);
     snprintf(out, cap, "%s", v ? v : "");
-    rc = 0;
+  } else if (!rc) {
+    rc = KR_ENOTFOUND;
   }
   sqlite3_reset(s);
   return rc;
 }
 
-static int migrate(kr_node *n)
+/* The schema version: the first read of the file, so it is where SQLite
+ * finds a file that is no database, or cannot read it at all. Returns
+ * SQLite's code. */
+static int user_version(kr_node *n, int *version)
 {
   sqlite3_stmt *s;
-  int version = 0, rc = 0;
+  int rc = sqlite3_prepare_v2(n->db, "PRAGMA user_version", -1, &s, NULL);
 
-  if (sqlite3_prepare_v2(n->db, "PRAGMA user_version", -1, &s, NULL)) return KR_EDB;
-  if (sqlite3_step(s) == SQLITE_ROW) version = sqlite3_column_int(s, 0);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+      *version = sqlite3_column_int(s, 0);
+      rc = SQLITE_OK;
+    }
+  }
   sqlite3_finalize(s);
+  return rc;
+}
+
+/* From version to SCHEMA_VERSION, one transaction per step. */
+static int migrate(kr_node *n, int version)
+{
+  int rc = 0;
+
   if (version > SCHEMA_VERSION) return KR_EUNKNOWN; /* made by a newer kring */
+  if (version < SCHEMA_VERSION && n->readonly) {
+    note_trouble(KR_EREADONLY, 0, "this kring must upgrade the store once, which writes to it");
+    return KR_EREADONLY;
+  }
   for (int v = version; v < SCHEMA_VERSION && !rc; v++) {
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
-    if (kr__exec(n, "BEGIN IMMEDIATE")) return KR_EDB;
-    if (kr__exec(n, migrations[v]) || kr__exec(n, pragma)) {
-      rc = KR_EDB;
+    if ((rc = kr__exec(n, "BEGIN IMMEDIATE"))) return rc;
+    if ((rc = kr__exec(n, migrations[v])) || (rc = kr__exec(n, pragma)))
       kr__exec(n, "ROLLBACK");
-    } else if (kr__exec(n, "COMMIT")) {
-      rc = KR_EDB;
-    }
+    else
+      rc = kr__exec(n, "COMMIT");
   }
   return rc;
 }
@@ -266,11 +367,74 @@ void kr_node_set_durable(int on)
   durable = on != 0;
 }
 
+/* path as a file: URI with immutable=1 (SQLite reads it without locks,
+ * -shm or -wal): every byte but [A-Za-z0-9/._~-] percent-encoded. */
+static int immutable_uri(const char *path, char *out, size_t cap)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  size_t o = 0;
+
+  o += (size_t)snprintf(out, cap, "file:");
+  for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+    if (o + 4 >= cap) return -1;
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+        strchr("/._~-", *p)) {
+      out[o++] = (char)*p;
+    } else {
+      out[o++] = '%';
+      out[o++] = hex[*p >> 4];
+      out[o++] = hex[*p & 15];
+    }
+  }
+  return snprintf(out + o, cap - o, "?immutable=1") < (int)(cap - o) ? 0 : -1;
+}
+
+/*
+ * Open the existing store at path and read its schema version. A store
+ * in WAL mode needs its -shm file (and the -wal, if any) beside it; where
+ * the folder is read-only and they are missing, SQLite cannot read the
+ * store even to list it. Without a -wal every committed change is in the
+ * main file, and opening it immutable reads it without them.
+ */
+static int db_connect(kr_node *n, const char *home, const char *path, int *version)
+{
+  char uri[3 * 4096 + 32], wal[4096 + 8];
+  struct stat st;
+  int rc;
+
+  if (sqlite3_open_v2(path, &n->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+    return kr__db_err(sqlite3_errcode(n->db));
+  /* before the first read: another process may be recovering the WAL */
+  sqlite3_busy_timeout(n->db, KR_BUSY_MS);
+  rc = user_version(n, version);
+  if (rc != SQLITE_CANTOPEN && rc != SQLITE_READONLY) return rc ? kr__db_err(rc) : 0;
+  /* Only for want of write access (a read-only folder, file or disk):
+   * never beside a writer, which immutable would not see. */
+  if (access(home, W_OK) == 0 && access(path, W_OK) == 0) return kr__db_err(rc);
+  snprintf(wal, sizeof wal, "%s-wal", path);
+  if (stat(wal, &st) == 0 && st.st_size > 0) {
+    note_trouble(KR_EREADONLY, 0, "kring.db-wal holds changes not yet in kring.db, which "
+                 "SQLite can read only with write access to the folder");
+    return KR_EREADONLY;
+  }
+  if (immutable_uri(path, uri, sizeof uri)) return KR_EINVAL;
+  sqlite3_close(n->db);
+  n->db = NULL;
+  if (sqlite3_open_v2(uri, &n->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+                      NULL) != SQLITE_OK)
+    return kr__db_err(sqlite3_errcode(n->db));
+  sqlite3_busy_timeout(n->db, KR_BUSY_MS);
+  rc = user_version(n, version);
+  return rc ? kr__db_err(rc) : 0;
+}
+
 static int db_open(kr_node *n, const char *home, int create)
 {
   char path[4096];
-  int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+  struct stat st;
+  int rc, version = 0;
 
+  watch_sqlite();
   snprintf(path, sizeof path, "%s/%s", home, DB_FILE);
   if (create) {
     /* Personal data: the store is for this user only. SQLite gives the
@@ -278,19 +442,31 @@ static int db_open(kr_node *n, const char *home, int create)
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0) return errno == EEXIST ? KR_EEXISTS : KR_EIO;
     close(fd);
+    if (sqlite3_open_v2(path, &n->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL))
+      return KR_EDB;
+  } else {
+    if (stat(path, &st) != 0) return errno == ENOENT ? KR_ENOTFOUND : KR_EIO;
+    if ((rc = db_connect(n, home, path, &version))) return rc;
+    /* Only kr_node_create writes a schema: a store without one was
+     * emptied or replaced (`: > kring.db`, a failed copy). */
+    if (version == 0) {
+      note_trouble(KR_EDAMAGED, 0, st.st_size == 0 ? "kring.db is empty"
+                                                   : "kring.db holds no kring store");
+      return KR_EDAMAGED;
+    }
+    n->readonly = sqlite3_db_readonly(n->db, "main") == 1;
   }
-  if (sqlite3_open_v2(path, &n->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
-    return create ? KR_EDB : KR_ENOTFOUND;
   sqlite3_busy_timeout(n->db, KR_BUSY_MS);
   /* FULL: a commit is on the disk before it returns, so a batch this node
    * acknowledged survives a power cut, not only a killed process (in WAL
-   * mode NORMAL may lose the last commits to a power cut). */
-  if (kr__exec(n, "PRAGMA journal_mode=WAL") ||
-      kr__exec(n, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") ||
-      kr__exec(n, "PRAGMA secure_delete=ON") || kr__exec(n, "PRAGMA foreign_keys=ON") ||
-      kr__exec(n, "PRAGMA cache_size=-32768") || kr__exec(n, "PRAGMA temp_store=MEMORY"))
-    return KR_EDB;
-  return migrate(n);
+   * mode NORMAL may lose the last commits to a power cut). A read-only
+   * store keeps the journal mode it has. */
+  if ((!n->readonly && (rc = kr__exec(n, "PRAGMA journal_mode=WAL"))) ||
+      (rc = kr__exec(n, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL")) ||
+      (rc = kr__exec(n, "PRAGMA secure_delete=ON")) || (rc = kr__exec(n, "PRAGMA foreign_keys=ON")) ||
+      (rc = kr__exec(n, "PRAGMA cache_size=-32768")) || (rc = kr__exec(n, "PRAGMA temp_store=MEMORY")))
+    return rc;
+  return migrate(n, version);
 }
 
 static uint64_t (*default_now)(void *ctx) = wall_ms;
@@ -302,14 +478,60 @@ void kr_node_set_default_clock(uint64_t (*now_ms)(void *ctx), void *ctx)
   default_ctx = ctx;
 }
 
+/* A node with its key buffer: guarded memory (sodium_malloc: guard pages,
+ * locked into RAM, left out of core dumps), writable until key_lock(). */
 static kr_node *node_new(void)
 {
   kr_node *n = calloc(1, sizeof *n);
-  if (n) {
-    n->now_ms = default_now;
-    n->now_ctx = default_ctx;
+  if (!n) return NULL;
+  if (!(n->sk = sodium_malloc(KR_SK_LEN))) {
+    free(n);
+    return NULL;
   }
+  n->now_ms = default_now;
+  n->now_ctx = default_ctx;
   return n;
+}
+
+static void key_lock(kr_node *n)
+{
+  sodium_mprotect_readonly(n->sk);
+}
+
+/*
+ * The key file: exactly KR_SK_LEN bytes, libsodium's Ed25519 secret key:
+ * the 32-byte seed, then the public key that seed makes. Anything else
+ * (other length, halves that do not belong together) is KR_EBADKEY: a
+ * node must never sign under a key it cannot verify as its own.
+ */
+static int key_read(const char *home, uint8_t sk[static KR_SK_LEN])
+{
+  char path[4096];
+  uint8_t pk[KR_NODE_LEN], full[KR_SK_LEN], extra;
+  struct stat st;
+  size_t got = 0;
+  int fd, rc = 0;
+
+  snprintf(path, sizeof path, "%s/%s", home, KEY_FILE);
+  fd = open(path, O_RDONLY);
+  if (fd < 0) return errno == ENOENT ? KR_ENOTFOUND : KR_EIO;
+  if (fstat(fd, &st) != 0) { rc = KR_EIO; goto out; }
+  if (st.st_mode & 077) { rc = KR_EKEYPERM; goto out; }
+  if (!S_ISREG(st.st_mode) || st.st_size != KR_SK_LEN) { rc = KR_EBADKEY; goto out; }
+  while (got < KR_SK_LEN) {
+    ssize_t r = read(fd, sk + got, KR_SK_LEN - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) { rc = r < 0 ? KR_EIO : KR_EBADKEY; goto out; }
+    got += (size_t)r;
+  }
+  if (read(fd, &extra, 1) != 0) { rc = KR_EBADKEY; goto out; }  /* it grew */
+  crypto_sign_seed_keypair(pk, full, sk);
+  if (sodium_memcmp(pk, sk + 32, KR_NODE_LEN) != 0) rc = KR_EBADKEY;
+out:
+  sodium_memzero(full, sizeof full);
+  if (rc) sodium_memzero(sk, KR_SK_LEN);
+  close(fd);
+  return rc;
 }
 
 /*
@@ -340,10 +562,11 @@ static int node_make(const char *home, const char *org, const char *kind,
   if (!(n = node_new())) return KR_ENOMEM;
 
   crypto_sign_keypair(pk, n->sk);
+  key_lock(n);
   snprintf(path, sizeof path, "%s/%s", home, KEY_FILE);
   fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) { rc = errno == EEXIST ? KR_EEXISTS : KR_EIO; goto err0; }
-  if (write(fd, n->sk, sizeof n->sk) != (ssize_t)sizeof n->sk || fsync(fd) != 0) {
+  if (write(fd, n->sk, KR_SK_LEN) != (ssize_t)KR_SK_LEN || fsync(fd) != 0) {
     rc = KR_EIO;
     close(fd);
     unlink(path);
@@ -385,8 +608,7 @@ err1:
   unlink(path);
   return rc;
 err0:
-  sodium_memzero(n->sk, sizeof n->sk);
-  free(n);
+  kr_node_close(n);
   return rc;
 }
 
@@ -405,37 +627,35 @@ int kr_node_create_joining(const char *home, const char *org, const char *kind,
 int kr_node_open(const char *home, kr_node **out)
 {
   kr_node *n;
-  char path[4096];
-  struct stat st;
-  int fd, rc;
+  int rc;
   int64_t clock;
 
   *out = NULL;
   if (sodium_init() < 0) return KR_ENOMEM;
-  snprintf(path, sizeof path, "%s/%s", home, KEY_FILE);
-  fd = open(path, O_RDONLY);
-  if (fd < 0) return errno == ENOENT ? KR_ENOTFOUND : KR_EIO;
-  if (fstat(fd, &st) != 0) { close(fd); return KR_EIO; }
-  if (st.st_mode & 077) { close(fd); return KR_EKEYPERM; }
-  if (!(n = node_new())) { close(fd); return KR_ENOMEM; }
-  if (read(fd, n->sk, sizeof n->sk) != (ssize_t)sizeof n->sk) {
-    close(fd);
-    rc = KR_EMALFORMED;
-    goto err;
-  }
-  close(fd);
-  snprintf(path, sizeof path, "%s/%s", home, DB_FILE);
-  if (stat(path, &st) != 0) { rc = KR_ENOTFOUND; goto err; }
+  if (!(n = node_new())) return KR_ENOMEM;
+  if ((rc = key_read(home, n->sk))) goto err;
+  key_lock(n);
   if ((rc = db_open(n, home, 0))) goto err;
   if (!(n->home = strdup(home))) { rc = KR_ENOMEM; goto err; }
   if ((rc = meta_get_text(n, "org", n->org, sizeof n->org)) ||
       (rc = meta_get_text(n, "kind", n->kind, sizeof n->kind)) ||
-      (rc = kr__meta_get_int(n, "clock", &clock)))
+      (rc = kr__meta_get_int(n, "clock", &clock))) {
+    /* every schema since the first has them */
+    if (rc == KR_ENOTFOUND) {
+      note_trouble(KR_EDAMAGED, 0, "kring.db lacks this node's organisation");
+      rc = KR_EDAMAGED;
+    }
     goto err;
+  }
   n->clock = (kr_hlc)clock;
   if (kr__meta_get_blob(n, "network", n->network, KR_NETWORK_LEN) ||
       kr__meta_get_blob(n, "founder", n->founder, KR_NODE_LEN)) {
     /* A store from before networks: it founds its own. */
+    if (n->readonly) {
+      note_trouble(KR_EREADONLY, 0, "this kring must upgrade the store once, which writes to it");
+      rc = KR_EREADONLY;
+      goto err;
+    }
     randombytes_buf(n->network, KR_NETWORK_LEN);
     memcpy(n->founder, kr_node_id(n), KR_NODE_LEN);
     if (kr__meta_put_blob(n, "network", n->network, KR_NETWORK_LEN) ||
@@ -461,7 +681,7 @@ void kr_node_close(kr_node *n)
   for (int i = 0; i < KR_Q__COUNT; i++)
     sqlite3_finalize(n->q[i]);
   if (n->db) sqlite3_close(n->db);
-  sodium_memzero(n->sk, sizeof n->sk);
+  sodium_free(n->sk);               /* wipes it first */
   free(n->withheld.id);
   free(n->skipped.id);
   free(n->home);
@@ -480,6 +700,7 @@ const char *kr_node_org(const kr_node *n) { return n->org; }
 const char *kr_node_kind(const kr_node *n) { return n->kind; }
 const char *kr_node_errmsg(kr_node *n) { return sqlite3_errmsg(n->db); }
 const char *kr_node_home(const kr_node *n) { return n->home; }
+int kr_node_readonly(const kr_node *n) { return n->readonly; }
 
 int kr_node_data_version(kr_node *n, uint64_t *v)
 {
@@ -507,11 +728,14 @@ int kr_node_check(kr_node *n, char *msg, size_t cap)
   int rc = 0, rows = 0;
 
   if (cap) msg[0] = 0;
-  if (sqlite3_prepare_v2(n->db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK) return KR_EDB;
-  while (sqlite3_step(s) == SQLITE_ROW) {
+  if ((rc = sqlite3_prepare_v2(n->db, "PRAGMA integrity_check", -1, &s, NULL)) != SQLITE_OK) {
+    if (cap) snprintf(msg, cap, "%s", sqlite3_errmsg(n->db));
+    return kr__db_err(rc);
+  }
+  while (kr__step(s, &rc)) {
     const char *line = (const char *)sqlite3_column_text(s, 0);
     if (rows++ == 0 && line && !strcmp(line, "ok")) break;
-    rc = KR_EDB;
+    rc = KR_EDAMAGED;
     /* the first real complaint, one line ("*** in database main ***" is a heading) */
     while (cap && line && *line && !msg[0]) {
       size_t len = strcspn(line, "\n");
@@ -520,8 +744,10 @@ int kr_node_check(kr_node *n, char *msg, size_t cap)
       line += len + (line[len] == '\n');
     }
   }
+  if (rc && rows == 0 && cap) snprintf(msg, cap, "%s", sqlite3_errmsg(n->db));
   sqlite3_finalize(s);
-  if (rows == 0) rc = KR_EDB;
+  if (!rc && rows == 0) rc = KR_EDB;
+  if (rc == KR_EDAMAGED) note_trouble(KR_EDAMAGED, SQLITE_CORRUPT, NULL);
   return rc;
 }
 

@@ -239,7 +239,7 @@ int kr_bundle_write_begin(kr_bundle_writer *w, const uint8_t sk[static 64],
   memset(w, 0, sizeof *w);
   w->wr = wr;
   w->ctx = ctx;
-  memcpy(w->sk, sk, 64);
+  w->sk = sk;
   kr_buf_init(&w->pending, KR_BUNDLE_CHUNK_MAX);
   kr_buf_init(&hdr, KR_BUNDLE_HEADER_MAX);
   crypto_generichash_init(&w->hash, NULL, 0, 64);

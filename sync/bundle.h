@@ -83,7 +83,7 @@ void kr_bundle_reader_free(kr_bundle_reader *r);
 typedef struct {
   kr_write_fn wr;
   void *ctx;
-  uint8_t sk[64];
+  const uint8_t *sk;               /* borrowed, not copied: the node's guarded key */
   uint8_t ad[32];
   crypto_generichash_state hash;
   crypto_secretstream_xchacha20poly1305_state ss;
@@ -95,7 +95,8 @@ typedef struct {
 /*
  * Start a bundle from the node with Ed25519 secret key sk, for the given
  * recipients (their node ids; sorted and deduplicated here). for_node may
- * be NULL. count is the number of changes that will follow.
+ * be NULL. count is the number of changes that will follow. sk is used in
+ * place, not copied: it must stay valid until kr_bundle_writer_free.
  */
 int kr_bundle_write_begin(kr_bundle_writer *w, const uint8_t sk[static 64],
                           const uint8_t network[static KR_NETWORK_LEN], const uint8_t *for_node,

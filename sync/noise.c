@@ -1,5 +1,9 @@
 /* noise: Noise_XX_25519_ChaChaPoly_BLAKE2b (see noise.h). Section
- * numbers in comments are those of the Noise specification, revision 34. */
+ * numbers in comments are those of the Noise specification, revision 34.
+ * Secrets: the handshake state and the transport ciphers are locked into
+ * RAM (never swapped) from kr_noise_init / kr_noise_split until
+ * kr_noise_wipe / kr_noise_cipher_wipe, and every temporary key on the
+ * stack is wiped before its function returns. */
 #include <string.h>
 
 #include <sodium.h>
@@ -208,6 +212,7 @@ void kr_noise_init(kr_noise_hs *hs, int initiator, const uint8_t *prologue, size
   static const char name[] = KR_NOISE_PROTOCOL;
 
   memset(hs, 0, sizeof *hs);
+  sodium_mlock(hs, sizeof *hs);   /* best effort: RLIMIT_MEMLOCK may refuse */
   hs->initiator = initiator;
   /* InitializeSymmetric: the name fits in HASHLEN, so h is it zero-padded. */
   memcpy(hs->h, name, sizeof name - 1);
@@ -345,6 +350,8 @@ int kr_noise_split(kr_noise_hs *hs, kr_noise_cipher *send, kr_noise_cipher *recv
   if (hs->step != KR_NOISE_DONE) return KR_EINVAL;
   hkdf(hs->ck, NULL, 0, k1, k2, NULL);
   /* c1 carries initiator -> responder, c2 the other way */
+  sodium_mlock(send, sizeof *send);
+  sodium_mlock(recv, sizeof *recv);
   cipher_init(hs->initiator ? send : recv, k1);
   cipher_init(hs->initiator ? recv : send, k2);
   sodium_memzero(k1, sizeof k1);
@@ -358,5 +365,10 @@ int kr_noise_split(kr_noise_hs *hs, kr_noise_cipher *send, kr_noise_cipher *recv
 
 void kr_noise_wipe(kr_noise_hs *hs)
 {
-  sodium_memzero(hs, sizeof *hs);
+  sodium_munlock(hs, sizeof *hs);   /* zeroes it, then unlocks */
+}
+
+void kr_noise_cipher_wipe(kr_noise_cipher *c)
+{
+  sodium_munlock(c, sizeof *c);
 }

@@ -12,7 +12,9 @@
  *     <- e, ee, s, es
  *     -> s, se
  *
- * Nothing here does I/O, reads a clock or allocates.
+ * Nothing here does I/O, reads a clock or allocates. kr_noise_init and
+ * kr_noise_split lock the state they fill into RAM (mlock: never swapped);
+ * the caller ends its life with kr_noise_wipe and kr_noise_cipher_wipe.
  */
 #ifndef KR_NOISE_H
 #define KR_NOISE_H
@@ -81,8 +83,10 @@ const uint8_t *kr_noise_hash(const kr_noise_hs *hs);
  * The handshake's secrets are wiped; the hash and remote static stay.
  */
 int kr_noise_split(kr_noise_hs *hs, kr_noise_cipher *send, kr_noise_cipher *recv);
-/* Wipe everything. */
+/* Wipe everything (and unlock it from RAM: kr_noise_init locks it). */
 void kr_noise_wipe(kr_noise_hs *hs);
+/* Wipe a cipher that kr_noise_split keyed (and locked into RAM). */
+void kr_noise_cipher_wipe(kr_noise_cipher *c);
 
 /* EncryptWithAd(empty ad): out gets len + KR_NOISE_TAGLEN bytes. KR_EINVAL
  * when the nonce would reach its reserved maximum. */

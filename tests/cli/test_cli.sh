@@ -337,12 +337,83 @@ cp -r "$KRING_HOME" "$T/damaged"
 size=$(stat -c %s "$T/damaged/kring.db")
 # overwrite the middle of the file with text: b-tree pages no longer parse
 printf 'kapot%.0s' $(seq 1 800) | dd of="$T/damaged/kring.db" bs=1 seek=$((size / 2 / 4096 * 4096)) conv=notrunc 2>/dev/null
-err "check damaged" 1 "the store is damaged" "$KRING" --home "$T/damaged" check
+err "check damaged" 1 "the store in .*/damaged is damaged \(.+\)\. Restore .* from a backup" "$KRING" --home "$T/damaged" check
 
-# A store from a newer kring, and a damaged key file.
+# --- the key file: exactly 64 bytes, seed then its public key -------------------
+# (docs/protocol.md, "Node key file")
 cp -r "$KRING_HOME" "$T/copy"
 head -c 10 /dev/zero > "$T/copy/node.key"; chmod 600 "$T/copy/node.key"
-err "short key file" 1 "cannot open node" "$KRING" --home "$T/copy" id
+err "short key file" 1 "node.key is not a kring node key \(it is 10 bytes, not 64" "$KRING" --home "$T/copy" id
+head -c 64 /dev/urandom > "$T/copy/node.key"
+err "64 random bytes as key" 1 "node.key is not a kring node key \(its second half is not the public key of its first" "$KRING" --home "$T/copy" id
+err "64 random bytes: no write either" 1 "node.key is not a kring node key" "$KRING" --home "$T/copy" volunteer add --name X
+{ cat "$KRING_HOME/node.key"; printf 'extra'; } > "$T/copy/node.key"
+err "key with trailing bytes" 1 "node.key is not a kring node key \(it is 69 bytes, not 64" "$KRING" --home "$T/copy" id
+cp "$KRING_HOME/node.key" "$T/copy/node.key"
+ok "the key restored" "$KRING" --home "$T/copy" id
+has "same node" "^$NODE "
+
+# --- a store another process holds for a moment: commands wait for it --------------
+# (the busy timeout is set before the first read of the store)
+rm -f "$T/locked"
+python3 - "$KRING_HOME/kring.db" "$T/locked" <<'PY' &
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA locking_mode=EXCLUSIVE")
+db.execute("BEGIN EXCLUSIVE")
+db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('lock-test', 1)")
+open(sys.argv[2], "w").close()
+time.sleep(1)
+db.execute("DELETE FROM meta WHERE key='lock-test'")
+db.execute("COMMIT")
+PY
+LOCKER=$!
+for _ in $(seq 1 100); do [ -e "$T/locked" ] && break; sleep 0.05; done
+ok "a store locked for a second" "$KRING" id
+wait "$LOCKER"
+
+# --- an empty or damaged store: one line that says so, exit 1, nothing written -----
+DMG="Restore .* from a backup, or move it aside and join the network again as a new node"
+cp -r "$KRING_HOME" "$T/empty"; rm -f "$T/empty"/kring.db-*
+: > "$T/empty/kring.db"
+for c in id "volunteer list" digest check log; do
+  err "empty store: $c" 1 "the store in .*/empty is damaged \(kring.db is empty\)\. $DMG" "$KRING" --home "$T/empty" $c
+done
+[ "$(stat -c %s "$T/empty/kring.db")" = 0 ] || { echo "FAIL: an empty store was written to"; fails=$((fails+1)); }
+err "init still refuses" 1 "already holds a kring node" "$KRING" --home "$T/empty" init --org X
+
+cp -r "$KRING_HOME" "$T/junk"; rm -f "$T/junk"/kring.db-*
+head -c 16384 /dev/urandom > "$T/junk/kring.db"
+err "random bytes as store: check" 1 "the store in .*/junk is damaged \(file is not a database\)\. $DMG" "$KRING" --home "$T/junk" check
+err "random bytes as store: list" 1 "is damaged \(file is not a database\)" "$KRING" --home "$T/junk" volunteer list
+
+cp -r "$KRING_HOME" "$T/short"; rm -f "$T/short"/kring.db-*
+head -c 3000 "$KRING_HOME/kring.db" > "$T/short/kring.db"
+err "truncated store: check" 1 "the store in .*/short is damaged \(database disk image is malformed\)" "$KRING" --home "$T/short" check
+err "truncated store: digest" 1 "is damaged \(database disk image is malformed\)" "$KRING" --home "$T/short" digest
+
+# One damaged page: the root of the single-valued fields (names, cities).
+# Every command that reads it fails with the same line, none prints a
+# shorter answer.
+cp -r "$KRING_HOME" "$T/page"; rm -f "$T/page"/kring.db-*
+python3 - "$T/page/kring.db" <<'PY' || { echo "FAIL: cannot damage a page"; fails=$((fails+1)); }
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+root = db.execute("SELECT rootpage FROM sqlite_schema WHERE name='fields'").fetchone()[0]
+size = db.execute("PRAGMA page_size").fetchone()[0]
+db.close()
+with open(sys.argv[1], "r+b") as f:
+    f.seek((root - 1) * size)
+    f.write(b"kapot" * (size // 5))
+PY
+PAGE="the store in .*/page is damaged \(database disk image is malformed\)\. $DMG"
+err "damaged page: list" 1 "$PAGE" "$KRING" --home "$T/page" volunteer list
+err "damaged page: digest" 1 "$PAGE" "$KRING" --home "$T/page" digest
+err "damaged page: show" 1 "$PAGE" "$KRING" --home "$T/page" volunteer show "$ANNA"
+err "damaged page: search" 1 "$PAGE" "$KRING" --home "$T/page" volunteer search anna
+err "damaged page: export" 1 "$PAGE" "$KRING" --home "$T/page" subject-export "$FATMA"
+err "damaged page: set" 1 "$PAGE" "$KRING" --home "$T/page" volunteer set "$ANNA" city=Delft
+err "damaged page: check" 1 "the store in .*/page is damaged \(.+\)\. $DMG" "$KRING" --home "$T/page" check
 
 echo "test_cli: $n checks, $fails failed"
 [ "$fails" -eq 0 ]

@@ -4,8 +4,12 @@
  * for byte: every handshake message, the same handshake hash on both
  * sides, and the transport messages after the split. Then what must fail:
  * a flipped bit anywhere, messages out of turn, a low-order key, rekey.
+ * And the keys' memory: locked into RAM while in use, zero after a wipe.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -161,6 +165,76 @@ static void failures(void)
   kr_noise_wipe(&b);
 }
 
+/* AddressSanitizer turns mlock into a no-op (its interceptor). */
+#if defined(__SANITIZE_ADDRESS__)
+#define MLOCK_WORKS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MLOCK_WORKS 0
+#endif
+#endif
+#ifndef MLOCK_WORKS
+#define MLOCK_WORKS 1
+#endif
+
+/* kB of this process locked into RAM (VmLck in /proc/self/status), or -1. */
+static long vm_locked(void)
+{
+  char line[256];
+  long kb = -1;
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, "VmLck:", 6) == 0) kb = strtol(line + 6, NULL, 10);
+  fclose(f);
+  return kb;
+}
+
+static int all_zero(const void *p, size_t n)
+{
+  const uint8_t *b = p;
+  for (size_t i = 0; i < n; i++)
+    if (b[i]) return 0;
+  return 1;
+}
+
+/* The handshake state and the transport ciphers hold keys: locked into
+ * RAM (never swapped) from init and split, zero and unlocked after a wipe.
+ * Each object on a page of its own, so that VmLck counts it alone. */
+static void memory(void)
+{
+  long page = sysconf(_SC_PAGESIZE), before = vm_locked();
+  kr_noise_hs *a = aligned_alloc((size_t)page, (size_t)page);
+  kr_noise_hs *b = aligned_alloc((size_t)page, (size_t)page);
+  kr_noise_cipher *c[4];
+  struct rlimit lim;
+  int can_lock = MLOCK_WORKS && (geteuid() == 0 || (getrlimit(RLIMIT_MEMLOCK, &lim) == 0 &&
+                                                     lim.rlim_cur >= (rlim_t)(8 * page)));
+
+  REQUIRE(a && b && sizeof *a <= (size_t)page);
+  for (int i = 0; i < 4; i++) REQUIRE((c[i] = aligned_alloc((size_t)page, (size_t)page)));
+  handshake(a, b, "kring");
+  if (before < 0 || !can_lock)
+    fprintf(stderr, "test_noise: cannot see or lock memory here (RLIMIT_MEMLOCK, or ASan's "
+                    "mlock); skipping the mlock checks\n");
+  else
+    CHECK_EQ(vm_locked() - before, 2 * page / 1024);
+  CHECK_EQ(kr_noise_split(a, c[0], c[1]), 0);
+  CHECK_EQ(kr_noise_split(b, c[2], c[3]), 0);
+  if (before >= 0 && can_lock) CHECK_EQ(vm_locked() - before, 6 * page / 1024);
+  kr_noise_wipe(a);
+  kr_noise_wipe(b);
+  CHECK(all_zero(a, sizeof *a) && all_zero(b, sizeof *b));
+  for (int i = 0; i < 4; i++) {
+    kr_noise_cipher_wipe(c[i]);
+    CHECK(all_zero(c[i], sizeof *c[i]));
+  }
+  if (before >= 0 && can_lock) CHECK_EQ(vm_locked(), before);
+  free(a);
+  free(b);
+  for (int i = 0; i < 4; i++) free(c[i]);
+}
+
 int main(void)
 {
   json_error_t err;
@@ -180,5 +254,6 @@ int main(void)
   CHECK(count >= 2);
   json_decref(root);
   failures();
+  memory();
   return check_done("test_noise");
 }

@@ -1,8 +1,13 @@
-/* test_store: the node's store: creation, key file, migrations, apply,
- * idempotence, equivocation, queries, full-text search, erasure on disk. */
+/* test_store: the node's store: creation, key file (layout, guarded
+ * memory), migrations, apply, idempotence, equivocation, queries,
+ * full-text search, erasure on disk, an empty or damaged store. */
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "check.h"
@@ -36,6 +41,177 @@ static int file_has(const char *path, const char *needle)
   for (size_t i = 0; i + n <= got && !found; i++) found = memcmp(buf + i, needle, n) == 0;
   free(buf);
   return found;
+}
+
+static void add_volunteer(kr_node *n, uint8_t id[16], const char *name, const char *city,
+                          const char *skill, const char *lang, const char *avail, kr_buf *wire);
+
+/* Replace a file's bytes (mode 0600). */
+static void put_file(const char *path, const void *data, size_t len)
+{
+  FILE *f = fopen(path, "wb");
+  REQUIRE(f && fwrite(data, 1, len, f) == len && fclose(f) == 0);
+  REQUIRE(chmod(path, 0600) == 0);
+}
+
+static long file_size(const char *path)
+{
+  struct stat st;
+  return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* Overwrite page `page` (1-based, 4096 bytes) of a closed store. */
+static void smash_page(const char *path, long page)
+{
+  FILE *f = fopen(path, "r+b");
+  char junk[4096];
+  memset(junk, 'k', sizeof junk);
+  REQUIRE(f && fseek(f, (page - 1) * 4096, SEEK_SET) == 0 &&
+          fwrite(junk, 1, sizeof junk, f) == sizeof junk && fclose(f) == 0);
+}
+
+/* The root page of a table, read with SQLite directly. */
+static long root_page(const char *path, const char *table)
+{
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  long page = -1;
+  REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT rootpage FROM sqlite_schema WHERE name=?1", -1, &s,
+                             NULL) == SQLITE_OK);
+  sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+  if (sqlite3_step(s) == SQLITE_ROW) page = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return page;
+}
+
+static int count_id(void *ctx, const uint8_t id[16])
+{
+  (void)id;
+  ++*(int *)ctx;
+  return 0;
+}
+
+/* The key file: exactly the 64-byte libsodium secret key, seed then the
+ * public key the seed makes (docs/protocol.md, "Node key file"); and the
+ * key in memory is read-only. */
+static void test_key_file(kr_node *a)
+{
+  const char *key = check_path("s0/node.key");
+  uint8_t k[KR_SK_LEN + 1], bad[KR_SK_LEN];
+  kr_node *x;
+  FILE *f;
+
+  REQUIRE((f = fopen(key, "rb")) && fread(k, 1, sizeof k, f) == KR_SK_LEN && fclose(f) == 0);
+  k[KR_SK_LEN] = '\n';
+  put_file(key, k, KR_SK_LEN + 1);                   /* a byte too many */
+  CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EBADKEY);
+  put_file(key, k, KR_SK_LEN - 1);                   /* a byte short */
+  CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EBADKEY);
+  put_file(key, k, 0);
+  CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EBADKEY);
+  randombytes_buf(bad, sizeof bad);                  /* 64 random bytes */
+  put_file(key, bad, sizeof bad);
+  CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EBADKEY);
+  memcpy(bad, k, sizeof bad);                        /* the right seed, another public key */
+  bad[40] ^= 1;
+  put_file(key, bad, sizeof bad);
+  CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EBADKEY);
+  memcpy(bad, k, sizeof bad);                        /* another seed, the right public key */
+  bad[3] ^= 1;
+  put_file(key, bad, sizeof bad);
+  CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EBADKEY);
+  put_file(key, k, KR_SK_LEN);
+  REQUIRE(kr_node_open(check_path("s0"), &x) == 0);
+  CHECK(memcmp(kr_node_id(x), kr_node_id(a), 32) == 0);
+  CHECK(memcmp(kr_node_secret_key(x), k, KR_SK_LEN) == 0);
+
+  /* Guarded memory: writing to the key kills the process (it is
+   * mprotect'ed read-only, between guard pages). */
+  {
+    pid_t pid;
+    int status = 0;
+    fflush(NULL);
+    if ((pid = fork()) == 0) {
+      signal(SIGSEGV, SIG_DFL);
+      signal(SIGBUS, SIG_DFL);
+      ((volatile uint8_t *)kr_node_secret_key(x))[0] ^= 1;
+      _exit(0);
+    }
+    REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS));
+  }
+  kr_node_close(x);
+  sodium_memzero(k, sizeof k);
+}
+
+/* A store that is empty, not a database, truncated, or has a damaged page. */
+static void test_damaged(void)
+{
+  kr_node *x;
+  uint8_t id[16], d[32];
+  const char *why;
+  char msg[256];
+  int count = 0;
+
+  kr_node_store_error_clear();
+  REQUIRE(kr_node_create(check_path("dmg"), "Damaged", "other", &x) == 0);
+  kr_node_set_clock(x, check_clock, &clk);
+  for (int i = 0; i < 40; i++) add_volunteer(x, id, "Anna de Vries", "Utrecht", "koken", "nl", "mon-am", NULL);
+  CHECK_EQ(kr_node_check(x, msg, sizeof msg), 0);
+  CHECK_EQ(kr_node_store_error(NULL), 0);
+  kr_node_close(x);                                  /* checkpoints: all in kring.db */
+
+  /* Empty (`: > kring.db`): refused, and left empty; only create writes a schema. */
+  {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s' && cp -r '%s' '%s' && cp -r '%s' '%s'",
+             check_path("dmg"), check_path("empty"), check_path("dmg"), check_path("junk"),
+             check_path("dmg"), check_path("page"));
+    REQUIRE(system(cmd) == 0);
+  }
+  put_file(check_path("empty/kring.db"), "", 0);
+  CHECK_EQ(kr_node_open(check_path("empty"), &x), KR_EDAMAGED);
+  CHECK_EQ(file_size(check_path("empty/kring.db")), 0);
+  CHECK_EQ(kr_node_store_error(&why), KR_EDAMAGED);
+  CHECK(why && strstr(why, "empty"));
+  CHECK_EQ(kr_node_create(check_path("empty"), "Again", "other", &x), KR_EEXISTS);
+
+  /* Not a database at all. */
+  kr_node_store_error_clear();
+  {
+    uint8_t junk[8192];
+    randombytes_buf(junk, sizeof junk);
+    put_file(check_path("junk/kring.db"), junk, sizeof junk);
+  }
+  CHECK_EQ(kr_node_open(check_path("junk"), &x), KR_EDAMAGED);
+  CHECK_EQ(kr_node_store_error(&why), KR_EDAMAGED);
+  CHECK(why && strcmp(why, sqlite3_errstr(SQLITE_NOTADB)) == 0);
+
+  /* One damaged page, in the table of single-valued fields: the node
+   * opens, but every read that meets the page fails, and the failure is
+   * known as damage (not a shorter list, not another digest). */
+  kr_node_store_error_clear();
+  {
+    long root = root_page(check_path("page/kring.db"), "fields");
+    REQUIRE(root > 1);
+    smash_page(check_path("page/kring.db"), root);
+  }
+  REQUIRE(kr_node_open(check_path("page"), &x) == 0);
+  CHECK_EQ(kr_node_list(x, NULL, count_id, &count), KR_EDAMAGED);
+  CHECK_EQ(count, 0);
+  CHECK_EQ(kr_node_digest(x, d), KR_EDAMAGED);
+  {
+    kr_volunteer v;
+    CHECK_EQ(kr_node_volunteer(x, id, &v), KR_EDAMAGED);
+  }
+  CHECK_EQ(kr_node_store_error(&why), KR_EDAMAGED);
+  CHECK(why && strcmp(why, sqlite3_errstr(SQLITE_CORRUPT)) == 0);
+  CHECK_EQ(kr_node_check(x, msg, sizeof msg), KR_EDAMAGED);
+  CHECK(msg[0] != 0);
+  kr_node_close(x);
+  kr_node_store_error_clear();
 }
 
 static void add_volunteer(kr_node *n, uint8_t id[16], const char *name, const char *city,
@@ -93,6 +269,7 @@ int main(void)
     kr_node_close(x);
     CHECK_EQ(kr_node_open(check_path("nothing"), &x), KR_ENOTFOUND);
   }
+  test_key_file(a);
   /* Schema version and WAL mode. */
   {
     sqlite3 *db;
@@ -288,5 +465,6 @@ int main(void)
   kr_node_close(b);
   kr_buf_free(&w1);
   kr_buf_free(&w2);
+  test_damaged();
   return check_done("test_store");
 }

@@ -175,6 +175,9 @@ static void test_bundle(void)
   /* Opaque payloads are fine here: the format does not parse changes. */
   REQUIRE(kr_bundle_write_begin(&w, sk, net, NULL, &v, (uint64_t)nchg, 1, (const uint8_t (*)[32])rcpt, 2,
                                 mem_write, &m) == 0);
+  /* The writer signs with the caller's (guarded) key in place: no copy of
+   * it sits in the writer. */
+  for (size_t i = 0; i + 32 <= sizeof w; i++) CHECK(memcmp((uint8_t *)&w + i, sk, 32) != 0);
   for (int i = 0; i < nchg; i++) {
     memset(change, i & 0xff, sizeof change);
     REQUIRE(kr_bundle_write_change(&w, change, 1000 + (size_t)i * 5) == 0);
