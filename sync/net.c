@@ -1,9 +1,14 @@
 /* net: sync sessions over TCP with libuv (see net.h). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <sodium.h>
 #include <uv.h>
@@ -15,6 +20,33 @@
 #define TICK_MS      250
 #define RELOAD_MS    2000
 #define CLOSE_MS     3000       /* longest wait for the last bytes to go out */
+#define SWEEP_MS     1000       /* how often serve looks over the addresses it remembers */
+#define LOG_MS       ((uint64_t)KR_SERVE_LOG_S * 1000)
+#define BACKLOG      4096       /* connections the kernel may queue (it caps this at somaxconn) */
+#define FDS_WANTED   4096       /* serve raises its open-files limit this far, if it may */
+#define BUCKETS      4096       /* of the address table (a power of two) */
+#define HELD_MAX     1024       /* bytes kept of a connection waiting for its turn to handshake */
+
+/* Why a connection ended before its handshake did; counted per address. */
+enum { END_IDLE, END_CROWD, END_FULL, END_RATE, END_CLOSED, END_FAILED, END_N };
+
+struct conn;
+
+/* One address (IPv6: one /64) that has connections in the handshake, or had
+ * them lately: how many, its handshake allowance, what is not logged yet. */
+struct host {
+  uint8_t key[16];             /* IPv4 as ::ffff:a.b.c.d; IPv6 cut to its /64 */
+  char name[INET6_ADDRSTRLEN + 4];
+  struct conn *first, *last;   /* its connections in the handshake, oldest first */
+  unsigned npending;
+  uint32_t tokens;             /* handshakes it may start now, in thousandths */
+  uint64_t refilled;           /* uv_now when tokens were last topped up */
+  uint64_t logged;             /* uv_now of its last log line */
+  int has_logged;
+  uint64_t count[END_N];       /* ended since that line */
+  struct host *chain;          /* same bucket */
+  struct host *older, *newer;  /* least recently seen first */
+};
 
 struct slot {                  /* one address-book entry, in serve */
   char name[KR_PEER_NAME_MAX + 1];
@@ -37,11 +69,19 @@ struct conn {
   kr_net_target *target;       /* kr_net_sync */
   struct slot *slot;           /* serve, outbound */
   int outbound, port, handles, finished, tcp_open, resolving;
+  int session;                 /* holds one of the KR_SERVE_MAX_CONNS places */
+  /* serve, inbound, until the handshake is done: */
+  struct host *host;           /* set while it waits in the pending pool */
+  int spoke, answered;         /* a byte came in; our handshake answer went out */
+  uint8_t *held;               /* its first bytes, while it waits for its turn */
+  size_t nheld;
+  uint64_t accepted;           /* uv_now */
+  struct conn *pprev, *pnext;  /* the pool, oldest first */
+  struct conn *hprev, *hnext;  /* its address's share of the pool */
   char label[320];
   char addr[300];
   uint64_t t0, last_io, finished_at;
   struct conn *prev, *next;
-  char rbuf[65536];
 };
 
 struct net {
@@ -51,16 +91,28 @@ struct net {
   void *ctx;
   const char *join;
   struct conn *conns;
-  int nconns, stopping, failed;
+  int nsessions, stopping, failed;
+  char rbuf[65536];            /* every read lands here and is fed at once */
   /* serve */
   uv_tcp_t listener;
   uv_timer_t sched;
+  uv_prepare_t prep;
   uv_signal_t sigint, sigterm;
   int serving;
   struct slot **slots;
   size_t nslots;
   unsigned interval_s;
-  uint64_t version, reloaded;
+  uint64_t version, reloaded, swept;
+  /* serve: connections that have not finished the handshake */
+  struct conn *pfirst, *plast;
+  unsigned npending;
+  int accepts, accept_held;    /* accepts left in this turn of the loop; one waits */
+  struct host **buckets;
+  size_t nhosts;
+  struct host *oldest, *newest;
+  uint8_t hashkey[crypto_shorthash_KEYBYTES];
+  uint64_t quiet_until;        /* new addresses get no line of their own before this */
+  uint64_t others, others_hosts, others_logged;  /* ended on addresses no longer remembered */
 };
 
 static void logf_(struct net *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -106,14 +158,275 @@ int kr_net_parse_addr(const char *addr, char *host, size_t cap, int *port)
   return 0;
 }
 
+/* ---- connections still in the handshake (serve) ----------------------------- */
+
+/*
+ * Anyone may connect to kring serve, so a connection that has not finished
+ * the handshake waits in a pool of its own, apart from the sessions, which
+ * it can never take:
+ *
+ * - at most KR_SERVE_HOST_PENDING from one address, KR_SERVE_MAX_PENDING
+ *   in all. A newcomer over either limit pushes out the oldest connection
+ *   that has sent nothing (a member's node sends handshake message 1 at
+ *   once). If every one has sent something, a silent newcomer is turned
+ *   away, and one that has sent something pushes out the oldest still
+ *   waiting to start, else the oldest in the middle of the handshake.
+ * - On Linux the kernel holds back a connection until its first bytes are
+ *   in (TCP_DEFER_ACCEPT), so a member's arrives with message 1 and one
+ *   that sends nothing reaches the pool only KR_SERVE_FIRST_MS later.
+ * - Message 1 must be in within KR_SERVE_FIRST_MS of the accept.
+ * - Message 1 costs us three X25519 operations: each address may start
+ *   KR_SERVE_HS_BURST handshakes at once and KR_SERVE_HS_PER_S a second
+ *   after that. One over that waits for its turn, its first bytes held,
+ *   within the same deadline.
+ * - None of them gets a log line of its own: per address, the first one
+ *   is logged and the rest are counted and logged at most once every
+ *   KR_SERVE_LOG_S seconds.
+ * - At most KR_SERVE_ACCEPTS are accepted per turn of the event loop, so
+ *   that sessions are served between the accepts of a flood.
+ */
+
+static void end_text(int why, char *out, size_t cap)
+{
+  switch (why) {
+  case END_IDLE:
+    snprintf(out, cap, "sent no handshake within %d s", KR_SERVE_FIRST_MS / 1000);
+    break;
+  case END_CROWD:
+    snprintf(out, cap, "more than %d at once from this address", KR_SERVE_HOST_PENDING);
+    break;
+  case END_FULL:
+    snprintf(out, cap, "more than %d at once from all addresses", KR_SERVE_MAX_PENDING);
+    break;
+  case END_RATE:
+    snprintf(out, cap, "waited %d s for its turn: more than %d handshakes a second from this address",
+             KR_SERVE_FIRST_MS / 1000, KR_SERVE_HS_PER_S);
+    break;
+  case END_CLOSED: snprintf(out, cap, "closed by the other side"); break;
+  default: snprintf(out, cap, "handshake failed"); break;
+  }
+}
+
+/* Whether bytes wait in the socket that we have not read yet. */
+static int has_bytes(struct conn *c)
+{
+  uv_os_fd_t fd;
+  char b;
+  if (!c->tcp_open || uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) return 0;
+  return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
+static size_t host_bucket(struct net *t, const uint8_t key[static 16])
+{
+  uint8_t h[crypto_shorthash_BYTES];
+  uint64_t v = 0;
+  crypto_shorthash(h, key, 16, t->hashkey);
+  for (int i = 0; i < 8; i++) v = v << 8 | h[i];
+  return (size_t)(v & (BUCKETS - 1));
+}
+
+static void lru_unlink(struct net *t, struct host *h)
+{
+  if (h->older) h->older->newer = h->newer; else t->oldest = h->newer;
+  if (h->newer) h->newer->older = h->older; else t->newest = h->older;
+  h->older = h->newer = NULL;
+}
+
+static void lru_push(struct net *t, struct host *h)
+{
+  h->older = t->newest;
+  h->newer = NULL;
+  if (t->newest) t->newest->newer = h; else t->oldest = h;
+  t->newest = h;
+}
+
+static void host_free(struct net *t, struct host *h)
+{
+  struct host **p = &t->buckets[host_bucket(t, h->key)];
+  while (*p != h) p = &(*p)->chain;
+  *p = h->chain;
+  lru_unlink(t, h);
+  t->nhosts--;
+  free(h);
+}
+
+/* Forget the least recently seen address with nothing in the pool, to make
+ * room: what it had not logged yet goes to the count of other addresses,
+ * and no new address gets a line of its own until a minute after its last
+ * line (it may come back as a new entry). 0 if there was none to forget. */
+static int host_forget_one(struct net *t)
+{
+  struct host *h = t->oldest;
+  uint64_t n = 0;
+  while (h && h->npending) h = h->newer;
+  if (!h) return 0;
+  for (int i = 0; i < END_N; i++) n += h->count[i];
+  if (n) {
+    t->others += n;
+    t->others_hosts++;
+  }
+  if (h->has_logged && h->logged + LOG_MS > t->quiet_until) t->quiet_until = h->logged + LOG_MS;
+  host_free(t, h);
+  return 1;
+}
+
+/* The entry of the address in sa, made if new; NULL when it cannot be. */
+static struct host *host_get(struct net *t, const struct sockaddr_storage *sa)
+{
+  uint8_t key[16] = {0};
+  struct host *h;
+  size_t b;
+  uint64_t now = uv_now(&t->loop);
+
+  if (sa->ss_family == AF_INET) {
+    key[10] = key[11] = 0xff;
+    memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+  } else if (sa->ss_family == AF_INET6) {
+    const uint8_t *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    memcpy(key, a, memcmp(a, mapped, 12) == 0 ? 16 : 8);
+  } else {
+    return NULL;
+  }
+  for (h = t->buckets[b = host_bucket(t, key)]; h; h = h->chain)
+    if (memcmp(h->key, key, 16) == 0) {
+      lru_unlink(t, h);
+      lru_push(t, h);
+      return h;
+    }
+  if (t->nhosts >= KR_SERVE_HOSTS && !host_forget_one(t)) return NULL;
+  if (!(h = calloc(1, sizeof *h))) return NULL;
+  memcpy(h->key, key, 16);
+  if (key[10] == 0xff && key[11] == 0xff && !memcmp(key, (uint8_t[10]){0}, 10)) {
+    inet_ntop(AF_INET, key + 12, h->name, sizeof h->name);
+  } else {
+    inet_ntop(AF_INET6, key, h->name, INET6_ADDRSTRLEN);
+    strcat(h->name, "/64");
+  }
+  h->tokens = KR_SERVE_HS_BURST * 1000u;
+  h->refilled = now;
+  if (now < t->quiet_until) {      /* see host_forget_one */
+    h->has_logged = 1;
+    h->logged = now;
+  }
+  h->chain = t->buckets[b];
+  t->buckets[b] = h;
+  lru_push(t, h);
+  t->nhosts++;
+  return h;
+}
+
+/* One handshake for h, if its allowance has one. */
+static int host_take(struct net *t, struct host *h)
+{
+  uint64_t now = uv_now(&t->loop), add = (now - h->refilled) * KR_SERVE_HS_PER_S;
+  h->refilled = now;
+  h->tokens = add >= KR_SERVE_HS_BURST * 1000u - h->tokens ? KR_SERVE_HS_BURST * 1000u
+                                                            : h->tokens + (uint32_t)add;
+  if (h->tokens < 1000) return 0;
+  h->tokens -= 1000;
+  return 1;
+}
+
+/* A connection from h ended before its handshake did: the first line about
+ * h in a minute is written now, later ones are counted (hosts_sweep). */
+static void tally(struct net *t, struct host *h, int why, const char *detail)
+{
+  uint64_t now = uv_now(&t->loop);
+  char text[200];
+  if (t->stopping) return;
+  if (!h->has_logged || now - h->logged >= LOG_MS) {
+    end_text(why, text, sizeof text);
+    h->has_logged = 1;
+    h->logged = now;
+    logf_(t, "%s: a connection did not finish the handshake: %s (more from this address are "
+          "counted, one line a minute)", h->name, detail && detail[0] ? detail : text);
+    return;
+  }
+  h->count[why]++;
+}
+
+/* The line about what h counted since its last one. */
+static void host_report(struct net *t, struct host *h, uint64_t now)
+{
+  char parts[600] = "", text[200];
+  uint64_t n = 0;
+  size_t off = 0;
+  for (int i = 0; i < END_N; i++) {
+    if (!h->count[i]) continue;
+    n += h->count[i];
+    end_text(i, text, sizeof text);
+    off += (size_t)snprintf(parts + off, off < sizeof parts ? sizeof parts - off : 0, "%s%llu %s",
+                            off ? ", " : "", (unsigned long long)h->count[i], text);
+    if (off >= sizeof parts) off = sizeof parts - 1;
+    h->count[i] = 0;
+  }
+  logf_(t, "%s: %llu more connection%s did not finish the handshake in the last %llu s (%s); "
+        "members can still sync; if this goes on, block this address in the firewall",
+        h->name, (unsigned long long)n, n == 1 ? "" : "s",
+        (unsigned long long)((now - h->logged) / 1000), parts);
+  h->logged = now;
+}
+
+/* Every second: write the lines that are due, forget addresses gone quiet. */
+static void hosts_sweep(struct net *t, uint64_t now)
+{
+  for (struct host *h = t->oldest, *nx; h; h = nx) {
+    int counted = 0;
+    nx = h->newer;
+    for (int i = 0; i < END_N; i++) counted |= h->count[i] != 0;
+    if (counted && now - h->logged >= LOG_MS) host_report(t, h, now);
+    else if (!counted && !h->npending && now - h->logged >= LOG_MS &&
+             now - h->refilled >= (uint64_t)KR_SERVE_HS_BURST * 1000 / KR_SERVE_HS_PER_S)
+      host_free(t, h);             /* nothing to say, allowance full again */
+  }
+  if (t->others && now - t->others_logged >= LOG_MS) {
+    logf_(t, "%llu connections from %llu other addresses did not finish the handshake "
+          "(too many addresses to name each)", (unsigned long long)t->others,
+          (unsigned long long)t->others_hosts);
+    t->others = t->others_hosts = 0;
+    t->others_logged = now;
+  }
+}
+
+static void pending_add(struct net *t, struct conn *c, struct host *h)
+{
+  c->host = h;
+  c->pprev = t->plast;
+  if (t->plast) t->plast->pnext = c; else t->pfirst = c;
+  t->plast = c;
+  c->hprev = h->last;
+  if (h->last) h->last->hnext = c; else h->first = c;
+  h->last = c;
+  h->npending++;
+  t->npending++;
+}
+
+static void pending_del(struct conn *c)
+{
+  struct net *t = c->net;
+  struct host *h = c->host;
+  if (!h) return;
+  if (c->pprev) c->pprev->pnext = c->pnext; else t->pfirst = c->pnext;
+  if (c->pnext) c->pnext->pprev = c->pprev; else t->plast = c->pprev;
+  if (c->hprev) c->hprev->hnext = c->hnext; else h->first = c->hnext;
+  if (c->hnext) c->hnext->hprev = c->hprev; else h->last = c->hprev;
+  c->pprev = c->pnext = c->hprev = c->hnext = NULL;
+  h->npending--;
+  t->npending--;
+  c->host = NULL;
+}
+
 /* ---- one connection -------------------------------------------------------- */
 
 static void conn_free(struct conn *c)
 {
+  pending_del(c);
+  free(c->held);
   kr_link_free(c->link);
   if (c->prev) c->prev->next = c->next; else c->net->conns = c->next;
   if (c->next) c->next->prev = c->prev;
-  c->net->nconns--;
+  if (c->session) c->net->nsessions--;
   free(c);
 }
 
@@ -127,6 +440,27 @@ static void close_all(struct conn *c)
 {
   if (c->tcp_open && !uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_closed);
   if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_closed);
+}
+
+/* Close at once with a reset: nothing is owed to a connection that never
+ * finished the handshake, and no TIME_WAIT is left behind here. */
+static void reset_close(struct conn *c)
+{
+  c->finished = 1;
+  c->finished_at = uv_now(&c->net->loop);
+  if (c->tcp_open && !uv_is_closing((uv_handle_t *)&c->tcp) &&
+      uv_tcp_close_reset(&c->tcp, on_closed) != 0)
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+  close_all(c);
+}
+
+/* A connection in the pool ends: counted for its address, closed. */
+static void pending_end(struct conn *c, int why, const char *detail)
+{
+  struct host *h = c->host;
+  pending_del(c);
+  if (h) tally(c->net, h, why, detail);
+  reset_close(c);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -146,6 +480,19 @@ static void finish(struct conn *c, const char *why)
   double secs = (double)(uv_hrtime() - c->t0) / 1e9;
 
   if (c->finished) return;
+  if (c->host) {                   /* still in the handshake: counted, not logged */
+    if (t->stopping) {
+      pending_del(c);
+      reset_close(c);
+    } else if (c->link && kr_link_info_get(c->link)->state == -1) {
+      pending_end(c, END_FAILED, kr_link_info_get(c->link)->reason);
+    } else {
+      pending_end(c, END_CLOSED,
+                  c->answered ? "closed by the other side after our first answer (a node of "
+                                "another kring network does that)" : why);
+    }
+    return;
+  }
   c->finished = 1;
   c->finished_at = uv_now(&t->loop);
   if (kr_link_info_get(c->link)->state == 0) kr_link_closed(c->link, why);
@@ -199,10 +546,12 @@ static void on_write(uv_write_t *req, int status)
 static void flush(struct conn *c)
 {
   size_t len;
-  const uint8_t *p = kr_link_pending(c->link, &len);
+  const uint8_t *p;
   uv_write_t *req;
   uv_buf_t b;
 
+  if (!c->link) return;
+  p = kr_link_pending(c->link, &len);
   if (!len || !c->tcp_open || uv_is_closing((uv_handle_t *)&c->tcp)) return;
   req = malloc(sizeof *req);
   b.base = malloc(len);
@@ -216,15 +565,37 @@ static void flush(struct conn *c)
   req->data = b.base;
   kr_link_sent(c->link, len);
   c->last_io = uv_now(&c->net->loop);
+  c->answered = 1;
   if (uv_write(req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
     free(b.base);
     free(req);
   }
 }
 
+/* The handshake is done (the peer showed who it is): the connection leaves
+ * the pool and takes a session's place, if one is free. */
+static void promote(struct conn *c)
+{
+  struct net *t = c->net;
+  char why[KR_SYNC_REASON_MAX];
+  pending_del(c);
+  c->session = 1;
+  if (++t->nsessions > KR_SERVE_MAX_CONNS && kr_link_info_get(c->link)->state == 0) {
+    snprintf(why, sizeof why, "kring serve already has %d sessions; it will sync later",
+             KR_SERVE_MAX_CONNS);
+    kr_sess_fail(kr_link_session(c->link), KR_EREFUSED, why);
+    kr_link_closed(c->link, why);
+  }
+}
+
 static void after_io(struct conn *c)
 {
+  if (!c->link) return;
   flush(c);
+  if (c->host && kr_link_info_get(c->link)->have_peer) {
+    promote(c);
+    flush(c);
+  }
   if (kr_link_info_get(c->link)->state != 0) finish(c, NULL);
 }
 
@@ -232,8 +603,35 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
   struct conn *c = h->data;
   (void)suggested;
-  b->base = c->rbuf;
-  b->len = sizeof c->rbuf;
+  b->base = c->net->rbuf;
+  b->len = sizeof c->net->rbuf;
+}
+
+/* The handshake of an accepted connection starts, with its first bytes. */
+static void start_inbound(struct conn *c, const uint8_t *buf, size_t len)
+{
+  struct net *t = c->net;
+  if (kr_link_new(t->n, 0, NULL, kr_node_now_ms(t->n), &c->link)) {
+    pending_end(c, END_FAILED, "out of memory");
+    return;
+  }
+  kr_link_feed(c->link, buf, len);
+  after_io(c);
+}
+
+/* Its address may start no handshake now: keep the first bytes and read
+ * no more until on_tick finds it a turn. */
+static void hold(struct conn *c, const uint8_t *buf, size_t len)
+{
+  uint8_t *p;
+  if (c->nheld + len > HELD_MAX || !(p = realloc(c->held, c->nheld + len))) {
+    pending_end(c, END_FAILED, "sent more than its first handshake message before our answer");
+    return;
+  }
+  memcpy(p + c->nheld, buf, len);
+  c->held = p;
+  c->nheld += len;
+  uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
@@ -242,8 +640,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
   if (c->finished) return;
   if (nread > 0) {
     c->last_io = uv_now(&c->net->loop);
-    kr_link_feed(c->link, (const uint8_t *)b->base, (size_t)nread);
-    after_io(c);
+    c->spoke = 1;
+    if (c->link) {
+      kr_link_feed(c->link, (const uint8_t *)b->base, (size_t)nread);
+      after_io(c);
+    } else if (c->held || !host_take(c->net, c->host)) {
+      hold(c, (const uint8_t *)b->base, (size_t)nread);
+    } else {
+      start_inbound(c, (const uint8_t *)b->base, (size_t)nread);
+    }
   } else if (nread < 0) {
     char why[200];
     if (nread == UV_EOF) snprintf(why, sizeof why, "the peer closed the connection");
@@ -255,18 +660,36 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 static void on_tick(uv_timer_t *tm)
 {
   struct conn *c = tm->data;
+  uint64_t now = uv_now(&c->net->loop);
   if (c->finished) {
-    if (uv_now(&c->net->loop) - c->finished_at > CLOSE_MS) close_all(c);
+    if (now - c->finished_at > CLOSE_MS) close_all(c);
     return;
   }
+  if (c->host && !c->answered && now - c->accepted > KR_SERVE_FIRST_MS) {
+    pending_end(c, c->held ? END_RATE : END_IDLE, NULL);
+    return;
+  }
+  if (c->held && host_take(c->net, c->host)) {     /* its turn came */
+    uint8_t *p = c->held;
+    size_t n = c->nheld;
+    c->held = NULL;
+    c->nheld = 0;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    start_inbound(c, p, n);
+    free(p);
+    return;
+  }
+  if (!c->link) return;
   kr_link_tick(c->link, kr_node_now_ms(c->net->n));
-  if (kr_link_info_get(c->link)->state == 0 && uv_now(&c->net->loop) - c->last_io > KR_IDLE_MS) {
+  if (kr_link_info_get(c->link)->state == 0 && now - c->last_io > KR_IDLE_MS) {
     finish(c, "no data either way for 60 s");
     return;
   }
   after_io(c);
 }
 
+/* A connection: outbound ones start their session at once, inbound ones
+ * at their first bytes (start_inbound). */
 static struct conn *conn_new(struct net *t, int outbound, const char *label)
 {
   struct conn *c = calloc(1, sizeof *c);
@@ -275,9 +698,10 @@ static struct conn *conn_new(struct net *t, int outbound, const char *label)
   c->net = t;
   c->outbound = outbound;
   c->t0 = uv_hrtime();
-  c->last_io = uv_now(&t->loop);
+  c->last_io = c->accepted = uv_now(&t->loop);
   snprintf(c->label, sizeof c->label, "%s", label);
-  if ((rc = kr_link_new(t->n, outbound, outbound ? t->join : NULL, kr_node_now_ms(t->n), &c->link))) {
+  if (outbound &&
+      (rc = kr_link_new(t->n, outbound, t->join, kr_node_now_ms(t->n), &c->link))) {
     free(c);
     return NULL;
   }
@@ -288,7 +712,10 @@ static struct conn *conn_new(struct net *t, int outbound, const char *label)
   c->next = t->conns;
   if (t->conns) t->conns->prev = c;
   t->conns = c;
-  t->nconns++;
+  if (outbound) {
+    c->session = 1;
+    t->nsessions++;
+  }
   return c;
 }
 
@@ -485,7 +912,11 @@ static void on_sched(uv_timer_t *tm)
     t->version = v;
     for (size_t i = 0; i < t->nslots; i++) t->slots[i]->due = now;
   }
-  for (size_t i = 0; i < t->nslots && t->nconns < KR_SERVE_MAX_CONNS; i++) {
+  if (now - t->swept >= SWEEP_MS) {
+    hosts_sweep(t, now);
+    t->swept = now;
+  }
+  for (size_t i = 0; i < t->nslots && t->nsessions < KR_SERVE_MAX_CONNS; i++) {
     struct slot *s = t->slots[i];
     if (s->busy || now < s->due) continue;
     s->busy = 1;
@@ -493,46 +924,117 @@ static void on_sched(uv_timer_t *tm)
   }
 }
 
-static void on_connection(uv_stream_t *server, int status)
+/* Which connection of h (of the whole pool when h is NULL) makes room for
+ * a newcomer: the oldest that has sent nothing; if none, and the newcomer
+ * has sent something, the oldest that waits for its turn or has not sent
+ * all of message 1, then the oldest in the middle of the handshake. */
+static struct conn *victim(struct net *t, struct host *h, int spoke)
 {
-  struct net *t = server->data;
-  struct conn *c;
+  struct conn *c, *waiting = NULL, *talking = NULL;
+  for (c = h ? h->first : t->pfirst; c; c = h ? c->hnext : c->pnext) {
+    if (!c->spoke && !(c->spoke = has_bytes(c))) return c;
+    if (!c->answered && !waiting) waiting = c;
+    if (c->answered && !talking) talking = c;
+  }
+  if (!spoke) return NULL;
+  return waiting ? waiting : talking;
+}
+
+/* Accept one connection into the pool (see "connections still in the
+ * handshake" above). */
+static void accept_one(struct net *t)
+{
   struct sockaddr_storage sa;
   int len = sizeof sa;
+  struct conn *c = conn_new(t, 0, "?"), *v;
+  struct host *h;
   char ip[64] = "?";
 
-  if (status < 0 || t->stopping) return;
-  if (t->nconns >= KR_SERVE_MAX_CONNS) {
+  if (!c) {                        /* take it off the queue all the same */
     uv_tcp_t *drop = malloc(sizeof *drop);
-    if (!drop) return;
+    if (!drop) { t->accept_held = 1; return; }
     uv_tcp_init(&t->loop, drop);
-    if (uv_accept(server, (uv_stream_t *)drop) == 0)
-      logf_(t, "refused a connection: already %d sessions", t->nconns);
+    uv_accept((uv_stream_t *)&t->listener, (uv_stream_t *)drop);
     uv_close((uv_handle_t *)drop, (uv_close_cb)free);
     return;
   }
-  if (!(c = conn_new(t, 0, "?"))) return;
   start_tcp(c);
-  if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
-    finish(c, "cannot accept the connection");
+  if (uv_accept((uv_stream_t *)&t->listener, (uv_stream_t *)&c->tcp) != 0 ||
+      uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) != 0 ||
+      !(h = host_get(t, &sa))) {
+    reset_close(c);                /* gone already, or no room to remember it */
     return;
   }
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) == 0) {
-    if (sa.ss_family == AF_INET) uv_ip4_name((struct sockaddr_in *)&sa, ip, sizeof ip);
-    else uv_ip6_name((struct sockaddr_in6 *)&sa, ip, sizeof ip);
-  }
+  if (sa.ss_family == AF_INET) uv_ip4_name((struct sockaddr_in *)&sa, ip, sizeof ip);
+  else uv_ip6_name((struct sockaddr_in6 *)&sa, ip, sizeof ip);
   snprintf(c->label, sizeof c->label, "%s", ip);
+  c->spoke = has_bytes(c);
+  if (h->npending >= KR_SERVE_HOST_PENDING) {
+    if (!(v = victim(t, h, c->spoke))) {
+      tally(t, h, END_CROWD, NULL);
+      reset_close(c);
+      return;
+    }
+    pending_end(v, END_CROWD, NULL);
+  }
+  if (t->npending >= KR_SERVE_MAX_PENDING) {
+    if (!(v = victim(t, NULL, c->spoke))) {
+      tally(t, h, END_FULL, NULL);
+      reset_close(c);
+      return;
+    }
+    pending_end(v, END_FULL, NULL);
+  }
+  pending_add(t, c, h);
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+/* At most KR_SERVE_ACCEPTS connections a turn of the loop, so that a flood
+ * of them cannot starve the sessions: past that, libuv stops watching the
+ * listener until on_prepare takes the one left waiting. */
+static void on_connection(uv_stream_t *server, int status)
+{
+  struct net *t = server->data;
+  if (status < 0 || t->stopping) return;
+  if (t->accepts <= 0) {
+    t->accept_held = 1;
+    return;
+  }
+  t->accepts--;
+  accept_one(t);
+}
+
+static void on_prepare(uv_prepare_t *p)
+{
+  struct net *t = p->data;
+  t->accepts = KR_SERVE_ACCEPTS;
+  if (t->accept_held && !t->stopping) {
+    t->accept_held = 0;
+    t->accepts--;
+    accept_one(t);
+  }
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
 {
   struct net *t = sig->data;
+  uint64_t n = t->others, hosts = t->others_hosts;
   if (t->stopping) return;
+  for (struct host *h = t->oldest; h; h = h->newer) {
+    uint64_t k = 0;
+    for (int i = 0; i < END_N; i++) k += h->count[i];
+    n += k;
+    hosts += k != 0;
+  }
+  if (n)
+    logf_(t, "%llu connection%s from %llu address%s did not finish the handshake since the last "
+          "line about them", (unsigned long long)n, n == 1 ? "" : "s", (unsigned long long)hosts,
+          hosts == 1 ? "" : "es");
   t->stopping = 1;
   logf_(t, "stopping (%s)", signum == SIGINT ? "SIGINT" : "SIGTERM");
   uv_close((uv_handle_t *)&t->listener, NULL);
   uv_close((uv_handle_t *)&t->sched, NULL);
+  uv_close((uv_handle_t *)&t->prep, NULL);
   uv_close((uv_handle_t *)&t->sigint, NULL);
   uv_close((uv_handle_t *)&t->sigterm, NULL);
   for (struct conn *c = t->conns, *nx; c; c = nx) {
@@ -548,8 +1050,15 @@ int kr_net_serve(kr_node *n, const kr_serve_opts *o)
   struct sockaddr_storage sa;
   char host[300];
   int port, rc, namelen = sizeof sa;
+  struct rlimit rl;
 
   memset(&t, 0, sizeof t);
+  /* the pool and the sessions need some 600 files; leave room */
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < FDS_WANTED &&
+      rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > FDS_WANTED ? FDS_WANTED : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
   if (kr_net_parse_addr(o->listen, host, sizeof host, &port)) return KR_EINVAL;
   if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
       uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0)
@@ -560,16 +1069,33 @@ int kr_net_serve(kr_node *n, const kr_serve_opts *o)
   t.ctx = o->ctx;
   t.serving = 1;
   t.interval_s = o->interval_s ? o->interval_s : KR_SERVE_INTERVAL_S;
+  if (!(t.buckets = calloc(BUCKETS, sizeof *t.buckets))) {
+    uv_loop_close(&t.loop);
+    return KR_ENOMEM;
+  }
+  randombytes_buf(t.hashkey, sizeof t.hashkey);
   uv_tcp_init(&t.loop, &t.listener);
   t.listener.data = &t;
   if ((rc = uv_tcp_bind(&t.listener, (struct sockaddr *)&sa, 0)) != 0 ||
-      (rc = uv_listen((uv_stream_t *)&t.listener, 64, on_connection)) != 0) {
+      (rc = uv_listen((uv_stream_t *)&t.listener, BACKLOG, on_connection)) != 0) {
     logf_(&t, "cannot listen on %s: %s", o->listen, uv_strerror(rc));
     uv_close((uv_handle_t *)&t.listener, NULL);
     uv_run(&t.loop, UV_RUN_DEFAULT);
     uv_loop_close(&t.loop);
+    free(t.buckets);
     return KR_ECONNECT;
   }
+#ifdef TCP_DEFER_ACCEPT
+  {
+    /* Linux: hand us a connection only once its first bytes are in (or
+     * KR_SERVE_FIRST_MS later), so one that sends nothing waits in the
+     * kernel, not in the pool */
+    uv_os_fd_t fd;
+    int secs = KR_SERVE_FIRST_MS / 1000;
+    if (uv_fileno((uv_handle_t *)&t.listener, &fd) == 0)
+      setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
+  }
+#endif
   uv_tcp_getsockname(&t.listener, (struct sockaddr *)&sa, &namelen);
   port = ntohs(sa.ss_family == AF_INET ? ((struct sockaddr_in *)&sa)->sin_port
                                        : ((struct sockaddr_in6 *)&sa)->sin6_port);
@@ -579,6 +1105,10 @@ int kr_net_serve(kr_node *n, const kr_serve_opts *o)
   uv_timer_init(&t.loop, &t.sched);
   t.sched.data = &t;
   uv_timer_start(&t.sched, on_sched, 0, TICK_MS);
+  uv_prepare_init(&t.loop, &t.prep);
+  t.prep.data = &t;
+  t.accepts = KR_SERVE_ACCEPTS;
+  uv_prepare_start(&t.prep, on_prepare);
   uv_signal_init(&t.loop, &t.sigint);
   uv_signal_init(&t.loop, &t.sigterm);
   t.sigint.data = t.sigterm.data = &t;
@@ -591,6 +1121,8 @@ int kr_net_serve(kr_node *n, const kr_serve_opts *o)
   uv_loop_close(&t.loop);
   for (size_t i = 0; i < t.nslots; i++) free(t.slots[i]);
   free(t.slots);
+  while (t.oldest) host_free(&t, t.oldest);
+  free(t.buckets);
   logf_(&t, "stopped");
   return 0;
 }
