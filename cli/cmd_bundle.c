@@ -115,14 +115,20 @@ static int bundle_import(int argc, char **argv)
             (unsigned long long)res.refused, res.refused == 1 ? "" : "s", who,
             (unsigned long long)res.refused_seq, kr_strerror(res.refusal));
   }
-  if (cli_json)
-    rc = cli_print_json(json_pack("{s:s, s:s, s:I, s:I, s:I}", "file", pos[0], "from", name,
+  if (cli_json) {
+    rc = cli_print_json(json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "file", pos[0], "from", name,
                                   "applied", (json_int_t)res.applied, "known",
-                                  (json_int_t)res.known, "refused", (json_int_t)res.refused));
-  else
+                                  (json_int_t)res.known, "refused", (json_int_t)res.refused,
+                                  "held", (json_int_t)res.held));
+  } else {
     printf("%s from %s: %llu applied, %llu already known, %llu refused\n", cli_safe(pos[0], -1), name,
            (unsigned long long)res.applied, (unsigned long long)res.known,
            (unsigned long long)res.refused);
+    if (res.held)
+      printf("%llu change%s held: stamped ahead of this node's clock, applied when it gets there "
+             "(kring status says until when)\n", (unsigned long long)res.held,
+             res.held == 1 ? "" : "s");
+  }
 out:
   kr_node_close(n);
   free(pos);

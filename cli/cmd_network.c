@@ -76,10 +76,57 @@ static int member_row(void *ctx, const kr_member *m)
   cli_time(m->admitted_at.hlc, 0, t);
   if (m->founder || !m->admitted) by[0] = 0;
   else cli_node_name(l->n, m->admitted_at.origin, by);
-  printf("%.12s  %-28.28s %-9s %s%s%s%s\n", hex, cli_safe(m->org, -1), cli_safe(m->kind, -1), status,
-         memcmp(m->node, kr_node_id(l->n), KR_NODE_LEN) == 0 ? " (this node)" : "",
-         by[0] ? ", admitted by " : "", by);
+  /* Every member may admit: who admitted whom, and when, lets an
+   * organisation see an admission it did not expect (and remove it). */
+  printf("%.12s  %-28.28s %-9s %s%s%s%s%s%s\n", hex, cli_safe(m->org, -1), cli_safe(m->kind, -1),
+         status, memcmp(m->node, kr_node_id(l->n), KR_NODE_LEN) == 0 ? " (this node)" : "",
+         by[0] ? ", admitted by " : "", by, by[0] ? " on " : m->founder ? " since " : "",
+         by[0] || m->founder ? t : "");
   return 0;
+}
+
+/* Admissions that are void: one invite admits one node, and another node
+ * was admitted with the same invite first. */
+static int void_row(void *ctx, const kr_void_admission *v)
+{
+  struct list_ctx *l = ctx;
+  char hex[65], whex[65], t[32], wt[32], by[80], winner[80];
+
+  cli_hex(v->node, KR_NODE_LEN, hex);
+  cli_hex(v->winner, KR_NODE_LEN, whex);
+  if (l->arr) {
+    cli_time(v->at.hlc, 1, t);
+    cli_time(v->winner_at.hlc, 1, wt);
+    cli_hex(v->at.origin, KR_NODE_LEN, by);
+    json_array_append_new(l->arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "node_id", hex,
+                                            "org", v->org ? v->org : "", "admitted_by", by,
+                                            "admitted_at", t, "invite_admitted", whex,
+                                            "invite_admitted_at", wt));
+    return 0;
+  }
+  cli_time(v->at.hlc, 0, t);
+  cli_time(v->winner_at.hlc, 0, wt);
+  cli_node_name(l->n, v->at.origin, by);
+  cli_node_name(l->n, v->winner, winner);
+  printf("%.12s  %s, admitted by %s on %s: void, the invite had already admitted %s on %s.\n"
+         "              %s must ask a member for a new invite and join with it.\n",
+         hex, cli_safe(v->org, -1), by, t, winner, wt, cli_safe(v->org, -1));
+  return 0;
+}
+
+static int list_void(kr_node *n, json_t *arr)
+{
+  struct list_ctx l = {n, arr};
+  int rc = kr_node_void_admissions(n, void_row, &l);
+  return rc ? cli_fail("reading the members: %s", kr_strerror(rc)) : CLI_OK;
+}
+
+/* 1 when a void admission is known (for the heading). */
+static int any_void(void *ctx, const kr_void_admission *v)
+{
+  (void)v;
+  *(int *)ctx = 1;
+  return 1;
 }
 
 static int list_members(kr_node *n, json_t *arr)
@@ -103,20 +150,30 @@ int cmd_network(int argc, char **argv)
   cli_node_name(n, founder, fname);
   member = kr_node_is_member(n, kr_node_id(n));
   if (cli_json) {
-    json_t *o, *arr = json_array();
+    json_t *o, *arr = json_array(), *va = json_array();
     char fhex[65];
     cli_hex(founder, KR_NODE_LEN, fhex);
-    if ((rc = list_members(n, arr))) { json_decref(arr); goto out; }
-    o = json_pack("{s:s, s:s, s:b, s:o}", "network_id", nhex, "founder", fhex, "member",
-                  member == 1, "members", arr);
+    if ((rc = list_members(n, arr)) || (rc = list_void(n, va))) {
+      json_decref(arr);
+      json_decref(va);
+      goto out;
+    }
+    o = json_pack("{s:s, s:s, s:b, s:o, s:o}", "network_id", nhex, "founder", fhex, "member",
+                  member == 1, "members", arr, "void_admissions", va);
     rc = cli_print_json(o);
   } else {
+    int voids = 0;
     printf("network  %s\nfounder  %s\n", nhex, fname);
     if (member != 1)
       printf("this node is not a member yet: a member must accept its join request and send it "
              "a bundle\n");
     printf("\n");
     rc = list_members(n, NULL);
+    kr_node_void_admissions(n, any_void, &voids);
+    if (!rc && voids) {
+      printf("\nadmissions that do not count (one invite admits one node):\n");
+      rc = list_void(n, NULL);
+    }
   }
 out:
   kr_node_close(n);
@@ -382,6 +439,10 @@ static int member_remove(kr_node *n, const char *who, const char *reason)
   if (memcmp(id, kr_node_id(n), KR_NODE_LEN) == 0)
     return cli_fail("a node cannot remove itself; ask another member");
   rc = kr_node_expel(n, id, reason);
+  if (rc == KR_EFOUNDER)
+    return cli_fail("%s founded this network and cannot be removed: no member can remove the "
+                    "founder. To stop working with it, stop syncing with it (kring peer remove)",
+                    name);
   if (rc == KR_EBSN) return cli_fail("reason: %s", kr_strerror(rc));
   if (rc == KR_ENOTMEMBER) return cli_fail("this node is not a member, so it cannot remove");
   if (rc) return cli_fail("cannot record the removal: %s", kr_strerror(rc));

@@ -312,6 +312,91 @@ static int count_member(void *ctx, const kr_member *m)
   return 0;
 }
 
+/* What this node holds back, and why: changes stamped ahead of its clock,
+ * peers whose clock was too far off, admissions that do not count. */
+struct notes_ctx {
+  kr_node *n;
+  json_t *held, *clocks, *voids;
+  int lines;
+};
+
+static void notes_heading(struct notes_ctx *c)
+{
+  if (!c->lines++) printf("\nheld back\n");
+}
+
+static int held_row(void *ctx, const kr_held *h)
+{
+  struct notes_ctx *c = ctx;
+  char who[80], t[32], hex[65];
+  cli_node_name(c->n, h->origin, who);
+  if (c->held) {
+    cli_hex(h->origin, KR_NODE_LEN, hex);
+    cli_time(kr_hlc_make(h->until_ms, 0), 1, t);
+    json_array_append_new(c->held, json_pack("{s:s, s:I, s:s}", "origin", hex, "changes",
+                                             (json_int_t)h->count, "until", t));
+    return 0;
+  }
+  cli_time(kr_hlc_make(h->until_ms, 0), 0, t);
+  notes_heading(c);
+  printf("  %llu change%s of %s held until %s: stamped ahead of this clock. %s applied "
+         "then;\n  if %s's clock was set wrong, ask them to set it right\n",
+         (unsigned long long)h->count, h->count == 1 ? "" : "s", who, t,
+         h->count == 1 ? "It is" : "They are", who);
+  return 0;
+}
+
+static int clock_row(void *ctx, const kr_clock_note *k)
+{
+  struct notes_ctx *c = ctx;
+  char who[80], t[32], span[48], hex[65];
+  uint64_t abs = k->skew_ms < 0 ? (uint64_t)-k->skew_ms : (uint64_t)k->skew_ms;
+  cli_node_name(c->n, k->peer, who);
+  if (c->clocks) {
+    cli_hex(k->peer, KR_NODE_LEN, hex);
+    cli_ms_time(k->at_ms, t);
+    json_array_append_new(c->clocks, json_pack("{s:s, s:I, s:s}", "peer", hex, "skew_ms",
+                                               (json_int_t)k->skew_ms, "at", t));
+    return 0;
+  }
+  kr_link_span(abs, span, sizeof span);
+  cli_ms_time(k->at_ms, t);
+  notes_heading(c);
+  printf("  clock: on %s this node's clock was %s %s %s's; syncs with it are refused until "
+         "the\n  clocks agree within %u minutes: set the wrong one right\n", t, span,
+         k->skew_ms < 0 ? "ahead of" : "behind", who, KR_HLC_MAX_SKEW_MS / 60000);
+  return 0;
+}
+
+static int void_row(void *ctx, const kr_void_admission *v)
+{
+  struct notes_ctx *c = ctx;
+  char by[80], winner[80], hex[65];
+  if (c->voids) {
+    cli_hex(v->node, KR_NODE_LEN, hex);
+    json_array_append_new(c->voids, json_pack("{s:s, s:s}", "node_id", hex, "org",
+                                              v->org ? v->org : ""));
+    return 0;
+  }
+  cli_node_name(c->n, v->at.origin, by);
+  cli_node_name(c->n, v->winner, winner);
+  notes_heading(c);
+  printf("  the admission of %s by %s is void: its invite had already admitted %s.\n"
+         "  %s must ask a member for a new invite and join with it\n",
+         cli_safe(v->org, -1), by, winner, cli_safe(v->org, -1));
+  return 0;
+}
+
+static int notes(kr_node *n, struct notes_ctx *c)
+{
+  int rc;
+  c->n = n;
+  if ((rc = kr_node_held(n, held_row, c)) || (rc = kr_node_clock_notes(n, clock_row, c)) ||
+      (rc = kr_node_void_admissions(n, void_row, c)))
+    return cli_fail("reading the store: %s", kr_strerror(rc));
+  return CLI_OK;
+}
+
 int cmd_status(int argc, char **argv)
 {
   uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
@@ -334,12 +419,23 @@ int cmd_status(int argc, char **argv)
     goto out;
   }
   if (cli_json) {
+    struct notes_ctx c = {NULL, json_array(), json_array(), json_array(), 0};
     p.arr = json_array();
-    if ((rc = kr_node_addrs(n, peer_row, &p))) { json_decref(p.arr); rc = cli_fail("reading the peers"); goto out; }
-    rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:I, s:I, s:o}", "node_id", id,
-                                  "org", kr_node_org(n), "kind", kr_node_kind(n), "network_id", nhex,
-                                  "member", me == 1, "members", members, "volunteers",
-                                  (json_int_t)vols, "changes", (json_int_t)changes, "peers", p.arr));
+    if ((rc = kr_node_addrs(n, peer_row, &p))) rc = cli_fail("reading the peers");
+    else rc = notes(n, &c);
+    if (rc) {
+      json_decref(p.arr);
+      json_decref(c.held);
+      json_decref(c.clocks);
+      json_decref(c.voids);
+      goto out;
+    }
+    rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:I, s:I, s:o, s:o, s:o, s:o}",
+                                  "node_id", id, "org", kr_node_org(n), "kind", kr_node_kind(n),
+                                  "network_id", nhex, "member", me == 1, "members", members,
+                                  "volunteers", (json_int_t)vols, "changes", (json_int_t)changes,
+                                  "peers", p.arr, "held", c.held, "clock_refused", c.clocks,
+                                  "void_admissions", c.voids));
     goto out;
   }
   printf("node     %s (%s), id %.12s\n", cli_safe(kr_node_org(n), -1), cli_safe(kr_node_kind(n), -1),
@@ -351,6 +447,10 @@ int cmd_status(int argc, char **argv)
   printf("\npeers\n");
   if ((rc = kr_node_addrs(n, peer_row, &p))) { rc = cli_fail("reading the peers"); goto out; }
   if (!p.count) printf("  none yet: kring peer add NAME HOST:PORT\n");
+  {
+    struct notes_ctx c = {NULL, NULL, NULL, NULL, 0};
+    rc = notes(n, &c);
+  }
 out:
   kr_node_close(n);
   return rc;

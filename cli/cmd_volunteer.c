@@ -96,10 +96,47 @@ static int split_assign(const char *arg, char *field, size_t cap, const char **v
   return code;
 }
 
+/*
+ * A value written here shows only if its stamp is the latest for the
+ * field. A change stamped later (another node's edit made after this one
+ * by the clock, or a clock set ahead, within the 10 minutes a node
+ * accepts) holds the field: say so, rather than "updated" alone. lost
+ * (JSON) collects the fields; NULL prints a line per field.
+ */
+static void outvoted(kr_node *n, const uint8_t id[KR_SUBJECT_LEN], const char *const *assign,
+                     size_t nassign, const kr_buf *wire, json_t *lost)
+{
+  kr_change c;
+
+  if (kr_change_decode(wire->data, wire->len, KR_CHANGE_MAX, &c)) return;
+  for (size_t i = 0; i < nassign; i++) {
+    char field[64], who[80], t[32];
+    const char *value;
+    kr_stamp st;
+    kr_volunteer v;
+    int code = split_assign(assign[i], field, sizeof field, &value);
+    if (code < 0 || kr_node_field_stamp(n, id, code, &st)) continue;
+    if (st.hlc == c.hlc && !memcmp(st.origin, c.origin, KR_NODE_LEN)) continue;
+    if (lost) {
+      json_array_append_new(lost, json_string(kr_field_name(code)));
+      continue;
+    }
+    cli_node_name(n, st.origin, who);
+    cli_time(st.hlc, 0, t);
+    if (kr_node_volunteer(n, id, &v)) continue;
+    printf("but %s still shows '%s': a change by %s stamped %s, later than this one, holds the "
+           "field.\nIf that time is wrong, ask %s to set their clock right; else edit again.\n",
+           kr_field_name(code), cli_safe(v.val.v[code] ? v.val.v[code] : "", -1), who, t, who);
+    kr_volunteer_free(&v);
+  }
+  kr_change_free(&c);
+}
+
 static int vol_set(int argc, char **argv)
 {
   cli_opt o[] = {{"add", 1, 1, NULL, 0}, {"remove", 1, 1, NULL, 0}};
   const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  kr_buf wire = {0};
   size_t npos;
   kr_node *n = NULL;
   kr_txn *t = NULL;
@@ -145,12 +182,20 @@ static int vol_set(int argc, char **argv)
         goto out;
       }
     }
-  rc = kr_txn_commit(t, NULL);
+  kr_buf_init(&wire, KR_CHANGE_MAX);
+  rc = kr_txn_commit(t, &wire);
   t = NULL;
   if (rc) { rc = cli_fail("storing the change: %s", kr_strerror(rc)); goto out; }
-  if (cli_json) rc = cli_print_json(json_pack("{s:b}", "ok", 1));
-  else printf("updated %s\n", pos[0]);
+  if (cli_json) {
+    json_t *lost = json_array();
+    outvoted(n, id, pos + 1, npos - 1, &wire, lost);
+    rc = cli_print_json(json_pack("{s:b, s:o}", "ok", 1, "not_shown", lost));
+  } else {
+    printf("updated %s\n", pos[0]);
+    outvoted(n, id, pos + 1, npos - 1, &wire, NULL);
+  }
 out:
+  kr_buf_free(&wire);
   kr_txn_abort(t);
   kr_node_close(n);
   for (int i = 0; i < 2; i++) free(o[i].vals);

@@ -623,12 +623,16 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
 
   *fresh = 0;
   n->memb_shrank = 0;
+  n->last_held = 0;
   if ((rc = known(n, c))) return rc > 0 ? 0 : rc;
   /* In a session, an origin whose change was skipped has a gap after it. */
   if (n->in_order && ids_has(&n->skipped, c->origin, KR_NODE_LEN)) return KR_EREDACTED;
   if ((rc = admit(n, c))) return rc;
   if ((rc = check_withheld(n, c, memb))) return rc;
-  if ((rc = hold(n, c))) return rc > 0 ? 0 : rc;
+  if ((rc = hold(n, c))) {
+    n->last_held = rc > 0;
+    return rc > 0 ? 0 : rc;
+  }
   if ((rc = place(n, c, memb, &chg))) return rc;
 
   kr_hlc_recv(&n->clock, c->hlc, kr_node_now_ms(n), KR_HLC_MAX_SKEW_MS);
@@ -801,6 +805,8 @@ int kr_node_batch_apply(kr_node *n, const uint8_t *buf, size_t len, int *fresh)
   kr_change_free(&c);
   return rc;
 }
+
+int kr_node_last_held(const kr_node *n) { return n->last_held; }
 
 int kr_node_batch_apply_next(kr_node *n, const uint8_t *buf, size_t len, int *fresh)
 {

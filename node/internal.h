@@ -101,6 +101,7 @@ struct kr_node {
   int need_fts_optimize;         /* an erasure happened: rewrite the FTS index */
   int need_checkpoint;           /* an erasure's checkpoint was held up by a reader */
   int memb_shrank;               /* apply: an admission voided another: take back */
+  int last_held;                 /* apply: the last change was held (stamped ahead) */
   sqlite3_int64 cur_origin;      /* apply: origins.n of the change being applied */
   int in_order;                  /* apply: refuse a gap in an origin's plain changes */
   kr_ids withheld;               /* apply: subjects with withheld ops, to be erased

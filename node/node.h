@@ -129,6 +129,11 @@ int kr_node_apply_many(kr_node *n, const uint8_t *const *bufs, const size_t *len
 int kr_node_batch_begin(kr_node *n);
 int kr_node_batch_apply(kr_node *n, const uint8_t *buf, size_t len, int *fresh);
 int kr_node_batch_end(kr_node *n, int commit);
+/* 1 when the last change batch_apply took was held, not applied: stamped
+ * more than KR_HLC_MAX_SKEW_MS ahead of this clock, or behind another
+ * change of its origin that is (*fresh was 0; it counts as neither new nor
+ * known, and is applied when this clock reaches it: kr_node_held). */
+int kr_node_last_held(const kr_node *n);
 /* As batch_apply, for changes sent in lacks order (sync sessions): a
  * change without membership ops must be the next of its origin after what
  * is held (KR_EGAP otherwise). */
@@ -295,6 +300,11 @@ typedef struct {
 int kr_node_find(kr_node *n, const char *hex, uint8_t id[static KR_SUBJECT_LEN]);
 int kr_node_volunteer(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], kr_volunteer *out);
 void kr_volunteer_free(kr_volunteer *v);
+
+/* The stamp of the value that holds a single-valued field (the last
+ * writer by (hlc, origin, index)); KR_ENOTFOUND when it was never set. */
+int kr_node_field_stamp(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], int field,
+                        kr_stamp *st);
 
 typedef struct {
   const char *skill, *language, *city, *available; /* NULL: no filter */

@@ -456,3 +456,20 @@ int kr_node_counts(kr_node *n, uint64_t *volunteers, uint64_t *erased, uint64_t 
   sqlite3_finalize(s);
   return rc;
 }
+
+int kr_node_field_stamp(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], int field,
+                        kr_stamp *st)
+{
+  sqlite3_int64 sn;
+  sqlite3_stmt *s;
+  int rc;
+
+  if ((rc = kr__subject_n(n, id, &sn))) return rc;
+  if (!(s = kr__q(n, KR_Q_FIELD_GET))) return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_int(s, 2, field);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) kr__read_stamp(s, 0, st);
+  sqlite3_reset(s);
+  return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KR_ENOTFOUND : KR_EDB;
+}

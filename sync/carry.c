@@ -192,7 +192,9 @@ int kr_bundle_import(kr_node *n, const char *path, kr_progress_fn progress, void
       if (++seen > r.h.count) { rc = KR_EMALFORMED; goto out; }
       rc = kr_node_batch_apply(n, chg, len, &fresh);
       if (rc == 0) {
-        if (fresh) res->applied++; else res->known++;
+        if (fresh) res->applied++;
+        else if (kr_node_last_held(n)) res->held++;
+        else res->known++;
       } else if (refusable(rc)) {
         if (!res->refused++) {
           res->refusal = rc;
@@ -217,7 +219,7 @@ int kr_bundle_import(kr_node *n, const char *path, kr_progress_fn progress, void
   if (!rc && progress) progress(pctx, seen, r.h.count);
 out:
   if (batch) kr_node_batch_end(n, 0);
-  if (rc) res->applied = res->known = 0;
+  if (rc) res->applied = res->known = res->held = 0;
   kr_bundle_reader_free(&r);
   kr_buf_free(&plain);
   fclose(in.f);

@@ -31,6 +31,7 @@ typedef struct {
   uint64_t created_ms;
   uint64_t total;            /* changes in the bundle */
   uint64_t applied, known, refused;
+  uint64_t held;                /* kept aside: stamped ahead of this clock (kring status) */
   int refusal;               /* the first refusal's kr_err, 0 if none */
   uint8_t refused_origin[KR_NODE_LEN];
   uint64_t refused_seq;

@@ -263,7 +263,7 @@ static int skippable(int rc) { return rc == KR_ENOTMEMBER || rc == KR_EREDACTED;
 
 static int on_batch(kr_link *l, const kr_sess_event *ev)
 {
-  uint32_t applied = 0, known = 0;
+  uint32_t applied = 0, known = 0, held = 0;
   int rc;
 
   if ((rc = kr_node_batch_begin(l->n))) {
@@ -274,7 +274,9 @@ static int on_batch(kr_link *l, const kr_sess_event *ev)
     int fresh;
     rc = kr_node_batch_apply_next(l->n, ev->chg[i], ev->len[i], &fresh);
     if (rc == 0) {
-      if (fresh) applied++; else known++;
+      if (fresh) applied++;
+      else if (kr_node_last_held(l->n)) held++;
+      else known++;
     } else if (skippable(rc)) {
       l->info.skipped++;
     } else {
@@ -303,6 +305,7 @@ static int on_batch(kr_link *l, const kr_sess_event *ev)
   }
   l->info.applied += applied;
   l->info.known += known;
+  l->info.held += held;
   if (l->on_commit) l->on_commit(l->commit_ctx, ev->batch, ev->chg, ev->len, ev->count);
   return kr_sess_applied(l->s, applied, known);
 }

@@ -28,6 +28,7 @@ typedef struct {
   uint64_t to_send;            /* changes the peer lacked at the start */
   uint64_t sent, received;     /* changes in batches each way */
   uint64_t applied, known, skipped;  /* of those received; skipped: origin not a member here */
+  uint64_t held;               /* of those received: kept aside, stamped ahead of our clock */
   uint64_t bytes_in, bytes_out;
   uint64_t batches_in, batches_acked;  /* committed here / acknowledged by the peer */
   uint64_t diverged;           /* origins whose history differs from the peer's */

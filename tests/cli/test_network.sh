@@ -156,6 +156,40 @@ check "digest unchanged by refusals" test "$BEFORE" = "$(k "$A" digest)"
 must k "$A" bundle import "$T/good"
 check "the good bundle still imports" test "$BEFORE" != "$(k "$A" digest)"
 
+# --- a clock set ahead pins nothing ---------------------------------------
+# b's clock is 3 hours ahead: its edit reaches a in a bundle and is held,
+# not applied and not refused; a's own edit shows meanwhile; status says
+# what is held and until when; once a's clock is there, it is applied.
+AHEAD=$(( $(date +%s) * 1000 + 3 * 3600 * 1000 ))
+KEES=$(k "$A" volunteer add --name "Kees Klok" --city Utrecht)
+must k "$A" bundle export --for "Buurtteam Oost" --out "$T/kees"
+must k "$B" bundle import "$T/kees"
+must env KRING_TEST_NOW_MS=$AHEAD "$KRING" --home "$B" volunteer set "$KEES" city=Toekomststad
+must env KRING_TEST_NOW_MS=$AHEAD "$KRING" --home "$B" bundle export --for "Voedselbank Noord" --out "$T/ahead"
+must k "$A" bundle import "$T/ahead"
+check "import says a change is held" grep -q "^1 change held: stamped ahead" "$T/out"
+must k "$A" volunteer show "$KEES"
+check "a change from 3 h ahead is not applied" grep -q "Utrecht" "$T/out"
+must k "$A" status
+check "status says what is held and why" grep -qE "1 change of .*Buurtteam Oost.* held until .*: stamped ahead of this clock" "$T/out"
+must k "$A" volunteer set "$KEES" city=Delft
+must k "$A" volunteer show "$KEES"
+check "a's own edit shows meanwhile" grep -q "Delft" "$T/out"
+# (on a copy: a's clock stamps what it writes from then on, and a node
+# whose clock ran ahead has its next changes held elsewhere in turn)
+cp -r "$A" "$T/a-later"
+must env KRING_TEST_NOW_MS=$(( AHEAD + 60000 )) "$KRING" --home "$T/a-later" volunteer show "$KEES"
+check "applied once the clock is there" grep -q "Toekomststad" "$T/out"
+must env KRING_TEST_NOW_MS=$(( AHEAD + 60000 )) "$KRING" --home "$T/a-later" status --json
+check "nothing held any more" grep -q '"held": \[\]' "$T/out"
+
+# --- the founder stays; who admitted whom ----------------------------------
+refuse "the founder cannot be removed" "founded this network and cannot be removed" \
+  k "$B" member remove "Voedselbank Noord" --reason "weg"
+must k "$B" network
+check "network says who admitted whom, and when" \
+  grep -qE "Buurtteam Oost .*member \(this node\), admitted by .*Voedselbank Noord.* on [0-9]{4}-" "$T/out"
+
 # --- a removed member's later bundle is refused --------------------------
 must k "$A" member remove "MZO Samen" --reason "organisatie gestopt"
 refuse "remove twice" "removed already" k "$A" member remove "MZO Samen" --reason again
