@@ -291,7 +291,11 @@ int cli_open(kr_node **n)
   const char *why;
 
   switch (rc) {
-  case 0: return CLI_OK;
+  case 0:
+    /* Changes held until this clock reached them: applied now, when the
+     * store is writable (read-only, a writer applies them later). */
+    kr_node_release_held(*n);
+    return CLI_OK;
   case KR_EBADKEY: return bad_key();
   case KR_EDAMAGED:
     kr_node_store_error(&why);

@@ -431,12 +431,28 @@ static int admit(kr_node *n, const kr_change *c)
   return rc ? rc : kr__change_rules(c, NULL);
 }
 
+/* 1 when c's stamp may decide something: it holds an op other than an
+ * erasure or a membership op. Those two never decide by a late stamp
+ * (erasure is absorbing; of admissions and removals the earliest counts)
+ * and are never withheld, so every node decides alike, whatever version
+ * of c it received. */
+static int stamp_matters(const kr_change *c)
+{
+  for (uint32_t i = 0; i < c->nops; i++)
+    if (c->ops[i].type != KR_OP_ERASE && !KR_OP_IS_MEMBERSHIP(c->ops[i].type)) return 1;
+  return 0;
+}
+
 /*
  * Step 3, hold: a change stamped more than KR_HLC_MAX_SKEW_MS ahead of
  * this clock would win every field it sets until the clock catches up,
  * so it is kept aside (table held), not applied and not refused, and
  * applied when this clock reaches it (kr__release_held). Later changes of
- * the same origin wait behind it. This node's own changes are never held.
+ * the same origin wait behind it. A change of erasures and membership ops
+ * only is applied, whatever its stamp or place: its stamp decides
+ * nothing, an erasure must reach every node now, and such changes travel
+ * ahead of their origin's prefix, so waiting behind one would depend on
+ * the order they came in. This node's own changes are never held.
  * Returns 1 when held.
  */
 static int hold(kr_node *n, const kr_change *c)
@@ -446,7 +462,7 @@ static int hold(kr_node *n, const kr_change *c)
   uint8_t (*subj)[KR_SUBJECT_LEN];
   int rc, behind = 0;
 
-  if (memcmp(c->origin, kr_node_id(n), KR_NODE_LEN) == 0) return 0;
+  if (memcmp(c->origin, kr_node_id(n), KR_NODE_LEN) == 0 || !stamp_matters(c)) return 0;
   if (!(s = kr__q(n, KR_Q_HELD_BEFORE))) return KR_EDB;
   sqlite3_bind_blob(s, 1, c->origin, KR_NODE_LEN, SQLITE_STATIC);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)c->seq);

@@ -665,9 +665,6 @@ int kr_node_open(const char *home, kr_node **out)
     }
     if ((rc = kr__found(n))) goto err;
   }
-  /* Changes held until this clock reached them: applied now, if the store
-   * is writable (a read-only store shows them once a writer opens it). */
-  kr_node_release_held(n);
   *out = n;
   return 0;
 err:

@@ -80,8 +80,8 @@ static randombytes_implementation rb_impl = {rb_name, rb_random, NULL, NULL, rb_
 
 /* ---- the world ------------------------------------------------------------ */
 
-enum { HONEST, EQUIVOCATOR, HOSTILE, REMOVED };
-static const char *role_name[] = {"honest", "equivocator", "hostile", "removed"};
+enum { HONEST, EQUIVOCATOR, HOSTILE, REMOVED, CLOCKJUMP };
+static const char *role_name[] = {"honest", "equivocator", "hostile", "removed", "clock jumps"};
 
 typedef struct {
   uint8_t origin[KR_NODE_LEN];
@@ -92,6 +92,9 @@ typedef struct {
   kr_node *n;
   char home[540];
   int64_t skew;
+  int64_t base_skew;     /* CLOCKJUMP: the skew it returns to */
+  uint64_t jump_until;   /* CLOCKJUMP: its clock is far ahead until then */
+  int jumped;
   int role;
   int admitted;          /* an admission was made for it */
   uint64_t down_until;   /* crashed: back at this time */
@@ -156,7 +159,10 @@ typedef struct {
   X(settled, "equivocations settled")                                         \
   X(retracted, "removals with late changes")                                  \
   X(removed_twice, "nodes removed by two members")                            \
-  X(voided, "void admissions (invite used twice)")
+  X(voided, "void admissions (invite used twice)")                              \
+  X(clock_jumps, "clocks jumped ahead")                                         \
+  X(clock_refused, "sessions refused for clocks apart")                         \
+  X(held, "changes held (stamped ahead)")
 typedef struct {
 #define FIG_FIELD(name, what) uint64_t name;
   FIGURES(FIG_FIELD)
@@ -309,6 +315,7 @@ static void conn_free(conn *c, const char *why)
     if (!c->l[k]) continue;
     collect_acks(c, k);
     if (k == 0 && kr_link_info_get(c->l[0])->state == 1) S.f.sessions_ok++;
+    if (k == 0 && kr_link_info_get(c->l[0])->clock_refused) S.f.clock_refused++;
   }
   for (int k = 0; k < 2; k++) {
     kr_link_free(c->l[k]);
@@ -538,7 +545,14 @@ static void edit(int i)
     else if (r < 62) rc = kr_txn_remove(t, s, KR_F_SKILLS, skills[rnd(5)], NULL);
     else if (r < 80) rc = kr_txn_grant(t, s, purposes[rnd(3)], rcpt, (int)rnd(4), "v1", untils[rnd(4)], NULL);
     else if (r < 98) rc = kr_txn_withdraw(t, s, purposes[rnd(3)], rcpt, (int)rnd(4), "", NULL);
-    else rc = kr_txn_erase(t, s, "verzoek van de vrijwilliger", NULL);
+    else if (kr_txn_count(t) == 0) {
+      /* An erasure is a change of its own, as `kring erase` makes it: a
+       * change stamped ahead of a clock is held with all it holds, and
+       * only one of erasures and membership ops alone goes through at
+       * once (docs/crdt.md, "Stamps and the clock"). */
+      rc = kr_txn_erase(t, s, "verzoek van de vrijwilliger", NULL);
+      if (!rc) break;
+    } else continue;
     if (rc && rc != KR_EERASED && rc != KR_ENOTFOUND) {
       fail("node %d: edit refused: %s", i, kr_strerror(rc));
       kr_txn_abort(t);
@@ -623,7 +637,8 @@ static int push(int a, int v, blob *chg, size_t count, int *err)
 
   kr_vv_init(&empty);
   kr_node_network(S.node[a].n, net, founder);
-  if (kr_sess_new(1, kr_node_secret_key(S.node[a].n), net, NULL, S.now, &s)) return -1;
+  if (kr_sess_new(1, kr_node_secret_key(S.node[a].n), net, NULL, node_clock(&S.node[a]), &s))
+    return -1;
   if (kr_link_new(S.node[v].n, 0, NULL, kr_node_now_ms(S.node[v].n), &l)) {
     kr_sess_free(s);
     return -1;
@@ -680,7 +695,9 @@ static int changes_of(int i, uint64_t *count, uint8_t digest[32])
 static int random_honest_up(int not)
 {
   int v = (int)rnd((uint64_t)S.nodes);
-  if (v == not || !up(v) || S.node[v].role == REMOVED || S.node[v].role == EQUIVOCATOR) return -1;
+  if (v == not || !up(v) || S.node[v].role == REMOVED || S.node[v].role == EQUIVOCATOR ||
+      S.node[v].role == CLOCKJUMP)
+    return -1;
   return v;
 }
 
@@ -743,13 +760,20 @@ static void forged(int h, int v, const kr_op *op, int want, const char *what)
   kr_buf_free(&b);
 }
 
+static int sum_held(void *ctx, const kr_held *h)
+{
+  *(uint64_t *)ctx += h->count;
+  return 0;
+}
+
 /* The hostile member: old changes the victim holds (nothing may change),
  * a forged signature (refused, nothing stored), a removed node's late
  * change (skipped where the removal is known), a removal of the founder
- * and a value no CLI would write (both refused). */
+ * and a value no CLI would write (both refused), a change stamped hours
+ * or decades ahead (held: neither applied nor refused). */
 static void hostile(int h)
 {
-  int v = random_honest_up(h), err, what = (int)rnd(5), state;
+  int v = random_honest_up(h), err, what = (int)rnd(6), state;
   uint8_t before[32], after[32];
   uint64_t cb, ca;
   blob pick[20];
@@ -813,6 +837,34 @@ static void hostile(int h)
     op.field = chance(0.5) ? KR_F_NOTES : KR_F_PHONE;
     op.value = op.field == KR_F_NOTES ? "BSN 111222333" : "111222333";
     forged(h, v, &op, KR_EBSN, "a BSN");
+  } else if (what == 5) {                    /* stamped hours or decades ahead */
+    kr_op op;
+    kr_buf b;
+    blob one;
+    uint64_t seq, ahead = chance(0.5) ? 3 * 3600000ull : 40 * 365 * 86400000ull;
+    uint64_t hb = 0, ha = 0;
+    memset(&op, 0, sizeof op);
+    op.type = KR_OP_SET;
+    memcpy(op.subject, S.subj[rnd(SUBJECTS)], KR_SUBJECT_LEN);
+    op.field = KR_F_CITY;
+    op.value = "Toekomst";
+    kr_node_held(S.node[v].n, sum_held, &hb);
+    if (!is_member_at(v, h) || changes_of(v, &cb, before)) goto done;
+    /* far past its own seqs, so that its real changes never meet it */
+    kr_node_max_seq(S.node[h].n, S.node[h].id, &seq);
+    kr_buf_init(&b, KR_CHANGE_MAX);
+    if (kr_change_build(kr_node_secret_key(S.node[h].n), seq + 1000,
+                        (node_clock(&S.node[h]) + ahead) << 16, &op, 1, &b) == 0) {
+      one.p = b.data;
+      one.n = b.len;
+      state = push(h, v, &one, 1, &err);
+      changes_of(v, &ca, after);
+      kr_node_held(S.node[v].n, sum_held, &ha);
+      if (state != 1) fail("node %d refused a change stamped ahead: %s", v, kr_strerror(err));
+      else if (ca != cb || memcmp(before, after, 32)) fail("node %d applied a change stamped ahead", v);
+      else if (ha != hb + 1) fail("node %d does not hold a change stamped ahead", v);
+    }
+    kr_buf_free(&b);
   } else {                                   /* a removed node's late change */
     for (int r = 0; r < S.nodes; r++) {
       uint64_t seq;
@@ -829,7 +881,30 @@ static void hostile(int h)
       kr_buf_free(&x);
     }
   }
+done:
   kr_vv_free(&vv);
+}
+
+/* A node whose clock jumps ahead, by hours or by decades, for a few
+ * seconds, then back. While ahead, sessions with it are refused on both
+ * sides; what it writes then (and after: its clock never goes back) is
+ * held everywhere else, arriving by bundle or, once the clock is back, by
+ * session. */
+static void clock_jump(int i)
+{
+  snode *x = &S.node[i];
+  if (!x->jumped && chance(0.01)) {
+    int64_t ahead = chance(0.5) ? INT64_C(3) * 3600000 : INT64_C(40) * 365 * 86400000;
+    x->skew = x->base_skew + ahead;
+    x->jump_until = S.now + 2000 + rnd(6000);
+    x->jumped = 1;
+    S.f.clock_jumps++;
+    say("node %d: clock jumps %s ahead", i, ahead > 86400000 ? "40 years" : "3 hours");
+  } else if (x->jumped && x->jump_until && S.now >= x->jump_until) {
+    x->skew = x->base_skew;
+    x->jump_until = 0;
+    say("node %d: clock set right again", i);
+  }
 }
 
 /* ---- bundles ------------------------------------------------------------------ */
@@ -876,6 +951,7 @@ static void bundle(int a, int b)
 typedef struct {
   kr_change c;
   int counted;
+  int held;              /* stamped ahead of every clock (or behind one that is) */
 } rchg;
 
 static int same_change(const kr_change *a, const kr_change *b)
@@ -897,6 +973,7 @@ static int add_ref(rchg **all, size_t *n, const uint8_t *p, size_t len)
   *all = realloc(*all, (*n + 1) * sizeof **all);
   (*all)[*n].c = c;
   (*all)[*n].counted = 1;
+  (*all)[*n].held = 0;
   (*n)++;
   return 0;
 }
@@ -947,6 +1024,30 @@ static int admission_in_force(const rchg *all, size_t n, const kr_change *c, uin
   return 1;
 }
 
+/* Changes stamped more than KR_HLC_MAX_SKEW_MS ahead of every clock (but
+ * those of erasures and membership ops only) are held everywhere (docs/crdt.md, "Stamps
+ * and the clock"), and so is every later change of their origin but those
+ * of erasures and membership ops only: they count nowhere yet. (Clocks here are
+ * within 2 s of S.now; a jump is hours or decades, so no node is near the
+ * line; its own node is left out of the comparison.) */
+static int stamp_matters(const kr_change *c)
+{
+  for (uint32_t k = 0; k < c->nops; k++)
+    if (c->ops[k].type != KR_OP_ERASE && !KR_OP_IS_MEMBERSHIP(c->ops[k].type)) return 1;
+  return 0;
+}
+
+static void mark_held(rchg *all, size_t n)
+{
+  uint64_t line = S.now + KR_HLC_MAX_SKEW_MS + 5000;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < n && !all[i].held; j++)
+      all[i].held = stamp_matters(&all[i].c) && !memcmp(all[j].c.origin, all[i].c.origin, 32) &&
+                    all[j].c.seq <= all[i].c.seq && kr_hlc_ms(all[j].c.hlc) > line &&
+                    stamp_matters(&all[j].c);
+  for (size_t i = 0; i < n; i++) S.f.held += (uint64_t)all[i].held;
+}
+
 /* Which changes count, by docs/crdt.md alone: the origin is the founder or
  * admitted by a change that counts (an admission in force: no earlier one
  * of its invite names another node), and no removal that counts cuts it
@@ -973,7 +1074,7 @@ static void settle(rchg *all, size_t n, const uint8_t *founder)
             cutoff = o->after_seq;
         }
       }
-      next[i] = member && c->seq <= cutoff;
+      next[i] = !all[i].held && member && c->seq <= cutoff;
     }
     for (size_t i = 0; i < n; i++) {
       changed |= next[i] != all[i].counted;
@@ -1057,6 +1158,7 @@ static void check_world(void)
   /* What the equivocator kept to itself was never seen by anyone. */
   for (int i = 0; i < S.nodes; i++)
     if (S.node[i].n && S.node[i].role != EQUIVOCATOR) add_held(i, &all, &nall);
+  mark_held(all, nall);
   settle(all, nall, founder);
 
   /* An equivocation that still counts was never settled. */
@@ -1088,7 +1190,10 @@ static void check_world(void)
         if (op->type == KR_OP_EXPEL && !memcmp(op->member, S.node[i].id, 32)) cutoff = op->after_seq;
       }
     }
-    if (member && cutoff == UINT64_MAX && S.node[i].role != EQUIVOCATOR && S.node[i].n)
+    /* A node whose clock jumped holds its own changes applied, which
+     * every other node holds back. */
+    if (member && cutoff == UINT64_MAX && S.node[i].role != EQUIVOCATOR &&
+        !(S.node[i].role == CLOCKJUMP && S.node[i].jumped) && S.node[i].n)
       conv[nconv++] = i;
   }
   for (int k = 0; k < nconv && !S.fail[0]; k++) {
@@ -1264,7 +1369,7 @@ static uint64_t start_clock(void *ctx)
 static int run(uint64_t seed, int nodes, int steps, int verbose)
 {
   uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
-  int removal_at, roles_left[3] = {EQUIVOCATOR, HOSTILE, REMOVED};
+  int removal_at, roles_left[4] = {EQUIVOCATOR, HOSTILE, REMOVED, CLOCKJUMP};
 
   memset(&S, 0, sizeof S);
   S.nodes = nodes;
@@ -1284,7 +1389,7 @@ static int run(uint64_t seed, int nodes, int steps, int verbose)
     int rc;
     snprintf(x->home, sizeof x->home, "%s/n%d", S.dir, i);
     snprintf(org, sizeof org, "Organisatie %d", i);
-    x->skew = (int64_t)rnd(4001) - 2000;
+    x->skew = x->base_skew = (int64_t)rnd(4001) - 2000;
     rc = i == 0 ? kr_node_create(x->home, org, "foodbank", &x->n)
                 : kr_node_create_joining(x->home, org, "other", net, founder, &x->n);
     if (rc) {
@@ -1298,8 +1403,8 @@ static int run(uint64_t seed, int nodes, int steps, int verbose)
   kr_node_set_default_clock(NULL, NULL);
   S.node[0].admitted = 1;
   /* Roles among nodes 1..: each hostile role with a chance, honest first. */
-  for (int r = 0; r < 3; r++)
-    if (nodes >= 4 && chance(0.7)) {
+  for (int r = 0; r < 4; r++)
+    if (nodes >= 4 && chance(r == 3 ? 0.4 : 0.7)) {
       int i = 1 + (int)rnd((uint64_t)nodes - 1);
       if (S.node[i].role == HONEST && i != 1) S.node[i].role = roles_left[r];
     }
@@ -1336,6 +1441,7 @@ static int run(uint64_t seed, int nodes, int steps, int verbose)
       if (!up(i)) continue;
       if (S.node[i].role == EQUIVOCATOR && S.equivocations < 3 && chance(0.05)) equivocate(i);
       if (S.node[i].role == HOSTILE && chance(0.04)) hostile(i);
+      if (S.node[i].role == CLOCKJUMP) clock_jump(i);
     }
     /* partitions */
     if (!S.partitioned && chance(0.01)) {
@@ -1376,7 +1482,11 @@ static int run(uint64_t seed, int nodes, int steps, int verbose)
   if (!S.fail[0]) {
     say("healing");
     while (S.nconns) conn_drop(S.nconns - 1, "healing");
-    for (int i = 0; i < nodes; i++) S.node[i].down_until = 0, S.node[i].group = 0;
+    for (int i = 0; i < nodes; i++) {
+      S.node[i].down_until = 0, S.node[i].group = 0;
+      S.node[i].skew = S.node[i].base_skew;          /* every clock set right */
+      S.node[i].jump_until = 0;
+    }
     quiet_rounds();
   }
   if (getenv("SIM_DUMP")) {
@@ -1389,6 +1499,7 @@ static int run(uint64_t seed, int nodes, int steps, int verbose)
       kr_vv_free(&v);
     }
     for (int i = 0; i < nodes; i++) { char o[13]; hex12(S.node[i].id, o); printf("node %d = %s\n", i, o); }
+    for (int i = 0; i < nodes; i++) { uint64_t mx; kr_node_max_seq(S.node[i].n, S.node[i].id, &mx); for (uint64_t q = 1; q <= mx; q++) { kr_buf b; kr_change c; kr_buf_init(&b, KR_CHANGE_MAX); if (!kr_node_change_bytes(S.node[i].n, S.node[i].id, q, &b) && !kr_change_decode(b.data, b.len, KR_CHANGE_MAX, &c)) { printf("node %d own seq %llu hlc_ms %llu (now %llu) ops", i, (unsigned long long)q, (unsigned long long)kr_hlc_ms(c.hlc), (unsigned long long)S.now); for (uint32_t z = 0; z < c.nops; z++) printf(" %d", c.ops[z].type); printf("\n"); kr_change_free(&c);} kr_buf_free(&b);} }
   }
   if (!S.fail[0]) check_world();
   world_free();
