@@ -80,8 +80,10 @@ static void fail(kr_sess *s, int err, const char *fmt, ...)
     seal(s);
   }
   s->state = ST_FAILED;
+  /* The ERR frame is sealed above: no key is needed any more. */
   kr_noise_wipe(&s->hs);
-  sodium_memzero(&s->rx, sizeof s->rx);
+  kr_noise_cipher_wipe(&s->rx);
+  kr_noise_cipher_wipe(&s->tx);
 }
 
 void kr_sess_fail(kr_sess *s, int err, const char *reason)
@@ -325,8 +327,8 @@ void kr_sess_free(kr_sess *s)
 {
   if (!s) return;
   kr_noise_wipe(&s->hs);
-  sodium_memzero(&s->tx, sizeof s->tx);
-  sodium_memzero(&s->rx, sizeof s->rx);
+  kr_noise_cipher_wipe(&s->tx);
+  kr_noise_cipher_wipe(&s->rx);
   kr_buf_free(&s->in);
   kr_buf_free(&s->rxp);
   kr_buf_free(&s->out);
