@@ -95,11 +95,25 @@ static char *cell_text(exp_ctx *e, const kr_volunteer *v, int field)
     else if (s)
       fputs(s, m);
   } else {
-    for (size_t k = 0; k < v->val.set[field - 32].n; k++) {
-      const char *s = v->val.set[field - 32].v[k];
-      char nl[32];
-      if (k) fputs(", ", m);
-      fputs(field == KR_F_AVAILABILITY && e->dutch ? rp_availability_nl(s, nl, sizeof nl) : s, m);
+    static const char *const week[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+    static const char *const parts[] = {"am", "pm", "ev"};
+    size_t nv = v->val.set[field - 32].n, out_n = 0;
+    if (field == KR_F_AVAILABILITY) {
+      /* in the order of the week */
+      for (int d = 0; d < 7; d++)
+        for (int p = 0; p < 3; p++)
+          for (size_t k = 0; k < nv; k++) {
+            const char *s = v->val.set[field - 32].v[k];
+            char nl[32];
+            if (strncmp(s, week[d], 3) != 0 || strcmp(s + 4, parts[p]) != 0) continue;
+            if (out_n++) fputs(", ", m);
+            fputs(e->dutch ? rp_availability_nl(s, nl, sizeof nl) : s, m);
+          }
+    } else {
+      for (size_t k = 0; k < nv; k++) {
+        if (k) fputs(", ", m);
+        fputs(v->val.set[field - 32].v[k], m);
+      }
     }
   }
   fclose(m);

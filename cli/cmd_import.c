@@ -1131,7 +1131,7 @@ int cmd_import(int argc, char **argv)
       print_list(im.updated, im.n_update, im.dry ? "would update" : "updated", 2);
       print_list(im.refused, im.n_refused, "refused", 0);
       printf("%s: %llu new, %llu updated, %llu unchanged, %llu refused, %llu empty row%s",
-             im.dry ? "dry run" : written ? "imported" : "nothing to write",
+             im.dry ? "dry run" : written ? "imported" : im.n_refused && !im.skip_bad ? "not imported" : "nothing to write",
              (unsigned long long)im.n_new, (unsigned long long)im.n_update,
              (unsigned long long)im.n_same, (unsigned long long)im.n_refused,
              (unsigned long long)im.n_empty, im.n_empty == 1 ? "" : "s");

@@ -109,6 +109,7 @@ static const struct {
   {"homeorg", RP_FIELD, KR_F_HOME_ORG}, {"organisaties", RP_FIELD, KR_F_ORGANISATIONS},
   {"organisations", RP_FIELD, KR_F_ORGANISATIONS}, {"plaatsingen", RP_FIELD, KR_F_PLACEMENTS},
   {"plaatsing", RP_FIELD, KR_F_PLACEMENTS}, {"placements", RP_FIELD, KR_F_PLACEMENTS},
+  {"kringid", RP_SKIP, 0}, {"id", RP_SKIP, 0},
   {"bsn", RP_BSN, 0}, {"burgerservicenummer", RP_BSN, 0}, {"bsnnummer", RP_BSN, 0},
   {"sofinummer", RP_BSN, 0}, {"sofinr", RP_BSN, 0}, {"citizenservicenumber", RP_BSN, 0},
 };
