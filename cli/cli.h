@@ -104,6 +104,10 @@ int cmd_serve(int argc, char **argv);
 int cmd_peer(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+/* kring log --exports (cmd_export.c) */
+int cli_log_exports(kr_node *n);
 
 /* Shared by show and subject-export. */
 json_t *cli_volunteer_json(kr_node *n, const kr_volunteer *v);

@@ -103,7 +103,13 @@ int cmd_log(int argc, char **argv)
   struct log_ctx l = {NULL, NULL};
   int rc;
 
-  if (argc) return cli_usage("kring log", "unexpected argument '%s'", argv[0]);
+  if (argc == 1 && strcmp(argv[0], "--exports") == 0) {
+    if ((rc = cli_open(&l.n))) return rc;
+    rc = cli_log_exports(l.n);
+    kr_node_close(l.n);
+    return rc;
+  }
+  if (argc) return cli_usage("kring log [--exports]", "unexpected argument '%s'", argv[0]);
   if ((rc = cli_open(&l.n))) return rc;
   if (cli_json) l.arr = json_array();
   rc = kr_node_log(l.n, log_row, &l);

@@ -107,6 +107,13 @@ static const char *const migrations[] = {
   "  PRIMARY KEY(origin, seq)) WITHOUT ROWID;"
   "CREATE TABLE clock_skew(peer BLOB PRIMARY KEY, skew INTEGER NOT NULL,"
   "  at INTEGER NOT NULL) WITHOUT ROWID;",
+
+  /* 5 -> 6: the local record of exports (kring export, kring log
+   * --exports): who wrote which fields of how many volunteers to which
+   * file, and when. Not replicated. */
+  "CREATE TABLE exports(n INTEGER PRIMARY KEY, at INTEGER NOT NULL, user TEXT NOT NULL,"
+  "  format TEXT NOT NULL, fields TEXT NOT NULL, filter TEXT NOT NULL,"
+  "  count INTEGER NOT NULL, file TEXT NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -276,7 +276,7 @@ int main(void)
     sqlite3_stmt *s;
     REQUIRE(sqlite3_open(check_path("s0/kring.db"), &db) == SQLITE_OK);
     sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
-    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 5);
+    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 6);
     sqlite3_finalize(s);
     sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
     CHECK(sqlite3_step(s) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0);
