@@ -68,6 +68,22 @@ out:
   return rc;
 }
 
+/* Whether a node's admission is void, and which node its invite admitted. */
+struct void_of {
+  const uint8_t *node;
+  int found;
+  char winner[KR_ORG_MAX + 1];
+};
+
+static int void_of_cb(void *ctx, const kr_void_admission *v)
+{
+  struct void_of *f = ctx;
+  if (f->found || memcmp(v->node, f->node, KR_NODE_LEN) != 0) return 0;
+  f->found = 1;
+  snprintf(f->winner, sizeof f->winner, "%s", cli_safe(v->winner_org, -1));
+  return 0;
+}
+
 static int import_error(kr_node *n, int rc, const char *file, const kr_import_result *res)
 {
   char name[80];
@@ -81,10 +97,17 @@ static int import_error(kr_node *n, int rc, const char *file, const kr_import_re
   case KR_EBADSIG:
     return cli_fail("%s does not verify: it was changed or damaged; nothing imported", file);
   case KR_ETRUNCATED: return cli_fail("%s is truncated; nothing imported", file);
-  case KR_ENOTMEMBER:
+  case KR_ENOTMEMBER: {
+    struct void_of v = {res->exporter, 0, ""};
     cli_node_name(n, res->exporter, name);
+    kr_node_void_admissions(n, void_of_cb, &v);
+    if (v.found)
+      return cli_fail("%s was exported by %s, whose admission is void: the invite it used had "
+                      "already admitted %s. Nothing imported; %s must ask a member for a new "
+                      "invite and join with it", file, name, v.winner, name);
     return cli_fail("%s was exported by %s, which is not a member of this network (removed, or "
                     "never admitted); nothing imported", file, name);
+  }
   case KR_EMALFORMED: case KR_ENONCANON: case KR_EUNKNOWN: case KR_ETOOBIG:
     return cli_fail("%s is not a kring bundle, or is damaged (%s); nothing imported", file,
                     kr_strerror(rc));

@@ -50,7 +50,7 @@ static int member_row(void *ctx, const kr_member *m)
     snprintf(status, sizeof status, "removed (after its change %llu): %s",
              (unsigned long long)m->cutoff, cli_safe(m->reason, -1));
   else if (!m->admitted)
-    snprintf(status, sizeof status, "removal known, admission not yet");
+    snprintf(status, sizeof status, "not admitted: its admission is void (below)");
   else
     snprintf(status, sizeof status, "%s", m->founder ? "founder" : "member");
   if (l->arr) {
@@ -408,7 +408,7 @@ static int member_accept(kr_node *n, const char *text)
     goto out;
   }
   cli_hex(req->node, KR_NODE_LEN, hex);
-  rc = kr_node_admit(n, req->node, req->org, req->kind, iid);
+  rc = kr_node_admit(n, req->node, req->org, req->kind, req->inv.invite_pk, req->proof);
   if (rc == KR_EEXISTS) {
     rc = cli_fail("node %.12s is a member already, or was removed (a removed node joins again "
                   "with a new node)", hex);

@@ -116,10 +116,13 @@ static int op_decode(const uint8_t *buf, size_t len, kr_op *op, arena *a)
     break;
   case KR_OP_FOUND:
   case KR_OP_ADMIT:
-    if (n != (v == KR_OP_FOUND ? 4u : 5u)) return KR_EMALFORMED;
+    if (n != (v == KR_OP_FOUND ? 4u : 7u)) return KR_EMALFORMED;
     if (v == KR_OP_ADMIT && (rc = kr_mp_bin_fixed(&r, op->member, KR_NODE_LEN))) return rc;
     if ((rc = take_str(&r, a, KR_ORG_NAME_MAX, &op->org))) return rc;
     if ((rc = take_str(&r, a, 16, &op->kind))) return rc;
+    if (v == KR_OP_ADMIT && ((rc = kr_mp_bin_fixed(&r, op->invite_pk, KR_NODE_LEN)) ||
+                             (rc = kr_mp_bin_fixed(&r, op->proof, 64))))
+      return rc;
     break;
   case KR_OP_EXPEL:
     if (n != 5) return KR_EMALFORMED;

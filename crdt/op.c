@@ -252,12 +252,14 @@ int kr_op_encode(const kr_op *op, kr_buf *out)
     PSTR(op->kind);
     break;
   case KR_OP_ADMIT:
-    P(msgpack_pack_array(&pk, 5));
+    P(msgpack_pack_array(&pk, 7));
     P(msgpack_pack_uint8(&pk, op->type));
     PBIN(op->subject, KR_SUBJECT_LEN);
     PBIN(op->member, KR_NODE_LEN);
     PSTR(op->org);
     PSTR(op->kind);
+    PBIN(op->invite_pk, KR_NODE_LEN);
+    PBIN(op->proof, 64);
     break;
   case KR_OP_EXPEL:
     P(msgpack_pack_array(&pk, 5));
@@ -277,6 +279,33 @@ out:
   if (rc)
     out->len = start;
   return rc;
+}
+
+static const char admit_domain[] = "kring-admit-v1";
+
+void kr_invite_key_id(const uint8_t invite_pk[static KR_NODE_LEN], uint8_t id[static KR_SUBJECT_LEN])
+{
+  crypto_generichash(id, KR_SUBJECT_LEN, invite_pk, KR_NODE_LEN, NULL, 0);
+}
+
+void kr_admit_proof(const uint8_t invite_sk[static 64], const uint8_t node[static KR_NODE_LEN],
+                    uint8_t proof[static 64])
+{
+  uint8_t msg[sizeof admit_domain - 1 + KR_NODE_LEN];
+  memcpy(msg, admit_domain, sizeof admit_domain - 1);
+  memcpy(msg + sizeof admit_domain - 1, node, KR_NODE_LEN);
+  crypto_sign_detached(proof, NULL, msg, sizeof msg, invite_sk);
+}
+
+int kr_admit_check(const kr_op *op)
+{
+  uint8_t msg[sizeof admit_domain - 1 + KR_NODE_LEN], id[KR_SUBJECT_LEN];
+  kr_invite_key_id(op->invite_pk, id);
+  if (sodium_memcmp(id, op->subject, KR_SUBJECT_LEN) != 0) return KR_EBADSIG;
+  memcpy(msg, admit_domain, sizeof admit_domain - 1);
+  memcpy(msg + sizeof admit_domain - 1, op->member, KR_NODE_LEN);
+  return crypto_sign_verify_detached(op->proof, msg, sizeof msg, op->invite_pk) == 0 ? 0
+                                                                                     : KR_EBADSIG;
 }
 
 void kr_op_tag(const uint8_t origin[static KR_NODE_LEN], uint64_t seq,

@@ -106,6 +106,9 @@ typedef struct {
   const char *text_version;            /* GRANT, WITHDRAW: "" if none */
   const char *until;                   /* GRANT: "" or YYYY-MM-DD */
   uint8_t member[KR_NODE_LEN];         /* ADMIT, EXPEL: the node */
+  uint8_t invite_pk[KR_NODE_LEN];      /* ADMIT: the invite's public key (its id is
+                                          BLAKE2b-128 of it: the subject slot) */
+  uint8_t proof[64];                   /* ADMIT: kr_admit_proof by the invite's key */
   const char *org, *kind;              /* FOUND, ADMIT: the organisation */
   uint64_t after_seq;                  /* EXPEL: the last of its changes that count */
                                        /* EXPEL: value is the reason */
@@ -127,6 +130,20 @@ int kr_op_check(const kr_op *op);
  */
 void kr_op_tag(const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
                uint32_t idx, uint8_t tag[static KR_TAG_LEN]);
+
+/*
+ * The proof that the holder of an invite's secret asked for node to be
+ * admitted: Ed25519 by the invite's key over "kring-admit-v1" || node.
+ * Every admission carries it, so no member can make an admission with an
+ * invite it does not hold (one invite admits one node, network-wide).
+ * kr_admit_check: 0, or KR_EBADSIG when the proof or the invite id (the
+ * op's subject, BLAKE2b-128 of invite_pk) does not match.
+ */
+void kr_admit_proof(const uint8_t invite_sk[static 64], const uint8_t node[static KR_NODE_LEN],
+                    uint8_t proof[static 64]);
+int kr_admit_check(const kr_op *op);
+/* The invite id of an invite public key: BLAKE2b-128 of it. */
+void kr_invite_key_id(const uint8_t invite_pk[static KR_NODE_LEN], uint8_t id[static KR_SUBJECT_LEN]);
 
 /* 1 when s (len bytes) is valid UTF-8 with no NUL and no control chars
  * (C0, DEL, C1) other than tab and newline. */

@@ -447,30 +447,23 @@ static int stamp_matters(const kr_change *c)
  * Step 3, hold: a change stamped more than KR_HLC_MAX_SKEW_MS ahead of
  * this clock would win every field it sets until the clock catches up,
  * so it is kept aside (table held), not applied and not refused, and
- * applied when this clock reaches it (kr__release_held). Later changes of
- * the same origin wait behind it. A change of erasures and membership ops
- * only is applied, whatever its stamp or place: its stamp decides
- * nothing, an erasure must reach every node now, and such changes travel
- * ahead of their origin's prefix, so waiting behind one would depend on
- * the order they came in. This node's own changes are never held.
- * Returns 1 when held.
+ * applied when this clock reaches it (kr__release_held). Only its own
+ * stamp decides, so that every node decides alike in whatever order the
+ * changes come (an honest origin's later changes are stamped later, and
+ * held by their own stamps). A change of erasures and membership ops only
+ * is applied: its stamp decides nothing, and an erasure must reach every
+ * node now. This node's own changes are never held. Returns 1 when held.
  */
 static int hold(kr_node *n, const kr_change *c)
 {
   sqlite3_stmt *s;
   kr_buf b;
   uint8_t (*subj)[KR_SUBJECT_LEN];
-  int rc, behind = 0;
+  int rc;
 
-  if (memcmp(c->origin, kr_node_id(n), KR_NODE_LEN) == 0 || !stamp_matters(c)) return 0;
-  if (!(s = kr__q(n, KR_Q_HELD_BEFORE))) return KR_EDB;
-  sqlite3_bind_blob(s, 1, c->origin, KR_NODE_LEN, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 2, (sqlite3_int64)c->seq);
-  rc = sqlite3_step(s);
-  behind = rc == SQLITE_ROW;
-  sqlite3_reset(s);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return KR_EDB;
-  if (!behind && kr_hlc_ms(c->hlc) <= kr_node_now_ms(n) + KR_HLC_MAX_SKEW_MS) return 0;
+  if (memcmp(c->origin, kr_node_id(n), KR_NODE_LEN) == 0 || !stamp_matters(c) ||
+      kr_hlc_ms(c->hlc) <= kr_node_now_ms(n) + KR_HLC_MAX_SKEW_MS)
+    return 0;
   if (!(subj = malloc(((size_t)c->nops ? c->nops : 1) * KR_SUBJECT_LEN))) return KR_ENOMEM;
   for (uint32_t i = 0; i < c->nops; i++) memcpy(subj[i], c->ops[i].subject, KR_SUBJECT_LEN);
   kr_buf_init(&b, KR_CHANGE_MAX);
@@ -494,6 +487,32 @@ static int hold(kr_node *n, const kr_change *c)
   return rc ? rc : 1;
 }
 
+/* In a session, a change without membership ops or erasures must follow
+ * what this node holds of its origin: every seq between its vector entry
+ * and it stored (beyond a gap, from a bundle) or held aside. Else the
+ * change is skipped, with the rest of its origin in this transaction (the
+ * sender holds it past a gap of its own; it comes again). */
+static int gap(kr_node *n, const kr_change *c, uint64_t contig)
+{
+  sqlite3_stmt *s;
+  int64_t have;
+  int rc;
+
+  if (c->seq <= contig + 1) return 0;
+  if (!(s = kr__q(n, KR_Q_GAP_HELD))) return KR_EDB;
+  sqlite3_bind_int64(s, 1, n->cur_origin);
+  sqlite3_bind_blob(s, 2, c->origin, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, (sqlite3_int64)contig);
+  sqlite3_bind_int64(s, 4, (sqlite3_int64)c->seq);
+  rc = sqlite3_step(s);
+  have = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+  sqlite3_reset(s);
+  if (have < 0) return KR_EDB;
+  if ((uint64_t)have == c->seq - contig - 1) return 0;
+  if ((rc = ids_add(&n->skipped, c->origin, KR_NODE_LEN))) return rc;
+  return KR_EGAP;
+}
+
 /* Step 4, place: the origin's number (new or known), the gap rule for
  * changes sent in order, the change row and the origin's vector entry.
  * *chg receives the change's row number. */
@@ -511,12 +530,16 @@ static int place(kr_node *n, const kr_change *c, int memb, sqlite3_int64 *chg)
     contig = (uint64_t)sqlite3_column_int64(s, 1);
     sqlite3_reset(s);
     /* Changes sent first (membership, erasure) may come ahead of their
-     * origin's prefix; others must be the next of their origin. */
-    if (n->in_order && !memb && c->seq > contig + 1) return KR_EGAP;
+     * origin's prefix; others must follow it. */
+    if (n->in_order && !memb && (rc = gap(n, c, contig))) return rc;
   } else {
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) return KR_EDB;
-    if (n->in_order && !memb && c->seq > 1) return KR_EGAP;
+    if (n->in_order && !memb && c->seq > 1) {
+      int held;
+      n->cur_origin = 0;                /* no stored change of it */
+      if ((held = gap(n, c, 0))) return held;
+    }
     if (!(s = kr__q(n, KR_Q_ORIGIN_PUT))) return KR_EDB;
     sqlite3_bind_blob(s, 1, c->origin, KR_NODE_LEN, SQLITE_STATIC);
     if ((rc = STEP_DONE(s))) return rc;
@@ -668,34 +691,26 @@ out:
 
 /*
  * Changes held because they were stamped ahead of this clock, applied now
- * that it has reached them: per origin in seq order, an origin's later
- * changes waiting behind one still ahead. Inside the caller's transaction.
- * A change refused now (its origin removed meanwhile) is dropped.
+ * that it has reached them, in (origin, seq) order. Inside the caller's
+ * transaction. A change refused now (its origin removed meanwhile) is
+ * dropped.
  */
 int kr__release_held(kr_node *n)
 {
   sqlite3_stmt *s;
-  uint8_t blocked[KR_NODE_LEN];
-  uint64_t limit = kr_node_now_ms(n) + KR_HLC_MAX_SKEW_MS;
-  int have_blocked = 0, rc = 0, in_order = n->in_order;
+  int rc = 0, in_order = n->in_order;
   struct { uint8_t *p; size_t n; } due[64];
   size_t ndue = 0;
 
-  if (sqlite3_prepare_v2(n->db, "SELECT origin, hlc, bytes, seq FROM held ORDER BY origin, seq",
+  if (sqlite3_prepare_v2(n->db, "SELECT bytes FROM held WHERE hlc<=?1 ORDER BY origin, seq",
                          -1, &s, NULL) != SQLITE_OK)
     return KR_EDB;
+  sqlite3_bind_int64(s, 1, (sqlite3_int64)kr_hlc_make(kr_node_now_ms(n) + KR_HLC_MAX_SKEW_MS,
+                                                      KR_HLC_CTR_MAX));
   while (ndue < sizeof due / sizeof due[0] && sqlite3_step(s) == SQLITE_ROW) {
-    const void *o = sqlite3_column_blob(s, 0);
-    size_t len = (size_t)sqlite3_column_bytes(s, 2);
-    if (sqlite3_column_bytes(s, 0) != KR_NODE_LEN) continue;
-    if (have_blocked && memcmp(o, blocked, KR_NODE_LEN) == 0) continue;
-    if (kr_hlc_ms((kr_hlc)sqlite3_column_int64(s, 1)) > limit) {
-      memcpy(blocked, o, KR_NODE_LEN);
-      have_blocked = 1;
-      continue;
-    }
+    size_t len = (size_t)sqlite3_column_bytes(s, 0);
     if (!(due[ndue].p = malloc(len ? len : 1))) { rc = KR_ENOMEM; break; }
-    memcpy(due[ndue].p, sqlite3_column_blob(s, 2), len);
+    memcpy(due[ndue].p, sqlite3_column_blob(s, 0), len);
     due[ndue++].n = len;
   }
   sqlite3_finalize(s);
@@ -1102,10 +1117,8 @@ int kr_node_held(kr_node *n, kr_held_cb cb, void *ctx)
   sqlite3_stmt *s;
   int rc = 0, step;
 
-  /* The first held change of an origin (lowest seq) holds up the rest. */
-  if (sqlite3_prepare_v2(n->db, "SELECT origin, count(*), (SELECT f.hlc FROM held f WHERE"
-                                " f.origin=h.origin ORDER BY f.seq LIMIT 1) AS first FROM held h"
-                                " GROUP BY origin ORDER BY first", -1, &s, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(n->db, "SELECT origin, count(*), min(hlc) FROM held GROUP BY origin"
+                                " ORDER BY min(hlc)", -1, &s, NULL) != SQLITE_OK)
     return KR_EDB;
   while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
     kr_held h;

@@ -64,7 +64,9 @@
   X(CON_WD_TAGS,   "SELECT tag FROM consent_ops WHERE subj=?1 AND purpose=?2 AND "      \
                    "recipient=?3 AND NOT is_grant ORDER BY tag")                        \
   X(HELD_GET,      "SELECT header FROM held WHERE origin=?1 AND seq=?2")                \
-  X(HELD_BEFORE,   "SELECT 1 FROM held WHERE origin=?1 AND seq<?2 LIMIT 1")            \
+  X(GAP_HELD,      "SELECT (SELECT count(*) FROM changes WHERE origin=?1 AND seq>?3 AND "\
+                   "seq<?4) + (SELECT count(*) FROM held WHERE origin=?2 AND seq>?3 AND "  \
+                   "seq<?4)")                                                           \
   X(HELD_PUT,      "INSERT OR IGNORE INTO held(origin,seq,hlc,header,bytes,arrived) "   \
                    "VALUES(?1,?2,?3,?4,?5,?6)")                                         \
   X(HELD_DEL,      "DELETE FROM held WHERE origin=?1 AND seq=?2")                       \

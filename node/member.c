@@ -120,6 +120,8 @@ int kr__member_check(kr_node *n, const kr_change *c)
       if (op->type == KR_OP_EXPEL && memcmp(op->member, n->founder, KR_NODE_LEN) == 0)
         return KR_EFOUNDER;
     }
+    /* An admission proves that the invite's holder asked for this node. */
+    if (op->type == KR_OP_ADMIT && (rc = kr_admit_check(op))) return rc;
   }
   if ((rc = member_state(n, c->origin, &admitted, &cutoff))) return rc;
   if (!admitted || c->seq > cutoff) return KR_ENOTMEMBER;
@@ -361,7 +363,8 @@ int kr_node_max_seq(kr_node *n, const uint8_t origin[static KR_NODE_LEN], uint64
 }
 
 int kr_node_admit(kr_node *n, const uint8_t member[static KR_NODE_LEN], const char *org,
-                  const char *kind, const uint8_t invite[static KR_SUBJECT_LEN])
+                  const char *kind, const uint8_t invite_pk[static KR_NODE_LEN],
+                  const uint8_t proof[static 64])
 {
   kr_op op;
   uint64_t cutoff;
@@ -373,11 +376,28 @@ int kr_node_admit(kr_node *n, const uint8_t member[static KR_NODE_LEN], const ch
   if (admitted || cutoff != UINT64_MAX) return KR_EEXISTS;
   memset(&op, 0, sizeof op);
   op.type = KR_OP_ADMIT;
-  memcpy(op.subject, invite, KR_SUBJECT_LEN);
+  kr_invite_key_id(invite_pk, op.subject);
+  memcpy(op.invite_pk, invite_pk, KR_NODE_LEN);
+  memcpy(op.proof, proof, 64);
   memcpy(op.member, member, KR_NODE_LEN);
+  if (kr_admit_check(&op)) return KR_EBADSIG;
   op.org = org;
   op.kind = kind;
   return commit_op(n, &op);
+}
+
+/* The origin's contiguous prefix held (its version vector entry). */
+static int contig_of(kr_node *n, const uint8_t origin[KR_NODE_LEN], uint64_t *seq)
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_ORIGIN_GET);
+  int rc;
+  *seq = 0;
+  if (!s) return KR_EDB;
+  sqlite3_bind_blob(s, 1, origin, KR_NODE_LEN, SQLITE_STATIC);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *seq = (uint64_t)sqlite3_column_int64(s, 1);
+  sqlite3_reset(s);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : KR_EDB;
 }
 
 int kr_node_expel(kr_node *n, const uint8_t member[static KR_NODE_LEN], const char *reason)
@@ -394,6 +414,9 @@ int kr_node_expel(kr_node *n, const uint8_t member[static KR_NODE_LEN], const ch
   memcpy(op.subject, n->network, KR_NETWORK_LEN);
   memcpy(op.member, member, KR_NODE_LEN);
   op.value = reason;
-  if ((rc = kr_node_max_seq(n, member, &op.after_seq))) return rc;
+  /* What this node holds of it without a gap from seq 1 counts; nothing
+   * past that: not a change held aside (stamped ahead of this clock), nor
+   * one it holds past a gap, which it cannot vouch for. */
+  if ((rc = contig_of(n, member, &op.after_seq))) return rc;
   return commit_op(n, &op);
 }

@@ -130,9 +130,9 @@ int kr_node_batch_begin(kr_node *n);
 int kr_node_batch_apply(kr_node *n, const uint8_t *buf, size_t len, int *fresh);
 int kr_node_batch_end(kr_node *n, int commit);
 /* 1 when the last change batch_apply took was held, not applied: stamped
- * more than KR_HLC_MAX_SKEW_MS ahead of this clock, or behind another
- * change of its origin that is (*fresh was 0; it counts as neither new nor
- * known, and is applied when this clock reaches it: kr_node_held). */
+ * more than KR_HLC_MAX_SKEW_MS ahead of this clock (*fresh was 0; it
+ * counts as neither new nor known, and is applied when this clock reaches
+ * it: kr_node_held). */
 int kr_node_last_held(const kr_node *n);
 /* As batch_apply, for changes sent in lacks order (sync sessions): a
  * change without membership ops must be the next of its origin after what
@@ -147,7 +147,7 @@ int kr_node_release_held(kr_node *n);
 typedef struct {
   uint8_t origin[KR_NODE_LEN];
   uint64_t count;              /* changes of origin held */
-  kr_hlc first;                /* the stamp of the first (lowest seq), which the rest wait behind */
+  kr_hlc first;                /* the earliest stamp among them */
   uint64_t until_ms;           /* when this clock reaches it: applied then */
 } kr_held;
 typedef int (*kr_held_cb)(void *ctx, const kr_held *h);
@@ -209,11 +209,13 @@ typedef int (*kr_void_cb)(void *ctx, const kr_void_admission *v);
 int kr_node_void_admissions(kr_node *n, kr_void_cb cb, void *ctx);
 /* 1 when an admission held used this invite id. */
 int kr_node_invite_used(kr_node *n, const uint8_t invite[static KR_SUBJECT_LEN]);
-/* Commit an ADMIT (KR_EEXISTS if member or removed) or an EXPEL (cutoff:
- * the highest seq of the member held here; KR_ENOTFOUND if not a member,
- * KR_EFOUNDER for the founder). */
+/* Commit an ADMIT (KR_EEXISTS if member or removed; KR_EBADSIG when
+ * proof, kr_admit_proof by the invite's key, does not name member) or an
+ * EXPEL (cutoff: what this node holds of the member without a gap;
+ * KR_ENOTFOUND if not a member, KR_EFOUNDER for the founder). */
 int kr_node_admit(kr_node *n, const uint8_t member[static KR_NODE_LEN], const char *org,
-                  const char *kind, const uint8_t invite[static KR_SUBJECT_LEN]);
+                  const char *kind, const uint8_t invite_pk[static KR_NODE_LEN],
+                  const uint8_t proof[static 64]);
 int kr_node_expel(kr_node *n, const uint8_t member[static KR_NODE_LEN], const char *reason);
 /* The highest seq of origin held (0 if none), gaps or not. */
 int kr_node_max_seq(kr_node *n, const uint8_t origin[static KR_NODE_LEN], uint64_t *seq);

@@ -351,12 +351,16 @@ int kr_valid_availability(const char *s)
   return 0;
 }
 
+/* YYYY-MM-DD: exactly ten characters, digits where digits go. */
 static int date_ok(const char *s)
 {
   int y, m, d;
-  char tail;
-  if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3)
-    return 0;
+  if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') return 0;
+  for (int i = 0; i < 10; i++)
+    if (i != 4 && i != 7 && !isdigit((unsigned char)s[i])) return 0;
+  y = atoi(s);
+  m = atoi(s + 5);
+  d = atoi(s + 8);
   return y >= 1900 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
 }
 
@@ -370,7 +374,7 @@ int kr_normalise_field(int field, const char *in, char *out, size_t cap,
 
   if (!why) why = &dummy;
   *why = NULL;
-  while (*s == ' ' || *s == '\t') s++;
+  while (*s == ' ' || *s == '\t' || *s == '\n') s++;
   e = s + strlen(s);
   while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n')) e--;
   n = (size_t)(e - s);

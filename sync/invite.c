@@ -225,7 +225,7 @@ int kr_join_make(const kr_invite *inv, const uint8_t node_sk[static 64], const c
   PSTR(&pk, org);
   PSTR(&pk, kind);
   crypto_sign_seed_keypair(ipk, isk, inv->seed);
-  sign_dom(proof, join_domain, body.data, body.len, isk);
+  kr_admit_proof(isk, node_sk + 32, proof);
   sign_dom(nsig, join_domain, body.data, body.len, node_sk);
   rc = envelope_to_text(KR_JOIN_PREFIX, &body, proof, nsig, sizeof nsig, out, cap);
 out:
@@ -265,9 +265,17 @@ int kr_join_parse(const char *text, kr_join_req *out)
   if (!kr_kind_valid(out->kind)) { rc = KR_EMALFORMED; goto bad; }
   if (kr_mp_left(&r)) { rc = KR_EMALFORMED; goto bad; }
   if ((rc = body_decode(ib, ibl, isig, &out->inv))) goto bad;
-  if ((rc = verify_dom(proof, join_domain, body, bl, out->inv.invite_pk)) ||
-      (rc = verify_dom(nsig, join_domain, body, bl, out->node)))
-    goto bad;
+  {
+    kr_op a;                       /* the proof, as the admission will carry it */
+    memset(&a, 0, sizeof a);
+    kr_invite_key_id(out->inv.invite_pk, a.subject);
+    memcpy(a.invite_pk, out->inv.invite_pk, KR_NODE_LEN);
+    memcpy(a.member, out->node, KR_NODE_LEN);
+    memcpy(a.proof, proof, 64);
+    if ((rc = kr_admit_check(&a))) goto bad;
+  }
+  if ((rc = verify_dom(nsig, join_domain, body, bl, out->node))) goto bad;
+  memcpy(out->proof, proof, 64);
   return 0;
 bad:
   memset(out, 0, sizeof *out);

@@ -44,6 +44,7 @@ typedef struct {
 
 typedef struct {
   kr_invite inv;                    /* without the secret */
+  uint8_t proof[64];                /* kr_admit_proof by the invite's key for node */
   uint8_t node[KR_NODE_LEN];
   char org[KR_ORG_NAME_MAX + 1];
   char kind[16];

@@ -99,7 +99,8 @@ static int admit(kr_link *l, const uint8_t *peer, const char *text)
       rc = 0;                       /* admitted already: a retry after a cut link */
     } else if (used) {
       refuse(l, rc = KR_EUSED, "the invite has already been used");
-    } else if ((rc = kr_node_admit(l->n, peer, req->org, req->kind, iid))) {
+    } else if ((rc = kr_node_admit(l->n, peer, req->org, req->kind, req->inv.invite_pk,
+                                   req->proof))) {
       refuse(l, rc, "cannot admit: %s", kr_strerror(rc));
     } else {
       l->info.admitted = 1;
@@ -252,14 +253,16 @@ static int on_vector(kr_link *l, const kr_vv *peer, const uint8_t *heads)
 /* A refusal that the batch survives: a change whose origin is not a
  * member here (KR_ENOTMEMBER), or that withholds an op on a volunteer the
  * sender erased by a change that does not count here (KR_EREDACTED, with
- * the rest of its origin in this batch). It is never stored, but it does
+ * the rest of its origin in this batch), or that does not follow what this
+ * node holds of its origin (KR_EGAP: the sender holds it past a gap of its
+ * own, from a bundle). It is never stored, but it does
  * not make the sender wrong: the sender may not know a removal yet, or an
  * admission that a removal took back here (docs/crdt.md, "Taking back");
  * a member relaying a stranger's change gains nothing either. Skipping,
  * rather than closing, lets the two nodes still exchange everything else
  * (among it the removal the sender lacks); the change comes again, and
  * counts once this node learns what lets it in. */
-static int skippable(int rc) { return rc == KR_ENOTMEMBER || rc == KR_EREDACTED; }
+static int skippable(int rc) { return rc == KR_ENOTMEMBER || rc == KR_EREDACTED || rc == KR_EGAP; }
 
 static int on_batch(kr_link *l, const kr_sess_event *ev)
 {

@@ -15,6 +15,7 @@
  *
  * usage: bench_node [N] [PATH/TO/kring]   (default 100000, the kring built beside it)
  */
+#include <sodium.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -270,6 +271,15 @@ static int online(const char *bin, const char *dir, const char *ha, const char *
   return 0;
 }
 
+/* by admits node with a fresh invite, proof and all. */
+static int bench_admit(kr_node *by, const uint8_t *node, const char *org, const char *kind)
+{
+  uint8_t pk[32], sk[64], proof[64];
+  crypto_sign_keypair(pk, sk);
+  kr_admit_proof(sk, node, proof);
+  return kr_node_admit(by, node, org, kind, pk, proof);
+}
+
 #define CHECKRC(x) do { int rc_ = (x); if (rc_) { fprintf(stderr, "%s: %s\n", #x, kr_strerror(rc_)); exit(1); } } while (0)
 
 int main(int argc, char **argv)
@@ -277,7 +287,7 @@ int main(int argc, char **argv)
   unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 100000;
   const char *bin = argc > 2 ? argv[2] : KRING_BIN;
   char dir[256], ha[300], hb[300], hc[300], hd[300], hf[300], bundle[300], edit[300], back[300];
-  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN], inv[KR_SUBJECT_LEN] = {0};
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
   kr_node *c;
   person *people = malloc(sizeof *people * n);
   kr_buf *wires;
@@ -310,15 +320,12 @@ int main(int argc, char **argv)
   kr_node_network(a, net, founder);
   CHECKRC(kr_node_create_joining(hb, "Bench B", "buurtteam", net, founder, &b));
   CHECKRC(kr_node_create_joining(hc, "Bench C", "care", net, founder, &c));
-  inv[0] = 1;
-  CHECKRC(kr_node_admit(a, kr_node_id(b), "Bench B", "buurtteam", inv));
-  inv[0] = 2;
-  CHECKRC(kr_node_admit(a, kr_node_id(c), "Bench C", "care", inv));
+  CHECKRC(bench_admit(a, kr_node_id(b), "Bench B", "buurtteam"));
+  CHECKRC(bench_admit(a, kr_node_id(c), "Bench C", "care"));
   {
     kr_node *d;
     CHECKRC(kr_node_create_joining(hd, "Bench D", "centre", net, founder, &d));
-    inv[0] = 3;
-    CHECKRC(kr_node_admit(a, kr_node_id(d), "Bench D", "centre", inv));
+    CHECKRC(bench_admit(a, kr_node_id(d), "Bench D", "centre"));
     kr_node_close(d);
   }
   for (uint64_t q = 1; q <= 4; q++) {

@@ -183,7 +183,7 @@ static struct {
   int partitioned;
   uint64_t heal_at;
   int removal_done, removals, equivocations;
-  uint8_t invites[MAX_NODES][KR_SUBJECT_LEN];   /* invites used in admissions */
+  uint8_t invites[MAX_NODES][32];  /* the seeds of the invites used in admissions */
   size_t ninvites;
   int just_committed;    /* a node that committed a batch in this feed, or -1 */
   figures f;
@@ -577,6 +577,24 @@ static int is_member_at(int at, int who)
   return kr_node_is_member(S.node[at].n, S.node[who].id) == 1;
 }
 
+/* The invite made from seed: its id. */
+static void invite_id(const uint8_t seed[32], uint8_t id[KR_SUBJECT_LEN])
+{
+  uint8_t pk[32], sk[64];
+  crypto_sign_seed_keypair(pk, sk, seed);
+  kr_invite_key_id(pk, id);
+}
+
+/* Node m admits node j with the invite made from seed (the join request's
+ * proof comes from the invite's secret, as `kring join` makes it). */
+static int admit_with(int m, int j, const char *org, const uint8_t seed[32])
+{
+  uint8_t pk[32], sk[64], proof[64];
+  crypto_sign_seed_keypair(pk, sk, seed);
+  kr_admit_proof(sk, S.node[j].id, proof);
+  return kr_node_admit(S.node[m].n, S.node[j].id, org, "other", pk, proof);
+}
+
 /* A member admits a node. Sometimes the invite is one another member
  * already used for another node, which this member has not heard of yet
  * (two members accepting one invite while apart): the earliest admission
@@ -585,20 +603,22 @@ static int is_member_at(int at, int who)
 static void admit_someone(void)
 {
   int j = (int)rnd((uint64_t)S.nodes), m = (int)rnd((uint64_t)S.nodes);
-  uint8_t invite[KR_SUBJECT_LEN];
+  uint8_t seed[32], id[KR_SUBJECT_LEN];
   char org[64];
   for (int r = 0; r < S.nodes; r++)
     if (S.node[r].role == REMOVED && !S.removals && chance(0.3)) m = r;
   if (S.node[j].admitted || !up(j) || !up(m) || m == j || !is_member_at(m, m)) return;
   if (S.ninvites && chance(0.3)) {
-    memcpy(invite, S.invites[rnd(S.ninvites)], KR_SUBJECT_LEN);
-    if (kr_node_invite_used(S.node[m].n, invite) != 0) return;
+    /* the invite's holder asked twice, for two nodes */
+    memcpy(seed, S.invites[rnd(S.ninvites)], sizeof seed);
+    invite_id(seed, id);
+    if (kr_node_invite_used(S.node[m].n, id) != 0) return;
   } else {
-    randombytes_buf(invite, sizeof invite);
+    randombytes_buf(seed, sizeof seed);
   }
   snprintf(org, sizeof org, "Organisatie %d", j);
-  if (kr_node_admit(S.node[m].n, S.node[j].id, org, "other", invite)) return;
-  if (S.ninvites < MAX_NODES) memcpy(S.invites[S.ninvites++], invite, KR_SUBJECT_LEN);
+  if (admit_with(m, j, org, seed)) return;
+  if (S.ninvites < MAX_NODES) memcpy(S.invites[S.ninvites++], seed, sizeof seed);
   kr_node_set_inviter(S.node[j].n, S.node[m].id);
   S.node[j].admitted = 1;
   say("node %d admitted node %d", m, j);
@@ -1024,12 +1044,12 @@ static int admission_in_force(const rchg *all, size_t n, const kr_change *c, uin
   return 1;
 }
 
-/* Changes stamped more than KR_HLC_MAX_SKEW_MS ahead of every clock (but
- * those of erasures and membership ops only) are held everywhere (docs/crdt.md, "Stamps
- * and the clock"), and so is every later change of their origin but those
- * of erasures and membership ops only: they count nowhere yet. (Clocks here are
- * within 2 s of S.now; a jump is hours or decades, so no node is near the
- * line; its own node is left out of the comparison.) */
+/* A change stamped more than KR_HLC_MAX_SKEW_MS ahead of every clock is
+ * held everywhere (docs/crdt.md, "Stamps and the clock"), unless it holds
+ * only erasures and membership ops: it counts nowhere yet. Only its own
+ * stamp decides. (Clocks here are within 2 s of S.now; a jump is hours or
+ * decades, so no node is near the line; the jumping node itself is left
+ * out of the comparison.) */
 static int stamp_matters(const kr_change *c)
 {
   for (uint32_t k = 0; k < c->nops; k++)
@@ -1040,12 +1060,10 @@ static int stamp_matters(const kr_change *c)
 static void mark_held(rchg *all, size_t n)
 {
   uint64_t line = S.now + KR_HLC_MAX_SKEW_MS + 5000;
-  for (size_t i = 0; i < n; i++)
-    for (size_t j = 0; j < n && !all[i].held; j++)
-      all[i].held = stamp_matters(&all[i].c) && !memcmp(all[j].c.origin, all[i].c.origin, 32) &&
-                    all[j].c.seq <= all[i].c.seq && kr_hlc_ms(all[j].c.hlc) > line &&
-                    stamp_matters(&all[j].c);
-  for (size_t i = 0; i < n; i++) S.f.held += (uint64_t)all[i].held;
+  for (size_t i = 0; i < n; i++) {
+    all[i].held = stamp_matters(&all[i].c) && kr_hlc_ms(all[i].c.hlc) > line;
+    S.f.held += (uint64_t)all[i].held;
+  }
 }
 
 /* Which changes count, by docs/crdt.md alone: the origin is the founder or
@@ -1410,11 +1428,11 @@ static int run(uint64_t seed, int nodes, int steps, int verbose)
     }
   for (int i = 1; i < nodes; i++)
     if (chance(0.5)) {
-      uint8_t invite[KR_SUBJECT_LEN];
+      uint8_t iseed[32];
       char org[64];
-      randombytes_buf(invite, sizeof invite);
+      randombytes_buf(iseed, sizeof iseed);
       snprintf(org, sizeof org, "Organisatie %d", i);
-      if (kr_node_admit(S.node[0].n, S.node[i].id, org, "other", invite) == 0) {
+      if (admit_with(0, i, org, iseed) == 0) {
         kr_node_set_inviter(S.node[i].n, S.node[0].id);
         S.node[i].admitted = 1;
       }

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "check.h"
 
 int check_failures;
@@ -86,6 +88,33 @@ size_t check_sync(kr_node *from, kr_node *to)
   return a.fresh;
 }
 
+static void invite_keys(uint8_t invite, uint8_t pk[32], uint8_t sk[64])
+{
+  uint8_t seed[32];
+  memset(seed, invite, sizeof seed);
+  seed[0] = 0x1e;                     /* not a node's seed */
+  crypto_sign_seed_keypair(pk, sk, seed);
+}
+
+void check_invite_id(uint8_t invite, uint8_t id[16])
+{
+  uint8_t pk[32], sk[64];
+  invite_keys(invite, pk, sk);
+  kr_invite_key_id(pk, id);
+}
+
+int check_admit(kr_node *by, const uint8_t node[32], const char *org, const char *kind,
+                uint8_t invite)
+{
+  uint8_t pk[32], sk[64], proof[64];
+  int rc;
+  invite_keys(invite, pk, sk);
+  kr_admit_proof(sk, node, proof);
+  rc = kr_node_admit(by, node, org, kind, pk, proof);
+  sodium_memzero(sk, sizeof sk);
+  return rc;
+}
+
 void check_network(kr_node **nodes, int k, const char *prefix, const char *kind)
 {
   uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN], invite[KR_SUBJECT_LEN] = {0};
@@ -102,7 +131,7 @@ void check_network(kr_node **nodes, int k, const char *prefix, const char *kind)
     snprintf(org, sizeof org, "Org %s%d", prefix, i);
     REQUIRE(kr_node_create_joining(check_path(name), org, kind, net, founder, &nodes[i]) == 0);
     invite[0] = (uint8_t)i;
-    REQUIRE(kr_node_admit(nodes[0], kr_node_id(nodes[i]), org, kind, invite) == 0);
+    REQUIRE(check_admit(nodes[0], kr_node_id(nodes[i]), org, kind, invite[0]) == 0);
   }
   for (int i = 1; i < k; i++) check_sync(nodes[0], nodes[i]);
   kr_node_set_default_clock(NULL, NULL);

@@ -39,6 +39,12 @@ size_t check_sync(kr_node *from, kr_node *to);
  * outside check_network read the wall clock, and clocks more than 10
  * minutes apart do not sync). */
 void check_same_clock(kr_node *n, kr_node *like);
+/* by admits node with the invite numbered invite (the same number is the
+ * same invite: its key pair comes from it), with the invite holder's proof. */
+int check_admit(kr_node *by, const uint8_t node[32], const char *org, const char *kind,
+                uint8_t invite);
+/* The id of the invite numbered invite. */
+void check_invite_id(uint8_t invite, uint8_t id[16]);
 /* k nodes in one network under check_path(prefix N): node 0 founds it and
  * admits the others, which then hold its changes. */
 void check_network(kr_node **nodes, int k, const char *prefix, const char *kind);

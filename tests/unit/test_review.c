@@ -9,8 +9,11 @@
  *     that node then made an erasure-only change: the remover's after_seq
  *     is its max seq, past the held change, which then counts.
  *  3. A member admits a random node with another member's invite id,
- *     stamped hlc 1: that member's admission is void and its changes are
- *     taken back; removing the hostile member does not undo it.
+ *     stamped hlc 1: that member's admission was void and its changes
+ *     taken back, and removing the hostile member did not undo it. Now
+ *     every admission carries the invite holder's proof for its node
+ *     (kr_admit_proof), so a member without the invite's secret cannot
+ *     make one.
  */
 #include <string.h>
 #include <sodium.h>
@@ -131,8 +134,23 @@ static void test_backdated_admit(void)
   op.kind = "other";
   REQUIRE(kr_node_max_seq(n[1], kr_node_id(n[1]), &seq) == 0);
   kr_buf_init(&b, 1u << 20);
-  REQUIRE(kr_change_build(kr_node_secret_key(n[1]), seq + 1, (kr_hlc)1, &op, 1, &b) == 0);
-  REQUIRE(kr_node_apply(n[0], b.data, b.len, &f) == 0);
+  /* Without the invite's secret: another key under the victim's invite id,
+   * or a proof made with a key of its own. Both refused whole. */
+  {
+    uint8_t sk[64];
+    crypto_sign_keypair(op.invite_pk, sk);
+    kr_admit_proof(sk, op.member, op.proof);
+    REQUIRE(kr_change_build(kr_node_secret_key(n[1]), seq + 1, (kr_hlc)1, &op, 1, &b) == 0);
+    CHECK_EQ(kr_node_apply(n[0], b.data, b.len, &f), KR_EBADSIG);
+    kr_invite_key_id(op.invite_pk, op.subject);       /* its own invite: no conflict */
+    kr_buf_reset(&b);
+    REQUIRE(kr_change_build(kr_node_secret_key(n[1]), seq + 1, (kr_hlc)1, &op, 1, &b) == 0);
+    memcpy(op.subject, victim_invite, 16);
+    kr_buf_reset(&b);
+    op.proof[0] ^= 1;
+    REQUIRE(kr_change_build(kr_node_secret_key(n[1]), seq + 1, (kr_hlc)1, &op, 1, &b) == 0);
+    CHECK_EQ(kr_node_apply(n[0], b.data, b.len, &f), KR_EBADSIG);
+  }
   REQUIRE(kr_node_expel(n[0], kr_node_id(n[1]), "vals") == 0);   /* the remedy */
   REQUIRE(kr_node_counts(n[0], &v1, &e, &c) == 0);
   CHECK_EQ(kr_node_is_member(n[0], kr_node_id(n[2])), 1);

@@ -264,7 +264,7 @@ static void test_membership_and_lacks(void)
   CHECK_EQ(kr_node_expel(n[0], kr_node_id(n[2]), "gestopt"), 0);
   CHECK_EQ(kr_node_is_member(n[0], kr_node_id(n[2])), 0);
   CHECK_EQ(kr_node_expel(n[0], kr_node_id(n[2]), "nog eens"), KR_ENOTFOUND);
-  CHECK_EQ(kr_node_admit(n[0], kr_node_id(n[2]), "Terug", "care", id), KR_EEXISTS);
+  CHECK_EQ(check_admit(n[0], kr_node_id(n[2]), "Terug", "care", id[0]), KR_EEXISTS);
   REQUIRE(kr_txn_begin(n[2], &t) == 0);
   REQUIRE(kr_txn_set(t, id, KR_F_NAME, "Na", NULL) == 0);
   REQUIRE(kr_txn_commit(t, &late) == 0);
@@ -370,7 +370,7 @@ static void test_retraction(void)
   REQUIRE(kr_txn_begin(n[1], &t) == 0);
   REQUIRE(kr_txn_erase(t, erased, "verzoek", NULL) == 0);
   REQUIRE(kr_txn_commit(t, NULL) == 0);
-  REQUIRE(kr_node_admit(n[1], kr_node_id(n[3]), "Laat", "other", invite) == 0);
+  REQUIRE(check_admit(n[1], kr_node_id(n[3]), "Laat", "other", invite[0]) == 0);
   kr_node_set_inviter(n[3], kr_node_id(n[1]));
   check_sync(n[1], n[3]);
   REQUIRE(kr_txn_begin(n[3], &t) == 0);
@@ -439,7 +439,7 @@ static void test_invite_once(void)
   kr_txn *t;
   kr_volunteer v;
   kr_void_admission va;
-  uint8_t net[16], founder[32], invite[16] = {0x77}, fromd[16];
+  uint8_t net[16], founder[32], invite[16] = {0x77}, fromd[16], iid[16];
 
   check_network(n, 2, "io", "centre");
   kr_node_network(n[0], net, founder);
@@ -447,10 +447,11 @@ static void test_invite_once(void)
   REQUIRE(kr_node_create_joining(check_path("ioD"), "Org D", "other", net, founder, &n[3]) == 0);
   check_same_clock(n[2], n[0]);
   check_same_clock(n[3], n[0]);
-  REQUIRE(kr_node_admit(n[0], kr_node_id(n[2]), "Org C", "other", invite) == 0);
-  CHECK_EQ(kr_node_invite_used(n[0], invite), 1);
-  CHECK_EQ(kr_node_invite_used(n[1], invite), 0);
-  REQUIRE(kr_node_admit(n[1], kr_node_id(n[3]), "Org D", "other", invite) == 0);
+  REQUIRE(check_admit(n[0], kr_node_id(n[2]), "Org C", "other", invite[0]) == 0);
+  check_invite_id(invite[0], iid);
+  CHECK_EQ(kr_node_invite_used(n[0], iid), 1);
+  CHECK_EQ(kr_node_invite_used(n[1], iid), 0);
+  REQUIRE(check_admit(n[1], kr_node_id(n[3]), "Org D", "other", invite[0]) == 0);
   check_sync(n[1], n[3]);
   REQUIRE(kr_txn_begin(n[3], &t) == 0);
   kr_txn_new_subject(t, fromd);
