@@ -55,6 +55,24 @@ static void session_seeds(const char *dir, const uint8_t sk[64])
   op.field = 1;
   op.value = "Fatima El Amrani";
   kr_change_build(sk, 1, 1767225600000ull << 16, &op, 1, &chg);
+  /* an admission with its invite key and proof (op type 8, seven fields) */
+  {
+    kr_buf ob;
+    uint8_t ipk[32], isk[64];
+    kr_op a;
+    memset(&a, 0, sizeof a);
+    a.type = KR_OP_ADMIT;
+    crypto_sign_keypair(ipk, isk);
+    memcpy(a.invite_pk, ipk, 32);
+    kr_invite_key_id(ipk, a.subject);
+    memset(a.member, 5, 32);
+    kr_admit_proof(isk, a.member, a.proof);
+    a.org = "Buurtteam Oost";
+    a.kind = "buurtteam";
+    kr_buf_init(&ob, 4096);
+    if (kr_op_encode(&a, &ob) == 0) put(dir, "op", "seed-admit", ob.data, ob.len);
+    kr_buf_free(&ob);
+  }
   frame(&b, KR_FRAME_VEC, vec, sizeof vec);
   frame(&b, KR_FRAME_CHG, chg.data, chg.len);
   frame(&b, KR_FRAME_BATCH, batch, sizeof batch);
