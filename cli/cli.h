@@ -63,8 +63,19 @@ int cli_store_trouble(void);
 /* Tests only: KRING_TEST_NOW_MS fixes the clock of every node opened. */
 void cli_test_clock(void);
 uint64_t cli_now_ms(void);
-/* Resolve an id argument to a subject; prints the error. */
+/*
+ * Resolve a volunteer given as an id (or a unique start of one, >= 4 hex
+ * digits), a name or an e-mail address (exact, any case; else every name
+ * holding the words). Prints the error, and the candidates (short id,
+ * name, city) when more than one matches. cli_subject_min is for commands
+ * that cannot be undone: an id must give minhex digits, a name in full.
+ */
 int cli_subject(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LEN]);
+int cli_subject_min(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LEN], size_t minhex);
+/* Before a command that cannot be undone: with yes, go on; on a terminal,
+ * say what (one sentence) and ask to type answer; without one, refuse. */
+int cli_confirm(const char *what, const char *answer, int yes);
+#define CLI_MIN_HEX_DESTRUCTIVE 8
 
 void cli_hex(const uint8_t *b, size_t n, char *out);
 int cli_unhex(const char *s, uint8_t *out, size_t n);
@@ -78,6 +89,9 @@ void cli_node_name(kr_node *n, const uint8_t id[static KR_NODE_LEN], char out[80
 /* Resolve a member by organisation name, node id, or id prefix (>= 4 hex
  * digits); prints the error. *removed (may be NULL) says if it was removed. */
 int cli_member(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], int *removed);
+/* The same for commands that cannot be undone: a hex prefix needs minhex. */
+int cli_member_min(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], int *removed,
+                   size_t minhex);
 /* The organisation names of the current members, for a message:
  * "Voedselbank Noord, Buurtteam Oost", cut with ", ..." to fit cap. */
 void cli_member_names(kr_node *n, char *out, size_t cap);

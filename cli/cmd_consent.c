@@ -10,10 +10,10 @@
 #include "node/validate.h"
 
 static const char usage_grant[] =
-  "kring consent grant ID --purpose P --to ORG|all [--method paper|verbal|digital] "
+  "kring consent grant VOLUNTEER --purpose P --to ORG|all [--method paper|verbal|digital] "
   "[--text-version V] [--until YYYY-MM-DD]";
 static const char usage_withdraw[] =
-  "kring consent withdraw ID --purpose P --to ORG|all [--method paper|verbal|digital]";
+  "kring consent withdraw VOLUNTEER --purpose P --to ORG|all [--method paper|verbal|digital]";
 
 struct has_register {
   const uint8_t *recipient;
@@ -91,7 +91,7 @@ static int consent_edit(int argc, char **argv, int grant)
 
   if (!pos) return cli_fail("out of memory");
   if ((rc = cli_parse(argc, argv, o, nopt, pos, &npos, usage))) goto out;
-  if (npos != 1) { rc = cli_usage(usage, npos ? "too many arguments" : "missing volunteer ID"); goto out; }
+  if (npos != 1) { rc = cli_usage(usage, npos ? "too many arguments (put a name of several words in quotes)" : "which volunteer? Give the name, the e-mail or the id"); goto out; }
   if (!cli_val(&o[0])) { rc = cli_usage(usage, "--purpose is required"); goto out; }
   if (!cli_val(&o[1])) { rc = cli_usage(usage, "--to ORG|all is required"); goto out; }
   if (cli_val(&o[2]) && (method = kr_method_code(cli_val(&o[2]))) < 1) {
@@ -203,7 +203,7 @@ static int consent_show(int argc, char **argv)
   size_t i;
   int rc;
 
-  if (argc != 1) return cli_usage("kring consent show ID", argc ? "too many arguments" : "missing ID");
+  if (argc != 1) return cli_usage("kring consent show VOLUNTEER   (a name, an e-mail or an id)", argc ? "too many arguments (put a name of several words in quotes)" : "which volunteer? Give the name, the e-mail or the id");
   if ((rc = cli_open(&n))) return rc;
   if ((rc = cli_subject(n, argv[0], id))) goto out;
   cur = cli_consent_json(n, id, 0);

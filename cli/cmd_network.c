@@ -427,17 +427,31 @@ out:
   return rc;
 }
 
-static int member_remove(kr_node *n, const char *who, const char *reason)
+static int member_remove(kr_node *n, const char *who, const char *reason, int yes)
 {
-  uint8_t id[KR_NODE_LEN];
-  char name[80];
+  uint8_t id[KR_NODE_LEN], net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
+  char name[80], org[KR_ORG_MAX + 1] = "", what[400];
   int rc, removed;
 
-  if ((rc = cli_member(n, who, id, &removed))) return rc;
+  if ((rc = cli_member_min(n, who, id, &removed, CLI_MIN_HEX_DESTRUCTIVE))) return rc;
   cli_node_name(n, id, name);
-  if (removed) return cli_fail("%s has been removed already", name);
+  if (removed) return cli_fail("%s has been removed already; nothing to do", name);
   if (memcmp(id, kr_node_id(n), KR_NODE_LEN) == 0)
-    return cli_fail("a node cannot remove itself; ask another member");
+    return cli_fail("a node cannot remove itself; ask another member to remove it");
+  kr_node_network(n, net, founder);
+  if (memcmp(id, founder, KR_NODE_LEN) == 0)
+    return cli_fail("%s founded this network and cannot be removed: no member can remove the "
+                    "founder. To stop working with it, stop syncing with it (kring peer remove)",
+                    name);
+  if (kr_node_member_org(n, id, org, sizeof org) != 1 || !org[0]) {
+    char hex[65];
+    cli_hex(id, KR_NODE_LEN, hex);
+    snprintf(org, sizeof org, "%.12s", hex);
+  }
+  snprintf(what, sizeof what, "Removing %s from the network: every node the removal reaches "
+           "refuses its changes and connections from then on, and it can only come back as a new "
+           "node with a new invite. This", name);
+  if ((rc = cli_confirm(what, org, yes))) return rc;
   rc = kr_node_expel(n, id, reason);
   if (rc == KR_EFOUNDER)
     return cli_fail("%s founded this network and cannot be removed: no member can remove the "
@@ -457,8 +471,9 @@ static int member_remove(kr_node *n, const char *who, const char *reason)
 
 int cmd_member(int argc, char **argv)
 {
-  static const char usage[] = "kring member accept REQUEST | list | remove NODEID --reason TEXT";
-  cli_opt o[] = {{"reason", 1, 0, NULL, 0}};
+  static const char usage[] =
+    "kring member accept REQUEST|FILE | list | remove ORGANISATION --reason TEXT [--yes]";
+  cli_opt o[] = {{"reason", 1, 0, NULL, 0}, {"yes", 0, 0, NULL, 0}};
   const char **pos = calloc((size_t)argc + 1, sizeof *pos);
   kr_node *n = NULL;
   size_t npos;
@@ -466,13 +481,16 @@ int cmd_member(int argc, char **argv)
 
   if (!pos) return cli_fail("out of memory");
   if (argc < 1) { rc = cli_usage(usage, "which member command?"); goto out; }
-  if ((rc = cli_parse(argc - 1, argv + 1, o, 1, pos, &npos, usage))) goto out;
+  if ((rc = cli_parse(argc - 1, argv + 1, o, 2, pos, &npos, usage))) goto out;
   if (strcmp(argv[0], "accept") == 0) {
-    if (npos != 1 || o[0].n) { rc = cli_usage(usage, "member accept takes one join request"); goto out; }
+    if (npos != 1 || o[0].n || o[1].n) {
+      rc = cli_usage(usage, "member accept takes one join request (the line, or the file it is in)");
+      goto out;
+    }
     if ((rc = cli_open(&n))) goto out;
     rc = member_accept(n, pos[0]);
   } else if (strcmp(argv[0], "list") == 0) {
-    if (npos || o[0].n) { rc = cli_usage(usage, "member list takes no arguments"); goto out; }
+    if (npos || o[0].n || o[1].n) { rc = cli_usage(usage, "member list takes no arguments"); goto out; }
     if ((rc = cli_open(&n))) goto out;
     if (cli_json) {
       json_t *arr = json_array();
@@ -483,7 +501,11 @@ int cmd_member(int argc, char **argv)
     }
   } else if (strcmp(argv[0], "remove") == 0) {
     const char *reason = cli_val(&o[0]);
-    if (npos != 1) { rc = cli_usage(usage, "member remove takes one node id"); goto out; }
+    if (npos != 1) {
+      rc = cli_usage(usage, "member remove takes one organisation (its name in quotes, or at least "
+                            "8 characters of its node id)");
+      goto out;
+    }
     const char *why;
     if (!reason || !reason[0] || strlen(reason) > KR_REASON_MAX) {
       rc = cli_usage(usage, "--reason TEXT (up to %d characters) is required", KR_REASON_MAX);
@@ -494,13 +516,14 @@ int cmd_member(int argc, char **argv)
       goto out;
     }
     if ((rc = cli_open(&n))) goto out;
-    rc = member_remove(n, pos[0], reason);
+    rc = member_remove(n, pos[0], reason, o[1].n > 0);
   } else {
     rc = cli_usage(usage, "unknown member command '%s'", argv[0]);
   }
 out:
   kr_node_close(n);
   free(o[0].vals);
+  free(o[1].vals);
   free(pos);
   return rc;
 }

@@ -10,7 +10,7 @@ static const char usage_add[] =
   "kring volunteer add --name N [--email E] [--phone P] [--postcode C] [--city C] "
   "[--birth-year Y] [--skill S]... [--language L]... [--availability A]... [--note T]";
 static const char usage_set[] =
-  "kring volunteer set ID FIELD=VALUE... [--add FIELD=VALUE]... [--remove FIELD=VALUE]...";
+  "kring volunteer set VOLUNTEER FIELD=VALUE... [--add FIELD=VALUE]... [--remove FIELD=VALUE]...";
 static const char usage_list[] =
   "kring volunteer list [--skill S] [--language L] [--city C] [--available A]";
 
@@ -146,7 +146,7 @@ static int vol_set(int argc, char **argv)
 
   if (!pos) return cli_fail("out of memory");
   if ((rc = cli_parse(argc, argv, o, 2, pos, &npos, usage_set))) goto out;
-  if (npos < 1) { rc = cli_usage(usage_set, "missing volunteer ID"); goto out; }
+  if (npos < 1) { rc = cli_usage(usage_set, "which volunteer? Give the name, the e-mail or the id"); goto out; }
   if (npos == 1 && !o[0].n && !o[1].n) { rc = cli_usage(usage_set, "nothing to change"); goto out; }
   if ((rc = cli_open(&n))) goto out;
   if ((rc = cli_subject(n, pos[0], id))) goto out;
@@ -237,7 +237,7 @@ static int vol_show(int argc, char **argv)
   uint8_t id[KR_SUBJECT_LEN];
   int rc;
 
-  if (argc != 1) return cli_usage("kring volunteer show ID", argc ? "too many arguments" : "missing ID");
+  if (argc != 1) return cli_usage("kring volunteer show VOLUNTEER   (a name, an e-mail or an id)", argc ? "too many arguments (put a name of several words in quotes)" : "which volunteer? Give the name, the e-mail or the id");
   if ((rc = cli_open(&n))) return rc;
   if ((rc = cli_subject(n, argv[0], id))) goto out;
   if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail("reading %s: %s", argv[0], kr_strerror(rc)); goto out; }

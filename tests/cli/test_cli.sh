@@ -120,8 +120,8 @@ ok "show by prefix" "$KRING" volunteer show "${ANNA:0:8}"
 ok "show json" "$KRING" --json volunteer show "$ANNA"
 has "show json languages" '"en"'
 err "show unknown" 1 "no volunteer with id" "$KRING" volunteer show 00000000000000000000000000000000
-err "show bad id" 1 "not a volunteer id" "$KRING" volunteer show xyz!
-err "show no id" 2 "missing ID" "$KRING" volunteer show
+err "show bad id" 1 "no volunteer named .xyz!.*kring volunteer search" "$KRING" volunteer show xyz!
+err "show no id" 2 "which volunteer\? Give the name" "$KRING" volunteer show
 err "volunteer no sub" 2 "missing subcommand" "$KRING" volunteer
 err "volunteer bad sub" 2 "unknown subcommand" "$KRING" volunteer delete
 ok "list all" "$KRING" volunteer list
@@ -299,11 +299,11 @@ has "export consent history" '"consent_history"'
 has "export changes" '"action": "set"'
 has "export who" "\"by\": \"$NODE\""
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out" 2>/dev/null || { echo "FAIL: export is not JSON"; fails=$((fails+1)); }
-err "export no id" 2 "missing ID" "$KRING" subject-export
+err "export no id" 2 "which volunteer\? Give the name" "$KRING" subject-export
 
 # --- erase ---------------------------------------------------------------------
 err "erase without reason" 2 "--reason is required" "$KRING" erase "$PIET"
-ok "erase" "$KRING" erase "$PIET" --reason "verzoek van de vrijwilliger"
+ok "erase" "$KRING" erase "$PIET" --reason "verzoek van de vrijwilliger" --yes
 err "erase twice" 1 "already been erased" "$KRING" erase "$PIET" --reason again
 err "edit erased" 1 "has been erased" "$KRING" volunteer set "$PIET" city=Delft
 err "grant erased" 1 "has been erased" "$KRING" consent grant "$PIET" --purpose contact --to all

@@ -100,7 +100,7 @@ done
 # --- erasure relayed: made on c, reaches a only through b ----------------
 must k "$C" bundle export --for "Buurtteam Oost" --out "$T/c-b"
 must k "$B" bundle import "$T/c-b"
-must k "$C" erase "$PIET" --reason "verzoek van de vrijwilliger"
+must k "$C" erase "$PIET" --reason "verzoek van de vrijwilliger" --yes
 must k "$C" bundle export --for "Buurtteam Oost" --out "$T/c-b2"
 must k "$B" bundle import "$T/c-b2"
 must k "$B" bundle export --for "Voedselbank Noord" --out "$T/b-a"
@@ -191,7 +191,7 @@ check "network says who admitted whom, and when" \
   grep -qE "Buurtteam Oost .*member \(this node\), admitted by .*Voedselbank Noord.* on [0-9]{4}-" "$T/out"
 
 # --- a removed member's later bundle is refused --------------------------
-must k "$A" member remove "MZO Samen" --reason "organisatie gestopt"
+must k "$A" member remove "MZO Samen" --reason "organisatie gestopt" --yes
 refuse "remove twice" "removed already" k "$A" member remove "MZO Samen" --reason again
 refuse "remove self" "cannot remove itself" k "$A" member remove "Voedselbank Noord" --reason x
 # Nothing goes to a removed member: a bundle for it (sealed for the current
