@@ -55,6 +55,10 @@ int cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(pri
 int cli_fail_kr(int err, const char *what, const char *why);
 
 int cli_open(kr_node **n);
+/* Why path cannot be created or written, in words with what to do (no
+ * such folder, permission denied, read-only, disk full): 1 with why
+ * filled, or 0 when nothing is known to be wrong. */
+int cli_write_problem(const char *path, char *why, size_t cap);
 /* The line for a damaged store (why: SQLite's words, or kring's). */
 int cli_damaged(const char *why);
 /* If kr_node_store_error() knows trouble with the store (damaged, or a

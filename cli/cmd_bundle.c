@@ -29,6 +29,13 @@ static int bundle_export(int argc, char **argv)
   if (npos) { rc = cli_usage(usage, "unexpected argument '%s'", pos[0]); goto out; }
   if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) { rc = cli_usage(usage, "--out FILE is required"); goto out; }
   if (o[1].n && o[2].n) { rc = cli_usage(usage, "--for and --all exclude each other"); goto out; }
+  {
+    char why[600];
+    if (cli_write_problem(cli_val(&o[0]), why, sizeof why)) {
+      rc = cli_fail("cannot write %s: %s", cli_val(&o[0]), why);
+      goto out;
+    }
+  }
   if ((rc = cli_open(&n))) goto out;
   if (o[1].n) {
     int removed;
@@ -49,7 +56,14 @@ static int bundle_export(int argc, char **argv)
     rc = cli_fail("this node is not a member yet, so there is nobody to encrypt a bundle for");
     goto out;
   }
-  if (rc == KR_EIO) { rc = cli_fail("cannot write %s", cli_val(&o[0])); goto out; }
+  if (rc == KR_EIO) {
+    char why[600];
+    if (!cli_write_problem(cli_val(&o[0]), why, sizeof why))
+      snprintf(why, sizeof why, "the disk may be full or was removed while writing; free some "
+               "space, or plug the disk in again, and export again");
+    rc = cli_fail("cannot write %s: %s", cli_val(&o[0]), why);
+    goto out;
+  }
   if (rc) { rc = cli_fail("cannot export: %s", kr_strerror(rc)); goto out; }
   if (cli_json)
     rc = cli_print_json(json_pack("{s:s, s:I, s:I, s:i}", "file", cli_val(&o[0]), "changes",

@@ -328,6 +328,53 @@ int cli_open(kr_node **n)
   }
 }
 
+/* ---- why a file cannot be written ------------------------------------------ */
+
+int cli_write_problem(const char *path, char *why, size_t cap)
+{
+  char dir[4096], *slash;
+  struct stat st;
+  struct statvfs v;
+
+  snprintf(dir, sizeof dir, "%s", path);
+  while ((slash = strrchr(dir, '/')) && slash[1] == 0 && slash != dir) *slash = 0;
+  if (!(slash = strrchr(dir, '/'))) snprintf(dir, sizeof dir, ".");
+  else if (slash == dir) dir[1] = 0;
+  else *slash = 0;
+  if (stat(dir, &st) != 0) {
+    if (errno == EACCES)
+      snprintf(why, cap, "permission denied: this user may not look into %s; pick a folder of "
+               "your own, or ask the computer's administrator", dir);
+    else
+      snprintf(why, cap, "the folder %s does not exist (a USB stick not plugged in, or a typing "
+               "error?); create it (mkdir -p %s) or pick another", dir, dir);
+    return 1;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    snprintf(why, cap, "%s is a file, not a folder; pick another place", dir);
+    return 1;
+  }
+  if (access(dir, W_OK) != 0) {
+    snprintf(why, cap, "permission denied: this user may not write in %s; pick a folder of your "
+             "own (such as your home folder), or ask the computer's administrator", dir);
+    return 1;
+  }
+  if (statvfs(dir, &v) == 0 && (v.f_flag & ST_RDONLY)) {
+    snprintf(why, cap, "the disk holding %s is read-only (a write-protected USB stick?); use "
+             "another", dir);
+    return 1;
+  }
+  if (statvfs(dir, &v) == 0 && v.f_blocks > 0 && v.f_bavail == 0) {
+    snprintf(why, cap, "the disk holding %s is full; free some space or use another disk", dir);
+    return 1;
+  }
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    snprintf(why, cap, "%s is a folder; give a file name in it", path);
+    return 1;
+  }
+  return 0;
+}
+
 /* ---- a volunteer by id, name or e-mail ------------------------------------ */
 
 #define MATCH_MAX 10        /* candidates shown when a name is not unique */

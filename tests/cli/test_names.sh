@@ -83,5 +83,36 @@ n=$((n + 1)); [ "$(dig)" != "$D0" ] || fail "erase on a terminal did not erase"
 ok "erase by 8 hex digits with --yes" "$KRING" erase "${ANNA2:0:8}" --reason "verzoek" --yes
 err "erase twice" 1 "already been erased" "$KRING" erase "$PIET" --reason x --yes
 
+# --- invites and join requests through e-mail --------------------------------------
+B="$T/b"
+INV=$("$KRING" invite 2>/dev/null)
+# as a mail program wraps and quotes it, with text around it
+MAIL=$(printf 'Hoi,\n\nhier is de uitnodiging:\n\n%s\n\nGroeten, Els\n' "$INV" | fold -w 76 | sed 's/^/> /')
+n=$((n + 1)); [ "$(printf '%s\n' "$MAIL" | wc -l)" -gt 8 ] || fail "the mail is not wrapped"
+ok "join a wrapped, quoted invite" "$KRING" --home "$B" join "$MAIL" --org "Buurtteam Oost" --kind buurtteam --offline --out "$T/verzoek.txt"
+has "join says where the request is" "wrote the join request to .*verzoek.txt" "$T/out"
+n=$((n + 1)); [ "$(stat -c %a "$T/verzoek.txt")" = 600 ] || fail "the request file is readable by others"
+REQ=$(head -1 "$T/verzoek.txt")
+err "a request where an invite goes" 1 "this is a join request, not an invite"   "$KRING" --home "$T/x" join "$T/verzoek.txt" --org X --offline
+REQMAIL=$(printf '%s' "$REQ" | fold -w 60 | sed 's/^/>> /')
+ok "accept a wrapped request" "$KRING" member accept "$REQMAIL"
+has "accept names the organisation for the bundle" "bundle export --for \"Buurtteam Oost\"" "$T/out"
+ok "invite to a file" "$KRING" invite --out "$T/uitnodiging.txt"
+has "invite file says how to join" "kring join .*uitnodiging.txt" "$T/out"
+n=$((n + 1)); [ "$(stat -c %a "$T/uitnodiging.txt")" = 600 ] || fail "the invite file is readable by others"
+INV2=$(head -1 "$T/uitnodiging.txt")
+err "an invite cut short" 1 "this invite is cut short: probably cut off, or wrapped .*kring invite --out"   "$KRING" --home "$T/x" join "${INV2:0:150}" --org X --offline
+err "an invite with a character changed" 1 "does not verify: a character in it was changed.*as a file"   "$KRING" --home "$T/x" join "${INV2:0:100}A${INV2:101}" --org X --offline
+err "not an invite" 1 "this is not a kring invite \(a kring invite starts with kring-invite-1."   "$KRING" --home "$T/x" join hallo --org X --offline
+err "no such invite file" 1 "no such file: .*nothere.txt" "$KRING" --home "$T/x" join "$T/nothere.txt" --org X --offline
+n=$((n + 1)); [ ! -e "$T/x" ] || fail "a refused join created a node"
+ok "join from the file" "$KRING" --home "$T/c" join "$T/uitnodiging.txt" --org "MZO Samen" --offline
+
+# --- messages that say why and what to do -----------------------------------------
+err "init in a missing folder" 1 "the folder .*/no/such does not exist.*mkdir -p" \
+  "$KRING" --home "$T/no/such/home" init --org X
+err "bundle to a missing folder" 1 "cannot write .*: the folder .*/usb does not exist \(a USB stick" \
+  "$KRING" bundle export --out "$T/media/usb/x.krb"
+
 echo "test_names: $n checks, $fails failed"
 [ "$fails" -eq 0 ]

@@ -54,9 +54,9 @@ check "b sees three members" test "$(grep -c . "$T/out")" -eq 3
 
 # Expired and forged invites.
 SHORT=$(k "$A" invite --expires 1m 2>/dev/null)
-refuse "malformed invite" "not a kring invite" k "$T/d" join "kring-invite-1.AAAA" --org D --offline
+refuse "malformed invite" "this invite is damaged.*as a file" k "$T/d" join "kring-invite-1.AAAA" --org D --offline
 TAMPER="${SHORT%?}$( [ "${SHORT: -1}" = A ] && echo B || echo A)"
-refuse "tampered invite" "does not verify|not a kring" k "$T/d" join "$TAMPER" --org D --offline
+refuse "tampered invite" "does not verify|is damaged" k "$T/d" join "$TAMPER" --org D --offline
 check "refused join leaves no home" test ! -e "$T/d/kring.db"
 faketime_join() { KRING_TEST_NOW_MS=$(( $(date +%s) * 1000 + 3600 * 1000 )) k "$@"; }
 refuse "expired invite (join)" "expired" faketime_join "$T/d" join "$SHORT" --org D --offline
