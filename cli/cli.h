@@ -83,9 +83,11 @@ int cli_confirm(const char *what, const char *answer, int yes);
 
 void cli_hex(const uint8_t *b, size_t n, char *out);
 int cli_unhex(const char *s, uint8_t *out, size_t n);
-/* "2026-11-22 14:03:12" local, or ISO 8601 UTC when iso. */
+/* "2026-11-22 14:03:12 CET" local with its zone, or ISO 8601 UTC when iso. */
 void cli_time(kr_hlc hlc, int iso, char out[32]);
-/* Milliseconds since the epoch as local "2026-11-22 14:03", or "never" for 0. */
+/* "2026-11-22T13:03:12Z" (as the JSON holds it) as local time with its zone. */
+void cli_iso_local(const char *iso, char out[32]);
+/* Milliseconds since the epoch as local "2026-11-22 14:03 CET", or "never" for 0. */
 void cli_ms_time(uint64_t ms, char out[32]);
 /* A short name for a node, for people: the first 12 hex digits and the
  * organisation's name, escaped as by cli_safe. */

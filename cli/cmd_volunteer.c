@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "crdt/err.h"
+#include "node/validate.h"
 
 static const char usage_add[] =
   "kring volunteer add --name N [--email E] [--phone P] [--postcode C] [--city C] "
@@ -323,6 +324,7 @@ static int vol_list(int argc, char **argv)
   size_t npos;
   struct list_ctx l = {NULL, NULL, 0};
   kr_filter f;
+  char slot[64];
   int rc;
 
   if (!pos) return cli_fail("out of memory");
@@ -331,10 +333,13 @@ static int vol_list(int argc, char **argv)
   f.skill = cli_val(&o[0]);
   f.language = cli_val(&o[1]);
   f.city = cli_val(&o[2]);
-  f.available = cli_val(&o[3]);
-  if (f.available && (strlen(f.available) != 6 || f.available[3] != '-')) {
-    rc = cli_usage(usage_list, "--available takes mon-am ... sun-ev");
-    goto out;
+  if (cli_val(&o[3])) {
+    const char *why;
+    if (kr_normalise_field(KR_F_AVAILABILITY, cli_val(&o[3]), slot, sizeof slot, 0, &why)) {
+      rc = cli_usage(usage_list, "--available takes ma-ochtend ... zo-avond (or mon-am ... sun-ev)");
+      goto out;
+    }
+    f.available = slot;
   }
   if ((rc = cli_open(&l.n))) goto out;
   if (cli_json) l.arr = json_array();

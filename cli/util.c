@@ -509,8 +509,9 @@ int cli_subject_min(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LE
     if (all_hex(arg) && len >= 4)
       return cli_fail("no volunteer with id %s or named '%s' on this node; find them with: "
                       "kring volunteer search WORD", arg, arg);
-    return cli_fail("no volunteer %s '%s' on this node (or this node may not read them); find "
-                    "them with: kring volunteer search WORD", m.email ? "with e-mail" : "named",
+    return cli_fail("no volunteer %s '%s' on this node; look with kring volunteer search WORD (an "
+                    "erased volunteer is found by id only, and one whose consent does not name "
+                    "this organisation cannot be read here)", m.email ? "with e-mail" : "named",
                     arg);
   }
   cli_fail("'%s' matches %zu volunteers; give the id (first 8 characters are enough) or the "
@@ -578,8 +579,26 @@ void cli_time(kr_hlc hlc, int iso, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
   } else {
     localtime_r(&secs, &tm);
-    strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
+    strftime(out, 32, "%Y-%m-%d %H:%M:%S %Z", &tm);
   }
+}
+
+void cli_iso_local(const char *iso, char out[32])
+{
+  struct tm tm;
+  time_t secs;
+
+  memset(&tm, 0, sizeof tm);
+  if (!iso || sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
+    snprintf(out, 32, "%s", iso ? iso : "");
+    return;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  secs = timegm(&tm);
+  localtime_r(&secs, &tm);
+  strftime(out, 32, "%Y-%m-%d %H:%M:%S %Z", &tm);
 }
 
 void cli_ms_time(uint64_t ms, char out[32])
@@ -591,7 +610,7 @@ void cli_ms_time(uint64_t ms, char out[32])
     return;
   }
   localtime_r(&t, &tm);
-  strftime(out, 32, "%Y-%m-%d %H:%M", &tm);
+  strftime(out, 32, "%Y-%m-%d %H:%M %Z", &tm);
 }
 
 struct find_member {

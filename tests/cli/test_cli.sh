@@ -168,7 +168,7 @@ err "set unknown volunteer" 1 "no volunteer" "$KRING" volunteer set ffffffff cit
 
 # --- consent -----------------------------------------------------------------
 ok "grant" "$KRING" consent grant "$ANNA" --purpose contact --to all --method paper --text-version 2024-1
-ok "grant to self by org name" "$KRING" consent grant "$ANNA" --purpose placement --to "Voedselbank Noord" --until 2031-12-31
+ok "grant to self by org name" "$KRING" consent grant --method papier "$ANNA" --purpose placement --to "Voedselbank Noord" --until 2031-12-31
 ok "grant to node id" "$KRING" consent grant "$FATMA" --purpose photos --to "$NODE" --method digital
 ok "show consent" "$KRING" consent show "$ANNA"
 has "granted" "contact +to all +granted"
@@ -185,21 +185,21 @@ has "json history" '"action": "withdraw"'
 ok "no consent" "$KRING" consent show "$PIET"
 has "no consent text" "no consent recorded"
 D2=$(dig)
-err "grant no purpose" 2 "--purpose is required" "$KRING" consent grant "$ANNA" --to all
-err "grant no to" 2 "--to ORG\|all is required" "$KRING" consent grant "$ANNA" --purpose contact
-err "grant bad purpose" 1 "purpose must be" "$KRING" consent grant "$ANNA" --purpose "Nieuwsbrief!" --to all
+err "grant no purpose" 2 "--purpose is required" "$KRING" consent grant --method papier "$ANNA" --to all
+err "grant no to" 2 "--to ORG\|all is required" "$KRING" consent grant --method papier "$ANNA" --purpose contact
+err "grant bad purpose" 1 "purpose must be" "$KRING" consent grant --method papier "$ANNA" --purpose "Nieuwsbrief!" --to all
 err "grant bad method" 2 "unknown method 'fax'" "$KRING" consent grant "$ANNA" --purpose contact --to all --method fax
-err "grant bad date" 1 "real date" "$KRING" consent grant "$ANNA" --purpose contact --to all --until 2031-02-30
-err "grant past date" 1 "in the past" "$KRING" consent grant "$ANNA" --purpose contact --to all --until 2020-01-01
-err "grant unknown recipient" 1 "no member .Nobody." "$KRING" consent grant "$ANNA" --purpose contact --to "Nobody"
+err "grant bad date" 1 "real date" "$KRING" consent grant --method papier "$ANNA" --purpose contact --to all --until 2031-02-30
+err "grant past date" 1 "in the past" "$KRING" consent grant --method papier "$ANNA" --purpose contact --to all --until 2020-01-01
+err "grant unknown recipient" 1 "no member .Nobody." "$KRING" consent grant --method papier "$ANNA" --purpose contact --to "Nobody"
 err "withdraw takes no until" 2 "unknown option '--until'" "$KRING" consent withdraw "$ANNA" --purpose contact --to all --until 2030-01-01
 err "consent no sub" 2 "missing subcommand" "$KRING" consent
 err "consent show unknown" 1 "no volunteer" "$KRING" consent show abcdabcd
 err "grant to a node id that is no member" 1 "no member with node id 0123456789ab.*consent goes to all or to a member: Voedselbank Noord" \
-  "$KRING" consent grant "$ANNA" --purpose contact --to 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+  "$KRING" consent grant --method papier "$ANNA" --purpose contact --to 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 err "withdraw for a node id no consent names" 1 "no consent of this volunteer names it; the members are: Voedselbank Noord" \
   "$KRING" consent withdraw "$ANNA" --purpose contact --to 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
-err "unknown recipient names the members" 1 "the members are: Voedselbank Noord$" "$KRING" consent grant "$ANNA" --purpose contact --to "Nobody"
+err "unknown recipient names the members" 1 "the members are: Voedselbank Noord$" "$KRING" consent grant --method papier "$ANNA" --purpose contact --to "Nobody"
 [ "$(dig)" = "$D2" ] || { echo "FAIL: a refused consent changed the store"; fails=$((fails+1)); }
 
 # --- text that could forge output ---------------------------------------------
@@ -234,9 +234,9 @@ err "bidi isolate in skill" 1 "text-direction" "$KRING" volunteer set "$ANNA" --
 err "tab in notes" 1 "control character" "$KRING" volunteer set "$ANNA" notes=$'a\tb'
 err "terminal escape in notes" 1 "control character" "$KRING" volunteer set "$ANNA" notes=$'a\e[2Jb'
 err "line separator in notes" 1 "line or paragraph separator" "$KRING" volunteer set "$ANNA" notes=$'a\xe2\x80\xa8b'
-err "newline in text version" 1 "text-version .*holds one line" "$KRING" consent grant "$ANNA" --purpose contact \
+err "newline in text version" 1 "text-version .*holds one line" "$KRING" consent grant --method papier "$ANNA" --purpose contact \
   --to all --text-version $'2024-1\n  2026-01-01T00:00:00Z  grant    contact'
-err "bidi in text version" 1 "text-version .*text-direction" "$KRING" consent grant "$ANNA" --purpose contact \
+err "bidi in text version" 1 "text-version .*text-direction" "$KRING" consent grant --method papier "$ANNA" --purpose contact \
   --to all --text-version "2024${RLO}1"
 err "newline in erase reason" 1 "reason.*holds one line" "$KRING" erase "$FATMA" --reason $'verzoek\nid                       0000'
 err "C1 in erase reason" 1 "reason.*holds one line" "$KRING" erase "$FATMA" --reason "verzoek${NEL}"
@@ -306,7 +306,7 @@ err "erase without reason" 2 "--reason is required" "$KRING" erase "$PIET"
 ok "erase" "$KRING" erase "$PIET" --reason "verzoek van de vrijwilliger" --yes
 err "erase twice" 1 "already been erased" "$KRING" erase "$PIET" --reason again
 err "edit erased" 1 "has been erased" "$KRING" volunteer set "$PIET" city=Delft
-err "grant erased" 1 "has been erased" "$KRING" consent grant "$PIET" --purpose contact --to all
+err "grant erased" 1 "has been erased" "$KRING" consent grant --method papier "$PIET" --purpose contact --to all
 ok "show erased" "$KRING" volunteer show "$PIET"
 has "show erased marker" "^erased"
 hasnt "no name" "Piet"

@@ -83,6 +83,37 @@ n=$((n + 1)); [ "$(dig)" != "$D0" ] || fail "erase on a terminal did not erase"
 ok "erase by 8 hex digits with --yes" "$KRING" erase "${ANNA2:0:8}" --reason "verzoek" --yes
 err "erase twice" 1 "already been erased" "$KRING" erase "$PIET" --reason x --yes
 
+# --- Dutch answers, one stored form ----------------------------------------------
+JAN=$("$KRING" volunteer add --name "Jan Visser" --availability ma-ochtend --availability "Dinsdag avond" --availability sun-ev)
+ok "vog ja and a Dutch date" "$KRING" volunteer set "Jan Visser" vog_meets_requirements=ja vog_checked_on=14-03-2025
+ok "show Jan" "$KRING" --json volunteer show "$JAN"
+has "ja is stored as yes" '"vog_meets_requirements": "yes"' "$T/out"
+has "14-03-2025 is stored as 2025-03-14" '"vog_checked_on": "2025-03-14"' "$T/out"
+has "ma-ochtend is stored as mon-am" '"mon-am"' "$T/out"
+has "Dinsdag avond is stored as tue-ev" '"tue-ev"' "$T/out"
+ok "nee" "$KRING" volunteer set "$JAN" vog_meets_requirements=Nee
+ok "list by a Dutch slot" "$KRING" volunteer list --available di-avond
+has "di-avond finds Jan" "Jan Visser" "$T/out"
+err "misschien" 1 "must be ja or nee" "$KRING" volunteer set "$JAN" vog_meets_requirements=misschien
+err "a date the wrong way" 1 "not a date \(2025-03-14 or 14-03-2025\)" "$KRING" volunteer set "$JAN" vog_checked_on=2025-3-14
+err "grant without a method" 2 "--method is required: how did the volunteer give consent\? papier" \
+  "$KRING" consent grant "$JAN" --purpose contact --to all
+ok "grant with --method papier" "$KRING" consent grant "$JAN" --purpose contact --to all --method papier
+ok "grant with --method mondeling" "$KRING" consent grant "$JAN" --purpose fotos --to all --method Mondeling
+ok "grant saying the method is not known" "$KRING" consent grant "$JAN" --purpose nieuwsbrief --to all --method onbekend
+ok "withdraw without a method" "$KRING" consent withdraw "$JAN" --purpose fotos --to all
+ok "consent show" "$KRING" consent show "$JAN"
+has "stored as paper" "contact .* \(paper\)" "$T/out"
+has "history in local time with its zone" "^  [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} [A-Z+0-9-]+  grant " "$T/out"
+hasnt "history not in UTC ISO" "[0-9]T[0-9:]+Z" "$T/out"
+ok "consent show json" "$KRING" --json consent show "$JAN"
+has "json stays UTC ISO 8601" '"at": "[0-9-]+T[0-9:]+Z"' "$T/out"
+ok "erase Jan" "$KRING" erase "$JAN" --reason "verzoek van de vrijwilliger" --yes
+ok "consent show after erase" "$KRING" consent show "$JAN"
+has "the marker where the history was" "^erased +on .* by [0-9a-f]{12} \(Voedselbank Noord\): verzoek van de vrijwilliger" "$T/out"
+has "says the history went with it" "deleted with the rest" "$T/out"
+err "an erased volunteer's name is gone" 1 "erased volunteer is found by id only" "$KRING" consent show "Jan Visser"
+
 # --- invites and join requests through e-mail --------------------------------------
 B="$T/b"
 INV=$("$KRING" invite 2>/dev/null)

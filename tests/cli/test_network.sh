@@ -202,10 +202,10 @@ check "no bundle for the removed member" test ! -e "$T/for-removed"
 C_ID=$(k "$C" id | cut -c1-64)
 refuse "bundle for a removed member's id" "was removed" k "$A" bundle export --for "$C_ID" --out "$T/for-removed"
 refuse "grant to a removed member" "was removed from the network, so consent cannot go to it; consent goes to all or to a member: Voedselbank Noord, Buurtteam Oost, Zorg$" \
-  k "$A" consent grant "$ANNA" --purpose contact --to "MZO Samen"
-refuse "grant to a removed member's id" "was removed" k "$A" consent grant "$ANNA" --purpose contact --to "$C_ID"
+  k "$A" consent grant --method papier "$ANNA" --purpose contact --to "MZO Samen"
+refuse "grant to a removed member's id" "was removed" k "$A" consent grant --method papier "$ANNA" --purpose contact --to "$C_ID"
 refuse "grant to a node id that is no member" "no member with node id 0123456789ab.*: Voedselbank Noord, Buurtteam Oost, Zorg$" \
-  k "$A" consent grant "$ANNA" --purpose contact --to 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+  k "$A" consent grant --method papier "$ANNA" --purpose contact --to 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 must k "$A" consent withdraw "$ANNA" --purpose contact --to "MZO Samen"
 must k "$A" consent withdraw "$ANNA" --purpose contact --to "$C_ID"
 must k "$C" volunteer add --name "Na verwijdering"
