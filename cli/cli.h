@@ -53,6 +53,9 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Message for a kr_ error, with the reason a validator gave. */
 int cli_fail_kr(int err, const char *what, const char *why);
+/* Message for a failed edit or commit: a node not admitted yet is told
+ * what to do. */
+int cli_fail_write(int err, const char *what);
 
 int cli_open(kr_node **n);
 /* Why path cannot be created or written, in words with what to do (no

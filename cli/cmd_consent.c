@@ -143,7 +143,7 @@ static int consent_edit(int argc, char **argv, int grant)
   if ((rc = cli_open(&n))) goto out;
   if ((rc = cli_subject(n, pos[0], id))) goto out;
   if ((rc = recipient(n, cli_val(&o[1]), id, grant, r, &all))) goto out;
-  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail("%s", kr_strerror(rc)); goto out; }
+  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail_write(rc, "cannot record the consent"); goto out; }
   e = grant ? kr_txn_grant(t, id, cli_val(&o[0]), all ? NULL : r, method, cli_val(&o[3]),
                            until ? until : "", &why)
             : kr_txn_withdraw(t, id, cli_val(&o[0]), all ? NULL : r, method, "", &why);
@@ -155,7 +155,7 @@ static int consent_edit(int argc, char **argv, int grant)
   }
   rc = kr_txn_commit(t, NULL);
   t = NULL;
-  if (rc) { rc = cli_fail("storing the consent: %s", kr_strerror(rc)); goto out; }
+  if (rc) { rc = cli_fail_write(rc, "cannot store the consent"); goto out; }
   if (cli_json) rc = cli_print_json(json_pack("{s:b}", "ok", 1));
   else printf("%s %s for %s to %s\n", grant ? "granted" : "withdrew", cli_safe(cli_val(&o[0]), -1),
               cli_safe(pos[0], -1), cli_safe(cli_val(&o[1]), -1));

@@ -67,7 +67,7 @@ int cmd_erase(int argc, char **argv)
       if ((rc = cli_confirm(what, answer, 0))) goto out;
     }
   }
-  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail("%s", kr_strerror(rc)); goto out; }
+  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail_write(rc, "cannot record the erasure"); goto out; }
   if ((e = kr_txn_erase(t, id, cli_val(&o[0]), &why))) {
     rc = e == KR_EERASED ? cli_fail("volunteer %s has already been erased", pos[0])
        : e == KR_EBSN ? cli_fail("reason looks like it holds a BSN; kring never stores one")
@@ -76,7 +76,7 @@ int cmd_erase(int argc, char **argv)
   }
   rc = kr_txn_commit(t, NULL);
   t = NULL;
-  if (rc) { rc = cli_fail("storing the erasure: %s", kr_strerror(rc)); goto out; }
+  if (rc) { rc = cli_fail_write(rc, "cannot store the erasure"); goto out; }
   kr_node_checkpoint(n);
   if (cli_json) rc = cli_print_json(json_pack("{s:b}", "ok", 1));
   else printf("erased %s: the data is deleted here, and the erasure reaches every other node "

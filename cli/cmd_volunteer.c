@@ -54,7 +54,7 @@ static int vol_add(int argc, char **argv)
   if (npos) { rc = cli_usage(usage_add, "unexpected argument '%s'", pos[0]); goto out; }
   if (!cli_val(&o[NAME])) { rc = cli_usage(usage_add, "--name is required"); goto out; }
   if ((rc = cli_open(&n))) goto out;
-  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail("%s", kr_strerror(rc)); goto out; }
+  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail_write(rc, "cannot store the change"); goto out; }
   kr_txn_new_subject(t, id);
   for (int i = 0; i < NOPT; i++)
     for (size_t j = 0; j < o[i].n; j++) {
@@ -65,7 +65,7 @@ static int vol_add(int argc, char **argv)
     }
   rc = kr_txn_commit(t, NULL);
   t = NULL;
-  if (rc) { rc = cli_fail("storing the volunteer: %s", kr_strerror(rc)); goto out; }
+  if (rc) { rc = cli_fail_write(rc, "cannot store the volunteer"); goto out; }
   cli_hex(id, KR_SUBJECT_LEN, hex);
   if (cli_json) rc = cli_print_json(json_pack("{s:s}", "id", hex));
   else printf("%s\n", hex);
@@ -151,7 +151,7 @@ static int vol_set(int argc, char **argv)
   if (npos == 1 && !o[0].n && !o[1].n) { rc = cli_usage(usage_set, "nothing to change"); goto out; }
   if ((rc = cli_open(&n))) goto out;
   if ((rc = cli_subject(n, pos[0], id))) goto out;
-  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail("%s", kr_strerror(rc)); goto out; }
+  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail_write(rc, "cannot store the change"); goto out; }
   for (size_t i = 1; i < npos; i++) {
     const char *value, *why = NULL;
     int code = split_assign(pos[i], field, sizeof field, &value), e;
@@ -186,7 +186,7 @@ static int vol_set(int argc, char **argv)
   kr_buf_init(&wire, KR_CHANGE_MAX);
   rc = kr_txn_commit(t, &wire);
   t = NULL;
-  if (rc) { rc = cli_fail("storing the change: %s", kr_strerror(rc)); goto out; }
+  if (rc) { rc = cli_fail_write(rc, "cannot store the change"); goto out; }
   if (cli_json) {
     json_t *lost = json_array();
     outvoted(n, id, pos + 1, npos - 1, &wire, lost);

@@ -118,9 +118,12 @@ static int say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_damaged(const char *why)
 {
   trouble_said = 1;
-  return say("the store in %s is damaged (%s). Restore %s from a backup, or move it aside and "
-             "join the network again as a new node (admin guide: \"A damaged store\")",
-             cli_home, why, cli_home);
+  /* the plain line first; SQLite's words (page numbers, for kring check)
+   * at the end, for whoever helps */
+  return say("the store in %s is damaged. Restore %s from a backup; or move it aside, ask a "
+             "member for an invite and join again as a new node, which gets the whole register "
+             "in their bundle (admin guide: \"A damaged store\"). Details: %s",
+             cli_home, cli_home, why);
 }
 
 /* Why the home cannot be written, as far as the file system tells. */
@@ -182,6 +185,16 @@ int cli_usage(const char *usage, const char *fmt, ...)
   va_end(ap);
   fprintf(stderr, "\nusage: %s\n", usage);
   return CLI_USAGE;
+}
+
+int cli_fail_write(int err, const char *what)
+{
+  if (err == KR_ENOTMEMBER)
+    return cli_fail("%s: this node is waiting to be admitted to its network, and until then it "
+                    "can change nothing. Ask the member who invited you to run kring member "
+                    "accept with your join request, then import the bundle they send you (kring "
+                    "bundle import FILE)", what);
+  return cli_fail("%s: %s", what, kr_strerror(err));
 }
 
 int cli_fail_kr(int err, const char *what, const char *why)
