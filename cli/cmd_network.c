@@ -373,9 +373,10 @@ static int join_online(kr_node *n, const kr_invite *inv, const char *request)
     t.info.state = -1;
   }
   if (t.info.state != 1 || kr_node_is_member(n, kr_node_id(n)) != 1)
-    return cli_fail("could not join: the node in %s waits to be admitted. Run the same kring join "
-                    "again when the inviter's kring serve is reachable, or add --offline and send "
-                    "the join request instead", cli_home);
+    return cli_fail("could not join: the node was created in %s, but it is not admitted yet. Run "
+                    "the same kring join again when the inviter's kring serve can be reached (it "
+                    "goes on with this node), or run it again with --offline --out verzoek.txt and "
+                    "send that file to the inviter", cli_home);
   /* the inviter becomes a peer, under its organisation's name */
   char org[KR_ORG_MAX + 1] = "";
   if (kr_node_member_org(n, inv->inviter, org, sizeof org) != 1) org[0] = 0;
@@ -414,7 +415,7 @@ int cmd_join(int argc, char **argv)
   kr_invite *inv = calloc(1, sizeof *inv);
   kr_node *n = NULL;
   size_t npos;
-  int rc;
+  int rc, reused = 0;
 
   if (!pos || !inv) { rc = cli_fail("out of memory"); goto out; }
   if ((rc = cli_parse(argc, argv, o, 4, pos, &npos, usage))) goto out;
@@ -448,9 +449,11 @@ int cmd_join(int argc, char **argv)
     goto out;
   }
   rc = kr_node_create_joining(cli_home, cli_val(&o[0]), kind, inv->network, inv->founder, &n);
-  if (rc == KR_EEXISTS && !o[2].n) {
-    /* a join that was cut off is tried again with the node it made (the
-     * inviter accepts the same request from the same node again) */
+  reused = rc == KR_EEXISTS;
+  if (rc == KR_EEXISTS) {
+    /* a join that was cut off, or that failed online and goes on offline,
+     * is tried again with the node it made (the inviter accepts the same
+     * request from the same node again) */
     uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
     if (kr_node_open(cli_home, &n) == 0) {
       kr_node_network(n, net, founder);
@@ -462,8 +465,19 @@ int cmd_join(int argc, char **argv)
       }
     }
   }
-  if (rc == KR_EEXISTS) { rc = cli_fail("%s already holds a kring node; refusing to overwrite it", cli_home); goto out; }
-  if (rc) { rc = cli_fail("cannot create node in %s: %s", cli_home, kr_strerror(rc)); goto out; }
+  if (rc == KR_EEXISTS) {
+    rc = cli_fail("%s already holds a kring node (of another network, or another organisation "
+                  "name); refusing to overwrite it: give the new node another --home", cli_home);
+    goto out;
+  }
+  if (rc) {
+    char reason[600];
+    if (cli_write_problem(cli_home, reason, sizeof reason))
+      rc = cli_fail("cannot create the node in %s: %s", cli_home, reason);
+    else
+      rc = cli_fail("cannot create the node in %s: %s", cli_home, kr_strerror(rc));
+    goto out;
+  }
   if ((rc = kr_node_set_inviter(n, inv->inviter))) {
     rc = cli_fail("cannot record the inviter: %s", kr_strerror(rc));
     goto out;
@@ -493,17 +507,18 @@ int cmd_join(int argc, char **argv)
     cli_hex(kr_node_id(n), KR_NODE_LEN, hex);
     rc = cli_print_json(json_pack("{s:s, s:s}", "node_id", hex, "join_request", line));
   } else if (cli_val(&o[3])) {
-    printf("node created in %s; wrote the join request to %s. Send that file to the member who "
+    printf("node %s in %s; wrote the join request to %s. Send that file to the member who "
            "invited you; they run: kring member accept %s, then give you a bundle, which you "
-           "import with kring bundle import FILE.\n", cli_safe(cli_home, -1),
+           "import with kring bundle import FILE.\n", reused ? "(made before) kept" : "created",
+           cli_safe(cli_home, -1),
            cli_safe(cli_val(&o[3]), -1), cli_safe(cli_val(&o[3]), -1));
   } else {
     printf("%s\n", line);
-    fprintf(stderr, "kring: node created in %s. Send the line above to the member who invited "
+    fprintf(stderr, "kring: node %s in %s. Send the line above to the member who invited "
                     "you; they run: kring member accept REQUEST, then give you a bundle, which "
                     "you import with kring bundle import FILE. (If a mail program may break the "
                     "line, add --out verzoek.txt and send the file.)\n",
-            cli_safe(cli_home, -1));
+            reused ? "(made before) kept" : "created", cli_safe(cli_home, -1));
   }
 out:
   kr_node_close(n);

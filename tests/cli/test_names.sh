@@ -145,5 +145,28 @@ err "init in a missing folder" 1 "the folder .*/no/such does not exist.*mkdir -p
 err "bundle to a missing folder" 1 "cannot write .*: the folder .*/usb does not exist \(a USB stick" \
   "$KRING" bundle export --out "$T/media/usb/x.krb"
 
+# --- things that went wrong silently -------------------------------------------------
+# a second kring serve on one home is refused, naming the first one's PID
+PORT=$((20000 + RANDOM % 20000))
+"$KRING" serve --listen 127.0.0.1:$PORT 2>"$T/serve1.err" &
+SERVE=$!
+for _ in $(seq 1 50); do grep -q "$SERVE" "$KRING_HOME/serve.lock" 2>/dev/null && break; sleep 0.1; done
+err "a second serve on one home" 1 "kring serve is already running for .* \(PID $SERVE\); one is enough" \
+  "$KRING" serve --listen 127.0.0.1:$((PORT + 1))
+kill "$SERVE"; wait "$SERVE" 2>/dev/null
+# a failed online join says that the node was made, and --offline goes on with it
+INV3=$("$KRING" invite --address 127.0.0.1:1 2>/dev/null)
+n=$((n + 1))
+"$KRING" --home "$T/j" join "$INV3" --org "Wijkteam Zuid" >"$T/out" 2>"$T/err" && fail "online join without a peer succeeded"
+has "online join that cannot connect says the node was made" "could not join: the node was created in .*/j, but it is not admitted yet" "$T/err"
+ok "the same join goes on offline with that node" "$KRING" --home "$T/j" join "$INV3" --org "Wijkteam Zuid" --offline --out "$T/j.txt"
+has "offline join keeps the node" "node \(made before\) kept in" "$T/out"
+# columns sized to their content: a long organisation name is not cut
+ok "peer with a long name" "$KRING" peer add voedselbank-amsterdam-noord-oost 10.0.0.1:7733
+ok "peer with a short name" "$KRING" peer add b 192.168.100.200:7733
+ok "peer list" "$KRING" peer list
+n=$((n + 1)); [ "$(awk '{print index($0, "last sync")}' "$T/out" | sort -u | wc -l)" = 1 ] || { fail "peer list columns do not line up"; cat "$T/out"; }
+has "the long name whole" "^voedselbank-amsterdam-noord-oost 10.0.0.1:7733 " "$T/out"
+
 echo "test_names: $n checks, $fails failed"
 [ "$fails" -eq 0 ]
