@@ -168,5 +168,46 @@ ok "peer list" "$KRING" peer list
 n=$((n + 1)); [ "$(awk '{print index($0, "last sync")}' "$T/out" | sort -u | wc -l)" = 1 ] || { fail "peer list columns do not line up"; cat "$T/out"; }
 has "the long name whole" "^voedselbank-amsterdam-noord-oost 10.0.0.1:7733 " "$T/out"
 
+# --- a copied home: equivocation settled by bundle as by session ---------------------
+# A founds, B and C join; B's home is copied to B2 and both copies go on.
+A="$T/eq-a" B="$T/eq-b" C="$T/eq-c" B2="$T/eq-copy"
+k() { "$KRING" --home "$@"; }
+k "$A" init --org "Voedselbank Noord" >/dev/null
+for who in "$B:Buurtteam Oost" "$C:MZO Samen"; do
+  h=${who%%:*} org=${who#*:}
+  k "$A" invite --out "$T/eq-inv" >/dev/null
+  k "$h" join "$T/eq-inv" --org "$org" --offline --out "$T/eq-req" >/dev/null
+  k "$A" member accept "$T/eq-req" >/dev/null
+done
+k "$A" bundle export --out "$T/eq-a0" >/dev/null
+k "$B" bundle import "$T/eq-a0" >/dev/null 2>&1
+k "$C" bundle import "$T/eq-a0" >/dev/null 2>&1
+V1=$(k "$B" volunteer add --name "Voor Kopie" --city Delft)
+k "$B" consent grant "$V1" --purpose contact --to all --method papier >/dev/null
+k "$B" bundle export --out "$T/eq-b0" >/dev/null
+k "$A" bundle import "$T/eq-b0" >/dev/null 2>&1
+k "$C" bundle import "$T/eq-b0" >/dev/null 2>&1
+cp -a "$B" "$B2"
+k "$B" volunteer add --name "Origineel Na" >/dev/null
+k "$B2" volunteer add --name "Kopie Na" >/dev/null
+k "$B" bundle export --out "$T/eq-b1" >/dev/null
+k "$B2" bundle export --out "$T/eq-b2.krb" >/dev/null
+ok "c imports b's bundle" "$KRING" --home "$C" bundle import "$T/eq-b1"
+ok "c imports the copy's bundle: settled, not refused" "$KRING" --home "$C" bundle import "$T/eq-b2.krb"
+has "the message names the cause" "Buurtteam Oost\) signed two different changes as seq [0-9]+: its home was copied" "$T/err"
+has "and what to do" "must join again as a new node" "$T/err"
+ok "c lists b as removed" "$KRING" --home "$C" member list
+has "b removed for equivocation" "Buurtteam Oost .*removed .*signed two different changes" "$T/out"
+k "$C" bundle export --out "$T/eq-c1" >/dev/null
+ok "a imports c's bundle" "$KRING" --home "$A" bundle import "$T/eq-c1"
+for h in "$A" "$B" "$C" "$B2"; do
+  ok "the volunteer made before the copy survives on $(basename "$h")" "$KRING" --home "$h" volunteer show "$V1"
+  has "still named on $(basename "$h")" "^name +Voor Kopie" "$T/out"
+done
+k "$A" bundle export --out "$T/eq-a1" >/dev/null
+k "$C" bundle import "$T/eq-a1" >/dev/null 2>&1
+n=$((n + 1)); [ "$(k "$A" digest)" = "$(k "$C" digest)" ] || fail "a and c do not agree after the equivocation"
+err "a removed member's later bundle is refused" 1 "exported by .*not a member" "$KRING" --home "$A" bundle import "$T/eq-b2.krb"
+
 echo "test_names: $n checks, $fails failed"
 [ "$fails" -eq 0 ]
