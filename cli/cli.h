@@ -53,8 +53,15 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Message for a kr_ error, with the reason a validator gave. */
 int cli_fail_kr(int err, const char *what, const char *why);
+/* Message for a failed edit or commit: a node not admitted yet is told
+ * what to do. */
+int cli_fail_write(int err, const char *what);
 
 int cli_open(kr_node **n);
+/* Why path cannot be created or written, in words with what to do (no
+ * such folder, permission denied, read-only, disk full): 1 with why
+ * filled, or 0 when nothing is known to be wrong. */
+int cli_write_problem(const char *path, char *why, size_t cap);
 /* The line for a damaged store (why: SQLite's words, or kring's). */
 int cli_damaged(const char *why);
 /* If kr_node_store_error() knows trouble with the store (damaged, or a
@@ -63,14 +70,27 @@ int cli_store_trouble(void);
 /* Tests only: KRING_TEST_NOW_MS fixes the clock of every node opened. */
 void cli_test_clock(void);
 uint64_t cli_now_ms(void);
-/* Resolve an id argument to a subject; prints the error. */
+/*
+ * Resolve a volunteer given as an id (or a unique start of one, >= 4 hex
+ * digits), a name or an e-mail address (exact, any case; else every name
+ * holding the words). Prints the error, and the candidates (short id,
+ * name, city) when more than one matches. cli_subject_min is for commands
+ * that cannot be undone: an id must give minhex digits, a name in full.
+ */
 int cli_subject(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LEN]);
+int cli_subject_min(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LEN], size_t minhex);
+/* Before a command that cannot be undone: with yes, go on; on a terminal,
+ * say what (one sentence) and ask to type answer; without one, refuse. */
+int cli_confirm(const char *what, const char *answer, int yes);
+#define CLI_MIN_HEX_DESTRUCTIVE 8
 
 void cli_hex(const uint8_t *b, size_t n, char *out);
 int cli_unhex(const char *s, uint8_t *out, size_t n);
-/* "2026-11-22 14:03:12" local, or ISO 8601 UTC when iso. */
+/* "2026-11-22 14:03:12 CET" local with its zone, or ISO 8601 UTC when iso. */
 void cli_time(kr_hlc hlc, int iso, char out[32]);
-/* Milliseconds since the epoch as local "2026-11-22 14:03", or "never" for 0. */
+/* "2026-11-22T13:03:12Z" (as the JSON holds it) as local time with its zone. */
+void cli_iso_local(const char *iso, char out[32]);
+/* Milliseconds since the epoch as local "2026-11-22 14:03 CET", or "never" for 0. */
 void cli_ms_time(uint64_t ms, char out[32]);
 /* A short name for a node, for people: the first 12 hex digits and the
  * organisation's name, escaped as by cli_safe. */
@@ -78,6 +98,9 @@ void cli_node_name(kr_node *n, const uint8_t id[static KR_NODE_LEN], char out[80
 /* Resolve a member by organisation name, node id, or id prefix (>= 4 hex
  * digits); prints the error. *removed (may be NULL) says if it was removed. */
 int cli_member(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], int *removed);
+/* The same for commands that cannot be undone: a hex prefix needs minhex. */
+int cli_member_min(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], int *removed,
+                   size_t minhex);
 /* The organisation names of the current members, for a message:
  * "Voedselbank Noord, Buurtteam Oost", cut with ", ..." to fit cap. */
 void cli_member_names(kr_node *n, char *out, size_t cap);

@@ -29,6 +29,13 @@ static int bundle_export(int argc, char **argv)
   if (npos) { rc = cli_usage(usage, "unexpected argument '%s'", pos[0]); goto out; }
   if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) { rc = cli_usage(usage, "--out FILE is required"); goto out; }
   if (o[1].n && o[2].n) { rc = cli_usage(usage, "--for and --all exclude each other"); goto out; }
+  {
+    char why[600];
+    if (cli_write_problem(cli_val(&o[0]), why, sizeof why)) {
+      rc = cli_fail("cannot write %s: %s", cli_val(&o[0]), why);
+      goto out;
+    }
+  }
   if ((rc = cli_open(&n))) goto out;
   if (o[1].n) {
     int removed;
@@ -49,7 +56,14 @@ static int bundle_export(int argc, char **argv)
     rc = cli_fail("this node is not a member yet, so there is nobody to encrypt a bundle for");
     goto out;
   }
-  if (rc == KR_EIO) { rc = cli_fail("cannot write %s", cli_val(&o[0])); goto out; }
+  if (rc == KR_EIO) {
+    char why[600];
+    if (!cli_write_problem(cli_val(&o[0]), why, sizeof why))
+      snprintf(why, sizeof why, "the disk may be full or was removed while writing; free some "
+               "space, or plug the disk in again, and export again");
+    rc = cli_fail("cannot write %s: %s", cli_val(&o[0]), why);
+    goto out;
+  }
   if (rc) { rc = cli_fail("cannot export: %s", kr_strerror(rc)); goto out; }
   if (cli_json)
     rc = cli_print_json(json_pack("{s:s, s:I, s:I, s:i}", "file", cli_val(&o[0]), "changes",
@@ -115,6 +129,32 @@ static int import_error(kr_node *n, int rc, const char *file, const kr_import_re
   }
 }
 
+struct removal {
+  const uint8_t *node;
+  char reason[256];
+  uint64_t cutoff;
+  int found;
+};
+
+static int removal_row(void *ctx, const kr_member *m)
+{
+  struct removal *r = ctx;
+  if (!m->removed || memcmp(m->node, r->node, KR_NODE_LEN) != 0) return 0;
+  snprintf(r->reason, sizeof r->reason, "%s", m->reason ? m->reason : "");
+  r->cutoff = m->cutoff;
+  r->found = 1;
+  return 1;
+}
+
+/* Why node was removed (its reason), if it was. */
+static int removal_of(kr_node *n, const uint8_t node[KR_NODE_LEN], struct removal *r)
+{
+  memset(r, 0, sizeof *r);
+  r->node = node;
+  kr_node_members(n, removal_row, r);
+  return r->found;
+}
+
 static int bundle_import(int argc, char **argv)
 {
   static const char usage[] = "kring bundle import FILE";
@@ -133,10 +173,33 @@ static int bundle_import(int argc, char **argv)
   if (rc) { rc = import_error(n, rc, pos[0], &res); goto out; }
   cli_node_name(n, res.exporter, name);
   if (res.refused) {
+    struct removal rm;
     cli_node_name(n, res.refused_origin, who);
-    fprintf(stderr, "kring: refused %llu change%s; the first, %s seq %llu: %s\n",
-            (unsigned long long)res.refused, res.refused == 1 ? "" : "s", who,
-            (unsigned long long)res.refused_seq, kr_strerror(res.refusal));
+    if (res.refusal == KR_ENOTMEMBER && removal_of(n, res.refused_origin, &rm))
+      fprintf(stderr, "kring: refused %llu change%s; the first, %s seq %llu: made after its "
+                      "removal from the network (%s)\n",
+              (unsigned long long)res.refused, res.refused == 1 ? "" : "s", who,
+              (unsigned long long)res.refused_seq, cli_safe(rm.reason, -1));
+    else
+      fprintf(stderr, "kring: refused %llu change%s; the first, %s seq %llu: %s\n",
+              (unsigned long long)res.refused, res.refused == 1 ? "" : "s", who,
+              (unsigned long long)res.refused_seq, kr_strerror(res.refusal));
+  }
+  if (res.exporter_removed) {
+    struct removal rm;
+    removal_of(n, res.exporter, &rm);
+    if (!strncmp(rm.reason, "signed two different changes", 28))
+      fprintf(stderr, "kring: %s %s: its home was copied (to a second PC, or a backup was "
+                      "restored) and both copies went on working. This node removed it after "
+                      "its change %llu, as every node will once the removal reaches it; its "
+                      "changes up to there stay everywhere, the rest of this bundle was imported. "
+                      "%s must join again as a new node, with a new invite (admin guide: \"A "
+                      "copied home\")\n", name, cli_safe(rm.reason, -1),
+              (unsigned long long)rm.cutoff, name);
+    else
+      fprintf(stderr, "kring: %s was removed from the network (%s); this bundle, made before, "
+                      "was imported, and its changes after the removal were refused\n", name,
+              cli_safe(rm.reason, -1));
   }
   if (cli_json) {
     rc = cli_print_json(json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "file", pos[0], "from", name,

@@ -1,4 +1,5 @@
 /* cmd_consent: kring consent grant|withdraw|show. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +11,28 @@
 #include "node/validate.h"
 
 static const char usage_grant[] =
-  "kring consent grant ID --purpose P --to ORG|all [--method paper|verbal|digital] "
+  "kring consent grant VOLUNTEER --purpose P --to ORG|all --method papier|mondeling|digitaal "
   "[--text-version V] [--until YYYY-MM-DD]";
 static const char usage_withdraw[] =
-  "kring consent withdraw ID --purpose P --to ORG|all [--method paper|verbal|digital]";
+  "kring consent withdraw VOLUNTEER --purpose P --to ORG|all [--method papier|mondeling|digitaal]";
+
+/* A method in Dutch or English (any case) as its code, or -1. */
+static int method_code(const char *m)
+{
+  static const struct { const char *name; int code; } nl[] = {
+    {"papier", KR_METHOD_PAPER}, {"schriftelijk", KR_METHOD_PAPER},
+    {"mondeling", KR_METHOD_VERBAL}, {"digitaal", KR_METHOD_DIGITAL},
+    {"onbekend", KR_METHOD_UNSPECIFIED},
+  };
+  char low[32];
+  size_t i;
+
+  for (i = 0; m[i] && i + 1 < sizeof low; i++) low[i] = (char)tolower((unsigned char)m[i]);
+  low[i] = 0;
+  for (i = 0; i < sizeof nl / sizeof nl[0]; i++)
+    if (strcmp(low, nl[i].name) == 0) return nl[i].code;
+  return kr_method_code(low);
+}
 
 struct has_register {
   const uint8_t *recipient;
@@ -91,11 +110,19 @@ static int consent_edit(int argc, char **argv, int grant)
 
   if (!pos) return cli_fail("out of memory");
   if ((rc = cli_parse(argc, argv, o, nopt, pos, &npos, usage))) goto out;
-  if (npos != 1) { rc = cli_usage(usage, npos ? "too many arguments" : "missing volunteer ID"); goto out; }
+  if (npos != 1) { rc = cli_usage(usage, npos ? "too many arguments (put a name of several words in quotes)" : "which volunteer? Give the name, the e-mail or the id"); goto out; }
   if (!cli_val(&o[0])) { rc = cli_usage(usage, "--purpose is required"); goto out; }
   if (!cli_val(&o[1])) { rc = cli_usage(usage, "--to ORG|all is required"); goto out; }
-  if (cli_val(&o[2]) && (method = kr_method_code(cli_val(&o[2]))) < 1) {
-    rc = cli_usage(usage, "unknown method '%s'", cli_val(&o[2]));
+  if (grant && !cli_val(&o[2])) {
+    /* GDPR art. 7(1): the organisation must be able to show how consent was given */
+    rc = cli_usage(usage, "--method is required: how did the volunteer give consent? papier "
+                          "(a signed form), mondeling (spoken) or digitaal (a form or e-mail); "
+                          "if nobody knows, say so with --method onbekend");
+    goto out;
+  }
+  if (cli_val(&o[2]) && (method = method_code(cli_val(&o[2]))) < 0) {
+    rc = cli_usage(usage, "unknown method '%s': give papier, mondeling or digitaal (paper, "
+                          "verbal or digital), or onbekend (unspecified)", cli_val(&o[2]));
     goto out;
   }
   if (cli_val(&o[3]) && kr_text_single_ok(cli_val(&o[3]), strlen(cli_val(&o[3])), &why)) {
@@ -116,7 +143,7 @@ static int consent_edit(int argc, char **argv, int grant)
   if ((rc = cli_open(&n))) goto out;
   if ((rc = cli_subject(n, pos[0], id))) goto out;
   if ((rc = recipient(n, cli_val(&o[1]), id, grant, r, &all))) goto out;
-  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail("%s", kr_strerror(rc)); goto out; }
+  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail_write(rc, "cannot record the consent"); goto out; }
   e = grant ? kr_txn_grant(t, id, cli_val(&o[0]), all ? NULL : r, method, cli_val(&o[3]),
                            until ? until : "", &why)
             : kr_txn_withdraw(t, id, cli_val(&o[0]), all ? NULL : r, method, "", &why);
@@ -128,7 +155,7 @@ static int consent_edit(int argc, char **argv, int grant)
   }
   rc = kr_txn_commit(t, NULL);
   t = NULL;
-  if (rc) { rc = cli_fail("storing the consent: %s", kr_strerror(rc)); goto out; }
+  if (rc) { rc = cli_fail_write(rc, "cannot store the consent"); goto out; }
   if (cli_json) rc = cli_print_json(json_pack("{s:b}", "ok", 1));
   else printf("%s %s for %s to %s\n", grant ? "granted" : "withdrew", cli_safe(cli_val(&o[0]), -1),
               cli_safe(pos[0], -1), cli_safe(cli_val(&o[1]), -1));
@@ -203,9 +230,34 @@ static int consent_show(int argc, char **argv)
   size_t i;
   int rc;
 
-  if (argc != 1) return cli_usage("kring consent show ID", argc ? "too many arguments" : "missing ID");
+  if (argc != 1) return cli_usage("kring consent show VOLUNTEER   (a name, an e-mail or an id)", argc ? "too many arguments (put a name of several words in quotes)" : "which volunteer? Give the name, the e-mail or the id");
   if ((rc = cli_open(&n))) return rc;
   if ((rc = cli_subject(n, argv[0], id))) goto out;
+  {
+    /* An erased volunteer's consent went with the rest: show the marker
+     * where the history was. */
+    kr_volunteer v;
+    if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail("reading %s: %s", argv[0], kr_strerror(rc)); goto out; }
+    if (v.erased) {
+      char t[32], who[80], hex[65];
+      if (cli_json) {
+        cli_time(v.erased_at.hlc, 1, t);
+        cli_hex(v.erased_at.origin, KR_NODE_LEN, hex);
+        rc = cli_print_json(json_pack("{s:[], s:[], s:{s:s, s:s, s:s?}}", "current", "history",
+                                      "erased", "at", t, "by", hex, "reason", v.erase_reason));
+      } else {
+        cli_time(v.erased_at.hlc, 0, t);
+        cli_node_name(n, v.erased_at.origin, who);
+        printf("erased   on %s by %s: %s\n"
+               "         The consent and its history were deleted with the rest of this "
+               "volunteer's data (GDPR art. 17);\n         this line is what is kept.\n", t, who,
+               cli_safe(v.erase_reason, -1));
+      }
+      kr_volunteer_free(&v);
+      goto out;
+    }
+    kr_volunteer_free(&v);
+  }
   cur = cli_consent_json(n, id, 0);
   hist = cli_consent_json(n, id, 1);
   if (cli_json) {
@@ -231,13 +283,13 @@ static int consent_show(int argc, char **argv)
   if (json_array_size(hist)) printf("history\n");
   json_array_foreach(hist, i, e) {
     uint8_t who[KR_NODE_LEN];
-    char name[80];
+    char name[80], at[32];
     const char *tv = json_string_value(json_object_get(e, "text_version"));
     const char *u = json_string_value(json_object_get(e, "until"));
     cli_unhex(json_string_value(json_object_get(e, "by")), who, KR_NODE_LEN);
     cli_node_name(n, who, name);
-    printf("  %s  %-8s %-20s to %-16s recorded by %s, %s%s%s%s%s\n",
-           json_string_value(json_object_get(e, "at")),
+    cli_iso_local(json_string_value(json_object_get(e, "at")), at);
+    printf("  %s  %-8s %-20s to %-16s recorded by %s, %s%s%s%s%s\n", at,
            json_string_value(json_object_get(e, "action")),
            cli_safe(json_string_value(json_object_get(e, "purpose")), -1),
            cli_safe(json_string_value(json_object_get(e, "to")), -1), name,

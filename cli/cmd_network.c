@@ -1,9 +1,13 @@
 /* cmd_network: kring network, invite, join, member accept|list|remove. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -180,12 +184,109 @@ out:
   return rc;
 }
 
+/* ---- invite and join request lines ------------------------------------------ */
+
+/* What to do about an invite or join request that arrived damaged. */
+static const char *resend(const char *what)
+{
+  return strcmp(what, "invite") == 0
+    ? "ask the member who sent it to send it again as a file (kring invite --out "
+      "uitnodiging.txt, sent as an attachment), then run kring join uitnodiging.txt --org NAME"
+    : "ask them to send it again as a file (kring join ... --offline --out verzoek.txt, sent as "
+      "an attachment), then run kring member accept verzoek.txt";
+}
+
+static int invite_error(int rc, const char *what)
+{
+  switch (rc) {
+  case KR_EBADSIG:
+    return cli_fail("this %s does not verify: a character in it was changed, often by a mail "
+                    "program that wrapped or quoted it; %s", what, resend(what));
+  case KR_ETRUNCATED:
+    return cli_fail("this %s is cut short: probably cut off, or wrapped by a mail program with a "
+                    "part lost; %s", what, resend(what));
+  case KR_ETOOBIG: return cli_fail("this %s is too long to be a kring %s; %s", what, what, resend(what));
+  default:
+    return cli_fail("this %s is damaged (%s): probably cut or wrapped by a mail program; %s",
+                    what, kr_strerror(rc), resend(what));
+  }
+}
+
+/*
+ * The invite or join request line in arg: the line itself (wrapped,
+ * quoted, with text around it, as mail delivers it), or a file holding it.
+ * Prints the error.
+ */
+static int line_arg(const char *arg, const char *prefix, const char *what, char *out, size_t cap)
+{
+  const char *other = strcmp(prefix, KR_INVITE_PREFIX) == 0 ? KR_JOIN_PREFIX : KR_INVITE_PREFIX;
+  char *text = NULL;
+  int rc;
+
+  if (!strstr(arg, prefix) && !strstr(arg, other)) {
+    FILE *f = fopen(arg, "rb");
+    size_t len;
+    if (!f) {
+      if (errno == ENOENT && (strchr(arg, '/') || strchr(arg, '.')) && !strchr(arg, ' '))
+        return cli_fail("no such file: %s; give the %s line itself (in quotes), or the file it "
+                        "is in", arg, what);
+      if (errno != ENOENT)
+        return cli_fail("cannot read %s: %s", arg, strerror(errno));
+      return cli_fail("this is not a kring %s (a kring %s starts with %s); give the whole line "
+                      "in quotes, or the file it is in", what, what, prefix);
+    }
+    if (!(text = malloc(65536))) { fclose(f); return cli_fail("out of memory"); }
+    len = fread(text, 1, 65535, f);
+    text[len] = 0;
+    fclose(f);
+    if (memchr(text, 0, len)) text[0] = 0;
+    arg = text;
+  }
+  rc = kr_invite_extract(arg, prefix, out, cap);
+  if (rc == KR_ENOTFOUND && strstr(arg, other))
+    rc = strcmp(what, "invite") == 0
+      ? cli_fail("this is a join request, not an invite: the member who invited runs kring "
+                 "member accept with it")
+      : cli_fail("this is an invite, not a join request: the new organisation runs kring join "
+                 "with it");
+  else if (rc == KR_ENOTFOUND)
+    rc = cli_fail("%s holds no kring %s (the line starts with %s); ask for it again", arg == text ?
+                  "the file" : "this", what, prefix);
+  else if (rc)
+    rc = invite_error(rc, what);
+  free(text);
+  return rc ? CLI_FAIL : CLI_OK;
+}
+
+/* Write line to path, readable by this user only (an invite is a secret
+ * until it is used). */
+static int write_line_file(const char *path, const char *line, const char *about)
+{
+  char why[600];
+  FILE *f;
+  int fd;
+
+  if (cli_write_problem(path, why, sizeof why)) return cli_fail("cannot write %s: %s", path, why);
+  if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 || !(f = fdopen(fd, "w"))) {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    return cli_fail("cannot write %s: %s", path, strerror(e));
+  }
+  fchmod(fd, 0600);
+  fprintf(f, "%s\n\n%s\n", line, about);
+  if (fclose(f) != 0) {
+    if (!cli_write_problem(path, why, sizeof why)) snprintf(why, sizeof why, "%s", strerror(errno));
+    return cli_fail("cannot write %s: %s", path, why);
+  }
+  return CLI_OK;
+}
+
 /* ---- kring invite ---------------------------------------------------------- */
 
 int cmd_invite(int argc, char **argv)
 {
-  static const char usage[] = "kring invite [--expires 24h] [--address HOST:PORT]...";
-  cli_opt o[] = {{"expires", 1, 0, NULL, 0}, {"address", 1, 1, NULL, 0}};
+  static const char usage[] = "kring invite [--expires 24h] [--address HOST:PORT]... [--out FILE]";
+  cli_opt o[] = {{"expires", 1, 0, NULL, 0}, {"address", 1, 1, NULL, 0}, {"out", 1, 0, NULL, 0}};
   const char **pos = calloc((size_t)argc + 1, sizeof *pos);
   uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
   char line[KR_INVITE_TEXT_MAX + 1], t[32];
@@ -195,7 +296,7 @@ int cmd_invite(int argc, char **argv)
   int rc;
 
   if (!pos) return cli_fail("out of memory");
-  if ((rc = cli_parse(argc, argv, o, 2, pos, &npos, usage))) goto out;
+  if ((rc = cli_parse(argc, argv, o, 3, pos, &npos, usage))) goto out;
   if (npos) { rc = cli_usage(usage, "unexpected argument '%s'", pos[0]); goto out; }
   if (cli_val(&o[0]) && !(dur = parse_duration(cli_val(&o[0])))) {
     rc = cli_usage(usage, "--expires takes a duration such as 30m, 24h or 7d (at most 30d)");
@@ -204,7 +305,9 @@ int cmd_invite(int argc, char **argv)
   if (o[1].n > KR_INVITE_ADDRS) { rc = cli_usage(usage, "at most %d addresses", KR_INVITE_ADDRS); goto out; }
   if ((rc = cli_open(&n))) goto out;
   if ((rc = kr_node_is_member(n, kr_node_id(n))) != 1) {
-    rc = cli_fail("this node is not a member of its network yet, so it cannot invite");
+    rc = cli_fail("this node is not a member of its network yet, so it cannot invite: it waits "
+                  "to be admitted (kring network says so); ask a member to invite the other "
+                  "organisation");
     goto out;
   }
   kr_node_network(n, net, founder);
@@ -216,32 +319,40 @@ int cmd_invite(int argc, char **argv)
     goto out;
   }
   cli_ms_time(expires, t);
+  if (cli_val(&o[2])) {
+    char about[1024];
+    snprintf(about, sizeof about,
+             "This is an invite to the kring network of %s. It works once, until %s.\n"
+             "Keep it to yourself: whoever has it can join. To join, save this file and run:\n"
+             "  kring join %s --org \"YOUR ORGANISATION\" --kind KIND%s\n",
+             kr_node_org(n), t, cli_val(&o[2]), o[1].n ? "" : " --offline");
+    if ((rc = write_line_file(cli_val(&o[2]), line, about))) goto out;
+  }
   if (cli_json) {
     rc = cli_print_json(json_pack("{s:s, s:s}", "invite", line, "expires", t));
+  } else if (cli_val(&o[2])) {
+    printf("wrote the invite to %s. It works once, until %s. Send the file as an attachment; "
+           "the new organisation runs:\n  kring join %s --org NAME --kind KIND%s\n",
+           cli_safe(cli_val(&o[2]), -1), t, cli_safe(cli_val(&o[2]), -1),
+           o[1].n ? "   (while kring serve runs here)" : " --offline");
   } else {
     printf("%s\n", line);
     fprintf(stderr, "kring: this invite works once, until %s. The new organisation runs:\n"
-                    "kring join INVITE --org NAME%s\n", t,
+                    "kring join INVITE --org NAME --kind KIND%s\n"
+                    "If a mail program may break the line, send it as a file instead: kring "
+                    "invite --out uitnodiging.txt\n", t,
             o[1].n ? "   (while kring serve runs here)" : " --offline");
   }
 out:
   kr_node_close(n);
   free(o[0].vals);
   free(o[1].vals);
+  free(o[2].vals);
   free(pos);
   return rc;
 }
 
 /* ---- kring join ------------------------------------------------------------ */
-
-static int invite_error(int rc, const char *what)
-{
-  switch (rc) {
-  case KR_EBADSIG: return cli_fail("%s does not verify: it was changed or damaged", what);
-  case KR_ETOOBIG: return cli_fail("%s is too long", what);
-  default: return cli_fail("this is not a kring %s (%s)", what, kr_strerror(rc));
-  }
-}
 
 /* Connect to the invite's addresses in turn until one admits us. */
 static int join_online(kr_node *n, const kr_invite *inv, const char *request)
@@ -262,9 +373,10 @@ static int join_online(kr_node *n, const kr_invite *inv, const char *request)
     t.info.state = -1;
   }
   if (t.info.state != 1 || kr_node_is_member(n, kr_node_id(n)) != 1)
-    return cli_fail("could not join: the node in %s waits to be admitted. Run the same kring join "
-                    "again when the inviter's kring serve is reachable, or add --offline and send "
-                    "the join request instead", cli_home);
+    return cli_fail("could not join: the node was created in %s, but it is not admitted yet. Run "
+                    "the same kring join again when the inviter's kring serve can be reached (it "
+                    "goes on with this node), or run it again with --offline --out verzoek.txt and "
+                    "send that file to the inviter", cli_home);
   /* the inviter becomes a peer, under its organisation's name */
   char org[KR_ORG_MAX + 1] = "";
   if (kr_node_member_org(n, inv->inviter, org, sizeof org) != 1) org[0] = 0;
@@ -293,19 +405,26 @@ static int join_online(kr_node *n, const kr_invite *inv, const char *request)
 
 int cmd_join(int argc, char **argv)
 {
-  static const char usage[] = "kring join INVITE --org NAME [--kind " KR_KINDS "] --offline";
-  cli_opt o[] = {{"org", 1, 0, NULL, 0}, {"kind", 1, 0, NULL, 0}, {"offline", 0, 0, NULL, 0}};
+  static const char usage[] =
+    "kring join INVITE|FILE --org NAME [--kind " KR_KINDS "] [--offline [--out FILE]]";
+  cli_opt o[] = {{"org", 1, 0, NULL, 0}, {"kind", 1, 0, NULL, 0}, {"offline", 0, 0, NULL, 0},
+                 {"out", 1, 0, NULL, 0}};
   const char **pos = calloc((size_t)argc + 1, sizeof *pos);
-  char line[KR_INVITE_TEXT_MAX + 1], t[32];
+  char line[KR_INVITE_TEXT_MAX + 1], t[32], text[KR_INVITE_TEXT_MAX + 1];
   const char *kind, *why;
   kr_invite *inv = calloc(1, sizeof *inv);
   kr_node *n = NULL;
   size_t npos;
-  int rc;
+  int rc, reused = 0;
 
   if (!pos || !inv) { rc = cli_fail("out of memory"); goto out; }
-  if ((rc = cli_parse(argc, argv, o, 3, pos, &npos, usage))) goto out;
-  if (npos != 1) { rc = cli_usage(usage, npos ? "one invite, please" : "the invite is missing"); goto out; }
+  if ((rc = cli_parse(argc, argv, o, 4, pos, &npos, usage))) goto out;
+  if (npos != 1) {
+    rc = cli_usage(usage, npos ? "one invite, please (the line in quotes, or the file it is in)"
+                               : "the invite is missing: give the line (in quotes) or the file");
+    goto out;
+  }
+  if (o[3].n && !o[2].n) { rc = cli_usage(usage, "--out writes the join request of --offline"); goto out; }
   if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) { rc = cli_usage(usage, "--org NAME is required"); goto out; }
   kind = cli_val(&o[1]) ? cli_val(&o[1]) : "other";
   if (!kr_kind_ok(kind)) { rc = cli_usage(usage, "unknown kind '%s'", kind); goto out; }
@@ -317,7 +436,8 @@ int cmd_join(int argc, char **argv)
     rc = cli_fail("--org '%s': %s", cli_val(&o[0]), why);
     goto out;
   }
-  if ((rc = kr_invite_parse(pos[0], inv))) { rc = invite_error(rc, "invite"); goto out; }
+  if ((rc = line_arg(pos[0], KR_INVITE_PREFIX, "invite", text, sizeof text))) goto out;
+  if ((rc = kr_invite_parse(text, inv))) { rc = invite_error(rc, "invite"); goto out; }
   if (cli_now_ms() > inv->expires_ms) {
     cli_ms_time(inv->expires_ms, t);
     rc = cli_fail("this invite expired at %s; ask the member for a new one", t);
@@ -329,9 +449,11 @@ int cmd_join(int argc, char **argv)
     goto out;
   }
   rc = kr_node_create_joining(cli_home, cli_val(&o[0]), kind, inv->network, inv->founder, &n);
-  if (rc == KR_EEXISTS && !o[2].n) {
-    /* a join that was cut off is tried again with the node it made (the
-     * inviter accepts the same request from the same node again) */
+  reused = rc == KR_EEXISTS;
+  if (rc == KR_EEXISTS) {
+    /* a join that was cut off, or that failed online and goes on offline,
+     * is tried again with the node it made (the inviter accepts the same
+     * request from the same node again) */
     uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
     if (kr_node_open(cli_home, &n) == 0) {
       kr_node_network(n, net, founder);
@@ -343,8 +465,19 @@ int cmd_join(int argc, char **argv)
       }
     }
   }
-  if (rc == KR_EEXISTS) { rc = cli_fail("%s already holds a kring node; refusing to overwrite it", cli_home); goto out; }
-  if (rc) { rc = cli_fail("cannot create node in %s: %s", cli_home, kr_strerror(rc)); goto out; }
+  if (rc == KR_EEXISTS) {
+    rc = cli_fail("%s already holds a kring node (of another network, or another organisation "
+                  "name); refusing to overwrite it: give the new node another --home", cli_home);
+    goto out;
+  }
+  if (rc) {
+    char reason[600];
+    if (cli_write_problem(cli_home, reason, sizeof reason))
+      rc = cli_fail("cannot create the node in %s: %s", cli_home, reason);
+    else
+      rc = cli_fail("cannot create the node in %s: %s", cli_home, kr_strerror(rc));
+    goto out;
+  }
   if ((rc = kr_node_set_inviter(n, inv->inviter))) {
     rc = cli_fail("cannot record the inviter: %s", kr_strerror(rc));
     goto out;
@@ -357,35 +490,57 @@ int cmd_join(int argc, char **argv)
     rc = join_online(n, inv, line);
     goto out;
   }
+  if (cli_val(&o[3])) {
+    char about[1024];
+    snprintf(about, sizeof about,
+             "This is the request of %s to join a kring network. The member who invited it\n"
+             "saves this file and runs:\n  kring member accept %s\n",
+             cli_val(&o[0]), cli_val(&o[3]));
+    if ((rc = write_line_file(cli_val(&o[3]), line, about))) {
+      fprintf(stderr, "kring: the node was created in %s; run the same kring join again with "
+                      "another --out to write the request\n", cli_safe(cli_home, -1));
+      goto out;
+    }
+  }
   if (cli_json) {
     char hex[65];
     cli_hex(kr_node_id(n), KR_NODE_LEN, hex);
     rc = cli_print_json(json_pack("{s:s, s:s}", "node_id", hex, "join_request", line));
+  } else if (cli_val(&o[3])) {
+    printf("node %s in %s; wrote the join request to %s. Send that file to the member who "
+           "invited you; they run: kring member accept %s, then give you a bundle, which you "
+           "import with kring bundle import FILE.\n", reused ? "(made before) kept" : "created",
+           cli_safe(cli_home, -1),
+           cli_safe(cli_val(&o[3]), -1), cli_safe(cli_val(&o[3]), -1));
   } else {
     printf("%s\n", line);
-    fprintf(stderr, "kring: node created in %s. Send the line above to the member who invited "
-                    "you; they run: kring member accept REQUEST, then give you a bundle.\n",
-            cli_safe(cli_home, -1));
+    fprintf(stderr, "kring: node %s in %s. Send the line above to the member who invited "
+                    "you; they run: kring member accept REQUEST, then give you a bundle, which "
+                    "you import with kring bundle import FILE. (If a mail program may break the "
+                    "line, add --out verzoek.txt and send the file.)\n",
+            reused ? "(made before) kept" : "created", cli_safe(cli_home, -1));
   }
 out:
   kr_node_close(n);
   if (inv) sodium_memzero(inv, sizeof *inv);
+  sodium_memzero(text, sizeof text);
   free(inv);
-  for (int i = 0; i < 3; i++) free(o[i].vals);
+  for (int i = 0; i < 4; i++) free(o[i].vals);
   free(pos);
   return rc;
 }
 
 /* ---- kring member ------------------------------------------------------------ */
 
-static int member_accept(kr_node *n, const char *text)
+static int member_accept(kr_node *n, const char *arg)
 {
   kr_join_req *req = calloc(1, sizeof *req);
   uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN], iid[KR_SUBJECT_LEN];
-  char hex[65], t[32];
+  char hex[65], t[32], text[KR_INVITE_TEXT_MAX + 1];
   int rc;
 
   if (!req) return cli_fail("out of memory");
+  if ((rc = line_arg(arg, KR_JOIN_PREFIX, "join request", text, sizeof text))) goto out;
   kr_node_network(n, net, founder);
   if ((rc = kr_join_parse(text, req))) { rc = invite_error(rc, "join request"); goto out; }
   if (memcmp(req->inv.network, net, KR_NETWORK_LEN) != 0) {
@@ -419,25 +574,39 @@ static int member_accept(kr_node *n, const char *text)
   if (cli_json)
     rc = cli_print_json(json_pack("{s:s, s:s, s:s}", "admitted", hex, "org", req->org, "kind", req->kind));
   else
-    printf("admitted %s (%s), node %.12s. Give it a bundle:\n"
-           "  kring bundle export --for %.12s --out FILE\n", cli_safe(req->org, -1),
-           cli_safe(req->kind, -1), hex, hex);
+    printf("admitted %s (%s), node %.12s. Give it a bundle with everything, for example on a "
+           "USB stick:\n  kring bundle export --for \"%s\" --out FILE\n", cli_safe(req->org, -1),
+           cli_safe(req->kind, -1), hex, cli_safe(req->org, -1));
 out:
   free(req);
   return rc;
 }
 
-static int member_remove(kr_node *n, const char *who, const char *reason)
+static int member_remove(kr_node *n, const char *who, const char *reason, int yes)
 {
-  uint8_t id[KR_NODE_LEN];
-  char name[80];
+  uint8_t id[KR_NODE_LEN], net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
+  char name[80], org[KR_ORG_MAX + 1] = "", what[400];
   int rc, removed;
 
-  if ((rc = cli_member(n, who, id, &removed))) return rc;
+  if ((rc = cli_member_min(n, who, id, &removed, CLI_MIN_HEX_DESTRUCTIVE))) return rc;
   cli_node_name(n, id, name);
-  if (removed) return cli_fail("%s has been removed already", name);
+  if (removed) return cli_fail("%s has been removed already; nothing to do", name);
   if (memcmp(id, kr_node_id(n), KR_NODE_LEN) == 0)
-    return cli_fail("a node cannot remove itself; ask another member");
+    return cli_fail("a node cannot remove itself; ask another member to remove it");
+  kr_node_network(n, net, founder);
+  if (memcmp(id, founder, KR_NODE_LEN) == 0)
+    return cli_fail("%s founded this network and cannot be removed: no member can remove the "
+                    "founder. To stop working with it, stop syncing with it (kring peer remove)",
+                    name);
+  if (kr_node_member_org(n, id, org, sizeof org) != 1 || !org[0]) {
+    char hex[65];
+    cli_hex(id, KR_NODE_LEN, hex);
+    snprintf(org, sizeof org, "%.12s", hex);
+  }
+  snprintf(what, sizeof what, "Removing %s from the network: every node the removal reaches "
+           "refuses its changes and connections from then on, and it can only come back as a new "
+           "node with a new invite. This", name);
+  if ((rc = cli_confirm(what, org, yes))) return rc;
   rc = kr_node_expel(n, id, reason);
   if (rc == KR_EFOUNDER)
     return cli_fail("%s founded this network and cannot be removed: no member can remove the "
@@ -457,8 +626,9 @@ static int member_remove(kr_node *n, const char *who, const char *reason)
 
 int cmd_member(int argc, char **argv)
 {
-  static const char usage[] = "kring member accept REQUEST | list | remove NODEID --reason TEXT";
-  cli_opt o[] = {{"reason", 1, 0, NULL, 0}};
+  static const char usage[] =
+    "kring member accept REQUEST|FILE | list | remove ORGANISATION --reason TEXT [--yes]";
+  cli_opt o[] = {{"reason", 1, 0, NULL, 0}, {"yes", 0, 0, NULL, 0}};
   const char **pos = calloc((size_t)argc + 1, sizeof *pos);
   kr_node *n = NULL;
   size_t npos;
@@ -466,13 +636,16 @@ int cmd_member(int argc, char **argv)
 
   if (!pos) return cli_fail("out of memory");
   if (argc < 1) { rc = cli_usage(usage, "which member command?"); goto out; }
-  if ((rc = cli_parse(argc - 1, argv + 1, o, 1, pos, &npos, usage))) goto out;
+  if ((rc = cli_parse(argc - 1, argv + 1, o, 2, pos, &npos, usage))) goto out;
   if (strcmp(argv[0], "accept") == 0) {
-    if (npos != 1 || o[0].n) { rc = cli_usage(usage, "member accept takes one join request"); goto out; }
+    if (npos != 1 || o[0].n || o[1].n) {
+      rc = cli_usage(usage, "member accept takes one join request (the line, or the file it is in)");
+      goto out;
+    }
     if ((rc = cli_open(&n))) goto out;
     rc = member_accept(n, pos[0]);
   } else if (strcmp(argv[0], "list") == 0) {
-    if (npos || o[0].n) { rc = cli_usage(usage, "member list takes no arguments"); goto out; }
+    if (npos || o[0].n || o[1].n) { rc = cli_usage(usage, "member list takes no arguments"); goto out; }
     if ((rc = cli_open(&n))) goto out;
     if (cli_json) {
       json_t *arr = json_array();
@@ -483,7 +656,11 @@ int cmd_member(int argc, char **argv)
     }
   } else if (strcmp(argv[0], "remove") == 0) {
     const char *reason = cli_val(&o[0]);
-    if (npos != 1) { rc = cli_usage(usage, "member remove takes one node id"); goto out; }
+    if (npos != 1) {
+      rc = cli_usage(usage, "member remove takes one organisation (its name in quotes, or at least "
+                            "8 characters of its node id)");
+      goto out;
+    }
     const char *why;
     if (!reason || !reason[0] || strlen(reason) > KR_REASON_MAX) {
       rc = cli_usage(usage, "--reason TEXT (up to %d characters) is required", KR_REASON_MAX);
@@ -494,13 +671,14 @@ int cmd_member(int argc, char **argv)
       goto out;
     }
     if ((rc = cli_open(&n))) goto out;
-    rc = member_remove(n, pos[0], reason);
+    rc = member_remove(n, pos[0], reason, o[1].n > 0);
   } else {
     rc = cli_usage(usage, "unknown member command '%s'", argv[0]);
   }
 out:
   kr_node_close(n);
   free(o[0].vals);
+  free(o[1].vals);
   free(pos);
   return rc;
 }

@@ -23,7 +23,12 @@ static int init_run(cli_opt *o)
   rc = kr_node_create(cli_home, cli_val(&o[0]), kind, &n);
   if (rc == KR_EEXISTS)
     return cli_fail("%s already holds a kring node; refusing to overwrite it", cli_home);
-  if (rc) return cli_fail("cannot create node in %s: %s", cli_home, kr_strerror(rc));
+  if (rc) {
+    char reason[600];
+    if (cli_write_problem(cli_home, reason, sizeof reason))
+      return cli_fail("cannot create the node in %s: %s", cli_home, reason);
+    return cli_fail("cannot create the node in %s: %s", cli_home, kr_strerror(rc));
+  }
   cli_hex(kr_node_id(n), KR_NODE_LEN, hex);
   if (cli_json)
     rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:s}", "node_id", hex, "org", kr_node_org(n),

@@ -6,26 +6,68 @@
 
 #include "cli/cli.h"
 #include "crdt/err.h"
+#include "node/validate.h"
 
 int cmd_erase(int argc, char **argv)
 {
-  static const char usage[] = "kring erase ID --reason TEXT";
-  cli_opt o[] = {{"reason", 1, 0, NULL, 0}};
+  static const char usage[] = "kring erase VOLUNTEER --reason TEXT [--yes]";
+  cli_opt o[] = {{"reason", 1, 0, NULL, 0}, {"yes", 0, 0, NULL, 0}};
   const char **pos = calloc((size_t)argc + 1, sizeof *pos);
   size_t npos;
   kr_node *n = NULL;
   kr_txn *t = NULL;
   uint8_t id[KR_SUBJECT_LEN];
   const char *why = NULL;
+  char name[KR_VALUE_MAX + 1] = "";
   int rc, e;
 
   if (!pos) return cli_fail("out of memory");
-  if ((rc = cli_parse(argc, argv, o, 1, pos, &npos, usage))) goto out;
-  if (npos != 1) { rc = cli_usage(usage, npos ? "too many arguments" : "missing volunteer ID"); goto out; }
+  if ((rc = cli_parse(argc, argv, o, 2, pos, &npos, usage))) goto out;
+  if (npos != 1) {
+    rc = cli_usage(usage, npos ? "too many arguments (put a name of several words in quotes)"
+                               : "which volunteer? Give the name, the e-mail or the id");
+    goto out;
+  }
   if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) { rc = cli_usage(usage, "--reason is required"); goto out; }
+  if (kr_text_single_ok(cli_val(&o[0]), strlen(cli_val(&o[0])), &why)) {
+    rc = cli_fail("--reason: %s", why);
+    goto out;
+  }
+  if (kr_text_has_bsn(cli_val(&o[0]))) {
+    rc = cli_fail("--reason looks like it holds a BSN; kring never stores one: write the reason "
+                  "without the number");
+    goto out;
+  }
   if ((rc = cli_open(&n))) goto out;
-  if ((rc = cli_subject(n, pos[0], id))) goto out;
-  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail("%s", kr_strerror(rc)); goto out; }
+  if ((rc = cli_subject_min(n, pos[0], id, CLI_MIN_HEX_DESTRUCTIVE))) goto out;
+  {
+    kr_volunteer v;
+    char hex[33], what[600];
+    const char *answer = NULL;
+    cli_hex(id, KR_SUBJECT_LEN, hex);
+    if ((e = kr_node_volunteer(n, id, &v))) { rc = cli_fail("reading %s: %s", pos[0], kr_strerror(e)); goto out; }
+    if (v.erased) {
+      char at[32], who[80];
+      cli_time(v.erased_at.hlc, 0, at);
+      cli_node_name(n, v.erased_at.origin, who);
+      rc = cli_fail("volunteer %.8s has already been erased (on %s by %s); nothing to do", hex,
+                    at, who);
+      kr_volunteer_free(&v);
+      goto out;
+    }
+    snprintf(name, sizeof name, "%s", v.val.v[KR_F_NAME] ? v.val.v[KR_F_NAME] : "");
+    kr_volunteer_free(&v);
+    if (!o[1].n) {
+      snprintf(what, sizeof what, "Erasing %s (id %.8s) deletes every value and all consent of "
+               "this volunteer here and on every node the erasure reaches; only the date, your "
+               "organisation and the reason stay. This", name[0] ? cli_safe(name, -1) : "this volunteer",
+               hex);
+      answer = name[0] ? name : hex;
+      if (!name[0]) hex[8] = 0;
+      if ((rc = cli_confirm(what, answer, 0))) goto out;
+    }
+  }
+  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail_write(rc, "cannot record the erasure"); goto out; }
   if ((e = kr_txn_erase(t, id, cli_val(&o[0]), &why))) {
     rc = e == KR_EERASED ? cli_fail("volunteer %s has already been erased", pos[0])
        : e == KR_EBSN ? cli_fail("reason looks like it holds a BSN; kring never stores one")
@@ -34,14 +76,16 @@ int cmd_erase(int argc, char **argv)
   }
   rc = kr_txn_commit(t, NULL);
   t = NULL;
-  if (rc) { rc = cli_fail("storing the erasure: %s", kr_strerror(rc)); goto out; }
+  if (rc) { rc = cli_fail_write(rc, "cannot store the erasure"); goto out; }
   kr_node_checkpoint(n);
   if (cli_json) rc = cli_print_json(json_pack("{s:b}", "ok", 1));
-  else printf("erased %s: its data is deleted here and the erasure will reach every node\n", pos[0]);
+  else printf("erased %s: the data is deleted here, and the erasure reaches every other node "
+              "with the next sync or bundle\n", name[0] ? cli_safe(name, -1) : cli_safe(pos[0], -1));
 out:
   kr_txn_abort(t);
   kr_node_close(n);
   free(o[0].vals);
+  free(o[1].vals);
   free(pos);
   return rc;
 }
@@ -83,7 +127,7 @@ int cmd_subject_export(int argc, char **argv)
   json_t *j, *changes;
   int rc;
 
-  if (argc != 1) return cli_usage("kring subject-export ID", argc ? "too many arguments" : "missing ID");
+  if (argc != 1) return cli_usage("kring subject-export VOLUNTEER   (a name, an e-mail or an id)", argc ? "too many arguments (put a name of several words in quotes)" : "which volunteer? Give the name, the e-mail or the id");
   if ((rc = cli_open(&n))) return rc;
   if ((rc = cli_subject(n, argv[0], id))) goto out;
   if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail("reading %s: %s", argv[0], kr_strerror(rc)); goto out; }

@@ -1,9 +1,13 @@
 /* cmd_sync: kring serve, peer add|list|remove, sync, status. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "crdt/err.h"
@@ -25,6 +29,38 @@ static void log_line(void *ctx, const char *line)
 
 /* ---- kring serve -------------------------------------------------------------- */
 
+/*
+ * One kring serve per home: two would sync with the same peers in turn,
+ * dozens of times a second. serve.lock in the home holds the PID of the
+ * one running, under an flock that the system lets go when it exits
+ * (however it exits). *fd stays open while serving. -1 (printed) when
+ * another holds it.
+ */
+static int serve_lock(int *fd)
+{
+  char path[4096], pid[32] = "";
+  ssize_t k;
+
+  snprintf(path, sizeof path, "%s/serve.lock", cli_home);
+  if ((*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) return 0;  /* read-only home */
+  if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) return 0;
+    k = pread(*fd, pid, sizeof pid - 1, 0);
+    pid[k > 0 ? k : 0] = 0;
+    pid[strcspn(pid, "\n")] = 0;
+    close(*fd);
+    *fd = -1;
+    if (!pid[0]) snprintf(pid, sizeof pid, "unknown");
+    cli_fail("kring serve is already running for %s (PID %s); one is enough. Stop that one first "
+             "(kill %s, or systemctl stop kring when it runs as a service) if you want to start "
+             "it again", cli_home, pid, pid);
+    return -1;
+  }
+  snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(*fd, 0) != 0 || pwrite(*fd, pid, strlen(pid), 0) < 0) { /* the lock still holds */ }
+  return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
   static const char usage[] = "kring serve [--listen HOST:PORT] [--interval SECONDS]";
@@ -34,7 +70,7 @@ int cmd_serve(int argc, char **argv)
   kr_serve_opts so;
   kr_node *n = NULL;
   size_t npos;
-  int rc, port;
+  int rc, port, lock = -1;
   long interval = KR_SERVE_INTERVAL_S;
 
   if (!pos) return cli_fail("out of memory");
@@ -56,6 +92,7 @@ int cmd_serve(int argc, char **argv)
     }
   }
   if ((rc = cli_open(&n))) goto out;
+  if (serve_lock(&lock) < 0) { rc = CLI_FAIL; goto out; }
   signal(SIGPIPE, SIG_IGN);
   memset(&so, 0, sizeof so);
   so.listen = listen;
@@ -63,8 +100,11 @@ int cmd_serve(int argc, char **argv)
   so.log = log_line;
   rc = kr_net_serve(n, &so);
   if (rc == KR_EINVAL) rc = cli_fail("cannot listen on '%s': not an IP address and port", listen);
-  else if (rc) rc = cli_fail("cannot serve on %s (is another kring serve running?)", listen);
+  else if (rc) rc = cli_fail("cannot listen on %s: another program uses that port (a kring serve "
+                             "for another home?), or this user may not use it; pick another with "
+                             "--listen HOST:PORT", listen);
 out:
+  if (lock >= 0) close(lock);
   kr_node_close(n);
   free(o[0].vals);
   free(o[1].vals);
@@ -90,7 +130,23 @@ struct peer_ctx {
   json_t *arr;
   int count;
   int status;            /* status: with what each lacks */
+  int measure;           /* first pass: only measure the columns */
+  int w[3];              /* widths of name, address, who */
 };
+
+/* Columns a text takes on a terminal (one per character). */
+static int cols(const char *s)
+{
+  int c = 0;
+  for (; *s; s++) c += ((unsigned char)*s & 0xc0) != 0x80;
+  return c;
+}
+
+/* s, then spaces up to width w (at least one). */
+static void cell(const char *s, int w)
+{
+  printf("%s%*s", s, w - cols(s) + 1, "");
+}
 
 /* How many changes the peer lacks from us as far as we know, or -1. */
 static long long lacks_of(kr_node *n, const uint8_t *node)
@@ -113,11 +169,17 @@ static int peer_row(void *ctx, const kr_addr *a)
   char ok[32], hex[65] = "", who[80] = "not yet met";
   long long lacks = a->has_node ? lacks_of(p->n, a->node) : -1;
 
-  p->count++;
+  if (!p->measure) p->count++;
   cli_ms_time(a->last_ok_ms, ok);
   if (a->has_node) {
     cli_hex(a->node, KR_NODE_LEN, hex);
     cli_node_name(p->n, a->node, who);
+  }
+  if (p->measure) {
+    const char *c[3] = {cli_safe(a->name, -1), cli_safe(a->addr, -1), who};
+    for (int i = 0; i < 3; i++)
+      if (cols(c[i]) > p->w[i]) p->w[i] = cols(c[i]);
+    return 0;
   }
   if (p->arr) {
     json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:s?}", "name", a->name, "address", a->addr,
@@ -127,12 +189,18 @@ static int peer_row(void *ctx, const kr_addr *a)
     json_array_append_new(p->arr, o);
     return 0;
   }
-  printf("%-16s %-24s %-26.26s last sync %s", cli_safe(a->name, -1), cli_safe(a->addr, -1), who, ok);
+  if (p->status) printf("  ");
+  cell(cli_safe(a->name, -1), p->w[0]);
+  cell(cli_safe(a->addr, -1), p->w[1]);
+  cell(who, p->w[2]);
+  printf("last sync %s", ok);
   if (p->status) {
     if (lacks >= 0) printf(", lacks %lld change%s", lacks, lacks == 1 ? "" : "s");
     else printf(", lacks unknown");
   }
-  if (a->last_err) printf("\n%16s last attempt failed: %s", "", cli_safe(a->last_err, -1));
+  if (a->last_err)
+    printf("\n%*s last attempt failed: %s", p->w[0] + (p->status ? 2 : 0), "",
+           cli_safe(a->last_err, -1));
   printf("\n");
   return 0;
 }
@@ -166,11 +234,13 @@ int cmd_peer(int argc, char **argv)
     else if (!cli_json) printf("removed peer %s from the address book (it stays a member)\n", argv[1]);
     else rc = cli_print_json(json_pack("{s:s}", "removed", argv[1]));
   } else if (strcmp(argv[0], "list") == 0) {
-    struct peer_ctx p = {NULL, NULL, 0, 0};
+    struct peer_ctx p = {NULL, NULL, 0, 0, 1, {0, 0, 0}};
     if (argc != 1) return cli_usage(usage, "peer list takes no arguments");
     if ((rc = cli_open(&n))) return rc;
     p.n = n;
     if (cli_json) p.arr = json_array();
+    if (!p.arr) kr_node_addrs(n, peer_row, &p);
+    p.measure = 0;
     if ((rc = kr_node_addrs(n, peer_row, &p))) {
       json_decref(p.arr);
       rc = cli_fail("reading the peers: %s", kr_strerror(rc));
@@ -402,7 +472,7 @@ int cmd_status(int argc, char **argv)
   uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
   char nhex[33], id[65];
   uint64_t vols, erased, changes;
-  struct peer_ctx p = {NULL, NULL, 0, 1};
+  struct peer_ctx p = {NULL, NULL, 0, 1, 0, {0, 0, 0}};
   kr_node *n;
   int rc, members = 0, me;
 
@@ -445,6 +515,9 @@ int cmd_status(int argc, char **argv)
   printf("register %llu volunteer%s (%llu erased), %llu changes held\n", (unsigned long long)vols,
          vols == 1 ? "" : "s", (unsigned long long)erased, (unsigned long long)changes);
   printf("\npeers\n");
+  p.measure = 1;
+  kr_node_addrs(n, peer_row, &p);
+  p.measure = 0;
   if ((rc = kr_node_addrs(n, peer_row, &p))) { rc = cli_fail("reading the peers"); goto out; }
   if (!p.count) printf("  none yet: kring peer add NAME HOST:PORT\n");
   {

@@ -5,12 +5,13 @@
 
 #include "cli/cli.h"
 #include "crdt/err.h"
+#include "node/validate.h"
 
 static const char usage_add[] =
   "kring volunteer add --name N [--email E] [--phone P] [--postcode C] [--city C] "
   "[--birth-year Y] [--skill S]... [--language L]... [--availability A]... [--note T]";
 static const char usage_set[] =
-  "kring volunteer set ID FIELD=VALUE... [--add FIELD=VALUE]... [--remove FIELD=VALUE]...";
+  "kring volunteer set VOLUNTEER FIELD=VALUE... [--add FIELD=VALUE]... [--remove FIELD=VALUE]...";
 static const char usage_list[] =
   "kring volunteer list [--skill S] [--language L] [--city C] [--available A]";
 
@@ -53,7 +54,7 @@ static int vol_add(int argc, char **argv)
   if (npos) { rc = cli_usage(usage_add, "unexpected argument '%s'", pos[0]); goto out; }
   if (!cli_val(&o[NAME])) { rc = cli_usage(usage_add, "--name is required"); goto out; }
   if ((rc = cli_open(&n))) goto out;
-  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail("%s", kr_strerror(rc)); goto out; }
+  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail_write(rc, "cannot store the change"); goto out; }
   kr_txn_new_subject(t, id);
   for (int i = 0; i < NOPT; i++)
     for (size_t j = 0; j < o[i].n; j++) {
@@ -64,7 +65,7 @@ static int vol_add(int argc, char **argv)
     }
   rc = kr_txn_commit(t, NULL);
   t = NULL;
-  if (rc) { rc = cli_fail("storing the volunteer: %s", kr_strerror(rc)); goto out; }
+  if (rc) { rc = cli_fail_write(rc, "cannot store the volunteer"); goto out; }
   cli_hex(id, KR_SUBJECT_LEN, hex);
   if (cli_json) rc = cli_print_json(json_pack("{s:s}", "id", hex));
   else printf("%s\n", hex);
@@ -146,11 +147,11 @@ static int vol_set(int argc, char **argv)
 
   if (!pos) return cli_fail("out of memory");
   if ((rc = cli_parse(argc, argv, o, 2, pos, &npos, usage_set))) goto out;
-  if (npos < 1) { rc = cli_usage(usage_set, "missing volunteer ID"); goto out; }
+  if (npos < 1) { rc = cli_usage(usage_set, "which volunteer? Give the name, the e-mail or the id"); goto out; }
   if (npos == 1 && !o[0].n && !o[1].n) { rc = cli_usage(usage_set, "nothing to change"); goto out; }
   if ((rc = cli_open(&n))) goto out;
   if ((rc = cli_subject(n, pos[0], id))) goto out;
-  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail("%s", kr_strerror(rc)); goto out; }
+  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail_write(rc, "cannot store the change"); goto out; }
   for (size_t i = 1; i < npos; i++) {
     const char *value, *why = NULL;
     int code = split_assign(pos[i], field, sizeof field, &value), e;
@@ -185,7 +186,7 @@ static int vol_set(int argc, char **argv)
   kr_buf_init(&wire, KR_CHANGE_MAX);
   rc = kr_txn_commit(t, &wire);
   t = NULL;
-  if (rc) { rc = cli_fail("storing the change: %s", kr_strerror(rc)); goto out; }
+  if (rc) { rc = cli_fail_write(rc, "cannot store the change"); goto out; }
   if (cli_json) {
     json_t *lost = json_array();
     outvoted(n, id, pos + 1, npos - 1, &wire, lost);
@@ -237,7 +238,7 @@ static int vol_show(int argc, char **argv)
   uint8_t id[KR_SUBJECT_LEN];
   int rc;
 
-  if (argc != 1) return cli_usage("kring volunteer show ID", argc ? "too many arguments" : "missing ID");
+  if (argc != 1) return cli_usage("kring volunteer show VOLUNTEER   (a name, an e-mail or an id)", argc ? "too many arguments (put a name of several words in quotes)" : "which volunteer? Give the name, the e-mail or the id");
   if ((rc = cli_open(&n))) return rc;
   if ((rc = cli_subject(n, argv[0], id))) goto out;
   if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail("reading %s: %s", argv[0], kr_strerror(rc)); goto out; }
@@ -323,6 +324,7 @@ static int vol_list(int argc, char **argv)
   size_t npos;
   struct list_ctx l = {NULL, NULL, 0};
   kr_filter f;
+  char slot[64];
   int rc;
 
   if (!pos) return cli_fail("out of memory");
@@ -331,10 +333,13 @@ static int vol_list(int argc, char **argv)
   f.skill = cli_val(&o[0]);
   f.language = cli_val(&o[1]);
   f.city = cli_val(&o[2]);
-  f.available = cli_val(&o[3]);
-  if (f.available && (strlen(f.available) != 6 || f.available[3] != '-')) {
-    rc = cli_usage(usage_list, "--available takes mon-am ... sun-ev");
-    goto out;
+  if (cli_val(&o[3])) {
+    const char *why;
+    if (kr_normalise_field(KR_F_AVAILABILITY, cli_val(&o[3]), slot, sizeof slot, 0, &why)) {
+      rc = cli_usage(usage_list, "--available takes ma-ochtend ... zo-avond (or mon-am ... sun-ev)");
+      goto out;
+    }
+    f.available = slot;
   }
   if ((rc = cli_open(&l.n))) goto out;
   if (cli_json) l.arr = json_array();

@@ -118,9 +118,12 @@ static int say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_damaged(const char *why)
 {
   trouble_said = 1;
-  return say("the store in %s is damaged (%s). Restore %s from a backup, or move it aside and "
-             "join the network again as a new node (admin guide: \"A damaged store\")",
-             cli_home, why, cli_home);
+  /* the plain line first; SQLite's words (page numbers, for kring check)
+   * at the end, for whoever helps */
+  return say("the store in %s is damaged. Restore %s from a backup; or move it aside, ask a "
+             "member for an invite and join again as a new node, which gets the whole register "
+             "in their bundle (admin guide: \"A damaged store\"). Details: %s",
+             cli_home, cli_home, why);
 }
 
 /* Why the home cannot be written, as far as the file system tells. */
@@ -182,6 +185,16 @@ int cli_usage(const char *usage, const char *fmt, ...)
   va_end(ap);
   fprintf(stderr, "\nusage: %s\n", usage);
   return CLI_USAGE;
+}
+
+int cli_fail_write(int err, const char *what)
+{
+  if (err == KR_ENOTMEMBER)
+    return cli_fail("%s: this node is waiting to be admitted to its network, and until then it "
+                    "can change nothing. Ask the member who invited you to run kring member "
+                    "accept with your join request, then import the bundle they send you (kring "
+                    "bundle import FILE)", what);
+  return cli_fail("%s: %s", what, kr_strerror(err));
 }
 
 int cli_fail_kr(int err, const char *what, const char *why)
@@ -328,17 +341,223 @@ int cli_open(kr_node **n)
   }
 }
 
+/* ---- why a file cannot be written ------------------------------------------ */
+
+int cli_write_problem(const char *path, char *why, size_t cap)
+{
+  char dir[4096], *slash;
+  struct stat st;
+  struct statvfs v;
+
+  snprintf(dir, sizeof dir, "%s", path);
+  while ((slash = strrchr(dir, '/')) && slash[1] == 0 && slash != dir) *slash = 0;
+  if (!(slash = strrchr(dir, '/'))) snprintf(dir, sizeof dir, ".");
+  else if (slash == dir) dir[1] = 0;
+  else *slash = 0;
+  if (stat(dir, &st) != 0) {
+    if (errno == EACCES)
+      snprintf(why, cap, "permission denied: this user may not look into %s; pick a folder of "
+               "your own, or ask the computer's administrator", dir);
+    else
+      snprintf(why, cap, "the folder %s does not exist (a USB stick not plugged in, or a typing "
+               "error?); create it (mkdir -p %s) or pick another", dir, dir);
+    return 1;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    snprintf(why, cap, "%s is a file, not a folder; pick another place", dir);
+    return 1;
+  }
+  if (access(dir, W_OK) != 0) {
+    snprintf(why, cap, "permission denied: this user may not write in %s; pick a folder of your "
+             "own (such as your home folder), or ask the computer's administrator", dir);
+    return 1;
+  }
+  if (statvfs(dir, &v) == 0 && (v.f_flag & ST_RDONLY)) {
+    snprintf(why, cap, "the disk holding %s is read-only (a write-protected USB stick?); use "
+             "another", dir);
+    return 1;
+  }
+  if (statvfs(dir, &v) == 0 && v.f_blocks > 0 && v.f_bavail == 0) {
+    snprintf(why, cap, "the disk holding %s is full; free some space or use another disk", dir);
+    return 1;
+  }
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    snprintf(why, cap, "%s is a folder; give a file name in it", path);
+    return 1;
+  }
+  return 0;
+}
+
+/* ---- a volunteer by id, name or e-mail ------------------------------------ */
+
+#define MATCH_MAX 10        /* candidates shown when a name is not unique */
+
+struct vmatch {
+  kr_node *n;
+  const char *arg;
+  int email;                /* arg holds '@': compare the e-mail */
+  int exact;                /* collect exact matches only */
+  uint8_t id[MATCH_MAX][KR_SUBJECT_LEN];
+  size_t hits;
+};
+
+static int all_hex(const char *s)
+{
+  if (!*s) return 0;
+  for (; *s; s++)
+    if (!strchr("0123456789abcdefABCDEF", *s)) return 0;
+  return 1;
+}
+
+/* Compare, ignoring case and blanks at either end. */
+static int same_text(const char *a, const char *b)
+{
+  size_t la, lb;
+  while (*a == ' ') a++;
+  while (*b == ' ') b++;
+  la = strlen(a);
+  lb = strlen(b);
+  while (la && a[la - 1] == ' ') la--;
+  while (lb && b[lb - 1] == ' ') lb--;
+  return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+static int vmatch_row(void *ctx, const uint8_t id[KR_SUBJECT_LEN])
+{
+  struct vmatch *m = ctx;
+  kr_volunteer v;
+  int take = !m->exact;
+
+  if (kr_node_volunteer(m->n, id, &v)) return 0;
+  if (!v.erased && m->exact) {
+    const char *have = v.val.v[m->email ? KR_F_EMAIL : KR_F_NAME];
+    take = have && same_text(have, m->arg);
+  }
+  if (v.erased) take = 0;
+  kr_volunteer_free(&v);
+  if (!take) return 0;
+  for (size_t i = 0; i < m->hits && i < MATCH_MAX; i++)
+    if (!memcmp(m->id[i], id, KR_SUBJECT_LEN)) return 0;
+  if (m->hits < MATCH_MAX) memcpy(m->id[m->hits], id, KR_SUBJECT_LEN);
+  m->hits++;
+  return 0;
+}
+
+/* The candidates, one line each on stderr: short id, name, city. */
+static void candidates(kr_node *n, const struct vmatch *m)
+{
+  for (size_t i = 0; i < m->hits && i < MATCH_MAX; i++) {
+    kr_volunteer v;
+    char hex[33];
+    cli_hex(m->id[i], KR_SUBJECT_LEN, hex);
+    if (kr_node_volunteer(n, m->id[i], &v)) continue;
+    fprintf(stderr, "  %.8s  %-28s %s\n", hex, cli_safe(v.val.v[KR_F_NAME], -1),
+            cli_safe(v.val.v[KR_F_CITY], -1));
+    kr_volunteer_free(&v);
+  }
+  if (m->hits > MATCH_MAX)
+    fprintf(stderr, "  ... and %zu more\n", m->hits - MATCH_MAX);
+}
+
+int cli_subject_min(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LEN], size_t minhex)
+{
+  struct vmatch m;
+  size_t len = strlen(arg);
+  int rc, byid = 0;
+
+  memset(&m, 0, sizeof m);
+  m.n = n;
+  m.arg = arg;
+  m.email = strchr(arg, '@') != NULL;
+  if (!len) return cli_fail("no volunteer given: give a name, an e-mail address or the id "
+                            "kring volunteer add printed");
+  /* an id, or a unique start of one */
+  if (all_hex(arg) && len >= 4) {
+    rc = kr_node_find(n, arg, id);
+    if (rc == 0) byid = 1;
+    else if (rc == KR_EAMBIGUOUS)
+      return cli_fail("more than one volunteer's id starts with %s; give more of the id, or "
+                      "the name", arg);
+    else if (rc != KR_ENOTFOUND && rc != KR_EINVAL)
+      return cli_fail("looking up %s: %s", arg, kr_strerror(rc));
+  }
+  /* a name or an e-mail address, exactly (any case) */
+  m.exact = 1;
+  if (m.email) {
+    kr_filter f = {NULL, NULL, NULL, NULL};
+    rc = kr_node_list(n, &f, vmatch_row, &m);
+  } else {
+    rc = kr_node_search(n, arg, vmatch_row, &m);
+    if (rc == KR_EINVAL) rc = 0;     /* nothing FTS can search for: no name matches */
+  }
+  if (rc) return cli_fail("looking up %s: %s", arg, kr_strerror(rc));
+  if (byid && m.hits == 0) {
+    if (len < minhex)
+      return cli_fail("'%s' is too short an id for this command, which cannot be undone: give "
+                      "at least %zu characters of the id, or the name", arg, minhex);
+    return CLI_OK;
+  }
+  if (byid) {     /* an id prefix that is also someone's name */
+    memcpy(m.id[m.hits < MATCH_MAX ? m.hits : MATCH_MAX - 1], id, KR_SUBJECT_LEN);
+    m.hits++;
+  }
+  /* not exact: every volunteer whose name holds these words */
+  if (m.hits == 0 && !m.email) {
+    m.exact = 0;
+    rc = kr_node_search(n, arg, vmatch_row, &m);
+    if (rc && rc != KR_EINVAL) return cli_fail("looking up %s: %s", arg, kr_strerror(rc));
+    if (m.hits == 1 && minhex > 4) {
+      /* a command that cannot be undone takes the whole name */
+      cli_fail("no volunteer is named exactly '%s'; one is close (below). Give the whole name, "
+               "the e-mail address or the id", arg);
+      candidates(n, &m);
+      return CLI_FAIL;
+    }
+  }
+  if (m.hits == 1) {
+    memcpy(id, m.id[0], KR_SUBJECT_LEN);
+    return CLI_OK;
+  }
+  if (m.hits == 0) {
+    if (all_hex(arg) && len >= 4)
+      return cli_fail("no volunteer with id %s or named '%s' on this node; find them with: "
+                      "kring volunteer search WORD", arg, arg);
+    return cli_fail("no volunteer %s '%s' on this node; look with kring volunteer search WORD (an "
+                    "erased volunteer is found by id only, and one whose consent does not name "
+                    "this organisation cannot be read here)", m.email ? "with e-mail" : "named",
+                    arg);
+  }
+  cli_fail("'%s' matches %zu volunteers; give the id (first 8 characters are enough) or the "
+           "e-mail address of the one you mean:", arg, m.hits);
+  candidates(n, &m);
+  return CLI_FAIL;
+}
+
 int cli_subject(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LEN])
 {
-  int rc = kr_node_find(n, arg, id);
+  return cli_subject_min(n, arg, id, 4);
+}
 
-  switch (rc) {
-  case 0: return CLI_OK;
-  case KR_EINVAL: return cli_fail("'%s' is not a volunteer id (hex, at least 4 digits)", arg);
-  case KR_ENOTFOUND: return cli_fail("no volunteer with id %s", arg);
-  case KR_EAMBIGUOUS: return cli_fail("id prefix %s matches more than one volunteer; give more digits", arg);
-  default: return cli_fail("looking up %s: %s", arg, kr_strerror(rc));
+int cli_confirm(const char *what, const char *answer, int yes)
+{
+  char line[512];
+  size_t len;
+  FILE *tty;
+
+  if (yes) return CLI_OK;
+  if (!isatty(0) || !(tty = fopen("/dev/tty", "r+"))) {
+    return cli_fail("%s cannot be undone, and there is no terminal to ask for confirmation; "
+                    "run it on a terminal, or add --yes in a script", what);
   }
+  fprintf(tty, "%s cannot be undone.\nTo go on, type %s: ", what, cli_safe(answer, -1));
+  fflush(tty);
+  if (!fgets(line, sizeof line, tty)) line[0] = 0;
+  fclose(tty);
+  len = strlen(line);
+  while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+  if (!same_text(line, answer))
+    return cli_fail("stopped: what you typed is not %s; nothing was changed", answer);
+  return CLI_OK;
 }
 
 void cli_hex(const uint8_t *b, size_t n, char *out)
@@ -373,8 +592,26 @@ void cli_time(kr_hlc hlc, int iso, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
   } else {
     localtime_r(&secs, &tm);
-    strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
+    strftime(out, 32, "%Y-%m-%d %H:%M:%S %Z", &tm);
   }
+}
+
+void cli_iso_local(const char *iso, char out[32])
+{
+  struct tm tm;
+  time_t secs;
+
+  memset(&tm, 0, sizeof tm);
+  if (!iso || sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
+    snprintf(out, 32, "%s", iso ? iso : "");
+    return;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  secs = timegm(&tm);
+  localtime_r(&secs, &tm);
+  strftime(out, 32, "%Y-%m-%d %H:%M:%S %Z", &tm);
 }
 
 void cli_ms_time(uint64_t ms, char out[32])
@@ -386,11 +623,12 @@ void cli_ms_time(uint64_t ms, char out[32])
     return;
   }
   localtime_r(&t, &tm);
-  strftime(out, 32, "%Y-%m-%d %H:%M", &tm);
+  strftime(out, 32, "%Y-%m-%d %H:%M %Z", &tm);
 }
 
 struct find_member {
   const char *arg;          /* by name or hex prefix */
+  size_t minhex;            /* digits a hex prefix needs */
   uint8_t found[KR_NODE_LEN];
   char org[KR_ORG_MAX + 1];
   int hits, removed;
@@ -428,7 +666,7 @@ static int by_arg(void *ctx, const kr_member *m)
   size_t al = strlen(f->arg);
   cli_hex(m->node, KR_NODE_LEN, hex);
   if ((m->admitted && strcasecmp(m->org, f->arg) == 0) ||
-      (al >= 4 && al <= 64 && strncasecmp(hex, f->arg, al) == 0)) {
+      (al >= f->minhex && al <= 64 && all_hex(f->arg) && strncasecmp(hex, f->arg, al) == 0)) {
     if (f->hits && memcmp(f->found, m->node, KR_NODE_LEN) == 0) return 0;
     memcpy(f->found, m->node, KR_NODE_LEN);
     snprintf(f->org, sizeof f->org, "%s", m->admitted ? m->org : "");
@@ -474,20 +712,30 @@ void cli_member_names(kr_node *n, char *out, size_t cap)
 
 int cli_member(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], int *removed)
 {
+  return cli_member_min(n, arg, id, removed, 4);
+}
+
+int cli_member_min(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], int *removed,
+                   size_t minhex)
+{
   struct find_member f;
   int rc;
 
   memset(&f, 0, sizeof f);
   f.arg = arg;
+  f.minhex = minhex;
   if ((rc = kr_node_members(n, by_arg, &f)) < 0)
     return cli_fail("reading the members: %s", kr_strerror(rc));
   if (f.hits == 0) {
     char names[512];
     cli_member_names(n, names, sizeof names);
-    return cli_fail("no member '%s' in this network; the members are: %s", arg, names);
+    if (all_hex(arg) && strlen(arg) < minhex && strlen(arg) >= 4)
+      return cli_fail("'%s' is too short a node id for this command, which cannot be undone: "
+                      "give the organisation's name (the members are: %s)", arg, names);
+    return cli_fail("no member '%s' in this network; give the organisation's name, as kring member list shows it; the members are: %s", arg, names);
   }
   if (f.hits > 1)
-    return cli_fail("'%s' names more than one member; give more of the node id", arg);
+    return cli_fail("'%s' names more than one member; give the organisation's name", arg);
   memcpy(id, f.found, KR_NODE_LEN);
   if (removed) *removed = f.removed;
   return CLI_OK;

@@ -351,6 +351,53 @@ int kr_valid_availability(const char *s)
   return 0;
 }
 
+/*
+ * Dutch and English spellings of a time slot, made canonical: "ma-ochtend",
+ * "maandag ochtend", "monday-morning" and "Mon-AM" all become "mon-am".
+ * 1 when s (lower case) was one of them and out holds the canonical form.
+ */
+static int slot_norm(const char *s, char out[static 7])
+{
+  static const char *const days[7][4] = {
+    {"mon", "ma", "maandag", "monday"},   {"tue", "di", "dinsdag", "tuesday"},
+    {"wed", "wo", "woensdag", "wednesday"}, {"thu", "do", "donderdag", "thursday"},
+    {"fri", "vr", "vrijdag", "friday"},   {"sat", "za", "zaterdag", "saturday"},
+    {"sun", "zo", "zondag", "sunday"},
+  };
+  static const char *const parts[3][3] = {
+    {"am", "ochtend", "morning"}, {"pm", "middag", "afternoon"}, {"ev", "avond", "evening"},
+  };
+  const char *sep = strpbrk(s, "- ");
+  size_t dl;
+
+  if (!sep) return 0;
+  dl = (size_t)(sep - s);
+  for (int d = 0; d < 7; d++)
+    for (int i = 0; i < 4; i++)
+      if (strlen(days[d][i]) == dl && strncmp(s, days[d][i], dl) == 0)
+        for (int p = 0; p < 3; p++)
+          for (int j = 0; j < 3; j++)
+            if (strcmp(sep + 1, parts[p][j]) == 0) {
+              snprintf(out, 7, "%s-%s", days[d][0], parts[p][0]);
+              return 1;
+            }
+  return 0;
+}
+
+/* A Dutch date, d-m-yyyy (or with '/' or '.'), as yyyy-mm-dd. */
+static int date_nl(const char *s, char out[static 11])
+{
+  int d, m, y, len;
+  char a, b, tmp[40];
+
+  if (sscanf(s, "%2d%c%2d%c%4d%n", &d, &a, &m, &b, &y, &len) != 5 || s[len] || a != b ||
+      !strchr("-/.", a) || y < 1000 || d < 1 || d > 31 || m < 1 || m > 12)
+    return 0;
+  snprintf(tmp, sizeof tmp, "%04d-%02d-%02d", y, m, d);
+  memcpy(out, tmp, 11);
+  return 1;
+}
+
 /* YYYY-MM-DD: exactly ten characters, digits where digits go. */
 static int date_ok(const char *s)
 {
@@ -416,20 +463,35 @@ int kr_normalise_field(int field, const char *in, char *out, size_t cap,
     }
     break;
   }
-  case KR_F_VOG_CHECKED_ON:
-    if (!date_ok(out)) { *why = "not a date (YYYY-MM-DD)"; return KR_EVALIDATION; }
-    break;
-  case KR_F_VOG_MEETS:
-    for (char *c = out; *c; c++) *c = (char)tolower((unsigned char)*c);
-    if (strcmp(out, "yes") && strcmp(out, "no")) { *why = "must be yes or no"; return KR_EVALIDATION; }
-    break;
-  case KR_F_AVAILABILITY:
-    for (char *c = out; *c; c++) *c = (char)tolower((unsigned char)*c);
-    if (!kr_valid_availability(out)) {
-      *why = "not an availability (mon-am, tue-pm, ..., sun-ev)";
+  case KR_F_VOG_CHECKED_ON: {
+    char d[11];
+    if (date_nl(out, d)) strcpy(out, d);       /* 14-03-2025 is 2025-03-14 */
+    if (!date_ok(out)) {
+      *why = "not a date (2025-03-14 or 14-03-2025)";
       return KR_EVALIDATION;
     }
     break;
+  }
+  case KR_F_VOG_MEETS:
+    for (char *c = out; *c; c++) *c = (char)tolower((unsigned char)*c);
+    if (!strcmp(out, "ja")) strcpy(out, "yes");
+    else if (!strcmp(out, "nee")) strcpy(out, "no");
+    if (strcmp(out, "yes") && strcmp(out, "no")) {
+      *why = "must be ja or nee (yes or no)";
+      return KR_EVALIDATION;
+    }
+    break;
+  case KR_F_AVAILABILITY: {
+    char slot[7];
+    for (char *c = out; *c; c++) *c = (char)tolower((unsigned char)*c);
+    if (slot_norm(out, slot)) strcpy(out, slot);
+    if (!kr_valid_availability(out)) {
+      *why = "not an availability (ma-ochtend, di-middag, ..., zo-avond; or mon-am, tue-pm, "
+             "..., sun-ev)";
+      return KR_EVALIDATION;
+    }
+    break;
+  }
   case KR_F_SKILLS:
   case KR_F_LANGUAGES:
     for (char *c = out; *c; c++) *c = (char)tolower((unsigned char)*c);

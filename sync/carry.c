@@ -167,7 +167,7 @@ int kr_bundle_import(kr_node *n, const char *path, kr_progress_fn progress, void
   kr_buf plain;
   uint8_t network[KR_NETWORK_LEN], founder[KR_NODE_LEN];
   uint64_t seen = 0;
-  int rc, end = 0, batch = 0, member;
+  int rc, end = 0, batch = 0, member, removed_before;
 
   memset(res, 0, sizeof *res);
   kr_buf_init(&plain, KR_BUNDLE_CHUNK_MAX + 64);
@@ -179,6 +179,7 @@ int kr_bundle_import(kr_node *n, const char *path, kr_progress_fn progress, void
   res->total = r.h.count;
   if (memcmp(r.h.network, network, KR_NETWORK_LEN) != 0) { rc = KR_ENETWORK; goto out; }
   if ((rc = kr_bundle_unlock(&r, kr_node_secret_key(n)))) goto out;
+  if ((removed_before = kr_node_is_removed(n, r.h.exporter)) < 0) { rc = removed_before; goto out; }
   if ((rc = kr_node_batch_begin(n))) goto out;
   batch = 1;
   while (!end) {
@@ -208,10 +209,19 @@ int kr_bundle_import(kr_node *n, const char *path, kr_progress_fn progress, void
   }
   /* The signature has been checked (read_chunk at the end). */
   if (seen != r.h.count) { rc = KR_EMALFORMED; goto out; }
-  /* The exporter must be a member, as this store now knows the network. */
+  /* The exporter must be a member, as this store now knows the network;
+   * or one removed by this very import: its removal was in the bundle,
+   * or this node removed it on finding two changes it signed under one
+   * seq (a copied home) in the bundle. Such a bundle is kept, as a sync
+   * session keeps it: its changes were each checked against the
+   * removal, and the removal must reach the other nodes. */
   if ((member = kr_node_is_member(n, r.h.exporter)) < 0) { rc = member; goto out; }
-  if (!member) { rc = KR_ENOTMEMBER; goto out; }
-  if (memcmp(r.h.exporter, kr_node_id(n), KR_NODE_LEN) != 0 &&
+  if (!member && (removed_before || kr_node_is_removed(n, r.h.exporter) != 1)) {
+    rc = KR_ENOTMEMBER;
+    goto out;
+  }
+  res->exporter_removed = !member;
+  if (member && memcmp(r.h.exporter, kr_node_id(n), KR_NODE_LEN) != 0 &&
       (rc = kr_node_peer_record(n, r.h.exporter, &r.h.vector)))
     goto out;
   rc = kr_node_batch_end(n, 1);

@@ -35,6 +35,7 @@ typedef struct {
   int refusal;               /* the first refusal's kr_err, 0 if none */
   uint8_t refused_origin[KR_NODE_LEN];
   uint64_t refused_seq;
+  int exporter_removed;      /* the exporter was removed by this import */
 } kr_import_result;
 
 int kr_bundle_import(kr_node *n, const char *path, kr_progress_fn progress, void *pctx,

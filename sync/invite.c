@@ -1,4 +1,5 @@
 /* invite: invites and join requests (see invite.h). */
+#include <stdlib.h>
 #include <string.h>
 
 #include <msgpack.h>
@@ -95,6 +96,83 @@ static int envelope_from_text(const char *text, const char *prefix, uint8_t raw[
       (rc = kr_mp_bin_fixed(&r, tail, (uint32_t)tail_len)))
     return rc;
   return kr_mp_left(&r) ? KR_EMALFORMED : 0;
+}
+
+/* ---- a line that went through e-mail ---------------------------------------- */
+
+static int b64url_char(int c)
+{
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
+}
+
+/* The length of one msgpack bin header at b (avail bytes) and of its
+ * payload; 0 when the bytes end first, -1 when it is not a bin. */
+static int bin_head(const uint8_t *b, size_t avail, size_t *head, size_t *len)
+{
+  if (avail < 1) return 0;
+  switch (b[0]) {
+  case 0xc4: *head = 2; break;
+  case 0xc5: *head = 3; break;
+  case 0xc6: *head = 5; break;
+  default: return -1;
+  }
+  if (avail < *head) return 0;
+  *len = b[1];
+  for (size_t i = 2; i < *head; i++) *len = (*len << 8) | b[i];
+  return 1;
+}
+
+int kr_invite_extract(const char *text, const char *prefix, char *out, size_t cap)
+{
+  const char *p = strstr(text, prefix);
+  size_t pl = strlen(prefix), k = 0, len = 0, need, at = 1;
+  char *chars;
+  uint8_t *raw;
+  int rc = KR_ETRUNCATED;
+
+  if (!p) return KR_ENOTFOUND;
+  if (!(chars = malloc(KR_INVITE_TEXT_MAX + 1)) || !(raw = malloc(KR_INVITE_TEXT_MAX))) {
+    free(chars);
+    return KR_ENOMEM;
+  }
+  /* the base64url characters after the prefix: blanks, line breaks and the
+   * '>' a mail program puts before a quoted line do not count */
+  for (p += pl; *p && k < KR_INVITE_TEXT_MAX; p++) {
+    if (b64url_char((unsigned char)*p)) chars[k++] = *p;
+    else if (*p == '\n') {
+      while (p[1] == ' ' || p[1] == '\t' || p[1] == '>' || p[1] == '\r') p++;
+    } else if (*p != ' ' && *p != '\t' && *p != '\r') break;
+  }
+  /* decode whole groups of four (the envelope's headers all lie well
+   * before its last 32 bytes, so a last partial group holds none) */
+  if (sodium_base642bin(raw, KR_INVITE_TEXT_MAX, chars, k - k % 4, NULL, &len, NULL,
+                        sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
+    rc = KR_EMALFORMED;
+    goto out;
+  }
+  /* the envelope says how long it is: array(3) of three bins */
+  if (len < 1) goto out;
+  if (raw[0] != 0x93) { rc = KR_EMALFORMED; goto out; }
+  for (int i = 0; i < 3; i++) {
+    size_t head, blen;
+    int h = at < len ? bin_head(raw + at, len - at, &head, &blen) : 0;
+    if (h < 0) { rc = KR_EMALFORMED; goto out; }
+    if (h == 0 || blen > KR_INVITE_TEXT_MAX) goto out;
+    at += head + blen;
+    if (at > KR_INVITE_TEXT_MAX) { rc = KR_ETOOBIG; goto out; }
+  }
+  need = (at * 4 + 2) / 3;          /* base64 without padding */
+  if (need > k) goto out;           /* the text ends before the envelope */
+  if (pl + need + 1 > cap) { rc = KR_ETOOBIG; goto out; }
+  memcpy(out, prefix, pl);
+  memcpy(out + pl, chars, need);
+  out[pl + need] = 0;
+  rc = 0;
+out:
+  free(chars);
+  free(raw);
+  return rc;
 }
 
 #define P(call) do { if ((call) != 0) { rc = KR_ETOOBIG; goto out; } } while (0)

@@ -59,6 +59,18 @@ int kr_invite_parse(const char *text, kr_invite *out);
 /* The invite's id: BLAKE2b-128 of its public key (recorded on admission). */
 void kr_invite_id(const kr_invite *inv, uint8_t id[static KR_SUBJECT_LEN]);
 
+/*
+ * The invite or join request line (prefix KR_INVITE_PREFIX or
+ * KR_JOIN_PREFIX) found in text as it came through e-mail or a file:
+ * wrapped over several lines, quoted with '>', with blanks and text
+ * around it. Writes the line alone to out (cap bytes). KR_ENOTFOUND: no
+ * prefix; KR_ETRUNCATED: the text ends before the line does (cut off or
+ * wrapped with a part lost); KR_EMALFORMED: not base64url of an envelope.
+ * Only the length is checked here: kr_invite_parse and kr_join_parse
+ * check the rest.
+ */
+int kr_invite_extract(const char *text, const char *prefix, char *out, size_t cap);
+
 /* Make a join request for the node whose secret key is node_sk. */
 int kr_join_make(const kr_invite *inv, const uint8_t node_sk[static 64], const char *org,
                  const char *kind, char *out, size_t cap);

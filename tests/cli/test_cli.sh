@@ -120,8 +120,8 @@ ok "show by prefix" "$KRING" volunteer show "${ANNA:0:8}"
 ok "show json" "$KRING" --json volunteer show "$ANNA"
 has "show json languages" '"en"'
 err "show unknown" 1 "no volunteer with id" "$KRING" volunteer show 00000000000000000000000000000000
-err "show bad id" 1 "not a volunteer id" "$KRING" volunteer show xyz!
-err "show no id" 2 "missing ID" "$KRING" volunteer show
+err "show bad id" 1 "no volunteer named .xyz!.*kring volunteer search" "$KRING" volunteer show xyz!
+err "show no id" 2 "which volunteer\? Give the name" "$KRING" volunteer show
 err "volunteer no sub" 2 "missing subcommand" "$KRING" volunteer
 err "volunteer bad sub" 2 "unknown subcommand" "$KRING" volunteer delete
 ok "list all" "$KRING" volunteer list
@@ -168,7 +168,7 @@ err "set unknown volunteer" 1 "no volunteer" "$KRING" volunteer set ffffffff cit
 
 # --- consent -----------------------------------------------------------------
 ok "grant" "$KRING" consent grant "$ANNA" --purpose contact --to all --method paper --text-version 2024-1
-ok "grant to self by org name" "$KRING" consent grant "$ANNA" --purpose placement --to "Voedselbank Noord" --until 2031-12-31
+ok "grant to self by org name" "$KRING" consent grant --method papier "$ANNA" --purpose placement --to "Voedselbank Noord" --until 2031-12-31
 ok "grant to node id" "$KRING" consent grant "$FATMA" --purpose photos --to "$NODE" --method digital
 ok "show consent" "$KRING" consent show "$ANNA"
 has "granted" "contact +to all +granted"
@@ -185,21 +185,21 @@ has "json history" '"action": "withdraw"'
 ok "no consent" "$KRING" consent show "$PIET"
 has "no consent text" "no consent recorded"
 D2=$(dig)
-err "grant no purpose" 2 "--purpose is required" "$KRING" consent grant "$ANNA" --to all
-err "grant no to" 2 "--to ORG\|all is required" "$KRING" consent grant "$ANNA" --purpose contact
-err "grant bad purpose" 1 "purpose must be" "$KRING" consent grant "$ANNA" --purpose "Nieuwsbrief!" --to all
+err "grant no purpose" 2 "--purpose is required" "$KRING" consent grant --method papier "$ANNA" --to all
+err "grant no to" 2 "--to ORG\|all is required" "$KRING" consent grant --method papier "$ANNA" --purpose contact
+err "grant bad purpose" 1 "purpose must be" "$KRING" consent grant --method papier "$ANNA" --purpose "Nieuwsbrief!" --to all
 err "grant bad method" 2 "unknown method 'fax'" "$KRING" consent grant "$ANNA" --purpose contact --to all --method fax
-err "grant bad date" 1 "real date" "$KRING" consent grant "$ANNA" --purpose contact --to all --until 2031-02-30
-err "grant past date" 1 "in the past" "$KRING" consent grant "$ANNA" --purpose contact --to all --until 2020-01-01
-err "grant unknown recipient" 1 "no member .Nobody." "$KRING" consent grant "$ANNA" --purpose contact --to "Nobody"
+err "grant bad date" 1 "real date" "$KRING" consent grant --method papier "$ANNA" --purpose contact --to all --until 2031-02-30
+err "grant past date" 1 "in the past" "$KRING" consent grant --method papier "$ANNA" --purpose contact --to all --until 2020-01-01
+err "grant unknown recipient" 1 "no member .Nobody." "$KRING" consent grant --method papier "$ANNA" --purpose contact --to "Nobody"
 err "withdraw takes no until" 2 "unknown option '--until'" "$KRING" consent withdraw "$ANNA" --purpose contact --to all --until 2030-01-01
 err "consent no sub" 2 "missing subcommand" "$KRING" consent
 err "consent show unknown" 1 "no volunteer" "$KRING" consent show abcdabcd
 err "grant to a node id that is no member" 1 "no member with node id 0123456789ab.*consent goes to all or to a member: Voedselbank Noord" \
-  "$KRING" consent grant "$ANNA" --purpose contact --to 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+  "$KRING" consent grant --method papier "$ANNA" --purpose contact --to 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 err "withdraw for a node id no consent names" 1 "no consent of this volunteer names it; the members are: Voedselbank Noord" \
   "$KRING" consent withdraw "$ANNA" --purpose contact --to 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
-err "unknown recipient names the members" 1 "the members are: Voedselbank Noord$" "$KRING" consent grant "$ANNA" --purpose contact --to "Nobody"
+err "unknown recipient names the members" 1 "the members are: Voedselbank Noord$" "$KRING" consent grant --method papier "$ANNA" --purpose contact --to "Nobody"
 [ "$(dig)" = "$D2" ] || { echo "FAIL: a refused consent changed the store"; fails=$((fails+1)); }
 
 # --- text that could forge output ---------------------------------------------
@@ -234,9 +234,9 @@ err "bidi isolate in skill" 1 "text-direction" "$KRING" volunteer set "$ANNA" --
 err "tab in notes" 1 "control character" "$KRING" volunteer set "$ANNA" notes=$'a\tb'
 err "terminal escape in notes" 1 "control character" "$KRING" volunteer set "$ANNA" notes=$'a\e[2Jb'
 err "line separator in notes" 1 "line or paragraph separator" "$KRING" volunteer set "$ANNA" notes=$'a\xe2\x80\xa8b'
-err "newline in text version" 1 "text-version .*holds one line" "$KRING" consent grant "$ANNA" --purpose contact \
+err "newline in text version" 1 "text-version .*holds one line" "$KRING" consent grant --method papier "$ANNA" --purpose contact \
   --to all --text-version $'2024-1\n  2026-01-01T00:00:00Z  grant    contact'
-err "bidi in text version" 1 "text-version .*text-direction" "$KRING" consent grant "$ANNA" --purpose contact \
+err "bidi in text version" 1 "text-version .*text-direction" "$KRING" consent grant --method papier "$ANNA" --purpose contact \
   --to all --text-version "2024${RLO}1"
 err "newline in erase reason" 1 "reason.*holds one line" "$KRING" erase "$FATMA" --reason $'verzoek\nid                       0000'
 err "C1 in erase reason" 1 "reason.*holds one line" "$KRING" erase "$FATMA" --reason "verzoek${NEL}"
@@ -299,14 +299,14 @@ has "export consent history" '"consent_history"'
 has "export changes" '"action": "set"'
 has "export who" "\"by\": \"$NODE\""
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out" 2>/dev/null || { echo "FAIL: export is not JSON"; fails=$((fails+1)); }
-err "export no id" 2 "missing ID" "$KRING" subject-export
+err "export no id" 2 "which volunteer\? Give the name" "$KRING" subject-export
 
 # --- erase ---------------------------------------------------------------------
 err "erase without reason" 2 "--reason is required" "$KRING" erase "$PIET"
-ok "erase" "$KRING" erase "$PIET" --reason "verzoek van de vrijwilliger"
+ok "erase" "$KRING" erase "$PIET" --reason "verzoek van de vrijwilliger" --yes
 err "erase twice" 1 "already been erased" "$KRING" erase "$PIET" --reason again
 err "edit erased" 1 "has been erased" "$KRING" volunteer set "$PIET" city=Delft
-err "grant erased" 1 "has been erased" "$KRING" consent grant "$PIET" --purpose contact --to all
+err "grant erased" 1 "has been erased" "$KRING" consent grant --method papier "$PIET" --purpose contact --to all
 ok "show erased" "$KRING" volunteer show "$PIET"
 has "show erased marker" "^erased"
 hasnt "no name" "Piet"
@@ -337,7 +337,7 @@ cp -r "$KRING_HOME" "$T/damaged"
 size=$(stat -c %s "$T/damaged/kring.db")
 # overwrite the middle of the file with text: b-tree pages no longer parse
 printf 'kapot%.0s' $(seq 1 800) | dd of="$T/damaged/kring.db" bs=1 seek=$((size / 2 / 4096 * 4096)) conv=notrunc 2>/dev/null
-err "check damaged" 1 "the store in .*/damaged is damaged \(.+\)\. Restore .* from a backup" "$KRING" --home "$T/damaged" check
+err "check damaged" 1 "the store in .*/damaged is damaged\. Restore .* from a backup.*Details: .+" "$KRING" --home "$T/damaged" check
 
 # --- the key file: exactly 64 bytes, seed then its public key -------------------
 # (docs/protocol.md, "Node key file")
@@ -373,24 +373,24 @@ ok "a store locked for a second" "$KRING" id
 wait "$LOCKER"
 
 # --- an empty or damaged store: one line that says so, exit 1, nothing written -----
-DMG="Restore .* from a backup, or move it aside and join the network again as a new node"
+DMG="Restore .* from a backup; or move it aside, ask a member for an invite and join again as a new node"
 cp -r "$KRING_HOME" "$T/empty"; rm -f "$T/empty"/kring.db-*
 : > "$T/empty/kring.db"
 for c in id "volunteer list" digest check log; do
-  err "empty store: $c" 1 "the store in .*/empty is damaged \(kring.db is empty\)\. $DMG" "$KRING" --home "$T/empty" $c
+  err "empty store: $c" 1 "the store in .*/empty is damaged\. $DMG.*Details: kring.db is empty" "$KRING" --home "$T/empty" $c
 done
 [ "$(stat -c %s "$T/empty/kring.db")" = 0 ] || { echo "FAIL: an empty store was written to"; fails=$((fails+1)); }
 err "init still refuses" 1 "already holds a kring node" "$KRING" --home "$T/empty" init --org X
 
 cp -r "$KRING_HOME" "$T/junk"; rm -f "$T/junk"/kring.db-*
 head -c 16384 /dev/urandom > "$T/junk/kring.db"
-err "random bytes as store: check" 1 "the store in .*/junk is damaged \(file is not a database\)\. $DMG" "$KRING" --home "$T/junk" check
-err "random bytes as store: list" 1 "is damaged \(file is not a database\)" "$KRING" --home "$T/junk" volunteer list
+err "random bytes as store: check" 1 "the store in .*/junk is damaged\. $DMG.*Details: file is not a database" "$KRING" --home "$T/junk" check
+err "random bytes as store: list" 1 "is damaged\..*Details: file is not a database" "$KRING" --home "$T/junk" volunteer list
 
 cp -r "$KRING_HOME" "$T/short"; rm -f "$T/short"/kring.db-*
 head -c 3000 "$KRING_HOME/kring.db" > "$T/short/kring.db"
-err "truncated store: check" 1 "the store in .*/short is damaged \(database disk image is malformed\)" "$KRING" --home "$T/short" check
-err "truncated store: digest" 1 "is damaged \(database disk image is malformed\)" "$KRING" --home "$T/short" digest
+err "truncated store: check" 1 "the store in .*/short is damaged\..*Details: database disk image is malformed" "$KRING" --home "$T/short" check
+err "truncated store: digest" 1 "is damaged\..*Details: database disk image is malformed" "$KRING" --home "$T/short" digest
 
 # One damaged page: the root of the single-valued fields (names, cities).
 # Every command that reads it fails with the same line, none prints a
@@ -406,14 +406,14 @@ with open(sys.argv[1], "r+b") as f:
     f.seek((root - 1) * size)
     f.write(b"kapot" * (size // 5))
 PY
-PAGE="the store in .*/page is damaged \(database disk image is malformed\)\. $DMG"
+PAGE="the store in .*/page is damaged\. $DMG.*Details: database disk image is malformed"
 err "damaged page: list" 1 "$PAGE" "$KRING" --home "$T/page" volunteer list
 err "damaged page: digest" 1 "$PAGE" "$KRING" --home "$T/page" digest
 err "damaged page: show" 1 "$PAGE" "$KRING" --home "$T/page" volunteer show "$ANNA"
 err "damaged page: search" 1 "$PAGE" "$KRING" --home "$T/page" volunteer search anna
 err "damaged page: export" 1 "$PAGE" "$KRING" --home "$T/page" subject-export "$FATMA"
 err "damaged page: set" 1 "$PAGE" "$KRING" --home "$T/page" volunteer set "$ANNA" city=Delft
-err "damaged page: check" 1 "the store in .*/page is damaged \(.+\)\. $DMG" "$KRING" --home "$T/page" check
+err "damaged page: check" 1 "the store in .*/page is damaged\. $DMG.*Details: .+" "$KRING" --home "$T/page" check
 
 echo "test_cli: $n checks, $fails failed"
 [ "$fails" -eq 0 ]

@@ -77,7 +77,7 @@ else
   run "read-only: add" 1 "cannot change the store in .*/ro: it is read-only \(the folder is not writable for this user\)\. Reading works; to change it, make .*/ro and the files in it writable" \
     --home "$RO" volunteer add --name "Bert"
   run "read-only: erase" 1 "cannot change the store in .*/ro: it is read-only" \
-    --home "$RO" erase "$ANNA" --reason test
+    --home "$RO" erase "$ANNA" --reason test --yes
   [ "$(ls "$RO")" = "$(printf 'kring.db\nnode.key')" ] || bad "read-only: files appeared: $(ls "$RO" | tr '\n' ' ')"
 
   # The last changes still in kring.db-wal (a process holds the store

@@ -2,7 +2,10 @@
  * fuzz_invite: libFuzzer target for the invite line decoder. An invite
  * that decodes must carry a secret that matches its key and a valid
  * inviter signature (both checked by kr_invite_parse), and must say so
- * again when parsed a second time.
+ * again when parsed a second time. The same bytes go through
+ * kr_invite_extract (the line as mail delivers it): what it returns is
+ * no longer than its input and starts with the prefix; an invite that
+ * decodes whole is found again by it, unchanged.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   static kr_invite inv, again;
+  static char line[KR_INVITE_TEXT_MAX + 1];
   char *text;
 
   if (size > 2 * KR_INVITE_TEXT_MAX) return 0;
@@ -25,7 +29,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (kr_invite_parse(text, &inv) == 0) {
     if (inv.naddr > KR_INVITE_ADDRS || inv.body_len > sizeof inv.body) abort();
     if (kr_invite_parse(text, &again) != 0 || memcmp(&inv, &again, sizeof inv) != 0) abort();
+    if (kr_invite_extract(text, KR_INVITE_PREFIX, line, sizeof line) != 0) abort();
+    if (kr_invite_parse(line, &again) != 0 || memcmp(&inv, &again, sizeof inv) != 0) abort();
   }
+  if (kr_invite_extract(text, KR_INVITE_PREFIX, line, sizeof line) == 0 &&
+      (strlen(line) > size || strncmp(line, KR_INVITE_PREFIX, strlen(KR_INVITE_PREFIX)) != 0))
+    abort();
   free(text);
   return 0;
 }

@@ -97,7 +97,7 @@ INV3=$(k A invite 2>/dev/null)
 k P join "$INV3" --org "Wacht" --offline >/dev/null 2>&1
 k P sync "127.0.0.1:$PORT_A" >/dev/null 2>"$T/p.err"; rc=$?
 check '[ $rc -ne 0 ] && grep -q "not a member" "$T/p.err"' "a node not admitted is refused: $(cat "$T/p.err")"
-k A member remove "MZO Samen" --reason "gestopt" >/dev/null
+k A member remove "MZO Samen" --reason "gestopt" --yes >/dev/null
 converge 30 A B; rc=$?; check '[ $rc -eq 0 ]' "the removal travels"
 stop C
 k C sync noord >/dev/null 2>"$T/c.err"; rc=$?
