@@ -183,6 +183,7 @@ static struct {
   int partitioned;
   uint64_t heal_at;
   int removal_done, removals, equivocations;
+  uint64_t ahead_pushes;   /* changes stamped ahead the hostile member made */
   uint8_t invites[MAX_NODES][32];  /* the seeds of the invites used in admissions */
   size_t ninvites;
   int just_committed;    /* a node that committed a batch in this feed, or -1 */
@@ -870,10 +871,11 @@ static void hostile(int h)
     op.value = "Toekomst";
     kr_node_held(S.node[v].n, sum_held, &hb);
     if (!is_member_at(v, h) || changes_of(v, &cb, before)) goto done;
-    /* far past its own seqs, so that its real changes never meet it */
+    /* far past its own seqs, so that its real changes never meet it, and
+     * a new seq each time (two under one seq are an equivocation) */
     kr_node_max_seq(S.node[h].n, S.node[h].id, &seq);
     kr_buf_init(&b, KR_CHANGE_MAX);
-    if (kr_change_build(kr_node_secret_key(S.node[h].n), seq + 1000,
+    if (kr_change_build(kr_node_secret_key(S.node[h].n), seq + 1000 + S.ahead_pushes++,
                         (node_clock(&S.node[h]) + ahead) << 16, &op, 1, &b) == 0) {
       one.p = b.data;
       one.n = b.len;
