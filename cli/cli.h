@@ -17,6 +17,11 @@
 #define CLI_FAIL  1
 #define CLI_USAGE 2
 
+/* Text for a person: _() translates it, N_() marks it for translation
+ * where it is defined (a table) and _() is applied where it is printed. */
+#define _(s) (s)
+#define N_(s) s
+
 extern const char *cli_home;   /* --home or KRING_HOME or ~/.kring */
 extern int cli_json;           /* --json */
 
@@ -108,6 +113,10 @@ void cli_member_names(kr_node *n, char *out, size_t cap);
 void cli_progress(const char *what, uint64_t done, uint64_t total, int last);
 /* Print a JSON value on stdout and free it. */
 int cli_print_json(json_t *j);
+
+/* help.c: kring help, kring help COMMAND, kring COMMAND --help. */
+int cli_help_all(const char *version);
+int cli_help_command(const char *name);
 
 int cmd_init(int argc, char **argv);
 int cmd_id(int argc, char **argv);

@@ -65,6 +65,24 @@ err "init unknown option" 2 "unknown option '--colour'" "$KRING" init --org X --
 ok "help" "$KRING" help
 has "help lists commands" "subject-export"
 ok "version" "$KRING" --version
+has "version from CMake" "^kring [0-9]+\.[0-9]+\.[0-9]+$"
+has "version of the libraries" "^libsodium [0-9.]+, SQLite [0-9.]+, libuv [0-9.]+$"
+# every command of kring help has kring help COMMAND and kring COMMAND --help
+"$KRING" help >"$T/help"
+cmds=$(sed -n '/^Commands:/,/^$/s/^  \([a-z-]*\) .*/\1/p' "$T/help")
+n=$((n + 1))
+if [ "$(echo $cmds | wc -w)" -lt 21 ]; then echo "FAIL: kring help lists $(echo $cmds | wc -w) commands"; fails=$((fails + 1)); fi
+for c in $cmds; do
+  ok "help $c" "$KRING" help "$c"
+  has "help $c: synopsis" "^  kring $c"
+  has "help $c: example" "^Example:"
+  ok "$c --help" "$KRING" "$c" --help
+  has "$c --help: synopsis" "^  kring $c"
+done
+ok "subcommand --help" "$KRING" consent grant Anna -h
+has "subcommand --help: options" "^  --purpose"
+err "help for no such command" 2 "unknown command 'nope'" "$KRING" help nope
+err "--help of no such command" 2 "unknown command 'nope'" "$KRING" nope --help
 
 # --- init, id --------------------------------------------------------------
 ok "init" "$KRING" init --org "Voedselbank Noord" --kind foodbank
