@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <libintl.h>
 
 #include "node/node.h"
 
@@ -17,9 +18,11 @@
 #define CLI_FAIL  1
 #define CLI_USAGE 2
 
-/* Text for a person: _() translates it, N_() marks it for translation
- * where it is defined (a table) and _() is applied where it is printed. */
-#define _(s) (s)
+/* Text for a person: _() translates it (gettext, domain "kring"), N_()
+ * marks it for translation where it is defined (a table) and _() is
+ * applied where it is printed. Field names, JSON, exit statuses and the
+ * serve log lines meant for machines are never marked. */
+#define _(s) gettext(s)
 #define N_(s) s
 
 extern const char *cli_home;   /* --home or KRING_HOME or ~/.kring */
@@ -116,6 +119,10 @@ int cli_print_json(json_t *j);
 
 /* help.c: kring help, kring help COMMAND, kring COMMAND --help. */
 int cli_help_all(const char *version);
+/* Pick the language of the messages: KRING_LANG (nl, en) first, else the
+ * locale (LANGUAGE, LC_ALL, LC_MESSAGES, LANG), and find the catalogue
+ * (next to the program in a build tree, else installed). */
+void cli_i18n(void);
 int cli_help_command(const char *name);
 
 int cmd_init(int argc, char **argv);

@@ -98,13 +98,14 @@ int main(int argc, char **argv)
   static char defhome[4096];
   int nrest = 0, want_help = 0;
 
+  cli_i18n();
   if (harden() != 0) {
-    fprintf(stderr, "kring: cannot turn off core dumps for this process; refusing to run\n");
+    fprintf(stderr, "kring: %s\n", _("cannot turn off core dumps for this process; refusing to run"));
     free(rest);
     return CLI_FAIL;
   }
   if (!rest || sodium_init() < 0) {
-    fprintf(stderr, "kring: cannot initialise\n");
+    fprintf(stderr, "kring: %s\n", _("cannot initialise"));
     return CLI_FAIL;
   }
   cli_home = getenv("KRING_HOME");
@@ -116,7 +117,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[i], "--home") == 0) {
       if (i + 1 >= argc) {
-        fprintf(stderr, "kring: option '--home' needs a directory\n");
+        fprintf(stderr, "kring: %s\n", _("option '--home' needs a directory"));
         free(rest);
         return CLI_USAGE;
       }
@@ -145,7 +146,7 @@ int main(int argc, char **argv)
     return rc;
   }
   if (nrest == 0) {
-    fprintf(stderr, "kring: missing command (see kring help)\n");
+    fprintf(stderr, "kring: %s\n", _("missing command (see kring help)"));
     free(rest);
     return CLI_USAGE;
   }
@@ -159,13 +160,15 @@ int main(int argc, char **argv)
       report_peak();
       fflush(stdout);
       if (ferror(stdout) && rc == CLI_OK) {
-        fprintf(stderr, "kring: cannot write output\n");
+        fprintf(stderr, "kring: %s\n", _("cannot write output"));
         rc = CLI_FAIL;
       }
       free(rest);
       return rc;
     }
-  fprintf(stderr, "kring: unknown command '%s' (see kring help)\n", cli_safe(rest[0], -1));
+  fprintf(stderr, "kring: ");
+  fprintf(stderr, _("unknown command '%s' (see kring help)"), cli_safe(rest[0], -1));
+  fputc('\n', stderr);
   free(rest);
   return CLI_USAGE;
 }

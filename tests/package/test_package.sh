@@ -50,7 +50,7 @@ check "dpkg -x" dpkg -x "$DEB" "$R"
 UNIT="$R/usr/lib/systemd/system/kring-serve.service"
 for f in usr/bin/kring usr/share/man/man1/kring.1.gz usr/share/bash-completion/completions/kring \
          usr/lib/systemd/system/kring-serve.service usr/share/doc/kring/copyright \
-         usr/share/doc/kring/changelog.gz; do
+         usr/share/doc/kring/changelog.gz usr/share/locale/nl/LC_MESSAGES/kring.mo; do
   n=$((n + 1)); [ -f "$R/$f" ] || fail "the package lacks /$f"
 done
 check "kring --version" "$R/usr/bin/kring" --version
@@ -58,6 +58,9 @@ n=$((n + 1)); grep -qE '^kring [0-9]+\.[0-9]+\.[0-9]+$' "$T/out" || fail "kring 
 check "kring init" env KRING_HOME="$T/home" "$R/usr/bin/kring" init --org "Voedselbank Noord" --kind foodbank
 check "kring id" env KRING_HOME="$T/home" "$R/usr/bin/kring" id
 n=$((n + 1)); grep -q "Voedselbank Noord" "$T/out" || fail "kring id after init: $(head -1 "$T/out")"
+
+check "kring help in Dutch" env KRING_LANG=nl "$R/usr/bin/kring" help
+n=$((n + 1)); grep -q "vrijwilligersregister" "$T/out" || fail "the package's kring speaks no Dutch"
 
 # kring(1): a section per command, the environment, files, exit status, examples
 zcat "$R/usr/share/man/man1/kring.1.gz" >"$T/kring.1"
