@@ -70,7 +70,7 @@ done
 for sec in ENVIRONMENT FILES '"EXIT STATUS"' EXAMPLES; do
   n=$((n + 1)); grep -q "^\.SH $sec" "$T/kring.1" || fail "kring(1) has no $sec"
 done
-n=$((n + 1)); grep -q '@VERSION@' "$T/kring.1" && fail "kring(1) still says @VERSION@"
+n=$((n + 1)); grep -q "^\.TH KRING 1 .* \"kring [0-9][0-9.]*\"" "$T/kring.1" || fail "kring(1) does not name the version"
 if command -v man >/dev/null; then
   n=$((n + 1))
   MANPATH="$R/usr/share/man" man --warnings -P cat kring >"$T/man" 2>"$T/manerr"
