@@ -10,12 +10,20 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <libintl.h>
 
 #include "node/node.h"
 
 #define CLI_OK    0
 #define CLI_FAIL  1
 #define CLI_USAGE 2
+
+/* Text for a person: _() translates it (gettext, domain "kring"), N_()
+ * marks it for translation where it is defined (a table) and _() is
+ * applied where it is printed. Field names, JSON, exit statuses and the
+ * serve log lines meant for machines are never marked. */
+#define _(s) gettext(s)
+#define N_(s) s
 
 extern const char *cli_home;   /* --home or KRING_HOME or ~/.kring */
 extern int cli_json;           /* --json */
@@ -108,6 +116,14 @@ void cli_member_names(kr_node *n, char *out, size_t cap);
 void cli_progress(const char *what, uint64_t done, uint64_t total, int last);
 /* Print a JSON value on stdout and free it. */
 int cli_print_json(json_t *j);
+
+/* help.c: kring help, kring help COMMAND, kring COMMAND --help. */
+int cli_help_all(const char *version);
+/* Pick the language of the messages: KRING_LANG (nl, en) first, else the
+ * locale (LANGUAGE, LC_ALL, LC_MESSAGES, LANG), and find the catalogue
+ * (next to the program in a build tree, else installed). */
+void cli_i18n(void);
+int cli_help_command(const char *name);
 
 int cmd_init(int argc, char **argv);
 int cmd_id(int argc, char **argv);

@@ -17,24 +17,24 @@ static int init_run(cli_opt *o)
 
   if (!kr_kind_ok(kind)) return -1;
   if (strlen(cli_val(&o[0])) > KR_ORG_MAX)
-    return cli_fail("organisation name longer than %d bytes", KR_ORG_MAX);
+    return cli_fail(_("organisation name longer than %d bytes"), KR_ORG_MAX);
   if (kr_text_single_ok(cli_val(&o[0]), strlen(cli_val(&o[0])), &why))
-    return cli_fail("--org '%s': %s", cli_val(&o[0]), why);
+    return cli_fail(_("--org '%s': %s"), cli_val(&o[0]), why);
   rc = kr_node_create(cli_home, cli_val(&o[0]), kind, &n);
   if (rc == KR_EEXISTS)
-    return cli_fail("%s already holds a kring node; refusing to overwrite it", cli_home);
+    return cli_fail(_("%s already holds a kring node; refusing to overwrite it"), cli_home);
   if (rc) {
     char reason[600];
     if (cli_write_problem(cli_home, reason, sizeof reason))
-      return cli_fail("cannot create the node in %s: %s", cli_home, reason);
-    return cli_fail("cannot create the node in %s: %s", cli_home, kr_strerror(rc));
+      return cli_fail(_("cannot create the node in %s: %s"), cli_home, reason);
+    return cli_fail(_("cannot create the node in %s: %s"), cli_home, kr_strerror(rc));
   }
   cli_hex(kr_node_id(n), KR_NODE_LEN, hex);
   if (cli_json)
     rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:s}", "node_id", hex, "org", kr_node_org(n),
                                   "kind", kr_node_kind(n), "home", cli_home));
   else
-    printf("created node %s for %s (%s) in %s\n", hex, cli_safe(kr_node_org(n), -1),
+    printf(_("created node %s for %s (%s) in %s\n"), hex, cli_safe(kr_node_org(n), -1),
            kr_node_kind(n), cli_safe(cli_home, -1));
   kr_node_close(n);
   return rc;
@@ -48,11 +48,11 @@ int cmd_init(int argc, char **argv)
   size_t npos;
   int rc;
 
-  if (!pos) return cli_fail("out of memory");
+  if (!pos) return cli_fail(_("out of memory"));
   if ((rc = cli_parse(argc, argv, o, 2, pos, &npos, usage))) goto out;
-  if (npos) { rc = cli_usage(usage, "unexpected argument '%s'", pos[0]); goto out; }
-  if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) { rc = cli_usage(usage, "--org NAME is required"); goto out; }
-  if ((rc = init_run(o)) < 0) rc = cli_usage(usage, "unknown kind '%s'", cli_val(&o[1]));
+  if (npos) { rc = cli_usage(usage, _("unexpected argument '%s'"), pos[0]); goto out; }
+  if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) { rc = cli_usage(usage, _("--org NAME is required")); goto out; }
+  if ((rc = init_run(o)) < 0) rc = cli_usage(usage, _("unknown kind '%s'"), cli_val(&o[1]));
 out:
   free(o[0].vals);
   free(o[1].vals);
@@ -66,7 +66,7 @@ int cmd_id(int argc, char **argv)
   char hex[65];
   int rc;
 
-  if (argc) return cli_usage("kring id", "unexpected argument '%s'", argv[0]);
+  if (argc) return cli_usage("kring id", _("unexpected argument '%s'"), argv[0]);
   if ((rc = cli_open(&n))) return rc;
   cli_hex(kr_node_id(n), KR_NODE_LEN, hex);
   if (cli_json)
@@ -97,8 +97,8 @@ static int log_row(void *ctx, const kr_change_info *c)
   } else {
     cli_time(c->hlc, 0, t);
     cli_node_name(l->n, c->origin, who);
-    printf("%s  %-30s seq %-6llu %u op%s\n", t, who, (unsigned long long)c->seq, c->nops,
-           c->nops == 1 ? "" : "s");
+    printf(ngettext("%s  %-30s seq %-6llu %u op\n", "%s  %-30s seq %-6llu %u ops\n", c->nops), t,
+           who, (unsigned long long)c->seq, c->nops);
   }
   return 0;
 }
@@ -114,11 +114,11 @@ int cmd_log(int argc, char **argv)
     kr_node_close(l.n);
     return rc;
   }
-  if (argc) return cli_usage("kring log [--exports]", "unexpected argument '%s'", argv[0]);
+  if (argc) return cli_usage("kring log [--exports]", _("unexpected argument '%s'"), argv[0]);
   if ((rc = cli_open(&l.n))) return rc;
   if (cli_json) l.arr = json_array();
   rc = kr_node_log(l.n, log_row, &l);
-  if (rc) rc = cli_fail("reading the log: %s", kr_strerror(rc));
+  if (rc) rc = cli_fail(_("reading the log: %s"), kr_strerror(rc));
   else if (l.arr) rc = cli_print_json(l.arr), l.arr = NULL;
   json_decref(l.arr);
   kr_node_close(l.n);
@@ -131,12 +131,12 @@ int cmd_check(int argc, char **argv)
   char msg[512];
   int rc;
 
-  if (argc) return cli_usage("kring check", "unexpected argument '%s'", argv[0]);
+  if (argc) return cli_usage("kring check", _("unexpected argument '%s'"), argv[0]);
   if ((rc = cli_open(&n))) return rc;
   if ((rc = kr_node_check(n, msg, sizeof msg)) == KR_EDAMAGED) {
     rc = cli_damaged(msg[0] ? msg : "the integrity check failed");
   } else if (rc) {
-    rc = cli_fail("cannot check the store in %s: %s", cli_home, msg[0] ? msg : kr_strerror(rc));
+    rc = cli_fail(_("cannot check the store in %s: %s"), cli_home, msg[0] ? msg : kr_strerror(rc));
   } else if (cli_json) {
     rc = cli_print_json(json_pack("{s:b}", "ok", 1));
   } else {
@@ -153,10 +153,10 @@ int cmd_digest(int argc, char **argv)
   char hex[65];
   int rc;
 
-  if (argc) return cli_usage("kring digest", "unexpected argument '%s'", argv[0]);
+  if (argc) return cli_usage("kring digest", _("unexpected argument '%s'"), argv[0]);
   if ((rc = cli_open(&n))) return rc;
   if ((rc = kr_node_digest(n, d))) {
-    rc = cli_fail("computing the digest: %s", kr_strerror(rc));
+    rc = cli_fail(_("computing the digest: %s"), kr_strerror(rc));
   } else {
     cli_hex(d, 32, hex);
     if (cli_json) rc = cli_print_json(json_pack("{s:s}", "digest", hex));

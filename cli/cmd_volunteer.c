@@ -323,7 +323,7 @@ static int vol_list(int argc, char **argv)
   const char **pos = calloc((size_t)argc + 1, sizeof *pos);
   size_t npos;
   struct list_ctx l = {NULL, NULL, 0};
-  kr_filter f;
+  kr_filter f = {NULL, NULL, NULL, NULL};
   char slot[64];
   int rc;
 

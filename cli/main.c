@@ -9,11 +9,15 @@
 #include <sys/resource.h>
 
 #include <sodium.h>
+#include <sqlite3.h>
+#include <uv.h>
 
 #include "cli/cli.h"
 #include "crdt/err.h"
 
-#define KRING_VERSION "0.1.0"
+#ifndef KRING_VERSION
+#define KRING_VERSION "0.0.0"   /* CMake passes project(kring VERSION ...) */
+#endif
 
 static int cmd_help(int argc, char **argv);
 
@@ -47,42 +51,44 @@ static int harden(void)
 static const struct {
   const char *name;
   int (*run)(int argc, char **argv);
-  const char *help;
 } commands[] = {
-  {"init", cmd_init, "init --org NAME [--kind " KR_KINDS "]   create this node"},
-  {"id", cmd_id, "id                           print this node's id and organisation"},
-  {"volunteer", cmd_volunteer, "volunteer add|set|show|list|search ...   the register"},
-  {"consent", cmd_consent, "consent grant|withdraw|show ID ...     consent and its proof"},
-  {"erase", cmd_erase, "erase ID --reason TEXT       erase a volunteer everywhere (GDPR art. 17)"},
-  {"subject-export", cmd_subject_export, "subject-export ID            everything held on one volunteer, as JSON"},
-  {"network", cmd_network, "network                      this node's network and its members"},
-  {"invite", cmd_invite, "invite [--expires 24h] [--address HOST:PORT]   a one-time invite line"},
-  {"join", cmd_join, "join INVITE --org NAME [--kind K] [--offline]   a new node in that network"},
-  {"member", cmd_member, "member accept REQUEST | list | remove NODEID --reason TEXT"},
-  {"bundle", cmd_bundle, "bundle export --out FILE [--for NODEID|--all] | import FILE"},
-  {"serve", cmd_serve, "serve [--listen HOST:PORT] [--interval S]   sync with peers until stopped"},
-  {"sync", cmd_sync, "sync [PEER|HOST:PORT]...     sync once with these peers (default: all)"},
-  {"peer", cmd_peer, "peer add NAME HOST:PORT | list | remove NAME   the peers to sync with"},
-  {"status", cmd_status, "status                       node, network, peers and what they lack"},
-  {"import", cmd_import, "import FILE.csv|FILE.xlsx [--dry-run] ...   bring in a volunteer sheet"},
-  {"export", cmd_export, "export --format csv|xlsx|json --out FILE ...   a sheet of the volunteers"},
-  {"log", cmd_log, "log [--exports]              the changes this node holds; the exports made"},
-  {"digest", cmd_digest, "digest                       hash of the replicated state"},
-  {"check", cmd_check, "check                        verify the store file (SQLite integrity check)"},
-  {"help", cmd_help, "help                         this text"},
+  {"init", cmd_init},
+  {"id", cmd_id},
+  {"volunteer", cmd_volunteer},
+  {"consent", cmd_consent},
+  {"erase", cmd_erase},
+  {"subject-export", cmd_subject_export},
+  {"network", cmd_network},
+  {"invite", cmd_invite},
+  {"join", cmd_join},
+  {"member", cmd_member},
+  {"bundle", cmd_bundle},
+  {"serve", cmd_serve},
+  {"sync", cmd_sync},
+  {"peer", cmd_peer},
+  {"status", cmd_status},
+  {"import", cmd_import},
+  {"export", cmd_export},
+  {"log", cmd_log},
+  {"digest", cmd_digest},
+  {"check", cmd_check},
+  {"help", cmd_help},
 };
 
+/* kring help [COMMAND] */
 static int cmd_help(int argc, char **argv)
 {
-  (void)argc;
-  (void)argv;
-  printf("kring %s: a shared volunteer register without a central server\n\n"
-         "usage: kring [--home DIR] [--json] COMMAND ...\n\n", KRING_VERSION);
-  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    printf("  kring %s\n", commands[i].help);
-  printf("\n--home DIR (or KRING_HOME) picks the node; the default is ~/.kring.\n"
-         "--json makes read commands print JSON.\n"
-         "Exit status: 0 success, 1 failure (one line on stderr says why), 2 usage error.\n");
+  if (argc > 1) return cli_usage("kring help [COMMAND]", _("one command at a time"));
+  if (argc == 1) return cli_help_command(argv[0]);
+  return cli_help_all(KRING_VERSION);
+}
+
+/* kring --version: ours, and the versions of the libraries it runs with. */
+static int version(void)
+{
+  printf("kring %s\n", KRING_VERSION);
+  printf("libsodium %s, SQLite %s, libuv %s\n", sodium_version_string(), sqlite3_libversion(),
+         uv_version_string());
   return CLI_OK;
 }
 
@@ -90,15 +96,16 @@ int main(int argc, char **argv)
 {
   char **rest = calloc((size_t)argc + 1, sizeof *rest);
   static char defhome[4096];
-  int nrest = 0;
+  int nrest = 0, want_help = 0;
 
+  cli_i18n();
   if (harden() != 0) {
-    fprintf(stderr, "kring: cannot turn off core dumps for this process; refusing to run\n");
+    fprintf(stderr, "kring: %s\n", _("cannot turn off core dumps for this process; refusing to run"));
     free(rest);
     return CLI_FAIL;
   }
   if (!rest || sodium_init() < 0) {
-    fprintf(stderr, "kring: cannot initialise\n");
+    fprintf(stderr, "kring: %s\n", _("cannot initialise"));
     return CLI_FAIL;
   }
   cli_home = getenv("KRING_HOME");
@@ -110,7 +117,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[i], "--home") == 0) {
       if (i + 1 >= argc) {
-        fprintf(stderr, "kring: option '--home' needs a directory\n");
+        fprintf(stderr, "kring: %s\n", _("option '--home' needs a directory"));
         free(rest);
         return CLI_USAGE;
       }
@@ -120,12 +127,10 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[i], "--json") == 0) {
       cli_json = 1;
     } else if (strcmp(argv[i], "--version") == 0) {
-      printf("kring %s\n", KRING_VERSION);
       free(rest);
-      return CLI_OK;
+      return version();
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      free(rest);
-      return cmd_help(0, NULL);
+      want_help = 1;
     } else {
       rest[nrest++] = argv[i];
     }
@@ -135,8 +140,13 @@ int main(int argc, char **argv)
     snprintf(defhome, sizeof defhome, "%s/.kring", h && h[0] ? h : ".");
     cli_home = defhome;
   }
+  if (want_help) {      /* kring --help, kring COMMAND ... --help */
+    int rc = nrest ? cli_help_command(rest[0]) : cmd_help(0, NULL);
+    free(rest);
+    return rc;
+  }
   if (nrest == 0) {
-    fprintf(stderr, "kring: missing command (see kring help)\n");
+    fprintf(stderr, "kring: %s\n", _("missing command (see kring help)"));
     free(rest);
     return CLI_USAGE;
   }
@@ -150,13 +160,15 @@ int main(int argc, char **argv)
       report_peak();
       fflush(stdout);
       if (ferror(stdout) && rc == CLI_OK) {
-        fprintf(stderr, "kring: cannot write output\n");
+        fprintf(stderr, "kring: %s\n", _("cannot write output"));
         rc = CLI_FAIL;
       }
       free(rest);
       return rc;
     }
-  fprintf(stderr, "kring: unknown command '%s' (see kring help)\n", cli_safe(rest[0], -1));
+  fprintf(stderr, "kring: ");
+  fprintf(stderr, _("unknown command '%s' (see kring help)"), cli_safe(rest[0], -1));
+  fputc('\n', stderr);
   free(rest);
   return CLI_USAGE;
 }

@@ -1,5 +1,6 @@
 /* util: option parsing, errors and formatting for the kring commands. */
 #include <errno.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,75 @@ static void vfail(const char *fmt, va_list ap)
   if (msg != buf) free(msg);
 }
 
+/* ---- the language of the messages --------------------------------------- */
+
+#ifndef KRING_LOCALEDIR
+#define KRING_LOCALEDIR "/usr/share/locale"   /* CMake passes the installed one */
+#endif
+
+/* Is the catalogue under dir? */
+static int has_catalogue(const char *dir)
+{
+  char mo[4300];   /* a dir of up to 4200, and the rest */
+  snprintf(mo, sizeof mo, "%s/nl/LC_MESSAGES/kring.mo", dir);
+  return access(mo, R_OK) == 0;
+}
+
+/* The messages' folder: next to the program in a build tree (locale/),
+ * relative to an installed program (../share/locale, so a package
+ * unpacked anywhere finds its own), else where CMake installs it. */
+static void find_catalogue(char *out, size_t cap)
+{
+  char exe[4096], *slash;
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+  if (len > 0) {
+    exe[len] = 0;
+    if ((slash = strrchr(exe, '/'))) {
+      *slash = 0;
+      snprintf(out, cap, "%s/locale", exe);
+      if (has_catalogue(out)) return;
+      snprintf(out, cap, "%s/../share/locale", exe);
+      if (has_catalogue(out)) return;
+    }
+  }
+  snprintf(out, cap, "%s", KRING_LOCALEDIR);
+}
+
+/* Does this locale name ask for Dutch (nl, nl_NL.UTF-8, nl_BE...)? */
+static int dutch(const char *l)
+{
+  return l && strncmp(l, "nl", 2) == 0 && (l[2] == 0 || l[2] == '_' || l[2] == '.' || l[2] == '@');
+}
+
+void cli_i18n(void)
+{
+  static char dir[4200];
+  const char *want = getenv("KRING_LANG"), *msgs = NULL;
+
+  /* Only the messages follow the locale: numbers, dates, sorting and the
+   * case of letters stay as they are, for the files kring writes. */
+  if (want && want[0]) {
+    /* KRING_LANG wins over the locale, and needs no nl_NL locale on the
+     * system: gettext reads LANGUAGE whenever LC_MESSAGES is not "C". */
+    setenv("LANGUAGE", dutch(want) ? "nl" : "en", 1);
+    if (!setlocale(LC_MESSAGES, "C.UTF-8")) setlocale(LC_MESSAGES, "");
+  } else if (!(msgs = setlocale(LC_MESSAGES, "")) || strcmp(msgs, "C") == 0) {
+    /* LANG=nl_NL.UTF-8 on a system where that locale is not generated */
+    const char *l = getenv("LC_ALL");
+    if (!l || !l[0]) l = getenv("LC_MESSAGES");
+    if (!l || !l[0]) l = getenv("LANG");
+    if (dutch(l) && setlocale(LC_MESSAGES, "C.UTF-8")) {
+      const char *lang = getenv("LANGUAGE");
+      if (!lang || !lang[0]) setenv("LANGUAGE", "nl", 1);
+    }
+  }
+  find_catalogue(dir, sizeof dir);
+  bindtextdomain("kring", dir);
+  bind_textdomain_codeset("kring", "UTF-8");
+  textdomain("kring");
+}
+
 /* ---- a damaged or read-only store -------------------------------------- */
 
 static int trouble_said;       /* the line for the store's trouble is out */
@@ -183,7 +253,7 @@ int cli_usage(const char *usage, const char *fmt, ...)
   va_start(ap, fmt);
   vfail(fmt, ap);
   va_end(ap);
-  fprintf(stderr, "\nusage: %s\n", usage);
+  fprintf(stderr, "\n%s %s\n", _("usage:"), usage);
   return CLI_USAGE;
 }
 
@@ -230,19 +300,19 @@ int cli_parse(int argc, char **argv, cli_opt *opts, size_t nopts,
     eq = strchr(a + 2, '=');
     len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
     if (!(o = find(opts, nopts, a + 2, len)))
-      return cli_usage(usage, "unknown option '%.*s'", (int)len + 2, a);
+      return cli_usage(usage, _("unknown option '%.*s'"), (int)len + 2, a);
     if (o->has_arg) {
       if (eq) val = eq + 1;
       else if (i + 1 < argc) val = argv[++i];
-      else return cli_usage(usage, "option '--%s' needs a value", o->name);
+      else return cli_usage(usage, _("option '--%s' needs a value"), o->name);
     } else if (eq) {
-      return cli_usage(usage, "option '--%s' takes no value", o->name);
+      return cli_usage(usage, _("option '--%s' takes no value"), o->name);
     }
     if (o->n && !o->multi)
-      return cli_usage(usage, "option '--%s' given twice", o->name);
+      return cli_usage(usage, _("option '--%s' given twice"), o->name);
     if (o->has_arg) {
       const char **nv = realloc(o->vals, (o->n + 1) * sizeof *nv);
-      if (!nv) return cli_fail("out of memory");
+      if (!nv) return cli_fail(_("out of memory"));
       o->vals = nv;
       o->vals[o->n] = val;
     }

@@ -30,7 +30,7 @@ err() {
   if ! head -1 "$T/err" | grep -qE -- "$pat"; then
     echo "FAIL: $desc: stderr '$(head -1 "$T/err")' does not match '$pat'"; fails=$((fails + 1))
   fi
-  local lines; lines=$(grep -vc '^usage:' "$T/err")
+  local lines; lines=$(grep -vEc '^(usage|gebruik):' "$T/err")
   if [ "$lines" -ne 1 ]; then
     echo "FAIL: $desc: $lines lines on stderr"; fails=$((fails + 1))
   fi
@@ -65,6 +65,39 @@ err "init unknown option" 2 "unknown option '--colour'" "$KRING" init --org X --
 ok "help" "$KRING" help
 has "help lists commands" "subject-export"
 ok "version" "$KRING" --version
+has "version from CMake" "^kring [0-9]+\.[0-9]+\.[0-9]+$"
+has "version of the libraries" "^libsodium [0-9.]+, SQLite [0-9.]+, libuv [0-9.]+$"
+# every command of kring help has kring help COMMAND and kring COMMAND --help
+"$KRING" help >"$T/help"
+cmds=$(sed -n '/^Commands:/,/^$/s/^  \([a-z-]*\) .*/\1/p' "$T/help")
+n=$((n + 1))
+if [ "$(echo $cmds | wc -w)" -lt 21 ]; then echo "FAIL: kring help lists $(echo $cmds | wc -w) commands"; fails=$((fails + 1)); fi
+for c in $cmds; do
+  ok "help $c" "$KRING" help "$c"
+  has "help $c: synopsis" "^  kring $c"
+  has "help $c: example" "^Example:"
+  ok "$c --help" "$KRING" "$c" --help
+  has "$c --help: synopsis" "^  kring $c"
+done
+ok "subcommand --help" "$KRING" consent grant Anna -h
+has "subcommand --help: options" "^  --purpose"
+# --- in Dutch: KRING_LANG=nl needs no nl_NL locale on the system; LANG does
+# when it is there, and kring falls back to C.UTF-8 when it is not -------
+ok "help in Dutch" env KRING_LANG=nl "$KRING" help
+has "help in Dutch" "gedeeld vrijwilligersregister"
+has "help in Dutch: commands" "^Opdrachten:"
+ok "help in Dutch via LANG" env -u LANGUAGE -u LC_ALL -u LC_MESSAGES LANG=nl_NL.UTF-8 "$KRING" help
+has "help in Dutch via LANG" "gedeeld vrijwilligersregister"
+ok "KRING_LANG=en wins over LANG" env LANG=nl_NL.UTF-8 KRING_LANG=en "$KRING" help
+has "KRING_LANG=en" "shared volunteer register"
+ok "command help in Dutch" env KRING_LANG=nl "$KRING" consent --help
+has "command help in Dutch" "toestemming"
+has "command help in Dutch: synopsis stays" "^  kring consent grant VOLUNTEER --purpose"
+err "unknown option in Dutch" 2 "^kring: onbekende optie '--kleur'" env KRING_LANG=nl "$KRING" init --org X --kleur rood
+n=$((n + 1)); grep -q '^gebruik: kring init --org NAME' "$T/err" || { echo "FAIL: Dutch usage line"; fails=$((fails + 1)); }
+err "unknown command in Dutch" 2 "^kring: onbekende opdracht 'hulp'" env KRING_LANG=nl "$KRING" hulp
+err "help for no such command" 2 "unknown command 'nope'" "$KRING" help nope
+err "--help of no such command" 2 "unknown command 'nope'" "$KRING" nope --help
 
 # --- init, id --------------------------------------------------------------
 ok "init" "$KRING" init --org "Voedselbank Noord" --kind foodbank
