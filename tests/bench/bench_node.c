@@ -131,7 +131,7 @@ static int run_kring_out(const char *bin, char *const args[], double *secs, doub
     while (fgets(line, sizeof line, f)) {
       long kb;
       if (sscanf(line, "kring: peak memory %ld kB", &kb) == 1) *rss_mib = kb / 1024.0;
-      else fputs(line, stderr);
+      else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fputs(line, stderr);  /* why it failed */
     }
     fclose(f);
   }
