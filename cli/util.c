@@ -21,29 +21,6 @@ int cli_json;
 
 #define SAFE_SLOTS 8
 
-/* The valid UTF-8 sequence at p: its length and code point, or 0. */
-static size_t utf8_at(const unsigned char *p, uint32_t *cp)
-{
-  unsigned c = p[0];
-  size_t n;
-  uint32_t v;
-
-  if (c < 0x80) { *cp = c; return 1; }
-  if (c >= 0xc2 && c <= 0xdf) { n = 1; v = c & 0x1f; }
-  else if (c >= 0xe0 && c <= 0xef) { n = 2; v = c & 0x0f; }
-  else if (c >= 0xf0 && c <= 0xf4) { n = 3; v = c & 0x07; }
-  else return 0;
-  for (size_t i = 1; i <= n; i++) {       /* stops at the NUL */
-    if ((p[i] & 0xc0) != 0x80) return 0;
-    v = (v << 6) | (p[i] & 0x3f);
-  }
-  if ((n == 2 && v < 0x800) || (n == 3 && (v < 0x10000 || v > 0x10ffff)) ||
-      (v >= 0xd800 && v <= 0xdfff))
-    return 0;
-  *cp = v;
-  return n + 1;
-}
-
 /* Characters that must not reach a terminal as they are. */
 static int unsafe(uint32_t c)
 {
@@ -57,6 +34,7 @@ const char *cli_safe(const char *s, int indent)
   static int next;
   const unsigned char *p = (const unsigned char *)(s ? s : "");
   size_t len = strlen((const char *)p), cap, o = 0;
+  const unsigned char *end = p + len;
   char *out;
 
   /* worst case: every byte becomes \xff or every line feed an indent */
@@ -67,7 +45,7 @@ const char *cli_safe(const char *s, int indent)
   next = (next + 1) % SAFE_SLOTS;
   while (*p) {
     uint32_t c;
-    size_t n = utf8_at(p, &c);
+    size_t n = kr_utf8_next(p, end, &c);
     if (!n) {
       o += (size_t)snprintf(out + o, cap - o, "\\x%02x", *p);
       p++;

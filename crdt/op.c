@@ -58,37 +58,42 @@ int kr_method_code(const char *name)
   return -1;
 }
 
+/* The code point of the valid UTF-8 sequence at p (before end) into *cp:
+ * its length in bytes, or 0 when no valid sequence starts at p (overlong,
+ * surrogate, beyond U+10FFFF, cut short). The rules of kr_utf8_ok. */
+size_t kr_utf8_next(const unsigned char *p, const unsigned char *end, uint32_t *cp)
+{
+  unsigned c = *p;
+  size_t n;
+  uint32_t v;
+
+  if (c < 0x80) { *cp = c; return 1; }
+  if (c >= 0xc2 && c <= 0xdf) { n = 1; v = c & 0x1f; }
+  else if (c >= 0xe0 && c <= 0xef) { n = 2; v = c & 0x0f; }
+  else if (c >= 0xf0 && c <= 0xf4) { n = 3; v = c & 0x07; }
+  else return 0;
+  if ((size_t)(end - p) < n + 1) return 0;
+  for (size_t i = 1; i <= n; i++) {
+    if ((p[i] & 0xc0) != 0x80) return 0;
+    v = (v << 6) | (p[i] & 0x3f);
+  }
+  if ((n == 2 && v < 0x800) || (n == 3 && (v < 0x10000 || v > 0x10ffff)) ||
+      (v >= 0xd800 && v <= 0xdfff))
+    return 0;
+  *cp = v;
+  return n + 1;
+}
+
 int kr_utf8_ok(const char *s, size_t len)
 {
   const unsigned char *p = (const unsigned char *)s, *end = p + len;
 
   while (p < end) {
-    unsigned c = *p;
-    size_t n;
-    unsigned cp;
-    if (c < 0x80) {
-      if (c < 0x20 && c != '\t' && c != '\n')
-        return 0;
-      if (c == 0x7f)
-        return 0;
-      p++;
-      continue;
-    }
-    if (c >= 0xc2 && c <= 0xdf) { n = 1; cp = c & 0x1f; }
-    else if (c >= 0xe0 && c <= 0xef) { n = 2; cp = c & 0x0f; }
-    else if (c >= 0xf0 && c <= 0xf4) { n = 3; cp = c & 0x07; }
-    else return 0;
-    if ((size_t)(end - p) < n + 1)
-      return 0;
-    for (size_t i = 1; i <= n; i++) {
-      if ((p[i] & 0xc0) != 0x80)
-        return 0;
-      cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((n == 1 && cp <= 0x9f) || (n == 2 && cp < 0x800) ||      /* C1 controls; overlong */
-        (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-      return 0;
-    p += n + 1;
+    uint32_t c;
+    size_t n = kr_utf8_next(p, end, &c);
+    /* no C0 control but tab and newline, no DEL, no C1 control */
+    if (!n || (c < 0x20 && c != '\t' && c != '\n') || (c >= 0x7f && c <= 0x9f)) return 0;
+    p += n;
   }
   return 1;
 }

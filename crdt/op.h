@@ -145,6 +145,11 @@ int kr_admit_check(const kr_op *op);
 /* The invite id of an invite public key: BLAKE2b-128 of it. */
 void kr_invite_key_id(const uint8_t invite_pk[static KR_NODE_LEN], uint8_t id[static KR_SUBJECT_LEN]);
 
+/* The code point of the valid UTF-8 sequence at p (before end) into *cp:
+ * its length in bytes, or 0 when no valid sequence starts at p (overlong,
+ * surrogate, beyond U+10FFFF, cut short). */
+size_t kr_utf8_next(const unsigned char *p, const unsigned char *end, uint32_t *cp);
+
 /* 1 when s (len bytes) is valid UTF-8 with no NUL and no control chars
  * (C0, DEL, C1) other than tab and newline. */
 int kr_utf8_ok(const char *s, size_t len);

@@ -13,32 +13,6 @@
 
 /* ---- text ---------------------------------------------------------------- */
 
-/* The code point of the valid UTF-8 sequence at p (before end) into *cp:
- * its length in bytes, or 0 when no valid sequence starts at p (overlong,
- * surrogate, beyond U+10FFFF, cut short). The rules of kr_utf8_ok. */
-static size_t utf8_next(const unsigned char *p, const unsigned char *end, uint32_t *cp)
-{
-  unsigned c = *p;
-  size_t n;
-  uint32_t v;
-
-  if (c < 0x80) { *cp = c; return 1; }
-  if (c >= 0xc2 && c <= 0xdf) { n = 1; v = c & 0x1f; }
-  else if (c >= 0xe0 && c <= 0xef) { n = 2; v = c & 0x0f; }
-  else if (c >= 0xf0 && c <= 0xf4) { n = 3; v = c & 0x07; }
-  else return 0;
-  if ((size_t)(end - p) < n + 1) return 0;
-  for (size_t i = 1; i <= n; i++) {
-    if ((p[i] & 0xc0) != 0x80) return 0;
-    v = (v << 6) | (p[i] & 0x3f);
-  }
-  if ((n == 2 && v < 0x800) || (n == 3 && (v < 0x10000 || v > 0x10ffff)) ||
-      (v >= 0xd800 && v <= 0xdfff))
-    return 0;
-  *cp = v;
-  return n + 1;
-}
-
 static const char why_utf8[] = "not valid text (UTF-8)";
 static const char why_line[] = "has a line break, and this field holds one line of text";
 static const char why_sep[] =
@@ -59,7 +33,7 @@ static int text_ok(const char *s, size_t len, int multiline, const char **why)
   *why = NULL;
   while (p < end) {
     uint32_t c;
-    size_t n = utf8_next(p, end, &c);
+    size_t n = kr_utf8_next(p, end, &c);
     if (!n) { *why = why_utf8; return KR_EVALIDATION; }
     p += n;
     if (c == '\n' && multiline) continue;
@@ -177,7 +151,7 @@ static int bsn_tok(const char **p)
     size_t n;
     int d;
     if (!*q) { *p = (const char *)q; return 0; }
-    n = utf8_next(q, q + 4, &c);   /* stops at the NUL: not a continuation byte */
+    n = kr_utf8_next(q, q + 4, &c);   /* stops at the NUL: not a continuation byte */
     if (!n) { c = 0xFFFD; n = 1; }
     q += n;
     if (c >= 0x80 && is_ignored(c)) continue;
