@@ -958,6 +958,20 @@ static int run_sql(kr_node *n, const char *sql, sqlite3_int64 arg)
   return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : KR_EDB;
 }
 
+/* Run SQL that leaves out the founder (?1) and this node (?2): retraction
+ * never takes back their changes. */
+static int run_not_ours(kr_node *n, const char *sql)
+{
+  sqlite3_stmt *s;
+  int rc;
+  if (sqlite3_prepare_v2(n->db, sql, -1, &s, NULL) != SQLITE_OK) return KR_EDB;
+  sqlite3_bind_blob(s, 1, n->founder, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+  rc = sqlite3_step(s) == SQLITE_DONE ? 0 : KR_EDB;
+  sqlite3_finalize(s);
+  return rc;
+}
+
 /* Rebuild every table the ops fold into, from the ops held. */
 static int rebuild(kr_node *n)
 {
@@ -1022,19 +1036,12 @@ int kr__retract(kr_node *n)
         (rc = run_sql(n, "DELETE FROM kr_gone", 0)))
       break;
     /* Held changes whose origin is not (or no longer) a member there. */
-    if (sqlite3_prepare_v2(n->db,
-          "INSERT INTO kr_gone SELECT c.n FROM changes c JOIN origins o ON o.n=c.origin "
-          "LEFT JOIN members m ON m.node=o.key WHERE o.key<>?1 AND o.key<>?2 AND "
-          "(m.node IS NULL OR m.org IS NULL OR (m.cutoff IS NOT NULL AND c.seq>m.cutoff))",
-          -1, &s, NULL) != SQLITE_OK) {
-      rc = KR_EDB;
+    if ((rc = run_not_ours(n, "INSERT INTO kr_gone SELECT c.n FROM changes c JOIN origins o "
+                              "ON o.n=c.origin LEFT JOIN members m ON m.node=o.key WHERE "
+                              "o.key<>?1 AND o.key<>?2 AND (m.node IS NULL OR m.org IS NULL OR "
+                              "(m.cutoff IS NOT NULL AND c.seq>m.cutoff))")) ||
+        sqlite3_changes(n->db) == 0)
       break;
-    }
-    sqlite3_bind_blob(s, 1, n->founder, KR_NODE_LEN, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
-    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : KR_EDB;
-    sqlite3_finalize(s);
-    if (rc || sqlite3_changes(n->db) == 0) break;
 
     /* Erasures only a retracted change made: kept, by this node. */
     if (sqlite3_prepare_v2(n->db,
@@ -1065,18 +1072,10 @@ int kr__retract(kr_node *n)
     if (rc) break;
 
     /* Held changes of origins that are no longer members go too. */
-    if (sqlite3_prepare_v2(n->db,
-          "DELETE FROM held WHERE origin<>?1 AND origin<>?2 AND NOT EXISTS (SELECT 1 FROM "
-          "members m WHERE m.node=held.origin AND m.org IS NOT NULL AND (m.cutoff IS NULL OR "
-          "held.seq<=m.cutoff))", -1, &s, NULL) != SQLITE_OK) {
-      rc = KR_EDB;
+    if ((rc = run_not_ours(n, "DELETE FROM held WHERE origin<>?1 AND origin<>?2 AND NOT EXISTS "
+                              "(SELECT 1 FROM members m WHERE m.node=held.origin AND m.org IS "
+                              "NOT NULL AND (m.cutoff IS NULL OR held.seq<=m.cutoff))")))
       break;
-    }
-    sqlite3_bind_blob(s, 1, n->founder, KR_NODE_LEN, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
-    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : KR_EDB;
-    sqlite3_finalize(s);
-    if (rc) break;
 
     /* Gone: the changes, their ops; each origin's vector is cut back to
      * what remains of its prefix (a removal cuts a suffix). */
