@@ -25,7 +25,7 @@ static int edit_fail(int rc, const char *field, const char *value, const char *w
   char what[256];
   snprintf(what, sizeof what, "%s '%s'", field, cli_safe(value, -1));
   if (rc == KR_EBSN)
-    return cli_fail("%s: looks like a BSN (citizen service number); kring never stores one", what);
+    return cli_fail(_("%s: looks like a BSN (citizen service number); kring never stores one"), what);
   if (rc == KR_ENOTFOUND && why) return cli_fail("%s: %s", what, why);
   return cli_fail_kr(rc, what, why);
 }
@@ -49,12 +49,12 @@ static int vol_add(int argc, char **argv)
   char hex[33];
   int rc;
 
-  if (!pos) return cli_fail("out of memory");
+  if (!pos) return cli_fail(_("out of memory"));
   if ((rc = cli_parse(argc, argv, o, NOPT, pos, &npos, usage_add))) goto out;
-  if (npos) { rc = cli_usage(usage_add, "unexpected argument '%s'", pos[0]); goto out; }
-  if (!cli_val(&o[NAME])) { rc = cli_usage(usage_add, "--name is required"); goto out; }
+  if (npos) { rc = cli_usage(usage_add, _("unexpected argument '%s'"), pos[0]); goto out; }
+  if (!cli_val(&o[NAME])) { rc = cli_usage(usage_add, _("--name is required")); goto out; }
   if ((rc = cli_open(&n))) goto out;
-  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail_write(rc, "cannot store the change"); goto out; }
+  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail_write(rc, _("cannot store the change")); goto out; }
   kr_txn_new_subject(t, id);
   for (int i = 0; i < NOPT; i++)
     for (size_t j = 0; j < o[i].n; j++) {
@@ -65,7 +65,7 @@ static int vol_add(int argc, char **argv)
     }
   rc = kr_txn_commit(t, NULL);
   t = NULL;
-  if (rc) { rc = cli_fail_write(rc, "cannot store the volunteer"); goto out; }
+  if (rc) { rc = cli_fail_write(rc, _("cannot store the volunteer")); goto out; }
   cli_hex(id, KR_SUBJECT_LEN, hex);
   if (cli_json) rc = cli_print_json(json_pack("{s:s}", "id", hex));
   else printf("%s\n", hex);
@@ -83,7 +83,7 @@ static int split_assign(const char *arg, char *field, size_t cap, const char **v
   const char *eq = strchr(arg, '=');
   int code;
   if (!eq || eq == arg || (size_t)(eq - arg) >= cap) {
-    cli_usage(usage_set, "expected FIELD=VALUE, got '%s'", arg);
+    cli_usage(usage_set, _("expected FIELD=VALUE, got '%s'"), arg);
     return -2;
   }
   memcpy(field, arg, (size_t)(eq - arg));
@@ -91,7 +91,7 @@ static int split_assign(const char *arg, char *field, size_t cap, const char **v
   *value = eq + 1;
   for (char *c = field; *c; c++) if (*c == '-') *c = '_';
   if ((code = kr_field_code(field)) < 0) {
-    cli_fail("unknown field '%s' (fields: %s)", field, field_list);
+    cli_fail(_("unknown field '%s' (fields: %s)"), field, field_list);
     return -1;
   }
   return code;
@@ -125,8 +125,8 @@ static void outvoted(kr_node *n, const uint8_t id[KR_SUBJECT_LEN], const char *c
     cli_node_name(n, st.origin, who);
     cli_time(st.hlc, 0, t);
     if (kr_node_volunteer(n, id, &v)) continue;
-    printf("but %s still shows '%s': a change by %s stamped %s, later than this one, holds the "
-           "field.\nIf that time is wrong, ask %s to set their clock right; else edit again.\n",
+    printf(_("but %s still shows '%s': a change by %s stamped %s, later than this one, holds the "
+           "field.\nIf that time is wrong, ask %s to set their clock right; else edit again.\n"),
            kr_field_name(code), cli_safe(v.val.v[code] ? v.val.v[code] : "", -1), who, t, who);
     kr_volunteer_free(&v);
   }
@@ -145,24 +145,24 @@ static int vol_set(int argc, char **argv)
   char field[64];
   int rc;
 
-  if (!pos) return cli_fail("out of memory");
+  if (!pos) return cli_fail(_("out of memory"));
   if ((rc = cli_parse(argc, argv, o, 2, pos, &npos, usage_set))) goto out;
-  if (npos < 1) { rc = cli_usage(usage_set, "which volunteer? Give the name, the e-mail or the id"); goto out; }
-  if (npos == 1 && !o[0].n && !o[1].n) { rc = cli_usage(usage_set, "nothing to change"); goto out; }
+  if (npos < 1) { rc = cli_usage(usage_set, _("which volunteer? Give the name, the e-mail or the id")); goto out; }
+  if (npos == 1 && !o[0].n && !o[1].n) { rc = cli_usage(usage_set, _("nothing to change")); goto out; }
   if ((rc = cli_open(&n))) goto out;
   if ((rc = cli_subject(n, pos[0], id))) goto out;
-  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail_write(rc, "cannot store the change"); goto out; }
+  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail_write(rc, _("cannot store the change")); goto out; }
   for (size_t i = 1; i < npos; i++) {
     const char *value, *why = NULL;
     int code = split_assign(pos[i], field, sizeof field, &value), e;
     if (code < 0) { rc = code == -2 ? CLI_USAGE : CLI_FAIL; goto out; }
     if (kr_field_is_set(code)) {
-      rc = cli_fail("%s is a list; change it with --add %s=VALUE or --remove %s=VALUE",
+      rc = cli_fail(_("%s is a list; change it with --add %s=VALUE or --remove %s=VALUE"),
                     kr_field_name(code), field, field);
       goto out;
     }
     if ((e = kr_txn_set(t, id, code, value[0] ? value : NULL, &why))) {
-      rc = e == KR_EERASED ? cli_fail("volunteer %s has been erased", pos[0])
+      rc = e == KR_EERASED ? cli_fail(_("volunteer %s has been erased"), pos[0])
                            : edit_fail(e, kr_field_name(code), value, why);
       goto out;
     }
@@ -173,12 +173,12 @@ static int vol_set(int argc, char **argv)
       int code = split_assign(o[k].vals[i], field, sizeof field, &value), e;
       if (code < 0) { rc = code == -2 ? CLI_USAGE : CLI_FAIL; goto out; }
       if (!kr_field_is_set(code)) {
-        rc = cli_fail("%s holds one value; set it with %s=VALUE", kr_field_name(code), field);
+        rc = cli_fail(_("%s holds one value; set it with %s=VALUE"), kr_field_name(code), field);
         goto out;
       }
       e = k == 0 ? kr_txn_add(t, id, code, value, &why) : kr_txn_remove(t, id, code, value, &why);
       if (e) {
-        rc = e == KR_EERASED ? cli_fail("volunteer %s has been erased", pos[0])
+        rc = e == KR_EERASED ? cli_fail(_("volunteer %s has been erased"), pos[0])
                              : edit_fail(e, kr_field_name(code), value, why);
         goto out;
       }
@@ -186,13 +186,13 @@ static int vol_set(int argc, char **argv)
   kr_buf_init(&wire, KR_CHANGE_MAX);
   rc = kr_txn_commit(t, &wire);
   t = NULL;
-  if (rc) { rc = cli_fail_write(rc, "cannot store the change"); goto out; }
+  if (rc) { rc = cli_fail_write(rc, _("cannot store the change")); goto out; }
   if (cli_json) {
     json_t *lost = json_array();
     outvoted(n, id, pos + 1, npos - 1, &wire, lost);
     rc = cli_print_json(json_pack("{s:b, s:o}", "ok", 1, "not_shown", lost));
   } else {
-    printf("updated %s\n", pos[0]);
+    printf(_("updated %s\n"), pos[0]);
     outvoted(n, id, pos + 1, npos - 1, &wire, NULL);
   }
 out:
@@ -238,10 +238,10 @@ static int vol_show(int argc, char **argv)
   uint8_t id[KR_SUBJECT_LEN];
   int rc;
 
-  if (argc != 1) return cli_usage("kring volunteer show VOLUNTEER   (a name, an e-mail or an id)", argc ? "too many arguments (put a name of several words in quotes)" : "which volunteer? Give the name, the e-mail or the id");
+  if (argc != 1) return cli_usage("kring volunteer show VOLUNTEER   (a name, an e-mail or an id)", argc ? _("too many arguments (put a name of several words in quotes)") : _("which volunteer? Give the name, the e-mail or the id"));
   if ((rc = cli_open(&n))) return rc;
   if ((rc = cli_subject(n, argv[0], id))) goto out;
-  if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail("reading %s: %s", argv[0], kr_strerror(rc)); goto out; }
+  if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), argv[0], kr_strerror(rc)); goto out; }
   if (cli_json) {
     json_t *j = cli_volunteer_json(n, &v);
     if (!v.erased) json_object_set_new(j, "consent", cli_consent_json(n, id, 0));
@@ -253,7 +253,7 @@ static int vol_show(int argc, char **argv)
     if (v.erased) {
       cli_time(v.erased_at.hlc, 0, t);
       cli_node_name(n, v.erased_at.origin, who);
-      printf("%-24s %s by %s: %s\n", "erased", t, who, cli_safe(v.erase_reason, -1));
+      printf(_("%-24s %s by %s: %s\n"), "erased", t, who, cli_safe(v.erase_reason, -1));
     } else {
       for (int f = 1; f < 32; f++)
         if (v.val.v[f])
@@ -270,7 +270,7 @@ static int vol_show(int argc, char **argv)
         size_t i;
         json_t *e;
         json_array_foreach(c, i, e)
-          printf("%-24s %s to %s: %s\n", i ? "" : "consent",
+          printf(_("%-24s %s to %s: %s\n"), i ? "" : "consent",
                  cli_safe(json_string_value(json_object_get(e, "purpose")), -1),
                  cli_safe(json_string_value(json_object_get(e, "to")), -1),
                  cli_safe(json_string_value(json_object_get(e, "state")), -1));
@@ -327,16 +327,16 @@ static int vol_list(int argc, char **argv)
   char slot[64];
   int rc;
 
-  if (!pos) return cli_fail("out of memory");
+  if (!pos) return cli_fail(_("out of memory"));
   if ((rc = cli_parse(argc, argv, o, 4, pos, &npos, usage_list))) goto out;
-  if (npos) { rc = cli_usage(usage_list, "unexpected argument '%s'", pos[0]); goto out; }
+  if (npos) { rc = cli_usage(usage_list, _("unexpected argument '%s'"), pos[0]); goto out; }
   f.skill = cli_val(&o[0]);
   f.language = cli_val(&o[1]);
   f.city = cli_val(&o[2]);
   if (cli_val(&o[3])) {
     const char *why;
     if (kr_normalise_field(KR_F_AVAILABILITY, cli_val(&o[3]), slot, sizeof slot, 0, &why)) {
-      rc = cli_usage(usage_list, "--available takes ma-ochtend ... zo-avond (or mon-am ... sun-ev)");
+      rc = cli_usage(usage_list, _("--available takes ma-ochtend ... zo-avond (or mon-am ... sun-ev)"));
       goto out;
     }
     f.available = slot;
@@ -344,12 +344,12 @@ static int vol_list(int argc, char **argv)
   if ((rc = cli_open(&l.n))) goto out;
   if (cli_json) l.arr = json_array();
   if ((rc = kr_node_list(l.n, &f, list_row, &l))) {
-    rc = cli_fail("listing: %s", kr_strerror(rc));
+    rc = cli_fail(_("listing: %s"), kr_strerror(rc));
   } else if (l.arr) {
     rc = cli_print_json(l.arr);
     l.arr = NULL;
   } else {
-    fprintf(stderr, "%zu volunteer%s\n", l.count, l.count == 1 ? "" : "s");
+    fprintf(stderr, ngettext("%zu volunteer\n", "%zu volunteers\n", l.count), l.count);
   }
 out:
   json_decref(l.arr);
@@ -365,20 +365,20 @@ static int vol_search(int argc, char **argv)
   char text[1024] = "";
   int rc;
 
-  if (argc < 1) return cli_usage("kring volunteer search TEXT", "missing TEXT");
+  if (argc < 1) return cli_usage("kring volunteer search TEXT", _("missing TEXT"));
   for (int i = 0; i < argc; i++) {
     if (strlen(text) + strlen(argv[i]) + 2 > sizeof text)
-      return cli_usage("kring volunteer search TEXT", "search text too long");
+      return cli_usage("kring volunteer search TEXT", _("search text too long"));
     if (i) strcat(text, " ");
     strcat(text, argv[i]);
   }
   if ((rc = cli_open(&l.n))) return rc;
   if (cli_json) l.arr = json_array();
   rc = kr_node_search(l.n, text, list_row, &l);
-  if (rc == KR_EINVAL) rc = cli_usage("kring volunteer search TEXT", "nothing to search for");
-  else if (rc) rc = cli_fail("searching: %s", kr_strerror(rc));
+  if (rc == KR_EINVAL) rc = cli_usage("kring volunteer search TEXT", _("nothing to search for"));
+  else if (rc) rc = cli_fail(_("searching: %s"), kr_strerror(rc));
   else if (l.arr) rc = cli_print_json(l.arr), l.arr = NULL;
-  else fprintf(stderr, "%zu volunteer%s\n", l.count, l.count == 1 ? "" : "s");
+  else fprintf(stderr, ngettext("%zu volunteer\n", "%zu volunteers\n", l.count), l.count);
   json_decref(l.arr);
   kr_node_close(l.n);
   return rc;
@@ -390,9 +390,9 @@ int cmd_volunteer(int argc, char **argv)
     {"add", vol_add}, {"set", vol_set}, {"show", vol_show}, {"list", vol_list}, {"search", vol_search},
   };
   if (argc < 1)
-    return cli_usage("kring volunteer add|set|show|list|search ...", "missing subcommand");
+    return cli_usage("kring volunteer add|set|show|list|search ...", _("missing subcommand"));
   for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
     if (strcmp(argv[0], sub[i].name) == 0)
       return sub[i].run(argc - 1, argv + 1);
-  return cli_usage("kring volunteer add|set|show|list|search ...", "unknown subcommand '%s'", argv[0]);
+  return cli_usage("kring volunteer add|set|show|list|search ...", _("unknown subcommand '%s'"), argv[0]);
 }
