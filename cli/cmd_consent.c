@@ -72,11 +72,11 @@ static int recipient(kr_node *n, const char *to, const uint8_t subject[KR_SUBJEC
       return 0;
     cli_member_names(n, names, sizeof names);
     if (!removed && grant)
-      return cli_fail("no member with node id %.12s... in this network; consent goes to all or "
-                      "to a member: %s", to, names);
+      return cli_fail(_("no member with node id %.12s... in this network; consent goes to all or "
+                      "to a member: %s"), to, names);
     if (!removed)
-      return cli_fail("no member with node id %.12s... in this network, and no consent of this "
-                      "volunteer names it; the members are: %s", to, names);
+      return cli_fail(_("no member with node id %.12s... in this network, and no consent of this "
+                      "volunteer names it; the members are: %s"), to, names);
   } else if ((rc = cli_member(n, to, out, &removed))) {
     return rc;
   } else if (!removed || !grant) {
@@ -84,8 +84,8 @@ static int recipient(kr_node *n, const char *to, const uint8_t subject[KR_SUBJEC
   }
   cli_member_names(n, names, sizeof names);
   cli_node_name(n, out, name);
-  return cli_fail("%s was removed from the network, so consent cannot go to it; consent goes to "
-                  "all or to a member: %s", name, names);
+  return cli_fail(_("%s was removed from the network, so consent cannot go to it; consent goes to "
+                  "all or to a member: %s"), name, names);
 }
 
 static void to_name(kr_node *n, int all, const uint8_t *r, char out[80])
@@ -108,21 +108,21 @@ static int consent_edit(int argc, char **argv, int grant)
   int rc, all, method = KR_METHOD_UNSPECIFIED, e;
   const char *why = NULL, *until = NULL;
 
-  if (!pos) return cli_fail("out of memory");
+  if (!pos) return cli_fail(_("out of memory"));
   if ((rc = cli_parse(argc, argv, o, nopt, pos, &npos, usage))) goto out;
-  if (npos != 1) { rc = cli_usage(usage, npos ? "too many arguments (put a name of several words in quotes)" : "which volunteer? Give the name, the e-mail or the id"); goto out; }
-  if (!cli_val(&o[0])) { rc = cli_usage(usage, "--purpose is required"); goto out; }
-  if (!cli_val(&o[1])) { rc = cli_usage(usage, "--to ORG|all is required"); goto out; }
+  if (npos != 1) { rc = cli_usage(usage, npos ? _("too many arguments (put a name of several words in quotes)") : _("which volunteer? Give the name, the e-mail or the id")); goto out; }
+  if (!cli_val(&o[0])) { rc = cli_usage(usage, _("--purpose is required")); goto out; }
+  if (!cli_val(&o[1])) { rc = cli_usage(usage, _("--to ORG|all is required")); goto out; }
   if (grant && !cli_val(&o[2])) {
     /* GDPR art. 7(1): the organisation must be able to show how consent was given */
-    rc = cli_usage(usage, "--method is required: how did the volunteer give consent? papier "
+    rc = cli_usage(usage, _("--method is required: how did the volunteer give consent? papier "
                           "(a signed form), mondeling (spoken) or digitaal (a form or e-mail); "
-                          "if nobody knows, say so with --method onbekend");
+                          "if nobody knows, say so with --method onbekend"));
     goto out;
   }
   if (cli_val(&o[2]) && (method = method_code(cli_val(&o[2]))) < 0) {
-    rc = cli_usage(usage, "unknown method '%s': give papier, mondeling or digitaal (paper, "
-                          "verbal or digital), or onbekend (unspecified)", cli_val(&o[2]));
+    rc = cli_usage(usage, _("unknown method '%s': give papier, mondeling or digitaal (paper, "
+                          "verbal or digital), or onbekend (unspecified)"), cli_val(&o[2]));
     goto out;
   }
   if (cli_val(&o[3]) && kr_text_single_ok(cli_val(&o[3]), strlen(cli_val(&o[3])), &why)) {
@@ -136,28 +136,28 @@ static int consent_edit(int argc, char **argv, int grant)
     localtime_r(&now, &tm);
     strftime(today, sizeof today, "%Y-%m-%d", &tm);
     if (strlen(until) == 10 && strcmp(until, today) < 0) {
-      rc = cli_fail("--until %s is in the past; the grant would be expired at once", until);
+      rc = cli_fail(_("--until %s is in the past; the grant would be expired at once"), until);
       goto out;
     }
   }
   if ((rc = cli_open(&n))) goto out;
   if ((rc = cli_subject(n, pos[0], id))) goto out;
   if ((rc = recipient(n, cli_val(&o[1]), id, grant, r, &all))) goto out;
-  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail_write(rc, "cannot record the consent"); goto out; }
+  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail_write(rc, _("cannot record the consent")); goto out; }
   e = grant ? kr_txn_grant(t, id, cli_val(&o[0]), all ? NULL : r, method, cli_val(&o[3]),
                            until ? until : "", &why)
             : kr_txn_withdraw(t, id, cli_val(&o[0]), all ? NULL : r, method, "", &why);
   if (e) {
-    rc = e == KR_EERASED ? cli_fail("volunteer %s has been erased", pos[0])
-       : e == KR_EBSN ? cli_fail("text version looks like a BSN; kring never stores one")
+    rc = e == KR_EERASED ? cli_fail(_("volunteer %s has been erased"), pos[0])
+       : e == KR_EBSN ? cli_fail(_("text version looks like a BSN; kring never stores one"))
                       : cli_fail_kr(e, grant ? "grant" : "withdraw", why);
     goto out;
   }
   rc = kr_txn_commit(t, NULL);
   t = NULL;
-  if (rc) { rc = cli_fail_write(rc, "cannot store the consent"); goto out; }
+  if (rc) { rc = cli_fail_write(rc, _("cannot store the consent")); goto out; }
   if (cli_json) rc = cli_print_json(json_pack("{s:b}", "ok", 1));
-  else printf("%s %s for %s to %s\n", grant ? "granted" : "withdrew", cli_safe(cli_val(&o[0]), -1),
+  else printf(grant ? _("granted %s for %s to %s\n") : _("withdrew %s for %s to %s\n"), cli_safe(cli_val(&o[0]), -1),
               cli_safe(pos[0], -1), cli_safe(cli_val(&o[1]), -1));
 out:
   kr_txn_abort(t);
@@ -230,14 +230,14 @@ static int consent_show(int argc, char **argv)
   size_t i;
   int rc;
 
-  if (argc != 1) return cli_usage("kring consent show VOLUNTEER   (a name, an e-mail or an id)", argc ? "too many arguments (put a name of several words in quotes)" : "which volunteer? Give the name, the e-mail or the id");
+  if (argc != 1) return cli_usage("kring consent show VOLUNTEER   (a name, an e-mail or an id)", argc ? _("too many arguments (put a name of several words in quotes)") : _("which volunteer? Give the name, the e-mail or the id"));
   if ((rc = cli_open(&n))) return rc;
   if ((rc = cli_subject(n, argv[0], id))) goto out;
   {
     /* An erased volunteer's consent went with the rest: show the marker
      * where the history was. */
     kr_volunteer v;
-    if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail("reading %s: %s", argv[0], kr_strerror(rc)); goto out; }
+    if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), argv[0], kr_strerror(rc)); goto out; }
     if (v.erased) {
       char t[32], who[80], hex[65];
       if (cli_json) {
@@ -248,9 +248,9 @@ static int consent_show(int argc, char **argv)
       } else {
         cli_time(v.erased_at.hlc, 0, t);
         cli_node_name(n, v.erased_at.origin, who);
-        printf("erased   on %s by %s: %s\n"
+        printf(_("erased   on %s by %s: %s\n"
                "         The consent and its history were deleted with the rest of this "
-               "volunteer's data (GDPR art. 17);\n         this line is what is kept.\n", t, who,
+               "volunteer's data (GDPR art. 17);\n         this line is what is kept.\n"), t, who,
                cli_safe(v.erase_reason, -1));
       }
       kr_volunteer_free(&v);
@@ -264,23 +264,23 @@ static int consent_show(int argc, char **argv)
     rc = cli_print_json(json_pack("{s:o, s:o}", "current", cur, "history", hist));
     goto out;
   }
-  if (!json_array_size(cur)) printf("no consent recorded: nothing may be done that needs it\n");
-  else printf("current\n");
+  if (!json_array_size(cur)) printf(_("no consent recorded: nothing may be done that needs it\n"));
+  else printf(_("current\n"));
   json_array_foreach(cur, i, e) {
     json_t *g = json_object_get(e, "grant");
-    printf("  %-20s to %-24s %-10s", cli_safe(json_string_value(json_object_get(e, "purpose")), -1),
+    printf(_("  %-20s to %-24s %-10s"), cli_safe(json_string_value(json_object_get(e, "purpose")), -1),
            cli_safe(json_string_value(json_object_get(e, "to")), -1),
            json_string_value(json_object_get(e, "state")));
     if (g && strcmp(json_string_value(json_object_get(e, "state")), "granted") == 0) {
       const char *u = json_string_value(json_object_get(g, "until"));
-      printf(" (%s%s%s)", json_string_value(json_object_get(g, "method")), u[0] ? ", until " : "",
+      printf(" (%s%s%s)", json_string_value(json_object_get(g, "method")), u[0] ? _(", until ") : "",
              cli_safe(u, -1));
     } else if (g) {
-      printf(" (ended %s)", cli_safe(json_string_value(json_object_get(g, "until")), -1));
+      printf(_(" (ended %s)"), cli_safe(json_string_value(json_object_get(g, "until")), -1));
     }
     printf("\n");
   }
-  if (json_array_size(hist)) printf("history\n");
+  if (json_array_size(hist)) printf(_("history\n"));
   json_array_foreach(hist, i, e) {
     uint8_t who[KR_NODE_LEN];
     char name[80], at[32];
@@ -289,12 +289,12 @@ static int consent_show(int argc, char **argv)
     cli_unhex(json_string_value(json_object_get(e, "by")), who, KR_NODE_LEN);
     cli_node_name(n, who, name);
     cli_iso_local(json_string_value(json_object_get(e, "at")), at);
-    printf("  %s  %-8s %-20s to %-16s recorded by %s, %s%s%s%s%s\n", at,
+    printf(_("  %s  %-8s %-20s to %-16s recorded by %s, %s%s%s%s%s\n"), at,
            json_string_value(json_object_get(e, "action")),
            cli_safe(json_string_value(json_object_get(e, "purpose")), -1),
            cli_safe(json_string_value(json_object_get(e, "to")), -1), name,
-           json_string_value(json_object_get(e, "method")), tv[0] ? ", text " : "",
-           cli_safe(tv, -1), u[0] ? ", until " : "", cli_safe(u, -1));
+           json_string_value(json_object_get(e, "method")), tv[0] ? _(", text ") : "",
+           cli_safe(tv, -1), u[0] ? _(", until ") : "", cli_safe(u, -1));
   }
   json_decref(cur);
   json_decref(hist);
@@ -311,9 +311,9 @@ int cmd_consent(int argc, char **argv)
   static const struct { const char *name; int (*run)(int, char **); } sub[] = {
     {"grant", consent_grant}, {"withdraw", consent_withdraw}, {"show", consent_show},
   };
-  if (argc < 1) return cli_usage("kring consent grant|withdraw|show ...", "missing subcommand");
+  if (argc < 1) return cli_usage("kring consent grant|withdraw|show ...", _("missing subcommand"));
   for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
     if (strcmp(argv[0], sub[i].name) == 0)
       return sub[i].run(argc - 1, argv + 1);
-  return cli_usage("kring consent grant|withdraw|show ...", "unknown subcommand '%s'", argv[0]);
+  return cli_usage("kring consent grant|withdraw|show ...", _("unknown subcommand '%s'"), argv[0]);
 }

@@ -97,6 +97,7 @@ err "unknown option in Dutch" 2 "^kring: onbekende optie '--kleur'" env KRING_LA
 n=$((n + 1)); grep -q '^gebruik: kring init --org NAME' "$T/err" || { echo "FAIL: Dutch usage line"; fails=$((fails + 1)); }
 err "unknown command in Dutch" 2 "^kring: onbekende opdracht 'hulp'" env KRING_LANG=nl "$KRING" hulp
 err "volunteer error in Dutch" 2 "^kring: niets te wijzigen" env KRING_LANG=nl "$KRING" volunteer set Anna
+err "consent error in Dutch" 2 "^kring: --purpose is verplicht" env KRING_LANG=nl "$KRING" consent grant Anna --method papier --to all
 err "help for no such command" 2 "unknown command 'nope'" "$KRING" help nope
 err "--help of no such command" 2 "unknown command 'nope'" "$KRING" nope --help
 
