@@ -21,21 +21,21 @@ int cmd_erase(int argc, char **argv)
   char name[KR_VALUE_MAX + 1] = "";
   int rc, e;
 
-  if (!pos) return cli_fail("out of memory");
+  if (!pos) return cli_fail(_("out of memory"));
   if ((rc = cli_parse(argc, argv, o, 2, pos, &npos, usage))) goto out;
   if (npos != 1) {
-    rc = cli_usage(usage, npos ? "too many arguments (put a name of several words in quotes)"
-                               : "which volunteer? Give the name, the e-mail or the id");
+    rc = cli_usage(usage, npos ? _("too many arguments (put a name of several words in quotes)")
+                               : _("which volunteer? Give the name, the e-mail or the id"));
     goto out;
   }
-  if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) { rc = cli_usage(usage, "--reason is required"); goto out; }
+  if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) { rc = cli_usage(usage, _("--reason is required")); goto out; }
   if (kr_text_single_ok(cli_val(&o[0]), strlen(cli_val(&o[0])), &why)) {
     rc = cli_fail("--reason: %s", why);
     goto out;
   }
   if (kr_text_has_bsn(cli_val(&o[0]))) {
-    rc = cli_fail("--reason looks like it holds a BSN; kring never stores one: write the reason "
-                  "without the number");
+    rc = cli_fail(_("--reason looks like it holds a BSN; kring never stores one: write the reason "
+                  "without the number"));
     goto out;
   }
   if ((rc = cli_open(&n))) goto out;
@@ -45,12 +45,12 @@ int cmd_erase(int argc, char **argv)
     char hex[33], what[600];
     const char *answer = NULL;
     cli_hex(id, KR_SUBJECT_LEN, hex);
-    if ((e = kr_node_volunteer(n, id, &v))) { rc = cli_fail("reading %s: %s", pos[0], kr_strerror(e)); goto out; }
+    if ((e = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), pos[0], kr_strerror(e)); goto out; }
     if (v.erased) {
       char at[32], who[80];
       cli_time(v.erased_at.hlc, 0, at);
       cli_node_name(n, v.erased_at.origin, who);
-      rc = cli_fail("volunteer %.8s has already been erased (on %s by %s); nothing to do", hex,
+      rc = cli_fail(_("volunteer %.8s has already been erased (on %s by %s); nothing to do"), hex,
                     at, who);
       kr_volunteer_free(&v);
       goto out;
@@ -67,20 +67,20 @@ int cmd_erase(int argc, char **argv)
       if ((rc = cli_confirm(what, answer, 0))) goto out;
     }
   }
-  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail_write(rc, "cannot record the erasure"); goto out; }
+  if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail_write(rc, _("cannot record the erasure")); goto out; }
   if ((e = kr_txn_erase(t, id, cli_val(&o[0]), &why))) {
-    rc = e == KR_EERASED ? cli_fail("volunteer %s has already been erased", pos[0])
-       : e == KR_EBSN ? cli_fail("reason looks like it holds a BSN; kring never stores one")
+    rc = e == KR_EERASED ? cli_fail(_("volunteer %s has already been erased"), pos[0])
+       : e == KR_EBSN ? cli_fail(_("reason looks like it holds a BSN; kring never stores one"))
                       : cli_fail_kr(e, "--reason", why);
     goto out;
   }
   rc = kr_txn_commit(t, NULL);
   t = NULL;
-  if (rc) { rc = cli_fail_write(rc, "cannot store the erasure"); goto out; }
+  if (rc) { rc = cli_fail_write(rc, _("cannot store the erasure")); goto out; }
   kr_node_checkpoint(n);
   if (cli_json) rc = cli_print_json(json_pack("{s:b}", "ok", 1));
-  else printf("erased %s: the data is deleted here, and the erasure reaches every other node "
-              "with the next sync or bundle\n", name[0] ? cli_safe(name, -1) : cli_safe(pos[0], -1));
+  else printf(_("erased %s: the data is deleted here, and the erasure reaches every other node "
+              "with the next sync or bundle\n"), name[0] ? cli_safe(name, -1) : cli_safe(pos[0], -1));
 out:
   kr_txn_abort(t);
   kr_node_close(n);
@@ -127,10 +127,10 @@ int cmd_subject_export(int argc, char **argv)
   json_t *j, *changes;
   int rc;
 
-  if (argc != 1) return cli_usage("kring subject-export VOLUNTEER   (a name, an e-mail or an id)", argc ? "too many arguments (put a name of several words in quotes)" : "which volunteer? Give the name, the e-mail or the id");
+  if (argc != 1) return cli_usage("kring subject-export VOLUNTEER   (a name, an e-mail or an id)", argc ? _("too many arguments (put a name of several words in quotes)") : _("which volunteer? Give the name, the e-mail or the id"));
   if ((rc = cli_open(&n))) return rc;
   if ((rc = cli_subject(n, argv[0], id))) goto out;
-  if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail("reading %s: %s", argv[0], kr_strerror(rc)); goto out; }
+  if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), argv[0], kr_strerror(rc)); goto out; }
   cli_hex(kr_node_id(n), KR_NODE_LEN, hex);
   cli_time(kr_hlc_make(kr_node_now_ms(n), 0), 1, now);
   changes = json_array();

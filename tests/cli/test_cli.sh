@@ -98,6 +98,7 @@ n=$((n + 1)); grep -q '^gebruik: kring init --org NAME' "$T/err" || { echo "FAIL
 err "unknown command in Dutch" 2 "^kring: onbekende opdracht 'hulp'" env KRING_LANG=nl "$KRING" hulp
 err "volunteer error in Dutch" 2 "^kring: niets te wijzigen" env KRING_LANG=nl "$KRING" volunteer set Anna
 err "consent error in Dutch" 2 "^kring: --purpose is verplicht" env KRING_LANG=nl "$KRING" consent grant Anna --method papier --to all
+err "erase error in Dutch" 2 "^kring: --reason is verplicht" env KRING_LANG=nl "$KRING" erase Anna --yes
 err "help for no such command" 2 "unknown command 'nope'" "$KRING" help nope
 err "--help of no such command" 2 "unknown command 'nope'" "$KRING" nope --help
 
