@@ -24,15 +24,15 @@ static int bundle_export(int argc, char **argv)
   size_t npos;
   int rc;
 
-  if (!pos) return cli_fail("out of memory");
+  if (!pos) return cli_fail(_("out of memory"));
   if ((rc = cli_parse(argc, argv, o, 3, pos, &npos, usage))) goto out;
-  if (npos) { rc = cli_usage(usage, "unexpected argument '%s'", pos[0]); goto out; }
-  if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) { rc = cli_usage(usage, "--out FILE is required"); goto out; }
-  if (o[1].n && o[2].n) { rc = cli_usage(usage, "--for and --all exclude each other"); goto out; }
+  if (npos) { rc = cli_usage(usage, _("unexpected argument '%s'"), pos[0]); goto out; }
+  if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) { rc = cli_usage(usage, _("--out FILE is required")); goto out; }
+  if (o[1].n && o[2].n) { rc = cli_usage(usage, _("--for and --all exclude each other")); goto out; }
   {
     char why[600];
     if (cli_write_problem(cli_val(&o[0]), why, sizeof why)) {
-      rc = cli_fail("cannot write %s: %s", cli_val(&o[0]), why);
+      rc = cli_fail(_("cannot write %s: %s"), cli_val(&o[0]), why);
       goto out;
     }
   }
@@ -45,36 +45,41 @@ static int bundle_export(int argc, char **argv)
       /* a bundle is sealed for the current members only: it could not read it */
       char names[512];
       cli_member_names(n, names, sizeof names);
-      rc = cli_fail("%s %s, so it cannot read a bundle; export for a current member: %s", name,
-                    removed ? "was removed from the network" : "is not a member of the network yet",
-                    names);
+      rc = cli_fail(removed ? _("%s was removed from the network, so it cannot read a bundle; "
+                                "export for a current member: %s")
+                            : _("%s is not a member of the network yet, so it cannot read a "
+                                "bundle; export for a current member: %s"),
+                    name, names);
       goto out;
     }
   }
   rc = kr_bundle_export(n, cli_val(&o[0]), o[1].n ? peer : NULL, progress, "exporting", &res);
   if (rc == KR_ENOTMEMBER) {
-    rc = cli_fail("this node is not a member yet, so there is nobody to encrypt a bundle for");
+    rc = cli_fail(_("this node is not a member yet, so there is nobody to encrypt a bundle for"));
     goto out;
   }
   if (rc == KR_EIO) {
     char why[600];
     if (!cli_write_problem(cli_val(&o[0]), why, sizeof why))
-      snprintf(why, sizeof why, "the disk may be full or was removed while writing; free some "
-               "space, or plug the disk in again, and export again");
-    rc = cli_fail("cannot write %s: %s", cli_val(&o[0]), why);
+      snprintf(why, sizeof why, "%s", _("the disk may be full or was removed while writing; free "
+                                        "some space, or plug the disk in again, and export again"));
+    rc = cli_fail(_("cannot write %s: %s"), cli_val(&o[0]), why);
     goto out;
   }
-  if (rc) { rc = cli_fail("cannot export: %s", kr_strerror(rc)); goto out; }
+  if (rc) { rc = cli_fail(_("cannot export: %s"), kr_strerror(rc)); goto out; }
   if (cli_json)
     rc = cli_print_json(json_pack("{s:s, s:I, s:I, s:i}", "file", cli_val(&o[0]), "changes",
                                   (json_int_t)res.changes, "bytes", (json_int_t)res.bytes,
                                   "recipients", (int)res.recipients));
-  else
-    printf("wrote %llu change%s (%llu bytes) to %s%s%s%s, readable by the %u current member%s\n",
-           (unsigned long long)res.changes, res.changes == 1 ? "" : "s",
-           (unsigned long long)res.bytes, cli_safe(cli_val(&o[0]), -1), o[1].n ? " (what " : "",
-           o[1].n ? name : "", o[1].n ? " lacks, as far as this node knows)" : "",
-           res.recipients, res.recipients == 1 ? "" : "s");
+  else {
+    printf(ngettext("wrote %llu change (%llu bytes) to %s", "wrote %llu changes (%llu bytes) to %s",
+                    (unsigned long)res.changes),
+           (unsigned long long)res.changes, (unsigned long long)res.bytes,
+           cli_safe(cli_val(&o[0]), -1));
+    if (o[1].n) printf(_(" (what %s lacks, as far as this node knows)"), name);
+    printf(ngettext(", readable by the %u current member\n", ", readable by the %u current members\n",
+                    res.recipients), res.recipients);
+  }
 out:
   kr_node_close(n);
   for (int i = 0; i < 3; i++) free(o[i].vals);
@@ -102,30 +107,30 @@ static int import_error(kr_node *n, int rc, const char *file, const kr_import_re
 {
   char name[80];
   switch (rc) {
-  case KR_ENOTFOUND: return cli_fail("no such file: %s", file);
-  case KR_EIO: return cli_fail("cannot read %s", file);
-  case KR_ENETWORK: return cli_fail("%s is a bundle for another kring network; nothing imported", file);
+  case KR_ENOTFOUND: return cli_fail(_("no such file: %s"), file);
+  case KR_EIO: return cli_fail(_("cannot read %s"), file);
+  case KR_ENETWORK: return cli_fail(_("%s is a bundle for another kring network; nothing imported"), file);
   case KR_ENOKEY:
-    return cli_fail("%s is not encrypted for this node (made before it was admitted, or this node "
-                    "is not a member); nothing imported", file);
+    return cli_fail(_("%s is not encrypted for this node (made before it was admitted, or this node "
+                    "is not a member); nothing imported"), file);
   case KR_EBADSIG:
-    return cli_fail("%s does not verify: it was changed or damaged; nothing imported", file);
-  case KR_ETRUNCATED: return cli_fail("%s is truncated; nothing imported", file);
+    return cli_fail(_("%s does not verify: it was changed or damaged; nothing imported"), file);
+  case KR_ETRUNCATED: return cli_fail(_("%s is truncated; nothing imported"), file);
   case KR_ENOTMEMBER: {
     struct void_of v = {res->exporter, 0, ""};
     cli_node_name(n, res->exporter, name);
     kr_node_void_admissions(n, void_of_cb, &v);
     if (v.found)
-      return cli_fail("%s was exported by %s, whose admission is void: the invite it used had "
+      return cli_fail(_("%s was exported by %s, whose admission is void: the invite it used had "
                       "already admitted %s. Nothing imported; %s must ask a member for a new "
-                      "invite and join with it", file, name, v.winner, name);
-    return cli_fail("%s was exported by %s, which is not a member of this network (removed, or "
-                    "never admitted); nothing imported", file, name);
+                      "invite and join with it"), file, name, v.winner, name);
+    return cli_fail(_("%s was exported by %s, which is not a member of this network (removed, or "
+                    "never admitted); nothing imported"), file, name);
   }
   case KR_EMALFORMED: case KR_ENONCANON: case KR_EUNKNOWN: case KR_ETOOBIG:
-    return cli_fail("%s is not a kring bundle, or is damaged (%s); nothing imported", file,
+    return cli_fail(_("%s is not a kring bundle, or is damaged (%s); nothing imported"), file,
                     kr_strerror(rc));
-  default: return cli_fail("cannot import %s: %s; nothing imported", file, kr_strerror(rc));
+  default: return cli_fail(_("cannot import %s: %s; nothing imported"), file, kr_strerror(rc));
   }
 }
 
@@ -165,9 +170,9 @@ static int bundle_import(int argc, char **argv)
   size_t npos;
   int rc;
 
-  if (!pos) return cli_fail("out of memory");
+  if (!pos) return cli_fail(_("out of memory"));
   if ((rc = cli_parse(argc, argv, NULL, 0, pos, &npos, usage))) goto out;
-  if (npos != 1) { rc = cli_usage(usage, "one bundle file, please"); goto out; }
+  if (npos != 1) { rc = cli_usage(usage, _("one bundle file, please")); goto out; }
   if ((rc = cli_open(&n))) goto out;
   rc = kr_bundle_import(n, pos[0], progress, "importing", &res);
   if (rc) { rc = import_error(n, rc, pos[0], &res); goto out; }
@@ -176,29 +181,33 @@ static int bundle_import(int argc, char **argv)
     struct removal rm;
     cli_node_name(n, res.refused_origin, who);
     if (res.refusal == KR_ENOTMEMBER && removal_of(n, res.refused_origin, &rm))
-      fprintf(stderr, "kring: refused %llu change%s; the first, %s seq %llu: made after its "
-                      "removal from the network (%s)\n",
-              (unsigned long long)res.refused, res.refused == 1 ? "" : "s", who,
+      fprintf(stderr, ngettext("kring: refused %llu change; the first, %s seq %llu: made after "
+                               "its removal from the network (%s)\n",
+                               "kring: refused %llu changes; the first, %s seq %llu: made after "
+                               "its removal from the network (%s)\n", (unsigned long)res.refused),
+              (unsigned long long)res.refused, who,
               (unsigned long long)res.refused_seq, cli_safe(rm.reason, -1));
     else
-      fprintf(stderr, "kring: refused %llu change%s; the first, %s seq %llu: %s\n",
-              (unsigned long long)res.refused, res.refused == 1 ? "" : "s", who,
+      fprintf(stderr, ngettext("kring: refused %llu change; the first, %s seq %llu: %s\n",
+                               "kring: refused %llu changes; the first, %s seq %llu: %s\n",
+                               (unsigned long)res.refused),
+              (unsigned long long)res.refused, who,
               (unsigned long long)res.refused_seq, kr_strerror(res.refusal));
   }
   if (res.exporter_removed) {
     struct removal rm;
     removal_of(n, res.exporter, &rm);
     if (!strncmp(rm.reason, "signed two different changes", 28))
-      fprintf(stderr, "kring: %s %s: its home was copied (to a second PC, or a backup was "
+      fprintf(stderr, _("kring: %s %s: its home was copied (to a second PC, or a backup was "
                       "restored) and both copies went on working. This node removed it after "
                       "its change %llu, as every node will once the removal reaches it; its "
                       "changes up to there stay everywhere, the rest of this bundle was imported. "
                       "%s must join again as a new node, with a new invite (admin guide: \"A "
-                      "copied home\")\n", name, cli_safe(rm.reason, -1),
+                      "copied home\")\n"), name, cli_safe(rm.reason, -1),
               (unsigned long long)rm.cutoff, name);
     else
-      fprintf(stderr, "kring: %s was removed from the network (%s); this bundle, made before, "
-                      "was imported, and its changes after the removal were refused\n", name,
+      fprintf(stderr, _("kring: %s was removed from the network (%s); this bundle, made before, "
+                      "was imported, and its changes after the removal were refused\n"), name,
               cli_safe(rm.reason, -1));
   }
   if (cli_json) {
@@ -207,13 +216,15 @@ static int bundle_import(int argc, char **argv)
                                   (json_int_t)res.known, "refused", (json_int_t)res.refused,
                                   "held", (json_int_t)res.held));
   } else {
-    printf("%s from %s: %llu applied, %llu already known, %llu refused\n", cli_safe(pos[0], -1), name,
+    printf(_("%s from %s: %llu applied, %llu already known, %llu refused\n"), cli_safe(pos[0], -1), name,
            (unsigned long long)res.applied, (unsigned long long)res.known,
            (unsigned long long)res.refused);
     if (res.held)
-      printf("%llu change%s held: stamped ahead of this node's clock, applied when it gets there "
-             "(kring status says until when)\n", (unsigned long long)res.held,
-             res.held == 1 ? "" : "s");
+      printf(ngettext("%llu change held: stamped ahead of this node's clock, applied when it gets "
+                      "there (kring status says until when)\n",
+                      "%llu changes held: stamped ahead of this node's clock, applied when it gets "
+                      "there (kring status says until when)\n", (unsigned long)res.held),
+             (unsigned long long)res.held);
   }
 out:
   kr_node_close(n);
@@ -224,8 +235,8 @@ out:
 int cmd_bundle(int argc, char **argv)
 {
   static const char usage[] = "kring bundle export --out FILE [--for NODEID | --all] | import FILE";
-  if (argc < 1) return cli_usage(usage, "which bundle command?");
+  if (argc < 1) return cli_usage(usage, _("which bundle command?"));
   if (strcmp(argv[0], "export") == 0) return bundle_export(argc - 1, argv + 1);
   if (strcmp(argv[0], "import") == 0) return bundle_import(argc - 1, argv + 1);
-  return cli_usage(usage, "unknown bundle command '%s'", argv[0]);
+  return cli_usage(usage, _("unknown bundle command '%s'"), argv[0]);
 }

@@ -99,6 +99,7 @@ err "unknown command in Dutch" 2 "^kring: onbekende opdracht 'hulp'" env KRING_L
 err "volunteer error in Dutch" 2 "^kring: niets te wijzigen" env KRING_LANG=nl "$KRING" volunteer set Anna
 err "consent error in Dutch" 2 "^kring: --purpose is verplicht" env KRING_LANG=nl "$KRING" consent grant Anna --method papier --to all
 err "erase error in Dutch" 2 "^kring: --reason is verplicht" env KRING_LANG=nl "$KRING" erase Anna --yes
+err "bundle error in Dutch" 2 "^kring: --for en --all gaan niet samen" env KRING_LANG=nl "$KRING" bundle export --out x.bundle --for A --all
 err "help for no such command" 2 "unknown command 'nope'" "$KRING" help nope
 err "--help of no such command" 2 "unknown command 'nope'" "$KRING" nope --help
 
