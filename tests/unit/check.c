@@ -53,6 +53,13 @@ uint64_t check_clock(void *ctx)
   return t++;
 }
 
+int check_same_digest(kr_node *a, kr_node *b)
+{
+  uint8_t da[32], db[32];
+  REQUIRE(kr_node_digest(a, da) == 0 && kr_node_digest(b, db) == 0);
+  return memcmp(da, db, 32) == 0;
+}
+
 void check_same_clock(kr_node *n, kr_node *like)
 {
   static uint64_t clocks[64];

@@ -22,13 +22,6 @@
 #include "crdt/change.h"
 #include "crdt/err.h"
 
-static int same_digest(kr_node *a, kr_node *b)
-{
-  uint8_t da[32], db[32];
-  REQUIRE(kr_node_digest(a, da) == 0 && kr_node_digest(b, db) == 0);
-  return memcmp(da, db, 32) == 0;
-}
-
 static void test_order(void)
 {
   kr_node *n[4];
@@ -58,7 +51,7 @@ static void test_order(void)
   }
   check_sync(n[2], n[3]);
   check_sync(n[3], n[2]);
-  CHECK(same_digest(n[2], n[3]));
+  CHECK(check_same_digest(n[2], n[3]));
   kr_buf_free(&b);
   for (int i = 0; i < 4; i++) kr_node_close(n[i]);
 }

@@ -51,13 +51,6 @@ static uint64_t changes(kr_node *n)
   return c;
 }
 
-static int same_digest(kr_node *a, kr_node *b)
-{
-  uint8_t da[32], db[32];
-  REQUIRE(kr_node_digest(a, da) == 0 && kr_node_digest(b, db) == 0);
-  return memcmp(da, db, 32) == 0;
-}
-
 /* ---- carrying bytes ---- */
 
 /* One end: a link, or a bare session (a hostile peer). */
@@ -200,7 +193,7 @@ static void test_chunkings(void)
       CHECK_EQ(info(&eb)->state, 1);
       if (info(&ea)->state != 1) fprintf(stderr, "mode %zu: %s\n", m, info(&ea)->reason);
       if (info(&eb)->state != 1) fprintf(stderr, "mode %zu: %s\n", m, info(&eb)->reason);
-      CHECK(same_digest(a, b));
+      CHECK(check_same_digest(a, b));
       CHECK_EQ(info(&ea)->sent, info(&ea)->to_send);
       CHECK_EQ(info(&ea)->sent, info(&eb)->received);
       CHECK_EQ(info(&eb)->applied, 2500);
@@ -263,7 +256,7 @@ static void test_cut(void)
     REQUIRE(cut < (64u << 20));
   }
   CHECK(sessions > 2);
-  CHECK(same_digest(n[0], n[1]));
+  CHECK(check_same_digest(n[0], n[1]));
   CHECK_EQ(changes(n[1]), total);
   CHECK_EQ(changes(n[0]), total);
   kr_node_close(n[0]);
@@ -833,7 +826,7 @@ static void test_join(void)
   CHECK_EQ(info(&ea)->state, 1);
   CHECK_EQ(info(&ea)->admitted, 1);
   CHECK_EQ(kr_node_is_member(j, kr_node_id(j)), 1);
-  CHECK(same_digest(j, n[1]));
+  CHECK(check_same_digest(j, n[1]));
   unlink_pair(&ej, &ea);
   /* a retry with the same request (a cut after admission) is welcome */
   REQUIRE(kr_link_new(j, 1, join_text, kr_node_now_ms(j), &ej.l) == 0);
@@ -852,7 +845,7 @@ static void test_join(void)
   link_pair(j, n[0], &ej, &ea);
   shuttle(&ej, &ea, 0, NULL);
   CHECK_EQ(info(&ea)->state, 1);
-  CHECK(same_digest(j, n[0]));
+  CHECK(check_same_digest(j, n[0]));
   unlink_pair(&ej, &ea);
 
   /* the same invite for another node: refused, nothing admitted */

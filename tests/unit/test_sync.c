@@ -326,13 +326,6 @@ static void test_membership_and_lacks(void)
   kr_buf_free(&late);
 }
 
-static int same_state(kr_node *a, kr_node *b)
-{
-  uint8_t da[32], db[32];
-  REQUIRE(kr_node_digest(a, da) == 0 && kr_node_digest(b, db) == 0);
-  return memcmp(da, db, 32) == 0;
-}
-
 /* A removal reaches a node that applied the removed node's later changes
  * first: it takes them back (and what they brought in: a late admission
  * and that node's changes), and keeps an erasure among them by erasing
@@ -407,7 +400,7 @@ static void test_retraction(void)
   CHECK(v.erased);
   CHECK(!v.val.v[KR_F_NAME]);
   kr_volunteer_free(&v);
-  CHECK(same_state(n[0], n[2]));
+  CHECK(check_same_digest(n[0], n[2]));
   {
     kr_vv vv;
     REQUIRE(kr_node_vector(n[2], &vv) == 0);
@@ -474,7 +467,7 @@ static void test_invite_once(void)
     CHECK(!memcmp(va.winner, kr_node_id(n[2]), 32));
     CHECK(!memcmp(va.at.origin, kr_node_id(n[1]), 32));
   }
-  CHECK(same_state(n[0], n[1]));
+  CHECK(check_same_digest(n[0], n[1]));
   /* D's change is refused like a non-member's from now on. */
   {
     kr_buf b;
