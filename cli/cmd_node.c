@@ -151,11 +151,16 @@ int cmd_digest(int argc, char **argv)
   kr_node *n;
   uint8_t d[32];
   char hex[65];
-  int rc;
+  int rc, readable = 0;
 
-  if (argc) return cli_usage("kring digest", _("unexpected argument '%s'"), argv[0]);
+  if (argc && strcmp(argv[0], "--readable") == 0) {
+    readable = 1;
+    argc--;
+    argv++;
+  }
+  if (argc) return cli_usage("kring digest [--readable]", _("unexpected argument '%s'"), argv[0]);
   if ((rc = cli_open(&n))) return rc;
-  if ((rc = kr_node_digest(n, d))) {
+  if ((rc = readable ? kr_node_digest_readable(n, d) : kr_node_digest(n, d))) {
     rc = cli_fail(_("computing the digest: %s"), kr_strerror(rc));
   } else {
     cli_hex(d, 32, hex);

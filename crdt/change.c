@@ -65,20 +65,32 @@ static int take_tags(kr_mp *r, arena *a, kr_op *op)
   return 0;
 }
 
-static int op_decode(const uint8_t *buf, size_t len, kr_op *op, arena *a)
+/* One op from r. subject NULL: an op of a change, which names its subject
+ * and may not be a sealed type; else an op inside a group of that subject
+ * (no subject element; only sealed types). */
+static int op_read(kr_mp *rd, kr_op *op, arena *a, const uint8_t *subject)
 {
-  kr_mp r;
+  kr_mp r = *rd;
   uint32_t n;
   uint64_t v;
   int rc;
 
   memset(op, 0, sizeof *op);
-  kr_mp_init(&r, buf, len);
   if ((rc = kr_mp_array(&r, &n))) return rc;
-  if (n < 3) return KR_EMALFORMED;
   if ((rc = kr_mp_uint(&r, &v))) return rc;
+  if (v > 255) return KR_EUNKNOWN;
   op->type = (uint8_t)v;
-  if ((rc = kr_mp_bin_fixed(&r, op->subject, KR_SUBJECT_LEN))) return rc;
+  if (subject) {
+    /* inside a group: count as in a change's op, less the subject */
+    if (!KR_OP_IS_SEALED(v)) return KR_EUNKNOWN;
+    memcpy(op->subject, subject, KR_SUBJECT_LEN);
+    n++;
+  } else {
+    if (KR_OP_IS_SEALED(v)) return KR_EUNKNOWN;   /* travels sealed only */
+    if (n < 2) return KR_EMALFORMED;
+    if ((rc = kr_mp_bin_fixed(&r, op->subject, KR_SUBJECT_LEN))) return rc;
+  }
+  if (n < 2) return KR_EMALFORMED;
   switch (v) {
   case KR_OP_SET:
   case KR_OP_ADD:
@@ -130,11 +142,40 @@ static int op_decode(const uint8_t *buf, size_t len, kr_op *op, arena *a)
     if ((rc = kr_mp_uint(&r, &op->after_seq))) return rc;
     if ((rc = take_str(&r, a, KR_REASON_MAX, &op->value))) return rc;
     break;
+  case KR_OP_GROUP:
+  case KR_OP_KEY: {
+    const uint8_t *b;
+    uint32_t blen;
+    uint8_t *copy;
+    if (n != (v == KR_OP_GROUP ? 5u : 6u)) return KR_EMALFORMED;
+    if ((rc = kr_mp_uint(&r, &op->epoch))) return rc;
+    if ((rc = kr_mp_bin_fixed(&r, op->creator, KR_NODE_LEN))) return rc;
+    if (v == KR_OP_KEY && (rc = kr_mp_bin_fixed(&r, op->member, KR_NODE_LEN))) return rc;
+    if ((rc = kr_mp_bin(&r, &b, &blen))) return rc;
+    if (!(copy = arena_get(a, blen ? blen : 1))) return KR_ENOMEM;
+    memcpy(copy, b, blen);
+    op->box = copy;
+    op->box_len = blen;
+    break;
+  }
+  case KR_OP_REGISTER:
+    if (n != 2) return KR_EMALFORMED;
+    break;
   default:
     return KR_EUNKNOWN;
   }
-  if (kr_mp_left(&r)) return KR_EMALFORMED;
+  *rd = r;
   return kr_op_check(op);
+}
+
+static int op_decode(const uint8_t *buf, size_t len, kr_op *op, arena *a)
+{
+  kr_mp r;
+  int rc;
+
+  kr_mp_init(&r, buf, len);
+  if ((rc = op_read(&r, op, a, NULL))) return rc;
+  return kr_mp_left(&r) ? KR_EMALFORMED : 0;
 }
 
 int kr_op_parse(const uint8_t *buf, size_t len, kr_op *op, void **mem)
@@ -387,4 +428,148 @@ void kr_change_free(kr_change *c)
 {
   free(c->mem);
   memset(c, 0, sizeof *c);
+}
+
+/* ---- groups: a volunteer's ops of one change, sealed ---------------------- */
+
+int kr_group_encode(const kr_op *ops, uint32_t n, kr_buf *out)
+{
+  msgpack_packer pk;
+  size_t start = out->len;
+  int rc = 0;
+
+  if (n == 0 || n > KR_GROUP_MAX_OPS) return KR_EINVAL;
+  msgpack_packer_init(&pk, out, kr_buf_mp_write);
+  if (msgpack_pack_array(&pk, n)) rc = KR_ETOOBIG;
+  for (uint32_t i = 0; i < n && !rc; i++) {
+    if (memcmp(ops[i].subject, ops[0].subject, KR_SUBJECT_LEN)) rc = KR_EINVAL;
+    else rc = kr_op_encode_inner(&ops[i], out);
+  }
+  if (rc) out->len = start;
+  return rc;
+}
+
+int kr_group_decode(const uint8_t *plain, size_t len, const uint8_t subject[static KR_SUBJECT_LEN],
+                    kr_op **ops, uint32_t *nops, void **mem)
+{
+  kr_mp r;
+  arena a;
+  uint32_t n;
+  size_t memsz;
+  int rc;
+
+  *ops = NULL;
+  *nops = 0;
+  *mem = NULL;
+  if (len > KR_CHANGE_MAX) return KR_ETOOBIG;
+  kr_mp_init(&r, plain, len);
+  if ((rc = kr_mp_array(&r, &n))) return rc;
+  if (n == 0) return KR_EMALFORMED;
+  /* every op takes at least 3 bytes: a declared count beyond that is a lie */
+  if (n > KR_GROUP_MAX_OPS || (size_t)n * 3 > len) return KR_ETOOBIG;
+  memsz = 2 * len + 64 + (size_t)n * (sizeof(kr_op) + 48);
+  if (!(*mem = malloc(memsz))) return KR_ENOMEM;
+  a.p = *mem;
+  a.end = a.p + memsz;
+  if (!(*ops = arena_get(&a, sizeof **ops * n))) { rc = KR_ENOMEM; goto fail; }
+  for (uint32_t i = 0; i < n; i++)
+    if ((rc = op_read(&r, &(*ops)[i], &a, subject))) goto fail;
+  if (kr_mp_left(&r)) { rc = KR_EMALFORMED; goto fail; }
+  *nops = n;
+  return 0;
+fail:
+  free(*mem);
+  *mem = NULL;
+  *ops = NULL;
+  return rc;
+}
+
+#define GROUP_DOMAIN "kring-group-1"
+#define GROUP_AD_LEN (sizeof GROUP_DOMAIN - 1 + KR_NETWORK_LEN + KR_NODE_LEN + 8 + 4 + \
+                      KR_SUBJECT_LEN + 8 + KR_NODE_LEN)
+
+static void put_be(uint8_t *p, uint64_t v, int n)
+{
+  for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+/* "kring-group-1" || network || origin || seq (8) || place (4) || subject ||
+ * epoch (8) || creator: binds a box to one place of one change. */
+static void group_ad(uint8_t ad[GROUP_AD_LEN], const uint8_t *network, const uint8_t *origin,
+                     uint64_t seq, uint32_t place, const kr_op *g)
+{
+  uint8_t *p = ad;
+  memcpy(p, GROUP_DOMAIN, sizeof GROUP_DOMAIN - 1); p += sizeof GROUP_DOMAIN - 1;
+  memcpy(p, network, KR_NETWORK_LEN); p += KR_NETWORK_LEN;
+  memcpy(p, origin, KR_NODE_LEN); p += KR_NODE_LEN;
+  put_be(p, seq, 8); p += 8;
+  put_be(p, place, 4); p += 4;
+  memcpy(p, g->subject, KR_SUBJECT_LEN); p += KR_SUBJECT_LEN;
+  put_be(p, g->epoch, 8); p += 8;
+  memcpy(p, g->creator, KR_NODE_LEN);
+}
+
+int kr_group_seal(const uint8_t key[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
+                  const uint8_t origin[static KR_NODE_LEN], uint64_t seq, uint32_t place,
+                  kr_op *g, const uint8_t *plain, size_t plen, kr_buf *box)
+{
+  uint8_t ad[GROUP_AD_LEN];
+  size_t start = box->len;
+  unsigned long long clen;
+  int rc;
+
+  if (plen > KR_CHANGE_MAX) return KR_ETOOBIG;
+  if ((rc = kr_buf_reserve(box, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + plen +
+                                    crypto_aead_xchacha20poly1305_ietf_ABYTES)))
+    return rc;
+  group_ad(ad, network, origin, seq, place, g);
+  randombytes_buf(box->data + start, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+    box->data + start + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen, plain, plen, ad,
+    sizeof ad, NULL, box->data + start, key);
+  box->len = start + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + (size_t)clen;
+  return 0;
+}
+
+int kr_group_open(const uint8_t key[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
+                  const uint8_t origin[static KR_NODE_LEN], uint64_t seq, uint32_t place,
+                  const kr_op *g, kr_buf *plain)
+{
+  uint8_t ad[GROUP_AD_LEN];
+  const size_t nb = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  unsigned long long mlen;
+  int rc;
+
+  if (g->type != KR_OP_GROUP || g->box_len < KR_BOX_MIN) return KR_EMALFORMED;
+  plain->len = 0;
+  if ((rc = kr_buf_reserve(plain, g->box_len))) return rc;
+  group_ad(ad, network, origin, seq, place, g);
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain->data, &mlen, NULL, g->box + nb,
+                                                 g->box_len - nb, ad, sizeof ad, g->box,
+                                                 key) != 0)
+    return KR_EBADSIG;
+  plain->len = (size_t)mlen;
+  return 0;
+}
+
+int kr_key_seal(const uint8_t key[static KR_KEY_LEN], const uint8_t reader[static KR_NODE_LEN],
+                uint8_t sealed[static KR_SEALED_KEY_LEN])
+{
+  uint8_t xpk[crypto_box_PUBLICKEYBYTES];
+  if (crypto_sign_ed25519_pk_to_curve25519(xpk, reader) != 0) return KR_EINVAL;
+  return crypto_box_seal(sealed, key, KR_KEY_LEN, xpk) == 0 ? 0 : KR_EINVAL;
+}
+
+int kr_key_open(const uint8_t sealed[static KR_SEALED_KEY_LEN], const uint8_t sk[static KR_SK_LEN],
+                uint8_t key[static KR_KEY_LEN])
+{
+  uint8_t xpk[crypto_box_PUBLICKEYBYTES], xsk[crypto_box_SECRETKEYBYTES];
+  int rc = KR_EBADSIG;
+
+  if (crypto_sign_ed25519_pk_to_curve25519(xpk, sk + 32) == 0 &&
+      crypto_sign_ed25519_sk_to_curve25519(xsk, sk) == 0 &&
+      crypto_box_seal_open(key, sealed, KR_SEALED_KEY_LEN, xpk, xsk) == 0)
+    rc = 0;
+  sodium_memzero(xsk, sizeof xsk);
+  return rc;
 }

@@ -16,7 +16,7 @@
 #include "crdt/hlc.h"
 #include "crdt/op.h"
 
-#define KR_CHANGE_VERSION 1
+#define KR_CHANGE_VERSION 2
 #define KR_CHANGE_MAX     (1u << 20)  /* bytes of one encoded change */
 #define KR_CHANGE_MAX_OPS 10000u
 #define KR_SIG_LEN        64
@@ -67,5 +67,34 @@ void kr_change_free(kr_change *c);
 /* Decode one op's bytes (exactly len, at most KR_CHANGE_MAX) into op. The
  * strings live in *mem, which the caller frees with free(). */
 int kr_op_parse(const uint8_t *buf, size_t len, kr_op *op, void **mem);
+
+/*
+ * Groups (docs/protocol.md, "Sealed groups"). A volunteer's ops of one
+ * change travel as one GROUP op: their inner encodings (kr_op_encode_inner)
+ * in one array, sealed with XChaCha20-Poly1305-IETF under the volunteer's
+ * key of the group's epoch, with associated data that binds the box to the
+ * network, the change (origin, seq), its place in the change, the subject
+ * and the epoch.
+ */
+int kr_group_encode(const kr_op *ops, uint32_t n, kr_buf *out);
+/* The ops of a group's plaintext (each on subject); *mem (free()) owns them. */
+int kr_group_decode(const uint8_t *plain, size_t len, const uint8_t subject[static KR_SUBJECT_LEN],
+                    kr_op **ops, uint32_t *nops, void **mem);
+/* Seal plen bytes for the GROUP op g (subject, epoch, creator set) at
+ * place of change (origin, seq): appends nonce || ciphertext to box. */
+int kr_group_seal(const uint8_t key[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
+                  const uint8_t origin[static KR_NODE_LEN], uint64_t seq, uint32_t place,
+                  kr_op *g, const uint8_t *plain, size_t plen, kr_buf *box);
+/* Open g's box into plain (reset first): 0, or KR_EBADSIG when the key is
+ * not this box's or the box was moved or altered. */
+int kr_group_open(const uint8_t key[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
+                  const uint8_t origin[static KR_NODE_LEN], uint64_t seq, uint32_t place,
+                  const kr_op *g, kr_buf *plain);
+/* A key sealed to a reader's node key (crypto_box_seal to the X25519 form
+ * of its Ed25519 key), and opened with the reader's secret key. */
+int kr_key_seal(const uint8_t key[static KR_KEY_LEN], const uint8_t reader[static KR_NODE_LEN],
+                uint8_t sealed[static KR_SEALED_KEY_LEN]);
+int kr_key_open(const uint8_t sealed[static KR_SEALED_KEY_LEN], const uint8_t sk[static KR_SK_LEN],
+                uint8_t key[static KR_KEY_LEN]);
 
 #endif

@@ -43,7 +43,9 @@
   X(FULL,       "the disk is full: free some space and try again (nothing of this was stored)") \
   X(BADKEY,     "the node key file is not a kring node key (64 bytes: a secret seed, then the public key that seed makes): restore node.key from a backup") \
   X(DAMAGED,    "the store is damaged: restore the node's folder from a backup, or make a new node and sync it from a peer") \
-  X(READONLY,   "the store is read-only: make the node's folder and kring.db writable for this user")
+  X(READONLY,   "the store is read-only: make the node's folder and kring.db writable for this user") \
+  X(OLDSTORE,   "the store was made by an earlier kring, whose format this kring no longer reads: make a new node (kring init or kring join) and sync it from a peer") \
+  X(SEALED,     "sealed: this node may not read this volunteer (the volunteer has not consented to it)")
 
 typedef enum {
   KR_OK = 0,

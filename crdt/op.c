@@ -187,18 +187,28 @@ int kr_op_check(const kr_op *op)
   case KR_OP_EXPEL:
     if (!text_ok(op->value, KR_REASON_MAX) || !op->value[0]) return KR_EMALFORMED;
     return op->ntags ? KR_EINVAL : 0;
+  case KR_OP_GROUP:
+    if (op->epoch == 0 || !op->box || op->box_len < KR_BOX_MIN) return KR_EMALFORMED;
+    return op->ntags ? KR_EINVAL : 0;
+  case KR_OP_KEY:
+    if (op->epoch == 0 || !op->box || op->box_len != KR_SEALED_KEY_LEN) return KR_EMALFORMED;
+    return op->ntags ? KR_EINVAL : 0;
+  case KR_OP_REGISTER:
+    return op->ntags ? KR_EINVAL : 0;
   default:
     return KR_EUNKNOWN;
   }
 }
 
-int kr_op_encode(const kr_op *op, kr_buf *out)
+/* inner: the sealed form inside a group, without the subject. */
+static int op_encode(const kr_op *op, kr_buf *out, int inner)
 {
   msgpack_packer pk;
   int rc = 0;
   size_t start = out->len;
+  const int sub = !inner;        /* the subject element: 1, or 0 inside a group */
 
-  if (kr_op_check(op) != 0)
+  if (kr_op_check(op) != 0 || (inner && !KR_OP_IS_SEALED(op->type)))
     return KR_EINVAL;
   msgpack_packer_init(&pk, out, kr_buf_mp_write);
 
@@ -208,17 +218,17 @@ int kr_op_encode(const kr_op *op, kr_buf *out)
 #define PBIN(b, n) do { P(msgpack_pack_bin(&pk, n)); P(msgpack_pack_bin_body(&pk, b, n)); } while (0)
   switch (op->type) {
   case KR_OP_SET:
-    P(msgpack_pack_array(&pk, 4));
+    P(msgpack_pack_array(&pk, 3 + sub));
     P(msgpack_pack_uint8(&pk, op->type));
-    PBIN(op->subject, KR_SUBJECT_LEN);
+    if (sub) PBIN(op->subject, KR_SUBJECT_LEN);
     P(msgpack_pack_uint8(&pk, op->field));
     if (op->value) PSTR(op->value); else P(msgpack_pack_nil(&pk));
     break;
   case KR_OP_ADD:
   case KR_OP_REMOVE:
-    P(msgpack_pack_array(&pk, op->type == KR_OP_ADD ? 4 : 5));
+    P(msgpack_pack_array(&pk, (op->type == KR_OP_ADD ? 3 : 4) + sub));
     P(msgpack_pack_uint8(&pk, op->type));
-    PBIN(op->subject, KR_SUBJECT_LEN);
+    if (sub) PBIN(op->subject, KR_SUBJECT_LEN);
     P(msgpack_pack_uint8(&pk, op->field));
     PSTR(op->value);
     if (op->type == KR_OP_REMOVE) {
@@ -229,9 +239,9 @@ int kr_op_encode(const kr_op *op, kr_buf *out)
     break;
   case KR_OP_GRANT:
   case KR_OP_WITHDRAW:
-    P(msgpack_pack_array(&pk, op->type == KR_OP_GRANT ? 8 : 6));
+    P(msgpack_pack_array(&pk, (op->type == KR_OP_GRANT ? 7 : 5) + sub));
     P(msgpack_pack_uint8(&pk, op->type));
-    PBIN(op->subject, KR_SUBJECT_LEN);
+    if (sub) PBIN(op->subject, KR_SUBJECT_LEN);
     PSTR(op->purpose);
     if (op->recipient_all) P(msgpack_pack_nil(&pk)); else PBIN(op->recipient, KR_NODE_LEN);
     P(msgpack_pack_uint8(&pk, op->method));
@@ -274,6 +284,28 @@ int kr_op_encode(const kr_op *op, kr_buf *out)
     P(msgpack_pack_uint64(&pk, op->after_seq));
     PSTR(op->value);
     break;
+  case KR_OP_GROUP:
+    P(msgpack_pack_array(&pk, 5));
+    P(msgpack_pack_uint8(&pk, op->type));
+    PBIN(op->subject, KR_SUBJECT_LEN);
+    P(msgpack_pack_uint64(&pk, op->epoch));
+    PBIN(op->creator, KR_NODE_LEN);
+    PBIN(op->box, op->box_len);
+    break;
+  case KR_OP_KEY:
+    P(msgpack_pack_array(&pk, 6));
+    P(msgpack_pack_uint8(&pk, op->type));
+    PBIN(op->subject, KR_SUBJECT_LEN);
+    P(msgpack_pack_uint64(&pk, op->epoch));
+    PBIN(op->creator, KR_NODE_LEN);
+    PBIN(op->member, KR_NODE_LEN);
+    PBIN(op->box, op->box_len);
+    break;
+  case KR_OP_REGISTER:
+    P(msgpack_pack_array(&pk, 2));
+    P(msgpack_pack_uint8(&pk, op->type));
+    PBIN(op->subject, KR_SUBJECT_LEN);
+    break;
   default:
     rc = KR_EINVAL;
   }
@@ -285,6 +317,9 @@ out:
     out->len = start;
   return rc;
 }
+
+int kr_op_encode(const kr_op *op, kr_buf *out) { return op_encode(op, out, 0); }
+int kr_op_encode_inner(const kr_op *op, kr_buf *out) { return op_encode(op, out, 1); }
 
 static const char admit_domain[] = "kring-admit-v1";
 

@@ -33,7 +33,17 @@ typedef enum {
   KR_OP_FOUND    = 7, /* membership: the founder creates the network */
   KR_OP_ADMIT    = 8, /* membership: a member admits a new node */
   KR_OP_EXPEL    = 9, /* membership: a member removes a node */
+  KR_OP_GROUP    = 10, /* a volunteer's ops of one change, sealed under its key */
+  KR_OP_KEY      = 11, /* a volunteer's key of one epoch, sealed to one reader */
+  KR_OP_REGISTER = 12, /* the volunteer's registration: its origin is the registrar */
 } kr_op_type;
+
+/* 1 for the op types that travel sealed inside a GROUP (never on their
+ * own in a change). */
+#define KR_OP_IS_SEALED(t) ((t) >= KR_OP_SET && (t) <= KR_OP_WITHDRAW)
+#define KR_KEY_LEN     32     /* a volunteer's key of one epoch */
+#define KR_SEALED_KEY_LEN 80  /* crypto_box_seal of a key: 32 + 48 */
+#define KR_BOX_MIN     40     /* nonce 24 + tag 16 */
 
 /* 1 for the op types that change the network's membership. */
 #define KR_OP_IS_MEMBERSHIP(t) ((t) >= KR_OP_FOUND && (t) <= KR_OP_EXPEL)
@@ -112,11 +122,25 @@ typedef struct {
   const char *org, *kind;              /* FOUND, ADMIT: the organisation */
   uint64_t after_seq;                  /* EXPEL: the last of its changes that count */
                                        /* EXPEL: value is the reason */
+  uint64_t epoch;                      /* GROUP, KEY: the epoch's number (>= 1) */
+  uint8_t creator[KR_NODE_LEN];        /* GROUP, KEY: the node that made the epoch */
+  const uint8_t *box;                  /* GROUP: nonce || ciphertext; KEY: sealed key */
+  uint32_t box_len;                    /* KEY: the reader is in member */
 } kr_op;
 
 /* Append the canonical encoding of op to out. KR_EINVAL for an op that the
  * decoder would refuse. */
 int kr_op_encode(const kr_op *op, kr_buf *out);
+
+/* The sealed form of one op inside a group: the same encoding without
+ * the subject (the group names it). Only KR_OP_IS_SEALED types. */
+int kr_op_encode_inner(const kr_op *op, kr_buf *out);
+
+/* The stamp index of op j of the group at place i of its change (every
+ * other op: j = 0): i << 16 | j, so that every node, reader or not, numbers
+ * ops alike. */
+#define KR_OP_IDX(i, j) (((uint32_t)(i) << 16) | (uint32_t)(j))
+#define KR_GROUP_MAX_OPS 0xffffu
 
 /*
  * Check an op against the rules the decoder enforces (types, field kinds,

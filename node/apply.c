@@ -90,6 +90,8 @@ static int purge_subject(kr_node *n, sqlite3_int64 sn)
     "DELETE FROM set_removed WHERE subj=?1",
     "DELETE FROM consent_observed WHERE subj=?1",
     "DELETE FROM consent_ops WHERE subj=?1",
+    "DELETE FROM bad_groups WHERE chg IN (SELECT chg FROM ops WHERE subj=?1)",
+    "DELETE FROM vkeys WHERE subj=?1",
     "UPDATE ops SET body=NULL WHERE subj=?1 AND type<>6",
   };
   for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
@@ -211,7 +213,7 @@ static int apply_erase(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_s
   return was ? 0 : purge_subject(n, sn);
 }
 
-static int fts_refresh(kr_node *n, sqlite3_int64 sn)
+int kr__fts_refresh(kr_node *n, sqlite3_int64 sn)
 {
   static const int cols[] = {KR_F_NAME, KR_F_CITY, KR_F_NOTES};
   char *text[3] = {NULL, NULL, NULL};
@@ -257,8 +259,8 @@ out:
 }
 
 /* Fold one op into the state (the merge rules of docs/crdt.md). */
-static int apply_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *st,
-                    const uint8_t tag[KR_TAG_LEN], uint64_t seq)
+int kr__apply_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *st,
+                 const uint8_t tag[KR_TAG_LEN], uint64_t seq)
 {
   switch (op->type) {
   case KR_OP_SET: return apply_set(n, sn, op, st);
@@ -269,7 +271,8 @@ static int apply_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stam
   case KR_OP_ERASE: return apply_erase(n, sn, op, st);
   case KR_OP_FOUND:
   case KR_OP_ADMIT:
-  case KR_OP_EXPEL: return kr__member_apply(n, op, st);
+  case KR_OP_EXPEL: n->memb_changed = 1; return kr__member_apply(n, op, st);
+  case KR_OP_REGISTER: return kr__register_op(n, sn, st);
   default: return KR_EUNKNOWN;
   }
 }
@@ -278,19 +281,6 @@ static int cmp_sn(const void *a, const void *b)
 {
   sqlite3_int64 x = *(const sqlite3_int64 *)a, y = *(const sqlite3_int64 *)b;
   return x < y ? -1 : x > y;
-}
-
-static int touches_fts(const kr_op *op)
-{
-  switch (op->type) {
-  case KR_OP_SET:
-    return op->field == KR_F_NAME || op->field == KR_F_CITY || op->field == KR_F_NOTES;
-  case KR_OP_ADD:
-  case KR_OP_REMOVE:
-    return op->field == KR_F_SKILLS;
-  default:
-    return 0;
-  }
 }
 
 /* The origin's contiguous prefix after storing seq: it grows while the
@@ -319,19 +309,7 @@ static int advance_contig(kr_node *n, uint64_t contig, uint64_t seq)
   return STEP_DONE(s);
 }
 
-/* A growable list of ids (len bytes each), for one transaction. */
-static int ids_add(kr_ids *l, const uint8_t *id, size_t len)
-{
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? 2 * l->cap : 16;
-    uint8_t *p = realloc(l->id, cap * len);
-    if (!p) return KR_ENOMEM;
-    l->id = p;
-    l->cap = cap;
-  }
-  memcpy(l->id + l->n++ * len, id, len);
-  return 0;
-}
+#define ids_add kr__ids_add
 
 static int ids_has(const kr_ids *l, const uint8_t *id, size_t len)
 {
@@ -345,6 +323,9 @@ static void txn_start(kr_node *n)
 {
   n->withheld.n = 0;
   n->skipped.n = 0;
+  n->touched.n = 0;
+  n->reopen.n = 0;
+  n->memb_changed = 0;
 }
 
 /* 1 when the subject is erased here. */
@@ -573,12 +554,12 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, sqlite
 
   for (uint32_t i = 0; i < c->nops; i++) {
     const kr_op *op = &c->ops[i];
-    kr_stamp st = {.hlc = c->hlc, .idx = i};
+    kr_stamp st = {.hlc = c->hlc, .idx = KR_OP_IDX(i, 0)};
     uint8_t tag[KR_TAG_LEN];
-    int gone = 0, keyed;
+    int gone = 0, keyed, opened;
 
     memcpy(st.origin, c->origin, KR_NODE_LEN);
-    kr_op_tag(c->origin, c->seq, i, tag);
+    kr_op_tag(c->origin, c->seq, st.idx, tag);
     /* Redacted and membership ops name no stored subject: their 16-byte
      * slot is kept as it is (rsubject). */
     keyed = op->type == KR_OP_REDACTED || KR_OP_IS_MEMBERSHIP(op->type);
@@ -617,10 +598,18 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, sqlite
     if (op->type == KR_OP_REDACTED || (gone && op->type != KR_OP_ERASE))
       continue;
 
-    if ((rc = apply_op(n, sn, op, &st, tag, c->seq))) return rc;
+    switch (op->type) {
+    case KR_OP_GROUP:
+      if ((rc = kr__group_apply(n, sn, chg, c->origin, c->seq, c->hlc, i, op, &opened))) return rc;
+      if (opened) dirty[(*ndirty)++] = sn;
+      break;
+    case KR_OP_KEY:
+      if ((rc = kr__key_op(n, sn, op, c->hlc))) return rc;
+      break;
+    default:
+      if ((rc = kr__apply_op(n, sn, op, &st, tag, c->seq))) return rc;
+    }
     if (op->type == KR_OP_EXPEL) *expel = 1;
-    if (touches_fts(op))
-      dirty[(*ndirty)++] = sn;
   }
   return 0;
 }
@@ -633,7 +622,7 @@ static int index_subjects(kr_node *n, sqlite3_int64 *dirty, size_t ndirty)
     int g, rc;
     if (i && dirty[i] == dirty[i - 1]) continue;
     if ((g = kr__erased(n, dirty[i], NULL)) < 0) return g;
-    if (!g && (rc = fts_refresh(n, dirty[i]))) return rc;
+    if (!g && (rc = kr__fts_refresh(n, dirty[i]))) return rc;
   }
   return 0;
 }
@@ -787,6 +776,7 @@ int kr_node_apply_many(kr_node *n, const uint8_t *const *bufs, const size_t *len
     nfresh += (size_t)f;
   }
   if (!rc) rc = withheld_ok(n);
+  if (!rc) rc = kr__finish(n);
   if (!rc) rc = kr__exec(n, "COMMIT");
   if (rc) {
     kr__exec(n, "ROLLBACK");
@@ -811,8 +801,14 @@ int kr_node_release_held(kr_node *n)
                                                       KR_HLC_CTR_MAX));
   due = sqlite3_step(s) == SQLITE_ROW;
   sqlite3_finalize(s);
+  /* a grant to this node that ended yesterday ends its reading today */
+  if (!due && (due = kr__expiry_due(n, 0)) < 0) return due;
   if (!due) return 0;
   if ((rc = kr_node_batch_begin(n))) return rc;
+  if ((rc = kr__expiry_due(n, 1)) < 0) {
+    kr_node_batch_end(n, 0);
+    return rc;
+  }
   return kr_node_batch_end(n, 1);
 }
 
@@ -851,6 +847,7 @@ int kr_node_batch_apply_next(kr_node *n, const uint8_t *buf, size_t len, int *fr
 int kr_node_batch_end(kr_node *n, int commit)
 {
   int rc = commit ? withheld_ok(n) : 0;
+  if (commit && !rc) rc = kr__finish(n);
   if (commit && !rc && (rc = kr__exec(n, "COMMIT")) == 0) {
     kr__after_commit(n);
     return 0;
@@ -979,6 +976,7 @@ static int rebuild(kr_node *n)
     "DELETE FROM fields", "DELETE FROM set_adds", "DELETE FROM set_removed",
     "DELETE FROM consent_ops", "DELETE FROM consent_observed", "DELETE FROM erasures",
     "DELETE FROM members", "DELETE FROM admits", "DELETE FROM vol_fts",
+    "DELETE FROM keyops", "DELETE FROM registrations", "DELETE FROM bad_groups",
   };
   sqlite3_stmt *s;
   int rc = 0;
@@ -986,7 +984,7 @@ static int rebuild(kr_node *n)
   for (size_t i = 0; i < sizeof wipe / sizeof wipe[0]; i++)
     if ((rc = run_sql(n, wipe[i], 0))) return rc;
   if (sqlite3_prepare_v2(n->db,
-        "SELECT o.key, c.seq, c.hlc, p.idx, p.body, p.subj, o.n FROM ops p "
+        "SELECT o.key, c.seq, c.hlc, p.idx, p.body, p.subj, o.n, c.n FROM ops p "
         "JOIN changes c ON c.n=p.chg JOIN origins o ON o.n=c.origin "
         "WHERE p.body IS NOT NULL ORDER BY c.n, p.idx", -1, &s, NULL) != SQLITE_OK)
     return KR_EDB;
@@ -1002,10 +1000,18 @@ static int rebuild(kr_node *n)
     }
     memcpy(st.origin, sqlite3_column_blob(s, 0), KR_NODE_LEN);
     st.hlc = (kr_hlc)sqlite3_column_int64(s, 2);
-    st.idx = (uint32_t)sqlite3_column_int(s, 3);
+    st.idx = KR_OP_IDX(sqlite3_column_int(s, 3), 0);
     kr_op_tag(st.origin, seq, st.idx, tag);
     n->cur_origin = sqlite3_column_int64(s, 6);   /* stamps are stored by origin number */
-    rc = apply_op(n, sqlite3_column_int64(s, 5), &op, &st, tag, seq);
+    if (op.type == KR_OP_GROUP) {
+      int opened;
+      rc = kr__group_apply(n, sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 7), st.origin,
+                           seq, st.hlc, (uint32_t)sqlite3_column_int(s, 3), &op, &opened);
+    } else if (op.type == KR_OP_KEY) {
+      rc = kr__key_op(n, sqlite3_column_int64(s, 5), &op, st.hlc);
+    } else {
+      rc = kr__apply_op(n, sqlite3_column_int64(s, 5), &op, &st, tag, seq);
+    }
     free(mem);
   }
   sqlite3_finalize(s);
@@ -1013,7 +1019,7 @@ static int rebuild(kr_node *n)
   if (sqlite3_prepare_v2(n->db, "SELECT n FROM subjects WHERE n NOT IN (SELECT subj FROM erasures)",
                          -1, &s, NULL) != SQLITE_OK)
     return KR_EDB;
-  while (!rc && sqlite3_step(s) == SQLITE_ROW) rc = fts_refresh(n, sqlite3_column_int64(s, 0));
+  while (!rc && sqlite3_step(s) == SQLITE_ROW) rc = kr__fts_refresh(n, sqlite3_column_int64(s, 0));
   sqlite3_finalize(s);
   n->need_fts_optimize = 1;
   return rc;

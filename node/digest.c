@@ -7,11 +7,50 @@
  */
 #include <string.h>
 
+#include <sodium.h>
+
 #include "crdt/digest.h"
 #include "crdt/err.h"
 #include "node/internal.h"
 
+/*
+ * What every node holds alike, readers or not: BLAKE2b-256 over
+ * "kring-held-1" and then, for each change held in (origin, seq) order, the
+ * BLAKE2b-256 of its signed header. A redacted op keeps its hash in the
+ * header, and everything else in the state follows from the changes, so
+ * two nodes that hold the same changes agree whatever they may read.
+ */
 int kr_node_digest(kr_node *n, uint8_t out[static 32])
+{
+  crypto_generichash_state h;
+  sqlite3_stmt *s;
+  int rc = 0;
+
+  if ((rc = sqlite3_prepare_v2(n->db, "SELECT c.header FROM changes c JOIN origins o ON"
+                                      " o.n=c.origin ORDER BY o.key, c.seq", -1, &s, NULL)))
+    return kr__db_err(rc);
+  if ((rc = kr__exec(n, "BEGIN"))) {
+    sqlite3_finalize(s);
+    return rc;
+  }
+  crypto_generichash_init(&h, NULL, 0, 32);
+  crypto_generichash_update(&h, (const unsigned char *)"kring-held-1", 12);
+  while (!rc && kr__step(s, &rc)) {
+    uint8_t hh[32];
+    crypto_generichash(hh, sizeof hh, sqlite3_column_blob(s, 0),
+                       (size_t)sqlite3_column_bytes(s, 0), NULL, 0);
+    crypto_generichash_update(&h, hh, sizeof hh);
+  }
+  sqlite3_finalize(s);
+  kr__exec(n, "COMMIT");
+  if (!rc) crypto_generichash_final(&h, out, 32);
+  return rc;
+}
+
+/* The materialised state of the volunteers this node reads (and every
+ * erasure marker), then the members: two nodes with the same rights that
+ * hold the same changes agree. */
+int kr_node_digest_readable(kr_node *n, uint8_t out[static 32])
 {
   sqlite3_stmt *subj = NULL, *er = NULL, *fl = NULL, *el = NULL, *reg = NULL, *ops = NULL;
   kr_digest d;
@@ -19,7 +58,8 @@ int kr_node_digest(kr_node *n, uint8_t out[static 32])
 
 #define PREP(s, sql) \
   if ((rc = sqlite3_prepare_v2(n->db, sql, -1, &s, NULL)) != SQLITE_OK) { rc = kr__db_err(rc); goto out; }
-  PREP(subj, "SELECT id, n FROM subjects ORDER BY id");
+  PREP(subj, "SELECT id, n FROM subjects s WHERE EXISTS (SELECT 1 FROM erasures e WHERE"
+             " e.subj=s.n) OR EXISTS (SELECT 1 FROM vkeys k WHERE k.subj=s.n) ORDER BY id");
   PREP(er, "SELECT e.hlc, o.key, e.idx FROM erasures e JOIN origins o ON o.n=e.origin "
            "WHERE e.subj=?1");
   PREP(fl, "SELECT field, value FROM fields WHERE subj=?1 AND value IS NOT NULL ORDER BY field");

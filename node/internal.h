@@ -109,6 +109,11 @@ struct kr_node {
   kr_ids withheld;               /* apply: subjects with withheld ops, to be erased
                                     by the end of the transaction */
   kr_ids skipped;                /* apply: origins a change was skipped of (withheld) */
+  kr_ids touched;                /* apply: subject numbers (int64) whose readers may have
+                                    changed: checked by kr__finish */
+  kr_ids reopen;                 /* apply: subject numbers a key arrived for */
+  int memb_changed;              /* apply: a membership op was applied */
+  int in_finish;                 /* kr__finish is running (its own changes) */
   char *home;                    /* the home directory, for a second connection */
 };
 
@@ -170,7 +175,45 @@ int kr__consent_in_force(kr_node *n, sqlite3_int64 sn, const char *purpose, cons
                          int rlen, const char *day, kr_consent_state *state, uint8_t tag[16],
                          int *has);
 
+/* apply.c: fold one op into the state (the merge rules); refresh a
+ * subject's full-text entry. */
+int kr__apply_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *st,
+                 const uint8_t tag[KR_TAG_LEN], uint64_t seq);
+int kr__fts_refresh(kr_node *n, sqlite3_int64 sn);
+
+/* access.c (docs/crdt.md, "Who reads a volunteer") */
+int kr__ids_add(kr_ids *l, const void *id, size_t len);
+/* Mark subject number sn for the end-of-transaction access work. */
+int kr__touch(kr_node *n, sqlite3_int64 sn);
+/* 1 when this node holds a key of subject number sn (reads it). */
+int kr__readable(kr_node *n, sqlite3_int64 sn);
+/* Open group g (at place of change chg = (origin, seq, hlc)) with the keys
+ * held, and fold its ops in (n->cur_origin set). *opened: 1 if it was. A
+ * box whose ops break the rules is noted in bad_groups and ignored. */
+int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
+                    const uint8_t origin[static KR_NODE_LEN], uint64_t seq, kr_hlc hlc,
+                    uint32_t place, const kr_op *g, int *opened);
+/* A key op: noted for everyone; opened and kept when sealed to this node. */
+int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, kr_hlc hlc);
+/* A registration: the earliest counts. */
+int kr__register_op(kr_node *n, sqlite3_int64 sn, const kr_stamp *st);
+/* Build this node's change seq of ops (volunteer ops grouped and sealed,
+ * registrations and key ops added) into out. Stores the keys of new
+ * epochs and the rows of new subjects (inside the caller's transaction). */
+int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint32_t nops,
+                    kr_buf *out);
+/* End of a transaction that applied changes: open what new keys open,
+ * forget what this node may no longer read, seal keys to readers that lack
+ * them (in changes of its own). */
+int kr__finish(kr_node *n);
+/* Grants to this node (or all) that expired before today on volunteers it
+ * still holds keys of: 1 if any (touched when touch), 0, or an error. */
+int kr__expiry_due(kr_node *n, int touch);
+
 /* validate.c */
+/* Every op passes the field rules (kr_op_values_ok), years of birth up to
+ * the year of hlc. */
+int kr__ops_rules(const kr_op *ops, uint32_t nops, kr_hlc hlc, const char **why);
 int kr__normalise(int field, const char *in, char *out, size_t cap,
                   int this_year, const char **why);
 int kr__has_bsn(const char *s);

@@ -366,8 +366,12 @@ int kr_node_log(kr_node *n, kr_change_cb cb, void *ctx);
 int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
                         kr_change_cb cb, void *ctx);
 
-/* BLAKE2b-256 of the replicated state (crdt/digest.h). */
+/* BLAKE2b-256 of what every node holds alike, readers or not: the
+ * changes (docs/crdt.md, "State digest"). */
 int kr_node_digest(kr_node *n, uint8_t out[static 32]);
+/* BLAKE2b-256 of the state of the volunteers this node reads
+ * (crdt/digest.h): equal on two nodes with the same rights. */
+int kr_node_digest_readable(kr_node *n, uint8_t out[static 32]);
 
 /* Counts for status lines. */
 int kr_node_counts(kr_node *n, uint64_t *volunteers, uint64_t *erased, uint64_t *changes);

@@ -114,7 +114,29 @@ static const char *const migrations[] = {
   "CREATE TABLE exports(n INTEGER PRIMARY KEY, at INTEGER NOT NULL, user TEXT NOT NULL,"
   "  format TEXT NOT NULL, fields TEXT NOT NULL, filter TEXT NOT NULL,"
   "  count INTEGER NOT NULL, file TEXT NOT NULL);",
+
+  /* 6 -> 7: consent decides who reads (change format 2). Stores of
+   * version 1..6 hold changes of format 1 and are refused (migrate); a new
+   * store runs this step too. vkeys: the volunteer keys this node holds
+   * (secret; deleted when it stops reading); keyops: every key op, who got
+   * which epoch's key (clear, on every node); registrations: the earliest
+   * registration of each volunteer (its origin is the registrar); access:
+   * this node's own record of volunteers it stopped reading; bad_groups:
+   * boxes this node opened whose ops break the rules (ignored). */
+  "CREATE TABLE vkeys(subj INTEGER NOT NULL, en INTEGER NOT NULL, creator BLOB NOT NULL,"
+  "  key BLOB NOT NULL, got INTEGER NOT NULL, PRIMARY KEY(subj, en, creator, key)) WITHOUT ROWID;"
+  "CREATE TABLE keyops(subj INTEGER NOT NULL, en INTEGER NOT NULL, creator BLOB NOT NULL,"
+  "  reader BLOB NOT NULL, hlc INTEGER NOT NULL,"
+  "  PRIMARY KEY(subj, en, creator, reader, hlc)) WITHOUT ROWID;"
+  "CREATE TABLE registrations(subj INTEGER PRIMARY KEY, hlc INTEGER NOT NULL,"
+  "  origin BLOB NOT NULL, idx INTEGER NOT NULL);"
+  "CREATE TABLE access(n INTEGER PRIMARY KEY, subject BLOB NOT NULL, at INTEGER NOT NULL,"
+  "  why TEXT NOT NULL);"
+  "CREATE TABLE bad_groups(chg INTEGER NOT NULL, idx INTEGER NOT NULL, why TEXT NOT NULL,"
+  "  PRIMARY KEY(chg, idx)) WITHOUT ROWID;",
 };
+/* The first schema version this kring reads (older ones hold format 1). */
+#define SCHEMA_FIRST_READ 7
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 static const char *const sql_text[KR_Q__COUNT] = {
@@ -351,6 +373,7 @@ static int migrate(kr_node *n, int version)
   int rc = 0;
 
   if (version > SCHEMA_VERSION) return KR_EUNKNOWN; /* made by a newer kring */
+  if (version > 0 && version < SCHEMA_FIRST_READ) return KR_EOLDSTORE;
   if (version < SCHEMA_VERSION && n->readonly) {
     note_trouble(KR_EREADONLY, 0, "this kring must upgrade the store once, which writes to it");
     return KR_EREADONLY;
@@ -688,6 +711,8 @@ void kr_node_close(kr_node *n)
   sodium_free(n->sk);               /* wipes it first */
   free(n->withheld.id);
   free(n->skipped.id);
+  free(n->touched.id);
+  free(n->reopen.id);
   free(n->home);
   free(n);
 }

@@ -523,16 +523,21 @@ int kr_op_values_ok(const kr_op *op, int year, const char **why)
   }
 }
 
-int kr__change_rules(const kr_change *c, const char **why)
+int kr__ops_rules(const kr_op *ops, uint32_t nops, kr_hlc hlc, const char **why)
 {
-  time_t secs = (time_t)(kr_hlc_ms(c->hlc) / 1000);
+  time_t secs = (time_t)(kr_hlc_ms(hlc) / 1000);
   struct tm tm;
   int rc = 0;
 
   /* Year of birth: up to the year of the change's own stamp, so that every
    * node decides alike whatever its clock says. */
   gmtime_r(&secs, &tm);
-  for (uint32_t i = 0; i < c->nops && !rc; i++)
-    rc = kr_op_values_ok(&c->ops[i], tm.tm_year + 1900, why);
+  for (uint32_t i = 0; i < nops && !rc; i++)
+    rc = kr_op_values_ok(&ops[i], tm.tm_year + 1900, why);
   return rc;
+}
+
+int kr__change_rules(const kr_change *c, const char **why)
+{
+  return kr__ops_rules(c->ops, c->nops, c->hlc, why);
 }

@@ -125,7 +125,8 @@ static int check_subject(kr_txn *t, const uint8_t subject[KR_SUBJECT_LEN], sqlit
       return 0;
   if ((rc = kr__subject_n(t->n, subject, sn))) return rc;
   rc = kr__erased(t->n, *sn, NULL);
-  return rc < 0 ? rc : rc ? KR_EERASED : 0;
+  if (rc) return rc < 0 ? rc : KR_EERASED;
+  return kr__readable(t->n, *sn) ? 0 : KR_ESEALED;
 }
 
 static int this_year(kr_txn *t)
@@ -321,7 +322,7 @@ int kr__author(kr_node *n, const kr_op *ops, uint32_t nops, kr_buf *wire)
   seq++;
   hlc = kr_hlc_tick(&n->clock, kr_node_now_ms(n));
   kr_buf_init(&buf, KR_CHANGE_MAX);
-  if (!(rc = kr_change_build(n->sk, seq, hlc, ops, nops, &buf)) &&
+  if (!(rc = kr__seal_change(n, seq, hlc, ops, nops, &buf)) &&
       !(rc = kr_change_decode(buf.data, buf.len, KR_CHANGE_MAX, &c))) {
     rc = kr__apply_change(n, &c, &fresh);
     kr_change_free(&c);
@@ -339,7 +340,10 @@ int kr_txn_commit(kr_txn *t, kr_buf *wire)
 
   if (t->nops == 0) { kr_txn_abort(t); return KR_EINVAL; }
   if (kr__exec(n, "BEGIN IMMEDIATE")) { kr_txn_abort(t); return KR_EDB; }
-  if ((rc = kr__release_held(n)) || (rc = kr__author(n, t->ops, (uint32_t)t->nops, wire)))
+  n->touched.n = n->reopen.n = 0;
+  n->memb_changed = 0;
+  if ((rc = kr__release_held(n)) || (rc = kr__author(n, t->ops, (uint32_t)t->nops, wire)) ||
+      (rc = kr__finish(n)))
     goto fail;
   if ((rc = kr__exec(n, "COMMIT"))) goto fail;
   kr__after_commit(n);

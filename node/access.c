@@ -1,0 +1,869 @@
+/*
+ * access: consent decides who reads a volunteer (docs/crdt.md, "Who reads
+ * a volunteer"). A volunteer's ops travel in sealed groups, one per change,
+ * under the volunteer's key of an epoch; a node reads a volunteer when it
+ * holds a key of it. Here:
+ *
+ *   - readers: the registrar and every current member some consent in
+ *     force names (or "all"), as this node reads them;
+ *   - sealing: the ops of a local change grouped per volunteer, each group
+ *     sealed under the newest epoch whose every holder is still a reader (a
+ *     new epoch when there is none: its key sealed to every reader);
+ *   - opening: a group whose key this node holds is opened and folded in;
+ *     a key sealed to this node opens every stored group of that epoch;
+ *   - at the end of each transaction: a node that stopped reading a
+ *     volunteer deletes what it knew of it and its keys; a reader seals the
+ *     keys it holds to readers that lack them, in a change of its own.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "crdt/err.h"
+#include "node/internal.h"
+#include "node/validate.h"
+
+static int prep(kr_node *n, const char *sql, sqlite3_stmt **s)
+{
+  return sqlite3_prepare_v2(n->db, sql, -1, s, NULL) == SQLITE_OK ? 0 : KR_EDB;
+}
+
+static int done(sqlite3_stmt *s)
+{
+  int rc = sqlite3_step(s);
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : kr__db_err(rc);
+}
+
+int kr__ids_add(kr_ids *l, const void *id, size_t len)
+{
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 16;
+    uint8_t *p = realloc(l->id, cap * len);
+    if (!p) return KR_ENOMEM;
+    l->id = p;
+    l->cap = cap;
+  }
+  memcpy(l->id + l->n++ * len, id, len);
+  return 0;
+}
+
+int kr__touch(kr_node *n, sqlite3_int64 sn)
+{
+  if (n->touched.n && memcmp(n->touched.id + (n->touched.n - 1) * sizeof sn, &sn, sizeof sn) == 0)
+    return 0;
+  return kr__ids_add(&n->touched, &sn, sizeof sn);
+}
+
+int kr__readable(kr_node *n, sqlite3_int64 sn)
+{
+  sqlite3_stmt *s;
+  int r;
+  if (prep(n, "SELECT 1 FROM vkeys WHERE subj=?1 LIMIT 1", &s)) return 0;
+  sqlite3_bind_int64(s, 1, sn);
+  r = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_finalize(s);
+  return r;
+}
+
+/* ---- readers ------------------------------------------------------------- */
+
+typedef struct {
+  uint8_t node[KR_NODE_LEN];
+  kr_hlc since;              /* its key ops must be stamped after this */
+} reader;
+
+typedef struct {
+  reader *r;
+  size_t n;
+} readers;
+
+static int readers_add(readers *rs, const uint8_t *node, kr_hlc since)
+{
+  reader *p;
+  for (size_t i = 0; i < rs->n; i++)
+    if (memcmp(rs->r[i].node, node, KR_NODE_LEN) == 0) {
+      if (since < rs->r[i].since) rs->r[i].since = since;
+      return 0;
+    }
+  if (!(p = realloc(rs->r, (rs->n + 1) * sizeof *p))) return KR_ENOMEM;
+  rs->r = p;
+  memcpy(rs->r[rs->n].node, node, KR_NODE_LEN);
+  rs->r[rs->n++].since = since;
+  return 0;
+}
+
+static int readers_has(const readers *rs, const uint8_t *node)
+{
+  for (size_t i = 0; i < rs->n; i++)
+    if (memcmp(rs->r[i].node, node, KR_NODE_LEN) == 0) return 1;
+  return 0;
+}
+
+/* 1 when a removal of this node is known here. */
+static int am_removed(kr_node *n)
+{
+  sqlite3_stmt *s;
+  int r;
+  if (prep(n, "SELECT 1 FROM members WHERE node=?1 AND cutoff IS NOT NULL", &s)) return 0;
+  sqlite3_bind_blob(s, 1, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+  r = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_finalize(s);
+  return r;
+}
+
+/* The registrar of sn (origin of its earliest registration): 1 and *out,
+ * or 0 when none is known. */
+static int registrar(kr_node *n, sqlite3_int64 sn, uint8_t out[KR_NODE_LEN])
+{
+  sqlite3_stmt *s;
+  int r = 0;
+  if (prep(n, "SELECT origin FROM registrations WHERE subj=?1", &s)) return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_bytes(s, 0) == KR_NODE_LEN) {
+    memcpy(out, sqlite3_column_blob(s, 0), KR_NODE_LEN);
+    r = 1;
+  }
+  sqlite3_finalize(s);
+  return r;
+}
+
+/* The consent registers of sn (as this node reads them), each resolved for
+ * today: cb(purpose, recipient or NULL for all, state, the in-force grant's
+ * hlc and until, the latest withdrawal's hlc). */
+typedef int (*register_cb)(void *ctx, const uint8_t *rcpt, kr_consent_state st, kr_hlc granted,
+                           const char *until, kr_hlc withdrawn);
+
+static int each_register(kr_node *n, sqlite3_int64 sn, const uint8_t *only, register_cb cb,
+                         void *ctx)
+{
+  sqlite3_stmt *s, *g;
+  char day[11];
+  int rc = 0;
+
+  kr_node_today(n, day);
+  if (prep(n, "SELECT DISTINCT purpose, recipient FROM consent_ops WHERE subj=?1 AND"
+              " (?2 IS NULL OR recipient=?2 OR recipient=x'')", &s))
+    return KR_EDB;
+  if (prep(n, "SELECT (SELECT hlc FROM consent_ops WHERE subj=?1 AND purpose=?2 AND"
+              " recipient=?3 AND tag=?4), (SELECT until FROM consent_ops WHERE subj=?1 AND"
+              " purpose=?2 AND recipient=?3 AND tag=?4), (SELECT max(hlc) FROM consent_ops"
+              " WHERE subj=?1 AND purpose=?2 AND recipient=?3 AND NOT is_grant)", &g)) {
+    sqlite3_finalize(s);
+    return KR_EDB;
+  }
+  sqlite3_bind_int64(s, 1, sn);
+  if (only) sqlite3_bind_blob(s, 2, only, KR_NODE_LEN, SQLITE_STATIC);
+  while (!rc && kr__step(s, &rc)) {
+    const char *purpose = (const char *)sqlite3_column_text(s, 0);
+    const void *r = sqlite3_column_blob(s, 1);
+    int rlen = sqlite3_column_bytes(s, 1);
+    kr_consent_state st;
+    uint8_t tag[KR_TAG_LEN];
+    int has;
+    kr_hlc granted = 0, withdrawn = 0;
+    char until[11] = "";
+
+    if (rlen != 0 && rlen != KR_NODE_LEN) continue;
+    if ((rc = kr__consent_in_force(n, sn, purpose, rlen ? r : "", rlen, day, &st, tag, &has)))
+      break;
+    sqlite3_reset(g);
+    sqlite3_bind_int64(g, 1, sn);
+    sqlite3_bind_text(g, 2, purpose, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(g, 3, rlen ? r : "", rlen, SQLITE_STATIC);
+    if (has) sqlite3_bind_blob(g, 4, tag, KR_TAG_LEN, SQLITE_STATIC);
+    if (sqlite3_step(g) == SQLITE_ROW) {
+      granted = (kr_hlc)sqlite3_column_int64(g, 0);
+      if (sqlite3_column_text(g, 1))
+        snprintf(until, sizeof until, "%s", (const char *)sqlite3_column_text(g, 1));
+      withdrawn = (kr_hlc)sqlite3_column_int64(g, 2);
+    }
+    rc = cb(ctx, rlen ? r : NULL, st, granted, until, withdrawn);
+  }
+  sqlite3_finalize(s);
+  sqlite3_finalize(g);
+  return rc;
+}
+
+typedef struct {
+  kr_node *n;
+  readers *rs;
+  const uint8_t (*members)[KR_NODE_LEN];
+  size_t nmembers;
+} readers_ctx;
+
+static int readers_cb(void *ctx, const uint8_t *rcpt, kr_consent_state st, kr_hlc granted,
+                      const char *until, kr_hlc withdrawn)
+{
+  readers_ctx *x = ctx;
+  int rc = 0;
+  (void)until;
+  (void)withdrawn;
+  if (st != KR_CONSENT_GRANTED) return 0;
+  for (size_t i = 0; i < x->nmembers && !rc; i++)
+    if (!rcpt || memcmp(rcpt, x->members[i], KR_NODE_LEN) == 0)
+      rc = readers_add(x->rs, x->members[i], granted);
+  return rc;
+}
+
+/* The readers of sn as this node reads its consent: the registrar (if a
+ * member) and the current members some consent in force names. */
+static int readers_of(kr_node *n, sqlite3_int64 sn, readers *rs)
+{
+  uint8_t (*m)[KR_NODE_LEN] = NULL, reg[KR_NODE_LEN];
+  size_t nm = 0;
+  sqlite3_stmt *s;
+  int rc = 0;
+
+  rs->r = NULL;
+  rs->n = 0;
+  if (prep(n, "SELECT node FROM members WHERE org IS NOT NULL AND cutoff IS NULL", &s))
+    return KR_EDB;
+  while (!rc && kr__step(s, &rc)) {
+    void *p;
+    if (sqlite3_column_bytes(s, 0) != KR_NODE_LEN) continue;
+    if (!(p = realloc(m, (nm + 1) * sizeof *m))) { rc = KR_ENOMEM; break; }
+    m = p;
+    memcpy(m[nm++], sqlite3_column_blob(s, 0), KR_NODE_LEN);
+  }
+  sqlite3_finalize(s);
+  if (!rc && registrar(n, sn, reg) == 1) {
+    for (size_t i = 0; i < nm && !rc; i++)
+      if (memcmp(m[i], reg, KR_NODE_LEN) == 0) rc = readers_add(rs, reg, 0);
+  }
+  if (!rc) {
+    readers_ctx x = {n, rs, (const uint8_t (*)[KR_NODE_LEN])m, nm};
+    rc = each_register(n, sn, NULL, readers_cb, &x);
+  }
+  free(m);
+  if (rc) {
+    free(rs->r);
+    rs->r = NULL;
+    rs->n = 0;
+  }
+  return rc;
+}
+
+/* ---- this node's own access ------------------------------------------------ */
+
+/* The first hlc of the day after day (YYYY-MM-DD, UTC). */
+static kr_hlc day_after(const char *day)
+{
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  if (sscanf(day, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3) return 0;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  tm.tm_mday += 1;
+  return kr_hlc_make((uint64_t)timegm(&tm) * 1000u, 0);
+}
+
+typedef struct {
+  int reader;
+  kr_hlc lost;               /* the latest event that ended this node's access */
+  int expired;               /* that event was an expiry */
+} mine;
+
+static int mine_cb(void *ctx, const uint8_t *rcpt, kr_consent_state st, kr_hlc granted,
+                   const char *until, kr_hlc withdrawn)
+{
+  mine *x = ctx;
+  (void)rcpt;
+  (void)granted;
+  if (st == KR_CONSENT_GRANTED) {
+    x->reader = 1;
+  } else if (st == KR_CONSENT_EXPIRED) {
+    kr_hlc t = day_after(until);
+    if (t > x->lost) { x->lost = t; x->expired = 1; }
+  } else if (st == KR_CONSENT_WITHDRAWN && withdrawn > x->lost) {
+    x->lost = withdrawn;
+    x->expired = 0;
+  }
+  return 0;
+}
+
+/* Delete what this node knows of sn in plain text, and its keys of sn;
+ * note it for kring log and status. The sealed groups stay. */
+static int lose_access(kr_node *n, sqlite3_int64 sn, const char *why)
+{
+  static const char *const sql[] = {
+    "DELETE FROM vol_fts WHERE rowid=?1",
+    "DELETE FROM fields WHERE subj=?1",
+    "DELETE FROM set_adds WHERE subj=?1",
+    "DELETE FROM set_removed WHERE subj=?1",
+    "DELETE FROM consent_observed WHERE subj=?1",
+    "DELETE FROM consent_ops WHERE subj=?1",
+    "DELETE FROM bad_groups WHERE chg IN (SELECT chg FROM ops WHERE subj=?1)",
+    "DELETE FROM vkeys WHERE subj=?1",
+    "INSERT INTO access(subject, at, why) SELECT id, ?2, ?3 FROM subjects WHERE n=?1",
+  };
+  for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+    sqlite3_stmt *s;
+    int rc;
+    if (prep(n, sql[i], &s)) return KR_EDB;
+    sqlite3_bind_int64(s, 1, sn);
+    if (sqlite3_bind_parameter_count(s) >= 3) {
+      sqlite3_bind_int64(s, 2, (sqlite3_int64)kr_node_now_ms(n));
+      sqlite3_bind_text(s, 3, why, -1, SQLITE_STATIC);
+    }
+    if ((rc = done(s))) return rc;
+  }
+  n->need_fts_optimize = 1;
+  return 0;
+}
+
+/* Does this node still read sn? If it holds keys of sn but is no longer a
+ * reader, and what ended its access is later than the last key it got
+ * (else the key came ahead of the grant that makes it a reader), it
+ * forgets sn. */
+static int check_mine(kr_node *n, sqlite3_int64 sn, int removed)
+{
+  sqlite3_stmt *s;
+  kr_hlc got;
+  uint8_t reg[KR_NODE_LEN];
+  mine x = {0, 0, 0};
+  int rc, has;
+
+  if (prep(n, "SELECT max(got) FROM vkeys WHERE subj=?1", &s)) return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  has = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL;
+  got = has ? (kr_hlc)sqlite3_column_int64(s, 0) : 0;
+  sqlite3_finalize(s);
+  if (!has) return 0;
+  if (removed) return lose_access(n, sn, "this node was removed from the network");
+  if (registrar(n, sn, reg) == 1 && memcmp(reg, kr_node_id(n), KR_NODE_LEN) == 0) return 0;
+  if ((rc = each_register(n, sn, kr_node_id(n), mine_cb, &x))) return rc;
+  if (x.reader || x.lost <= got) return 0;
+  return lose_access(n, sn, x.expired ? "consent expired" : "consent withdrawn");
+}
+
+/* ---- keys ---------------------------------------------------------------- */
+
+int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, kr_hlc hlc)
+{
+  sqlite3_stmt *s;
+  uint8_t key[KR_KEY_LEN];
+  int rc;
+
+  if (prep(n, "INSERT OR IGNORE INTO keyops(subj,en,creator,reader,hlc) VALUES(?1,?2,?3,?4,?5)",
+           &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)(op->epoch > INT64_MAX ? INT64_MAX : op->epoch));
+  sqlite3_bind_blob(s, 3, op->creator, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 4, op->member, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 5, (sqlite3_int64)hlc);
+  if ((rc = done(s))) return rc;
+  if (memcmp(op->member, kr_node_id(n), KR_NODE_LEN) != 0) return 0;
+  /* Sealed to this node. One that does not open (sealed to another key,
+   * or damaged) is ignored: the reader waits for a key that opens. */
+  if (kr_key_open(op->box, n->sk, key) != 0) return 0;
+  if (prep(n, "INSERT OR IGNORE INTO vkeys(subj,en,creator,key,got) VALUES(?1,?2,?3,?4,?5)", &s)) {
+    sodium_memzero(key, sizeof key);
+    return KR_EDB;
+  }
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)(op->epoch > INT64_MAX ? INT64_MAX : op->epoch));
+  sqlite3_bind_blob(s, 3, op->creator, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 4, key, KR_KEY_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 5, (sqlite3_int64)hlc);
+  rc = sqlite3_step(s);
+  sodium_memzero(key, sizeof key);
+  if (rc != SQLITE_DONE) {
+    sqlite3_finalize(s);
+    return kr__db_err(rc);
+  }
+  sqlite3_finalize(s);
+  if (sqlite3_changes(n->db) == 0) return 0;
+  if ((rc = kr__ids_add(&n->reopen, &sn, sizeof sn))) return rc;
+  return kr__touch(n, sn);
+}
+
+int kr__register_op(kr_node *n, sqlite3_int64 sn, const kr_stamp *st)
+{
+  sqlite3_stmt *s;
+  if (prep(n, "INSERT INTO registrations(subj,hlc,origin,idx) VALUES(?1,?2,?3,?4) ON CONFLICT(subj)"
+              " DO UPDATE SET hlc=?2, origin=?3, idx=?4 WHERE ?2<hlc OR (?2=hlc AND (?3<origin OR"
+              " (?3=origin AND ?4<idx)))", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)st->hlc);
+  sqlite3_bind_blob(s, 3, st->origin, KR_NODE_LEN, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(s, 4, st->idx);
+  return done(s);
+}
+
+/* ---- opening groups -------------------------------------------------------- */
+
+static int bad_group(kr_node *n, sqlite3_int64 chg, uint32_t place, const char *why)
+{
+  sqlite3_stmt *s;
+  if (prep(n, "INSERT OR REPLACE INTO bad_groups(chg,idx,why) VALUES(?1,?2,?3)", &s)) return KR_EDB;
+  sqlite3_bind_int64(s, 1, chg);
+  sqlite3_bind_int64(s, 2, place);
+  sqlite3_bind_text(s, 3, why, -1, SQLITE_TRANSIENT);
+  return done(s);
+}
+
+int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
+                    const uint8_t origin[static KR_NODE_LEN], uint64_t seq, kr_hlc hlc,
+                    uint32_t place, const kr_op *g, int *opened)
+{
+  sqlite3_stmt *s;
+  kr_buf plain;
+  kr_op *ops = NULL;
+  uint32_t nops = 0;
+  void *mem = NULL;
+  const char *why = NULL;
+  int rc = 0, ok = 0, consent = 0;
+
+  *opened = 0;
+  if (prep(n, "SELECT key FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3", &s)) return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)(g->epoch > INT64_MAX ? INT64_MAX : g->epoch));
+  sqlite3_bind_blob(s, 3, g->creator, KR_NODE_LEN, SQLITE_STATIC);
+  kr_buf_init(&plain, KR_CHANGE_MAX);
+  while (!ok && sqlite3_step(s) == SQLITE_ROW)
+    if (sqlite3_column_bytes(s, 0) == KR_KEY_LEN &&
+        kr_group_open(sqlite3_column_blob(s, 0), n->network, origin, seq, place, g, &plain) == 0)
+      ok = 1;
+  sqlite3_finalize(s);
+  if (!ok) goto out;                       /* sealed for this node */
+  if ((rc = kr_group_decode(plain.data, plain.len, g->subject, &ops, &nops, &mem))) {
+    rc = bad_group(n, chg, place, "its ops cannot be decoded");
+    goto out;
+  }
+  if ((rc = kr__ops_rules(ops, nops, hlc, &why))) {
+    rc = bad_group(n, chg, place, why ? why : "a value breaks the field rules");
+    goto out;
+  }
+  for (uint32_t j = 0; j < nops && !rc; j++) {
+    kr_stamp st = {.hlc = hlc, .idx = KR_OP_IDX(place, j)};
+    uint8_t tag[KR_TAG_LEN];
+    memcpy(st.origin, origin, KR_NODE_LEN);
+    kr_op_tag(origin, seq, st.idx, tag);
+    rc = kr__apply_op(n, sn, &ops[j], &st, tag, seq);
+    consent |= ops[j].type == KR_OP_GRANT || ops[j].type == KR_OP_WITHDRAW;
+  }
+  if (!rc) *opened = 1;
+  if (!rc && consent) rc = kr__touch(n, sn);
+out:
+  sodium_memzero(plain.data, plain.cap);
+  if (mem) sodium_memzero(mem, 0);
+  free(mem);
+  kr_buf_free(&plain);
+  return rc;
+}
+
+/* Open every stored group of sn this node now holds a key for. */
+static int reopen(kr_node *n, sqlite3_int64 sn)
+{
+  sqlite3_stmt *s;
+  int rc = 0, any = 0;
+
+  if (prep(n, "SELECT p.body, p.idx, c.seq, c.hlc, o.key, o.n, c.n FROM ops p JOIN changes c ON"
+              " c.n=p.chg JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type=10 AND"
+              " p.body IS NOT NULL", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  while (!rc && kr__step(s, &rc)) {
+    kr_op g;
+    void *mem = NULL;
+    int opened;
+    if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &g, &mem)) {
+      rc = KR_EDB;
+      break;
+    }
+    n->cur_origin = sqlite3_column_int64(s, 5);
+    rc = kr__group_apply(n, sn, sqlite3_column_int64(s, 6), sqlite3_column_blob(s, 4),
+                         (uint64_t)sqlite3_column_int64(s, 2), (kr_hlc)sqlite3_column_int64(s, 3),
+                         (uint32_t)sqlite3_column_int64(s, 1), &g, &opened);
+    any |= opened;
+    free(mem);
+  }
+  sqlite3_finalize(s);
+  if (!rc && any) rc = kr__fts_refresh(n, sn);
+  return rc;
+}
+
+/* ---- sealing a local change ------------------------------------------------ */
+
+/* The epoch this node writes sn under: the newest it holds whose every
+ * holder (its creator, every node a key op gave it to) is still a reader,
+ * and of which it holds one key only. 1 and the epoch, or 0 for none. */
+static int usable_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, uint64_t *en,
+                        uint8_t creator[KR_NODE_LEN], uint8_t key[KR_KEY_LEN])
+{
+  sqlite3_stmt *s, *h;
+  int rc = 0, found = 0;
+
+  if (prep(n, "SELECT en, creator, min(key), count(*) FROM vkeys WHERE subj=?1 GROUP BY en, creator"
+              " ORDER BY en DESC, creator DESC", &s))
+    return KR_EDB;
+  if (prep(n, "SELECT reader FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3", &h)) {
+    sqlite3_finalize(s);
+    return KR_EDB;
+  }
+  sqlite3_bind_int64(s, 1, sn);
+  while (!found && !rc && kr__step(s, &rc)) {
+    const uint8_t *c = sqlite3_column_blob(s, 1);
+    int ok;
+    if (sqlite3_column_int(s, 3) != 1 || sqlite3_column_bytes(s, 1) != KR_NODE_LEN ||
+        sqlite3_column_bytes(s, 2) != KR_KEY_LEN)
+      continue;
+    ok = readers_has(rs, c);
+    sqlite3_reset(h);
+    sqlite3_bind_int64(h, 1, sn);
+    sqlite3_bind_int64(h, 2, sqlite3_column_int64(s, 0));
+    sqlite3_bind_blob(h, 3, c, KR_NODE_LEN, SQLITE_STATIC);
+    while (ok && sqlite3_step(h) == SQLITE_ROW)
+      if (!readers_has(rs, sqlite3_column_blob(h, 0))) ok = 0;
+    if (!ok) continue;
+    *en = (uint64_t)sqlite3_column_int64(s, 0);
+    memcpy(creator, c, KR_NODE_LEN);
+    memcpy(key, sqlite3_column_blob(s, 2), KR_KEY_LEN);
+    found = 1;
+  }
+  sqlite3_finalize(s);
+  sqlite3_finalize(h);
+  return rc ? rc : found;
+}
+
+static int store_key(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *creator,
+                     const uint8_t *key, kr_hlc got)
+{
+  sqlite3_stmt *s;
+  if (prep(n, "INSERT OR IGNORE INTO vkeys(subj,en,creator,key,got) VALUES(?1,?2,?3,?4,?5)", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)en);
+  sqlite3_bind_blob(s, 3, creator, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 4, key, KR_KEY_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 5, (sqlite3_int64)got);
+  return done(s);
+}
+
+/* A growable list of ops and the memory they point to. */
+typedef struct {
+  kr_op *op;
+  size_t n, cap;
+  void **own;
+  size_t nown, owncap;
+} oplist;
+
+static kr_op *oplist_next(oplist *l)
+{
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 16;
+    kr_op *p = realloc(l->op, cap * sizeof *p);
+    if (!p) return NULL;
+    l->op = p;
+    l->cap = cap;
+  }
+  memset(&l->op[l->n], 0, sizeof l->op[0]);
+  return &l->op[l->n++];
+}
+
+static void *oplist_own(oplist *l, size_t len)
+{
+  void *p;
+  if (l->nown == l->owncap) {
+    size_t cap = l->owncap ? 2 * l->owncap : 16;
+    void **q = realloc(l->own, cap * sizeof *q);
+    if (!q) return NULL;
+    l->own = q;
+    l->owncap = cap;
+  }
+  if (!(p = malloc(len ? len : 1))) return NULL;
+  l->own[l->nown++] = p;
+  return p;
+}
+
+static void oplist_free(oplist *l)
+{
+  for (size_t i = 0; i < l->nown; i++) free(l->own[i]);
+  free(l->own);
+  free(l->op);
+  memset(l, 0, sizeof *l);
+}
+
+/* A key op giving reader the key of (sn's subject, en, creator). */
+static int key_op(oplist *l, const uint8_t *subject, uint64_t en, const uint8_t *creator,
+                  const uint8_t *key, const uint8_t *reader_node)
+{
+  kr_op *op = oplist_next(l);
+  uint8_t *box = op ? oplist_own(l, KR_SEALED_KEY_LEN) : NULL;
+  if (!box) return KR_ENOMEM;
+  op->type = KR_OP_KEY;
+  memcpy(op->subject, subject, KR_SUBJECT_LEN);
+  op->epoch = en;
+  memcpy(op->creator, creator, KR_NODE_LEN);
+  memcpy(op->member, reader_node, KR_NODE_LEN);
+  if (kr_key_seal(key, reader_node, box)) {
+    l->n--;                              /* not a node key: nobody to seal to */
+    return 0;
+  }
+  op->box = box;
+  op->box_len = KR_SEALED_KEY_LEN;
+  return 0;
+}
+
+typedef struct {
+  size_t at;                 /* place of the GROUP op in the outer list */
+  size_t first, count;       /* its ops in the input */
+  uint8_t key[KR_KEY_LEN];
+} pending;
+
+int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint32_t nops,
+                    kr_buf *out)
+{
+  oplist l = {0};
+  pending *pg = NULL;
+  size_t npg = 0;
+  kr_buf plain, box;
+  int rc = 0;
+
+  kr_buf_init(&plain, KR_CHANGE_MAX);
+  kr_buf_init(&box, KR_CHANGE_MAX);
+  for (uint32_t i = 0; i < nops && !rc;) {
+    const kr_op *op = &ops[i];
+    uint32_t j = i + 1;
+    sqlite3_int64 sn;
+    kr_op *g;
+    pending *p;
+
+    if (!KR_OP_IS_SEALED(op->type)) {
+      if (!(g = oplist_next(&l))) { rc = KR_ENOMEM; break; }
+      *g = *op;
+      i++;
+      continue;
+    }
+    /* The run of ops on one subject is one group. */
+    while (j < nops && KR_OP_IS_SEALED(ops[j].type) && j - i < KR_GROUP_MAX_OPS &&
+           memcmp(ops[j].subject, op->subject, KR_SUBJECT_LEN) == 0)
+      j++;
+    if (!(p = realloc(pg, (npg + 1) * sizeof *pg))) { rc = KR_ENOMEM; break; }
+    pg = p;
+    p = &pg[npg++];
+    p->first = i;
+    p->count = j - i;
+
+    rc = kr__subject_n(n, op->subject, &sn);
+    if (rc == KR_ENOTFOUND) {
+      /* A new volunteer: registered by this change, epoch (1, this node). */
+      sqlite3_stmt *s = kr__q(n, KR_Q_SUBJ_PUT);
+      kr_op *reg;
+      if (!s) { rc = KR_EDB; break; }
+      sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
+      if (sqlite3_step(s) != SQLITE_DONE) { rc = KR_EDB; break; }
+      sn = sqlite3_last_insert_rowid(n->db);
+      if (!(reg = oplist_next(&l))) { rc = KR_ENOMEM; break; }
+      reg->type = KR_OP_REGISTER;
+      memcpy(reg->subject, op->subject, KR_SUBJECT_LEN);
+      randombytes_buf(p->key, KR_KEY_LEN);
+      if ((rc = store_key(n, sn, 1, kr_node_id(n), p->key, hlc))) break;
+      if (!(g = oplist_next(&l))) { rc = KR_ENOMEM; break; }
+      g->epoch = 1;
+      memcpy(g->creator, kr_node_id(n), KR_NODE_LEN);
+    } else if (rc == 0) {
+      readers rs;
+      uint64_t en = 0;
+      uint8_t creator[KR_NODE_LEN];
+      int have;
+      if ((rc = readers_of(n, sn, &rs))) break;
+      /* a writer holds the key it writes under */
+      if ((rc = readers_add(&rs, kr_node_id(n), 0))) { free(rs.r); break; }
+      have = usable_epoch(n, sn, &rs, &en, creator, p->key);
+      if (have < 0) { rc = have; free(rs.r); break; }
+      if (!have) {
+        /* A new epoch: its key to every reader but this node. */
+        sqlite3_stmt *s;
+        if (prep(n, "SELECT max(en) FROM (SELECT en FROM vkeys WHERE subj=?1 UNION ALL"
+                    " SELECT en FROM keyops WHERE subj=?1)", &s)) { rc = KR_EDB; free(rs.r); break; }
+        sqlite3_bind_int64(s, 1, sn);
+        en = sqlite3_step(s) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) + 1 : 1;
+        sqlite3_finalize(s);
+        memcpy(creator, kr_node_id(n), KR_NODE_LEN);
+        randombytes_buf(p->key, KR_KEY_LEN);
+        if ((rc = store_key(n, sn, en, creator, p->key, hlc))) { free(rs.r); break; }
+        for (size_t k = 0; k < rs.n && !rc; k++)
+          if (memcmp(rs.r[k].node, kr_node_id(n), KR_NODE_LEN) != 0)
+            rc = key_op(&l, op->subject, en, creator, p->key, rs.r[k].node);
+      }
+      free(rs.r);
+      if (rc) break;
+      if (!(g = oplist_next(&l))) { rc = KR_ENOMEM; break; }
+      g->epoch = en;
+      memcpy(g->creator, creator, KR_NODE_LEN);
+    } else {
+      break;
+    }
+    g->type = KR_OP_GROUP;
+    memcpy(g->subject, op->subject, KR_SUBJECT_LEN);
+    p->at = l.n - 1;
+    i = j;
+  }
+  /* Seal each group at its place. */
+  for (size_t k = 0; k < npg && !rc; k++) {
+    kr_op *g = &l.op[pg[k].at];
+    uint8_t *b;
+    plain.len = 0;
+    box.len = 0;
+    if ((rc = kr_group_encode(&ops[pg[k].first], (uint32_t)pg[k].count, &plain)) ||
+        (rc = kr_group_seal(pg[k].key, n->network, kr_node_id(n), seq, (uint32_t)pg[k].at, g,
+                            plain.data, plain.len, &box)))
+      break;
+    if (!(b = oplist_own(&l, box.len))) { rc = KR_ENOMEM; break; }
+    memcpy(b, box.data, box.len);
+    g->box = b;
+    g->box_len = (uint32_t)box.len;
+  }
+  if (!rc && l.n > KR_CHANGE_MAX_OPS) rc = KR_ETOOBIG;
+  if (!rc) rc = kr_change_build(n->sk, seq, hlc, l.op, (uint32_t)l.n, out);
+  if (plain.data) sodium_memzero(plain.data, plain.cap);
+  for (size_t k = 0; k < npg; k++) sodium_memzero(pg[k].key, KR_KEY_LEN);
+  free(pg);
+  kr_buf_free(&plain);
+  kr_buf_free(&box);
+  oplist_free(&l);
+  return rc;
+}
+
+/* ---- the end of a transaction ---------------------------------------------- */
+
+/* Seal the keys this node holds of sn to every reader that lacks them. */
+static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
+{
+  readers rs;
+  sqlite3_stmt *s, *h;
+  uint8_t subject[KR_SUBJECT_LEN];
+  int rc;
+
+  if (prep(n, "SELECT id FROM subjects WHERE n=?1", &s)) return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  rc = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_bytes(s, 0) == KR_SUBJECT_LEN ? 0 : KR_EDB;
+  if (!rc) memcpy(subject, sqlite3_column_blob(s, 0), KR_SUBJECT_LEN);
+  sqlite3_finalize(s);
+  if (rc) return rc;
+  if ((rc = readers_of(n, sn, &rs))) return rc;
+  if (prep(n, "SELECT en, creator, min(key) FROM vkeys WHERE subj=?1 GROUP BY en, creator"
+              " HAVING count(*)=1", &s)) {
+    free(rs.r);
+    return KR_EDB;
+  }
+  if (prep(n, "SELECT 1 FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3 AND reader=?4 AND"
+              " hlc>?5 UNION ALL SELECT 1 WHERE ?3=?4", &h)) {
+    sqlite3_finalize(s);
+    free(rs.r);
+    return KR_EDB;
+  }
+  sqlite3_bind_int64(s, 1, sn);
+  while (!rc && kr__step(s, &rc)) {
+    if (sqlite3_column_bytes(s, 1) != KR_NODE_LEN || sqlite3_column_bytes(s, 2) != KR_KEY_LEN)
+      continue;
+    for (size_t k = 0; k < rs.n && !rc; k++) {
+      int has;
+      if (memcmp(rs.r[k].node, kr_node_id(n), KR_NODE_LEN) == 0) continue;
+      sqlite3_reset(h);
+      sqlite3_bind_int64(h, 1, sn);
+      sqlite3_bind_int64(h, 2, sqlite3_column_int64(s, 0));
+      sqlite3_bind_blob(h, 3, sqlite3_column_blob(s, 1), KR_NODE_LEN, SQLITE_STATIC);
+      sqlite3_bind_blob(h, 4, rs.r[k].node, KR_NODE_LEN, SQLITE_STATIC);
+      sqlite3_bind_int64(h, 5, (sqlite3_int64)rs.r[k].since);
+      has = sqlite3_step(h) == SQLITE_ROW;
+      if (!has)
+        rc = key_op(l, subject, (uint64_t)sqlite3_column_int64(s, 0), sqlite3_column_blob(s, 1),
+                    sqlite3_column_blob(s, 2), rs.r[k].node);
+    }
+  }
+  sqlite3_finalize(s);
+  sqlite3_finalize(h);
+  free(rs.r);
+  return rc;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+  sqlite3_int64 x, y;
+  memcpy(&x, a, sizeof x);
+  memcpy(&y, b, sizeof y);
+  return x < y ? -1 : x > y;
+}
+
+/* Subjects a membership change may give readers or take them from. */
+static int touch_query(kr_node *n, const char *sql)
+{
+  sqlite3_stmt *s;
+  int rc = 0;
+  if (prep(n, sql, &s)) return KR_EDB;
+  while (!rc && kr__step(s, &rc)) rc = kr__touch(n, sqlite3_column_int64(s, 0));
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int kr__finish(kr_node *n)
+{
+  oplist l = {0};
+  sqlite3_int64 *t;
+  size_t nt;
+  int rc = 0, removed;
+
+  if (n->in_finish) return 0;
+  n->in_finish = 1;
+  for (size_t i = 0; i < n->reopen.n && !rc; i++) {
+    sqlite3_int64 sn;
+    memcpy(&sn, n->reopen.id + i * sizeof sn, sizeof sn);
+    if (kr__erased(n, sn, NULL) == 0) rc = reopen(n, sn);
+  }
+  n->reopen.n = 0;
+  removed = am_removed(n);
+  if (!rc && n->memb_changed)
+    rc = touch_query(n, removed ? "SELECT DISTINCT subj FROM vkeys"
+                                : "SELECT DISTINCT c.subj FROM consent_ops c WHERE c.recipient=x''"
+                                  " AND EXISTS (SELECT 1 FROM vkeys k WHERE k.subj=c.subj)");
+  n->memb_changed = 0;
+  t = (sqlite3_int64 *)n->touched.id;
+  nt = n->touched.n;
+  if (nt) qsort(t, nt, sizeof *t, cmp_i64);
+  for (size_t i = 0; i < nt && !rc; i++) {
+    if (i && t[i] == t[i - 1]) continue;
+    if (kr__erased(n, t[i], NULL) != 0) continue;
+    if ((rc = check_mine(n, t[i], removed))) break;
+    if (!removed) rc = issue(n, t[i], &l);
+  }
+  n->touched.n = 0;
+  /* The keys go out in changes of this node's own. */
+  for (size_t at = 0; !rc && at < l.n; at += 2000) {
+    size_t k = l.n - at < 2000 ? l.n - at : 2000;
+    rc = kr__author(n, l.op + at, (uint32_t)k, NULL);
+    if (rc == KR_ENOTMEMBER) rc = 0;
+  }
+  oplist_free(&l);
+  n->in_finish = 0;
+  return rc;
+}
+
+int kr__expiry_due(kr_node *n, int touch)
+{
+  sqlite3_stmt *s;
+  char day[11];
+  int rc = 0, any = 0;
+
+  kr_node_today(n, day);
+  if (prep(n, "SELECT DISTINCT c.subj FROM consent_ops c WHERE c.is_grant AND c.until<>'' AND"
+              " c.until<?1 AND (c.recipient=?2 OR c.recipient=x'') AND EXISTS (SELECT 1 FROM"
+              " vkeys k WHERE k.subj=c.subj) AND NOT EXISTS (SELECT 1 FROM registrations r WHERE"
+              " r.subj=c.subj AND r.origin=?2)", &s))
+    return KR_EDB;
+  sqlite3_bind_text(s, 1, day, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+  while (!rc && kr__step(s, &rc)) {
+    any = 1;
+    if (!touch) break;
+    rc = kr__touch(n, sqlite3_column_int64(s, 0));
+  }
+  sqlite3_finalize(s);
+  return rc ? rc : any;
+}
