@@ -150,7 +150,9 @@ static int each_register(kr_node *n, sqlite3_int64 sn, const uint8_t *only, regi
   if (prep(n, "SELECT (SELECT hlc FROM consent_ops WHERE subj=?1 AND purpose=?2 AND"
               " recipient=?3 AND tag=?4), (SELECT until FROM consent_ops WHERE subj=?1 AND"
               " purpose=?2 AND recipient=?3 AND tag=?4), (SELECT max(hlc) FROM consent_ops"
-              " WHERE subj=?1 AND purpose=?2 AND recipient=?3 AND NOT is_grant)", &g)) {
+              " WHERE subj=?1 AND purpose=?2 AND recipient=?3 AND NOT is_grant), EXISTS (SELECT 1"
+              " FROM consent_ops WHERE subj=?1 AND purpose=?2 AND recipient=?3 AND"
+              " (NOT is_grant OR until<>''))", &g)) {
     sqlite3_finalize(s);
     return KR_EDB;
   }
@@ -179,6 +181,10 @@ static int each_register(kr_node *n, sqlite3_int64 sn, const uint8_t *only, regi
       if (sqlite3_column_text(g, 1))
         snprintf(until, sizeof until, "%s", (const char *)sqlite3_column_text(g, 1));
       withdrawn = (kr_hlc)sqlite3_column_int64(g, 2);
+      /* A register whose grants never ended (no withdrawal, no end date)
+       * gave access once: a key from any time will do. Else the key must
+       * come after the grant in force (access may have ended before it). */
+      if (!sqlite3_column_int(g, 3)) granted = 0;
     }
     rc = cb(ctx, rlen ? r : NULL, st, granted, until, withdrawn);
   }
@@ -610,6 +616,44 @@ static int key_op(oplist *l, const uint8_t *subject, uint64_t en, const uint8_t 
   return 0;
 }
 
+/* A grant in this very change makes its recipients readers: the keys of
+ * every epoch this node holds of sn go to each new one in the same change
+ * (before: the readers before it). */
+static int grant_keys(kr_node *n, sqlite3_int64 sn, const kr_op *ops, size_t count,
+                      const readers *before, oplist *l)
+{
+  readers add = {NULL, 0};
+  sqlite3_stmt *s;
+  int rc = 0;
+
+  for (size_t i = 0; i < count && !rc; i++) {
+    if (ops[i].type != KR_OP_GRANT) continue;
+    if (prep(n, "SELECT node FROM members WHERE org IS NOT NULL AND cutoff IS NULL AND"
+                " (?1 IS NULL OR node=?1)", &s)) { rc = KR_EDB; break; }
+    if (!ops[i].recipient_all) sqlite3_bind_blob(s, 1, ops[i].recipient, KR_NODE_LEN, SQLITE_STATIC);
+    while (!rc && kr__step(s, &rc)) {
+      const uint8_t *m = sqlite3_column_blob(s, 0);
+      if (sqlite3_column_bytes(s, 0) != KR_NODE_LEN || memcmp(m, kr_node_id(n), KR_NODE_LEN) == 0 ||
+          readers_has(before, m))
+        continue;
+      rc = readers_add(&add, m, 0);
+    }
+    sqlite3_finalize(s);
+  }
+  if (rc || !add.n) goto out;
+  if (prep(n, "SELECT en, creator, min(key) FROM vkeys WHERE subj=?1 GROUP BY en, creator"
+              " HAVING count(*)=1", &s)) { rc = KR_EDB; goto out; }
+  sqlite3_bind_int64(s, 1, sn);
+  while (!rc && kr__step(s, &rc))
+    for (size_t k = 0; k < add.n && !rc; k++)
+      rc = key_op(l, ops[0].subject, (uint64_t)sqlite3_column_int64(s, 0),
+                  sqlite3_column_blob(s, 1), sqlite3_column_blob(s, 2), add.r[k].node);
+  sqlite3_finalize(s);
+out:
+  free(add.r);
+  return rc;
+}
+
 typedef struct {
   size_t at;                 /* place of the GROUP op in the outer list */
   size_t first, count;       /* its ops in the input */
@@ -664,6 +708,10 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
       memcpy(reg->subject, op->subject, KR_SUBJECT_LEN);
       randombytes_buf(p->key, KR_KEY_LEN);
       if ((rc = store_key(n, sn, 1, kr_node_id(n), p->key, hlc))) break;
+      {
+        readers none = {NULL, 0};
+        if ((rc = grant_keys(n, sn, op, p->count, &none, &l))) break;
+      }
       if (!(g = oplist_next(&l))) { rc = KR_ENOMEM; break; }
       g->epoch = 1;
       memcpy(g->creator, kr_node_id(n), KR_NODE_LEN);
@@ -692,6 +740,7 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
           if (memcmp(rs.r[k].node, kr_node_id(n), KR_NODE_LEN) != 0)
             rc = key_op(&l, op->subject, en, creator, p->key, rs.r[k].node);
       }
+      if (!rc) rc = grant_keys(n, sn, op, p->count, &rs, &l);
       free(rs.r);
       if (rc) break;
       if (!(g = oplist_next(&l))) { rc = KR_ENOMEM; break; }
@@ -754,7 +803,7 @@ static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
     return KR_EDB;
   }
   if (prep(n, "SELECT 1 FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3 AND reader=?4 AND"
-              " hlc>?5 UNION ALL SELECT 1 WHERE ?3=?4", &h)) {
+              " hlc>=?5 UNION ALL SELECT 1 WHERE ?3=?4", &h)) {
     sqlite3_finalize(s);
     free(rs.r);
     return KR_EDB;
@@ -803,7 +852,7 @@ static int touch_query(kr_node *n, const char *sql)
   return rc;
 }
 
-int kr__finish(kr_node *n)
+int kr__finish(kr_node *n, kr_buf *wire)
 {
   oplist l = {0};
   sqlite3_int64 *t;
@@ -837,7 +886,7 @@ int kr__finish(kr_node *n)
   /* The keys go out in changes of this node's own. */
   for (size_t at = 0; !rc && at < l.n; at += 2000) {
     size_t k = l.n - at < 2000 ? l.n - at : 2000;
-    rc = kr__author(n, l.op + at, (uint32_t)k, NULL);
+    rc = kr__author(n, l.op + at, (uint32_t)k, wire);
     if (rc == KR_ENOTMEMBER) rc = 0;
   }
   oplist_free(&l);

@@ -776,7 +776,7 @@ int kr_node_apply_many(kr_node *n, const uint8_t *const *bufs, const size_t *len
     nfresh += (size_t)f;
   }
   if (!rc) rc = withheld_ok(n);
-  if (!rc) rc = kr__finish(n);
+  if (!rc) rc = kr__finish(n, NULL);
   if (!rc) rc = kr__exec(n, "COMMIT");
   if (rc) {
     kr__exec(n, "ROLLBACK");
@@ -847,7 +847,7 @@ int kr_node_batch_apply_next(kr_node *n, const uint8_t *buf, size_t len, int *fr
 int kr_node_batch_end(kr_node *n, int commit)
 {
   int rc = commit ? withheld_ok(n) : 0;
-  if (commit && !rc) rc = kr__finish(n);
+  if (commit && !rc) rc = kr__finish(n, NULL);
   if (commit && !rc && (rc = kr__exec(n, "COMMIT")) == 0) {
     kr__after_commit(n);
     return 0;

@@ -205,7 +205,7 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
 /* End of a transaction that applied changes: open what new keys open,
  * forget what this node may no longer read, seal keys to readers that lack
  * them (in changes of its own). */
-int kr__finish(kr_node *n);
+int kr__finish(kr_node *n, kr_buf *wire);
 /* Grants to this node (or all) that expired before today on volunteers it
  * still holds keys of: 1 if any (touched when touch), 0, or an error. */
 int kr__expiry_due(kr_node *n, int touch);

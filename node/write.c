@@ -343,7 +343,7 @@ int kr_txn_commit(kr_txn *t, kr_buf *wire)
   n->touched.n = n->reopen.n = 0;
   n->memb_changed = 0;
   if ((rc = kr__release_held(n)) || (rc = kr__author(n, t->ops, (uint32_t)t->nops, wire)) ||
-      (rc = kr__finish(n)))
+      (rc = kr__finish(n, wire)))
     goto fail;
   if ((rc = kr__exec(n, "COMMIT"))) goto fail;
   kr__after_commit(n);

@@ -60,6 +60,13 @@ int check_same_digest(kr_node *a, kr_node *b)
   return memcmp(da, db, 32) == 0;
 }
 
+int check_same_readable(kr_node *a, kr_node *b)
+{
+  uint8_t da[32], db[32];
+  REQUIRE(kr_node_digest_readable(a, da) == 0 && kr_node_digest_readable(b, db) == 0);
+  return memcmp(da, db, 32) == 0;
+}
+
 void check_same_clock(kr_node *n, kr_node *like)
 {
   static uint64_t clocks[64];

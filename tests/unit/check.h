@@ -35,8 +35,11 @@ uint64_t check_clock(void *ctx);
 /* Apply every change from holds that to lacks (through kr_lacks);
  * returns how many were new. */
 size_t check_sync(kr_node *from, kr_node *to);
-/* 1 when the two nodes' digests are equal. */
+/* 1 when the two nodes hold the same changes (kr_node_digest). */
 int check_same_digest(kr_node *a, kr_node *b);
+/* 1 when the two nodes read the same state (kr_node_digest_readable): for
+ * nodes with the same rights. */
+int check_same_readable(kr_node *a, kr_node *b);
 /* Give n a clock of its own that starts where like's is now (nodes made
  * outside check_network read the wall clock, and clocks more than 10
  * minutes apart do not sync). */

@@ -43,6 +43,10 @@ static void same_digest(kr_node *a, kr_node *b)
   kr_node_digest(a, d1);
   kr_node_digest(b, d2);
   CHECK(memcmp(d1, d2, 32) == 0);
+  /* both read v: the state they read agrees too */
+  kr_node_digest_readable(a, d1);
+  kr_node_digest_readable(b, d2);
+  CHECK(memcmp(d1, d2, 32) == 0);
 }
 
 int main(void)
@@ -66,6 +70,9 @@ int main(void)
   REQUIRE(kr_txn_set(t, v, KR_F_NAME, "Sanne Jansen", NULL) == 0);
   REQUIRE(kr_txn_add(t, v, KR_F_SKILLS, "koken", NULL) == 0);
   REQUIRE(kr_txn_grant(t, v, "contact", NULL, KR_METHOD_PAPER, "v1", "", NULL) == 0);
+  /* b reads v throughout: consent for b by name that nobody withdraws
+   * (a withdrawal of "contact" to all alone would end b's reading). */
+  REQUIRE(kr_txn_grant(t, v, "base", kr_node_id(b), KR_METHOD_PAPER, "v1", "", NULL) == 0);
   REQUIRE(kr_txn_commit(t, &wa) == 0);
   sync2(a, b, &wa, &wb);
   CHECK_EQ(consent(b, v), KR_CONSENT_GRANTED);
