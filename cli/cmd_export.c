@@ -362,7 +362,7 @@ int cmd_export(int argc, char **argv)
   }
   if (rc) {
     rc = cli_fail("cannot export: %s; nothing was exported",
-                  rc == KR_EIO ? "writing the file failed (is the disk full?)" : kr_strerror(rc));
+                  rc == KR_EIO ? "writing the file failed (is the disk full?)" : cli_strerror(rc));
     goto done;
   }
   if (rename(tmp, out) != 0) {
@@ -385,7 +385,7 @@ int cmd_export(int argc, char **argv)
       unlink(out);
       if (!cli_store_trouble())
         cli_fail("cannot record the export in the store (%s), so %s was deleted again; nothing "
-                 "was exported", kr_strerror(rc), out);
+                 "was exported", cli_strerror(rc), out);
       rc = CLI_FAIL;
       goto done;
     }
@@ -435,7 +435,7 @@ int cli_log_exports(kr_node *n)
   int rc = kr_node_exports(n, log_one, arr);
   if (rc) {
     json_decref(arr);
-    return cli_fail("reading the record of exports: %s", kr_strerror(rc));
+    return cli_fail("reading the record of exports: %s", cli_strerror(rc));
   }
   return arr ? cli_print_json(arr) : CLI_OK;
 }

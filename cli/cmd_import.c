@@ -283,7 +283,7 @@ static int norm(imp *im, plan *p, const char *col, int field, const char *value,
   if (rc == KR_EBSN)
     return refuse(p, col, "'%s' looks like a BSN (citizen service number); kring never stores one%s",
                   value, "");
-  if (rc) return refuse(p, col, "'%s': %s", value, why ? why : kr_strerror(rc));
+  if (rc) return refuse(p, col, "'%s': %s", value, why ? why : cli_strerror(rc));
   return 0;
 }
 
@@ -550,7 +550,7 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
     if (!p->single[f]) continue;
     if (!new && v.val.v[f] && strcmp(v.val.v[f], p->single[f]) == 0) continue;
     if ((rc = kr_txn_set(im->t, id, f, p->single[f], &why))) {
-      refuse(p, p->col_of[f], "'%s': %s", p->single[f], rc == KR_EBSN ? "looks like a BSN" : why ? why : kr_strerror(rc));
+      refuse(p, p->col_of[f], "'%s': %s", p->single[f], rc == KR_EBSN ? "looks like a BSN" : why ? why : cli_strerror(rc));
       break;
     }
     ++*nops;
@@ -562,7 +562,7 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
     for (size_t i = 0; i < p->nitems[f - 32] && !rc; i++, s += strlen(s) + 1) {
       if (!new && has_item(&v, f, s)) continue;
       if ((rc = kr_txn_add(im->t, id, f, s, &why))) {
-        refuse(p, p->scol[f - 32], "'%s': %s", s, why ? why : kr_strerror(rc));
+        refuse(p, p->scol[f - 32], "'%s': %s", s, why ? why : cli_strerror(rc));
         break;
       }
       ++*nops;
@@ -576,7 +576,7 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
           if (strcmp(q, have) == 0) keep = 1;
         if (keep) continue;
         if ((rc = kr_txn_remove(im->t, id, f, have, &why))) {
-          refuse(p, p->scol[f - 32], "removing '%s': %s", have, why ? why : kr_strerror(rc));
+          refuse(p, p->scol[f - 32], "removing '%s': %s", have, why ? why : cli_strerror(rc));
           break;
         }
         ++*nops;
@@ -590,7 +590,7 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
     if (!cf.granted) {
       if ((rc = kr_txn_grant(im->t, id, im->consent, im->recipient, im->method,
                              im->text_version, "", &why))) {
-        refuse(p, im->consent_col, "consent: %s%s", why ? why : kr_strerror(rc), "");
+        refuse(p, im->consent_col, "consent: %s%s", why ? why : cli_strerror(rc), "");
       } else {
         ++*nops;
         if (strlen(changed) + 40 < cap)
@@ -1055,7 +1055,7 @@ int cmd_import(int argc, char **argv)
   im.unmapped = json_array();
   im.mapped = json_array();
   if ((rc = kr_node_list(im.n, NULL, held_one, &im))) {
-    rc = cli_fail("reading the register: %s", kr_strerror(rc));
+    rc = cli_fail("reading the register: %s", cli_strerror(rc));
     goto out;
   }
   if (!(im.taken = calloc(im.nids + 1, sizeof *im.taken))) { rc = cli_fail("out of memory"); goto out; }
@@ -1067,7 +1067,7 @@ int cmd_import(int argc, char **argv)
   if (im.tty && !im.json) progress(&im, 0, 1);
   if (rc == SHEET_EREAD) { rc = cli_fail("cannot import %s: %s", im.file, info.err); goto out; }
   if (im.fatal) { rc = CLI_FAIL; goto out; }
-  if (rc) { rc = cli_fail("cannot import %s: %s", im.file, kr_strerror(rc)); goto out; }
+  if (rc) { rc = cli_fail("cannot import %s: %s", im.file, cli_strerror(rc)); goto out; }
   if (!im.have_header) {
     rc = cli_fail("%s holds no header row with a column kring knows (Naam, E-mail, Telefoon, ...); "
                   "nothing was imported", im.file);
@@ -1103,7 +1103,7 @@ int cmd_import(int argc, char **argv)
     if (rc) {
       if (!cli_store_trouble())
         cli_fail("storing the import: %s; %llu changes were written before: import again to finish",
-                 kr_strerror(rc), (unsigned long long)im.changes);
+                 cli_strerror(rc), (unsigned long long)im.changes);
       rc = CLI_FAIL;
       goto out;
     }

@@ -122,7 +122,7 @@ static int list_void(kr_node *n, json_t *arr)
 {
   struct list_ctx l = {n, arr};
   int rc = kr_node_void_admissions(n, void_row, &l);
-  return rc ? cli_fail("reading the members: %s", kr_strerror(rc)) : CLI_OK;
+  return rc ? cli_fail("reading the members: %s", cli_strerror(rc)) : CLI_OK;
 }
 
 /* 1 when a void admission is known (for the heading). */
@@ -137,7 +137,7 @@ static int list_members(kr_node *n, json_t *arr)
 {
   struct list_ctx l = {n, arr};
   int rc = kr_node_members(n, member_row, &l);
-  return rc ? cli_fail("reading the members: %s", kr_strerror(rc)) : CLI_OK;
+  return rc ? cli_fail("reading the members: %s", cli_strerror(rc)) : CLI_OK;
 }
 
 int cmd_network(int argc, char **argv)
@@ -208,7 +208,7 @@ static int invite_error(int rc, const char *what)
   case KR_ETOOBIG: return cli_fail("this %s is too long to be a kring %s; %s", what, what, resend(what));
   default:
     return cli_fail("this %s is damaged (%s): probably cut or wrapped by a mail program; %s",
-                    what, kr_strerror(rc), resend(what));
+                    what, cli_strerror(rc), resend(what));
   }
 }
 
@@ -315,7 +315,7 @@ int cmd_invite(int argc, char **argv)
   if ((rc = kr_invite_make(kr_node_secret_key(n), net, founder, expires, o[1].vals, o[1].n, line,
                            sizeof line))) {
     rc = cli_fail("cannot make the invite: %s (addresses are HOST:PORT, up to %d characters)",
-                  kr_strerror(rc), KR_ADDR_MAX);
+                  cli_strerror(rc), KR_ADDR_MAX);
     goto out;
   }
   cli_ms_time(expires, t);
@@ -475,15 +475,15 @@ int cmd_join(int argc, char **argv)
     if (cli_write_problem(cli_home, reason, sizeof reason))
       rc = cli_fail("cannot create the node in %s: %s", cli_home, reason);
     else
-      rc = cli_fail("cannot create the node in %s: %s", cli_home, kr_strerror(rc));
+      rc = cli_fail("cannot create the node in %s: %s", cli_home, cli_strerror(rc));
     goto out;
   }
   if ((rc = kr_node_set_inviter(n, inv->inviter))) {
-    rc = cli_fail("cannot record the inviter: %s", kr_strerror(rc));
+    rc = cli_fail("cannot record the inviter: %s", cli_strerror(rc));
     goto out;
   }
   if ((rc = kr_join_make(inv, kr_node_secret_key(n), cli_val(&o[0]), kind, line, sizeof line))) {
-    rc = cli_fail("cannot make the join request: %s", kr_strerror(rc));
+    rc = cli_fail("cannot make the join request: %s", cli_strerror(rc));
     goto out;
   }
   if (!o[2].n) {
@@ -558,7 +558,7 @@ static int member_accept(kr_node *n, const char *arg)
   }
   kr_invite_id(&req->inv, iid);
   if ((rc = kr_node_invite_used(n, iid)) != 0) {
-    rc = rc < 0 ? cli_fail("reading the members: %s", kr_strerror(rc))
+    rc = rc < 0 ? cli_fail("reading the members: %s", cli_strerror(rc))
                 : cli_fail("this invite has already been used; send a new invite");
     goto out;
   }
@@ -570,7 +570,7 @@ static int member_accept(kr_node *n, const char *arg)
     goto out;
   }
   if (rc == KR_ENOTMEMBER) { rc = cli_fail("this node is not a member, so it cannot admit"); goto out; }
-  if (rc) { rc = cli_fail("cannot record the admission: %s", kr_strerror(rc)); goto out; }
+  if (rc) { rc = cli_fail("cannot record the admission: %s", cli_strerror(rc)); goto out; }
   if (cli_json)
     rc = cli_print_json(json_pack("{s:s, s:s, s:s}", "admitted", hex, "org", req->org, "kind", req->kind));
   else
@@ -612,9 +612,9 @@ static int member_remove(kr_node *n, const char *who, const char *reason, int ye
     return cli_fail("%s founded this network and cannot be removed: no member can remove the "
                     "founder. To stop working with it, stop syncing with it (kring peer remove)",
                     name);
-  if (rc == KR_EBSN) return cli_fail("reason: %s", kr_strerror(rc));
+  if (rc == KR_EBSN) return cli_fail("reason: %s", cli_strerror(rc));
   if (rc == KR_ENOTMEMBER) return cli_fail("this node is not a member, so it cannot remove");
-  if (rc) return cli_fail("cannot record the removal: %s", kr_strerror(rc));
+  if (rc) return cli_fail("cannot record the removal: %s", cli_strerror(rc));
   if (cli_json) {
     char hex[65];
     cli_hex(id, KR_NODE_LEN, hex);

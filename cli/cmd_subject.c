@@ -45,7 +45,7 @@ int cmd_erase(int argc, char **argv)
     char hex[33], what[600];
     const char *answer = NULL;
     cli_hex(id, KR_SUBJECT_LEN, hex);
-    if ((e = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), pos[0], kr_strerror(e)); goto out; }
+    if ((e = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), pos[0], cli_strerror(e)); goto out; }
     if (v.erased) {
       char at[32], who[80];
       cli_time(v.erased_at.hlc, 0, at);
@@ -130,7 +130,7 @@ int cmd_subject_export(int argc, char **argv)
   if (argc != 1) return cli_usage("kring subject-export VOLUNTEER   (a name, an e-mail or an id)", argc ? _("too many arguments (put a name of several words in quotes)") : _("which volunteer? Give the name, the e-mail or the id"));
   if ((rc = cli_open(&n))) return rc;
   if ((rc = cli_subject(n, argv[0], id))) goto out;
-  if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), argv[0], kr_strerror(rc)); goto out; }
+  if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), argv[0], cli_strerror(rc)); goto out; }
   cli_hex(kr_node_id(n), KR_NODE_LEN, hex);
   cli_time(kr_hlc_make(kr_node_now_ms(n), 0), 1, now);
   changes = json_array();

@@ -222,7 +222,7 @@ int cmd_peer(int argc, char **argv)
     if ((rc = cli_open(&n))) return rc;
     rc = kr_node_addr_add(n, argv[1], argv[2]);
     if (rc == KR_EEXISTS) rc = cli_fail("a peer named '%s' exists already (kring peer remove %s first)", argv[1], argv[1]);
-    else if (rc) rc = cli_fail("cannot add the peer: %s", kr_strerror(rc));
+    else if (rc) rc = cli_fail("cannot add the peer: %s", cli_strerror(rc));
     else if (!cli_json) printf("added peer %s at %s; kring serve syncs with it, or run kring sync %s\n", argv[1], argv[2], argv[1]);
     else rc = cli_print_json(json_pack("{s:s, s:s}", "added", argv[1], "address", argv[2]));
   } else if (strcmp(argv[0], "remove") == 0) {
@@ -230,7 +230,7 @@ int cmd_peer(int argc, char **argv)
     if ((rc = cli_open(&n))) return rc;
     rc = kr_node_addr_remove(n, argv[1]);
     if (rc == KR_ENOTFOUND) rc = cli_fail("no peer named '%s' (see kring peer list)", argv[1]);
-    else if (rc) rc = cli_fail("cannot remove the peer: %s", kr_strerror(rc));
+    else if (rc) rc = cli_fail("cannot remove the peer: %s", cli_strerror(rc));
     else if (!cli_json) printf("removed peer %s from the address book (it stays a member)\n", argv[1]);
     else rc = cli_print_json(json_pack("{s:s}", "removed", argv[1]));
   } else if (strcmp(argv[0], "list") == 0) {
@@ -243,7 +243,7 @@ int cmd_peer(int argc, char **argv)
     p.measure = 0;
     if ((rc = kr_node_addrs(n, peer_row, &p))) {
       json_decref(p.arr);
-      rc = cli_fail("reading the peers: %s", kr_strerror(rc));
+      rc = cli_fail("reading the peers: %s", cli_strerror(rc));
     } else if (p.arr) {
       rc = cli_print_json(p.arr);
     } else if (!p.count) {
@@ -330,7 +330,7 @@ int cmd_sync(int argc, char **argv)
     if (rc) { rc = cli_fail("out of memory"); goto out; }
   }
   if (!npos) {
-    if ((rc = kr_node_addrs(n, book_all, &b))) { rc = cli_fail("cannot read the peers: %s", kr_strerror(rc)); goto out; }
+    if ((rc = kr_node_addrs(n, book_all, &b))) { rc = cli_fail("cannot read the peers: %s", cli_strerror(rc)); goto out; }
     if (!b.n) {
       rc = cli_fail("no peers to sync with: add one with kring peer add NAME HOST:PORT, or name HOST:PORT");
       goto out;
@@ -463,7 +463,7 @@ static int notes(kr_node *n, struct notes_ctx *c)
   c->n = n;
   if ((rc = kr_node_held(n, held_row, c)) || (rc = kr_node_clock_notes(n, clock_row, c)) ||
       (rc = kr_node_void_admissions(n, void_row, c)))
-    return cli_fail("reading the store: %s", kr_strerror(rc));
+    return cli_fail("reading the store: %s", cli_strerror(rc));
   return CLI_OK;
 }
 
@@ -485,7 +485,7 @@ int cmd_status(int argc, char **argv)
   me = kr_node_is_member(n, kr_node_id(n));
   if ((rc = kr_node_members(n, count_member, &members)) ||
       (rc = kr_node_counts(n, &vols, &erased, &changes))) {
-    rc = cli_fail("reading the store: %s", kr_strerror(rc));
+    rc = cli_fail("reading the store: %s", cli_strerror(rc));
     goto out;
   }
   if (cli_json) {

@@ -157,6 +157,16 @@ void cli_i18n(void)
   textdomain("kring");
 }
 
+/* kr_strerror() in the reader's language. crdt/ knows nothing of gettext:
+ * po/POTFILES lists crdt/err.h, whose KR_ERR_MAP texts xgettext finds
+ * through the keyword X:2, and the translation happens here. */
+const char *cli_strerror(int err)
+{
+  if (err != KR_OK && (err <= KR__ERR_FIRST || err >= KR__ERR_LAST))
+    return _("unknown error");      /* what kr_strerror() says outside its table */
+  return gettext(kr_strerror(err));
+}
+
 /* ---- a damaged or read-only store -------------------------------------- */
 
 static int trouble_said;       /* the line for the store's trouble is out */
@@ -242,14 +252,14 @@ int cli_fail_write(int err, const char *what)
                     "can change nothing. Ask the member who invited you to run kring member "
                     "accept with your join request, then import the bundle they send you (kring "
                     "bundle import FILE)", what);
-  return cli_fail("%s: %s", what, kr_strerror(err));
+  return cli_fail("%s: %s", what, cli_strerror(err));
 }
 
 int cli_fail_kr(int err, const char *what, const char *why)
 {
   if (err == KR_EVALIDATION && why)
     return cli_fail("%s: %s", what, why);
-  return cli_fail("%s: %s", what, kr_strerror(err));
+  return cli_fail("%s: %s", what, cli_strerror(err));
 }
 
 static cli_opt *find(cli_opt *opts, size_t nopts, const char *name, size_t len)
@@ -382,10 +392,10 @@ int cli_open(kr_node **n)
     if (!(f = fopen(path, "rb")))
       return cli_fail("cannot read %s: %s", path, strerror(errno));
     fclose(f);
-    return cli_fail("cannot open node in %s: %s", cli_home, kr_strerror(rc));
+    return cli_fail("cannot open node in %s: %s", cli_home, cli_strerror(rc));
   }
   default:
-    return cli_fail("cannot open node in %s: %s", cli_home, kr_strerror(rc));
+    return cli_fail("cannot open node in %s: %s", cli_home, cli_strerror(rc));
   }
 }
 
@@ -527,7 +537,7 @@ int cli_subject_min(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LE
       return cli_fail("more than one volunteer's id starts with %s; give more of the id, or "
                       "the name", arg);
     else if (rc != KR_ENOTFOUND && rc != KR_EINVAL)
-      return cli_fail("looking up %s: %s", arg, kr_strerror(rc));
+      return cli_fail("looking up %s: %s", arg, cli_strerror(rc));
   }
   /* a name or an e-mail address, exactly (any case) */
   m.exact = 1;
@@ -538,7 +548,7 @@ int cli_subject_min(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LE
     rc = kr_node_search(n, arg, vmatch_row, &m);
     if (rc == KR_EINVAL) rc = 0;     /* nothing FTS can search for: no name matches */
   }
-  if (rc) return cli_fail("looking up %s: %s", arg, kr_strerror(rc));
+  if (rc) return cli_fail("looking up %s: %s", arg, cli_strerror(rc));
   if (byid && m.hits == 0) {
     if (len < minhex)
       return cli_fail("'%s' is too short an id for this command, which cannot be undone: give "
@@ -553,7 +563,7 @@ int cli_subject_min(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LE
   if (m.hits == 0 && !m.email) {
     m.exact = 0;
     rc = kr_node_search(n, arg, vmatch_row, &m);
-    if (rc && rc != KR_EINVAL) return cli_fail("looking up %s: %s", arg, kr_strerror(rc));
+    if (rc && rc != KR_EINVAL) return cli_fail("looking up %s: %s", arg, cli_strerror(rc));
     if (m.hits == 1 && minhex > 4) {
       /* a command that cannot be undone takes the whole name */
       cli_fail("no volunteer is named exactly '%s'; one is close (below). Give the whole name, "
@@ -773,7 +783,7 @@ int cli_member_min(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], 
   f.arg = arg;
   f.minhex = minhex;
   if ((rc = kr_node_members(n, by_arg, &f)) < 0)
-    return cli_fail("reading the members: %s", kr_strerror(rc));
+    return cli_fail("reading the members: %s", cli_strerror(rc));
   if (f.hits == 0) {
     char names[512];
     cli_member_names(n, names, sizeof names);
