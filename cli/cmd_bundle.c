@@ -53,7 +53,7 @@ static int bundle_export(int argc, char **argv)
       goto out;
     }
   }
-  rc = kr_bundle_export(n, cli_val(&o[0]), o[1].n ? peer : NULL, progress, "exporting", &res);
+  rc = kr_bundle_export(n, cli_val(&o[0]), o[1].n ? peer : NULL, progress, _("exporting"), &res);
   if (rc == KR_ENOTMEMBER) {
     rc = cli_fail(_("this node is not a member yet, so there is nobody to encrypt a bundle for"));
     goto out;
@@ -174,7 +174,7 @@ static int bundle_import(int argc, char **argv)
   if ((rc = cli_parse(argc, argv, NULL, 0, pos, &npos, usage))) goto out;
   if (npos != 1) { rc = cli_usage(usage, _("one bundle file, please")); goto out; }
   if ((rc = cli_open(&n))) goto out;
-  rc = kr_bundle_import(n, pos[0], progress, "importing", &res);
+  rc = kr_bundle_import(n, pos[0], progress, _("importing"), &res);
   if (rc) { rc = import_error(n, rc, pos[0], &res); goto out; }
   cli_node_name(n, res.exporter, name);
   if (res.refused) {

@@ -58,9 +58,10 @@ int cmd_erase(int argc, char **argv)
     snprintf(name, sizeof name, "%s", v.val.v[KR_F_NAME] ? v.val.v[KR_F_NAME] : "");
     kr_volunteer_free(&v);
     if (!o[1].n) {
-      snprintf(what, sizeof what, "Erasing %s (id %.8s) deletes every value and all consent of "
+      /* TRANSLATORS: ends in "This" ("Dit"): "... cannot be undone" follows. */
+      snprintf(what, sizeof what, _("Erasing %s (id %.8s) deletes every value and all consent of "
                "this volunteer here and on every node the erasure reaches; only the date, your "
-               "organisation and the reason stay. This", name[0] ? cli_safe(name, -1) : "this volunteer",
+               "organisation and the reason stay. This"), name[0] ? cli_safe(name, -1) : _("this volunteer"),
                hex);
       answer = name[0] ? name : hex;
       if (!name[0]) hex[8] = 0;
