@@ -59,6 +59,9 @@ const char *cli_safe(const char *s, int indent);
  * cli_safe, so that it stays one line whatever the arguments hold. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* kr_strerror(err) translated: every message of a kr_ error printed for
+ * a person goes through this. */
+const char *cli_strerror(int err);
 /* Message for a kr_ error, with the reason a validator gave. */
 int cli_fail_kr(int err, const char *what, const char *why);
 /* Message for a failed edit or commit: a node not admitted yet is told

@@ -53,7 +53,7 @@ static int bundle_export(int argc, char **argv)
       goto out;
     }
   }
-  rc = kr_bundle_export(n, cli_val(&o[0]), o[1].n ? peer : NULL, progress, "exporting", &res);
+  rc = kr_bundle_export(n, cli_val(&o[0]), o[1].n ? peer : NULL, progress, _("exporting"), &res);
   if (rc == KR_ENOTMEMBER) {
     rc = cli_fail(_("this node is not a member yet, so there is nobody to encrypt a bundle for"));
     goto out;
@@ -66,7 +66,7 @@ static int bundle_export(int argc, char **argv)
     rc = cli_fail(_("cannot write %s: %s"), cli_val(&o[0]), why);
     goto out;
   }
-  if (rc) { rc = cli_fail(_("cannot export: %s"), kr_strerror(rc)); goto out; }
+  if (rc) { rc = cli_fail(_("cannot export: %s"), cli_strerror(rc)); goto out; }
   if (cli_json)
     rc = cli_print_json(json_pack("{s:s, s:I, s:I, s:i}", "file", cli_val(&o[0]), "changes",
                                   (json_int_t)res.changes, "bytes", (json_int_t)res.bytes,
@@ -129,8 +129,8 @@ static int import_error(kr_node *n, int rc, const char *file, const kr_import_re
   }
   case KR_EMALFORMED: case KR_ENONCANON: case KR_EUNKNOWN: case KR_ETOOBIG:
     return cli_fail(_("%s is not a kring bundle, or is damaged (%s); nothing imported"), file,
-                    kr_strerror(rc));
-  default: return cli_fail(_("cannot import %s: %s; nothing imported"), file, kr_strerror(rc));
+                    cli_strerror(rc));
+  default: return cli_fail(_("cannot import %s: %s; nothing imported"), file, cli_strerror(rc));
   }
 }
 
@@ -174,7 +174,7 @@ static int bundle_import(int argc, char **argv)
   if ((rc = cli_parse(argc, argv, NULL, 0, pos, &npos, usage))) goto out;
   if (npos != 1) { rc = cli_usage(usage, _("one bundle file, please")); goto out; }
   if ((rc = cli_open(&n))) goto out;
-  rc = kr_bundle_import(n, pos[0], progress, "importing", &res);
+  rc = kr_bundle_import(n, pos[0], progress, _("importing"), &res);
   if (rc) { rc = import_error(n, rc, pos[0], &res); goto out; }
   cli_node_name(n, res.exporter, name);
   if (res.refused) {
@@ -192,7 +192,7 @@ static int bundle_import(int argc, char **argv)
                                "kring: refused %llu changes; the first, %s seq %llu: %s\n",
                                (unsigned long)res.refused),
               (unsigned long long)res.refused, who,
-              (unsigned long long)res.refused_seq, kr_strerror(res.refusal));
+              (unsigned long long)res.refused_seq, cli_strerror(res.refusal));
   }
   if (res.exporter_removed) {
     struct removal rm;

@@ -237,7 +237,7 @@ static int consent_show(int argc, char **argv)
     /* An erased volunteer's consent went with the rest: show the marker
      * where the history was. */
     kr_volunteer v;
-    if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), argv[0], kr_strerror(rc)); goto out; }
+    if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), argv[0], cli_strerror(rc)); goto out; }
     if (v.erased) {
       char t[32], who[80], hex[65];
       if (cli_json) {

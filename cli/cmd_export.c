@@ -240,19 +240,19 @@ int cmd_export(int argc, char **argv)
   int rc, wrote = 0;
 
   memset(&e, 0, sizeof e);
-  if (!pos) return cli_fail("out of memory");
+  if (!pos) return cli_fail(_("out of memory"));
   if ((rc = cli_parse(argc, argv, o, NOPT, pos, &npos, usage))) goto done;
-  if (npos) { rc = cli_usage(usage, "unexpected argument '%s'", pos[0]); goto done; }
+  if (npos) { rc = cli_usage(usage, _("unexpected argument '%s'"), pos[0]); goto done; }
   fmt = cli_val(&o[FORMAT]);
   out = cli_val(&o[OUT]);
-  if (!fmt || !out) { rc = cli_usage(usage, "--format and --out are required"); goto done; }
+  if (!fmt || !out) { rc = cli_usage(usage, _("--format and --out are required")); goto done; }
   if (strcmp(fmt, "csv") == 0) e.fmt = 0;
   else if (strcmp(fmt, "xlsx") == 0) e.fmt = 1;
   else if (strcmp(fmt, "json") == 0) e.fmt = 2;
-  else { rc = cli_usage(usage, "--format takes csv, xlsx or json"); goto done; }
+  else { rc = cli_usage(usage, _("--format takes csv, xlsx or json")); goto done; }
   e.dutch = !cli_val(&o[LANG]) || strcmp(cli_val(&o[LANG]), "nl") == 0;
   if (cli_val(&o[LANG]) && !e.dutch && strcmp(cli_val(&o[LANG]), "en") != 0) {
-    rc = cli_usage(usage, "--lang takes nl or en");
+    rc = cli_usage(usage, _("--lang takes nl or en"));
     goto done;
   }
   e.sep = ';';
@@ -260,10 +260,10 @@ int cmd_export(int argc, char **argv)
     const char *s = cli_val(&o[SEP]);
     if (strcmp(s, "tab") == 0 || strcmp(s, "\\t") == 0) e.sep = '\t';
     else if (strlen(s) == 1 && strchr(";,\t", s[0])) e.sep = s[0];
-    else { rc = cli_usage(usage, "--separator takes ';', ',' or tab"); goto done; }
+    else { rc = cli_usage(usage, _("--separator takes ';', ',' or tab")); goto done; }
   }
   if (!(list = strdup(cli_val(&o[FIELDS]) ? cli_val(&o[FIELDS]) : EXP_FIELDS_DEFAULT))) {
-    rc = cli_fail("out of memory");
+    rc = cli_fail(_("out of memory"));
     goto done;
   }
   {
@@ -276,26 +276,26 @@ int cmd_export(int argc, char **argv)
       else if (strcmp(w, "language") == 0) f = KR_F_LANGUAGES;
       else f = kr_field_code(w);
       if (f < 0 || head_index(f) < 0) {
-        rc = cli_usage(usage, "--fields: unknown field '%s' (fields: id, name, email, phone, postcode, "
+        rc = cli_usage(usage, _("--fields: unknown field '%s' (fields: id, name, email, phone, postcode, "
                        "city, birth_year, home_org, notes, vog_checked_on, vog_checked_by, "
                        "vog_meets_requirements, skills, languages, availability, organisations, "
-                       "placements)", w);
+                       "placements)"), w);
         goto done;
       }
-      if (e.nf >= 64) { rc = cli_usage(usage, "--fields: too many fields"); goto done; }
+      if (e.nf >= 64) { rc = cli_usage(usage, _("--fields: too many fields")); goto done; }
       e.fields[e.nf++] = f;
       snprintf(fieldnames + strlen(fieldnames), sizeof fieldnames - strlen(fieldnames), "%s%s",
                strlen(fieldnames) ? "," : "", f == EXP_FIELD_ID ? "id" : kr_field_name(f));
     }
   }
-  if (!e.nf) { rc = cli_usage(usage, "--fields names no field"); goto done; }
+  if (!e.nf) { rc = cli_usage(usage, _("--fields names no field")); goto done; }
   memset(&flt, 0, sizeof flt);
   flt.skill = cli_val(&o[SKILL]);
   flt.city = cli_val(&o[CITY]);
   flt.available = cli_val(&o[AVAIL]);
   e.consent = cli_val(&o[CONSENT]);
   if (flt.available && (strlen(flt.available) != 6 || flt.available[3] != '-')) {
-    rc = cli_usage(usage, "--available takes mon-am ... sun-ev");
+    rc = cli_usage(usage, _("--available takes mon-am ... sun-ev"));
     goto done;
   }
   {
@@ -308,8 +308,8 @@ int cmd_export(int argc, char **argv)
   }
   if ((rc = cli_open(&e.n))) goto done;
   if (kr_node_readonly(e.n)) {
-    rc = cli_fail("cannot export from %s: the store is read-only, and every export must be "
-                  "recorded in it (kring log --exports); nothing was exported", cli_home);
+    rc = cli_fail(_("cannot export from %s: the store is read-only, and every export must be "
+                  "recorded in it (kring log --exports); nothing was exported"), cli_home);
     goto done;
   }
   snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out, (long)getpid());
@@ -317,7 +317,7 @@ int cmd_export(int argc, char **argv)
     lxw_workbook_options wo = {.constant_memory = LXW_TRUE, .tmpdir = NULL};
     if (!(e.wb = workbook_new_opt(tmp, &wo)) ||
         !(e.ws = workbook_add_worksheet(e.wb, e.dutch ? "Vrijwilligers" : "Volunteers"))) {
-      rc = cli_fail("cannot write %s: %s", out, strerror(errno));
+      rc = cli_fail(_("cannot write %s: %s"), out, strerror(errno));
       goto done;
     }
     e.head_fmt = workbook_add_format(e.wb);
@@ -333,7 +333,7 @@ int cmd_export(int argc, char **argv)
     worksheet_freeze_panes(e.ws, 1, 0);
   } else {
     if (!(e.f = fopen(tmp, "wb"))) {
-      rc = cli_fail("cannot write %s: %s", out, strerror(errno));
+      rc = cli_fail(_("cannot write %s: %s"), out, strerror(errno));
       goto done;
     }
     if (e.fmt == 0) {
@@ -361,12 +361,12 @@ int cmd_export(int argc, char **argv)
     e.f = NULL;
   }
   if (rc) {
-    rc = cli_fail("cannot export: %s; nothing was exported",
-                  rc == KR_EIO ? "writing the file failed (is the disk full?)" : kr_strerror(rc));
+    rc = cli_fail(_("cannot export: %s; nothing was exported"),
+                  rc == KR_EIO ? _("writing the file failed (is the disk full?)") : cli_strerror(rc));
     goto done;
   }
   if (rename(tmp, out) != 0) {
-    rc = cli_fail("cannot write %s: %s; nothing was exported", out, strerror(errno));
+    rc = cli_fail(_("cannot write %s: %s; nothing was exported"), out, strerror(errno));
     goto done;
   }
   wrote = 0;
@@ -384,8 +384,8 @@ int cmd_export(int argc, char **argv)
     if ((rc = kr_node_export_record(e.n, &r))) {
       unlink(out);
       if (!cli_store_trouble())
-        cli_fail("cannot record the export in the store (%s), so %s was deleted again; nothing "
-                 "was exported", kr_strerror(rc), out);
+        cli_fail(_("cannot record the export in the store (%s), so %s was deleted again; nothing "
+                 "was exported"), cli_strerror(rc), out);
       rc = CLI_FAIL;
       goto done;
     }
@@ -395,8 +395,10 @@ int cmd_export(int argc, char **argv)
                                   "volunteers", (json_int_t)e.count, "fields", fieldnames,
                                   "filter", filter));
   else
-    printf("wrote %llu volunteer%s (%s) to %s; recorded (kring log --exports)\n",
-           (unsigned long long)e.count, e.count == 1 ? "" : "s", fieldnames, cli_safe(out, -1));
+    printf(ngettext("wrote %llu volunteer (%s) to %s; recorded (kring log --exports)\n",
+                    "wrote %llu volunteers (%s) to %s; recorded (kring log --exports)\n",
+                    (unsigned long)e.count),
+           (unsigned long long)e.count, fieldnames, cli_safe(out, -1));
 done:
   if (e.wb) workbook_close(e.wb);
   if (e.f) fclose(e.f);
@@ -421,9 +423,11 @@ static int log_one(void *ctx, const kr_export_rec *r)
                                          "fields", r->fields, "filter", r->filter, "volunteers",
                                          (json_int_t)r->count, "file", r->file));
   } else {
-    printf("%s  %-10s %-4s %6llu volunteer%s  %s%s%s  %s\n", t, cli_safe(r->user, -1),
-           cli_safe(r->format, -1), (unsigned long long)r->count, r->count == 1 ? " " : "s",
-           cli_safe(r->fields, -1), r->filter[0] ? "  where " : "", cli_safe(r->filter, -1),
+    /* TRANSLATORS: a table row; the two forms line up (same width) */
+    printf(ngettext("%s  %-10s %-4s %6llu volunteer   %s%s%s  %s\n",
+                    "%s  %-10s %-4s %6llu volunteers  %s%s%s  %s\n", (unsigned long)r->count),
+           t, cli_safe(r->user, -1), cli_safe(r->format, -1), (unsigned long long)r->count,
+           cli_safe(r->fields, -1), r->filter[0] ? _("  where ") : "", cli_safe(r->filter, -1),
            cli_safe(r->file, -1));
   }
   return 0;
@@ -435,7 +439,7 @@ int cli_log_exports(kr_node *n)
   int rc = kr_node_exports(n, log_one, arr);
   if (rc) {
     json_decref(arr);
-    return cli_fail("reading the record of exports: %s", kr_strerror(rc));
+    return cli_fail(_("reading the record of exports: %s"), cli_strerror(rc));
   }
   return arr ? cli_print_json(arr) : CLI_OK;
 }

@@ -15,6 +15,7 @@
  * latest, before anything is written.
  */
 #include <ctype.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,9 +282,9 @@ static int norm(imp *im, plan *p, const char *col, int field, const char *value,
   const char *why = NULL;
   int rc = kr_normalise_field(field, value, out, KR_VALUE_MAX + 1, im->this_year, &why);
   if (rc == KR_EBSN)
-    return refuse(p, col, "'%s' looks like a BSN (citizen service number); kring never stores one%s",
+    return refuse(p, col, _("'%s' looks like a BSN (citizen service number); kring never stores one%s"),
                   value, "");
-  if (rc) return refuse(p, col, "'%s': %s", value, why ? why : kr_strerror(rc));
+  if (rc) return refuse(p, col, "'%s': %s", value, why ? why : cli_strerror(rc));
   return 0;
 }
 
@@ -292,7 +293,7 @@ static int set_single(imp *im, plan *p, const char *col, int field, const char *
   char out[KR_VALUE_MAX + 1];
   if (p->single[field]) return 0;      /* an earlier column gave it */
   if (norm(im, p, col, field, value, out)) return -1;
-  if (!(p->single[field] = strdup(out))) return refuse(p, col, "out of memory%s%s", NULL, NULL);
+  if (!(p->single[field] = strdup(out))) return refuse(p, col, _("out of memory%s%s"), NULL, NULL);
   p->col_of[field] = col;
   return 0;
 }
@@ -315,7 +316,7 @@ static int add_item(imp *im, plan *p, const char *col, int field, const char *va
     len = (size_t)(s - p->items[f]);
   }
   l = strlen(out) + 1;
-  if (!(g = realloc(p->items[f], len + l))) return refuse(p, col, "out of memory%s%s", NULL, NULL);
+  if (!(g = realloc(p->items[f], len + l))) return refuse(p, col, _("out of memory%s%s"), NULL, NULL);
   memcpy(g + len, out, l);
   p->items[f] = g;
   p->nitems[f]++;
@@ -352,7 +353,7 @@ static int cell_value(imp *im, plan *p, const column *c, const char *raw)
     int y, m, d;
     char year[8];
     if (!rp_date(v, im->this_year, 1, &y, &m, &d, nt, sizeof nt))
-      return refuse(p, col, "'%s' is not a date (dd-mm-jjjj)%s", v, "");
+      return refuse(p, col, _("'%s' is not a date (dd-mm-jjjj)%s"), v, "");
     if (nt[0]) repaired(im, p->row, col, nt);
     snprintf(year, sizeof year, "%d", y);
     return set_single(im, p, col, KR_F_BIRTH_YEAR, year);
@@ -373,7 +374,7 @@ static int cell_value(imp *im, plan *p, const column *c, const char *raw)
   case KR_F_POSTCODE:
     rp_postcode(v, fixed, sizeof fixed);
     if (strcmp(fixed, v) != 0) {
-      snprintf(nt, sizeof nt, "%s written as %s", v, fixed);
+      snprintf(nt, sizeof nt, _("%s written as %s"), v, fixed);
       repaired(im, p->row, col, nt);
     }
     return set_single(im, p, col, c->field, fixed);
@@ -381,9 +382,9 @@ static int cell_value(imp *im, plan *p, const column *c, const char *raw)
     int y, m, d;
     if (strlen(v) != 4 || strspn(v, "0123456789") != 4) {
       if (!rp_date(v, im->this_year, 1, &y, &m, &d, nt, sizeof nt))
-        return refuse(p, col, "'%s' is not a year of birth%s", v, "");
+        return refuse(p, col, _("'%s' is not a year of birth%s"), v, "");
       snprintf(fixed, sizeof fixed, "%d", y);
-      snprintf(nt, sizeof nt, "year of birth %s taken from the date %s", fixed, v);
+      snprintf(nt, sizeof nt, _("year of birth %s taken from the date %s"), fixed, v);
       repaired(im, p->row, col, nt);
       return set_single(im, p, col, c->field, fixed);
     }
@@ -392,7 +393,7 @@ static int cell_value(imp *im, plan *p, const column *c, const char *raw)
   case KR_F_VOG_CHECKED_ON: {
     int y, m, d;
     if (!rp_date(v, im->this_year, 0, &y, &m, &d, nt, sizeof nt))
-      return refuse(p, col, "'%s' is not a date (dd-mm-jjjj)%s", v, "");
+      return refuse(p, col, _("'%s' is not a date (dd-mm-jjjj)%s"), v, "");
     snprintf(fixed, sizeof fixed, "%04d-%02d-%02d", y, m, d);
     if (nt[0]) repaired(im, p->row, col, nt);
     return set_single(im, p, col, c->field, fixed);
@@ -405,7 +406,7 @@ static int cell_value(imp *im, plan *p, const column *c, const char *raw)
     if (!strcmp(l, "nee") || !strcmp(l, "no") || !strcmp(l, "n") || !strcmp(l, "0") ||
         !strcmp(l, "onwaar") || !strcmp(l, "false"))
       return set_single(im, p, col, c->field, "no");
-    return refuse(p, col, "'%s': must be ja or nee%s", v, "");
+    return refuse(p, col, _("'%s': must be ja or nee%s"), v, "");
   }
   case KR_F_EMAIL:
     if (strncasecmp(v, "mailto:", 7) == 0) memmove(v, v + 7, strlen(v + 7) + 1);
@@ -429,15 +430,15 @@ static int cell_value(imp *im, plan *p, const column *c, const char *raw)
         char codes[21][8];
         size_t k;
         if (!rp_availability(items[i], codes, &k))
-          return refuse(p, col, "'%s' is not an availability (ma ochtend, di middag, wo avond, "
-                                "za, ma-vr ochtend, or mon-am ... sun-ev)%s", items[i], "");
+          return refuse(p, col, _("'%s' is not an availability (ma ochtend, di middag, wo avond, "
+                                "za, ma-vr ochtend, or mon-am ... sun-ev)%s"), items[i], "");
         if (k != 1 || strcmp(codes[0], items[i]) != 0) {
           char list[21 * 8] = "";
           for (size_t j = 0; j < k; j++) {
             if (j) strcat(list, " ");
             strcat(list, codes[j]);
           }
-          snprintf(nt, sizeof nt, "'%s' read as %s", items[i], list);
+          snprintf(nt, sizeof nt, _("'%s' read as %s"), items[i], list);
           repaired(im, p->row, col, nt);
         }
         for (size_t j = 0; j < k; j++)
@@ -498,7 +499,7 @@ static int read_row(imp *im, const sheet_row *r, plan *p, int *empty)
     if (set_single(im, p, name_col, KR_F_NAME, name)) return -1;
   }
   if (!p->single[KR_F_NAME] && !p->single[KR_F_EMAIL] && !p->single[KR_F_PHONE])
-    return refuse(p, NULL, "the row has no name, e-mail or phone number to know the volunteer by%s%s",
+    return refuse(p, NULL, _("the row has no name, e-mail or phone number to know the volunteer by%s%s"),
                   NULL, NULL);
   return 0;
 }
@@ -550,7 +551,7 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
     if (!p->single[f]) continue;
     if (!new && v.val.v[f] && strcmp(v.val.v[f], p->single[f]) == 0) continue;
     if ((rc = kr_txn_set(im->t, id, f, p->single[f], &why))) {
-      refuse(p, p->col_of[f], "'%s': %s", p->single[f], rc == KR_EBSN ? "looks like a BSN" : why ? why : kr_strerror(rc));
+      refuse(p, p->col_of[f], "'%s': %s", p->single[f], rc == KR_EBSN ? _("looks like a BSN") : why ? why : cli_strerror(rc));
       break;
     }
     ++*nops;
@@ -562,7 +563,7 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
     for (size_t i = 0; i < p->nitems[f - 32] && !rc; i++, s += strlen(s) + 1) {
       if (!new && has_item(&v, f, s)) continue;
       if ((rc = kr_txn_add(im->t, id, f, s, &why))) {
-        refuse(p, p->scol[f - 32], "'%s': %s", s, why ? why : kr_strerror(rc));
+        refuse(p, p->scol[f - 32], "'%s': %s", s, why ? why : cli_strerror(rc));
         break;
       }
       ++*nops;
@@ -576,7 +577,7 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
           if (strcmp(q, have) == 0) keep = 1;
         if (keep) continue;
         if ((rc = kr_txn_remove(im->t, id, f, have, &why))) {
-          refuse(p, p->scol[f - 32], "removing '%s': %s", have, why ? why : kr_strerror(rc));
+          refuse(p, p->scol[f - 32], _("removing '%s': %s"), have, why ? why : cli_strerror(rc));
           break;
         }
         ++*nops;
@@ -590,7 +591,7 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
     if (!cf.granted) {
       if ((rc = kr_txn_grant(im->t, id, im->consent, im->recipient, im->method,
                              im->text_version, "", &why))) {
-        refuse(p, im->consent_col, "consent: %s%s", why ? why : kr_strerror(rc), "");
+        refuse(p, im->consent_col, _("consent: %s%s"), why ? why : cli_strerror(rc), "");
       } else {
         ++*nops;
         if (strlen(changed) + 40 < cap)
@@ -649,12 +650,14 @@ static void progress(imp *im, uint64_t row, int last)
   if (!last && now == shown) return;
   shown = now;
   if (im->pass == 1) {
-    fprintf(stderr, "\rkring import: checking row %llu", (unsigned long long)row);
+    fputc('\r', stderr);
+    fprintf(stderr, _("kring import: checking row %llu"), (unsigned long long)row);
   } else {
     size_t done = im->row_i, total = im->nrows ? im->nrows : 1, w = 30, fill = done * w / total;
-    fprintf(stderr, "\rkring import: writing [");
+    fprintf(stderr, "\r%s [", _("kring import: writing"));
     for (size_t i = 0; i < w; i++) fputc(i < fill ? '#' : ' ', stderr);
-    fprintf(stderr, "] %zu/%zu rows", done, im->nrows);
+    fprintf(stderr, "] ");
+    fprintf(stderr, _("%zu/%zu rows"), done, im->nrows);
   }
   if (last) fputc('\n', stderr);
   fflush(stderr);
@@ -708,26 +711,26 @@ static int data_row(imp *im, const sheet_row *r)
     /* match: e-mail, else phone, else name and year of birth */
     if (p.single[KR_F_EMAIL]) {
       snprintf(k, sizeof k, "e:%s", p.single[KR_F_EMAIL]);
-      if ((hit = map_find(&im->m, k))) by = "e-mail";
+      if ((hit = map_find(&im->m, k))) by = _("e-mail");
     }
     if (!hit && p.single[KR_F_PHONE]) {
       snprintf(k, sizeof k, "p:%s", p.single[KR_F_PHONE]);
-      if ((hit = map_find(&im->m, k))) by = "phone number";
+      if ((hit = map_find(&im->m, k))) by = _("phone number");
     }
     if (!hit && p.single[KR_F_NAME] && p.single[KR_F_BIRTH_YEAR]) {
       name_key(p.single[KR_F_NAME], p.single[KR_F_BIRTH_YEAR], k, sizeof k);
-      if ((hit = map_find(&im->m, k))) by = "name and year of birth";
+      if ((hit = map_find(&im->m, k))) by = _("name and year of birth");
     }
     if (hit && *hit < 0) {
       char rowtxt[32];
       snprintf(rowtxt, sizeof rowtxt, "%lld", (long long)-*hit);
-      refuse(&p, NULL, "the same volunteer as row %s (same %s); keep one of the two rows", rowtxt, by);
+      refuse(&p, NULL, _("the same volunteer as row %s (same %s); keep one of the two rows"), rowtxt, by);
       goto refused;
     }
     if (hit && im->taken[*hit]) {
       char rowtxt[32];
       snprintf(rowtxt, sizeof rowtxt, "%llu", (unsigned long long)im->taken[*hit]);
-      refuse(&p, NULL, "the same volunteer as row %s (same %s); keep one of the two rows", rowtxt, by);
+      refuse(&p, NULL, _("the same volunteer as row %s (same %s); keep one of the two rows"), rowtxt, by);
       goto refused;
     }
     if (hit) im->taken[*hit] = r->row;
@@ -738,7 +741,7 @@ static int data_row(imp *im, const sheet_row *r)
     memcpy(id, im->ids[im->match[idx]], KR_SUBJECT_LEN);
   } else {
     if (!p.single[KR_F_NAME]) {
-      refuse(&p, NULL, "a new volunteer needs a name%s%s", NULL, NULL);
+      refuse(&p, NULL, _("a new volunteer needs a name%s%s"), NULL, NULL);
       goto refused;
     }
     kr_txn_new_subject(im->t, id);
@@ -782,9 +785,9 @@ refused:
   /* pass 2: what pass 1 let through is refused now (another kring changed
    * the store meanwhile): stop; what is written stays, and is consistent */
   fprintf(stderr, "\n");
-  cli_fail("row %llu%s%s%s: %s; the rows before it were imported, the rest not: import the sheet "
-           "again to finish (rows already in kring show as unchanged)",
-           (unsigned long long)r->row, p.err_col ? ", column '" : "", p.err_col ? p.err_col : "",
+  cli_fail(_("row %llu%s%s%s: %s; the rows before it were imported, the rest not: import the sheet "
+           "again to finish (rows already in kring show as unchanged)"),
+           (unsigned long long)r->row, p.err_col ? _(", column '") : "", p.err_col ? p.err_col : "",
            p.err_col ? "'" : "", p.err);
   im->fatal = 1;
   plan_free(&p);
@@ -807,7 +810,7 @@ static int map_header(imp *im, const sheet_row *r)
     column *c = &im->col[i];
     char key[128], t[KR_VALUE_MAX + 1];
     rp_trim(r->cell[i], t, sizeof t);
-    if (!(c->header = strdup(t[0] ? t : "(no header)"))) return KR_ENOMEM;
+    if (!(c->header = strdup(t[0] ? t : _("(no header)")))) return KR_ENOMEM;
     rp_header_key(t, key, sizeof key);
     c->kind = rp_header(t, &c->field);
     for (size_t k = 0; k < im->nmaps; k++) {
@@ -826,9 +829,9 @@ static int map_header(imp *im, const sheet_row *r)
       if (strcmp(ck, key) == 0 && key[0]) c->kind = RP_CONSENT;
     }
     if (c->kind == RP_BSN) {
-      cli_fail("column '%s' holds BSNs (citizen service numbers). kring never stores a BSN, and "
+      cli_fail(_("column '%s' holds BSNs (citizen service numbers). kring never stores a BSN, and "
                "Dutch law does not allow your organisation to keep them. Delete the column from "
-               "the sheet and import again; nothing was imported", c->header);
+               "the sheet and import again; nothing was imported"), c->header);
       im->fatal = 1;
       return KR_EBSN;
     }
@@ -851,7 +854,7 @@ static int map_header(imp *im, const sheet_row *r)
     int found = 0;
     for (size_t i = 0; i < im->ncol; i++) found |= im->col[i].kind == RP_CONSENT;
     if (!found) {
-      cli_fail("--consent-column '%s': the sheet has no such column", im->consent_col);
+      cli_fail(_("--consent-column '%s': the sheet has no such column"), im->consent_col);
       im->fatal = 1;
       return KR_ENOTFOUND;
     }
@@ -894,9 +897,9 @@ static int on_row(void *ctx, const sheet_row *r)
     }
     im->n_above++;
     if (r->row >= IMP_HEADER_SCAN) {
-      cli_fail("found no column kring knows in the first %d rows of %s; the header row should "
+      cli_fail(_("found no column kring knows in the first %d rows of %s; the header row should "
                "hold names such as Naam, E-mail, Telefoon, Postcode, Woonplaats (or use "
-               "--map 'Column=field')", IMP_HEADER_SCAN, im->file);
+               "--map 'Column=field')"), IMP_HEADER_SCAN, im->file);
       im->fatal = 1;
       return KR_ENOTFOUND;
     }
@@ -914,15 +917,15 @@ static int read_file(imp *im, const char *sheet, char sep, sheet_info *info)
   if (dot && strcasecmp(dot, ".xlsx") == 0)
     return sheet_xlsx_read_file(im->file, sheet, info, on_row, im);
   if (dot && strcasecmp(dot, ".xls") == 0) {
-    snprintf(info->err, sizeof info->err, "an old Excel file (.xls) cannot be read; open it in "
-             "Excel or LibreOffice and save it as .xlsx (Excel workbook) or CSV");
+    snprintf(info->err, sizeof info->err, _("an old Excel file (.xls) cannot be read; open it in "
+             "Excel or LibreOffice and save it as .xlsx (Excel workbook) or CSV"));
     return SHEET_EREAD;
   }
   {
     FILE *f = fopen(im->file, "rb");
     int rc;
     if (!f) {
-      snprintf(info->err, sizeof info->err, "cannot open it");
+      snprintf(info->err, sizeof info->err, "%s", _("cannot open it"));
       return SHEET_EREAD;
     }
     rc = sheet_csv_read(f, sep, info, on_row, im);
@@ -941,19 +944,19 @@ static void print_list(json_t *list, uint64_t total, const char *title, int kind
     const char *col = json_string_value(json_object_get(e, "column"));
     if (i >= IMP_SHOW_MAX) break;
     if (kind == 0)
-      printf("  row %lld%s%s%s: %s\n", (long long)json_integer_value(json_object_get(e, "row")),
-             col ? ", column '" : "", col ? cli_safe(col, -1) : "", col ? "'" : "",
+      printf(_("  row %lld%s%s%s: %s\n"), (long long)json_integer_value(json_object_get(e, "row")),
+             col ? _(", column '") : "", col ? cli_safe(col, -1) : "", col ? "'" : "",
              cli_safe(json_string_value(json_object_get(e, "reason")), -1));
     else if (kind == 1)
-      printf("  row %lld, column '%s': %s\n", (long long)json_integer_value(json_object_get(e, "row")),
+      printf(_("  row %lld, column '%s': %s\n"), (long long)json_integer_value(json_object_get(e, "row")),
              cli_safe(col, -1), cli_safe(json_string_value(json_object_get(e, "repair")), -1));
     else
-      printf("  row %lld (%s): %s\n", (long long)json_integer_value(json_object_get(e, "row")),
+      printf(_("  row %lld (%s): %s\n"), (long long)json_integer_value(json_object_get(e, "row")),
              cli_safe(json_string_value(json_object_get(e, "name")), -1),
              cli_safe(json_string_value(json_object_get(e, "fields")), -1));
   }
   if (total > IMP_SHOW_MAX)
-    printf("  ... and %llu more (--json lists them)\n", (unsigned long long)(total - IMP_SHOW_MAX));
+    printf(_("  ... and %llu more (--json lists them)\n"), (unsigned long long)(total - IMP_SHOW_MAX));
 }
 
 static json_t *report(imp *im, const sheet_info *info, int written)
@@ -990,9 +993,12 @@ int cmd_import(int argc, char **argv)
 
   memset(&im, 0, sizeof im);
   memset(&info, 0, sizeof info);
-  if (!pos) return cli_fail("out of memory");
+  /* With --json the report is for a program: its reasons and repairs
+   * stay English, as the texts in kring's other JSON are. */
+  if (cli_json) setlocale(LC_MESSAGES, "C");
+  if (!pos) return cli_fail(_("out of memory"));
   if ((rc = cli_parse(argc, argv, o, NOPT, pos, &npos, usage))) goto out;
-  if (npos != 1) { rc = cli_usage(usage, npos ? "one FILE at a time" : "missing FILE"); goto out; }
+  if (npos != 1) { rc = cli_usage(usage, npos ? _("one FILE at a time") : _("missing FILE")); goto out; }
   im.file = pos[0];
   im.dry = o[DRY].n > 0;
   im.skip_bad = o[SKIP].n > 0;
@@ -1004,12 +1010,12 @@ int cmd_import(int argc, char **argv)
   for (size_t i = 0; i < im.nmaps; i++) {
     const char *eq = strrchr(im.maps[i], '=');
     int f;
-    if (!eq || eq == im.maps[i]) { rc = cli_usage(usage, "--map takes 'Column=field', got '%s'", im.maps[i]); goto out; }
+    if (!eq || eq == im.maps[i]) { rc = cli_usage(usage, _("--map takes 'Column=field', got '%s'"), im.maps[i]); goto out; }
     if (rp_target(eq + 1, &f) == RP_UNKNOWN) {
-      rc = cli_usage(usage, "--map '%s': unknown field '%s' (fields: name, first_name, nickname, "
+      rc = cli_usage(usage, _("--map '%s': unknown field '%s' (fields: name, first_name, nickname, "
                      "infix, last_name, email, phone, postcode, city, birth_year, birth_date, "
                      "skills, languages, availability, notes, vog_checked_on, vog_checked_by, "
-                     "vog_meets_requirements, home_org, organisations, placements; or skip)",
+                     "vog_meets_requirements, home_org, organisations, placements; or skip)"),
                      im.maps[i], eq + 1);
       goto out;
     }
@@ -1018,26 +1024,26 @@ int cmd_import(int argc, char **argv)
     const char *s = cli_val(&o[SEP]);
     if (strcmp(s, "tab") == 0 || strcmp(s, "\\t") == 0) sep = '\t';
     else if (strlen(s) == 1 && strchr(";,\t|", s[0])) sep = s[0];
-    else { rc = cli_usage(usage, "--separator takes ';', ',', '|' or tab"); goto out; }
+    else { rc = cli_usage(usage, _("--separator takes ';', ',', '|' or tab")); goto out; }
   }
   im.consent = cli_val(&o[CONSENT]);
   im.consent_col = cli_val(&o[CCOL]);
   im.text_version = cli_val(&o[TEXTV]);
   im.method = KR_METHOD_PAPER;
   if (im.consent && (!cli_val(&o[TO]) || !im.consent_col)) {
-    rc = cli_usage(usage, "--consent needs --to ORG|all and --consent-column COLUMN (the column "
-                          "that says, per volunteer, whether they signed)");
+    rc = cli_usage(usage, _("--consent needs --to ORG|all and --consent-column COLUMN (the column "
+                          "that says, per volunteer, whether they signed)"));
     goto out;
   }
   if (!im.consent && (cli_val(&o[TO]) || im.consent_col || cli_val(&o[METHOD]) || im.text_version)) {
-    rc = cli_usage(usage, "--to, --consent-column, --method and --text-version go with --consent PURPOSE");
+    rc = cli_usage(usage, _("--to, --consent-column, --method and --text-version go with --consent PURPOSE"));
     goto out;
   }
   if (cli_val(&o[METHOD]) && (im.method = kr_method_code(cli_val(&o[METHOD]))) < 1) {
-    rc = cli_usage(usage, "unknown method '%s'", cli_val(&o[METHOD]));
+    rc = cli_usage(usage, _("unknown method '%s'"), cli_val(&o[METHOD]));
     goto out;
   }
-  if (access(im.file, R_OK) != 0) { rc = cli_fail("cannot read %s: no such file, or not readable", im.file); goto out; }
+  if (access(im.file, R_OK) != 0) { rc = cli_fail(_("cannot read %s: no such file, or not readable"), im.file); goto out; }
   if ((rc = cli_open(&im.n))) goto out;
   if (im.consent && strcmp(cli_val(&o[TO]), "all") != 0) {
     if ((rc = cli_member(im.n, cli_val(&o[TO]), im.rcpt, NULL))) goto out;
@@ -1055,32 +1061,32 @@ int cmd_import(int argc, char **argv)
   im.unmapped = json_array();
   im.mapped = json_array();
   if ((rc = kr_node_list(im.n, NULL, held_one, &im))) {
-    rc = cli_fail("reading the register: %s", kr_strerror(rc));
+    rc = cli_fail(_("reading the register: %s"), cli_strerror(rc));
     goto out;
   }
-  if (!(im.taken = calloc(im.nids + 1, sizeof *im.taken))) { rc = cli_fail("out of memory"); goto out; }
+  if (!(im.taken = calloc(im.nids + 1, sizeof *im.taken))) { rc = cli_fail(_("out of memory")); goto out; }
 
   /* pass 1: check */
   im.pass = 1;
   rc = read_file(&im, cli_val(&o[SHEET]), sep, &info);
   if (rc == 0) rc = flush(&im);
   if (im.tty && !im.json) progress(&im, 0, 1);
-  if (rc == SHEET_EREAD) { rc = cli_fail("cannot import %s: %s", im.file, info.err); goto out; }
+  if (rc == SHEET_EREAD) { rc = cli_fail(_("cannot import %s: %s"), im.file, info.err); goto out; }
   if (im.fatal) { rc = CLI_FAIL; goto out; }
-  if (rc) { rc = cli_fail("cannot import %s: %s", im.file, kr_strerror(rc)); goto out; }
+  if (rc) { rc = cli_fail(_("cannot import %s: %s"), im.file, cli_strerror(rc)); goto out; }
   if (!im.have_header) {
-    rc = cli_fail("%s holds no header row with a column kring knows (Naam, E-mail, Telefoon, ...); "
-                  "nothing was imported", im.file);
+    rc = cli_fail(_("%s holds no header row with a column kring knows (Naam, E-mail, Telefoon, ...); "
+                  "nothing was imported"), im.file);
     goto out;
   }
   for (size_t i = 0; i < im.ncol; i++) {
     column *c = &im.col[i];
     if (c->kind == RP_FIELD && c->field == KR_F_PHONE) continue;
     if (c->bsn && c->bsn * 2 >= c->filled) {
-      rc = cli_fail("column '%s' holds BSNs (citizen service numbers): %llu of its %llu values are "
+      rc = cli_fail(_("column '%s' holds BSNs (citizen service numbers): %llu of its %llu values are "
                     "9-digit numbers that pass the elfproef. kring never stores a BSN, and Dutch law "
                     "does not allow your organisation to keep them. Delete the column from the "
-                    "sheet and import again; nothing was imported",
+                    "sheet and import again; nothing was imported"),
                     c->header, (unsigned long long)c->bsn, (unsigned long long)c->filled);
       goto out;
     }
@@ -1095,15 +1101,15 @@ int cmd_import(int argc, char **argv)
     else if (im.t) { kr_txn_abort(im.t); im.t = NULL; }
     if (im.tty && !im.json) progress(&im, 0, 1);
     if (rc == SHEET_EREAD) {
-      rc = cli_fail("cannot read %s again: %s; %llu changes were written: import again to finish",
+      rc = cli_fail(_("cannot read %s again: %s; %llu changes were written: import again to finish"),
                     im.file, info.err, (unsigned long long)im.changes);
       goto out;
     }
     if (im.fatal) { rc = CLI_FAIL; goto out; }
     if (rc) {
       if (!cli_store_trouble())
-        cli_fail("storing the import: %s; %llu changes were written before: import again to finish",
-                 kr_strerror(rc), (unsigned long long)im.changes);
+        cli_fail(_("storing the import: %s; %llu changes were written before: import again to finish"),
+                 cli_strerror(rc), (unsigned long long)im.changes);
       rc = CLI_FAIL;
       goto out;
     }
@@ -1117,33 +1123,37 @@ int cmd_import(int argc, char **argv)
       size_t i;
       json_t *e;
       printf("%s: ", cli_safe(im.file, -1));
-      if (info.encoding) printf("CSV, %s, separator '%s'", info.encoding,
+      if (info.encoding) printf(_("CSV, %s, separator '%s'"), info.encoding,
                                 info.sep == '\t' ? "tab" : (char[]){info.sep, 0});
-      else printf("Excel workbook, sheet '%s'", cli_safe(info.sheet, -1));
-      printf(", header in row %llu\n", (unsigned long long)im.header_row);
+      else printf(_("Excel workbook, sheet '%s'"), cli_safe(info.sheet, -1));
+      printf(_(", header in row %llu\n"), (unsigned long long)im.header_row);
       json_array_foreach(im.mapped, i, e)
         printf("  %-28s -> %s\n", cli_safe(json_string_value(json_object_get(e, "column")), -1),
                json_string_value(json_object_get(e, "field")));
       json_array_foreach(im.unmapped, i, e)
-        printf("  %-28s left out: not a column kring knows (--map '%s=FIELD' imports it)\n",
+        printf(_("  %-28s left out: not a column kring knows (--map '%s=FIELD' imports it)\n"),
                cli_safe(json_string_value(e), -1), cli_safe(json_string_value(e), -1));
-      print_list(im.repairs, im.n_repairs, "repaired", 1);
-      print_list(im.updated, im.n_update, im.dry ? "would update" : "updated", 2);
-      print_list(im.refused, im.n_refused, "refused", 0);
-      printf("%s: %llu new, %llu updated, %llu unchanged, %llu refused, %llu empty row%s",
-             im.dry ? "dry run" : written ? "imported" : im.n_refused && !im.skip_bad ? "not imported" : "nothing to write",
+      print_list(im.repairs, im.n_repairs, _("repaired"), 1);
+      print_list(im.updated, im.n_update, im.dry ? _("would update") : _("updated"), 2);
+      print_list(im.refused, im.n_refused, _("refused"), 0);
+      printf(ngettext("%s: %llu new, %llu updated, %llu unchanged, %llu refused, %llu empty row",
+                      "%s: %llu new, %llu updated, %llu unchanged, %llu refused, %llu empty rows",
+                      (unsigned long)im.n_empty),
+             im.dry ? _("dry run") : written ? _("imported") : im.n_refused && !im.skip_bad ? _("not imported") : _("nothing to write"),
              (unsigned long long)im.n_new, (unsigned long long)im.n_update,
              (unsigned long long)im.n_same, (unsigned long long)im.n_refused,
-             (unsigned long long)im.n_empty, im.n_empty == 1 ? "" : "s");
-      if (im.dry) printf("; nothing was written\n");
-      else if (written) printf("; %llu change%s written\n", (unsigned long long)im.changes,
-                               im.changes == 1 ? "" : "s");
+             (unsigned long long)im.n_empty);
+      if (im.dry) printf(_("; nothing was written\n"));
+      else if (written) printf(ngettext("; %llu change written\n", "; %llu changes written\n",
+                                        (unsigned long)im.changes), (unsigned long long)im.changes);
       else printf("\n");
     }
     if (!im.dry && im.n_refused && !im.skip_bad) {
-      rc = cli_fail("%llu row%s refused (listed above); nothing was imported. Correct the sheet and "
-                    "import again, or add --skip-bad to import the other rows",
-                    (unsigned long long)im.n_refused, im.n_refused == 1 ? "" : "s");
+      rc = cli_fail(ngettext("%llu row refused (listed above); nothing was imported. Correct the "
+                             "sheet and import again, or add --skip-bad to import the other rows",
+                             "%llu rows refused (listed above); nothing was imported. Correct the "
+                             "sheet and import again, or add --skip-bad to import the other rows",
+                             (unsigned long)im.n_refused), (unsigned long long)im.n_refused);
     }
   }
 out:

@@ -51,12 +51,12 @@ static int member_row(void *ctx, const kr_member *m)
 
   cli_hex(m->node, KR_NODE_LEN, hex);
   if (m->removed)
-    snprintf(status, sizeof status, "removed (after its change %llu): %s",
+    snprintf(status, sizeof status, _("removed (after its change %llu): %s"),
              (unsigned long long)m->cutoff, cli_safe(m->reason, -1));
   else if (!m->admitted)
-    snprintf(status, sizeof status, "not admitted: its admission is void (below)");
+    snprintf(status, sizeof status, _("not admitted: its admission is void (below)"));
   else
-    snprintf(status, sizeof status, "%s", m->founder ? "founder" : "member");
+    snprintf(status, sizeof status, "%s", m->founder ? _("founder") : _("member"));
   if (l->arr) {
     json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:b}", "node_id", hex, "org", m->org, "kind",
                           m->kind, "founder", m->founder, "removed", m->removed);
@@ -83,8 +83,8 @@ static int member_row(void *ctx, const kr_member *m)
   /* Every member may admit: who admitted whom, and when, lets an
    * organisation see an admission it did not expect (and remove it). */
   printf("%.12s  %-28.28s %-9s %s%s%s%s%s%s\n", hex, cli_safe(m->org, -1), cli_safe(m->kind, -1),
-         status, memcmp(m->node, kr_node_id(l->n), KR_NODE_LEN) == 0 ? " (this node)" : "",
-         by[0] ? ", admitted by " : "", by, by[0] ? " on " : m->founder ? " since " : "",
+         status, memcmp(m->node, kr_node_id(l->n), KR_NODE_LEN) == 0 ? _(" (this node)") : "",
+         by[0] ? _(", admitted by ") : "", by, by[0] ? _(" on ") : m->founder ? _(" since ") : "",
          by[0] || m->founder ? t : "");
   return 0;
 }
@@ -112,8 +112,8 @@ static int void_row(void *ctx, const kr_void_admission *v)
   cli_time(v->winner_at.hlc, 0, wt);
   cli_node_name(l->n, v->at.origin, by);
   cli_node_name(l->n, v->winner, winner);
-  printf("%.12s  %s, admitted by %s on %s: void, the invite had already admitted %s on %s.\n"
-         "              %s must ask a member for a new invite and join with it.\n",
+  printf(_("%.12s  %s, admitted by %s on %s: void, the invite had already admitted %s on %s.\n"
+         "              %s must ask a member for a new invite and join with it.\n"),
          hex, cli_safe(v->org, -1), by, t, winner, wt, cli_safe(v->org, -1));
   return 0;
 }
@@ -122,7 +122,7 @@ static int list_void(kr_node *n, json_t *arr)
 {
   struct list_ctx l = {n, arr};
   int rc = kr_node_void_admissions(n, void_row, &l);
-  return rc ? cli_fail("reading the members: %s", kr_strerror(rc)) : CLI_OK;
+  return rc ? cli_fail(_("reading the members: %s"), cli_strerror(rc)) : CLI_OK;
 }
 
 /* 1 when a void admission is known (for the heading). */
@@ -137,7 +137,7 @@ static int list_members(kr_node *n, json_t *arr)
 {
   struct list_ctx l = {n, arr};
   int rc = kr_node_members(n, member_row, &l);
-  return rc ? cli_fail("reading the members: %s", kr_strerror(rc)) : CLI_OK;
+  return rc ? cli_fail(_("reading the members: %s"), cli_strerror(rc)) : CLI_OK;
 }
 
 int cmd_network(int argc, char **argv)
@@ -147,7 +147,7 @@ int cmd_network(int argc, char **argv)
   kr_node *n;
   int rc, member;
 
-  if (argc) return cli_usage("kring network", "unexpected argument '%s'", argv[0]);
+  if (argc) return cli_usage("kring network", _("unexpected argument '%s'"), argv[0]);
   if ((rc = cli_open(&n))) return rc;
   kr_node_network(n, net, founder);
   cli_hex(net, KR_NETWORK_LEN, nhex);
@@ -167,15 +167,15 @@ int cmd_network(int argc, char **argv)
     rc = cli_print_json(o);
   } else {
     int voids = 0;
-    printf("network  %s\nfounder  %s\n", nhex, fname);
+    printf(_("network  %s\nfounder  %s\n"), nhex, fname);
     if (member != 1)
-      printf("this node is not a member yet: a member must accept its join request and send it "
-             "a bundle\n");
+      printf(_("this node is not a member yet: a member must accept its join request and send it "
+             "a bundle\n"));
     printf("\n");
     rc = list_members(n, NULL);
     kr_node_void_admissions(n, any_void, &voids);
     if (!rc && voids) {
-      printf("\nadmissions that do not count (one invite admits one node):\n");
+      printf(_("\nadmissions that do not count (one invite admits one node):\n"));
       rc = list_void(n, NULL);
     }
   }
@@ -190,25 +190,38 @@ out:
 static const char *resend(const char *what)
 {
   return strcmp(what, "invite") == 0
-    ? "ask the member who sent it to send it again as a file (kring invite --out "
-      "uitnodiging.txt, sent as an attachment), then run kring join uitnodiging.txt --org NAME"
-    : "ask them to send it again as a file (kring join ... --offline --out verzoek.txt, sent as "
-      "an attachment), then run kring member accept verzoek.txt";
+    ? _("ask the member who sent it to send it again as a file (kring invite --out "
+        "uitnodiging.txt, sent as an attachment), then run kring join uitnodiging.txt --org NAME")
+    : _("ask them to send it again as a file (kring join ... --offline --out verzoek.txt, sent as "
+        "an attachment), then run kring member accept verzoek.txt");
 }
 
+/* Each message whole for an invite and for a join request: in Dutch
+ * they differ in more than the noun (deze uitnodiging, dit verzoek). */
 static int invite_error(int rc, const char *what)
 {
+  int inv = strcmp(what, "invite") == 0;
   switch (rc) {
   case KR_EBADSIG:
-    return cli_fail("this %s does not verify: a character in it was changed, often by a mail "
-                    "program that wrapped or quoted it; %s", what, resend(what));
+    return cli_fail(inv ? _("this invite does not verify: a character in it was changed, often "
+                            "by a mail program that wrapped or quoted it; %s")
+                        : _("this join request does not verify: a character in it was changed, "
+                            "often by a mail program that wrapped or quoted it; %s"),
+                    resend(what));
   case KR_ETRUNCATED:
-    return cli_fail("this %s is cut short: probably cut off, or wrapped by a mail program with a "
-                    "part lost; %s", what, resend(what));
-  case KR_ETOOBIG: return cli_fail("this %s is too long to be a kring %s; %s", what, what, resend(what));
+    return cli_fail(inv ? _("this invite is cut short: probably cut off, or wrapped by a mail "
+                            "program with a part lost; %s")
+                        : _("this join request is cut short: probably cut off, or wrapped by a "
+                            "mail program with a part lost; %s"), resend(what));
+  case KR_ETOOBIG:
+    return cli_fail(inv ? _("this invite is too long to be a kring invite; %s")
+                        : _("this join request is too long to be a kring join request; %s"),
+                    resend(what));
   default:
-    return cli_fail("this %s is damaged (%s): probably cut or wrapped by a mail program; %s",
-                    what, kr_strerror(rc), resend(what));
+    return cli_fail(inv ? _("this invite is damaged (%s): probably cut or wrapped by a mail "
+                            "program; %s")
+                        : _("this join request is damaged (%s): probably cut or wrapped by a "
+                            "mail program; %s"), cli_strerror(rc), resend(what));
   }
 }
 
@@ -221,21 +234,26 @@ static int line_arg(const char *arg, const char *prefix, const char *what, char 
 {
   const char *other = strcmp(prefix, KR_INVITE_PREFIX) == 0 ? KR_JOIN_PREFIX : KR_INVITE_PREFIX;
   char *text = NULL;
-  int rc;
+  int rc, inv = strcmp(what, "invite") == 0;
 
   if (!strstr(arg, prefix) && !strstr(arg, other)) {
     FILE *f = fopen(arg, "rb");
     size_t len;
     if (!f) {
       if (errno == ENOENT && (strchr(arg, '/') || strchr(arg, '.')) && !strchr(arg, ' '))
-        return cli_fail("no such file: %s; give the %s line itself (in quotes), or the file it "
-                        "is in", arg, what);
+        return cli_fail(inv ? _("no such file: %s; give the invite line itself (in quotes), or "
+                                "the file it is in")
+                            : _("no such file: %s; give the join request line itself (in "
+                                "quotes), or the file it is in"), arg);
       if (errno != ENOENT)
-        return cli_fail("cannot read %s: %s", arg, strerror(errno));
-      return cli_fail("this is not a kring %s (a kring %s starts with %s); give the whole line "
-                      "in quotes, or the file it is in", what, what, prefix);
+        return cli_fail(_("cannot read %s: %s"), arg, strerror(errno));
+      return cli_fail(inv ? _("this is not a kring invite (a kring invite starts with %s); give "
+                              "the whole line in quotes, or the file it is in")
+                          : _("this is not a kring join request (a kring join request starts "
+                              "with %s); give the whole line in quotes, or the file it is in"),
+                      prefix);
     }
-    if (!(text = malloc(65536))) { fclose(f); return cli_fail("out of memory"); }
+    if (!(text = malloc(65536))) { fclose(f); return cli_fail(_("out of memory")); }
     len = fread(text, 1, 65535, f);
     text[len] = 0;
     fclose(f);
@@ -244,14 +262,21 @@ static int line_arg(const char *arg, const char *prefix, const char *what, char 
   }
   rc = kr_invite_extract(arg, prefix, out, cap);
   if (rc == KR_ENOTFOUND && strstr(arg, other))
-    rc = strcmp(what, "invite") == 0
-      ? cli_fail("this is a join request, not an invite: the member who invited runs kring "
-                 "member accept with it")
-      : cli_fail("this is an invite, not a join request: the new organisation runs kring join "
-                 "with it");
+    rc = inv
+      ? cli_fail(_("this is a join request, not an invite: the member who invited runs kring "
+                 "member accept with it"))
+      : cli_fail(_("this is an invite, not a join request: the new organisation runs kring join "
+                 "with it"));
   else if (rc == KR_ENOTFOUND)
-    rc = cli_fail("%s holds no kring %s (the line starts with %s); ask for it again", arg == text ?
-                  "the file" : "this", what, prefix);
+    rc = cli_fail(arg == text
+                  ? inv ? _("the file holds no kring invite (the line starts with %s); ask for "
+                            "it again")
+                        : _("the file holds no kring join request (the line starts with %s); "
+                            "ask for it again")
+                  : inv ? _("this holds no kring invite (the line starts with %s); ask for it "
+                            "again")
+                        : _("this holds no kring join request (the line starts with %s); ask "
+                            "for it again"), prefix);
   else if (rc)
     rc = invite_error(rc, what);
   free(text);
@@ -266,17 +291,17 @@ static int write_line_file(const char *path, const char *line, const char *about
   FILE *f;
   int fd;
 
-  if (cli_write_problem(path, why, sizeof why)) return cli_fail("cannot write %s: %s", path, why);
+  if (cli_write_problem(path, why, sizeof why)) return cli_fail(_("cannot write %s: %s"), path, why);
   if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 || !(f = fdopen(fd, "w"))) {
     int e = errno;
     if (fd >= 0) close(fd);
-    return cli_fail("cannot write %s: %s", path, strerror(e));
+    return cli_fail(_("cannot write %s: %s"), path, strerror(e));
   }
   fchmod(fd, 0600);
   fprintf(f, "%s\n\n%s\n", line, about);
   if (fclose(f) != 0) {
     if (!cli_write_problem(path, why, sizeof why)) snprintf(why, sizeof why, "%s", strerror(errno));
-    return cli_fail("cannot write %s: %s", path, why);
+    return cli_fail(_("cannot write %s: %s"), path, why);
   }
   return CLI_OK;
 }
@@ -295,53 +320,53 @@ int cmd_invite(int argc, char **argv)
   size_t npos;
   int rc;
 
-  if (!pos) return cli_fail("out of memory");
+  if (!pos) return cli_fail(_("out of memory"));
   if ((rc = cli_parse(argc, argv, o, 3, pos, &npos, usage))) goto out;
-  if (npos) { rc = cli_usage(usage, "unexpected argument '%s'", pos[0]); goto out; }
+  if (npos) { rc = cli_usage(usage, _("unexpected argument '%s'"), pos[0]); goto out; }
   if (cli_val(&o[0]) && !(dur = parse_duration(cli_val(&o[0])))) {
-    rc = cli_usage(usage, "--expires takes a duration such as 30m, 24h or 7d (at most 30d)");
+    rc = cli_usage(usage, _("--expires takes a duration such as 30m, 24h or 7d (at most 30d)"));
     goto out;
   }
-  if (o[1].n > KR_INVITE_ADDRS) { rc = cli_usage(usage, "at most %d addresses", KR_INVITE_ADDRS); goto out; }
+  if (o[1].n > KR_INVITE_ADDRS) { rc = cli_usage(usage, _("at most %d addresses"), KR_INVITE_ADDRS); goto out; }
   if ((rc = cli_open(&n))) goto out;
   if ((rc = kr_node_is_member(n, kr_node_id(n))) != 1) {
-    rc = cli_fail("this node is not a member of its network yet, so it cannot invite: it waits "
+    rc = cli_fail(_("this node is not a member of its network yet, so it cannot invite: it waits "
                   "to be admitted (kring network says so); ask a member to invite the other "
-                  "organisation");
+                  "organisation"));
     goto out;
   }
   kr_node_network(n, net, founder);
   expires = kr_node_now_ms(n) + dur;
   if ((rc = kr_invite_make(kr_node_secret_key(n), net, founder, expires, o[1].vals, o[1].n, line,
                            sizeof line))) {
-    rc = cli_fail("cannot make the invite: %s (addresses are HOST:PORT, up to %d characters)",
-                  kr_strerror(rc), KR_ADDR_MAX);
+    rc = cli_fail(_("cannot make the invite: %s (addresses are HOST:PORT, up to %d characters)"),
+                  cli_strerror(rc), KR_ADDR_MAX);
     goto out;
   }
   cli_ms_time(expires, t);
   if (cli_val(&o[2])) {
     char about[1024];
     snprintf(about, sizeof about,
-             "This is an invite to the kring network of %s. It works once, until %s.\n"
+             _("This is an invite to the kring network of %s. It works once, until %s.\n"
              "Keep it to yourself: whoever has it can join. To join, save this file and run:\n"
-             "  kring join %s --org \"YOUR ORGANISATION\" --kind KIND%s\n",
+             "  kring join %s --org \"YOUR ORGANISATION\" --kind KIND%s\n"),
              kr_node_org(n), t, cli_val(&o[2]), o[1].n ? "" : " --offline");
     if ((rc = write_line_file(cli_val(&o[2]), line, about))) goto out;
   }
   if (cli_json) {
     rc = cli_print_json(json_pack("{s:s, s:s}", "invite", line, "expires", t));
   } else if (cli_val(&o[2])) {
-    printf("wrote the invite to %s. It works once, until %s. Send the file as an attachment; "
-           "the new organisation runs:\n  kring join %s --org NAME --kind KIND%s\n",
+    printf(_("wrote the invite to %s. It works once, until %s. Send the file as an attachment; "
+           "the new organisation runs:\n  kring join %s --org NAME --kind KIND%s\n"),
            cli_safe(cli_val(&o[2]), -1), t, cli_safe(cli_val(&o[2]), -1),
-           o[1].n ? "   (while kring serve runs here)" : " --offline");
+           o[1].n ? _("   (while kring serve runs here)") : " --offline");
   } else {
     printf("%s\n", line);
-    fprintf(stderr, "kring: this invite works once, until %s. The new organisation runs:\n"
+    fprintf(stderr, _("kring: this invite works once, until %s. The new organisation runs:\n"
                     "kring join INVITE --org NAME --kind KIND%s\n"
                     "If a mail program may break the line, send it as a file instead: kring "
-                    "invite --out uitnodiging.txt\n", t,
-            o[1].n ? "   (while kring serve runs here)" : " --offline");
+                    "invite --out uitnodiging.txt\n"), t,
+            o[1].n ? _("   (while kring serve runs here)") : " --offline");
   }
 out:
   kr_node_close(n);
@@ -365,18 +390,18 @@ static int join_online(kr_node *n, const kr_invite *inv, const char *request)
   for (size_t i = 0; i < inv->naddr; i++) {
     memset(&t, 0, sizeof t);
     t.addr = inv->addr[i];
-    fprintf(stderr, "kring: connecting to %s ...\n", cli_safe(t.addr, -1));
+    fprintf(stderr, _("kring: connecting to %s ...\n"), cli_safe(t.addr, -1));
     if (kr_net_sync(n, &t, 1, request, NULL, NULL) == 0 && kr_node_is_member(n, kr_node_id(n)) == 1)
       break;
     fprintf(stderr, "kring: %s: %s\n", cli_safe(t.addr, -1),
-            t.info.state == 1 ? "not admitted" : cli_safe(t.info.reason, -1));
+            t.info.state == 1 ? _("not admitted") : cli_safe(t.info.reason, -1));
     t.info.state = -1;
   }
   if (t.info.state != 1 || kr_node_is_member(n, kr_node_id(n)) != 1)
-    return cli_fail("could not join: the node was created in %s, but it is not admitted yet. Run "
+    return cli_fail(_("could not join: the node was created in %s, but it is not admitted yet. Run "
                     "the same kring join again when the inviter's kring serve can be reached (it "
                     "goes on with this node), or run it again with --offline --out verzoek.txt and "
-                    "send that file to the inviter", cli_home);
+                    "send that file to the inviter"), cli_home);
   /* the inviter becomes a peer, under its organisation's name */
   char org[KR_ORG_MAX + 1] = "";
   if (kr_node_member_org(n, inv->inviter, org, sizeof org) != 1) org[0] = 0;
@@ -397,9 +422,12 @@ static int join_online(kr_node *n, const kr_invite *inv, const char *request)
     return cli_print_json(json_pack("{s:s, s:s, s:s, s:I}", "node_id", hex, "peer", name,
                                     "address", t.addr, "received", (json_int_t)t.info.received));
   }
-  printf("joined: admitted by %s, received %llu changes. Peer '%s' at %s is in the address book;\n"
-         "run kring serve to keep in sync.\n", who, (unsigned long long)t.info.received, name,
-         cli_safe(t.addr, -1));
+  printf(ngettext("joined: admitted by %s, received %llu change. Peer '%s' at %s is in the "
+                  "address book;\nrun kring serve to keep in sync.\n",
+                  "joined: admitted by %s, received %llu changes. Peer '%s' at %s is in the "
+                  "address book;\nrun kring serve to keep in sync.\n",
+                  (unsigned long)t.info.received),
+         who, (unsigned long long)t.info.received, name, cli_safe(t.addr, -1));
   return CLI_OK;
 }
 
@@ -417,35 +445,35 @@ int cmd_join(int argc, char **argv)
   size_t npos;
   int rc, reused = 0;
 
-  if (!pos || !inv) { rc = cli_fail("out of memory"); goto out; }
+  if (!pos || !inv) { rc = cli_fail(_("out of memory")); goto out; }
   if ((rc = cli_parse(argc, argv, o, 4, pos, &npos, usage))) goto out;
   if (npos != 1) {
-    rc = cli_usage(usage, npos ? "one invite, please (the line in quotes, or the file it is in)"
-                               : "the invite is missing: give the line (in quotes) or the file");
+    rc = cli_usage(usage, npos ? _("one invite, please (the line in quotes, or the file it is in)")
+                               : _("the invite is missing: give the line (in quotes) or the file"));
     goto out;
   }
-  if (o[3].n && !o[2].n) { rc = cli_usage(usage, "--out writes the join request of --offline"); goto out; }
-  if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) { rc = cli_usage(usage, "--org NAME is required"); goto out; }
+  if (o[3].n && !o[2].n) { rc = cli_usage(usage, _("--out writes the join request of --offline")); goto out; }
+  if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) { rc = cli_usage(usage, _("--org NAME is required")); goto out; }
   kind = cli_val(&o[1]) ? cli_val(&o[1]) : "other";
-  if (!kr_kind_ok(kind)) { rc = cli_usage(usage, "unknown kind '%s'", kind); goto out; }
+  if (!kr_kind_ok(kind)) { rc = cli_usage(usage, _("unknown kind '%s'"), kind); goto out; }
   if (strlen(cli_val(&o[0])) > KR_ORG_MAX) {
-    rc = cli_fail("organisation name longer than %d bytes", KR_ORG_MAX);
+    rc = cli_fail(_("organisation name longer than %d bytes"), KR_ORG_MAX);
     goto out;
   }
   if (kr_text_single_ok(cli_val(&o[0]), strlen(cli_val(&o[0])), &why)) {
-    rc = cli_fail("--org '%s': %s", cli_val(&o[0]), why);
+    rc = cli_fail(_("--org '%s': %s"), cli_val(&o[0]), why);
     goto out;
   }
   if ((rc = line_arg(pos[0], KR_INVITE_PREFIX, "invite", text, sizeof text))) goto out;
   if ((rc = kr_invite_parse(text, inv))) { rc = invite_error(rc, "invite"); goto out; }
   if (cli_now_ms() > inv->expires_ms) {
     cli_ms_time(inv->expires_ms, t);
-    rc = cli_fail("this invite expired at %s; ask the member for a new one", t);
+    rc = cli_fail(_("this invite expired at %s; ask the member for a new one"), t);
     goto out;
   }
   if (!o[2].n && inv->naddr == 0) {
-    rc = cli_fail("this invite carries no address to connect to: ask for one made with "
-                  "kring invite --address HOST:PORT, or join with --offline");
+    rc = cli_fail(_("this invite carries no address to connect to: ask for one made with "
+                  "kring invite --address HOST:PORT, or join with --offline"));
     goto out;
   }
   rc = kr_node_create_joining(cli_home, cli_val(&o[0]), kind, inv->network, inv->founder, &n);
@@ -466,24 +494,24 @@ int cmd_join(int argc, char **argv)
     }
   }
   if (rc == KR_EEXISTS) {
-    rc = cli_fail("%s already holds a kring node (of another network, or another organisation "
-                  "name); refusing to overwrite it: give the new node another --home", cli_home);
+    rc = cli_fail(_("%s already holds a kring node (of another network, or another organisation "
+                  "name); refusing to overwrite it: give the new node another --home"), cli_home);
     goto out;
   }
   if (rc) {
     char reason[600];
     if (cli_write_problem(cli_home, reason, sizeof reason))
-      rc = cli_fail("cannot create the node in %s: %s", cli_home, reason);
+      rc = cli_fail(_("cannot create the node in %s: %s"), cli_home, reason);
     else
-      rc = cli_fail("cannot create the node in %s: %s", cli_home, kr_strerror(rc));
+      rc = cli_fail(_("cannot create the node in %s: %s"), cli_home, cli_strerror(rc));
     goto out;
   }
   if ((rc = kr_node_set_inviter(n, inv->inviter))) {
-    rc = cli_fail("cannot record the inviter: %s", kr_strerror(rc));
+    rc = cli_fail(_("cannot record the inviter: %s"), cli_strerror(rc));
     goto out;
   }
   if ((rc = kr_join_make(inv, kr_node_secret_key(n), cli_val(&o[0]), kind, line, sizeof line))) {
-    rc = cli_fail("cannot make the join request: %s", kr_strerror(rc));
+    rc = cli_fail(_("cannot make the join request: %s"), cli_strerror(rc));
     goto out;
   }
   if (!o[2].n) {
@@ -493,12 +521,12 @@ int cmd_join(int argc, char **argv)
   if (cli_val(&o[3])) {
     char about[1024];
     snprintf(about, sizeof about,
-             "This is the request of %s to join a kring network. The member who invited it\n"
-             "saves this file and runs:\n  kring member accept %s\n",
+             _("This is the request of %s to join a kring network. The member who invited it\n"
+             "saves this file and runs:\n  kring member accept %s\n"),
              cli_val(&o[0]), cli_val(&o[3]));
     if ((rc = write_line_file(cli_val(&o[3]), line, about))) {
-      fprintf(stderr, "kring: the node was created in %s; run the same kring join again with "
-                      "another --out to write the request\n", cli_safe(cli_home, -1));
+      fprintf(stderr, _("kring: the node was created in %s; run the same kring join again with "
+                      "another --out to write the request\n"), cli_safe(cli_home, -1));
       goto out;
     }
   }
@@ -507,18 +535,18 @@ int cmd_join(int argc, char **argv)
     cli_hex(kr_node_id(n), KR_NODE_LEN, hex);
     rc = cli_print_json(json_pack("{s:s, s:s}", "node_id", hex, "join_request", line));
   } else if (cli_val(&o[3])) {
-    printf("node %s in %s; wrote the join request to %s. Send that file to the member who "
+    printf(_("node %s in %s; wrote the join request to %s. Send that file to the member who "
            "invited you; they run: kring member accept %s, then give you a bundle, which you "
-           "import with kring bundle import FILE.\n", reused ? "(made before) kept" : "created",
+           "import with kring bundle import FILE.\n"), reused ? _("(made before) kept") : _("created"),
            cli_safe(cli_home, -1),
            cli_safe(cli_val(&o[3]), -1), cli_safe(cli_val(&o[3]), -1));
   } else {
     printf("%s\n", line);
-    fprintf(stderr, "kring: node %s in %s. Send the line above to the member who invited "
+    fprintf(stderr, _("kring: node %s in %s. Send the line above to the member who invited "
                     "you; they run: kring member accept REQUEST, then give you a bundle, which "
                     "you import with kring bundle import FILE. (If a mail program may break the "
-                    "line, add --out verzoek.txt and send the file.)\n",
-            reused ? "(made before) kept" : "created", cli_safe(cli_home, -1));
+                    "line, add --out verzoek.txt and send the file.)\n"),
+            reused ? _("(made before) kept") : _("created"), cli_safe(cli_home, -1));
   }
 out:
   kr_node_close(n);
@@ -539,43 +567,43 @@ static int member_accept(kr_node *n, const char *arg)
   char hex[65], t[32], text[KR_INVITE_TEXT_MAX + 1];
   int rc;
 
-  if (!req) return cli_fail("out of memory");
+  if (!req) return cli_fail(_("out of memory"));
   if ((rc = line_arg(arg, KR_JOIN_PREFIX, "join request", text, sizeof text))) goto out;
   kr_node_network(n, net, founder);
   if ((rc = kr_join_parse(text, req))) { rc = invite_error(rc, "join request"); goto out; }
   if (memcmp(req->inv.network, net, KR_NETWORK_LEN) != 0) {
-    rc = cli_fail("this join request is for another kring network");
+    rc = cli_fail(_("this join request is for another kring network"));
     goto out;
   }
   if ((rc = kr_node_is_member(n, req->inv.inviter)) != 1) {
-    rc = cli_fail("the invite was made by a node that is not a member of this network");
+    rc = cli_fail(_("the invite was made by a node that is not a member of this network"));
     goto out;
   }
   if (kr_node_now_ms(n) > req->inv.expires_ms) {
     cli_ms_time(req->inv.expires_ms, t);
-    rc = cli_fail("the invite in this join request expired at %s; send a new invite", t);
+    rc = cli_fail(_("the invite in this join request expired at %s; send a new invite"), t);
     goto out;
   }
   kr_invite_id(&req->inv, iid);
   if ((rc = kr_node_invite_used(n, iid)) != 0) {
-    rc = rc < 0 ? cli_fail("reading the members: %s", kr_strerror(rc))
-                : cli_fail("this invite has already been used; send a new invite");
+    rc = rc < 0 ? cli_fail(_("reading the members: %s"), cli_strerror(rc))
+                : cli_fail(_("this invite has already been used; send a new invite"));
     goto out;
   }
   cli_hex(req->node, KR_NODE_LEN, hex);
   rc = kr_node_admit(n, req->node, req->org, req->kind, req->inv.invite_pk, req->proof);
   if (rc == KR_EEXISTS) {
-    rc = cli_fail("node %.12s is a member already, or was removed (a removed node joins again "
-                  "with a new node)", hex);
+    rc = cli_fail(_("node %.12s is a member already, or was removed (a removed node joins again "
+                  "with a new node)"), hex);
     goto out;
   }
-  if (rc == KR_ENOTMEMBER) { rc = cli_fail("this node is not a member, so it cannot admit"); goto out; }
-  if (rc) { rc = cli_fail("cannot record the admission: %s", kr_strerror(rc)); goto out; }
+  if (rc == KR_ENOTMEMBER) { rc = cli_fail(_("this node is not a member, so it cannot admit")); goto out; }
+  if (rc) { rc = cli_fail(_("cannot record the admission: %s"), cli_strerror(rc)); goto out; }
   if (cli_json)
     rc = cli_print_json(json_pack("{s:s, s:s, s:s}", "admitted", hex, "org", req->org, "kind", req->kind));
   else
-    printf("admitted %s (%s), node %.12s. Give it a bundle with everything, for example on a "
-           "USB stick:\n  kring bundle export --for \"%s\" --out FILE\n", cli_safe(req->org, -1),
+    printf(_("admitted %s (%s), node %.12s. Give it a bundle with everything, for example on a "
+           "USB stick:\n  kring bundle export --for \"%s\" --out FILE\n"), cli_safe(req->org, -1),
            cli_safe(req->kind, -1), hex, cli_safe(req->org, -1));
 out:
   free(req);
@@ -590,37 +618,38 @@ static int member_remove(kr_node *n, const char *who, const char *reason, int ye
 
   if ((rc = cli_member_min(n, who, id, &removed, CLI_MIN_HEX_DESTRUCTIVE))) return rc;
   cli_node_name(n, id, name);
-  if (removed) return cli_fail("%s has been removed already; nothing to do", name);
+  if (removed) return cli_fail(_("%s has been removed already; nothing to do"), name);
   if (memcmp(id, kr_node_id(n), KR_NODE_LEN) == 0)
-    return cli_fail("a node cannot remove itself; ask another member to remove it");
+    return cli_fail(_("a node cannot remove itself; ask another member to remove it"));
   kr_node_network(n, net, founder);
   if (memcmp(id, founder, KR_NODE_LEN) == 0)
-    return cli_fail("%s founded this network and cannot be removed: no member can remove the "
-                    "founder. To stop working with it, stop syncing with it (kring peer remove)",
+    return cli_fail(_("%s founded this network and cannot be removed: no member can remove the "
+                    "founder. To stop working with it, stop syncing with it (kring peer remove)"),
                     name);
   if (kr_node_member_org(n, id, org, sizeof org) != 1 || !org[0]) {
     char hex[65];
     cli_hex(id, KR_NODE_LEN, hex);
     snprintf(org, sizeof org, "%.12s", hex);
   }
-  snprintf(what, sizeof what, "Removing %s from the network: every node the removal reaches "
+  /* TRANSLATORS: ends in "This" ("Dit"): "... cannot be undone" follows. */
+  snprintf(what, sizeof what, _("Removing %s from the network: every node the removal reaches "
            "refuses its changes and connections from then on, and it can only come back as a new "
-           "node with a new invite. This", name);
+           "node with a new invite. This"), name);
   if ((rc = cli_confirm(what, org, yes))) return rc;
   rc = kr_node_expel(n, id, reason);
   if (rc == KR_EFOUNDER)
-    return cli_fail("%s founded this network and cannot be removed: no member can remove the "
-                    "founder. To stop working with it, stop syncing with it (kring peer remove)",
+    return cli_fail(_("%s founded this network and cannot be removed: no member can remove the "
+                    "founder. To stop working with it, stop syncing with it (kring peer remove)"),
                     name);
-  if (rc == KR_EBSN) return cli_fail("reason: %s", kr_strerror(rc));
-  if (rc == KR_ENOTMEMBER) return cli_fail("this node is not a member, so it cannot remove");
-  if (rc) return cli_fail("cannot record the removal: %s", kr_strerror(rc));
+  if (rc == KR_EBSN) return cli_fail(_("reason: %s"), cli_strerror(rc));
+  if (rc == KR_ENOTMEMBER) return cli_fail(_("this node is not a member, so it cannot remove"));
+  if (rc) return cli_fail(_("cannot record the removal: %s"), cli_strerror(rc));
   if (cli_json) {
     char hex[65];
     cli_hex(id, KR_NODE_LEN, hex);
     return cli_print_json(json_pack("{s:s}", "removed", hex));
   }
-  printf("removed %s; its changes from now on are refused everywhere the removal arrives\n", name);
+  printf(_("removed %s; its changes from now on are refused everywhere the removal arrives\n"), name);
   return CLI_OK;
 }
 
@@ -634,18 +663,18 @@ int cmd_member(int argc, char **argv)
   size_t npos;
   int rc;
 
-  if (!pos) return cli_fail("out of memory");
-  if (argc < 1) { rc = cli_usage(usage, "which member command?"); goto out; }
+  if (!pos) return cli_fail(_("out of memory"));
+  if (argc < 1) { rc = cli_usage(usage, _("which member command?")); goto out; }
   if ((rc = cli_parse(argc - 1, argv + 1, o, 2, pos, &npos, usage))) goto out;
   if (strcmp(argv[0], "accept") == 0) {
     if (npos != 1 || o[0].n || o[1].n) {
-      rc = cli_usage(usage, "member accept takes one join request (the line, or the file it is in)");
+      rc = cli_usage(usage, _("member accept takes one join request (the line, or the file it is in)"));
       goto out;
     }
     if ((rc = cli_open(&n))) goto out;
     rc = member_accept(n, pos[0]);
   } else if (strcmp(argv[0], "list") == 0) {
-    if (npos || o[0].n || o[1].n) { rc = cli_usage(usage, "member list takes no arguments"); goto out; }
+    if (npos || o[0].n || o[1].n) { rc = cli_usage(usage, _("member list takes no arguments")); goto out; }
     if ((rc = cli_open(&n))) goto out;
     if (cli_json) {
       json_t *arr = json_array();
@@ -657,23 +686,23 @@ int cmd_member(int argc, char **argv)
   } else if (strcmp(argv[0], "remove") == 0) {
     const char *reason = cli_val(&o[0]);
     if (npos != 1) {
-      rc = cli_usage(usage, "member remove takes one organisation (its name in quotes, or at least "
-                            "8 characters of its node id)");
+      rc = cli_usage(usage, _("member remove takes one organisation (its name in quotes, or at least "
+                            "8 characters of its node id)"));
       goto out;
     }
     const char *why;
     if (!reason || !reason[0] || strlen(reason) > KR_REASON_MAX) {
-      rc = cli_usage(usage, "--reason TEXT (up to %d characters) is required", KR_REASON_MAX);
+      rc = cli_usage(usage, _("--reason TEXT (up to %d characters) is required"), KR_REASON_MAX);
       goto out;
     }
     if (kr_text_single_ok(reason, strlen(reason), &why)) {
-      rc = cli_fail("--reason '%s': %s", reason, why);
+      rc = cli_fail(_("--reason '%s': %s"), reason, why);
       goto out;
     }
     if ((rc = cli_open(&n))) goto out;
     rc = member_remove(n, pos[0], reason, o[1].n > 0);
   } else {
-    rc = cli_usage(usage, "unknown member command '%s'", argv[0]);
+    rc = cli_usage(usage, _("unknown member command '%s'"), argv[0]);
   }
 out:
   kr_node_close(n);

@@ -27,7 +27,7 @@ static int init_run(cli_opt *o)
     char reason[600];
     if (cli_write_problem(cli_home, reason, sizeof reason))
       return cli_fail(_("cannot create the node in %s: %s"), cli_home, reason);
-    return cli_fail(_("cannot create the node in %s: %s"), cli_home, kr_strerror(rc));
+    return cli_fail(_("cannot create the node in %s: %s"), cli_home, cli_strerror(rc));
   }
   cli_hex(kr_node_id(n), KR_NODE_LEN, hex);
   if (cli_json)
@@ -118,7 +118,7 @@ int cmd_log(int argc, char **argv)
   if ((rc = cli_open(&l.n))) return rc;
   if (cli_json) l.arr = json_array();
   rc = kr_node_log(l.n, log_row, &l);
-  if (rc) rc = cli_fail(_("reading the log: %s"), kr_strerror(rc));
+  if (rc) rc = cli_fail(_("reading the log: %s"), cli_strerror(rc));
   else if (l.arr) rc = cli_print_json(l.arr), l.arr = NULL;
   json_decref(l.arr);
   kr_node_close(l.n);
@@ -136,7 +136,7 @@ int cmd_check(int argc, char **argv)
   if ((rc = kr_node_check(n, msg, sizeof msg)) == KR_EDAMAGED) {
     rc = cli_damaged(msg[0] ? msg : "the integrity check failed");
   } else if (rc) {
-    rc = cli_fail(_("cannot check the store in %s: %s"), cli_home, msg[0] ? msg : kr_strerror(rc));
+    rc = cli_fail(_("cannot check the store in %s: %s"), cli_home, msg[0] ? msg : cli_strerror(rc));
   } else if (cli_json) {
     rc = cli_print_json(json_pack("{s:b}", "ok", 1));
   } else {
@@ -161,7 +161,7 @@ int cmd_digest(int argc, char **argv)
   if (argc) return cli_usage("kring digest [--readable]", _("unexpected argument '%s'"), argv[0]);
   if ((rc = cli_open(&n))) return rc;
   if ((rc = readable ? kr_node_digest_readable(n, d) : kr_node_digest(n, d))) {
-    rc = cli_fail(_("computing the digest: %s"), kr_strerror(rc));
+    rc = cli_fail(_("computing the digest: %s"), cli_strerror(rc));
   } else {
     cli_hex(d, 32, hex);
     if (cli_json) rc = cli_print_json(json_pack("{s:s}", "digest", hex));

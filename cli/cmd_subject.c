@@ -45,7 +45,7 @@ int cmd_erase(int argc, char **argv)
     char hex[33], what[600];
     const char *answer = NULL;
     cli_hex(id, KR_SUBJECT_LEN, hex);
-    if ((e = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), pos[0], kr_strerror(e)); goto out; }
+    if ((e = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), pos[0], cli_strerror(e)); goto out; }
     if (v.erased) {
       char at[32], who[80];
       cli_time(v.erased_at.hlc, 0, at);
@@ -58,9 +58,10 @@ int cmd_erase(int argc, char **argv)
     snprintf(name, sizeof name, "%s", v.val.v[KR_F_NAME] ? v.val.v[KR_F_NAME] : "");
     kr_volunteer_free(&v);
     if (!o[1].n) {
-      snprintf(what, sizeof what, "Erasing %s (id %.8s) deletes every value and all consent of "
+      /* TRANSLATORS: ends in "This" ("Dit"): "... cannot be undone" follows. */
+      snprintf(what, sizeof what, _("Erasing %s (id %.8s) deletes every value and all consent of "
                "this volunteer here and on every node the erasure reaches; only the date, your "
-               "organisation and the reason stay. This", name[0] ? cli_safe(name, -1) : "this volunteer",
+               "organisation and the reason stay. This"), name[0] ? cli_safe(name, -1) : _("this volunteer"),
                hex);
       answer = name[0] ? name : hex;
       if (!name[0]) hex[8] = 0;
@@ -130,7 +131,7 @@ int cmd_subject_export(int argc, char **argv)
   if (argc != 1) return cli_usage("kring subject-export VOLUNTEER   (a name, an e-mail or an id)", argc ? _("too many arguments (put a name of several words in quotes)") : _("which volunteer? Give the name, the e-mail or the id"));
   if ((rc = cli_open(&n))) return rc;
   if ((rc = cli_subject(n, argv[0], id))) goto out;
-  if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), argv[0], kr_strerror(rc)); goto out; }
+  if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), argv[0], cli_strerror(rc)); goto out; }
   cli_hex(kr_node_id(n), KR_NODE_LEN, hex);
   cli_time(kr_hlc_make(kr_node_now_ms(n), 0), 1, now);
   changes = json_array();

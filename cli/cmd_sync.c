@@ -50,10 +50,10 @@ static int serve_lock(int *fd)
     pid[strcspn(pid, "\n")] = 0;
     close(*fd);
     *fd = -1;
-    if (!pid[0]) snprintf(pid, sizeof pid, "unknown");
-    cli_fail("kring serve is already running for %s (PID %s); one is enough. Stop that one first "
-             "(kill %s, or systemctl stop kring when it runs as a service) if you want to start "
-             "it again", cli_home, pid, pid);
+    if (!pid[0]) snprintf(pid, sizeof pid, "%s", _("unknown"));
+    cli_fail(_("kring serve is already running for %s (PID %s); one is enough. Stop that one first "
+             "(kill %s, or systemctl stop kring-serve when it runs as a service) if you want to start "
+             "it again"), cli_home, pid, pid);
     return -1;
   }
   snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
@@ -73,13 +73,13 @@ int cmd_serve(int argc, char **argv)
   int rc, port, lock = -1;
   long interval = KR_SERVE_INTERVAL_S;
 
-  if (!pos) return cli_fail("out of memory");
+  if (!pos) return cli_fail(_("out of memory"));
   if ((rc = cli_parse(argc, argv, o, 2, pos, &npos, usage))) goto out;
-  if (npos) { rc = cli_usage(usage, "unexpected argument '%s'", pos[0]); goto out; }
+  if (npos) { rc = cli_usage(usage, _("unexpected argument '%s'"), pos[0]); goto out; }
   if (!cli_val(&o[0])) snprintf(listen, sizeof listen, "0.0.0.0:%d", KR_DEFAULT_PORT);
   else snprintf(listen, sizeof listen, "%s", cli_val(&o[0]));
   if (kr_net_parse_addr(listen, host, sizeof host, &port)) {
-    rc = cli_usage(usage, "--listen takes HOST:PORT, such as 0.0.0.0:%d", KR_DEFAULT_PORT);
+    rc = cli_usage(usage, _("--listen takes HOST:PORT, such as 0.0.0.0:%d"), KR_DEFAULT_PORT);
     goto out;
   }
   snprintf(listen, sizeof listen, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
@@ -87,7 +87,7 @@ int cmd_serve(int argc, char **argv)
     char *end;
     interval = strtol(cli_val(&o[1]), &end, 10);
     if (*end || interval < 1 || interval > 86400) {
-      rc = cli_usage(usage, "--interval takes seconds, 1 to 86400");
+      rc = cli_usage(usage, _("--interval takes seconds, 1 to 86400"));
       goto out;
     }
   }
@@ -99,10 +99,10 @@ int cmd_serve(int argc, char **argv)
   so.interval_s = (unsigned)interval;
   so.log = log_line;
   rc = kr_net_serve(n, &so);
-  if (rc == KR_EINVAL) rc = cli_fail("cannot listen on '%s': not an IP address and port", listen);
-  else if (rc) rc = cli_fail("cannot listen on %s: another program uses that port (a kring serve "
+  if (rc == KR_EINVAL) rc = cli_fail(_("cannot listen on '%s': not an IP address and port"), listen);
+  else if (rc) rc = cli_fail(_("cannot listen on %s: another program uses that port (a kring serve "
                              "for another home?), or this user may not use it; pick another with "
-                             "--listen HOST:PORT", listen);
+                             "--listen HOST:PORT"), listen);
 out:
   if (lock >= 0) close(lock);
   kr_node_close(n);
@@ -166,10 +166,11 @@ static long long lacks_of(kr_node *n, const uint8_t *node)
 static int peer_row(void *ctx, const kr_addr *a)
 {
   struct peer_ctx *p = ctx;
-  char ok[32], hex[65] = "", who[80] = "not yet met";
+  char ok[32], hex[65] = "", who[80];
   long long lacks = a->has_node ? lacks_of(p->n, a->node) : -1;
 
   if (!p->measure) p->count++;
+  snprintf(who, sizeof who, "%s", _("not yet met"));
   cli_ms_time(a->last_ok_ms, ok);
   if (a->has_node) {
     cli_hex(a->node, KR_NODE_LEN, hex);
@@ -193,13 +194,14 @@ static int peer_row(void *ctx, const kr_addr *a)
   cell(cli_safe(a->name, -1), p->w[0]);
   cell(cli_safe(a->addr, -1), p->w[1]);
   cell(who, p->w[2]);
-  printf("last sync %s", ok);
+  printf(_("last sync %s"), ok);
   if (p->status) {
-    if (lacks >= 0) printf(", lacks %lld change%s", lacks, lacks == 1 ? "" : "s");
-    else printf(", lacks unknown");
+    if (lacks >= 0)
+      printf(ngettext(", lacks %lld change", ", lacks %lld changes", (unsigned long)lacks), lacks);
+    else printf(_(", lacks unknown"));
   }
   if (a->last_err)
-    printf("\n%*s last attempt failed: %s", p->w[0] + (p->status ? 2 : 0), "",
+    printf(_("\n%*s last attempt failed: %s"), p->w[0] + (p->status ? 2 : 0), "",
            cli_safe(a->last_err, -1));
   printf("\n");
   return 0;
@@ -212,30 +214,30 @@ int cmd_peer(int argc, char **argv)
   kr_node *n = NULL;
   int rc, port;
 
-  if (argc < 1) return cli_usage(usage, "which peer command?");
+  if (argc < 1) return cli_usage(usage, _("which peer command?"));
   if (strcmp(argv[0], "add") == 0) {
-    if (argc != 3) return cli_usage(usage, "peer add takes a name and an address");
+    if (argc != 3) return cli_usage(usage, _("peer add takes a name and an address"));
     if (!name_ok(argv[1]))
-      return cli_usage(usage, "a peer name is 1 to %d letters, digits, '-', '_' or '.'", KR_PEER_NAME_MAX);
+      return cli_usage(usage, _("a peer name is 1 to %d letters, digits, '-', '_' or '.'"), KR_PEER_NAME_MAX);
     if (kr_net_parse_addr(argv[2], host, sizeof host, &port) || port == 0)
-      return cli_usage(usage, "'%s' is not HOST:PORT (IPv6 as [ADDR]:PORT)", argv[2]);
+      return cli_usage(usage, _("'%s' is not HOST:PORT (IPv6 as [ADDR]:PORT)"), argv[2]);
     if ((rc = cli_open(&n))) return rc;
     rc = kr_node_addr_add(n, argv[1], argv[2]);
-    if (rc == KR_EEXISTS) rc = cli_fail("a peer named '%s' exists already (kring peer remove %s first)", argv[1], argv[1]);
-    else if (rc) rc = cli_fail("cannot add the peer: %s", kr_strerror(rc));
-    else if (!cli_json) printf("added peer %s at %s; kring serve syncs with it, or run kring sync %s\n", argv[1], argv[2], argv[1]);
+    if (rc == KR_EEXISTS) rc = cli_fail(_("a peer named '%s' exists already (kring peer remove %s first)"), argv[1], argv[1]);
+    else if (rc) rc = cli_fail(_("cannot add the peer: %s"), cli_strerror(rc));
+    else if (!cli_json) printf(_("added peer %s at %s; kring serve syncs with it, or run kring sync %s\n"), argv[1], argv[2], argv[1]);
     else rc = cli_print_json(json_pack("{s:s, s:s}", "added", argv[1], "address", argv[2]));
   } else if (strcmp(argv[0], "remove") == 0) {
-    if (argc != 2) return cli_usage(usage, "peer remove takes a name");
+    if (argc != 2) return cli_usage(usage, _("peer remove takes a name"));
     if ((rc = cli_open(&n))) return rc;
     rc = kr_node_addr_remove(n, argv[1]);
-    if (rc == KR_ENOTFOUND) rc = cli_fail("no peer named '%s' (see kring peer list)", argv[1]);
-    else if (rc) rc = cli_fail("cannot remove the peer: %s", kr_strerror(rc));
-    else if (!cli_json) printf("removed peer %s from the address book (it stays a member)\n", argv[1]);
+    if (rc == KR_ENOTFOUND) rc = cli_fail(_("no peer named '%s' (see kring peer list)"), argv[1]);
+    else if (rc) rc = cli_fail(_("cannot remove the peer: %s"), cli_strerror(rc));
+    else if (!cli_json) printf(_("removed peer %s from the address book (it stays a member)\n"), argv[1]);
     else rc = cli_print_json(json_pack("{s:s}", "removed", argv[1]));
   } else if (strcmp(argv[0], "list") == 0) {
     struct peer_ctx p = {NULL, NULL, 0, 0, 1, {0, 0, 0}};
-    if (argc != 1) return cli_usage(usage, "peer list takes no arguments");
+    if (argc != 1) return cli_usage(usage, _("peer list takes no arguments"));
     if ((rc = cli_open(&n))) return rc;
     p.n = n;
     if (cli_json) p.arr = json_array();
@@ -243,14 +245,14 @@ int cmd_peer(int argc, char **argv)
     p.measure = 0;
     if ((rc = kr_node_addrs(n, peer_row, &p))) {
       json_decref(p.arr);
-      rc = cli_fail("reading the peers: %s", kr_strerror(rc));
+      rc = cli_fail(_("reading the peers: %s"), cli_strerror(rc));
     } else if (p.arr) {
       rc = cli_print_json(p.arr);
     } else if (!p.count) {
-      printf("no peers yet: kring peer add NAME HOST:PORT\n");
+      printf(_("no peers yet: kring peer add NAME HOST:PORT\n"));
     }
   } else {
-    return cli_usage(usage, "unknown peer command '%s'", argv[0]);
+    return cli_usage(usage, _("unknown peer command '%s'"), argv[0]);
   }
   kr_node_close(n);
   return rc;
@@ -312,27 +314,27 @@ int cmd_sync(int argc, char **argv)
   size_t npos;
   int rc, failed;
 
-  if (!pos) return cli_fail("out of memory");
+  if (!pos) return cli_fail(_("out of memory"));
   if ((rc = cli_parse(argc, argv, NULL, 0, pos, &npos, usage))) goto out;
   if ((rc = cli_open(&n))) goto out;
   for (size_t i = 0; i < npos; i++) {
     struct book_find f = {pos[i], "", 0};
     char host[300];
     int port;
-    if (kr_node_addrs(n, book_one, &f) < 0) { rc = cli_fail("cannot read the peers"); goto out; }
+    if (kr_node_addrs(n, book_one, &f) < 0) { rc = cli_fail(_("cannot read the peers")); goto out; }
     if (f.found) rc = add_target(&b, pos[i], f.addr);
     else if (strchr(pos[i], ':') && kr_net_parse_addr(pos[i], host, sizeof host, &port) == 0)
       rc = add_target(&b, NULL, pos[i]);
     else {
-      rc = cli_fail("'%s' is neither a peer name (see kring peer list) nor HOST:PORT", pos[i]);
+      rc = cli_fail(_("'%s' is neither a peer name (see kring peer list) nor HOST:PORT"), pos[i]);
       goto out;
     }
-    if (rc) { rc = cli_fail("out of memory"); goto out; }
+    if (rc) { rc = cli_fail(_("out of memory")); goto out; }
   }
   if (!npos) {
-    if ((rc = kr_node_addrs(n, book_all, &b))) { rc = cli_fail("cannot read the peers: %s", kr_strerror(rc)); goto out; }
+    if ((rc = kr_node_addrs(n, book_all, &b))) { rc = cli_fail(_("cannot read the peers: %s"), cli_strerror(rc)); goto out; }
     if (!b.n) {
-      rc = cli_fail("no peers to sync with: add one with kring peer add NAME HOST:PORT, or name HOST:PORT");
+      rc = cli_fail(_("no peers to sync with: add one with kring peer add NAME HOST:PORT, or name HOST:PORT"));
       goto out;
     }
   }
@@ -353,12 +355,12 @@ int cmd_sync(int argc, char **argv)
       if (in->state != 1) json_object_set_new(o, "error", json_string(in->reason));
       json_array_append_new(arr, o);
     } else if (in->state == 1) {
-      printf("%s%s%s%s: sent %llu, received %llu (%llu new), %.2f s\n", cli_safe(label, -1),
+      printf(_("%s%s%s%s: sent %llu, received %llu (%llu new), %.2f s\n"), cli_safe(label, -1),
              who[0] ? " (" : "",
              who, who[0] ? ")" : "", (unsigned long long)in->sent,
              (unsigned long long)in->received, (unsigned long long)in->applied, b.t[i].seconds);
     } else {
-      fprintf(stderr, "kring: sync with %s failed: %s\n", cli_safe(label, -1),
+      fprintf(stderr, _("kring: sync with %s failed: %s\n"), cli_safe(label, -1),
               cli_safe(in->reason, -1));
     }
   }
@@ -392,7 +394,7 @@ struct notes_ctx {
 
 static void notes_heading(struct notes_ctx *c)
 {
-  if (!c->lines++) printf("\nheld back\n");
+  if (!c->lines++) printf(_("\nheld back\n"));
 }
 
 static int held_row(void *ctx, const kr_held *h)
@@ -409,10 +411,12 @@ static int held_row(void *ctx, const kr_held *h)
   }
   cli_time(kr_hlc_make(h->until_ms, 0), 0, t);
   notes_heading(c);
-  printf("  %llu change%s of %s held until %s: stamped ahead of this clock. %s applied "
-         "then;\n  if %s's clock was set wrong, ask them to set it right\n",
-         (unsigned long long)h->count, h->count == 1 ? "" : "s", who, t,
-         h->count == 1 ? "It is" : "They are", who);
+  printf(ngettext("  %llu change of %s held until %s: stamped ahead of this clock. It is "
+                  "applied then;\n  if %s's clock was set wrong, ask them to set it right\n",
+                  "  %llu changes of %s held until %s: stamped ahead of this clock. They are "
+                  "applied then;\n  if %s's clock was set wrong, ask them to set it right\n",
+                  (unsigned long)h->count),
+         (unsigned long long)h->count, who, t, who);
   return 0;
 }
 
@@ -432,9 +436,12 @@ static int clock_row(void *ctx, const kr_clock_note *k)
   kr_link_span(abs, span, sizeof span);
   cli_ms_time(k->at_ms, t);
   notes_heading(c);
-  printf("  clock: on %s this node's clock was %s %s %s's; syncs with it are refused until "
-         "the\n  clocks agree within %u minutes: set the wrong one right\n", t, span,
-         k->skew_ms < 0 ? "ahead of" : "behind", who, KR_HLC_MAX_SKEW_MS / 60000);
+  printf(k->skew_ms < 0
+         ? _("  clock: on %s this node's clock was %s ahead of %s's; syncs with it are refused "
+             "until the\n  clocks agree within %u minutes: set the wrong one right\n")
+         : _("  clock: on %s this node's clock was %s behind %s's; syncs with it are refused "
+             "until the\n  clocks agree within %u minutes: set the wrong one right\n"),
+         t, span, who, KR_HLC_MAX_SKEW_MS / 60000);
   return 0;
 }
 
@@ -451,8 +458,8 @@ static int void_row(void *ctx, const kr_void_admission *v)
   cli_node_name(c->n, v->at.origin, by);
   cli_node_name(c->n, v->winner, winner);
   notes_heading(c);
-  printf("  the admission of %s by %s is void: its invite had already admitted %s.\n"
-         "  %s must ask a member for a new invite and join with it\n",
+  printf(_("  the admission of %s by %s is void: its invite had already admitted %s.\n"
+         "  %s must ask a member for a new invite and join with it\n"),
          cli_safe(v->org, -1), by, winner, cli_safe(v->org, -1));
   return 0;
 }
@@ -463,7 +470,7 @@ static int notes(kr_node *n, struct notes_ctx *c)
   c->n = n;
   if ((rc = kr_node_held(n, held_row, c)) || (rc = kr_node_clock_notes(n, clock_row, c)) ||
       (rc = kr_node_void_admissions(n, void_row, c)))
-    return cli_fail("reading the store: %s", kr_strerror(rc));
+    return cli_fail(_("reading the store: %s"), cli_strerror(rc));
   return CLI_OK;
 }
 
@@ -476,7 +483,7 @@ int cmd_status(int argc, char **argv)
   kr_node *n;
   int rc, members = 0, me;
 
-  if (argc) return cli_usage("kring status", "unexpected argument '%s'", argv[0]);
+  if (argc) return cli_usage("kring status", _("unexpected argument '%s'"), argv[0]);
   if ((rc = cli_open(&n))) return rc;
   p.n = n;
   kr_node_network(n, net, founder);
@@ -485,13 +492,13 @@ int cmd_status(int argc, char **argv)
   me = kr_node_is_member(n, kr_node_id(n));
   if ((rc = kr_node_members(n, count_member, &members)) ||
       (rc = kr_node_counts(n, &vols, &erased, &changes))) {
-    rc = cli_fail("reading the store: %s", kr_strerror(rc));
+    rc = cli_fail(_("reading the store: %s"), cli_strerror(rc));
     goto out;
   }
   if (cli_json) {
     struct notes_ctx c = {NULL, json_array(), json_array(), json_array(), 0};
     p.arr = json_array();
-    if ((rc = kr_node_addrs(n, peer_row, &p))) rc = cli_fail("reading the peers");
+    if ((rc = kr_node_addrs(n, peer_row, &p))) rc = cli_fail(_("reading the peers"));
     else rc = notes(n, &c);
     if (rc) {
       json_decref(p.arr);
@@ -508,18 +515,20 @@ int cmd_status(int argc, char **argv)
                                   "void_admissions", c.voids));
     goto out;
   }
-  printf("node     %s (%s), id %.12s\n", cli_safe(kr_node_org(n), -1), cli_safe(kr_node_kind(n), -1),
+  printf(_("node     %s (%s), id %.12s\n"), cli_safe(kr_node_org(n), -1), cli_safe(kr_node_kind(n), -1),
          id);
-  printf("network  %s, %d member%s%s\n", nhex, members, members == 1 ? "" : "s",
-         me == 1 ? "" : "; this node is not admitted yet");
-  printf("register %llu volunteer%s (%llu erased), %llu changes held\n", (unsigned long long)vols,
-         vols == 1 ? "" : "s", (unsigned long long)erased, (unsigned long long)changes);
-  printf("\npeers\n");
+  printf(ngettext("network  %s, %d member%s\n", "network  %s, %d members%s\n", members), nhex,
+         members, me == 1 ? "" : _("; this node is not admitted yet"));
+  printf(ngettext("register %llu volunteer (%llu erased)", "register %llu volunteers (%llu erased)",
+                  (unsigned long)vols), (unsigned long long)vols, (unsigned long long)erased);
+  printf(ngettext(", %llu change held\n", ", %llu changes held\n", (unsigned long)changes),
+         (unsigned long long)changes);
+  printf(_("\npeers\n"));
   p.measure = 1;
   kr_node_addrs(n, peer_row, &p);
   p.measure = 0;
-  if ((rc = kr_node_addrs(n, peer_row, &p))) { rc = cli_fail("reading the peers"); goto out; }
-  if (!p.count) printf("  none yet: kring peer add NAME HOST:PORT\n");
+  if ((rc = kr_node_addrs(n, peer_row, &p))) { rc = cli_fail(_("reading the peers")); goto out; }
+  if (!p.count) printf(_("  none yet: kring peer add NAME HOST:PORT\n"));
   {
     struct notes_ctx c = {NULL, NULL, NULL, NULL, 0};
     rc = notes(n, &c);

@@ -241,7 +241,7 @@ static int vol_show(int argc, char **argv)
   if (argc != 1) return cli_usage("kring volunteer show VOLUNTEER   (a name, an e-mail or an id)", argc ? _("too many arguments (put a name of several words in quotes)") : _("which volunteer? Give the name, the e-mail or the id"));
   if ((rc = cli_open(&n))) return rc;
   if ((rc = cli_subject(n, argv[0], id))) goto out;
-  if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), argv[0], kr_strerror(rc)); goto out; }
+  if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), argv[0], cli_strerror(rc)); goto out; }
   if (cli_json) {
     json_t *j = cli_volunteer_json(n, &v);
     if (!v.erased) json_object_set_new(j, "consent", cli_consent_json(n, id, 0));
@@ -344,7 +344,7 @@ static int vol_list(int argc, char **argv)
   if ((rc = cli_open(&l.n))) goto out;
   if (cli_json) l.arr = json_array();
   if ((rc = kr_node_list(l.n, &f, list_row, &l))) {
-    rc = cli_fail(_("listing: %s"), kr_strerror(rc));
+    rc = cli_fail(_("listing: %s"), cli_strerror(rc));
   } else if (l.arr) {
     rc = cli_print_json(l.arr);
     l.arr = NULL;
@@ -376,7 +376,7 @@ static int vol_search(int argc, char **argv)
   if (cli_json) l.arr = json_array();
   rc = kr_node_search(l.n, text, list_row, &l);
   if (rc == KR_EINVAL) rc = cli_usage("kring volunteer search TEXT", _("nothing to search for"));
-  else if (rc) rc = cli_fail(_("searching: %s"), kr_strerror(rc));
+  else if (rc) rc = cli_fail(_("searching: %s"), cli_strerror(rc));
   else if (l.arr) rc = cli_print_json(l.arr), l.arr = NULL;
   else fprintf(stderr, ngettext("%zu volunteer\n", "%zu volunteers\n", l.count), l.count);
   json_decref(l.arr);

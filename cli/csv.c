@@ -8,12 +8,17 @@
  */
 #include <errno.h>
 #include <iconv.h>
+#include <libintl.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <csv.h>
 
 #include "cli/sheet.h"
+
+/* Its errors are for a person: translated as in cli/cli.h, which this
+ * file (also built into the fuzz targets) does not include. */
+#define _(s) gettext(s)
 
 #define CHUNK 65536
 
@@ -85,7 +90,7 @@ static void on_field(void *s, size_t len, void *data)
   if (r->stop) return;
   if (r->n >= SHEET_COLS_MAX) {
     char msg[160];
-    snprintf(msg, sizeof msg, "row %llu has more than %u columns; this is not a volunteer sheet",
+    snprintf(msg, sizeof msg, _("row %llu has more than %u columns; this is not a volunteer sheet"),
              (unsigned long long)r->row + 1, SHEET_COLS_MAX);
     fail(r, msg);
     return;
@@ -93,7 +98,7 @@ static void on_field(void *s, size_t len, void *data)
   if (r->n == r->cap) {
     size_t nc = r->cap ? 2 * r->cap : 16;
     char **g = realloc(r->cell, nc * sizeof *g);
-    if (!g) { fail(r, "out of memory"); return; }
+    if (!g) { fail(r, _("out of memory")); return; }
     r->cell = g;
     r->cap = nc;
   }
@@ -103,7 +108,7 @@ static void on_field(void *s, size_t len, void *data)
     if (len) memcpy(c, s, len);
     c[len] = 0;
   }
-  if (!c) { fail(r, "out of memory"); return; }
+  if (!c) { fail(r, _("out of memory")); return; }
   r->cell[r->n++] = c;
 }
 
@@ -205,17 +210,17 @@ int sheet_csv_read(FILE *f, char sep, sheet_info *info, sheet_cb cb, void *ctx)
   r.cd = (iconv_t)-1;
   info->err[0] = 0;
   info->sheet[0] = 0;
-  if (!buf) { snprintf(info->err, sizeof info->err, "out of memory"); return SHEET_EREAD; }
+  if (!buf) { snprintf(info->err, sizeof info->err, "%s", _("out of memory")); return SHEET_EREAD; }
   got = fread(buf, 1, CHUNK, f);
   if (ferror(f)) {
-    snprintf(info->err, sizeof info->err, "cannot read the file");
+    snprintf(info->err, sizeof info->err, "%s", _("cannot read the file"));
     free(buf);
     return SHEET_EREAD;
   }
   if ((got >= 2 && ((buf[0] == 0xff && buf[1] == 0xfe) || (buf[0] == 0xfe && buf[1] == 0xff)))) {
-    snprintf(info->err, sizeof info->err,
-             "the file is UTF-16 (Excel's \"Unicode text\"); save it from Excel as "
-             "\"CSV UTF-8\" or as an Excel workbook (.xlsx) and import that");
+    snprintf(info->err, sizeof info->err, "%s",
+             _("the file is UTF-16 (Excel's \"Unicode text\"); save it from Excel as "
+             "\"CSV UTF-8\" or as an Excel workbook (.xlsx) and import that"));
     free(buf);
     return SHEET_EREAD;
   }
@@ -226,7 +231,7 @@ int sheet_csv_read(FILE *f, char sep, sheet_info *info, sheet_cb cb, void *ctx)
   else {
     info->encoding = "Windows-1252";
     if ((r.cd = iconv_open("UTF-8", "WINDOWS-1252")) == (iconv_t)-1) {
-      snprintf(info->err, sizeof info->err, "cannot convert from Windows-1252 (iconv)");
+      snprintf(info->err, sizeof info->err, "%s", _("cannot convert from Windows-1252 (iconv)"));
       free(buf);
       return SHEET_EREAD;
     }
@@ -243,7 +248,7 @@ int sheet_csv_read(FILE *f, char sep, sheet_info *info, sheet_cb cb, void *ctx)
   info->sep = sep;
 
   if (csv_init(&p, CSV_REPALL_NL)) {
-    snprintf(info->err, sizeof info->err, "out of memory");
+    snprintf(info->err, sizeof info->err, "%s", _("out of memory"));
     if (r.cd != (iconv_t)-1) iconv_close(r.cd);
     free(buf);
     return SHEET_EREAD;
@@ -252,21 +257,21 @@ int sheet_csv_read(FILE *f, char sep, sheet_info *info, sheet_cb cb, void *ctx)
   csv_set_space_func(&p, is_space);
   csv_set_realloc_func(&p, capped_realloc);
   cell_too_big = 0;
-  if (fseek(f, (long)skip, SEEK_SET) != 0) fail(&r, "cannot read the file");
+  if (fseek(f, (long)skip, SEEK_SET) != 0) fail(&r, _("cannot read the file"));
   while (!r.stop && (got = fread(buf, 1, CHUNK, f)) > 0) {
     if (csv_parse(&p, buf, got, on_field, on_row, &r) != got && !r.stop) {
       char msg[200];
       if (cell_too_big)
-        snprintf(msg, sizeof msg, "a cell in row %llu holds more than %u KiB of text; "
-                 "this is not a volunteer sheet", (unsigned long long)r.row + 1, SHEET_CELL_MAX >> 10);
+        snprintf(msg, sizeof msg, _("a cell in row %llu holds more than %u KiB of text; "
+                 "this is not a volunteer sheet"), (unsigned long long)r.row + 1, SHEET_CELL_MAX >> 10);
       else
-        snprintf(msg, sizeof msg, "cannot read row %llu: %s", (unsigned long long)r.row + 1,
+        snprintf(msg, sizeof msg, _("cannot read row %llu: %s"), (unsigned long long)r.row + 1,
                  csv_strerror(csv_error(&p)));
       fail(&r, msg);
     }
   }
-  if (!r.stop && ferror(f)) fail(&r, "cannot read the file");
-  if (!r.stop && csv_fini(&p, on_field, on_row, &r) != 0) fail(&r, "cannot read the last row (out of memory, or a cell too large)");
+  if (!r.stop && ferror(f)) fail(&r, _("cannot read the file"));
+  if (!r.stop && csv_fini(&p, on_field, on_row, &r) != 0) fail(&r, _("cannot read the last row (out of memory, or a cell too large)"));
   clear_row(&r);
   csv_free(&p);
   free(r.cell);

@@ -8,12 +8,17 @@
  * in a short note for the import report.
  */
 #include <ctype.h>
+#include <libintl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/repair.h"
 #include "crdt/op.h"
+
+/* The notes and reasons are for a person: translated as in cli/cli.h,
+ * which this file (also built into the fuzz targets) does not include. */
+#define _(s) gettext(s)
 
 /* ---- headers ------------------------------------------------------------------ */
 
@@ -225,7 +230,7 @@ int rp_date(const char *in, int this_year, int birth, int *y, int *m, int *d, ch
     } else if (yl == 2) {
       int cent = birth && c > this_year % 100 ? 1900 : 2000;
       *y = cent + c;
-      snprintf(note, cap, "year '%02d' read as %d", c, *y);
+      snprintf(note, cap, _("year '%02d' read as %d"), c, *y);
     } else {
       return 0;
     }
@@ -237,7 +242,7 @@ int rp_date(const char *in, int this_year, int birth, int *y, int *m, int *d, ch
     if (!s[0] || *end || strspn(s, "0123456789.") != strlen(s) || v < 367 || v > 80000) return 0;
     serial = (long)v;
     serial_date(serial, y, m, d);
-    snprintf(note, cap, "Excel date number %ld read as %02d-%02d-%04d", serial, *d, *m, *y);
+    snprintf(note, cap, _("Excel date number %ld read as %02d-%02d-%04d"), serial, *d, *m, *y);
   }
   if (*m < 1 || *m > 12 || *d < 1 || *y < 1900 || *y > 2200 || *d > days_in(*y, *m)) return 0;
   return 1;
@@ -255,8 +260,8 @@ int rp_phone(const char *in, char *out, size_t cap, char *note, size_t ncap, con
   note[0] = 0;
   if ((strchr(s, 'E') || strchr(s, 'e')) && strspn(s, "0123456789,.Ee+- ") == strlen(s) &&
       isdigit((unsigned char)s[0])) {
-    *why = "Excel turned the number into scientific notation (like 6,12E+08) and its digits "
-           "are lost; format the column as text in Excel and type the number again";
+    *why = _("Excel turned the number into scientific notation (like 6,12E+08) and its digits "
+             "are lost; format the column as text in Excel and type the number again");
     return 0;
   }
   /* a number cell read back as 612345678.0 */
@@ -271,10 +276,10 @@ int rp_phone(const char *in, char *out, size_t cap, char *note, size_t ncap, con
   d[o] = 0;
   if (!plus && o == 9 && d[0] != '0') {
     snprintf(out, cap, "0%s", d);
-    snprintf(note, ncap, "%s: the leading zero was lost (Excel), read as %s", s, out);
+    snprintf(note, ncap, _("%s: the leading zero was lost (Excel), read as %s"), s, out);
   } else if (!plus && o == 11 && d[0] == '3' && d[1] == '1' && d[2] != '0') {
     snprintf(out, cap, "0%s", d + 2);
-    snprintf(note, ncap, "%s: read as +%s, %s", s, d, out);
+    snprintf(note, ncap, _("%s: read as +%s, %s"), s, d, out);
   } else {
     snprintf(out, cap, "%s", s);
   }

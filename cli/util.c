@@ -39,7 +39,7 @@ const char *cli_safe(const char *s, int indent)
 
   /* worst case: every byte becomes \xff or every line feed an indent */
   cap = len * (indent + 1 > 6 ? (size_t)indent + 1 : 6) + 1;
-  if (!(out = malloc(cap))) return "(out of memory)";
+  if (!(out = malloc(cap))) return _("(out of memory)");
   free(slot[next]);
   slot[next] = out;
   next = (next + 1) % SAFE_SLOTS;
@@ -157,6 +157,16 @@ void cli_i18n(void)
   textdomain("kring");
 }
 
+/* kr_strerror() in the reader's language. crdt/ knows nothing of gettext:
+ * po/POTFILES lists crdt/err.h, whose KR_ERR_MAP texts xgettext finds
+ * through the keyword X:2, and the translation happens here. */
+const char *cli_strerror(int err)
+{
+  if (err != KR_OK && (err <= KR__ERR_FIRST || err >= KR__ERR_LAST))
+    return _("unknown error");      /* what kr_strerror() says outside its table */
+  return gettext(kr_strerror(err));
+}
+
 /* ---- a damaged or read-only store -------------------------------------- */
 
 static int trouble_said;       /* the line for the store's trouble is out */
@@ -168,9 +178,9 @@ int cli_damaged(const char *why)
   trouble_said = 1;
   /* the plain line first; SQLite's words (page numbers, for kring check)
    * at the end, for whoever helps */
-  return say("the store in %s is damaged. Restore %s from a backup; or move it aside, ask a "
-             "member for an invite and join again as a new node, which gets the whole register "
-             "in their bundle (admin guide: \"A damaged store\"). Details: %s",
+  return say(_("the store in %s is damaged. Restore %s from a backup; or move it aside, ask a "
+               "member for an invite and join again as a new node, which gets the whole register "
+               "in their bundle (admin guide: \"A damaged store\"). Details: %s"),
              cli_home, cli_home, why);
 }
 
@@ -182,10 +192,10 @@ static const char *readonly_reason(void)
 
   snprintf(db, sizeof db, "%s/kring.db", cli_home);
   if (statvfs(cli_home, &v) == 0 && (v.f_flag & ST_RDONLY))
-    return "the disk holding it is mounted read-only";
-  if (access(cli_home, W_OK) != 0) return "the folder is not writable for this user";
-  if (access(db, W_OK) != 0) return "kring.db is not writable for this user";
-  return "SQLite could not write to it";
+    return _("the disk holding it is mounted read-only");
+  if (access(cli_home, W_OK) != 0) return _("the folder is not writable for this user");
+  if (access(db, W_OK) != 0) return _("kring.db is not writable for this user");
+  return _("SQLite could not write to it");
 }
 
 int cli_store_trouble(void)
@@ -196,8 +206,9 @@ int cli_store_trouble(void)
   if (!t || trouble_said) return t != 0;
   if (t == KR_EDAMAGED) return cli_damaged(why), 1;
   trouble_said = 1;
-  say("cannot change the store in %s: it is read-only (%s). Reading works; to change it, make "
-      "%s and the files in it writable for this user", cli_home, readonly_reason(), cli_home);
+  say(_("cannot change the store in %s: it is read-only (%s). Reading works; to change it, "
+        "make %s and the files in it writable for this user"), cli_home, readonly_reason(),
+      cli_home);
   return 1;
 }
 
@@ -238,18 +249,18 @@ int cli_usage(const char *usage, const char *fmt, ...)
 int cli_fail_write(int err, const char *what)
 {
   if (err == KR_ENOTMEMBER)
-    return cli_fail("%s: this node is waiting to be admitted to its network, and until then it "
-                    "can change nothing. Ask the member who invited you to run kring member "
-                    "accept with your join request, then import the bundle they send you (kring "
-                    "bundle import FILE)", what);
-  return cli_fail("%s: %s", what, kr_strerror(err));
+    return cli_fail(_("%s: this node is waiting to be admitted to its network, and until then "
+                      "it can change nothing. Ask the member who invited you to run kring member "
+                      "accept with your join request, then import the bundle they send you "
+                      "(kring bundle import FILE)"), what);
+  return cli_fail("%s: %s", what, cli_strerror(err));
 }
 
 int cli_fail_kr(int err, const char *what, const char *why)
 {
   if (err == KR_EVALIDATION && why)
     return cli_fail("%s: %s", what, why);
-  return cli_fail("%s: %s", what, kr_strerror(err));
+  return cli_fail("%s: %s", what, cli_strerror(err));
 }
 
 static cli_opt *find(cli_opt *opts, size_t nopts, const char *name, size_t len)
@@ -335,14 +346,14 @@ static int bad_key(void)
 
   snprintf(path, sizeof path, "%s/node.key", cli_home);
   if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-    snprintf(why, sizeof why, "it is not a regular file");
+    snprintf(why, sizeof why, "%s", _("it is not a regular file"));
   else if (stat(path, &st) == 0 && st.st_size != 64)
-    snprintf(why, sizeof why, "it is %lld bytes, not 64", (long long)st.st_size);
+    snprintf(why, sizeof why, _("it is %lld bytes, not 64"), (long long)st.st_size);
   else
-    snprintf(why, sizeof why, "its second half is not the public key of its first");
-  return cli_fail("%s is not a kring node key (%s; it must be the 32-byte secret seed, then "
-                  "the public key that seed makes). Restore node.key from the backup of %s; "
-                  "without it this node cannot sign, so join the network again as a new node",
+    snprintf(why, sizeof why, "%s", _("its second half is not the public key of its first"));
+  return cli_fail(_("%s is not a kring node key (%s; it must be the 32-byte secret seed, then "
+                    "the public key that seed makes). Restore node.key from the backup of %s; "
+                    "without it this node cannot sign, so join the network again as a new node"),
                   path, why, cli_home);
 }
 
@@ -360,32 +371,32 @@ int cli_open(kr_node **n)
   case KR_EBADKEY: return bad_key();
   case KR_EDAMAGED:
     kr_node_store_error(&why);
-    return cli_damaged(why ? why : "SQLite cannot read it");
+    return cli_damaged(why ? why : _("SQLite cannot read it"));
   case KR_EREADONLY:
     kr_node_store_error(&why);
     trouble_said = 1;
-    return say("cannot open the store in %s: it is read-only (%s) and %s. Make %s "
-                    "writable for this user, or copy it to a writable place and use --home COPY",
-                    cli_home, readonly_reason(), why ? why : "SQLite cannot read it so",
-                    cli_home);
+    return say(_("cannot open the store in %s: it is read-only (%s) and %s. Make %s "
+                 "writable for this user, or copy it to a writable place and use --home COPY"),
+               cli_home, readonly_reason(), why ? why : _("SQLite cannot read it so"),
+               cli_home);
   case KR_ENOTFOUND:
-    return cli_fail("no kring node in %s (create one with: kring init --org NAME)", cli_home);
+    return cli_fail(_("no kring node in %s (create one with: kring init --org NAME)"), cli_home);
   case KR_EKEYPERM:
-    return cli_fail("%s/node.key is readable by group or others; refusing to start "
-                    "(fix with: chmod 600 %s/node.key)", cli_home, cli_home);
+    return cli_fail(_("%s/node.key is readable by group or others; refusing to start "
+                      "(fix with: chmod 600 %s/node.key)"), cli_home, cli_home);
   case KR_EUNKNOWN:
-    return cli_fail("the store in %s was made by a newer kring", cli_home);
+    return cli_fail(_("the store in %s was made by a newer kring"), cli_home);
   case KR_EIO: {
     char path[4096];
     FILE *f;
     snprintf(path, sizeof path, "%s/node.key", cli_home);
     if (!(f = fopen(path, "rb")))
-      return cli_fail("cannot read %s: %s", path, strerror(errno));
+      return cli_fail(_("cannot read %s: %s"), path, strerror(errno));
     fclose(f);
-    return cli_fail("cannot open node in %s: %s", cli_home, kr_strerror(rc));
+    return cli_fail(_("cannot open node in %s: %s"), cli_home, cli_strerror(rc));
   }
   default:
-    return cli_fail("cannot open node in %s: %s", cli_home, kr_strerror(rc));
+    return cli_fail(_("cannot open node in %s: %s"), cli_home, cli_strerror(rc));
   }
 }
 
@@ -404,33 +415,34 @@ int cli_write_problem(const char *path, char *why, size_t cap)
   else *slash = 0;
   if (stat(dir, &st) != 0) {
     if (errno == EACCES)
-      snprintf(why, cap, "permission denied: this user may not look into %s; pick a folder of "
-               "your own, or ask the computer's administrator", dir);
+      snprintf(why, cap, _("permission denied: this user may not look into %s; pick a folder "
+                           "of your own, or ask the computer's administrator"), dir);
     else
-      snprintf(why, cap, "the folder %s does not exist (a USB stick not plugged in, or a typing "
-               "error?); create it (mkdir -p %s) or pick another", dir, dir);
+      snprintf(why, cap, _("the folder %s does not exist (a USB stick not plugged in, or a "
+                           "typing error?); create it (mkdir -p %s) or pick another"), dir, dir);
     return 1;
   }
   if (!S_ISDIR(st.st_mode)) {
-    snprintf(why, cap, "%s is a file, not a folder; pick another place", dir);
+    snprintf(why, cap, _("%s is a file, not a folder; pick another place"), dir);
     return 1;
   }
   if (access(dir, W_OK) != 0) {
-    snprintf(why, cap, "permission denied: this user may not write in %s; pick a folder of your "
-             "own (such as your home folder), or ask the computer's administrator", dir);
+    snprintf(why, cap, _("permission denied: this user may not write in %s; pick a folder of "
+                         "your own (such as your home folder), or ask the computer's "
+                         "administrator"), dir);
     return 1;
   }
   if (statvfs(dir, &v) == 0 && (v.f_flag & ST_RDONLY)) {
-    snprintf(why, cap, "the disk holding %s is read-only (a write-protected USB stick?); use "
-             "another", dir);
+    snprintf(why, cap, _("the disk holding %s is read-only (a write-protected USB stick?); use "
+                         "another"), dir);
     return 1;
   }
   if (statvfs(dir, &v) == 0 && v.f_blocks > 0 && v.f_bavail == 0) {
-    snprintf(why, cap, "the disk holding %s is full; free some space or use another disk", dir);
+    snprintf(why, cap, _("the disk holding %s is full; free some space or use another disk"), dir);
     return 1;
   }
   if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-    snprintf(why, cap, "%s is a folder; give a file name in it", path);
+    snprintf(why, cap, _("%s is a folder; give a file name in it"), path);
     return 1;
   }
   return 0;
@@ -504,7 +516,7 @@ static void candidates(kr_node *n, const struct vmatch *m)
     kr_volunteer_free(&v);
   }
   if (m->hits > MATCH_MAX)
-    fprintf(stderr, "  ... and %zu more\n", m->hits - MATCH_MAX);
+    fprintf(stderr, _("  ... and %zu more\n"), m->hits - MATCH_MAX);
 }
 
 int cli_subject_min(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LEN], size_t minhex)
@@ -517,17 +529,17 @@ int cli_subject_min(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LE
   m.n = n;
   m.arg = arg;
   m.email = strchr(arg, '@') != NULL;
-  if (!len) return cli_fail("no volunteer given: give a name, an e-mail address or the id "
-                            "kring volunteer add printed");
+  if (!len) return cli_fail(_("no volunteer given: give a name, an e-mail address or the id "
+                              "kring volunteer add printed"));
   /* an id, or a unique start of one */
   if (all_hex(arg) && len >= 4) {
     rc = kr_node_find(n, arg, id);
     if (rc == 0) byid = 1;
     else if (rc == KR_EAMBIGUOUS)
-      return cli_fail("more than one volunteer's id starts with %s; give more of the id, or "
-                      "the name", arg);
+      return cli_fail(_("more than one volunteer's id starts with %s; give more of the id, or "
+                        "the name"), arg);
     else if (rc != KR_ENOTFOUND && rc != KR_EINVAL)
-      return cli_fail("looking up %s: %s", arg, kr_strerror(rc));
+      return cli_fail(_("looking up %s: %s"), arg, cli_strerror(rc));
   }
   /* a name or an e-mail address, exactly (any case) */
   m.exact = 1;
@@ -538,11 +550,11 @@ int cli_subject_min(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LE
     rc = kr_node_search(n, arg, vmatch_row, &m);
     if (rc == KR_EINVAL) rc = 0;     /* nothing FTS can search for: no name matches */
   }
-  if (rc) return cli_fail("looking up %s: %s", arg, kr_strerror(rc));
+  if (rc) return cli_fail(_("looking up %s: %s"), arg, cli_strerror(rc));
   if (byid && m.hits == 0) {
     if (len < minhex)
-      return cli_fail("'%s' is too short an id for this command, which cannot be undone: give "
-                      "at least %zu characters of the id, or the name", arg, minhex);
+      return cli_fail(_("'%s' is too short an id for this command, which cannot be undone: "
+                        "give at least %zu characters of the id, or the name"), arg, minhex);
     return CLI_OK;
   }
   if (byid) {     /* an id prefix that is also someone's name */
@@ -553,11 +565,11 @@ int cli_subject_min(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LE
   if (m.hits == 0 && !m.email) {
     m.exact = 0;
     rc = kr_node_search(n, arg, vmatch_row, &m);
-    if (rc && rc != KR_EINVAL) return cli_fail("looking up %s: %s", arg, kr_strerror(rc));
+    if (rc && rc != KR_EINVAL) return cli_fail(_("looking up %s: %s"), arg, cli_strerror(rc));
     if (m.hits == 1 && minhex > 4) {
       /* a command that cannot be undone takes the whole name */
-      cli_fail("no volunteer is named exactly '%s'; one is close (below). Give the whole name, "
-               "the e-mail address or the id", arg);
+      cli_fail(_("no volunteer is named exactly '%s'; one is close (below). Give the whole "
+                 "name, the e-mail address or the id"), arg);
       candidates(n, &m);
       return CLI_FAIL;
     }
@@ -568,15 +580,19 @@ int cli_subject_min(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LE
   }
   if (m.hits == 0) {
     if (all_hex(arg) && len >= 4)
-      return cli_fail("no volunteer with id %s or named '%s' on this node; find them with: "
-                      "kring volunteer search WORD", arg, arg);
-    return cli_fail("no volunteer %s '%s' on this node; look with kring volunteer search WORD (an "
-                    "erased volunteer is found by id only, and one whose consent does not name "
-                    "this organisation cannot be read here)", m.email ? "with e-mail" : "named",
-                    arg);
+      return cli_fail(_("no volunteer with id %s or named '%s' on this node; find them with: "
+                        "kring volunteer search WORD"), arg, arg);
+    return cli_fail(m.email ? _("no volunteer with e-mail '%s' on this node; look with kring "
+                                "volunteer search WORD (an erased volunteer is found by id only, "
+                                "and one whose consent does not name this organisation cannot "
+                                "be read here)")
+                            : _("no volunteer named '%s' on this node; look with kring volunteer "
+                                "search WORD (an erased volunteer is found by id only, and one "
+                                "whose consent does not name this organisation cannot be read "
+                                "here)"), arg);
   }
-  cli_fail("'%s' matches %zu volunteers; give the id (first 8 characters are enough) or the "
-           "e-mail address of the one you mean:", arg, m.hits);
+  cli_fail(_("'%s' matches %zu volunteers; give the id (first 8 characters are enough) or the "
+             "e-mail address of the one you mean:"), arg, m.hits);
   candidates(n, &m);
   return CLI_FAIL;
 }
@@ -594,17 +610,19 @@ int cli_confirm(const char *what, const char *answer, int yes)
 
   if (yes) return CLI_OK;
   if (!isatty(0) || !(tty = fopen("/dev/tty", "r+"))) {
-    return cli_fail("%s cannot be undone, and there is no terminal to ask for confirmation; "
-                    "run it on a terminal, or add --yes in a script", what);
+    /* TRANSLATORS: %s is the caller's sentence, which ends in "This" ("Dit"). */
+    return cli_fail(_("%s cannot be undone, and there is no terminal to ask for confirmation; "
+                      "run it on a terminal, or add --yes in a script"), what);
   }
-  fprintf(tty, "%s cannot be undone.\nTo go on, type %s: ", what, cli_safe(answer, -1));
+  /* TRANSLATORS: %s ends in "This" ("Dit"); then what to type (name or id). */
+  fprintf(tty, _("%s cannot be undone.\nTo go on, type %s: "), what, cli_safe(answer, -1));
   fflush(tty);
   if (!fgets(line, sizeof line, tty)) line[0] = 0;
   fclose(tty);
   len = strlen(line);
   while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
   if (!same_text(line, answer))
-    return cli_fail("stopped: what you typed is not %s; nothing was changed", answer);
+    return cli_fail(_("stopped: what you typed is not %s; nothing was changed"), answer);
   return CLI_OK;
 }
 
@@ -667,7 +685,7 @@ void cli_ms_time(uint64_t ms, char out[32])
   time_t t = (time_t)(ms / 1000);
   struct tm tm;
   if (!ms) {
-    snprintf(out, 32, "never");
+    snprintf(out, 32, "%s", _("never"));
     return;
   }
   localtime_r(&t, &tm);
@@ -755,7 +773,7 @@ void cli_member_names(kr_node *n, char *out, size_t cap)
 
   out[0] = 0;
   if (kr_node_members(n, add_name, &nm) < 0 || (!nm.count && !nm.cut))
-    snprintf(out, cap, "(none)");
+    snprintf(out, cap, "%s", _("(none)"));
 }
 
 int cli_member(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], int *removed)
@@ -773,17 +791,18 @@ int cli_member_min(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], 
   f.arg = arg;
   f.minhex = minhex;
   if ((rc = kr_node_members(n, by_arg, &f)) < 0)
-    return cli_fail("reading the members: %s", kr_strerror(rc));
+    return cli_fail(_("reading the members: %s"), cli_strerror(rc));
   if (f.hits == 0) {
     char names[512];
     cli_member_names(n, names, sizeof names);
     if (all_hex(arg) && strlen(arg) < minhex && strlen(arg) >= 4)
-      return cli_fail("'%s' is too short a node id for this command, which cannot be undone: "
-                      "give the organisation's name (the members are: %s)", arg, names);
-    return cli_fail("no member '%s' in this network; give the organisation's name, as kring member list shows it; the members are: %s", arg, names);
+      return cli_fail(_("'%s' is too short a node id for this command, which cannot be undone: "
+                        "give the organisation's name (the members are: %s)"), arg, names);
+    return cli_fail(_("no member '%s' in this network; give the organisation's name, as kring "
+                      "member list shows it; the members are: %s"), arg, names);
   }
   if (f.hits > 1)
-    return cli_fail("'%s' names more than one member; give the organisation's name", arg);
+    return cli_fail(_("'%s' names more than one member; give the organisation's name"), arg);
   memcpy(id, f.found, KR_NODE_LEN);
   if (removed) *removed = f.removed;
   return CLI_OK;
@@ -792,11 +811,11 @@ int cli_member_min(kr_node *n, const char *arg, uint8_t id[static KR_NODE_LEN], 
 int cli_print_json(json_t *j)
 {
   int rc;
-  if (!j) return cli_fail("out of memory");
+  if (!j) return cli_fail(_("out of memory"));
   rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII * 0);
   fputc('\n', stdout);
   json_decref(j);
-  return rc ? cli_fail("cannot write output") : CLI_OK;
+  return rc ? cli_fail(_("cannot write output")) : CLI_OK;
 }
 
 void cli_progress(const char *what, uint64_t done, uint64_t total, int last)
@@ -804,7 +823,8 @@ void cli_progress(const char *what, uint64_t done, uint64_t total, int last)
   static int tty = -1;
   if (tty < 0) tty = isatty(2);
   if (!tty) return;
-  fprintf(stderr, "\r%s: %llu/%llu changes", what, (unsigned long long)done,
+  fputc('\r', stderr);
+  fprintf(stderr, _("%s: %llu/%llu changes"), what, (unsigned long long)done,
           (unsigned long long)total);
   if (last) fputc('\n', stderr);
   fflush(stderr);

@@ -11,6 +11,7 @@
  * definitions are how XML is made to explode.
  */
 #include <ctype.h>
+#include <libintl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,6 +20,10 @@
 #include <zip.h>
 
 #include "cli/sheet.h"
+
+/* Its errors are for a person: translated as in cli/cli.h, which this
+ * file (also built into the fuzz targets) does not include. */
+#define _(s) gettext(s)
 
 #define CHUNK 65536
 
@@ -98,8 +103,8 @@ static void fail(struct xl *x, const char *fmt, const char *arg)
 static void XMLCALL no_doctype(void *data, const XML_Char *name, const XML_Char *sysid,
                                const XML_Char *pubid, int has_internal)
 {
-  fail(data, "the workbook holds an XML DOCTYPE, which no spreadsheet program writes; "
-             "refusing to read it", NULL);
+  fail(data, _("the workbook holds an XML DOCTYPE, which no spreadsheet program writes; "
+             "refusing to read it"), NULL);
 }
 
 /*
@@ -119,26 +124,26 @@ static int parse_part(struct xl *x, const char *name, XML_StartElementHandler st
   zip_stat_init(&st);
   if (zip_stat(x->za, name, 0, &st) != 0) {
     if (missing_ok) return 1;
-    fail(x, "the workbook has no part %s: it is not an Excel workbook, or it is damaged", name);
+    fail(x, _("the workbook has no part %s: it is not an Excel workbook, or it is damaged"), name);
     return -1;
   }
   if ((st.valid & ZIP_STAT_SIZE) &&
       (st.size > SHEET_XML_MAX ||
        ((st.valid & ZIP_STAT_COMP_SIZE) && st.size > (1u << 20) &&
         st.size / (st.comp_size ? st.comp_size : 1) > SHEET_RATIO_MAX))) {
-    fail(x, "the part %s of the workbook would unpack to far more than any volunteer sheet "
-            "(a zip bomb?); refusing to read it", name);
+    fail(x, _("the part %s of the workbook would unpack to far more than any volunteer sheet "
+            "(a zip bomb?); refusing to read it"), name);
     return -1;
   }
   if (!(zf = zip_fopen(x->za, name, 0))) {
-    fail(x, "cannot unpack %s from the workbook: it is damaged", name);
+    fail(x, _("cannot unpack %s from the workbook: it is damaged"), name);
     return -1;
   }
   if (!(x->xp = XML_ParserCreate("UTF-8")) || !(buf = malloc(CHUNK))) {
     if (x->xp) XML_ParserFree(x->xp);
     x->xp = NULL;
     zip_fclose(zf);
-    fail(x, "out of memory", NULL);
+    fail(x, _("out of memory"), NULL);
     return -1;
   }
   XML_SetUserData(x->xp, x);
@@ -149,23 +154,23 @@ static int parse_part(struct xl *x, const char *name, XML_StartElementHandler st
     int last;
     got = zip_fread(zf, buf, CHUNK);
     if (got < 0) {
-      fail(x, "cannot unpack %s from the workbook: it is damaged", name);
+      fail(x, _("cannot unpack %s from the workbook: it is damaged"), name);
       break;
     }
     total += (uint64_t)got;
     if (total > SHEET_XML_MAX) {
-      fail(x, "the part %s of the workbook unpacks to more than any volunteer sheet "
-              "(a zip bomb?); refusing to read it", name);
+      fail(x, _("the part %s of the workbook unpacks to more than any volunteer sheet "
+              "(a zip bomb?); refusing to read it"), name);
       break;
     }
     last = got == 0;
     if (XML_Parse(x->xp, buf, (int)got, last) == XML_STATUS_ERROR) {
       if (!x->stop) {
         char msg[300];
-        snprintf(msg, sizeof msg, "%s, line %lu: %s", name,
+        snprintf(msg, sizeof msg, _("%s, line %lu: %s"), name,
                  (unsigned long)XML_GetCurrentLineNumber(x->xp),
                  XML_ErrorString(XML_GetErrorCode(x->xp)));
-        fail(x, "the workbook is damaged (%s)", msg);
+        fail(x, _("the workbook is damaged (%s)"), msg);
       }
       break;
     }
@@ -226,13 +231,13 @@ static void XMLCALL ss_start(void *data, const XML_Char *el, const XML_Char **at
 
   if (strcmp(l, "si") == 0) {
     if (x->nstr >= SHEET_NSTRINGS_MAX) {
-      fail(x, "the workbook holds more shared strings than any volunteer sheet%s", NULL);
+      fail(x, _("the workbook holds more shared strings than any volunteer sheet%s"), NULL);
       return;
     }
     if (x->nstr == x->capstr) {
       size_t nc = x->capstr ? 2 * x->capstr : 1024;
       size_t *g = realloc(x->off, nc * sizeof *g);
-      if (!g) { fail(x, "out of memory%s", NULL); return; }
+      if (!g) { fail(x, _("out of memory%s"), NULL); return; }
       x->off = g;
       x->capstr = nc;
     }
@@ -252,7 +257,7 @@ static void XMLCALL ss_end(void *data, const XML_Char *el)
 
   if (strcmp(l, "si") == 0) {
     if (text_add(&x->strings, "", 1))
-      fail(x, "the shared strings of the workbook are larger than any volunteer sheet's%s", NULL);
+      fail(x, _("the shared strings of the workbook are larger than any volunteer sheet's%s"), NULL);
     x->in_si = 0;
   } else if (strcmp(l, "rPh") == 0) {
     x->in_rph = 0;
@@ -271,12 +276,12 @@ static void XMLCALL ss_chars(void *data, const XML_Char *s, int len)
   if (x->strings.len - start + (size_t)len > SHEET_CELL_MAX) {
     char n[32];
     snprintf(n, sizeof n, "%zu", x->nstr);
-    fail(x, "shared string %s of the workbook holds more than 64 KiB of text; this is not a "
-            "volunteer sheet", n);
+    fail(x, _("shared string %s of the workbook holds more than 64 KiB of text; this is not a "
+            "volunteer sheet"), n);
     return;
   }
   if (text_add(&x->strings, s, (size_t)len))
-    fail(x, "the shared strings of the workbook are larger than any volunteer sheet's%s", NULL);
+    fail(x, _("the shared strings of the workbook are larger than any volunteer sheet's%s"), NULL);
 }
 
 /* ---- the sheet ------------------------------------------------------------------- */
@@ -341,14 +346,14 @@ static void cell_done(struct xl *x)
   if (x->col >= SHEET_COLS_MAX) {
     char n[32];
     snprintf(n, sizeof n, "%llu", (unsigned long long)x->rownum);
-    fail(x, "row %s has more than 1024 columns; this is not a volunteer sheet", n);
+    fail(x, _("row %s has more than 1024 columns; this is not a volunteer sheet"), n);
     return;
   }
   if (strcmp(x->ctype, "s") == 0) {
     char *end;
     unsigned long i = strtoul(v, &end, 10);
     if (!v[0] || *end || i >= x->nstr) {
-      fail(x, "the workbook is damaged (a cell refers to shared string %s, which is not there)", v);
+      fail(x, _("the workbook is damaged (a cell refers to shared string %s, which is not there)"), v);
       return;
     }
     v = x->strings.s + x->off[i];
@@ -357,15 +362,15 @@ static void cell_done(struct xl *x)
     size_t nc = x->capcell ? x->capcell : 16;
     char **g;
     while (nc <= x->col) nc *= 2;
-    if (!(g = realloc(x->cell, nc * sizeof *g))) { fail(x, "out of memory%s", NULL); return; }
+    if (!(g = realloc(x->cell, nc * sizeof *g))) { fail(x, _("out of memory%s"), NULL); return; }
     x->cell = g;
     x->capcell = nc;
   }
   while (x->ncell < x->col) {
-    if (!(x->cell[x->ncell] = strdup(""))) { fail(x, "out of memory%s", NULL); return; }
+    if (!(x->cell[x->ncell] = strdup(""))) { fail(x, _("out of memory%s"), NULL); return; }
     x->ncell++;
   }
-  if (!(c = strdup(v))) { fail(x, "out of memory%s", NULL); return; }
+  if (!(c = strdup(v))) { fail(x, _("out of memory%s"), NULL); return; }
   if (x->ncell > x->col) {        /* the same cell twice: the last counts */
     free(x->cell[x->col]);
     x->cell[x->col] = c;
@@ -413,7 +418,7 @@ static void XMLCALL sh_chars(void *data, const XML_Char *s, int len)
   if (text_add(&x->val, s, (size_t)len)) {
     char n[32];
     snprintf(n, sizeof n, "%llu", (unsigned long long)x->rownum);
-    fail(x, "a cell in row %s holds more than 64 KiB of text; this is not a volunteer sheet", n);
+    fail(x, _("a cell in row %s holds more than 64 KiB of text; this is not a volunteer sheet"), n);
   }
 }
 
@@ -435,10 +440,10 @@ static int read_zip(zip_t *za, const char *sheet_name, sheet_info *info, sheet_c
   if (parse_part(&x, "xl/workbook.xml", wb_start, no_end, no_chars, 0)) goto out;
   if (!x.rid[0]) {
     if (sheet_name)
-      snprintf(info->err, sizeof info->err, "the workbook has no sheet named '%s' (its sheets: %s)",
-               sheet_name, x.names[0] ? x.names : "none");
+      snprintf(info->err, sizeof info->err, _("the workbook has no sheet named '%s' (its sheets: %s)"),
+               sheet_name, x.names[0] ? x.names : _("none"));
     else
-      snprintf(info->err, sizeof info->err, "the workbook has no sheet");
+      snprintf(info->err, sizeof info->err, "%s", _("the workbook has no sheet"));
     x.stop = SHEET_EREAD;
     goto out;
   }
@@ -458,12 +463,12 @@ out:
 
 static void zip_fail(sheet_info *info, int code)
 {
-  snprintf(info->err, sizeof info->err,
-           code == ZIP_ER_NOZIP ? "not an Excel workbook (.xlsx): it is no zip archive; "
-                                  "an old .xls must be saved as .xlsx or CSV first"
-           : code == ZIP_ER_NOENT ? "the file does not exist"
-           : code == ZIP_ER_OPEN || code == ZIP_ER_READ ? "cannot open the file"
-                                                         : "the workbook is damaged (not a sound zip archive)");
+  snprintf(info->err, sizeof info->err, "%s",
+           code == ZIP_ER_NOZIP ? _("not an Excel workbook (.xlsx): it is no zip archive; "
+                                    "an old .xls must be saved as .xlsx or CSV first")
+           : code == ZIP_ER_NOENT ? _("the file does not exist")
+           : code == ZIP_ER_OPEN || code == ZIP_ER_READ ? _("cannot open the file")
+                                                         : _("the workbook is damaged (not a sound zip archive)"));
 }
 
 int sheet_xlsx_read_file(const char *path, const char *sheet_name, sheet_info *info,
@@ -496,7 +501,7 @@ int sheet_xlsx_read_mem(const void *buf, size_t len, const char *sheet_name, she
   zip_error_init(&ze);
   if (!(src = zip_source_buffer_create(buf, len, 0, &ze))) {
     zip_error_fini(&ze);
-    snprintf(info->err, sizeof info->err, "out of memory");
+    snprintf(info->err, sizeof info->err, "%s", _("out of memory"));
     return SHEET_EREAD;
   }
   if (!(za = zip_open_from_source(src, ZIP_RDONLY, &ze))) {

@@ -146,6 +146,26 @@ err "add repeated single option" 2 "given twice" "$KRING" volunteer add --name A
 err "add option without value" 2 "needs a value" "$KRING" volunteer add --name
 [ "$(dig)" = "$D0" ] || { echo "FAIL: a refused add changed the store"; fails=$((fails+1)); }
 
+# --- in Dutch, with a node: output, error paths, kring's own error texts, the
+# question before erase; JSON stays English --------------------------------
+ok "status in Dutch" env KRING_LANG=nl "$KRING" status
+has "status in Dutch" "^register 3 vrijwilligers \(0 gewist\), [0-9]+ wijzigingen bewaard$"
+err "sync with an unknown peer in Dutch" 1 "^kring: 'nergens' is geen peernaam \(zie kring peer list\) en ook geen HOST:PORT$" \
+  env KRING_LANG=nl "$KRING" sync nergens
+err "import of a missing file in Dutch" 1 "^kring: kan .*/ontbreekt\.csv niet lezen: het bestand bestaat niet" \
+  env KRING_LANG=nl "$KRING" import "$T/ontbreekt.csv"
+printf 'geen bundel\n' >"$T/geen.bundle"
+err "kring's error text in Dutch" 1 "geen\.bundle is geen kring-bundel, of is beschadigd \(de invoer is" \
+  env KRING_LANG=nl "$KRING" bundle import "$T/geen.bundle"
+err "erase question in Dutch" 1 "^kring: Het wissen van Anna de Vries \(id [0-9a-f]{8}\) .* Dit kan niet ongedaan gemaakt worden, en er is geen terminal" \
+  sh -c 'KRING_LANG=nl "$0" erase "$1" --reason test </dev/null' "$KRING" "$ANNA"
+printf 'Naam;Geboortedatum\r\nKees;31-31-2000\r\n' >"$T/datum.csv"
+ok "import in Dutch" env KRING_LANG=nl "$KRING" import "$T/datum.csv" --dry-run
+has "import in Dutch" "'31-31-2000' is geen datum \(dd-mm-jjjj\)"
+ok "import --json in Dutch" env KRING_LANG=nl "$KRING" --json import "$T/datum.csv" --dry-run
+has "import --json stays English" "\"reason\": \"'31-31-2000' is not a date"
+[ "$(dig)" = "$D0" ] || { echo "FAIL: a Dutch check changed the store"; fails=$((fails+1)); }
+
 # --- show, list, search -----------------------------------------------------------
 ok "show" "$KRING" volunteer show "$ANNA"
 has "show name" "^name +Anna de Vries"

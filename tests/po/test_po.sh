@@ -2,14 +2,15 @@
 # test_po: every message marked for translation in the files of
 # po/POTFILES has a Dutch translation in po/nl.po (none missing, none
 # fuzzy), po/kring.pot is current, and every cli file that marks
-# messages is in po/POTFILES. Usage: test_po.sh SOURCE_DIR
+# messages is in po/POTFILES. The error texts of crdt/err.h (KR_ERR_MAP)
+# count too: --keyword=X:2 takes them. Usage: test_po.sh SOURCE_DIR
 set -u
 cd "$1"
 T="$(mktemp -d)"
 trap 'rm -rf "$T"' EXIT
 fails=0
 
-xgettext --from-code=UTF-8 --language=C --keyword=_ --keyword=N_ --keyword=ngettext:1,2 \
+xgettext --from-code=UTF-8 --language=C --keyword=_ --keyword=N_ --keyword=ngettext:1,2 --keyword=X:2 \
   --add-comments=TRANSLATORS --package-name=kring --no-location -s -o "$T/fresh.pot" -f po/POTFILES
 if ! msgcmp po/nl.po "$T/fresh.pot" 2>"$T/cmp"; then
   echo "FAIL: messages without a Dutch translation in po/nl.po:"; sed 's/^/  | /' "$T/cmp" | head -40
