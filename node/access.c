@@ -68,6 +68,14 @@ int kr__readable(kr_node *n, sqlite3_int64 sn)
   return r;
 }
 
+int kr__subject_read(kr_node *n, const uint8_t id[KR_SUBJECT_LEN], sqlite3_int64 *sn)
+{
+  int rc = kr__subject_n(n, id, sn);
+  if (rc) return rc;
+  if ((rc = kr__erased(n, *sn, NULL)) != 0) return rc < 0 ? rc : 0;
+  return kr__readable(n, *sn) ? 0 : KR_ESEALED;
+}
+
 /* ---- readers ------------------------------------------------------------- */
 
 typedef struct {
@@ -915,4 +923,128 @@ int kr__expiry_due(kr_node *n, int touch)
   }
   sqlite3_finalize(s);
   return rc ? rc : any;
+}
+
+/* ---- what a coordinator reads ---------------------------------------------- */
+
+typedef struct {
+  kr_node *n;
+  kr_reader_cb cb;
+  void *ctx;
+  const char *purpose;
+} list_ctx;
+
+static int list_cb(void *ctx, const uint8_t *rcpt, kr_consent_state st, kr_hlc granted,
+                   const char *until, kr_hlc withdrawn)
+{
+  list_ctx *x = ctx;
+  sqlite3_stmt *s;
+  int rc = 0;
+  (void)granted;
+  (void)withdrawn;
+  if (st != KR_CONSENT_GRANTED) return 0;
+  if (prep(x->n, "SELECT node FROM members WHERE org IS NOT NULL AND cutoff IS NULL AND"
+                 " (?1 IS NULL OR node=?1) ORDER BY org", &s))
+    return KR_EDB;
+  if (rcpt) sqlite3_bind_blob(s, 1, rcpt, KR_NODE_LEN, SQLITE_STATIC);
+  while (!rc && kr__step(s, &rc)) {
+    kr_reader r;
+    memset(&r, 0, sizeof r);
+    if (sqlite3_column_bytes(s, 0) != KR_NODE_LEN) continue;
+    memcpy(r.node, sqlite3_column_blob(s, 0), KR_NODE_LEN);
+    r.purpose = x->purpose;
+    r.all = rcpt == NULL;
+    r.until = until;
+    rc = x->cb(x->ctx, &r);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int kr_node_readers(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], kr_reader_cb cb,
+                    void *ctx)
+{
+  sqlite3_int64 sn;
+  sqlite3_stmt *s;
+  uint8_t reg[KR_NODE_LEN];
+  int rc;
+
+  if ((rc = kr__subject_read(n, id, &sn))) return rc;
+  if (registrar(n, sn, reg) == 1) {
+    kr_reader r;
+    memset(&r, 0, sizeof r);
+    memcpy(r.node, reg, KR_NODE_LEN);
+    r.registrar = 1;
+    if ((rc = cb(ctx, &r))) return rc;
+  }
+  /* per purpose, so that each reader is named with the purpose it reads for */
+  if (prep(n, "SELECT DISTINCT purpose FROM consent_ops WHERE subj=?1 ORDER BY purpose", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  while (!rc && kr__step(s, &rc)) {
+    list_ctx x = {n, cb, ctx, (const char *)sqlite3_column_text(s, 0)};
+    sqlite3_stmt *r;
+    char day[11];
+    kr_node_today(n, day);
+    if (prep(n, "SELECT DISTINCT recipient FROM consent_ops WHERE subj=?1 AND purpose=?2", &r)) {
+      rc = KR_EDB;
+      break;
+    }
+    sqlite3_bind_int64(r, 1, sn);
+    sqlite3_bind_text(r, 2, x.purpose, -1, SQLITE_STATIC);
+    while (!rc && kr__step(r, &rc)) {
+      const void *rc_ = sqlite3_column_blob(r, 0);
+      int rlen = sqlite3_column_bytes(r, 0);
+      kr_consent_state st;
+      uint8_t tag[KR_TAG_LEN];
+      int has;
+      char until[11] = "";
+      if (rlen != 0 && rlen != KR_NODE_LEN) continue;
+      if ((rc = kr__consent_in_force(n, sn, x.purpose, rlen ? rc_ : "", rlen, day, &st, tag, &has)))
+        break;
+      if (has) {
+        sqlite3_stmt *u;
+        if (!prep(n, "SELECT until FROM consent_ops WHERE subj=?1 AND tag=?2", &u)) {
+          sqlite3_bind_int64(u, 1, sn);
+          sqlite3_bind_blob(u, 2, tag, KR_TAG_LEN, SQLITE_STATIC);
+          if (sqlite3_step(u) == SQLITE_ROW && sqlite3_column_text(u, 0))
+            snprintf(until, sizeof until, "%s", (const char *)sqlite3_column_text(u, 0));
+          sqlite3_finalize(u);
+        }
+      }
+      rc = list_cb(&x, rlen ? rc_ : NULL, st, 0, until, 0);
+    }
+    sqlite3_finalize(r);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int kr_node_access_lost(kr_node *n, kr_access_cb cb, void *ctx)
+{
+  sqlite3_stmt *s;
+  int rc = 0;
+
+  if (prep(n, "SELECT subject, at, why FROM access ORDER BY n", &s)) return KR_EDB;
+  while (!rc && kr__step(s, &rc)) {
+    kr_access_loss l;
+    if (sqlite3_column_bytes(s, 0) != KR_SUBJECT_LEN) continue;
+    memcpy(l.subject, sqlite3_column_blob(s, 0), KR_SUBJECT_LEN);
+    l.at_ms = (uint64_t)sqlite3_column_int64(s, 1);
+    l.why = (const char *)sqlite3_column_text(s, 2);
+    rc = cb(ctx, &l);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int kr_node_bad_groups(kr_node *n, uint64_t *count)
+{
+  sqlite3_stmt *s;
+  int rc = 0;
+  *count = 0;
+  if (prep(n, "SELECT count(*) FROM bad_groups", &s)) return KR_EDB;
+  if (kr__step(s, &rc)) *count = (uint64_t)sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  return rc;
 }

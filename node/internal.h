@@ -187,6 +187,9 @@ int kr__ids_add(kr_ids *l, const void *id, size_t len);
 int kr__touch(kr_node *n, sqlite3_int64 sn);
 /* 1 when this node holds a key of subject number sn (reads it). */
 int kr__readable(kr_node *n, sqlite3_int64 sn);
+/* kr__subject_n for a volunteer this node reads or knows erased; else
+ * KR_ESEALED. */
+int kr__subject_read(kr_node *n, const uint8_t id[KR_SUBJECT_LEN], sqlite3_int64 *sn);
 /* Open group g (at place of change chg = (origin, seq, hlc)) with the keys
  * held, and fold its ops in (n->cur_origin set). *opened: 1 if it was. A
  * box whose ops break the rules is noted in bad_groups and ignored. */

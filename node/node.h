@@ -332,6 +332,35 @@ typedef struct {
 typedef int (*kr_consent_cb)(void *ctx, const kr_consent_status *s);
 int kr_node_consent(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
                     kr_consent_cb cb, void *ctx);
+/*
+ * Who reads a volunteer (docs/crdt.md, "Who reads a volunteer"): the
+ * organisation that registered it, and every member a consent in force
+ * names (or all members). One call per reader and reason; the recipients an
+ * access request must name. KR_ESEALED when this node does not read it.
+ */
+typedef struct {
+  uint8_t node[KR_NODE_LEN];
+  int registrar;               /* registered the volunteer */
+  const char *purpose;         /* else: the consent's purpose, */
+  int all;                     /* given to all members (else to this one), */
+  const char *until;           /* in force until this day ("" no end date) */
+} kr_reader;
+typedef int (*kr_reader_cb)(void *ctx, const kr_reader *r);
+int kr_node_readers(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], kr_reader_cb cb,
+                    void *ctx);
+/* Volunteers this node stopped reading (and deleted what it knew of them). */
+typedef struct {
+  uint8_t subject[KR_SUBJECT_LEN];
+  uint64_t at_ms;
+  const char *why;             /* "consent withdrawn", "consent expired", ... */
+} kr_access_loss;
+typedef int (*kr_access_cb)(void *ctx, const kr_access_loss *l);
+int kr_node_access_lost(kr_node *n, kr_access_cb cb, void *ctx);
+/* Volunteers held here only sealed (this node may not read them). */
+int kr_node_sealed_count(kr_node *n, uint64_t *sealed);
+/* Sealed groups this node opened whose ops break the field rules (ignored). */
+int kr_node_bad_groups(kr_node *n, uint64_t *count);
+
 /* The day consent is read for: the node's clock, local time, YYYY-MM-DD. */
 void kr_node_today(kr_node *n, char out[static 11]);
 

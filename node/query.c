@@ -48,7 +48,11 @@ int kr_node_find(kr_node *n, const char *hex, uint8_t id[static KR_SUBJECT_LEN])
       hi[i / 2] = lo[i / 2];
     }
   }
-  if ((rc = prep(n, "SELECT id FROM subjects WHERE id BETWEEN ?1 AND ?2 LIMIT 2", &s))) return rc;
+  /* Only volunteers this node reads (or knows erased): the others are
+   * not there for it, but a whole id of one is told apart. */
+  if ((rc = prep(n, "SELECT id FROM subjects s WHERE id BETWEEN ?1 AND ?2 AND (EXISTS (SELECT 1"
+                    " FROM vkeys k WHERE k.subj=s.n) OR EXISTS (SELECT 1 FROM erasures e WHERE"
+                    " e.subj=s.n)) LIMIT 2", &s))) return rc;
   sqlite3_bind_blob(s, 1, lo, KR_SUBJECT_LEN, SQLITE_STATIC);
   sqlite3_bind_blob(s, 2, hi, KR_SUBJECT_LEN, SQLITE_STATIC);
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -58,6 +62,10 @@ int kr_node_find(kr_node *n, const char *hex, uint8_t id[static KR_SUBJECT_LEN])
   }
   sqlite3_finalize(s);
   if (rc != SQLITE_DONE) return kr__db_err(rc);
+  if (!found && len == 2 * KR_SUBJECT_LEN) {
+    sqlite3_int64 sn;
+    if (kr__subject_n(n, lo, &sn) == 0) return KR_ESEALED;
+  }
   return found == 1 ? 0 : found ? KR_EAMBIGUOUS : KR_ENOTFOUND;
 }
 
@@ -121,7 +129,7 @@ int kr_node_volunteer(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], kr_vo
 
   memset(v, 0, sizeof *v);
   memcpy(v->id, id, KR_SUBJECT_LEN);
-  if ((rc = kr__subject_n(n, id, &sn))) return rc;
+  if ((rc = kr__subject_read(n, id, &sn))) return rc;
   if ((rc = volunteer_read(n, sn, v))) kr_volunteer_free(v);
   return rc;
 }
@@ -307,7 +315,7 @@ int kr_node_consent(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
   int rc;
 
   kr_node_today(n, day);
-  if ((rc = kr__subject_n(n, id, &sn))) return rc;
+  if ((rc = kr__subject_read(n, id, &sn))) return rc;
   if ((rc = prep(n, "SELECT DISTINCT purpose, recipient FROM consent_ops WHERE subj=?1 "
                     "ORDER BY purpose, recipient", &s)))
     return rc;
@@ -358,7 +366,7 @@ int kr_node_consent_history(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
   sqlite3_int64 sn;
   int rc;
 
-  if ((rc = kr__subject_n(n, id, &sn))) return rc;
+  if ((rc = kr__subject_read(n, id, &sn))) return rc;
   if ((rc = prep(n, "SELECT c.is_grant, c.purpose, c.recipient, c.method, c.text_version, c.until, "
                     "c.hlc, o.key, c.idx, c.seq FROM consent_ops c JOIN origins o ON o.n=c.origin "
                     "WHERE c.subj=?1 ORDER BY c.hlc, o.key, c.idx", &s)))
@@ -417,7 +425,7 @@ int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
   sqlite3_int64 sn;
   int rc;
 
-  if ((rc = kr__subject_n(n, id, &sn))) return rc;
+  if ((rc = kr__subject_read(n, id, &sn))) return rc;
   if ((rc = prep(n, "SELECT g.key, c.seq, c.hlc, c.nops, o.idx, o.type, o.field, "
                     "o.body IS NULL FROM ops o JOIN changes c ON c.n=o.chg "
                     "JOIN origins g ON g.n=c.origin WHERE o.subj=?1 "
@@ -443,8 +451,10 @@ int kr_node_counts(kr_node *n, uint64_t *volunteers, uint64_t *erased, uint64_t 
   sqlite3_stmt *s;
   int rc;
 
-  if ((rc = prep(n, "SELECT (SELECT count(*) FROM subjects), (SELECT count(*) FROM erasures), "
-                    "(SELECT count(*) FROM changes)", &s)))
+  /* volunteers: those this node reads */
+  if ((rc = prep(n, "SELECT (SELECT count(*) FROM subjects s WHERE EXISTS (SELECT 1 FROM vkeys k"
+                    " WHERE k.subj=s.n)) + (SELECT count(*) FROM erasures), (SELECT count(*)"
+                    " FROM erasures), (SELECT count(*) FROM changes)", &s)))
     return rc;
   if (kr__step(s, &rc)) {
     *erased = (uint64_t)sqlite3_column_int64(s, 1);
@@ -464,7 +474,7 @@ int kr_node_field_stamp(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], int
   sqlite3_stmt *s;
   int rc;
 
-  if ((rc = kr__subject_n(n, id, &sn))) return rc;
+  if ((rc = kr__subject_read(n, id, &sn))) return rc;
   if (!(s = kr__q(n, KR_Q_FIELD_GET))) return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int(s, 2, field);
@@ -472,4 +482,19 @@ int kr_node_field_stamp(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], int
   if (rc == SQLITE_ROW) kr__read_stamp(s, 0, st);
   sqlite3_reset(s);
   return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KR_ENOTFOUND : KR_EDB;
+}
+
+int kr_node_sealed_count(kr_node *n, uint64_t *sealed)
+{
+  sqlite3_stmt *s;
+  int rc;
+
+  *sealed = 0;
+  if ((rc = prep(n, "SELECT count(*) FROM subjects s WHERE NOT EXISTS (SELECT 1 FROM vkeys k"
+                    " WHERE k.subj=s.n) AND NOT EXISTS (SELECT 1 FROM erasures e WHERE"
+                    " e.subj=s.n)", &s)))
+    return rc;
+  if (kr__step(s, &rc)) *sealed = (uint64_t)sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  return rc;
 }
