@@ -61,7 +61,7 @@ int kr__readable(kr_node *n, sqlite3_int64 sn)
 {
   sqlite3_stmt *s;
   int r;
-  if (prep(n, "SELECT 1 FROM vkeys WHERE subj=?1 LIMIT 1", &s)) return 0;
+  if (prep(n, "SELECT 1 FROM vkeys WHERE subj=?1 AND ok LIMIT 1", &s)) return 0;
   sqlite3_bind_int64(s, 1, sn);
   r = sqlite3_step(s) == SQLITE_ROW;
   sqlite3_finalize(s);
@@ -434,17 +434,34 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
   int rc = 0, ok = 0, consent = 0;
 
   *opened = 0;
-  if (prep(n, "SELECT key FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3", &s)) return KR_EDB;
+  if (prep(n, "SELECT key, ok FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3 ORDER BY ok DESC",
+           &s))
+    return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)(g->epoch > INT64_MAX ? INT64_MAX : g->epoch));
   sqlite3_bind_blob(s, 3, g->creator, KR_NODE_LEN, SQLITE_STATIC);
   kr_buf_init(&plain, KR_CHANGE_MAX);
   while (!ok && sqlite3_step(s) == SQLITE_ROW)
     if (sqlite3_column_bytes(s, 0) == KR_KEY_LEN &&
-        kr_group_open(sqlite3_column_blob(s, 0), n->network, origin, seq, place, g, &plain) == 0)
+        kr_group_open(sqlite3_column_blob(s, 0), n->network, origin, seq, place, g, &plain) == 0) {
       ok = 1;
+      if (!sqlite3_column_int(s, 1)) {
+        /* the key opened a group: it is the epoch's key (a key op may
+         * carry any 32 bytes) */
+        sqlite3_stmt *u;
+        if (prep(n, "UPDATE vkeys SET ok=1 WHERE subj=?1 AND en=?2 AND creator=?3 AND key=?4", &u)) {
+          rc = KR_EDB;
+        } else {
+          sqlite3_bind_int64(u, 1, sn);
+          sqlite3_bind_int64(u, 2, (sqlite3_int64)(g->epoch > INT64_MAX ? INT64_MAX : g->epoch));
+          sqlite3_bind_blob(u, 3, g->creator, KR_NODE_LEN, SQLITE_STATIC);
+          sqlite3_bind_blob(u, 4, sqlite3_column_blob(s, 0), KR_KEY_LEN, SQLITE_TRANSIENT);
+          rc = done(u);
+        }
+      }
+    }
   sqlite3_finalize(s);
-  if (!ok) goto out;                       /* sealed for this node */
+  if (rc || !ok) goto out;                 /* sealed for this node */
   if ((rc = kr_group_decode(plain.data, plain.len, g->subject, &ops, &nops, &mem))) {
     rc = bad_group(n, chg, place, "its ops cannot be decoded");
     goto out;
@@ -513,7 +530,7 @@ static int usable_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, uint64_
   sqlite3_stmt *s, *h;
   int rc = 0, found = 0;
 
-  if (prep(n, "SELECT en, creator, min(key), count(*) FROM vkeys WHERE subj=?1 GROUP BY en, creator"
+  if (prep(n, "SELECT en, creator, min(key), count(*) FROM vkeys WHERE subj=?1 AND ok GROUP BY en, creator"
               " ORDER BY en DESC, creator DESC", &s))
     return KR_EDB;
   if (prep(n, "SELECT reader FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3", &h)) {
@@ -549,7 +566,8 @@ static int store_key(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *c
                      const uint8_t *key, kr_hlc got)
 {
   sqlite3_stmt *s;
-  if (prep(n, "INSERT OR IGNORE INTO vkeys(subj,en,creator,key,got) VALUES(?1,?2,?3,?4,?5)", &s))
+  if (prep(n, "INSERT OR IGNORE INTO vkeys(subj,en,creator,key,got,ok) VALUES(?1,?2,?3,?4,?5,1)",
+           &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)en);
@@ -649,7 +667,7 @@ static int grant_keys(kr_node *n, sqlite3_int64 sn, const kr_op *ops, size_t cou
     sqlite3_finalize(s);
   }
   if (rc || !add.n) goto out;
-  if (prep(n, "SELECT en, creator, min(key) FROM vkeys WHERE subj=?1 GROUP BY en, creator"
+  if (prep(n, "SELECT en, creator, min(key) FROM vkeys WHERE subj=?1 AND ok GROUP BY en, creator"
               " HAVING count(*)=1", &s)) { rc = KR_EDB; goto out; }
   sqlite3_bind_int64(s, 1, sn);
   while (!rc && kr__step(s, &rc))
@@ -805,7 +823,7 @@ static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
   sqlite3_finalize(s);
   if (rc) return rc;
   if ((rc = readers_of(n, sn, &rs))) return rc;
-  if (prep(n, "SELECT en, creator, min(key) FROM vkeys WHERE subj=?1 GROUP BY en, creator"
+  if (prep(n, "SELECT en, creator, min(key) FROM vkeys WHERE subj=?1 AND ok GROUP BY en, creator"
               " HAVING count(*)=1", &s)) {
     free(rs.r);
     return KR_EDB;
@@ -879,7 +897,7 @@ int kr__finish(kr_node *n, kr_buf *wire)
   if (!rc && n->memb_changed)
     rc = touch_query(n, removed ? "SELECT DISTINCT subj FROM vkeys"
                                 : "SELECT DISTINCT c.subj FROM consent_ops c WHERE c.recipient=x''"
-                                  " AND EXISTS (SELECT 1 FROM vkeys k WHERE k.subj=c.subj)");
+                                  " AND EXISTS (SELECT 1 FROM vkeys k WHERE k.subj=c.subj AND k.ok)");
   n->memb_changed = 0;
   t = (sqlite3_int64 *)n->touched.id;
   nt = n->touched.n;

@@ -59,7 +59,7 @@ int kr_node_digest_readable(kr_node *n, uint8_t out[static 32])
 #define PREP(s, sql) \
   if ((rc = sqlite3_prepare_v2(n->db, sql, -1, &s, NULL)) != SQLITE_OK) { rc = kr__db_err(rc); goto out; }
   PREP(subj, "SELECT id, n FROM subjects s WHERE EXISTS (SELECT 1 FROM erasures e WHERE"
-             " e.subj=s.n) OR EXISTS (SELECT 1 FROM vkeys k WHERE k.subj=s.n) ORDER BY id");
+             " e.subj=s.n) OR EXISTS (SELECT 1 FROM vkeys k WHERE k.subj=s.n AND k.ok) ORDER BY id");
   PREP(er, "SELECT e.hlc, o.key, e.idx FROM erasures e JOIN origins o ON o.n=e.origin "
            "WHERE e.subj=?1");
   PREP(fl, "SELECT field, value FROM fields WHERE subj=?1 AND value IS NOT NULL ORDER BY field");

@@ -51,7 +51,7 @@ int kr_node_find(kr_node *n, const char *hex, uint8_t id[static KR_SUBJECT_LEN])
   /* Only volunteers this node reads (or knows erased): the others are
    * not there for it, but a whole id of one is told apart. */
   if ((rc = prep(n, "SELECT id FROM subjects s WHERE id BETWEEN ?1 AND ?2 AND (EXISTS (SELECT 1"
-                    " FROM vkeys k WHERE k.subj=s.n) OR EXISTS (SELECT 1 FROM erasures e WHERE"
+                    " FROM vkeys k WHERE k.subj=s.n AND k.ok) OR EXISTS (SELECT 1 FROM erasures e WHERE"
                     " e.subj=s.n)) LIMIT 2", &s))) return rc;
   sqlite3_bind_blob(s, 1, lo, KR_SUBJECT_LEN, SQLITE_STATIC);
   sqlite3_bind_blob(s, 2, hi, KR_SUBJECT_LEN, SQLITE_STATIC);
@@ -453,7 +453,7 @@ int kr_node_counts(kr_node *n, uint64_t *volunteers, uint64_t *erased, uint64_t 
 
   /* volunteers: those this node reads */
   if ((rc = prep(n, "SELECT (SELECT count(*) FROM subjects s WHERE EXISTS (SELECT 1 FROM vkeys k"
-                    " WHERE k.subj=s.n)) + (SELECT count(*) FROM erasures), (SELECT count(*)"
+                    " WHERE k.subj=s.n AND k.ok)) + (SELECT count(*) FROM erasures), (SELECT count(*)"
                     " FROM erasures), (SELECT count(*) FROM changes)", &s)))
     return rc;
   if (kr__step(s, &rc)) {
@@ -491,7 +491,7 @@ int kr_node_sealed_count(kr_node *n, uint64_t *sealed)
 
   *sealed = 0;
   if ((rc = prep(n, "SELECT count(*) FROM subjects s WHERE NOT EXISTS (SELECT 1 FROM vkeys k"
-                    " WHERE k.subj=s.n) AND NOT EXISTS (SELECT 1 FROM erasures e WHERE"
+                    " WHERE k.subj=s.n AND k.ok) AND NOT EXISTS (SELECT 1 FROM erasures e WHERE"
                     " e.subj=s.n)", &s)))
     return rc;
   if (kr__step(s, &rc)) *sealed = (uint64_t)sqlite3_column_int64(s, 0);
