@@ -33,6 +33,42 @@ static void frame(kr_buf *b, int type, const void *body, size_t len)
   if (len) kr_buf_add(b, body, len);
 }
 
+/* A change of one sealed group (format 2): name set on subject, under a
+ * fixed key of epoch (1, origin). */
+static void group_change(const uint8_t sk[64], const uint8_t net[16], uint64_t seq, uint64_t ms,
+                         uint8_t subj, const char *name, kr_buf *chg, const char *dir)
+{
+  static const uint8_t key[32] = {0x6b, 0x72};
+  kr_op op, g;
+  kr_buf plain, box;
+  memset(&op, 0, sizeof op);
+  op.type = KR_OP_SET;
+  memset(op.subject, subj, 16);
+  op.field = 1;
+  op.value = name;
+  memset(&g, 0, sizeof g);
+  g.type = KR_OP_GROUP;
+  memcpy(g.subject, op.subject, 16);
+  g.epoch = 1;
+  memcpy(g.creator, sk + 32, 32);
+  kr_buf_init(&plain, KR_CHANGE_MAX);
+  kr_buf_init(&box, KR_CHANGE_MAX);
+  kr_group_encode(&op, 1, &plain);
+  if (dir) put(dir, "group", "seed-set", plain.data, plain.len);
+  kr_group_seal(key, net, sk + 32, seq, 0, &g, plain.data, plain.len, &box);
+  g.box = box.data;
+  g.box_len = (uint32_t)box.len;
+  if (dir) {
+    kr_buf ob;
+    kr_buf_init(&ob, KR_CHANGE_MAX);
+    if (kr_op_encode(&g, &ob) == 0) put(dir, "op", "seed-group", ob.data, ob.len);
+    kr_buf_free(&ob);
+  }
+  kr_change_build(sk, seq, ms << 16, &g, 1, chg);
+  kr_buf_free(&plain);
+  kr_buf_free(&box);
+}
+
 static void session_seeds(const char *dir, const uint8_t sk[64])
 {
   static const uint8_t empty_vv = 0x90;
@@ -45,16 +81,15 @@ static void session_seeds(const char *dir, const uint8_t sk[64])
   const uint8_t ack[16] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0};
   uint8_t hs[1 + 2 + 96];
   kr_buf b, chg;
-  kr_op op;
 
   kr_buf_init(&b, 1u << 22);
   kr_buf_init(&chg, KR_CHANGE_MAX);
-  memset(&op, 0, sizeof op);
-  op.type = KR_OP_SET;
-  memset(op.subject, 9, 16);
-  op.field = 1;
-  op.value = "Fatima El Amrani";
-  kr_change_build(sk, 1, 1767225600000ull << 16, &op, 1, &chg);
+  {
+    uint8_t net[16];
+    memset(net, 7, sizeof net);
+    group_change(sk, net, 1, 1767225600000ull, 9, "Fatima El Amrani", &chg, dir);
+    put(dir, "change", "seed-group", chg.data, chg.len);
+  }
   /* an admission with its invite key and proof (op type 8, seven fields) */
   {
     kr_buf ob;
@@ -102,6 +137,7 @@ static void session_seeds(const char *dir, const uint8_t sk[64])
 
 static int buf_write(void *ctx, const void *p, size_t n) { return kr_buf_add(ctx, p, n); }
 
+
 int main(int argc, char **argv)
 {
   uint8_t pk[32], sk[64], net[16], opk[32], osk[64];
@@ -121,13 +157,31 @@ int main(int argc, char **argv)
   kr_invite_make(sk, net, pk, 1767225600000ull, NULL, 0, inv, sizeof inv);
   put(argv[1], "invite", "seed-noaddr", inv, strlen(inv));
   session_seeds(argv[1], sk);
+  {
+    /* a group of every op type that travels sealed */
+    static const uint8_t tags[32] = {1, [16] = 2};
+    kr_op o[6];
+    kr_buf plain;
+    memset(o, 0, sizeof o);
+    for (int i = 0; i < 6; i++) memset(o[i].subject, 9, 16);
+    o[0].type = KR_OP_SET; o[0].field = 5; o[0].value = "Utrecht";
+    o[1].type = KR_OP_SET; o[1].field = 3; o[1].value = NULL;
+    o[2].type = KR_OP_ADD; o[2].field = 32; o[2].value = "koken";
+    o[3].type = KR_OP_REMOVE; o[3].field = 32; o[3].value = "tuinieren"; o[3].tags = tags; o[3].ntags = 2;
+    o[4].type = KR_OP_GRANT; o[4].purpose = "matching"; o[4].recipient_all = 1; o[4].method = 1;
+    o[4].text_version = "v1"; o[4].until = "2027-01-31"; o[4].tags = tags; o[4].ntags = 1;
+    o[5].type = KR_OP_WITHDRAW; o[5].purpose = "photos"; memset(o[5].recipient, 4, 32);
+    o[5].method = 2; o[5].text_version = "";
+    kr_buf_init(&plain, KR_CHANGE_MAX);
+    if (kr_group_encode(o, 6, &plain) == 0) put(argv[1], "group", "seed-all", plain.data, plain.len);
+    kr_buf_free(&plain);
+  }
 
   for (int b = 0; b < 3; b++) {
     kr_bundle_writer w;
     kr_buf out, chg;
     kr_vv v;
     uint8_t rcpt[2][32];
-    kr_op op;
     char name[32];
     int n = b == 0 ? 0 : b == 1 ? 1 : 5;
     kr_buf_init(&out, 1u << 24);
@@ -139,13 +193,9 @@ int main(int argc, char **argv)
     kr_bundle_write_begin(&w, sk, net, b == 1 ? opk : NULL, &v, (uint64_t)n, 1767225600000ull,
                           (const uint8_t (*)[32])rcpt, 2, buf_write, &out);
     for (int i = 0; i < n; i++) {
-      memset(&op, 0, sizeof op);
-      op.type = KR_OP_SET;
-      memset(op.subject, i + 1, 16);
-      op.field = 1;
-      op.value = "Anna de Vries";
       kr_buf_reset(&chg);
-      kr_change_build(sk, (uint64_t)i + 1, (uint64_t)(1767225600000ull + i) << 16, &op, 1, &chg);
+      group_change(sk, net, (uint64_t)i + 1, 1767225600000ull + (uint64_t)i, (uint8_t)(i + 1),
+                   "Anna de Vries", &chg, NULL);
       kr_bundle_write_change(&w, chg.data, chg.len);
     }
     kr_bundle_write_end(&w);
