@@ -552,12 +552,24 @@ int kr_group_open(const uint8_t key[static KR_KEY_LEN], const uint8_t network[st
   return 0;
 }
 
+int kr_key_seal_x(const uint8_t key[static KR_KEY_LEN], const uint8_t xpk[static 32],
+                  uint8_t sealed[static KR_SEALED_KEY_LEN])
+{
+  return crypto_box_seal(sealed, key, KR_KEY_LEN, xpk) == 0 ? 0 : KR_EINVAL;
+}
+
 int kr_key_seal(const uint8_t key[static KR_KEY_LEN], const uint8_t reader[static KR_NODE_LEN],
                 uint8_t sealed[static KR_SEALED_KEY_LEN])
 {
   uint8_t xpk[crypto_box_PUBLICKEYBYTES];
   if (crypto_sign_ed25519_pk_to_curve25519(xpk, reader) != 0) return KR_EINVAL;
-  return crypto_box_seal(sealed, key, KR_KEY_LEN, xpk) == 0 ? 0 : KR_EINVAL;
+  return kr_key_seal_x(key, xpk, sealed);
+}
+
+int kr_key_open_x(const uint8_t sealed[static KR_SEALED_KEY_LEN], const uint8_t xpk[static 32],
+                  const uint8_t xsk[static 32], uint8_t key[static KR_KEY_LEN])
+{
+  return crypto_box_seal_open(key, sealed, KR_SEALED_KEY_LEN, xpk, xsk) == 0 ? 0 : KR_EBADSIG;
 }
 
 int kr_key_open(const uint8_t sealed[static KR_SEALED_KEY_LEN], const uint8_t sk[static KR_SK_LEN],
@@ -567,9 +579,8 @@ int kr_key_open(const uint8_t sealed[static KR_SEALED_KEY_LEN], const uint8_t sk
   int rc = KR_EBADSIG;
 
   if (crypto_sign_ed25519_pk_to_curve25519(xpk, sk + 32) == 0 &&
-      crypto_sign_ed25519_sk_to_curve25519(xsk, sk) == 0 &&
-      crypto_box_seal_open(key, sealed, KR_SEALED_KEY_LEN, xpk, xsk) == 0)
-    rc = 0;
+      crypto_sign_ed25519_sk_to_curve25519(xsk, sk) == 0)
+    rc = kr_key_open_x(sealed, xpk, xsk, key);
   sodium_memzero(xsk, sizeof xsk);
   return rc;
 }

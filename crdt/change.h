@@ -96,5 +96,11 @@ int kr_key_seal(const uint8_t key[static KR_KEY_LEN], const uint8_t reader[stati
                 uint8_t sealed[static KR_SEALED_KEY_LEN]);
 int kr_key_open(const uint8_t sealed[static KR_SEALED_KEY_LEN], const uint8_t sk[static KR_SK_LEN],
                 uint8_t key[static KR_KEY_LEN]);
+/* The same with the X25519 forms at hand (converting an Ed25519 key costs
+ * a point check: nodes keep the forms they use). */
+int kr_key_seal_x(const uint8_t key[static KR_KEY_LEN], const uint8_t xpk[static 32],
+                  uint8_t sealed[static KR_SEALED_KEY_LEN]);
+int kr_key_open_x(const uint8_t sealed[static KR_SEALED_KEY_LEN], const uint8_t xpk[static 32],
+                  const uint8_t xsk[static 32], uint8_t key[static KR_KEY_LEN]);
 
 #endif

@@ -25,15 +25,17 @@
 #include "node/internal.h"
 #include "node/validate.h"
 
+/* Statements here are cached (kr__qs): "finished" means reset. */
 static int prep(kr_node *n, const char *sql, sqlite3_stmt **s)
 {
-  return sqlite3_prepare_v2(n->db, sql, -1, s, NULL) == SQLITE_OK ? 0 : KR_EDB;
+  return (*s = kr__qs(n, sql)) ? 0 : KR_EDB;
 }
+#define sqlite3_finalize(s) sqlite3_reset(s)
 
 static int done(sqlite3_stmt *s)
 {
   int rc = sqlite3_step(s);
-  sqlite3_finalize(s);
+  sqlite3_reset(s);
   return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : kr__db_err(rc);
 }
 
@@ -355,7 +357,13 @@ static int check_mine(kr_node *n, sqlite3_int64 sn, int removed)
 
 /* ---- keys ---------------------------------------------------------------- */
 
-int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, kr_hlc hlc)
+typedef struct {
+  sqlite3_int64 sn, chg;
+  uint32_t place;
+} reopen_at;
+
+int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, kr_hlc hlc, sqlite3_int64 chg,
+               uint32_t place)
 {
   sqlite3_stmt *s;
   uint8_t key[KR_KEY_LEN];
@@ -373,7 +381,7 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, kr_hlc hlc)
   if (memcmp(op->member, kr_node_id(n), KR_NODE_LEN) != 0) return 0;
   /* Sealed to this node. One that does not open (sealed to another key,
    * or damaged) is ignored: the reader waits for a key that opens. */
-  if (kr_key_open(op->box, n->sk, key) != 0) return 0;
+  if (kr_key_open_x(op->box, n->sk + KR_SK_LEN, n->sk + KR_SK_LEN + 32, key) != 0) return 0;
   if (prep(n, "INSERT OR IGNORE INTO vkeys(subj,en,creator,key,got) VALUES(?1,?2,?3,?4,?5)", &s)) {
     sodium_memzero(key, sizeof key);
     return KR_EDB;
@@ -391,7 +399,11 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, kr_hlc hlc)
   }
   sqlite3_finalize(s);
   if (sqlite3_changes(n->db) == 0) return 0;
-  if ((rc = kr__ids_add(&n->reopen, &sn, sizeof sn))) return rc;
+  {
+    /* the groups stored before this key op may open now */
+    reopen_at r = {sn, chg, place};
+    if ((rc = kr__ids_add(&n->reopen, &r, sizeof r))) return rc;
+  }
   return kr__touch(n, sn);
 }
 
@@ -488,17 +500,20 @@ out:
   return rc;
 }
 
-/* Open every stored group of sn this node now holds a key for. */
-static int reopen(kr_node *n, sqlite3_int64 sn)
+/* Open every group of sn stored before change chg's op place that this
+ * node now holds a key for (later ones were opened on arrival). */
+static int reopen(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t place)
 {
   sqlite3_stmt *s;
   int rc = 0, any = 0;
 
   if (prep(n, "SELECT p.body, p.idx, c.seq, c.hlc, o.key, o.n, c.n FROM ops p JOIN changes c ON"
               " c.n=p.chg JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type=10 AND"
-              " p.body IS NOT NULL", &s))
+              " p.body IS NOT NULL AND (p.chg<?2 OR (p.chg=?2 AND p.idx<?3))", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_int64(s, 2, chg);
+  sqlite3_bind_int64(s, 3, place);
   while (!rc && kr__step(s, &rc)) {
     kr_op g;
     void *mem = NULL;
@@ -621,19 +636,39 @@ static void oplist_free(oplist *l)
   memset(l, 0, sizeof *l);
 }
 
+/* The X25519 form of a node key, from a small cache (members are few). */
+static int xform(kr_node *n, const uint8_t *node, uint8_t xpk[32])
+{
+  size_t nc = sizeof n->xcache / sizeof n->xcache[0], h = node[0] % nc;
+  for (size_t i = 0; i < nc; i++) {
+    size_t k = (h + i) % nc;
+    if (!n->xcache[k].used) {
+      if (crypto_sign_ed25519_pk_to_curve25519(n->xcache[k].x, node) != 0) return KR_EINVAL;
+      memcpy(n->xcache[k].ed, node, KR_NODE_LEN);
+      n->xcache[k].used = 1;
+    }
+    if (memcmp(n->xcache[k].ed, node, KR_NODE_LEN) == 0) {
+      memcpy(xpk, n->xcache[k].x, 32);
+      return 0;
+    }
+  }
+  return crypto_sign_ed25519_pk_to_curve25519(xpk, node) == 0 ? 0 : KR_EINVAL;
+}
+
 /* A key op giving reader the key of (sn's subject, en, creator). */
-static int key_op(oplist *l, const uint8_t *subject, uint64_t en, const uint8_t *creator,
-                  const uint8_t *key, const uint8_t *reader_node)
+static int key_op(kr_node *n, oplist *l, const uint8_t *subject, uint64_t en,
+                  const uint8_t *creator, const uint8_t *key, const uint8_t *reader_node)
 {
   kr_op *op = oplist_next(l);
   uint8_t *box = op ? oplist_own(l, KR_SEALED_KEY_LEN) : NULL;
+  uint8_t xpk[32];
   if (!box) return KR_ENOMEM;
   op->type = KR_OP_KEY;
   memcpy(op->subject, subject, KR_SUBJECT_LEN);
   op->epoch = en;
   memcpy(op->creator, creator, KR_NODE_LEN);
   memcpy(op->member, reader_node, KR_NODE_LEN);
-  if (kr_key_seal(key, reader_node, box)) {
+  if (xform(n, reader_node, xpk) || kr_key_seal_x(key, xpk, box)) {
     l->n--;                              /* not a node key: nobody to seal to */
     return 0;
   }
@@ -672,7 +707,7 @@ static int grant_keys(kr_node *n, sqlite3_int64 sn, const kr_op *ops, size_t cou
   sqlite3_bind_int64(s, 1, sn);
   while (!rc && kr__step(s, &rc))
     for (size_t k = 0; k < add.n && !rc; k++)
-      rc = key_op(l, ops[0].subject, (uint64_t)sqlite3_column_int64(s, 0),
+      rc = key_op(n, l, ops[0].subject, (uint64_t)sqlite3_column_int64(s, 0),
                   sqlite3_column_blob(s, 1), sqlite3_column_blob(s, 2), add.r[k].node);
   sqlite3_finalize(s);
 out:
@@ -764,7 +799,7 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
         if ((rc = store_key(n, sn, en, creator, p->key, hlc))) { free(rs.r); break; }
         for (size_t k = 0; k < rs.n && !rc; k++)
           if (memcmp(rs.r[k].node, kr_node_id(n), KR_NODE_LEN) != 0)
-            rc = key_op(&l, op->subject, en, creator, p->key, rs.r[k].node);
+            rc = key_op(n, &l, op->subject, en, creator, p->key, rs.r[k].node);
       }
       if (!rc) rc = grant_keys(n, sn, op, p->count, &rs, &l);
       free(rs.r);
@@ -849,7 +884,7 @@ static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
       sqlite3_bind_int64(h, 5, (sqlite3_int64)rs.r[k].since);
       has = sqlite3_step(h) == SQLITE_ROW;
       if (!has)
-        rc = key_op(l, subject, (uint64_t)sqlite3_column_int64(s, 0), sqlite3_column_blob(s, 1),
+        rc = key_op(n, l, subject, (uint64_t)sqlite3_column_int64(s, 0), sqlite3_column_blob(s, 1),
                     sqlite3_column_blob(s, 2), rs.r[k].node);
     }
   }
@@ -857,6 +892,14 @@ static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
   sqlite3_finalize(h);
   free(rs.r);
   return rc;
+}
+
+static int cmp_reopen(const void *a, const void *b)
+{
+  const reopen_at *x = a, *y = b;
+  if (x->sn != y->sn) return x->sn < y->sn ? -1 : 1;
+  if (x->chg != y->chg) return x->chg < y->chg ? -1 : 1;
+  return x->place < y->place ? -1 : x->place > y->place;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -887,10 +930,14 @@ int kr__finish(kr_node *n, kr_buf *wire)
 
   if (n->in_finish) return 0;
   n->in_finish = 1;
-  for (size_t i = 0; i < n->reopen.n && !rc; i++) {
-    sqlite3_int64 sn;
-    memcpy(&sn, n->reopen.id + i * sizeof sn, sizeof sn);
-    if (kr__erased(n, sn, NULL) == 0) rc = reopen(n, sn);
+  {
+    reopen_at *r = (reopen_at *)n->reopen.id;
+    size_t nr = n->reopen.n;
+    if (nr) qsort(r, nr, sizeof *r, cmp_reopen);
+    for (size_t i = 0; i < nr && !rc; i++) {
+      if (i + 1 < nr && r[i + 1].sn == r[i].sn) continue;   /* the latest key op of sn */
+      if (kr__erased(n, r[i].sn, NULL) == 0) rc = reopen(n, r[i].sn, r[i].chg, r[i].place);
+    }
   }
   n->reopen.n = 0;
   removed = am_removed(n);

@@ -111,10 +111,12 @@ struct kr_node {
   kr_ids skipped;                /* apply: origins a change was skipped of (withheld) */
   kr_ids touched;                /* apply: subject numbers (int64) whose readers may have
                                     changed: checked by kr__finish */
-  kr_ids reopen;                 /* apply: subject numbers a key arrived for */
+  kr_ids reopen;                 /* apply: where a key arrived (access.c reopen_at) */
   int memb_changed;              /* apply: a membership op was applied */
   int in_finish;                 /* kr__finish is running (its own changes) */
   char *home;                    /* the home directory, for a second connection */
+  struct { const char *sql; sqlite3_stmt *s; } qs[96]; /* kr__qs's cache */
+  struct { uint8_t ed[KR_NODE_LEN], x[32]; int used; } xcache[64]; /* X25519 forms of members */
 };
 
 /* How long a statement waits for another connection's lock. */
@@ -122,6 +124,9 @@ struct kr_node {
 
 /* The cached statement q, reset and unbound; NULL on error. */
 sqlite3_stmt *kr__q(kr_node *n, int q);
+/* The same for a static SQL text (cached by its address, prepared on
+ * first use): done with it, reset it (never finalize). */
+sqlite3_stmt *kr__qs(kr_node *n, const char *sql);
 /* A failed SQLite call as a kr_err: KR_EFULL for a full disk, KR_EDAMAGED
  * for a damaged file (also noted for kr_node_store_error), KR_EREADONLY,
  * KR_ENOMEM, else KR_EDB. */
@@ -196,8 +201,10 @@ int kr__subject_read(kr_node *n, const uint8_t id[KR_SUBJECT_LEN], sqlite3_int64
 int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
                     const uint8_t origin[static KR_NODE_LEN], uint64_t seq, kr_hlc hlc,
                     uint32_t place, const kr_op *g, int *opened);
-/* A key op: noted for everyone; opened and kept when sealed to this node. */
-int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, kr_hlc hlc);
+/* A key op (at place of change chg): noted for everyone; opened and kept
+ * when sealed to this node. */
+int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, kr_hlc hlc, sqlite3_int64 chg,
+               uint32_t place);
 /* A registration: the earliest counts. */
 int kr__register_op(kr_node *n, sqlite3_int64 sn, const kr_stamp *st);
 /* Build this node's change seq of ops (volunteer ops grouped and sealed,

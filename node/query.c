@@ -218,14 +218,12 @@ static int load_register(kr_node *n, sqlite3_int64 sn, const char *purpose,
 
   *strs = NULL;
   *nstrs = 0;
-  if ((rc = prep(n, "SELECT c.tag, c.hlc, o.key, c.idx, c.is_grant, c.until FROM consent_ops c "
-                    "JOIN origins o ON o.n=c.origin "
-                    "WHERE c.subj=?1 AND c.purpose=?2 AND c.recipient=?3", &s)))
-    return rc;
-  if ((rc = prep(n, "SELECT withdraw_tag FROM consent_observed WHERE subj=?2 AND grant_tag=?1", &o))) {
-    sqlite3_finalize(s);
-    return rc;
-  }
+  /* cached: this runs for every register a reader checks */
+  if (!(s = kr__qs(n, "SELECT c.tag, c.hlc, o.key, c.idx, c.is_grant, c.until FROM consent_ops c "
+                      "JOIN origins o ON o.n=c.origin "
+                      "WHERE c.subj=?1 AND c.purpose=?2 AND c.recipient=?3")) ||
+      !(o = kr__qs(n, "SELECT withdraw_tag FROM consent_observed WHERE subj=?2 AND grant_tag=?1")))
+    return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_text(s, 2, purpose, -1, SQLITE_STATIC);
   sqlite3_bind_blob(s, 3, rcpt, rlen, SQLITE_STATIC);
@@ -263,8 +261,8 @@ static int load_register(kr_node *n, sqlite3_int64 sn, const char *purpose,
     x->nobserved = nobs;
     ne++;
   }
-  sqlite3_finalize(s);
-  sqlite3_finalize(o);
+  sqlite3_reset(s);
+  sqlite3_reset(o);
   *out = e;
   *count = ne;
   return rc;

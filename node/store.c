@@ -170,6 +170,29 @@ sqlite3_stmt *kr__q(kr_node *n, int q)
   return s;
 }
 
+sqlite3_stmt *kr__qs(kr_node *n, const char *sql)
+{
+  size_t nq = sizeof n->qs / sizeof n->qs[0], h = ((uintptr_t)sql >> 3) % nq;
+  sqlite3_stmt *s;
+
+  for (size_t i = 0; i < nq; i++) {
+    size_t k = (h + i) % nq;
+    if (n->qs[k].sql == sql) {
+      sqlite3_reset(n->qs[k].s);
+      sqlite3_clear_bindings(n->qs[k].s);
+      return n->qs[k].s;
+    }
+    if (!n->qs[k].sql) {
+      if (sqlite3_prepare_v3(n->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL)) return NULL;
+      n->qs[k].sql = sql;
+      n->qs[k].s = s;
+      return s;
+    }
+  }
+  /* full: an uncached statement would leak; never happens with static texts */
+  return NULL;
+}
+
 /* ---- store trouble, process-wide ------------------------------------- */
 
 /* The worst trouble seen: KR_EDAMAGED outranks KR_EREADONLY; the words
@@ -515,7 +538,8 @@ static kr_node *node_new(void)
 {
   kr_node *n = calloc(1, sizeof *n);
   if (!n) return NULL;
-  if (!(n->sk = sodium_malloc(KR_SK_LEN))) {
+  /* the Ed25519 secret key, then its X25519 form: public, secret (key ops) */
+  if (!(n->sk = sodium_malloc(KR_SK_LEN + 64))) {
     free(n);
     return NULL;
   }
@@ -526,6 +550,9 @@ static kr_node *node_new(void)
 
 static void key_lock(kr_node *n)
 {
+  if (crypto_sign_ed25519_pk_to_curve25519(n->sk + KR_SK_LEN, n->sk + 32) != 0 ||
+      crypto_sign_ed25519_sk_to_curve25519(n->sk + KR_SK_LEN + 32, n->sk) != 0)
+    memset(n->sk + KR_SK_LEN, 0, 64);     /* opens nothing */
   sodium_mprotect_readonly(n->sk);
 }
 
@@ -708,6 +735,8 @@ void kr_node_close(kr_node *n)
   if (!n) return;
   for (int i = 0; i < KR_Q__COUNT; i++)
     sqlite3_finalize(n->q[i]);
+  for (size_t i = 0; i < sizeof n->qs / sizeof n->qs[0]; i++)
+    sqlite3_finalize(n->qs[i].s);
   if (n->db) sqlite3_close(n->db);
   sodium_free(n->sk);               /* wipes it first */
   free(n->withheld.id);

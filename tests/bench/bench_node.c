@@ -3,8 +3,11 @@
  * plain SQLite floor. In one run: N synthetic volunteers (10 fields each:
  * realistic Dutch names, e-mail, phone, postcode, city, birth year, two
  * skills, a language, an availability) are created through the node API
- * in changes of 500 volunteers; the resulting changes are applied to a
- * second, empty store; and the same rows are inserted into one plain
+ * in changes of 500 volunteers, each with consent `matching` to node B
+ * (so B reads them all: their keys are sealed to it); the resulting
+ * changes are applied to B's empty store (a reader of all), and to a
+ * fourth empty store E that may read none of them (sealed groups stored,
+ * nothing opened); and the same rows are inserted into one plain
  * SQLite table in one transaction. Prints rates, ratios to the floor,
  * database sizes and peak memory. Then, with the real kring binary in
  * child processes (so that each one's peak memory is its own): a bundle
@@ -286,14 +289,15 @@ int main(int argc, char **argv)
 {
   unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 100000;
   const char *bin = argc > 2 ? argv[2] : KRING_BIN;
-  char dir[256], ha[300], hb[300], hc[300], hd[300], hf[300], bundle[300], edit[300], back[300];
+  char dir[256], ha[300], hb[300], hc[300], hd[300], he[300], hf[300], bundle[300], edit[300],
+      back[300];
   uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
   kr_node *c;
   person *people = malloc(sizeof *people * n);
   kr_buf *wires;
   size_t nw = 0, raw = 0;
   kr_node *a, *b;
-  double t0, t_create, t_apply, t_floor;
+  double t0, t_create, t_apply, t_sealed, t_floor;
   struct rusage ru;
 
   snprintf(dir, sizeof dir, "%s/kring-bench-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -302,6 +306,7 @@ int main(int argc, char **argv)
   snprintf(hb, sizeof hb, "%s/b", dir);
   snprintf(hc, sizeof hc, "%s/c", dir);
   snprintf(hd, sizeof hd, "%s/d", dir);
+  snprintf(he, sizeof he, "%s/e", dir);
   snprintf(hf, sizeof hf, "%s/floor.db", dir);
   snprintf(bundle, sizeof bundle, "%s/all.krb", dir);
   snprintf(edit, sizeof edit, "%s/edit.krb", dir);
@@ -328,7 +333,13 @@ int main(int argc, char **argv)
     CHECKRC(bench_admit(a, kr_node_id(d), "Bench D", "centre"));
     kr_node_close(d);
   }
-  for (uint64_t q = 1; q <= 4; q++) {
+  {
+    kr_node *e;
+    CHECKRC(kr_node_create_joining(he, "Bench E", "other", net, founder, &e));
+    CHECKRC(bench_admit(a, kr_node_id(e), "Bench E", "other"));
+    kr_node_close(e);
+  }
+  for (uint64_t q = 1; q <= 5; q++) {
     kr_buf m;
     int fresh;
     kr_buf_init(&m, KR_CHANGE_MAX);
@@ -357,6 +368,7 @@ int main(int argc, char **argv)
       CHECKRC(kr_txn_add(t, id, KR_F_SKILLS, p->skill2, NULL));
       CHECKRC(kr_txn_add(t, id, KR_F_LANGUAGES, p->lang, NULL));
       CHECKRC(kr_txn_add(t, id, KR_F_AVAILABILITY, p->avail, NULL));
+      CHECKRC(kr_txn_grant(t, id, "matching", kr_node_id(b), KR_METHOD_PAPER, "v1", "", NULL));
     }
     kr_buf_init(&wires[nw], KR_CHANGE_MAX);
     CHECKRC(kr_txn_commit(t, &wires[nw]));
@@ -378,6 +390,33 @@ int main(int argc, char **argv)
     kr_node_digest(a, d1);
     kr_node_digest(b, d2);
     if (memcmp(d1, d2, 32)) { fprintf(stderr, "digests differ\n"); return 1; }
+    kr_node_digest_readable(a, d1);
+    kr_node_digest_readable(b, d2);
+    if (memcmp(d1, d2, 32)) { fprintf(stderr, "readable digests differ\n"); return 1; }
+  }
+  /* 2b. The same changes to a store that may read none of them. */
+  {
+    kr_node *e;
+    uint64_t vols, erased, changes;
+    CHECKRC(kr_node_open(he, &e));
+    for (uint64_t q = 1; q <= 5; q++) {
+      kr_buf m;
+      int fresh;
+      kr_buf_init(&m, KR_CHANGE_MAX);
+      CHECKRC(kr_node_change_bytes(a, kr_node_id(a), q, &m));
+      CHECKRC(kr_node_apply(e, m.data, m.len, &fresh));
+      kr_buf_free(&m);
+    }
+    t0 = now_s();
+    for (size_t k = 0; k < nw; k++) {
+      int fresh;
+      CHECKRC(kr_node_apply(e, wires[k].data, wires[k].len, &fresh));
+    }
+    kr_node_checkpoint(e);
+    t_sealed = now_s() - t0;
+    CHECKRC(kr_node_counts(e, &vols, &erased, &changes));
+    if (vols != 0) { fprintf(stderr, "E reads %llu volunteers\n", (unsigned long long)vols); return 1; }
+    kr_node_close(e);
   }
 
   /* 3. The floor: the same rows, one plain table, one transaction. */
@@ -427,8 +466,10 @@ int main(int argc, char **argv)
            t_floor, fl_vps, fl_ops);
     printf("  create via node API          %8.2f s  %10.0f volunteers/s  ratio to floor %.1fx\n",
            t_create, n / t_create, t_create / t_floor);
-    printf("  apply to empty store         %8.2f s  %10.0f ops/s         ratio to floor %.1fx\n",
+    printf("  apply, reader of all (B)     %8.2f s  %10.0f ops/s         ratio to floor %.1fx\n",
            t_apply, ops / t_apply, t_apply / t_floor);
+    printf("  apply, reader of none (E)    %8.2f s  %10.0f ops/s         ratio to floor %.1fx\n",
+           t_sealed, ops / t_sealed, t_sealed / t_floor);
     printf("  raw field data %.1f MiB; changes on the wire %.1f MiB\n", raw / 1048576.0,
            wire_total / 1048576.0);
     printf("  db size: node A %.1f MiB, node B %.1f MiB, floor %.1f MiB\n",
@@ -440,7 +481,9 @@ int main(int argc, char **argv)
   kr_node_close(a);
   kr_node_close(b);
 
-  /* 4. Bundles, with the kring binary: everything from a into empty c. */
+  /* 4. Bundles, with the kring binary: everything from a into empty c.
+   * KRING_BENCH_QUICK=1 stops before (for profiling the node API alone). */
+  if (getenv("KRING_BENCH_QUICK")) return 0;
   {
     double t_exp, t_imp, rss_exp, rss_imp, t_e1, rss_e1;
     char *exp_args[] = {(char *)bin, "--home", ha, "bundle", "export", "--for", "Bench C", "--out",
