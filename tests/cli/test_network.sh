@@ -54,7 +54,7 @@ check "b sees three members" test "$(grep -c . "$T/out")" -eq 3
 
 # Expired and forged invites.
 SHORT=$(k "$A" invite --expires 1m 2>/dev/null)
-refuse "malformed invite" "this invite is damaged.*as a file" k "$T/d" join "kring-invite-1.AAAA" --org D --offline
+refuse "malformed invite" "this invite is damaged.*as a file" k "$T/d" join "kring-invite-2.____" --org D --offline
 TAMPER="${SHORT%?}$( [ "${SHORT: -1}" = A ] && echo B || echo A)"
 refuse "tampered invite" "does not verify|is damaged" k "$T/d" join "$TAMPER" --org D --offline
 check "refused join leaves no home" test ! -e "$T/d/kring.db"
