@@ -115,6 +115,14 @@ static int other_format(const char *at, const char *prefix)
   return strncmp(at, prefix, sl + 2) != 0;
 }
 
+/* A character of base64url (libsodium 1.0.18 also takes any byte from
+ * 0x80 up as '_', so it is not asked). */
+static int b64url_char(int c)
+{
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
+}
+
 /* The bytes behind "prefix<base64url>", blanks around it ignored. */
 static int from_text(const char *text, const char *prefix, uint8_t raw[KR_INVITE_TEXT_MAX],
                      size_t *len)
@@ -130,6 +138,8 @@ static int from_text(const char *text, const char *prefix, uint8_t raw[KR_INVITE
     tl--;
   if (tl < pl || memcmp(text, prefix, pl) != 0)
     return other_format(text, prefix) ? KR_EUNKNOWN : KR_EMALFORMED;
+  for (size_t i = pl; i < tl; i++)
+    if (!b64url_char((unsigned char)text[i])) return KR_EMALFORMED;
   if (sodium_base642bin(raw, KR_INVITE_TEXT_MAX, text + pl, tl - pl, NULL, len, &end, B64) != 0 ||
       end != text + tl)
     return KR_EMALFORMED;
@@ -241,12 +251,6 @@ static long line_len(int join, const uint8_t *b, size_t have)
 }
 
 /* ---- a line that went through e-mail ---------------------------------------- */
-
-static int b64url_char(int c)
-{
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_';
-}
 
 int kr_invite_extract(const char *text, const char *prefix, char *out, size_t cap)
 {

@@ -136,6 +136,19 @@ static void test_invite(void)
     CHECK(kr_invite_parse(line, &inv2) < 0);
     line[i] = save;
   }
+  /* a byte from 0x80 up is no '_' (libsodium 1.0.18 would read it so) */
+  {
+    char u[KR_INVITE_TEXT_MAX + 1], *at = NULL;
+    for (int i = 0; i < 100 && !at; i++) {
+      REQUIRE(kr_invite_make(sk, net, founder, 1767225600000ull, NULL, 0, u, sizeof u) == 0);
+      at = strchr(u + strlen(KR_INVITE_PREFIX), '_');
+    }
+    REQUIRE(at != NULL);
+    *at = (char)0xde;
+    CHECK_EQ(kr_invite_parse(u, &inv2), KR_EMALFORMED);
+    *at = '_';
+    CHECK_EQ(kr_invite_parse(u, &inv2), 0);
+  }
   CHECK(kr_invite_parse("kring-invite-2.", &inv2) < 0);
   CHECK_EQ(kr_invite_parse("kring-invite-1.k8SElwHEEDzoj0vvDyts8pSt", &inv2), KR_EUNKNOWN);
   CHECK(kr_invite_parse("hello", &inv2) < 0);
