@@ -220,5 +220,16 @@ refuse "b refuses the removed member" "not a member" k "$B" bundle import "$T/re
 must k "$B" member list
 check "member list shows the removal" grep -q "removed" "$T/out"
 
+# --- a member's invite: it names the member; another member accepts it ------
+INV_F=$(k "$B" invite 2>/dev/null)
+INV_A=$(k "$A" invite 2>/dev/null)
+check "a member's invite names it too (32 bytes more)" test "${#INV_F}" -gt "${#INV_A}"
+REQ_F=$(k "$T/f" join "$INV_F" --org "Wijkteam Zuid" --kind buurtteam --offline 2>/dev/null)
+check "the new node trusts its inviter" test -n "$REQ_F"
+must k "$A" member accept "$REQ_F"
+check "a member accepts another member's invite" grep -q "admitted Wijkteam Zuid" "$T/out"
+refuse "the request again, now used" "already been used" k "$A" member accept "$REQ_F"
+refuse "a request for another network" "for another kring network" k "$T/other" member accept "$REQ_F"
+
 echo "test_network: $n checks, $fails failed (seed $SEED)"
 [ "$fails" -eq 0 ]
