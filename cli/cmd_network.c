@@ -230,11 +230,15 @@ static int line_arg(const char *arg, const char *prefix, const char *what, char 
 {
   const char *stem = strcmp(prefix, KR_INVITE_PREFIX) == 0 ? KR_INVITE_STEM : KR_JOIN_STEM;
   const char *other = strcmp(prefix, KR_INVITE_PREFIX) == 0 ? KR_JOIN_STEM : KR_INVITE_STEM;
+  int looks = strstr(arg, stem) || strstr(arg, other);
   char *text = NULL;
+  FILE *f = NULL;
   int rc;
 
-  if (!strstr(arg, stem) && !strstr(arg, other)) {
-    FILE *f = fopen(arg, "rb");
+  /* a file first when there is one of that name (it may be called
+   * kring-invite-...), else the line itself */
+  if (!strchr(arg, '\n')) f = fopen(arg, "rb");
+  if (f || !looks) {
     size_t len;
     if (!f) {
       if (errno == ENOENT && (strchr(arg, '/') || strchr(arg, '.')) && !strchr(arg, ' '))
@@ -254,13 +258,18 @@ static int line_arg(const char *arg, const char *prefix, const char *what, char 
   }
   rc = kr_invite_extract(arg, prefix, out, cap);
   if (rc == KR_EUNKNOWN) {
-    int f = line_format(arg, prefix);
+    int fmt = line_format(arg, prefix);
     rc = cli_fail("this %s was made by %s kring (its line starts with %.*s%d.; this kring reads "
-                  "%s): %s", what, f < KR_INVITE_FORMAT ? "an older" : "a newer",
-                  (int)strlen(prefix) - 2, prefix, f, prefix,
-                  f > KR_INVITE_FORMAT ? "update kring, or ask for one made by this version"
+                  "%s): %s", what, fmt < KR_INVITE_FORMAT ? "an older" : "a newer",
+                  (int)strlen(prefix) - 2, prefix, fmt, prefix,
+                  fmt > KR_INVITE_FORMAT ? "update kring, or ask for one made by this version"
                   : strcmp(what, "invite") == 0 ? "ask the member for a new invite (kring invite)"
                   : "send the new organisation a new invite (kring invite) to join with");
+  } else if (rc == KR_ENOTFOUND && !text && strlen(arg) < 100 && !strpbrk(arg, " \t\r\n>") &&
+             !strstr(arg, KR_INVITE_PREFIX) && !strstr(arg, KR_JOIN_PREFIX)) {
+    /* a file name (kring-invite-buurtteam.txt), not a line */
+    rc = cli_fail("no such file: %s; give the %s line itself (in quotes), or the file it is in",
+                  arg, what);
   } else if (rc == KR_ENOTFOUND && strstr(arg, other))
     rc = strcmp(what, "invite") == 0
       ? cli_fail("this is a join request, not an invite: the member who invited runs kring "

@@ -145,6 +145,10 @@ n=$((n + 1)); [ "${#REQ}" -le 400 ] || fail "the join request is ${#REQ} charact
 err "no such invite file" 1 "no such file: .*nothere.txt" "$KRING" --home "$T/x" join "$T/nothere.txt" --org X --offline
 n=$((n + 1)); [ ! -e "$T/x" ] || fail "a refused join created a node"
 ok "join from the file" "$KRING" --home "$T/c" join "$T/uitnodiging.txt" --org "MZO Samen" --offline
+# a file whose name starts like an invite is still a file
+ok "invite to kring-invite-*.txt" "$KRING" invite --out "$T/kring-invite-wijkteam.txt"
+ok "join from kring-invite-*.txt" "$KRING" --home "$T/w" join "$T/kring-invite-wijkteam.txt" --org "Wijkteam" --offline
+err "no such kring-invite-*.txt" 1 "no such file: .*kring-invite-nothere.txt" "$KRING" --home "$T/x" join "$T/kring-invite-nothere.txt" --org X --offline
 
 # --- messages that say why and what to do -----------------------------------------
 err "init in a missing folder" 1 "the folder .*/no/such does not exist.*mkdir -p" \
