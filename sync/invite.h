@@ -10,12 +10,14 @@
  * key pair is derived, the network id, the founder and (when it is not
  * the founder) the inviter, the expiry, where to reach the inviter, and
  * the inviter's signature over the network, founder, inviter, invite key
- * and expiry. A join request leaves out the secret and what any member
- * knows already (network, founder, inviter: 4 bytes of each id it needs
- * to find), and proves it held the secret by the invite key's signature
- * over the new node's id; the new node signs the whole request. So any
- * member can check a request, not only the inviter. Expiry, membership of
- * the inviter and single use are checked against a store by the caller.
+ * and expiry. A join request leaves out the secret, the addresses and
+ * what any member knows already (the network, founder and inviter ids;
+ * 4 bytes of the network's, to say "another network", and of the
+ * inviter's, to find it), and proves it held the secret by the invite
+ * key's signature over the new node's id; the new node signs the whole
+ * request. So any member can check a request, not only the inviter.
+ * Expiry, membership of the inviter and single use are checked against a
+ * store by the caller.
  */
 #ifndef KR_INVITE_H
 #define KR_INVITE_H
