@@ -196,6 +196,15 @@ static const char *resend(const char *what)
         "an attachment), then run kring member accept verzoek.txt");
 }
 
+/* The format number after the stem of prefix in text, or -1. */
+static int line_format(const char *text, const char *prefix)
+{
+  size_t sl = strlen(prefix) - 2;
+  for (const char *p = text; (p = strstr(p, "kring-")); p++)
+    if (strncmp(p, prefix, sl) == 0 && p[sl] >= '0' && p[sl] <= '9') return atoi(p + sl);
+  return -1;
+}
+
 /* Each message whole for an invite and for a join request: in Dutch
  * they differ in more than the noun (deze uitnodiging, dit verzoek). */
 static int invite_error(int rc, const char *what)
@@ -232,12 +241,17 @@ static int invite_error(int rc, const char *what)
  */
 static int line_arg(const char *arg, const char *prefix, const char *what, char *out, size_t cap)
 {
-  const char *other = strcmp(prefix, KR_INVITE_PREFIX) == 0 ? KR_JOIN_PREFIX : KR_INVITE_PREFIX;
+  const char *stem = strcmp(prefix, KR_INVITE_PREFIX) == 0 ? KR_INVITE_STEM : KR_JOIN_STEM;
+  const char *other = strcmp(prefix, KR_INVITE_PREFIX) == 0 ? KR_JOIN_STEM : KR_INVITE_STEM;
+  int looks = strstr(arg, stem) || strstr(arg, other);
   char *text = NULL;
+  FILE *f = NULL;
   int rc, inv = strcmp(what, "invite") == 0;
 
-  if (!strstr(arg, prefix) && !strstr(arg, other)) {
-    FILE *f = fopen(arg, "rb");
+  /* a file first when there is one of that name (it may be called
+   * kring-invite-...), else the line itself */
+  if (!strchr(arg, '\n')) f = fopen(arg, "rb");
+  if (f || !looks) {
     size_t len;
     if (!f) {
       if (errno == ENOENT && (strchr(arg, '/') || strchr(arg, '.')) && !strchr(arg, ' '))
@@ -261,7 +275,30 @@ static int line_arg(const char *arg, const char *prefix, const char *what, char 
     arg = text;
   }
   rc = kr_invite_extract(arg, prefix, out, cap);
-  if (rc == KR_ENOTFOUND && strstr(arg, other))
+  if (rc == KR_EUNKNOWN) {
+    int fmt = line_format(arg, prefix);
+    const char *todo = fmt > KR_INVITE_FORMAT ? _("update kring, or ask for one made by this version")
+                       : inv ? _("ask the member for a new invite (kring invite)")
+                             : _("send the new organisation a new invite (kring invite) to join with");
+    rc = cli_fail(inv ? fmt < KR_INVITE_FORMAT
+                            ? _("this invite was made by an older kring (its line starts with "
+                                "%.*s%d.; this kring reads %s): %s")
+                            : _("this invite was made by a newer kring (its line starts with "
+                                "%.*s%d.; this kring reads %s): %s")
+                      : fmt < KR_INVITE_FORMAT
+                            ? _("this join request was made by an older kring (its line starts "
+                                "with %.*s%d.; this kring reads %s): %s")
+                            : _("this join request was made by a newer kring (its line starts "
+                                "with %.*s%d.; this kring reads %s): %s"),
+                  (int)strlen(prefix) - 2, prefix, fmt, prefix, todo);
+  } else if (rc == KR_ENOTFOUND && !text && strlen(arg) < 100 && !strpbrk(arg, " \t\r\n>") &&
+             !strstr(arg, KR_INVITE_PREFIX) && !strstr(arg, KR_JOIN_PREFIX)) {
+    /* a file name (kring-invite-buurtteam.txt), not a line */
+    rc = cli_fail(inv ? _("no such file: %s; give the invite line itself (in quotes), or the file "
+                          "it is in")
+                      : _("no such file: %s; give the join request line itself (in quotes), or "
+                          "the file it is in"), arg);
+  } else if (rc == KR_ENOTFOUND && strstr(arg, other))
     rc = inv
       ? cli_fail(_("this is a join request, not an invite: the member who invited runs kring "
                  "member accept with it"))
@@ -336,7 +373,7 @@ int cmd_invite(int argc, char **argv)
     goto out;
   }
   kr_node_network(n, net, founder);
-  expires = kr_node_now_ms(n) + dur;
+  expires = (kr_node_now_ms(n) + dur + 59999) / 60000 * 60000;   /* as the invite holds it */
   if ((rc = kr_invite_make(kr_node_secret_key(n), net, founder, expires, o[1].vals, o[1].n, line,
                            sizeof line))) {
     rc = cli_fail(_("cannot make the invite: %s (addresses are HOST:PORT, up to %d characters)"),
@@ -563,20 +600,37 @@ out:
 static int member_accept(kr_node *n, const char *arg)
 {
   kr_join_req *req = calloc(1, sizeof *req);
-  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN], iid[KR_SUBJECT_LEN];
+  uint8_t iid[KR_SUBJECT_LEN];
   char hex[65], t[32], text[KR_INVITE_TEXT_MAX + 1];
   int rc;
 
   if (!req) return cli_fail(_("out of memory"));
   if ((rc = line_arg(arg, KR_JOIN_PREFIX, "join request", text, sizeof text))) goto out;
-  kr_node_network(n, net, founder);
   if ((rc = kr_join_parse(text, req))) { rc = invite_error(rc, "join request"); goto out; }
+<<<<<<< HEAD
   if (memcmp(req->inv.network, net, KR_NETWORK_LEN) != 0) {
     rc = cli_fail(_("this join request is for another kring network"));
     goto out;
   }
   if ((rc = kr_node_is_member(n, req->inv.inviter)) != 1) {
     rc = cli_fail(_("the invite was made by a node that is not a member of this network"));
+=======
+  rc = kr_join_inviter(n, req);
+  if (rc == KR_ENETWORK) {
+    rc = cli_fail("this join request is for another kring network");
+    goto out;
+  }
+  if (rc == KR_EBADSIG) {
+    /* the request arrived whole (its node signed it all): the invite in it
+     * was not made by the member it names, for this network */
+    rc = cli_fail("the invite in this join request does not verify: no member of this network "
+                  "made it, so the node is not admitted");
+    goto out;
+  }
+  if (rc && rc != KR_ENOTMEMBER) { rc = cli_fail("reading the members: %s", kr_strerror(rc)); goto out; }
+  if (rc == KR_ENOTMEMBER || (rc = kr_node_is_member(n, req->inv.inviter)) != 1) {
+    rc = cli_fail("the invite was made by a node that is not a member of this network");
+>>>>>>> i20
     goto out;
   }
   if (kr_node_now_ms(n) > req->inv.expires_ms) {

@@ -76,15 +76,18 @@ static void refuse(kr_link *l, int err, const char *fmt, ...)
 static int admit(kr_link *l, const uint8_t *peer, const char *text)
 {
   kr_join_req *req = calloc(1, sizeof *req);
-  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN], iid[KR_SUBJECT_LEN];
+  uint8_t iid[KR_SUBJECT_LEN];
   int rc, used;
 
   if (!req) return KR_ENOMEM;
-  kr_node_network(l->n, net, founder);
   if ((rc = kr_join_parse(text, req))) {
     refuse(l, rc, "join request refused: %s", kr_strerror(rc));
-  } else if (memcmp(req->inv.network, net, KR_NETWORK_LEN) != 0) {
-    refuse(l, rc = KR_ENETWORK, "join request is for another kring network");
+  } else if ((rc = kr_join_inviter(l->n, req)) == KR_ENETWORK) {
+    refuse(l, rc, "join request is for another kring network");
+  } else if (rc == KR_ENOTMEMBER) {
+    refuse(l, rc, "the invite was made by a node that is not a member");
+  } else if (rc) {
+    refuse(l, rc, "join request refused: %s", kr_strerror(rc));
   } else if (memcmp(req->node, peer, KR_NODE_LEN) != 0) {
     refuse(l, rc = KR_EBADSIG, "join request names another node");
   } else if ((rc = kr_node_is_member(l->n, req->inv.inviter)) != 1) {

@@ -134,10 +134,21 @@ n=$((n + 1)); [ "$(stat -c %a "$T/uitnodiging.txt")" = 600 ] || fail "the invite
 INV2=$(head -1 "$T/uitnodiging.txt")
 err "an invite cut short" 1 "this invite is cut short: probably cut off, or wrapped .*kring invite --out"   "$KRING" --home "$T/x" join "${INV2:0:150}" --org X --offline
 err "an invite with a character changed" 1 "does not verify: a character in it was changed.*as a file"   "$KRING" --home "$T/x" join "${INV2:0:100}A${INV2:101}" --org X --offline
-err "not an invite" 1 "this is not a kring invite \(a kring invite starts with kring-invite-1."   "$KRING" --home "$T/x" join hallo --org X --offline
+err "not an invite" 1 "this is not a kring invite \(a kring invite starts with kring-invite-2."   "$KRING" --home "$T/x" join hallo --org X --offline
+err "an invite of the old format" 1 "this invite was made by an older kring \(its line starts with kring-invite-1\.; this kring reads kring-invite-2\.\): ask the member for a new invite" \
+  "$KRING" --home "$T/x" join "> kring-invite-1.k8SElwHEEDzoj0vvDyts8pSt_-vCvR_EIJIAHB4axiZRAnXO5cq4TQCFjHYAA1CIj56rZeOG51XMxCCSABweGsYmUQJ1" --org X --offline
+err "a join request of the old format" 1 "this join request was made by an older kring .*send the new organisation a new invite" \
+  "$KRING" member accept "kring-join-1.k8UBBZYBxISXAcQQPOiPS-8PK2zylK3_68K9H8QgkgAcHhrGJlECdc7lyrhNAIWMdgADUIiP"
+# short enough for three lines of a mail (the founder's invite; a member's names itself too)
+n=$((n + 1)); [ "${#INV}" -le 228 ] || fail "the invite is ${#INV} characters"
+n=$((n + 1)); [ "${#REQ}" -le 400 ] || fail "the join request is ${#REQ} characters"
 err "no such invite file" 1 "no such file: .*nothere.txt" "$KRING" --home "$T/x" join "$T/nothere.txt" --org X --offline
 n=$((n + 1)); [ ! -e "$T/x" ] || fail "a refused join created a node"
 ok "join from the file" "$KRING" --home "$T/c" join "$T/uitnodiging.txt" --org "MZO Samen" --offline
+# a file whose name starts like an invite is still a file
+ok "invite to kring-invite-*.txt" "$KRING" invite --out "$T/kring-invite-wijkteam.txt"
+ok "join from kring-invite-*.txt" "$KRING" --home "$T/w" join "$T/kring-invite-wijkteam.txt" --org "Wijkteam" --offline
+err "no such kring-invite-*.txt" 1 "no such file: .*kring-invite-nothere.txt" "$KRING" --home "$T/x" join "$T/kring-invite-nothere.txt" --org X --offline
 
 # --- messages that say why and what to do -----------------------------------------
 err "init in a missing folder" 1 "the folder .*/no/such does not exist.*mkdir -p" \

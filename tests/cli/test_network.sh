@@ -54,7 +54,7 @@ check "b sees three members" test "$(grep -c . "$T/out")" -eq 3
 
 # Expired and forged invites.
 SHORT=$(k "$A" invite --expires 1m 2>/dev/null)
-refuse "malformed invite" "this invite is damaged.*as a file" k "$T/d" join "kring-invite-1.AAAA" --org D --offline
+refuse "malformed invite" "this invite is damaged.*as a file" k "$T/d" join "kring-invite-2.____" --org D --offline
 TAMPER="${SHORT%?}$( [ "${SHORT: -1}" = A ] && echo B || echo A)"
 refuse "tampered invite" "does not verify|is damaged" k "$T/d" join "$TAMPER" --org D --offline
 check "refused join leaves no home" test ! -e "$T/d/kring.db"
@@ -219,6 +219,17 @@ must k "$B" bundle import "$T/a-b-rm"
 refuse "b refuses the removed member" "not a member" k "$B" bundle import "$T/removed"
 must k "$B" member list
 check "member list shows the removal" grep -q "removed" "$T/out"
+
+# --- a member's invite: it names the member; another member accepts it ------
+INV_F=$(k "$B" invite 2>/dev/null)
+INV_A=$(k "$A" invite 2>/dev/null)
+check "a member's invite names it too (32 bytes more)" test "${#INV_F}" -gt "${#INV_A}"
+REQ_F=$(k "$T/f" join "$INV_F" --org "Wijkteam Zuid" --kind buurtteam --offline 2>/dev/null)
+check "the new node trusts its inviter" test -n "$REQ_F"
+must k "$A" member accept "$REQ_F"
+check "a member accepts another member's invite" grep -q "admitted Wijkteam Zuid" "$T/out"
+refuse "the request again, now used" "already been used" k "$A" member accept "$REQ_F"
+refuse "a request for another network" "for another kring network" k "$T/other" member accept "$REQ_F"
 
 echo "test_network: $n checks, $fails failed (seed $SEED)"
 [ "$fails" -eq 0 ]

@@ -1,12 +1,15 @@
 /*
  * fuzz_join: libFuzzer target for the join request decoder. A request
- * that decodes has passed three signatures and names a valid kind.
+ * that decodes has passed the new node's signature and the proof, names a
+ * valid kind and an organisation; the inviter's signature is then checked
+ * as a member of the seeds' network would (fuzz_key's node founded it).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crdt/err.h"
+#include "fuzz_key.h"
 #include "sync/invite.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -21,7 +24,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   memcpy(text, data, size);
   text[size] = 0;
   if (kr_join_parse(text, &req) == 0) {
-    if (!kr_kind_valid(req.kind) || !req.org[0]) abort();
+    uint8_t pk[32], sk[64], net[KR_NETWORK_LEN];
+    if (!kr_kind_valid(req.kind) || !req.org[0] || req.inv.expires_ms % 60000) abort();
+    fuzz_key(pk, sk);
+    memset(net, 7, sizeof net);
+    kr_join_check_inviter(&req, net, pk, pk);
   }
   free(text);
   return 0;

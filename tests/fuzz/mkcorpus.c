@@ -137,11 +137,24 @@ static void session_seeds(const char *dir, const uint8_t sk[64])
 
 static int buf_write(void *ctx, const void *p, size_t n) { return kr_buf_add(ctx, p, n); }
 
+/* line as a mail program delivers it: wrapped at width, each line quoted,
+ * text around it */
+static void mail(const char *dir, const char *sub, const char *name, const char *line, int width,
+                 const char *quote)
+{
+  char text[3 * KR_INVITE_TEXT_MAX];
+  size_t at = (size_t)snprintf(text, sizeof text, "Hoi,\n\n%s", quote);
+  for (size_t i = 0; i < strlen(line); i += (size_t)width)
+    at += (size_t)snprintf(text + at, sizeof text - at, "%.*s\n%s", width, line + i, quote);
+  at += (size_t)snprintf(text + at, sizeof text - at, "\nGroeten, Els\n");
+  put(dir, sub, name, text, at);
+}
 
 int main(int argc, char **argv)
 {
   uint8_t pk[32], sk[64], net[16], opk[32], osk[64];
   const char *addrs[] = {"10.0.0.5:7311"};
+  const char *more[] = {"[2001:db8::5]:7311", "kring.example.nl:7311", "192.168.001.5"};
   char inv[KR_INVITE_TEXT_MAX + 1], req[KR_INVITE_TEXT_MAX + 1];
   static kr_invite parsed;
 
@@ -149,13 +162,22 @@ int main(int argc, char **argv)
   fuzz_key(pk, sk);
   crypto_sign_keypair(opk, osk);
   memset(net, 7, sizeof net);
+  /* the founder's invites, with an IPv4 address and without */
   kr_invite_make(sk, net, pk, 1767225600000ull, addrs, 1, inv, sizeof inv);
   put(argv[1], "invite", "seed-addr", inv, strlen(inv));
   kr_invite_parse(inv, &parsed);
   kr_join_make(&parsed, osk, "Buurtteam Oost", "buurtteam", req, sizeof req);
   put(argv[1], "join", "seed", req, strlen(req));
+  mail(argv[1], "join", "seed-mail", req, 60, ">> ");
   kr_invite_make(sk, net, pk, 1767225600000ull, NULL, 0, inv, sizeof inv);
   put(argv[1], "invite", "seed-noaddr", inv, strlen(inv));
+  mail(argv[1], "invite", "seed-mail", inv, 76, "> ");
+  /* a member's invite (it names itself) with every kind of address */
+  kr_invite_make(osk, net, pk, 1767225600000ull, more, sizeof more / sizeof more[0], inv, sizeof inv);
+  put(argv[1], "invite", "seed-member", inv, strlen(inv));
+  kr_invite_parse(inv, &parsed);
+  kr_join_make(&parsed, sk, "Stichting Vrijwilligerscentrale Zuidoost", "centre", req, sizeof req);
+  put(argv[1], "join", "seed-member", req, strlen(req));
   session_seeds(argv[1], sk);
   {
     /* a group of every op type that travels sealed */

@@ -862,6 +862,23 @@ static void test_join(void)
   CHECK(strstr(info(&ej)->reason, "already been used") != NULL);
   CHECK_EQ(kr_node_is_member(n[1], kr_node_id(k)), 0);
   unlink_pair(&ej, &ea);
+  /* The request names 4 bytes of the network and of the inviter: any
+   * member finds the inviter by them and checks its signature; a node of
+   * another network, or one that knows no such member, refuses. */
+  {
+    static kr_join_req r;
+    kr_node *x;
+    REQUIRE(kr_join_parse(join_text, &r) == 0);
+    CHECK_EQ(kr_join_inviter(n[0], &r), 0);
+    CHECK(memcmp(r.inv.inviter, kr_node_id(n[1]), KR_NODE_LEN) == 0);
+    CHECK(memcmp(r.inv.network, net, KR_NETWORK_LEN) == 0);
+    CHECK(memcmp(r.inv.founder, founder, KR_NODE_LEN) == 0);
+    REQUIRE(kr_join_parse(join_text, &r) == 0);
+    CHECK_EQ(kr_join_inviter(k, &r), KR_ENOTMEMBER);
+    REQUIRE(kr_node_create(check_path("elsewhere"), "Elders", "other", &x) == 0);
+    CHECK_EQ(kr_join_inviter(x, &r), KR_ENETWORK);
+    kr_node_close(x);
+  }
   kr_node_close(k);
   kr_node_close(j);
   kr_node_close(n[0]);

@@ -94,7 +94,8 @@ static void test_vv(void)
 
 static void test_invite(void)
 {
-  uint8_t pk[32], sk[64], npk[32], nsk[64], net[16], founder[32], id1[16], id2[16];
+  uint8_t pk[32], sk[64], npk[32], nsk[64], mpk[32], msk[64], net[16], other[16], founder[32];
+  uint8_t id1[16], id2[16];
   const char *addrs[] = {"192.168.1.10:7311", "kring.example.nl:7311"};
   char line[KR_INVITE_TEXT_MAX + 1], req[KR_INVITE_TEXT_MAX + 1];
   static kr_invite inv, inv2;
@@ -102,42 +103,78 @@ static void test_invite(void)
 
   crypto_sign_keypair(pk, sk);
   crypto_sign_keypair(npk, nsk);
+  crypto_sign_keypair(mpk, msk);
   randombytes_buf(net, 16);
+  memcpy(other, net, 16);
+  other[15] ^= 1;
   memcpy(founder, pk, 32);
   CHECK_EQ(kr_invite_make(sk, net, founder, 1767225600000ull, addrs, 2, line, sizeof line), 0);
   CHECK(strncmp(line, KR_INVITE_PREFIX, strlen(KR_INVITE_PREFIX)) == 0);
   CHECK(strchr(line, '\n') == NULL && strchr(line, ' ') == NULL);
   CHECK_EQ(kr_invite_parse(line, &inv), 0);
   CHECK(memcmp(inv.network, net, 16) == 0 && memcmp(inv.inviter, pk, 32) == 0);
+  CHECK(memcmp(inv.founder, pk, 32) == 0);
   CHECK_EQ(inv.expires_ms, 1767225600000ull);
   CHECK_EQ(inv.naddr, 2);
+  CHECK(strcmp(inv.addr[0], "192.168.1.10:7311") == 0);
   CHECK(strcmp(inv.addr[1], "kring.example.nl:7311") == 0);
+  /* The founder's invite: 133 bytes and an IPv4 address in 7 (base64url,
+   * 4 characters per 3 bytes) */
+  CHECK_EQ(strlen(line), strlen(KR_INVITE_PREFIX) + ((133 + 7 + 22) * 4 + 2) / 3);
   /* Two invites are two secrets. */
   CHECK_EQ(kr_invite_make(sk, net, founder, 1767225600000ull, NULL, 0, req, sizeof req), 0);
+  CHECK_EQ(strlen(req), strlen(KR_INVITE_PREFIX) + 178);
   CHECK_EQ(kr_invite_parse(req, &inv2), 0);
   kr_invite_id(&inv, id1);
   kr_invite_id(&inv2, id2);
   CHECK(memcmp(id1, id2, 16) != 0);
-  /* Every changed character is refused, never accepted as another invite. */
-  for (size_t i = strlen(KR_INVITE_PREFIX); line[i]; i += 3) {
+  /* Every changed character is refused, never accepted as another invite
+   * (the secret and the addresses give the key the inviter signed). */
+  for (size_t i = strlen(KR_INVITE_PREFIX); line[i]; i++) {
     char save = line[i];
     line[i] = save == 'A' ? 'B' : 'A';
     CHECK(kr_invite_parse(line, &inv2) < 0);
     line[i] = save;
   }
-  CHECK(kr_invite_parse("kring-invite-1.", &inv2) < 0);
+  /* a byte from 0x80 up is no '_' (libsodium 1.0.18 would read it so) */
+  {
+    char u[KR_INVITE_TEXT_MAX + 1], *at = NULL;
+    for (int i = 0; i < 100 && !at; i++) {
+      REQUIRE(kr_invite_make(sk, net, founder, 1767225600000ull, NULL, 0, u, sizeof u) == 0);
+      at = strchr(u + strlen(KR_INVITE_PREFIX), '_');
+    }
+    REQUIRE(at != NULL);
+    *at = (char)0xde;
+    CHECK_EQ(kr_invite_parse(u, &inv2), KR_EMALFORMED);
+    *at = '_';
+    CHECK_EQ(kr_invite_parse(u, &inv2), 0);
+  }
+  CHECK(kr_invite_parse("kring-invite-2.", &inv2) < 0);
+  CHECK_EQ(kr_invite_parse("kring-invite-1.k8SElwHEEDzoj0vvDyts8pSt", &inv2), KR_EUNKNOWN);
   CHECK(kr_invite_parse("hello", &inv2) < 0);
+  line[strlen(line) - 4] = 0;
+  CHECK_EQ(kr_invite_parse(line, &inv2), KR_ETRUNCATED);
+  CHECK_EQ(kr_invite_make(sk, net, founder, 1767225600000ull, addrs, 2, line, sizeof line), 0);
   CHECK_EQ(kr_invite_parse(line, &inv), 0);
 
   CHECK_EQ(kr_join_make(&inv, nsk, "Buurtteam Oost", "buurtteam", req, sizeof req), 0);
+  /* 270 bytes and the organisation's name */
+  CHECK_EQ(strlen(req), strlen(KR_JOIN_PREFIX) + ((270 + 14) * 4 + 2) / 3);
   CHECK_EQ(kr_join_parse(req, &j), 0);
   CHECK(memcmp(j.node, npk, 32) == 0 && strcmp(j.org, "Buurtteam Oost") == 0);
+  CHECK(strcmp(j.kind, "buurtteam") == 0);
   CHECK(memcmp(j.inv.invite_pk, inv.invite_pk, 32) == 0);
+  CHECK_EQ(j.inv.expires_ms, inv.expires_ms);
   {
     uint8_t zero[32] = {0};
     CHECK(memcmp(j.inv.seed, zero, 32) == 0);   /* the secret does not travel */
   }
-  for (size_t i = strlen(KR_JOIN_PREFIX); req[i]; i += 5) {
+  /* the inviter's signature holds for this network, founder and inviter only */
+  CHECK_EQ(kr_join_check_inviter(&j, net, founder, pk), 0);
+  CHECK_EQ(kr_join_check_inviter(&j, other, founder, pk), KR_EBADSIG);
+  CHECK_EQ(kr_join_check_inviter(&j, net, mpk, pk), KR_EBADSIG);
+  CHECK_EQ(kr_join_check_inviter(&j, net, founder, mpk), KR_EBADSIG);
+  for (size_t i = strlen(KR_JOIN_PREFIX); req[i]; i++) {
     char save = req[i];
     req[i] = save == 'A' ? 'B' : 'A';
     CHECK(kr_join_parse(req, &j) < 0);
@@ -145,11 +182,107 @@ static void test_invite(void)
   }
   CHECK_EQ(kr_join_make(&inv, nsk, "", "care", req, sizeof req), KR_EINVAL);
   CHECK_EQ(kr_join_make(&inv, nsk, "X", "bank", req, sizeof req), KR_EINVAL);
+  /* every kind travels */
+  {
+    char kinds[] = KR_KINDS, *save = NULL;
+    for (char *k = strtok_r(kinds, "|", &save); k; k = strtok_r(NULL, "|", &save)) {
+      CHECK_EQ(kr_join_make(&inv, nsk, "Org", k, req, sizeof req), 0);
+      CHECK_EQ(kr_join_parse(req, &j), 0);
+      CHECK(strcmp(j.kind, k) == 0);
+    }
+  }
   /* Without the secret (a parsed join request's invite) no valid proof. */
   REQUIRE(kr_join_make(&inv, nsk, "Buurtteam Oost", "buurtteam", req, sizeof req) == 0);
   REQUIRE(kr_join_parse(req, &j) == 0);
   CHECK_EQ(kr_join_make(&j.inv, nsk, "X", "care", req, sizeof req), 0);
   CHECK_EQ(kr_join_parse(req, &j), KR_EBADSIG);
+
+  /* A member's invite names the inviter too; the expiry is rounded up to
+   * the minute. */
+  CHECK_EQ(kr_invite_make(msk, net, founder, 1767225600001ull, NULL, 0, line, sizeof line), 0);
+  CHECK_EQ(strlen(line), strlen(KR_INVITE_PREFIX) + ((133 + 32) * 4 + 2) / 3);
+  CHECK_EQ(kr_invite_parse(line, &inv), 0);
+  CHECK(memcmp(inv.founder, pk, 32) == 0 && memcmp(inv.inviter, mpk, 32) == 0);
+  CHECK_EQ(inv.expires_ms, 1767225660000ull);
+  CHECK_EQ(kr_join_make(&inv, nsk, "MZO Samen", "mzo", req, sizeof req), 0);
+  CHECK_EQ(kr_join_parse(req, &j), 0);
+  CHECK(memcmp(j.inviter_tag, mpk, KR_JOIN_TAG_LEN) == 0 && memcmp(j.network_tag, net, 4) == 0);
+  CHECK_EQ(kr_join_check_inviter(&j, net, founder, mpk), 0);
+  CHECK_EQ(kr_join_check_inviter(&j, net, founder, pk), KR_EBADSIG);
+
+  /* Addresses: an IPv4 or IPv6 address as it prints goes in binary, any
+   * other text as it is, and each comes back as it went in. */
+  {
+    const char *as[] = {"10.0.0.5:7733", "[2001:db8::20]:7733", "[::1]:1", "192.168.001.1:7733",
+                        "kring.example.nl", "10.0.0.5", "[2001:DB8::20]:7733", "0.0.0.0:0",
+                        "255.255.255.255:65535", "1.2.3.4:65536", "h:1"};
+    const char *bad[] = {"", "ab", "line\nbreak:7733"};
+    size_t na = sizeof as / sizeof as[0];
+    for (size_t i = 0; i < na; i += KR_INVITE_ADDRS) {
+      size_t k = na - i < KR_INVITE_ADDRS ? na - i : KR_INVITE_ADDRS;
+      CHECK_EQ(kr_invite_make(sk, net, founder, 1767225600000ull, as + i, k, line, sizeof line), 0);
+      CHECK_EQ(kr_invite_parse(line, &inv), 0);
+      CHECK_EQ(inv.naddr, k);
+      for (size_t a = 0; a < k && a < inv.naddr; a++) CHECK(strcmp(inv.addr[a], as[i + a]) == 0);
+    }
+    CHECK_EQ(kr_invite_make(sk, net, founder, 1767225600000ull, as, 1, line, sizeof line), 0);
+    CHECK_EQ(strlen(line), strlen(KR_INVITE_PREFIX) + ((133 + 7) * 4 + 2) / 3);
+    CHECK_EQ(kr_invite_make(sk, net, founder, 1767225600000ull, as + 1, 1, line, sizeof line), 0);
+    CHECK_EQ(strlen(line), strlen(KR_INVITE_PREFIX) + ((133 + 19) * 4 + 2) / 3);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+      CHECK_EQ(kr_invite_make(sk, net, founder, 1767225600000ull, bad + i, 1, line, sizeof line),
+               KR_EINVAL);
+    CHECK_EQ(kr_invite_make(sk, net, founder, 1767225600000ull, as, KR_INVITE_ADDRS + 1, line,
+                            sizeof line), KR_ETOOBIG);
+  }
+}
+
+/* An invite or join request as mail delivers it: found, and its end told
+ * by its own lengths. */
+static void test_extract(void)
+{
+  uint8_t pk[32], sk[64], npk[32], nsk[64], net[16];
+  const char *addrs[] = {"kring.example.nl:7733"};
+  char line[KR_INVITE_TEXT_MAX + 1], req[KR_INVITE_TEXT_MAX + 1], out[KR_INVITE_TEXT_MAX + 1];
+  char mail[4 * KR_INVITE_TEXT_MAX];
+  static kr_invite inv;
+  size_t at = 0, ll;
+
+  crypto_sign_keypair(pk, sk);
+  crypto_sign_keypair(npk, nsk);
+  randombytes_buf(net, 16);
+  REQUIRE(kr_invite_make(sk, net, pk, 1767225600000ull, addrs, 1, line, sizeof line) == 0);
+  ll = strlen(line);
+  /* wrapped at 40, quoted twice, text around it, a word straight after */
+  at += (size_t)snprintf(mail + at, sizeof mail - at, "Hoi,\n\nde uitnodiging:\n> > ");
+  for (size_t i = 0; i < ll; i += 40)
+    at += (size_t)snprintf(mail + at, sizeof mail - at, "%.40s\n> > ", line + i);
+  snprintf(mail + at, sizeof mail - at, "Groeten, Els\n");
+  CHECK_EQ(kr_invite_extract(mail, KR_INVITE_PREFIX, out, sizeof out), 0);
+  CHECK(strcmp(out, line) == 0);
+  CHECK_EQ(kr_invite_parse(out, &inv), 0);
+  CHECK_EQ(kr_invite_extract(mail, KR_JOIN_PREFIX, out, sizeof out), KR_ENOTFOUND);
+  /* cut short */
+  snprintf(mail, sizeof mail, "%.*s", (int)(ll - 10), line);
+  CHECK_EQ(kr_invite_extract(mail, KR_INVITE_PREFIX, out, sizeof out), KR_ETRUNCATED);
+  snprintf(mail, sizeof mail, "%.20s", line);
+  CHECK_EQ(kr_invite_extract(mail, KR_INVITE_PREFIX, out, sizeof out), KR_ETRUNCATED);
+  /* another format */
+  CHECK_EQ(kr_invite_extract("zie kring-invite-1.k8SElwHEEDzoj0vvDyts8pSt", KR_INVITE_PREFIX, out,
+                             sizeof out), KR_EUNKNOWN);
+  CHECK_EQ(kr_invite_extract("kring-invite-2.____", KR_INVITE_PREFIX, out, sizeof out),
+           KR_EMALFORMED);
+  /* a join request the same way */
+  REQUIRE(kr_invite_parse(line, &inv) == 0);
+  REQUIRE(kr_join_make(&inv, nsk, "Buurtteam Oost", "buurtteam", req, sizeof req) == 0);
+  ll = strlen(req);
+  at = (size_t)snprintf(mail, sizeof mail, "> ");
+  for (size_t i = 0; i < ll; i += 76)
+    at += (size_t)snprintf(mail + at, sizeof mail - at, "%.76s\n> ", req + i);
+  snprintf(mail + at, sizeof mail - at, "\n> Kees\n");
+  CHECK_EQ(kr_invite_extract(mail, KR_JOIN_PREFIX, out, sizeof out), 0);
+  CHECK(strcmp(out, req) == 0);
+  CHECK_EQ(kr_invite_extract(mail, KR_INVITE_PREFIX, out, sizeof out), KR_ENOTFOUND);
 }
 
 static void test_bundle(void)
@@ -487,6 +620,7 @@ int main(void)
   if (sodium_init() < 0) return 1;
   test_vv();
   test_invite();
+  test_extract();
   test_bundle();
   test_membership_and_lacks();
   test_retraction();
