@@ -607,30 +607,24 @@ static int member_accept(kr_node *n, const char *arg)
   if (!req) return cli_fail(_("out of memory"));
   if ((rc = line_arg(arg, KR_JOIN_PREFIX, "join request", text, sizeof text))) goto out;
   if ((rc = kr_join_parse(text, req))) { rc = invite_error(rc, "join request"); goto out; }
-<<<<<<< HEAD
-  if (memcmp(req->inv.network, net, KR_NETWORK_LEN) != 0) {
-    rc = cli_fail(_("this join request is for another kring network"));
-    goto out;
-  }
-  if ((rc = kr_node_is_member(n, req->inv.inviter)) != 1) {
-    rc = cli_fail(_("the invite was made by a node that is not a member of this network"));
-=======
   rc = kr_join_inviter(n, req);
   if (rc == KR_ENETWORK) {
-    rc = cli_fail("this join request is for another kring network");
+    rc = cli_fail(_("this join request is for another kring network"));
     goto out;
   }
   if (rc == KR_EBADSIG) {
     /* the request arrived whole (its node signed it all): the invite in it
      * was not made by the member it names, for this network */
-    rc = cli_fail("the invite in this join request does not verify: no member of this network "
-                  "made it, so the node is not admitted");
+    rc = cli_fail(_("the invite in this join request does not verify: no member of this network "
+                    "made it, so the node is not admitted"));
     goto out;
   }
-  if (rc && rc != KR_ENOTMEMBER) { rc = cli_fail("reading the members: %s", kr_strerror(rc)); goto out; }
+  if (rc && rc != KR_ENOTMEMBER) {
+    rc = cli_fail(_("reading the members: %s"), cli_strerror(rc));
+    goto out;
+  }
   if (rc == KR_ENOTMEMBER || (rc = kr_node_is_member(n, req->inv.inviter)) != 1) {
-    rc = cli_fail("the invite was made by a node that is not a member of this network");
->>>>>>> i20
+    rc = cli_fail(_("the invite was made by a node that is not a member of this network"));
     goto out;
   }
   if (kr_node_now_ms(n) > req->inv.expires_ms) {
