@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "crdt/err.h"
 #include "node/internal.h"
 
@@ -425,7 +427,7 @@ int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
 
   if ((rc = kr__subject_read(n, id, &sn))) return rc;
   if ((rc = prep(n, "SELECT g.key, c.seq, c.hlc, c.nops, o.idx, o.type, o.field, "
-                    "o.body IS NULL FROM ops o JOIN changes c ON c.n=o.chg "
+                    "o.body IS NULL, o.body FROM ops o JOIN changes c ON c.n=o.chg "
                     "JOIN origins g ON g.n=c.origin WHERE o.subj=?1 "
                     "ORDER BY c.hlc, g.key, o.idx", &s)))
     return rc;
@@ -433,11 +435,31 @@ int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
   rc = 0;
   while (!rc && kr__step(s, &rc)) {
     kr_change_info c;
+    kr_op *ops = NULL;
+    uint32_t nops = 0;
+    void *mem = NULL;
     read_change_info(s, &c);
-    c.idx = (uint32_t)sqlite3_column_int64(s, 4);
+    c.idx = KR_OP_IDX(sqlite3_column_int64(s, 4), 0);
     c.type = sqlite3_column_int(s, 5);
     c.field = sqlite3_column_int(s, 6);
     if (sqlite3_column_int(s, 7) && c.type != KR_OP_ERASE) c.type = KR_OP_REDACTED;
+    /* what a group holds, where this node can open it; key ops and
+     * registrations are how the keys moved, not what was recorded */
+    if (c.type == KR_OP_KEY || c.type == KR_OP_REGISTER) continue;
+    if (c.type == KR_OP_GROUP) {
+      if (kr__group_ops(n, sn, c.origin, c.seq, (uint32_t)sqlite3_column_int64(s, 4),
+                        sqlite3_column_blob(s, 8), (size_t)sqlite3_column_bytes(s, 8), &ops,
+                        &nops, &mem) != 0)
+        continue;                                   /* sealed for this node */
+      for (uint32_t j = 0; j < nops && !rc; j++) {
+        c.idx = KR_OP_IDX(sqlite3_column_int64(s, 4), j);
+        c.type = ops[j].type;
+        c.field = ops[j].field;
+        rc = cb(ctx, &c);
+      }
+      free(mem);
+      continue;
+    }
     rc = cb(ctx, &c);
   }
   sqlite3_finalize(s);
