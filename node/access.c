@@ -715,6 +715,11 @@ static int key_op(kr_node *n, oplist *l, const uint8_t *subject, uint64_t en,
 /* A grant in this very change makes its recipients readers: the keys of
  * every epoch this node holds of sn go to each new one in the same change
  * (before: the readers before it). */
+/* Key ops a local change carries itself, at most (a change is at most
+ * 1 MiB; a key op takes about 210 bytes of it): beyond, the readers that
+ * lack a key get it from kr__finish, in changes of their own. */
+#define SEAL_KEYS_MAX 1500
+
 static int grant_keys(kr_node *n, sqlite3_int64 sn, const kr_op *ops, size_t count,
                       const readers *before, oplist *l)
 {
@@ -722,6 +727,7 @@ static int grant_keys(kr_node *n, sqlite3_int64 sn, const kr_op *ops, size_t cou
   sqlite3_stmt *s;
   int rc = 0;
 
+  if (l->n >= SEAL_KEYS_MAX) return 0;       /* kr__finish sends the rest */
   for (size_t i = 0; i < count && !rc; i++) {
     if (ops[i].type != KR_OP_GRANT) continue;
     if (prep(n, "SELECT node FROM members WHERE org IS NOT NULL AND cutoff IS NULL AND"
@@ -832,7 +838,9 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
         memcpy(creator, kr_node_id(n), KR_NODE_LEN);
         randombytes_buf(p->key, KR_KEY_LEN);
         if ((rc = store_key(n, sn, en, creator, p->key, hlc))) { free(rs.r); break; }
-        for (size_t k = 0; k < rs.n && !rc; k++)
+        /* a reader left out (too many for one change) gets it at the end */
+        if (!rc) rc = kr__touch(n, sn);
+        for (size_t k = 0; k < rs.n && !rc && l.n < SEAL_KEYS_MAX; k++)
           if (memcmp(rs.r[k].node, kr_node_id(n), KR_NODE_LEN) != 0)
             rc = key_op(n, &l, op->subject, en, creator, p->key, rs.r[k].node);
       }
