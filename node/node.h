@@ -392,7 +392,9 @@ typedef struct {
 typedef int (*kr_change_cb)(void *ctx, const kr_change_info *c);
 /* Every change held, in arrival order. */
 int kr_node_log(kr_node *n, kr_change_cb cb, void *ctx);
-/* Every op held on one subject, in stamp order. */
+/* Every op held on one subject, in stamp order. A sealed group this node
+ * reads is reported as the ops in it (idx: their stamp index KR_OP_IDX);
+ * one it cannot open, or whose ops it ignored, as the GROUP op itself. */
 int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
                         kr_change_cb cb, void *ctx);
 
