@@ -1,7 +1,8 @@
 /*
  * cli: shared pieces of the kring program: the option parser, output
  * helpers and the command entry points. Exit status: 0 success, 1 the
- * command failed (one line on stderr says why), 2 usage error.
+ * command failed (one line on stderr says why), 2 usage error, 3 the
+ * volunteer is sealed: this node may not read it (cli_sealed).
  */
 #ifndef KR_CLI_H
 #define KR_CLI_H
@@ -17,6 +18,7 @@
 #define CLI_OK    0
 #define CLI_FAIL  1
 #define CLI_USAGE 2
+#define CLI_SEALED 3   /* the volunteer given is one this node may not read */
 
 /* Text for a person: _() translates it (gettext, domain "kring"), N_()
  * marks it for translation where it is defined (a table) and _() is
@@ -62,10 +64,16 @@ int cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(pri
 /* kr_strerror(err) translated: every message of a kr_ error printed for
  * a person goes through this. */
 const char *cli_strerror(int err);
-/* Message for a kr_ error, with the reason a validator gave. */
+/* The line for a volunteer this node may not read (KR_ESEALED): what it
+ * means and what to do (ask the organisation that registered it to record
+ * consent for this one). arg: the volunteer as given, or NULL. Returns
+ * CLI_SEALED. */
+int cli_sealed(const char *arg);
+/* Message for a kr_ error, with the reason a validator gave (KR_ESEALED:
+ * the line of cli_sealed, and CLI_SEALED). */
 int cli_fail_kr(int err, const char *what, const char *why);
 /* Message for a failed edit or commit: a node not admitted yet is told
- * what to do. */
+ * what to do; a sealed volunteer gets the line of cli_sealed. */
 int cli_fail_write(int err, const char *what);
 
 int cli_open(kr_node **n);
@@ -148,11 +156,25 @@ int cmd_sync(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+/* Volunteers this node stopped reading (kr_node_access_lost), oldest
+ * first: [{"volunteer": id, "at": ISO, "at_ms", "why"}]; NULL with *err. */
+json_t *cli_access_lost_json(kr_node *n, int *err);
+/* Them for a person, a line each (short id, date, reason; never a name);
+ * last > 0: only the last ones, with a line for the rest. */
+void cli_access_lost_print(const json_t *arr, size_t last);
 /* kring log --exports (cmd_export.c) */
 int cli_log_exports(kr_node *n);
 
 /* Shared by show and subject-export. */
 json_t *cli_volunteer_json(kr_node *n, const kr_volunteer *v);
+/* Who reads a volunteer and why (kr_node_readers), one object per reader
+ * and reason: {"node", "org", "reason": "registered"} or {"node", "org",
+ * "reason": "consent", "purpose", "to": "all"|"member", "until"}. NULL
+ * with *err set when they cannot be read. */
+json_t *cli_readers_json(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], int *err);
+/* The same as text for a person: "Buurtteam Oost: consent for matching
+ * (to this organisation) until 2027-01-01". */
+const char *cli_reader_text(const json_t *r, char *out, size_t cap);
 json_t *cli_consent_json(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], int history);
 
 #endif

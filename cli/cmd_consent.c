@@ -222,6 +222,77 @@ json_t *cli_consent_json(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], in
   return c.arr;
 }
 
+/* ---- who reads a volunteer, and why ---------------------------------------- */
+
+struct rj {
+  kr_node *n;
+  json_t *arr;
+};
+
+static int reader_row(void *ctx, const kr_reader *r)
+{
+  struct rj *x = ctx;
+  char hex[65], org[KR_ORG_MAX + 1] = "";
+  json_t *j;
+
+  cli_hex(r->node, KR_NODE_LEN, hex);
+  if (memcmp(r->node, kr_node_id(x->n), KR_NODE_LEN) == 0)
+    snprintf(org, sizeof org, "%s", kr_node_org(x->n));
+  else if (kr_node_member_org(x->n, r->node, org, sizeof org) != 1)
+    org[0] = 0;
+  j = json_pack("{s:s, s:s}", "node", hex, "org", org);
+  if (r->registrar) {
+    json_object_set_new(j, "reason", json_string("registered"));
+  } else {
+    json_object_set_new(j, "reason", json_string("consent"));
+    json_object_set_new(j, "purpose", json_string(r->purpose ? r->purpose : ""));
+    json_object_set_new(j, "to", json_string(r->all ? "all" : "member"));
+    json_object_set_new(j, "until", json_string(r->until ? r->until : ""));
+  }
+  json_array_append_new(x->arr, j);
+  return 0;
+}
+
+json_t *cli_readers_json(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], int *err)
+{
+  struct rj x = {n, json_array()};
+  if (!x.arr) {
+    *err = KR_ENOMEM;
+    return NULL;
+  }
+  if ((*err = kr_node_readers(n, id, reader_row, &x))) {
+    json_decref(x.arr);
+    return NULL;
+  }
+  return x.arr;
+}
+
+const char *cli_reader_text(const json_t *r, char *out, size_t cap)
+{
+  const char *org = json_string_value(json_object_get(r, "org"));
+  const char *until = json_string_value(json_object_get(r, "until"));
+  char who[80];
+  int all;
+
+  if (org && org[0]) snprintf(who, sizeof who, "%s", cli_safe(org, -1));
+  else snprintf(who, sizeof who, "%.12s", json_string_value(json_object_get(r, "node")));
+  if (strcmp(json_string_value(json_object_get(r, "reason")), "registered") == 0) {
+    snprintf(out, cap, _("%s: registered it"), who);
+    return out;
+  }
+  all = strcmp(json_string_value(json_object_get(r, "to")), "all") == 0;
+  if (until && until[0])
+    snprintf(out, cap, all ? _("%s: consent for %s (to all members) until %s")
+                           : _("%s: consent for %s (to this organisation) until %s"),
+             who, cli_safe(json_string_value(json_object_get(r, "purpose")), -1),
+             cli_safe(until, -1));
+  else
+    snprintf(out, cap, all ? _("%s: consent for %s (to all members)")
+                           : _("%s: consent for %s (to this organisation)"),
+             who, cli_safe(json_string_value(json_object_get(r, "purpose")), -1));
+  return out;
+}
+
 static int consent_show(int argc, char **argv)
 {
   kr_node *n;
@@ -237,7 +308,10 @@ static int consent_show(int argc, char **argv)
     /* An erased volunteer's consent went with the rest: show the marker
      * where the history was. */
     kr_volunteer v;
-    if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), argv[0], cli_strerror(rc)); goto out; }
+    if ((rc = kr_node_volunteer(n, id, &v))) {
+      rc = rc == KR_ESEALED ? cli_sealed(argv[0]) : cli_fail(_("reading %s: %s"), argv[0], cli_strerror(rc));
+      goto out;
+    }
     if (v.erased) {
       char t[32], who[80], hex[65];
       if (cli_json) {

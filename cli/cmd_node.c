@@ -103,18 +103,96 @@ static int log_row(void *ctx, const kr_change_info *c)
   return 0;
 }
 
+/* ---- volunteers this node stopped reading ---------------------------------- */
+
+/* The reasons node/access.c records, for translation. */
+static const char *const loss_reasons[] = {
+  N_("consent withdrawn"),
+  N_("consent expired"),
+  N_("this node was removed from the network"),
+};
+
+struct loss_ctx {
+  json_t *arr;
+};
+
+static int loss_row(void *ctx, const kr_access_loss *l)
+{
+  struct loss_ctx *x = ctx;
+  char hex[33], t[32];
+
+  cli_hex(l->subject, KR_SUBJECT_LEN, hex);
+  cli_time(kr_hlc_make(l->at_ms, 0), 1, t);
+  json_array_append_new(x->arr, json_pack("{s:s, s:s, s:I, s:s}", "volunteer", hex, "at", t,
+                                          "at_ms", (json_int_t)l->at_ms, "why",
+                                          l->why ? l->why : ""));
+  return 0;
+}
+
+json_t *cli_access_lost_json(kr_node *n, int *err)
+{
+  struct loss_ctx x = {json_array()};
+  if (!x.arr) {
+    *err = KR_ENOMEM;
+    return NULL;
+  }
+  if ((*err = kr_node_access_lost(n, loss_row, &x))) {
+    json_decref(x.arr);
+    return NULL;
+  }
+  return x.arr;
+}
+
+void cli_access_lost_print(const json_t *arr, size_t last)
+{
+  size_t i, count = json_array_size(arr), from = last && count > last ? count - last : 0;
+  json_t *e;
+
+  json_array_foreach(arr, i, e) {
+    const char *why = json_string_value(json_object_get(e, "why"));
+    char t[32];
+    if (i < from) continue;
+    for (size_t k = 0; k < sizeof loss_reasons / sizeof loss_reasons[0]; k++)
+      if (strcmp(why, loss_reasons[k]) == 0) why = _(loss_reasons[k]);
+    cli_ms_time((uint64_t)json_integer_value(json_object_get(e, "at_ms")), t);
+    /* the short id, when, why: never a name (this node no longer has it) */
+    printf("  %.8s  %-22s %s\n", json_string_value(json_object_get(e, "volunteer")), t,
+           cli_safe(why, -1));
+  }
+  if (from)
+    printf(_("  ... and %zu earlier: kring log --access\n"), from);
+}
+
+/* kring log --access */
+static int log_access(kr_node *n)
+{
+  json_t *arr;
+  int rc;
+
+  if (!(arr = cli_access_lost_json(n, &rc)))
+    return cli_fail(_("reading the log: %s"), cli_strerror(rc));
+  if (cli_json) return cli_print_json(arr);
+  if (!json_array_size(arr))
+    printf(_("this node has not stopped reading any volunteer\n"));
+  else
+    printf(_("volunteers this node stopped reading (what it knew of them is deleted here)\n"));
+  cli_access_lost_print(arr, 0);
+  json_decref(arr);
+  return CLI_OK;
+}
+
 int cmd_log(int argc, char **argv)
 {
   struct log_ctx l = {NULL, NULL};
   int rc;
 
-  if (argc == 1 && strcmp(argv[0], "--exports") == 0) {
+  if (argc == 1 && (strcmp(argv[0], "--exports") == 0 || strcmp(argv[0], "--access") == 0)) {
     if ((rc = cli_open(&l.n))) return rc;
-    rc = cli_log_exports(l.n);
+    rc = argv[0][2] == 'e' ? cli_log_exports(l.n) : log_access(l.n);
     kr_node_close(l.n);
     return rc;
   }
-  if (argc) return cli_usage("kring log [--exports]", _("unexpected argument '%s'"), argv[0]);
+  if (argc) return cli_usage("kring log [--exports | --access]", _("unexpected argument '%s'"), argv[0]);
   if ((rc = cli_open(&l.n))) return rc;
   if (cli_json) l.arr = json_array();
   rc = kr_node_log(l.n, log_row, &l);

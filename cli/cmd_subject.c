@@ -45,7 +45,10 @@ int cmd_erase(int argc, char **argv)
     char hex[33], what[600];
     const char *answer = NULL;
     cli_hex(id, KR_SUBJECT_LEN, hex);
-    if ((e = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), pos[0], cli_strerror(e)); goto out; }
+    if ((e = kr_node_volunteer(n, id, &v))) {
+      rc = e == KR_ESEALED ? cli_sealed(pos[0]) : cli_fail(_("reading %s: %s"), pos[0], cli_strerror(e));
+      goto out;
+    }
     if (v.erased) {
       char at[32], who[80];
       cli_time(v.erased_at.hlc, 0, at);
@@ -100,6 +103,9 @@ static const char *op_name(int type)
   case KR_OP_GRANT: return "grant consent";
   case KR_OP_WITHDRAW: return "withdraw consent";
   case KR_OP_ERASE: return "erase";
+  case KR_OP_REGISTER: return "register";
+  case KR_OP_KEY: return "key for a reader";
+  case KR_OP_GROUP: return "sealed, not read here";
   default: return "deleted after erasure";
   }
 }
@@ -125,23 +131,41 @@ int cmd_subject_export(int argc, char **argv)
   kr_volunteer v;
   uint8_t id[KR_SUBJECT_LEN];
   char hex[65], now[32];
-  json_t *j, *changes;
+  json_t *j, *changes, *readers;
   int rc;
 
   if (argc != 1) return cli_usage("kring subject-export VOLUNTEER   (a name, an e-mail or an id)", argc ? _("too many arguments (put a name of several words in quotes)") : _("which volunteer? Give the name, the e-mail or the id"));
   if ((rc = cli_open(&n))) return rc;
   if ((rc = cli_subject(n, argv[0], id))) goto out;
-  if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), argv[0], cli_strerror(rc)); goto out; }
+  if ((rc = kr_node_volunteer(n, id, &v))) {
+    rc = rc == KR_ESEALED ? cli_sealed(argv[0]) : cli_fail(_("reading %s: %s"), argv[0], cli_strerror(rc));
+    goto out;
+  }
+  /* who reads the volunteer and why: the recipients an access request
+   * names (an erased one has none) */
+  if (v.erased) readers = json_array();
+  else if (!(readers = cli_readers_json(n, id, &rc))) {
+    rc = rc == KR_ESEALED ? cli_sealed(argv[0]) : cli_fail(_("reading %s: %s"), argv[0], cli_strerror(rc));
+    kr_volunteer_free(&v);
+    goto out;
+  }
   cli_hex(kr_node_id(n), KR_NODE_LEN, hex);
   cli_time(kr_hlc_make(kr_node_now_ms(n), 0), 1, now);
   changes = json_array();
-  kr_node_subject_ops(n, id, change_row, changes);
-  j = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}",
+  if ((rc = kr_node_subject_ops(n, id, change_row, changes))) {
+    rc = cli_fail(_("reading %s: %s"), argv[0], cli_strerror(rc));
+    json_decref(changes);
+    json_decref(readers);
+    kr_volunteer_free(&v);
+    goto out;
+  }
+  j = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}",
                 "kind", "kring subject export", "exported_at", now,
                 "exported_by_node", hex, "exported_by_org", kr_node_org(n),
                 "volunteer", cli_volunteer_json(n, &v),
                 "consent", cli_consent_json(n, id, 0),
                 "consent_history", cli_consent_json(n, id, 1),
+                "readers", readers,
                 "changes", changes);
   rc = cli_print_json(j);
   kr_volunteer_free(&v);

@@ -478,9 +478,10 @@ int cmd_status(int argc, char **argv)
 {
   uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
   char nhex[33], id[65];
-  uint64_t vols, erased, changes;
+  uint64_t vols, erased, changes, sealed, bad;
   struct peer_ctx p = {NULL, NULL, 0, 1, 0, {0, 0, 0}};
   kr_node *n;
+  json_t *lost = NULL;
   int rc, members = 0, me;
 
   if (argc) return cli_usage("kring status", _("unexpected argument '%s'"), argv[0]);
@@ -491,7 +492,9 @@ int cmd_status(int argc, char **argv)
   cli_hex(kr_node_id(n), KR_NODE_LEN, id);
   me = kr_node_is_member(n, kr_node_id(n));
   if ((rc = kr_node_members(n, count_member, &members)) ||
-      (rc = kr_node_counts(n, &vols, &erased, &changes))) {
+      (rc = kr_node_counts(n, &vols, &erased, &changes)) ||
+      (rc = kr_node_sealed_count(n, &sealed)) || (rc = kr_node_bad_groups(n, &bad)) ||
+      !(lost = cli_access_lost_json(n, &rc))) {
     rc = cli_fail(_("reading the store: %s"), cli_strerror(rc));
     goto out;
   }
@@ -507,12 +510,14 @@ int cmd_status(int argc, char **argv)
       json_decref(c.voids);
       goto out;
     }
-    rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:I, s:I, s:o, s:o, s:o, s:o}",
+    rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:I, s:I, s:I, s:I, s:o, s:o,"
+                                  " s:o, s:o, s:O}",
                                   "node_id", id, "org", kr_node_org(n), "kind", kr_node_kind(n),
                                   "network_id", nhex, "member", me == 1, "members", members,
-                                  "volunteers", (json_int_t)vols, "changes", (json_int_t)changes,
+                                  "volunteers", (json_int_t)vols, "sealed", (json_int_t)sealed,
+                                  "bad_groups", (json_int_t)bad, "changes", (json_int_t)changes,
                                   "peers", p.arr, "held", c.held, "clock_refused", c.clocks,
-                                  "void_admissions", c.voids));
+                                  "void_admissions", c.voids, "access_lost", lost));
     goto out;
   }
   printf(_("node     %s (%s), id %.12s\n"), cli_safe(kr_node_org(n), -1), cli_safe(kr_node_kind(n), -1),
@@ -523,6 +528,23 @@ int cmd_status(int argc, char **argv)
                   (unsigned long)vols), (unsigned long long)vols, (unsigned long long)erased);
   printf(ngettext(", %llu change held\n", ", %llu changes held\n", (unsigned long)changes),
          (unsigned long long)changes);
+  /* the volunteers held only sealed: counted, never shown */
+  if (sealed)
+    printf(ngettext("sealed   %llu volunteer this node may not read (no consent for this "
+                    "organisation): held sealed, never shown\n",
+                    "sealed   %llu volunteers this node may not read (no consent for this "
+                    "organisation): held sealed, never shown\n", (unsigned long)sealed),
+           (unsigned long long)sealed);
+  if (bad)
+    printf(ngettext("ignored  %llu sealed group whose values break the field rules (made by a "
+                    "faulty or dishonest node)\n",
+                    "ignored  %llu sealed groups whose values break the field rules (made by a "
+                    "faulty or dishonest node)\n", (unsigned long)bad),
+           (unsigned long long)bad);
+  if (json_array_size(lost)) {
+    printf(_("\nstopped reading (what this node knew of them is deleted here)\n"));
+    cli_access_lost_print(lost, 10);
+  }
   printf(_("\npeers\n"));
   p.measure = 1;
   kr_node_addrs(n, peer_row, &p);
@@ -534,6 +556,7 @@ int cmd_status(int argc, char **argv)
     rc = notes(n, &c);
   }
 out:
+  json_decref(lost);
   kr_node_close(n);
   return rc;
 }

@@ -235,16 +235,28 @@ static int vol_show(int argc, char **argv)
 {
   kr_node *n;
   kr_volunteer v;
+  json_t *readers = NULL;
   uint8_t id[KR_SUBJECT_LEN];
   int rc;
 
   if (argc != 1) return cli_usage("kring volunteer show VOLUNTEER   (a name, an e-mail or an id)", argc ? _("too many arguments (put a name of several words in quotes)") : _("which volunteer? Give the name, the e-mail or the id"));
   if ((rc = cli_open(&n))) return rc;
   if ((rc = cli_subject(n, argv[0], id))) goto out;
-  if ((rc = kr_node_volunteer(n, id, &v))) { rc = cli_fail(_("reading %s: %s"), argv[0], cli_strerror(rc)); goto out; }
+  if ((rc = kr_node_volunteer(n, id, &v))) {
+    rc = rc == KR_ESEALED ? cli_sealed(argv[0]) : cli_fail(_("reading %s: %s"), argv[0], cli_strerror(rc));
+    goto out;
+  }
+  if (!v.erased && !(readers = cli_readers_json(n, id, &rc))) {
+    rc = rc == KR_ESEALED ? cli_sealed(argv[0]) : cli_fail(_("reading %s: %s"), argv[0], cli_strerror(rc));
+    kr_volunteer_free(&v);
+    goto out;
+  }
   if (cli_json) {
     json_t *j = cli_volunteer_json(n, &v);
-    if (!v.erased) json_object_set_new(j, "consent", cli_consent_json(n, id, 0));
+    if (!v.erased) {
+      json_object_set_new(j, "consent", cli_consent_json(n, id, 0));
+      json_object_set(j, "readers", readers);
+    }
     rc = cli_print_json(j);
   } else {
     char hex[33], t[32], who[80];
@@ -276,10 +288,19 @@ static int vol_show(int argc, char **argv)
                  cli_safe(json_string_value(json_object_get(e, "state")), -1));
         json_decref(c);
       }
+      {
+        /* who reads this volunteer, and why: whom an access request names */
+        char line[512];
+        size_t i;
+        json_t *r;
+        json_array_foreach(readers, i, r)
+          printf("%-24s %s\n", i ? "" : "readers", cli_reader_text(r, line, sizeof line));
+      }
     }
   }
   kr_volunteer_free(&v);
 out:
+  json_decref(readers);
   kr_node_close(n);
   return rc;
 }

@@ -33,8 +33,9 @@ static const help_entry entries[] = {
    "volunteer show VOLUNTEER\n"
    "volunteer list [--skill S] [--language L] [--city C] [--available A]\n"
    "volunteer search TEXT",
-   N_("add, change, show, list and search the volunteers in the register"),
+   N_("add, change, show, list and search the volunteers in the register this node may read"),
    N_("  VOLUNTEER       a name, an e-mail address or an id (at least 4 hex digits)\n"
+      "  show            the values, the consent, and who may read the volunteer and why\n"
       "  --availability  a part of the day: ma-ochtend ... zo-avond (or mon-am ... sun-ev)\n"
       "  --add, --remove add a value to a list field or remove one from it\n"
       "  --available     list only the volunteers available in that part of the day\n"),
@@ -57,7 +58,8 @@ static const help_entry entries[] = {
       "  --yes          do not ask; needed when no terminal is attached\n"),
    "erase \"Anna de Vries\" --reason \"request of 2026-03-01\""},
   {"subject-export", "subject-export VOLUNTEER",
-   N_("everything this node holds on one volunteer, as JSON (GDPR art. 15 and 20)"), NULL,
+   N_("everything this node holds on one volunteer, and who may read it, as JSON (GDPR art. 15 "
+      "and 20)"), NULL,
    "subject-export \"Anna de Vries\" > anna.json"},
   {"network", "network",
    N_("this node's network and its members"), NULL, "network"},
@@ -103,7 +105,8 @@ static const help_entry entries[] = {
    "peer remove NAME",
    N_("the address book of peers to sync with"), NULL, "peer add oost 192.168.1.20:7733"},
   {"status", "status",
-   N_("this node, its network, its peers and what they lack"), NULL, "status"},
+   N_("this node, its network, its peers, what they lack, and what it may not read"), NULL,
+   "status"},
   {"import",
    "import FILE.csv|FILE.xlsx [--dry-run] [--skip-bad] [--sync-sets] [--sheet NAME]\n"
    "       [--separator ';'|','|tab] [--map 'Column=field']...\n"
@@ -128,10 +131,16 @@ static const help_entry entries[] = {
       "  --consent P      only volunteers with consent for purpose P\n"
       "  --lang nl|en     the language of the column headers\n"),
    "export --format xlsx --out rooster.xlsx --available za-ochtend"},
-  {"log", "log [--exports]",
-   N_("the changes this node holds; with --exports, the exports made"), NULL, "log --exports"},
-  {"digest", "digest",
-   N_("a hash of the replicated state: nodes that agree print the same"), NULL, "digest"},
+  {"log", "log [--exports | --access]",
+   N_("the changes this node holds, the exports made, or the volunteers it stopped reading"),
+   N_("  --exports  the exports made from this node: who, when, which fields\n"
+      "  --access   the volunteers this node stopped reading, when and why (short id only)\n"),
+   "log --access"},
+  {"digest", "digest [--readable]",
+   N_("a hash of the changes held: nodes holding the same changes print the same"),
+   N_("  --readable  a hash of the volunteers this node may read instead: equal on two nodes "
+      "with the same rights\n"),
+   "digest --readable"},
   {"check", "check",
    N_("verify the store file (SQLite integrity check)"), NULL, "check"},
   {"help", "help [COMMAND]",
@@ -183,6 +192,6 @@ int cli_help_all(const char *version)
                      "--json makes read commands print JSON.\n"
                      "kring help COMMAND or kring COMMAND --help shows one command in full.\n"
                      "Exit status: 0 success, 1 failure (one line on standard error says why), "
-                     "2 usage error."));
+                     "2 usage error, 3 the volunteer is sealed: this node may not read it."));
   return CLI_OK;
 }

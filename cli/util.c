@@ -246,8 +246,28 @@ int cli_usage(const char *usage, const char *fmt, ...)
   return CLI_USAGE;
 }
 
+/* The organisation of the node cli_open opened, for cli_sealed. */
+static char opened_org[KR_ORG_MAX + 1];
+
+int cli_sealed(const char *arg)
+{
+  const char *org = opened_org[0] ? opened_org : _("this organisation");
+  if (cli_store_trouble()) return CLI_FAIL;
+  fputs("kring: ", stderr);
+  if (arg) fprintf(stderr, "%s: ", cli_safe(arg, -1));
+  /* TRANSLATORS: the sealed text (KR_ESEALED), then this organisation's
+   * name, twice. */
+  fprintf(stderr, _("%s. To read this volunteer here, ask the organisation that registered the "
+                    "volunteer to record the volunteer's consent for %s (kring consent grant "
+                    "VOLUNTEER --purpose P --to \"%s\"), then sync with it or import its "
+                    "bundle\n"),
+          cli_strerror(KR_ESEALED), cli_safe(org, -1), cli_safe(org, -1));
+  return CLI_SEALED;
+}
+
 int cli_fail_write(int err, const char *what)
 {
+  if (err == KR_ESEALED) return cli_sealed(NULL);
   if (err == KR_ENOTMEMBER)
     return cli_fail(_("%s: this node is waiting to be admitted to its network, and until then "
                       "it can change nothing. Ask the member who invited you to run kring member "
@@ -258,6 +278,7 @@ int cli_fail_write(int err, const char *what)
 
 int cli_fail_kr(int err, const char *what, const char *why)
 {
+  if (err == KR_ESEALED) return cli_sealed(NULL);
   if (err == KR_EVALIDATION && why)
     return cli_fail("%s: %s", what, why);
   return cli_fail("%s: %s", what, cli_strerror(err));
@@ -367,6 +388,7 @@ int cli_open(kr_node **n)
     /* Changes held until this clock reached them: applied now, when the
      * store is writable (read-only, a writer applies them later). */
     kr_node_release_held(*n);
+    snprintf(opened_org, sizeof opened_org, "%s", kr_node_org(*n));
     return CLI_OK;
   case KR_EBADKEY: return bad_key();
   case KR_EDAMAGED:
@@ -535,6 +557,8 @@ int cli_subject_min(kr_node *n, const char *arg, uint8_t id[static KR_SUBJECT_LE
   if (all_hex(arg) && len >= 4) {
     rc = kr_node_find(n, arg, id);
     if (rc == 0) byid = 1;
+    else if (rc == KR_ESEALED)
+      return cli_sealed(arg);
     else if (rc == KR_EAMBIGUOUS)
       return cli_fail(_("more than one volunteer's id starts with %s; give more of the id, or "
                         "the name"), arg);

@@ -499,42 +499,6 @@ out:
   return rc;
 }
 
-int kr__group_ops(kr_node *n, sqlite3_int64 sn, const uint8_t origin[static KR_NODE_LEN],
-                  uint64_t seq, uint32_t place, const uint8_t *body, size_t len, kr_op **ops,
-                  uint32_t *nops, void **mem)
-{
-  sqlite3_stmt *s;
-  kr_buf plain;
-  kr_op g;
-  void *gmem = NULL;
-  int rc = KR_ESEALED;
-
-  *ops = NULL;
-  *nops = 0;
-  *mem = NULL;
-  if (!body || kr_op_parse(body, len, &g, &gmem) || g.type != KR_OP_GROUP) {
-    free(gmem);
-    return KR_ESEALED;
-  }
-  if (prep(n, "SELECT key FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3 AND ok", &s)) {
-    free(gmem);
-    return KR_EDB;
-  }
-  sqlite3_bind_int64(s, 1, sn);
-  sqlite3_bind_int64(s, 2, (sqlite3_int64)(g.epoch > INT64_MAX ? INT64_MAX : g.epoch));
-  sqlite3_bind_blob(s, 3, g.creator, KR_NODE_LEN, SQLITE_STATIC);
-  kr_buf_init(&plain, KR_CHANGE_MAX);
-  while (rc && sqlite3_step(s) == SQLITE_ROW)
-    if (sqlite3_column_bytes(s, 0) == KR_KEY_LEN &&
-        kr_group_open(sqlite3_column_blob(s, 0), n->network, origin, seq, place, &g, &plain) == 0)
-      rc = kr_group_decode(plain.data, plain.len, g.subject, ops, nops, mem);
-  sqlite3_finalize(s);
-  if (plain.data) sodium_memzero(plain.data, plain.cap);
-  kr_buf_free(&plain);
-  free(gmem);
-  return rc;
-}
-
 /* Open every group of sn stored before change chg's op place that this
  * node now holds a key for (later ones were opened on arrival). */
 static int reopen(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t place)

@@ -201,11 +201,6 @@ int kr__subject_read(kr_node *n, const uint8_t id[KR_SUBJECT_LEN], sqlite3_int64
 int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
                     const uint8_t origin[static KR_NODE_LEN], uint64_t seq, kr_hlc hlc,
                     uint32_t place, const kr_op *g, int *opened);
-/* The ops of a stored group (body) this node can open; KR_ESEALED if it
- * cannot. *mem (free()) owns them. */
-int kr__group_ops(kr_node *n, sqlite3_int64 sn, const uint8_t origin[static KR_NODE_LEN],
-                  uint64_t seq, uint32_t place, const uint8_t *body, size_t len, kr_op **ops,
-                  uint32_t *nops, void **mem);
 /* A key op (at place of change chg): noted for everyone; opened and kept
  * when sealed to this node. */
 int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, kr_hlc hlc, sqlite3_int64 chg,

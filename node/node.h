@@ -311,8 +311,9 @@ int kr_node_field_stamp(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], int
 typedef struct {
   const char *skill, *language, *city, *available; /* NULL: no filter */
 } kr_filter;
-/* Calls cb for each live volunteer that matches, ordered by name; stops and
- * returns cb's value when it is non-zero. */
+/* Calls cb for each live volunteer this node reads that matches, ordered
+ * by name (sealed ones are not listed); stops and returns cb's value when
+ * it is non-zero. */
 typedef int (*kr_id_cb)(void *ctx, const uint8_t id[KR_SUBJECT_LEN]);
 int kr_node_list(kr_node *n, const kr_filter *f, kr_id_cb cb, void *ctx);
 /* Full-text search over name, skills, city and notes (words, prefixes). */
@@ -391,7 +392,9 @@ typedef struct {
 typedef int (*kr_change_cb)(void *ctx, const kr_change_info *c);
 /* Every change held, in arrival order. */
 int kr_node_log(kr_node *n, kr_change_cb cb, void *ctx);
-/* Every op held on one subject, in stamp order. */
+/* Every op held on one subject, in stamp order. A sealed group this node
+ * reads is reported as the ops in it (idx: their stamp index KR_OP_IDX);
+ * one it cannot open, or whose ops it ignored, as the GROUP op itself. */
 int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
                         kr_change_cb cb, void *ctx);
 

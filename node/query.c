@@ -419,6 +419,57 @@ int kr_node_log(kr_node *n, kr_change_cb cb, void *ctx)
   return rc;
 }
 
+/* The ops inside a stored group (body, at place of change origin/seq) on
+ * sn, each as its own row of c: 1 when they were reported, 0 when no key
+ * this node holds opens the box, or its ops were ignored (bad_groups). */
+static int group_rows(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const void *body,
+                      int blen, uint32_t place, kr_change_info *c, kr_change_cb cb, void *ctx,
+                      int *rc)
+{
+  sqlite3_stmt *s;
+  kr_op g, *ops = NULL;
+  kr_buf plain;
+  void *gmem = NULL, *mem = NULL;
+  uint32_t nops = 0;
+  int ok = 0, bad = 0;
+
+  if (prep(n, "SELECT 1 FROM bad_groups WHERE chg=?1 AND idx=?2", &s)) return 0;
+  sqlite3_bind_int64(s, 1, chg);
+  sqlite3_bind_int64(s, 2, place);
+  bad = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_finalize(s);
+  if (bad || blen <= 0 || kr_op_parse(body, (size_t)blen, &g, &gmem) || g.type != KR_OP_GROUP) {
+    free(gmem);
+    return 0;
+  }
+  if (prep(n, "SELECT key FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3", &s)) {
+    free(gmem);
+    return 0;
+  }
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)(g.epoch > INT64_MAX ? INT64_MAX : g.epoch));
+  sqlite3_bind_blob(s, 3, g.creator, KR_NODE_LEN, SQLITE_STATIC);
+  kr_buf_init(&plain, KR_CHANGE_MAX);
+  while (!ok && sqlite3_step(s) == SQLITE_ROW)
+    if (sqlite3_column_bytes(s, 0) == KR_KEY_LEN &&
+        kr_group_open(sqlite3_column_blob(s, 0), n->network, c->origin, c->seq, place, &g,
+                      &plain) == 0)
+      ok = 1;
+  sqlite3_finalize(s);
+  if (ok && kr_group_decode(plain.data, plain.len, g.subject, &ops, &nops, &mem)) ok = 0;
+  for (uint32_t j = 0; ok && j < nops && !*rc; j++) {
+    c->idx = KR_OP_IDX(place, j);
+    c->type = ops[j].type;
+    c->field = ops[j].field;
+    *rc = cb(ctx, c);
+  }
+  memset(plain.data, 0, plain.cap);
+  kr_buf_free(&plain);
+  free(mem);
+  free(gmem);
+  return ok;
+}
+
 int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
                         kr_change_cb cb, void *ctx)
 {
@@ -428,7 +479,7 @@ int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
 
   if ((rc = kr__subject_read(n, id, &sn))) return rc;
   if ((rc = prep(n, "SELECT g.key, c.seq, c.hlc, c.nops, o.idx, o.type, o.field, "
-                    "o.body IS NULL, o.body FROM ops o JOIN changes c ON c.n=o.chg "
+                    "o.body IS NULL, o.body, c.n FROM ops o JOIN changes c ON c.n=o.chg "
                     "JOIN origins g ON g.n=c.origin WHERE o.subj=?1 "
                     "ORDER BY c.hlc, g.key, o.idx", &s)))
     return rc;
@@ -436,31 +487,17 @@ int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
   rc = 0;
   while (!rc && kr__step(s, &rc)) {
     kr_change_info c;
-    kr_op *ops = NULL;
-    uint32_t nops = 0;
-    void *mem = NULL;
     read_change_info(s, &c);
     c.idx = KR_OP_IDX(sqlite3_column_int64(s, 4), 0);
     c.type = sqlite3_column_int(s, 5);
     c.field = sqlite3_column_int(s, 6);
     if (sqlite3_column_int(s, 7) && c.type != KR_OP_ERASE) c.type = KR_OP_REDACTED;
-    /* what a group holds, where this node can open it; key ops and
-     * registrations are how the keys moved, not what was recorded */
-    if (c.type == KR_OP_KEY || c.type == KR_OP_REGISTER) continue;
-    if (c.type == KR_OP_GROUP) {
-      if (kr__group_ops(n, sn, c.origin, c.seq, (uint32_t)sqlite3_column_int64(s, 4),
-                        sqlite3_column_blob(s, 8), (size_t)sqlite3_column_bytes(s, 8), &ops,
-                        &nops, &mem) != 0)
-        continue;                                   /* sealed for this node */
-      for (uint32_t j = 0; j < nops && !rc; j++) {
-        c.idx = KR_OP_IDX(sqlite3_column_int64(s, 4), j);
-        c.type = ops[j].type;
-        c.field = ops[j].field;
-        rc = cb(ctx, &c);
-      }
-      free(mem);
+    /* a group this node reads: the ops it holds, one row each */
+    if (c.type == KR_OP_GROUP &&
+        group_rows(n, sn, sqlite3_column_int64(s, 9), sqlite3_column_blob(s, 8),
+                   sqlite3_column_bytes(s, 8), (uint32_t)sqlite3_column_int64(s, 4), &c, cb, ctx,
+                   &rc))
       continue;
-    }
     rc = cb(ctx, &c);
   }
   sqlite3_finalize(s);

@@ -173,6 +173,7 @@ has "show normalised phone" "^phone +0612345678"
 has "show normalised postcode" "^postcode +1031 AB"
 has "show email lowercased" "anna@example.nl"
 has "show skills" "^skills +cooking, driving"
+has "show who reads: the registrar" "^readers +Voedselbank Noord: registered it$"
 ok "show by prefix" "$KRING" volunteer show "${ANNA:0:8}"
 ok "show json" "$KRING" --json volunteer show "$ANNA"
 has "show json languages" '"en"'
@@ -354,6 +355,18 @@ ok "subject-export" "$KRING" subject-export "$ANNA"
 has "export fields" '"name": "Anna de Vries"'
 has "export consent history" '"consent_history"'
 has "export changes" '"action": "set"'
+has "export changes: the registration" '"action": "register"'
+has "export who reads" '"reason": "registered"'
+n=$((n + 1))
+python3 - "$T/out" <<'PY' || { echo "FAIL: export who reads: registrar, contact to all, placement to itself until 2031-12-31"; fails=$((fails+1)); }
+import json, sys
+r = [(x["org"], x["reason"], x.get("purpose"), x.get("to"), x.get("until"))
+     for x in json.load(open(sys.argv[1]))["readers"]]
+want = {("Voedselbank Noord", "registered", None, None, None),
+        ("Voedselbank Noord", "consent", "contact", "all", ""),
+        ("Voedselbank Noord", "consent", "placement", "member", "2031-12-31")}
+sys.exit(set(r) != want)
+PY
 has "export who" "\"by\": \"$NODE\""
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out" 2>/dev/null || { echo "FAIL: export is not JSON"; fails=$((fails+1)); }
 err "export no id" 2 "which volunteer\? Give the name" "$KRING" subject-export
@@ -377,12 +390,27 @@ if grep -aq "Bakker" "$KRING_HOME"/kring.db*; then echo "FAIL: erased surname st
 
 # --- log, digest ---------------------------------------------------------------
 ok "log" "$KRING" log
-has "log rows" "seq 2 +13 ops"
+# A change counts its ops as they travel: Anna's add is a registration and
+# one sealed group (which holds her 13 field ops).
+has "log rows" "seq 2 +2 ops"
+ok "log --access" "$KRING" log --access
+has "log --access: none" "has not stopped reading any volunteer"
+ok "log --access json" "$KRING" --json log --access
+has "log --access json" "^\[\]$"
+err "log two options" 2 "unexpected argument" "$KRING" log --access --exports
 ok "log json" "$KRING" --json log
 has "log json" '"seq": 1'
 ok "digest" "$KRING" digest
 has "digest hex" "^[0-9a-f]{64}$"
 ok "digest json" "$KRING" --json digest
+ok "digest --readable" "$KRING" digest --readable
+has "digest --readable hex" "^[0-9a-f]{64}$"
+n=$((n + 1)); [ "$(cat "$T/out")" != "$(dig)" ] || { echo "FAIL: digest --readable is the digest of the changes"; fails=$((fails+1)); }
+ok "status json counts the sealed" "$KRING" --json status
+has "status json: none sealed" '"sealed": 0'
+has "status json: no access lost" '"access_lost": \[\]'
+ok "help digest" "$KRING" help digest
+has "help digest --readable" "^  --readable"
 err "digest extra" 2 "unexpected argument" "$KRING" digest now
 err "log extra" 2 "unexpected argument" "$KRING" log all
 
@@ -465,7 +493,8 @@ with open(sys.argv[1], "r+b") as f:
 PY
 PAGE="the store in .*/page is damaged\. $DMG.*Details: database disk image is malformed"
 err "damaged page: list" 1 "$PAGE" "$KRING" --home "$T/page" volunteer list
-err "damaged page: digest" 1 "$PAGE" "$KRING" --home "$T/page" digest
+# (kring digest reads the changes only, not the values: --readable does)
+err "damaged page: digest" 1 "$PAGE" "$KRING" --home "$T/page" digest --readable
 err "damaged page: show" 1 "$PAGE" "$KRING" --home "$T/page" volunteer show "$ANNA"
 err "damaged page: search" 1 "$PAGE" "$KRING" --home "$T/page" volunteer search anna
 err "damaged page: export" 1 "$PAGE" "$KRING" --home "$T/page" subject-export "$FATMA"

@@ -2,7 +2,10 @@
 # test_network: three organisations in three homes, a network founded and
 # joined offline, bundles carried in random orders (some twice, some
 # stale), erasure relayed through a third node, and every refusal the
-# bundle and membership rules promise. Usage: test_network.sh PATH/TO/kring [SEED]
+# bundle and membership rules promise. A node reads a volunteer it
+# registered or one whose consent names it (or all): the volunteers edited
+# everywhere here have consent for 'matching' to all, which no edit
+# withdraws. Usage: test_network.sh PATH/TO/kring [SEED]
 set -u
 KRING="$1"
 SEED="${2:-$RANDOM}"
@@ -66,7 +69,12 @@ refuse "expired invite (accept)" "expired" faketime_join "$A" member accept "$RE
 # --- concurrent edits on all three ---------------------------------------
 ANNA=$(k "$A" volunteer add --name "Anna de Vries" --city Amsterdam --skill koken)
 PIET=$(k "$A" volunteer add --name "Piet Zeldzaamnaam" --city Utrecht --skill rijden)
+# every member reads them: consent for matching to all, which no edit below withdraws
+must k "$A" consent grant "$ANNA" --purpose matching --to all --method paper
+must k "$A" consent grant "$PIET" --purpose matching --to all --method paper
 must k "$A" consent grant "$ANNA" --purpose contact --to all --method paper
+# and one only a reads (no consent): held sealed by the others
+ALLEEN=$(k "$A" volunteer add --name "Alleen Noordelijk" --city Groningen)
 must k "$A" bundle export --for "Buurtteam Oost" --out "$T/a-b1"
 must k "$A" bundle export --for "MZO Samen" --out "$T/a-c1"
 must k "$B" bundle import "$T/a-b1"
@@ -82,7 +90,8 @@ for round in 1 2 3; do
       2) must k "$h" consent withdraw "$ANNA" --purpose contact --to all ;;
       3) must k "$h" consent grant "$ANNA" --purpose contact --to all --method verbal ;;
       4) must k "$h" volunteer set "$PIET" phone=0612345678 ;;
-      5) must k "$h" volunteer add --name "Nieuw $i" --city Zwolle ;;
+      5) NEW=$(k "$h" volunteer add --name "Nieuw $i" --city Zwolle)
+         must k "$h" consent grant "$NEW" --purpose matching --to all --method paper ;;
     esac
   done
   # Bundles between random pairs, sometimes twice, sometimes stale.
@@ -119,6 +128,23 @@ done
 DA=$(k "$A" digest); DB=$(k "$B" digest); DC=$(k "$C" digest)
 check "digests equal (a=b)" test "$DA" = "$DB"
 check "digests equal (a=c)" test "$DA" = "$DC"
+# What each reads: b and c the same volunteers, a one more (its own, sealed
+# for the others).
+RA=$(k "$A" digest --readable); RB=$(k "$B" digest --readable); RC=$(k "$C" digest --readable)
+check "readable digests equal with the same rights (b=c)" test "$RB" = "$RC"
+check "readable digests differ with other rights (a, b)" test "$RA" != "$RB"
+must k "$B" status --json
+check "b holds a's own volunteer sealed" grep -q '"sealed": 1' "$T/out"
+refuse3() {   # refuse3 DESC CMD...: exit 3, the sealed line, nothing on stdout
+  local desc="$1"; shift
+  n=$((n + 1))
+  "$@" >"$T/out" 2>"$T/err"
+  local got=$?
+  if [ "$got" -ne 3 ] || ! grep -q "sealed: this node may not read this volunteer" "$T/err" || [ -s "$T/out" ]; then
+    echo "FAIL: $desc: exit $got, stderr '$(head -1 "$T/err")'"; fails=$((fails + 1))
+  fi
+}
+refuse3 "b may not read a's own volunteer" k "$B" volunteer show "$ALLEEN"
 # A node that imports everything in one bundle, in order.
 REQ_E=$(k "$T/e" join "$(k "$A" invite 2>/dev/null)" --org "Zorg" --kind care --offline 2>/dev/null)
 must k "$A" member accept "$REQ_E"
@@ -128,6 +154,11 @@ for h in "$B" "$C"; do must k "$A" bundle export --for "$(k "$h" id | cut -c1-16
 DA=$(k "$A" digest); DE=$(k "$T/e" digest); DB=$(k "$B" digest)
 check "in-order node has the same digest" test "$DA" = "$DE"
 check "admission reached b" test "$DA" = "$DB"
+# The new member reads what has consent for all (a sealed the keys to it
+# when it admitted it), and so what b reads.
+check "the new member reads what b reads" test "$(k "$T/e" digest --readable)" = "$(k "$B" digest --readable)"
+must k "$T/e" volunteer show "$ANNA"
+check "the new member reads anna" grep -q "^name *Anna de Vries" "$T/out"
 
 # The erased name is in no database file.
 # (secure_delete overwrites deleted cells; no VACUUM needed.)
@@ -162,6 +193,7 @@ check "the good bundle still imports" test "$BEFORE" != "$(k "$A" digest)"
 # what is held and until when; once a's clock is there, it is applied.
 AHEAD=$(( $(date +%s) * 1000 + 3 * 3600 * 1000 ))
 KEES=$(k "$A" volunteer add --name "Kees Klok" --city Utrecht)
+must k "$A" consent grant "$KEES" --purpose matching --to "Buurtteam Oost" --method paper
 must k "$A" bundle export --for "Buurtteam Oost" --out "$T/kees"
 must k "$B" bundle import "$T/kees"
 must env KRING_TEST_NOW_MS=$AHEAD "$KRING" --home "$B" volunteer set "$KEES" city=Toekomststad

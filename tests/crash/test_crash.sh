@@ -6,7 +6,10 @@
 # an import that was never interrupted. 25 times during a sync between a
 # `kring serve` and `kring sync`, killing one side or the other: both
 # stores pass the check, neither lost a change it had committed before,
-# and syncing again converges to equal digests and change counts.
+# and syncing again converges to equal digests and change counts. Every
+# 5th volunteer has consent for all members, so each node also reads some
+# of the other's: what it reads after the kill and the retry equals what it
+# reads after the uninterrupted run (kring digest --readable).
 # usage: test_crash.sh KRING MKVOL [SEED] [ROUNDS]
 set -uo pipefail
 K="$1"; MKVOL="$2"
@@ -39,8 +42,8 @@ serve A0
 INV=$(k A0 invite --address "127.0.0.1:$PORT" 2>/dev/null)
 k B0 join "$INV" --org "Buurtteam" --kind buurtteam >/dev/null 2>&1 || { echo "join failed" >&2; exit 1; }
 halt "$SPID"
-"$MKVOL" "$T/A0" 5000 "Vrijwilliger A" || exit 1
-"$MKVOL" "$T/B0" 1000 "Vrijwilliger B" || exit 1
+"$MKVOL" "$T/A0" 5000 "Vrijwilliger A" 5 || exit 1
+"$MKVOL" "$T/B0" 1000 "Vrijwilliger B" 5 || exit 1
 k A0 bundle export --out "$T/a.kb" --all >/dev/null 2>&1 || { echo "export failed" >&2; exit 1; }
 B_BEFORE=$(changes B0)
 
@@ -48,8 +51,9 @@ B_BEFORE=$(changes B0)
 cp -a "$T/B0" "$T/R"
 t0=$(ms); k R bundle import "$T/a.kb" >/dev/null 2>&1; t1=$(ms)
 IMPORT_MS=$(( t1 - t0 + 1 ))
-REF=$(k R digest); R_AFTER=$(changes R)
+REF=$(k R digest); R_AFTER=$(changes R); REF_READ=$(k R digest --readable)
 check '[ "$R_AFTER" -gt "$B_BEFORE" ]' "the reference import added changes"
+check '[ "$(k R volunteer list 2>&1 >/dev/null)" = "2000 volunteers" ]' "the reference reads its 1000 and a's 1000 with consent for all"
 echo "  import of $((R_AFTER - B_BEFORE)) new changes takes $IMPORT_MS ms"
 
 # ---- SIGKILL during bundle import ----
@@ -66,6 +70,7 @@ for i in $(seq 1 "$ROUNDS"); do
   [ "$n" -eq "$B_BEFORE" ] && mid=$((mid + 1))
   k B bundle import "$T/a.kb" >/dev/null 2>&1
   check '[ "$(k B digest)" = "$REF" ]' "import kill $i: importing again does not reach the reference state"
+  check '[ "$(k B digest --readable)" = "$REF_READ" ]' "import kill $i: importing again does not read what the reference reads"
 done
 echo "  bundle import: $ROUNDS kills, $mid before the commit"
 
@@ -76,6 +81,8 @@ t0=$(ms); k B sync "127.0.0.1:$PORT" >/dev/null 2>&1; t1=$(ms)
 SYNC_MS=$(( t1 - t0 + 1 ))
 halt "$SPID"
 check '[ "$(k A digest)" = "$(k B digest)" ]' "an uninterrupted sync converges"
+READ_A=$(k A digest --readable); READ_B=$(k B digest --readable)
+check '[ "$READ_B" = "$REF_READ" ]' "b reads after a sync what it reads after the bundle"
 echo "  a whole sync takes $SYNC_MS ms"
 cut=0
 for i in $(seq 1 "$ROUNDS"); do
@@ -99,6 +106,8 @@ for i in $(seq 1 "$ROUNDS"); do
   halt "$SPID"
   check '[ "$(k A digest)" = "$(k B digest)" ] && [ "$(changes A)" -eq "$(changes B)" ]' \
     "sync kill $i ($who): syncing again does not converge"
+  check '[ "$(k A digest --readable)" = "$READ_A" ] && [ "$(k B digest --readable)" = "$READ_B" ]' \
+    "sync kill $i ($who): syncing again does not read what an uninterrupted sync reads"
 done
 echo "  sync: $ROUNDS kills, $cut of them before both held everything"
 echo "test_crash: $checks checks, $fails failed"

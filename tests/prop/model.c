@@ -50,6 +50,12 @@ static int model_admission_in_force(const mop *ops, size_t nops, size_t k)
 
 void model_digest(const kr_change *changes, size_t n, uint8_t out[32])
 {
+  model_digest_at(changes, n, NULL, out);
+}
+
+void model_digest_at(const kr_change *changes, size_t n, const uint32_t *const *idx,
+                     uint8_t out[32])
+{
   mop *ops = NULL;
   size_t nops = 0;
   uint8_t (*subj)[16] = NULL;
@@ -66,7 +72,7 @@ void model_digest(const kr_change *changes, size_t n, uint8_t out[32])
       if (changes[k].ops[i].type == KR_OP_REDACTED) continue;
       ops = realloc(ops, (nops + 1) * sizeof *ops);
       ops[nops].c = &changes[k];
-      ops[nops].i = i;
+      ops[nops].i = idx && idx[k] ? idx[k][i] : i;
       ops[nops].op = &changes[k].ops[i];
       nops++;
     }
