@@ -311,8 +311,9 @@ int kr_node_field_stamp(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], int
 typedef struct {
   const char *skill, *language, *city, *available; /* NULL: no filter */
 } kr_filter;
-/* Calls cb for each live volunteer that matches, ordered by name; stops and
- * returns cb's value when it is non-zero. */
+/* Calls cb for each live volunteer this node reads that matches, ordered
+ * by name (sealed ones are not listed); stops and returns cb's value when
+ * it is non-zero. */
 typedef int (*kr_id_cb)(void *ctx, const uint8_t id[KR_SUBJECT_LEN]);
 int kr_node_list(kr_node *n, const kr_filter *f, kr_id_cb cb, void *ctx);
 /* Full-text search over name, skills, city and notes (words, prefixes). */

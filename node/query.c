@@ -143,6 +143,9 @@ int kr_node_list(kr_node *n, const kr_filter *f, kr_id_cb cb, void *ctx)
   snprintf(sql, sizeof sql,
            "SELECT s.id FROM subjects s LEFT JOIN fields nm ON nm.subj=s.n AND nm.field=%d "
            "WHERE NOT EXISTS(SELECT 1 FROM erasures e WHERE e.subj=s.n)"
+           /* only volunteers this node reads: a sealed one has a row in
+            * subjects but nothing to list */
+           " AND EXISTS(SELECT 1 FROM vkeys k WHERE k.subj=s.n)"
            "%s%s%s%s ORDER BY nm.value COLLATE NOCASE, s.id",
            KR_F_NAME,
            f && f->skill ? " AND s.n IN (SELECT subj FROM set_adds WHERE field=32 AND "
