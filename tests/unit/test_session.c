@@ -436,59 +436,13 @@ static void build_op(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *op, kr_b
   *len = out->len - before;
 }
 
-/*
- * What a modified member could sign: n's change seq, stamped hlc, whose
- * ops (types 1-5, all on one subject) travel in one group sealed under a
- * fresh epoch of n, the epoch's key sealed to each of readers (NULL-ended
- * list, may be NULL); registered by this change when fresh. Appended to
- * out, its length in *len.
- */
+/* What a modified member could sign (check_build_sealed), its length in *len. */
 static void build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint32_t nops,
                          int fresh, kr_node *const *readers, kr_buf *out, size_t *len)
 {
-  static uint64_t epoch = 100;        /* apart from the epochs nodes make (1, 2, ...) */
-  uint8_t key[KR_KEY_LEN], net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
-  uint8_t sealed[4][KR_SEALED_KEY_LEN];
-  kr_op outer[6];
-  kr_buf plain, box;
-  uint32_t k = 0;
   size_t before = out->len;
-
-  kr_node_network(n, net, founder);
-  randombytes_buf(key, sizeof key);
-  memset(outer, 0, sizeof outer);
-  epoch++;
-  if (fresh) {
-    outer[k].type = KR_OP_REGISTER;
-    memcpy(outer[k++].subject, ops[0].subject, KR_SUBJECT_LEN);
-  }
-  for (int i = 0; readers && readers[i]; i++, k++) {
-    REQUIRE(i < 4);
-    outer[k].type = KR_OP_KEY;
-    memcpy(outer[k].subject, ops[0].subject, KR_SUBJECT_LEN);
-    outer[k].epoch = epoch;
-    memcpy(outer[k].creator, kr_node_id(n), KR_NODE_LEN);
-    memcpy(outer[k].member, kr_node_id(readers[i]), KR_NODE_LEN);
-    REQUIRE(kr_key_seal(key, kr_node_id(readers[i]), sealed[i]) == 0);
-    outer[k].box = sealed[i];
-    outer[k].box_len = KR_SEALED_KEY_LEN;
-  }
-  outer[k].type = KR_OP_GROUP;
-  memcpy(outer[k].subject, ops[0].subject, KR_SUBJECT_LEN);
-  outer[k].epoch = epoch;
-  memcpy(outer[k].creator, kr_node_id(n), KR_NODE_LEN);
-  kr_buf_init(&plain, KR_CHANGE_MAX);
-  kr_buf_init(&box, KR_CHANGE_MAX);
-  REQUIRE(kr_group_encode(ops, nops, &plain) == 0);
-  REQUIRE(kr_group_seal(key, net, kr_node_id(n), seq, k, &outer[k], plain.data, plain.len,
-                        &box) == 0);
-  outer[k].box = box.data;
-  outer[k].box_len = (uint32_t)box.len;
-  REQUIRE(kr_change_build(kr_node_secret_key(n), seq, hlc, outer, k + 1, out) == 0);
+  check_build_sealed(n, seq, hlc, ops, nops, fresh, readers, out);
   *len = out->len - before;
-  sodium_memzero(key, sizeof key);
-  kr_buf_free(&plain);
-  kr_buf_free(&box);
 }
 
 /* A value of field (on a new subject, sealed to readers) as n's change seq. */
