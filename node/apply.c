@@ -1090,6 +1090,9 @@ int kr__retract(kr_node *n)
         (rc = run_sql(n, "DELETE FROM changes WHERE n IN kr_gone", 0)) ||
         (rc = run_sql(n, "DELETE FROM subjects WHERE n NOT IN (SELECT subj FROM ops WHERE "
                          "subj IS NOT NULL)", 0)) ||
+        /* and the keys of the subjects gone: their numbers may be given
+         * to new subjects, which the keys would make readable here */
+        (rc = run_sql(n, "DELETE FROM vkeys WHERE subj NOT IN (SELECT n FROM subjects)", 0)) ||
         (rc = run_sql(n, "UPDATE origins SET contig=(SELECT count(*) FROM changes c WHERE "
                          "c.origin=origins.n AND c.seq<=origins.contig)", 0)) ||
         (rc = rebuild(n)))

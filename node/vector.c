@@ -95,7 +95,8 @@ int kr_node_peer_record(kr_node *n, const uint8_t peer[static KR_NODE_LEN], cons
   sqlite3_bind_blob(s, 1, peer, KR_NODE_LEN, SQLITE_STATIC);
   sqlite3_bind_blob(s, 2, b.data ? (const void *)b.data : "", (int)b.len, SQLITE_STATIC);
   sqlite3_bind_int64(s, 3, (sqlite3_int64)kr_node_now_ms(n));
-  rc = sqlite3_step(s) == SQLITE_DONE ? 0 : KR_EDB;
+  rc = sqlite3_step(s);
+  rc = rc == SQLITE_DONE ? 0 : kr__db_err(rc);     /* a full disk is KR_EFULL */
 out:
   sqlite3_finalize(s);
   kr_buf_free(&b);

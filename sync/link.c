@@ -378,10 +378,15 @@ static void run(kr_link *l)
       kr_sess_send_end(l->s, &v);
       kr_vv_free(&v);
       break;
-    case KR_SEV_END:
-      if (kr_node_peer_record(l->n, l->info.peer, ev.vector))
+    case KR_SEV_END: {
+      /* the batches are committed: a full disk here loses only this */
+      int rc = kr_node_peer_record(l->n, l->info.peer, ev.vector);
+      if (rc == KR_EFULL)
+        kr_sess_fail(l->s, rc, "cannot record the peer's vector: the disk is full");
+      else if (rc)
         kr_sess_fail(l->s, KR_EDB, "cannot record the peer's vector");
       break;
+    }
     case KR_SEV_DONE:
       finish(l, 1);
       return;

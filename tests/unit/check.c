@@ -150,3 +150,49 @@ void check_network(kr_node **nodes, int k, const char *prefix, const char *kind)
   for (int i = 1; i < k; i++) check_sync(nodes[0], nodes[i]);
   kr_node_set_default_clock(NULL, NULL);
 }
+
+void check_build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint32_t nops,
+                        int fresh, kr_node *const *readers, kr_buf *out)
+{
+  static uint64_t epoch = 100;        /* apart from the epochs nodes make (1, 2, ...) */
+  uint8_t key[KR_KEY_LEN], net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
+  uint8_t sealed[4][KR_SEALED_KEY_LEN];
+  kr_op outer[6];
+  kr_buf plain, box;
+  uint32_t k = 0;
+
+  kr_node_network(n, net, founder);
+  randombytes_buf(key, sizeof key);
+  memset(outer, 0, sizeof outer);
+  epoch++;
+  if (fresh) {
+    outer[k].type = KR_OP_REGISTER;
+    memcpy(outer[k++].subject, ops[0].subject, KR_SUBJECT_LEN);
+  }
+  for (int i = 0; readers && readers[i]; i++, k++) {
+    REQUIRE(i < 4);
+    outer[k].type = KR_OP_KEY;
+    memcpy(outer[k].subject, ops[0].subject, KR_SUBJECT_LEN);
+    outer[k].epoch = epoch;
+    memcpy(outer[k].creator, kr_node_id(n), KR_NODE_LEN);
+    memcpy(outer[k].member, kr_node_id(readers[i]), KR_NODE_LEN);
+    REQUIRE(kr_key_seal(key, kr_node_id(readers[i]), sealed[i]) == 0);
+    outer[k].box = sealed[i];
+    outer[k].box_len = KR_SEALED_KEY_LEN;
+  }
+  outer[k].type = KR_OP_GROUP;
+  memcpy(outer[k].subject, ops[0].subject, KR_SUBJECT_LEN);
+  outer[k].epoch = epoch;
+  memcpy(outer[k].creator, kr_node_id(n), KR_NODE_LEN);
+  kr_buf_init(&plain, KR_CHANGE_MAX);
+  kr_buf_init(&box, KR_CHANGE_MAX);
+  REQUIRE(kr_group_encode(ops, nops, &plain) == 0);
+  REQUIRE(kr_group_seal(key, net, kr_node_id(n), seq, k, &outer[k], plain.data, plain.len,
+                        &box) == 0);
+  outer[k].box = box.data;
+  outer[k].box_len = (uint32_t)box.len;
+  REQUIRE(kr_change_build(kr_node_secret_key(n), seq, hlc, outer, k + 1, out) == 0);
+  sodium_memzero(key, sizeof key);
+  kr_buf_free(&plain);
+  kr_buf_free(&box);
+}

@@ -1,4 +1,5 @@
-/* test_change: change encoding, signature and the hostile-input decoder. */
+/* test_change: change encoding (format 2), signature, sealed groups and
+ * keys, and the hostile-input decoders. */
 #include <string.h>
 
 #include <msgpack.h>
@@ -11,6 +12,7 @@
 
 static uint8_t pk[32], sk[64];
 
+/* A volunteer's ops of one change: they travel sealed, in one group. */
 static void sample_ops(kr_op *ops, uint8_t *tags)
 {
   memset(ops, 0, 5 * sizeof *ops);
@@ -51,34 +53,149 @@ static void header(kr_buf *b, int version, uint64_t seq, const uint8_t hash[32])
   msgpack_pack_bin_body(&pk_, hash, 32);
 }
 
+/* Decode a properly signed change of one op given as raw bytes: the
+ * decoder's answer. */
+static int raw_decode(int version, uint64_t seq, const uint8_t *op, size_t len)
+{
+  kr_buf h, out;
+  uint8_t hash[32];
+  kr_change c;
+  int rc;
+
+  kr_buf_init(&h, 4096);
+  kr_buf_init(&out, KR_CHANGE_MAX);
+  crypto_generichash(hash, 32, op, len, NULL, 0);
+  header(&h, version, seq, hash);
+  signed_raw(h.data, h.len, op, len, &out);
+  rc = kr_change_decode(out.data, out.len, KR_CHANGE_MAX, &c);
+  if (!rc) kr_change_free(&c);
+  kr_buf_free(&h);
+  kr_buf_free(&out);
+  return rc;
+}
+
+/* kr_op_parse's answer for raw op bytes. */
+static int parse(const uint8_t *b, size_t len)
+{
+  kr_op op;
+  void *mem;
+  int rc = kr_op_parse(b, len, &op, &mem);
+  free(mem);
+  return rc;
+}
+
+static int has_bytes(const uint8_t *h, size_t hl, const void *needle, size_t nl)
+{
+  for (size_t i = 0; nl <= hl && i <= hl - nl; i++)
+    if (memcmp(h + i, needle, nl) == 0) return 1;
+  return 0;
+}
+
+/* The form an inner op would have as an op of the change: its inner
+ * encoding with the subject put back after the type (what format 1 sent). */
+static void outer_form(const kr_op *op, kr_buf *out)
+{
+  kr_buf in;
+  uint8_t a;
+  kr_buf_init(&in, 1 << 16);
+  REQUIRE(kr_op_encode_inner(op, &in) == 0);
+  REQUIRE(in.len >= 2 && (in.data[0] & 0xf0) == 0x90 && in.data[1] == op->type);
+  a = (uint8_t)(in.data[0] + 1);
+  kr_buf_add(out, &a, 1);
+  kr_buf_add(out, &op->type, 1);
+  kr_buf_add(out, "\xc4\x10", 2);
+  kr_buf_add(out, op->subject, 16);
+  kr_buf_add(out, in.data + 2, in.len - 2);
+  kr_buf_free(&in);
+}
+
+static void put_bin(kr_buf *b, const void *p, size_t n)
+{
+  uint8_t h[3] = {0xc4, (uint8_t)n};
+  if (n > 255) {
+    h[0] = 0xc5;
+    h[1] = (uint8_t)(n >> 8);
+    h[2] = (uint8_t)n;
+  }
+  kr_buf_add(b, h, n > 255 ? 3 : 2);
+  kr_buf_add(b, p, n);
+}
+
 int main(void)
 {
-  kr_op ops[5];
-  uint8_t tags[32];
-  kr_buf w;
+  kr_op ops[5], outer[4];
+  uint8_t tags[32], net[16], key[32], rpk[32], rsk[64], sealed[80], other[32];
+  kr_buf w, plain, box;
   kr_change c;
   int rc;
 
   REQUIRE(sodium_init() >= 0);
   crypto_sign_keypair(pk, sk);
+  crypto_sign_keypair(rpk, rsk);              /* the reader the key is sealed to */
+  memset(net, 0x6e, sizeof net);
+  memset(other, 0x77, sizeof other);
+  randombytes_buf(key, sizeof key);
   sample_ops(ops, tags);
+
+  /* A change of format 2: a registration, a key for a reader, the
+   * volunteer's ops as one sealed group (place 2), an erasure. */
+  kr_buf_init(&plain, KR_CHANGE_MAX);
+  kr_buf_init(&box, KR_CHANGE_MAX);
+  REQUIRE(kr_group_encode(ops, 5, &plain) == 0);
+  memset(outer, 0, sizeof outer);
+  outer[0].type = KR_OP_REGISTER;
+  memset(outer[0].subject, 0x11, 16);
+  outer[1].type = KR_OP_KEY;
+  memset(outer[1].subject, 0x11, 16);
+  outer[1].epoch = 3;
+  memcpy(outer[1].creator, pk, 32);
+  memcpy(outer[1].member, rpk, 32);
+  REQUIRE(kr_key_seal(key, rpk, sealed) == 0);
+  outer[1].box = sealed;
+  outer[1].box_len = sizeof sealed;
+  outer[2].type = KR_OP_GROUP;
+  memset(outer[2].subject, 0x11, 16);
+  outer[2].epoch = 3;
+  memcpy(outer[2].creator, pk, 32);
+  REQUIRE(kr_group_seal(key, net, pk, 7, 2, &outer[2], plain.data, plain.len, &box) == 0);
+  outer[2].box = box.data;
+  outer[2].box_len = (uint32_t)box.len;
+  CHECK_EQ(box.len, 24 + plain.len + 16);
+  CHECK(!has_bytes(box.data, box.len, "Fatma", 5));
+  outer[3].type = KR_OP_ERASE;
+  memset(outer[3].subject, 0x22, 16);
+  outer[3].value = "verzoek van de vrijwilliger";
   kr_buf_init(&w, KR_CHANGE_MAX);
-  REQUIRE(kr_change_build(sk, 7, kr_hlc_make(1000, 2), ops, 5, &w) == 0);
+  REQUIRE(kr_change_build(sk, 7, kr_hlc_make(1000, 2), outer, 4, &w) == 0);
+  CHECK(!has_bytes(w.data, w.len, "Fatma", 5));
+  CHECK(!has_bytes(w.data, w.len, "koken", 5));
+  CHECK(!has_bytes(w.data, w.len, key, sizeof key));
 
   /* Round trip. */
   rc = kr_change_decode(w.data, w.len, KR_CHANGE_MAX, &c);
   CHECK_EQ(rc, 0);
   if (!rc) {
+    kr_buf p2;
+    uint8_t k2[32];
+
     CHECK(memcmp(c.origin, pk, 32) == 0);
     CHECK_EQ(c.seq, 7);
     CHECK_EQ(c.hlc, kr_hlc_make(1000, 2));
-    CHECK_EQ(c.nops, 5);
-    CHECK(strcmp(c.ops[0].value, "Fatma Yılmaz") == 0);
-    CHECK_EQ(c.ops[2].ntags, 2);
-    CHECK(memcmp(c.ops[2].tags, tags, 32) == 0);
-    CHECK(strcmp(c.ops[3].until, "2030-01-31") == 0);
-    CHECK(c.ops[3].recipient_all);
-    CHECK(c.ops[4].value == NULL);
+    CHECK_EQ(c.nops, 4);
+    CHECK_EQ(c.ops[0].type, KR_OP_REGISTER);
+    CHECK(memcmp(c.ops[0].subject, outer[0].subject, 16) == 0);
+    CHECK_EQ(c.ops[1].type, KR_OP_KEY);
+    CHECK_EQ(c.ops[1].epoch, 3);
+    CHECK(memcmp(c.ops[1].creator, pk, 32) == 0);
+    CHECK(memcmp(c.ops[1].member, rpk, 32) == 0);
+    CHECK(c.ops[1].box_len == sizeof sealed && memcmp(c.ops[1].box, sealed, sizeof sealed) == 0);
+    CHECK_EQ(c.ops[2].type, KR_OP_GROUP);
+    CHECK_EQ(c.ops[2].epoch, 3);
+    CHECK(memcmp(c.ops[2].subject, outer[2].subject, 16) == 0);
+    CHECK(memcmp(c.ops[2].creator, pk, 32) == 0);
+    CHECK(c.ops[2].box_len == box.len && memcmp(c.ops[2].box, box.data, box.len) == 0);
+    CHECK_EQ(c.ops[3].type, KR_OP_ERASE);
+    CHECK(strcmp(c.ops[3].value, "verzoek van de vrijwilliger") == 0);
     /* Re-encoding a decoded op gives the same bytes: canonical. */
     for (uint32_t i = 0; i < c.nops; i++) {
       kr_buf e;
@@ -87,23 +204,141 @@ int main(void)
       CHECK(e.len == c.op_len[i] && memcmp(e.data, c.op_bytes[i], e.len) == 0);
       kr_buf_free(&e);
     }
-    /* Redaction: the payload goes, the change still verifies. */
+
+    /* The key op opens with the reader's node key only. */
+    CHECK_EQ(kr_key_open(c.ops[1].box, rsk, k2), 0);
+    CHECK(memcmp(k2, key, 32) == 0);
+    CHECK_EQ(kr_key_open(c.ops[1].box, sk, k2), KR_EBADSIG);
+
+    /* The group opens at its place with the epoch's key and gives back
+     * the volunteer's ops. */
+    kr_buf_init(&p2, KR_CHANGE_MAX);
+    CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 2, &c.ops[2], &p2), 0);
+    CHECK(p2.len == plain.len && memcmp(p2.data, plain.data, plain.len) == 0);
+    {
+      kr_op *in;
+      uint32_t nin;
+      void *mem;
+      rc = kr_group_decode(p2.data, p2.len, c.ops[2].subject, &in, &nin, &mem);
+      CHECK_EQ(rc, 0);
+      if (!rc) {
+        kr_buf e;
+        CHECK_EQ(nin, 5);
+        for (uint32_t i = 0; i < nin && i < 5; i++) {
+          CHECK_EQ(in[i].type, ops[i].type);
+          CHECK(memcmp(in[i].subject, ops[i].subject, 16) == 0);
+        }
+        CHECK(strcmp(in[0].value, "Fatma Yılmaz") == 0);
+        CHECK_EQ(in[1].field, KR_F_SKILLS);
+        CHECK(strcmp(in[1].value, "koken") == 0);
+        CHECK_EQ(in[2].ntags, 2);
+        CHECK(memcmp(in[2].tags, tags, 32) == 0);
+        CHECK(strcmp(in[3].until, "2030-01-31") == 0);
+        CHECK(strcmp(in[3].purpose, "contact") == 0);
+        CHECK(strcmp(in[3].text_version, "v2") == 0);
+        CHECK_EQ(in[3].method, KR_METHOD_PAPER);
+        CHECK(in[3].recipient_all);
+        CHECK_EQ(in[4].field, KR_F_CITY);
+        CHECK(in[4].value == NULL);
+        /* canonical: the decoded ops encode to the same plaintext */
+        kr_buf_init(&e, KR_CHANGE_MAX);
+        CHECK_EQ(kr_group_encode(in, nin, &e), 0);
+        CHECK(e.len == p2.len && memcmp(e.data, p2.data, e.len) == 0);
+        kr_buf_free(&e);
+        free(mem);
+      }
+    }
+
+    /* A box moved to another place, change, subject or epoch, or opened
+     * with another key or network, does not open. */
+    CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 1, &c.ops[2], &p2), KR_EBADSIG);
+    CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 3, &c.ops[2], &p2), KR_EBADSIG);
+    CHECK_EQ(kr_group_open(key, net, c.origin, 8, 2, &c.ops[2], &p2), KR_EBADSIG);
+    CHECK_EQ(kr_group_open(key, net, other, c.seq, 2, &c.ops[2], &p2), KR_EBADSIG);
+    CHECK_EQ(kr_group_open(key, other, c.origin, c.seq, 2, &c.ops[2], &p2), KR_EBADSIG);
+    CHECK_EQ(kr_group_open(other, net, c.origin, c.seq, 2, &c.ops[2], &p2), KR_EBADSIG);
+    {
+      kr_op g = c.ops[2];
+      g.subject[0] ^= 1;
+      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 2, &g, &p2), KR_EBADSIG);
+      g = c.ops[2];
+      g.epoch = 4;
+      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 2, &g, &p2), KR_EBADSIG);
+      g = c.ops[2];
+      g.creator[0] ^= 1;
+      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 2, &g, &p2), KR_EBADSIG);
+      /* not a group at all */
+      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 1, &c.ops[1], &p2), KR_EMALFORMED);
+    }
+    /* The same box copied into another change of this origin (place 0,
+     * seq 8): the change is well formed, the box does not open there. */
+    {
+      kr_buf w8;
+      kr_change c8;
+      kr_buf_init(&w8, KR_CHANGE_MAX);
+      REQUIRE(kr_change_build(sk, 8, kr_hlc_make(2000, 0), &outer[2], 1, &w8) == 0);
+      CHECK_EQ(kr_change_decode(w8.data, w8.len, KR_CHANGE_MAX, &c8), 0);
+      CHECK_EQ(kr_group_open(key, net, c8.origin, c8.seq, 0, &c8.ops[0], &p2), KR_EBADSIG);
+      CHECK_EQ(kr_group_open(key, net, c8.origin, 7, 0, &c8.ops[0], &p2), KR_EBADSIG);
+      kr_change_free(&c8);
+      kr_buf_free(&w8);
+    }
+    /* Truncated, extended or altered ciphertext does not open. */
+    {
+      kr_op g = c.ops[2];
+      uint8_t *b = malloc(g.box_len + 1);
+      REQUIRE(b);
+      memcpy(b, c.ops[2].box, c.ops[2].box_len);
+      g.box = b;
+      for (uint32_t len = 0; len < c.ops[2].box_len; len++) {
+        g.box_len = len;
+        rc = kr_group_open(key, net, c.origin, c.seq, 2, &g, &p2);
+        CHECK_EQ(rc, len < KR_BOX_MIN ? KR_EMALFORMED : KR_EBADSIG);
+      }
+      b[c.ops[2].box_len] = 0;
+      g.box_len = c.ops[2].box_len + 1;
+      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 2, &g, &p2), KR_EBADSIG);
+      g.box_len = c.ops[2].box_len;
+      for (uint32_t i = 0; i < g.box_len; i++)
+        for (int bit = 0; bit < 8; bit++) {
+          b[i] ^= (uint8_t)(1 << bit);
+          rc = kr_group_open(key, net, c.origin, c.seq, 2, &g, &p2);
+          if (rc != KR_EBADSIG) fprintf(stderr, "box bit flip at %u/%d: %d\n", i, bit, rc);
+          CHECK_EQ(rc, KR_EBADSIG);
+          b[i] ^= (uint8_t)(1 << bit);
+        }
+      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 2, &g, &p2), 0);
+      free(b);
+    }
+    /* A key op whose sealed key is altered does not open. */
+    {
+      uint8_t s2[80];
+      for (size_t i = 0; i < sizeof s2; i += 7) {
+        memcpy(s2, sealed, sizeof s2);
+        s2[i] ^= 0x20;
+        CHECK_EQ(kr_key_open(s2, rsk, k2), KR_EBADSIG);
+      }
+    }
+    kr_buf_free(&p2);
+
+    /* Redaction: the group's payload goes, the change still verifies. */
     {
       kr_buf r;
-      const uint8_t *bytes[5];
+      const uint8_t *bytes[4];
       kr_change d;
-      uint8_t subj[5][16];
-      for (int i = 0; i < 5; i++) {
-        bytes[i] = i == 1 ? NULL : c.op_bytes[i];
+      uint8_t subj[4][16];
+      for (int i = 0; i < 4; i++) {
+        bytes[i] = i == 2 ? NULL : c.op_bytes[i];
         memcpy(subj[i], c.ops[i].subject, 16);
       }
       kr_buf_init(&r, KR_CHANGE_MAX);
-      CHECK_EQ(kr_change_assemble(c.header, c.header_len, c.sig, 5, bytes, c.op_len,
+      CHECK_EQ(kr_change_assemble(c.header, c.header_len, c.sig, 4, bytes, c.op_len,
                                   (const uint8_t (*)[16])subj, &r), 0);
       CHECK_EQ(kr_change_decode(r.data, r.len, KR_CHANGE_MAX, &d), 0);
-      CHECK_EQ(d.ops[1].type, KR_OP_REDACTED);
-      CHECK(memcmp(d.ops[1].subject, ops[1].subject, 16) == 0);
-      CHECK(!strstr((const char *)r.data, "koken"));
+      CHECK_EQ(d.ops[2].type, KR_OP_REDACTED);
+      CHECK(memcmp(d.ops[2].subject, outer[2].subject, 16) == 0);
+      CHECK(!has_bytes(r.data, r.len, box.data, box.len));
+      CHECK(!has_bytes(r.data, r.len, box.data + 24, 16));
       kr_change_free(&d);
       kr_buf_free(&r);
     }
@@ -145,6 +380,197 @@ int main(void)
       w.data[i] ^= (uint8_t)(1 << bit);
     }
 
+  /* REGISTER, KEY and GROUP, byte for byte (docs/protocol.md):
+   * [12, subject], [11, subject, epoch, creator, reader, sealed(80)],
+   * [10, subject, epoch, creator, box]. */
+  {
+    kr_buf e, want;
+    kr_op k = outer[1];
+    kr_buf_init(&e, 1 << 16);
+    kr_buf_init(&want, 1 << 16);
+
+    CHECK_EQ(kr_op_encode(&outer[0], &e), 0);
+    kr_buf_add(&want, "\x92\x0c", 2);
+    put_bin(&want, outer[0].subject, 16);
+    CHECK(e.len == want.len && memcmp(e.data, want.data, e.len) == 0);
+    CHECK_EQ(parse(e.data, e.len), 0);
+
+    kr_buf_reset(&e);
+    kr_buf_reset(&want);
+    k.epoch = 300;                              /* a uint16 in canonical msgpack */
+    CHECK_EQ(kr_op_encode(&k, &e), 0);
+    kr_buf_add(&want, "\x96\x0b", 2);
+    put_bin(&want, k.subject, 16);
+    kr_buf_add(&want, "\xcd\x01\x2c", 3);
+    put_bin(&want, pk, 32);
+    put_bin(&want, rpk, 32);
+    put_bin(&want, sealed, 80);
+    CHECK(e.len == want.len && memcmp(e.data, want.data, e.len) == 0);
+    {
+      kr_op d;
+      void *mem;
+      CHECK_EQ(kr_op_parse(e.data, e.len, &d, &mem), 0);
+      if (mem) {
+        CHECK_EQ(d.type, KR_OP_KEY);
+        CHECK_EQ(d.epoch, 300);
+        CHECK(memcmp(d.creator, pk, 32) == 0 && memcmp(d.member, rpk, 32) == 0);
+        CHECK(d.box_len == 80 && memcmp(d.box, sealed, 80) == 0);
+      }
+      free(mem);
+    }
+
+    kr_buf_reset(&e);
+    kr_buf_reset(&want);
+    CHECK_EQ(kr_op_encode(&outer[2], &e), 0);
+    kr_buf_add(&want, "\x95\x0a", 2);
+    put_bin(&want, outer[2].subject, 16);
+    kr_buf_add(&want, "\x03", 1);
+    put_bin(&want, pk, 32);
+    put_bin(&want, box.data, box.len);
+    CHECK(e.len == want.len && memcmp(e.data, want.data, e.len) == 0);
+    CHECK_EQ(parse(e.data, e.len), 0);
+
+    /* The malformed forms are refused, on their own and in a change. */
+    kr_buf_reset(&e);                           /* REGISTER with a third element */
+    kr_buf_add(&e, "\x93\x0c", 2);
+    put_bin(&e, outer[0].subject, 16);
+    kr_buf_add(&e, "\x00", 1);
+    CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
+    CHECK_EQ(raw_decode(2, 1, e.data, e.len), KR_EMALFORMED);
+    kr_buf_reset(&e);                           /* a group of epoch 0 */
+    kr_buf_add(&e, "\x95\x0a", 2);
+    put_bin(&e, outer[2].subject, 16);
+    kr_buf_add(&e, "\x00", 1);
+    put_bin(&e, pk, 32);
+    put_bin(&e, box.data, box.len);
+    CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
+    CHECK_EQ(raw_decode(2, 1, e.data, e.len), KR_EMALFORMED);
+    kr_buf_reset(&e);                           /* a box shorter than nonce + tag */
+    kr_buf_add(&e, "\x95\x0a", 2);
+    put_bin(&e, outer[2].subject, 16);
+    kr_buf_add(&e, "\x03", 1);
+    put_bin(&e, pk, 32);
+    put_bin(&e, box.data, KR_BOX_MIN - 1);
+    CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
+    CHECK_EQ(raw_decode(2, 1, e.data, e.len), KR_EMALFORMED);
+    kr_buf_reset(&e);                           /* a sealed key one byte short */
+    kr_buf_add(&e, "\x96\x0b", 2);
+    put_bin(&e, k.subject, 16);
+    kr_buf_add(&e, "\x03", 1);
+    put_bin(&e, pk, 32);
+    put_bin(&e, rpk, 32);
+    put_bin(&e, sealed, 79);
+    CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
+    CHECK_EQ(raw_decode(2, 1, e.data, e.len), KR_EMALFORMED);
+    kr_buf_reset(&e);                           /* a key op without its reader */
+    kr_buf_add(&e, "\x95\x0b", 2);
+    put_bin(&e, k.subject, 16);
+    kr_buf_add(&e, "\x03", 1);
+    put_bin(&e, pk, 32);
+    put_bin(&e, sealed, 80);
+    CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
+    CHECK_EQ(raw_decode(2, 1, e.data, e.len), KR_EMALFORMED);
+    kr_buf_free(&e);
+    kr_buf_free(&want);
+  }
+
+  /* Ops 1-5 (SET, ADD, REMOVE, GRANT, WITHDRAW) travel sealed only: in
+   * their outer form, with the subject, they are refused. */
+  {
+    kr_op wd = ops[3];
+    wd.type = KR_OP_WITHDRAW;
+    wd.until = NULL;
+    for (int i = 0; i < 6; i++) {
+      const kr_op *op = i < 5 ? &ops[i] : &wd;
+      kr_buf o;
+      kr_buf_init(&o, 1 << 16);
+      outer_form(op, &o);
+      CHECK_EQ(parse(o.data, o.len), KR_EUNKNOWN);
+      CHECK_EQ(raw_decode(2, 1, o.data, o.len), KR_EUNKNOWN);
+      kr_buf_free(&o);
+    }
+  }
+  /* ... and the other types never travel inside a group. */
+  {
+    kr_op found, one;
+    kr_buf e;
+    kr_op *in;
+    uint32_t nin;
+    void *mem;
+    memset(&found, 0, sizeof found);
+    found.type = KR_OP_FOUND;
+    memset(found.subject, 0x33, 16);
+    found.org = "Voedselbank Noord";
+    found.kind = "foodbank";
+    kr_buf_init(&e, 1 << 16);
+    CHECK_EQ(kr_op_encode_inner(&outer[0], &e), KR_EINVAL);
+    CHECK_EQ(kr_op_encode_inner(&outer[1], &e), KR_EINVAL);
+    CHECK_EQ(kr_op_encode_inner(&outer[2], &e), KR_EINVAL);
+    CHECK_EQ(kr_op_encode_inner(&outer[3], &e), KR_EINVAL);
+    CHECK_EQ(kr_op_encode_inner(&found, &e), KR_EINVAL);
+    CHECK_EQ(e.len, 0);
+    one = outer[3];
+    memcpy(one.subject, ops[0].subject, 16);
+    CHECK_EQ(kr_group_encode(&one, 1, &e), KR_EINVAL);
+    CHECK_EQ(e.len, 0);
+    /* plaintexts naming such ops: [[6, "reden"]], [[12]], [[10, 3, creator, box]] */
+    CHECK_EQ(kr_group_decode((const uint8_t *)"\x91\x92\x06\xa5reden", 9, ops[0].subject, &in,
+                             &nin, &mem), KR_EUNKNOWN);
+    CHECK(in == NULL && mem == NULL);
+    CHECK_EQ(kr_group_decode((const uint8_t *)"\x91\x91\x0c\xc0", 4, ops[0].subject, &in, &nin,
+                             &mem), KR_EUNKNOWN);
+    kr_buf_reset(&e);
+    kr_buf_add(&e, "\x91\x94\x0a\x03", 4);
+    put_bin(&e, pk, 32);
+    put_bin(&e, box.data, box.len);
+    CHECK_EQ(kr_group_decode(e.data, e.len, ops[0].subject, &in, &nin, &mem), KR_EUNKNOWN);
+    kr_buf_free(&e);
+  }
+  /* Hostile plaintexts and bad groups. */
+  {
+    kr_buf e;
+    kr_op *in;
+    uint32_t nin;
+    void *mem;
+    kr_op two[2];
+    kr_buf_init(&e, KR_CHANGE_MAX);
+    for (size_t n = 0; n < plain.len; n++) {
+      rc = kr_group_decode(plain.data, n, ops[0].subject, &in, &nin, &mem);
+      CHECK(rc < 0);
+      if (!rc) free(mem);
+    }
+    kr_buf_add(&e, plain.data, plain.len);
+    kr_buf_add(&e, "\xc0", 1);                   /* trailing */
+    CHECK_EQ(kr_group_decode(e.data, e.len, ops[0].subject, &in, &nin, &mem), KR_EMALFORMED);
+    CHECK_EQ(kr_group_decode((const uint8_t *)"\x90", 1, ops[0].subject, &in, &nin, &mem),
+             KR_EMALFORMED);                     /* no ops */
+    CHECK_EQ(kr_group_decode((const uint8_t *)"\xdc\xff\xff\x93\x01\x01\xc0", 7, ops[0].subject,
+                             &in, &nin, &mem), KR_ETRUNCATED); /* claims 65535 ops */
+    CHECK_EQ(kr_group_decode((const uint8_t *)"\x93\x01\x02\x03", 4, ops[0].subject, &in, &nin,
+                             &mem), KR_ETOOBIG);  /* 3 ops cannot fit in 3 bytes */
+    /* an op inside with the subject still in it (the outer form) */
+    kr_buf_reset(&e);
+    kr_buf_add(&e, "\x91", 1);
+    outer_form(&ops[0], &e);
+    CHECK(kr_group_decode(e.data, e.len, ops[0].subject, &in, &nin, &mem) < 0);
+    /* field code 99 inside a group: [[1, 99, "Fatma Yılmaz"]] */
+    kr_buf_reset(&e);
+    kr_buf_add(&e, "\x91", 1);
+    REQUIRE(kr_op_encode_inner(&ops[0], &e) == 0);
+    REQUIRE(e.data[1] == 0x93 && e.data[2] == KR_OP_SET && e.data[3] == KR_F_NAME);
+    e.data[3] = 99;
+    CHECK_EQ(kr_group_decode(e.data, e.len, ops[0].subject, &in, &nin, &mem), KR_EUNKNOWN);
+    /* one group is one subject */
+    two[0] = ops[0];
+    two[1] = ops[1];
+    two[1].subject[15] ^= 1;
+    kr_buf_reset(&e);
+    CHECK_EQ(kr_group_encode(two, 2, &e), KR_EINVAL);
+    CHECK_EQ(kr_group_encode(two, 0, &e), KR_EINVAL);
+    CHECK_EQ(e.len, 0);
+    kr_buf_free(&e);
+  }
+
   /* Non-canonical: a small integer in a wider encoding. */
   {
     static const uint8_t wide[] = {0xcd, 0x00, 0x05};
@@ -162,56 +588,29 @@ int main(void)
     static const uint8_t liar[] = {0xdd, 0x7f, 0xff, 0xff, 0xff, 0x01};
     CHECK_EQ(kr_change_decode(liar, sizeof liar, KR_CHANGE_MAX, &c), KR_ETRUNCATED);
   }
-  /* Unknown version, unknown op type, unknown field, all properly signed. */
+  /* Version 2 only (format 1 is no longer read), seq 0, unknown op type,
+   * all properly signed: an erasure [6, subject, "Bob"]. */
   {
-    kr_buf h, op, out;
-    uint8_t hash[32];
+    kr_buf op;
     msgpack_packer p;
     kr_buf_init(&op, 4096);
     msgpack_packer_init(&p, &op, kr_buf_mp_write);
-    msgpack_pack_array(&p, 4);
-    msgpack_pack_uint8(&p, KR_OP_SET);
+    msgpack_pack_array(&p, 3);
+    msgpack_pack_uint8(&p, KR_OP_ERASE);
     msgpack_pack_bin(&p, 16);
     msgpack_pack_bin_body(&p, tags, 16);
-    msgpack_pack_uint8(&p, KR_F_NAME);
     msgpack_pack_str(&p, 3);
     msgpack_pack_str_body(&p, "Bob", 3);
-    crypto_generichash(hash, 32, op.data, op.len, NULL, 0);
 
-    kr_buf_init(&h, 4096);
-    kr_buf_init(&out, KR_CHANGE_MAX);
-    header(&h, 1, 1, hash);
-    signed_raw(h.data, h.len, op.data, op.len, &out);
-    CHECK_EQ(kr_change_decode(out.data, out.len, KR_CHANGE_MAX, &c), 0);
-    kr_change_free(&c);
-
-    kr_buf_reset(&h); kr_buf_reset(&out);
-    header(&h, 2, 1, hash);
-    signed_raw(h.data, h.len, op.data, op.len, &out);
-    CHECK_EQ(kr_change_decode(out.data, out.len, KR_CHANGE_MAX, &c), KR_EUNKNOWN);
-
-    kr_buf_reset(&h); kr_buf_reset(&out);
-    header(&h, 1, 0, hash);   /* seq 0 does not exist */
-    signed_raw(h.data, h.len, op.data, op.len, &out);
-    CHECK_EQ(kr_change_decode(out.data, out.len, KR_CHANGE_MAX, &c), KR_EMALFORMED);
-
-    op.data[4 + 16] = 99;     /* field code 99: after array, type, bin header (2), subject */
-    op.data[1] = KR_OP_SET;
-    crypto_generichash(hash, 32, op.data, op.len, NULL, 0);
-    kr_buf_reset(&h); kr_buf_reset(&out);
-    header(&h, 1, 1, hash);
-    signed_raw(h.data, h.len, op.data, op.len, &out);
-    CHECK_EQ(kr_change_decode(out.data, out.len, KR_CHANGE_MAX, &c), KR_EUNKNOWN);
-
-    op.data[1] = 42;          /* op type 42 */
-    crypto_generichash(hash, 32, op.data, op.len, NULL, 0);
-    kr_buf_reset(&h); kr_buf_reset(&out);
-    header(&h, 1, 1, hash);
-    signed_raw(h.data, h.len, op.data, op.len, &out);
-    CHECK_EQ(kr_change_decode(out.data, out.len, KR_CHANGE_MAX, &c), KR_EUNKNOWN);
-    kr_buf_free(&h);
+    CHECK_EQ(raw_decode(2, 1, op.data, op.len), 0);
+    CHECK_EQ(raw_decode(1, 1, op.data, op.len), KR_EUNKNOWN);
+    CHECK_EQ(raw_decode(3, 1, op.data, op.len), KR_EUNKNOWN);
+    CHECK_EQ(raw_decode(2, 0, op.data, op.len), KR_EMALFORMED);   /* seq 0 does not exist */
+    op.data[1] = 42;                                                /* op type 42 */
+    CHECK_EQ(raw_decode(2, 1, op.data, op.len), KR_EUNKNOWN);
+    op.data[1] = KR_OP_REDACTED;     /* a redaction is an array in place of the bin */
+    CHECK(raw_decode(2, 1, op.data, op.len) < 0);
     kr_buf_free(&op);
-    kr_buf_free(&out);
   }
   /* Another key's signature is refused. */
   {
@@ -219,7 +618,7 @@ int main(void)
     kr_buf w2;
     crypto_sign_keypair(pk2, sk2);
     kr_buf_init(&w2, KR_CHANGE_MAX);
-    REQUIRE(kr_change_build(sk2, 1, 1, ops, 1, &w2) == 0);
+    REQUIRE(kr_change_build(sk2, 1, 1, outer, 1, &w2) == 0);
     /* Put the first key's origin in place of the second's: same length. */
     {
       uint8_t *o = NULL;
@@ -231,21 +630,37 @@ int main(void)
     CHECK_EQ(kr_change_decode(w2.data, w2.len, KR_CHANGE_MAX, &c), KR_EBADSIG);
     kr_buf_free(&w2);
   }
-  /* The builder refuses ops the decoder would refuse. */
+  /* The builders refuse ops the decoders would refuse. */
   {
     kr_op bad = ops[0];
     kr_buf b;
     kr_buf_init(&b, KR_CHANGE_MAX);
     bad.value = "bad\001control";
-    CHECK(kr_change_build(sk, 1, 1, &bad, 1, &b) < 0);
+    CHECK(kr_group_encode(&bad, 1, &b) < 0);
     bad = ops[3];
     bad.purpose = "Not Valid";
-    CHECK(kr_change_build(sk, 1, 1, &bad, 1, &b) < 0);
+    CHECK(kr_group_encode(&bad, 1, &b) < 0);
     bad = ops[3];
     bad.until = "2030-02-30";
+    CHECK(kr_group_encode(&bad, 1, &b) < 0);
+    CHECK_EQ(b.len, 0);
+    bad = outer[3];
+    bad.value = "bad\001control";
     CHECK(kr_change_build(sk, 1, 1, &bad, 1, &b) < 0);
+    bad = outer[2];
+    bad.epoch = 0;
+    CHECK(kr_change_build(sk, 1, 1, &bad, 1, &b) < 0);
+    bad = outer[2];
+    bad.box_len = KR_BOX_MIN - 1;
+    CHECK(kr_change_build(sk, 1, 1, &bad, 1, &b) < 0);
+    bad = outer[1];
+    bad.box_len = KR_SEALED_KEY_LEN - 1;
+    CHECK(kr_change_build(sk, 1, 1, &bad, 1, &b) < 0);
+    CHECK_EQ(b.len, 0);
     kr_buf_free(&b);
   }
+  kr_buf_free(&plain);
+  kr_buf_free(&box);
   kr_buf_free(&w);
   return check_done("test_change");
 }

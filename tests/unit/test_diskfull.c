@@ -93,6 +93,9 @@ static void full_vfs_install(void)
 
 /* ---- the nodes ---- */
 
+/* count new volunteers on n; every other one consents to all members, so
+ * the receiving nodes both open and materialise (readers) and store
+ * sealed (the rest). */
 static void volunteers(kr_node *n, int count)
 {
   for (int i = 0; i < count; i++) {
@@ -105,6 +108,8 @@ static void volunteers(kr_node *n, int count)
     REQUIRE(kr_txn_set(t, id, KR_F_NAME, name, NULL) == 0);
     REQUIRE(kr_txn_set(t, id, KR_F_NOTES, "Rijdt op dinsdag de bus naar de uitgiftepunten, "
                        "helpt bij de intake en spreekt Arabisch en Tigrinya.", NULL) == 0);
+    if (i % 2 == 0)
+      REQUIRE(kr_txn_grant(t, id, "matching", NULL, KR_METHOD_PAPER, "v1", "", NULL) == 0);
     REQUIRE(kr_txn_commit(t, NULL) == 0);
   }
 }
@@ -124,6 +129,14 @@ static snap take(kr_node *n)
 }
 
 static int same(snap a, snap b) { return a.changes == b.changes && !memcmp(a.digest, b.digest, 32); }
+
+/* How many volunteers n reads. */
+static uint64_t readable(kr_node *n)
+{
+  uint64_t v, e, c;
+  REQUIRE(kr_node_counts(n, &v, &e, &c) == 0);
+  return v;
+}
 
 static int sound(kr_node *n)
 {
@@ -205,6 +218,7 @@ static void test_import(void)
   CHECK(ir.applied >= 3000);
   CHECK(same(take(n[1]), take(n[0])));
   CHECK(sound(n[1]));
+  CHECK_EQ(readable(n[1]), 1500);              /* those that consent to all */
   for (int i = 0; i < 2; i++) kr_node_close(n[i]);
 }
 
@@ -240,11 +254,14 @@ static void test_sync(void)
   fprintf(stderr, "  %llu changes acknowledged before the disk filled, %llu stored\n",
           (unsigned long long)acked, (unsigned long long)(after.changes - before.changes));
 
-  /* With room again the next sync finishes and both agree. */
+  /* With room again the next sync finishes and both agree; n1 reads what
+   * n2, with the same rights and a sync that never failed, reads. */
   state = sync_pair(n[0], n[1], &err, &acked, NULL);
   CHECK_EQ(state, 1);
   CHECK(same(take(n[0]), take(n[1])));
   CHECK(sound(n[1]));
+  CHECK(check_same_readable(n[1], n[2]));
+  CHECK_EQ(readable(n[1]), 4500);
 
   /* A full disk on the sending side's own edits: the edit fails clearly. */
   {

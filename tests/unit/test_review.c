@@ -31,6 +31,7 @@ static void test_order(void)
   kr_op op;
 
   check_network(n, 4, "o", "foodbank");
+  kr_node *const readers[] = {n[2], n[3], NULL};   /* both read what n1 signs */
   for (int i = 1; i < 4; i++) check_same_clock(n[i], n[0]);
   REQUIRE(kr_node_max_seq(n[1], kr_node_id(n[1]), &seq) == 0);
   memset(&op, 0, sizeof op);
@@ -39,10 +40,10 @@ static void test_order(void)
   op.field = KR_F_NAME;
   op.value = "Toekomst";
   kr_buf_init(&b, 1u << 20);
-  REQUIRE(kr_change_build(kr_node_secret_key(n[1]), seq + 1, (kr_hlc)4102444800000ull << 16, &op, 1, &b) == 0);
+  check_build_sealed(n[1], seq + 1, (kr_hlc)4102444800000ull << 16, &op, 1, 1, readers, &b);
   len0 = b.len;
   op.value = "Nu";
-  REQUIRE(kr_change_build(kr_node_secret_key(n[1]), seq + 2, (kr_hlc)kr_node_now_ms(n[1]) << 16, &op, 1, &b) == 0);
+  check_build_sealed(n[1], seq + 2, (kr_hlc)kr_node_now_ms(n[1]) << 16, &op, 1, 0, readers, &b);
   {
     const uint8_t *fwd[2] = {b.data, b.data + len0}, *rev[2] = {b.data + len0, b.data};
     size_t lf[2] = {len0, b.len - len0}, lr[2] = {b.len - len0, len0};
@@ -52,6 +53,15 @@ static void test_order(void)
   check_sync(n[2], n[3]);
   check_sync(n[3], n[2]);
   CHECK(check_same_digest(n[2], n[3]));
+  CHECK(check_same_readable(n[2], n[3]));
+  {
+    kr_volunteer v;
+    for (int i = 2; i < 4; i++) {
+      REQUIRE(kr_node_volunteer(n[i], op.subject, &v) == 0);
+      CHECK(v.val.v[KR_F_NAME] && !strcmp(v.val.v[KR_F_NAME], "Nu"));
+      kr_volunteer_free(&v);
+    }
+  }
   kr_buf_free(&b);
   for (int i = 0; i < 4; i++) kr_node_close(n[i]);
 }
@@ -71,8 +81,10 @@ static void test_way_out(void)
   REQUIRE(kr_txn_begin(n[0], &t) == 0);
   kr_txn_new_subject(t, a);
   REQUIRE(kr_txn_set(t, a, KR_F_CITY, "Utrecht", NULL) == 0);
+  REQUIRE(kr_txn_grant(t, a, "matching", NULL, KR_METHOD_PAPER, "v1", "", NULL) == 0);
   kr_txn_new_subject(t, e);
   REQUIRE(kr_txn_set(t, e, KR_F_NAME, "Piet", NULL) == 0);
+  REQUIRE(kr_txn_grant(t, e, "matching", NULL, KR_METHOD_PAPER, "v1", "", NULL) == 0);
   REQUIRE(kr_txn_commit(t, NULL) == 0);
   check_sync(n[0], n[2]);
   kr_node_set_clock(n[2], check_clock, &far);           /* its clock runs ahead */
@@ -114,9 +126,11 @@ static void test_backdated_admit(void)
   REQUIRE(kr_txn_begin(n[2], &t) == 0);
   kr_txn_new_subject(t, id);
   REQUIRE(kr_txn_set(t, id, KR_F_NAME, "Anna", NULL) == 0);
+  REQUIRE(kr_txn_grant(t, id, "matching", NULL, KR_METHOD_PAPER, "v1", "", NULL) == 0);
   REQUIRE(kr_txn_commit(t, NULL) == 0);
   check_sync(n[2], n[0]);
   REQUIRE(kr_node_counts(n[0], &v0, &e, &c) == 0);
+  CHECK_EQ(v0, 1);                                  /* n0 reads Anna */
   victim = kr_node_id(n[2]);
   REQUIRE(kr_node_members(n[0], find_invite, NULL) == 0);
   memset(&op, 0, sizeof op);
@@ -148,6 +162,12 @@ static void test_backdated_admit(void)
   REQUIRE(kr_node_counts(n[0], &v1, &e, &c) == 0);
   CHECK_EQ(kr_node_is_member(n[0], kr_node_id(n[2])), 1);
   CHECK_EQ(v1, v0);
+  {
+    kr_volunteer v;
+    REQUIRE(kr_node_volunteer(n[0], id, &v) == 0);
+    CHECK(v.val.v[KR_F_NAME] && !strcmp(v.val.v[KR_F_NAME], "Anna"));
+    kr_volunteer_free(&v);
+  }
   kr_buf_free(&b);
   for (int i = 0; i < 3; i++) kr_node_close(n[i]);
 }

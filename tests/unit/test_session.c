@@ -5,7 +5,9 @@
  * rekeying keeps both sides in step; a cut link loses at most the batch in
  * flight; strangers, non-members, removed members, garbage, forged,
  * out-of-order and oversized input close the session with nothing of the
- * batch stored; a join request inside the handshake admits a new node.
+ * batch stored; values against the field rules in a sealed group are
+ * ignored by the readers that open it; a join request inside the
+ * handshake admits a new node.
  */
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -363,6 +365,8 @@ static void test_garbage_and_timeout(void)
   kr_node_close(n[1]);
 }
 
+static const char *field_of(kr_node *n, const uint8_t id[16], int field, char *out, size_t cap);
+
 /* A bare session for attacker (ea) and a link for victim (ev), through the
  * handshake and both vectors: ea may send batches now. */
 static void hostile_open(kr_node *attacker, kr_node *victim, end *ea, end *ev)
@@ -423,7 +427,7 @@ static int hostile_refused(kr_node *attacker, kr_node *victim)
   return refused;
 }
 
-/* One op signed by n as seq, stamped at hlc, appended to out. */
+/* One clear op signed by n as seq, stamped at hlc, appended to out. */
 static void build_op(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *op, kr_buf *out,
                      size_t *len)
 {
@@ -432,60 +436,126 @@ static void build_op(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *op, kr_b
   *len = out->len - before;
 }
 
-/* A set of field (on a new subject) as n's change seq. */
-static void build_field(kr_node *n, uint64_t seq, int field, const char *value, kr_buf *out,
-                        size_t *len)
+/* What a modified member could sign (check_build_sealed), its length in *len. */
+static void build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint32_t nops,
+                         int fresh, kr_node *const *readers, kr_buf *out, size_t *len)
+{
+  size_t before = out->len;
+  check_build_sealed(n, seq, hlc, ops, nops, fresh, readers, out);
+  *len = out->len - before;
+}
+
+/* A value of field (on a new subject, sealed to readers) as n's change seq. */
+static void build_field(kr_node *n, uint64_t seq, int field, const char *value,
+                        kr_node *const *readers, kr_buf *out, size_t *len, uint8_t *subject)
 {
   kr_op op;
   memset(&op, 0, sizeof op);
-  op.type = KR_OP_SET;
+  op.type = kr_field_is_set(field) ? KR_OP_ADD : KR_OP_SET;
   randombytes_buf(op.subject, KR_SUBJECT_LEN);
   op.field = (uint8_t)field;
   op.value = value;
-  build_op(n, seq, kr_node_now_ms(n) << 16, &op, out, len);
+  if (subject) memcpy(subject, op.subject, KR_SUBJECT_LEN);
+  build_sealed(n, seq, kr_node_now_ms(n) << 16, &op, 1, 1, readers, out, len);
 }
 
-static void build(kr_node *n, uint64_t seq, const char *name, kr_buf *out, size_t *len)
+static void build(kr_node *n, uint64_t seq, const char *name, kr_node *const *readers,
+                  kr_buf *out, size_t *len)
 {
-  build_field(n, seq, KR_F_NAME, name, out, len);
+  build_field(n, seq, KR_F_NAME, name, readers, out, len, NULL);
 }
 
-/* A modified member sends what kring's own CLI would refuse: every such
- * change is refused whole, nothing of the batch is stored. */
-static void test_forged_values(kr_node *attacker, kr_node *victim, uint64_t seq)
+/* The attacker's own store holds what it signed (as a modified kring's
+ * would): its next change follows them. */
+static void keep_own(kr_node *n, const kr_buf *chg, size_t nchg, const size_t *lens)
 {
-  static const struct { int field; const char *value; int err; } bad[] = {
-    {KR_F_NAME, "Anna\nconsent   contact to all: granted", KR_EVALIDATION},
-    {KR_F_NOTES, "BSN 111222333", KR_EBSN},
-    {KR_F_PHONE, "111222333", KR_EBSN},
-    {KR_F_PHONE, "12345", KR_EVALIDATION},
-    {KR_F_EMAIL, "<script>alert(1)</script>", KR_EVALIDATION},
-    {KR_F_POSTCODE, "1234ab", KR_EVALIDATION},      /* not in the stored form */
-    {KR_F_NAME, " Anna", KR_EVALIDATION},
-    {KR_F_BIRTH_YEAR, "2999", KR_EVALIDATION},
-    {KR_F_AVAILABILITY, "Mon-AM", KR_EVALIDATION},
+  size_t off = 0;
+  for (size_t i = 0; i < nchg; i++) {
+    int fresh;
+    REQUIRE(kr_node_apply(n, chg->data + off, lens[i], &fresh) == 0);
+    off += lens[i];
+  }
+}
+
+static uint64_t bad_groups(kr_node *n)
+{
+  uint64_t c;
+  REQUIRE(kr_node_bad_groups(n, &c) == 0);
+  return c;
+}
+
+static int count_cb(void *ctx, const kr_consent_status *st)
+{
+  (void)st;
+  ++*(int *)ctx;
+  return 0;
+}
+
+/* Nothing of a value the victim ignored is there: it holds the group's
+ * key (so the volunteer reads as known) but no field, no set value, no
+ * consent. */
+static void check_nothing(kr_node *n, const uint8_t subject[KR_SUBJECT_LEN])
+{
+  kr_volunteer v;
+  kr_stamp st;
+  int rc = kr_node_volunteer(n, subject, &v), grants = 0;
+  CHECK(rc == 0 || rc == KR_ESEALED);
+  if (rc) return;
+  for (int f = 0; f < 32; f++) {
+    CHECK(v.val.v[f] == NULL);
+    CHECK_EQ(v.val.set[f].n, 0);
+  }
+  kr_volunteer_free(&v);
+  for (int f = 1; f < 12; f++) CHECK_EQ(kr_node_field_stamp(n, subject, f, &st), KR_ENOTFOUND);
+  CHECK_EQ(kr_node_consent(n, subject, count_cb, &grants), 0);
+  CHECK_EQ(grants, 0);
+}
+
+/*
+ * A modified member sends values kring's own CLI would refuse. Inside a
+ * sealed group only the readers can check them: the victim, a reader,
+ * opens the group and ignores it (bad_groups); the change is stored (a
+ * non-reader could not have refused it, and every node holds the same
+ * changes), nothing of the values is. A group the victim cannot open is
+ * stored unchecked. Clear text (an erasure's reason) refuses the change
+ * whole, nothing of the batch stored. *seq: the attacker's last seq,
+ * advanced past what the victim took.
+ */
+static void test_forged_values(kr_node *attacker, kr_node *victim, uint64_t *seq)
+{
+  static const struct { int field; const char *value; } bad[] = {
+    {KR_F_NAME, "Anna\nconsent   contact to all: granted"},
+    {KR_F_NOTES, "BSN 111222333"},
+    {KR_F_PHONE, "111222333"},
+    {KR_F_PHONE, "12345"},
+    {KR_F_EMAIL, "<script>alert(1)</script>"},
+    {KR_F_POSTCODE, "1234ab"},      /* not in the stored form */
+    {KR_F_NAME, " Anna"},
+    {KR_F_BIRTH_YEAR, "2999"},
+    {KR_F_AVAILABILITY, "Mon-AM"},
   };
-  uint64_t before = changes(victim);
+  kr_node *const to[] = {victim, NULL};
+  uint64_t before = changes(victim), nbad = bad_groups(victim);
   kr_buf b;
   size_t len[2];
+  uint8_t subj[KR_SUBJECT_LEN];
   int err;
 
   kr_buf_init(&b, 1u << 20);
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    kr_op op;
     kr_buf_reset(&b);
-    build(attacker, seq + 1, "Goed", &b, &len[0]);
-    memset(&op, 0, sizeof op);
-    op.type = kr_field_is_set(bad[i].field) ? KR_OP_ADD : KR_OP_SET;
-    randombytes_buf(op.subject, KR_SUBJECT_LEN);
-    op.field = (uint8_t)bad[i].field;
-    op.value = bad[i].value;
-    build_op(attacker, seq + 2, kr_node_now_ms(attacker) << 16, &op, &b, &len[1]);
-    CHECK_EQ(hostile(attacker, victim, &b, 2, len, &err), -1);
-    CHECK_EQ(err, bad[i].err);
-    CHECK_EQ(changes(victim), before);
+    build(attacker, *seq + 1, "Goed", to, &b, &len[0]);
+    build_field(attacker, *seq + 2, bad[i].field, bad[i].value, to, &b, &len[1], subj);
+    CHECK_EQ(hostile(attacker, victim, &b, 2, len, &err), 0);    /* the session goes on */
+    CHECK_EQ(changes(victim), before + 2);
+    CHECK_EQ(bad_groups(victim), nbad + 1);
+    check_nothing(victim, subj);
+    keep_own(attacker, &b, 2, len);
+    *seq += 2;
+    before += 2;
+    nbad++;
   }
-  /* text carried by consent, erasure and membership ops: one line, no BSN */
+  /* consent text in a group: one line */
   {
     kr_op op;
     memset(&op, 0, sizeof op);
@@ -496,16 +566,43 @@ static void test_forged_values(kr_node *attacker, kr_node *victim, uint64_t seq)
     op.text_version = "v1\n2026-01-01 withdrawn";
     op.until = "";
     kr_buf_reset(&b);
-    build_op(attacker, seq + 1, kr_node_now_ms(attacker) << 16, &op, &b, &len[0]);
-    CHECK_EQ(hostile(attacker, victim, &b, 1, len, &err), -1);
-    CHECK_EQ(err, KR_EVALIDATION);
+    build_sealed(attacker, *seq + 1, kr_node_now_ms(attacker) << 16, &op, 1, 1, to, &b, &len[0]);
+    CHECK_EQ(hostile(attacker, victim, &b, 1, len, &err), 0);
+    CHECK_EQ(changes(victim), before + 1);
+    CHECK_EQ(bad_groups(victim), nbad + 1);
+    check_nothing(victim, op.subject);
+    keep_own(attacker, &b, 1, len);
+    *seq += 1;
+    before += 1;
+    nbad++;
+  }
+  /* a group sealed to nobody but its writer: stored, unchecked, sealed here */
+  {
+    uint64_t sealed0, sealed1;
+    REQUIRE(kr_node_sealed_count(victim, &sealed0) == 0);
+    kr_buf_reset(&b);
+    build_field(attacker, *seq + 1, KR_F_NOTES, "BSN 111222333", NULL, &b, &len[0], subj);
+    CHECK_EQ(hostile(attacker, victim, &b, 1, len, &err), 0);
+    CHECK_EQ(changes(victim), before + 1);
+    CHECK_EQ(bad_groups(victim), nbad);
+    REQUIRE(kr_node_sealed_count(victim, &sealed1) == 0);
+    CHECK_EQ(sealed1, sealed0 + 1);
+    check_nothing(victim, subj);
+    keep_own(attacker, &b, 1, len);
+    *seq += 1;
+    before += 1;
+  }
+  /* text carried in the clear by erasure ops: no BSN, refused whole */
+  {
+    kr_op op;
     memset(&op, 0, sizeof op);
     op.type = KR_OP_ERASE;
     randombytes_buf(op.subject, KR_SUBJECT_LEN);
     op.value = "verzoek 111222333";
     kr_buf_reset(&b);
-    build_op(attacker, seq + 1, kr_node_now_ms(attacker) << 16, &op, &b, &len[0]);
-    CHECK_EQ(hostile(attacker, victim, &b, 1, len, &err), -1);
+    build(attacker, *seq + 1, "Goed", to, &b, &len[0]);
+    build_op(attacker, *seq + 2, kr_node_now_ms(attacker) << 16, &op, &b, &len[1]);
+    CHECK_EQ(hostile(attacker, victim, &b, 2, len, &err), -1);
     CHECK_EQ(err, KR_EBSN);
     CHECK_EQ(changes(victim), before);
   }
@@ -544,7 +641,7 @@ static void test_founder_stays(kr_node *founder, kr_node *attacker, kr_node *vic
   op.after_seq = 1;
   op.value = "weg ermee";
   kr_buf_init(&b, 1u << 20);
-  build(attacker, seq + 1, "Goed", &b, &len[0]);
+  build(attacker, seq + 1, "Goed", NULL, &b, &len[0]);
   build_op(attacker, seq + 2, kr_node_now_ms(attacker) << 16, &op, &b, &len[1]);
   CHECK_EQ(hostile(attacker, victim, &b, 2, len, &err), -1);
   CHECK_EQ(err, KR_EFOUNDER);
@@ -573,29 +670,41 @@ static void test_hostile(void)
 
   /* a good change, then one with a bad signature: the whole batch goes */
   REQUIRE(kr_node_max_seq(n[1], kr_node_id(n[1]), &seq) == 0);
-  build(n[1], seq + 1, "Goed", &b, &lens[0]);
-  build(n[1], seq + 2, "Vervalst", &b, &lens[1]);
-  b.data[lens[0] + lens[1] - 1 - 70] ^= 0x01;     /* inside the signature */
+  build(n[1], seq + 1, "Goed", NULL, &b, &lens[0]);
+  build(n[1], seq + 2, "Vervalst", NULL, &b, &lens[1]);
+  {
+    /* flip a bit inside the second change's signature */
+    kr_change c;
+    uint8_t *p = NULL;
+    REQUIRE(kr_change_decode(b.data + lens[0], lens[1], KR_CHANGE_MAX, &c) == 0);
+    for (size_t i = lens[0]; i + KR_SIG_LEN <= lens[0] + lens[1] && !p; i++)
+      if (!memcmp(b.data + i, c.sig, KR_SIG_LEN)) p = b.data + i;
+    kr_change_free(&c);
+    REQUIRE(p);
+    p[10] ^= 0x01;
+  }
   CHECK_EQ(hostile(n[1], n[0], &b, 2, lens, &err), -1);
-  CHECK(err == KR_EBADSIG || err == KR_EBADHASH || err == KR_EMALFORMED);
+  CHECK_EQ(err, KR_EBADSIG);
   CHECK_EQ(changes(n[0]), before);
 
   /* a gap in the origin's seq: the change is skipped, not stored (its
    * sender may hold it past a gap of its own, from a bundle), and the
    * session goes on */
   kr_buf_reset(&b);
-  build(n[1], seq + 3, "Drie", &b, &lens[0]);
-  build(n[1], seq + 4, "Vier", &b, &lens[1]);
+  build(n[1], seq + 3, "Drie", NULL, &b, &lens[0]);
+  build(n[1], seq + 4, "Vier", NULL, &b, &lens[1]);
   CHECK_EQ(hostile(n[1], n[0], &b, 2, lens, &err), 0);
   CHECK_EQ(changes(n[0]), before);
 
-  test_forged_values(n[1], n[0], seq);
+  test_forged_values(n[1], n[0], &seq);
+  before = changes(n[0]);
+  check_sync(n[1], n[2]);           /* n2 holds what n1 signed: no gap before its next */
   test_founder_stays(n[0], n[1], n[2], seq);
 
   /* a member relays a change from a node that was never admitted: it is
    * skipped (never stored) and the session goes on */
   kr_buf_reset(&b);
-  build(stranger, 1, "Niemand", &b, &lens[0]);
+  build(stranger, 1, "Niemand", NULL, &b, &lens[0]);
   CHECK_EQ(hostile(n[1], n[0], &b, 1, lens, &err), 0);
   CHECK_EQ(changes(n[0]), before);
   CHECK_EQ(kr_node_max_seq(n[0], kr_node_id(stranger), &seq2), 0);
@@ -609,7 +718,7 @@ static void test_hostile(void)
     kr_buf_init(&big, 4u << 20);
     hostile_open(n[1], n[0], &ea, &ev);
     /* more than a batch may hold, written raw past the sender's own checks */
-    build(n[1], seq + 2, "Groot", &big, &bl);
+    build(n[1], seq + 1, "Groot", NULL, &big, &bl);
     for (int i = 0; i < 6000; i++) {
       if (kr__sess_frame(ea.s, KR_FRAME_CHG, big.data, bl)) break;
     }
@@ -628,16 +737,20 @@ static void test_hostile(void)
     kr_txn *t;
     uint8_t id[KR_SUBJECT_LEN];
     kr_volunteer v;
+    char val[16];
     REQUIRE(kr_txn_begin(n[1], &t) == 0);
     kr_txn_new_subject(t, id);
     REQUIRE(kr_txn_set(t, id, KR_F_NAME, "Echt", NULL) == 0);
+    REQUIRE(kr_txn_grant(t, id, "matching", NULL, KR_METHOD_PAPER, "v1", "", NULL) == 0);
     kr_buf_reset(&b);
     REQUIRE(kr_txn_commit(t, &b) == 0);
+    REQUIRE(kr_node_max_seq(n[1], kr_node_id(n[1]), &seq) == 0);
     lens[0] = b.len;
     CHECK_EQ(hostile(n[1], n[0], &b, 1, lens, &err), 0);  /* applied, the session goes on */
     CHECK_EQ(changes(n[0]), before + 1);
+    CHECK(!strcmp(field_of(n[0], id, KR_F_NAME, val, sizeof val), "Echt"));
     kr_buf_reset(&b);
-    build(n[1], seq + 1, "Anders", &b, &lens[0]);
+    build(n[1], seq, "Anders", NULL, &b, &lens[0]);
     CHECK_EQ(hostile(n[1], n[0], &b, 1, lens, &err), 0);
     CHECK_EQ(kr_node_is_removed(n[0], kr_node_id(n[1])), 1);
     CHECK_EQ(changes(n[0]), before + 1);   /* "Echt" taken back, the removal added */
@@ -648,6 +761,7 @@ static void test_hostile(void)
     /* the other member learns the removal and takes back its copy too */
     check_sync(n[1], n[2]);
     CHECK_EQ(kr_node_is_member(n[2], kr_node_id(n[1])), 1);
+    CHECK(!strcmp(field_of(n[2], id, KR_F_NAME, val, sizeof val), "Echt"));
     check_sync(n[0], n[2]);
     CHECK_EQ(kr_node_is_removed(n[2], kr_node_id(n[1])), 1);
     CHECK(kr_node_volunteer(n[2], id, &v) == KR_ENOTFOUND);
@@ -691,7 +805,7 @@ static const char *field_of(kr_node *n, const uint8_t id[16], int field, char *o
 static void test_future(void)
 {
   static uint64_t late;
-  kr_node *n[2];
+  kr_node *n[2], *both[3] = {NULL, NULL, NULL};
   kr_txn *t;
   kr_buf b;
   kr_op op;
@@ -708,9 +822,13 @@ static void test_future(void)
   kr_txn_new_subject(t, id);
   REQUIRE(kr_txn_set(t, id, KR_F_NAME, "Anna", NULL) == 0);
   REQUIRE(kr_txn_set(t, id, KR_F_CITY, "Utrecht", NULL) == 0);
+  REQUIRE(kr_txn_grant(t, id, "matching", NULL, KR_METHOD_PAPER, "v1", "", NULL) == 0);
   REQUIRE(kr_txn_commit(t, NULL) == 0);
   check_sync(n[1], n[0]);
   before = changes(n[0]);
+  both[0] = n[0];
+  both[1] = n[1];
+  CHECK(!strcmp(field_of(n[0], id, KR_F_CITY, val, sizeof val), "Utrecht"));
 
   /* n1's clock says 2100: a change that sets the city, then an ordinary one */
   REQUIRE(kr_node_max_seq(n[1], kr_node_id(n[1]), &seq) == 0);
@@ -720,10 +838,10 @@ static void test_future(void)
   op.field = KR_F_CITY;
   op.value = "Toekomst";
   kr_buf_init(&b, 1u << 20);
-  build_op(n[1], seq + 1, far, &op, &b, &lens[0]);
+  build_sealed(n[1], seq + 1, far, &op, 1, 0, both, &b, &lens[0]);
   op.field = KR_F_NAME;
   op.value = "Anna B";
-  build_op(n[1], seq + 2, kr_node_now_ms(n[1]) << 16, &op, &b, &lens[1]);
+  build_sealed(n[1], seq + 2, kr_node_now_ms(n[1]) << 16, &op, 1, 0, both, &b, &lens[1]);
   CHECK_EQ(hostile(n[1], n[0], &b, 2, lens, &err), 0);        /* not refused */
   /* only the one stamped ahead is held; the next is applied (its own
    * stamp decides, so every node decides alike in any order) */
