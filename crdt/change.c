@@ -276,6 +276,8 @@ int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc
     goto out;
   for (uint32_t i = 0; i < nops; i++) {
     offs[i] = opbuf.len;
+    /* ops 1-5 travel only inside a group: the decoder refuses them here */
+    if (KR_OP_IS_SEALED(ops[i].type)) { rc = KR_EINVAL; goto out; }
     if ((rc = kr_op_encode(&ops[i], &opbuf)))
       goto out;
     lens[i] = opbuf.len - offs[i];

@@ -443,7 +443,8 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
   uint32_t nops = 0;
   void *mem = NULL;
   const char *why = NULL;
-  int rc = 0, ok = 0, consent = 0;
+  uint8_t key[KR_KEY_LEN];
+  int rc = 0, ok = 0, consent = 0, known = 0;
 
   *opened = 0;
   if (prep(n, "SELECT key, ok FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3 ORDER BY ok DESC",
@@ -457,23 +458,11 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
     if (sqlite3_column_bytes(s, 0) == KR_KEY_LEN &&
         kr_group_open(sqlite3_column_blob(s, 0), n->network, origin, seq, place, g, &plain) == 0) {
       ok = 1;
-      if (!sqlite3_column_int(s, 1)) {
-        /* the key opened a group: it is the epoch's key (a key op may
-         * carry any 32 bytes) */
-        sqlite3_stmt *u;
-        if (prep(n, "UPDATE vkeys SET ok=1 WHERE subj=?1 AND en=?2 AND creator=?3 AND key=?4", &u)) {
-          rc = KR_EDB;
-        } else {
-          sqlite3_bind_int64(u, 1, sn);
-          sqlite3_bind_int64(u, 2, (sqlite3_int64)(g->epoch > INT64_MAX ? INT64_MAX : g->epoch));
-          sqlite3_bind_blob(u, 3, g->creator, KR_NODE_LEN, SQLITE_STATIC);
-          sqlite3_bind_blob(u, 4, sqlite3_column_blob(s, 0), KR_KEY_LEN, SQLITE_TRANSIENT);
-          rc = done(u);
-        }
-      }
+      memcpy(key, sqlite3_column_blob(s, 0), KR_KEY_LEN);
+      known = sqlite3_column_int(s, 1);
     }
   sqlite3_finalize(s);
-  if (rc || !ok) goto out;                 /* sealed for this node */
+  if (!ok) goto out;                       /* sealed for this node */
   if ((rc = kr_group_decode(plain.data, plain.len, g->subject, &ops, &nops, &mem))) {
     rc = bad_group(n, chg, place, "its ops cannot be decoded");
     goto out;
@@ -481,6 +470,21 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
   if ((rc = kr__ops_rules(ops, nops, hlc, &why))) {
     rc = bad_group(n, chg, place, why ? why : "a value breaks the field rules");
     goto out;
+  }
+  if (!known) {
+    /* the key opened a group whose ops pass: it is the epoch's key and this
+     * node reads the volunteer (a key op may carry any 32 bytes, and a box
+     * of a hostile member's may hold anything) */
+    sqlite3_stmt *u;
+    if (prep(n, "UPDATE vkeys SET ok=1 WHERE subj=?1 AND en=?2 AND creator=?3 AND key=?4", &u)) {
+      rc = KR_EDB;
+      goto out;
+    }
+    sqlite3_bind_int64(u, 1, sn);
+    sqlite3_bind_int64(u, 2, (sqlite3_int64)(g->epoch > INT64_MAX ? INT64_MAX : g->epoch));
+    sqlite3_bind_blob(u, 3, g->creator, KR_NODE_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(u, 4, key, KR_KEY_LEN, SQLITE_STATIC);
+    if ((rc = done(u))) goto out;
   }
   for (uint32_t j = 0; j < nops && !rc; j++) {
     kr_stamp st = {.hlc = hlc, .idx = KR_OP_IDX(place, j)};
@@ -493,6 +497,7 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
   if (!rc) *opened = 1;
   if (!rc && consent) rc = kr__touch(n, sn);
 out:
+  sodium_memzero(key, sizeof key);
   sodium_memzero(plain.data, plain.cap);
   free(mem);
   kr_buf_free(&plain);

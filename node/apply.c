@@ -977,6 +977,8 @@ static int rebuild(kr_node *n)
     "DELETE FROM consent_ops", "DELETE FROM consent_observed", "DELETE FROM erasures",
     "DELETE FROM members", "DELETE FROM admits", "DELETE FROM vol_fts",
     "DELETE FROM keyops", "DELETE FROM registrations", "DELETE FROM bad_groups",
+    /* a key counts again once it opens a group that remains */
+    "UPDATE vkeys SET ok=0",
   };
   sqlite3_stmt *s;
   int rc = 0;
