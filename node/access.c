@@ -301,8 +301,11 @@ static int mine_cb(void *ctx, const uint8_t *rcpt, kr_consent_state st, kr_hlc g
 }
 
 /* Delete what this node knows of sn in plain text, and its keys of sn;
- * note it for kring log and status. The sealed groups stay. */
-static int lose_access(kr_node *n, sqlite3_int64 sn, const char *why)
+ * note it for kring log and status. The sealed groups stay. Keys that came
+ * after what ended the access (after, 0 for none) and have opened nothing
+ * yet stay too: they may be for a grant still on its way (a key that opens
+ * nothing is no key of sn at all), and count once they open a group. */
+static int lose_access(kr_node *n, sqlite3_int64 sn, const char *why, kr_hlc after)
 {
   static const char *const sql[] = {
     "DELETE FROM vol_fts WHERE rowid=?1",
@@ -312,7 +315,7 @@ static int lose_access(kr_node *n, sqlite3_int64 sn, const char *why)
     "DELETE FROM consent_observed WHERE subj=?1",
     "DELETE FROM consent_ops WHERE subj=?1",
     "DELETE FROM bad_groups WHERE chg IN (SELECT chg FROM ops WHERE subj=?1)",
-    "DELETE FROM vkeys WHERE subj=?1",
+    "DELETE FROM vkeys WHERE subj=?1 AND (ok OR ?2=0 OR got<=?2)",
     "INSERT INTO access(subject, at, why) SELECT id, ?2, ?3 FROM subjects WHERE n=?1",
   };
   for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
@@ -320,6 +323,7 @@ static int lose_access(kr_node *n, sqlite3_int64 sn, const char *why)
     int rc;
     if (prep(n, sql[i], &s)) return KR_EDB;
     sqlite3_bind_int64(s, 1, sn);
+    if (sqlite3_bind_parameter_count(s) == 2) sqlite3_bind_int64(s, 2, (sqlite3_int64)after);
     if (sqlite3_bind_parameter_count(s) >= 3) {
       sqlite3_bind_int64(s, 2, (sqlite3_int64)kr_node_now_ms(n));
       sqlite3_bind_text(s, 3, why, -1, SQLITE_STATIC);
@@ -342,17 +346,20 @@ static int check_mine(kr_node *n, sqlite3_int64 sn, int removed)
   mine x = {0, 0, 0};
   int rc, has;
 
-  if (prep(n, "SELECT max(got) FROM vkeys WHERE subj=?1", &s)) return KR_EDB;
+  /* only keys that opened a group count: a key op may carry any 32 bytes,
+   * and one stamped late would otherwise outlast every withdrawal */
+  if (prep(n, "SELECT count(*), max(CASE WHEN ok THEN got END) FROM vkeys WHERE subj=?1", &s))
+    return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
-  has = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL;
-  got = has ? (kr_hlc)sqlite3_column_int64(s, 0) : 0;
+  has = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 0) > 0;
+  got = has ? (kr_hlc)sqlite3_column_int64(s, 1) : 0;
   sqlite3_finalize(s);
   if (!has) return 0;
-  if (removed) return lose_access(n, sn, "this node was removed from the network");
+  if (removed) return lose_access(n, sn, "this node was removed from the network", 0);
   if (registrar(n, sn, reg) == 1 && memcmp(reg, kr_node_id(n), KR_NODE_LEN) == 0) return 0;
   if ((rc = each_register(n, sn, kr_node_id(n), mine_cb, &x))) return rc;
   if (x.reader || x.lost <= got) return 0;
-  return lose_access(n, sn, x.expired ? "consent expired" : "consent withdrawn");
+  return lose_access(n, sn, x.expired ? "consent expired" : "consent withdrawn", x.lost);
 }
 
 /* ---- keys ---------------------------------------------------------------- */
@@ -459,7 +466,8 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
       ok = 1;
       if (!sqlite3_column_int(s, 1)) {
         /* the key opened a group: it is the epoch's key (a key op may
-         * carry any 32 bytes) */
+         * carry any 32 bytes); whether this node still reads sn is
+         * checked again at the end of the transaction (check_mine) */
         sqlite3_stmt *u;
         if (prep(n, "UPDATE vkeys SET ok=1 WHERE subj=?1 AND en=?2 AND creator=?3 AND key=?4", &u)) {
           rc = KR_EDB;
@@ -469,6 +477,7 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
           sqlite3_bind_blob(u, 3, g->creator, KR_NODE_LEN, SQLITE_STATIC);
           sqlite3_bind_blob(u, 4, sqlite3_column_blob(s, 0), KR_KEY_LEN, SQLITE_TRANSIENT);
           rc = done(u);
+          if (!rc) rc = kr__touch(n, sn);
         }
       }
     }
