@@ -624,35 +624,38 @@ static void retracted_grant(void)
 }
 
 /*
- * 9. Epoch numbers near the top: M's key ops name epoch 2^63 - 1 (of its
- * own) and give itself A's epoch (1, A), so A's next write needs a new
- * epoch, numbered one higher than any it knows. A must still read what it
- * wrote, and so must B (a reader).
+ * 9. Epoch numbers near the top: M's key op names an epoch 2^63 - 1 of V
+ * (of its own). A withdraws C, so A's next write needs a new epoch,
+ * numbered one higher than any A knows. A must still read what it wrote,
+ * and so must B (a reader).
  */
 static void epoch_overflow(void)
 {
-  kr_node *n[3], *a, *b, *m;
-  uint8_t v[16], junk[32], s1[80], s2[80];
-  kr_op ops[2];
+  kr_node *n[4], *a, *b, *c, *m;
+  uint8_t v[16], junk[32], s1[80];
+  kr_op op;
   char buf[64];
 
-  net(n, 3, "ovf");
+  net(n, 4, "ovf");
   a = n[0];
   b = n[1];
-  m = n[2];
+  c = n[2];
+  m = n[3];
   add(a, v, "Ida Overloop", kr_node_id(b), 0);
-  syncall(n, 3);
+  grant(a, v, "matching", kr_node_id(c));
+  syncall(n, 4);
   memset(junk, 0x44, sizeof junk);
-  ops[0] = key_op(v, UINT64_C(0x7fffffffffffffff), kr_node_id(m), kr_node_id(m), junk, s1);
-  ops[1] = key_op(v, 1, kr_node_id(a), kr_node_id(m), junk, s2);
-  forge(m, ops, 2, 0);
-  syncall(n, 3);
+  op = key_op(v, UINT64_C(0x7fffffffffffffff), kr_node_id(m), kr_node_id(m), junk, s1);
+  forge(m, &op, 1, 0);
+  syncall(n, 4);
+  withdraw(a, v, "matching", kr_node_id(c));
   CHECK_EQ(set_city(a, v, "Urk"), 0);
-  syncall(n, 3);
+  syncall(n, 4);
   CHECK(strcmp(city(a, v, buf, sizeof buf), "Urk") == 0);
   CHECK(strcmp(city(b, v, buf, sizeof buf), "Urk") == 0);
+  CHECK_EQ(reads(c, v, ""), 0);
   CHECK(check_same_digest(a, b));
-  closeall(n, 3);
+  closeall(n, 4);
 }
 
 /*
