@@ -369,27 +369,32 @@ typedef struct {
   uint32_t place;
 } reopen_at;
 
-int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, kr_hlc hlc, sqlite3_int64 chg,
-               uint32_t place)
+int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *origin, kr_hlc hlc,
+               sqlite3_int64 chg, uint32_t place)
 {
   sqlite3_stmt *s;
   uint8_t key[KR_KEY_LEN];
-  int rc;
+  /* Only the epoch's creator vouches for its key: a key any other node
+   * sends is read with, never written under (another node may have sealed
+   * a key of its own as this epoch's, with groups that it opens). */
+  int trusted = memcmp(origin, op->creator, KR_NODE_LEN) == 0, rc;
 
-  if (prep(n, "INSERT OR IGNORE INTO keyops(subj,en,creator,reader,hlc) VALUES(?1,?2,?3,?4,?5)",
-           &s))
+  if (prep(n, "INSERT OR IGNORE INTO keyops(subj,en,creator,reader,hlc,origin)"
+              " VALUES(?1,?2,?3,?4,?5,?6)", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)(op->epoch > INT64_MAX ? INT64_MAX : op->epoch));
   sqlite3_bind_blob(s, 3, op->creator, KR_NODE_LEN, SQLITE_STATIC);
   sqlite3_bind_blob(s, 4, op->member, KR_NODE_LEN, SQLITE_STATIC);
   sqlite3_bind_int64(s, 5, (sqlite3_int64)hlc);
+  sqlite3_bind_blob(s, 6, origin, KR_NODE_LEN, SQLITE_STATIC);
   if ((rc = done(s))) return rc;
   if (memcmp(op->member, kr_node_id(n), KR_NODE_LEN) != 0) return 0;
   /* Sealed to this node. One that does not open (sealed to another key,
    * or damaged) is ignored: the reader waits for a key that opens. */
   if (kr_key_open_x(op->box, n->sk + KR_SK_LEN, n->sk + KR_SK_LEN + 32, key) != 0) return 0;
-  if (prep(n, "INSERT OR IGNORE INTO vkeys(subj,en,creator,key,got) VALUES(?1,?2,?3,?4,?5)", &s)) {
+  if (prep(n, "INSERT OR IGNORE INTO vkeys(subj,en,creator,key,got,trusted)"
+              " VALUES(?1,?2,?3,?4,?5,?6)", &s)) {
     sodium_memzero(key, sizeof key);
     return KR_EDB;
   }
@@ -398,14 +403,29 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, kr_hlc hlc, sqlite
   sqlite3_bind_blob(s, 3, op->creator, KR_NODE_LEN, SQLITE_STATIC);
   sqlite3_bind_blob(s, 4, key, KR_KEY_LEN, SQLITE_STATIC);
   sqlite3_bind_int64(s, 5, (sqlite3_int64)hlc);
+  sqlite3_bind_int(s, 6, trusted);
   rc = sqlite3_step(s);
-  sodium_memzero(key, sizeof key);
   if (rc != SQLITE_DONE) {
+    sodium_memzero(key, sizeof key);
     sqlite3_finalize(s);
     return kr__db_err(rc);
   }
   sqlite3_finalize(s);
-  if (sqlite3_changes(n->db) == 0) return 0;
+  rc = 0;
+  if (sqlite3_changes(n->db) == 0) {
+    /* held already (from another node): the creator's own key op vouches */
+    if (trusted && !prep(n, "UPDATE vkeys SET trusted=1 WHERE subj=?1 AND en=?2 AND creator=?3"
+                            " AND key=?4", &s)) {
+      sqlite3_bind_int64(s, 1, sn);
+      sqlite3_bind_int64(s, 2, (sqlite3_int64)(op->epoch > INT64_MAX ? INT64_MAX : op->epoch));
+      sqlite3_bind_blob(s, 3, op->creator, KR_NODE_LEN, SQLITE_STATIC);
+      sqlite3_bind_blob(s, 4, key, KR_KEY_LEN, SQLITE_STATIC);
+      rc = done(s);
+    }
+    sodium_memzero(key, sizeof key);
+    return rc;
+  }
+  sodium_memzero(key, sizeof key);
   {
     /* the groups stored before this key op may open now */
     reopen_at r = {sn, chg, place};
@@ -580,19 +600,31 @@ static int reopen(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t plac
 
 /* ---- sealing a local change ------------------------------------------------ */
 
+/* 1 when a key op of origin vouches that its reader holds an epoch of
+ * creator: it comes from the creator, this node or a reader (a node that
+ * never held the key cannot give it, and must not make others think it
+ * did). */
+static int vouches(kr_node *n, const readers *rs, const void *origin, int len, const void *creator)
+{
+  if (len != KR_NODE_LEN) return 0;
+  return memcmp(origin, creator, KR_NODE_LEN) == 0 ||
+         memcmp(origin, kr_node_id(n), KR_NODE_LEN) == 0 || readers_has(rs, origin);
+}
+
 /* The epoch this node writes sn under: the newest it holds whose every
  * holder (its creator, every node a key op gave it to) is still a reader,
- * and of which it holds one key only. 1 and the epoch, or 0 for none. */
+ * and of which it holds one trusted key only (made here, or sent by the
+ * epoch's creator). 1 and the epoch, or 0 for none. */
 static int usable_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, uint64_t *en,
                         uint8_t creator[KR_NODE_LEN], uint8_t key[KR_KEY_LEN])
 {
   sqlite3_stmt *s, *h;
   int rc = 0, found = 0;
 
-  if (prep(n, "SELECT en, creator, min(key), count(*) FROM vkeys WHERE subj=?1 AND ok GROUP BY en, creator"
-              " ORDER BY en DESC, creator DESC", &s))
+  if (prep(n, "SELECT en, creator, min(key), count(*) FROM vkeys WHERE subj=?1 AND ok AND trusted"
+              " GROUP BY en, creator ORDER BY en DESC, creator DESC", &s))
     return KR_EDB;
-  if (prep(n, "SELECT reader FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3", &h)) {
+  if (prep(n, "SELECT reader, origin FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3", &h)) {
     sqlite3_finalize(s);
     return KR_EDB;
   }
@@ -609,7 +641,9 @@ static int usable_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, uint64_
     sqlite3_bind_int64(h, 2, sqlite3_column_int64(s, 0));
     sqlite3_bind_blob(h, 3, c, KR_NODE_LEN, SQLITE_STATIC);
     while (ok && sqlite3_step(h) == SQLITE_ROW)
-      if (!readers_has(rs, sqlite3_column_blob(h, 0))) ok = 0;
+      if (vouches(n, rs, sqlite3_column_blob(h, 1), sqlite3_column_bytes(h, 1), c) &&
+          !readers_has(rs, sqlite3_column_blob(h, 0)))
+        ok = 0;
     if (!ok) continue;
     *en = (uint64_t)sqlite3_column_int64(s, 0);
     memcpy(creator, c, KR_NODE_LEN);
@@ -625,8 +659,8 @@ static int store_key(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *c
                      const uint8_t *key, kr_hlc got)
 {
   sqlite3_stmt *s;
-  if (prep(n, "INSERT OR IGNORE INTO vkeys(subj,en,creator,key,got,ok) VALUES(?1,?2,?3,?4,?5,1)",
-           &s))
+  if (prep(n, "INSERT OR IGNORE INTO vkeys(subj,en,creator,key,got,ok,trusted)"
+              " VALUES(?1,?2,?3,?4,?5,1,1)", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)en);
@@ -721,6 +755,13 @@ static int key_op(kr_node *n, oplist *l, const uint8_t *subject, uint64_t en,
   return 0;
 }
 
+/* The keys of sn (?1) this node sends to readers: every key that opened a
+ * group, all keys of an epoch if it holds several (one may be another
+ * node's, sealed as that epoch's key: the reader tries each), but never
+ * one sealed to it as an epoch of its own (?2) that it did not make. */
+#define SENDABLE_KEYS "SELECT en, creator, key FROM vkeys WHERE subj=?1 AND ok AND" \
+                      " (trusted OR creator<>?2)"
+
 /* A grant in this very change makes its recipients readers: the keys of
  * every epoch this node holds of sn go to each new one in the same change
  * (before: the readers before it). */
@@ -752,9 +793,9 @@ static int grant_keys(kr_node *n, sqlite3_int64 sn, const kr_op *ops, size_t cou
     sqlite3_finalize(s);
   }
   if (rc || !add.n) goto out;
-  if (prep(n, "SELECT en, creator, min(key) FROM vkeys WHERE subj=?1 AND ok GROUP BY en, creator"
-              " HAVING count(*)=1", &s)) { rc = KR_EDB; goto out; }
+  if (prep(n, SENDABLE_KEYS, &s)) { rc = KR_EDB; goto out; }
   sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
   while (!rc && kr__step(s, &rc))
     for (size_t k = 0; k < add.n && !rc; k++)
       rc = key_op(n, l, ops[0].subject, (uint64_t)sqlite3_column_int64(s, 0),
@@ -910,18 +951,18 @@ static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
   sqlite3_finalize(s);
   if (rc) return rc;
   if ((rc = readers_of(n, sn, &rs))) return rc;
-  if (prep(n, "SELECT en, creator, min(key) FROM vkeys WHERE subj=?1 AND ok GROUP BY en, creator"
-              " HAVING count(*)=1", &s)) {
+  if (prep(n, SENDABLE_KEYS, &s)) {
     free(rs.r);
     return KR_EDB;
   }
-  if (prep(n, "SELECT 1 FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3 AND reader=?4 AND"
-              " hlc>=?5 UNION ALL SELECT 1 WHERE ?3=?4", &h)) {
+  if (prep(n, "SELECT origin FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3 AND reader=?4 AND"
+              " hlc>=?5 UNION ALL SELECT ?3 WHERE ?3=?4", &h)) {
     sqlite3_finalize(s);
     free(rs.r);
     return KR_EDB;
   }
   sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
   while (!rc && kr__step(s, &rc)) {
     if (sqlite3_column_bytes(s, 1) != KR_NODE_LEN || sqlite3_column_bytes(s, 2) != KR_KEY_LEN)
       continue;
@@ -934,7 +975,10 @@ static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
       sqlite3_bind_blob(h, 3, sqlite3_column_blob(s, 1), KR_NODE_LEN, SQLITE_STATIC);
       sqlite3_bind_blob(h, 4, rs.r[k].node, KR_NODE_LEN, SQLITE_STATIC);
       sqlite3_bind_int64(h, 5, (sqlite3_int64)rs.r[k].since);
-      has = sqlite3_step(h) == SQLITE_ROW;
+      has = 0;
+      while (!has && sqlite3_step(h) == SQLITE_ROW)
+        has = vouches(n, &rs, sqlite3_column_blob(h, 0), sqlite3_column_bytes(h, 0),
+                      sqlite3_column_blob(s, 1));
       if (!has)
         rc = key_op(n, l, subject, (uint64_t)sqlite3_column_int64(s, 0), sqlite3_column_blob(s, 1),
                     sqlite3_column_blob(s, 2), rs.r[k].node);

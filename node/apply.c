@@ -604,7 +604,7 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, sqlite
       if (opened) dirty[(*ndirty)++] = sn;
       break;
     case KR_OP_KEY:
-      if ((rc = kr__key_op(n, sn, op, c->hlc, chg, i))) return rc;
+      if ((rc = kr__key_op(n, sn, op, c->origin, c->hlc, chg, i))) return rc;
       break;
     default:
       if ((rc = kr__apply_op(n, sn, op, &st, tag, c->seq))) return rc;
@@ -1008,8 +1008,8 @@ static int rebuild(kr_node *n)
       rc = kr__group_apply(n, sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 7), st.origin,
                            seq, st.hlc, (uint32_t)sqlite3_column_int(s, 3), &op, &opened);
     } else if (op.type == KR_OP_KEY) {
-      rc = kr__key_op(n, sqlite3_column_int64(s, 5), &op, st.hlc, sqlite3_column_int64(s, 7),
-                      (uint32_t)sqlite3_column_int(s, 3));
+      rc = kr__key_op(n, sqlite3_column_int64(s, 5), &op, st.origin, st.hlc,
+                      sqlite3_column_int64(s, 7), (uint32_t)sqlite3_column_int(s, 3));
     } else {
       rc = kr__apply_op(n, sqlite3_column_int64(s, 5), &op, &st, tag, seq);
     }
