@@ -806,6 +806,34 @@ out:
   return rc;
 }
 
+/* The number of a new epoch of sn made here: one higher than any epoch of
+ * sn a reader made (rs: the readers and this node) that this node knows
+ * from the reader itself (a key it sent, or its key op); a non-reader
+ * cannot push it up. Should a reader have pushed it past KR_EPOCH_MAX,
+ * one higher than this node's own epochs: (en, this node) stays unique. */
+static int new_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, uint64_t *en)
+{
+  sqlite3_stmt *s;
+  uint64_t max = 0, own = 0;
+  int rc = 0;
+
+  if (prep(n, "SELECT en, creator FROM vkeys WHERE subj=?1 AND trusted UNION"
+              " SELECT en, creator FROM keyops WHERE subj=?1 AND origin=creator", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  while (kr__step(s, &rc)) {
+    uint64_t e = (uint64_t)sqlite3_column_int64(s, 0);
+    const uint8_t *c = sqlite3_column_blob(s, 1);
+    if (sqlite3_column_bytes(s, 1) != KR_NODE_LEN || !readers_has(rs, c)) continue;
+    if (e > max) max = e;
+    if (e > own && memcmp(c, kr_node_id(n), KR_NODE_LEN) == 0) own = e;
+  }
+  sqlite3_finalize(s);
+  if (rc) return rc;
+  *en = max + 1 <= KR_EPOCH_MAX ? max + 1 : own + 1;
+  return *en <= KR_EPOCH_MAX ? 0 : KR_ETOOBIG;
+}
+
 typedef struct {
   size_t at;                 /* place of the GROUP op in the outer list */
   size_t first, count;       /* its ops in the input */
@@ -879,12 +907,7 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
       if (have < 0) { rc = have; free(rs.r); break; }
       if (!have) {
         /* A new epoch: its key to every reader but this node. */
-        sqlite3_stmt *s;
-        if (prep(n, "SELECT max(en) FROM (SELECT en FROM vkeys WHERE subj=?1 UNION ALL"
-                    " SELECT en FROM keyops WHERE subj=?1)", &s)) { rc = KR_EDB; free(rs.r); break; }
-        sqlite3_bind_int64(s, 1, sn);
-        en = sqlite3_step(s) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) + 1 : 1;
-        sqlite3_finalize(s);
+        if ((rc = new_epoch(n, sn, &rs, &en))) { free(rs.r); break; }
         memcpy(creator, kr_node_id(n), KR_NODE_LEN);
         randombytes_buf(p->key, KR_KEY_LEN);
         if ((rc = store_key(n, sn, en, creator, p->key, hlc))) { free(rs.r); break; }
