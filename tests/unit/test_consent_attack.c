@@ -624,16 +624,18 @@ static void retracted_grant(void)
 }
 
 /*
- * 9. Epoch numbers near the top: M's key op names an epoch 2^63 - 1 of V
- * (of its own). A withdraws C, so A's next write needs a new epoch,
- * numbered one higher than any A knows. A must still read what it wrote,
- * and so must B (a reader).
+ * 9. Epoch numbers near the top. Numbers past 2^63 - 1 do not fit the
+ * store's columns: a key op naming one made A's next epoch overflow (A no
+ * longer read what it wrote). Now no op may name an epoch past
+ * KR_EPOCH_MAX; M (no reader) and B (a reader) name that one, A withdraws
+ * C, and A's next write makes a new epoch all the same: A and B read it.
  */
 static void epoch_overflow(void)
 {
   kr_node *n[4], *a, *b, *c, *m;
   uint8_t v[16], junk[32], s1[80];
   kr_op op;
+  kr_buf x;
   char buf[64];
 
   net(n, 4, "ovf");
@@ -645,8 +647,15 @@ static void epoch_overflow(void)
   grant(a, v, "matching", kr_node_id(c));
   syncall(n, 4);
   memset(junk, 0x44, sizeof junk);
+  kr_buf_init(&x, KR_CHANGE_MAX);
   op = key_op(v, UINT64_C(0x7fffffffffffffff), kr_node_id(m), kr_node_id(m), junk, s1);
+  CHECK(kr_change_build(kr_node_secret_key(m), 99, 1, &op, 1, &x) != 0);
+  op.epoch = KR_EPOCH_MAX + 1;
+  CHECK(kr_change_build(kr_node_secret_key(m), 99, 1, &op, 1, &x) != 0);
+  op.epoch = KR_EPOCH_MAX;
   forge(m, &op, 1, 0);
+  op = key_op(v, KR_EPOCH_MAX, kr_node_id(b), kr_node_id(a), junk, s1);
+  forge(b, &op, 1, 0);
   syncall(n, 4);
   withdraw(a, v, "matching", kr_node_id(c));
   CHECK_EQ(set_city(a, v, "Urk"), 0);
@@ -655,6 +664,7 @@ static void epoch_overflow(void)
   CHECK(strcmp(city(b, v, buf, sizeof buf), "Urk") == 0);
   CHECK_EQ(reads(c, v, ""), 0);
   CHECK(check_same_digest(a, b));
+  kr_buf_free(&x);
   closeall(n, 4);
 }
 
