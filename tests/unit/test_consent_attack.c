@@ -597,20 +597,33 @@ static void concurrent_new_epoch(void)
  * 8. Retraction: C (a reader by consent) grants B; A removes C without
  * having seen that grant (its removal cuts C's change off). B read V by
  * that grant; once B learns the removal it takes the grant back, and is
- * no reader of V.
+ * no reader of V. What B reads by changes that still count stays: W
+ * (consent to B from A) and U (registered by C before its removal, with
+ * consent to B).
  */
+static int lost_one(void *ctx, const kr_access_loss *l)
+{
+  (void)l;
+  ++*(int *)ctx;
+  return 0;
+}
+
 static void retracted_grant(void)
 {
   kr_node *n[3], *a, *b, *c;
-  uint8_t v[16];
+  uint8_t v[16], w[16], u[16];
+  int lost = 0;
 
   net(n, 3, "ret");
   a = n[0];
   b = n[1];
   c = n[2];
   add(a, v, "Hein Teruggedraaid", kr_node_id(c), 0);
+  add(a, w, "Wim Blijft", kr_node_id(b), 0);
+  add(c, u, "Ugo Van C", kr_node_id(b), 0);
   syncall(n, 3);
   CHECK_EQ(reads(c, v, "Hein Teruggedraaid"), 1);
+  CHECK_EQ(reads(b, u, "Ugo Van C"), 1);
   REQUIRE(kr_node_expel(a, kr_node_id(c), "test: removed") == 0);
   grant(c, v, "matching", kr_node_id(b));           /* C has not seen its removal */
   check_sync(c, b);
@@ -618,6 +631,12 @@ static void retracted_grant(void)
   check_sync(a, b);                                  /* the removal: C's grant is cut off */
   CHECK_EQ(reads(b, v, ""), 0);
   CHECK_EQ(nkeys(b, v), 0);
+  CHECK_EQ(reads(b, w, "Wim Blijft"), 1);
+  CHECK_EQ(reads(b, u, "Ugo Van C"), 1);
+  kr_node_access_lost(b, lost_one, &lost);
+  CHECK_EQ(lost, 1);
+  kr_node_tidy(b);
+  CHECK(!files_hold(b, "Teruggedraaid"));
   check_sync(b, a);
   CHECK(check_same_digest(a, b));
   closeall(n, 3);
