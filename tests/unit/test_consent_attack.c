@@ -778,6 +778,139 @@ static void erasure_keys(void)
   closeall(n, 3);
 }
 
+/*
+ * 12. Honest: a consent recorded after its end date (a paper form entered
+ * late, "until" already past). The recipient is no reader, yet the grant's
+ * change carries it the keys, stamped after the expiry.
+ */
+static void expired_when_granted(void)
+{
+  kr_node *n[3], *a, *b;
+  uint8_t v[16];
+  kr_txn *t;
+
+  net(n, 3, "exp");
+  a = n[0];
+  b = n[1];
+  REQUIRE(kr_txn_begin(a, &t) == 0);
+  kr_txn_new_subject(t, v);
+  REQUIRE(kr_txn_set(t, v, KR_F_NAME, "Olga Verlopen", NULL) == 0);
+  REQUIRE(kr_txn_grant(t, v, "matching", kr_node_id(b), KR_METHOD_PAPER, "v1", "2025-12-01",
+                       NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  syncall(n, 3);
+  CHECK_EQ(kr_node_release_held(b), 0);
+  CHECK_EQ(reads(b, v, ""), 0);
+  CHECK_EQ(okkeys(b, v), 0);
+  closeall(n, 3);
+}
+
+/*
+ * 13. Honest: consent for an organisation recorded before it is admitted
+ * (its node id is known from its join request). Once admitted it is a
+ * reader of V; a reader must send it the keys.
+ */
+static void grant_before_admission(void)
+{
+  kr_node *n[2], *a, *d;
+  uint8_t v[16], netid[16], founder[32];
+
+  net(n, 2, "adm");
+  a = n[0];
+  kr_node_network(a, netid, founder);
+  REQUIRE(kr_node_create_joining(check_path("adm-d"), "Org D", "buurtteam", netid, founder, &d) ==
+          0);
+  check_same_clock(d, a);
+  add(a, v, "Piet Vooraf", kr_node_id(d), 0);
+  REQUIRE(check_admit(a, kr_node_id(d), "Org D", "buurtteam", 91) == 0);
+  check_sync(a, d);
+  CHECK_EQ(reads(d, v, "Piet Vooraf"), 1);
+  kr_node_close(d);
+  closeall(n, 2);
+}
+
+/*
+ * 14. A member that may not read V withdraws B's consent, in a group of
+ * its own epoch sealed to A only: A takes B for no reader any more, and
+ * B, an honest reader, does not read what A writes next.
+ */
+static void forged_withdrawal(void)
+{
+  kr_node *n[3], *a, *b, *m;
+  uint8_t v[16], key[32], s1[80];
+  kr_op ops[2], in;
+  kr_buf box;
+
+  net(n, 3, "fwd");
+  a = n[0];
+  b = n[1];
+  m = n[2];
+  add(a, v, "Quinten Ingetrokken", kr_node_id(b), 0);
+  syncall(n, 3);
+  kr_buf_init(&box, KR_CHANGE_MAX);
+  randombytes_buf(key, sizeof key);
+  ops[0] = key_op(v, 9, kr_node_id(m), kr_node_id(a), key, s1);
+  memset(&in, 0, sizeof in);
+  in.type = KR_OP_WITHDRAW;
+  memcpy(in.subject, v, 16);
+  in.purpose = "matching";
+  memcpy(in.recipient, kr_node_id(b), 32);
+  in.method = KR_METHOD_VERBAL;
+  in.text_version = "";
+  ops[1] = group_op(m, v, 9, kr_node_id(m), key, &in, 1, 1, &box);
+  forge(m, ops, 2, 0);
+  syncall(n, 3);
+  REQUIRE(set_city(a, v, "Hoorn") == 0);
+  syncall(n, 3);
+  CHECK_EQ(reads(b, v, "Quinten Ingetrokken"), 1);
+  {
+    char buf[64];
+    CHECK(strcmp(city(b, v, buf, sizeof buf), "Hoorn") == 0);
+  }
+  kr_buf_free(&box);
+  closeall(n, 3);
+}
+
+/*
+ * 15. A reader seals V's keys to a member no consent names (a mistake, a
+ * bug, or on purpose): that member shows V, and holds it in its files,
+ * though it is no reader.
+ */
+static void key_without_consent(void)
+{
+  kr_node *n[3], *a, *e;
+  uint8_t v[16], netid[16], founder[32];
+  kr_op op;
+
+  net(n, 3, "kwc");
+  a = n[0];
+  e = n[2];
+  add(a, v, "Rosa Zonder", NULL, 0);
+  syncall(n, 3);
+  /* A seals its key of (1, A) to E: read from A's own store */
+  {
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    char path[4096];
+    uint8_t key[32], sealed[80];
+    snprintf(path, sizeof path, "%s/kring.db", kr_node_home(a));
+    REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT key FROM vkeys", -1, &s, NULL) == SQLITE_OK);
+    REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+    memcpy(key, sqlite3_column_blob(s, 0), 32);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    op = key_op(v, 1, kr_node_id(a), kr_node_id(e), key, sealed);
+    forge(a, &op, 1, 0);
+  }
+  kr_node_network(a, netid, founder);
+  syncall(n, 3);
+  CHECK_EQ(reads(e, v, ""), 0);
+  kr_node_tidy(e);
+  CHECK(!files_hold(e, "Rosa Zonder"));
+  closeall(n, 3);
+}
+
 int main(int argc, char **argv)
 {
   static const struct { const char *name; void (*fn)(void); } all[] = {
@@ -793,6 +926,10 @@ int main(int argc, char **argv)
     {"epoch_overflow", epoch_overflow},
     {"odd_orders", odd_orders},
     {"erasure_keys", erasure_keys},
+    {"expired_when_granted", expired_when_granted},
+    {"grant_before_admission", grant_before_admission},
+    {"forged_withdrawal", forged_withdrawal},
+    {"key_without_consent", key_without_consent},
   };
   REQUIRE(sodium_init() >= 0);
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
