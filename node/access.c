@@ -775,11 +775,15 @@ static int grant_keys(kr_node *n, sqlite3_int64 sn, const kr_op *ops, size_t cou
 {
   readers add = {NULL, 0};
   sqlite3_stmt *s;
+  char day[11];
   int rc = 0;
 
   if (l->n >= SEAL_KEYS_MAX) return 0;       /* kr__finish sends the rest */
+  kr_node_today(n, day);
   for (size_t i = 0; i < count && !rc; i++) {
     if (ops[i].type != KR_OP_GRANT) continue;
+    /* a consent recorded after its end date makes no reader */
+    if (ops[i].until && ops[i].until[0] && strcmp(ops[i].until, day) < 0) continue;
     if (prep(n, "SELECT node FROM members WHERE org IS NOT NULL AND cutoff IS NULL AND"
                 " (?1 IS NULL OR node=?1)", &s)) { rc = KR_EDB; break; }
     if (!ops[i].recipient_all) sqlite3_bind_blob(s, 1, ops[i].recipient, KR_NODE_LEN, SQLITE_STATIC);
@@ -1062,8 +1066,10 @@ int kr__finish(kr_node *n, kr_buf *wire)
   removed = am_removed(n);
   if (!rc && n->memb_changed)
     rc = touch_query(n, removed ? "SELECT DISTINCT subj FROM vkeys"
-                                : "SELECT DISTINCT c.subj FROM consent_ops c WHERE c.recipient=x''"
-                                  " AND EXISTS (SELECT 1 FROM vkeys k WHERE k.subj=c.subj AND k.ok)");
+                                : "SELECT DISTINCT c.subj FROM consent_ops c WHERE c.is_grant AND"
+                                  " (c.recipient=x'' OR NOT EXISTS (SELECT 1 FROM keyops o WHERE"
+                                  " o.subj=c.subj AND o.reader=c.recipient)) AND EXISTS (SELECT 1"
+                                  " FROM vkeys k WHERE k.subj=c.subj AND k.ok)");
   n->memb_changed = 0;
   t = (sqlite3_int64 *)n->touched.id;
   nt = n->touched.n;
