@@ -130,6 +130,28 @@ static int count_keys(kr_node *n, const uint8_t v[16], int only_ok)
   return k;
 }
 
+/* How many key ops of v n has sealed to node to (n's own store): a hostile
+ * node need not run kring's code, what it was sent is what it can read. */
+static int gave_keys(kr_node *n, const uint8_t v[16], const uint8_t *to)
+{
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  char path[4096];
+  int k = 0;
+  snprintf(path, sizeof path, "%s/kring.db", kr_node_home(n));
+  REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM keyops k JOIN subjects s ON s.n=k.subj"
+                                 " WHERE s.id=?1 AND k.reader=?2 AND k.origin=?3", -1, &s,
+                             NULL) == SQLITE_OK);
+  sqlite3_bind_blob(s, 1, v, 16, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 2, to, 32, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 3, kr_node_id(n), 32, SQLITE_STATIC);
+  if (sqlite3_step(s) == SQLITE_ROW) k = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return k;
+}
+
 /* 1 when n's files (kring.db, its WAL) hold needle. */
 static int files_hold(kr_node *n, const char *needle)
 {
@@ -287,6 +309,7 @@ static void backdated_register(void)
 
   CHECK_EQ(reads(m, v, ""), 0);                      /* M never reads V */
   CHECK_EQ(nkeys(m, v), 0);
+  CHECK_EQ(gave_keys(a, v, kr_node_id(m)) + gave_keys(b, v, kr_node_id(m)), 0);
   CHECK(strcmp(city(a, v, buf, sizeof buf), "Zwolle") == 0);   /* A reads B's edit */
   {
     find_reader f = {kr_node_id(a), 0};
@@ -321,6 +344,7 @@ static void forged_consent(void)
   ops[1] = group_op(m, v, 9, kr_node_id(m), key, &in, 1, 1, &box);
   forge(m, ops, 2, 0);
   syncall(n, 3);
+  CHECK_EQ(gave_keys(a, v, kr_node_id(m)), 0);     /* M need not run kring's code */
   CHECK_EQ(reads(m, v, ""), 0);
   CHECK_EQ(nkeys(m, v), 0);
   kr_buf_free(&box);
@@ -911,6 +935,50 @@ static void key_without_consent(void)
   closeall(n, 3);
 }
 
+/*
+ * 16. Honest: a re-grant, and a key that comes ahead of it. A withdraws
+ * B's consent (B forgets V); C writes V under a new epoch (2, C); A, not
+ * yet holding (2, C), grants B again, and C, once it sees that, seals
+ * (2, C) to B. B gets C's key first (no consent in force: deleted again),
+ * then A's grant: B reads V again, C's write included.
+ */
+static void regrant_recovers(void)
+{
+  kr_node *n[3], *a, *b, *c;
+  uint8_t v[16];
+  uint64_t s0, s1;
+  char buf[64];
+  int lost = 0;
+
+  net(n, 3, "rgr");
+  a = n[0];
+  b = n[1];
+  c = n[2];
+  add(a, v, "Sara Terug", kr_node_id(b), 0);
+  grant(a, v, "matching", kr_node_id(c));
+  syncall(n, 3);
+  withdraw(a, v, "matching", kr_node_id(b));
+  check_sync(a, b);
+  check_sync(a, c);
+  CHECK_EQ(reads(b, v, ""), 0);
+  REQUIRE(kr_node_max_seq(c, kr_node_id(c), &s0) == 0);
+  REQUIRE(set_city(c, v, "Sneek") == 0);            /* (2, C): B is no reader */
+  grant(a, v, "matching", kr_node_id(b));           /* A lacks (2, C) */
+  check_sync(a, c);                                  /* C seals (2, C) to B */
+  REQUIRE(kr_node_max_seq(c, kr_node_id(c), &s1) == 0);
+  CHECK(s1 > s0 + 1);
+  for (uint64_t q = s0 + 1; q <= s1; q++) apply_seq(b, c, q);
+  CHECK_EQ(reads(b, v, ""), 0);
+  check_sync(a, b);                                  /* the grant */
+  CHECK_EQ(reads(b, v, "Sara Terug"), 1);
+  CHECK(strcmp(city(b, v, buf, sizeof buf), "Sneek") == 0);
+  kr_node_access_lost(b, lost_one, &lost);
+  CHECK_EQ(lost, 1);
+  syncall(n, 3);
+  CHECK_EQ(reads(b, v, "Sara Terug"), 1);
+  closeall(n, 3);
+}
+
 int main(int argc, char **argv)
 {
   static const struct { const char *name; void (*fn)(void); } all[] = {
@@ -930,6 +998,7 @@ int main(int argc, char **argv)
     {"grant_before_admission", grant_before_admission},
     {"forged_withdrawal", forged_withdrawal},
     {"key_without_consent", key_without_consent},
+    {"regrant_recovers", regrant_recovers},
   };
   REQUIRE(sodium_init() >= 0);
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
