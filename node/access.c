@@ -301,11 +301,11 @@ static int mine_cb(void *ctx, const uint8_t *rcpt, kr_consent_state st, kr_hlc g
 }
 
 /* Delete what this node knows of sn in plain text, and its keys of sn;
- * note it for kring log and status. The sealed groups stay. Keys that came
- * after what ended the access (after, 0 for none) and have opened nothing
- * yet stay too: they may be for a grant still on its way (a key that opens
- * nothing is no key of sn at all), and count once they open a group. */
-static int lose_access(kr_node *n, sqlite3_int64 sn, const char *why, kr_hlc after)
+ * note it for kring log and status. The sealed groups stay, and so do the
+ * key ops sealed to this node (every node relays them): should a grant
+ * make it a reader again, it opens them again (recover). why NULL: not
+ * noted again (a key that came after the loss, deleted too). */
+static int lose_access(kr_node *n, sqlite3_int64 sn, const char *why)
 {
   static const char *const sql[] = {
     "DELETE FROM vol_fts WHERE rowid=?1",
@@ -315,15 +315,14 @@ static int lose_access(kr_node *n, sqlite3_int64 sn, const char *why, kr_hlc aft
     "DELETE FROM consent_observed WHERE subj=?1",
     "DELETE FROM consent_ops WHERE subj=?1",
     "DELETE FROM bad_groups WHERE chg IN (SELECT chg FROM ops WHERE subj=?1)",
-    "DELETE FROM vkeys WHERE subj=?1 AND (ok OR ?2=0 OR got<=?2)",
+    "DELETE FROM vkeys WHERE subj=?1",
     "INSERT INTO access(subject, at, why) SELECT id, ?2, ?3 FROM subjects WHERE n=?1",
   };
-  for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+  for (size_t i = 0; i < sizeof sql / sizeof sql[0] - !why; i++) {
     sqlite3_stmt *s;
     int rc;
     if (prep(n, sql[i], &s)) return KR_EDB;
     sqlite3_bind_int64(s, 1, sn);
-    if (sqlite3_bind_parameter_count(s) == 2) sqlite3_bind_int64(s, 2, (sqlite3_int64)after);
     if (sqlite3_bind_parameter_count(s) >= 3) {
       sqlite3_bind_int64(s, 2, (sqlite3_int64)kr_node_now_ms(n));
       sqlite3_bind_text(s, 3, why, -1, SQLITE_STATIC);
@@ -334,32 +333,50 @@ static int lose_access(kr_node *n, sqlite3_int64 sn, const char *why, kr_hlc aft
   return 0;
 }
 
-/* Does this node still read sn? If it holds keys of sn but is no longer a
- * reader, and what ended its access is later than the last key it got
- * (else the key came ahead of the grant that makes it a reader), it
- * forgets sn. */
+static int recover(kr_node *n, sqlite3_int64 sn);
+
+/*
+ * Does this node still read sn? If it holds keys of sn but no consent in
+ * force names it (as far as it reads sn's consent), and it is not the
+ * registrar, it forgets sn: its plain text and its keys. Whatever the
+ * stamps of its keys: a reader that has not yet seen a withdrawal still
+ * seals new epochs to the former reader, stamped after it; and a reader
+ * may send a key ahead of the grant that makes this node a reader (from
+ * another node). Such a key is deleted too, and opened again from its
+ * key op (every node keeps and relays it) once the grant is read: every
+ * grant carries, in its own change, the keys its recipient needs to read
+ * it (recover).
+ */
 static int check_mine(kr_node *n, sqlite3_int64 sn, int removed)
 {
   sqlite3_stmt *s;
-  kr_hlc got;
   uint8_t reg[KR_NODE_LEN];
   mine x = {0, 0, 0};
   int rc, has;
 
-  /* only keys that opened a group count: a key op may carry any 32 bytes,
-   * and one stamped late would otherwise outlast every withdrawal */
-  if (prep(n, "SELECT count(*), max(CASE WHEN ok THEN got END) FROM vkeys WHERE subj=?1", &s))
-    return KR_EDB;
+  if (prep(n, "SELECT 1 FROM vkeys WHERE subj=?1 LIMIT 1", &s)) return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
-  has = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 0) > 0;
-  got = has ? (kr_hlc)sqlite3_column_int64(s, 1) : 0;
+  has = sqlite3_step(s) == SQLITE_ROW;
   sqlite3_finalize(s);
   if (!has) return 0;
-  if (removed) return lose_access(n, sn, "this node was removed from the network", 0);
+  if (removed) return lose_access(n, sn, "this node was removed from the network");
   if (registrar(n, sn, reg) == 1 && memcmp(reg, kr_node_id(n), KR_NODE_LEN) == 0) return 0;
+  /* a node that registered sn itself reads it, whoever else claims to
+   * have registered it earlier */
+  if (prep(n, "SELECT 1 FROM ops p JOIN changes c ON c.n=p.chg JOIN origins o ON o.n=c.origin"
+              " WHERE p.subj=?1 AND p.type=12 AND o.key=?2 LIMIT 1", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+  has = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_finalize(s);
+  if (has) return 0;
   if ((rc = each_register(n, sn, kr_node_id(n), mine_cb, &x))) return rc;
-  if (x.reader || x.lost <= got) return 0;
-  return lose_access(n, sn, x.expired ? "consent expired" : "consent withdrawn", x.lost);
+  if (x.reader) return recover(n, sn);
+  /* no consent in force names it: a key came without one (a reader that
+   * has not seen a withdrawal, another reader's key ahead of the grant, a
+   * reader's mistake); forgotten at once, noted only when consent ended */
+  return lose_access(n, sn, !x.lost ? NULL : x.expired ? "consent expired" : "consent withdrawn");
 }
 
 /* ---- keys ---------------------------------------------------------------- */
@@ -595,6 +612,59 @@ static int reopen(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t plac
   }
   sqlite3_finalize(s);
   if (!rc && any) rc = kr__fts_refresh(n, sn);
+  return rc;
+}
+
+/* A reader again: open the key ops sealed to this node whose epoch it
+ * holds no key of (deleted when its access ended), and the groups they
+ * open. */
+static int recover(kr_node *n, sqlite3_int64 sn)
+{
+  sqlite3_stmt *s;
+  int rc = 0, any = 0;
+
+  if (prep(n, "SELECT 1 FROM keyops k WHERE k.subj=?1 AND k.reader=?2 AND NOT EXISTS (SELECT 1"
+              " FROM vkeys v WHERE v.subj=k.subj AND v.en=k.en AND v.creator=k.creator) LIMIT 1",
+           &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+  any = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_finalize(s);
+  if (!any) return 0;
+  any = 0;
+  if (prep(n, "SELECT p.body, c.hlc, o.key, c.n, p.idx FROM ops p JOIN changes c ON c.n=p.chg"
+              " JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type=11 AND p.body IS NOT"
+              " NULL", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  while (!rc && kr__step(s, &rc)) {
+    kr_op op;
+    void *mem = NULL;
+    sqlite3_stmt *v;
+    int held = 1;
+    if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &op, &mem) ||
+        op.type != KR_OP_KEY || memcmp(op.member, kr_node_id(n), KR_NODE_LEN) != 0 ||
+        sqlite3_column_bytes(s, 2) != KR_NODE_LEN) {
+      free(mem);
+      continue;
+    }
+    if (!prep(n, "SELECT 1 FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3", &v)) {
+      sqlite3_bind_int64(v, 1, sn);
+      sqlite3_bind_int64(v, 2, (sqlite3_int64)op.epoch);
+      sqlite3_bind_blob(v, 3, op.creator, KR_NODE_LEN, SQLITE_STATIC);
+      held = sqlite3_step(v) == SQLITE_ROW;
+      sqlite3_finalize(v);
+    }
+    if (!held) {
+      rc = kr__key_op(n, sn, &op, sqlite3_column_blob(s, 2), (kr_hlc)sqlite3_column_int64(s, 1),
+                      sqlite3_column_int64(s, 3), (uint32_t)sqlite3_column_int64(s, 4));
+      any = 1;
+    }
+    free(mem);
+  }
+  sqlite3_finalize(s);
+  if (!rc && any) rc = reopen(n, sn, INT64_MAX, 0);
   return rc;
 }
 
@@ -1071,8 +1141,11 @@ int kr__finish(kr_node *n, kr_buf *wire)
                                   " o.subj=c.subj AND o.reader=c.recipient)) AND EXISTS (SELECT 1"
                                   " FROM vkeys k WHERE k.subj=c.subj AND k.ok)");
   n->memb_changed = 0;
+  /* the list is taken: what is touched from here on (keys recovered,
+   * groups reopened) is checked already */
   t = (sqlite3_int64 *)n->touched.id;
   nt = n->touched.n;
+  memset(&n->touched, 0, sizeof n->touched);
   if (nt) qsort(t, nt, sizeof *t, cmp_i64);
   for (size_t i = 0; i < nt && !rc; i++) {
     if (i && t[i] == t[i - 1]) continue;
@@ -1080,7 +1153,9 @@ int kr__finish(kr_node *n, kr_buf *wire)
     if ((rc = check_mine(n, t[i], removed))) break;
     if (!removed) rc = issue(n, t[i], &l);
   }
+  free(t);
   n->touched.n = 0;
+  n->reopen.n = 0;
   /* The keys go out in changes of this node's own. */
   for (size_t at = 0; !rc && at < l.n; at += 2000) {
     size_t k = l.n - at < 2000 ? l.n - at : 2000;
