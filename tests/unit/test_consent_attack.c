@@ -5,6 +5,7 @@
  * changes of its own (signed with its key, applied to its own store first
  * so that its later changes follow them) and syncs them like any change.
  */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -979,6 +980,68 @@ static void regrant_recovers(void)
   closeall(n, 3);
 }
 
+/*
+ * 17. After a withdrawal, B's files hold V's old groups (every node relays
+ * them) and the key ops sealed to B (the same): whoever holds B's files
+ * and its node key opens them again, name and all. "Deletes its copy of
+ * the key" holds for the vkeys table only.
+ */
+static void files_still_open(void)
+{
+  kr_node *n[2], *a, *b;
+  uint8_t v[16], netid[16], founder[32];
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  char path[4096];
+  uint8_t keys[8][32];
+  int nk = 0, found = 0;
+
+  net(n, 2, "fso");
+  a = n[0];
+  b = n[1];
+  add(a, v, "Teun Terugvindbaar", kr_node_id(b), 0);
+  syncall(n, 2);
+  withdraw(a, v, "matching", kr_node_id(b));
+  syncall(n, 2);
+  CHECK_EQ(reads(b, v, ""), 0);
+  kr_node_network(b, netid, founder);
+  snprintf(path, sizeof path, "%s/kring.db", kr_node_home(b));
+  REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT p.body FROM ops p WHERE p.type=11 AND p.body IS NOT NULL",
+                             -1, &s, NULL) == SQLITE_OK);
+  while (sqlite3_step(s) == SQLITE_ROW && nk < 8) {
+    kr_op op;
+    void *mem = NULL;
+    if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &op, &mem) == 0 &&
+        memcmp(op.member, kr_node_id(b), 32) == 0 &&
+        kr_key_open(op.box, kr_node_secret_key(b), keys[nk]) == 0)
+      nk++;
+    free(mem);
+  }
+  sqlite3_finalize(s);
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT p.body, p.idx, c.seq, o.key FROM ops p JOIN changes c ON"
+                                 " c.n=p.chg JOIN origins o ON o.n=c.origin WHERE p.type=10 AND"
+                                 " p.body IS NOT NULL", -1, &s, NULL) == SQLITE_OK);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    kr_op g;
+    void *mem = NULL;
+    kr_buf p;
+    kr_buf_init(&p, KR_CHANGE_MAX);
+    if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &g, &mem) == 0)
+      for (int k = 0; k < nk; k++)
+        if (kr_group_open(keys[k], netid, sqlite3_column_blob(s, 3),
+                          (uint64_t)sqlite3_column_int64(s, 2), (uint32_t)sqlite3_column_int(s, 1),
+                          &g, &p) == 0 && memmem(p.data, p.len, "Terugvindbaar", 13))
+          found = 1;
+    kr_buf_free(&p);
+    free(mem);
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  CHECK(!found);
+  closeall(n, 2);
+}
+
 int main(int argc, char **argv)
 {
   static const struct { const char *name; void (*fn)(void); } all[] = {
@@ -999,6 +1062,7 @@ int main(int argc, char **argv)
     {"forged_withdrawal", forged_withdrawal},
     {"key_without_consent", key_without_consent},
     {"regrant_recovers", regrant_recovers},
+    {"files_still_open", files_still_open},
   };
   REQUIRE(sodium_init() >= 0);
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
