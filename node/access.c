@@ -372,7 +372,13 @@ static int check_mine(kr_node *n, sqlite3_int64 sn, int removed)
   sqlite3_finalize(s);
   if (has) return 0;
   if ((rc = each_register(n, sn, kr_node_id(n), mine_cb, &x))) return rc;
-  if (x.reader) return recover(n, sn);
+  if (x.reader) {
+    /* the groups recovered keys open may hold consent too: read it again */
+    if ((rc = recover(n, sn)) <= 0) return rc;
+    memset(&x, 0, sizeof x);
+    if ((rc = each_register(n, sn, kr_node_id(n), mine_cb, &x))) return rc;
+    if (x.reader) return 0;
+  }
   /* no consent in force names it: a key came without one (a reader that
    * has not seen a withdrawal, another reader's key ahead of the grant, a
    * reader's mistake); forgotten at once, noted only when consent ended */
@@ -617,7 +623,7 @@ static int reopen(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t plac
 
 /* A reader again: open the key ops sealed to this node whose epoch it
  * holds no key of (deleted when its access ended), and the groups they
- * open. */
+ * open. 1 when it opened any, 0 when there were none. */
 static int recover(kr_node *n, sqlite3_int64 sn)
 {
   sqlite3_stmt *s;
@@ -665,7 +671,7 @@ static int recover(kr_node *n, sqlite3_int64 sn)
   }
   sqlite3_finalize(s);
   if (!rc && any) rc = reopen(n, sn, INT64_MAX, 0);
-  return rc;
+  return rc ? rc : any;
 }
 
 /* ---- sealing a local change ------------------------------------------------ */
