@@ -188,10 +188,13 @@ int kr_op_check(const kr_op *op)
     if (!text_ok(op->value, KR_REASON_MAX) || !op->value[0]) return KR_EMALFORMED;
     return op->ntags ? KR_EINVAL : 0;
   case KR_OP_GROUP:
-    if (op->epoch == 0 || !op->box || op->box_len < KR_BOX_MIN) return KR_EMALFORMED;
+    if (op->epoch == 0 || op->epoch > KR_EPOCH_MAX || !op->box || op->box_len < KR_BOX_MIN)
+      return KR_EMALFORMED;
     return op->ntags ? KR_EINVAL : 0;
   case KR_OP_KEY:
-    if (op->epoch == 0 || !op->box || op->box_len != KR_SEALED_KEY_LEN) return KR_EMALFORMED;
+    if (op->epoch == 0 || op->epoch > KR_EPOCH_MAX || !op->box ||
+        op->box_len != KR_SEALED_KEY_LEN)
+      return KR_EMALFORMED;
     return op->ntags ? KR_EINVAL : 0;
   case KR_OP_REGISTER:
     return op->ntags ? KR_EINVAL : 0;

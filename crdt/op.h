@@ -44,6 +44,10 @@ typedef enum {
 #define KR_KEY_LEN     32     /* a volunteer's key of one epoch */
 #define KR_SEALED_KEY_LEN 80  /* crypto_box_seal of a key: 32 + 48 */
 #define KR_BOX_MIN     40     /* nonce 24 + tag 16 */
+/* The highest epoch number a group or key op may carry (a node makes a new
+ * epoch only when a volunteer's readers shrink: far below). Keeps every
+ * epoch exact in a signed 64-bit column. */
+#define KR_EPOCH_MAX   UINT64_C(0xffffffff)
 
 /* 1 for the op types that change the network's membership. */
 #define KR_OP_IS_MEMBERSHIP(t) ((t) >= KR_OP_FOUND && (t) <= KR_OP_EXPEL)

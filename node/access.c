@@ -301,7 +301,10 @@ static int mine_cb(void *ctx, const uint8_t *rcpt, kr_consent_state st, kr_hlc g
 }
 
 /* Delete what this node knows of sn in plain text, and its keys of sn;
- * note it for kring log and status. The sealed groups stay. */
+ * note it for kring log and status. The sealed groups stay, and so do the
+ * key ops sealed to this node (every node relays them): should a grant
+ * make it a reader again, it opens them again (recover). why NULL: not
+ * noted again (a key that came after the loss, deleted too). */
 static int lose_access(kr_node *n, sqlite3_int64 sn, const char *why)
 {
   static const char *const sql[] = {
@@ -311,11 +314,10 @@ static int lose_access(kr_node *n, sqlite3_int64 sn, const char *why)
     "DELETE FROM set_removed WHERE subj=?1",
     "DELETE FROM consent_observed WHERE subj=?1",
     "DELETE FROM consent_ops WHERE subj=?1",
-    "DELETE FROM bad_groups WHERE chg IN (SELECT chg FROM ops WHERE subj=?1)",
     "DELETE FROM vkeys WHERE subj=?1",
     "INSERT INTO access(subject, at, why) SELECT id, ?2, ?3 FROM subjects WHERE n=?1",
   };
-  for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+  for (size_t i = 0; i < sizeof sql / sizeof sql[0] - !why; i++) {
     sqlite3_stmt *s;
     int rc;
     if (prep(n, sql[i], &s)) return KR_EDB;
@@ -330,29 +332,56 @@ static int lose_access(kr_node *n, sqlite3_int64 sn, const char *why)
   return 0;
 }
 
-/* Does this node still read sn? If it holds keys of sn but is no longer a
- * reader, and what ended its access is later than the last key it got
- * (else the key came ahead of the grant that makes it a reader), it
- * forgets sn. */
+static int recover(kr_node *n, sqlite3_int64 sn);
+
+/*
+ * Does this node still read sn? If it holds keys of sn but no consent in
+ * force names it (as far as it reads sn's consent), and it is not the
+ * registrar, it forgets sn: its plain text and its keys. Whatever the
+ * stamps of its keys: a reader that has not yet seen a withdrawal still
+ * seals new epochs to the former reader, stamped after it; and a reader
+ * may send a key ahead of the grant that makes this node a reader (from
+ * another node). Such a key is deleted too, and opened again from its
+ * key op (every node keeps and relays it) once the grant is read: every
+ * grant carries, in its own change, the keys its recipient needs to read
+ * it (recover).
+ */
 static int check_mine(kr_node *n, sqlite3_int64 sn, int removed)
 {
   sqlite3_stmt *s;
-  kr_hlc got;
   uint8_t reg[KR_NODE_LEN];
   mine x = {0, 0, 0};
   int rc, has;
 
-  if (prep(n, "SELECT max(got) FROM vkeys WHERE subj=?1", &s)) return KR_EDB;
+  if (prep(n, "SELECT 1 FROM vkeys WHERE subj=?1 LIMIT 1", &s)) return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
-  has = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL;
-  got = has ? (kr_hlc)sqlite3_column_int64(s, 0) : 0;
+  has = sqlite3_step(s) == SQLITE_ROW;
   sqlite3_finalize(s);
   if (!has) return 0;
   if (removed) return lose_access(n, sn, "this node was removed from the network");
   if (registrar(n, sn, reg) == 1 && memcmp(reg, kr_node_id(n), KR_NODE_LEN) == 0) return 0;
+  /* a node that registered sn itself reads it, whoever else claims to
+   * have registered it earlier */
+  if (prep(n, "SELECT 1 FROM ops p JOIN changes c ON c.n=p.chg JOIN origins o ON o.n=c.origin"
+              " WHERE p.subj=?1 AND p.type=12 AND o.key=?2 LIMIT 1", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+  has = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_finalize(s);
+  if (has) return 0;
   if ((rc = each_register(n, sn, kr_node_id(n), mine_cb, &x))) return rc;
-  if (x.reader || x.lost <= got) return 0;
-  return lose_access(n, sn, x.expired ? "consent expired" : "consent withdrawn");
+  if (x.reader) {
+    /* the groups recovered keys open may hold consent too: read it again */
+    if ((rc = recover(n, sn)) <= 0) return rc;
+    memset(&x, 0, sizeof x);
+    if ((rc = each_register(n, sn, kr_node_id(n), mine_cb, &x))) return rc;
+    if (x.reader) return 0;
+  }
+  /* no consent in force names it: a key came without one (a reader that
+   * has not seen a withdrawal, another reader's key ahead of the grant, a
+   * reader's mistake); forgotten at once, noted only when consent ended */
+  return lose_access(n, sn, !x.lost ? NULL : x.expired ? "consent expired" : "consent withdrawn");
 }
 
 /* ---- keys ---------------------------------------------------------------- */
@@ -362,27 +391,32 @@ typedef struct {
   uint32_t place;
 } reopen_at;
 
-int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, kr_hlc hlc, sqlite3_int64 chg,
-               uint32_t place)
+int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *origin, kr_hlc hlc,
+               sqlite3_int64 chg, uint32_t place)
 {
   sqlite3_stmt *s;
   uint8_t key[KR_KEY_LEN];
-  int rc;
+  /* Only the epoch's creator vouches for its key: a key any other node
+   * sends is read with, never written under (another node may have sealed
+   * a key of its own as this epoch's, with groups that it opens). */
+  int trusted = memcmp(origin, op->creator, KR_NODE_LEN) == 0, rc;
 
-  if (prep(n, "INSERT OR IGNORE INTO keyops(subj,en,creator,reader,hlc) VALUES(?1,?2,?3,?4,?5)",
-           &s))
+  if (prep(n, "INSERT OR IGNORE INTO keyops(subj,en,creator,reader,hlc,origin)"
+              " VALUES(?1,?2,?3,?4,?5,?6)", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)(op->epoch > INT64_MAX ? INT64_MAX : op->epoch));
   sqlite3_bind_blob(s, 3, op->creator, KR_NODE_LEN, SQLITE_STATIC);
   sqlite3_bind_blob(s, 4, op->member, KR_NODE_LEN, SQLITE_STATIC);
   sqlite3_bind_int64(s, 5, (sqlite3_int64)hlc);
+  sqlite3_bind_blob(s, 6, origin, KR_NODE_LEN, SQLITE_STATIC);
   if ((rc = done(s))) return rc;
   if (memcmp(op->member, kr_node_id(n), KR_NODE_LEN) != 0) return 0;
   /* Sealed to this node. One that does not open (sealed to another key,
    * or damaged) is ignored: the reader waits for a key that opens. */
   if (kr_key_open_x(op->box, n->sk + KR_SK_LEN, n->sk + KR_SK_LEN + 32, key) != 0) return 0;
-  if (prep(n, "INSERT OR IGNORE INTO vkeys(subj,en,creator,key,got) VALUES(?1,?2,?3,?4,?5)", &s)) {
+  if (prep(n, "INSERT OR IGNORE INTO vkeys(subj,en,creator,key,got,trusted)"
+              " VALUES(?1,?2,?3,?4,?5,?6)", &s)) {
     sodium_memzero(key, sizeof key);
     return KR_EDB;
   }
@@ -391,14 +425,29 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, kr_hlc hlc, sqlite
   sqlite3_bind_blob(s, 3, op->creator, KR_NODE_LEN, SQLITE_STATIC);
   sqlite3_bind_blob(s, 4, key, KR_KEY_LEN, SQLITE_STATIC);
   sqlite3_bind_int64(s, 5, (sqlite3_int64)hlc);
+  sqlite3_bind_int(s, 6, trusted);
   rc = sqlite3_step(s);
-  sodium_memzero(key, sizeof key);
   if (rc != SQLITE_DONE) {
+    sodium_memzero(key, sizeof key);
     sqlite3_finalize(s);
     return kr__db_err(rc);
   }
   sqlite3_finalize(s);
-  if (sqlite3_changes(n->db) == 0) return 0;
+  rc = 0;
+  if (sqlite3_changes(n->db) == 0) {
+    /* held already (from another node): the creator's own key op vouches */
+    if (trusted && !prep(n, "UPDATE vkeys SET trusted=1 WHERE subj=?1 AND en=?2 AND creator=?3"
+                            " AND key=?4", &s)) {
+      sqlite3_bind_int64(s, 1, sn);
+      sqlite3_bind_int64(s, 2, (sqlite3_int64)(op->epoch > INT64_MAX ? INT64_MAX : op->epoch));
+      sqlite3_bind_blob(s, 3, op->creator, KR_NODE_LEN, SQLITE_STATIC);
+      sqlite3_bind_blob(s, 4, key, KR_KEY_LEN, SQLITE_STATIC);
+      rc = done(s);
+    }
+    sodium_memzero(key, sizeof key);
+    return rc;
+  }
+  sodium_memzero(key, sizeof key);
   {
     /* the groups stored before this key op may open now */
     reopen_at r = {sn, chg, place};
@@ -485,6 +534,9 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
     sqlite3_bind_blob(u, 3, g->creator, KR_NODE_LEN, SQLITE_STATIC);
     sqlite3_bind_blob(u, 4, key, KR_KEY_LEN, SQLITE_STATIC);
     if ((rc = done(u))) goto out;
+    /* whether this node still reads sn is checked again at the end of the
+     * transaction (check_mine) */
+    if ((rc = kr__touch(n, sn))) goto out;
   }
   for (uint32_t j = 0; j < nops && !rc; j++) {
     kr_stamp st = {.hlc = hlc, .idx = KR_OP_IDX(place, j)};
@@ -538,21 +590,86 @@ static int reopen(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t plac
   return rc;
 }
 
+/* A reader again: open the key ops sealed to this node whose epoch it
+ * holds no key of (deleted when its access ended), and the groups they
+ * open. 1 when it opened any, 0 when there were none. */
+static int recover(kr_node *n, sqlite3_int64 sn)
+{
+  sqlite3_stmt *s;
+  int rc = 0, any = 0;
+
+  if (prep(n, "SELECT 1 FROM keyops k WHERE k.subj=?1 AND k.reader=?2 AND NOT EXISTS (SELECT 1"
+              " FROM vkeys v WHERE v.subj=k.subj AND v.en=k.en AND v.creator=k.creator) LIMIT 1",
+           &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+  any = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_finalize(s);
+  if (!any) return 0;
+  any = 0;
+  if (prep(n, "SELECT p.body, c.hlc, o.key, c.n, p.idx FROM ops p JOIN changes c ON c.n=p.chg"
+              " JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type=11 AND p.body IS NOT"
+              " NULL", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  while (!rc && kr__step(s, &rc)) {
+    kr_op op;
+    void *mem = NULL;
+    sqlite3_stmt *v;
+    int held = 1;
+    if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &op, &mem) ||
+        op.type != KR_OP_KEY || memcmp(op.member, kr_node_id(n), KR_NODE_LEN) != 0 ||
+        sqlite3_column_bytes(s, 2) != KR_NODE_LEN) {
+      free(mem);
+      continue;
+    }
+    if (!prep(n, "SELECT 1 FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3", &v)) {
+      sqlite3_bind_int64(v, 1, sn);
+      sqlite3_bind_int64(v, 2, (sqlite3_int64)op.epoch);
+      sqlite3_bind_blob(v, 3, op.creator, KR_NODE_LEN, SQLITE_STATIC);
+      held = sqlite3_step(v) == SQLITE_ROW;
+      sqlite3_finalize(v);
+    }
+    if (!held) {
+      rc = kr__key_op(n, sn, &op, sqlite3_column_blob(s, 2), (kr_hlc)sqlite3_column_int64(s, 1),
+                      sqlite3_column_int64(s, 3), (uint32_t)sqlite3_column_int64(s, 4));
+      any = 1;
+    }
+    free(mem);
+  }
+  sqlite3_finalize(s);
+  if (!rc && any) rc = reopen(n, sn, INT64_MAX, 0);
+  return rc ? rc : any;
+}
+
 /* ---- sealing a local change ------------------------------------------------ */
+
+/* 1 when a key op of origin vouches that its reader holds an epoch of
+ * creator: it comes from the creator, this node or a reader (a node that
+ * never held the key cannot give it, and must not make others think it
+ * did). */
+static int vouches(kr_node *n, const readers *rs, const void *origin, int len, const void *creator)
+{
+  if (len != KR_NODE_LEN) return 0;
+  return memcmp(origin, creator, KR_NODE_LEN) == 0 ||
+         memcmp(origin, kr_node_id(n), KR_NODE_LEN) == 0 || readers_has(rs, origin);
+}
 
 /* The epoch this node writes sn under: the newest it holds whose every
  * holder (its creator, every node a key op gave it to) is still a reader,
- * and of which it holds one key only. 1 and the epoch, or 0 for none. */
+ * and of which it holds one trusted key only (made here, or sent by the
+ * epoch's creator). 1 and the epoch, or 0 for none. */
 static int usable_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, uint64_t *en,
                         uint8_t creator[KR_NODE_LEN], uint8_t key[KR_KEY_LEN])
 {
   sqlite3_stmt *s, *h;
   int rc = 0, found = 0;
 
-  if (prep(n, "SELECT en, creator, min(key), count(*) FROM vkeys WHERE subj=?1 AND ok GROUP BY en, creator"
-              " ORDER BY en DESC, creator DESC", &s))
+  if (prep(n, "SELECT en, creator, min(key), count(*) FROM vkeys WHERE subj=?1 AND ok AND trusted"
+              " GROUP BY en, creator ORDER BY en DESC, creator DESC", &s))
     return KR_EDB;
-  if (prep(n, "SELECT reader FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3", &h)) {
+  if (prep(n, "SELECT reader, origin FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3", &h)) {
     sqlite3_finalize(s);
     return KR_EDB;
   }
@@ -569,7 +686,9 @@ static int usable_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, uint64_
     sqlite3_bind_int64(h, 2, sqlite3_column_int64(s, 0));
     sqlite3_bind_blob(h, 3, c, KR_NODE_LEN, SQLITE_STATIC);
     while (ok && sqlite3_step(h) == SQLITE_ROW)
-      if (!readers_has(rs, sqlite3_column_blob(h, 0))) ok = 0;
+      if (vouches(n, rs, sqlite3_column_blob(h, 1), sqlite3_column_bytes(h, 1), c) &&
+          !readers_has(rs, sqlite3_column_blob(h, 0)))
+        ok = 0;
     if (!ok) continue;
     *en = (uint64_t)sqlite3_column_int64(s, 0);
     memcpy(creator, c, KR_NODE_LEN);
@@ -585,8 +704,8 @@ static int store_key(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *c
                      const uint8_t *key, kr_hlc got)
 {
   sqlite3_stmt *s;
-  if (prep(n, "INSERT OR IGNORE INTO vkeys(subj,en,creator,key,got,ok) VALUES(?1,?2,?3,?4,?5,1)",
-           &s))
+  if (prep(n, "INSERT OR IGNORE INTO vkeys(subj,en,creator,key,got,ok,trusted)"
+              " VALUES(?1,?2,?3,?4,?5,1,1)", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)en);
@@ -681,6 +800,13 @@ static int key_op(kr_node *n, oplist *l, const uint8_t *subject, uint64_t en,
   return 0;
 }
 
+/* The keys of sn (?1) this node sends to readers: every key that opened a
+ * group, all keys of an epoch if it holds several (one may be another
+ * node's, sealed as that epoch's key: the reader tries each), but never
+ * one sealed to it as an epoch of its own (?2) that it did not make. */
+#define SENDABLE_KEYS "SELECT en, creator, key FROM vkeys WHERE subj=?1 AND ok AND" \
+                      " (trusted OR creator<>?2)"
+
 /* A grant in this very change makes its recipients readers: the keys of
  * every epoch this node holds of sn go to each new one in the same change
  * (before: the readers before it). */
@@ -694,11 +820,15 @@ static int grant_keys(kr_node *n, sqlite3_int64 sn, const kr_op *ops, size_t cou
 {
   readers add = {NULL, 0};
   sqlite3_stmt *s;
+  char day[11];
   int rc = 0;
 
   if (l->n >= SEAL_KEYS_MAX) return 0;       /* kr__finish sends the rest */
+  kr_node_today(n, day);
   for (size_t i = 0; i < count && !rc; i++) {
     if (ops[i].type != KR_OP_GRANT) continue;
+    /* a consent recorded after its end date makes no reader */
+    if (ops[i].until && ops[i].until[0] && strcmp(ops[i].until, day) < 0) continue;
     if (prep(n, "SELECT node FROM members WHERE org IS NOT NULL AND cutoff IS NULL AND"
                 " (?1 IS NULL OR node=?1)", &s)) { rc = KR_EDB; break; }
     if (!ops[i].recipient_all) sqlite3_bind_blob(s, 1, ops[i].recipient, KR_NODE_LEN, SQLITE_STATIC);
@@ -712,9 +842,9 @@ static int grant_keys(kr_node *n, sqlite3_int64 sn, const kr_op *ops, size_t cou
     sqlite3_finalize(s);
   }
   if (rc || !add.n) goto out;
-  if (prep(n, "SELECT en, creator, min(key) FROM vkeys WHERE subj=?1 AND ok GROUP BY en, creator"
-              " HAVING count(*)=1", &s)) { rc = KR_EDB; goto out; }
+  if (prep(n, SENDABLE_KEYS, &s)) { rc = KR_EDB; goto out; }
   sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
   while (!rc && kr__step(s, &rc))
     for (size_t k = 0; k < add.n && !rc; k++)
       rc = key_op(n, l, ops[0].subject, (uint64_t)sqlite3_column_int64(s, 0),
@@ -723,6 +853,34 @@ static int grant_keys(kr_node *n, sqlite3_int64 sn, const kr_op *ops, size_t cou
 out:
   free(add.r);
   return rc;
+}
+
+/* The number of a new epoch of sn made here: one higher than any epoch of
+ * sn a reader made (rs: the readers and this node) that this node knows
+ * from the reader itself (a key it sent, or its key op); a non-reader
+ * cannot push it up. Should a reader have pushed it past KR_EPOCH_MAX,
+ * one higher than this node's own epochs: (en, this node) stays unique. */
+static int new_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, uint64_t *en)
+{
+  sqlite3_stmt *s;
+  uint64_t max = 0, own = 0;
+  int rc = 0;
+
+  if (prep(n, "SELECT en, creator FROM vkeys WHERE subj=?1 AND trusted UNION"
+              " SELECT en, creator FROM keyops WHERE subj=?1 AND origin=creator", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  while (kr__step(s, &rc)) {
+    uint64_t e = (uint64_t)sqlite3_column_int64(s, 0);
+    const uint8_t *c = sqlite3_column_blob(s, 1);
+    if (sqlite3_column_bytes(s, 1) != KR_NODE_LEN || !readers_has(rs, c)) continue;
+    if (e > max) max = e;
+    if (e > own && memcmp(c, kr_node_id(n), KR_NODE_LEN) == 0) own = e;
+  }
+  sqlite3_finalize(s);
+  if (rc) return rc;
+  *en = max + 1 <= KR_EPOCH_MAX ? max + 1 : own + 1;
+  return *en <= KR_EPOCH_MAX ? 0 : KR_ETOOBIG;
 }
 
 typedef struct {
@@ -798,12 +956,7 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
       if (have < 0) { rc = have; free(rs.r); break; }
       if (!have) {
         /* A new epoch: its key to every reader but this node. */
-        sqlite3_stmt *s;
-        if (prep(n, "SELECT max(en) FROM (SELECT en FROM vkeys WHERE subj=?1 UNION ALL"
-                    " SELECT en FROM keyops WHERE subj=?1)", &s)) { rc = KR_EDB; free(rs.r); break; }
-        sqlite3_bind_int64(s, 1, sn);
-        en = sqlite3_step(s) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) + 1 : 1;
-        sqlite3_finalize(s);
+        if ((rc = new_epoch(n, sn, &rs, &en))) { free(rs.r); break; }
         memcpy(creator, kr_node_id(n), KR_NODE_LEN);
         randombytes_buf(p->key, KR_KEY_LEN);
         if ((rc = store_key(n, sn, en, creator, p->key, hlc))) { free(rs.r); break; }
@@ -876,18 +1029,18 @@ static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
   sqlite3_finalize(s);
   if (rc) return rc;
   if ((rc = readers_of(n, sn, &rs))) return rc;
-  if (prep(n, "SELECT en, creator, min(key) FROM vkeys WHERE subj=?1 AND ok GROUP BY en, creator"
-              " HAVING count(*)=1", &s)) {
+  if (prep(n, SENDABLE_KEYS, &s)) {
     free(rs.r);
     return KR_EDB;
   }
-  if (prep(n, "SELECT 1 FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3 AND reader=?4 AND"
-              " hlc>=?5 UNION ALL SELECT 1 WHERE ?3=?4", &h)) {
+  if (prep(n, "SELECT origin FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3 AND reader=?4 AND"
+              " hlc>=?5 UNION ALL SELECT ?3 WHERE ?3=?4", &h)) {
     sqlite3_finalize(s);
     free(rs.r);
     return KR_EDB;
   }
   sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
   while (!rc && kr__step(s, &rc)) {
     if (sqlite3_column_bytes(s, 1) != KR_NODE_LEN || sqlite3_column_bytes(s, 2) != KR_KEY_LEN)
       continue;
@@ -900,7 +1053,10 @@ static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
       sqlite3_bind_blob(h, 3, sqlite3_column_blob(s, 1), KR_NODE_LEN, SQLITE_STATIC);
       sqlite3_bind_blob(h, 4, rs.r[k].node, KR_NODE_LEN, SQLITE_STATIC);
       sqlite3_bind_int64(h, 5, (sqlite3_int64)rs.r[k].since);
-      has = sqlite3_step(h) == SQLITE_ROW;
+      has = 0;
+      while (!has && sqlite3_step(h) == SQLITE_ROW)
+        has = vouches(n, &rs, sqlite3_column_blob(h, 0), sqlite3_column_bytes(h, 0),
+                      sqlite3_column_blob(s, 1));
       if (!has)
         rc = key_op(n, l, subject, (uint64_t)sqlite3_column_int64(s, 0), sqlite3_column_blob(s, 1),
                     sqlite3_column_blob(s, 2), rs.r[k].node);
@@ -961,11 +1117,16 @@ int kr__finish(kr_node *n, kr_buf *wire)
   removed = am_removed(n);
   if (!rc && n->memb_changed)
     rc = touch_query(n, removed ? "SELECT DISTINCT subj FROM vkeys"
-                                : "SELECT DISTINCT c.subj FROM consent_ops c WHERE c.recipient=x''"
-                                  " AND EXISTS (SELECT 1 FROM vkeys k WHERE k.subj=c.subj AND k.ok)");
+                                : "SELECT DISTINCT c.subj FROM consent_ops c WHERE c.is_grant AND"
+                                  " (c.recipient=x'' OR NOT EXISTS (SELECT 1 FROM keyops o WHERE"
+                                  " o.subj=c.subj AND o.reader=c.recipient)) AND EXISTS (SELECT 1"
+                                  " FROM vkeys k WHERE k.subj=c.subj AND k.ok)");
   n->memb_changed = 0;
+  /* the list is taken: what is touched from here on (keys recovered,
+   * groups reopened) is checked already */
   t = (sqlite3_int64 *)n->touched.id;
   nt = n->touched.n;
+  memset(&n->touched, 0, sizeof n->touched);
   if (nt) qsort(t, nt, sizeof *t, cmp_i64);
   for (size_t i = 0; i < nt && !rc; i++) {
     if (i && t[i] == t[i - 1]) continue;
@@ -973,7 +1134,9 @@ int kr__finish(kr_node *n, kr_buf *wire)
     if ((rc = check_mine(n, t[i], removed))) break;
     if (!removed) rc = issue(n, t[i], &l);
   }
+  free(t);
   n->touched.n = 0;
+  n->reopen.n = 0;
   /* The keys go out in changes of this node's own. */
   for (size_t at = 0; !rc && at < l.n; at += 2000) {
     size_t k = l.n - at < 2000 ? l.n - at : 2000;

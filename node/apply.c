@@ -604,7 +604,7 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, sqlite
       if (opened) dirty[(*ndirty)++] = sn;
       break;
     case KR_OP_KEY:
-      if ((rc = kr__key_op(n, sn, op, c->hlc, chg, i))) return rc;
+      if ((rc = kr__key_op(n, sn, op, c->origin, c->hlc, chg, i))) return rc;
       break;
     default:
       if ((rc = kr__apply_op(n, sn, op, &st, tag, c->seq))) return rc;
@@ -983,6 +983,14 @@ static int rebuild(kr_node *n)
   sqlite3_stmt *s;
   int rc = 0;
 
+  /* The keys too: a key counts only while the key op that gave it is held
+   * (a retracted grant's keys go with it); the epochs this node made stay.
+   * Volunteers read before and by no key after are noted (kring log). */
+  if ((rc = run_sql(n, "CREATE TEMP TABLE IF NOT EXISTS kr_had(subj INTEGER PRIMARY KEY)", 0)) ||
+      (rc = run_sql(n, "DELETE FROM kr_had", 0)) ||
+      (rc = run_sql(n, "INSERT INTO kr_had SELECT DISTINCT subj FROM vkeys WHERE ok", 0)) ||
+      (rc = run_not_ours(n, "DELETE FROM vkeys WHERE ?1=?1 AND NOT (trusted AND creator=?2)")))
+    return rc;
   for (size_t i = 0; i < sizeof wipe / sizeof wipe[0]; i++)
     if ((rc = run_sql(n, wipe[i], 0))) return rc;
   if (sqlite3_prepare_v2(n->db,
@@ -1010,13 +1018,24 @@ static int rebuild(kr_node *n)
       rc = kr__group_apply(n, sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 7), st.origin,
                            seq, st.hlc, (uint32_t)sqlite3_column_int(s, 3), &op, &opened);
     } else if (op.type == KR_OP_KEY) {
-      rc = kr__key_op(n, sqlite3_column_int64(s, 5), &op, st.hlc, sqlite3_column_int64(s, 7),
-                      (uint32_t)sqlite3_column_int(s, 3));
+      rc = kr__key_op(n, sqlite3_column_int64(s, 5), &op, st.origin, st.hlc,
+                      sqlite3_column_int64(s, 7), (uint32_t)sqlite3_column_int(s, 3));
     } else {
       rc = kr__apply_op(n, sqlite3_column_int64(s, 5), &op, &st, tag, seq);
     }
     free(mem);
   }
+  sqlite3_finalize(s);
+  if (rc) return rc;
+  if (sqlite3_prepare_v2(n->db, "INSERT INTO access(subject, at, why) SELECT s.id, ?1, 'the"
+                                " change that let this node read it was taken back (its origin"
+                                " was removed)' FROM kr_had h JOIN subjects s ON s.n=h.subj WHERE"
+                                " NOT EXISTS (SELECT 1 FROM vkeys k WHERE k.subj=h.subj) AND NOT"
+                                " EXISTS (SELECT 1 FROM erasures e WHERE e.subj=h.subj)",
+                         -1, &s, NULL) != SQLITE_OK)
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, (sqlite3_int64)kr_node_now_ms(n));
+  rc = sqlite3_step(s) == SQLITE_DONE ? 0 : KR_EDB;
   sqlite3_finalize(s);
   if (rc) return rc;
   if (sqlite3_prepare_v2(n->db, "SELECT n FROM subjects WHERE n NOT IN (SELECT subj FROM erasures)",

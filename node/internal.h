@@ -201,10 +201,10 @@ int kr__subject_read(kr_node *n, const uint8_t id[KR_SUBJECT_LEN], sqlite3_int64
 int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
                     const uint8_t origin[static KR_NODE_LEN], uint64_t seq, kr_hlc hlc,
                     uint32_t place, const kr_op *g, int *opened);
-/* A key op (at place of change chg): noted for everyone; opened and kept
- * when sealed to this node. */
-int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, kr_hlc hlc, sqlite3_int64 chg,
-               uint32_t place);
+/* A key op of origin (at place of change chg): noted for everyone; opened
+ * and kept when sealed to this node (trusted when origin made the epoch). */
+int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *origin, kr_hlc hlc,
+               sqlite3_int64 chg, uint32_t place);
 /* A registration: the earliest counts. */
 int kr__register_op(kr_node *n, sqlite3_int64 sn, const kr_stamp *st);
 /* Build this node's change seq of ops (volunteer ops grouped and sealed,

@@ -118,17 +118,20 @@ static const char *const migrations[] = {
   /* 6 -> 7: consent decides who reads (change format 2). Stores of
    * version 1..6 hold changes of format 1 and are refused (migrate); a new
    * store runs this step too. vkeys: the volunteer keys this node holds
-   * (secret; deleted when it stops reading; ok once it opened a group); keyops: every key op, who got
-   * which epoch's key (clear, on every node); registrations: the earliest
+   * (secret; deleted when it stops reading; ok once it opened a group;
+   * trusted when this node made it or the epoch's creator sent it: only
+   * those are written under); keyops: every key op, who got which epoch's
+   * key from whom (clear, on every node); registrations: the earliest
    * registration of each volunteer (its origin is the registrar); access:
    * this node's own record of volunteers it stopped reading; bad_groups:
    * boxes this node opened whose ops break the rules (ignored). */
   "CREATE TABLE vkeys(subj INTEGER NOT NULL, en INTEGER NOT NULL, creator BLOB NOT NULL,"
   "  key BLOB NOT NULL, got INTEGER NOT NULL, ok INTEGER NOT NULL DEFAULT 0,"
+  "  trusted INTEGER NOT NULL DEFAULT 0,"
   "  PRIMARY KEY(subj, en, creator, key)) WITHOUT ROWID;"
   "CREATE TABLE keyops(subj INTEGER NOT NULL, en INTEGER NOT NULL, creator BLOB NOT NULL,"
-  "  reader BLOB NOT NULL, hlc INTEGER NOT NULL,"
-  "  PRIMARY KEY(subj, en, creator, reader, hlc)) WITHOUT ROWID;"
+  "  reader BLOB NOT NULL, hlc INTEGER NOT NULL, origin BLOB NOT NULL,"
+  "  PRIMARY KEY(subj, en, creator, reader, hlc, origin)) WITHOUT ROWID;"
   "CREATE TABLE registrations(subj INTEGER PRIMARY KEY, hlc INTEGER NOT NULL,"
   "  origin BLOB NOT NULL, idx INTEGER NOT NULL);"
   "CREATE TABLE access(n INTEGER PRIMARY KEY, subject BLOB NOT NULL, at INTEGER NOT NULL,"

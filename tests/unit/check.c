@@ -186,7 +186,28 @@ void check_build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, 
   memcpy(outer[k].creator, kr_node_id(n), KR_NODE_LEN);
   kr_buf_init(&plain, KR_CHANGE_MAX);
   kr_buf_init(&box, KR_CHANGE_MAX);
-  REQUIRE(kr_group_encode(ops, nops, &plain) == 0);
+  {
+    /* the readers it seals to are named by a consent in the group too (a
+     * key alone does not make a reader: docs/crdt.md) */
+    kr_op *all = malloc(sizeof *all * (nops + 4));
+    uint32_t m = nops;
+    int has = 0;
+    REQUIRE(all);
+    memcpy(all, ops, sizeof *all * nops);
+    for (uint32_t i = 0; i < nops; i++) has |= ops[i].type == KR_OP_GRANT;
+    for (int i = 0; !has && readers && readers[i]; i++, m++) {
+      memset(&all[m], 0, sizeof all[m]);
+      all[m].type = KR_OP_GRANT;
+      memcpy(all[m].subject, ops[0].subject, KR_SUBJECT_LEN);
+      all[m].purpose = "test";
+      memcpy(all[m].recipient, kr_node_id(readers[i]), KR_NODE_LEN);
+      all[m].method = KR_METHOD_PAPER;
+      all[m].text_version = "";
+      all[m].until = "";
+    }
+    REQUIRE(kr_group_encode(all, m, &plain) == 0);
+    free(all);
+  }
   REQUIRE(kr_group_seal(key, net, kr_node_id(n), seq, k, &outer[k], plain.data, plain.len,
                         &box) == 0);
   outer[k].box = box.data;

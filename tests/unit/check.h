@@ -58,7 +58,9 @@ void check_network(kr_node **nodes, int k, const char *prefix, const char *kind)
  * n's change seq, stamped hlc, whose ops (types 1-5, all on one subject)
  * travel in one group sealed under a fresh epoch of n, the epoch's key
  * sealed to each of readers (a NULL-ended list of at most 4, or NULL for
- * none: then no node can open it); registered by this change when fresh.
+ * none: then no node can open it), each named in the group by a consent
+ * (purpose "test") unless ops hold a grant; registered by this change
+ * when fresh.
  * Appended to out. Nothing is stored on n, which keeps no key of it.
  */
 void check_build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint32_t nops,
