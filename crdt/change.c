@@ -159,7 +159,8 @@ static int op_read(kr_mp *rd, kr_op *op, arena *a, const uint8_t *subject)
     break;
   }
   case KR_OP_REGISTER:
-    if (n != 2) return KR_EMALFORMED;
+    if (n != 3) return KR_EMALFORMED;
+    if ((rc = kr_mp_bin_fixed(&r, op->salt, KR_SUBJECT_LEN))) return rc;
     break;
   default:
     return KR_EUNKNOWN;
@@ -416,6 +417,11 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
       c.op_bytes[i] = copy;
       c.op_len[i] = blen;
       if ((rc = op_decode(copy, blen, &c.ops[i], &a))) goto fail;
+      /* only the node whose key and salt make the id registers it */
+      if (c.ops[i].type == KR_OP_REGISTER && !kr_subject_of(c.origin, c.ops[i].salt, c.ops[i].subject)) {
+        rc = KR_EBADSIG;
+        goto fail;
+      }
     }
   }
   if (kr_mp_left(&r)) { rc = KR_EMALFORMED; goto fail; }

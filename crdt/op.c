@@ -305,9 +305,10 @@ static int op_encode(const kr_op *op, kr_buf *out, int inner)
     PBIN(op->box, op->box_len);
     break;
   case KR_OP_REGISTER:
-    P(msgpack_pack_array(&pk, 2));
+    P(msgpack_pack_array(&pk, 3));
     P(msgpack_pack_uint8(&pk, op->type));
     PBIN(op->subject, KR_SUBJECT_LEN);
+    PBIN(op->salt, KR_SUBJECT_LEN);
     break;
   default:
     rc = KR_EINVAL;
@@ -349,6 +350,23 @@ int kr_admit_check(const kr_op *op)
   memcpy(msg + sizeof admit_domain - 1, op->member, KR_NODE_LEN);
   return crypto_sign_verify_detached(op->proof, msg, sizeof msg, op->invite_pk) == 0 ? 0
                                                                                      : KR_EBADSIG;
+}
+
+void kr_subject_make(const uint8_t registrar[static KR_NODE_LEN], const uint8_t salt[static KR_SUBJECT_LEN],
+                     uint8_t subject[static KR_SUBJECT_LEN])
+{
+  uint8_t in[KR_NODE_LEN + KR_SUBJECT_LEN];
+  memcpy(in, registrar, KR_NODE_LEN);
+  memcpy(in + KR_NODE_LEN, salt, KR_SUBJECT_LEN);
+  crypto_generichash(subject, KR_SUBJECT_LEN, in, sizeof in, NULL, 0);
+}
+
+int kr_subject_of(const uint8_t registrar[static KR_NODE_LEN], const uint8_t salt[static KR_SUBJECT_LEN],
+                  const uint8_t subject[static KR_SUBJECT_LEN])
+{
+  uint8_t s[KR_SUBJECT_LEN];
+  kr_subject_make(registrar, salt, s);
+  return sodium_memcmp(s, subject, KR_SUBJECT_LEN) == 0;
 }
 
 void kr_op_tag(const uint8_t origin[static KR_NODE_LEN], uint64_t seq,

@@ -130,6 +130,7 @@ typedef struct {
   uint8_t creator[KR_NODE_LEN];        /* GROUP, KEY: the node that made the epoch */
   const uint8_t *box;                  /* GROUP: nonce || ciphertext; KEY: sealed key */
   uint32_t box_len;                    /* KEY: the reader is in member */
+  uint8_t salt[KR_SUBJECT_LEN];        /* REGISTER: subject = kr_subject_make(origin, salt) */
 } kr_op;
 
 /* Append the canonical encoding of op to out. KR_EINVAL for an op that the
@@ -170,6 +171,14 @@ void kr_op_tag(const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
 void kr_admit_proof(const uint8_t invite_sk[static 64], const uint8_t node[static KR_NODE_LEN],
                     uint8_t proof[static 64]);
 int kr_admit_check(const kr_op *op);
+/* A volunteer's id: BLAKE2b-128(registrar || salt). Only the node that
+ * made it can register it (a REGISTER op carries the salt, and every node
+ * checks it against the change's origin), so no member can claim another's
+ * volunteer by a backdated registration. */
+void kr_subject_make(const uint8_t registrar[static KR_NODE_LEN], const uint8_t salt[static KR_SUBJECT_LEN],
+                     uint8_t subject[static KR_SUBJECT_LEN]);
+int kr_subject_of(const uint8_t registrar[static KR_NODE_LEN], const uint8_t salt[static KR_SUBJECT_LEN],
+                  const uint8_t subject[static KR_SUBJECT_LEN]);
 /* The invite id of an invite public key: BLAKE2b-128 of it. */
 void kr_invite_key_id(const uint8_t invite_pk[static KR_NODE_LEN], uint8_t id[static KR_SUBJECT_LEN]);
 

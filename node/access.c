@@ -925,16 +925,18 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
 
     rc = kr__subject_n(n, op->subject, &sn);
     if (rc == KR_ENOTFOUND) {
-      /* A new volunteer: registered by this change, epoch (1, this node). */
+      /* A new volunteer: registered by this change (its REGISTER op comes
+       * first: kr_txn_new_subject), epoch (1, this node). */
       sqlite3_stmt *s = kr__q(n, KR_Q_SUBJ_PUT);
-      kr_op *reg;
+      int reg = 0;
+      for (uint32_t k = i; k-- > 0 && !reg;)      /* usually just before */
+        reg = ops[k].type == KR_OP_REGISTER &&
+              memcmp(ops[k].subject, op->subject, KR_SUBJECT_LEN) == 0;
+      if (!reg) { rc = KR_EINVAL; break; }
       if (!s) { rc = KR_EDB; break; }
       sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
       if (sqlite3_step(s) != SQLITE_DONE) { rc = KR_EDB; break; }
       sn = sqlite3_last_insert_rowid(n->db);
-      if (!(reg = oplist_next(&l))) { rc = KR_ENOMEM; break; }
-      reg->type = KR_OP_REGISTER;
-      memcpy(reg->subject, op->subject, KR_SUBJECT_LEN);
       randombytes_buf(p->key, KR_KEY_LEN);
       if ((rc = store_key(n, sn, 1, kr_node_id(n), p->key, hlc))) break;
       {

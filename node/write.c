@@ -103,7 +103,18 @@ size_t kr_txn_count(const kr_txn *t) { return t->nops; }
 
 void kr_txn_new_subject(kr_txn *t, uint8_t subject[static KR_SUBJECT_LEN])
 {
-  randombytes_buf(subject, KR_SUBJECT_LEN);
+  uint8_t salt[KR_SUBJECT_LEN];
+  kr_op *op;
+
+  /* the id only this node can register; the registration goes first */
+  randombytes_buf(salt, sizeof salt);
+  kr_subject_make(kr_node_id(t->n), salt, subject);
+  if ((op = next_op(t))) {
+    op->type = KR_OP_REGISTER;
+    memcpy(op->subject, subject, KR_SUBJECT_LEN);
+    memcpy(op->salt, salt, KR_SUBJECT_LEN);
+    t->nops++;
+  }
   if (t->nfresh == t->freshcap) {
     size_t nc = t->freshcap ? 2 * t->freshcap : 16;
     void *f = realloc(t->fresh, nc * KR_SUBJECT_LEN);

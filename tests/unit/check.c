@@ -151,6 +151,17 @@ void check_network(kr_node **nodes, int k, const char *prefix, const char *kind)
   kr_node_set_default_clock(NULL, NULL);
 }
 
+static struct { uint8_t subject[KR_SUBJECT_LEN], salt[KR_SUBJECT_LEN]; } made[256];
+static size_t nmade;
+
+void check_new_subject(kr_node *n, uint8_t subject[KR_SUBJECT_LEN])
+{
+  REQUIRE(nmade < sizeof made / sizeof made[0]);
+  randombytes_buf(made[nmade].salt, KR_SUBJECT_LEN);
+  kr_subject_make(kr_node_id(n), made[nmade].salt, subject);
+  memcpy(made[nmade++].subject, subject, KR_SUBJECT_LEN);
+}
+
 void check_build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint32_t nops,
                         int fresh, kr_node *const *readers, kr_buf *out)
 {
@@ -166,7 +177,11 @@ void check_build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, 
   memset(outer, 0, sizeof outer);
   epoch++;
   if (fresh) {
+    size_t i;
+    for (i = 0; i < nmade && memcmp(made[i].subject, ops[0].subject, KR_SUBJECT_LEN); i++) {}
+    REQUIRE(i < nmade);                 /* made by check_new_subject */
     outer[k].type = KR_OP_REGISTER;
+    memcpy(outer[k].salt, made[i].salt, KR_SUBJECT_LEN);
     memcpy(outer[k++].subject, ops[0].subject, KR_SUBJECT_LEN);
   }
   for (int i = 0; readers && readers[i]; i++, k++) {

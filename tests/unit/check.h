@@ -53,6 +53,9 @@ void check_invite_id(uint8_t invite, uint8_t id[16]);
 /* k nodes in one network under check_path(prefix N): node 0 founds it and
  * admits the others, which then hold its changes. */
 void check_network(kr_node **nodes, int k, const char *prefix, const char *kind);
+/* A new volunteer id only n can register (kr_subject_make), remembered
+ * for check_build_sealed. */
+void check_new_subject(kr_node *n, uint8_t subject[KR_SUBJECT_LEN]);
 /*
  * A change of format 2 made by hand, as a modified member could sign it:
  * n's change seq, stamped hlc, whose ops (types 1-5, all on one subject)
@@ -60,7 +63,7 @@ void check_network(kr_node **nodes, int k, const char *prefix, const char *kind)
  * sealed to each of readers (a NULL-ended list of at most 4, or NULL for
  * none: then no node can open it), each named in the group by a consent
  * (purpose "test") unless ops hold a grant; registered by this change
- * when fresh.
+ * when fresh (the id made by check_new_subject for n).
  * Appended to out. Nothing is stored on n, which keeps no key of it.
  */
 void check_build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint32_t nops,

@@ -13,12 +13,16 @@
 static uint8_t pk[32], sk[64];
 
 /* A volunteer's ops of one change: they travel sealed, in one group. */
+/* The sample volunteer: its id as kr_subject_make makes it for the
+ * change's origin (main fills it in before anything uses it). */
+static uint8_t vsubj[16], vsalt[16];
+
 static void sample_ops(kr_op *ops, uint8_t *tags)
 {
   memset(ops, 0, 5 * sizeof *ops);
   memset(tags, 0xab, 16);
   memset(tags + 16, 0xcd, 16);
-  for (int i = 0; i < 5; i++) memset(ops[i].subject, 0x11, 16);
+  for (int i = 0; i < 5; i++) memcpy(ops[i].subject, vsubj, 16);
   ops[0].type = KR_OP_SET; ops[0].field = KR_F_NAME; ops[0].value = "Fatma Yılmaz";
   ops[1].type = KR_OP_ADD; ops[1].field = KR_F_SKILLS; ops[1].value = "koken";
   ops[2].type = KR_OP_REMOVE; ops[2].field = KR_F_SKILLS; ops[2].value = "rijden";
@@ -132,6 +136,8 @@ int main(void)
   REQUIRE(sodium_init() >= 0);
   crypto_sign_keypair(pk, sk);
   crypto_sign_keypair(rpk, rsk);              /* the reader the key is sealed to */
+  memset(vsalt, 0x5a, sizeof vsalt);
+  kr_subject_make(pk, vsalt, vsubj);
   memset(net, 0x6e, sizeof net);
   memset(other, 0x77, sizeof other);
   randombytes_buf(key, sizeof key);
@@ -144,9 +150,10 @@ int main(void)
   REQUIRE(kr_group_encode(ops, 5, &plain) == 0);
   memset(outer, 0, sizeof outer);
   outer[0].type = KR_OP_REGISTER;
-  memset(outer[0].subject, 0x11, 16);
+  memcpy(outer[0].subject, vsubj, 16);
+  memcpy(outer[0].salt, vsalt, 16);
   outer[1].type = KR_OP_KEY;
-  memset(outer[1].subject, 0x11, 16);
+  memcpy(outer[1].subject, vsubj, 16);
   outer[1].epoch = 3;
   memcpy(outer[1].creator, pk, 32);
   memcpy(outer[1].member, rpk, 32);
@@ -154,7 +161,7 @@ int main(void)
   outer[1].box = sealed;
   outer[1].box_len = sizeof sealed;
   outer[2].type = KR_OP_GROUP;
-  memset(outer[2].subject, 0x11, 16);
+  memcpy(outer[2].subject, vsubj, 16);
   outer[2].epoch = 3;
   memcpy(outer[2].creator, pk, 32);
   REQUIRE(kr_group_seal(key, net, pk, 7, 2, &outer[2], plain.data, plain.len, &box) == 0);
@@ -380,8 +387,27 @@ int main(void)
       w.data[i] ^= (uint8_t)(1 << bit);
     }
 
+  /* A registration only its id's maker can sign: another salt (or
+   * another origin) makes another id, and the change is refused. */
+  {
+    kr_op r = outer[0];
+    kr_buf x;
+    kr_buf_init(&x, KR_CHANGE_MAX);
+    r.salt[0] ^= 1;
+    REQUIRE(kr_change_build(sk, 9, kr_hlc_make(1000, 1), &r, 1, &x) == 0);
+    CHECK_EQ(kr_change_decode(x.data, x.len, KR_CHANGE_MAX, &c), KR_EBADSIG);
+    kr_buf_reset(&x);
+    REQUIRE(kr_change_build(rsk, 9, kr_hlc_make(1000, 1), &outer[0], 1, &x) == 0);
+    CHECK_EQ(kr_change_decode(x.data, x.len, KR_CHANGE_MAX, &c), KR_EBADSIG);
+    kr_buf_reset(&x);
+    REQUIRE(kr_change_build(sk, 9, kr_hlc_make(1000, 1), &outer[0], 1, &x) == 0);
+    CHECK_EQ(kr_change_decode(x.data, x.len, KR_CHANGE_MAX, &c), 0);
+    kr_change_free(&c);
+    kr_buf_free(&x);
+  }
+
   /* REGISTER, KEY and GROUP, byte for byte (docs/protocol.md):
-   * [12, subject], [11, subject, epoch, creator, reader, sealed(80)],
+   * [12, subject, salt], [11, subject, epoch, creator, reader, sealed(80)],
    * [10, subject, epoch, creator, box]. */
   {
     kr_buf e, want;
@@ -390,8 +416,9 @@ int main(void)
     kr_buf_init(&want, 1 << 16);
 
     CHECK_EQ(kr_op_encode(&outer[0], &e), 0);
-    kr_buf_add(&want, "\x92\x0c", 2);
+    kr_buf_add(&want, "\x93\x0c", 2);
     put_bin(&want, outer[0].subject, 16);
+    put_bin(&want, outer[0].salt, 16);
     CHECK(e.len == want.len && memcmp(e.data, want.data, e.len) == 0);
     CHECK_EQ(parse(e.data, e.len), 0);
 
@@ -431,10 +458,9 @@ int main(void)
     CHECK_EQ(parse(e.data, e.len), 0);
 
     /* The malformed forms are refused, on their own and in a change. */
-    kr_buf_reset(&e);                           /* REGISTER with a third element */
-    kr_buf_add(&e, "\x93\x0c", 2);
+    kr_buf_reset(&e);                           /* REGISTER without its salt */
+    kr_buf_add(&e, "\x92\x0c", 2);
     put_bin(&e, outer[0].subject, 16);
-    kr_buf_add(&e, "\x00", 1);
     CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
     CHECK_EQ(raw_decode(2, 1, e.data, e.len), KR_EMALFORMED);
     kr_buf_reset(&e);                           /* a group of epoch 0 */

@@ -36,7 +36,7 @@ static void test_order(void)
   REQUIRE(kr_node_max_seq(n[1], kr_node_id(n[1]), &seq) == 0);
   memset(&op, 0, sizeof op);
   op.type = KR_OP_SET;
-  randombytes_buf(op.subject, KR_SUBJECT_LEN);
+  check_new_subject(n[1], op.subject);
   op.field = KR_F_NAME;
   op.value = "Toekomst";
   kr_buf_init(&b, 1u << 20);

@@ -452,7 +452,7 @@ static void build_field(kr_node *n, uint64_t seq, int field, const char *value,
   kr_op op;
   memset(&op, 0, sizeof op);
   op.type = kr_field_is_set(field) ? KR_OP_ADD : KR_OP_SET;
-  randombytes_buf(op.subject, KR_SUBJECT_LEN);
+  check_new_subject(n, op.subject);
   op.field = (uint8_t)field;
   op.value = value;
   if (subject) memcpy(subject, op.subject, KR_SUBJECT_LEN);
@@ -560,7 +560,7 @@ static void test_forged_values(kr_node *attacker, kr_node *victim, uint64_t *seq
     kr_op op;
     memset(&op, 0, sizeof op);
     op.type = KR_OP_GRANT;
-    randombytes_buf(op.subject, KR_SUBJECT_LEN);
+    check_new_subject(attacker, op.subject);
     op.purpose = "contact";
     op.recipient_all = 1;
     op.text_version = "v1\n2026-01-01 withdrawn";
