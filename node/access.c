@@ -359,7 +359,10 @@ static int check_mine(kr_node *n, sqlite3_int64 sn, int removed)
   sqlite3_finalize(s);
   if (!has) return 0;
   if (removed) return lose_access(n, sn, "this node was removed from the network");
-  if (registrar(n, sn, reg) == 1 && memcmp(reg, kr_node_id(n), KR_NODE_LEN) == 0) return 0;
+  /* No registration yet: the volunteer's first change has not come, so
+   * nothing it holds is decided yet (no writer counts before it): wait. */
+  if (registrar(n, sn, reg) != 1) return 0;
+  if (memcmp(reg, kr_node_id(n), KR_NODE_LEN) == 0) return 0;
   /* a node that registered sn itself reads it, whoever else claims to
    * have registered it earlier */
   if (prep(n, "SELECT 1 FROM ops p JOIN changes c ON c.n=p.chg JOIN origins o ON o.n=c.origin"
@@ -472,6 +475,61 @@ int kr__register_op(kr_node *n, sqlite3_int64 sn, const kr_stamp *st)
 
 /* ---- opening groups -------------------------------------------------------- */
 
+/* Did origin read sn just before stamp hlc? The registrar always; any other
+ * node while a consent naming it (or all) was in force, as the registers
+ * stood before that stamp. Only a reader's group counts (docs/crdt.md,
+ * "Who writes"): a member that may not read V cannot make its own epoch,
+ * seal it to a reader, and so write V's values or consent. */
+static int was_reader(kr_node *n, sqlite3_int64 sn, const uint8_t *origin, kr_hlc hlc)
+{
+  sqlite3_stmt *s;
+  uint8_t reg[KR_NODE_LEN];
+  int rc = 0, yes = 0;
+
+  if (registrar(n, sn, reg) == 1 && memcmp(reg, origin, KR_NODE_LEN) == 0) return 1;
+  if (prep(n, "SELECT DISTINCT purpose, recipient FROM consent_ops WHERE subj=?1 AND"
+              " (recipient=?2 OR recipient=x'') AND hlc<?3", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_blob(s, 2, origin, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, (sqlite3_int64)hlc);
+  while (!yes && !rc && kr__step(s, &rc)) {
+    char purpose[KR_PURPOSE_MAX + 1];
+    uint8_t rcpt[KR_NODE_LEN];
+    int rlen = sqlite3_column_bytes(s, 1);
+    if (rlen != 0 && rlen != KR_NODE_LEN) continue;
+    snprintf(purpose, sizeof purpose, "%s", (const char *)sqlite3_column_text(s, 0));
+    if (rlen) memcpy(rcpt, sqlite3_column_blob(s, 1), KR_NODE_LEN);
+    rc = kr__consent_granted_before(n, sn, purpose, rlen ? (const void *)rcpt : "", rlen, hlc, &yes);
+  }
+  sqlite3_reset(s);
+  return rc ? rc : yes;
+}
+
+/* A group's consent or a registration arrived with a stamp before a group
+ * of sn already decided: sn is folded again, in stamp order (kr__finish). */
+static int late(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_hlc hlc)
+{
+  sqlite3_stmt *s;
+  int later;
+  if (n->in_replay) return 0;
+  if (prep(n, "SELECT 1 FROM ops p JOIN changes c ON c.n=p.chg WHERE p.subj=?1 AND p.type=10"
+              " AND p.chg<>?2 AND c.hlc>=?3 LIMIT 1", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_int64(s, 2, chg);
+  sqlite3_bind_int64(s, 3, (sqlite3_int64)hlc);
+  later = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_reset(s);
+  return later ? kr__ids_add(&n->replay, &sn, sizeof sn) : 0;
+}
+
+int kr__registered(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const kr_stamp *st)
+{
+  int rc = kr__register_op(n, sn, st);
+  return rc ? rc : late(n, sn, chg, st->hlc);
+}
+
 static int bad_group(kr_node *n, sqlite3_int64 chg, uint32_t place, const char *why)
 {
   sqlite3_stmt *s;
@@ -520,6 +578,10 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
     rc = bad_group(n, chg, place, why ? why : "a value breaks the field rules");
     goto out;
   }
+  /* written by a node that did not read the volunteer then: no effect
+   * (kept; folded again should a consent stamped before it arrive) */
+  if ((rc = was_reader(n, sn, origin, hlc)) <= 0) goto out;
+  rc = 0;
   if (!known) {
     /* the key opened a group whose ops pass: it is the epoch's key and this
      * node reads the volunteer (a key op may carry any 32 bytes, and a box
@@ -548,6 +610,7 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
   }
   if (!rc) *opened = 1;
   if (!rc && consent) rc = kr__touch(n, sn);
+  if (!rc && consent) rc = late(n, sn, chg, hlc);
 out:
   sodium_memzero(key, sizeof key);
   sodium_memzero(plain.data, plain.cap);
@@ -565,7 +628,8 @@ static int reopen(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t plac
 
   if (prep(n, "SELECT p.body, p.idx, c.seq, c.hlc, o.key, o.n, c.n FROM ops p JOIN changes c ON"
               " c.n=p.chg JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type=10 AND"
-              " p.body IS NOT NULL AND (p.chg<?2 OR (p.chg=?2 AND p.idx<?3))", &s))
+              " p.body IS NOT NULL AND (p.chg<?2 OR (p.chg=?2 AND p.idx<?3))"
+              " ORDER BY c.hlc, o.key, p.idx", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, chg);
@@ -641,6 +705,56 @@ static int recover(kr_node *n, sqlite3_int64 sn)
   sqlite3_finalize(s);
   if (!rc && any) rc = reopen(n, sn, INT64_MAX, 0);
   return rc ? rc : any;
+}
+
+/* Fold sn again from its groups, in stamp order: a consent or registration
+ * stamped before a group already decided arrived later than it (whether
+ * that group's writer read sn then may have changed). */
+static int replay(kr_node *n, sqlite3_int64 sn)
+{
+  static const char *const wipe[] = {
+    "DELETE FROM vol_fts WHERE rowid=?1",
+    "DELETE FROM fields WHERE subj=?1",
+    "DELETE FROM set_adds WHERE subj=?1",
+    "DELETE FROM set_removed WHERE subj=?1",
+    "DELETE FROM consent_observed WHERE subj=?1",
+    "DELETE FROM consent_ops WHERE subj=?1",
+  };
+  sqlite3_stmt *s;
+  int rc = 0, any = 0;
+
+  for (size_t i = 0; i < sizeof wipe / sizeof wipe[0] && !rc; i++) {
+    if (prep(n, wipe[i], &s)) return KR_EDB;
+    sqlite3_bind_int64(s, 1, sn);
+    rc = done(s);
+  }
+  if (rc) return rc;
+  if (prep(n, "SELECT p.body, p.idx, c.seq, c.hlc, o.key, o.n, c.n FROM ops p JOIN changes c"
+              " ON c.n=p.chg JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type=10 AND"
+              " p.body IS NOT NULL ORDER BY c.hlc, o.key, p.idx", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  n->in_replay = 1;
+  while (!rc && kr__step(s, &rc)) {
+    kr_op g;
+    void *mem = NULL;
+    int opened;
+    if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &g, &mem)) {
+      rc = KR_EDB;
+      break;
+    }
+    n->cur_origin = sqlite3_column_int64(s, 5);
+    rc = kr__group_apply(n, sn, sqlite3_column_int64(s, 6), sqlite3_column_blob(s, 4),
+                         (uint64_t)sqlite3_column_int64(s, 2), (kr_hlc)sqlite3_column_int64(s, 3),
+                         (uint32_t)sqlite3_column_int64(s, 1), &g, &opened);
+    any |= opened;
+    free(mem);
+  }
+  sqlite3_reset(s);
+  n->in_replay = 0;
+  n->need_fts_optimize = 1;
+  if (!rc && any) rc = kr__fts_refresh(n, sn);
+  return rc ? rc : kr__touch(n, sn);
 }
 
 /* ---- sealing a local change ------------------------------------------------ */
@@ -1116,6 +1230,14 @@ int kr__finish(kr_node *n, kr_buf *wire)
     }
   }
   n->reopen.n = 0;
+  {
+    sqlite3_int64 *r = (sqlite3_int64 *)n->replay.id;
+    size_t nr = n->replay.n;
+    if (nr) qsort(r, nr, sizeof *r, cmp_i64);
+    for (size_t i = 0; i < nr && !rc; i++)
+      if ((!i || r[i] != r[i - 1]) && kr__erased(n, r[i], NULL) == 0) rc = replay(n, r[i]);
+    n->replay.n = 0;
+  }
   removed = am_removed(n);
   if (!rc && n->memb_changed)
     rc = touch_query(n, removed ? "SELECT DISTINCT subj FROM vkeys"

@@ -325,6 +325,7 @@ static void txn_start(kr_node *n)
   n->skipped.n = 0;
   n->touched.n = 0;
   n->reopen.n = 0;
+  n->replay.n = 0;
   n->memb_changed = 0;
 }
 
@@ -605,6 +606,9 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, sqlite
       break;
     case KR_OP_KEY:
       if ((rc = kr__key_op(n, sn, op, c->origin, c->hlc, chg, i))) return rc;
+      break;
+    case KR_OP_REGISTER:
+      if ((rc = kr__registered(n, sn, chg, &st))) return rc;
       break;
     default:
       if ((rc = kr__apply_op(n, sn, op, &st, tag, c->seq))) return rc;
@@ -1020,6 +1024,8 @@ static int rebuild(kr_node *n)
     } else if (op.type == KR_OP_KEY) {
       rc = kr__key_op(n, sqlite3_column_int64(s, 5), &op, st.origin, st.hlc,
                       sqlite3_column_int64(s, 7), (uint32_t)sqlite3_column_int(s, 3));
+    } else if (op.type == KR_OP_REGISTER) {
+      rc = kr__registered(n, sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 7), &st);
     } else {
       rc = kr__apply_op(n, sqlite3_column_int64(s, 5), &op, &st, tag, seq);
     }

@@ -113,6 +113,8 @@ struct kr_node {
                                     changed: checked by kr__finish */
   kr_ids reopen;                 /* apply: where a key arrived (access.c reopen_at) */
   int memb_changed;              /* apply: a membership op was applied */
+  kr_ids replay;                 /* apply: subject numbers to fold again in stamp order */
+  int in_replay;                 /* access.c: folding a subject again */
   int in_finish;                 /* kr__finish is running (its own changes) */
   char *home;                    /* the home directory, for a second connection */
   struct { const char *sql; sqlite3_stmt *s; } qs[96]; /* kr__qs's cache */
@@ -205,8 +207,10 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
  * and kept when sealed to this node (trusted when origin made the epoch). */
 int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *origin, kr_hlc hlc,
                sqlite3_int64 chg, uint32_t place);
-/* A registration: the earliest counts. */
+/* A registration: the earliest counts. kr__registered also folds sn again
+ * if groups of it stamped later were decided before it came. */
 int kr__register_op(kr_node *n, sqlite3_int64 sn, const kr_stamp *st);
+int kr__registered(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const kr_stamp *st);
 /* Build this node's change seq of ops (volunteer ops grouped and sealed,
  * registrations and key ops added) into out. Stores the keys of new
  * epochs and the rows of new subjects (inside the caller's transaction). */
@@ -219,6 +223,12 @@ int kr__finish(kr_node *n, kr_buf *wire);
 /* Grants to this node (or all) that expired before today on volunteers it
  * still holds keys of: 1 if any (touched when touch), 0, or an error. */
 int kr__expiry_due(kr_node *n, int touch);
+
+/* query.c: 1 in *granted when the register (rlen 0: "all") had a grant in
+ * force just before stamp hlc `before` (its entries stamped earlier, read
+ * on that day, UTC). */
+int kr__consent_granted_before(kr_node *n, sqlite3_int64 sn, const char *purpose,
+                               const void *rcpt, int rlen, kr_hlc before, int *granted);
 
 /* validate.c */
 /* Every op passes the field rules (kr_op_values_ok), years of birth up to

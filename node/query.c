@@ -307,6 +307,30 @@ int kr__consent_in_force(kr_node *n, sqlite3_int64 sn, const char *purpose, cons
   return rc;
 }
 
+int kr__consent_granted_before(kr_node *n, sqlite3_int64 sn, const char *purpose,
+                               const void *rcpt, int rlen, kr_hlc before, int *granted)
+{
+  kr_consent_entry *e = NULL;
+  size_t ne = 0, keep = 0, best, nstrs;
+  char **strs, day[11];
+  time_t secs = (time_t)(kr_hlc_ms(before) / 1000);
+  struct tm tm;
+  int rc = load_register(n, sn, purpose, rcpt, rlen, &e, &ne, &strs, &nstrs);
+
+  *granted = 0;
+  if (!rc) {
+    /* the register as it stood just before that stamp, read on its day (UTC) */
+    for (size_t i = 0; i < ne; i++)
+      if (e[i].stamp.hlc < before) e[keep++] = e[i];
+    gmtime_r(&secs, &tm);
+    strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    *granted = keep && kr_consent_resolve(e, keep, day, &best) == KR_CONSENT_GRANTED;
+  }
+  free(e);
+  free_strs(strs, nstrs);
+  return rc;
+}
+
 int kr_node_consent(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
                     kr_consent_cb cb, void *ctx)
 {

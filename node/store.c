@@ -746,6 +746,7 @@ void kr_node_close(kr_node *n)
   free(n->skipped.id);
   free(n->touched.id);
   free(n->reopen.id);
+  free(n->replay.id);
   free(n->home);
   free(n);
 }

@@ -344,7 +344,8 @@ static void backdated_register(void)
  * 2. A member that may not read V writes a group of V under an epoch of
  * its own making, with that epoch's key sealed to A: A opens it, and the
  * group holds a consent for M. A then counts M as a reader and seals V's
- * keys to M.
+ * keys to M. * (It did, until only a group whose writer read V at its stamp counts:
+ * M's group is kept but has no effect.)
  */
 static void forged_consent(void)
 {
@@ -376,7 +377,8 @@ static void forged_consent(void)
  * 3. A member that may not read V writes V's name, under an epoch of its
  * own whose key it seals to B only. B opens the group and applies it, and
  * passes M's key on to the other readers: B and C agree (same rights, same
- * changes, same state), but every reader shows the name M wrote, blind.
+ * changes, same state), but every reader shows the name M wrote, blind. * (It did, until only a group whose writer read V at its stamp counts:
+ * M's group is kept but has no effect.)
  */
 static void non_reader_writes(void)
 {
@@ -878,7 +880,8 @@ static void grant_before_admission(void)
 /*
  * 14. A member that may not read V withdraws B's consent, in a group of
  * its own epoch sealed to A only: A takes B for no reader any more, and
- * B, an honest reader, does not read what A writes next.
+ * B, an honest reader, does not read what A writes next. * (It did, until only a group whose writer read V at its stamp counts:
+ * M's group is kept but has no effect.)
  */
 static void forged_withdrawal(void)
 {
@@ -1070,8 +1073,8 @@ int main(int argc, char **argv)
    * disabled until they are */
   static const struct { const char *name; void (*fn)(void); int open; } all[] = {
     {"backdated_register", backdated_register, 0},
-    {"forged_consent", forged_consent, 1},
-    {"non_reader_writes", non_reader_writes, 1},
+    {"forged_consent", forged_consent, 0},
+    {"non_reader_writes", non_reader_writes, 0},
     {"garbage_blocks_keys", garbage_blocks_keys, 0},
     {"second_key_hides_history", second_key_hides_history, 0},
     {"planted_epoch", planted_epoch, 0},
@@ -1083,7 +1086,7 @@ int main(int argc, char **argv)
     {"erasure_keys", erasure_keys, 0},
     {"expired_when_granted", expired_when_granted, 0},
     {"grant_before_admission", grant_before_admission, 0},
-    {"forged_withdrawal", forged_withdrawal, 1},
+    {"forged_withdrawal", forged_withdrawal, 0},
     {"key_without_consent", key_without_consent, 0},
     {"regrant_recovers", regrant_recovers, 0},
     {"files_still_open", files_still_open, 1},

@@ -40,7 +40,16 @@ static void test_order(void)
   op.field = KR_F_NAME;
   op.value = "Toekomst";
   kr_buf_init(&b, 1u << 20);
-  check_build_sealed(n[1], seq + 1, (kr_hlc)4102444800000ull << 16, &op, 1, 1, readers, &b);
+  /* registered first, in a change of its own (a registration stamped
+   * ahead is held with its change: until then nobody writes the volunteer) */
+  op.value = "Eerst";
+  check_build_sealed(n[1], seq + 1, (kr_hlc)kr_node_now_ms(n[1]) << 16, &op, 1, 1, readers, &b);
+  REQUIRE(kr_node_apply(n[2], b.data, b.len, NULL) == 0);
+  REQUIRE(kr_node_apply(n[3], b.data, b.len, NULL) == 0);
+  kr_buf_reset(&b);
+  seq++;
+  op.value = "Toekomst";
+  check_build_sealed(n[1], seq + 1, (kr_hlc)4102444800000ull << 16, &op, 1, 0, readers, &b);
   len0 = b.len;
   op.value = "Nu";
   check_build_sealed(n[1], seq + 2, (kr_hlc)kr_node_now_ms(n[1]) << 16, &op, 1, 0, readers, &b);
