@@ -80,7 +80,8 @@ void kr_txn_new_subject(kr_txn *t, uint8_t subject[static KR_SUBJECT_LEN]);
  * phone, postcode, availability, years, dates), and any free-text value
  * holding a 9-digit number that passes the elfproef is refused (KR_EBSN).
  * value NULL clears a single-valued field. why (OUT, may be NULL) receives
- * a short reason for KR_EVALIDATION.
+ * a short reason for KR_EVALIDATION: static English, marked N_() for a
+ * translation where it is shown (node/i18n.h).
  */
 int kr_txn_set(kr_txn *t, const uint8_t subject[static KR_SUBJECT_LEN], int field,
                const char *value, const char **why);

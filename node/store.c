@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "crdt/err.h"
+#include "node/i18n.h"
 #include "node/internal.h"
 #include "node/validate.h"
 
@@ -402,7 +403,7 @@ static int migrate(kr_node *n, int version)
   if (version > SCHEMA_VERSION) return KR_EUNKNOWN; /* made by a newer kring */
   if (version > 0 && version < SCHEMA_FIRST_READ) return KR_EOLDSTORE;
   if (version < SCHEMA_VERSION && n->readonly) {
-    note_trouble(KR_EREADONLY, 0, "this kring must upgrade the store once, which writes to it");
+    note_trouble(KR_EREADONLY, 0, N_("this kring must upgrade the store once, which writes to it"));
     return KR_EREADONLY;
   }
   for (int v = version; v < SCHEMA_VERSION && !rc; v++) {
@@ -470,8 +471,8 @@ static int db_connect(kr_node *n, const char *home, const char *path, int *versi
   if (access(home, W_OK) == 0 && access(path, W_OK) == 0) return kr__db_err(rc);
   snprintf(wal, sizeof wal, "%s-wal", path);
   if (stat(wal, &st) == 0 && st.st_size > 0) {
-    note_trouble(KR_EREADONLY, 0, "kring.db-wal holds changes not yet in kring.db, which "
-                 "SQLite can read only with write access to the folder");
+    note_trouble(KR_EREADONLY, 0, N_("kring.db-wal holds changes not yet in kring.db, which "
+                                    "SQLite can read only with write access to the folder"));
     return KR_EREADONLY;
   }
   if (immutable_uri(path, uri, sizeof uri)) return KR_EINVAL;
@@ -507,8 +508,8 @@ static int db_open(kr_node *n, const char *home, int create)
     /* Only kr_node_create writes a schema: a store without one was
      * emptied or replaced (`: > kring.db`, a failed copy). */
     if (version == 0) {
-      note_trouble(KR_EDAMAGED, 0, st.st_size == 0 ? "kring.db is empty"
-                                                   : "kring.db holds no kring store");
+      note_trouble(KR_EDAMAGED, 0, st.st_size == 0 ? N_("kring.db is empty")
+                                                   : N_("kring.db holds no kring store"));
       return KR_EDAMAGED;
     }
     n->readonly = sqlite3_db_readonly(n->db, "main") == 1;
@@ -703,7 +704,7 @@ int kr_node_open(const char *home, kr_node **out)
       (rc = kr__meta_get_int(n, "clock", &clock))) {
     /* every schema since the first has them */
     if (rc == KR_ENOTFOUND) {
-      note_trouble(KR_EDAMAGED, 0, "kring.db lacks this node's organisation");
+      note_trouble(KR_EDAMAGED, 0, N_("kring.db lacks this node's organisation"));
       rc = KR_EDAMAGED;
     }
     goto err;
@@ -713,7 +714,7 @@ int kr_node_open(const char *home, kr_node **out)
       kr__meta_get_blob(n, "founder", n->founder, KR_NODE_LEN)) {
     /* A store from before networks: it founds its own. */
     if (n->readonly) {
-      note_trouble(KR_EREADONLY, 0, "this kring must upgrade the store once, which writes to it");
+      note_trouble(KR_EREADONLY, 0, N_("this kring must upgrade the store once, which writes to it"));
       rc = KR_EREADONLY;
       goto err;
     }

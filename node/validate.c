@@ -8,21 +8,22 @@
 
 #include "crdt/err.h"
 #include "crdt/op.h"
+#include "node/i18n.h"
 #include "node/internal.h"
 #include "node/validate.h"
 
 /* ---- text ---------------------------------------------------------------- */
 
-static const char why_utf8[] = "not valid text (UTF-8)";
-static const char why_line[] = "has a line break, and this field holds one line of text";
+static const char why_utf8[] = N_("not valid text (UTF-8)");
+static const char why_line[] = N_("has a line break, and this field holds one line of text");
 static const char why_sep[] =
-  "has a Unicode line or paragraph separator (U+2028, U+2029); use an ordinary line break";
+  N_("has a Unicode line or paragraph separator (U+2028, U+2029); use an ordinary line break");
 static const char why_ctrl[] =
-  "has an invisible control character (a tab, or one copied in from another program); "
-  "type the text again without it";
+  N_("has an invisible control character (a tab, or one copied in from another program); "
+     "type the text again without it");
 static const char why_bidi[] =
-  "has an invisible text-direction character (U+202A to U+202E, U+2066 to U+2069), which "
-  "can make text show differently from what is stored; type the text again without it";
+  N_("has an invisible text-direction character (U+202A to U+202E, U+2066 to U+2069), which "
+     "can make text show differently from what is stored; type the text again without it");
 
 static int text_ok(const char *s, size_t len, int multiline, const char **why)
 {
@@ -400,8 +401,8 @@ int kr_normalise_field(int field, const char *in, char *out, size_t cap,
   while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n')) e--;
   n = (size_t)(e - s);
   if (field == KR_F_NOTES) { max = 4000; multiline = 1; }
-  if (n == 0) { *why = "empty value"; return KR_EVALIDATION; }
-  if (n > max || n >= cap) { *why = "value too long"; return KR_EVALIDATION; }
+  if (n == 0) { *why = N_("empty value"); return KR_EVALIDATION; }
+  if (n > max || n >= cap) { *why = N_("value too long"); return KR_EVALIDATION; }
   if ((rc = text_ok(s, n, multiline, why))) return rc;
   memcpy(out, s, n);
   out[n] = 0;
@@ -411,12 +412,12 @@ int kr_normalise_field(int field, const char *in, char *out, size_t cap,
   switch (field) {
   case KR_F_EMAIL:
     for (char *c = out; *c; c++) *c = (char)tolower((unsigned char)*c);
-    if (!kr_valid_email(out)) { *why = "not an e-mail address"; return KR_EVALIDATION; }
+    if (!kr_valid_email(out)) { *why = N_("not an e-mail address"); return KR_EVALIDATION; }
     break;
   case KR_F_PHONE: {
     char ph[11];
     if (!kr_norm_phone(out, ph)) {
-      *why = "not a Dutch phone number (10 digits, e.g. 06-12345678 or +31 20 1234567)";
+      *why = N_("not a Dutch phone number (10 digits, e.g. 06-12345678 or +31 20 1234567)");
       return KR_EVALIDATION;
     }
     strcpy(out, ph);
@@ -424,7 +425,7 @@ int kr_normalise_field(int field, const char *in, char *out, size_t cap,
   }
   case KR_F_POSTCODE: {
     char pc[8];
-    if (!kr_norm_postcode(out, pc)) { *why = "not a Dutch postcode (1234 AB)"; return KR_EVALIDATION; }
+    if (!kr_norm_postcode(out, pc)) { *why = N_("not a Dutch postcode (1234 AB)"); return KR_EVALIDATION; }
     strcpy(out, pc);
     break;
   }
@@ -432,7 +433,7 @@ int kr_normalise_field(int field, const char *in, char *out, size_t cap,
     char *end;
     long y = strtol(out, &end, 10);
     if (*end || n != 4 || y < 1900 || y > this_year) {
-      *why = "not a year of birth (1900 up to this year)";
+      *why = N_("not a year of birth (1900 up to this year)");
       return KR_EVALIDATION;
     }
     break;
@@ -441,7 +442,7 @@ int kr_normalise_field(int field, const char *in, char *out, size_t cap,
     char d[11];
     if (date_nl(out, d)) strcpy(out, d);       /* 14-03-2025 is 2025-03-14 */
     if (!date_ok(out)) {
-      *why = "not a date (2025-03-14 or 14-03-2025)";
+      *why = N_("not a date (2025-03-14 or 14-03-2025)");
       return KR_EVALIDATION;
     }
     break;
@@ -451,7 +452,7 @@ int kr_normalise_field(int field, const char *in, char *out, size_t cap,
     if (!strcmp(out, "ja")) strcpy(out, "yes");
     else if (!strcmp(out, "nee")) strcpy(out, "no");
     if (strcmp(out, "yes") && strcmp(out, "no")) {
-      *why = "must be ja or nee (yes or no)";
+      *why = N_("must be ja or nee (yes or no)");
       return KR_EVALIDATION;
     }
     break;
@@ -460,8 +461,8 @@ int kr_normalise_field(int field, const char *in, char *out, size_t cap,
     for (char *c = out; *c; c++) *c = (char)tolower((unsigned char)*c);
     if (slot_norm(out, slot)) strcpy(out, slot);
     if (!kr_valid_availability(out)) {
-      *why = "not an availability (ma-ochtend, di-middag, ..., zo-avond; or mon-am, tue-pm, "
-             "..., sun-ev)";
+      *why = N_("not an availability (ma-ochtend, di-middag, ..., zo-avond; or mon-am, tue-pm, "
+                "..., sun-ev)");
       return KR_EVALIDATION;
     }
     break;
@@ -484,7 +485,7 @@ int kr__has_bsn(const char *s) { return kr_text_has_bsn(s); }
 static int line_ok(const char *s, int empty_ok, const char **why)
 {
   int rc;
-  if (!s || (!s[0] && !empty_ok)) { *why = "empty text"; return KR_EVALIDATION; }
+  if (!s || (!s[0] && !empty_ok)) { *why = N_("empty text"); return KR_EVALIDATION; }
   if ((rc = kr_text_single_ok(s, strlen(s), why))) return rc;
   return kr_text_has_bsn(s) ? KR_EBSN : 0;
 }
@@ -505,7 +506,7 @@ int kr_op_values_ok(const kr_op *op, int year, const char **why)
   case KR_OP_REMOVE:
     if ((rc = kr_normalise_field(op->field, op->value, norm, sizeof norm, year, why))) return rc;
     if (strcmp(norm, op->value) != 0) {
-      *why = "value is not in the form kring stores (not normalised)";
+      *why = N_("value is not in the form kring stores (not normalised)");
       return KR_EVALIDATION;
     }
     return 0;

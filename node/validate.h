@@ -25,8 +25,9 @@
  * U+2066 to U+2069) and the line and paragraph separators (U+2028,
  * U+2029). Multi-line text may hold line feeds (U+000A).
  * Both return 0, or KR_EVALIDATION with *why (why may be NULL) saying what
- * was found, in words for the user. Neither looks for a BSN: free text
- * also passes kr_text_has_bsn.
+ * was found, in words for the user: static English, marked N_() for a
+ * translation where it is shown (node/i18n.h), as are the other whys
+ * here. Neither looks for a BSN: free text also passes kr_text_has_bsn.
  */
 int kr_text_single_ok(const char *s, size_t len, const char **why);
 int kr_text_multi_ok(const char *s, size_t len, const char **why);

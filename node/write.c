@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "crdt/err.h"
+#include "node/i18n.h"
 #include "node/internal.h"
 #include "node/validate.h"
 
@@ -157,7 +158,7 @@ static int field_op(kr_txn *t, int type, const uint8_t subject[KR_SUBJECT_LEN],
   int rc;
 
   if (type == KR_OP_SET ? !kr_field_is_single(field) : !kr_field_is_set(field)) {
-    if (why) *why = "not a field of that kind";
+    if (why) *why = N_("not a field of that kind");
     return KR_EUNKNOWN;
   }
   if ((rc = check_subject(t, subject, &sn))) return rc;
@@ -179,14 +180,14 @@ static int field_op(kr_txn *t, int type, const uint8_t subject[KR_SUBJECT_LEN],
     sqlite3_bind_text(s, 3, norm, -1, SQLITE_STATIC);
     if (collect_tags(s, &tags, &n)) return KR_ENOMEM;
     if (!n) {
-      if (why) *why = "the volunteer has no such value";
+      if (why) *why = N_("the volunteer has no such value");
       return KR_ENOTFOUND;
     }
     if (!(op->tags = keep(t, tags))) return KR_ENOMEM;
     op->ntags = n;
   }
   if ((rc = kr_op_check(op))) {
-    if (why) *why = "value not allowed";
+    if (why) *why = N_("value not allowed");
     return KR_EVALIDATION;
   }
   t->nops++;
@@ -254,10 +255,10 @@ static int consent_op(kr_txn *t, int type, const uint8_t subject[KR_SUBJECT_LEN]
     if (why)
       *why = !op->purpose[0] || strlen(op->purpose) > KR_PURPOSE_MAX ||
                      strspn(op->purpose, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(op->purpose)
-                 ? "purpose must be 1-40 characters a-z, 0-9 or '-'"
-             : op->method > KR_METHOD_DIGITAL ? "unknown method"
-             : type == KR_OP_GRANT && op->until[0] ? "end date must be a real date YYYY-MM-DD"
-                                                   : "text version not allowed";
+                 ? N_("purpose must be 1-40 characters a-z, 0-9 or '-'")
+             : op->method > KR_METHOD_DIGITAL ? N_("unknown method")
+             : type == KR_OP_GRANT && op->until[0] ? N_("end date must be a real date YYYY-MM-DD")
+                                                   : N_("text version not allowed");
     return KR_EVALIDATION;
   }
   t->nops++;
@@ -289,7 +290,7 @@ int kr_txn_erase(kr_txn *t, const uint8_t subject[static KR_SUBJECT_LEN],
 
   if ((rc = check_subject(t, subject, &sn))) return rc;
   if (!reason || !reason[0] || strlen(reason) > KR_REASON_MAX) {
-    if (why) *why = "a reason (up to 1000 characters of text) is required";
+    if (why) *why = N_("a reason (up to 1000 characters of text) is required");
     return KR_EVALIDATION;
   }
   if ((rc = kr_text_single_ok(reason, strlen(reason), why))) return rc;
