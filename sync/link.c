@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "crdt/err.h"
+#include "node/i18n.h"
 #include "sync/invite.h"
 #include "sync/link.h"
 
@@ -81,30 +82,30 @@ static int admit(kr_link *l, const uint8_t *peer, const char *text)
 
   if (!req) return KR_ENOMEM;
   if ((rc = kr_join_parse(text, req))) {
-    refuse(l, rc, "join request refused: %s", kr_strerror(rc));
+    refuse(l, rc, N_("join request refused: %s"), kr_strerror(rc));
   } else if ((rc = kr_join_inviter(l->n, req)) == KR_ENETWORK) {
-    refuse(l, rc, "join request is for another kring network");
+    refuse(l, rc, N_("join request is for another kring network"));
   } else if (rc == KR_ENOTMEMBER) {
-    refuse(l, rc, "the invite was made by a node that is not a member");
+    refuse(l, rc, N_("the invite was made by a node that is not a member"));
   } else if (rc) {
-    refuse(l, rc, "join request refused: %s", kr_strerror(rc));
+    refuse(l, rc, N_("join request refused: %s"), kr_strerror(rc));
   } else if (memcmp(req->node, peer, KR_NODE_LEN) != 0) {
-    refuse(l, rc = KR_EBADSIG, "join request names another node");
+    refuse(l, rc = KR_EBADSIG, N_("join request names another node"));
   } else if ((rc = kr_node_is_member(l->n, req->inv.inviter)) != 1) {
-    refuse(l, rc = KR_ENOTMEMBER, "the invite was made by a node that is not a member");
+    refuse(l, rc = KR_ENOTMEMBER, N_("the invite was made by a node that is not a member"));
   } else if (kr_node_now_ms(l->n) > req->inv.expires_ms) {
-    refuse(l, rc = KR_EEXPIRED, "the invite has expired");
+    refuse(l, rc = KR_EEXPIRED, N_("the invite has expired"));
   } else {
     kr_invite_id(&req->inv, iid);
     if ((used = kr_node_invite_used(l->n, iid)) < 0) {
-      refuse(l, rc = used, "reading the members: %s", kr_strerror(used));
+      refuse(l, rc = used, N_("reading the members: %s"), kr_strerror(used));
     } else if ((rc = kr_node_is_member(l->n, peer)) == 1) {
       rc = 0;                       /* admitted already: a retry after a cut link */
     } else if (used) {
-      refuse(l, rc = KR_EUSED, "the invite has already been used");
+      refuse(l, rc = KR_EUSED, N_("the invite has already been used"));
     } else if ((rc = kr_node_admit(l->n, peer, req->org, req->kind, req->inv.invite_pk,
                                    req->proof))) {
-      refuse(l, rc, "cannot admit: %s", kr_strerror(rc));
+      refuse(l, rc, N_("cannot admit: %s"), kr_strerror(rc));
     } else {
       l->info.admitted = 1;
     }
@@ -118,12 +119,12 @@ void kr_link_span(uint64_t ms, char *out, size_t cap)
   /* to the nearest minute from an hour on, else to the nearest second */
   uint64_t r = ms >= 3600000 ? (ms + 30000) / 60000 * 60000 : (ms + 500) / 1000 * 1000;
   uint64_t min = r / 60000, h = min / 60, d = h / 24;
-  if (d >= 730) snprintf(out, cap, "%llu years", (unsigned long long)(d / 365));
-  else if (d >= 2) snprintf(out, cap, "%llu days", (unsigned long long)d);
-  else if (h) snprintf(out, cap, "%llu h %llu min", (unsigned long long)h, (unsigned long long)(min % 60));
-  else if (min) snprintf(out, cap, "%llu min %llu s", (unsigned long long)min,
+  if (d >= 730) snprintf(out, cap, N_("%llu years"), (unsigned long long)(d / 365));
+  else if (d >= 2) snprintf(out, cap, N_("%llu days"), (unsigned long long)d);
+  else if (h) snprintf(out, cap, N_("%llu h %llu min"), (unsigned long long)h, (unsigned long long)(min % 60));
+  else if (min) snprintf(out, cap, N_("%llu min %llu s"), (unsigned long long)min,
                          (unsigned long long)(r / 1000 % 60));
-  else snprintf(out, cap, "%llu s", (unsigned long long)(r / 1000));
+  else snprintf(out, cap, N_("%llu s"), (unsigned long long)(r / 1000));
 }
 
 /* Clocks too far apart would let one node's stamps win every field for as
@@ -141,11 +142,15 @@ static int clock_off(kr_link *l, const kr_sess_event *ev, int trusted)
   if (abs <= KR_HLC_MAX_SKEW_MS) return 0;
   kr_link_span(abs, span, sizeof span);
   kr_link_hex12(ev->peer, who);
-  if (kr_node_member_org(l->n, ev->peer, org, sizeof org) != 1) snprintf(org, sizeof org, "node %s", who);
+  if (kr_node_member_org(l->n, ev->peer, org, sizeof org) != 1)
+    snprintf(org, sizeof org, N_("node %s"), who);
   l->info.clock_refused = 1;
-  snprintf(why, sizeof why, "this node's clock is %s %s %s's: set the clock right (kring syncs "
-           "only while clocks agree within %u minutes)", span, skew < 0 ? "ahead of" : "behind",
-           org, KR_HLC_MAX_SKEW_MS / 60000);
+  snprintf(why, sizeof why,
+           skew < 0 ? N_("this node's clock is %s ahead of %s's: set the clock right (kring syncs "
+                         "only while clocks agree within %u minutes)")
+                    : N_("this node's clock is %s behind %s's: set the clock right (kring syncs "
+                         "only while clocks agree within %u minutes)"),
+           span, org, KR_HLC_MAX_SKEW_MS / 60000);
   kr_sess_refuse_told(l->s, KR_ECLOCK, why);
   return 1;
 }
@@ -169,8 +174,8 @@ static int void_admission(kr_link *l, const uint8_t *peer)
   memset(&f, 0, sizeof f);
   f.node = peer;
   if (kr_node_void_admissions(l->n, void_cb, &f) || !f.found) return 0;
-  refuse(l, KR_ENOTMEMBER, "the admission of %s is void: its invite had already admitted %s. "
-         "Ask a member for a new invite and join with it", f.org, f.winner);
+  refuse(l, KR_ENOTMEMBER, N_("the admission of %s is void: its invite had already admitted %s. "
+                              "Ask a member for a new invite and join with it"), f.org, f.winner);
   return 1;
 }
 
@@ -185,17 +190,17 @@ static int on_peer(kr_link *l, const kr_sess_event *ev)
   l->info.have_peer = 1;
   kr_link_hex12(ev->peer, who);
   if (memcmp(ev->peer, kr_node_id(l->n), KR_NODE_LEN) == 0) {
-    refuse(l, KR_EINVAL, "connected to itself");
+    refuse(l, KR_EINVAL, N_("connected to itself"));
     return 0;
   }
   if (!ev->join && (ok = kr_node_trusted(l->n, ev->peer)) != 1) {
-    if (ok < 0) refuse(l, ok, "reading the members: %s", kr_strerror(ok));
+    if (ok < 0) refuse(l, ok, N_("reading the members: %s"), kr_strerror(ok));
     else if (kr_node_is_removed(l->n, ev->peer) == 1)
-      refuse(l, KR_ENOTMEMBER, "node %s was removed from this network", who);
+      refuse(l, KR_ENOTMEMBER, N_("node %s was removed from this network"), who);
     else if (void_admission(l, ev->peer))
       ;
     else
-      refuse(l, KR_ENOTMEMBER, "node %s is not a member of this network", who);
+      refuse(l, KR_ENOTMEMBER, N_("node %s is not a member of this network"), who);
     return 0;
   }
   /* Before a join request admits anyone: a node whose clock is off would
@@ -205,7 +210,7 @@ static int on_peer(kr_link *l, const kr_sess_event *ev)
   if ((rc = kr_node_vector(l->n, &v)) ||
       (rc = (heads = malloc(v.n * KR_HEAD_LEN + 1)) ? 0 : KR_ENOMEM) ||
       (rc = kr_node_heads(l->n, &v, heads))) {
-    refuse(l, rc, "reading our vector: %s", kr_strerror(rc));
+    refuse(l, rc, N_("reading our vector: %s"), kr_strerror(rc));
     kr_vv_free(&v);
     free(heads);
     return 0;
@@ -245,7 +250,7 @@ static int on_vector(kr_link *l, const kr_vv *peer, const uint8_t *heads)
   if ((rc = kr_node_reopen(l->n, &l->reader)) || (rc = diverged(l, peer, heads, &send_for)) ||
       (rc = kr_lacks_open(l->reader, &send_for, &l->lacks))) {
     kr_vv_free(&send_for);
-    kr_sess_fail(l->s, rc, "cannot read what the peer lacks");
+    kr_sess_fail(l->s, rc, N_("cannot read what the peer lacks"));
     return rc;
   }
   kr_vv_free(&send_for);
@@ -273,7 +278,7 @@ static int on_batch(kr_link *l, const kr_sess_event *ev)
   int rc;
 
   if ((rc = kr_node_batch_begin(l->n))) {
-    kr_sess_fail(l->s, rc, "cannot start a transaction (database busy or read-only)");
+    kr_sess_fail(l->s, rc, N_("cannot start a transaction (database busy or read-only)"));
     return rc;
   }
   for (size_t i = 0; i < ev->count; i++) {
@@ -286,26 +291,30 @@ static int on_batch(kr_link *l, const kr_sess_event *ev)
     } else if (skippable(rc)) {
       l->info.skipped++;
     } else {
-      char why[KR_SYNC_REASON_MAX], at[64] = "";
+      char why[KR_SYNC_REASON_MAX];
       kr_change c;
+      kr_node_batch_end(l->n, 0);
       if (kr_change_decode(ev->chg[i], ev->len[i], KR_CHANGE_MAX, &c) == 0) {
         char who[13];
         kr_link_hex12(c.origin, who);
-        snprintf(at, sizeof at, " (origin %s, seq %llu)", who, (unsigned long long)c.seq);
+        snprintf(why, sizeof why, N_("batch %llu refused, nothing of it stored: change %zu "
+                                     "(origin %s, seq %llu): %s"),
+                 (unsigned long long)ev->batch, i + 1, who, (unsigned long long)c.seq,
+                 kr_strerror(rc));
         kr_change_free(&c);
+      } else {
+        snprintf(why, sizeof why, N_("batch %llu refused, nothing of it stored: change %zu: %s"),
+                 (unsigned long long)ev->batch, i + 1, kr_strerror(rc));
       }
-      kr_node_batch_end(l->n, 0);
-      snprintf(why, sizeof why, "batch %llu refused, nothing of it stored: change %zu%s: %s",
-               (unsigned long long)ev->batch, i + 1, at, kr_strerror(rc));
       kr_sess_fail(l->s, rc, why);
       return rc;
     }
   }
   if ((rc = kr_node_batch_end(l->n, 1))) {
     char why[KR_SYNC_REASON_MAX];
-    snprintf(why, sizeof why, "batch %llu refused, nothing of it stored: %s",
+    snprintf(why, sizeof why, N_("batch %llu refused, nothing of it stored: %s"),
              (unsigned long long)ev->batch,
-             rc == KR_EDB ? "cannot commit (database busy or damaged)" : kr_strerror(rc));
+             rc == KR_EDB ? N_("cannot commit (database busy or damaged)") : kr_strerror(rc));
     kr_sess_fail(l->s, rc, why);
     return rc;
   }
@@ -329,7 +338,7 @@ static int pump(kr_link *l)
     size_t count;
     if (l->exhausted) return kr_sess_send_done(l->s);
     if ((rc = kr_lacks_next(l->lacks, KR_SYNC_BATCH_MAX, put_change, l->s, &count))) {
-      kr_sess_fail(l->s, rc, "cannot read changes to send");
+      kr_sess_fail(l->s, rc, N_("cannot read changes to send"));
       break;
     }
     if (count == 0) l->exhausted = 1;
@@ -372,7 +381,7 @@ static void run(kr_link *l)
     case KR_SEV_ACK: break;
     case KR_SEV_DRAINED:
       if (kr_node_vector(l->n, &v)) {
-        kr_sess_fail(l->s, KR_EDB, "reading our vector");
+        kr_sess_fail(l->s, KR_EDB, N_("reading our vector"));
         break;
       }
       kr_sess_send_end(l->s, &v);
@@ -382,9 +391,9 @@ static void run(kr_link *l)
       /* the batches are committed: a full disk here loses only this */
       int rc = kr_node_peer_record(l->n, l->info.peer, ev.vector);
       if (rc == KR_EFULL)
-        kr_sess_fail(l->s, rc, "cannot record the peer's vector: the disk is full");
+        kr_sess_fail(l->s, rc, N_("cannot record the peer's vector: the disk is full"));
       else if (rc)
-        kr_sess_fail(l->s, KR_EDB, "cannot record the peer's vector");
+        kr_sess_fail(l->s, KR_EDB, N_("cannot record the peer's vector"));
       break;
     }
     case KR_SEV_DONE:
@@ -414,7 +423,7 @@ int kr_link_feed(kr_link *l, const uint8_t *buf, size_t len)
 void kr_link_closed(kr_link *l, const char *why)
 {
   if (l->info.state) return;
-  kr_sess_fail(l->s, KR_ECLOSED, why ? why : "connection closed before the sync finished");
+  kr_sess_fail(l->s, KR_ECLOSED, why ? why : N_("connection closed before the sync finished"));
   run(l);
 }
 

@@ -52,7 +52,8 @@ const uint8_t *kr_link_pending(const kr_link *l, size_t *len);
 void kr_link_sent(kr_link *l, size_t len);
 
 const kr_link_info *kr_link_info_get(kr_link *l);
-/* A span of time for a person: "74 years", "3 days", "3 h 12 min", "12 min 5 s". */
+/* A span of time for a person: "74 years", "3 days", "3 h 12 min", "12 min 5 s"
+ * (English; cli_reason translates it, sync/reason.h). */
 void kr_link_span(uint64_t ms, char *out, size_t cap);
 /* The first 12 hex digits of a node id, for log lines. */
 void kr_link_hex12(const uint8_t *id, char out[13]);

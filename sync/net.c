@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "crdt/err.h"
+#include "node/i18n.h"
 #include "sync/invite.h"
 #include "sync/net.h"
 
@@ -581,7 +582,7 @@ static void promote(struct conn *c)
   pending_del(c);
   c->session = 1;
   if (++t->nsessions > KR_SERVE_MAX_CONNS && kr_link_info_get(c->link)->state == 0) {
-    snprintf(why, sizeof why, "kring serve already has %d sessions; it will sync later",
+    snprintf(why, sizeof why, N_("kring serve already has %d sessions; it will sync later"),
              KR_SERVE_MAX_CONNS);
     kr_sess_fail(kr_link_session(c->link), KR_EREFUSED, why);
     kr_link_closed(c->link, why);
@@ -651,8 +652,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     }
   } else if (nread < 0) {
     char why[200];
-    if (nread == UV_EOF) snprintf(why, sizeof why, "the peer closed the connection");
-    else snprintf(why, sizeof why, "connection lost: %s", uv_strerror((int)nread));
+    if (nread == UV_EOF) snprintf(why, sizeof why, N_("the peer closed the connection"));
+    else snprintf(why, sizeof why, N_("connection lost: %s"), uv_strerror((int)nread));
     finish(c, why);
   }
 }
@@ -682,7 +683,7 @@ static void on_tick(uv_timer_t *tm)
   if (!c->link) return;
   kr_link_tick(c->link, kr_node_now_ms(c->net->n));
   if (kr_link_info_get(c->link)->state == 0 && now - c->last_io > KR_IDLE_MS) {
-    finish(c, "no data either way for 60 s");
+    finish(c, N_("no data either way for 60 s"));
     return;
   }
   after_io(c);
@@ -734,7 +735,7 @@ static void on_connect(uv_connect_t *req, int status)
   char why[400];
   if (c->finished) return;
   if (status < 0) {
-    snprintf(why, sizeof why, "cannot connect to %s: %s", c->addr, uv_strerror(status));
+    snprintf(why, sizeof why, N_("cannot connect to %s: %s"), c->addr, uv_strerror(status));
     kr_sess_fail(kr_link_session(c->link), KR_ECONNECT, why);
     finish(c, why);
     return;
@@ -754,7 +755,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     return;
   }
   if (status < 0 || !res) {
-    snprintf(why, sizeof why, "cannot find %s: %s", c->addr, uv_strerror(status));
+    snprintf(why, sizeof why, N_("cannot find %s: %s"), c->addr, uv_strerror(status));
     kr_sess_fail(kr_link_session(c->link), KR_ECONNECT, why);
     finish(c, why);
     uv_freeaddrinfo(res);
@@ -765,7 +766,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
   start_tcp(c);
   c->creq.data = c;
   if ((status = uv_tcp_connect(&c->creq, &c->tcp, res->ai_addr, on_connect)) != 0) {
-    snprintf(why, sizeof why, "cannot connect to %s: %s", c->addr, uv_strerror(status));
+    snprintf(why, sizeof why, N_("cannot connect to %s: %s"), c->addr, uv_strerror(status));
     kr_sess_fail(kr_link_session(c->link), KR_ECONNECT, why);
     finish(c, why);
   }
@@ -785,7 +786,7 @@ static struct conn *dial(struct net *t, const char *addr, const char *label,
   c->slot = slot;
   snprintf(c->addr, sizeof c->addr, "%s", addr);
   if (kr_net_parse_addr(addr, host, sizeof host, &c->port)) {
-    snprintf(why, sizeof why, "'%s' is not an address (HOST:PORT)", addr);
+    snprintf(why, sizeof why, N_("'%s' is not an address (HOST:PORT)"), addr);
     kr_sess_fail(kr_link_session(c->link), KR_EINVAL, why);
     finish(c, why);
     return c;
@@ -797,7 +798,7 @@ static struct conn *dial(struct net *t, const char *addr, const char *label,
   c->resolving = 1;
   if ((rc = uv_getaddrinfo(&t->loop, &c->gai, on_resolved, host, NULL, &hints)) != 0) {
     c->resolving = 0;
-    snprintf(why, sizeof why, "cannot find %s: %s", addr, uv_strerror(rc));
+    snprintf(why, sizeof why, N_("cannot find %s: %s"), addr, uv_strerror(rc));
     kr_sess_fail(kr_link_session(c->link), KR_ECONNECT, why);
     finish(c, why);
   }
@@ -849,7 +850,7 @@ int kr_net_sync(kr_node *n, kr_net_target *tg, size_t count, const char *join,
     if (!dial(&t, tg[i].addr, tg[i].name ? tg[i].name : tg[i].addr, &tg[i], NULL)) {
       tg[i].info.state = -1;
       tg[i].info.err = KR_ENOMEM;
-      snprintf(tg[i].info.reason, sizeof tg[i].info.reason, "out of memory");
+      snprintf(tg[i].info.reason, sizeof tg[i].info.reason, N_("out of memory"));
       t.failed++;
     }
   }
@@ -1040,7 +1041,7 @@ static void on_signal(uv_signal_t *sig, int signum)
   for (struct conn *c = t->conns, *nx; c; c = nx) {
     nx = c->next;
     if (c->resolving) uv_cancel((uv_req_t *)&c->gai);
-    finish(c, "kring serve is stopping");
+    finish(c, N_("kring serve is stopping"));
   }
 }
 

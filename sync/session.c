@@ -9,6 +9,7 @@
 
 #include "crdt/err.h"
 #include "crdt/mp.h"
+#include "node/i18n.h"
 #include "sync/session.h"
 
 #define IN_MAX   (4u << 20)          /* bytes fed and not yet parsed */
@@ -175,7 +176,7 @@ static int seal_some(kr_sess *s, int whole_only)
   sodium_memzero(ct, sizeof ct);
   if (rc && s->state != ST_FAILED) {
     s->tx.has_key = 0;     /* no ERR frame after a failed seal */
-    fail(s, rc, "cannot queue output: %s", kr_strerror(rc));
+    fail(s, rc, N_("cannot queue output: %s"), kr_strerror(rc));
   }
   return rc;
 }
@@ -356,7 +357,7 @@ int kr_sess_feed(kr_sess *s, const uint8_t *buf, size_t len)
   }
   s->st.bytes_in += len;
   if (kr_buf_add(&s->in, buf, len)) {
-    fail(s, KR_ETOOBIG, "more input queued than %u bytes", IN_MAX);
+    fail(s, KR_ETOOBIG, N_("more input queued than %u bytes"), IN_MAX);
     return KR_ETOOBIG;
   }
   return 0;
@@ -381,7 +382,7 @@ void kr_sess_tick(kr_sess *s, uint64_t now_ms)
   s->now_ms = now_ms;
   if ((s->state == ST_HANDSHAKE || s->state == ST_VERDICT) &&
       now_ms > s->start_ms && now_ms - s->start_ms > KR_SYNC_HANDSHAKE_MS)
-    fail(s, KR_ETIMEOUT, "handshake not finished within %d s", KR_SYNC_HANDSHAKE_MS / 1000);
+    fail(s, KR_ETIMEOUT, N_("handshake not finished within %d s"), KR_SYNC_HANDSHAKE_MS / 1000);
 }
 
 static kr_sess_event_type handshake_step(kr_sess *s, kr_sess_event *ev)
@@ -393,29 +394,31 @@ static kr_sess_event_type handshake_step(kr_sess *s, kr_sess_event *ev)
 
   if (!(m = next_msg(s, &len))) return KR_SEV_NONE;
   if ((rc = kr_noise_read(&s->hs, m, len, pay, sizeof pay, &plen))) {
-    fail(s, rc, "handshake failed: %s%s", kr_strerror(rc),
-         rc == KR_EBADSIG ? " (another network, or not a kring node)" : "");
+    if (rc == KR_EBADSIG)
+      fail(s, rc, N_("handshake failed: %s (another network, or not a kring node)"), kr_strerror(rc));
+    else
+      fail(s, rc, N_("handshake failed: %s"), kr_strerror(rc));
     return KR_SEV_NONE;
   }
   switch (s->hs.step) {
   case KR_NOISE_MSG2: {          /* responder read -> e: answer <- e, ee, s, es */
     kr_buf b;
-    if (plen != 0) { fail(s, KR_EPROTOCOL, "first handshake message carries a payload"); break; }
+    if (plen != 0) { fail(s, KR_EPROTOCOL, N_("first handshake message carries a payload")); break; }
     kr_buf_init(&b, 256);
     rc = payload(s, &b);
     if (!rc) rc = write_hs(s, &b);
     kr_buf_free(&b);
-    if (rc) fail(s, rc, "handshake: %s", kr_strerror(rc));
+    if (rc) fail(s, rc, N_("handshake: %s"), kr_strerror(rc));
     break;
   }
   case KR_NOISE_MSG3:            /* initiator read <- e, ee, s, es */
   case KR_NOISE_DONE:            /* responder read -> s, se */
     if ((rc = read_payload(s, pay, plen))) {
-      fail(s, KR_EPROTOCOL, "handshake payload refused: %s", kr_strerror(rc));
+      fail(s, KR_EPROTOCOL, N_("handshake payload refused: %s"), kr_strerror(rc));
       break;
     }
     if (!s->initiator) {
-      if ((rc = kr_noise_split(&s->hs, &s->tx, &s->rx))) { fail(s, rc, "split failed"); break; }
+      if ((rc = kr_noise_split(&s->hs, &s->tx, &s->rx))) { fail(s, rc, N_("split failed")); break; }
     }
     s->state = ST_VERDICT;
     s->awaiting = 1;
@@ -426,7 +429,7 @@ static kr_sess_event_type handshake_step(kr_sess *s, kr_sess_event *ev)
     sodium_memzero(pay, sizeof pay);
     return KR_SEV_PEER;
   default:
-    fail(s, KR_EPROTOCOL, "handshake out of order");
+    fail(s, KR_EPROTOCOL, N_("handshake out of order"));
   }
   sodium_memzero(pay, sizeof pay);
   return KR_SEV_NONE;
@@ -465,7 +468,7 @@ int kr_sess_accept(kr_sess *s, const kr_vv *ours, const uint8_t *heads)
     if (!rc) rc = write_hs(s, &b);
     kr_buf_free(&b);
     if (!rc) rc = kr_noise_split(&s->hs, &s->tx, &s->rx);
-    if (rc) { fail(s, rc, "handshake: %s", kr_strerror(rc)); return rc; }
+    if (rc) { fail(s, rc, N_("handshake: %s"), kr_strerror(rc)); return rc; }
   }
   s->state = ST_OPEN;
   if ((rc = send_vec(s, KR_FRAME_VEC, ours, heads))) return rc;
@@ -481,15 +484,15 @@ static int open_msg(kr_sess *s)
   int rc;
 
   if (!(m = next_msg(s, &len))) return 0;
-  if (len < KR_NOISE_TAGLEN) { fail(s, KR_EPROTOCOL, "transport message too short"); return 0; }
+  if (len < KR_NOISE_TAGLEN) { fail(s, KR_EPROTOCOL, N_("transport message too short")); return 0; }
   if (s->rx_off) {
     memmove(s->rxp.data, s->rxp.data + s->rx_off, s->rxp.len - s->rx_off);
     s->rxp.len -= s->rx_off;
     s->rx_off = 0;
   }
-  if (kr_buf_reserve(&s->rxp, s->rxp.len + len)) { fail(s, KR_ETOOBIG, "frame stream too long"); return 0; }
+  if (kr_buf_reserve(&s->rxp, s->rxp.len + len)) { fail(s, KR_ETOOBIG, N_("frame stream too long")); return 0; }
   if ((rc = kr_noise_decrypt(&s->rx, m, len, s->rxp.data + s->rxp.len))) {
-    fail(s, rc, "transport message does not authenticate (damaged or forged)");
+    fail(s, rc, N_("transport message does not authenticate (damaged or forged)"));
     return 0;
   }
   s->rxp.len += len - KR_NOISE_TAGLEN;
@@ -558,14 +561,14 @@ static kr_sess_event_type frame(kr_sess *s, int type, const uint8_t *b, size_t l
 {
   int rc;
   if (!s->got_vec && type != KR_FRAME_VEC && type != KR_FRAME_ERR) {
-    fail(s, KR_EPROTOCOL, "frame %d before the peer's vector", type);
+    fail(s, KR_EPROTOCOL, N_("frame %d before the peer's vector"), type);
     return KR_SEV_NONE;
   }
   switch (type) {
   case KR_FRAME_VEC:
     if (s->got_vec) break;
     if ((rc = decode_vec(b, len, &s->peer_vec, &s->peer_heads))) {
-      fail(s, KR_EPROTOCOL, "peer's vector: %s", kr_strerror(rc));
+      fail(s, KR_EPROTOCOL, N_("peer's vector: %s"), kr_strerror(rc));
       return KR_SEV_NONE;
     }
     s->got_vec = 1;
@@ -575,16 +578,16 @@ static kr_sess_event_type frame(kr_sess *s, int type, const uint8_t *b, size_t l
   case KR_FRAME_CHG:
     if (s->got_done) break;
     if (len == 0 || s->nchg >= KR_SYNC_BATCH_COUNT || s->batch.len + len > KR_SYNC_BATCH_MAX) {
-      fail(s, KR_ETOOBIG, "batch %llu larger than %u bytes or %u changes",
+      fail(s, KR_ETOOBIG, N_("batch %llu larger than %u bytes or %u changes"),
            (unsigned long long)s->batch_in, KR_SYNC_BATCH_MAX, KR_SYNC_BATCH_COUNT);
       return KR_SEV_NONE;
     }
-    if ((rc = add_change(s, b, len))) { fail(s, rc, "batch: %s", kr_strerror(rc)); return KR_SEV_NONE; }
+    if ((rc = add_change(s, b, len))) { fail(s, rc, N_("batch: %s"), kr_strerror(rc)); return KR_SEV_NONE; }
     return KR_SEV_NONE;
   case KR_FRAME_BATCH:
     if (s->got_done || len != 12) break;
     if (get_be(b, 8) != s->batch_in || get_be(b + 8, 4) != s->nchg || s->nchg == 0) {
-      fail(s, KR_EPROTOCOL, "batch %llu: wrong number or count", (unsigned long long)s->batch_in);
+      fail(s, KR_EPROTOCOL, N_("batch %llu: wrong number or count"), (unsigned long long)s->batch_in);
       return KR_SEV_NONE;
     }
     for (size_t i = 0; i < s->nchg; i++) s->chg[i] = s->batch.data + s->off[i];
@@ -611,7 +614,7 @@ static kr_sess_event_type frame(kr_sess *s, int type, const uint8_t *b, size_t l
   case KR_FRAME_END:
     if (!s->sent_done || s->got_end) break;
     if ((rc = decode_vec(b, len, &s->end_vec, NULL))) {
-      fail(s, KR_EPROTOCOL, "peer's final vector: %s", kr_strerror(rc));
+      fail(s, KR_EPROTOCOL, N_("peer's final vector: %s"), kr_strerror(rc));
       return KR_SEV_NONE;
     }
     s->got_end = 1;
@@ -622,14 +625,14 @@ static kr_sess_event_type frame(kr_sess *s, int type, const uint8_t *b, size_t l
     size_t n = len > KR_SYNC_REASON_MAX ? KR_SYNC_REASON_MAX : len;
     for (size_t i = 0; i < n; i++) why[i] = b[i] >= 32 && b[i] < 127 ? (char)b[i] : '?';
     why[n] = 0;
-    fail(s, KR_EREFUSED, "peer closed: %s", why);
+    fail(s, KR_EREFUSED, N_("peer closed: %s"), why);
     return KR_SEV_NONE;
   }
   default:
-    fail(s, KR_EPROTOCOL, "unknown frame type %d", type);
+    fail(s, KR_EPROTOCOL, N_("unknown frame type %d"), type);
     return KR_SEV_NONE;
   }
-  fail(s, KR_EPROTOCOL, "frame %d out of order or malformed", type);
+  fail(s, KR_EPROTOCOL, N_("frame %d out of order or malformed"), type);
   return KR_SEV_NONE;
 }
 
@@ -668,7 +671,7 @@ kr_sess_event_type kr_sess_poll(kr_sess *s, kr_sess_event *ev)
       const uint8_t *p = s->rxp.data + s->rx_off;
       size_t len = (size_t)get_be(p + 1, 4);
       if (len > KR_SYNC_FRAME_MAX) {
-        fail(s, KR_ETOOBIG, "frame of %zu bytes, more than %u", len, KR_SYNC_FRAME_MAX);
+        fail(s, KR_ETOOBIG, N_("frame of %zu bytes, more than %u"), len, KR_SYNC_FRAME_MAX);
         continue;
       }
       if (have >= HDR + len) {
