@@ -64,6 +64,15 @@ int cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(pri
 /* kr_strerror(err) translated: every message of a kr_ error printed for
  * a person goes through this. */
 const char *cli_strerror(int err);
+/* A reason node/ gave in English (a validator's why, the store's trouble;
+ * marked N_() there, node/i18n.h), in the user's language when po/nl.po
+ * has it, else as it is. NULL and "" stay as they are. */
+const char *cli_why(const char *why);
+/* A reason sync/ gave (kr_link_info.reason, a peer's last error), which
+ * may be one of sync/'s formats filled in (sync/reason.h): in the user's
+ * language, put together in buf (cap bytes) from the translated format
+ * and its translated pieces; else as cli_why. The English goes to JSON. */
+const char *cli_reason(const char *why, char *buf, size_t cap);
 /* The line for a volunteer this node may not read (KR_ESEALED): what it
  * means and what to do (ask the organisation that registered it to record
  * consent for this one). arg: the volunteer as given, or NULL. Returns

@@ -126,7 +126,7 @@ static int consent_edit(int argc, char **argv, int grant)
     goto out;
   }
   if (cli_val(&o[3]) && kr_text_single_ok(cli_val(&o[3]), strlen(cli_val(&o[3])), &why)) {
-    rc = cli_fail("--text-version '%s': %s", cli_val(&o[3]), why);
+    rc = cli_fail("--text-version '%s': %s", cli_val(&o[3]), cli_why(why));
     goto out;
   }
   if (grant && (until = cli_val(&o[4]))) {

@@ -284,7 +284,7 @@ static int norm(imp *im, plan *p, const char *col, int field, const char *value,
   if (rc == KR_EBSN)
     return refuse(p, col, _("'%s' looks like a BSN (citizen service number); kring never stores one%s"),
                   value, "");
-  if (rc) return refuse(p, col, "'%s': %s", value, why ? why : cli_strerror(rc));
+  if (rc) return refuse(p, col, "'%s': %s", value, why ? cli_why(why) : cli_strerror(rc));
   return 0;
 }
 
@@ -551,7 +551,7 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
     if (!p->single[f]) continue;
     if (!new && v.val.v[f] && strcmp(v.val.v[f], p->single[f]) == 0) continue;
     if ((rc = kr_txn_set(im->t, id, f, p->single[f], &why))) {
-      refuse(p, p->col_of[f], "'%s': %s", p->single[f], rc == KR_EBSN ? _("looks like a BSN") : why ? why : cli_strerror(rc));
+      refuse(p, p->col_of[f], "'%s': %s", p->single[f], rc == KR_EBSN ? _("looks like a BSN") : why ? cli_why(why) : cli_strerror(rc));
       break;
     }
     ++*nops;
@@ -563,7 +563,7 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
     for (size_t i = 0; i < p->nitems[f - 32] && !rc; i++, s += strlen(s) + 1) {
       if (!new && has_item(&v, f, s)) continue;
       if ((rc = kr_txn_add(im->t, id, f, s, &why))) {
-        refuse(p, p->scol[f - 32], "'%s': %s", s, why ? why : cli_strerror(rc));
+        refuse(p, p->scol[f - 32], "'%s': %s", s, why ? cli_why(why) : cli_strerror(rc));
         break;
       }
       ++*nops;
@@ -577,7 +577,7 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
           if (strcmp(q, have) == 0) keep = 1;
         if (keep) continue;
         if ((rc = kr_txn_remove(im->t, id, f, have, &why))) {
-          refuse(p, p->scol[f - 32], _("removing '%s': %s"), have, why ? why : cli_strerror(rc));
+          refuse(p, p->scol[f - 32], _("removing '%s': %s"), have, why ? cli_why(why) : cli_strerror(rc));
           break;
         }
         ++*nops;
@@ -591,7 +591,7 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
     if (!cf.granted) {
       if ((rc = kr_txn_grant(im->t, id, im->consent, im->recipient, im->method,
                              im->text_version, "", &why))) {
-        refuse(p, im->consent_col, _("consent: %s%s"), why ? why : cli_strerror(rc), "");
+        refuse(p, im->consent_col, _("consent: %s%s"), why ? cli_why(why) : cli_strerror(rc), "");
       } else {
         ++*nops;
         if (strlen(changed) + 40 < cap)

@@ -425,13 +425,15 @@ static int join_online(kr_node *n, const kr_invite *inv, const char *request)
 
   signal(SIGPIPE, SIG_IGN);
   for (size_t i = 0; i < inv->naddr; i++) {
+    char why[600];
     memset(&t, 0, sizeof t);
     t.addr = inv->addr[i];
     fprintf(stderr, _("kring: connecting to %s ...\n"), cli_safe(t.addr, -1));
     if (kr_net_sync(n, &t, 1, request, NULL, NULL) == 0 && kr_node_is_member(n, kr_node_id(n)) == 1)
       break;
     fprintf(stderr, "kring: %s: %s\n", cli_safe(t.addr, -1),
-            t.info.state == 1 ? _("not admitted") : cli_safe(t.info.reason, -1));
+            t.info.state == 1 ? _("not admitted")
+                              : cli_safe(cli_reason(t.info.reason, why, sizeof why), -1));
     t.info.state = -1;
   }
   if (t.info.state != 1 || kr_node_is_member(n, kr_node_id(n)) != 1)
@@ -498,7 +500,7 @@ int cmd_join(int argc, char **argv)
     goto out;
   }
   if (kr_text_single_ok(cli_val(&o[0]), strlen(cli_val(&o[0])), &why)) {
-    rc = cli_fail(_("--org '%s': %s"), cli_val(&o[0]), why);
+    rc = cli_fail(_("--org '%s': %s"), cli_val(&o[0]), cli_why(why));
     goto out;
   }
   if ((rc = line_arg(pos[0], KR_INVITE_PREFIX, "invite", text, sizeof text))) goto out;
@@ -744,7 +746,7 @@ int cmd_member(int argc, char **argv)
       goto out;
     }
     if (kr_text_single_ok(reason, strlen(reason), &why)) {
-      rc = cli_fail(_("--reason '%s': %s"), reason, why);
+      rc = cli_fail(_("--reason '%s': %s"), reason, cli_why(why));
       goto out;
     }
     if ((rc = cli_open(&n))) goto out;

@@ -19,7 +19,7 @@ static int init_run(cli_opt *o)
   if (strlen(cli_val(&o[0])) > KR_ORG_MAX)
     return cli_fail(_("organisation name longer than %d bytes"), KR_ORG_MAX);
   if (kr_text_single_ok(cli_val(&o[0]), strlen(cli_val(&o[0])), &why))
-    return cli_fail(_("--org '%s': %s"), cli_val(&o[0]), why);
+    return cli_fail(_("--org '%s': %s"), cli_val(&o[0]), cli_why(why));
   rc = kr_node_create(cli_home, cli_val(&o[0]), kind, &n);
   if (rc == KR_EEXISTS)
     return cli_fail(_("%s already holds a kring node; refusing to overwrite it"), cli_home);
@@ -110,6 +110,8 @@ static const char *const loss_reasons[] = {
   N_("consent withdrawn"),
   N_("consent expired"),
   N_("this node was removed from the network"),
+  /* node/apply.c */
+  N_("the change that let this node read it was taken back (its origin was removed)"),
 };
 
 struct loss_ctx {

@@ -30,7 +30,7 @@ int cmd_erase(int argc, char **argv)
   }
   if (!cli_val(&o[0]) || !cli_val(&o[0])[0]) { rc = cli_usage(usage, _("--reason is required")); goto out; }
   if (kr_text_single_ok(cli_val(&o[0]), strlen(cli_val(&o[0])), &why)) {
-    rc = cli_fail("--reason: %s", why);
+    rc = cli_fail("--reason: %s", cli_why(why));
     goto out;
   }
   if (kr_text_has_bsn(cli_val(&o[0]))) {

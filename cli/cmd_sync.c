@@ -200,9 +200,11 @@ static int peer_row(void *ctx, const kr_addr *a)
       printf(ngettext(", lacks %lld change", ", lacks %lld changes", (unsigned long)lacks), lacks);
     else printf(_(", lacks unknown"));
   }
-  if (a->last_err)
+  if (a->last_err) {
+    char why[600];
     printf(_("\n%*s last attempt failed: %s"), p->w[0] + (p->status ? 2 : 0), "",
-           cli_safe(a->last_err, -1));
+           cli_safe(cli_reason(a->last_err, why, sizeof why), -1));
+  }
   printf("\n");
   return 0;
 }
@@ -360,8 +362,9 @@ int cmd_sync(int argc, char **argv)
              who, who[0] ? ")" : "", (unsigned long long)in->sent,
              (unsigned long long)in->received, (unsigned long long)in->applied, b.t[i].seconds);
     } else {
+      char why[600];
       fprintf(stderr, _("kring: sync with %s failed: %s\n"), cli_safe(label, -1),
-              cli_safe(in->reason, -1));
+              cli_safe(cli_reason(in->reason, why, sizeof why), -1));
     }
   }
   if (arr) cli_print_json(arr);
@@ -423,7 +426,7 @@ static int held_row(void *ctx, const kr_held *h)
 static int clock_row(void *ctx, const kr_clock_note *k)
 {
   struct notes_ctx *c = ctx;
-  char who[80], t[32], span[48], hex[65];
+  char who[80], t[32], span[48], tspan[96], hex[65];
   uint64_t abs = k->skew_ms < 0 ? (uint64_t)-k->skew_ms : (uint64_t)k->skew_ms;
   cli_node_name(c->n, k->peer, who);
   if (c->clocks) {
@@ -441,7 +444,7 @@ static int clock_row(void *ctx, const kr_clock_note *k)
              "until the\n  clocks agree within %u minutes: set the wrong one right\n")
          : _("  clock: on %s this node's clock was %s behind %s's; syncs with it are refused "
              "until the\n  clocks agree within %u minutes: set the wrong one right\n"),
-         t, span, who, KR_HLC_MAX_SKEW_MS / 60000);
+         t, cli_reason(span, tspan, sizeof tspan), who, KR_HLC_MAX_SKEW_MS / 60000);
   return 0;
 }
 

@@ -26,7 +26,7 @@ static int edit_fail(int rc, const char *field, const char *value, const char *w
   snprintf(what, sizeof what, "%s '%s'", field, cli_safe(value, -1));
   if (rc == KR_EBSN)
     return cli_fail(_("%s: looks like a BSN (citizen service number); kring never stores one"), what);
-  if (rc == KR_ENOTFOUND && why) return cli_fail("%s: %s", what, why);
+  if (rc == KR_ENOTFOUND && why) return cli_fail("%s: %s", what, cli_why(why));
   return cli_fail_kr(rc, what, why);
 }
 

@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "crdt/err.h"
+#include "sync/reason.h"
 
 const char *cli_home;
 int cli_json;
@@ -167,6 +168,125 @@ const char *cli_strerror(int err)
   return gettext(kr_strerror(err));
 }
 
+/* ---- reasons from node/ and sync/ ------------------------------------------ */
+
+const char *cli_why(const char *why)
+{
+  return why && why[0] ? gettext(why) : why;    /* gettext("") is the catalogue's header */
+}
+
+#define REASON_PARTS 6
+
+/* The pieces a format's conversions matched in a reason. */
+struct parts {
+  const char *at[REASON_PARTS];
+  size_t len[REASON_PARTS];
+  int n;
+};
+
+/* The conversion at *f (its '%'): %s, %d, %u, %llu, %zu, and in a
+ * translation with a position (%2$s). Moves *f past it; *pos gets the
+ * position, 0 when it has none. Returns its letter. */
+static char conversion(const char **f, int *pos)
+{
+  const char *p = *f + 1, *digits = p;
+  int n = 0;
+
+  while (*p >= '0' && *p <= '9') n = n * 10 + (*p++ - '0');
+  *pos = *p == '$' ? n : 0;
+  if (*p == '$') p++;
+  else p = digits;
+  while (*p == 'l' || *p == 'z' || *p == 'h') p++;
+  *f = *p ? p + 1 : p;
+  return *p;
+}
+
+/* Whether format f made text t; the pieces go to p. A %s takes the
+ * shortest piece that lets the rest match, a number its digits. */
+static int match(const char *f, const char *t, struct parts *p)
+{
+  int i, pos;
+  char c;
+
+  for (; *f != '%'; f++, t++) {
+    if (*f != *t) return 0;
+    if (!*f) return 1;
+  }
+  if (f[1] == '%') return *t == '%' && match(f + 2, t + 1, p);
+  c = conversion(&f, &pos);
+  if ((i = p->n) == REASON_PARTS) return 0;
+  p->n++;
+  p->at[i] = t;
+  if (c == 's') {
+    for (size_t len = 0, max = strlen(t); len <= max; len++) {
+      p->len[i] = len;
+      if (match(f, t + len, p)) return 1;
+    }
+  } else if (c == 'd' || c == 'u') {
+    size_t sign = c == 'd' && *t == '-', len = sign;
+    while (t[len] >= '0' && t[len] <= '9') len++;
+    p->len[i] = len;
+    if (len > sign && match(f, t + len, p)) return 1;
+  }
+  p->n = i;
+  return 0;
+}
+
+static const char *reason(const char *why, char *buf, size_t cap, int depth);
+
+/* The translated format tf filled in with the pieces of p, each %s piece
+ * translated in turn. */
+static void refill(const char *tf, const struct parts *p, int depth, char *buf, size_t cap)
+{
+  size_t o = 0;
+  int next = 0;
+
+  while (*tf && o + 1 < cap) {
+    char piece[400], tr[400];
+    const char *s;
+    int pos, i;
+    char c;
+    if (*tf != '%' || tf[1] == '%') {
+      buf[o++] = *tf;
+      tf += *tf == '%' ? 2 : 1;
+      continue;
+    }
+    c = conversion(&tf, &pos);
+    if ((i = pos ? pos - 1 : next++) >= p->n) continue;
+    snprintf(piece, sizeof piece, "%.*s", (int)p->len[i], p->at[i]);
+    s = c == 's' ? reason(piece, tr, sizeof tr, depth + 1) : piece;
+    o += (size_t)snprintf(buf + o, cap - o, "%s", s);
+    if (o >= cap) o = cap - 1;
+  }
+  buf[o] = 0;
+}
+
+/* Of the formats that made why, the longest is the one: "handshake
+ * failed: %s (another network, ...)" rather than "handshake failed: %s". */
+static const char *reason(const char *why, char *buf, size_t cap, int depth)
+{
+  const char *t = cli_why(why), *best = NULL;
+  struct parts p, bp = {{NULL}, {0}, 0};
+
+  if (t != why || !why || depth > 3) return t;
+  for (size_t i = 0; kr_sync_reasons[i]; i++) {
+    const char *f = kr_sync_reasons[i];
+    p.n = 0;
+    if (strchr(f, '%') && (!best || strlen(f) > strlen(best)) && match(f, why, &p)) {
+      best = f;
+      bp = p;
+    }
+  }
+  if (!best || (t = gettext(best)) == best) return why;
+  refill(t, &bp, depth, buf, cap);
+  return buf;
+}
+
+const char *cli_reason(const char *why, char *buf, size_t cap)
+{
+  return reason(why, buf, cap, 0);
+}
+
 /* ---- a damaged or read-only store -------------------------------------- */
 
 static int trouble_said;       /* the line for the store's trouble is out */
@@ -204,7 +324,7 @@ int cli_store_trouble(void)
   int t = kr_node_store_error(&why);
 
   if (!t || trouble_said) return t != 0;
-  if (t == KR_EDAMAGED) return cli_damaged(why), 1;
+  if (t == KR_EDAMAGED) return cli_damaged(cli_why(why)), 1;
   trouble_said = 1;
   say(_("cannot change the store in %s: it is read-only (%s). Reading works; to change it, "
         "make %s and the files in it writable for this user"), cli_home, readonly_reason(),
@@ -280,7 +400,7 @@ int cli_fail_kr(int err, const char *what, const char *why)
 {
   if (err == KR_ESEALED) return cli_sealed(NULL);
   if (err == KR_EVALIDATION && why)
-    return cli_fail("%s: %s", what, why);
+    return cli_fail("%s: %s", what, cli_why(why));
   return cli_fail("%s: %s", what, cli_strerror(err));
 }
 
@@ -393,13 +513,13 @@ int cli_open(kr_node **n)
   case KR_EBADKEY: return bad_key();
   case KR_EDAMAGED:
     kr_node_store_error(&why);
-    return cli_damaged(why ? why : _("SQLite cannot read it"));
+    return cli_damaged(why ? cli_why(why) : _("SQLite cannot read it"));
   case KR_EREADONLY:
     kr_node_store_error(&why);
     trouble_said = 1;
     return say(_("cannot open the store in %s: it is read-only (%s) and %s. Make %s "
                  "writable for this user, or copy it to a writable place and use --home COPY"),
-               cli_home, readonly_reason(), why ? why : _("SQLite cannot read it so"),
+               cli_home, readonly_reason(), why ? cli_why(why) : _("SQLite cannot read it so"),
                cli_home);
   case KR_ENOTFOUND:
     return cli_fail(_("no kring node in %s (create one with: kring init --org NAME)"), cli_home);
