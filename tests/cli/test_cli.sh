@@ -152,6 +152,12 @@ ok "status in Dutch" env KRING_LANG=nl "$KRING" status
 has "status in Dutch" "^register 3 vrijwilligers \(0 gewist\), [0-9]+ wijzigingen bewaard$"
 err "sync with an unknown peer in Dutch" 1 "^kring: 'nergens' is geen peernaam \(zie kring peer list\) en ook geen HOST:PORT$" \
   env KRING_LANG=nl "$KRING" sync nergens
+err "a validator's reason in Dutch" 1 "^kring: email 'nope': geen e-mailadres$" \
+  env KRING_LANG=nl "$KRING" volunteer add --name X --email nope
+err "a sync failure in Dutch" 1 "^kring: synchroniseren met 127\.0\.0\.1:1 mislukt: kan geen verbinding maken met 127\.0\.0\.1:1: verbinding geweigerd$" \
+  env KRING_LANG=nl "$KRING" sync 127.0.0.1:1
+env KRING_LANG=nl "$KRING" --json sync 127.0.0.1:1 >"$T/out" 2>/dev/null
+has "a sync failure in --json stays English" '"error": "cannot connect to 127\.0\.0\.1:1: connection refused"'
 err "import of a missing file in Dutch" 1 "^kring: kan .*/ontbreekt\.csv niet lezen: het bestand bestaat niet" \
   env KRING_LANG=nl "$KRING" import "$T/ontbreekt.csv"
 printf 'geen bundel\n' >"$T/geen.bundle"
