@@ -137,6 +137,10 @@ void cli_progress(const char *what, uint64_t done, uint64_t total, int last);
 /* Print a JSON value on stdout and free it. */
 int cli_print_json(json_t *j);
 
+/* cmd_purpose.c: 0 when purpose is on the network's list; else print why
+ * (the nearest purposes on it, and how to add one) and return CLI_FAIL. */
+int cli_purpose_known(kr_node *n, const char *purpose);
+
 /* help.c: kring help, kring help COMMAND, kring COMMAND --help. */
 int cli_help_all(const char *version);
 /* Pick the language of the messages: KRING_LANG (nl, en) first, else the
@@ -152,6 +156,7 @@ int cmd_digest(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_volunteer(int argc, char **argv);
 int cmd_consent(int argc, char **argv);
+int cmd_purpose(int argc, char **argv);
 int cmd_erase(int argc, char **argv);
 int cmd_subject_export(int argc, char **argv);
 int cmd_network(int argc, char **argv);

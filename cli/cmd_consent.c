@@ -141,6 +141,9 @@ static int consent_edit(int argc, char **argv, int grant)
     }
   }
   if ((rc = cli_open(&n))) goto out;
+  /* a grant names a purpose of the network's list (a typo is no new
+   * purpose); a withdrawal may name any: history may hold old ones */
+  if (grant && (rc = cli_purpose_known(n, cli_val(&o[0])))) goto out;
   if ((rc = cli_subject(n, pos[0], id))) goto out;
   if ((rc = recipient(n, cli_val(&o[1]), id, grant, r, &all))) goto out;
   if ((rc = kr_txn_begin(n, &t))) { rc = cli_fail_write(rc, _("cannot record the consent")); goto out; }

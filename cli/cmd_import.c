@@ -1045,6 +1045,7 @@ int cmd_import(int argc, char **argv)
   }
   if (access(im.file, R_OK) != 0) { rc = cli_fail(_("cannot read %s: no such file, or not readable"), im.file); goto out; }
   if ((rc = cli_open(&im.n))) goto out;
+  if (im.consent && (rc = cli_purpose_known(im.n, im.consent))) goto out;
   if (im.consent && strcmp(cli_val(&o[TO]), "all") != 0) {
     if ((rc = cli_member(im.n, cli_val(&o[TO]), im.rcpt, NULL))) goto out;
     im.recipient = im.rcpt;

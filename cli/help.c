@@ -46,12 +46,21 @@ static const help_entry entries[] = {
    "consent withdraw VOLUNTEER --purpose P --to ORG|all [--method papier|mondeling|digitaal]\n"
    "consent show VOLUNTEER",
    N_("record consent and its withdrawal, and show the proof of consent"),
-   N_("  --purpose P       what the consent is for, such as contact or placement\n"
+   N_("  --purpose P       what the consent is for: one of kring purpose list\n"
       "  --to ORG|all      the organisation that may read the volunteer, or all members\n"
       "  --method M        how it was given: papier, mondeling or digitaal\n"
       "  --text-version V  the version of the consent text the volunteer agreed to\n"
       "  --until DATE      the day the consent ends\n"),
    "consent grant \"Anna de Vries\" --purpose contact --to all --method papier --text-version 2024-1"},
+  {"purpose",
+   "purpose add NAME --description TEXT [--text-version V]\n"
+   "purpose list",
+   N_("the network's list of consent purposes: a grant must name one of them"),
+   N_("  NAME              1-40 characters a-z, 0-9 or '-', such as photos\n"
+      "  --description T   one line saying what the consent is for\n"
+      "  --text-version V  the version of the consent text that goes with it\n"
+      "  add               also changes the description or text version of a purpose\n"),
+   "purpose add first-aid --description \"om te weten wie EHBO kan verlenen\" --text-version 2025-1"},
   {"erase", "erase VOLUNTEER --reason TEXT [--yes]",
    N_("erase a volunteer on every node (GDPR art. 17); this cannot be undone"),
    N_("  --reason TEXT  why, for the log (no personal data)\n"

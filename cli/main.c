@@ -56,6 +56,7 @@ static const struct {
   {"id", cmd_id},
   {"volunteer", cmd_volunteer},
   {"consent", cmd_consent},
+  {"purpose", cmd_purpose},
   {"erase", cmd_erase},
   {"subject-export", cmd_subject_export},
   {"network", cmd_network},

@@ -162,6 +162,13 @@ static int op_read(kr_mp *rd, kr_op *op, arena *a, const uint8_t *subject)
     if (n != 3) return KR_EMALFORMED;
     if ((rc = kr_mp_bin_fixed(&r, op->salt, KR_SUBJECT_LEN))) return rc;
     break;
+  case KR_OP_PURPOSE:
+    /* kr_op_check below refuses a key that is not the hash of the name */
+    if (n != 5) return KR_EMALFORMED;
+    if ((rc = take_str(&r, a, KR_PURPOSE_MAX, &op->purpose))) return rc;
+    if ((rc = take_str(&r, a, KR_PURPOSE_DESC_MAX, &op->value))) return rc;
+    if ((rc = take_str(&r, a, KR_TEXT_VERSION_MAX, &op->text_version))) return rc;
+    break;
   default:
     return KR_EUNKNOWN;
   }

@@ -85,6 +85,15 @@ void kr_digest_member(kr_digest *d, const uint8_t node[static KR_NODE_LEN], cons
   if (cutoff == UINT64_MAX) msgpack_pack_nil(&d->pk); else msgpack_pack_uint64(&d->pk, cutoff);
 }
 
+void kr_digest_purpose(kr_digest *d, const char *name, const char *description,
+                       const char *text_version)
+{
+  str(d, "P");
+  str(d, name);
+  str(d, description);
+  str(d, text_version);
+}
+
 void kr_digest_final(kr_digest *d, uint8_t out[static 32])
 {
   crypto_generichash_final(&d->h, out, 32);

@@ -4,8 +4,9 @@
  * "State digest"): subjects by ascending id; within a live subject its
  * fields by code, its set elements by (code, value), its consent registers
  * by (purpose, recipient; "all" first) each followed by its op tags in
- * ascending order; then the members by ascending node id. Each item is a msgpack token sequence with a one-letter
- * kind, so the stream has one parse. Two replicas that hold the same
+ * ascending order; then the members by ascending node id; then the
+ * purposes by ascending name. Each item is a msgpack token sequence with a
+ * one-letter kind, so the stream has one parse. Two replicas that hold the same
  * changes produce the same digest whatever order the changes arrived in.
  */
 #ifndef KR_DIGEST_H
@@ -38,6 +39,10 @@ void kr_digest_consent_op(kr_digest *d, const uint8_t tag[static KR_TAG_LEN]);
  * org NULL: no admission known yet; cutoff UINT64_MAX: not removed. */
 void kr_digest_member(kr_digest *d, const uint8_t node[static KR_NODE_LEN], const char *org,
                       const char *kind, uint64_t cutoff);
+/* After the members: each purpose of the network's list, by ascending
+ * name, with the values of its latest op. */
+void kr_digest_purpose(kr_digest *d, const char *name, const char *description,
+                       const char *text_version);
 void kr_digest_final(kr_digest *d, uint8_t out[static 32]);
 
 #endif

@@ -107,7 +107,7 @@ static int text_ok(const char *s, size_t max)
   return n <= max && kr_utf8_ok(s, n);
 }
 
-static int purpose_ok(const char *s)
+int kr_purpose_name_ok(const char *s)
 {
   size_t n;
   if (!s || !(n = strlen(s)) || n > KR_PURPOSE_MAX)
@@ -168,7 +168,7 @@ int kr_op_check(const kr_op *op)
     return op->type == KR_OP_ADD && op->ntags ? KR_EINVAL : 0;
   case KR_OP_GRANT:
   case KR_OP_WITHDRAW:
-    if (!purpose_ok(op->purpose)) return KR_EMALFORMED;
+    if (!kr_purpose_name_ok(op->purpose)) return KR_EMALFORMED;
     if (op->method > KR_METHOD_DIGITAL) return KR_EUNKNOWN;
     if (!text_ok(op->text_version, 64)) return KR_EMALFORMED;
     if (op->type == KR_OP_GRANT) {
@@ -198,6 +198,16 @@ int kr_op_check(const kr_op *op)
     return op->ntags ? KR_EINVAL : 0;
   case KR_OP_REGISTER:
     return op->ntags ? KR_EINVAL : 0;
+  case KR_OP_PURPOSE: {
+    uint8_t key[KR_SUBJECT_LEN];
+    if (!kr_purpose_name_ok(op->purpose) || !text_ok(op->value, KR_PURPOSE_DESC_MAX) ||
+        !op->value[0] || !text_ok(op->text_version, KR_TEXT_VERSION_MAX))
+      return KR_EMALFORMED;
+    /* one name, one key: else two ops of one purpose could fold apart */
+    kr_purpose_key(op->purpose, key);
+    if (sodium_memcmp(key, op->subject, KR_SUBJECT_LEN) != 0) return KR_EMALFORMED;
+    return op->ntags ? KR_EINVAL : 0;
+  }
   default:
     return KR_EUNKNOWN;
   }
@@ -310,6 +320,14 @@ static int op_encode(const kr_op *op, kr_buf *out, int inner)
     PBIN(op->subject, KR_SUBJECT_LEN);
     PBIN(op->salt, KR_SUBJECT_LEN);
     break;
+  case KR_OP_PURPOSE:
+    P(msgpack_pack_array(&pk, 5));
+    P(msgpack_pack_uint8(&pk, op->type));
+    PBIN(op->subject, KR_SUBJECT_LEN);
+    PSTR(op->purpose);
+    PSTR(op->value);
+    PSTR(op->text_version);
+    break;
   default:
     rc = KR_EINVAL;
   }
@@ -324,6 +342,11 @@ out:
 
 int kr_op_encode(const kr_op *op, kr_buf *out) { return op_encode(op, out, 0); }
 int kr_op_encode_inner(const kr_op *op, kr_buf *out) { return op_encode(op, out, 1); }
+
+void kr_purpose_key(const char *name, uint8_t key[static KR_SUBJECT_LEN])
+{
+  crypto_generichash(key, KR_SUBJECT_LEN, (const unsigned char *)name, strlen(name), NULL, 0);
+}
 
 static const char admit_domain[] = "kring-admit-v1";
 

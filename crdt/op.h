@@ -4,7 +4,9 @@
  * by a random 128-bit id) and does one thing to it: set a single-valued
  * field (LWW register), add to or remove from a multi-valued field (add-wins
  * OR-set), grant or withdraw consent (disable-wins register), or erase the
- * subject (absorbing). docs/protocol.md gives the bytes.
+ * subject (absorbing). Besides, membership ops change the network's
+ * members and purpose ops its list of consent purposes. docs/protocol.md
+ * gives the bytes.
  */
 #ifndef KR_OP_H
 #define KR_OP_H
@@ -20,6 +22,8 @@
 #define KR_HASH_LEN    32
 #define KR_VALUE_MAX   4096   /* bytes in one text value */
 #define KR_PURPOSE_MAX 40
+#define KR_PURPOSE_DESC_MAX 200 /* bytes in a purpose's description */
+#define KR_TEXT_VERSION_MAX 64  /* bytes in a consent text version */
 #define KR_TAGS_MAX    4096   /* observed tags carried by one op */
 
 typedef enum {
@@ -36,6 +40,7 @@ typedef enum {
   KR_OP_GROUP    = 10, /* a volunteer's ops of one change, sealed under its key */
   KR_OP_KEY      = 11, /* a volunteer's key of one epoch, sealed to one reader */
   KR_OP_REGISTER = 12, /* the volunteer's registration: its origin is the registrar */
+  KR_OP_PURPOSE  = 13, /* the network's list: a purpose, its description and text version */
 } kr_op_type;
 
 /* 1 for the op types that travel sealed inside a GROUP (never on their
@@ -103,21 +108,23 @@ int kr_kind_valid(const char *kind);
 /*
  * One operation. Strings are NUL-terminated UTF-8. In a decoded change they
  * point into the change's own memory. Membership ops use the subject slot
- * for a 16-byte key: FOUND and EXPEL the network id, ADMIT the invite id.
+ * for a 16-byte key: FOUND and EXPEL the network id, ADMIT the invite id;
+ * PURPOSE the purpose's key (kr_purpose_key of its name).
  */
 typedef struct {
   uint8_t type;                        /* kr_op_type */
   uint8_t subject[KR_SUBJECT_LEN];
   uint8_t field;                       /* SET, ADD, REMOVE */
-  const char *value;                   /* SET (NULL clears), ADD, REMOVE; ERASE: reason */
+  const char *value;                   /* SET (NULL clears), ADD, REMOVE; ERASE: reason;
+                                          PURPOSE: the description */
   const uint8_t *tags;                 /* REMOVE: observed add tags;
                                           GRANT: observed withdrawal tags */
   uint32_t ntags;
-  const char *purpose;                 /* GRANT, WITHDRAW */
+  const char *purpose;                 /* GRANT, WITHDRAW; PURPOSE: the name */
   int recipient_all;                   /* GRANT, WITHDRAW: 1 = everyone */
   uint8_t recipient[KR_NODE_LEN];      /*   else this organisation's node */
   uint8_t method;                      /* kr_method */
-  const char *text_version;            /* GRANT, WITHDRAW: "" if none */
+  const char *text_version;            /* GRANT, WITHDRAW, PURPOSE: "" if none */
   const char *until;                   /* GRANT: "" or YYYY-MM-DD */
   uint8_t member[KR_NODE_LEN];         /* ADMIT, EXPEL: the node */
   uint8_t invite_pk[KR_NODE_LEN];      /* ADMIT: the invite's public key (its id is
@@ -179,6 +186,12 @@ void kr_subject_make(const uint8_t registrar[static KR_NODE_LEN], const uint8_t 
                      uint8_t subject[static KR_SUBJECT_LEN]);
 int kr_subject_of(const uint8_t registrar[static KR_NODE_LEN], const uint8_t salt[static KR_SUBJECT_LEN],
                   const uint8_t subject[static KR_SUBJECT_LEN]);
+/* A purpose's key, the 16-byte slot of its PURPOSE ops: BLAKE2b-128 of
+ * its name. kr_op_check refuses a PURPOSE op whose key is not this, so
+ * one name has one key and every node folds it into one entry. */
+void kr_purpose_key(const char *name, uint8_t key[static KR_SUBJECT_LEN]);
+/* 1 when name has the syntax of a purpose: 1-40 bytes of a-z 0-9 -. */
+int kr_purpose_name_ok(const char *name);
 /* The invite id of an invite public key: BLAKE2b-128 of it. */
 void kr_invite_key_id(const uint8_t invite_pk[static KR_NODE_LEN], uint8_t id[static KR_SUBJECT_LEN]);
 

@@ -10,6 +10,8 @@
  *   consent_ops  every grant and withdrawal: the register and its history
  *   erasures     the absorbing marker; the subject's data is purged
  *   vol_fts      full-text index over name, skills, city, notes
+ *   members      the network's members (member.c)
+ *   purposes     the network's consent purposes, LWW per name (purpose.c)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -273,6 +275,7 @@ int kr__apply_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *
   case KR_OP_ADMIT:
   case KR_OP_EXPEL: n->memb_changed = 1; return kr__member_apply(n, op, st);
   case KR_OP_REGISTER: return kr__register_op(n, sn, st);
+  case KR_OP_PURPOSE: return kr__purpose_apply(n, op, st);
   default: return KR_EUNKNOWN;
   }
 }
@@ -561,9 +564,10 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, sqlite
 
     memcpy(st.origin, c->origin, KR_NODE_LEN);
     kr_op_tag(c->origin, c->seq, st.idx, tag);
-    /* Redacted and membership ops name no stored subject: their 16-byte
-     * slot is kept as it is (rsubject). */
-    keyed = op->type == KR_OP_REDACTED || KR_OP_IS_MEMBERSHIP(op->type);
+    /* Redacted, membership and purpose ops name no stored subject: their
+     * 16-byte slot is kept as it is (rsubject). */
+    keyed = op->type == KR_OP_REDACTED || KR_OP_IS_MEMBERSHIP(op->type) ||
+            op->type == KR_OP_PURPOSE;
     if (!keyed) {
       if (prev && memcmp(prev, op->subject, KR_SUBJECT_LEN) == 0) {
         gone = prev_gone;
@@ -981,6 +985,7 @@ static int rebuild(kr_node *n)
     "DELETE FROM consent_ops", "DELETE FROM consent_observed", "DELETE FROM erasures",
     "DELETE FROM members", "DELETE FROM admits", "DELETE FROM vol_fts",
     "DELETE FROM keyops", "DELETE FROM registrations", "DELETE FROM bad_groups",
+    "DELETE FROM purposes",
     /* a key counts again once it opens a group that remains */
     "UPDATE vkeys SET ok=0",
   };

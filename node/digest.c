@@ -48,8 +48,8 @@ int kr_node_digest(kr_node *n, uint8_t out[static 32])
 }
 
 /* The materialised state of the volunteers this node reads (and every
- * erasure marker), then the members: two nodes with the same rights that
- * hold the same changes agree. */
+ * erasure marker), then the members, then the purposes: two nodes with the
+ * same rights that hold the same changes agree. */
 int kr_node_digest_readable(kr_node *n, uint8_t out[static 32])
 {
   sqlite3_stmt *subj = NULL, *er = NULL, *fl = NULL, *el = NULL, *reg = NULL, *ops = NULL;
@@ -131,6 +131,20 @@ int kr_node_digest_readable(kr_node *n, uint8_t out[static 32])
                            ? UINT64_MAX : (uint64_t)sqlite3_column_int64(m, 3));
     }
     sqlite3_finalize(m);
+    if (rc) goto rollback;
+  }
+  {
+    sqlite3_stmt *p;
+    if ((rc = sqlite3_prepare_v2(n->db, "SELECT name, description, text_version FROM purposes"
+                                        " ORDER BY name", -1, &p, NULL))) {
+      rc = kr__db_err(rc);
+      goto rollback;
+    }
+    while (!rc && kr__step(p, &rc))
+      kr_digest_purpose(&d, (const char *)sqlite3_column_text(p, 0),
+                        (const char *)sqlite3_column_text(p, 1),
+                        (const char *)sqlite3_column_text(p, 2));
+    sqlite3_finalize(p);
     if (rc) goto rollback;
   }
   kr_digest_final(&d, out);

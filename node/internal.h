@@ -154,7 +154,7 @@ int kr__release_held(kr_node *n);
 int kr__retract(kr_node *n);
 /* member.c: a second change under a held (origin, seq): remove the origin. */
 int kr__equivocation(kr_node *n, const kr_change *c);
-/* write.c: add a membership op (strings copied). */
+/* write.c: add an op in clear: membership or purpose (strings copied). */
 int kr__txn_member_op(kr_txn *t, const kr_op *op);
 /* member.c: commit this node's FOUND change (a new network). */
 int kr__found(kr_node *n);
@@ -162,6 +162,10 @@ int kr__found(kr_node *n);
 int kr__member_check(kr_node *n, const kr_change *c);
 /* member.c: fold one FOUND, ADMIT or EXPEL op into the members table. */
 int kr__member_apply(kr_node *n, const kr_op *op, const kr_stamp *st);
+/* purpose.c: add the starting list of purposes to a founding txn; fold
+ * one PURPOSE op into the purposes table (last writer wins). */
+int kr__purposes_start(kr_txn *t);
+int kr__purpose_apply(kr_node *n, const kr_op *op, const kr_stamp *st);
 
 /* Apply one decoded and verified change inside an open transaction. */
 int kr__apply_change(kr_node *n, const kr_change *c, int *fresh);

@@ -37,16 +37,25 @@ static int commit_op(kr_node *n, const kr_op *op)
   return kr_txn_commit(t, NULL);
 }
 
+/* The founding change: FOUND, and the starting list of purposes, so that
+ * consent can be recorded at once. */
 int kr__found(kr_node *n)
 {
+  kr_txn *t;
   kr_op op;
+  int rc;
 
   memset(&op, 0, sizeof op);
   op.type = KR_OP_FOUND;
   memcpy(op.subject, n->network, KR_NETWORK_LEN);
   op.org = n->org;
   op.kind = n->kind;
-  return commit_op(n, &op);
+  if ((rc = kr_txn_begin(n, &t))) return rc;
+  if ((rc = kr__txn_member_op(t, &op)) || (rc = kr__purposes_start(t))) {
+    kr_txn_abort(t);
+    return rc;
+  }
+  return kr_txn_commit(t, NULL);
 }
 
 /*

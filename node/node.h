@@ -221,6 +221,30 @@ int kr_node_expel(kr_node *n, const uint8_t member[static KR_NODE_LEN], const ch
 /* The highest seq of origin held (0 if none), gaps or not. */
 int kr_node_max_seq(kr_node *n, const uint8_t origin[static KR_NODE_LEN], uint64_t *seq);
 
+/* ---- the network's consent purposes (purpose.c) ---------------------- */
+
+/* One purpose of the network's list (docs/crdt.md, "Purposes"). */
+typedef struct {
+  const char *name;            /* 1-40 of a-z 0-9 -: what grants name */
+  const char *description;     /* one line for people, 1-200 bytes */
+  const char *text_version;    /* the version of the consent text ("" if none) */
+  kr_stamp changed;            /* the op whose values these are (last writer wins) */
+} kr_purpose;
+typedef int (*kr_purpose_cb)(void *ctx, const kr_purpose *p);
+/* Every purpose of the list, by name. The strings are valid during the
+ * call only. */
+int kr_node_purposes(kr_node *n, kr_purpose_cb cb, void *ctx);
+/* One purpose by name into *out (strings owned by out: kr_purpose_free);
+ * KR_ENOTFOUND when the list does not hold it. */
+int kr_node_purpose_get(kr_node *n, const char *name, kr_purpose *out);
+void kr_purpose_free(kr_purpose *p);
+/* Add a purpose to the list, or change its description and text version
+ * (text_version NULL: ""), in a change of this node; nothing when both
+ * are as the list holds them already. KR_EVALIDATION (or KR_EBSN) with
+ * *why (may be NULL) for a name or text that is not allowed. */
+int kr_node_purpose_set(kr_node *n, const char *name, const char *description,
+                        const char *text_version, const char **why);
+
 /* ---- version vectors and what a peer lacks (vector.c) ----------------- */
 
 /* Per origin, the highest seq up to which every change is held. */

@@ -125,7 +125,9 @@ static const char *const migrations[] = {
    * key from whom (clear, on every node); registrations: the earliest
    * registration of each volunteer (its origin is the registrar); access:
    * this node's own record of volunteers it stopped reading; bad_groups:
-   * boxes this node opened whose ops break the rules (ignored). */
+   * boxes this node opened whose ops break the rules (ignored);
+   * purposes: the network's consent purposes, the latest values per name
+   * (origin is origins.n, like fields). */
   "CREATE TABLE vkeys(subj INTEGER NOT NULL, en INTEGER NOT NULL, creator BLOB NOT NULL,"
   "  key BLOB NOT NULL, got INTEGER NOT NULL, ok INTEGER NOT NULL DEFAULT 0,"
   "  trusted INTEGER NOT NULL DEFAULT 0,"
@@ -138,7 +140,10 @@ static const char *const migrations[] = {
   "CREATE TABLE access(n INTEGER PRIMARY KEY, subject BLOB NOT NULL, at INTEGER NOT NULL,"
   "  why TEXT NOT NULL);"
   "CREATE TABLE bad_groups(chg INTEGER NOT NULL, idx INTEGER NOT NULL, why TEXT NOT NULL,"
-  "  PRIMARY KEY(chg, idx)) WITHOUT ROWID;",
+  "  PRIMARY KEY(chg, idx)) WITHOUT ROWID;"
+  "CREATE TABLE purposes(name TEXT PRIMARY KEY, description TEXT NOT NULL,"
+  "  text_version TEXT NOT NULL, hlc INTEGER NOT NULL, origin INTEGER NOT NULL,"
+  "  idx INTEGER NOT NULL) WITHOUT ROWID;",
 };
 /* The first schema version this kring reads (older ones hold format 1). */
 #define SCHEMA_FIRST_READ 7

@@ -519,6 +519,9 @@ int kr_op_values_ok(const kr_op *op, int year, const char **why)
   case KR_OP_FOUND:
   case KR_OP_ADMIT:
     return line_ok(op->org, 0, why);
+  case KR_OP_PURPOSE:
+    if ((rc = line_ok(op->value, 0, why))) return rc;
+    return line_ok(op->text_version, 1, why);
   default:
     return 0;                                    /* redacted: only its hash is here */
   }

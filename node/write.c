@@ -307,12 +307,15 @@ int kr__txn_member_op(kr_txn *t, const kr_op *in)
 {
   kr_op *op;
 
-  if (!KR_OP_IS_MEMBERSHIP(in->type) || kr_op_check(in)) return KR_EINVAL;
+  if ((!KR_OP_IS_MEMBERSHIP(in->type) && in->type != KR_OP_PURPOSE) || kr_op_check(in))
+    return KR_EINVAL;
   if (!(op = next_op(t))) return KR_ETOOBIG;
   *op = *in;
   if ((in->org && !(op->org = keep_str(t, in->org))) ||
       (in->kind && !(op->kind = keep_str(t, in->kind))) ||
-      (in->value && !(op->value = keep_str(t, in->value))))
+      (in->value && !(op->value = keep_str(t, in->value))) ||
+      (in->purpose && !(op->purpose = keep_str(t, in->purpose))) ||
+      (in->text_version && !(op->text_version = keep_str(t, in->text_version))))
     return KR_ENOMEM;
   t->nops++;
   return 0;

@@ -251,7 +251,7 @@ has "no consent text" "no consent recorded"
 D2=$(dig)
 err "grant no purpose" 2 "--purpose is required" "$KRING" consent grant --method papier "$ANNA" --to all
 err "grant no to" 2 "--to ORG\|all is required" "$KRING" consent grant --method papier "$ANNA" --purpose contact
-err "grant bad purpose" 1 "purpose must be" "$KRING" consent grant --method papier "$ANNA" --purpose "Nieuwsbrief!" --to all
+err "grant bad purpose" 1 "cannot be a purpose \(1-40 characters a-z, 0-9 or '-'\)" "$KRING" consent grant --method papier "$ANNA" --purpose "Nieuwsbrief!" --to all
 err "grant bad method" 2 "unknown method 'fax'" "$KRING" consent grant "$ANNA" --purpose contact --to all --method fax
 err "grant bad date" 1 "real date" "$KRING" consent grant --method papier "$ANNA" --purpose contact --to all --until 2031-02-30
 err "grant past date" 1 "in the past" "$KRING" consent grant --method papier "$ANNA" --purpose contact --to all --until 2020-01-01

@@ -99,6 +99,8 @@ err "a date the wrong way" 1 "not a date \(2025-03-14 or 14-03-2025\)" "$KRING" 
 err "grant without a method" 2 "--method is required: how did the volunteer give consent\? papier" \
   "$KRING" consent grant "$JAN" --purpose contact --to all
 ok "grant with --method papier" "$KRING" consent grant "$JAN" --purpose contact --to all --method papier
+ok "add purpose fotos" "$KRING" purpose add fotos --description "om foto's te maken"
+ok "add purpose nieuwsbrief" "$KRING" purpose add nieuwsbrief --description "om de nieuwsbrief te sturen"
 ok "grant with --method mondeling" "$KRING" consent grant "$JAN" --purpose fotos --to all --method Mondeling
 ok "grant saying the method is not known" "$KRING" consent grant "$JAN" --purpose nieuwsbrief --to all --method onbekend
 ok "withdraw without a method" "$KRING" consent withdraw "$JAN" --purpose fotos --to all

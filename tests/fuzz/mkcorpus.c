@@ -1,6 +1,7 @@
 /*
  * mkcorpus: writes seed inputs for fuzz_invite, fuzz_join, fuzz_bundle,
- * fuzz_handshake and fuzz_frame into the directories given. Run once by hand:
+ * fuzz_handshake, fuzz_frame, fuzz_change, fuzz_op and fuzz_group into the
+ * directories given. Run once by hand:
  *   build/tests/fuzz_mkcorpus tests/fuzz/corpus
  */
 #include <stdio.h>
@@ -197,6 +198,26 @@ int main(int argc, char **argv)
     kr_buf_init(&plain, KR_CHANGE_MAX);
     if (kr_group_encode(o, 6, &plain) == 0) put(argv[1], "group", "seed-all", plain.data, plain.len);
     kr_buf_free(&plain);
+  }
+
+  {
+    /* a purpose of the network's list (op type 13, in clear), and the
+     * founder's change that carries it */
+    kr_op p;
+    kr_buf ob, chg;
+    memset(&p, 0, sizeof p);
+    p.type = KR_OP_PURPOSE;
+    p.purpose = "photos";
+    p.value = "om foto's van de vrijwilliger te gebruiken in publicaties";
+    p.text_version = "2025-1";
+    kr_purpose_key(p.purpose, p.subject);
+    kr_buf_init(&ob, 4096);
+    kr_buf_init(&chg, KR_CHANGE_MAX);
+    if (kr_op_encode(&p, &ob) == 0) put(argv[1], "op", "seed-purpose", ob.data, ob.len);
+    if (kr_change_build(sk, 2, 1767225600000ull << 16, &p, 1, &chg) == 0)
+      put(argv[1], "change", "seed-purpose", chg.data, chg.len);
+    kr_buf_free(&ob);
+    kr_buf_free(&chg);
   }
 
   for (int b = 0; b < 3; b++) {

@@ -78,7 +78,7 @@ void model_digest_at(const kr_change *changes, size_t n, const uint32_t *const *
     }
   }
   for (size_t k = 0; k < nops; k++) {
-    int seen = KR_OP_IS_MEMBERSHIP(ops[k].op->type);
+    int seen = KR_OP_IS_MEMBERSHIP(ops[k].op->type) || ops[k].op->type == KR_OP_PURPOSE;
     for (size_t j = 0; j < nsubj && !seen; j++) seen = !memcmp(subj[j], ops[k].op->subject, 16);
     if (!seen) {
       subj = realloc(subj, (nsubj + 1) * 16);
@@ -241,6 +241,36 @@ void model_digest_at(const kr_change *changes, size_t n, const uint32_t *const *
       kr_digest_member(&d, nodes[j], adm ? adm->op->org : NULL, adm ? adm->op->kind : NULL, cutoff);
     }
     free(nodes);
+  }
+  /* Purposes: every name a purpose op gives, ascending; the values of its
+   * op with the greatest stamp. */
+  {
+    const char **names = NULL;
+    size_t nn = 0;
+    for (size_t k = 0; k < nops; k++) {
+      int seen = 0;
+      if (ops[k].op->type != KR_OP_PURPOSE) continue;
+      for (size_t j = 0; j < nn && !seen; j++) seen = !strcmp(names[j], ops[k].op->purpose);
+      if (!seen) {
+        names = realloc(names, (nn + 1) * sizeof *names);
+        names[nn++] = ops[k].op->purpose;
+      }
+    }
+    for (size_t a = 0; a < nn; a++)         /* insertion sort, BINARY order */
+      for (size_t b = a; b > 0 && strcmp_bin(names[b - 1], names[b]) > 0; b--) {
+        const char *t = names[b - 1];
+        names[b - 1] = names[b];
+        names[b] = t;
+      }
+    for (size_t j = 0; j < nn; j++) {
+      const mop *win = NULL;
+      for (size_t k = 0; k < nops; k++)
+        if (ops[k].op->type == KR_OP_PURPOSE && !strcmp(ops[k].op->purpose, names[j]) &&
+            (!win || later(&ops[k], win)))
+          win = &ops[k];
+      kr_digest_purpose(&d, names[j], win->op->value, win->op->text_version);
+    }
+    free(names);
   }
   kr_digest_final(&d, out);
   free(ops);

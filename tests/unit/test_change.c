@@ -685,6 +685,106 @@ int main(void)
     CHECK_EQ(b.len, 0);
     kr_buf_free(&b);
   }
+  /* Purpose ops (type 13): in clear, keyed by BLAKE2b-128 of the name. */
+  {
+    kr_op p, *d;
+    kr_buf e, want;
+    kr_change pc;
+    uint8_t k[16];
+    void *mem;
+    memset(&p, 0, sizeof p);
+    p.type = KR_OP_PURPOSE;
+    p.purpose = "photos";
+    p.value = "om foto's te gebruiken";
+    p.text_version = "2025-1";
+    kr_purpose_key("photos", p.subject);
+    crypto_generichash(k, 16, (const uint8_t *)"photos", 6, NULL, 0);
+    CHECK(memcmp(k, p.subject, 16) == 0);
+    kr_buf_init(&e, 1 << 16);
+    kr_buf_init(&want, 1 << 16);
+    /* 95 0d c4 10 KEY a6 "photos" b6 "om foto's te gebruiken" a6 "2025-1" */
+    kr_buf_add(&want, "\x95\x0d", 2);
+    put_bin(&want, k, 16);
+    kr_buf_add(&want, "\xa6photos\xb6om foto's te gebruiken\xa6" "2025-1", 1 + 6 + 1 + 22 + 1 + 6);
+    REQUIRE(kr_op_encode(&p, &e) == 0);
+    CHECK(e.len == want.len && memcmp(e.data, want.data, e.len) == 0);
+    /* round trip, as an op and in a change */
+    REQUIRE(kr_op_parse(e.data, e.len, &(kr_op){0}, &mem) == 0);
+    free(mem);
+    CHECK_EQ(raw_decode(2, 1, e.data, e.len), 0);
+    kr_buf_reset(&want);
+    REQUIRE(kr_change_build(sk, 1, 7, &p, 1, &want) == 0);
+    REQUIRE(kr_change_decode(want.data, want.len, KR_CHANGE_MAX, &pc) == 0);
+    d = &pc.ops[0];
+    CHECK_EQ(d->type, KR_OP_PURPOSE);
+    CHECK(memcmp(d->subject, k, 16) == 0);
+    CHECK(strcmp(d->purpose, "photos") == 0 && strcmp(d->value, p.value) == 0 &&
+          strcmp(d->text_version, "2025-1") == 0);
+    kr_change_free(&pc);
+    /* a key that is not the hash of the name: refused to build, to parse,
+     * and in a change */
+    {
+      kr_op q = p;
+      kr_buf r;
+      q.subject[0] ^= 1;
+      kr_buf_reset(&e);
+      CHECK_EQ(kr_op_encode(&q, &e), KR_EINVAL);
+      CHECK_EQ(e.len, 0);
+      kr_buf_init(&r, 1 << 16);
+      REQUIRE(kr_op_encode(&p, &r) == 0);
+      r.data[4] ^= 1;                     /* the first byte of the key */
+      CHECK_EQ(parse(r.data, r.len), KR_EMALFORMED);
+      CHECK_EQ(raw_decode(2, 1, r.data, r.len), KR_EMALFORMED);
+      /* the key of "photo" with the name "photos" */
+      kr_buf_reset(&r);
+      kr_buf_add(&r, "\x95\x0d", 2);
+      crypto_generichash(k, 16, (const uint8_t *)"photo", 5, NULL, 0);
+      put_bin(&r, k, 16);
+      kr_buf_add(&r, "\xa6photos\xa1x\xa0", 1 + 6 + 2 + 1);
+      CHECK_EQ(parse(r.data, r.len), KR_EMALFORMED);
+      kr_buf_free(&r);
+    }
+    /* names, descriptions and text versions out of bounds */
+    {
+      static const char *bad_names[] = {"", "Photos", "foto's", "0123456789012345678901234567890123456789x"};
+      char longer[KR_PURPOSE_DESC_MAX + 2];
+      kr_op q;
+      for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
+        q = p;
+        q.purpose = bad_names[i];
+        kr_purpose_key(q.purpose, q.subject);
+        CHECK_EQ(kr_op_check(&q), KR_EMALFORMED);
+      }
+      q = p;
+      q.value = "";
+      CHECK_EQ(kr_op_check(&q), KR_EMALFORMED);
+      memset(longer, 'a', sizeof longer - 1);
+      longer[sizeof longer - 1] = 0;
+      q.value = longer;
+      CHECK_EQ(kr_op_check(&q), KR_EMALFORMED);
+      longer[KR_PURPOSE_DESC_MAX] = 0;
+      CHECK_EQ(kr_op_check(&q), 0);
+      q = p;
+      q.value = "tab\there\x01";
+      CHECK_EQ(kr_op_check(&q), KR_EMALFORMED);
+      q = p;
+      q.text_version = NULL;
+      CHECK_EQ(kr_op_check(&q), KR_EMALFORMED);
+      /* [13, key, name, description]: four elements */
+      kr_buf_reset(&e);
+      kr_buf_add(&e, "\x94\x0d", 2);
+      put_bin(&e, p.subject, 16);
+      kr_buf_add(&e, "\xa6photos\xa1x", 1 + 6 + 2);
+      CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
+    }
+    /* never inside a group */
+    kr_buf_reset(&e);
+    CHECK_EQ(kr_op_encode_inner(&p, &e), KR_EINVAL);
+    CHECK_EQ(kr_group_decode((const uint8_t *)"\x91\x94\x0d\xa1x\xa1y\xa0", 9, p.subject, &d,
+                             &(uint32_t){0}, &mem), KR_EUNKNOWN);
+    kr_buf_free(&e);
+    kr_buf_free(&want);
+  }
   kr_buf_free(&plain);
   kr_buf_free(&box);
   kr_buf_free(&w);

@@ -2,7 +2,7 @@
  * memory), migrations, apply, idempotence, equivocation, queries (of the
  * volunteers a node reads), full-text search, erasure on disk (at a
  * reader and at a node that holds the volunteer sealed), an empty or
- * damaged store. */
+ * damaged store, the network's list of purposes. */
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -237,6 +237,113 @@ static void add_volunteer(kr_node *n, uint8_t id[16], const char *name, const ch
   if (all || to)
     REQUIRE(kr_txn_grant(t, id, "matching", all ? NULL : to, KR_METHOD_PAPER, "v1", "", NULL) == 0);
   REQUIRE(kr_txn_commit(t, wire) == 0);
+}
+
+struct plist { int n; char names[8][16]; };
+static int purpose_row(void *ctx, const kr_purpose *p)
+{
+  struct plist *l = ctx;
+  if (l->n < 8) snprintf(l->names[l->n++], sizeof l->names[0], "%s", p->name);
+  return 0;
+}
+
+/* 1 when n's list holds name with this description and text version. */
+static int purpose_is(kr_node *n, const char *name, const char *desc, const char *tv)
+{
+  kr_purpose p;
+  int ok;
+  if (kr_node_purpose_get(n, name, &p)) return 0;
+  ok = !strcmp(p.description, desc) && !strcmp(p.text_version, tv);
+  kr_purpose_free(&p);
+  return ok;
+}
+
+/* The network's list of purposes (docs/crdt.md, "Purposes"): the starting
+ * list of the founding change, replicated; two members change one purpose
+ * while apart and every node ends with the later one; the rules. */
+static void test_purposes(void)
+{
+  kr_node *p[3];
+  struct plist l = {0};
+  kr_purpose pa, pb;
+  const char *why;
+  uint64_t seq0, seq1;
+
+  check_network(p, 3, "p", "care");
+  for (int i = 0; i < 3; i++) kr_node_set_clock(p[i], check_clock, &clk);
+  /* The founding change carried the starting list; the members hold it. */
+  REQUIRE(kr_node_purposes(p[2], purpose_row, &l) == 0);
+  CHECK_EQ(l.n, 5);
+  CHECK(!strcmp(l.names[0], "contact") && !strcmp(l.names[1], "matching") &&
+        !strcmp(l.names[2], "newsletter") && !strcmp(l.names[3], "photos") &&
+        !strcmp(l.names[4], "placement"));
+  CHECK(purpose_is(p[1], "contact", "om contact op te nemen over vrijwilligerswerk", ""));
+  CHECK_EQ(kr_node_purpose_get(p[1], "fotos", &pa), KR_ENOTFOUND);
+  CHECK(check_same_readable(p[0], p[1]) && check_same_readable(p[0], p[2]));
+
+  /* A and B change photos while apart; C hears B first, then A. */
+  REQUIRE(kr_node_purpose_set(p[0], "photos", "foto's op de website", "2025-1", NULL) == 0);
+  REQUIRE(kr_node_purpose_set(p[1], "photos", "foto's in de nieuwsbrief", NULL, NULL) == 0);
+  REQUIRE(kr_node_purpose_set(p[1], "first-aid", "om te weten wie EHBO kan", "v3", NULL) == 0);
+  check_sync(p[1], p[2]);
+  check_sync(p[0], p[2]);
+  check_sync(p[0], p[1]);
+  check_sync(p[1], p[0]);
+  REQUIRE(kr_node_purpose_get(p[0], "photos", &pa) == 0);
+  REQUIRE(kr_node_purpose_get(p[1], "photos", &pb) == 0);
+  CHECK(!strcmp(pa.description, pb.description) && !strcmp(pa.text_version, pb.text_version));
+  /* the later stamp wins: the second writer's (its clock read later) */
+  CHECK(!memcmp(pa.changed.origin, kr_node_id(p[1]), 32));
+  CHECK(purpose_is(p[2], "photos", "foto's in de nieuwsbrief", ""));
+  CHECK(purpose_is(p[0], "first-aid", "om te weten wie EHBO kan", "v3"));
+  kr_purpose_free(&pa);
+  kr_purpose_free(&pb);
+  CHECK(check_same_digest(p[0], p[2]) && check_same_readable(p[0], p[2]));
+  CHECK(check_same_readable(p[0], p[1]) && check_same_readable(p[1], p[2]));
+
+  /* Setting what the list holds already makes no change. */
+  REQUIRE(kr_node_max_seq(p[2], kr_node_id(p[2]), &seq0) == 0);
+  CHECK_EQ(kr_node_purpose_set(p[2], "photos", "foto's in de nieuwsbrief", "", NULL), 0);
+  REQUIRE(kr_node_max_seq(p[2], kr_node_id(p[2]), &seq1) == 0);
+  CHECK_EQ(seq1, seq0);
+
+  /* The rules: a name of the grants' syntax, one line of text, no BSN. */
+  CHECK_EQ(kr_node_purpose_set(p[2], "Foto's", "foto's", NULL, &why), KR_EVALIDATION);
+  CHECK(why != NULL);
+  CHECK_EQ(kr_node_purpose_set(p[2], "photos", "", NULL, NULL), KR_EVALIDATION);
+  CHECK_EQ(kr_node_purpose_set(p[2], "photos", "twee\nregels", NULL, NULL), KR_EVALIDATION);
+  CHECK_EQ(kr_node_purpose_set(p[2], "photos", "bsn 111222333", NULL, NULL), KR_EBSN);
+  CHECK(purpose_is(p[2], "photos", "foto's in de nieuwsbrief", ""));
+  /* ... which every node checks in a change it receives, too. */
+  {
+    kr_op op;
+    kr_buf w;
+    uint64_t seq;
+    memset(&op, 0, sizeof op);
+    op.type = KR_OP_PURPOSE;
+    op.purpose = "photos";
+    op.value = "twee\nregels";          /* the decoder takes a line feed; the rules do not */
+    op.text_version = "";
+    kr_purpose_key("photos", op.subject);
+    kr_buf_init(&w, KR_CHANGE_MAX);
+    REQUIRE(kr_node_max_seq(p[0], kr_node_id(p[0]), &seq) == 0);
+    REQUIRE(kr_change_build(kr_node_secret_key(p[0]), seq + 1, (kr_hlc)clk << 16, &op, 1, &w) == 0);
+    CHECK_EQ(kr_node_apply(p[1], w.data, w.len, NULL), KR_EVALIDATION);
+    kr_buf_free(&w);
+  }
+  /* A removal takes back a purpose its member added past the cutoff: the
+   * list is rebuilt from the changes that remain, the rest stays. */
+  REQUIRE(kr_node_purpose_set(p[1], "late", "na de verwijdering", NULL, NULL) == 0);
+  check_sync(p[1], p[2]);
+  CHECK(purpose_is(p[2], "late", "na de verwijdering", ""));
+  REQUIRE(kr_node_expel(p[0], kr_node_id(p[1]), "test") == 0);
+  check_sync(p[0], p[2]);
+  CHECK_EQ(kr_node_purpose_get(p[2], "late", &pa), KR_ENOTFOUND);
+  CHECK(purpose_is(p[2], "first-aid", "om te weten wie EHBO kan", "v3"));
+  CHECK(purpose_is(p[2], "photos", "foto's in de nieuwsbrief", ""));
+  CHECK(purpose_is(p[2], "contact", "om contact op te nemen over vrijwilligerswerk", ""));
+  CHECK(check_same_readable(p[0], p[2]));
+  for (int i = 0; i < 3; i++) kr_node_close(p[i]);
 }
 
 int main(void)
@@ -559,5 +666,6 @@ int main(void)
   kr_buf_free(&w1);
   kr_buf_free(&w2);
   test_damaged();
+  test_purposes();
   return check_done("test_store");
 }
