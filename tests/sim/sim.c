@@ -37,7 +37,7 @@
  * so a seed replays exactly. On failure the seed and the smallest step
  * count that still fails are printed.
  *
- * usage: sim [--seed S] [--seeds K] [--nodes N] [--steps T] [--minutes M] [-v]
+ * usage: sim [--seed S] [--seeds K] [--nodes N] [--steps T] [--minutes M] [-k] [-v]
  */
 #define _GNU_SOURCE          /* memmem */
 #include <ctype.h>
@@ -1993,12 +1993,13 @@ static int run(uint64_t seed, int nodes, int steps, int verbose)
 
 static void usage(void)
 {
-  fprintf(stderr, "usage: sim [--seed S] [--seeds K] [--nodes N] [--steps T] [--minutes M] [-v]\n"
+  fprintf(stderr, "usage: sim [--seed S] [--seeds K] [--nodes N] [--steps T] [--minutes M] [-k] [-v]\n"
                   "  --seed S     first seed (default 1)\n"
                   "  --seeds K    how many seeds from S on (default 1; 0 with --minutes)\n"
                   "  --nodes N    nodes per run, 2..50 (default 5)\n"
                   "  --steps T    steps of 100 ms per run (default 300)\n"
                   "  --minutes M  run random seeds for M minutes\n"
+                  "  -k           keep going after a failing seed (no smallest step count)\n"
                   "  -v           say what happens\n");
   exit(2);
 }
@@ -2015,13 +2016,15 @@ int main(int argc, char **argv)
 {
   uint64_t seed = 1, seeds = 1, minutes = 0, ran = 0, sim_ms = 0;
   figures total;
-  int nodes = 5, steps = 300, verbose = 0, seed_given = 0;
+  int nodes = 5, steps = 300, verbose = 0, seed_given = 0, keep_going = 0;
+  uint64_t failed = 0;
   time_t start = time(NULL);
 
   memset(&total, 0, sizeof total);
 
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-v")) verbose = 1;
+    else if (!strcmp(argv[i], "-k")) keep_going = 1;
     else if (i + 1 >= argc) usage();
     else if (!strcmp(argv[i], "--seed")) seed = num(argv[++i]), seed_given = 1;
     else if (!strcmp(argv[i], "--seeds")) seeds = num(argv[++i]);
@@ -2041,7 +2044,7 @@ int main(int argc, char **argv)
   if (minutes && !seed_given) seed = (uint64_t)time(NULL) * 1000003u;
   for (;;) {
     uint64_t t0;
-    if (minutes ? (uint64_t)(time(NULL) - start) >= minutes * 60 : ran >= seeds) break;
+    if (minutes ? (uint64_t)(time(NULL) - start) >= minutes * 60 : ran + failed >= seeds) break;
     t0 = S.now;
     (void)t0;
     if (run(seed, nodes, steps, verbose)) {
@@ -2051,6 +2054,11 @@ int main(int argc, char **argv)
       printf("sim: FAILED seed %llu (--nodes %d --steps %d): %s\n", (unsigned long long)seed, nodes,
              steps, why);
       fflush(stdout);
+      if (keep_going) {
+        failed++;
+        seed++;
+        continue;
+      }
       for (int t = 1; t < steps; t++)
         if (run(seed, nodes, t, 0)) {
           smallest = t;
@@ -2074,5 +2082,6 @@ int main(int argc, char **argv)
   FIGURES(FIG_PRINT)
 #undef FIG_PRINT
   printf(" %lld s\n", (long long)(time(NULL) - start));
-  return 0;
+  if (failed) printf("sim: %llu seeds FAILED\n", (unsigned long long)failed);
+  return failed != 0;
 }
