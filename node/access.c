@@ -632,10 +632,13 @@ static int grant_keys(kr_node *n, sqlite3_int64 sn, const kr_op *ops, size_t cou
 {
   readers add = {NULL, 0};
   sqlite3_stmt *s;
+  char day[11];
   int rc = 0;
 
+  kr_node_today(n, day);
   for (size_t i = 0; i < count && !rc; i++) {
-    if (ops[i].type != KR_OP_GRANT) continue;
+    /* a grant whose end date has passed makes no reader */
+    if (ops[i].type != KR_OP_GRANT || (ops[i].until[0] && strcmp(ops[i].until, day) < 0)) continue;
     if (prep(n, "SELECT node FROM members WHERE org IS NOT NULL AND cutoff IS NULL AND"
                 " (?1 IS NULL OR node=?1)", &s)) { rc = KR_EDB; break; }
     if (!ops[i].recipient_all) sqlite3_bind_blob(s, 1, ops[i].recipient, KR_NODE_LEN, SQLITE_STATIC);
