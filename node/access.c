@@ -881,8 +881,10 @@ int kr__finish(kr_node *n, kr_buf *wire)
   removed = am_removed(n);
   if (!rc && n->memb_changed)
     rc = touch_query(n, removed ? "SELECT DISTINCT subj FROM vkeys"
-                                : "SELECT DISTINCT c.subj FROM consent_ops c WHERE c.recipient=x''"
-                                  " AND EXISTS (SELECT 1 FROM vkeys k WHERE k.subj=c.subj)");
+                                : "SELECT DISTINCT c.subj FROM consent_ops c WHERE (c.recipient=x''"
+                                  " OR c.recipient IN (SELECT node FROM members WHERE org IS NOT"
+                                  " NULL AND cutoff IS NULL)) AND EXISTS (SELECT 1 FROM vkeys k"
+                                  " WHERE k.subj=c.subj)");
   n->memb_changed = 0;
   t = (sqlite3_int64 *)n->touched.id;
   nt = n->touched.n;
