@@ -253,6 +253,43 @@ static void keep_change(const uint8_t *p, size_t n)
 
 static void hex12(const uint8_t *id, char out[13]) { kr_link_hex12(id, out); }
 
+/* Every volunteer key node n stores from now on is copied, in the same
+ * transaction, to a table of its connection in memory (TEMP): a key a node
+ * makes and deletes in one transaction (it wrote under a new epoch that
+ * only it could read, and the same change ended its access) is seen too.
+ * The model opens groups with them (keys_seen). */
+static void watch_keys(kr_node *n)
+{
+  if (kr__exec(n, "CREATE TEMP TABLE IF NOT EXISTS sim_keys(subject BLOB, en INTEGER, creator BLOB,"
+                  " key BLOB)") ||
+      kr__exec(n, "CREATE TEMP TRIGGER IF NOT EXISTS sim_keys_in AFTER INSERT ON main.vkeys BEGIN"
+                  " INSERT INTO sim_keys SELECT id, NEW.en, NEW.creator, NEW.key FROM main.subjects"
+                  " WHERE n=NEW.subj; END"))
+    fail("cannot watch a node's keys");
+}
+
+/* What watch_keys saw node n store, into S.keys (and forgotten there). */
+static void keys_seen(kr_node *n)
+{
+  sqlite3_stmt *s;
+  model_node_keys(&S.keys, n);
+  if (sqlite3_prepare_v2(n->db, "SELECT subject, en, creator, key FROM temp.sim_keys", -1, &s, NULL))
+    return;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    model_key k;
+    if (sqlite3_column_bytes(s, 0) != KR_SUBJECT_LEN || sqlite3_column_bytes(s, 2) != KR_NODE_LEN ||
+        sqlite3_column_bytes(s, 3) != KR_KEY_LEN)
+      continue;
+    memcpy(k.subject, sqlite3_column_blob(s, 0), KR_SUBJECT_LEN);
+    k.epoch = (uint64_t)sqlite3_column_int64(s, 1);
+    memcpy(k.creator, sqlite3_column_blob(s, 2), KR_NODE_LEN);
+    memcpy(k.key, sqlite3_column_blob(s, 3), KR_KEY_LEN);
+    model_keys_add(&S.keys, &k);
+  }
+  sqlite3_finalize(s);
+  kr__exec(n, "DELETE FROM temp.sim_keys");
+}
+
 /* Node i's own changes it made since the last call (edits, and the keys it
  * sealed to readers at the end of a transaction) into S.made, one by one;
  * the volunteer keys it holds into S.keys. */
@@ -268,7 +305,7 @@ static void keep_own(int i)
     if (kr_node_change_bytes(x->n, x->id, x->made + 1, &b) == 0) keep_change(b.data, b.len);
   }
   kr_buf_free(&b);
-  model_node_keys(&S.keys, x->n);
+  keys_seen(x->n);
 }
 
 /* ---- promises: acknowledged changes ---------------------------------------- */
@@ -536,6 +573,7 @@ static void node_open(int i)
     return;
   }
   kr_node_set_clock(x->n, node_clock, x);
+  watch_keys(x->n);
 }
 
 static void crash(int i, int after_commit)
@@ -543,6 +581,7 @@ static void crash(int i, int after_commit)
   snode *x = &S.node[i];
   for (size_t k = S.nconns; k-- > 0;)
     if (S.conns[k]->node[0] == i || S.conns[k]->node[1] == i) conn_drop(k, "peer crashed");
+  keys_seen(x->n);
   kr_node_close(x->n);
   x->n = NULL;
   S.f.crashes++;
@@ -846,7 +885,7 @@ static int craft(int h, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint32_t nop
   int rc;
   if (kr__exec(n, "BEGIN IMMEDIATE")) return KR_EDB;
   rc = kr__seal_change(n, seq, hlc, ops, nops, out);
-  model_node_keys(&S.keys, n);
+  keys_seen(n);
   kr__exec(n, rc || !keep ? "ROLLBACK" : "COMMIT");
   return rc;
 }
@@ -1551,7 +1590,7 @@ static void check_world(void)
    * sealed to one of the nodes. */
   for (int i = 0; i < S.nodes; i++)
     if (S.node[i].n) {
-      model_node_keys(&S.keys, S.node[i].n);
+      keys_seen(S.node[i].n);
       model_sealed_keys(&S.keys, counted, ncount, kr_node_secret_key(S.node[i].n));
     }
   m = model_new(counted, ncount, net, &S.keys);
@@ -1864,6 +1903,7 @@ static int run(uint64_t seed, int nodes, int steps, int verbose)
     if (i == 0) kr_node_network(x->n, net, founder);
     memcpy(x->id, kr_node_id(x->n), KR_NODE_LEN);
     kr_node_set_clock(x->n, node_clock, x);
+    watch_keys(x->n);
   }
   kr_node_set_default_clock(NULL, NULL);
   S.node[0].admitted = 1;
