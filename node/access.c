@@ -349,7 +349,7 @@ static int check_mine(kr_node *n, sqlite3_int64 sn, int removed)
   if (removed) return lose_access(n, sn, "this node was removed from the network");
   if (registrar(n, sn, reg) == 1 && memcmp(reg, kr_node_id(n), KR_NODE_LEN) == 0) return 0;
   if ((rc = each_register(n, sn, kr_node_id(n), mine_cb, &x))) return rc;
-  if (x.reader || x.lost <= got) return 0;
+  if (x.reader || x.lost < got) return 0;
   return lose_access(n, sn, x.expired ? "consent expired" : "consent withdrawn");
 }
 
