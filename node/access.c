@@ -376,7 +376,22 @@ static int check_mine(kr_node *n, sqlite3_int64 sn, int removed)
   if (removed) return lose_access(n, sn, "this node was removed from the network");
   if (registrar(n, sn, reg) == 1 && memcmp(reg, kr_node_id(n), KR_NODE_LEN) == 0) return 0;
   if ((rc = each_register(n, sn, kr_node_id(n), mine_cb, &x))) return rc;
-  if (x.reader || x.lost < got) return 0;
+  if (x.reader) return 0;
+  if (x.lost < got) {
+    /* A key later than the end may have come ahead of the grant that
+     * makes this node a reader: it waits for that grant. A grant to it
+     * after the end that is known and not in force (a withdrawal it did
+     * not observe wins, or it ended) is no grant to wait for. */
+    kr_hlc granted = 0;
+    if (prep(n, "SELECT max(hlc) FROM consent_ops WHERE subj=?1 AND is_grant AND (recipient=?2 OR"
+                " recipient=x'')", &s))
+      return KR_EDB;
+    sqlite3_bind_int64(s, 1, sn);
+    sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW) granted = (kr_hlc)sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (granted <= x.lost) return 0;
+  }
   return lose_access(n, sn, x.expired ? "consent expired" : "consent withdrawn");
 }
 
