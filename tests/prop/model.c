@@ -72,6 +72,8 @@ typedef struct {
   const kr_change *c;
   uint32_t idx;          /* the stamp index: KR_OP_IDX(place, j) */
   kr_op op;              /* on its subject; strings in the change or in mem */
+  int grp;               /* of a group (opened) */
+  int dead;              /* of a group not yet found to count (model_new only) */
 } mop;
 
 struct model {
@@ -116,6 +118,8 @@ static void push(model *m, const kr_change *c, uint32_t idx, const kr_op *op)
   m->ops[m->nops].c = c;
   m->ops[m->nops].idx = idx;
   m->ops[m->nops].op = *op;
+  m->ops[m->nops].grp = 0;
+  m->ops[m->nops].dead = 0;
   m->nops++;
 }
 
@@ -155,7 +159,10 @@ static void open_group(model *m, const kr_change *c, uint32_t place, const kr_op
     for (uint32_t j = 0; j < n && ok; j++)
       ok = KR_OP_IS_SEALED(ops[j].type) && kr_op_values_ok(&ops[j], tm.tm_year + 1900, NULL) == 0;
     if (ok) {
-      for (uint32_t j = 0; j < n; j++) push(m, c, KR_OP_IDX(place, j), &ops[j]);
+      for (uint32_t j = 0; j < n; j++) {
+        push(m, c, KR_OP_IDX(place, j), &ops[j]);
+        m->ops[m->nops - 1].grp = m->ops[m->nops - 1].dead = 1;
+      }
       m->mem = realloc(m->mem, (m->nmem + 1) * sizeof *m->mem);
       m->mem[m->nmem++] = mem;
     } else {
@@ -165,6 +172,8 @@ static void open_group(model *m, const kr_change *c, uint32_t place, const kr_op
   }
   kr_buf_free(&plain);
 }
+
+static void decide_groups(model *m);
 
 model *model_new(const kr_change *changes, size_t n, const uint8_t network[static KR_NETWORK_LEN],
                  const model_keys *keys)
@@ -189,6 +198,7 @@ model *model_new(const kr_change *changes, size_t n, const uint8_t network[stati
       else push(m, c, KR_OP_IDX(i, 0), o);
     }
   }
+  decide_groups(m);
   return m;
 }
 
@@ -270,13 +280,13 @@ int model_erased(const model *m, const uint8_t subject[static KR_SUBJECT_LEN])
 /* The grant in force of the register key names: the latest grant that
  * observed every withdrawal of the register, or NULL. *withdrawn: the
  * register has a withdrawal. */
-static const mop *in_force(const model *m, const kr_op *key, int *withdrawn)
+static const mop *in_force_before(const model *m, const kr_op *key, kr_hlc before, int *withdrawn)
 {
   const mop *best = NULL;
   *withdrawn = 0;
   for (size_t g = 0; g < m->nops; g++) {
     int ok = 1;
-    if (!SAME_REG(&m->ops[g].op, key)) continue;
+    if (!SAME_REG(&m->ops[g].op, key) || m->ops[g].dead || m->ops[g].c->hlc >= before) continue;
     if (m->ops[g].op.type != KR_OP_GRANT) {
       *withdrawn = 1;
       continue;
@@ -284,7 +294,9 @@ static const mop *in_force(const model *m, const kr_op *key, int *withdrawn)
     for (size_t w = 0; w < m->nops && ok; w++) {
       uint8_t wt[16];
       int seen = 0;
-      if (!SAME_REG(&m->ops[w].op, key) || m->ops[w].op.type != KR_OP_WITHDRAW) continue;
+      if (!SAME_REG(&m->ops[w].op, key) || m->ops[w].op.type != KR_OP_WITHDRAW ||
+          m->ops[w].dead || m->ops[w].c->hlc >= before)
+        continue;
       tag_of(&m->ops[w], wt);
       for (uint32_t x = 0; x < m->ops[g].op.ntags && !seen; x++)
         seen = !memcmp(m->ops[g].op.tags + 16 * x, wt, 16);
@@ -295,14 +307,106 @@ static const mop *in_force(const model *m, const kr_op *key, int *withdrawn)
   return best;
 }
 
-/* The register's state on day, from its grant in force (docs/crdt.md). */
-static int state_of(const model *m, const kr_op *key, const char *day)
+static const mop *in_force(const model *m, const kr_op *key, int *withdrawn)
+{
+  return in_force_before(m, key, UINT64_MAX, withdrawn);
+}
+
+/* The register's state on day, from its grant in force (docs/crdt.md),
+ * with the entries stamped before before. */
+static int state_before(const model *m, const kr_op *key, kr_hlc before, const char *day)
 {
   int withdrawn;
-  const mop *g = in_force(m, key, &withdrawn);
+  const mop *g = in_force_before(m, key, before, &withdrawn);
   if (!g) return withdrawn ? KR_CONSENT_WITHDRAWN : KR_CONSENT_NONE;
   if (g->op.until && g->op.until[0] && strcmp(g->op.until, day) < 0) return KR_CONSENT_EXPIRED;
   return KR_CONSENT_GRANTED;
+}
+
+static int state_of(const model *m, const kr_op *key, const char *day)
+{
+  return state_before(m, key, UINT64_MAX, day);
+}
+
+/* The registrar of subject: the origin of its earliest registration (one
+ * the origin's key and the salt make the id of), or NULL. */
+static const uint8_t *registrar_of(const model *m, const uint8_t *subject)
+{
+  const mop *reg = NULL;
+  for (size_t k = 0; k < m->nops; k++)
+    if (m->ops[k].op.type == KR_OP_REGISTER && !memcmp(m->ops[k].op.subject, subject, 16) &&
+        kr_subject_of(m->ops[k].c->origin, m->ops[k].op.salt, subject) &&
+        (!reg || later(reg, &m->ops[k])))
+      reg = &m->ops[k];
+  return reg ? reg->c->origin : NULL;
+}
+
+/* Only a reader's groups count (docs/crdt.md, "Who writes"): a group of V
+ * has effect only if its origin is V's registrar, or a consent naming it
+ * (or all) was in force just before the group's stamp, as V's registers
+ * stood with the entries (of groups that count) stamped before it, read on
+ * the group's day (UTC). Decided group by group in stamp order. */
+typedef struct {
+  const kr_change *c;
+  uint32_t place;
+  const uint8_t *subject;
+} mgroup;
+
+static int by_stamp(const void *a, const void *b)
+{
+  const mgroup *x = a, *y = b;
+  int k;
+  if (x->c->hlc != y->c->hlc) return x->c->hlc < y->c->hlc ? -1 : 1;
+  if ((k = memcmp(x->c->origin, y->c->origin, 32))) return k;
+  return x->place < y->place ? -1 : x->place > y->place;
+}
+
+static void decide_groups(model *m)
+{
+  mgroup *gs = NULL;
+  size_t ng = 0, keep = 0;
+
+  for (size_t k = 0; k < m->nops; k++) {
+    int seen = 0;
+    if (!m->ops[k].grp) continue;
+    for (size_t j = 0; j < ng && !seen; j++)
+      seen = gs[j].c == m->ops[k].c && gs[j].place == m->ops[k].idx >> 16;
+    if (seen) continue;
+    gs = realloc(gs, (ng + 1) * sizeof *gs);
+    gs[ng].c = m->ops[k].c;
+    gs[ng].place = m->ops[k].idx >> 16;
+    gs[ng].subject = m->ops[k].op.subject;
+    ng++;
+  }
+  qsort(gs, ng, sizeof *gs, by_stamp);
+  for (size_t g = 0; g < ng; g++) {
+    const uint8_t *reg = registrar_of(m, gs[g].subject), *origin = gs[g].c->origin;
+    kr_hlc before = gs[g].c->hlc;
+    int counts = reg && !memcmp(reg, origin, 32);
+    if (!counts) {
+      time_t secs = (time_t)(kr_hlc_ms(before) / 1000);
+      struct tm tm;
+      char day[11];
+      gmtime_r(&secs, &tm);
+      strftime(day, sizeof day, "%Y-%m-%d", &tm);
+      for (size_t k = 0; k < m->nops && !counts; k++) {
+        const mop *o = &m->ops[k];
+        if ((o->op.type != KR_OP_GRANT && o->op.type != KR_OP_WITHDRAW) || o->dead ||
+            o->c->hlc >= before || memcmp(o->op.subject, gs[g].subject, 16) ||
+            (!o->op.recipient_all && memcmp(o->op.recipient, origin, 32)))
+          continue;
+        counts = state_before(m, &o->op, before, day) == KR_CONSENT_GRANTED;
+      }
+    }
+    if (counts)
+      for (size_t k = 0; k < m->nops; k++)
+        if (m->ops[k].c == gs[g].c && m->ops[k].grp && m->ops[k].idx >> 16 == gs[g].place)
+          m->ops[k].dead = 0;
+  }
+  for (size_t k = 0; k < m->nops; k++)
+    if (!m->ops[k].dead) m->ops[keep++] = m->ops[k];
+  m->nops = keep;
+  free(gs);
 }
 
 int model_consent(const model *m, const uint8_t subject[static KR_SUBJECT_LEN],
@@ -321,14 +425,11 @@ int model_consent(const model *m, const uint8_t subject[static KR_SUBJECT_LEN],
 int model_reads(const model *m, const uint8_t subject[static KR_SUBJECT_LEN],
                 const uint8_t node[static KR_NODE_LEN], const char *day)
 {
-  const mop *reg = NULL;
+  const uint8_t *reg;
   if (erasure(m, subject) || !model_member(m, node)) return 0;
   /* the registrar: the origin of the earliest registration */
-  for (size_t k = 0; k < m->nops; k++)
-    if (m->ops[k].op.type == KR_OP_REGISTER && !memcmp(m->ops[k].op.subject, subject, 16) &&
-        (!reg || later(reg, &m->ops[k])))
-      reg = &m->ops[k];
-  if (reg && !memcmp(reg->c->origin, node, 32)) return 1;
+  reg = registrar_of(m, subject);
+  if (reg && !memcmp(reg, node, 32)) return 1;
   /* a consent in force to node, or to all */
   for (size_t k = 0; k < m->nops; k++) {
     const kr_op *o = &m->ops[k].op;
