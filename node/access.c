@@ -203,20 +203,33 @@ static int each_register(kr_node *n, sqlite3_int64 sn, const uint8_t *only, regi
   return rc;
 }
 
+static kr_hlc day_after(const char *day);
+
 typedef struct {
   kr_node *n;
   readers *rs;
   const uint8_t (*members)[KR_NODE_LEN];
   size_t nmembers;
+  readers ends;              /* per register: its recipient (zeros: all), its last end */
 } readers_ctx;
 
 static int readers_cb(void *ctx, const uint8_t *rcpt, kr_consent_state st, kr_hlc granted,
                       const char *until, kr_hlc withdrawn)
 {
+  static const uint8_t all[KR_NODE_LEN];
   readers_ctx *x = ctx;
+  kr_hlc end = withdrawn;
   int rc = 0;
-  (void)until;
-  (void)withdrawn;
+  /* What may have ended a reader's access through this register, in force
+   * or not: its latest withdrawal, or its grant's end date once passed. */
+  if (st == KR_CONSENT_EXPIRED && day_after(until) > end) end = day_after(until);
+  if (end) {
+    reader *p = realloc(x->ends.r, (x->ends.n + 1) * sizeof *p);
+    if (!p) return KR_ENOMEM;
+    x->ends.r = p;
+    memcpy(p[x->ends.n].node, rcpt ? rcpt : all, KR_NODE_LEN);
+    p[x->ends.n++].since = end;
+  }
   if (st != KR_CONSENT_GRANTED) return 0;
   for (size_t i = 0; i < x->nmembers && !rc; i++)
     if (!rcpt || memcmp(rcpt, x->members[i], KR_NODE_LEN) == 0)
@@ -250,8 +263,22 @@ static int readers_of(kr_node *n, sqlite3_int64 sn, readers *rs)
       if (memcmp(m[i], reg, KR_NODE_LEN) == 0) rc = readers_add(rs, reg, 0);
   }
   if (!rc) {
-    readers_ctx x = {n, rs, (const uint8_t (*)[KR_NODE_LEN])m, nm};
+    static const uint8_t all[KR_NODE_LEN];
+    readers_ctx x = {n, rs, (const uint8_t (*)[KR_NODE_LEN])m, nm, {NULL, 0}};
+    int reg_known = registrar(n, sn, reg) == 1;
     rc = each_register(n, sn, NULL, readers_cb, &x);
+    /* A reader that lost its access through one register (and deleted its
+     * keys) while another names it may have lost the keys it had: its keys
+     * must come after that end. The registrar never loses them. */
+    for (size_t i = 0; i < rs->n; i++) {
+      if (reg_known && memcmp(rs->r[i].node, reg, KR_NODE_LEN) == 0) continue;
+      for (size_t e = 0; e < x.ends.n; e++)
+        if ((!memcmp(x.ends.r[e].node, all, KR_NODE_LEN) ||
+             !memcmp(x.ends.r[e].node, rs->r[i].node, KR_NODE_LEN)) &&
+            x.ends.r[e].since > rs->r[i].since)
+          rs->r[i].since = x.ends.r[e].since;
+    }
+    free(x.ends.r);
   }
   free(m);
   if (rc) {
@@ -1145,12 +1172,13 @@ static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
   sqlite3_finalize(s);
   if (rc) return rc;
   if ((rc = readers_of(n, sn, &rs))) return rc;
+  /* the creator of an epoch holds its key, unless it may have lost it */
   if (prep(n, SENDABLE_KEYS, &s)) {
     free(rs.r);
     return KR_EDB;
   }
   if (prep(n, "SELECT origin FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3 AND reader=?4 AND"
-              " hlc>=?5 UNION ALL SELECT ?3 WHERE ?3=?4", &h)) {
+              " hlc>=?5 UNION ALL SELECT ?3 WHERE ?3=?4 AND ?5=0", &h)) {
     sqlite3_finalize(s);
     free(rs.r);
     return KR_EDB;
