@@ -26,7 +26,8 @@ static kr_consent_state consent(kr_node *n, const uint8_t id[16])
   return x.s;
 }
 
-/* Exchange: each node applies every change the other made. */
+/* Exchange: each node applies every change the other made, until neither
+ * has one the other lacks. */
 static void sync2(kr_node *a, kr_node *b, kr_buf *from_a, kr_buf *from_b)
 {
   size_t off;
@@ -35,6 +36,9 @@ static void sync2(kr_node *a, kr_node *b, kr_buf *from_a, kr_buf *from_b)
   if (from_b->len) REQUIRE(kr_node_apply(a, from_b->data, from_b->len, NULL) == 0);
   kr_buf_reset(from_a);
   kr_buf_reset(from_b);
+  /* and the changes applying made (keys a reader sends again to one whose
+   * access through some register ended: it may have lost them) */
+  while (check_sync(a, b) + check_sync(b, a)) {}
 }
 
 static void same_digest(kr_node *a, kr_node *b)
