@@ -1303,7 +1303,8 @@ int kr__finish(kr_node *n, kr_buf *wire)
 int kr__expiry_due(kr_node *n, int touch)
 {
   sqlite3_stmt *s;
-  char day[11];
+  char day[11], seen[11] = "";
+  int64_t last = 0;
   int rc = 0, any = 0;
 
   kr_node_today(n, day);
@@ -1320,6 +1321,32 @@ int kr__expiry_due(kr_node *n, int touch)
     rc = kr__touch(n, sqlite3_column_int64(s, 0));
   }
   sqlite3_finalize(s);
+  if (rc || (any && !touch)) return rc ? rc : any;
+  /* A grant to another node (or all) that ended since the day last looked
+   * at: a reader of the volunteer looks again at who lacks its keys (that
+   * node may have lost them while another consent still names it; issue,
+   * at the end of the transaction). Once a day. */
+  if (kr__meta_get_int(n, "ends_seen", &last) == 0 && last > 0)
+    snprintf(seen, sizeof seen, "%04d-%02d-%02d", (int)(last / 10000), (int)(last / 100 % 100),
+             (int)(last % 100));
+  if (strcmp(seen, day) >= 0) return any;
+  if (prep(n, "SELECT DISTINCT c.subj FROM consent_ops c WHERE c.is_grant AND c.until<>'' AND"
+              " c.until<?1 AND c.until>=?2 AND EXISTS (SELECT 1 FROM vkeys k WHERE"
+              " k.subj=c.subj AND k.ok)", &s))
+    return KR_EDB;
+  sqlite3_bind_text(s, 1, day, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, seen, -1, SQLITE_STATIC);
+  while (!rc && kr__step(s, &rc)) {
+    any = 1;
+    if (!touch) break;
+    rc = kr__touch(n, sqlite3_column_int64(s, 0));
+  }
+  sqlite3_finalize(s);
+  if (!rc && touch) {
+    int y = 0, mo = 0, d = 0;
+    sscanf(day, "%4d-%2d-%2d", &y, &mo, &d);
+    rc = kr__meta_put_int(n, "ends_seen", (int64_t)y * 10000 + mo * 100 + d);
+  }
   return rc ? rc : any;
 }
 
