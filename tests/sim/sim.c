@@ -1455,6 +1455,11 @@ static void explain_reader(const model *m, int i, int s, const char *day)
   char o[13];
   hex12(S.node[i].id, o);
   printf("  subject %d for node %d (%s), member %d:\n", s, i, o, model_member(m, S.node[i].id));
+  for (int j = 0; j < S.nodes; j++) {
+    char x[13];
+    hex12(S.node[j].id, x);
+    printf("    node %d is %s%s\n", j, x, model_member(m, S.node[j].id) ? "" : " (not a member)");
+  }
   model_explain(m, S.subj[s], day);
   if (sqlite3_prepare_v2(S.node[i].n->db, "SELECT 'keyop', k.en, k.creator, k.reader, k.hlc FROM"
                          " keyops k JOIN subjects s ON s.n=k.subj WHERE s.id=?1 UNION ALL SELECT"
