@@ -44,8 +44,10 @@ typedef enum {
 } kr_op_type;
 
 /* 1 for the op types that travel sealed inside a GROUP (never on their
- * own in a change). */
-#define KR_OP_IS_SEALED(t) ((t) >= KR_OP_SET && (t) <= KR_OP_WITHDRAW)
+ * own in a change). A withdrawal travels in clear: a reader that loses its
+ * access by it must read it even when it holds no key of the epoch the
+ * writer used (docs/crdt.md, "How access ends"). */
+#define KR_OP_IS_SEALED(t) ((t) >= KR_OP_SET && (t) <= KR_OP_GRANT)
 #define KR_KEY_LEN     32     /* a volunteer's key of one epoch */
 #define KR_SEALED_KEY_LEN 80  /* crypto_box_seal of a key: 32 + 48 */
 #define KR_BOX_MIN     40     /* nonce 24 + tag 16 */

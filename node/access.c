@@ -551,6 +551,18 @@ static int late(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_hlc hlc)
   return later ? kr__ids_add(&n->replay, &sn, sizeof sn) : 0;
 }
 
+int kr__withdrawal(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const kr_op *op,
+                   const kr_stamp *st, const uint8_t tag[KR_TAG_LEN], uint64_t seq)
+{
+  int rc;
+  /* only where this node reads V (else it waits, stored, for a replay once
+   * it reads V), and only a reader's withdrawal counts */
+  if (!n->in_replay && !kr__readable(n, sn)) return 0;
+  if ((rc = was_reader(n, sn, st->origin, st->hlc)) <= 0) return rc;
+  if ((rc = kr__apply_op(n, sn, op, st, tag, seq)) || (rc = kr__touch(n, sn))) return rc;
+  return late(n, sn, chg, st->hlc);
+}
+
 int kr__registered(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const kr_stamp *st)
 {
   int rc = kr__register_op(n, sn, st);
@@ -624,8 +636,10 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
     sqlite3_bind_blob(u, 4, key, KR_KEY_LEN, SQLITE_STATIC);
     if ((rc = done(u))) goto out;
     /* whether this node still reads sn is checked again at the end of the
-     * transaction (check_mine) */
+     * transaction (check_mine); the withdrawals (clear) stored while it
+     * read nothing of sn count now: fold sn again */
     if ((rc = kr__touch(n, sn))) goto out;
+    if (!n->in_replay && (rc = kr__ids_add(&n->replay, &sn, sizeof sn))) goto out;
   }
   for (uint32_t j = 0; j < nops && !rc; j++) {
     kr_stamp st = {.hlc = hlc, .idx = KR_OP_IDX(place, j)};
@@ -757,8 +771,8 @@ static int replay(kr_node *n, sqlite3_int64 sn)
   }
   if (rc) return rc;
   if (prep(n, "SELECT p.body, p.idx, c.seq, c.hlc, o.key, o.n, c.n FROM ops p JOIN changes c"
-              " ON c.n=p.chg JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type=10 AND"
-              " p.body IS NOT NULL ORDER BY c.hlc, o.key, p.idx", &s))
+              " ON c.n=p.chg JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type IN (5,10)"
+              " AND p.body IS NOT NULL ORDER BY c.hlc, o.key, p.idx", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   n->in_replay = 1;
@@ -771,6 +785,17 @@ static int replay(kr_node *n, sqlite3_int64 sn)
       break;
     }
     n->cur_origin = sqlite3_column_int64(s, 5);
+    if (g.type == KR_OP_WITHDRAW) {
+      kr_stamp st = {.hlc = (kr_hlc)sqlite3_column_int64(s, 3),
+                     .idx = KR_OP_IDX(sqlite3_column_int64(s, 1), 0)};
+      uint8_t tag[KR_TAG_LEN];
+      uint64_t seq = (uint64_t)sqlite3_column_int64(s, 2);
+      memcpy(st.origin, sqlite3_column_blob(s, 4), KR_NODE_LEN);
+      kr_op_tag(st.origin, seq, st.idx, tag);
+      rc = kr__withdrawal(n, sn, sqlite3_column_int64(s, 6), &g, &st, tag, seq);
+      free(mem);
+      continue;
+    }
     rc = kr__group_apply(n, sn, sqlite3_column_int64(s, 6), sqlite3_column_blob(s, 4),
                          (uint64_t)sqlite3_column_int64(s, 2), (kr_hlc)sqlite3_column_int64(s, 3),
                          (uint32_t)sqlite3_column_int64(s, 1), &g, &opened);

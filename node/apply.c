@@ -614,6 +614,9 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, sqlite
     case KR_OP_REGISTER:
       if ((rc = kr__registered(n, sn, chg, &st))) return rc;
       break;
+    case KR_OP_WITHDRAW:
+      if ((rc = kr__withdrawal(n, sn, chg, op, &st, tag, c->seq))) return rc;
+      break;
     default:
       if ((rc = kr__apply_op(n, sn, op, &st, tag, c->seq))) return rc;
     }
@@ -1031,6 +1034,9 @@ static int rebuild(kr_node *n)
                       sqlite3_column_int64(s, 7), (uint32_t)sqlite3_column_int(s, 3));
     } else if (op.type == KR_OP_REGISTER) {
       rc = kr__registered(n, sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 7), &st);
+    } else if (op.type == KR_OP_WITHDRAW) {
+      rc = kr__withdrawal(n, sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 7), &op, &st, tag,
+                          seq);
     } else {
       rc = kr__apply_op(n, sqlite3_column_int64(s, 5), &op, &st, tag, seq);
     }

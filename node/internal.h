@@ -215,6 +215,10 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *ori
  * if groups of it stamped later were decided before it came. */
 int kr__register_op(kr_node *n, sqlite3_int64 sn, const kr_stamp *st);
 int kr__registered(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const kr_stamp *st);
+/* A withdrawal (in clear): folded in where this node reads sn and its
+ * writer read sn at its stamp. */
+int kr__withdrawal(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const kr_op *op,
+                   const kr_stamp *st, const uint8_t tag[KR_TAG_LEN], uint64_t seq);
 /* Build this node's change seq of ops (volunteer ops grouped and sealed,
  * registrations and key ops added) into out. Stores the keys of new
  * epochs and the rows of new subjects (inside the caller's transaction). */

@@ -181,7 +181,7 @@ int main(int argc, char **argv)
   put(argv[1], "join", "seed-member", req, strlen(req));
   session_seeds(argv[1], sk);
   {
-    /* a group of every op type that travels sealed */
+    /* a group of every op type that travels sealed; a withdrawal in clear */
     static const uint8_t tags[32] = {1, [16] = 2};
     kr_op o[6];
     kr_buf plain;
@@ -196,7 +196,10 @@ int main(int argc, char **argv)
     o[5].type = KR_OP_WITHDRAW; o[5].purpose = "photos"; memset(o[5].recipient, 4, 32);
     o[5].method = 2; o[5].text_version = "";
     kr_buf_init(&plain, KR_CHANGE_MAX);
-    if (kr_group_encode(o, 6, &plain) == 0) put(argv[1], "group", "seed-all", plain.data, plain.len);
+    if (kr_group_encode(o, 5, &plain) == 0) put(argv[1], "group", "seed-all", plain.data, plain.len);
+    kr_buf_reset(&plain);
+    memset(o[5].subject, 9, 16);
+    if (kr_op_encode(&o[5], &plain) == 0) put(argv[1], "op", "seed-withdraw", plain.data, plain.len);
     kr_buf_free(&plain);
   }
 

@@ -196,6 +196,9 @@ model *model_new(const kr_change *changes, size_t n, const uint8_t network[stati
       if (o->type == KR_OP_REDACTED || o->type == KR_OP_KEY) continue;
       if (o->type == KR_OP_GROUP) open_group(m, c, i, o, network, keys);
       else push(m, c, KR_OP_IDX(i, 0), o);
+      /* a withdrawal travels in clear, and counts like a group: only when
+       * its origin read the volunteer at its stamp */
+      if (o->type == KR_OP_WITHDRAW) m->ops[m->nops - 1].grp = m->ops[m->nops - 1].dead = 1;
     }
   }
   decide_groups(m);

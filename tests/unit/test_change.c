@@ -500,14 +500,23 @@ int main(void)
     kr_buf_free(&want);
   }
 
-  /* Ops 1-5 (SET, ADD, REMOVE, GRANT, WITHDRAW) travel sealed only: in
-   * their outer form, with the subject, they are refused. */
+  /* Ops 1-4 (SET, ADD, REMOVE, GRANT) travel sealed only: in their outer
+   * form, with the subject, they are refused. A withdrawal (5) travels in
+   * clear, and never inside a group. */
   {
     kr_op wd = ops[3];
+    kr_buf wb;
     wd.type = KR_OP_WITHDRAW;
-    wd.until = NULL;
-    for (int i = 0; i < 6; i++) {
-      const kr_op *op = i < 5 ? &ops[i] : &wd;
+    wd.until = "";
+    wd.ntags = 0;
+    wd.tags = NULL;
+    kr_buf_init(&wb, 1 << 16);
+    CHECK_EQ(kr_op_encode_inner(&wd, &wb), KR_EINVAL);
+    CHECK_EQ(kr_op_encode(&wd, &wb), 0);
+    CHECK_EQ(parse(wb.data, wb.len), 0);
+    kr_buf_free(&wb);
+    for (int i = 0; i < 5; i++) {
+      const kr_op *op = &ops[i];
       kr_buf o;
       kr_buf_init(&o, 1 << 16);
       outer_form(op, &o);

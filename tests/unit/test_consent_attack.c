@@ -900,13 +900,13 @@ static void forged_withdrawal(void)
   randombytes_buf(key, sizeof key);
   ops[0] = key_op(v, 9, kr_node_id(m), kr_node_id(a), key, s1);
   memset(&in, 0, sizeof in);
-  in.type = KR_OP_WITHDRAW;
+  in.type = KR_OP_WITHDRAW;            /* a withdrawal travels in clear */
   memcpy(in.subject, v, 16);
   in.purpose = "matching";
   memcpy(in.recipient, kr_node_id(b), 32);
   in.method = KR_METHOD_VERBAL;
   in.text_version = "";
-  ops[1] = group_op(m, v, 9, kr_node_id(m), key, &in, 1, 1, &box);
+  ops[1] = in;
   forge(m, ops, 2, 0);
   syncall(n, 3);
   REQUIRE(set_city(a, v, "Hoorn") == 0);
