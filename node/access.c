@@ -1133,6 +1133,16 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
         for (size_t k = 0; k < rs.n && !rc && l.n < SEAL_KEYS_MAX; k++)
           if (memcmp(rs.r[k].node, kr_node_id(n), KR_NODE_LEN) != 0)
             rc = key_op(n, &l, op->subject, en, creator, p->key, rs.r[k].node);
+        /* A node that did not register V may lose its access and its keys,
+         * and later read V again: it must then open its own epoch's groups
+         * too (else it reads V without, say, its own grant that ended its
+         * access). So it seals the key to itself as well, where its store
+         * keeps it as it keeps every key op sealed to it. */
+        if (!rc) {
+          uint8_t reg[KR_NODE_LEN];
+          if (registrar(n, sn, reg) != 1 || memcmp(reg, kr_node_id(n), KR_NODE_LEN) != 0)
+            rc = key_op(n, &l, op->subject, en, creator, p->key, kr_node_id(n));
+        }
       }
       if (!rc) rc = grant_keys(n, sn, op, p->count, &rs, &l);
       free(rs.r);
