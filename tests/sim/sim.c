@@ -671,6 +671,7 @@ static void edit(int i)
   for (int j = 0; j < k; j++) {
     int si = pick_subject(n);
     const uint8_t *s = S.subj[si];
+    granted g;
     /* consent to all members, or to one node (members or not, the
      * removed one too) */
     const uint8_t *rcpt = chance(0.3) ? NULL : S.node[rnd((uint64_t)S.nodes)].id;
@@ -685,11 +686,10 @@ static void edit(int i)
     }
     snprintf(name, sizeof name, "%s %s", names[rnd(8)], surnames[si]);
     until_of(until);
+    g.n = 0;                    /* rcpt may point into g below: it lives on */
     if (r >= 80 && r < 98 && chance(0.6)) {
       /* mostly withdraw a consent in force, as a coordinator would */
-      granted g;
       sqlite3_int64 sn;
-      g.n = 0;
       if (kr__subject_read(n, s, &sn) == 0) kr_node_consent(n, s, granted_cb, &g);
       if (g.n) {
         int c = (int)rnd((uint64_t)g.n);
