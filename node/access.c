@@ -660,12 +660,45 @@ out:
   return rc;
 }
 
+/* Fold into sn the rows of s, in its order: each a group (opened where a
+ * key is held) or a withdrawal; columns: body, place, seq, hlc, origin key,
+ * origin number, change number. *any: 1 when a group opened. */
+static int fold(kr_node *n, sqlite3_int64 sn, sqlite3_stmt *s, int *any)
+{
+  int rc = 0;
+
+  while (!rc && kr__step(s, &rc)) {
+    kr_op g;
+    void *mem = NULL;
+    int opened;
+    if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &g, &mem))
+      return KR_EDB;
+    n->cur_origin = sqlite3_column_int64(s, 5);
+    if (g.type == KR_OP_WITHDRAW) {
+      kr_stamp st = {.hlc = (kr_hlc)sqlite3_column_int64(s, 3),
+                     .idx = KR_OP_IDX(sqlite3_column_int64(s, 1), 0)};
+      uint8_t tag[KR_TAG_LEN];
+      uint64_t seq = (uint64_t)sqlite3_column_int64(s, 2);
+      memcpy(st.origin, sqlite3_column_blob(s, 4), KR_NODE_LEN);
+      kr_op_tag(st.origin, seq, st.idx, tag);
+      rc = kr__withdrawal(n, sn, sqlite3_column_int64(s, 6), &g, &st, tag, seq);
+    } else {
+      rc = kr__group_apply(n, sn, sqlite3_column_int64(s, 6), sqlite3_column_blob(s, 4),
+                           (uint64_t)sqlite3_column_int64(s, 2), (kr_hlc)sqlite3_column_int64(s, 3),
+                           (uint32_t)sqlite3_column_int64(s, 1), &g, &opened);
+      *any |= opened;
+    }
+    free(mem);
+  }
+  return rc;
+}
+
 /* Open every group of sn stored before change chg's op place that this
  * node now holds a key for (later ones were opened on arrival). */
 static int reopen(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t place)
 {
   sqlite3_stmt *s;
-  int rc = 0, any = 0;
+  int rc, any = 0;
 
   if (prep(n, "SELECT p.body, p.idx, c.seq, c.hlc, o.key, o.n, c.n FROM ops p JOIN changes c ON"
               " c.n=p.chg JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type=10 AND"
@@ -675,21 +708,7 @@ static int reopen(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t plac
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, chg);
   sqlite3_bind_int64(s, 3, place);
-  while (!rc && kr__step(s, &rc)) {
-    kr_op g;
-    void *mem = NULL;
-    int opened;
-    if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &g, &mem)) {
-      rc = KR_EDB;
-      break;
-    }
-    n->cur_origin = sqlite3_column_int64(s, 5);
-    rc = kr__group_apply(n, sn, sqlite3_column_int64(s, 6), sqlite3_column_blob(s, 4),
-                         (uint64_t)sqlite3_column_int64(s, 2), (kr_hlc)sqlite3_column_int64(s, 3),
-                         (uint32_t)sqlite3_column_int64(s, 1), &g, &opened);
-    any |= opened;
-    free(mem);
-  }
+  rc = fold(n, sn, s, &any);
   sqlite3_finalize(s);
   if (!rc && any) rc = kr__fts_refresh(n, sn);
   return rc;
@@ -776,32 +795,7 @@ static int replay(kr_node *n, sqlite3_int64 sn)
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   n->in_replay = 1;
-  while (!rc && kr__step(s, &rc)) {
-    kr_op g;
-    void *mem = NULL;
-    int opened;
-    if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &g, &mem)) {
-      rc = KR_EDB;
-      break;
-    }
-    n->cur_origin = sqlite3_column_int64(s, 5);
-    if (g.type == KR_OP_WITHDRAW) {
-      kr_stamp st = {.hlc = (kr_hlc)sqlite3_column_int64(s, 3),
-                     .idx = KR_OP_IDX(sqlite3_column_int64(s, 1), 0)};
-      uint8_t tag[KR_TAG_LEN];
-      uint64_t seq = (uint64_t)sqlite3_column_int64(s, 2);
-      memcpy(st.origin, sqlite3_column_blob(s, 4), KR_NODE_LEN);
-      kr_op_tag(st.origin, seq, st.idx, tag);
-      rc = kr__withdrawal(n, sn, sqlite3_column_int64(s, 6), &g, &st, tag, seq);
-      free(mem);
-      continue;
-    }
-    rc = kr__group_apply(n, sn, sqlite3_column_int64(s, 6), sqlite3_column_blob(s, 4),
-                         (uint64_t)sqlite3_column_int64(s, 2), (kr_hlc)sqlite3_column_int64(s, 3),
-                         (uint32_t)sqlite3_column_int64(s, 1), &g, &opened);
-    any |= opened;
-    free(mem);
-  }
+  rc = fold(n, sn, s, &any);
   sqlite3_reset(s);
   n->in_replay = 0;
   n->need_fts_optimize = 1;
