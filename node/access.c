@@ -334,29 +334,20 @@ static int mine_cb(void *ctx, const uint8_t *rcpt, kr_consent_state st, kr_hlc g
  * noted again (a key that came after the loss, deleted too). */
 static int lose_access(kr_node *n, sqlite3_int64 sn, const char *why)
 {
-  static const char *const sql[] = {
-    "DELETE FROM vol_fts WHERE rowid=?1",
-    "DELETE FROM fields WHERE subj=?1",
-    "DELETE FROM set_adds WHERE subj=?1",
-    "DELETE FROM set_removed WHERE subj=?1",
-    "DELETE FROM consent_observed WHERE subj=?1",
-    "DELETE FROM consent_ops WHERE subj=?1",
-    "DELETE FROM vkeys WHERE subj=?1",
-    "INSERT INTO access(subject, at, why) SELECT id, ?2, ?3 FROM subjects WHERE n=?1",
-  };
-  for (size_t i = 0; i < sizeof sql / sizeof sql[0] - !why; i++) {
-    sqlite3_stmt *s;
-    int rc;
-    if (prep(n, sql[i], &s)) return KR_EDB;
-    sqlite3_bind_int64(s, 1, sn);
-    if (sqlite3_bind_parameter_count(s) >= 3) {
-      sqlite3_bind_int64(s, 2, (sqlite3_int64)kr_node_now_ms(n));
-      sqlite3_bind_text(s, 3, why, -1, SQLITE_STATIC);
-    }
-    if ((rc = done(s))) return rc;
-  }
-  n->need_fts_optimize = 1;
-  return 0;
+  sqlite3_stmt *s;
+  int rc;
+
+  if ((rc = kr__forget_plain(n, sn))) return rc;
+  if (prep(n, "DELETE FROM vkeys WHERE subj=?1", &s)) return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  if ((rc = done(s)) || !why) return rc;
+  if (prep(n, "INSERT INTO access(subject, at, why) SELECT id, ?2, ?3 FROM subjects WHERE n=?1",
+           &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)kr_node_now_ms(n));
+  sqlite3_bind_text(s, 3, why, -1, SQLITE_STATIC);
+  return done(s);
 }
 
 static int recover(kr_node *n, sqlite3_int64 sn);
@@ -772,23 +763,10 @@ static int recover(kr_node *n, sqlite3_int64 sn)
  * that group's writer read sn then may have changed). */
 static int replay(kr_node *n, sqlite3_int64 sn)
 {
-  static const char *const wipe[] = {
-    "DELETE FROM vol_fts WHERE rowid=?1",
-    "DELETE FROM fields WHERE subj=?1",
-    "DELETE FROM set_adds WHERE subj=?1",
-    "DELETE FROM set_removed WHERE subj=?1",
-    "DELETE FROM consent_observed WHERE subj=?1",
-    "DELETE FROM consent_ops WHERE subj=?1",
-  };
   sqlite3_stmt *s;
-  int rc = 0, any = 0;
+  int rc, any = 0;
 
-  for (size_t i = 0; i < sizeof wipe / sizeof wipe[0] && !rc; i++) {
-    if (prep(n, wipe[i], &s)) return KR_EDB;
-    sqlite3_bind_int64(s, 1, sn);
-    rc = done(s);
-  }
-  if (rc) return rc;
+  if ((rc = kr__forget_plain(n, sn))) return rc;
   if (prep(n, "SELECT p.body, p.idx, c.seq, c.hlc, o.key, o.n, c.n FROM ops p JOIN changes c"
               " ON c.n=p.chg JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type IN (5,10)"
               " AND p.body IS NOT NULL ORDER BY c.hlc, o.key, p.idx", &s))

@@ -83,7 +83,22 @@ int kr__erased(kr_node *n, sqlite3_int64 sn, kr_stamp *m)
   return rc;
 }
 
-static int purge_subject(kr_node *n, sqlite3_int64 sn)
+/* Run each statement of sql (one parameter: the subject number). */
+static int run_each(kr_node *n, const char *const *sql, size_t count, sqlite3_int64 sn)
+{
+  for (size_t i = 0; i < count; i++) {
+    sqlite3_stmt *s;
+    int rc;
+    if (sqlite3_prepare_v2(n->db, sql[i], -1, &s, NULL) != SQLITE_OK) return KR_EDB;
+    sqlite3_bind_int64(s, 1, sn);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return kr__db_err(rc);
+  }
+  return 0;
+}
+
+int kr__forget_plain(kr_node *n, sqlite3_int64 sn)
 {
   static const char *const sql[] = {
     "DELETE FROM vol_fts WHERE rowid=?1",
@@ -92,21 +107,21 @@ static int purge_subject(kr_node *n, sqlite3_int64 sn)
     "DELETE FROM set_removed WHERE subj=?1",
     "DELETE FROM consent_observed WHERE subj=?1",
     "DELETE FROM consent_ops WHERE subj=?1",
+  };
+  int rc = run_each(n, sql, sizeof sql / sizeof sql[0], sn);
+  if (!rc) n->need_fts_optimize = 1;
+  return rc;
+}
+
+static int purge_subject(kr_node *n, sqlite3_int64 sn)
+{
+  static const char *const sql[] = {
     "DELETE FROM bad_groups WHERE chg IN (SELECT chg FROM ops WHERE subj=?1)",
     "DELETE FROM vkeys WHERE subj=?1",
     "UPDATE ops SET body=NULL WHERE subj=?1 AND type<>6",
   };
-  for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
-    sqlite3_stmt *s;
-    int rc;
-    if (sqlite3_prepare_v2(n->db, sql[i], -1, &s, NULL) != SQLITE_OK) return KR_EDB;
-    sqlite3_bind_int64(s, 1, sn);
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) return KR_EDB;
-  }
-  n->need_fts_optimize = 1;
-  return 0;
+  int rc = kr__forget_plain(n, sn);
+  return rc ? rc : run_each(n, sql, sizeof sql / sizeof sql[0], sn);
 }
 
 static int apply_set(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *st)

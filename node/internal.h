@@ -191,6 +191,10 @@ int kr__consent_in_force(kr_node *n, sqlite3_int64 sn, const char *purpose, cons
 int kr__apply_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *st,
                  const uint8_t tag[KR_TAG_LEN], uint64_t seq);
 int kr__fts_refresh(kr_node *n, sqlite3_int64 sn);
+/* Delete what is materialised of subject sn in plain text (fields, sets,
+ * consent, full-text entry); erasure, a loss of access and a replay start
+ * here. */
+int kr__forget_plain(kr_node *n, sqlite3_int64 sn);
 
 /* access.c (docs/crdt.md, "Who reads a volunteer") */
 int kr__ids_add(kr_ids *l, const void *id, size_t len);
