@@ -39,12 +39,8 @@ void model_sealed_keys(model_keys *ks, const kr_change *changes, size_t n,
     }
 }
 
-void model_node_keys(model_keys *ks, kr_node *n)
+void model_keys_rows(model_keys *ks, sqlite3_stmt *s)
 {
-  sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(n->db, "SELECT s.id, k.en, k.creator, k.key FROM vkeys k JOIN subjects s"
-                                " ON s.n=k.subj", -1, &s, NULL) != SQLITE_OK)
-    return;
   while (sqlite3_step(s) == SQLITE_ROW) {
     model_key k;
     if (sqlite3_column_bytes(s, 0) != KR_SUBJECT_LEN || sqlite3_column_bytes(s, 2) != KR_NODE_LEN ||
@@ -56,6 +52,15 @@ void model_node_keys(model_keys *ks, kr_node *n)
     memcpy(k.key, sqlite3_column_blob(s, 3), KR_KEY_LEN);
     model_keys_add(ks, &k);
   }
+}
+
+void model_node_keys(model_keys *ks, kr_node *n)
+{
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(n->db, "SELECT s.id, k.en, k.creator, k.key FROM vkeys k JOIN subjects s"
+                                " ON s.n=k.subj", -1, &s, NULL) != SQLITE_OK)
+    return;
+  model_keys_rows(ks, s);
   sqlite3_finalize(s);
 }
 

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sqlite3.h>
+
 #include "crdt/change.h"
 #include "node/node.h"
 
@@ -40,6 +42,9 @@ void model_sealed_keys(model_keys *ks, const kr_change *changes, size_t n,
                        const uint8_t sk[static KR_SK_LEN]);
 /* Every key node n holds now (its store's table of keys, read directly). */
 void model_node_keys(model_keys *ks, kr_node *n);
+/* Add the keys of the rows of s (subject, epoch, creator, key); s is
+ * stepped to its end, not finalized. */
+void model_keys_rows(model_keys *ks, sqlite3_stmt *s);
 void model_keys_free(model_keys *ks);
 
 typedef struct model model;

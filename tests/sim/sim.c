@@ -275,17 +275,7 @@ static void keys_seen(kr_node *n)
   model_node_keys(&S.keys, n);
   if (sqlite3_prepare_v2(n->db, "SELECT subject, en, creator, key FROM temp.sim_keys", -1, &s, NULL))
     return;
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    model_key k;
-    if (sqlite3_column_bytes(s, 0) != KR_SUBJECT_LEN || sqlite3_column_bytes(s, 2) != KR_NODE_LEN ||
-        sqlite3_column_bytes(s, 3) != KR_KEY_LEN)
-      continue;
-    memcpy(k.subject, sqlite3_column_blob(s, 0), KR_SUBJECT_LEN);
-    k.epoch = (uint64_t)sqlite3_column_int64(s, 1);
-    memcpy(k.creator, sqlite3_column_blob(s, 2), KR_NODE_LEN);
-    memcpy(k.key, sqlite3_column_blob(s, 3), KR_KEY_LEN);
-    model_keys_add(&S.keys, &k);
-  }
+  model_keys_rows(&S.keys, s);
   sqlite3_finalize(s);
   kr__exec(n, "DELETE FROM temp.sim_keys");
 }
