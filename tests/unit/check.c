@@ -232,3 +232,33 @@ void check_build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, 
   kr_buf_free(&plain);
   kr_buf_free(&box);
 }
+
+int check_file_has(const char *path, const char *needle)
+{
+  FILE *f = fopen(path, "rb");
+  size_t n = strlen(needle), got = 0, cap = 1 << 20, len;
+  char *buf;
+  int found = 0;
+  if (!f) return 0;
+  buf = malloc(cap);
+  REQUIRE(buf);
+  while ((len = fread(buf + got, 1, cap - got, f)) > 0) {
+    got += len;
+    if (got == cap) { cap *= 2; buf = realloc(buf, cap); REQUIRE(buf); }
+  }
+  fclose(f);
+  for (size_t i = 0; i + n <= got && !found; i++) found = memcmp(buf + i, needle, n) == 0;
+  free(buf);
+  return found;
+}
+
+int check_home_holds(const char *home, const char *needle)
+{
+  static const char *const names[] = {"kring.db", "kring.db-wal", "kring.db-shm"};
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", home, names[k]);
+    if (check_file_has(path, needle)) return 1;
+  }
+  return 0;
+}

@@ -40,6 +40,10 @@ int check_same_digest(kr_node *a, kr_node *b);
 /* 1 when the two nodes read the same state (kr_node_digest_readable): for
  * nodes with the same rights. */
 int check_same_readable(kr_node *a, kr_node *b);
+/* 1 when the file at path holds needle (0 also when there is no file). */
+int check_file_has(const char *path, const char *needle);
+/* 1 when a node's files in home (kring.db, -wal, -shm) hold needle. */
+int check_home_holds(const char *home, const char *needle);
 /* Give n a clock of its own that starts where like's is now (nodes made
  * outside check_network read the wall clock, and clocks more than 10
  * minutes apart do not sync). */

@@ -23,30 +23,6 @@ static uint64_t clk[5] = {
   UINT64_C(1767225600000), UINT64_C(1767225600000),
 };
 
-/* What a node's files hold: kring.db and its -wal. */
-static int files_hold(const char *home, const char *needle)
-{
-  static const char *const names[] = {"kring.db", "kring.db-wal", "kring.db-shm"};
-  int found = 0;
-  for (size_t k = 0; k < 3 && !found; k++) {
-    char path[4096];
-    FILE *f;
-    char *buf;
-    size_t got = 0, cap = 1 << 20, len, n = strlen(needle);
-    snprintf(path, sizeof path, "%s/%s", home, names[k]);
-    if (!(f = fopen(path, "rb"))) continue;
-    buf = malloc(cap);
-    while ((len = fread(buf + got, 1, cap - got, f)) > 0) {
-      got += len;
-      if (got == cap) { cap *= 2; buf = realloc(buf, cap); }
-    }
-    fclose(f);
-    for (size_t i = 0; i + n <= got && !found; i++) found = memcmp(buf + i, needle, n) == 0;
-    free(buf);
-  }
-  return found;
-}
-
 static void add(kr_node *n, uint8_t v[16], const char *name, const char *email, const char *phone,
                 const uint8_t *to_node, int to_all)
 {
@@ -174,10 +150,10 @@ int main(void)
                                          "Bartholomeus", "klaproos.example", "0644455566",
                                          "Vertrouwelijk"};
     for (int k = 0; k < 7; k++) {
-      CHECK(!files_hold(check_path("o2"), secret[k]));
-      if (k < 3) CHECK(!files_hold(check_path("o1"), secret[k]));
+      CHECK(!check_home_holds(check_path("o2"), secret[k]));
+      if (k < 3) CHECK(!check_home_holds(check_path("o1"), secret[k]));
     }
-    CHECK(files_hold(check_path("o1"), "Bartholomeus"));   /* the check can see a name */
+    CHECK(check_home_holds(check_path("o1"), "Bartholomeus"));   /* the check can see a name */
   }
 
   /* 2. B (a reader) edits V2: A sees it, C cannot read it. */
@@ -186,7 +162,7 @@ int main(void)
   check_sync(b, c);
   CHECK(city_of(a, v2, buf, sizeof buf) && strcmp(buf, "Zwolle") == 0);
   CHECK_EQ(reads(c, v2, ""), 0);
-  CHECK(!files_hold(check_path("o2"), "Zwolle"));
+  CHECK(!check_home_holds(check_path("o2"), "Zwolle"));
 
   /* 3. A withdraws B's consent while B is away, then edits V2. */
   keys_of(check_path("o1"), v2, &bkeys);
@@ -218,10 +194,10 @@ int main(void)
   check_sync(a, b);
   CHECK_EQ(reads(b, v2, ""), 0);
   kr_node_tidy(b);
-  CHECK(!files_hold(check_path("o1"), "Bartholomeus"));
-  CHECK(!files_hold(check_path("o1"), "0644455566"));
-  CHECK(!files_hold(check_path("o1"), "Vertrouwelijk"));
-  CHECK(!files_hold(check_path("o1"), "Kampen"));
+  CHECK(!check_home_holds(check_path("o1"), "Bartholomeus"));
+  CHECK(!check_home_holds(check_path("o1"), "0644455566"));
+  CHECK(!check_home_holds(check_path("o1"), "Vertrouwelijk"));
+  CHECK(!check_home_holds(check_path("o1"), "Kampen"));
   {
     keyring now = {.n = 0};
     int lost = 0;
@@ -279,7 +255,7 @@ int main(void)
   CHECK_EQ(kr_node_release_held(c), 0);
   CHECK_EQ(reads(c, v3, ""), 0);
   kr_node_tidy(c);
-  CHECK(!files_hold(check_path("o2"), "Cornelia"));
+  CHECK(!check_home_holds(check_path("o2"), "Cornelia"));
   CHECK_EQ(reads(c, v2, "Bartholomeus Klaproos"), 1);   /* consent to all still holds */
   clk[2] = clk[0];
 

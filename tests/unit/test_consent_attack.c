@@ -157,28 +157,10 @@ static int gave_keys(kr_node *n, const uint8_t v[16], const uint8_t *to)
   return k;
 }
 
-/* 1 when n's files (kring.db, its WAL) hold needle. */
+/* 1 when n's files (kring.db, -wal, -shm) hold needle. */
 static int files_hold(kr_node *n, const char *needle)
 {
-  static const char *const names[] = {"kring.db", "kring.db-wal"};
-  int found = 0;
-  for (size_t k = 0; k < 2 && !found; k++) {
-    char path[4096];
-    FILE *f;
-    char *buf;
-    size_t got = 0, cap = 1 << 20, len, nl = strlen(needle);
-    snprintf(path, sizeof path, "%s/%s", kr_node_home(n), names[k]);
-    if (!(f = fopen(path, "rb"))) continue;
-    buf = malloc(cap);
-    while ((len = fread(buf + got, 1, cap - got, f)) > 0) {
-      got += len;
-      if (got == cap) { cap *= 2; buf = realloc(buf, cap); }
-    }
-    fclose(f);
-    for (size_t i = 0; i + nl <= got && !found; i++) found = memcmp(buf + i, needle, nl) == 0;
-    free(buf);
-  }
-  return found;
+  return check_home_holds(kr_node_home(n), needle);
 }
 
 /* M signs ops as its next change, stamped hlc (0: its clock), and applies it

@@ -27,24 +27,6 @@ static int collect(void *ctx, const uint8_t id[16])
   return 0;
 }
 
-static int file_has(const char *path, const char *needle)
-{
-  FILE *f = fopen(path, "rb");
-  size_t n = strlen(needle), got = 0, cap = 1 << 20, len;
-  char *buf;
-  int found = 0;
-  if (!f) return 0;
-  buf = malloc(cap);
-  while ((len = fread(buf + got, 1, cap - got, f)) > 0) {
-    got += len;
-    if (got == cap) { cap *= 2; buf = realloc(buf, cap); }
-  }
-  fclose(f);
-  for (size_t i = 0; i + n <= got && !found; i++) found = memcmp(buf + i, needle, n) == 0;
-  free(buf);
-  return found;
-}
-
 /* A new volunteer registered by n; consent given to every member (all),
  * or to the member to, or to nobody (the other nodes hold it sealed). */
 static void add_volunteer(kr_node *n, uint8_t id[16], const char *name, const char *city,
@@ -571,17 +553,17 @@ int main(void)
     CHECK(v.val.v[KR_F_NAME] && strcmp(v.val.v[KR_F_NAME], "Zwaantje Zeldzaamnaam") == 0);
     kr_volunteer_free(&v);
     kr_node_checkpoint(b);
-    CHECK(file_has(check_path("s1/kring.db"), "Zeldzaamnaam"));
+    CHECK(check_file_has(check_path("s1/kring.db"), "Zeldzaamnaam"));
     CHECK(check_sync(a, c) > 0);
     CHECK(check_same_digest(a, c));
     CHECK_EQ(kr_node_volunteer(c, v3, &v), KR_ESEALED);
     CHECK_EQ(kr_node_sealed_count(c, &sealed), 0);
     CHECK_EQ(sealed, 2);                               /* v3 and v4 */
     kr_node_checkpoint(c);
-    CHECK(!file_has(check_path("s2/kring.db"), "Zeldzaamnaam"));
-    CHECK(!file_has(check_path("s2/kring.db"), "tuinieren"));
-    CHECK(!file_has(check_path("s2/kring.db-wal"), "Zeldzaamnaam"));
-    CHECK(file_has(check_path("s2/kring.db"), "Piet Bakker"));   /* what c reads is there */
+    CHECK(!check_file_has(check_path("s2/kring.db"), "Zeldzaamnaam"));
+    CHECK(!check_file_has(check_path("s2/kring.db"), "tuinieren"));
+    CHECK(!check_file_has(check_path("s2/kring.db-wal"), "Zeldzaamnaam"));
+    CHECK(check_file_has(check_path("s2/kring.db"), "Piet Bakker"));   /* what c reads is there */
 
     REQUIRE(kr_txn_begin(a, &t) == 0);
     CHECK_EQ(kr_txn_erase(t, v3, "verzoek van de vrijwilliger", NULL), 0);
@@ -618,15 +600,15 @@ int main(void)
       CHECK_EQ(sqlite3_exec(db, "VACUUM", NULL, NULL, NULL), SQLITE_OK);
       sqlite3_close(db);
     }
-    CHECK(!file_has(check_path("s1/kring.db"), "Zeldzaamnaam"));
-    CHECK(!file_has(check_path("s1/kring.db"), "Zwaantje"));
-    CHECK(!file_has(check_path("s1/kring.db"), "tuinieren"));
-    CHECK(!file_has(check_path("s1/kring.db-wal"), "Zeldzaamnaam"));
-    CHECK(!file_has(check_path("s0/kring.db"), "Zeldzaamnaam"));
-    CHECK(!file_has(check_path("s2/kring.db"), "Zeldzaamnaam"));
-    CHECK(!file_has(check_path("s2/kring.db"), "Zwaantje"));
-    CHECK(!file_has(check_path("s2/kring.db-wal"), "Zeldzaamnaam"));
-    CHECK(file_has(check_path("s1/kring.db"), "Piet Bakker"));   /* the rest stays */
+    CHECK(!check_file_has(check_path("s1/kring.db"), "Zeldzaamnaam"));
+    CHECK(!check_file_has(check_path("s1/kring.db"), "Zwaantje"));
+    CHECK(!check_file_has(check_path("s1/kring.db"), "tuinieren"));
+    CHECK(!check_file_has(check_path("s1/kring.db-wal"), "Zeldzaamnaam"));
+    CHECK(!check_file_has(check_path("s0/kring.db"), "Zeldzaamnaam"));
+    CHECK(!check_file_has(check_path("s2/kring.db"), "Zeldzaamnaam"));
+    CHECK(!check_file_has(check_path("s2/kring.db"), "Zwaantje"));
+    CHECK(!check_file_has(check_path("s2/kring.db-wal"), "Zeldzaamnaam"));
+    CHECK(check_file_has(check_path("s1/kring.db"), "Piet Bakker"));   /* the rest stays */
     REQUIRE(kr_node_open(check_path("s1"), &b) == 0);
     REQUIRE(kr_node_open(check_path("s2"), &c) == 0);
     CHECK(check_same_digest(a, b));
