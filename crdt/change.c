@@ -567,35 +567,94 @@ int kr_group_open(const uint8_t key[static KR_KEY_LEN], const uint8_t network[st
   return 0;
 }
 
-int kr_key_seal_x(const uint8_t key[static KR_KEY_LEN], const uint8_t xpk[static 32],
-                  uint8_t sealed[static KR_SEALED_KEY_LEN])
+#define PAIR_DOMAIN "kring-pair-1"
+#define KEY_DOMAIN "kring-key-2"
+#define KEY_AD_LEN (sizeof KEY_DOMAIN - 1 + KR_NETWORK_LEN + KR_NODE_LEN + KR_SUBJECT_LEN + 8 + \
+                    KR_NODE_LEN + KR_NODE_LEN)
+
+int kr_pair_key(const uint8_t xsk[static 32], const uint8_t xpk_self[static 32],
+                const uint8_t xpk_other[static 32], uint8_t pair[static KR_KEY_LEN])
 {
-  return crypto_box_seal(sealed, key, KR_KEY_LEN, xpk) == 0 ? 0 : KR_EINVAL;
+  uint8_t q[crypto_scalarmult_BYTES];
+  const uint8_t *lo = xpk_self, *hi = xpk_other;
+  crypto_generichash_state h;
+
+  /* a low-order point gives no secret: refused */
+  if (crypto_scalarmult(q, xsk, xpk_other) != 0) return KR_EINVAL;
+  if (memcmp(lo, hi, 32) > 0) {
+    lo = xpk_other;
+    hi = xpk_self;
+  }
+  crypto_generichash_init(&h, NULL, 0, KR_KEY_LEN);
+  crypto_generichash_update(&h, (const uint8_t *)PAIR_DOMAIN, sizeof PAIR_DOMAIN - 1);
+  crypto_generichash_update(&h, q, sizeof q);
+  crypto_generichash_update(&h, lo, 32);
+  crypto_generichash_update(&h, hi, 32);
+  crypto_generichash_final(&h, pair, KR_KEY_LEN);
+  sodium_memzero(q, sizeof q);
+  sodium_memzero(&h, sizeof h);
+  return 0;
 }
 
-int kr_key_seal(const uint8_t key[static KR_KEY_LEN], const uint8_t reader[static KR_NODE_LEN],
-                uint8_t sealed[static KR_SEALED_KEY_LEN])
+int kr_pair_key_ed(const uint8_t sk[static KR_SK_LEN], const uint8_t other[static KR_NODE_LEN],
+                   uint8_t pair[static KR_KEY_LEN])
 {
-  uint8_t xpk[crypto_box_PUBLICKEYBYTES];
-  if (crypto_sign_ed25519_pk_to_curve25519(xpk, reader) != 0) return KR_EINVAL;
-  return kr_key_seal_x(key, xpk, sealed);
-}
+  uint8_t xsk[32], xpk[32], xother[32];
+  int rc = KR_EINVAL;
 
-int kr_key_open_x(const uint8_t sealed[static KR_SEALED_KEY_LEN], const uint8_t xpk[static 32],
-                  const uint8_t xsk[static 32], uint8_t key[static KR_KEY_LEN])
-{
-  return crypto_box_seal_open(key, sealed, KR_SEALED_KEY_LEN, xpk, xsk) == 0 ? 0 : KR_EBADSIG;
-}
-
-int kr_key_open(const uint8_t sealed[static KR_SEALED_KEY_LEN], const uint8_t sk[static KR_SK_LEN],
-                uint8_t key[static KR_KEY_LEN])
-{
-  uint8_t xpk[crypto_box_PUBLICKEYBYTES], xsk[crypto_box_SECRETKEYBYTES];
-  int rc = KR_EBADSIG;
-
-  if (crypto_sign_ed25519_pk_to_curve25519(xpk, sk + 32) == 0 &&
-      crypto_sign_ed25519_sk_to_curve25519(xsk, sk) == 0)
-    rc = kr_key_open_x(sealed, xpk, xsk, key);
+  if (crypto_sign_ed25519_sk_to_curve25519(xsk, sk) == 0 &&
+      crypto_sign_ed25519_pk_to_curve25519(xpk, sk + 32) == 0 &&
+      crypto_sign_ed25519_pk_to_curve25519(xother, other) == 0)
+    rc = kr_pair_key(xsk, xpk, xother, pair);
   sodium_memzero(xsk, sizeof xsk);
   return rc;
+}
+
+/* "kring-key-2" || network || origin || subject || epoch (8) || creator ||
+ * reader: what a key op says, bound to the node that says it. */
+static void key_ad(uint8_t ad[KEY_AD_LEN], const uint8_t *network, const uint8_t *origin,
+                   const kr_op *k)
+{
+  uint8_t *p = ad;
+  memcpy(p, KEY_DOMAIN, sizeof KEY_DOMAIN - 1); p += sizeof KEY_DOMAIN - 1;
+  memcpy(p, network, KR_NETWORK_LEN); p += KR_NETWORK_LEN;
+  memcpy(p, origin, KR_NODE_LEN); p += KR_NODE_LEN;
+  memcpy(p, k->subject, KR_SUBJECT_LEN); p += KR_SUBJECT_LEN;
+  put_be(p, k->epoch, 8); p += 8;
+  memcpy(p, k->creator, KR_NODE_LEN); p += KR_NODE_LEN;
+  memcpy(p, k->member, KR_NODE_LEN);
+}
+
+int kr_key_seal(const uint8_t pair[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
+                const uint8_t origin[static KR_NODE_LEN], const kr_op *k,
+                const uint8_t key[static KR_KEY_LEN], uint8_t box[static KR_SEALED_KEY_LEN])
+{
+  uint8_t ad[KEY_AD_LEN];
+  const size_t nb = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  unsigned long long clen;
+
+  key_ad(ad, network, origin, k);
+  randombytes_buf(box, nb);
+  crypto_aead_xchacha20poly1305_ietf_encrypt(box + nb, &clen, key, KR_KEY_LEN, ad, sizeof ad,
+                                             NULL, box, pair);
+  return clen == KR_SEALED_KEY_LEN - nb ? 0 : KR_EINVAL;
+}
+
+int kr_key_open(const uint8_t pair[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
+                const uint8_t origin[static KR_NODE_LEN], const kr_op *k,
+                uint8_t key[static KR_KEY_LEN])
+{
+  uint8_t ad[KEY_AD_LEN];
+  const size_t nb = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  unsigned long long mlen;
+
+  if (k->type != KR_OP_KEY || k->box_len != KR_SEALED_KEY_LEN) return KR_EMALFORMED;
+  key_ad(ad, network, origin, k);
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(key, &mlen, NULL, k->box + nb,
+                                                 KR_SEALED_KEY_LEN - nb, ad, sizeof ad, k->box,
+                                                 pair) != 0 || mlen != KR_KEY_LEN) {
+    sodium_memzero(key, KR_KEY_LEN);
+    return KR_EBADSIG;
+  }
+  return 0;
 }

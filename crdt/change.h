@@ -16,7 +16,7 @@
 #include "crdt/hlc.h"
 #include "crdt/op.h"
 
-#define KR_CHANGE_VERSION 2
+#define KR_CHANGE_VERSION 3
 #define KR_CHANGE_MAX     (1u << 20)  /* bytes of one encoded change */
 #define KR_CHANGE_MAX_OPS 10000u
 #define KR_SIG_LEN        64
@@ -90,17 +90,26 @@ int kr_group_seal(const uint8_t key[static KR_KEY_LEN], const uint8_t network[st
 int kr_group_open(const uint8_t key[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
                   const uint8_t origin[static KR_NODE_LEN], uint64_t seq, uint32_t place,
                   const kr_op *g, kr_buf *plain);
-/* A key sealed to a reader's node key (crypto_box_seal to the X25519 form
- * of its Ed25519 key), and opened with the reader's secret key. */
-int kr_key_seal(const uint8_t key[static KR_KEY_LEN], const uint8_t reader[static KR_NODE_LEN],
-                uint8_t sealed[static KR_SEALED_KEY_LEN]);
-int kr_key_open(const uint8_t sealed[static KR_SEALED_KEY_LEN], const uint8_t sk[static KR_SK_LEN],
+/* Keys reach readers in key ops (docs/protocol.md "Key ops"). The key a
+ * pair of nodes shares: BLAKE2b-256 of "kring-pair-1" || X25519(own
+ * secret, other's public) || the two X25519 public keys, lower first (so
+ * both ends get the same). xsk/xpk_self: this node's X25519 forms;
+ * xpk_other: the other's. KR_EINVAL for a low-order point. */
+int kr_pair_key(const uint8_t xsk[static 32], const uint8_t xpk_self[static 32],
+                const uint8_t xpk_other[static 32], uint8_t pair[static KR_KEY_LEN]);
+/* The same from this node's Ed25519 secret key and the other's node id. */
+int kr_pair_key_ed(const uint8_t sk[static KR_SK_LEN], const uint8_t other[static KR_NODE_LEN],
+                   uint8_t pair[static KR_KEY_LEN]);
+/* key sealed for the KEY op k (subject, epoch, creator, member = reader)
+ * of a change by origin, under the pair key of origin and reader: box =
+ * nonce (24) || XChaCha20-Poly1305 of the key, associated data binding
+ * network, origin, subject, epoch, creator and reader. */
+int kr_key_seal(const uint8_t pair[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
+                const uint8_t origin[static KR_NODE_LEN], const kr_op *k,
+                const uint8_t key[static KR_KEY_LEN], uint8_t box[static KR_SEALED_KEY_LEN]);
+/* Open k's box: 0, or KR_EBADSIG (another pair's, moved or altered). */
+int kr_key_open(const uint8_t pair[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
+                const uint8_t origin[static KR_NODE_LEN], const kr_op *k,
                 uint8_t key[static KR_KEY_LEN]);
-/* The same with the X25519 forms at hand (converting an Ed25519 key costs
- * a point check: nodes keep the forms they use). */
-int kr_key_seal_x(const uint8_t key[static KR_KEY_LEN], const uint8_t xpk[static 32],
-                  uint8_t sealed[static KR_SEALED_KEY_LEN]);
-int kr_key_open_x(const uint8_t sealed[static KR_SEALED_KEY_LEN], const uint8_t xpk[static 32],
-                  const uint8_t xsk[static 32], uint8_t key[static KR_KEY_LEN]);
 
 #endif

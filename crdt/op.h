@@ -49,7 +49,7 @@ typedef enum {
  * writer used (docs/crdt.md, "How access ends"). */
 #define KR_OP_IS_SEALED(t) ((t) >= KR_OP_SET && (t) <= KR_OP_GRANT)
 #define KR_KEY_LEN     32     /* a volunteer's key of one epoch */
-#define KR_SEALED_KEY_LEN 80  /* crypto_box_seal of a key: 32 + 48 */
+#define KR_SEALED_KEY_LEN 72  /* a key op's box: nonce 24, key 32, tag 16 */
 #define KR_BOX_MIN     40     /* nonce 24 + tag 16 */
 /* The highest epoch number a group or key op may carry (a node makes a new
  * epoch only when a volunteer's readers shrink: far below). Keeps every

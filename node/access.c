@@ -407,6 +407,66 @@ static int check_mine(kr_node *n, sqlite3_int64 sn, int removed)
 
 /* ---- keys ---------------------------------------------------------------- */
 
+/* The X25519 form of a node key, from a small cache (members are few). */
+static int xform(kr_node *n, const uint8_t *node, uint8_t xpk[32])
+{
+  size_t nc = sizeof n->xcache / sizeof n->xcache[0], h = node[0] % nc;
+  for (size_t i = 0; i < nc; i++) {
+    size_t k = (h + i) % nc;
+    if (!n->xcache[k].used) {
+      if (crypto_sign_ed25519_pk_to_curve25519(n->xcache[k].x, node) != 0) return KR_EINVAL;
+      memcpy(n->xcache[k].ed, node, KR_NODE_LEN);
+      n->xcache[k].used = 1;
+    }
+    if (memcmp(n->xcache[k].ed, node, KR_NODE_LEN) == 0) {
+      memcpy(xpk, n->xcache[k].x, 32);
+      return 0;
+    }
+  }
+  return crypto_sign_ed25519_pk_to_curve25519(xpk, node) == 0 ? 0 : KR_EINVAL;
+}
+
+/* The key this node shares with node other for key ops (kr_pair_key),
+ * kept for the life of the handle: one X25519 per pair, not per key op. */
+struct kr_pair {
+  uint8_t node[KR_NODE_LEN], key[KR_KEY_LEN];
+  int used;
+};
+#define PAIRS 64
+
+static int pair_key(kr_node *n, const uint8_t *other, uint8_t key[KR_KEY_LEN])
+{
+  uint8_t xpk[32];
+  size_t h = other[0] % PAIRS;
+  struct kr_pair *p = NULL;
+
+  if (!n->pairs) {
+    if (!(n->pairs = sodium_malloc(PAIRS * sizeof *n->pairs))) return KR_ENOMEM;
+    sodium_memzero(n->pairs, PAIRS * sizeof *n->pairs);
+  }
+  for (size_t i = 0; i < PAIRS; i++) {
+    struct kr_pair *q = &n->pairs[(h + i) % PAIRS];
+    if (q->used && memcmp(q->node, other, KR_NODE_LEN) == 0) {
+      memcpy(key, q->key, KR_KEY_LEN);
+      return 0;
+    }
+    if (!q->used) {
+      p = q;
+      break;
+    }
+  }
+  if (xform(n, other, xpk) ||
+      kr_pair_key(n->sk + KR_SK_LEN + 32, n->sk + KR_SK_LEN, xpk, key)) /* xsk, xpk */
+    return KR_EINVAL;
+  if (p) {                             /* full: computed each time */
+    memcpy(p->node, other, KR_NODE_LEN);
+    memcpy(p->key, key, KR_KEY_LEN);
+    p->used = 1;
+  }
+  return 0;
+}
+
+
 typedef struct {
   sqlite3_int64 sn, chg;
   uint32_t place;
@@ -435,7 +495,14 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *ori
   if (memcmp(op->member, kr_node_id(n), KR_NODE_LEN) != 0) return 0;
   /* Sealed to this node. One that does not open (sealed to another key,
    * or damaged) is ignored: the reader waits for a key that opens. */
-  if (kr_key_open_x(op->box, n->sk + KR_SK_LEN, n->sk + KR_SK_LEN + 32, key) != 0) return 0;
+  {
+    uint8_t pair[KR_KEY_LEN];
+    rc = pair_key(n, origin, pair);
+    if (rc == KR_ENOMEM) return rc;
+    rc = rc ? rc : kr_key_open(pair, n->network, origin, op, key);
+    sodium_memzero(pair, sizeof pair);
+    if (rc) return 0;
+  }
   if (prep(n, "INSERT OR IGNORE INTO vkeys(subj,en,creator,key,got,trusted)"
               " VALUES(?1,?2,?3,?4,?5,?6)", &s)) {
     sodium_memzero(key, sizeof key);
@@ -897,42 +964,28 @@ static void oplist_free(oplist *l)
   memset(l, 0, sizeof *l);
 }
 
-/* The X25519 form of a node key, from a small cache (members are few). */
-static int xform(kr_node *n, const uint8_t *node, uint8_t xpk[32])
-{
-  size_t nc = sizeof n->xcache / sizeof n->xcache[0], h = node[0] % nc;
-  for (size_t i = 0; i < nc; i++) {
-    size_t k = (h + i) % nc;
-    if (!n->xcache[k].used) {
-      if (crypto_sign_ed25519_pk_to_curve25519(n->xcache[k].x, node) != 0) return KR_EINVAL;
-      memcpy(n->xcache[k].ed, node, KR_NODE_LEN);
-      n->xcache[k].used = 1;
-    }
-    if (memcmp(n->xcache[k].ed, node, KR_NODE_LEN) == 0) {
-      memcpy(xpk, n->xcache[k].x, 32);
-      return 0;
-    }
-  }
-  return crypto_sign_ed25519_pk_to_curve25519(xpk, node) == 0 ? 0 : KR_EINVAL;
-}
-
 /* A key op giving reader the key of (sn's subject, en, creator). */
 static int key_op(kr_node *n, oplist *l, const uint8_t *subject, uint64_t en,
                   const uint8_t *creator, const uint8_t *key, const uint8_t *reader_node)
 {
   kr_op *op = oplist_next(l);
   uint8_t *box = op ? oplist_own(l, KR_SEALED_KEY_LEN) : NULL;
-  uint8_t xpk[32];
+  uint8_t pair[KR_KEY_LEN];
+  int rc;
   if (!box) return KR_ENOMEM;
   op->type = KR_OP_KEY;
   memcpy(op->subject, subject, KR_SUBJECT_LEN);
   op->epoch = en;
   memcpy(op->creator, creator, KR_NODE_LEN);
   memcpy(op->member, reader_node, KR_NODE_LEN);
-  if (xform(n, reader_node, xpk) || kr_key_seal_x(key, xpk, box)) {
+  rc = pair_key(n, reader_node, pair);
+  if (rc == KR_ENOMEM) return rc;
+  if (rc || kr_key_seal(pair, n->network, kr_node_id(n), op, key, box)) {
+    sodium_memzero(pair, sizeof pair);
     l->n--;                              /* not a node key: nobody to seal to */
     return 0;
   }
+  sodium_memzero(pair, sizeof pair);
   op->box = box;
   op->box_len = KR_SEALED_KEY_LEN;
   return 0;

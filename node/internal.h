@@ -119,6 +119,8 @@ struct kr_node {
   char *home;                    /* the home directory, for a second connection */
   struct { const char *sql; sqlite3_stmt *s; } qs[96]; /* kr__qs's cache */
   struct { uint8_t ed[KR_NODE_LEN], x[32]; int used; } xcache[64]; /* X25519 forms of members */
+  struct kr_pair *pairs;         /* access.c: key-op keys shared with other nodes
+                                    (sodium_malloc'd, wiped by kr_node_close) */
 };
 
 /* How long a statement waits for another connection's lock. */

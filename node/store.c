@@ -144,9 +144,15 @@ static const char *const migrations[] = {
   "CREATE TABLE purposes(name TEXT PRIMARY KEY, description TEXT NOT NULL,"
   "  text_version TEXT NOT NULL, hlc INTEGER NOT NULL, origin INTEGER NOT NULL,"
   "  idx INTEGER NOT NULL) WITHOUT ROWID;",
+
+  /* 7 -> 8: change format 3 (key ops under the key a pair of nodes
+   * shares, not crypto_box_seal). The tables stay; a store of version 7
+   * holds format-2 changes and is refused. */
+  "SELECT 1;",
 };
-/* The first schema version this kring reads (older ones hold format 1). */
-#define SCHEMA_FIRST_READ 7
+/* The first schema version this kring reads (older ones hold older
+ * change formats). */
+#define SCHEMA_FIRST_READ 8
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 static const char *const sql_text[KR_Q__COUNT] = {
@@ -748,6 +754,7 @@ void kr_node_close(kr_node *n)
     sqlite3_finalize(n->qs[i].s);
   if (n->db) sqlite3_close(n->db);
   sodium_free(n->sk);               /* wipes it first */
+  sodium_free(n->pairs);
   free(n->withheld.id);
   free(n->skipped.id);
   free(n->touched.id);

@@ -62,7 +62,7 @@ int main(int argc, char **argv)
   kr_node_network(a.n, net, founder);
   kr_node_today(a.n, day);
   model_node_keys(&keys, a.n);
-  model_sealed_keys(&keys, a.c, a.len, kr_node_secret_key(a.n));
+  model_sealed_keys(&keys, a.c, a.len, net, kr_node_secret_key(a.n));
   m = model_new(a.c, a.len, net, &keys);
   model_digest(m, kr_node_id(a.n), day, d2);
   model_held_digest(m, h2);

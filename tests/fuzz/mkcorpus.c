@@ -66,6 +66,37 @@ static void group_change(const uint8_t sk[64], const uint8_t net[16], uint64_t s
     kr_buf_free(&ob);
   }
   kr_change_build(sk, seq, ms << 16, &g, 1, chg);
+  if (dir) {
+    /* the same epoch's key, sealed by the origin to itself: a key op, and
+     * a change of the group and its key op */
+    kr_op two[2];
+    uint8_t pair[32], sealed[KR_SEALED_KEY_LEN];
+    kr_buf ob, kc;
+    memset(&two[0], 0, sizeof two[0]);
+    two[0].type = KR_OP_KEY;
+    memcpy(two[0].subject, g.subject, 16);
+    two[0].epoch = 1;
+    memcpy(two[0].creator, sk + 32, 32);
+    memcpy(two[0].member, sk + 32, 32);
+    if (kr_pair_key_ed(sk, sk + 32, pair) == 0 &&
+        kr_key_seal(pair, net, sk + 32, &two[0], key, sealed) == 0) {
+      two[0].box = sealed;
+      two[0].box_len = KR_SEALED_KEY_LEN;
+      two[1] = g;
+      kr_buf_init(&ob, KR_CHANGE_MAX);
+      kr_buf_init(&kc, KR_CHANGE_MAX);
+      if (kr_op_encode(&two[0], &ob) == 0) put(dir, "op", "seed-key", ob.data, ob.len);
+      /* the group moves to place 1: sealed again there */
+      box.len = 0;
+      kr_group_seal(key, net, sk + 32, seq, 1, &two[1], plain.data, plain.len, &box);
+      two[1].box = box.data;
+      two[1].box_len = (uint32_t)box.len;
+      if (kr_change_build(sk, seq, ms << 16, two, 2, &kc) == 0)
+        put(dir, "change", "seed-key", kc.data, kc.len);
+      kr_buf_free(&ob);
+      kr_buf_free(&kc);
+    }
+  }
   kr_buf_free(&plain);
   kr_buf_free(&box);
 }

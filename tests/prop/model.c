@@ -23,14 +23,17 @@ void model_keys_add(model_keys *ks, const model_key *k)
 }
 
 void model_sealed_keys(model_keys *ks, const kr_change *changes, size_t n,
+                       const uint8_t network[static KR_NETWORK_LEN],
                        const uint8_t sk[static KR_SK_LEN])
 {
   for (size_t c = 0; c < n; c++)
     for (uint32_t i = 0; i < changes[c].nops; i++) {
       const kr_op *o = &changes[c].ops[i];
       model_key k;
+      uint8_t pair[KR_KEY_LEN];
       if (o->type != KR_OP_KEY || memcmp(o->member, sk + 32, KR_NODE_LEN) ||
-          o->box_len != KR_SEALED_KEY_LEN || kr_key_open(o->box, sk, k.key))
+          o->box_len != KR_SEALED_KEY_LEN || kr_pair_key_ed(sk, changes[c].origin, pair) ||
+          kr_key_open(pair, network, changes[c].origin, o, k.key))
         continue;
       memcpy(k.subject, o->subject, KR_SUBJECT_LEN);
       k.epoch = o->epoch;

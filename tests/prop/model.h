@@ -39,6 +39,7 @@ typedef struct {
 void model_keys_add(model_keys *ks, const model_key *k);
 /* Every key a key op of changes seals to the node whose secret key is sk. */
 void model_sealed_keys(model_keys *ks, const kr_change *changes, size_t n,
+                       const uint8_t network[static KR_NETWORK_LEN],
                        const uint8_t sk[static KR_SK_LEN]);
 /* Every key node n holds now (its store's table of keys, read directly). */
 void model_node_keys(model_keys *ks, kr_node *n);

@@ -266,7 +266,7 @@ static int run(uint64_t seed, int property, int steps, int orders)
   decoded = calloc(nall, sizeof *decoded);
   decode_all(all, nall, decoded);
   for (int r = 0; r < REPLICAS + SPARES; r++)
-    model_sealed_keys(&keys, decoded, nall, kr_node_secret_key(nodes[r]));
+    model_sealed_keys(&keys, decoded, nall, net, kr_node_secret_key(nodes[r]));
   m = model_new(decoded, nall, net, &keys);
   if (model_sealed(m)) {
     fprintf(stderr, "seed %llu: %zu groups no key known opens\n", (unsigned long long)seed,

@@ -1611,7 +1611,7 @@ static void check_world(void)
   for (int i = 0; i < S.nodes; i++)
     if (S.node[i].n) {
       keys_seen(S.node[i].n);
-      model_sealed_keys(&S.keys, counted, ncount, kr_node_secret_key(S.node[i].n));
+      model_sealed_keys(&S.keys, counted, ncount, net, kr_node_secret_key(S.node[i].n));
     }
   m = model_new(counted, ncount, net, &S.keys);
   model_held_digest(m, ref_digest);

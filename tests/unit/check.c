@@ -191,7 +191,11 @@ void check_build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, 
     outer[k].epoch = epoch;
     memcpy(outer[k].creator, kr_node_id(n), KR_NODE_LEN);
     memcpy(outer[k].member, kr_node_id(readers[i]), KR_NODE_LEN);
-    REQUIRE(kr_key_seal(key, kr_node_id(readers[i]), sealed[i]) == 0);
+    {
+      uint8_t pair[KR_KEY_LEN];
+      REQUIRE(kr_pair_key_ed(kr_node_secret_key(n), kr_node_id(readers[i]), pair) == 0);
+      REQUIRE(kr_key_seal(pair, net, kr_node_id(n), &outer[k], key, sealed[i]) == 0);
+    }
     outer[k].box = sealed[i];
     outer[k].box_len = KR_SEALED_KEY_LEN;
   }

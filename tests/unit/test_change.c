@@ -128,7 +128,7 @@ static void put_bin(kr_buf *b, const void *p, size_t n)
 int main(void)
 {
   kr_op ops[5], outer[4];
-  uint8_t tags[32], net[16], key[32], rpk[32], rsk[64], sealed[80], other[32];
+  uint8_t tags[32], net[16], key[32], rpk[32], rsk[64], sealed[KR_SEALED_KEY_LEN], other[32];
   kr_buf w, plain, box;
   kr_change c;
   int rc;
@@ -143,7 +143,7 @@ int main(void)
   randombytes_buf(key, sizeof key);
   sample_ops(ops, tags);
 
-  /* A change of format 2: a registration, a key for a reader, the
+  /* A change of format 3: a registration, a key for a reader, the
    * volunteer's ops as one sealed group (place 2), an erasure. */
   kr_buf_init(&plain, KR_CHANGE_MAX);
   kr_buf_init(&box, KR_CHANGE_MAX);
@@ -157,7 +157,11 @@ int main(void)
   outer[1].epoch = 3;
   memcpy(outer[1].creator, pk, 32);
   memcpy(outer[1].member, rpk, 32);
-  REQUIRE(kr_key_seal(key, rpk, sealed) == 0);
+  {
+    uint8_t pair[32];
+    REQUIRE(kr_pair_key_ed(sk, rpk, pair) == 0);
+    REQUIRE(kr_key_seal(pair, net, pk, &outer[1], key, sealed) == 0);
+  }
   outer[1].box = sealed;
   outer[1].box_len = sizeof sealed;
   outer[2].type = KR_OP_GROUP;
@@ -212,10 +216,39 @@ int main(void)
       kr_buf_free(&e);
     }
 
-    /* The key op opens with the reader's node key only. */
-    CHECK_EQ(kr_key_open(c.ops[1].box, rsk, k2), 0);
-    CHECK(memcmp(k2, key, 32) == 0);
-    CHECK_EQ(kr_key_open(c.ops[1].box, sk, k2), KR_EBADSIG);
+    /* The key op opens with the pair key of its sender and reader only
+     * (both ends derive the same), and not once any clear field, the
+     * sender or the network differ. */
+    {
+      uint8_t rpair[32], opair[32], tsk[64], tpk[32];
+      kr_op moved = c.ops[1];
+      REQUIRE(kr_pair_key_ed(rsk, pk, rpair) == 0);
+      CHECK_EQ(kr_key_open(rpair, net, c.origin, &c.ops[1], k2), 0);
+      CHECK(memcmp(k2, key, 32) == 0);
+      crypto_sign_keypair(tpk, tsk);          /* a third node */
+      REQUIRE(kr_pair_key_ed(tsk, pk, opair) == 0);
+      CHECK_EQ(kr_key_open(opair, net, c.origin, &c.ops[1], k2), KR_EBADSIG);
+      CHECK_EQ(kr_key_open(rpair, other, c.origin, &c.ops[1], k2), KR_EBADSIG);
+      CHECK_EQ(kr_key_open(rpair, net, rpk, &c.ops[1], k2), KR_EBADSIG);
+      moved.epoch = 4;
+      CHECK_EQ(kr_key_open(rpair, net, c.origin, &moved, k2), KR_EBADSIG);
+      moved = c.ops[1];
+      moved.subject[0] ^= 1;
+      CHECK_EQ(kr_key_open(rpair, net, c.origin, &moved, k2), KR_EBADSIG);
+      moved = c.ops[1];
+      memcpy(moved.creator, tpk, 32);
+      CHECK_EQ(kr_key_open(rpair, net, c.origin, &moved, k2), KR_EBADSIG);
+      moved = c.ops[1];
+      memcpy(moved.member, tpk, 32);
+      CHECK_EQ(kr_key_open(rpair, net, c.origin, &moved, k2), KR_EBADSIG);
+      /* a low-order point gives no pair key */
+      {
+        uint8_t zero[32] = {0}, xs[32], xp[32];
+        REQUIRE(crypto_sign_ed25519_sk_to_curve25519(xs, rsk) == 0);
+        REQUIRE(crypto_sign_ed25519_pk_to_curve25519(xp, rpk) == 0);
+        CHECK_EQ(kr_pair_key(xs, xp, zero, opair), KR_EINVAL);
+      }
+    }
 
     /* The group opens at its place with the epoch's key and gives back
      * the volunteer's ops. */
@@ -319,11 +352,15 @@ int main(void)
     }
     /* A key op whose sealed key is altered does not open. */
     {
-      uint8_t s2[80];
+      uint8_t s2[KR_SEALED_KEY_LEN];
       for (size_t i = 0; i < sizeof s2; i += 7) {
         memcpy(s2, sealed, sizeof s2);
         s2[i] ^= 0x20;
-        CHECK_EQ(kr_key_open(s2, rsk, k2), KR_EBADSIG);
+        kr_op alt = c.ops[1];
+        uint8_t rpair[32];
+        REQUIRE(kr_pair_key_ed(rsk, pk, rpair) == 0);
+        alt.box = s2;
+        CHECK_EQ(kr_key_open(rpair, net, c.origin, &alt, k2), KR_EBADSIG);
       }
     }
     kr_buf_free(&p2);
@@ -431,7 +468,7 @@ int main(void)
     kr_buf_add(&want, "\xcd\x01\x2c", 3);
     put_bin(&want, pk, 32);
     put_bin(&want, rpk, 32);
-    put_bin(&want, sealed, 80);
+    put_bin(&want, sealed, KR_SEALED_KEY_LEN);
     CHECK(e.len == want.len && memcmp(e.data, want.data, e.len) == 0);
     {
       kr_op d;
@@ -441,7 +478,7 @@ int main(void)
         CHECK_EQ(d.type, KR_OP_KEY);
         CHECK_EQ(d.epoch, 300);
         CHECK(memcmp(d.creator, pk, 32) == 0 && memcmp(d.member, rpk, 32) == 0);
-        CHECK(d.box_len == 80 && memcmp(d.box, sealed, 80) == 0);
+        CHECK(d.box_len == KR_SEALED_KEY_LEN && memcmp(d.box, sealed, KR_SEALED_KEY_LEN) == 0);
       }
       free(mem);
     }
@@ -462,7 +499,7 @@ int main(void)
     kr_buf_add(&e, "\x92\x0c", 2);
     put_bin(&e, outer[0].subject, 16);
     CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
-    CHECK_EQ(raw_decode(2, 1, e.data, e.len), KR_EMALFORMED);
+    CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, e.data, e.len), KR_EMALFORMED);
     kr_buf_reset(&e);                           /* a group of epoch 0 */
     kr_buf_add(&e, "\x95\x0a", 2);
     put_bin(&e, outer[2].subject, 16);
@@ -470,7 +507,7 @@ int main(void)
     put_bin(&e, pk, 32);
     put_bin(&e, box.data, box.len);
     CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
-    CHECK_EQ(raw_decode(2, 1, e.data, e.len), KR_EMALFORMED);
+    CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, e.data, e.len), KR_EMALFORMED);
     kr_buf_reset(&e);                           /* a box shorter than nonce + tag */
     kr_buf_add(&e, "\x95\x0a", 2);
     put_bin(&e, outer[2].subject, 16);
@@ -478,24 +515,24 @@ int main(void)
     put_bin(&e, pk, 32);
     put_bin(&e, box.data, KR_BOX_MIN - 1);
     CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
-    CHECK_EQ(raw_decode(2, 1, e.data, e.len), KR_EMALFORMED);
+    CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, e.data, e.len), KR_EMALFORMED);
     kr_buf_reset(&e);                           /* a sealed key one byte short */
     kr_buf_add(&e, "\x96\x0b", 2);
     put_bin(&e, k.subject, 16);
     kr_buf_add(&e, "\x03", 1);
     put_bin(&e, pk, 32);
     put_bin(&e, rpk, 32);
-    put_bin(&e, sealed, 79);
+    put_bin(&e, sealed, KR_SEALED_KEY_LEN - 1);
     CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
-    CHECK_EQ(raw_decode(2, 1, e.data, e.len), KR_EMALFORMED);
+    CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, e.data, e.len), KR_EMALFORMED);
     kr_buf_reset(&e);                           /* a key op without its reader */
     kr_buf_add(&e, "\x95\x0b", 2);
     put_bin(&e, k.subject, 16);
     kr_buf_add(&e, "\x03", 1);
     put_bin(&e, pk, 32);
-    put_bin(&e, sealed, 80);
+    put_bin(&e, sealed, KR_SEALED_KEY_LEN);
     CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
-    CHECK_EQ(raw_decode(2, 1, e.data, e.len), KR_EMALFORMED);
+    CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, e.data, e.len), KR_EMALFORMED);
     kr_buf_free(&e);
     kr_buf_free(&want);
   }
@@ -521,7 +558,7 @@ int main(void)
       kr_buf_init(&o, 1 << 16);
       outer_form(op, &o);
       CHECK_EQ(parse(o.data, o.len), KR_EUNKNOWN);
-      CHECK_EQ(raw_decode(2, 1, o.data, o.len), KR_EUNKNOWN);
+      CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, o.data, o.len), KR_EUNKNOWN);
       kr_buf_free(&o);
     }
   }
@@ -637,14 +674,15 @@ int main(void)
     msgpack_pack_str(&p, 3);
     msgpack_pack_str_body(&p, "Bob", 3);
 
-    CHECK_EQ(raw_decode(2, 1, op.data, op.len), 0);
+    CHECK_EQ(raw_decode(3, 1, op.data, op.len), 0);
     CHECK_EQ(raw_decode(1, 1, op.data, op.len), KR_EUNKNOWN);
-    CHECK_EQ(raw_decode(3, 1, op.data, op.len), KR_EUNKNOWN);
-    CHECK_EQ(raw_decode(2, 0, op.data, op.len), KR_EMALFORMED);   /* seq 0 does not exist */
+    CHECK_EQ(raw_decode(2, 1, op.data, op.len), KR_EUNKNOWN);   /* format 2: key ops of old */
+    CHECK_EQ(raw_decode(4, 1, op.data, op.len), KR_EUNKNOWN);
+    CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 0, op.data, op.len), KR_EMALFORMED);   /* seq 0 does not exist */
     op.data[1] = 42;                                                /* op type 42 */
-    CHECK_EQ(raw_decode(2, 1, op.data, op.len), KR_EUNKNOWN);
+    CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, op.data, op.len), KR_EUNKNOWN);
     op.data[1] = KR_OP_REDACTED;     /* a redaction is an array in place of the bin */
-    CHECK(raw_decode(2, 1, op.data, op.len) < 0);
+    CHECK(raw_decode(KR_CHANGE_VERSION, 1, op.data, op.len) < 0);
     kr_buf_free(&op);
   }
   /* Another key's signature is refused. */
@@ -720,7 +758,7 @@ int main(void)
     /* round trip, as an op and in a change */
     REQUIRE(kr_op_parse(e.data, e.len, &(kr_op){0}, &mem) == 0);
     free(mem);
-    CHECK_EQ(raw_decode(2, 1, e.data, e.len), 0);
+    CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, e.data, e.len), 0);
     kr_buf_reset(&want);
     REQUIRE(kr_change_build(sk, 1, 7, &p, 1, &want) == 0);
     REQUIRE(kr_change_decode(want.data, want.len, KR_CHANGE_MAX, &pc) == 0);
@@ -743,7 +781,7 @@ int main(void)
       REQUIRE(kr_op_encode(&p, &r) == 0);
       r.data[4] ^= 1;                     /* the first byte of the key */
       CHECK_EQ(parse(r.data, r.len), KR_EMALFORMED);
-      CHECK_EQ(raw_decode(2, 1, r.data, r.len), KR_EMALFORMED);
+      CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, r.data, r.len), KR_EMALFORMED);
       /* the key of "photo" with the name "photos" */
       kr_buf_reset(&r);
       kr_buf_add(&r, "\x95\x0d", 2);

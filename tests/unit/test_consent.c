@@ -282,7 +282,7 @@ int main(void)
   /* 7. Hostile: key ops and groups from a member (B) that do not fit. */
   {
     kr_op op;
-    uint8_t key[32], sealed[80], box[40];
+    uint8_t key[32], sealed[KR_SEALED_KEY_LEN], box[40];
     uint64_t bad0 = 0, bad1 = 0;
     kr_node_bad_groups(d, &bad0);
     /* a key op naming D but sealed to A's key: D cannot open it, reads nothing new */
@@ -293,14 +293,25 @@ int main(void)
     memcpy(op.creator, kr_node_id(a), 32);
     memcpy(op.member, kr_node_id(d), 32);
     memset(key, 7, sizeof key);
-    REQUIRE(kr_key_seal(key, kr_node_id(a), sealed) == 0);
+    {
+      /* B seals it under the key B shares with A: D's pair key with B differs */
+      uint8_t pair[32], nid[16], fid[32];
+      kr_node_network(b, nid, fid);
+      REQUIRE(kr_pair_key_ed(kr_node_secret_key(b), kr_node_id(a), pair) == 0);
+      REQUIRE(kr_key_seal(pair, nid, kr_node_id(b), &op, key, sealed) == 0);
+    }
     op.box = sealed;
-    op.box_len = 80;
+    op.box_len = KR_SEALED_KEY_LEN;
     craft(b, &op, 1, &x);
     CHECK_EQ(kr_node_apply(d, x.data, x.len, NULL), 0);
     CHECK_EQ(reads(d, v1, ""), 0);
     /* a key op sealed to D, but a key that opens nothing of V1 */
-    REQUIRE(kr_key_seal(key, kr_node_id(d), sealed) == 0);
+    {
+      uint8_t pair[32], nid[16], fid[32];
+      kr_node_network(b, nid, fid);
+      REQUIRE(kr_pair_key_ed(kr_node_secret_key(b), kr_node_id(d), pair) == 0);
+      REQUIRE(kr_key_seal(pair, nid, kr_node_id(b), &op, key, sealed) == 0);
+    }
     craft(b, &op, 1, &x);
     CHECK_EQ(kr_node_apply(d, x.data, x.len, NULL), 0);
     CHECK_EQ(reads(d, v1, ""), 0);   /* holds a key that opens nothing: still sealed */
@@ -331,7 +342,7 @@ int main(void)
     kr_node_set_clock(e, check_clock, &clk[4]);
     op.type = KR_OP_KEY;
     op.box = sealed;
-    op.box_len = 80;
+    op.box_len = KR_SEALED_KEY_LEN;
     memcpy(op.member, kr_node_id(a), 32);
     craft(e, &op, 1, &x);
     CHECK_EQ(kr_node_apply(a, x.data, x.len, NULL), KR_ENOTMEMBER);

@@ -178,20 +178,24 @@ static void forge(kr_node *m, const kr_op *ops, uint32_t nops, kr_hlc hlc)
   kr_buf_free(&b);
 }
 
-/* A key op giving reader key for (v, en, creator). sealed: 80 bytes. */
-static kr_op key_op(const uint8_t v[16], uint64_t en, const uint8_t *creator, const uint8_t *reader,
-                    const uint8_t key[32], uint8_t *sealed)
+/* A key op from node `from` giving reader key for (v, en, creator), sealed
+ * as from's changes seal it. sealed: KR_SEALED_KEY_LEN bytes. */
+static kr_op key_op(kr_node *from, const uint8_t v[16], uint64_t en, const uint8_t *creator,
+                    const uint8_t *reader, const uint8_t key[32], uint8_t *sealed)
 {
   kr_op op;
+  uint8_t pair[32], net[16], founder[32];
   memset(&op, 0, sizeof op);
   op.type = KR_OP_KEY;
   memcpy(op.subject, v, 16);
   op.epoch = en;
   memcpy(op.creator, creator, 32);
   memcpy(op.member, reader, 32);
-  REQUIRE(kr_key_seal(key, reader, sealed) == 0);
+  kr_node_network(from, net, founder);
+  REQUIRE(kr_pair_key_ed(kr_node_secret_key(from), reader, pair) == 0);
+  REQUIRE(kr_key_seal(pair, net, kr_node_id(from), &op, key, sealed) == 0);
   op.box = sealed;
-  op.box_len = 80;
+  op.box_len = KR_SEALED_KEY_LEN;
   return op;
 }
 
@@ -332,7 +336,7 @@ static void backdated_register(void)
 static void forged_consent(void)
 {
   kr_node *n[3], *a, *m;
-  uint8_t v[16], key[32], sealed[80];
+  uint8_t v[16], key[32], sealed[KR_SEALED_KEY_LEN];
   kr_op ops[2], in;
   kr_buf box;
 
@@ -343,7 +347,7 @@ static void forged_consent(void)
   syncall(n, 3);
   kr_buf_init(&box, KR_CHANGE_MAX);
   randombytes_buf(key, sizeof key);
-  ops[0] = key_op(v, 9, kr_node_id(m), kr_node_id(a), key, sealed);
+  ops[0] = key_op(m, v, 9, kr_node_id(m), kr_node_id(a), key, sealed);
   in = grant_inner(v, "matching", kr_node_id(m));
   ops[1] = group_op(m, v, 9, kr_node_id(m), key, &in, 1, 1, &box);
   forge(m, ops, 2, 0);
@@ -365,7 +369,7 @@ static void forged_consent(void)
 static void non_reader_writes(void)
 {
   kr_node *n[4], *a, *b, *c, *m;
-  uint8_t v[16], key[32], sealed[80];
+  uint8_t v[16], key[32], sealed[KR_SEALED_KEY_LEN];
   kr_op ops[2], in;
   kr_buf box;
 
@@ -382,7 +386,7 @@ static void non_reader_writes(void)
   CHECK(check_same_readable(b, c));
   kr_buf_init(&box, KR_CHANGE_MAX);
   randombytes_buf(key, sizeof key);
-  ops[0] = key_op(v, 9, kr_node_id(m), kr_node_id(b), key, sealed);
+  ops[0] = key_op(m, v, 9, kr_node_id(m), kr_node_id(b), key, sealed);
   in = set_inner(v, KR_F_NAME, "Carla Vervalst");
   ops[1] = group_op(m, v, 9, kr_node_id(m), key, &in, 1, 1, &box);
   forge(m, ops, 2, 0);
@@ -441,7 +445,7 @@ static void sync_once(kr_node *from, kr_node *to)
 static void garbage_blocks_keys(void)
 {
   kr_node *n[5], *a, *b, *m, *d, *x;
-  uint8_t v[16], junk[32], sealed[80];
+  uint8_t v[16], junk[32], sealed[KR_SEALED_KEY_LEN];
   kr_op op;
   char buf[64];
 
@@ -461,7 +465,7 @@ static void garbage_blocks_keys(void)
   check_sync(a, m);
   check_sync(b, m);
   memset(junk, 0x5a, sizeof junk);
-  op = key_op(v, 2, kr_node_id(b), kr_node_id(d), junk, sealed);
+  op = key_op(m, v, 2, kr_node_id(b), kr_node_id(d), junk, sealed);
   forge(m, &op, 1, 0);
   sync_once(m, b);
   sync_once(b, a);
@@ -481,7 +485,7 @@ static void garbage_blocks_keys(void)
 static void second_key_hides_history(void)
 {
   kr_node *n[3], *a, *b, *m;
-  uint8_t v[16], key[32], sealed[80];
+  uint8_t v[16], key[32], sealed[KR_SEALED_KEY_LEN];
   kr_op ops[2], in;
   kr_buf box;
 
@@ -493,7 +497,7 @@ static void second_key_hides_history(void)
   syncall(n, 3);
   kr_buf_init(&box, KR_CHANGE_MAX);
   randombytes_buf(key, sizeof key);
-  ops[0] = key_op(v, 1, kr_node_id(a), kr_node_id(a), key, sealed);
+  ops[0] = key_op(m, v, 1, kr_node_id(a), kr_node_id(a), key, sealed);
   in = set_inner(v, KR_F_NOTES, "x");
   ops[1] = group_op(m, v, 1, kr_node_id(a), key, &in, 1, 1, &box);
   forge(m, ops, 2, 0);
@@ -515,7 +519,7 @@ static void second_key_hides_history(void)
 static void planted_epoch(void)
 {
   kr_node *n[3], *a, *b, *m;
-  uint8_t v[16], key[32], sealed[80], netid[16], founder[32];
+  uint8_t v[16], key[32], sealed[KR_SEALED_KEY_LEN], netid[16], founder[32];
   kr_op ops[2], in;
   kr_buf box, w;
   kr_change ch;
@@ -530,7 +534,7 @@ static void planted_epoch(void)
   kr_buf_init(&box, KR_CHANGE_MAX);
   kr_buf_init(&w, KR_CHANGE_MAX);
   randombytes_buf(key, sizeof key);
-  ops[0] = key_op(v, 5, kr_node_id(a), kr_node_id(a), key, sealed);
+  ops[0] = key_op(m, v, 5, kr_node_id(a), kr_node_id(a), key, sealed);
   in = set_inner(v, KR_F_NOTES, "x");
   ops[1] = group_op(m, v, 5, kr_node_id(a), key, &in, 1, 1, &box);
   forge(m, ops, 2, 0);
@@ -565,7 +569,7 @@ static void planted_epoch(void)
 static void garbage_keeps_reader(void)
 {
   kr_node *n[3], *a, *b, *m;
-  uint8_t v[16], junk[32], sealed[80];
+  uint8_t v[16], junk[32], sealed[KR_SEALED_KEY_LEN];
   kr_op op;
 
   net(n, 3, "kep");
@@ -578,7 +582,7 @@ static void garbage_keeps_reader(void)
   withdraw(a, v, "matching", kr_node_id(b));
   clk[nclk - 1] += 100000;                           /* M stamps after the withdrawal */
   memset(junk, 0x33, sizeof junk);
-  op = key_op(v, 1, kr_node_id(a), kr_node_id(b), junk, sealed);
+  op = key_op(m, v, 1, kr_node_id(a), kr_node_id(b), junk, sealed);
   forge(m, &op, 1, 0);
   check_sync(m, b);                                  /* the garbage first */
   check_sync(a, b);                                  /* then the withdrawal */
@@ -682,7 +686,7 @@ static void retracted_grant(void)
 static void epoch_overflow(void)
 {
   kr_node *n[4], *a, *b, *c, *m;
-  uint8_t v[16], junk[32], s1[80];
+  uint8_t v[16], junk[32], s1[KR_SEALED_KEY_LEN];
   kr_op op;
   kr_buf x;
   char buf[64];
@@ -697,13 +701,13 @@ static void epoch_overflow(void)
   syncall(n, 4);
   memset(junk, 0x44, sizeof junk);
   kr_buf_init(&x, KR_CHANGE_MAX);
-  op = key_op(v, UINT64_C(0x7fffffffffffffff), kr_node_id(m), kr_node_id(m), junk, s1);
+  op = key_op(m, v, UINT64_C(0x7fffffffffffffff), kr_node_id(m), kr_node_id(m), junk, s1);
   CHECK(kr_change_build(kr_node_secret_key(m), 99, 1, &op, 1, &x) != 0);
   op.epoch = KR_EPOCH_MAX + 1;
   CHECK(kr_change_build(kr_node_secret_key(m), 99, 1, &op, 1, &x) != 0);
   op.epoch = KR_EPOCH_MAX;
   forge(m, &op, 1, 0);
-  op = key_op(v, KR_EPOCH_MAX, kr_node_id(b), kr_node_id(a), junk, s1);
+  op = key_op(b, v, KR_EPOCH_MAX, kr_node_id(b), kr_node_id(a), junk, s1);
   forge(b, &op, 1, 0);
   syncall(n, 4);
   withdraw(a, v, "matching", kr_node_id(c));
@@ -783,7 +787,7 @@ static void odd_orders(void)
 static void erasure_keys(void)
 {
   kr_node *n[3], *a, *b, *m;
-  uint8_t v[16], junk[32], sealed[80];
+  uint8_t v[16], junk[32], sealed[KR_SEALED_KEY_LEN];
   kr_op op;
   kr_txn *t;
 
@@ -801,7 +805,7 @@ static void erasure_keys(void)
   CHECK_EQ(nkeys(a, v), 0);
   CHECK_EQ(nkeys(b, v), 0);
   memset(junk, 1, sizeof junk);
-  op = key_op(v, 1, kr_node_id(a), kr_node_id(b), junk, sealed);
+  op = key_op(m, v, 1, kr_node_id(a), kr_node_id(b), junk, sealed);
   forge(m, &op, 1, 0);
   syncall(n, 3);
   CHECK_EQ(nkeys(b, v), 0);
@@ -868,7 +872,7 @@ static void grant_before_admission(void)
 static void forged_withdrawal(void)
 {
   kr_node *n[3], *a, *b, *m;
-  uint8_t v[16], key[32], s1[80];
+  uint8_t v[16], key[32], s1[KR_SEALED_KEY_LEN];
   kr_op ops[2], in;
   kr_buf box;
 
@@ -880,7 +884,7 @@ static void forged_withdrawal(void)
   syncall(n, 3);
   kr_buf_init(&box, KR_CHANGE_MAX);
   randombytes_buf(key, sizeof key);
-  ops[0] = key_op(v, 9, kr_node_id(m), kr_node_id(a), key, s1);
+  ops[0] = key_op(m, v, 9, kr_node_id(m), kr_node_id(a), key, s1);
   memset(&in, 0, sizeof in);
   in.type = KR_OP_WITHDRAW;            /* a withdrawal travels in clear */
   memcpy(in.subject, v, 16);
@@ -923,7 +927,7 @@ static void key_without_consent(void)
     sqlite3 *db;
     sqlite3_stmt *s;
     char path[4096];
-    uint8_t key[32], sealed[80];
+    uint8_t key[32], sealed[KR_SEALED_KEY_LEN];
     snprintf(path, sizeof path, "%s/kring.db", kr_node_home(a));
     REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
     REQUIRE(sqlite3_prepare_v2(db, "SELECT key FROM vkeys", -1, &s, NULL) == SQLITE_OK);
@@ -931,7 +935,7 @@ static void key_without_consent(void)
     memcpy(key, sqlite3_column_blob(s, 0), 32);
     sqlite3_finalize(s);
     sqlite3_close(db);
-    op = key_op(v, 1, kr_node_id(a), kr_node_id(e), key, sealed);
+    op = key_op(a, v, 1, kr_node_id(a), kr_node_id(e), key, sealed);
     forge(a, &op, 1, 0);
   }
   kr_node_network(a, netid, founder);
@@ -1013,14 +1017,17 @@ static void files_still_open(void)
   kr_node_network(b, netid, founder);
   snprintf(path, sizeof path, "%s/kring.db", kr_node_home(b));
   REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT p.body FROM ops p WHERE p.type=11 AND p.body IS NOT NULL",
-                             -1, &s, NULL) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT p.body, o.key FROM ops p JOIN changes c ON c.n=p.chg"
+                                 " JOIN origins o ON o.n=c.origin WHERE p.type=11 AND p.body IS"
+                                 " NOT NULL", -1, &s, NULL) == SQLITE_OK);
   while (sqlite3_step(s) == SQLITE_ROW && nk < 8) {
     kr_op op;
     void *mem = NULL;
+    uint8_t pair[32];
     if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &op, &mem) == 0 &&
         memcmp(op.member, kr_node_id(b), 32) == 0 &&
-        kr_key_open(op.box, kr_node_secret_key(b), keys[nk]) == 0)
+        kr_pair_key_ed(kr_node_secret_key(b), sqlite3_column_blob(s, 1), pair) == 0 &&
+        kr_key_open(pair, netid, sqlite3_column_blob(s, 1), &op, keys[nk]) == 0)
       nk++;
     free(mem);
   }

@@ -377,7 +377,7 @@ int main(void)
     sqlite3_stmt *s;
     REQUIRE(sqlite3_open(check_path("s0/kring.db"), &db) == SQLITE_OK);
     sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
-    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 7);
+    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 8);
     sqlite3_finalize(s);
     sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
     CHECK(sqlite3_step(s) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0);
@@ -397,6 +397,11 @@ int main(void)
     CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EOLDSTORE);
     REQUIRE(sqlite3_open(check_path("s0/kring.db"), &db) == SQLITE_OK);
     sqlite3_exec(db, "PRAGMA user_version=7", NULL, NULL, NULL);
+    sqlite3_close(db);
+    /* 7 holds changes of format 2 (key ops as sealed boxes): refused too */
+    CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EOLDSTORE);
+    REQUIRE(sqlite3_open(check_path("s0/kring.db"), &db) == SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA user_version=8", NULL, NULL, NULL);
     sqlite3_close(db);
     REQUIRE(kr_node_open(check_path("s0"), &x) == 0);
     kr_node_close(x);
