@@ -637,6 +637,24 @@ static int bad_group(kr_node *n, sqlite3_int64 chg, uint32_t place, const char *
   return done(s);
 }
 
+/* 1 when sn has a group or withdrawal stored besides the group at (chg,
+ * place): only then can folding sn again change what it reads (a new
+ * volunteer's first group, the usual case, has none). */
+static int others(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t place)
+{
+  sqlite3_stmt *s;
+  int rc;
+  if (prep(n, "SELECT 1 FROM ops WHERE subj=?1 AND type IN (5,10) AND body IS NOT NULL AND"
+              " NOT (chg=?2 AND idx=?3) LIMIT 1", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_int64(s, 2, chg);
+  sqlite3_bind_int64(s, 3, place);
+  rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : kr__db_err(rc);
+}
+
 int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
                     const uint8_t origin[static KR_NODE_LEN], uint64_t seq, kr_hlc hlc,
                     uint32_t place, const kr_op *g, int *opened)
@@ -697,7 +715,11 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
      * transaction (check_mine); the withdrawals (clear) stored while it
      * read nothing of sn count now: fold sn again */
     if ((rc = kr__touch(n, sn))) goto out;
-    if (!n->in_replay && (rc = kr__ids_add(&n->replay, &sn, sizeof sn))) goto out;
+    if (!n->in_replay && (rc = others(n, sn, chg, place)) > 0 &&
+        (rc = kr__ids_add(&n->replay, &sn, sizeof sn)))
+      goto out;
+    if (rc < 0) goto out;
+    rc = 0;
   }
   for (uint32_t j = 0; j < nops && !rc; j++) {
     kr_stamp st = {.hlc = hlc, .idx = KR_OP_IDX(place, j)};
