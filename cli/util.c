@@ -366,22 +366,38 @@ int cli_usage(const char *usage, const char *fmt, ...)
   return CLI_USAGE;
 }
 
-/* The organisation of the node cli_open opened, for cli_sealed. */
+/* The node cli_open opened and its organisation, for cli_sealed. */
 static char opened_org[KR_ORG_MAX + 1];
+static kr_node *opened_node;
 
 int cli_sealed(const char *arg)
 {
   const char *org = opened_org[0] ? opened_org : _("this organisation");
+  char reg[KR_ORG_MAX + 1] = "";
+  uint8_t id[KR_SUBJECT_LEN];
   if (cli_store_trouble()) return CLI_FAIL;
+  /* who registered it is known in clear: the one to ask */
+  if (arg && opened_node && kr_node_find(opened_node, arg, id) == KR_ESEALED &&
+      kr_node_registrar_org(opened_node, id, reg, sizeof reg) != 0)
+    reg[0] = 0;
   fputs("kring: ", stderr);
   if (arg) fprintf(stderr, "%s: ", cli_safe(arg, -1));
-  /* TRANSLATORS: the sealed text (KR_ESEALED), then this organisation's
-   * name, twice. */
-  fprintf(stderr, _("%s. To read this volunteer here, ask the organisation that registered the "
-                    "volunteer to record the volunteer's consent for %s (kring consent grant "
-                    "VOLUNTEER --purpose P --to \"%s\"), then sync with it or import its "
-                    "bundle\n"),
-          cli_strerror(KR_ESEALED), cli_safe(org, -1), cli_safe(org, -1));
+  if (reg[0])
+    /* TRANSLATORS: the sealed text (KR_ESEALED), the organisation that
+     * registered the volunteer, then this organisation's name, twice. */
+    fprintf(stderr, _("%s. To read this volunteer here, ask %s (the organisation that registered "
+                      "the volunteer) to record the volunteer's consent for %s (kring consent "
+                      "grant VOLUNTEER --purpose P --to \"%s\"), then sync with it or import its "
+                      "bundle\n"),
+            cli_strerror(KR_ESEALED), cli_safe(reg, -1), cli_safe(org, -1), cli_safe(org, -1));
+  else
+    /* TRANSLATORS: the sealed text (KR_ESEALED), then this organisation's
+     * name, twice. */
+    fprintf(stderr, _("%s. To read this volunteer here, ask the organisation that registered the "
+                      "volunteer to record the volunteer's consent for %s (kring consent grant "
+                      "VOLUNTEER --purpose P --to \"%s\"), then sync with it or import its "
+                      "bundle\n"),
+            cli_strerror(KR_ESEALED), cli_safe(org, -1), cli_safe(org, -1));
   return CLI_SEALED;
 }
 
@@ -509,6 +525,7 @@ int cli_open(kr_node **n)
      * store is writable (read-only, a writer applies them later). */
     kr_node_release_held(*n);
     snprintf(opened_org, sizeof opened_org, "%s", kr_node_org(*n));
+    opened_node = *n;
     return CLI_OK;
   case KR_EBADKEY: return bad_key();
   case KR_EDAMAGED:

@@ -323,7 +323,9 @@ typedef struct {
   kr_values val;
 } kr_volunteer;
 
-/* Resolve a hex id or unique prefix (>= 4 hex digits). */
+/* Resolve a hex id or unique prefix (>= 4 hex digits) of a volunteer this
+ * node reads or knows erased. KR_ESEALED for the whole id of one held
+ * sealed (id is set then), KR_ENOTFOUND, KR_EAMBIGUOUS. */
 int kr_node_find(kr_node *n, const char *hex, uint8_t id[static KR_SUBJECT_LEN]);
 int kr_node_volunteer(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], kr_volunteer *out);
 void kr_volunteer_free(kr_volunteer *v);
@@ -384,6 +386,13 @@ typedef int (*kr_access_cb)(void *ctx, const kr_access_loss *l);
 int kr_node_access_lost(kr_node *n, kr_access_cb cb, void *ctx);
 /* Volunteers held here only sealed (this node may not read them). */
 int kr_node_sealed_count(kr_node *n, uint64_t *sealed);
+/* The organisation that registered volunteer id (the origin of its
+ * registration, known to every node in clear), as its admission names it:
+ * the one to ask for consent when id is sealed here. 0 and org (at most
+ * cap bytes with the NUL), KR_ENOTFOUND when no registration or member
+ * name is known. */
+int kr_node_registrar_org(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], char *org,
+                          size_t cap);
 /* Sealed groups this node opened whose ops break the field rules (ignored). */
 int kr_node_bad_groups(kr_node *n, uint64_t *count);
 

@@ -66,7 +66,10 @@ int kr_node_find(kr_node *n, const char *hex, uint8_t id[static KR_SUBJECT_LEN])
   if (rc != SQLITE_DONE) return kr__db_err(rc);
   if (!found && len == 2 * KR_SUBJECT_LEN) {
     sqlite3_int64 sn;
-    if (kr__subject_n(n, lo, &sn) == 0) return KR_ESEALED;
+    if (kr__subject_n(n, lo, &sn) == 0) {
+      memcpy(id, lo, KR_SUBJECT_LEN);      /* which one, for kr_node_registrar_org */
+      return KR_ESEALED;
+    }
   }
   return found == 1 ? 0 : found ? KR_EAMBIGUOUS : KR_ENOTFOUND;
 }
@@ -579,4 +582,22 @@ int kr_node_sealed_count(kr_node *n, uint64_t *sealed)
   if (kr__step(s, &rc)) *sealed = (uint64_t)sqlite3_column_int64(s, 0);
   sqlite3_finalize(s);
   return rc;
+}
+
+int kr_node_registrar_org(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], char *org,
+                          size_t cap)
+{
+  sqlite3_stmt *s;
+  int rc, found = 0;
+
+  if ((rc = prep(n, "SELECT m.org FROM subjects s JOIN registrations r ON r.subj=s.n JOIN members m"
+                    " ON m.node=r.origin WHERE s.id=?1 AND m.org IS NOT NULL", &s)))
+    return rc;
+  sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);
+  if (kr__step(s, &rc) && cap) {
+    snprintf(org, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+    found = 1;
+  }
+  sqlite3_finalize(s);
+  return rc ? rc : found ? 0 : KR_ENOTFOUND;
 }
