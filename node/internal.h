@@ -121,7 +121,12 @@ struct kr_node {
   struct { uint8_t ed[KR_NODE_LEN], x[32]; int used; } xcache[64]; /* X25519 forms of members */
   struct kr_pair *pairs;         /* access.c: key-op keys shared with other nodes
                                     (sodium_malloc'd, wiped by kr_node_close) */
+  struct kr_profile *profile;    /* profile.c: KRING_SQL_PROFILE's figures */
 };
+
+/* KRING_SQL_PROFILE (profile.c): time per statement, printed at close. */
+void kr__profile_start(kr_node *n);
+void kr__profile_end(kr_node *n);
 
 /* How long a statement waits for another connection's lock. */
 #define KR_BUSY_MS 10000

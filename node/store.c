@@ -525,6 +525,7 @@ static int db_open(kr_node *n, const char *home, int create)
     }
     n->readonly = sqlite3_db_readonly(n->db, "main") == 1;
   }
+  kr__profile_start(n);
   sqlite3_busy_timeout(n->db, KR_BUSY_MS);
   /* FULL: a commit is on the disk before it returns, so a batch this node
    * acknowledged survives a power cut, not only a killed process (in WAL
@@ -752,6 +753,7 @@ void kr_node_close(kr_node *n)
     sqlite3_finalize(n->q[i]);
   for (size_t i = 0; i < sizeof n->qs / sizeof n->qs[0]; i++)
     sqlite3_finalize(n->qs[i].s);
+  if (n->db) kr__profile_end(n);
   if (n->db) sqlite3_close(n->db);
   sodium_free(n->sk);               /* wipes it first */
   sodium_free(n->pairs);
