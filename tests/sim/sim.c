@@ -966,6 +966,23 @@ static void forged(int h, int v, const kr_op *op, int want, const char *what)
   kr_buf_free(&b);
 }
 
+/* How many groups of origin's changes lo..hi node v noted as ignored. */
+static uint64_t bad_noted(int v, const uint8_t *origin, uint64_t lo, uint64_t hi)
+{
+  sqlite3_stmt *q;
+  uint64_t count = 0;
+  if (sqlite3_prepare_v2(S.node[v].n->db, "SELECT count(*) FROM bad_groups b JOIN changes c ON"
+                         " c.n=b.chg JOIN origins o ON o.n=c.origin WHERE o.key=?1 AND c.seq"
+                         " BETWEEN ?2 AND ?3", -1, &q, NULL) != SQLITE_OK)
+    return 0;
+  sqlite3_bind_blob(q, 1, origin, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(q, 2, (sqlite3_int64)lo);
+  sqlite3_bind_int64(q, 3, (sqlite3_int64)hi);
+  if (sqlite3_step(q) == SQLITE_ROW) count = (uint64_t)sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  return count;
+}
+
 /* A value the CLI refuses (a BSN) that a modified node h writes to a
  * volunteer it reads, sealed like any other, as its next change. Only
  * readers can see it, so every node stores the change, and each reader
@@ -1051,7 +1068,15 @@ static void bad_value(int h, int v)
       fail("node %d no longer reads subject %d after a sealed BSN", v, si);
     } else {
       const char *x = a.val.v[op.field], *y = b.val.v[op.field];
-      if (bad1 != bad0 + 1) fail("node %d did not note a group with a BSN as ignored", v);
+      /* this group is noted, and every other group newly noted is one of
+       * the changes of h v lacked and got with it (an earlier BSN of h's,
+       * pushed to another node then) */
+      if (bad_noted(v, S.node[h].id, seq + 1, seq + 1) != 1)
+        fail("node %d did not note a group with a BSN as ignored", v);
+      else if (bad1 != bad0 + bad_noted(v, S.node[h].id, from + 1, seq + 1))
+        fail("node %d noted %llu groups as ignored on a batch of %zu changes with %llu such",
+             v, (unsigned long long)(bad1 - bad0), np,
+             (unsigned long long)bad_noted(v, S.node[h].id, from + 1, seq + 1));
       else if ((x || y) && (!x || !y || strcmp(x, y))) fail("node %d took a BSN from a group", v);
       S.f.bad_groups++;
       kr_volunteer_free(&b);
