@@ -1323,8 +1323,9 @@ int kr__finish(kr_node *n, kr_buf *wire)
   for (size_t i = 0; i < nt && !rc; i++) {
     if (i && t[i] == t[i - 1]) continue;
     if (kr__erased(n, t[i], NULL) != 0) continue;
-    if ((rc = check_mine(n, t[i], removed, bsearch(&t[i], n->retry.id, n->retry.n, sizeof t[i],
-                                                   cmp_i64) != NULL)))
+    if ((rc = check_mine(n, t[i], removed,
+                         n->retry.n && bsearch(&t[i], n->retry.id, n->retry.n, sizeof t[i],
+                                               cmp_i64) != NULL)))
       break;
     if (!removed) rc = issue(n, t[i], &l);
   }
