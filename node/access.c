@@ -362,9 +362,11 @@ static int recover(kr_node *n, sqlite3_int64 sn);
  * another node). Such a key is deleted too, and opened again from its
  * key op (every node keeps and relays it) once the grant is read: every
  * grant carries, in its own change, the keys its recipient needs to read
- * it (recover).
+ * it (recover). quiet: this node did not read sn when the transaction
+ * began (it opened its key ops again to decide anew): a loss is not noted
+ * twice.
  */
-static int check_mine(kr_node *n, sqlite3_int64 sn, int removed)
+static int check_mine(kr_node *n, sqlite3_int64 sn, int removed, int quiet)
 {
   sqlite3_stmt *s;
   uint8_t reg[KR_NODE_LEN];
@@ -402,7 +404,8 @@ static int check_mine(kr_node *n, sqlite3_int64 sn, int removed)
   /* no consent in force names it: a key came without one (a reader that
    * has not seen a withdrawal, another reader's key ahead of the grant, a
    * reader's mistake); forgotten at once, noted only when consent ended */
-  return lose_access(n, sn, !x.lost ? NULL : x.expired ? "consent expired" : "consent withdrawn");
+  return lose_access(n, sn, !x.lost || quiet ? NULL
+                            : x.expired ? "consent expired" : "consent withdrawn");
 }
 
 /* ---- keys ---------------------------------------------------------------- */
@@ -591,14 +594,16 @@ static int was_reader(kr_node *n, sqlite3_int64 sn, const uint8_t *origin, kr_hl
   return rc ? rc : yes;
 }
 
-/* A group's consent or a registration arrived with a stamp before a group
- * of sn already decided: sn is folded again, in stamp order (kr__finish). */
+/* A group's consent, a withdrawal or a registration arrived with a stamp
+ * before a group or a withdrawal of sn already decided (whether its writer
+ * read sn then may have changed): sn is folded again, in stamp order
+ * (kr__finish). */
 static int late(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_hlc hlc)
 {
   sqlite3_stmt *s;
   int later;
   if (n->in_replay) return 0;
-  if (prep(n, "SELECT 1 FROM ops p JOIN changes c ON c.n=p.chg WHERE p.subj=?1 AND p.type=10"
+  if (prep(n, "SELECT 1 FROM ops p JOIN changes c ON c.n=p.chg WHERE p.subj=?1 AND p.type IN (5,10)"
               " AND p.chg<>?2 AND c.hlc>=?3 LIMIT 1", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
@@ -609,13 +614,38 @@ static int late(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_hlc hlc)
   return later ? kr__ids_add(&n->replay, &sn, sizeof sn) : 0;
 }
 
+/* 1 when a key op sealed to this node gives an epoch of sn it holds no key
+ * of (deleted when its access ended, or one that never opened). */
+static int keys_to_recover(kr_node *n, sqlite3_int64 sn)
+{
+  sqlite3_stmt *s;
+  int any;
+  if (prep(n, "SELECT 1 FROM keyops k WHERE k.subj=?1 AND k.reader=?2 AND NOT EXISTS (SELECT 1"
+              " FROM vkeys v WHERE v.subj=k.subj AND v.en=k.en AND v.creator=k.creator) LIMIT 1",
+           &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+  any = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_reset(s);
+  return any;
+}
+
 int kr__withdrawal(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const kr_op *op,
                    const kr_stamp *st, const uint8_t tag[KR_TAG_LEN], uint64_t seq)
 {
   int rc;
   /* only where this node reads V (else it waits, stored, for a replay once
-   * it reads V), and only a reader's withdrawal counts */
-  if (!n->in_replay && !kr__readable(n, sn)) return 0;
+   * it reads V), and only a reader's withdrawal counts. A node that read V
+   * and stopped may have stopped by a withdrawal this one voids (stamped
+   * before it, this one's writer was a reader and the other's was not):
+   * it opens the key ops sealed to it again and decides anew (kr__finish,
+   * recover; check_mine deletes them again if no consent names it). */
+  if (!n->in_replay && !kr__readable(n, sn)) {
+    uint8_t reg[KR_NODE_LEN];
+    if ((rc = registrar(n, sn, reg)) <= 0 || (rc = keys_to_recover(n, sn)) <= 0) return rc;
+    return kr__ids_add(&n->retry, &sn, sizeof sn);
+  }
   if ((rc = was_reader(n, sn, st->origin, st->hlc)) <= 0) return rc;
   if ((rc = kr__apply_op(n, sn, op, st, tag, seq)) || (rc = kr__touch(n, sn))) return rc;
   return late(n, sn, chg, st->hlc);
@@ -802,16 +832,8 @@ static int recover(kr_node *n, sqlite3_int64 sn)
   sqlite3_stmt *s;
   int rc = 0, any = 0;
 
-  if (prep(n, "SELECT 1 FROM keyops k WHERE k.subj=?1 AND k.reader=?2 AND NOT EXISTS (SELECT 1"
-              " FROM vkeys v WHERE v.subj=k.subj AND v.en=k.en AND v.creator=k.creator) LIMIT 1",
-           &s))
-    return KR_EDB;
-  sqlite3_bind_int64(s, 1, sn);
-  sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
-  any = sqlite3_step(s) == SQLITE_ROW;
-  sqlite3_finalize(s);
-  if (!any) return 0;
-  any = 0;
+  if ((rc = keys_to_recover(n, sn)) <= 0) return rc;
+  rc = 0;
   if (prep(n, "SELECT p.body, c.hlc, o.key, c.n, p.idx FROM ops p JOIN changes c ON c.n=p.chg"
               " JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type=11 AND p.body IS NOT"
               " NULL", &s))
@@ -1331,6 +1353,17 @@ int kr__finish(kr_node *n, kr_buf *wire)
   if (n->in_finish) return 0;
   n->in_finish = 1;
   {
+    /* a withdrawal may void the one that ended this node's access: open the
+     * key ops sealed to it again (the folds below decide with them) */
+    sqlite3_int64 *r = (sqlite3_int64 *)n->retry.id;
+    size_t nr = n->retry.n;
+    if (nr) qsort(r, nr, sizeof *r, cmp_i64);
+    for (size_t i = 0; i < nr && !rc; i++)
+      if ((!i || r[i] != r[i - 1]) && kr__erased(n, r[i], NULL) == 0 && !kr__readable(n, r[i]) &&
+          (rc = recover(n, r[i])) > 0)
+        rc = 0;
+  }
+  {
     reopen_at *r = (reopen_at *)n->reopen.id;
     size_t nr = n->reopen.n;
     if (nr) qsort(r, nr, sizeof *r, cmp_reopen);
@@ -1365,12 +1398,16 @@ int kr__finish(kr_node *n, kr_buf *wire)
   for (size_t i = 0; i < nt && !rc; i++) {
     if (i && t[i] == t[i - 1]) continue;
     if (kr__erased(n, t[i], NULL) != 0) continue;
-    if ((rc = check_mine(n, t[i], removed))) break;
+    if ((rc = check_mine(n, t[i], removed,
+                         n->retry.n && bsearch(&t[i], n->retry.id, n->retry.n, sizeof t[i],
+                                               cmp_i64) != NULL)))
+      break;
     if (!removed) rc = issue(n, t[i], &l);
   }
   free(t);
   n->touched.n = 0;
   n->reopen.n = 0;
+  n->retry.n = 0;
   /* The keys go out in changes of this node's own. */
   for (size_t at = 0; !rc && at < l.n; at += 2000) {
     size_t k = l.n - at < 2000 ? l.n - at : 2000;

@@ -344,6 +344,7 @@ static void txn_start(kr_node *n)
   n->touched.n = 0;
   n->reopen.n = 0;
   n->replay.n = 0;
+  n->retry.n = 0;
   n->memb_changed = 0;
 }
 

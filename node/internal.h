@@ -114,6 +114,9 @@ struct kr_node {
   kr_ids reopen;                 /* apply: where a key arrived (access.c reopen_at) */
   int memb_changed;              /* apply: a membership op was applied */
   kr_ids replay;                 /* apply: subject numbers to fold again in stamp order */
+  kr_ids retry;                  /* apply: subject numbers this node does not read, with
+                                    key ops sealed to it, that a withdrawal may make it
+                                    read again (access.c) */
   int in_replay;                 /* access.c: folding a subject again */
   int in_finish;                 /* kr__finish is running (its own changes) */
   char *home;                    /* the home directory, for a second connection */

@@ -762,6 +762,7 @@ void kr_node_close(kr_node *n)
   free(n->touched.id);
   free(n->reopen.id);
   free(n->replay.id);
+  free(n->retry.id);
   free(n->home);
   free(n);
 }

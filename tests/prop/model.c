@@ -615,6 +615,12 @@ static void digest_subject(const model *m, kr_digest *d, const uint8_t *subj)
 
 void model_digest(const model *m, const uint8_t *reader, const char *day, uint8_t out[32])
 {
+  model_digest_but(m, reader, day, NULL, 0, out);
+}
+
+void model_digest_but(const model *m, const uint8_t *reader, const char *day,
+                      const uint8_t (*skip)[KR_SUBJECT_LEN], size_t nskip, uint8_t out[32])
+{
   uint8_t (*subj)[16] = NULL;
   size_t nsubj = 0;
   kr_digest d;
@@ -630,9 +636,12 @@ void model_digest(const model *m, const uint8_t *reader, const char *day, uint8_
   qsort(subj, nsubj, 16, cmp16);
 
   kr_digest_init(&d);
-  for (size_t s = 0; s < nsubj; s++)
-    if (!reader || erasure(m, subj[s]) || model_reads(m, subj[s], reader, day))
+  for (size_t s = 0; s < nsubj; s++) {
+    int skipped = 0;
+    for (size_t k = 0; k < nskip && !skipped; k++) skipped = !memcmp(skip[k], subj[s], 16);
+    if (!reader || erasure(m, subj[s]) || (!skipped && model_reads(m, subj[s], reader, day)))
       digest_subject(m, &d, subj[s]);
+  }
   /* Members: every node a membership op names, ascending id; the name
    * from its earliest admission in force, the smallest cutoff of its
    * removals. */

@@ -65,6 +65,10 @@ size_t model_bad(const model *m);
 /* kr_node_digest_readable of a node that reads what reader may read on day
  * (and every erasure marker); reader NULL: of one that reads everything. */
 void model_digest(const model *m, const uint8_t *reader, const char *day, uint8_t out[32]);
+/* The same, with the nskip volunteers of skip (16-byte ids) left out as if
+ * reader did not read them. */
+void model_digest_but(const model *m, const uint8_t *reader, const char *day,
+                      const uint8_t (*skip)[KR_SUBJECT_LEN], size_t nskip, uint8_t out[32]);
 /* kr_node_digest: the headers of the distinct changes in (origin, seq)
  * order. */
 void model_held_digest(const model *m, uint8_t out[32]);

@@ -1055,6 +1055,106 @@ static void files_still_open(void)
   closeall(n, 2);
 }
 
+/*
+ * 18. Honest: two withdrawals of one register, the later one by a node
+ * that the earlier one made no reader. A registers V with consent to all
+ * and to B; C withdraws the consent to all, and D (not yet knowing)
+ * withdraws it too, later by the clock. Only C's counts (D read V only
+ * through it). A gets C's first, B gets D's first: B must fold V again
+ * when C's arrives, so that both read the same consent history.
+ */
+static void late_withdrawal(void)
+{
+  kr_node *n[4], *a, *b, *c, *d;
+  uint8_t v[16];
+  uint64_t sc, sd;
+  int base = nclk;
+  kr_txn *t;
+
+  net(n, 4, "lwd");
+  a = n[0];
+  b = n[1];
+  c = n[2];
+  d = n[3];
+  REQUIRE(kr_txn_begin(a, &t) == 0);
+  kr_txn_new_subject(t, v);
+  REQUIRE(kr_txn_set(t, v, KR_F_NAME, "Uma Tweemaal", NULL) == 0);
+  REQUIRE(kr_txn_grant(t, v, "matching", NULL, KR_METHOD_PAPER, "v1", "", NULL) == 0);
+  REQUIRE(kr_txn_grant(t, v, "contact", kr_node_id(b), KR_METHOD_PAPER, "v1", "", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  syncall(n, 4);
+  CHECK_EQ(reads(d, v, "Uma Tweemaal"), 1);
+  clk[base + 2] += 1000;
+  withdraw(c, v, "matching", NULL);
+  clk[base + 3] += 2000;
+  withdraw(d, v, "matching", NULL);                 /* D is no reader since C's */
+  REQUIRE(kr_node_max_seq(c, kr_node_id(c), &sc) == 0);
+  REQUIRE(kr_node_max_seq(d, kr_node_id(d), &sd) == 0);
+  apply_seq(a, c, sc);
+  apply_seq(a, d, sd);
+  apply_seq(b, d, sd);                               /* D's first: it counts, for now */
+  apply_seq(b, c, sc);                               /* C's, stamped before it */
+  CHECK_EQ(reads(a, v, "Uma Tweemaal"), 1);
+  CHECK_EQ(reads(b, v, "Uma Tweemaal"), 1);
+  CHECK(check_same_readable(a, b));
+  closeall(n, 4);
+}
+
+/*
+ * 19. Honest: a node loses access by its own withdrawal, which a
+ * withdrawal it gets later voids. A registers V with consent to all until
+ * 3 January. D withdraws it (A learns it); B, not knowing, withdraws the
+ * consent `contact` to all, and A, not knowing that, grants `contact` to
+ * all. B reads A's grant as not in force (it did not see B's withdrawal),
+ * so once the consent to all ends B deletes V. Then D's withdrawal comes:
+ * B was no reader when it withdrew, its withdrawal does not count, A's
+ * grant is in force, and B must read V again. It holds the key ops sealed
+ * to it: it opens them again and decides anew.
+ */
+static void own_withdrawal_voided(void)
+{
+  kr_node *n[4], *a, *b, *d;
+  uint8_t v[16];
+  uint64_t sa, sd;
+  int base = nclk, lost = 0;
+  kr_txn *t;
+
+  net(n, 4, "owv");
+  a = n[0];
+  b = n[1];
+  d = n[3];
+  REQUIRE(kr_txn_begin(a, &t) == 0);
+  kr_txn_new_subject(t, v);
+  REQUIRE(kr_txn_set(t, v, KR_F_NAME, "Vera Herzien", NULL) == 0);
+  REQUIRE(kr_txn_grant(t, v, "matching", NULL, KR_METHOD_PAPER, "v1", "2026-01-03", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  syncall(n, 4);
+  CHECK_EQ(reads(b, v, "Vera Herzien"), 1);
+  clk[base + 3] += 1000;
+  withdraw(d, v, "matching", NULL);
+  REQUIRE(kr_node_max_seq(d, kr_node_id(d), &sd) == 0);
+  apply_seq(a, d, sd);
+  clk[base + 1] += 2000;
+  withdraw(b, v, "contact", NULL);                  /* B is no reader since D's */
+  clk[base + 0] += 3000;
+  grant(a, v, "contact", NULL);                     /* not seeing B's withdrawal */
+  REQUIRE(kr_node_max_seq(a, kr_node_id(a), &sa) == 0);
+  apply_seq(b, a, sa);
+  CHECK_EQ(reads(b, v, "Vera Herzien"), 1);
+  for (int i = 0; i < 4; i++) clk[base + i] += UINT64_C(5) * 86400000;
+  CHECK_EQ(kr_node_release_held(b), 0);             /* 6 January: the consent to all ended */
+  CHECK_EQ(reads(b, v, ""), 0);
+  CHECK_EQ(nkeys(b, v), 0);
+  apply_seq(b, d, sd);
+  CHECK_EQ(reads(b, v, "Vera Herzien"), 1);
+  kr_node_access_lost(b, lost_one, &lost);
+  CHECK_EQ(lost, 1);                                 /* noted once */
+  syncall(n, 4);
+  CHECK_EQ(reads(b, v, "Vera Herzien"), 1);
+  CHECK(check_same_readable(a, b));
+  closeall(n, 4);
+}
+
 int main(int argc, char **argv)
 {
   /* open: problems found and not fixed (docs/crdt.md does not promise
@@ -1078,6 +1178,8 @@ int main(int argc, char **argv)
     {"forged_withdrawal", forged_withdrawal, 0},
     {"key_without_consent", key_without_consent, 0},
     {"regrant_recovers", regrant_recovers, 0},
+    {"late_withdrawal", late_withdrawal, 0},
+    {"own_withdrawal_voided", own_withdrawal_voided, 0},
     {"files_still_open", files_still_open, 1},
   };
   REQUIRE(sodium_init() >= 0);
