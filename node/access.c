@@ -524,15 +524,16 @@ static int was_reader(kr_node *n, sqlite3_int64 sn, const uint8_t *origin, kr_hl
   return rc ? rc : yes;
 }
 
-/* A group's consent or a registration arrived with a stamp before a group
- * of sn already decided: sn is folded again, in stamp order (kr__finish). */
+/* A group's consent, a withdrawal or a registration arrived with a stamp
+ * before a group or withdrawal of sn already decided (whether its writer
+ * read sn then): sn is folded again, in stamp order (kr__finish). */
 static int late(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_hlc hlc)
 {
   sqlite3_stmt *s;
   int later;
   if (n->in_replay) return 0;
-  if (prep(n, "SELECT 1 FROM ops p JOIN changes c ON c.n=p.chg WHERE p.subj=?1 AND p.type=10"
-              " AND p.chg<>?2 AND c.hlc>=?3 LIMIT 1", &s))
+  if (prep(n, "SELECT 1 FROM ops p JOIN changes c ON c.n=p.chg WHERE p.subj=?1 AND p.type IN"
+              " (5,10) AND p.chg<>?2 AND c.hlc>=?3 LIMIT 1", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, chg);
