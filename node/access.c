@@ -351,6 +351,7 @@ static int lose_access(kr_node *n, sqlite3_int64 sn, const char *why)
 }
 
 static int recover(kr_node *n, sqlite3_int64 sn);
+static int replay(kr_node *n, sqlite3_int64 sn);
 
 /*
  * Does this node still read sn? If it holds keys of sn but no consent in
@@ -755,7 +756,11 @@ static int recover(kr_node *n, sqlite3_int64 sn)
     free(mem);
   }
   sqlite3_finalize(s);
-  if (!rc && any) rc = reopen(n, sn, INT64_MAX, 0);
+  /* Fold sn again from all its groups and withdrawals, in stamp order: a
+   * group these keys open may hold the grant that made a writer a reader
+   * before a later group or withdrawal (its own, say), decided while this
+   * node held none of these keys. */
+  if (!rc && any) rc = replay(n, sn);
   return rc ? rc : any;
 }
 

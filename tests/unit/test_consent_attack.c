@@ -1109,6 +1109,45 @@ static void late_withdrawal(void)
   closeall(n, 3);
 }
 
+/*
+ * 19. A reader again reads its own withdrawal. B withdraws its own
+ * consent (and deletes V). A, not yet knowing, withdraws C, writes under a
+ * new epoch (2, A) sealed to B (a reader, as A knows) and grants "photos"
+ * to all, under (2, A): that grant makes B a reader again. B opens it with
+ * (2, A), then its key of (1, A) again from the key op sealed to it: the
+ * grant to B, under (1, A), stamped before B's withdrawal, made B a reader
+ * at its stamp, so B's withdrawal counts (it read on as granted).
+ */
+static void own_withdrawal_recovered(void)
+{
+  kr_node *n[3], *a, *b, *c;
+  uint8_t v[16];
+  char buf[64];
+
+  net(n, 3, "owr");
+  a = n[0];
+  b = n[1];
+  c = n[2];
+  add(a, v, "Olga Eigen", kr_node_id(b), 0);
+  grant(a, v, "matching", kr_node_id(c));
+  syncall(n, 3);
+  withdraw(b, v, "matching", kr_node_id(b));
+  CHECK_EQ(reads(b, v, ""), 0);
+  withdraw(a, v, "matching", kr_node_id(c));         /* A has not seen B's */
+  REQUIRE(set_city(a, v, "Oss") == 0);               /* (2, A), sealed to B */
+  grant(a, v, "photos", NULL);
+  sync_once(a, b);
+  CHECK_EQ(reads(b, v, "Olga Eigen"), 1);
+  CHECK(strcmp(city(b, v, buf, sizeof buf), "Oss") == 0);
+  CHECK_EQ(consent_state(b, v, "matching", kr_node_id(b)), KR_CONSENT_WITHDRAWN);
+  syncall(n, 3);
+  CHECK_EQ(consent_state(a, v, "matching", kr_node_id(b)), KR_CONSENT_WITHDRAWN);
+  CHECK_EQ(consent_state(b, v, "matching", kr_node_id(b)), KR_CONSENT_WITHDRAWN);
+  CHECK(check_same_readable(b, c));
+  CHECK(check_same_digest(a, b) && check_same_digest(a, c));
+  closeall(n, 3);
+}
+
 int main(int argc, char **argv)
 {
   /* open: problems found and not fixed (docs/crdt.md does not promise
@@ -1133,6 +1172,7 @@ int main(int argc, char **argv)
     {"key_without_consent", key_without_consent, 0},
     {"regrant_recovers", regrant_recovers, 0},
     {"late_withdrawal", late_withdrawal, 0},
+    {"own_withdrawal_recovered", own_withdrawal_recovered, 0},
     {"files_still_open", files_still_open, 1},
   };
   REQUIRE(sodium_init() >= 0);
