@@ -1148,6 +1148,93 @@ static void own_withdrawal_recovered(void)
   closeall(n, 3);
 }
 
+/*
+ * 20. An epoch whose creator is removed, its key op taken back, while
+ * another reader's groups under it still count. X makes (2, X) (C, who
+ * held (1, A), no longer reads V) and seals it to A and W; W writes under
+ * it. A removes X before it saw X's change: X's key ops are taken back
+ * everywhere. W's write counts (W read V), so its change carries the key
+ * of (2, X) sealed to W itself and to A, V's registrar: both still open
+ * it (simulation seed 151).
+ */
+static void kept_epoch(void)
+{
+  kr_node *n[4], *a, *w, *x, *c;
+  uint8_t v[16];
+  uint64_t s0, s1;
+  char buf[64];
+
+  net(n, 4, "kpe");
+  a = n[0];
+  w = n[1];
+  x = n[2];
+  c = n[3];
+  add(a, v, "Kees Gehouden", kr_node_id(w), 0);
+  grant(a, v, "matching", kr_node_id(x));
+  grant(a, v, "matching", kr_node_id(c));
+  syncall(n, 4);
+  withdraw(a, v, "matching", kr_node_id(c));
+  syncall(n, 4);
+  REQUIRE(set_city(x, v, "Xanten") == 0);            /* (2, X), to A and W */
+  check_sync(x, w);
+  REQUIRE(kr_node_max_seq(w, kr_node_id(w), &s0) == 0);
+  REQUIRE(set_city(w, v, "Wierden") == 0);           /* under (2, X) */
+  REQUIRE(kr_node_max_seq(w, kr_node_id(w), &s1) == 0);
+  REQUIRE(kr_node_expel(a, kr_node_id(x), "test: removed") == 0);
+  for (uint64_t q = s0 + 1; q <= s1; q++) apply_seq(a, w, q);   /* W's write, not X's */
+  CHECK(strcmp(city(a, v, buf, sizeof buf), "Wierden") == 0);
+  check_sync(a, w);                                  /* W takes X's change back */
+  CHECK(strcmp(city(w, v, buf, sizeof buf), "Wierden") == 0);
+  check_sync(w, a);
+  check_sync(a, c);
+  CHECK(strcmp(city(a, v, buf, sizeof buf), "Wierden") == 0);
+  CHECK(strcmp(city(w, v, buf, sizeof buf), "Wierden") == 0);
+  CHECK(check_same_digest(a, w) && check_same_digest(a, c));
+  closeall(n, 4);
+}
+
+/*
+ * 21. A key op a node sealed to itself is no proof that it holds the key.
+ * A withdraws "matching" to all; W, not yet knowing, writes under (1, A)
+ * and seals its key to itself (test 20). C, not knowing either, grants W
+ * "contact": W is a reader again, and C's change carries no key for it (W
+ * read V, as C knew). W, told of the withdrawal, deleted its keys, and
+ * cannot open C's grant without (1, A): the readers must send it again,
+ * W's own key op notwithstanding.
+ */
+static void self_sealed_key(void)
+{
+  kr_node *n[3], *a, *w, *c;
+  uint8_t v[16];
+  char buf[64], want[64];
+  int base = nclk;
+
+  net(n, 3, "ssk");
+  a = n[0];
+  w = n[1];
+  c = n[2];
+  add(a, v, "Saskia Zelf", NULL, 1);
+  grant(a, v, "photos", kr_node_id(c));
+  syncall(n, 3);
+  withdraw(a, v, "matching", NULL);
+  clk[base + 1] += 5000;                             /* W's clock: 5 s ahead */
+  REQUIRE(set_city(w, v, "Winsum") == 0);
+  grant(c, v, "contact", kr_node_id(w));
+  check_sync(w, c);                                  /* W's key op first */
+  check_sync(w, a);
+  check_sync(a, c);
+  check_sync(c, a);
+  check_sync(a, w);
+  check_sync(c, w);
+  syncall(n, 3);
+  CHECK_EQ(reads(w, v, "Saskia Zelf"), 1);
+  snprintf(want, sizeof want, "%s", city(a, v, buf, sizeof buf));
+  CHECK(strcmp(city(w, v, buf, sizeof buf), want) == 0);
+  CHECK(check_same_readable(w, c));
+  CHECK(check_same_digest(a, w) && check_same_digest(a, c));
+  closeall(n, 3);
+}
+
 int main(int argc, char **argv)
 {
   /* open: problems found and not fixed (docs/crdt.md does not promise
@@ -1173,6 +1260,8 @@ int main(int argc, char **argv)
     {"regrant_recovers", regrant_recovers, 0},
     {"late_withdrawal", late_withdrawal, 0},
     {"own_withdrawal_recovered", own_withdrawal_recovered, 0},
+    {"kept_epoch", kept_epoch, 0},
+    {"self_sealed_key", self_sealed_key, 0},
     {"files_still_open", files_still_open, 1},
   };
   REQUIRE(sodium_init() >= 0);
