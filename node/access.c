@@ -351,6 +351,7 @@ static int lose_access(kr_node *n, sqlite3_int64 sn, const char *why)
 }
 
 static int recover(kr_node *n, sqlite3_int64 sn);
+static int replay(kr_node *n, sqlite3_int64 sn);
 
 /*
  * Does this node still read sn? If it holds keys of sn but no consent in
@@ -370,7 +371,7 @@ static int check_mine(kr_node *n, sqlite3_int64 sn, int removed, int quiet)
 {
   sqlite3_stmt *s;
   uint8_t reg[KR_NODE_LEN];
-  mine x = {0, 0, 0};
+  mine x = {0, 0, 0}, first;
   int rc, has;
 
   if (prep(n, "SELECT 1 FROM vkeys WHERE subj=?1 LIMIT 1", &s)) return KR_EDB;
@@ -394,13 +395,22 @@ static int check_mine(kr_node *n, sqlite3_int64 sn, int removed, int quiet)
   sqlite3_finalize(s);
   if (has) return 0;
   if ((rc = each_register(n, sn, kr_node_id(n), mine_cb, &x))) return rc;
-  if (x.reader) {
-    /* the groups recovered keys open may hold consent too: read it again */
-    if ((rc = recover(n, sn)) <= 0) return rc;
+  /* The keys sealed to this node that it deleted (its access ended, or a
+   * key came ahead of its grant) are opened again before it decides: the
+   * groups they open may hold consent too, the grant naming it among them
+   * (its writer took this node for a reader already, and so sealed it no
+   * key in the grant's change; and the readers, seeing its key ops, send
+   * none). A reader reads that consent again, and so does a node that
+   * reads none naming it with the keys it holds now. */
+  first = x;
+  if ((rc = recover(n, sn)) < 0) return rc;
+  if (rc > 0) {
     memset(&x, 0, sizeof x);
     if ((rc = each_register(n, sn, kr_node_id(n), mine_cb, &x))) return rc;
-    if (x.reader) return 0;
+    /* a node that read none naming it before notes no loss now */
+    if (!first.reader) x = first;
   }
+  if (x.reader) return 0;
   /* no consent in force names it: a key came without one (a reader that
    * has not seen a withdrawal, another reader's key ahead of the grant, a
    * reader's mistake); forgotten at once, noted only when consent ended */
@@ -865,7 +875,11 @@ static int recover(kr_node *n, sqlite3_int64 sn)
     free(mem);
   }
   sqlite3_finalize(s);
-  if (!rc && any) rc = reopen(n, sn, INT64_MAX, 0);
+  /* Fold sn again from all its groups and withdrawals, in stamp order: a
+   * group these keys open may hold the grant that made a writer a reader
+   * before a later group or withdrawal (its own, say), decided while this
+   * node held none of these keys. */
+  if (!rc && any) rc = replay(n, sn);
   return rc ? rc : any;
 }
 
@@ -1118,6 +1132,48 @@ static int new_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, uint64_t *
   return *en <= KR_EPOCH_MAX ? 0 : KR_ETOOBIG;
 }
 
+/* A writer under an epoch another node made seals that key, in its own
+ * change, to itself and to V's registrar (unless it made the epoch; once
+ * per epoch, reader and writer): the creator's key ops may be taken back
+ * with its late changes (docs/crdt.md, "Taking back"), while this writer's
+ * groups under the epoch still count; its own change stands as long as
+ * they do. */
+static int keep_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, const uint8_t *subject,
+                      uint64_t en, const uint8_t *creator, const uint8_t *key, oplist *l)
+{
+  uint8_t to[2][KR_NODE_LEN];
+  int nto = 0, rc = 0;
+
+  if (memcmp(creator, kr_node_id(n), KR_NODE_LEN) == 0) return 0;
+  memcpy(to[nto++], kr_node_id(n), KR_NODE_LEN);
+  if (registrar(n, sn, to[nto]) == 1 && memcmp(to[nto], kr_node_id(n), KR_NODE_LEN) != 0 &&
+      memcmp(to[nto], creator, KR_NODE_LEN) != 0 && readers_has(rs, to[nto]))
+    nto++;
+  for (int k = 0; k < nto && !rc; k++) {
+    sqlite3_stmt *s;
+    int sent = 0;
+    for (size_t i = 0; i < l->n && !sent; i++)
+      sent = l->op[i].type == KR_OP_KEY && l->op[i].epoch == en &&
+             memcmp(l->op[i].subject, subject, KR_SUBJECT_LEN) == 0 &&
+             memcmp(l->op[i].creator, creator, KR_NODE_LEN) == 0 &&
+             memcmp(l->op[i].member, to[k], KR_NODE_LEN) == 0;
+    if (!sent) {
+      if (prep(n, "SELECT 1 FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3 AND reader=?4 AND"
+                  " origin=?5", &s))
+        return KR_EDB;
+      sqlite3_bind_int64(s, 1, sn);
+      sqlite3_bind_int64(s, 2, (sqlite3_int64)en);
+      sqlite3_bind_blob(s, 3, creator, KR_NODE_LEN, SQLITE_STATIC);
+      sqlite3_bind_blob(s, 4, to[k], KR_NODE_LEN, SQLITE_STATIC);
+      sqlite3_bind_blob(s, 5, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+      sent = sqlite3_step(s) == SQLITE_ROW;
+      sqlite3_finalize(s);
+    }
+    if (!sent) rc = key_op(n, l, subject, en, creator, key, to[k]);
+  }
+  return rc;
+}
+
 typedef struct {
   size_t at;                 /* place of the GROUP op in the outer list */
   size_t first, count;       /* its ops in the input */
@@ -1212,6 +1268,9 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
           if (registrar(n, sn, reg) != 1 || memcmp(reg, kr_node_id(n), KR_NODE_LEN) != 0)
             rc = key_op(n, &l, op->subject, en, creator, p->key, kr_node_id(n));
         }
+      } else if ((rc = keep_epoch(n, sn, &rs, op->subject, en, creator, p->key, &l))) {
+        free(rs.r);
+        break;
       }
       if (!rc) rc = grant_keys(n, sn, op, p->count, &rs, &l);
       free(rs.r);
@@ -1281,8 +1340,10 @@ static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
     free(rs.r);
     return KR_EDB;
   }
+  /* (a key op a reader sealed to itself does not count: it keeps it for
+   * itself, and opens it again only once it sees a consent naming it) */
   if (prep(n, "SELECT origin FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3 AND reader=?4 AND"
-              " hlc>=?5 UNION ALL SELECT ?3 WHERE ?3=?4 AND ?5=0", &h)) {
+              " hlc>=?5 AND origin<>?4 UNION ALL SELECT ?3 WHERE ?3=?4 AND ?5=0", &h)) {
     sqlite3_finalize(s);
     free(rs.r);
     return KR_EDB;

@@ -1155,6 +1155,193 @@ static void own_withdrawal_voided(void)
   closeall(n, 4);
 }
 
+/* The state of v's consent register (purpose, to or NULL for all) as n
+ * reads it. */
+typedef struct {
+  const char *purpose;
+  const uint8_t *to;
+  int state;
+} reg_ask;
+
+static int reg_cb(void *ctx, const kr_consent_status *st)
+{
+  reg_ask *r = ctx;
+  if (strcmp(st->purpose, r->purpose) != 0) return 0;
+  if (r->to ? st->all || memcmp(st->recipient, r->to, 32) != 0 : !st->all) return 0;
+  r->state = (int)st->state;
+  return 0;
+}
+
+static int consent_state(kr_node *n, const uint8_t v[16], const char *purpose, const uint8_t *to)
+{
+  reg_ask r = {purpose, to, KR_CONSENT_NONE};
+  REQUIRE(kr_node_consent(n, v, reg_cb, &r) == 0);
+  return r.state;
+}
+
+/*
+ * 20. A withdrawal that arrives after a later one it decides: C withdraws
+ * "matching" to all (B's only way to read V) at t1; B, not yet knowing,
+ * withdraws C's "newsletter" at t2 > t1. A takes B's change first (B read
+ * V then, as far as A knew: it counts), then C's: B read V no longer at
+ * t2, so its withdrawal has no effect, as on a node that took them in
+ * stamp order. A late withdrawal folds V again, as a late group's consent
+ * does (simulation seed 82).
+ */
+static void late_withdrawal_order(void)
+{
+  kr_node *n[3], *a, *b, *c;
+  uint8_t v[16];
+  int base = nclk;
+
+  net(n, 3, "lwo");
+  a = n[0];
+  b = n[1];
+  c = n[2];
+  add(a, v, "Lotte Laat", NULL, 1);
+  grant(a, v, "newsletter", kr_node_id(c));
+  syncall(n, 3);
+  withdraw(c, v, "matching", NULL);                  /* t1 */
+  clk[base + 1] += 5000;                             /* B's clock: 5 s ahead */
+  withdraw(b, v, "newsletter", kr_node_id(c));       /* t2 > t1 */
+  sync_once(b, a);
+  CHECK_EQ(consent_state(a, v, "newsletter", kr_node_id(c)), KR_CONSENT_WITHDRAWN);
+  sync_once(c, a);
+  CHECK_EQ(consent_state(a, v, "newsletter", kr_node_id(c)), KR_CONSENT_GRANTED);
+  CHECK_EQ(consent_state(a, v, "matching", NULL), KR_CONSENT_WITHDRAWN);
+  syncall(n, 3);
+  CHECK_EQ(consent_state(c, v, "newsletter", kr_node_id(c)), KR_CONSENT_GRANTED);
+  CHECK_EQ(reads(b, v, ""), 0);
+  CHECK(check_same_digest(a, b) && check_same_digest(a, c));
+  closeall(n, 3);
+}
+
+/*
+ * 21. A reader again reads its own withdrawal. B withdraws its own
+ * consent (and deletes V). A, not yet knowing, withdraws C, writes under a
+ * new epoch (2, A) sealed to B (a reader, as A knows) and grants "photos"
+ * to all, under (2, A): that grant makes B a reader again. B opens it with
+ * (2, A), then its key of (1, A) again from the key op sealed to it: the
+ * grant to B, under (1, A), stamped before B's withdrawal, made B a reader
+ * at its stamp, so B's withdrawal counts (it read on as granted).
+ */
+static void own_withdrawal_recovered(void)
+{
+  kr_node *n[3], *a, *b, *c;
+  uint8_t v[16];
+  char buf[64];
+
+  net(n, 3, "owr");
+  a = n[0];
+  b = n[1];
+  c = n[2];
+  add(a, v, "Olga Eigen", kr_node_id(b), 0);
+  grant(a, v, "matching", kr_node_id(c));
+  syncall(n, 3);
+  withdraw(b, v, "matching", kr_node_id(b));
+  CHECK_EQ(reads(b, v, ""), 0);
+  withdraw(a, v, "matching", kr_node_id(c));         /* A has not seen B's */
+  REQUIRE(set_city(a, v, "Oss") == 0);               /* (2, A), sealed to B */
+  grant(a, v, "photos", NULL);
+  sync_once(a, b);
+  CHECK_EQ(reads(b, v, "Olga Eigen"), 1);
+  CHECK(strcmp(city(b, v, buf, sizeof buf), "Oss") == 0);
+  CHECK_EQ(consent_state(b, v, "matching", kr_node_id(b)), KR_CONSENT_WITHDRAWN);
+  syncall(n, 3);
+  CHECK_EQ(consent_state(a, v, "matching", kr_node_id(b)), KR_CONSENT_WITHDRAWN);
+  CHECK_EQ(consent_state(b, v, "matching", kr_node_id(b)), KR_CONSENT_WITHDRAWN);
+  CHECK(check_same_readable(b, c));
+  CHECK(check_same_digest(a, b) && check_same_digest(a, c));
+  closeall(n, 3);
+}
+
+/*
+ * 22. An epoch whose creator is removed, its key op taken back, while
+ * another reader's groups under it still count. X makes (2, X) (C, who
+ * held (1, A), no longer reads V) and seals it to A and W; W writes under
+ * it. A removes X before it saw X's change: X's key ops are taken back
+ * everywhere. W's write counts (W read V), so its change carries the key
+ * of (2, X) sealed to W itself and to A, V's registrar: both still open
+ * it (simulation seed 151).
+ */
+static void kept_epoch(void)
+{
+  kr_node *n[4], *a, *w, *x, *c;
+  uint8_t v[16];
+  uint64_t s0, s1;
+  char buf[64];
+
+  net(n, 4, "kpe");
+  a = n[0];
+  w = n[1];
+  x = n[2];
+  c = n[3];
+  add(a, v, "Kees Gehouden", kr_node_id(w), 0);
+  grant(a, v, "matching", kr_node_id(x));
+  grant(a, v, "matching", kr_node_id(c));
+  syncall(n, 4);
+  withdraw(a, v, "matching", kr_node_id(c));
+  syncall(n, 4);
+  REQUIRE(set_city(x, v, "Xanten") == 0);            /* (2, X), to A and W */
+  check_sync(x, w);
+  REQUIRE(kr_node_max_seq(w, kr_node_id(w), &s0) == 0);
+  REQUIRE(set_city(w, v, "Wierden") == 0);           /* under (2, X) */
+  REQUIRE(kr_node_max_seq(w, kr_node_id(w), &s1) == 0);
+  REQUIRE(kr_node_expel(a, kr_node_id(x), "test: removed") == 0);
+  for (uint64_t q = s0 + 1; q <= s1; q++) apply_seq(a, w, q);   /* W's write, not X's */
+  CHECK(strcmp(city(a, v, buf, sizeof buf), "Wierden") == 0);
+  check_sync(a, w);                                  /* W takes X's change back */
+  CHECK(strcmp(city(w, v, buf, sizeof buf), "Wierden") == 0);
+  check_sync(w, a);
+  check_sync(a, c);
+  CHECK(strcmp(city(a, v, buf, sizeof buf), "Wierden") == 0);
+  CHECK(strcmp(city(w, v, buf, sizeof buf), "Wierden") == 0);
+  CHECK(check_same_digest(a, w) && check_same_digest(a, c));
+  closeall(n, 4);
+}
+
+/*
+ * 23. A key op a node sealed to itself is no proof that it holds the key.
+ * A withdraws "matching" to all; W, not yet knowing, writes under (1, A)
+ * and seals its key to itself (test 22). C, not knowing either, grants W
+ * "contact": W is a reader again, and C's change carries no key for it (W
+ * read V, as C knew). W, told of the withdrawal, deleted its keys, and
+ * cannot open C's grant without (1, A): the readers must send it again,
+ * W's own key op notwithstanding.
+ */
+static void self_sealed_key(void)
+{
+  kr_node *n[3], *a, *w, *c;
+  uint8_t v[16];
+  char buf[64], want[64];
+  int base = nclk;
+
+  net(n, 3, "ssk");
+  a = n[0];
+  w = n[1];
+  c = n[2];
+  add(a, v, "Saskia Zelf", NULL, 1);
+  grant(a, v, "photos", kr_node_id(c));
+  syncall(n, 3);
+  withdraw(a, v, "matching", NULL);
+  clk[base + 1] += 5000;                             /* W's clock: 5 s ahead */
+  REQUIRE(set_city(w, v, "Winsum") == 0);
+  grant(c, v, "contact", kr_node_id(w));
+  check_sync(w, c);                                  /* W's key op first */
+  check_sync(w, a);
+  check_sync(a, c);
+  check_sync(c, a);
+  check_sync(a, w);
+  check_sync(c, w);
+  syncall(n, 3);
+  CHECK_EQ(reads(w, v, "Saskia Zelf"), 1);
+  snprintf(want, sizeof want, "%s", city(a, v, buf, sizeof buf));
+  CHECK(strcmp(city(w, v, buf, sizeof buf), want) == 0);
+  CHECK(check_same_readable(w, c));
+  CHECK(check_same_digest(a, w) && check_same_digest(a, c));
+  closeall(n, 3);
+}
+
 int main(int argc, char **argv)
 {
   /* open: problems found and not fixed (docs/crdt.md does not promise
@@ -1180,6 +1367,10 @@ int main(int argc, char **argv)
     {"regrant_recovers", regrant_recovers, 0},
     {"late_withdrawal", late_withdrawal, 0},
     {"own_withdrawal_voided", own_withdrawal_voided, 0},
+    {"late_withdrawal_order", late_withdrawal_order, 0},
+    {"own_withdrawal_recovered", own_withdrawal_recovered, 0},
+    {"kept_epoch", kept_epoch, 0},
+    {"self_sealed_key", self_sealed_key, 0},
     {"files_still_open", files_still_open, 1},
   };
   REQUIRE(sodium_init() >= 0);
