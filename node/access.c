@@ -420,27 +420,9 @@ static int check_mine(kr_node *n, sqlite3_int64 sn, int removed, int quiet)
 
 /* ---- keys ---------------------------------------------------------------- */
 
-/* The X25519 form of a node key, from a small cache (members are few). */
-static int xform(kr_node *n, const uint8_t *node, uint8_t xpk[32])
-{
-  size_t nc = sizeof n->xcache / sizeof n->xcache[0], h = node[0] % nc;
-  for (size_t i = 0; i < nc; i++) {
-    size_t k = (h + i) % nc;
-    if (!n->xcache[k].used) {
-      if (crypto_sign_ed25519_pk_to_curve25519(n->xcache[k].x, node) != 0) return KR_EINVAL;
-      memcpy(n->xcache[k].ed, node, KR_NODE_LEN);
-      n->xcache[k].used = 1;
-    }
-    if (memcmp(n->xcache[k].ed, node, KR_NODE_LEN) == 0) {
-      memcpy(xpk, n->xcache[k].x, 32);
-      return 0;
-    }
-  }
-  return crypto_sign_ed25519_pk_to_curve25519(xpk, node) == 0 ? 0 : KR_EINVAL;
-}
-
 /* The key this node shares with node other for key ops (kr_pair_key),
- * kept for the life of the handle: one X25519 per pair, not per key op. */
+ * kept for the life of the handle: one X25519 (and one conversion of
+ * other's Ed25519 key) per pair, not per key op. */
 struct kr_pair {
   uint8_t node[KR_NODE_LEN], key[KR_KEY_LEN];
   int used;
@@ -468,7 +450,7 @@ static int pair_key(kr_node *n, const uint8_t *other, uint8_t key[KR_KEY_LEN])
       break;
     }
   }
-  if (xform(n, other, xpk) ||
+  if (crypto_sign_ed25519_pk_to_curve25519(xpk, other) != 0 ||
       kr_pair_key(n->sk + KR_SK_LEN + 32, n->sk + KR_SK_LEN, xpk, key)) /* xsk, xpk */
     return KR_EINVAL;
   if (p) {                             /* full: computed each time */
@@ -510,9 +492,8 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *ori
    * or damaged) is ignored: the reader waits for a key that opens. */
   {
     uint8_t pair[KR_KEY_LEN];
-    rc = pair_key(n, origin, pair);
-    if (rc == KR_ENOMEM) return rc;
-    rc = rc ? rc : kr_key_open(pair, n->network, origin, op, key);
+    if ((rc = pair_key(n, origin, pair)) == KR_ENOMEM) return rc;
+    if (!rc) rc = kr_key_open(pair, n->network, origin, op, key);
     sodium_memzero(pair, sizeof pair);
     if (rc) return 0;
   }
@@ -1036,14 +1017,13 @@ static int key_op(kr_node *n, oplist *l, const uint8_t *subject, uint64_t en,
   op->epoch = en;
   memcpy(op->creator, creator, KR_NODE_LEN);
   memcpy(op->member, reader_node, KR_NODE_LEN);
-  rc = pair_key(n, reader_node, pair);
-  if (rc == KR_ENOMEM) return rc;
-  if (rc || kr_key_seal(pair, n->network, kr_node_id(n), op, key, box)) {
-    sodium_memzero(pair, sizeof pair);
+  if ((rc = pair_key(n, reader_node, pair)) == KR_ENOMEM) return rc;
+  if (!rc) rc = kr_key_seal(pair, n->network, kr_node_id(n), op, key, box);
+  sodium_memzero(pair, sizeof pair);
+  if (rc) {
     l->n--;                              /* not a node key: nobody to seal to */
     return 0;
   }
-  sodium_memzero(pair, sizeof pair);
   op->box = box;
   op->box_len = KR_SEALED_KEY_LEN;
   return 0;

@@ -121,7 +121,6 @@ struct kr_node {
   int in_finish;                 /* kr__finish is running (its own changes) */
   char *home;                    /* the home directory, for a second connection */
   struct { const char *sql; sqlite3_stmt *s; } qs[96]; /* kr__qs's cache */
-  struct { uint8_t ed[KR_NODE_LEN], x[32]; int used; } xcache[64]; /* X25519 forms of members */
   struct kr_pair *pairs;         /* access.c: key-op keys shared with other nodes
                                     (sodium_malloc'd, wiped by kr_node_close) */
   struct kr_profile *profile;    /* profile.c: KRING_SQL_PROFILE's figures */
