@@ -162,6 +162,17 @@ void check_new_subject(kr_node *n, uint8_t subject[KR_SUBJECT_LEN])
   memcpy(made[nmade++].subject, subject, KR_SUBJECT_LEN);
 }
 
+void check_seal_key(kr_node *from, const uint8_t to[32], kr_op *op, const uint8_t key[32],
+                    uint8_t box[KR_SEALED_KEY_LEN])
+{
+  uint8_t pair[KR_KEY_LEN], net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
+  kr_node_network(from, net, founder);
+  REQUIRE(kr_pair_key_ed(kr_node_secret_key(from), to, pair) == 0);
+  REQUIRE(kr_key_seal(pair, net, kr_node_id(from), op, key, box) == 0);
+  op->box = box;
+  op->box_len = KR_SEALED_KEY_LEN;
+}
+
 void check_build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint32_t nops,
                         int fresh, kr_node *const *readers, kr_buf *out)
 {
@@ -191,13 +202,7 @@ void check_build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, 
     outer[k].epoch = epoch;
     memcpy(outer[k].creator, kr_node_id(n), KR_NODE_LEN);
     memcpy(outer[k].member, kr_node_id(readers[i]), KR_NODE_LEN);
-    {
-      uint8_t pair[KR_KEY_LEN];
-      REQUIRE(kr_pair_key_ed(kr_node_secret_key(n), kr_node_id(readers[i]), pair) == 0);
-      REQUIRE(kr_key_seal(pair, net, kr_node_id(n), &outer[k], key, sealed[i]) == 0);
-    }
-    outer[k].box = sealed[i];
-    outer[k].box_len = KR_SEALED_KEY_LEN;
+    check_seal_key(n, kr_node_id(readers[i]), &outer[k], key, sealed[i]);
   }
   outer[k].type = KR_OP_GROUP;
   memcpy(outer[k].subject, ops[0].subject, KR_SUBJECT_LEN);

@@ -293,25 +293,13 @@ int main(void)
     memcpy(op.creator, kr_node_id(a), 32);
     memcpy(op.member, kr_node_id(d), 32);
     memset(key, 7, sizeof key);
-    {
-      /* B seals it under the key B shares with A: D's pair key with B differs */
-      uint8_t pair[32], nid[16], fid[32];
-      kr_node_network(b, nid, fid);
-      REQUIRE(kr_pair_key_ed(kr_node_secret_key(b), kr_node_id(a), pair) == 0);
-      REQUIRE(kr_key_seal(pair, nid, kr_node_id(b), &op, key, sealed) == 0);
-    }
-    op.box = sealed;
-    op.box_len = KR_SEALED_KEY_LEN;
+    /* B seals it under the key B shares with A: D's pair key with B differs */
+    check_seal_key(b, kr_node_id(a), &op, key, sealed);
     craft(b, &op, 1, &x);
     CHECK_EQ(kr_node_apply(d, x.data, x.len, NULL), 0);
     CHECK_EQ(reads(d, v1, ""), 0);
     /* a key op sealed to D, but a key that opens nothing of V1 */
-    {
-      uint8_t pair[32], nid[16], fid[32];
-      kr_node_network(b, nid, fid);
-      REQUIRE(kr_pair_key_ed(kr_node_secret_key(b), kr_node_id(d), pair) == 0);
-      REQUIRE(kr_key_seal(pair, nid, kr_node_id(b), &op, key, sealed) == 0);
-    }
+    check_seal_key(b, kr_node_id(d), &op, key, sealed);
     craft(b, &op, 1, &x);
     CHECK_EQ(kr_node_apply(d, x.data, x.len, NULL), 0);
     CHECK_EQ(reads(d, v1, ""), 0);   /* holds a key that opens nothing: still sealed */

@@ -184,18 +184,13 @@ static kr_op key_op(kr_node *from, const uint8_t v[16], uint64_t en, const uint8
                     const uint8_t *reader, const uint8_t key[32], uint8_t *sealed)
 {
   kr_op op;
-  uint8_t pair[32], net[16], founder[32];
   memset(&op, 0, sizeof op);
   op.type = KR_OP_KEY;
   memcpy(op.subject, v, 16);
   op.epoch = en;
   memcpy(op.creator, creator, 32);
   memcpy(op.member, reader, 32);
-  kr_node_network(from, net, founder);
-  REQUIRE(kr_pair_key_ed(kr_node_secret_key(from), reader, pair) == 0);
-  REQUIRE(kr_key_seal(pair, net, kr_node_id(from), &op, key, sealed) == 0);
-  op.box = sealed;
-  op.box_len = KR_SEALED_KEY_LEN;
+  check_seal_key(from, reader, &op, key, sealed);
   return op;
 }
 
