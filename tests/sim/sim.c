@@ -1392,7 +1392,6 @@ static void mark_held(rchg *all, size_t n)
   uint64_t line = S.now + KR_HLC_MAX_SKEW_MS + 5000;
   for (size_t i = 0; i < n; i++) {
     all[i].held = stamp_matters(&all[i].c) && kr_hlc_ms(all[i].c.hlc) > line;
-    S.f.held += (uint64_t)all[i].held;
   }
 }
 
@@ -1648,17 +1647,10 @@ static int keys_held_back(const model *m, const rchg *all, size_t nall, int i, i
   return held;
 }
 
-static void check_world(void)
+/* Every change the world holds: what the non-equivocators made, and what
+ * the nodes in `from` hold (the only copies of the equivocator's). */
+static void gather(rchg **all, size_t *nall, const int *from, const uint8_t *founder)
 {
-  rchg *all = NULL;
-  size_t nall = 0, ncount = 0;
-  kr_change *counted;
-  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN], ref_digest[32];
-  int conv[MAX_NODES], nconv = 0;
-  unsigned held_back[MAX_NODES] = {0};   /* per node: subjects keys_held_back */
-  model *m;
-
-  kr_node_network(S.node[0].n, net, founder);
   for (size_t i = 0; i < S.nmade; i++) {
     kr_change c;
     int mine = 0;
@@ -1666,13 +1658,63 @@ static void check_world(void)
     for (int e = 0; e < S.nodes; e++)
       mine |= S.node[e].role == EQUIVOCATOR && !memcmp(c.origin, S.node[e].id, 32);
     kr_change_free(&c);
-    if (!mine) add_ref(&all, &nall, S.made[i].p, S.made[i].n);
+    if (!mine) add_ref(all, nall, S.made[i].p, S.made[i].n);
   }
   /* What the equivocator kept to itself was never seen by anyone. */
   for (int i = 0; i < S.nodes; i++)
-    if (S.node[i].n && S.node[i].role != EQUIVOCATOR) add_held(i, &all, &nall);
-  mark_held(all, nall);
-  settle(all, nall, founder);
+    if (S.node[i].n && S.node[i].role != EQUIVOCATOR && from[i]) add_held(i, all, nall);
+  mark_held(*all, *nall);
+  settle(*all, *nall, founder);
+}
+
+/* Node i is a member nobody removed, by the changes that count. */
+static int current_member(const rchg *all, size_t nall, const uint8_t *founder, int i)
+{
+  int member = !memcmp(S.node[i].id, founder, 32);
+  uint64_t cutoff = UINT64_MAX;
+  for (size_t k = 0; k < nall; k++) {
+    if (!all[k].counted) continue;
+    for (uint32_t o = 0; o < all[k].c.nops; o++) {
+      const kr_op *op = &all[k].c.ops[o];
+      if (op->type == KR_OP_ADMIT && !memcmp(op->member, S.node[i].id, 32) &&
+          admission_in_force(all, nall, &all[k].c, o))
+        member = 1;
+      if (op->type == KR_OP_EXPEL && !memcmp(op->member, S.node[i].id, 32)) cutoff = op->after_seq;
+    }
+  }
+  return member && cutoff == UINT64_MAX;
+}
+
+static void check_world(void)
+{
+  rchg *all = NULL;
+  size_t nall = 0, ncount = 0;
+  kr_change *counted;
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN], ref_digest[32];
+  int conv[MAX_NODES], nconv = 0, from[MAX_NODES];
+  unsigned held_back[MAX_NODES] = {0};   /* per node: subjects keys_held_back */
+  model *m;
+
+  kr_node_network(S.node[0].n, net, founder);
+  for (int i = 0; i < S.nodes; i++) from[i] = 1;
+  gather(&all, &nall, from, founder);
+  /* A copy held only by a node that is no member (admitted after its
+   * admitter's removal, say) never reaches one: sessions and bundles
+   * refuse it. The world is what the members can hold. */
+  {
+    int again = 0;
+    for (int i = 0; i < S.nodes; i++)
+      if (S.node[i].n && S.node[i].role != EQUIVOCATOR && !current_member(all, nall, founder, i))
+        from[i] = 0, again = 1;
+    if (again) {
+      for (size_t i = 0; i < nall; i++) kr_change_free(&all[i].c);
+      free(all);
+      all = NULL;
+      nall = 0;
+      gather(&all, &nall, from, founder);
+    }
+  }
+  for (size_t i = 0; i < nall; i++) S.f.held += (uint64_t)all[i].held;
 
   /* An equivocation that still counts was never settled. */
   for (size_t i = 0; i < nall; i++)
@@ -1699,25 +1741,12 @@ static void check_world(void)
   if (model_sealed(m)) fail("the model cannot open %zu groups: no key seen opens them", model_sealed(m));
 
   /* The nodes that must agree: members the removal and equivocation left. */
-  for (int i = 0; i < S.nodes; i++) {
-    int member = !memcmp(S.node[i].id, founder, 32);
-    uint64_t cutoff = UINT64_MAX;
-    for (size_t k = 0; k < nall; k++) {
-      if (!all[k].counted) continue;
-      for (uint32_t o = 0; o < all[k].c.nops; o++) {
-        const kr_op *op = &all[k].c.ops[o];
-        if (op->type == KR_OP_ADMIT && !memcmp(op->member, S.node[i].id, 32) &&
-            admission_in_force(all, nall, &all[k].c, o))
-          member = 1;
-        if (op->type == KR_OP_EXPEL && !memcmp(op->member, S.node[i].id, 32)) cutoff = op->after_seq;
-      }
-    }
+  for (int i = 0; i < S.nodes; i++)
     /* A node whose clock jumped holds its own changes applied, which
      * every other node holds back. */
-    if (member && cutoff == UINT64_MAX && S.node[i].role != EQUIVOCATOR &&
+    if (current_member(all, nall, founder, i) && S.node[i].role != EQUIVOCATOR &&
         !(S.node[i].role == CLOCKJUMP && S.node[i].jumped) && S.node[i].n)
       conv[nconv++] = i;
-  }
   for (int k = 0; k < nconv && !S.fail[0]; k++) {
     int i = conv[k];
     uint8_t d[32];
