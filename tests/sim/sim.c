@@ -1518,6 +1518,21 @@ static void explain_reader(const model *m, int i, int s, const char *day)
     }
     sqlite3_finalize(q);
   }
+  /* which node holds which key of s, and key ops held back */
+  for (int j = 0; j < S.nodes; j++) {
+    if (!S.node[j].n) continue;
+    if (sqlite3_prepare_v2(S.node[j].n->db, "SELECT k.en, k.creator, k.got, k.trusted FROM vkeys k JOIN"
+                           " subjects s ON s.n=k.subj WHERE s.id=?1", -1, &q, NULL) == SQLITE_OK) {
+      sqlite3_bind_blob(q, 1, S.subj[s], 16, SQLITE_STATIC);
+      while (sqlite3_step(q) == SQLITE_ROW) {
+        char c[13] = "-";
+        if (sqlite3_column_bytes(q, 1) == 32) hex12(sqlite3_column_blob(q, 1), c);
+        printf("    node %d holds epoch %lld by %s (got %lld, trusted %d)\n", j,
+               sqlite3_column_int64(q, 0), c, sqlite3_column_int64(q, 2), sqlite3_column_int(q, 3));
+      }
+      sqlite3_finalize(q);
+    }
+  }
   /* the groups of s it holds no key for */
   if (sqlite3_prepare_v2(S.node[i].n->db, "SELECT o.key, c.seq, p.body, EXISTS (SELECT 1 FROM vkeys k"
                          " WHERE k.subj=p.subj AND k.en=?2 AND k.creator=?3) FROM ops p JOIN subjects s"
@@ -1553,27 +1568,37 @@ static void explain_reader(const model *m, int i, int s, const char *day)
 }
 
 /* Where node i's values differ from the model's, for the volunteers it
- * reads. */
+ * reads, and why (explain_reader) for each that differs. */
 static void explain_values(const model *m, int i)
 {
   for (int s = 0; s < SUBJECTS; s++) {
     kr_volunteer v;
     if (!S.subj_made[s] || kr_node_volunteer(S.node[i].n, S.subj[s], &v)) continue;
+    int differs = 0;
     for (int f = 1; f < 32; f++) {
       const char *a = v.val.v[f], *b = model_value(m, S.subj[s], f);
-      if ((a || b) && (!a || !b || strcmp(a, b)))
+      if ((a || b) && (!a || !b || strcmp(a, b))) {
         printf("  node %d subject %d field %d: node has %s, the model %s\n", i, s, f, a ? a : "(none)",
                b ? b : "(none)");
+        differs = 1;
+      }
     }
     for (int k = 0; k < 5; k++) {
       int has = 0;
       for (size_t j = 0; j < v.val.set[KR_F_SKILLS - 32].n; j++)
         has |= !strcmp(v.val.set[KR_F_SKILLS - 32].v[j], skills[k]);
-      if (has != model_has(m, S.subj[s], KR_F_SKILLS, skills[k]))
+      if (has != model_has(m, S.subj[s], KR_F_SKILLS, skills[k])) {
         printf("  node %d subject %d skill %s: node %d, model %d\n", i, s, skills[k], has,
                model_has(m, S.subj[s], KR_F_SKILLS, skills[k]));
+        differs = 1;
+      }
     }
     kr_volunteer_free(&v);
+    if (differs) {
+      char day[11];
+      kr_node_today(S.node[i].n, day);
+      explain_reader(m, i, s, day);
+    }
   }
 }
 
@@ -2035,6 +2060,8 @@ static int run(uint64_t seed, int nodes, int steps, int verbose)
       }
     }
   removal_at = steps / 3 + (int)rnd((uint64_t)steps / 3 + 1);
+  if (verbose) printf("  start: %llu ms (hlc %llu)\n", (unsigned long long)S.t0,
+                      (unsigned long long)kr_hlc_make(S.t0, 0));
   if (verbose)
     for (int i = 0; i < nodes; i++)
       printf("  node %d: %s, skew %+lld ms%s\n", i, role_name[S.node[i].role],
