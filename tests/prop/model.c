@@ -93,6 +93,8 @@ struct model {
   void **mem;
   size_t nmem;
   size_t sealed, bad;
+  mop *dropped;          /* the first op of each group found not to count (explain) */
+  size_t ndropped;
 };
 
 /* (hlc, origin, index) */
@@ -219,6 +221,7 @@ void model_free(model *m)
   for (size_t i = 0; i < m->nmem; i++) free(m->mem[i]);
   free(m->mem);
   free(m->ops);
+  free(m->dropped);
   free(m->ch);
   free(m);
 }
@@ -413,6 +416,13 @@ static void decide_groups(model *m)
       for (size_t k = 0; k < m->nops; k++)
         if (m->ops[k].c == gs[g].c && m->ops[k].grp && m->ops[k].idx >> 16 == gs[g].place)
           m->ops[k].dead = 0;
+    if (!counts)
+      for (size_t k = 0; k < m->nops; k++)
+        if (m->ops[k].c == gs[g].c && m->ops[k].grp && m->ops[k].idx >> 16 == gs[g].place) {
+          m->dropped = realloc(m->dropped, (m->ndropped + 1) * sizeof *m->dropped);
+          m->dropped[m->ndropped++] = m->ops[k];
+          break;
+        }
   }
   for (size_t k = 0; k < m->nops; k++)
     if (!m->ops[k].dead) m->ops[keep++] = m->ops[k];
@@ -508,7 +518,24 @@ void model_explain(const model *m, const uint8_t subject[static KR_SUBJECT_LEN],
              x->op.until && x->op.until[0] ? " until " : "", x->op.until ? x->op.until : "", o,
              (unsigned long long)x->c->seq, (unsigned long long)x->c->hlc, x->op.ntags,
              state_of(m, &x->op, day), day);
+    } else if (x->op.type == KR_OP_ADD || x->op.type == KR_OP_REMOVE || x->op.type == KR_OP_SET) {
+      uint8_t t[16];
+      tag_of(x, t);
+      printf("    %s %d %s by %s/%llu (hlc %llu, idx %x, tag %02x%02x%02x, %u observed)\n",
+             x->op.type == KR_OP_ADD ? "add" : x->op.type == KR_OP_REMOVE ? "remove" : "set",
+             x->op.field, x->op.value ? x->op.value : "(nil)", o, (unsigned long long)x->c->seq,
+             (unsigned long long)x->c->hlc, x->idx, t[0], t[1], t[2], x->op.ntags);
+      for (uint32_t j = 0; x->op.type == KR_OP_REMOVE && j < x->op.ntags; j++)
+        printf("      observed %02x%02x%02x\n", x->op.tags[16 * j], x->op.tags[16 * j + 1],
+               x->op.tags[16 * j + 2]);
     }
+  }
+  for (size_t k = 0; k < m->ndropped; k++) {
+    const mop *x = &m->dropped[k];
+    if (memcmp(x->op.subject, subject, 16)) continue;
+    hex6(x->c->origin, o);
+    printf("    group of %s/%llu (hlc %llu, first op %d) does not count\n", o,
+           (unsigned long long)x->c->seq, (unsigned long long)x->c->hlc, x->op.type);
   }
 }
 

@@ -179,9 +179,11 @@ typedef struct {
   X(held, "changes held (stamped ahead)")                                       \
   X(day_jumps, "runs ended two days later")                                     \
   X(bad_groups, "hostile groups ignored")                                       \
+  X(bsn_access_ended, "victims whose access the batch with a BSN ended")        \
   X(reads, "volunteers read at the end")                                        \
   X(sealed, "volunteers sealed at the end")                                     \
   X(held_back, "readers whose keys are held (stamped ahead)")                   \
+  X(jumped_keys, "groups only a node whose clock jumped holds the key of")       \
   X(lost, "accesses lost")
 typedef struct {
 #define FIG_FIELD(name, what) uint64_t name;
@@ -1006,6 +1008,18 @@ static int opens_own(int v, const kr_buf *w)
   return held;
 }
 
+static int model_reads_held(int v, int s);
+
+static int print_consent_cb(void *ctx, const kr_consent_status *st)
+{
+  char r[13] = "all";
+  (void)ctx;
+  if (!st->all) hex12(st->recipient, r);
+  printf("      %s to %s: state %d, until %s, granted at %llu\n", st->purpose, r, (int)st->state,
+         st->until ? st->until : "-", (unsigned long long)st->granted_at.hlc);
+  return 0;
+}
+
 /* A value the CLI refuses (a BSN) that a modified node h writes to a
  * volunteer it reads, sealed like any other, as its next change. Only
  * readers can see it, so every node stores the change, and each reader
@@ -1076,6 +1090,10 @@ static void bad_value(int h, int v)
   }
   batch[np].p = w.data;
   batch[np++].n = w.len;
+  if (S.verbose) {
+    printf("  node %d (victim) reads consent of subject %d before the push:\n", v, si);
+    kr_node_consent(S.node[v].n, S.subj[si], print_consent_cb, NULL);
+  }
   state = push(h, v, batch, np, &err);
   for (size_t k = 0; k + 1 < np; k++) free(batch[k].p);
   kr_node_bad_groups(S.node[v].n, &bad1);
@@ -1088,7 +1106,61 @@ static void bad_value(int h, int v)
     if (np == 1) fail("node %d does not hold a change with a sealed BSN (%s)", v, kr_strerror(err));
   } else if (vreads) {
     if (kr_node_volunteer(S.node[v].n, S.subj[si], &b)) {
-      fail("node %d no longer reads subject %d after a sealed BSN", v, si);
+      /* The batch may carry h's earlier changes v lacked, and one of them
+       * may end v's access (a withdrawal of the consent that named it):
+       * then v rightly stops reading. Whether it still may read is the
+       * model's to say, over what v holds now (the BSN group breaks the
+       * field rules, so the model ignores it as well). */
+      if (model_reads_held(v, si))
+        fail("node %d no longer reads subject %d after a sealed BSN", v, si);
+      else
+        S.f.bsn_access_ended++;
+      if (S.verbose) {
+        sqlite3_stmt *q;
+        printf("  batch from node %d (%s) to node %d: seqs %llu..%llu\n", h, role_name[S.node[h].role], v,
+               (unsigned long long)from + 1, (unsigned long long)seq + 1);
+        for (uint64_t q2 = from + 1; q2 <= seq + 1; q2++) {
+          kr_buf x;
+          kr_change c;
+          kr_buf_init(&x, KR_CHANGE_MAX);
+          if (kr_node_change_bytes(n, S.node[h].id, q2, &x) == 0 &&
+              kr_change_decode(x.data, x.len, KR_CHANGE_MAX, &c) == 0) {
+            printf("    seq %llu hlc %llu:", (unsigned long long)q2, (unsigned long long)c.hlc);
+            for (uint32_t o = 0; o < c.nops; o++) {
+              const kr_op *op2 = &c.ops[o];
+              int mine2 = !memcmp(op2->subject, S.subj[si], 16);
+              char r2[13] = "all", cr[13] = "-";
+              if (op2->type == KR_OP_WITHDRAW && !op2->recipient_all) hex12(op2->recipient, r2);
+              if (op2->type == KR_OP_GROUP || op2->type == KR_OP_KEY) hex12(op2->creator, cr);
+              if (op2->type == KR_OP_KEY) hex12(op2->member, r2);
+              printf(" [%d%s", op2->type, mine2 ? " subj" : "");
+              if (op2->type == KR_OP_WITHDRAW) printf(" %s to %s", op2->purpose, r2);
+              if (op2->type == KR_OP_GROUP) printf(" epoch %llu by %s", (unsigned long long)op2->epoch, cr);
+              if (op2->type == KR_OP_KEY)
+                printf(" epoch %llu by %s to %s", (unsigned long long)op2->epoch, cr, r2);
+              printf("]");
+            }
+            printf("\n");
+            kr_change_free(&c);
+          }
+          kr_buf_free(&x);
+        }
+        for (int j = 0; j < S.nodes; j++) {
+          char o2[13];
+          hex12(S.node[j].id, o2);
+          printf("    node %d is %s\n", j, o2);
+        }
+        printf("    node %d (h) reads consent of subject %d:\n", h, si);
+        kr_node_consent(n, S.subj[si], print_consent_cb, NULL);
+        if (sqlite3_prepare_v2(S.node[v].n->db, "SELECT why, at FROM access WHERE subject=?1", -1, &q,
+                               NULL) == SQLITE_OK) {
+          sqlite3_bind_blob(q, 1, S.subj[si], 16, SQLITE_STATIC);
+          while (sqlite3_step(q) == SQLITE_ROW)
+            printf("  node %d lost: %s at %lld\n", v, (const char *)sqlite3_column_text(q, 0),
+                   sqlite3_column_int64(q, 1));
+          sqlite3_finalize(q);
+        }
+      }
     } else {
       const char *x = a.val.v[op.field], *y = b.val.v[op.field];
       /* this group is noted, and every other group newly noted is one of
@@ -1348,6 +1420,41 @@ static void add_held(int i, rchg **all, size_t *n)
   kr_vv_free(&v);
 }
 
+/* 1 when the model, over every change node v holds and every key seen
+ * (with those sealed to v), says v may read subject s today. */
+static int model_reads_held(int v, int s)
+{
+  rchg *held = NULL;
+  size_t nheld = 0;
+  kr_change *hc;
+  model_keys keys = {NULL, 0};
+  uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
+  char day[11];
+  model *mo;
+  int reads;
+
+  kr_node_network(S.node[v].n, net, founder);
+  kr_node_today(S.node[v].n, day);
+  add_held(v, &held, &nheld);
+  hc = calloc(nheld + 1, sizeof *hc);
+  for (size_t k = 0; k < nheld; k++) hc[k] = held[k].c;
+  for (size_t k = 0; k < S.keys.n; k++) model_keys_add(&keys, &S.keys.k[k]);
+  model_sealed_keys(&keys, hc, nheld, net, kr_node_secret_key(S.node[v].n));
+  mo = model_new(hc, nheld, net, &keys);
+  reads = model_reads(mo, S.subj[s], S.node[v].id, day);
+  if (S.verbose) {
+    printf("  the model over what node %d holds says it %s subject %d:\n", v,
+           reads ? "may read" : "may not read", s);
+    model_explain(mo, S.subj[s], day);
+  }
+  model_free(mo);
+  model_keys_free(&keys);
+  for (size_t k = 0; k < nheld; k++) kr_change_free(&held[k].c);
+  free(held);
+  free(hc);
+  return reads;
+}
+
 /* (hlc, origin, index) of op i of a orders before op j of b. */
 static int stamp_before(const kr_change *a, uint32_t i, const kr_change *b, uint32_t j)
 {
@@ -1517,6 +1624,21 @@ static void explain_reader(const model *m, int i, int s, const char *day)
     }
     sqlite3_finalize(q);
   }
+  /* which node holds which key of s, and key ops held back */
+  for (int j = 0; j < S.nodes; j++) {
+    if (!S.node[j].n) continue;
+    if (sqlite3_prepare_v2(S.node[j].n->db, "SELECT k.en, k.creator, k.got, k.trusted FROM vkeys k JOIN"
+                           " subjects s ON s.n=k.subj WHERE s.id=?1", -1, &q, NULL) == SQLITE_OK) {
+      sqlite3_bind_blob(q, 1, S.subj[s], 16, SQLITE_STATIC);
+      while (sqlite3_step(q) == SQLITE_ROW) {
+        char c[13] = "-";
+        if (sqlite3_column_bytes(q, 1) == 32) hex12(sqlite3_column_blob(q, 1), c);
+        printf("    node %d holds epoch %lld by %s (got %lld, trusted %d)\n", j,
+               sqlite3_column_int64(q, 0), c, sqlite3_column_int64(q, 2), sqlite3_column_int(q, 3));
+      }
+      sqlite3_finalize(q);
+    }
+  }
   /* the groups of s it holds no key for */
   if (sqlite3_prepare_v2(S.node[i].n->db, "SELECT o.key, c.seq, p.body, EXISTS (SELECT 1 FROM vkeys k"
                          " WHERE k.subj=p.subj AND k.en=?2 AND k.creator=?3) FROM ops p JOIN subjects s"
@@ -1552,27 +1674,37 @@ static void explain_reader(const model *m, int i, int s, const char *day)
 }
 
 /* Where node i's values differ from the model's, for the volunteers it
- * reads. */
+ * reads, and why (explain_reader) for each that differs. */
 static void explain_values(const model *m, int i)
 {
   for (int s = 0; s < SUBJECTS; s++) {
     kr_volunteer v;
     if (!S.subj_made[s] || kr_node_volunteer(S.node[i].n, S.subj[s], &v)) continue;
+    int differs = 0;
     for (int f = 1; f < 32; f++) {
       const char *a = v.val.v[f], *b = model_value(m, S.subj[s], f);
-      if ((a || b) && (!a || !b || strcmp(a, b)))
+      if ((a || b) && (!a || !b || strcmp(a, b))) {
         printf("  node %d subject %d field %d: node has %s, the model %s\n", i, s, f, a ? a : "(none)",
                b ? b : "(none)");
+        differs = 1;
+      }
     }
     for (int k = 0; k < 5; k++) {
       int has = 0;
       for (size_t j = 0; j < v.val.set[KR_F_SKILLS - 32].n; j++)
         has |= !strcmp(v.val.set[KR_F_SKILLS - 32].v[j], skills[k]);
-      if (has != model_has(m, S.subj[s], KR_F_SKILLS, skills[k]))
+      if (has != model_has(m, S.subj[s], KR_F_SKILLS, skills[k])) {
         printf("  node %d subject %d skill %s: node %d, model %d\n", i, s, skills[k], has,
                model_has(m, S.subj[s], KR_F_SKILLS, skills[k]));
+        differs = 1;
+      }
     }
     kr_volunteer_free(&v);
+    if (differs) {
+      char day[11];
+      kr_node_today(S.node[i].n, day);
+      explain_reader(m, i, s, day);
+    }
   }
 }
 
@@ -1645,6 +1777,25 @@ static int keys_held_back(const model *m, const rchg *all, size_t nall, int i, i
                 !memcmp(all[k].c.origin, S.node[j].id, KR_NODE_LEN);
     }
   return held;
+}
+
+/* 1 when key k is of an epoch a node whose clock jumped ahead made, and
+ * no change that counts carries a key op of that epoch to another node. */
+static int key_out_of_reach(const model_key *k, const kr_change *counted, size_t ncount)
+{
+  int jumped = 0;
+  for (int j = 0; j < S.nodes; j++)
+    jumped |= S.node[j].role == CLOCKJUMP && S.node[j].jumped && !memcmp(k->creator, S.node[j].id, 32);
+  if (!jumped) return 0;
+  for (size_t c = 0; c < ncount; c++)
+    for (uint32_t o = 0; o < counted[c].nops; o++) {
+      const kr_op *op = &counted[c].ops[o];
+      if (op->type == KR_OP_KEY && op->epoch == k->epoch &&
+          !memcmp(op->subject, k->subject, KR_SUBJECT_LEN) && !memcmp(op->creator, k->creator, 32) &&
+          memcmp(op->member, k->creator, 32))
+        return 0;
+    }
+  return 1;
 }
 
 /* Every change the world holds: what the non-equivocators made, and what
@@ -1739,6 +1890,26 @@ static void check_world(void)
   m = model_new(counted, ncount, net, &S.keys);
   model_held_digest(m, ref_digest);
   if (model_sealed(m)) fail("the model cannot open %zu groups: no key seen opens them", model_sealed(m));
+  /* A key of an epoch that a node whose clock jumped ahead made, and that
+   * no key op that counts gives another node, only that node holds: the
+   * key ops it seals since are stamped ahead and held everywhere
+   * (docs/crdt.md, "Stamps and the clock"). The nodes that must agree
+   * (that node is not one) cannot open that epoch's groups: they are
+   * checked against the model without those keys (seed 334). */
+  {
+    model_keys reach = {NULL, 0};
+    size_t out = 0;
+    for (size_t k = 0; k < S.keys.n; k++) {
+      if (key_out_of_reach(&S.keys.k[k], counted, ncount)) out++;
+      else model_keys_add(&reach, &S.keys.k[k]);
+    }
+    if (out) {
+      model_free(m);
+      m = model_new(counted, ncount, net, &reach);
+      S.f.jumped_keys += model_sealed(m);
+    }
+    model_keys_free(&reach);
+  }
 
   /* The nodes that must agree: members the removal and equivocation left. */
   for (int i = 0; i < S.nodes; i++)
@@ -2064,6 +2235,8 @@ static int run(uint64_t seed, int nodes, int steps, int verbose)
       }
     }
   removal_at = steps / 3 + (int)rnd((uint64_t)steps / 3 + 1);
+  if (verbose) printf("  start: %llu ms (hlc %llu)\n", (unsigned long long)S.t0,
+                      (unsigned long long)kr_hlc_make(S.t0, 0));
   if (verbose)
     for (int i = 0; i < nodes; i++)
       printf("  node %d: %s, skew %+lld ms%s\n", i, role_name[S.node[i].role],

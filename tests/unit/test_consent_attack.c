@@ -1337,6 +1337,55 @@ static void self_sealed_key(void)
   closeall(n, 3);
 }
 
+/*
+ * 24. A group under an epoch whose key only a node with a jumped clock
+ * holds stays sealed on the other nodes (sim seed 334; docs/crdt.md,
+ * "Stamps and the clock"). Not a node fix: this pins the rule. A
+ * registers V with "matching" to all; C grants B "photos", which A does
+ * not see. A withdraws "matching" and, knowing no other reader, writes
+ * V's city under a new epoch sealed to no one. A's clock then runs three
+ * hours ahead; set right, A learns C's grant and seals that epoch to B,
+ * stamped ahead: B holds the key op, reads V without the city, and gets
+ * it when its clock reaches the key op's stamp.
+ */
+static void jumped_epoch(void)
+{
+  kr_node *n[3], *a, *b, *c;
+  uint8_t v[16];
+  char buf[64];
+  int base = nclk, k0;
+
+  net(n, 3, "jep");
+  a = n[0];
+  b = n[1];
+  c = n[2];
+  add(a, v, "Jan Vooruit", NULL, 1);
+  syncall(n, 3);
+  grant(c, v, "photos", kr_node_id(b));
+  check_sync(c, b);
+  withdraw(a, v, "matching", NULL);
+  k0 = gave_keys(a, v, kr_node_id(b));
+  REQUIRE(set_city(a, v, "Assen") == 0);             /* a new epoch, to no one */
+  CHECK_EQ(gave_keys(a, v, kr_node_id(b)), k0);
+  clk[base] += 3 * 3600 * 1000;                      /* A's clock: 3 h ahead */
+  grant(a, v, "contact", kr_node_id(a));             /* stamped ahead */
+  clk[base] -= 3 * 3600 * 1000;                      /* set right; A's hlc stays */
+  check_sync(c, a);                                  /* A learns C's grant to B */
+  check_sync(a, b);
+  check_sync(a, c);
+  check_sync(b, c);
+  check_sync(c, b);
+  CHECK(gave_keys(a, v, kr_node_id(b)) > k0);          /* the new epoch, stamped ahead */
+  CHECK(strcmp(city(a, v, buf, sizeof buf), "Assen") == 0);
+  CHECK_EQ(reads(b, v, "Jan Vooruit"), 1);
+  CHECK(strcmp(city(b, v, buf, sizeof buf), "") == 0);
+  CHECK_EQ(reads(c, v, "Jan Vooruit"), 0);
+  clk[base + 1] += 3 * 3600 * 1000 + 60000;          /* B's clock reaches A's */
+  REQUIRE(kr_node_release_held(b) == 0);
+  CHECK(strcmp(city(b, v, buf, sizeof buf), "Assen") == 0);
+  closeall(n, 3);
+}
+
 int main(int argc, char **argv)
 {
   /* open: problems found and not fixed (docs/crdt.md does not promise
@@ -1366,6 +1415,7 @@ int main(int argc, char **argv)
     {"own_withdrawal_recovered", own_withdrawal_recovered, 0},
     {"kept_epoch", kept_epoch, 0},
     {"self_sealed_key", self_sealed_key, 0},
+    {"jumped_epoch", jumped_epoch, 0},
     {"files_still_open", files_still_open, 1},
   };
   REQUIRE(sodium_init() >= 0);
