@@ -221,8 +221,14 @@ static int readers_cb(void *ctx, const uint8_t *rcpt, kr_consent_state st, kr_hl
   kr_hlc end = withdrawn;
   int rc = 0;
   /* What may have ended a reader's access through this register, in force
-   * or not: its latest withdrawal, or its grant's end date once passed. */
-  if (st == KR_CONSENT_EXPIRED && day_after(until) > end) end = day_after(until);
+   * or not: its latest withdrawal, or its grant's end date once passed; a
+   * grant that set an end date already past when it was recorded ended it
+   * at its own stamp (its readers deleted their keys on reading it). */
+  if (st == KR_CONSENT_EXPIRED) {
+    kr_hlc e = day_after(until);
+    if (granted > e) e = granted;
+    if (e > end) end = e;
+  }
   if (end) {
     reader *p = realloc(x->ends.r, (x->ends.n + 1) * sizeof *p);
     if (!p) return KR_ENOMEM;
