@@ -221,8 +221,14 @@ static int readers_cb(void *ctx, const uint8_t *rcpt, kr_consent_state st, kr_hl
   kr_hlc end = withdrawn;
   int rc = 0;
   /* What may have ended a reader's access through this register, in force
-   * or not: its latest withdrawal, or its grant's end date once passed. */
-  if (st == KR_CONSENT_EXPIRED && day_after(until) > end) end = day_after(until);
+   * or not: its latest withdrawal, or its grant's end date once passed; a
+   * grant that set an end date already past when it was recorded ended it
+   * at its own stamp (its readers deleted their keys on reading it). */
+  if (st == KR_CONSENT_EXPIRED) {
+    kr_hlc e = day_after(until);
+    if (granted > e) e = granted;
+    if (e > end) end = e;
+  }
   if (end) {
     reader *p = realloc(x->ends.r, (x->ends.n + 1) * sizeof *p);
     if (!p) return KR_ENOMEM;
@@ -622,6 +628,25 @@ static int keys_to_recover(kr_node *n, sqlite3_int64 sn)
   return any;
 }
 
+/* 1 when a key op sealed to this node gives the epoch of group g (of sn)
+ * and this node holds no key of that epoch. */
+static int epoch_to_recover(kr_node *n, sqlite3_int64 sn, const kr_op *g)
+{
+  sqlite3_stmt *s;
+  int any;
+  if (prep(n, "SELECT 1 FROM keyops k WHERE k.subj=?1 AND k.en=?2 AND k.creator=?3 AND"
+              " k.reader=?4 AND NOT EXISTS (SELECT 1 FROM vkeys v WHERE v.subj=k.subj AND"
+              " v.en=k.en AND v.creator=k.creator) LIMIT 1", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)(g->epoch > INT64_MAX ? INT64_MAX : g->epoch));
+  sqlite3_bind_blob(s, 3, g->creator, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 4, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+  any = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_reset(s);
+  return any;
+}
+
 int kr__withdrawal(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const kr_op *op,
                    const kr_stamp *st, const uint8_t tag[KR_TAG_LEN], uint64_t seq)
 {
@@ -705,7 +730,20 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
       known = sqlite3_column_int(s, 1);
     }
   sqlite3_finalize(s);
-  if (!ok) goto out;                       /* sealed for this node */
+  if (!ok) {
+    /* Sealed for this node. One that reads nothing of sn may hold a key op
+     * of this very epoch sealed to it, whose key it deleted when its
+     * access ended: the group may hold a grant naming it that its writer
+     * made taking it for a reader still (so with no key for it), concurrent
+     * with what ended its access. It opens the key ops sealed to it again
+     * and decides anew (kr__finish, recover; check_mine deletes them again,
+     * unnoted, if no consent names it). */
+    if (!n->in_replay && !kr__readable(n, sn) && (rc = epoch_to_recover(n, sn, g)) > 0) {
+      uint8_t reg[KR_NODE_LEN];
+      if ((rc = registrar(n, sn, reg)) > 0) rc = kr__ids_add(&n->retry, &sn, sizeof sn);
+    }
+    goto out;
+  }
   if ((rc = kr_group_decode(plain.data, plain.len, g->subject, &ops, &nops, &mem))) {
     rc = bad_group(n, chg, place, "its ops cannot be decoded");
     goto out;
