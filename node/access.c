@@ -1332,10 +1332,101 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
 
 /* ---- the end of a transaction ---------------------------------------------- */
 
+/* The members that read sn once and no longer do, as this node reads sn's
+ * consent: for each, in since, the stamp of the last consent entry (of a
+ * register naming it, or all) just before which it read sn. Not the
+ * readers rs, nor this node. */
+static int former_readers(kr_node *n, sqlite3_int64 sn, const readers *rs, readers *out)
+{
+  sqlite3_stmt *s, *e;
+  readers cand = {NULL, 0};
+  int rc = 0;
+
+  out->r = NULL;
+  out->n = 0;
+  if (prep(n, "SELECT m.node FROM members m WHERE m.org IS NOT NULL AND m.cutoff IS NULL AND"
+              " EXISTS (SELECT 1 FROM consent_ops c WHERE c.subj=?1 AND (c.recipient=m.node OR"
+              " c.recipient=x''))", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  while (!rc && kr__step(s, &rc)) {
+    const uint8_t *m = sqlite3_column_blob(s, 0);
+    if (sqlite3_column_bytes(s, 0) != KR_NODE_LEN || readers_has(rs, m) ||
+        memcmp(m, kr_node_id(n), KR_NODE_LEN) == 0)
+      continue;
+    rc = readers_add(&cand, m, 0);
+  }
+  sqlite3_finalize(s);
+  if (rc || !cand.n) goto out;
+  if (prep(n, "SELECT DISTINCT hlc FROM consent_ops WHERE subj=?1 AND (recipient=?2 OR"
+              " recipient=x'') ORDER BY hlc DESC", &e)) {
+    rc = KR_EDB;
+    goto out;
+  }
+  for (size_t i = 0; i < cand.n && !rc; i++) {
+    kr_hlc last = 0;
+    sqlite3_reset(e);
+    sqlite3_bind_int64(e, 1, sn);
+    sqlite3_bind_blob(e, 2, cand.r[i].node, KR_NODE_LEN, SQLITE_STATIC);
+    while (!last && !rc && kr__step(e, &rc)) {
+      kr_hlc at = (kr_hlc)sqlite3_column_int64(e, 0);
+      int was = was_reader(n, sn, cand.r[i].node, at);
+      if (was < 0) rc = was;
+      else if (was) last = at;
+    }
+    if (!rc && last) rc = readers_add(out, cand.r[i].node, last);
+  }
+  sqlite3_finalize(e);
+out:
+  free(cand.r);
+  if (rc) {
+    free(out->r);
+    out->r = NULL;
+    out->n = 0;
+  }
+  return rc;
+}
+
+/* The stamp at which epoch (en, creator) of sn was made, as far as this
+ * node holds it: its earliest group, or key op from its creator. 0: none
+ * held. */
+static int epoch_made(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *creator,
+                      kr_hlc *made)
+{
+  sqlite3_stmt *s;
+  int rc = 0;
+
+  *made = 0;
+  if (prep(n, "SELECT min(hlc) FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3 AND origin=?3",
+           &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)en);
+  sqlite3_bind_blob(s, 3, creator, KR_NODE_LEN, SQLITE_STATIC);
+  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+    *made = (kr_hlc)sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  if (prep(n, "SELECT p.body, c.hlc FROM ops p JOIN changes c ON c.n=p.chg WHERE p.subj=?1 AND"
+              " p.type=10 AND p.body IS NOT NULL", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  while (!rc && kr__step(s, &rc)) {
+    kr_op g;
+    void *mem = NULL;
+    kr_hlc at = (kr_hlc)sqlite3_column_int64(s, 1);
+    if (!kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &g, &mem) &&
+        g.epoch == en && memcmp(g.creator, creator, KR_NODE_LEN) == 0 && (!*made || at < *made))
+      *made = at;
+    free(mem);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
 /* Seal the keys this node holds of sn to every reader that lacks them. */
 static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
 {
-  readers rs;
+  readers rs, was;
   sqlite3_stmt *s, *h;
   uint8_t subject[KR_SUBJECT_LEN];
   int rc;
@@ -1353,9 +1444,14 @@ static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
   sqlite3_finalize(s);
   if (rc) return rc;
   if ((rc = readers_of(n, sn, &rs))) return rc;
+  if ((rc = former_readers(n, sn, &rs, &was))) {
+    free(rs.r);
+    return rc;
+  }
   /* the creator of an epoch holds its key, unless it may have lost it */
   if (prep(n, SENDABLE_KEYS, &s)) {
     free(rs.r);
+    free(was.r);
     return KR_EDB;
   }
   /* (a key op a reader sealed to itself does not count: it keeps it for
@@ -1364,6 +1460,7 @@ static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
               " hlc>=?5 AND origin<>?4 UNION ALL SELECT ?3 WHERE ?3=?4 AND ?5=0", &h)) {
     sqlite3_finalize(s);
     free(rs.r);
+    free(was.r);
     return KR_EDB;
   }
   sqlite3_bind_int64(s, 1, sn);
@@ -1388,10 +1485,37 @@ static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
         rc = key_op(n, l, subject, (uint64_t)sqlite3_column_int64(s, 0), sqlite3_column_blob(s, 1),
                     sqlite3_column_blob(s, 2), rs.r[k].node);
     }
+    /* A former reader gets the key of every epoch made before its access
+     * last ended, as it would have had every reader known of its consent
+     * in time: it may need one to read what ended its access (a grant that
+     * made the withdrawal's writer a reader, a later grant whose end date
+     * has passed), and would read on without it (docs/crdt.md, "How
+     * access ends"). */
+    for (size_t k = 0; k < was.n && !rc; k++) {
+      kr_hlc made;
+      int has = 0;
+      sqlite3_reset(h);
+      sqlite3_bind_int64(h, 1, sn);
+      sqlite3_bind_int64(h, 2, sqlite3_column_int64(s, 0));
+      sqlite3_bind_blob(h, 3, sqlite3_column_blob(s, 1), KR_NODE_LEN, SQLITE_STATIC);
+      sqlite3_bind_blob(h, 4, was.r[k].node, KR_NODE_LEN, SQLITE_STATIC);
+      sqlite3_bind_int64(h, 5, 0);
+      while (!has && sqlite3_step(h) == SQLITE_ROW)
+        has = vouches(n, &rs, sqlite3_column_blob(h, 0), sqlite3_column_bytes(h, 0),
+                      sqlite3_column_blob(s, 1));
+      if (has) continue;
+      if ((rc = epoch_made(n, sn, (uint64_t)sqlite3_column_int64(s, 0), sqlite3_column_blob(s, 1),
+                           &made)))
+        break;
+      if (made && made <= was.r[k].since)
+        rc = key_op(n, l, subject, (uint64_t)sqlite3_column_int64(s, 0), sqlite3_column_blob(s, 1),
+                    sqlite3_column_blob(s, 2), was.r[k].node);
+    }
   }
   sqlite3_finalize(s);
   sqlite3_finalize(h);
   free(rs.r);
+  free(was.r);
   return rc;
 }
 

@@ -1844,7 +1844,7 @@ static void check_world(void)
   uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN], ref_digest[32];
   int conv[MAX_NODES], nconv = 0, from[MAX_NODES];
   unsigned held_back[MAX_NODES] = {0};   /* per node: subjects keys_held_back */
-  model *m;
+  model *m, *full;
 
   kr_node_network(S.node[0].n, net, founder);
   for (int i = 0; i < S.nodes; i++) from[i] = 1;
@@ -1890,24 +1890,44 @@ static void check_world(void)
   m = model_new(counted, ncount, net, &S.keys);
   model_held_digest(m, ref_digest);
   if (model_sealed(m)) fail("the model cannot open %zu groups: no key seen opens them", model_sealed(m));
-  /* A key of an epoch that a node whose clock jumped ahead made, and that
-   * no key op that counts gives another node, only that node holds: the
-   * key ops it seals since are stamped ahead and held everywhere
+  /* What a member may read is what some member can open: a group whose
+   * key only a node no longer a member ever held (its key ops past its
+   * removal's cut-off taken back) stays sealed to every member, though it
+   * counts (docs/crdt.md, "What cannot be promised"). The checks of who
+   * reads what below use the model with the keys the members hold: those
+   * sealed to them in changes that count, and those they made (seed 732).
+   * But a key of an epoch that a node whose clock jumped ahead made, and
+   * that no key op that counts gives another node, only that node holds:
+   * the key ops it seals since are stamped ahead and held everywhere
    * (docs/crdt.md, "Stamps and the clock"). The nodes that must agree
-   * (that node is not one) cannot open that epoch's groups: they are
-   * checked against the model without those keys (seed 334). */
+   * (that node is not one) cannot open that epoch's groups (seed 334). */
   {
-    model_keys reach = {NULL, 0};
+    model_keys avail = {0}, reach = {NULL, 0};
     size_t out = 0;
-    for (size_t k = 0; k < S.keys.n; k++) {
-      if (key_out_of_reach(&S.keys.k[k], counted, ncount)) out++;
-      else model_keys_add(&reach, &S.keys.k[k]);
+    for (int i = 0; i < S.nodes; i++) {
+      sqlite3_stmt *q;
+      if (!S.node[i].n || !current_member(all, nall, founder, i)) continue;
+      model_sealed_keys(&avail, counted, ncount, net, kr_node_secret_key(S.node[i].n));
+      if (sqlite3_prepare_v2(S.node[i].n->db, "SELECT s.id, k.en, k.creator, k.key FROM vkeys k"
+                             " JOIN subjects s ON s.n=k.subj WHERE k.creator=?1", -1, &q, NULL))
+        continue;
+      sqlite3_bind_blob(q, 1, S.node[i].id, KR_NODE_LEN, SQLITE_STATIC);
+      model_keys_rows(&avail, q);
+      sqlite3_finalize(q);
     }
+    for (size_t k = 0; k < avail.n; k++) {
+      if (key_out_of_reach(&avail.k[k], counted, ncount)) out++;
+      else model_keys_add(&reach, &avail.k[k]);
+    }
+    full = m;
+    m = model_new(counted, ncount, net, &reach);
     if (out) {
-      model_free(m);
-      m = model_new(counted, ncount, net, &reach);
-      S.f.jumped_keys += model_sealed(m);
+      /* how many groups only the jumped node's keys opened */
+      model *with = model_new(counted, ncount, net, &avail);
+      S.f.jumped_keys += model_sealed(m) - model_sealed(with);
+      model_free(with);
     }
+    model_keys_free(&avail);
     model_keys_free(&reach);
   }
 
@@ -2073,6 +2093,7 @@ static void check_world(void)
   if (S.verbose)
     printf("  reference: %zu changes seen, %zu count; %d nodes agree\n", nall, ncount, nconv);
   model_free(m);
+  model_free(full);
   for (size_t i = 0; i < nall; i++) kr_change_free(&all[i].c);
   free(all);
   free(counted);

@@ -1477,6 +1477,102 @@ static void unseen_grant_sealed(void)
   closeall(n, 3);
 }
 
+static void grant_until(kr_node *n, const uint8_t v[16], const char *purpose, const uint8_t *to,
+                        const char *until)
+{
+  kr_txn *t;
+  REQUIRE(kr_txn_begin(n, &t) == 0);
+  REQUIRE(kr_txn_grant(t, v, purpose, to, KR_METHOD_PAPER, "v1", until, NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+}
+
+/*
+ * 27. A grant that ends its recipient's access, under an epoch the
+ * recipient never got. B, a reader through "matching" to all, grants
+ * itself "placement" until 2031. A, not knowing, withdraws "matching" to
+ * all and records B's "placement" consent with an end date already past
+ * (a paper form entered late): the later grant sets the terms, so B reads
+ * V no longer. A took B for no reader, so that grant went under a new
+ * epoch (2, A) sealed to nobody. B sees the withdrawal (clear) but not the
+ * grant, and read on as granted until 2031 (simulation seed 744): a
+ * reader seals to a former reader every epoch made before its access
+ * last ended, so B opens the grant and deletes V.
+ */
+static void ended_by_unseen_grant(void)
+{
+  kr_node *n[2], *a, *b;
+  uint8_t v[16];
+  int base = nclk;
+
+  net(n, 2, "eug");
+  a = n[0];
+  b = n[1];
+  add(a, v, "Gerda Verlopen", NULL, 1);
+  syncall(n, 2);
+  CHECK_EQ(reads(b, v, "Gerda Verlopen"), 1);
+  grant_until(b, v, "placement", kr_node_id(b), "2031-12-31");
+  clk[base] += 5000;                                 /* A's clock: 5 s ahead */
+  withdraw(a, v, "matching", NULL);
+  grant_until(a, v, "placement", kr_node_id(b), "2025-01-01");
+  check_sync(a, b);
+  check_sync(b, a);
+  check_sync(a, b);
+  CHECK_EQ(consent_state(a, v, "placement", kr_node_id(b)), KR_CONSENT_EXPIRED);
+  CHECK_EQ(reads(b, v, ""), 0);
+  CHECK_EQ(nkeys(b, v), 0);
+  syncall(n, 2);
+  CHECK(check_same_digest(a, b));
+  closeall(n, 2);
+}
+
+/*
+ * 28. A withdrawal whose writer read V by a grant its recipient cannot
+ * open. X reads V through "matching" to all and through "placement" that W
+ * granted it. A withdraws "matching" to all and grants W "contact" under a
+ * new epoch (2, A), sealed to W (A has not seen W's grant to X). W, not
+ * having seen A's changes, withdraws X's "placement" later: W read V then
+ * (A's grant), so the withdrawal counts. X sees both withdrawals (clear),
+ * but not the grant to W: it took W for no reader and read on (simulation
+ * seed 702). The readers seal (2, A) to X, a reader when A made it: X
+ * opens the grant to W, and deletes V.
+ */
+static void withdrawn_by_unseen_reader(void)
+{
+  kr_node *n[3], *a, *w, *x;
+  uint8_t v[16];
+  int base = nclk;
+
+  net(n, 3, "wur");
+  a = n[0];
+  w = n[1];
+  x = n[2];
+  add(a, v, "Wim Onbekend", NULL, 1);
+  syncall(n, 3);
+  grant(w, v, "placement", kr_node_id(x));
+  check_sync(w, x);
+  clk[base] += 5000;                                 /* A: after W's grant */
+  withdraw(a, v, "matching", NULL);
+  grant(a, v, "contact", kr_node_id(w));             /* (2, A), to W */
+  clk[base + 1] += 10000;                            /* W: after A's grant */
+  withdraw(w, v, "placement", kr_node_id(x));
+  check_sync(a, x);
+  check_sync(w, x);
+  CHECK_EQ(consent_state(x, v, "matching", NULL), KR_CONSENT_WITHDRAWN);
+  CHECK_EQ(reads(x, v, "Wim Onbekend"), 1);          /* for now */
+  sync_once(w, a);                                   /* W's grant and withdrawal at once */
+  check_sync(a, w);
+  CHECK_EQ(consent_state(a, v, "placement", kr_node_id(x)), KR_CONSENT_WITHDRAWN);
+  check_sync(a, x);
+  check_sync(w, x);
+  CHECK_EQ(reads(x, v, ""), 0);
+  CHECK_EQ(nkeys(x, v), 0);
+  syncall(n, 3);
+  CHECK_EQ(reads(x, v, ""), 0);
+  CHECK(check_same_digest(a, x) && check_same_digest(a, w));
+  CHECK(check_same_readable(a, w));
+  closeall(n, 3);
+}
+
 int main(int argc, char **argv)
 {
   /* open: problems found and not fixed (docs/crdt.md does not promise
@@ -1509,6 +1605,8 @@ int main(int argc, char **argv)
     {"jumped_epoch", jumped_epoch, 0},
     {"expired_by_own_grant", expired_by_own_grant, 0},
     {"unseen_grant_sealed", unseen_grant_sealed, 0},
+    {"ended_by_unseen_grant", ended_by_unseen_grant, 0},
+    {"withdrawn_by_unseen_reader", withdrawn_by_unseen_reader, 0},
     {"files_still_open", files_still_open, 1},
   };
   REQUIRE(sodium_init() >= 0);
