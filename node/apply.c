@@ -102,13 +102,11 @@ int kr__forget_plain(kr_node *n, sqlite3_int64 sn)
 {
   static const char *const sql[] = {
     "DELETE FROM vol_fts WHERE rowid=?1",
-    "DELETE FROM fields WHERE subj=?1",
-    "DELETE FROM set_adds WHERE subj=?1",
-    "DELETE FROM set_removed WHERE subj=?1",
     "DELETE FROM consent_observed WHERE subj=?1",
     "DELETE FROM consent_ops WHERE subj=?1",
   };
-  int rc = run_each(n, sql, sizeof sql / sizeof sql[0], sn);
+  int rc = kr__vs_forget(n, sn);
+  if (!rc) rc = run_each(n, sql, sizeof sql / sizeof sql[0], sn);
   if (!rc) n->need_fts_optimize = 1;
   return rc;
 }
@@ -124,63 +122,18 @@ static int purge_subject(kr_node *n, sqlite3_int64 sn)
   return rc ? rc : run_each(n, sql, sizeof sql / sizeof sql[0], sn);
 }
 
-static int apply_set(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *st)
+/* SET, ADD, REMOVE: into the volunteer's row (vstate.c). */
+static int apply_value(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *st,
+                       const uint8_t tag[KR_TAG_LEN])
 {
-  sqlite3_stmt *s = kr__q(n, KR_Q_FIELD_GET);
-  kr_stamp cur;
-  int rc, newer = 1;
-
-  if (!s) return KR_EDB;
-  sqlite3_bind_int64(s, 1, sn);
-  sqlite3_bind_int(s, 2, op->field);
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
-    kr__read_stamp(s, 0, &cur);
-    newer = kr_stamp_cmp(st, &cur) > 0;
-  } else if (rc != SQLITE_DONE) {
-    sqlite3_reset(s);
-    return KR_EDB;
+  kr_vstate *v;
+  int rc = kr__vs_get(n, sn, &v);
+  if (rc) return rc;
+  switch (op->type) {
+  case KR_OP_SET: return kr__vs_set(n, v, op, st);
+  case KR_OP_ADD: return kr__vs_add(v, op, tag);
+  default: return kr__vs_remove(v, op);
   }
-  sqlite3_reset(s);
-  if (!newer) return 0;
-  if (!(s = kr__q(n, KR_Q_FIELD_PUT))) return KR_EDB;
-  sqlite3_bind_int64(s, 1, sn);
-  sqlite3_bind_int(s, 2, op->field);
-  if (op->value) sqlite3_bind_text(s, 3, op->value, -1, SQLITE_STATIC);
-  bind_stamp(n, s, 4, st);
-  return STEP_DONE(s);
-}
-
-static void bind_element(sqlite3_stmt *s, sqlite3_int64 sn, const kr_op *op, const uint8_t *tag)
-{
-  sqlite3_bind_int64(s, 1, sn);
-  sqlite3_bind_int(s, 2, op->field);
-  sqlite3_bind_text(s, 3, op->value, -1, SQLITE_STATIC);
-  sqlite3_bind_blob(s, 4, tag, KR_TAG_LEN, SQLITE_STATIC);
-}
-
-static int apply_add(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t tag[KR_TAG_LEN])
-{
-  sqlite3_stmt *s = kr__q(n, KR_Q_ADD_PUT);
-  if (!s) return KR_EDB;
-  bind_element(s, sn, op, tag);
-  return STEP_DONE(s);
-}
-
-static int apply_remove(kr_node *n, sqlite3_int64 sn, const kr_op *op)
-{
-  for (uint32_t i = 0; i < op->ntags; i++) {
-    const uint8_t *tag = op->tags + (size_t)i * KR_TAG_LEN;
-    sqlite3_stmt *s = kr__q(n, KR_Q_RM_PUT);
-    int rc;
-    if (!s) return KR_EDB;
-    bind_element(s, sn, op, tag);
-    if ((rc = STEP_DONE(s))) return rc;
-    if (!(s = kr__q(n, KR_Q_ADD_KILL))) return KR_EDB;
-    bind_element(s, sn, op, tag);
-    if ((rc = STEP_DONE(s))) return rc;
-  }
-  return 0;
 }
 
 static int apply_consent(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *st,
@@ -230,48 +183,49 @@ static int apply_erase(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_s
   return was ? 0 : purge_subject(n, sn);
 }
 
+/* The set field's live values, space separated, into b (NUL-terminated). */
+static int join_values(const kr_vstate *v, int field, kr_buf *b)
+{
+  char **vals;
+  size_t k;
+  int rc = kr__vs_values(v, field, &vals, &k);
+  if (rc) return rc;
+  for (size_t i = 0; i < k; i++) {
+    if (i) kr_buf_add(b, " ", 1);
+    kr_buf_add(b, vals[i], strlen(vals[i]));
+  }
+  free(vals);
+  return kr_buf_add(b, "", 1) ? KR_ETOOBIG : 0;
+}
+
+/* The full-text entry of sn, from its values in hand (n->vs while it is
+ * being merged), written over the one it had (INSERT OR REPLACE: one
+ * statement, no delete where there was none). Columns: name, skills, city, notes (what `search` looks
+ * in) and languages, availability (for list filters). */
 int kr__fts_refresh(kr_node *n, sqlite3_int64 sn)
 {
-  static const int cols[] = {KR_F_NAME, KR_F_CITY, KR_F_NOTES};
-  char *text[3] = {NULL, NULL, NULL};
-  kr_buf skills;
+  static const int sets[] = {KR_F_SKILLS, KR_F_LANGUAGES, KR_F_AVAILABILITY};
+  kr_buf b[3];
+  kr_vstate *v;
   sqlite3_stmt *s;
-  int rc = KR_EDB;
+  int rc;
 
-  kr_buf_init(&skills, 1u << 20);
-  if (!(s = kr__q(n, KR_Q_FTS_DEL))) return KR_EDB;
-  sqlite3_bind_int64(s, 1, sn);
-  if (STEP_DONE(s)) return KR_EDB;
-
-  for (int i = 0; i < 3; i++) {
-    if (!(s = kr__q(n, KR_Q_FIELD_VAL))) goto out;
+  if ((rc = kr__vs_read(n, sn, &v))) return rc;
+  for (int i = 0; i < 3; i++) kr_buf_init(&b[i], 1u << 20);
+  for (int i = 0; i < 3 && !rc; i++) rc = join_values(v, sets[i], &b[i]);
+  if (!rc && !(s = kr__q(n, KR_Q_FTS_PUT))) rc = KR_EDB;
+  if (!rc) {
     sqlite3_bind_int64(s, 1, sn);
-    sqlite3_bind_int(s, 2, cols[i]);
-    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
-      text[i] = strdup((const char *)sqlite3_column_text(s, 0));
-    sqlite3_reset(s);
+    sqlite3_bind_text(s, 2, v->f[KR_F_NAME].value, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, (const char *)b[0].data, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, v->f[KR_F_CITY].value, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, v->f[KR_F_NOTES].value, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, (const char *)b[1].data, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, (const char *)b[2].data, -1, SQLITE_STATIC);
+    rc = STEP_DONE(s);
   }
-  if (!(s = kr__q(n, KR_Q_SET_VALS))) goto out;
-  sqlite3_bind_int64(s, 1, sn);
-  sqlite3_bind_int(s, 2, KR_F_SKILLS);
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    const char *v = (const char *)sqlite3_column_text(s, 0);
-    if (skills.len) kr_buf_add(&skills, " ", 1);
-    kr_buf_add(&skills, v, strlen(v));
-  }
-  sqlite3_reset(s);
-  kr_buf_add(&skills, "", 1);
-
-  if (!(s = kr__q(n, KR_Q_FTS_PUT))) goto out;
-  sqlite3_bind_int64(s, 1, sn);
-  sqlite3_bind_text(s, 2, text[0], -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 3, skills.data ? (const char *)skills.data : "", -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 4, text[1], -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 5, text[2], -1, SQLITE_STATIC);
-  rc = STEP_DONE(s);
-out:
-  for (int i = 0; i < 3; i++) free(text[i]);
-  kr_buf_free(&skills);
+  for (int i = 0; i < 3; i++) kr_buf_free(&b[i]);
+  kr__vs_done(n, v);
   return rc;
 }
 
@@ -280,9 +234,9 @@ int kr__apply_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *
                  const uint8_t tag[KR_TAG_LEN], uint64_t seq)
 {
   switch (op->type) {
-  case KR_OP_SET: return apply_set(n, sn, op, st);
-  case KR_OP_ADD: return apply_add(n, sn, op, tag);
-  case KR_OP_REMOVE: return apply_remove(n, sn, op);
+  case KR_OP_SET:
+  case KR_OP_ADD:
+  case KR_OP_REMOVE: return apply_value(n, sn, op, st, tag);
   case KR_OP_GRANT:
   case KR_OP_WITHDRAW: return apply_consent(n, sn, op, st, tag, seq);
   case KR_OP_ERASE: return apply_erase(n, sn, op, st);
@@ -1000,7 +954,7 @@ static int run_not_ours(kr_node *n, const char *sql)
 static int rebuild(kr_node *n)
 {
   static const char *const wipe[] = {
-    "DELETE FROM fields", "DELETE FROM set_adds", "DELETE FROM set_removed",
+    "DELETE FROM vols",
     "DELETE FROM consent_ops", "DELETE FROM consent_observed", "DELETE FROM erasures",
     "DELETE FROM members", "DELETE FROM admits", "DELETE FROM vol_fts",
     "DELETE FROM keyops", "DELETE FROM registrations", "DELETE FROM bad_groups",
@@ -1011,6 +965,7 @@ static int rebuild(kr_node *n)
   sqlite3_stmt *s;
   int rc = 0;
 
+  kr__vs_drop(n);
   /* The keys too: a key counts only while the key op that gave it is held
    * (a retracted grant's keys go with it); the epochs this node made stay.
    * Volunteers read before and by no key after are noted (kring log). */

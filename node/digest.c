@@ -50,9 +50,30 @@ int kr_node_digest(kr_node *n, uint8_t out[static 32])
 /* The materialised state of the volunteers this node reads (and every
  * erasure marker), then the members, then the purposes: two nodes with the
  * same rights that hold the same changes agree. */
+/* The values of sn: single fields by code, then set elements by field and
+ * value (byte order), each distinct value once. */
+static int digest_values(kr_node *n, sqlite3_int64 sn, kr_digest *d)
+{
+  kr_vstate *v;
+  int rc = kr__vs_read(n, sn, &v);
+
+  if (rc) return rc;
+  for (int f = 1; f < 32; f++)
+    if (v->f[f].value) kr_digest_field(d, f, v->f[f].value);
+  for (int f = 32; f < 64 && !rc; f++) {
+    char **vals;
+    size_t k;
+    if ((rc = kr__vs_values(v, f, &vals, &k))) break;
+    for (size_t i = 0; i < k; i++) kr_digest_element(d, f, vals[i]);
+    free(vals);
+  }
+  kr__vs_done(n, v);
+  return rc;
+}
+
 int kr_node_digest_readable(kr_node *n, uint8_t out[static 32])
 {
-  sqlite3_stmt *subj = NULL, *er = NULL, *fl = NULL, *el = NULL, *reg = NULL, *ops = NULL;
+  sqlite3_stmt *subj = NULL, *er = NULL, *reg = NULL, *ops = NULL;
   kr_digest d;
   int rc = 0;
 
@@ -62,9 +83,6 @@ int kr_node_digest_readable(kr_node *n, uint8_t out[static 32])
              " e.subj=s.n) OR EXISTS (SELECT 1 FROM vkeys k WHERE k.subj=s.n AND k.ok) ORDER BY id");
   PREP(er, "SELECT e.hlc, o.key, e.idx FROM erasures e JOIN origins o ON o.n=e.origin "
            "WHERE e.subj=?1");
-  PREP(fl, "SELECT field, value FROM fields WHERE subj=?1 AND value IS NOT NULL ORDER BY field");
-  PREP(el, "SELECT DISTINCT field, value FROM set_adds WHERE subj=?1 AND live "
-           "ORDER BY field, value");
   PREP(reg, "SELECT DISTINCT purpose, recipient FROM consent_ops WHERE subj=?1 "
             "ORDER BY purpose, recipient");
   PREP(ops, "SELECT tag FROM consent_ops WHERE subj=?1 AND purpose=?2 AND recipient=?3 "
@@ -85,14 +103,7 @@ int kr_node_digest_readable(kr_node *n, uint8_t out[static 32])
     }
     if (rc) break;
     kr_digest_subject(&d, id);
-    sqlite3_reset(fl);
-    sqlite3_bind_int64(fl, 1, sn);
-    while (!rc && kr__step(fl, &rc))
-      kr_digest_field(&d, sqlite3_column_int(fl, 0), (const char *)sqlite3_column_text(fl, 1));
-    sqlite3_reset(el);
-    sqlite3_bind_int64(el, 1, sn);
-    while (!rc && kr__step(el, &rc))
-      kr_digest_element(&d, sqlite3_column_int(el, 0), (const char *)sqlite3_column_text(el, 1));
+    if ((rc = digest_values(n, sn, &d))) break;
     sqlite3_reset(reg);
     sqlite3_bind_int64(reg, 1, sn);
     while (!rc && kr__step(reg, &rc)) {
@@ -153,8 +164,6 @@ rollback:
 out:
   sqlite3_finalize(subj);
   sqlite3_finalize(er);
-  sqlite3_finalize(fl);
-  sqlite3_finalize(el);
   sqlite3_finalize(reg);
   sqlite3_finalize(ops);
   return rc;

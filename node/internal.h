@@ -40,22 +40,9 @@
                    "ON o.n=e.origin WHERE e.subj=?1")                                   \
   X(ERASED_PUT,    "INSERT OR REPLACE INTO erasures(subj,hlc,origin,idx,reason) "       \
                    "VALUES(?1,?2,?3,?4,?5)")                                            \
-  X(FIELD_GET,     "SELECT f.hlc, o.key, f.idx FROM fields f JOIN origins o "           \
-                   "ON o.n=f.origin WHERE f.subj=?1 AND f.field=?2+0")                  \
-  X(FIELD_PUT,     "INSERT OR REPLACE INTO fields(subj,field,value,hlc,origin,idx) "    \
-                   "VALUES(?1,?2,?3,?4,?5,?6)")                                         \
-  X(FIELD_VAL,     "SELECT value FROM fields WHERE subj=?1 AND field=?2+0")             \
-  X(ADD_PUT,       "INSERT OR IGNORE INTO set_adds(subj,field,value,tag,live) "         \
-                   "VALUES(?1,?2,?3,?4, NOT EXISTS(SELECT 1 FROM set_removed WHERE "    \
-                   "subj=?1 AND field=?2 AND value=?3 AND tag=?4))")                    \
-  X(RM_PUT,        "INSERT OR IGNORE INTO set_removed(subj,field,value,tag) "           \
-                   "VALUES(?1,?2,?3,?4)")                                               \
-  X(ADD_KILL,      "UPDATE set_adds SET live=0 WHERE subj=?1 AND field=?2 AND "         \
-                   "value=?3 AND tag=?4")                                               \
-  X(ADD_TAGS,      "SELECT tag FROM set_adds WHERE subj=?1 AND field=?2 AND "           \
-                   "value=?3 AND live ORDER BY tag")                                    \
-  X(SET_VALS,      "SELECT DISTINCT value FROM set_adds WHERE subj=?1 AND field=?2 "    \
-                   "AND live ORDER BY value")                                           \
+  X(VS_GET,        "SELECT state FROM vols WHERE subj=?1")                              \
+  X(VS_PUT,        "INSERT OR REPLACE INTO vols(subj,name,state) VALUES(?1,?2,?3)")     \
+  X(VS_DEL,        "DELETE FROM vols WHERE subj=?1")                                    \
   X(CON_PUT,       "INSERT OR IGNORE INTO consent_ops(subj,purpose,recipient,tag,"      \
                    "is_grant,method,text_version,until,hlc,origin,idx,seq) "            \
                    "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)")                    \
@@ -71,8 +58,8 @@
                    "VALUES(?1,?2,?3,?4,?5,?6)")                                         \
   X(HELD_DEL,      "DELETE FROM held WHERE origin=?1 AND seq=?2")                       \
   X(FTS_DEL,       "DELETE FROM vol_fts WHERE rowid=?1")                                \
-  X(FTS_PUT,       "INSERT INTO vol_fts(rowid,name,skills,city,notes) "                 \
-                   "VALUES(?1,?2,?3,?4,?5)")
+  X(FTS_PUT,       "INSERT OR REPLACE INTO vol_fts(rowid,name,skills,city,notes,languages,"\
+                   "availability) VALUES(?1,?2,?3,?4,?5,?6,?7)")
 
 enum {
 #define KR_SQL_ENUM(name, sql) KR_Q_##name,
@@ -124,6 +111,7 @@ struct kr_node {
   struct kr_pair *pairs;         /* access.c: key-op keys shared with other nodes
                                     (sodium_malloc'd, wiped by kr_node_close) */
   struct kr_profile *profile;    /* profile.c: KRING_SQL_PROFILE's figures */
+  struct kr_vstate *vs;          /* vstate.c: the volunteer row being merged, decoded */
 };
 
 /* KRING_SQL_PROFILE (profile.c): time per statement, printed at close. */
@@ -194,6 +182,57 @@ int kr__erased(kr_node *n, sqlite3_int64 sn, kr_stamp *m);
 int kr__consent_in_force(kr_node *n, sqlite3_int64 sn, const char *purpose, const void *rcpt,
                          int rlen, const char *day, kr_consent_state *state, uint8_t tag[16],
                          int *has);
+
+/* vstate.c: one row of values per volunteer (vols), merged in C. */
+typedef struct {
+  char *value;                   /* NULL: cleared */
+  int set;                       /* a write of the field was seen */
+  kr_hlc hlc;                    /* the stamp of that write: hlc, */
+  sqlite3_int64 origin;          /*   origins.n, */
+  uint32_t idx;                  /*   op index */
+} kr_vfield;
+typedef struct {
+  uint8_t field;
+  uint8_t state;                 /* 0 removed before its add came, 1 live, 2 removed */
+  uint8_t tag[KR_TAG_LEN];
+  char *value;
+} kr_velem;
+typedef struct kr_vstate {
+  sqlite3_int64 sn;
+  int dirty, exists;             /* changed here; its row is in vols */
+  kr_vfield f[32];               /* single-valued fields by code */
+  kr_velem *e;                   /* set elements */
+  size_t ne, cap;
+} kr_vstate;
+/* The state of sn to change (kept in n->vs until commit or another
+ * subject); to read (n->vs if it is sn, else a copy: kr__vs_done). */
+int kr__vs_get(kr_node *n, sqlite3_int64 sn, kr_vstate **out);
+int kr__vs_read(kr_node *n, sqlite3_int64 sn, kr_vstate **out);
+void kr__vs_done(kr_node *n, kr_vstate *v);
+void kr__vs_free(kr_vstate *v);
+/* Write n->vs if it changed (before COMMIT); drop it (ROLLBACK). */
+int kr__vs_flush(kr_node *n);
+void kr__vs_drop(kr_node *n);
+/* Delete sn's row (and n->vs if it is sn). */
+int kr__vs_forget(kr_node *n, sqlite3_int64 sn);
+/* The merge rules (n->cur_origin is the origin of st). */
+int kr__vs_set(kr_node *n, kr_vstate *v, const kr_op *op, const kr_stamp *st);
+int kr__vs_add(kr_vstate *v, const kr_op *op, const uint8_t tag[KR_TAG_LEN]);
+int kr__vs_remove(kr_vstate *v, const kr_op *op);
+/* The stamp of single field `field`; KR_ENOTFOUND if never written. */
+int kr__vs_stamp(kr_node *n, const kr_vstate *v, int field, kr_stamp *st);
+/* The live values of set field `field`, distinct, in byte order (the
+ * array is malloc'd, the strings belong to v). */
+int kr__vs_values(const kr_vstate *v, int field, char ***out, size_t *count);
+/* The tags of the live adds of value (malloc'd, sorted). */
+int kr__vs_tags(const kr_vstate *v, int field, const char *value, uint8_t **tags,
+                uint32_t *count);
+/* The values of sn into out (strings malloc'd: kr_volunteer_free). */
+int kr__vs_values_into(kr_node *n, sqlite3_int64 sn, kr_values *out);
+/* Schema 8 -> 9: fields, set_adds, set_removed into vols (store.c). */
+int kr__vs_convert(kr_node *n);
+/* 1 when field holds value (ASCII case folded, as COLLATE NOCASE). */
+int kr__vs_has(const kr_vstate *v, int field, const char *value);
 
 /* apply.c: fold one op into the state (the merge rules); refresh a
  * subject's full-text entry. */

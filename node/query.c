@@ -6,6 +6,7 @@
  * fail the read, never shorten its answer.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,30 +102,7 @@ static int volunteer_read(kr_node *n, sqlite3_int64 sn, kr_volunteer *v)
   sqlite3_finalize(s);
   if (rc || v->erased) return rc;
 
-  if ((rc = prep(n, "SELECT field, value FROM fields WHERE subj=?1 AND value IS NOT NULL", &s)))
-    return rc;
-  sqlite3_bind_int64(s, 1, sn);
-  while (!rc && kr__step(s, &rc)) {
-    int f = sqlite3_column_int(s, 0);
-    if (f > 0 && f < 32) v->val.v[f] = strdup((const char *)sqlite3_column_text(s, 1));
-  }
-  sqlite3_finalize(s);
-  if (rc) return rc;
-  if ((rc = prep(n, "SELECT DISTINCT field, value FROM set_adds WHERE subj=?1 AND live "
-                    "ORDER BY field, value", &s)))
-    return rc;
-  sqlite3_bind_int64(s, 1, sn);
-  while (!rc && kr__step(s, &rc)) {
-    int f = sqlite3_column_int(s, 0) - 32;
-    char **nv;
-    if (f < 0 || f >= 32) continue;
-    nv = realloc(v->val.set[f].v, (v->val.set[f].n + 1) * sizeof *nv);
-    if (!nv) { rc = KR_ENOMEM; break; }
-    v->val.set[f].v = nv;
-    nv[v->val.set[f].n++] = strdup((const char *)sqlite3_column_text(s, 1));
-  }
-  sqlite3_finalize(s);
-  return rc;
+  return kr__vs_values_into(n, sn, &v->val);
 }
 
 int kr_node_volunteer(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], kr_volunteer *v)
@@ -139,38 +117,78 @@ int kr_node_volunteer(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], kr_vo
   return rc;
 }
 
+/* One FTS5 phrase of value in column col (col : "value", quotes doubled;
+ * FTS5 splits it into words as it split the indexed text), into q. A value
+ * with no letter or digit adds nothing and returns 0, else 1. */
+static int phrase(kr_buf *q, const char *col, const char *value)
+{
+  int words = 0;
+
+  for (const char *p = value; *p && !words; p++)
+    words = isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80;
+  if (!words) return 0;
+  if (q->len) kr_buf_add(q, " AND ", 5);
+  kr_buf_add(q, col, strlen(col));
+  kr_buf_add(q, " : \"", 4);
+  for (const char *p = value; *p; p++) {
+    if (*p == '"') kr_buf_add(q, "\"", 1);   /* a quote inside a phrase is doubled */
+    kr_buf_add(q, p, 1);
+  }
+  return kr_buf_add(q, "\"", 1) ? KR_ETOOBIG : 1;
+}
+
+/*
+ * The filters go through the full-text index (a phrase per filter, in its
+ * column), then each candidate's row decides exactly (case folded as
+ * COLLATE NOCASE). A filter value without letters or digits has no
+ * phrase: every volunteer is a candidate then.
+ */
 int kr_node_list(kr_node *n, const kr_filter *f, kr_id_cb cb, void *ctx)
 {
-  char sql[1536];
+  static const struct { size_t off; const char *col; int field; } fl[] = {
+    {offsetof(kr_filter, skill), "skills", KR_F_SKILLS},
+    {offsetof(kr_filter, language), "languages", KR_F_LANGUAGES},
+    {offsetof(kr_filter, city), "city", KR_F_CITY},
+    {offsetof(kr_filter, available), "availability", KR_F_AVAILABILITY},
+  };
+  kr_buf q;
   sqlite3_stmt *s;
-  int rc, k = 1;
+  int rc, any = 0;
 
-  snprintf(sql, sizeof sql,
-           "SELECT s.id FROM subjects s LEFT JOIN fields nm ON nm.subj=s.n AND nm.field=%d "
-           "WHERE NOT EXISTS(SELECT 1 FROM erasures e WHERE e.subj=s.n)"
-           " AND EXISTS(SELECT 1 FROM vkeys k WHERE k.subj=s.n AND k.ok)"   /* read here */
-           "%s%s%s%s ORDER BY nm.value COLLATE NOCASE, s.id",
-           KR_F_NAME,
-           f && f->skill ? " AND s.n IN (SELECT subj FROM set_adds WHERE field=32 AND "
-                           "value=?1 COLLATE NOCASE AND live)" : "",
-           f && f->language ? " AND s.n IN (SELECT subj FROM set_adds WHERE field=33 AND "
-                              "value=?2 COLLATE NOCASE AND live)" : "",
-           f && f->city ? " AND s.n IN (SELECT subj FROM fields WHERE field=5 AND "
-                          "value=?3 COLLATE NOCASE)" : "",
-           f && f->available ? " AND s.n IN (SELECT subj FROM set_adds WHERE field=34 AND "
-                               "value=?4 COLLATE NOCASE AND live)" : "");
-  if ((rc = prep(n, sql, &s))) return rc;
-  if (f) {
-    if (f->skill) sqlite3_bind_text(s, 1, f->skill, -1, SQLITE_STATIC);
-    if (f->language) sqlite3_bind_text(s, 2, f->language, -1, SQLITE_STATIC);
-    if (f->city) sqlite3_bind_text(s, 3, f->city, -1, SQLITE_STATIC);
-    if (f->available) sqlite3_bind_text(s, 4, f->available, -1, SQLITE_STATIC);
+  kr_buf_init(&q, 1u << 16);
+  for (size_t i = 0; f && i < sizeof fl / sizeof fl[0]; i++) {
+    const char *val = *(const char *const *)((const char *)f + fl[i].off);
+    if (!val) continue;
+    any = 1;
+    if ((rc = phrase(&q, fl[i].col, val)) < 0) { kr_buf_free(&q); return rc; }
   }
-  (void)k;
-  rc = 0;
-  while (!rc && kr__step(s, &rc))
-    rc = cb(ctx, sqlite3_column_blob(s, 0));
+  if (kr_buf_add(&q, "", 1)) { kr_buf_free(&q); return KR_ETOOBIG; }
+  rc = prep(n, q.len > 1
+                   ? "SELECT s.id, s.n FROM vol_fts f JOIN vols v ON v.subj=f.rowid JOIN subjects"
+                     " s ON s.n=f.rowid WHERE vol_fts MATCH ?1 AND EXISTS(SELECT 1 FROM vkeys k"
+                     " WHERE k.subj=s.n AND k.ok) ORDER BY v.name COLLATE NOCASE, s.id"
+                   : "SELECT s.id, s.n FROM vols v JOIN subjects s ON s.n=v.subj WHERE"
+                     " EXISTS(SELECT 1 FROM vkeys k WHERE k.subj=s.n AND k.ok) AND NOT EXISTS"
+                     "(SELECT 1 FROM erasures e WHERE e.subj=s.n) ORDER BY v.name COLLATE"
+                     " NOCASE, s.id",
+            &s);
+  if (rc) { kr_buf_free(&q); return rc; }
+  if (q.len > 1) sqlite3_bind_text(s, 1, (const char *)q.data, -1, SQLITE_STATIC);
+  while (!rc && kr__step(s, &rc)) {
+    int ok = 1;
+    if (any) {
+      kr_vstate *v;
+      if ((rc = kr__vs_read(n, sqlite3_column_int64(s, 1), &v))) break;
+      for (size_t i = 0; ok && i < sizeof fl / sizeof fl[0]; i++) {
+        const char *val = *(const char *const *)((const char *)f + fl[i].off);
+        ok = !val || kr__vs_has(v, fl[i].field, val);
+      }
+      kr__vs_done(n, v);
+    }
+    if (ok) rc = cb(ctx, sqlite3_column_blob(s, 0));
+  }
   sqlite3_finalize(s);
+  kr_buf_free(&q);
   return rc;
 }
 
@@ -196,8 +214,11 @@ int kr_node_search(kr_node *n, const char *text, kr_id_cb cb, void *ctx)
     kr_buf_add(&q, "\"*", 2);
   }
   if (kr_buf_add(&q, "", 1) || !words) { kr_buf_free(&q); return KR_EINVAL; }
+  /* only the columns a search looks in (languages and availability are
+   * there for list filters) */
   if ((rc = prep(n, "SELECT s.id FROM vol_fts f JOIN subjects s ON s.n=f.rowid "
-                    "WHERE vol_fts MATCH ?1 ORDER BY rank", &s))) {
+                    "WHERE vol_fts MATCH '{name skills city notes} : (' || ?1 || ')' "
+                    "ORDER BY rank", &s))) {
     kr_buf_free(&q);
     return rc;
   }
@@ -556,17 +577,14 @@ int kr_node_field_stamp(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], int
                         kr_stamp *st)
 {
   sqlite3_int64 sn;
-  sqlite3_stmt *s;
+  kr_vstate *v;
   int rc;
 
-  if ((rc = kr__subject_read(n, id, &sn))) return rc;
-  if (!(s = kr__q(n, KR_Q_FIELD_GET))) return KR_EDB;
-  sqlite3_bind_int64(s, 1, sn);
-  sqlite3_bind_int(s, 2, field);
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) kr__read_stamp(s, 0, st);
-  sqlite3_reset(s);
-  return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KR_ENOTFOUND : KR_EDB;
+  if (field < 1 || field > 31) return KR_ENOTFOUND;
+  if ((rc = kr__subject_read(n, id, &sn)) || (rc = kr__vs_read(n, sn, &v))) return rc;
+  rc = kr__vs_stamp(n, v, field, st);
+  kr__vs_done(n, v);
+  return rc;
 }
 
 int kr_node_sealed_count(kr_node *n, uint64_t *sealed)

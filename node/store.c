@@ -149,6 +149,16 @@ static const char *const migrations[] = {
    * shares, not crypto_box_seal). The tables stay; a store of version 7
    * holds format-2 changes and is refused. */
   "SELECT 1;",
+
+  /* 8 -> 9: one row per volunteer (vols: its values and their merge
+   * metadata, merged in C, node/vstate.c) instead of a row per field and
+   * per set element; the full-text index also holds languages and
+   * availability (list filters go through it). A store of version 8 is
+   * converted (migrate_vols). */
+  "CREATE TABLE vols(subj INTEGER PRIMARY KEY, name TEXT, state BLOB NOT NULL);"
+  "DROP TABLE vol_fts;"
+  "CREATE VIRTUAL TABLE vol_fts USING fts5(name, skills, city, notes, languages, availability,"
+  "  tokenize='unicode61 remove_diacritics 2');",
 };
 /* The first schema version this kring reads (older ones hold older
  * change formats). */
@@ -293,7 +303,13 @@ int kr__step(sqlite3_stmt *s, int *rc)
 
 int kr__exec(kr_node *n, const char *sql)
 {
-  int rc = sqlite3_exec(n->db, sql, NULL, NULL, NULL);
+  int rc;
+
+  /* The volunteer row merged in memory is written before a commit and
+   * forgotten with a rollback (vstate.c). */
+  if (!strcmp(sql, "COMMIT") && (rc = kr__vs_flush(n))) return rc;
+  if (!strcmp(sql, "COMMIT") || !strcmp(sql, "ROLLBACK")) kr__vs_drop(n);
+  rc = sqlite3_exec(n->db, sql, NULL, NULL, NULL);
   return rc == SQLITE_OK ? 0 : kr__db_err(rc);
 }
 
@@ -421,7 +437,8 @@ static int migrate(kr_node *n, int version)
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
     if ((rc = kr__exec(n, "BEGIN IMMEDIATE"))) return rc;
-    if ((rc = kr__exec(n, migrations[v])) || (rc = kr__exec(n, pragma)))
+    if ((rc = kr__exec(n, migrations[v])) || (v == 8 && (rc = kr__vs_convert(n))) ||
+        (rc = kr__exec(n, pragma)))
       kr__exec(n, "ROLLBACK");
     else
       rc = kr__exec(n, "COMMIT");
@@ -757,6 +774,7 @@ void kr_node_close(kr_node *n)
   if (n->db) sqlite3_close(n->db);
   sodium_free(n->sk);               /* wipes it first */
   sodium_free(n->pairs);
+  kr__vs_drop(n);
   free(n->withheld.id);
   free(n->skipped.id);
   free(n->touched.id);

@@ -171,14 +171,15 @@ static int field_op(kr_txn *t, int type, const uint8_t subject[KR_SUBJECT_LEN],
   if (value && !(op->value = keep_str(t, norm))) return KR_ENOMEM;
 
   if (type == KR_OP_REMOVE) {
-    sqlite3_stmt *s = kr__q(t->n, KR_Q_ADD_TAGS);
+    kr_vstate *v;
     uint8_t *tags = NULL;
     uint32_t n = 0;
-    if (!s) return KR_EDB;
-    sqlite3_bind_int64(s, 1, sn);   /* 0 for a new subject: matches nothing */
-    sqlite3_bind_int(s, 2, field);
-    sqlite3_bind_text(s, 3, norm, -1, SQLITE_STATIC);
-    if (collect_tags(s, &tags, &n)) return KR_ENOMEM;
+    /* sn is 0 for a new subject: no row, no tags */
+    if ((rc = kr__vs_read(t->n, sn, &v))) return rc;
+    rc = kr__vs_tags(v, field, norm, &tags, &n);
+    kr__vs_done(t->n, v);
+    if (rc) return rc;
+    if (n > KR_TAGS_MAX) n = KR_TAGS_MAX;
     if (!n) {
       if (why) *why = N_("the volunteer has no such value");
       return KR_ENOTFOUND;

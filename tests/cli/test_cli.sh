@@ -332,10 +332,17 @@ import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 s = db.execute("SELECT n FROM subjects WHERE id=?", (bytes.fromhex(sys.argv[2]),)).fetchone()[0]
 bad = sys.argv[3]
-db.execute("UPDATE fields SET value=? WHERE subj=? AND field=5", (bad, s))
-db.execute("INSERT OR REPLACE INTO fields(subj, field, value, hlc, origin, idx) "
-           "SELECT subj, 8, ?, hlc, origin, idx FROM fields WHERE subj=? AND field=5", (bad + "\n\x1b[2J", s))
-db.execute("UPDATE set_adds SET value=? WHERE subj=? AND field=32", (bad, s))
+# the volunteer's row (node/vstate.c): msgpack [fields, elements]
+def mp(x):
+    if x is None: return b"\xc0"
+    if isinstance(x, int): return bytes([x]) if x < 128 else b"\xcf" + x.to_bytes(8, "big")
+    if isinstance(x, bytes): return b"\xc4" + bytes([len(x)]) + x
+    if isinstance(x, str):
+        e = x.encode(); return (bytes([0xa0 | len(e)]) if len(e) < 32 else b"\xd9" + bytes([len(e)])) + e
+    return bytes([0x90 | len(x)]) + b"".join(mp(i) for i in x)
+state = [[1, "Anna de Vries", 1, 1, 0, 5, bad, 1, 1, 1, 8, bad + "\n\x1b[2J", 1, 1, 2],
+         [32, 1, bytes(16), bad]]
+db.execute("UPDATE vols SET state=? WHERE subj=?", (mp(state), s))
 db.execute("UPDATE consent_ops SET text_version=? WHERE subj=?", (bad, s))
 db.execute("UPDATE members SET org=?", ("Voedselbank\u2067\nNoord",))
 db.execute("UPDATE meta SET value=? WHERE key='org'", ("Voedselbank\u2067\nNoord",))
@@ -483,14 +490,14 @@ head -c 3000 "$KRING_HOME/kring.db" > "$T/short/kring.db"
 err "truncated store: check" 1 "the store in .*/short is damaged\..*Details: database disk image is malformed" "$KRING" --home "$T/short" check
 err "truncated store: digest" 1 "is damaged\..*Details: database disk image is malformed" "$KRING" --home "$T/short" digest
 
-# One damaged page: the root of the single-valued fields (names, cities).
+# One damaged page: the root of the volunteer rows (names, cities).
 # Every command that reads it fails with the same line, none prints a
 # shorter answer.
 cp -r "$KRING_HOME" "$T/page"; rm -f "$T/page"/kring.db-*
 python3 - "$T/page/kring.db" <<'PY' || { echo "FAIL: cannot damage a page"; fails=$((fails+1)); }
 import sqlite3, sys
 db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-root = db.execute("SELECT rootpage FROM sqlite_schema WHERE name='fields'").fetchone()[0]
+root = db.execute("SELECT rootpage FROM sqlite_schema WHERE name='vols'").fetchone()[0]
 size = db.execute("PRAGMA page_size").fetchone()[0]
 db.close()
 with open(sys.argv[1], "r+b") as f:
@@ -506,6 +513,35 @@ err "damaged page: search" 1 "$PAGE" "$KRING" --home "$T/page" volunteer search 
 err "damaged page: export" 1 "$PAGE" "$KRING" --home "$T/page" subject-export "$FATMA"
 err "damaged page: set" 1 "$PAGE" "$KRING" --home "$T/page" volunteer set "$ANNA" city=Delft
 err "damaged page: check" 1 "the store in .*/page is damaged\. $DMG.*Details: .+" "$KRING" --home "$T/page" check
+
+# A store of schema 8 (a row per field and per set element, made by the
+# kring of 2026-12-01: tests/data/store-v8) is converted on first open to
+# one row per volunteer; what it reads and both digests stay the same.
+V8="$(dirname "$0")/../data/store-v8"
+mkdir -p "$T/v8" && cp "$V8/kring.db" "$V8/node.key" "$T/v8/" && chmod 700 "$T/v8" && chmod 600 "$T/v8"/*
+ok "schema 8: digest --readable" "$KRING" --home "$T/v8" digest --readable
+has "schema 8: same readable digest" "^fb1e352cf7765b06ec83f1f1079d7329bc65599e899b854f6f50d72a01a4064a$"
+ok "schema 8: digest" "$KRING" --home "$T/v8" digest
+has "schema 8: same digest" "^cad873e0b0b17b1cff580729dd4a39250ffcef4bf834bdb8da734b65e4617688$"
+ok "schema 8: show" "$KRING" --home "$T/v8" volunteer show "Anna de Vries"
+has "schema 8: removed skill gone, added one there" "^skills +eerste hulp, tuinieren$"
+has "schema 8: the last city" "^city +Amersfoort$"
+ok "schema 8: list --skill" "$KRING" --home "$T/v8" volunteer list --skill koken
+has "schema 8: list by skill" "Fatma Y"
+hasnt "schema 8: list by skill, not the one removed" "Anna"
+ok "schema 8: search" "$KRING" --home "$T/v8" volunteer search dinsdag
+has "schema 8: search the notes" "Anna de Vries"
+ok "schema 8: list --available" "$KRING" --home "$T/v8" volunteer list --available za-middag
+has "schema 8: list by availability (a new column of the index)" "Fatma Y"
+n=$((n + 1))
+python3 - "$T/v8/kring.db" <<'PY' || { echo "FAIL: schema 8: old tables left, or no row per volunteer"; fails=$((fails+1)); }
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+names = {r[0] for r in db.execute("SELECT name FROM sqlite_schema")}
+sys.exit(bool(names & {"fields", "set_adds", "set_removed"}) or
+         db.execute("PRAGMA user_version").fetchone()[0] != 9 or
+         db.execute("SELECT count(*) FROM vols").fetchone()[0] != 2)
+PY
 
 echo "test_cli: $n checks, $fails failed"
 [ "$fails" -eq 0 ]

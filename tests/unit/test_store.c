@@ -176,12 +176,12 @@ static void test_damaged(void)
   CHECK_EQ(kr_node_store_error(&why), KR_EDAMAGED);
   CHECK(why && strcmp(why, sqlite3_errstr(SQLITE_NOTADB)) == 0);
 
-  /* One damaged page, in the table of single-valued fields: the node
+  /* One damaged page, in the table of volunteer rows: the node
    * opens, but every read that meets the page fails, and the failure is
    * known as damage (not a shorter list, not another digest). */
   kr_node_store_error_clear();
   {
-    long root = root_page(check_path("page/kring.db"), "fields");
+    long root = root_page(check_path("page/kring.db"), "vols");
     REQUIRE(root > 1);
     smash_page(check_path("page/kring.db"), root);
   }
@@ -189,7 +189,7 @@ static void test_damaged(void)
   CHECK_EQ(kr_node_list(x, NULL, count_id, &count), KR_EDAMAGED);
   CHECK_EQ(count, 0);
   /* the digest of what x reads meets the page (the digest of the changes
-   * held does not read the fields table) */
+   * held does not read the volunteer rows) */
   CHECK_EQ(kr_node_digest_readable(x, d), KR_EDAMAGED);
   {
     kr_volunteer v;
@@ -377,7 +377,7 @@ int main(void)
     sqlite3_stmt *s;
     REQUIRE(sqlite3_open(check_path("s0/kring.db"), &db) == SQLITE_OK);
     sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
-    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 8);
+    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 9);
     sqlite3_finalize(s);
     sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
     CHECK(sqlite3_step(s) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0);
@@ -400,8 +400,9 @@ int main(void)
     sqlite3_close(db);
     /* 7 holds changes of format 2 (key ops as sealed boxes): refused too */
     CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EOLDSTORE);
+    /* (a store of version 8 is converted: tests/cli/test_cli.sh, "schema 8") */
     REQUIRE(sqlite3_open(check_path("s0/kring.db"), &db) == SQLITE_OK);
-    sqlite3_exec(db, "PRAGMA user_version=8", NULL, NULL, NULL);
+    sqlite3_exec(db, "PRAGMA user_version=9", NULL, NULL, NULL);
     sqlite3_close(db);
     REQUIRE(kr_node_open(check_path("s0"), &x) == 0);
     kr_node_close(x);

@@ -1,0 +1,513 @@
+/*
+ * vstate: the values of one volunteer as one row (vols), merged in C.
+ *
+ * A row holds every single-valued field with the stamp of the write that
+ * holds it (LWW), and every element of the set fields with the tag of the
+ * add that made it and whether a remove has observed that tag (OR-set,
+ * add-wins; a remove that came before its add is kept until the add comes).
+ * docs/crdt.md gives the rules; this file only stores them compactly: one
+ * read and one write per volunteer per transaction instead of a statement
+ * per field and per element.
+ *
+ * The row being worked on stays decoded in n->vs until the transaction
+ * commits (kr__vs_flush, from kr__exec "COMMIT") or another volunteer is
+ * needed; a rollback drops it. Outside a write, a read decodes the row.
+ *
+ * Row layout (schema 9; local, never sent): name (the name field, for
+ * ordering lists), state = msgpack [fields, elements] with
+ *   fields   = array of 5 per set field: code, value or nil, hlc, origin
+ *              (origins.n), index
+ *   elements = array of 4 per element: code, state (0 removed before its
+ *              add came, 1 live, 2 removed), tag (bin 16), value
+ * The strict reader of crdt/mp.h decodes it; a row that does not decode is
+ * a damaged store (KR_EDB).
+ */
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/buf.h"
+#include "crdt/err.h"
+#include "crdt/mp.h"
+#include "node/internal.h"
+
+#define VS_MAX (4u << 20)   /* a row's state: far above any volunteer's values */
+
+void kr__vs_free(kr_vstate *v)
+{
+  if (!v) return;
+  for (int i = 0; i < 32; i++) free(v->f[i].value);
+  for (size_t i = 0; i < v->ne; i++) free(v->e[i].value);
+  free(v->e);
+  free(v);
+}
+
+static char *dupn(const char *s, uint32_t len)
+{
+  char *d = malloc((size_t)len + 1);
+  if (d) {
+    memcpy(d, s, len);
+    d[len] = 0;
+  }
+  return d;
+}
+
+static int elem_add(kr_vstate *v, int field, int state, const uint8_t *tag, const char *value,
+                    size_t len)
+{
+  kr_velem *e;
+  if (v->ne == v->cap) {
+    size_t cap = v->cap ? 2 * v->cap : 8;
+    kr_velem *ne = realloc(v->e, cap * sizeof *ne);
+    if (!ne) return KR_ENOMEM;
+    v->e = ne;
+    v->cap = cap;
+  }
+  e = &v->e[v->ne];
+  if (!(e->value = dupn(value, (uint32_t)len))) return KR_ENOMEM;
+  e->field = (uint8_t)field;
+  e->state = (uint8_t)state;
+  memcpy(e->tag, tag, KR_TAG_LEN);
+  v->ne++;
+  return 0;
+}
+
+static int decode(kr_vstate *v, const uint8_t *p, size_t len)
+{
+  kr_mp r;
+  uint32_t n, nf, ne;
+
+  kr_mp_init(&r, p, len);
+  if (kr_mp_array(&r, &n) || n != 2 || kr_mp_array(&r, &nf) || nf % 5) return KR_EDB;
+  for (uint32_t i = 0; i < nf / 5; i++) {
+    uint64_t code, hlc, origin, idx;
+    const char *s = NULL;
+    uint32_t sl = 0;
+    int nil;
+    if (kr_mp_uint(&r, &code) || code < 1 || code > 31) return KR_EDB;
+    nil = kr_mp_take_nil(&r);
+    if (!nil && kr_mp_str(&r, &s, &sl)) return KR_EDB;
+    if (kr_mp_uint(&r, &hlc) || kr_mp_uint(&r, &origin) || kr_mp_uint(&r, &idx)) return KR_EDB;
+    if (v->f[code].set) return KR_EDB;
+    if (!nil && !(v->f[code].value = dupn(s, sl))) return KR_ENOMEM;
+    v->f[code].set = 1;
+    v->f[code].hlc = hlc;
+    v->f[code].origin = (sqlite3_int64)origin;
+    v->f[code].idx = (uint32_t)idx;
+  }
+  if (kr_mp_array(&r, &ne) || ne % 4) return KR_EDB;
+  for (uint32_t i = 0; i < ne / 4; i++) {
+    uint64_t code, state;
+    const uint8_t *tag;
+    uint32_t tl, sl;
+    const char *s;
+    int rc;
+    if (kr_mp_uint(&r, &code) || code < 32 || code > 63 || kr_mp_uint(&r, &state) || state > 2 ||
+        kr_mp_bin(&r, &tag, &tl) || tl != KR_TAG_LEN || kr_mp_str(&r, &s, &sl))
+      return KR_EDB;
+    if ((rc = elem_add(v, (int)code, (int)state, tag, s, sl))) return rc;
+  }
+  return kr_mp_left(&r) ? KR_EDB : 0;
+}
+
+static int encode(const kr_vstate *v, kr_buf *out)
+{
+  msgpack_packer pk;
+  uint32_t nf = 0;
+
+  msgpack_packer_init(&pk, out, kr_buf_mp_write);
+  for (int i = 1; i < 32; i++) nf += (uint32_t)v->f[i].set;
+#define P(call) do { if ((call) != 0) return KR_ETOOBIG; } while (0)
+  P(msgpack_pack_array(&pk, 2));
+  P(msgpack_pack_array(&pk, 5 * nf));
+  for (int i = 1; i < 32; i++) {
+    const kr_vfield *f = &v->f[i];
+    if (!f->set) continue;
+    P(msgpack_pack_uint8(&pk, (uint8_t)i));
+    if (f->value) {
+      size_t l = strlen(f->value);
+      P(msgpack_pack_str(&pk, l));
+      P(msgpack_pack_str_body(&pk, f->value, l));
+    } else {
+      P(msgpack_pack_nil(&pk));
+    }
+    P(msgpack_pack_uint64(&pk, f->hlc));
+    P(msgpack_pack_uint64(&pk, (uint64_t)f->origin));
+    P(msgpack_pack_uint32(&pk, f->idx));
+  }
+  P(msgpack_pack_array(&pk, 4 * (uint32_t)v->ne));
+  for (size_t i = 0; i < v->ne; i++) {
+    const kr_velem *e = &v->e[i];
+    size_t l = strlen(e->value);
+    P(msgpack_pack_uint8(&pk, e->field));
+    P(msgpack_pack_uint8(&pk, e->state));
+    P(msgpack_pack_bin(&pk, KR_TAG_LEN));
+    P(msgpack_pack_bin_body(&pk, e->tag, KR_TAG_LEN));
+    P(msgpack_pack_str(&pk, l));
+    P(msgpack_pack_str_body(&pk, e->value, l));
+  }
+#undef P
+  return 0;
+}
+
+/* The row of sn decoded into a new state (empty when there is none). */
+static int load(kr_node *n, sqlite3_int64 sn, kr_vstate **out)
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_VS_GET);
+  kr_vstate *v = calloc(1, sizeof *v);
+  int rc = 0;
+
+  if (!v) return KR_ENOMEM;
+  v->sn = sn;
+  if (!s) {
+    free(v);
+    return KR_EDB;
+  }
+  sqlite3_bind_int64(s, 1, sn);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    int len = sqlite3_column_bytes(s, 0);
+    rc = len > 0 && (size_t)len <= VS_MAX ? decode(v, sqlite3_column_blob(s, 0), (size_t)len)
+                                         : KR_EDB;
+    v->exists = 1;
+  } else {
+    rc = rc == SQLITE_DONE ? 0 : kr__db_err(rc);
+  }
+  sqlite3_reset(s);
+  if (rc) {
+    kr__vs_free(v);
+    return rc;
+  }
+  *out = v;
+  return 0;
+}
+
+int kr__vs_flush(kr_node *n)
+{
+  kr_vstate *v = n->vs;
+  sqlite3_stmt *s;
+  kr_buf b;
+  int rc;
+
+  if (!v || !v->dirty) return 0;
+  kr_buf_init(&b, VS_MAX);
+  if ((rc = encode(v, &b))) {
+    kr_buf_free(&b);
+    return rc;
+  }
+  if (!(s = kr__q(n, KR_Q_VS_PUT))) {
+    kr_buf_free(&b);
+    return KR_EDB;
+  }
+  sqlite3_bind_int64(s, 1, v->sn);
+  if (v->f[KR_F_NAME].value) sqlite3_bind_text(s, 2, v->f[KR_F_NAME].value, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 3, b.data, (int)b.len, SQLITE_STATIC);
+  rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  kr_buf_free(&b);
+  if (rc != SQLITE_DONE) return kr__db_err(rc);
+  v->dirty = 0;
+  v->exists = 1;
+  return 0;
+}
+
+void kr__vs_drop(kr_node *n)
+{
+  kr__vs_free(n->vs);
+  n->vs = NULL;
+}
+
+int kr__vs_get(kr_node *n, sqlite3_int64 sn, kr_vstate **out)
+{
+  int rc;
+
+  if (n->vs && n->vs->sn == sn) {
+    *out = n->vs;
+    return 0;
+  }
+  if ((rc = kr__vs_flush(n))) return rc;
+  kr__vs_drop(n);
+  if ((rc = load(n, sn, &n->vs))) return rc;
+  *out = n->vs;
+  return 0;
+}
+
+int kr__vs_read(kr_node *n, sqlite3_int64 sn, kr_vstate **out)
+{
+  if (n->vs && n->vs->sn == sn) {
+    *out = n->vs;
+    return 0;
+  }
+  return load(n, sn, out);
+}
+
+void kr__vs_done(kr_node *n, kr_vstate *v)
+{
+  if (v != n->vs) kr__vs_free(v);
+}
+
+int kr__vs_forget(kr_node *n, sqlite3_int64 sn)
+{
+  sqlite3_stmt *s;
+  int rc;
+
+  if (n->vs && n->vs->sn == sn) kr__vs_drop(n);
+  if (!(s = kr__q(n, KR_Q_VS_DEL))) return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  return rc == SQLITE_DONE ? 0 : kr__db_err(rc);
+}
+
+/* The origin key of origins.n o (stamps compare by it on an hlc tie). */
+static int origin_key(kr_node *n, sqlite3_int64 o, uint8_t key[KR_NODE_LEN])
+{
+  sqlite3_stmt *s = kr__qs(n, "SELECT key FROM origins WHERE n=?1");
+  int rc;
+  if (!s) return KR_EDB;
+  sqlite3_bind_int64(s, 1, o);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == KR_NODE_LEN)
+    memcpy(key, sqlite3_column_blob(s, 0), KR_NODE_LEN);
+  else
+    memset(key, 0, KR_NODE_LEN);
+  sqlite3_reset(s);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : kr__db_err(rc);
+}
+
+int kr__vs_stamp(kr_node *n, const kr_vstate *v, int field, kr_stamp *st)
+{
+  const kr_vfield *f = &v->f[field];
+  if (field < 1 || field > 31 || !f->set) return KR_ENOTFOUND;
+  st->hlc = f->hlc;
+  st->idx = f->idx;
+  return origin_key(n, f->origin, st->origin);
+}
+
+int kr__vs_set(kr_node *n, kr_vstate *v, const kr_op *op, const kr_stamp *st)
+{
+  kr_vfield *f = &v->f[op->field];
+  char *val = NULL;
+
+  if (op->field < 1 || op->field > 31) return KR_EUNKNOWN;
+  if (f->set) {
+    int newer;
+    if (st->hlc != f->hlc) {
+      newer = st->hlc > f->hlc;
+    } else if (n->cur_origin == f->origin) {
+      newer = st->idx > f->idx;
+    } else {
+      kr_stamp cur;
+      int rc = kr__vs_stamp(n, v, op->field, &cur);
+      if (rc) return rc;
+      newer = kr_stamp_cmp(st, &cur) > 0;
+    }
+    if (!newer) return 0;
+  }
+  if (op->value && !(val = strdup(op->value))) return KR_ENOMEM;
+  free(f->value);
+  f->value = val;
+  f->set = 1;
+  f->hlc = st->hlc;
+  f->origin = n->cur_origin;
+  f->idx = st->idx;
+  v->dirty = 1;
+  return 0;
+}
+
+static kr_velem *elem_find(kr_vstate *v, int field, const char *value, const uint8_t *tag)
+{
+  for (size_t i = 0; i < v->ne; i++)
+    if (v->e[i].field == field && !memcmp(v->e[i].tag, tag, KR_TAG_LEN) &&
+        !strcmp(v->e[i].value, value))
+      return &v->e[i];
+  return NULL;
+}
+
+int kr__vs_add(kr_vstate *v, const kr_op *op, const uint8_t tag[KR_TAG_LEN])
+{
+  kr_velem *e = elem_find(v, op->field, op->value, tag);
+  if (e) {
+    if (e->state == 0) {        /* its remove came first */
+      e->state = 2;
+      v->dirty = 1;
+    }
+    return 0;
+  }
+  v->dirty = 1;
+  return elem_add(v, op->field, 1, tag, op->value, strlen(op->value));
+}
+
+int kr__vs_remove(kr_vstate *v, const kr_op *op)
+{
+  for (uint32_t i = 0; i < op->ntags; i++) {
+    const uint8_t *tag = op->tags + (size_t)i * KR_TAG_LEN;
+    kr_velem *e = elem_find(v, op->field, op->value, tag);
+    int rc;
+    if (e) {
+      if (e->state == 1) {
+        e->state = 2;
+        v->dirty = 1;
+      }
+      continue;
+    }
+    v->dirty = 1;
+    if ((rc = elem_add(v, op->field, 0, tag, op->value, strlen(op->value)))) return rc;
+  }
+  return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int kr__vs_values(const kr_vstate *v, int field, char ***out, size_t *count)
+{
+  char **l = NULL;
+  size_t k = 0;
+
+  *out = NULL;
+  *count = 0;
+  for (size_t i = 0; i < v->ne; i++) {
+    char **nl;
+    if (v->e[i].field != field || v->e[i].state != 1) continue;
+    if (!(nl = realloc(l, (k + 1) * sizeof *l))) {
+      free(l);
+      return KR_ENOMEM;
+    }
+    l = nl;
+    l[k++] = v->e[i].value;
+  }
+  if (k > 1) {
+    size_t j = 0;
+    qsort(l, k, sizeof *l, cmp_str);
+    for (size_t i = 0; i < k; i++)
+      if (!j || strcmp(l[j - 1], l[i])) l[j++] = l[i];
+    k = j;
+  }
+  *out = l;
+  *count = k;
+  return 0;
+}
+
+static int cmp_tag(const void *a, const void *b) { return memcmp(a, b, KR_TAG_LEN); }
+
+int kr__vs_tags(const kr_vstate *v, int field, const char *value, uint8_t **tags, uint32_t *count)
+{
+  uint8_t *t = NULL;
+  uint32_t k = 0;
+
+  *tags = NULL;
+  *count = 0;
+  for (size_t i = 0; i < v->ne; i++) {
+    uint8_t *nt;
+    if (v->e[i].field != field || v->e[i].state != 1 || strcmp(v->e[i].value, value)) continue;
+    if (!(nt = realloc(t, (size_t)(k + 1) * KR_TAG_LEN))) {
+      free(t);
+      return KR_ENOMEM;
+    }
+    t = nt;
+    memcpy(t + (size_t)k++ * KR_TAG_LEN, v->e[i].tag, KR_TAG_LEN);
+  }
+  if (k > 1) qsort(t, k, KR_TAG_LEN, cmp_tag);
+  *tags = t;
+  *count = k;
+  return 0;
+}
+
+int kr__vs_has(const kr_vstate *v, int field, const char *value)
+{
+  if (field < 32) return v->f[field].value && !sqlite3_stricmp(v->f[field].value, value);
+  for (size_t i = 0; i < v->ne; i++)
+    if (v->e[i].field == field && v->e[i].state == 1 && !sqlite3_stricmp(v->e[i].value, value))
+      return 1;
+  return 0;
+}
+
+/* Schema 8 -> 9: the rows of fields, set_adds and set_removed of each
+ * subject become its vols row and full-text entry; the old tables go. */
+int kr__vs_convert(kr_node *n)
+{
+  sqlite3_stmt *subj = NULL, *fl = NULL, *ad = NULL, *rm = NULL;
+  int rc = 0;
+
+  if (sqlite3_prepare_v2(n->db, "SELECT n FROM subjects WHERE n NOT IN (SELECT subj FROM"
+                                " erasures)", -1, &subj, NULL) ||
+      sqlite3_prepare_v2(n->db, "SELECT field, value, hlc, origin, idx FROM fields WHERE"
+                                " subj=?1", -1, &fl, NULL) ||
+      sqlite3_prepare_v2(n->db, "SELECT field, value, tag, live FROM set_adds WHERE subj=?1",
+                         -1, &ad, NULL) ||
+      sqlite3_prepare_v2(n->db, "SELECT field, value, tag FROM set_removed r WHERE subj=?1 AND"
+                                " NOT EXISTS (SELECT 1 FROM set_adds a WHERE a.subj=r.subj AND"
+                                " a.field=r.field AND a.value=r.value AND a.tag=r.tag)",
+                         -1, &rm, NULL)) {
+    rc = KR_EDB;
+    goto out;
+  }
+  while (!rc && kr__step(subj, &rc)) {
+    sqlite3_int64 sn = sqlite3_column_int64(subj, 0);
+    kr_vstate *v = calloc(1, sizeof *v);
+    if (!v) { rc = KR_ENOMEM; break; }
+    v->sn = sn;
+    kr__vs_drop(n);
+    n->vs = v;
+    sqlite3_reset(fl);
+    sqlite3_bind_int64(fl, 1, sn);
+    while (!rc && kr__step(fl, &rc)) {
+      int f = sqlite3_column_int(fl, 0);
+      if (f < 1 || f > 31) continue;
+      if (sqlite3_column_text(fl, 1) &&
+          !(v->f[f].value = strdup((const char *)sqlite3_column_text(fl, 1)))) rc = KR_ENOMEM;
+      v->f[f].set = 1;
+      v->f[f].hlc = (kr_hlc)sqlite3_column_int64(fl, 2);
+      v->f[f].origin = sqlite3_column_int64(fl, 3);
+      v->f[f].idx = (uint32_t)sqlite3_column_int64(fl, 4);
+      v->dirty = 1;
+    }
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+      sqlite3_stmt *s = pass ? rm : ad;
+      sqlite3_reset(s);
+      sqlite3_bind_int64(s, 1, sn);
+      while (!rc && kr__step(s, &rc)) {
+        const char *val = (const char *)sqlite3_column_text(s, 1);
+        if (!val || sqlite3_column_bytes(s, 2) != KR_TAG_LEN) continue;
+        rc = elem_add(v, sqlite3_column_int(s, 0),
+                      pass ? 0 : sqlite3_column_int(s, 3) ? 1 : 2, sqlite3_column_blob(s, 2),
+                      val, strlen(val));
+        v->dirty = 1;
+      }
+    }
+    if (!rc && v->dirty && !(rc = kr__vs_flush(n))) rc = kr__fts_refresh(n, sn);
+  }
+  kr__vs_drop(n);
+out:
+  sqlite3_finalize(subj);
+  sqlite3_finalize(fl);
+  sqlite3_finalize(ad);
+  sqlite3_finalize(rm);
+  if (!rc)
+    rc = kr__exec(n, "DROP TABLE fields; DROP TABLE set_adds; DROP TABLE set_removed;");
+  return rc;
+}
+
+int kr__vs_values_into(kr_node *n, sqlite3_int64 sn, kr_values *out)
+{
+  kr_vstate *v;
+  int rc = kr__vs_read(n, sn, &v);
+
+  if (rc) return rc;
+  for (int f = 1; f < 32 && !rc; f++)
+    if (v->f[f].value && !(out->v[f] = strdup(v->f[f].value))) rc = KR_ENOMEM;
+  for (int f = 0; f < 32 && !rc; f++) {
+    char **vals;
+    size_t k;
+    if ((rc = kr__vs_values(v, 32 + f, &vals, &k)) || !k) continue;
+    if (!(out->set[f].v = calloc(k, sizeof *vals))) rc = KR_ENOMEM;
+    for (size_t i = 0; !rc && i < k; i++, out->set[f].n++)
+      if (!(out->set[f].v[i] = strdup(vals[i]))) rc = KR_ENOMEM;
+    free(vals);
+  }
+  kr__vs_done(n, v);
+  return rc;
+}
