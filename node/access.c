@@ -847,9 +847,8 @@ static int reopen(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t plac
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, chg);
   sqlite3_bind_int64(s, 3, place);
-  rc = fold(n, sn, s, &any);
+  rc = fold(n, sn, s, &any);   /* (the row writes its full-text entry: vstate.c) */
   sqlite3_finalize(s);
-  if (!rc && any) rc = kr__fts_refresh(n, sn);
   return rc;
 }
 
@@ -921,7 +920,6 @@ static int replay(kr_node *n, sqlite3_int64 sn)
   sqlite3_reset(s);
   n->in_replay = 0;
   n->need_fts_optimize = 1;
-  if (!rc && any) rc = kr__fts_refresh(n, sn);
   return rc ? rc : kr__touch(n, sn);
 }
 

@@ -183,52 +183,6 @@ static int apply_erase(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_s
   return was ? 0 : purge_subject(n, sn);
 }
 
-/* The set field's live values, space separated, into b (NUL-terminated). */
-static int join_values(const kr_vstate *v, int field, kr_buf *b)
-{
-  char **vals;
-  size_t k;
-  int rc = kr__vs_values(v, field, &vals, &k);
-  if (rc) return rc;
-  for (size_t i = 0; i < k; i++) {
-    if (i) kr_buf_add(b, " ", 1);
-    kr_buf_add(b, vals[i], strlen(vals[i]));
-  }
-  free(vals);
-  return kr_buf_add(b, "", 1) ? KR_ETOOBIG : 0;
-}
-
-/* The full-text entry of sn, from its values in hand (n->vs while it is
- * being merged), written over the one it had (INSERT OR REPLACE: one
- * statement, no delete where there was none). Columns: name, skills, city, notes (what `search` looks
- * in) and languages, availability (for list filters). */
-int kr__fts_refresh(kr_node *n, sqlite3_int64 sn)
-{
-  static const int sets[] = {KR_F_SKILLS, KR_F_LANGUAGES, KR_F_AVAILABILITY};
-  kr_buf b[3];
-  kr_vstate *v;
-  sqlite3_stmt *s;
-  int rc;
-
-  if ((rc = kr__vs_read(n, sn, &v))) return rc;
-  for (int i = 0; i < 3; i++) kr_buf_init(&b[i], 1u << 20);
-  for (int i = 0; i < 3 && !rc; i++) rc = join_values(v, sets[i], &b[i]);
-  if (!rc && !(s = kr__q(n, KR_Q_FTS_PUT))) rc = KR_EDB;
-  if (!rc) {
-    sqlite3_bind_int64(s, 1, sn);
-    sqlite3_bind_text(s, 2, v->f[KR_F_NAME].value, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, (const char *)b[0].data, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, v->f[KR_F_CITY].value, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, v->f[KR_F_NOTES].value, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, (const char *)b[1].data, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, (const char *)b[2].data, -1, SQLITE_STATIC);
-    rc = STEP_DONE(s);
-  }
-  for (int i = 0; i < 3; i++) kr_buf_free(&b[i]);
-  kr__vs_done(n, v);
-  return rc;
-}
-
 /* Fold one op into the state (the merge rules of docs/crdt.md). */
 int kr__apply_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *st,
                  const uint8_t tag[KR_TAG_LEN], uint64_t seq)
@@ -247,12 +201,6 @@ int kr__apply_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *
   case KR_OP_PURPOSE: return kr__purpose_apply(n, op, st);
   default: return KR_EUNKNOWN;
   }
-}
-
-static int cmp_sn(const void *a, const void *b)
-{
-  sqlite3_int64 x = *(const sqlite3_int64 *)a, y = *(const sqlite3_int64 *)b;
-  return x < y ? -1 : x > y;
 }
 
 /* The origin's contiguous prefix after storing seq: it grows while the
@@ -515,11 +463,10 @@ static int place(kr_node *n, const kr_change *c, int memb, sqlite3_int64 *chg)
 }
 
 /* Step 5, materialise: store each op (its bytes, or its hash alone where
- * the subject is erased) and fold it into the state; the subjects whose
- * full-text entry must be refreshed go to dirty (nops long). *expel is set
- * when the change removes a member. */
-static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, sqlite3_int64 *dirty,
-                       size_t *ndirty, int *expel)
+ * the subject is erased) and fold it into the state (a volunteer's row
+ * and full-text entry are written once, when its merge is done:
+ * vstate.c). *expel is set when the change removes a member. */
+static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, int *expel)
 {
   const uint8_t *prev = NULL;   /* ops of one subject come together: look it up once */
   int prev_gone = 0, rc;
@@ -576,7 +523,6 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, sqlite
     switch (op->type) {
     case KR_OP_GROUP:
       if ((rc = kr__group_apply(n, sn, chg, c->origin, c->seq, c->hlc, i, op, &opened))) return rc;
-      if (opened) dirty[(*ndirty)++] = sn;
       break;
     case KR_OP_KEY:
       if ((rc = kr__key_op(n, sn, op, c->origin, c->hlc, chg, i))) return rc;
@@ -591,19 +537,6 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, sqlite
       if ((rc = kr__apply_op(n, sn, op, &st, tag, c->seq))) return rc;
     }
     if (op->type == KR_OP_EXPEL) *expel = 1;
-  }
-  return 0;
-}
-
-/* Step 6, index: refresh the full-text entry of each subject touched. */
-static int index_subjects(kr_node *n, sqlite3_int64 *dirty, size_t ndirty)
-{
-  qsort(dirty, ndirty, sizeof *dirty, cmp_sn);
-  for (size_t i = 0; i < ndirty; i++) {
-    int g, rc;
-    if (i && dirty[i] == dirty[i - 1]) continue;
-    if ((g = kr__erased(n, dirty[i], NULL)) < 0) return g;
-    if (!g && (rc = kr__fts_refresh(n, dirty[i]))) return rc;
   }
   return 0;
 }
@@ -626,8 +559,7 @@ static int sent_first(const kr_change *c)
  */
 int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
 {
-  sqlite3_int64 *dirty = NULL, chg;
-  size_t ndirty = 0;
+  sqlite3_int64 chg;
   int memb = sent_first(c), expel = 0, rc;
 
   *fresh = 0;
@@ -645,18 +577,14 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
   if ((rc = place(n, c, memb, &chg))) return rc;
 
   kr_hlc_recv(&n->clock, c->hlc, kr_node_now_ms(n), KR_HLC_MAX_SKEW_MS);
-  if (!(dirty = malloc(sizeof *dirty * c->nops))) return KR_ENOMEM;
-  if ((rc = materialise(n, c, chg, dirty, &ndirty, &expel)) ||
-      (rc = index_subjects(n, dirty, ndirty)) ||
+  if ((rc = materialise(n, c, chg, &expel)) ||
       (rc = kr__meta_put_int(n, "clock", (int64_t)n->clock)))
-    goto out;
+    return rc;
   /* A removal, or an admission that voids another, may cut off changes
    * held already: retract them. */
-  if ((expel || n->memb_shrank) && (rc = kr__retract(n))) goto out;
+  if ((expel || n->memb_shrank) && (rc = kr__retract(n))) return rc;
   *fresh = 1;
-out:
-  free(dirty);
-  return rc;
+  return 0;
 }
 
 /*
@@ -1026,11 +954,7 @@ static int rebuild(kr_node *n)
   rc = sqlite3_step(s) == SQLITE_DONE ? 0 : KR_EDB;
   sqlite3_finalize(s);
   if (rc) return rc;
-  if (sqlite3_prepare_v2(n->db, "SELECT n FROM subjects WHERE n NOT IN (SELECT subj FROM erasures)",
-                         -1, &s, NULL) != SQLITE_OK)
-    return KR_EDB;
-  while (!rc && sqlite3_step(s) == SQLITE_ROW) rc = kr__fts_refresh(n, sqlite3_column_int64(s, 0));
-  sqlite3_finalize(s);
+  /* (each volunteer row folded again wrote its full-text entry) */
   n->need_fts_optimize = 1;
   return rc;
 }

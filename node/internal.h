@@ -210,7 +210,8 @@ int kr__vs_get(kr_node *n, sqlite3_int64 sn, kr_vstate **out);
 int kr__vs_read(kr_node *n, sqlite3_int64 sn, kr_vstate **out);
 void kr__vs_done(kr_node *n, kr_vstate *v);
 void kr__vs_free(kr_vstate *v);
-/* Write n->vs if it changed (before COMMIT); drop it (ROLLBACK). */
+/* Write n->vs and its full-text entry if it changed (before COMMIT);
+ * drop it (ROLLBACK). */
 int kr__vs_flush(kr_node *n);
 void kr__vs_drop(kr_node *n);
 /* Delete sn's row (and n->vs if it is sn). */
@@ -234,11 +235,9 @@ int kr__vs_convert(kr_node *n);
 /* 1 when field holds value (ASCII case folded, as COLLATE NOCASE). */
 int kr__vs_has(const kr_vstate *v, int field, const char *value);
 
-/* apply.c: fold one op into the state (the merge rules); refresh a
- * subject's full-text entry. */
+/* apply.c: fold one op into the state (the merge rules). */
 int kr__apply_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *st,
                  const uint8_t tag[KR_TAG_LEN], uint64_t seq);
-int kr__fts_refresh(kr_node *n, sqlite3_int64 sn);
 /* Delete what is materialised of subject sn in plain text (fields, sets,
  * consent, full-text entry); erasure, a loss of access and a replay start
  * here. */

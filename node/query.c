@@ -167,7 +167,8 @@ int kr_node_list(kr_node *n, const kr_filter *f, kr_id_cb cb, void *ctx)
                    ? "SELECT s.id, s.n FROM vol_fts f JOIN vols v ON v.subj=f.rowid JOIN subjects"
                      " s ON s.n=f.rowid WHERE vol_fts MATCH ?1 AND EXISTS(SELECT 1 FROM vkeys k"
                      " WHERE k.subj=s.n AND k.ok) ORDER BY v.name COLLATE NOCASE, s.id"
-                   : "SELECT s.id, s.n FROM vols v JOIN subjects s ON s.n=v.subj WHERE"
+                   /* (one read with no value yet is listed too, without a name) */
+                   : "SELECT s.id, s.n FROM subjects s LEFT JOIN vols v ON v.subj=s.n WHERE"
                      " EXISTS(SELECT 1 FROM vkeys k WHERE k.subj=s.n AND k.ok) AND NOT EXISTS"
                      "(SELECT 1 FROM erasures e WHERE e.subj=s.n) ORDER BY v.name COLLATE"
                      " NOCASE, s.id",

@@ -12,6 +12,8 @@
  * The row being worked on stays decoded in n->vs until the transaction
  * commits (kr__vs_flush, from kr__exec "COMMIT") or another volunteer is
  * needed; a rollback drops it. Outside a write, a read decodes the row.
+ * The full-text entry (vol_fts) is written with the row, from the same
+ * values, and deleted with it (kr__forget_plain).
  *
  * Row layout (schema 9; local, never sent): name (the name field, for
  * ordering lists), state = msgpack [fields, elements] with
@@ -182,6 +184,51 @@ static int load(kr_node *n, sqlite3_int64 sn, kr_vstate **out)
   return 0;
 }
 
+/* The set field's live values, space separated, into b (NUL-terminated). */
+static int join_values(const kr_vstate *v, int field, kr_buf *b)
+{
+  char **vals;
+  size_t k;
+  int rc = kr__vs_values(v, field, &vals, &k);
+  if (rc) return rc;
+  for (size_t i = 0; i < k; i++) {
+    if (i) kr_buf_add(b, " ", 1);
+    kr_buf_add(b, vals[i], strlen(vals[i]));
+  }
+  free(vals);
+  return kr_buf_add(b, "", 1) ? KR_ETOOBIG : 0;
+}
+
+/* The full-text entry of v, from its values in hand, written over the one
+ * it had (INSERT OR REPLACE: one statement, no delete where there was
+ * none). Columns: name, skills, city, notes (what `search` looks in) and
+ * languages, availability (for list filters). */
+static int fts_put(kr_node *n, const kr_vstate *v)
+{
+  static const int sets[] = {KR_F_SKILLS, KR_F_LANGUAGES, KR_F_AVAILABILITY};
+  kr_buf b[3];
+  sqlite3_stmt *s = NULL;
+  int rc = 0;
+
+  for (int i = 0; i < 3; i++) kr_buf_init(&b[i], 1u << 20);
+  for (int i = 0; i < 3 && !rc; i++) rc = join_values(v, sets[i], &b[i]);
+  if (!rc && !(s = kr__q(n, KR_Q_FTS_PUT))) rc = KR_EDB;
+  if (!rc) {
+    sqlite3_bind_int64(s, 1, v->sn);
+    sqlite3_bind_text(s, 2, v->f[KR_F_NAME].value, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, (const char *)b[0].data, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, v->f[KR_F_CITY].value, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, v->f[KR_F_NOTES].value, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, (const char *)b[1].data, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, (const char *)b[2].data, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    rc = rc == SQLITE_DONE ? 0 : kr__db_err(rc);
+  }
+  for (int i = 0; i < 3; i++) kr_buf_free(&b[i]);
+  return rc;
+}
+
 int kr__vs_flush(kr_node *n)
 {
   kr_vstate *v = n->vs;
@@ -206,6 +253,7 @@ int kr__vs_flush(kr_node *n)
   sqlite3_reset(s);
   kr_buf_free(&b);
   if (rc != SQLITE_DONE) return kr__db_err(rc);
+  if ((rc = fts_put(n, v))) return rc;
   v->dirty = 0;
   v->exists = 1;
   return 0;
@@ -478,7 +526,7 @@ int kr__vs_convert(kr_node *n)
         v->dirty = 1;
       }
     }
-    if (!rc && v->dirty && !(rc = kr__vs_flush(n))) rc = kr__fts_refresh(n, sn);
+    if (!rc && v->dirty) rc = kr__vs_flush(n);   /* the row and its full-text entry */
   }
   kr__vs_drop(n);
 out:
