@@ -203,6 +203,9 @@ typedef struct kr_vstate {
   kr_vfield f[32];               /* single-valued fields by code */
   kr_velem *e;                   /* set elements */
   size_t ne, cap;
+  uint32_t *ix;                  /* past a few elements: slots of e (+1) by a keyed
+                                    hash of the tag (open addressing) */
+  size_t ixcap;
 } kr_vstate;
 /* The state of sn to change (kept in n->vs until commit or another
  * subject); to read (n->vs if it is sn, else a copy: kr__vs_done). */

@@ -25,6 +25,7 @@
  * a damaged store (KR_EDB).
  */
 #include <msgpack.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +34,11 @@
 #include "crdt/mp.h"
 #include "node/internal.h"
 
-#define VS_MAX (4u << 20)   /* a row's state: far above any volunteer's values */
+/* A row's bytes. Tombstones of set elements stay (add-wins needs them), so
+ * a row only grows; a member could make one large on purpose. SQLite's own
+ * limit for a value is 1e9 bytes. */
+#define VS_MAX (512u << 20)
+#define VS_LINEAR 32        /* elements searched one by one; past that, hashed */
 
 void kr__vs_free(kr_vstate *v)
 {
@@ -41,6 +46,7 @@ void kr__vs_free(kr_vstate *v)
   for (int i = 0; i < 32; i++) free(v->f[i].value);
   for (size_t i = 0; i < v->ne; i++) free(v->e[i].value);
   free(v->e);
+  free(v->ix);
   free(v);
 }
 
@@ -52,6 +58,45 @@ static char *dupn(const char *s, uint32_t len)
     d[len] = 0;
   }
   return d;
+}
+
+/* The slot of a tag: SipHash under a key of this process (tags in a
+ * remove are any bytes a member sends: no collisions by choice). */
+static size_t tag_hash(const uint8_t *tag)
+{
+  static uint8_t key[crypto_shorthash_KEYBYTES];
+  static int keyed;
+  uint8_t h[crypto_shorthash_BYTES];
+  uint64_t x;
+  if (!keyed) {
+    randombytes_buf(key, sizeof key);
+    keyed = 1;
+  }
+  crypto_shorthash(h, tag, KR_TAG_LEN, key);
+  memcpy(&x, h, sizeof x);
+  return (size_t)x;
+}
+
+static void ix_put(kr_vstate *v, size_t i)
+{
+  size_t m = v->ixcap - 1, k = tag_hash(v->e[i].tag) & m;
+  while (v->ix[k]) k = (k + 1) & m;
+  v->ix[k] = (uint32_t)(i + 1);
+}
+
+/* Build the index afresh, twice the elements' count or more (a power of 2). */
+static int ix_build(kr_vstate *v)
+{
+  size_t cap = 64;
+  while (cap < 2 * (v->ne + 1)) cap *= 2;
+  free(v->ix);
+  if (!(v->ix = calloc(cap, sizeof *v->ix))) {
+    v->ixcap = 0;
+    return KR_ENOMEM;
+  }
+  v->ixcap = cap;
+  for (size_t i = 0; i < v->ne; i++) ix_put(v, i);
+  return 0;
 }
 
 static int elem_add(kr_vstate *v, int field, int state, const uint8_t *tag, const char *value,
@@ -71,6 +116,10 @@ static int elem_add(kr_vstate *v, int field, int state, const uint8_t *tag, cons
   e->state = (uint8_t)state;
   memcpy(e->tag, tag, KR_TAG_LEN);
   v->ne++;
+  if (v->ixcap) {
+    if (2 * v->ne > v->ixcap) return ix_build(v);
+    ix_put(v, v->ne - 1);
+  }
   return 0;
 }
 
@@ -363,18 +412,36 @@ int kr__vs_set(kr_node *n, kr_vstate *v, const kr_op *op, const kr_stamp *st)
   return 0;
 }
 
-static kr_velem *elem_find(kr_vstate *v, int field, const char *value, const uint8_t *tag)
+static int elem_is(const kr_velem *e, int field, const char *value, const uint8_t *tag)
 {
-  for (size_t i = 0; i < v->ne; i++)
-    if (v->e[i].field == field && !memcmp(v->e[i].tag, tag, KR_TAG_LEN) &&
-        !strcmp(v->e[i].value, value))
-      return &v->e[i];
+  return e->field == field && !memcmp(e->tag, tag, KR_TAG_LEN) && !strcmp(e->value, value);
+}
+
+/* The element (field, value, tag), or NULL; *rc: an error building the
+ * index. */
+static kr_velem *elem_find(kr_vstate *v, int field, const char *value, const uint8_t *tag,
+                           int *rc)
+{
+  size_t m, k;
+
+  *rc = 0;
+  if (v->ne <= VS_LINEAR) {
+    for (size_t i = 0; i < v->ne; i++)
+      if (elem_is(&v->e[i], field, value, tag)) return &v->e[i];
+    return NULL;
+  }
+  if (!v->ixcap && (*rc = ix_build(v))) return NULL;
+  m = v->ixcap - 1;
+  for (k = tag_hash(tag) & m; v->ix[k]; k = (k + 1) & m)
+    if (elem_is(&v->e[v->ix[k] - 1], field, value, tag)) return &v->e[v->ix[k] - 1];
   return NULL;
 }
 
 int kr__vs_add(kr_vstate *v, const kr_op *op, const uint8_t tag[KR_TAG_LEN])
 {
-  kr_velem *e = elem_find(v, op->field, op->value, tag);
+  int rc;
+  kr_velem *e = elem_find(v, op->field, op->value, tag, &rc);
+  if (rc) return rc;
   if (e) {
     if (e->state == 0) {        /* its remove came first */
       e->state = 2;
@@ -390,8 +457,9 @@ int kr__vs_remove(kr_vstate *v, const kr_op *op)
 {
   for (uint32_t i = 0; i < op->ntags; i++) {
     const uint8_t *tag = op->tags + (size_t)i * KR_TAG_LEN;
-    kr_velem *e = elem_find(v, op->field, op->value, tag);
     int rc;
+    kr_velem *e = elem_find(v, op->field, op->value, tag, &rc);
+    if (rc) return rc;
     if (e) {
       if (e->state == 1) {
         e->state = 2;

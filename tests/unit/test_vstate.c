@@ -1,0 +1,218 @@
+/*
+ * test_vstate: a volunteer's row (node/vstate.c) merges as docs/crdt.md
+ * says, whatever the order, below and above the count of elements where
+ * it starts hashing tags; its bytes survive a commit and a reopen; a row
+ * of many elements (a member adding thousands of values to one volunteer)
+ * stays fast to merge.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "crdt/err.h"
+#include "node/internal.h"
+
+#define NVAL 5
+#define NTAG 200
+#define NOPS 400
+
+typedef struct {
+  int add;                  /* else a remove of tags[0..ntags) */
+  int value;
+  uint8_t tag[16];          /* add: its tag */
+  uint8_t tags[8][16];      /* remove: observed tags (of adds of the same value) */
+  int ntags;
+} top;
+
+static const char *vals[NVAL] = {"koken", "rijden", "tuinieren", "Koken", "taalcoach"};
+
+/* The naive OR-set: a value is live when some add of it has a tag no
+ * remove of that value observed. */
+static int naive_live(const top *ops, int n, int value)
+{
+  for (int i = 0; i < n; i++) {
+    int removed = 0;
+    if (!ops[i].add || ops[i].value != value) continue;
+    for (int j = 0; j < n && !removed; j++)
+      for (int k = 0; ops[j].value == value && !ops[j].add && k < ops[j].ntags; k++)
+        removed |= !memcmp(ops[j].tags[k], ops[i].tag, 16);
+    if (!removed) return 1;
+  }
+  return 0;
+}
+
+static void apply_all(kr_vstate *v, const top *ops, const int *order, int n)
+{
+  for (int i = 0; i < n; i++) {
+    const top *t = &ops[order[i]];
+    kr_op op;
+    memset(&op, 0, sizeof op);
+    op.field = KR_F_SKILLS;
+    op.value = vals[t->value];
+    if (t->add) {
+      op.type = KR_OP_ADD;
+      REQUIRE(kr__vs_add(v, &op, t->tag) == 0);
+    } else {
+      op.type = KR_OP_REMOVE;
+      op.tags = &t->tags[0][0];
+      op.ntags = (uint32_t)t->ntags;
+      REQUIRE(kr__vs_remove(v, &op) == 0);
+    }
+  }
+}
+
+/* Any order of the same adds and removes ends in the same live values,
+ * the naive model's; with few elements (searched one by one) and many
+ * (hashed). */
+static void orders(int nops)
+{
+  top *ops = calloc((size_t)nops, sizeof *ops);
+  int *order = malloc(sizeof *order * (size_t)nops), nadd = 0;
+
+  for (int i = 0; i < nops; i++) {
+    ops[i].value = (int)randombytes_uniform(NVAL);
+    ops[i].add = i < 2 || randombytes_uniform(3) != 0;
+    if (ops[i].add) {
+      randombytes_buf(ops[i].tag, 16);
+      nadd++;
+    } else {
+      /* observe some adds of this value made so far, and a tag no add has */
+      for (int j = 0; j < i && ops[i].ntags < 7; j++)
+        if (ops[j].add && ops[j].value == ops[i].value && randombytes_uniform(2))
+          memcpy(ops[i].tags[ops[i].ntags++], ops[j].tag, 16);
+      randombytes_buf(ops[i].tags[ops[i].ntags++], 16);
+    }
+  }
+  for (int round = 0; round < 5; round++) {
+    kr_vstate *v = calloc(1, sizeof *v);
+    char **live;
+    size_t k;
+    for (int i = 0; i < nops; i++) order[i] = i;
+    for (int i = nops - 1; round && i > 0; i--) {     /* round 0: as made */
+      int j = (int)randombytes_uniform((uint32_t)i + 1), x = order[i];
+      order[i] = order[j];
+      order[j] = x;
+    }
+    apply_all(v, ops, order, nops);
+    REQUIRE(kr__vs_values(v, KR_F_SKILLS, &live, &k) == 0);
+    for (int val = 0; val < NVAL; val++) {
+      int found = 0;
+      for (size_t i = 0; i < k; i++) found |= !strcmp(live[i], vals[val]);
+      CHECK_EQ(found, naive_live(ops, nops, val));
+    }
+    for (size_t i = 1; i < k; i++) CHECK(strcmp(live[i - 1], live[i]) < 0);   /* sorted, distinct */
+    /* the tags of a live value: its adds no remove observed */
+    for (int val = 0; val < NVAL; val++) {
+      uint8_t *tags;
+      uint32_t nt;
+      REQUIRE(kr__vs_tags(v, KR_F_SKILLS, vals[val], &tags, &nt) == 0);
+      CHECK_EQ(nt > 0, naive_live(ops, nops, val));
+      free(tags);
+    }
+    free(live);
+    kr__vs_free(v);
+  }
+  (void)nadd;
+  free(ops);
+  free(order);
+}
+
+/* LWW: the greatest stamp wins in any order (a tie on hlc falls to the
+ * origin, then the op index). */
+static void lww(void)
+{
+  kr_node *n;
+  kr_vstate *v = calloc(1, sizeof *v);
+  kr_op op;
+  kr_stamp st = {.hlc = 100, .idx = 1};
+
+  REQUIRE(kr_node_create(check_path("lww"), "LWW", "other", &n) == 0);
+  memset(&op, 0, sizeof op);
+  op.type = KR_OP_SET;
+  op.field = KR_F_CITY;
+  n->cur_origin = 1;
+  op.value = "Assen";
+  REQUIRE(kr__vs_set(n, v, &op, &st) == 0);
+  st.hlc = 99;
+  op.value = "Delft";
+  REQUIRE(kr__vs_set(n, v, &op, &st) == 0);           /* older: loses */
+  CHECK(!strcmp(v->f[KR_F_CITY].value, "Assen"));
+  st.hlc = 100;
+  st.idx = 2;
+  op.value = "Emmen";
+  REQUIRE(kr__vs_set(n, v, &op, &st) == 0);           /* same origin, later index */
+  CHECK(!strcmp(v->f[KR_F_CITY].value, "Emmen"));
+  op.value = NULL;
+  st.hlc = 101;
+  REQUIRE(kr__vs_set(n, v, &op, &st) == 0);           /* a clear wins too */
+  CHECK(v->f[KR_F_CITY].value == NULL && v->f[KR_F_CITY].set);
+  kr__vs_free(v);
+  kr_node_close(n);
+}
+
+static int count_cb(void *ctx, const uint8_t *id)
+{
+  (void)id;
+  ++*(int *)ctx;
+  return 0;
+}
+
+/* Through the node: many values of one volunteer, some removed; the row
+ * read back after a reopen holds exactly the rest, and merging stays fast
+ * (hashed tags, not a scan per element). */
+static void many(void)
+{
+  kr_node *n;
+  kr_txn *t;
+  uint8_t id[16];
+  kr_volunteer vol;
+  char val[32];
+  kr_buf w;
+  enum { MANY = 3000 };
+
+  REQUIRE(kr_node_create(check_path("many"), "Veel", "other", &n) == 0);
+  REQUIRE(kr_txn_begin(n, &t) == 0);
+  kr_txn_new_subject(t, id);
+  REQUIRE(kr_txn_set(t, id, KR_F_NAME, "Veel Waarden", NULL) == 0);
+  for (int i = 0; i < MANY; i++) {
+    snprintf(val, sizeof val, "vaardigheid %04d", i);
+    REQUIRE(kr_txn_add(t, id, KR_F_SKILLS, val, NULL) == 0);
+  }
+  kr_buf_init(&w, KR_CHANGE_MAX);
+  REQUIRE(kr_txn_commit(t, &w) == 0);
+  REQUIRE(kr_txn_begin(n, &t) == 0);
+  for (int i = 0; i < MANY; i += 2) {
+    snprintf(val, sizeof val, "vaardigheid %04d", i);
+    REQUIRE(kr_txn_remove(t, id, KR_F_SKILLS, val, NULL) == 0);
+  }
+  kr_buf_reset(&w);
+  REQUIRE(kr_txn_commit(t, &w) == 0);
+  kr_buf_free(&w);
+  kr_node_close(n);
+  REQUIRE(kr_node_open(check_path("many"), &n) == 0);
+  REQUIRE(kr_node_volunteer(n, id, &vol) == 0);
+  CHECK_EQ(vol.val.set[KR_F_SKILLS - 32].n, MANY / 2);
+  CHECK(!strcmp(vol.val.set[KR_F_SKILLS - 32].v[0], "vaardigheid 0001"));
+  kr_volunteer_free(&vol);
+  {
+    kr_filter f = {.skill = "vaardigheid 2999"}, g = {.skill = "vaardigheid 2998"};
+    int count = 0;
+    CHECK_EQ(kr_node_list(n, &f, count_cb, &count), 0);
+    CHECK_EQ(count, 1);
+    count = 0;
+    CHECK_EQ(kr_node_list(n, &g, count_cb, &count), 0);   /* removed */
+    CHECK_EQ(count, 0);
+  }
+  kr_node_close(n);
+}
+
+int main(void)
+{
+  REQUIRE(sodium_init() >= 0);
+  for (int i = 0; i < 20; i++) orders(12);        /* below the hashing count */
+  for (int i = 0; i < 5; i++) orders(NOPS);       /* above it */
+  lww();
+  many();
+  return check_done("test_vstate");
+}
