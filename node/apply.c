@@ -131,8 +131,8 @@ static int apply_value(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_s
   if (rc) return rc;
   switch (op->type) {
   case KR_OP_SET: return kr__vs_set(n, v, op, st);
-  case KR_OP_ADD: return kr__vs_add(v, op, tag);
-  default: return kr__vs_remove(v, op);
+  case KR_OP_ADD: return kr__vs_add(n, v, op, tag);
+  default: return kr__vs_remove(n, v, op);
   }
 }
 
@@ -882,7 +882,7 @@ static int run_not_ours(kr_node *n, const char *sql)
 static int rebuild(kr_node *n)
 {
   static const char *const wipe[] = {
-    "DELETE FROM vols",
+    "DELETE FROM vols", "DELETE FROM vtombs",
     "DELETE FROM consent_ops", "DELETE FROM consent_observed", "DELETE FROM erasures",
     "DELETE FROM members", "DELETE FROM admits", "DELETE FROM vol_fts",
     "DELETE FROM keyops", "DELETE FROM registrations", "DELETE FROM bad_groups",

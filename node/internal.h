@@ -43,6 +43,9 @@
   X(VS_GET,        "SELECT state FROM vols WHERE subj=?1")                              \
   X(VS_PUT,        "INSERT OR REPLACE INTO vols(subj,name,state) VALUES(?1,?2,?3)")     \
   X(VS_DEL,        "DELETE FROM vols WHERE subj=?1")                                    \
+  X(TOMB_PUT,      "INSERT OR IGNORE INTO vtombs(subj,tag,field,value) VALUES(?1,?2,?3,?4)")\
+  X(TOMB_DEL,      "DELETE FROM vtombs WHERE subj=?1 AND tag=?2 AND field=?3 AND value=?4")\
+  X(TOMB_ALL,      "DELETE FROM vtombs WHERE subj=?1")                                  \
   X(CON_PUT,       "INSERT OR IGNORE INTO consent_ops(subj,purpose,recipient,tag,"      \
                    "is_grant,method,text_version,until,hlc,origin,idx,seq) "            \
                    "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)")                    \
@@ -193,13 +196,14 @@ typedef struct {
 } kr_vfield;
 typedef struct {
   uint8_t field;
-  uint8_t state;                 /* 0 removed before its add came, 1 live, 2 removed */
+  uint8_t state;                 /* 1 live, 2 removed */
   uint8_t tag[KR_TAG_LEN];
   char *value;
 } kr_velem;
 typedef struct kr_vstate {
   sqlite3_int64 sn;
   int dirty, exists;             /* changed here; its row is in vols */
+  uint32_t ntombs;               /* its rows in vtombs (removes before their add) */
   kr_vfield f[32];               /* single-valued fields by code */
   kr_velem *e;                   /* set elements */
   size_t ne, cap;
@@ -207,6 +211,10 @@ typedef struct kr_vstate {
                                     hash of the tag (open addressing) */
   size_t ixcap;
 } kr_vstate;
+/* A set field's column of the full-text index holds at most this many
+ * bytes of its values, then the word KR_FTS_MORE (vstate.c, query.c). */
+#define KR_FTS_COL_MAX (64u << 10)
+#define KR_FTS_MORE "krmeerwaarden"
 /* The state of sn to change (kept in n->vs until commit or another
  * subject); to read (n->vs if it is sn, else a copy: kr__vs_done). */
 int kr__vs_get(kr_node *n, sqlite3_int64 sn, kr_vstate **out);
@@ -221,8 +229,8 @@ void kr__vs_drop(kr_node *n);
 int kr__vs_forget(kr_node *n, sqlite3_int64 sn);
 /* The merge rules (n->cur_origin is the origin of st). */
 int kr__vs_set(kr_node *n, kr_vstate *v, const kr_op *op, const kr_stamp *st);
-int kr__vs_add(kr_vstate *v, const kr_op *op, const uint8_t tag[KR_TAG_LEN]);
-int kr__vs_remove(kr_vstate *v, const kr_op *op);
+int kr__vs_add(kr_node *n, kr_vstate *v, const kr_op *op, const uint8_t tag[KR_TAG_LEN]);
+int kr__vs_remove(kr_node *n, kr_vstate *v, const kr_op *op);
 /* The stamp of single field `field`; KR_ENOTFOUND if never written. */
 int kr__vs_stamp(kr_node *n, const kr_vstate *v, int field, kr_stamp *st);
 /* The live values of set field `field`, distinct, in byte order (the

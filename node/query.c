@@ -117,24 +117,55 @@ int kr_node_volunteer(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], kr_vo
   return rc;
 }
 
-/* One FTS5 phrase of value in column col (col : "value", quotes doubled;
- * FTS5 splits it into words as it split the indexed text), into q. A value
- * with no letter or digit adds nothing and returns 0, else 1. */
-static int phrase(kr_buf *q, const char *col, const char *value)
+static int token_cb(void *ctx, int flags, const char *tok, int n, int start, int end)
 {
-  int words = 0;
+  (void)flags, (void)tok, (void)n, (void)start, (void)end;
+  ++*(int *)ctx;
+  return SQLITE_DONE;          /* one is enough */
+}
 
-  for (const char *p = value; *p && !words; p++)
-    words = isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80;
-  if (!words) return 0;
+/* 1 when FTS5's own tokenizer, as vol_fts uses it, finds a word in value
+ * (symbols and punctuation, ASCII or not, are no words to it); -1 when it
+ * cannot tell. */
+static int has_token(kr_node *n, const char *value)
+{
+  static const char *args[] = {"remove_diacritics", "2"};
+  fts5_api *api = NULL;
+  fts5_tokenizer tk;
+  Fts5Tokenizer *t;
+  sqlite3_stmt *s;
+  void *ud;
+  int words = 0, rc;
+
+  if (sqlite3_prepare_v2(n->db, "SELECT fts5(?1)", -1, &s, NULL) != SQLITE_OK) return -1;
+  sqlite3_bind_pointer(s, 1, (void *)&api, "fts5_api_ptr", NULL);
+  sqlite3_step(s);
+  sqlite3_finalize(s);
+  if (!api || api->xFindTokenizer(api, "unicode61", &ud, &tk) != SQLITE_OK ||
+      tk.xCreate(ud, args, 2, &t) != SQLITE_OK)
+    return -1;
+  rc = tk.xTokenize(t, &words, FTS5_TOKENIZE_QUERY, value, (int)strlen(value), token_cb);
+  tk.xDelete(t);
+  return rc == SQLITE_OK || rc == SQLITE_DONE ? words > 0 : -1;
+}
+
+/* One FTS5 phrase of value in column col (col : ("value" OR more), quotes
+ * doubled; FTS5 splits it into words as it split the indexed text; `more`
+ * marks a column cut at KR_FTS_COL_MAX), into q. A value with no word adds
+ * nothing and returns 0 (the rows decide), else 1. */
+static int phrase(kr_node *n, kr_buf *q, const char *col, const char *value)
+{
+  if (has_token(n, value) != 1) return 0;
   if (q->len) kr_buf_add(q, " AND ", 5);
   kr_buf_add(q, col, strlen(col));
-  kr_buf_add(q, " : \"", 4);
+  kr_buf_add(q, " : (\"", 5);
   for (const char *p = value; *p; p++) {
     if (*p == '"') kr_buf_add(q, "\"", 1);   /* a quote inside a phrase is doubled */
     kr_buf_add(q, p, 1);
   }
-  return kr_buf_add(q, "\"", 1) ? KR_ETOOBIG : 1;
+  kr_buf_add(q, "\" OR ", 5);
+  kr_buf_add(q, KR_FTS_MORE, strlen(KR_FTS_MORE));
+  return kr_buf_add(q, ")", 1) ? KR_ETOOBIG : 1;
 }
 
 /*
@@ -155,12 +186,14 @@ int kr_node_list(kr_node *n, const kr_filter *f, kr_id_cb cb, void *ctx)
   sqlite3_stmt *s;
   int rc, any = 0;
 
+  /* inside a batch, the row merged in memory goes to the index first */
+  if ((rc = kr__vs_flush(n))) return rc;
   kr_buf_init(&q, 1u << 16);
   for (size_t i = 0; f && i < sizeof fl / sizeof fl[0]; i++) {
     const char *val = *(const char *const *)((const char *)f + fl[i].off);
     if (!val) continue;
     any = 1;
-    if ((rc = phrase(&q, fl[i].col, val)) < 0) { kr_buf_free(&q); return rc; }
+    if ((rc = phrase(n, &q, fl[i].col, val)) < 0) { kr_buf_free(&q); return rc; }
   }
   if (kr_buf_add(&q, "", 1)) { kr_buf_free(&q); return KR_ETOOBIG; }
   rc = prep(n, q.len > 1
@@ -200,6 +233,7 @@ int kr_node_search(kr_node *n, const char *text, kr_id_cb cb, void *ctx)
   const char *p = text;
   int rc, words = 0, step = SQLITE_DONE;
 
+  if ((rc = kr__vs_flush(n))) return rc;     /* inside a batch: the row in memory first */
   /* Each word becomes a quoted prefix term: "word"*, all of them required.
    * Quoting keeps FTS5 syntax out of the user's hands. */
   kr_buf_init(&q, 8192);

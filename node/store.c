@@ -152,10 +152,13 @@ static const char *const migrations[] = {
 
   /* 8 -> 9: one row per volunteer (vols: its values and their merge
    * metadata, merged in C, node/vstate.c) instead of a row per field and
-   * per set element; the full-text index also holds languages and
+   * per set element (a remove that came before its add stays a row of
+   * vtombs); the full-text index also holds languages and
    * availability (list filters go through it). A store of version 8 is
    * converted (migrate_vols). */
   "CREATE TABLE vols(subj INTEGER PRIMARY KEY, name TEXT, state BLOB NOT NULL);"
+  "CREATE TABLE vtombs(subj INTEGER NOT NULL, tag BLOB NOT NULL, field INTEGER NOT NULL,"
+  "  value TEXT NOT NULL, PRIMARY KEY(subj, tag, field, value)) WITHOUT ROWID;"
   "DROP TABLE vol_fts;"
   "CREATE VIRTUAL TABLE vol_fts USING fts5(name, skills, city, notes, languages, availability,"
   "  tokenize='unicode61 remove_diacritics 2');",

@@ -16,11 +16,16 @@
  * values, and deleted with it (kr__forget_plain).
  *
  * Row layout (schema 9; local, never sent): name (the name field, for
- * ordering lists), state = msgpack [fields, elements] with
+ * ordering lists), state = msgpack [fields, elements, tombs] with
  *   fields   = array of 5 per set field: code, value or nil, hlc, origin
  *              (origins.n), index
- *   elements = array of 4 per element: code, state (0 removed before its
- *              add came, 1 live, 2 removed), tag (bin 16), value
+ *   elements = array of 4 per element: code, state (1 live, 2 removed),
+ *              tag (bin 16), value
+ *   tombs    = how many rows of vtombs the volunteer has: removes that
+ *              came before the add they observed (its field, value, tag).
+ *              They stay out of the row: a remove may name thousands of
+ *              tags no add has (any bytes), and the row is read and written
+ *              whole; the table is read only while the count is not 0.
  * The strict reader of crdt/mp.h decodes it; a row that does not decode is
  * a damaged store (KR_EDB).
  */
@@ -129,7 +134,7 @@ static int decode(kr_vstate *v, const uint8_t *p, size_t len)
   uint32_t n, nf, ne;
 
   kr_mp_init(&r, p, len);
-  if (kr_mp_array(&r, &n) || n != 2 || kr_mp_array(&r, &nf) || nf % 5) return KR_EDB;
+  if (kr_mp_array(&r, &n) || n != 3 || kr_mp_array(&r, &nf) || nf % 5) return KR_EDB;
   for (uint32_t i = 0; i < nf / 5; i++) {
     uint64_t code, hlc, origin, idx;
     const char *s = NULL;
@@ -153,10 +158,16 @@ static int decode(kr_vstate *v, const uint8_t *p, size_t len)
     uint32_t tl, sl;
     const char *s;
     int rc;
-    if (kr_mp_uint(&r, &code) || code < 32 || code > 63 || kr_mp_uint(&r, &state) || state > 2 ||
+    if (kr_mp_uint(&r, &code) || code < 32 || code > 63 || kr_mp_uint(&r, &state) || state < 1 ||
+        state > 2 ||
         kr_mp_bin(&r, &tag, &tl) || tl != KR_TAG_LEN || kr_mp_str(&r, &s, &sl))
       return KR_EDB;
     if ((rc = elem_add(v, (int)code, (int)state, tag, s, sl))) return rc;
+  }
+  {
+    uint64_t t;
+    if (kr_mp_uint(&r, &t) || t > UINT32_MAX) return KR_EDB;
+    v->ntombs = (uint32_t)t;
   }
   return kr_mp_left(&r) ? KR_EDB : 0;
 }
@@ -169,7 +180,7 @@ static int encode(const kr_vstate *v, kr_buf *out)
   msgpack_packer_init(&pk, out, kr_buf_mp_write);
   for (int i = 1; i < 32; i++) nf += (uint32_t)v->f[i].set;
 #define P(call) do { if ((call) != 0) return KR_ETOOBIG; } while (0)
-  P(msgpack_pack_array(&pk, 2));
+  P(msgpack_pack_array(&pk, 3));
   P(msgpack_pack_array(&pk, 5 * nf));
   for (int i = 1; i < 32; i++) {
     const kr_vfield *f = &v->f[i];
@@ -197,6 +208,7 @@ static int encode(const kr_vstate *v, kr_buf *out)
     P(msgpack_pack_str(&pk, l));
     P(msgpack_pack_str_body(&pk, e->value, l));
   }
+  P(msgpack_pack_uint32(&pk, v->ntombs));
 #undef P
   return 0;
 }
@@ -233,7 +245,10 @@ static int load(kr_node *n, sqlite3_int64 sn, kr_vstate **out)
   return 0;
 }
 
-/* The set field's live values, space separated, into b (NUL-terminated). */
+/* The set field's live values, space separated, into b (NUL-terminated),
+ * at most KR_FTS_COL_MAX bytes of them: past that the column ends in the
+ * word KR_FTS_MORE, and list filters look at every volunteer whose column
+ * has it (the row decides). The index never makes a merge fail. */
 static int join_values(const kr_vstate *v, int field, kr_buf *b)
 {
   char **vals;
@@ -241,11 +256,17 @@ static int join_values(const kr_vstate *v, int field, kr_buf *b)
   int rc = kr__vs_values(v, field, &vals, &k);
   if (rc) return rc;
   for (size_t i = 0; i < k; i++) {
+    size_t l = strlen(vals[i]);
+    if (b->len + l + 1 > KR_FTS_COL_MAX) {
+      if (b->len) kr_buf_add(b, " ", 1);
+      kr_buf_add(b, KR_FTS_MORE, strlen(KR_FTS_MORE));
+      break;
+    }
     if (i) kr_buf_add(b, " ", 1);
-    kr_buf_add(b, vals[i], strlen(vals[i]));
+    kr_buf_add(b, vals[i], l);
   }
   free(vals);
-  return kr_buf_add(b, "", 1) ? KR_ETOOBIG : 0;
+  return kr_buf_add(b, "", 1) ? KR_ENOMEM : 0;
 }
 
 /* The full-text entry of v, from its values in hand, written over the one
@@ -259,7 +280,7 @@ static int fts_put(kr_node *n, const kr_vstate *v)
   sqlite3_stmt *s = NULL;
   int rc = 0;
 
-  for (int i = 0; i < 3; i++) kr_buf_init(&b[i], 1u << 20);
+  for (int i = 0; i < 3; i++) kr_buf_init(&b[i], KR_FTS_COL_MAX + 64);
   for (int i = 0; i < 3 && !rc; i++) rc = join_values(v, sets[i], &b[i]);
   if (!rc && !(s = kr__q(n, KR_Q_FTS_PUT))) rc = KR_EDB;
   if (!rc) {
@@ -349,11 +370,14 @@ int kr__vs_forget(kr_node *n, sqlite3_int64 sn)
   int rc;
 
   if (n->vs && n->vs->sn == sn) kr__vs_drop(n);
-  if (!(s = kr__q(n, KR_Q_VS_DEL))) return KR_EDB;
-  sqlite3_bind_int64(s, 1, sn);
-  rc = sqlite3_step(s);
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : kr__db_err(rc);
+  for (int q = 0; q < 2; q++) {
+    if (!(s = kr__q(n, q ? KR_Q_TOMB_ALL : KR_Q_VS_DEL))) return KR_EDB;
+    sqlite3_bind_int64(s, 1, sn);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return kr__db_err(rc);
+  }
+  return 0;
 }
 
 /* The origin key of origins.n o (stamps compare by it on an hlc tie). */
@@ -437,28 +461,42 @@ static kr_velem *elem_find(kr_vstate *v, int field, const char *value, const uin
   return NULL;
 }
 
-int kr__vs_add(kr_vstate *v, const kr_op *op, const uint8_t tag[KR_TAG_LEN])
+/* Bind (subj, tag, field, value) of a tombstone. */
+static void bind_tomb(sqlite3_stmt *s, const kr_vstate *v, const kr_op *op, const uint8_t *tag)
 {
-  int rc;
-  kr_velem *e = elem_find(v, op->field, op->value, tag, &rc);
-  if (rc) return rc;
-  if (e) {
-    if (e->state == 0) {        /* its remove came first */
-      e->state = 2;
-      v->dirty = 1;
-    }
-    return 0;
-  }
-  v->dirty = 1;
-  return elem_add(v, op->field, 1, tag, op->value, strlen(op->value));
+  sqlite3_bind_int64(s, 1, v->sn);
+  sqlite3_bind_blob(s, 2, tag, KR_TAG_LEN, SQLITE_STATIC);
+  sqlite3_bind_int(s, 3, op->field);
+  sqlite3_bind_text(s, 4, op->value, -1, SQLITE_STATIC);
 }
 
-int kr__vs_remove(kr_vstate *v, const kr_op *op)
+int kr__vs_add(kr_node *n, kr_vstate *v, const kr_op *op, const uint8_t tag[KR_TAG_LEN])
+{
+  int rc, removed = 0;
+  kr_velem *e = elem_find(v, op->field, op->value, tag, &rc);
+
+  if (rc) return rc;
+  if (e) return 0;                       /* the same add again */
+  if (v->ntombs) {                       /* did its remove come first? */
+    sqlite3_stmt *s = kr__q(n, KR_Q_TOMB_DEL);
+    if (!s) return KR_EDB;
+    bind_tomb(s, v, op, tag);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return kr__db_err(rc);
+    if ((removed = sqlite3_changes(n->db) > 0)) v->ntombs--;
+  }
+  v->dirty = 1;
+  return elem_add(v, op->field, removed ? 2 : 1, tag, op->value, strlen(op->value));
+}
+
+int kr__vs_remove(kr_node *n, kr_vstate *v, const kr_op *op)
 {
   for (uint32_t i = 0; i < op->ntags; i++) {
     const uint8_t *tag = op->tags + (size_t)i * KR_TAG_LEN;
     int rc;
     kr_velem *e = elem_find(v, op->field, op->value, tag, &rc);
+    sqlite3_stmt *s;
     if (rc) return rc;
     if (e) {
       if (e->state == 1) {
@@ -467,8 +505,16 @@ int kr__vs_remove(kr_vstate *v, const kr_op *op)
       }
       continue;
     }
-    v->dirty = 1;
-    if ((rc = elem_add(v, op->field, 0, tag, op->value, strlen(op->value)))) return rc;
+    /* no such add (yet): a tombstone beside the row */
+    if (!(s = kr__q(n, KR_Q_TOMB_PUT))) return KR_EDB;
+    bind_tomb(s, v, op, tag);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return kr__db_err(rc);
+    if (sqlite3_changes(n->db) > 0) {
+      v->ntombs++;
+      v->dirty = 1;
+    }
   }
   return 0;
 }
@@ -588,10 +634,15 @@ int kr__vs_convert(kr_node *n)
       while (!rc && kr__step(s, &rc)) {
         const char *val = (const char *)sqlite3_column_text(s, 1);
         if (!val || sqlite3_column_bytes(s, 2) != KR_TAG_LEN) continue;
-        rc = elem_add(v, sqlite3_column_int(s, 0),
-                      pass ? 0 : sqlite3_column_int(s, 3) ? 1 : 2, sqlite3_column_blob(s, 2),
-                      val, strlen(val));
         v->dirty = 1;
+        if (pass) {                       /* a remove whose add has not come */
+          kr_op op = {.field = (uint8_t)sqlite3_column_int(s, 0), .value = val,
+                      .tags = sqlite3_column_blob(s, 2), .ntags = 1};
+          rc = kr__vs_remove(n, v, &op);
+        } else {
+          rc = elem_add(v, sqlite3_column_int(s, 0), sqlite3_column_int(s, 3) ? 1 : 2,
+                        sqlite3_column_blob(s, 2), val, strlen(val));
+        }
       }
     }
     if (!rc && v->dirty) rc = kr__vs_flush(n);   /* the row and its full-text entry */

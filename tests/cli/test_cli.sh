@@ -341,7 +341,7 @@ def mp(x):
         e = x.encode(); return (bytes([0xa0 | len(e)]) if len(e) < 32 else b"\xd9" + bytes([len(e)])) + e
     return bytes([0x90 | len(x)]) + b"".join(mp(i) for i in x)
 state = [[1, "Anna de Vries", 1, 1, 0, 5, bad, 1, 1, 1, 8, bad + "\n\x1b[2J", 1, 1, 2],
-         [32, 1, bytes(16), bad]]
+         [32, 1, bytes(16), bad], 0]
 db.execute("UPDATE vols SET state=? WHERE subj=?", (mp(state), s))
 db.execute("UPDATE consent_ops SET text_version=? WHERE subj=?", (bad, s))
 db.execute("UPDATE members SET org=?", ("Voedselbank\u2067\nNoord",))
