@@ -1421,6 +1421,69 @@ static int epoch_made(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *
   return rc;
 }
 
+/* 1 when a key op tells nothing of which key of (sn, en, creator) its
+ * reader got: this node holds two keys of the epoch, or no key op of the
+ * epoch from its creator is held (the creator's changes were taken back
+ * with a removal; an equivocating creator signed two versions of the
+ * change that made it, each with a key of its own, and writers under
+ * either kept theirs: docs/crdt.md, "How keys move"). Only the sender and
+ * the reader of a key op can open it. */
+static int ambiguous_epoch(kr_node *n, sqlite3_int64 sn, sqlite3_int64 en, const uint8_t *creator)
+{
+  sqlite3_stmt *s;
+  int rc;
+  if (prep(n, "SELECT (SELECT count(*) FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3 AND ok AND"
+              " (trusted OR creator<>?4)) > 1 OR (?3<>?4 AND NOT EXISTS (SELECT 1 FROM keyops WHERE"
+              " subj=?1 AND en=?2 AND creator=?3 AND origin=?3))", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_int64(s, 2, en);
+  sqlite3_bind_blob(s, 3, creator, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 4, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+  rc = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) != 0 : KR_EDB;
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* 1 when a key op of this node's own, stamped at or after since, gave
+ * node `to` this very key of (sn, en, creator): it opens its own key ops
+ * with the key it shares with that node. */
+static int gave_key(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *creator,
+                    const uint8_t *key, const uint8_t *to, kr_hlc since)
+{
+  sqlite3_stmt *s;
+  uint8_t pair[KR_KEY_LEN];
+  int rc = 0, gave = 0, have_pair = 0;
+
+  if (prep(n, "SELECT p.body FROM ops p JOIN changes c ON c.n=p.chg JOIN origins o ON"
+              " o.n=c.origin WHERE p.subj=?1 AND p.type=11 AND p.body IS NOT NULL AND o.key=?2"
+              " AND c.hlc>=?3", &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, (sqlite3_int64)since);
+  while (!gave && !rc && kr__step(s, &rc)) {
+    kr_op op;
+    void *mem = NULL;
+    uint8_t k[KR_KEY_LEN];
+    if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &op, &mem) ==
+            0 &&
+        op.type == KR_OP_KEY && op.epoch == en && memcmp(op.creator, creator, KR_NODE_LEN) == 0 &&
+        memcmp(op.member, to, KR_NODE_LEN) == 0) {
+      if (!have_pair && (rc = pair_key(n, to, pair)) == 0) have_pair = 1;
+      if (rc == KR_EINVAL) rc = 0;
+      if (have_pair && kr_key_open(pair, n->network, kr_node_id(n), &op, k) == 0) {
+        gave = sodium_memcmp(k, key, KR_KEY_LEN) == 0;
+        sodium_memzero(k, sizeof k);
+      }
+    }
+    free(mem);
+  }
+  sqlite3_finalize(s);
+  sodium_memzero(pair, sizeof pair);
+  return rc ? rc : gave;
+}
+
 /* Seal the keys this node holds of sn to every reader that lacks them. */
 static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
 {
@@ -1464,11 +1527,27 @@ static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
   while (!rc && kr__step(s, &rc)) {
+    int amb;
     if (sqlite3_column_bytes(s, 1) != KR_NODE_LEN || sqlite3_column_bytes(s, 2) != KR_KEY_LEN)
       continue;
+    /* an epoch that may have several keys: only this node's own key op
+     * tells that a reader got this one */
+    if ((amb = ambiguous_epoch(n, sn, sqlite3_column_int64(s, 0), sqlite3_column_blob(s, 1))) < 0) {
+      rc = amb;
+      break;
+    }
     for (size_t k = 0; k < rs.n && !rc; k++) {
       int has;
       if (memcmp(rs.r[k].node, kr_node_id(n), KR_NODE_LEN) == 0) continue;
+      if (amb) {
+        if ((has = gave_key(n, sn, (uint64_t)sqlite3_column_int64(s, 0), sqlite3_column_blob(s, 1),
+                            sqlite3_column_blob(s, 2), rs.r[k].node, rs.r[k].since)) < 0)
+          rc = has;
+        else if (!has)
+          rc = key_op(n, l, subject, (uint64_t)sqlite3_column_int64(s, 0),
+                      sqlite3_column_blob(s, 1), sqlite3_column_blob(s, 2), rs.r[k].node);
+        continue;
+      }
       sqlite3_reset(h);
       sqlite3_bind_int64(h, 1, sn);
       sqlite3_bind_int64(h, 2, sqlite3_column_int64(s, 0));

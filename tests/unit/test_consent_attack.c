@@ -1573,6 +1573,69 @@ static void withdrawn_by_unseen_reader(void)
   closeall(n, 3);
 }
 
+/*
+ * 29. Two keys of one epoch. M, a reader, signs two versions of one change
+ * (seq 1), each making epoch (2, M) with a key of its own and a group
+ * under it: K1 sealed to X, K2 to W. X, holding K1, seals it to A, B and W
+ * (B holds "the key of (2, M)" by a reader's key op). A removes M before
+ * it holds any of M's changes, and X takes its version back. W gets X's
+ * key ops, then M's other version, and writes V's city under (2, M) with
+ * K2 (sealing it to itself and A). Once M's changes are taken back
+ * everywhere, no key op from M tells which key is the epoch's: X's key op
+ * to B gave K1, and B cannot open W's write. A and W must seal K2 to B
+ * all the same (simulation seed 878, where the equivocator was removed and
+ * both keys had writers).
+ */
+static void two_keys_one_epoch(void)
+{
+  kr_node *n[5], *a, *b, *w, *x, *m;
+  uint8_t v[16], key[2][32], sealed[2][KR_SEALED_KEY_LEN];
+  kr_buf box[2], ch[2];
+  uint64_t sm, sx;
+  char buf[64];
+
+  net(n, 5, "tke");
+  a = n[0];
+  b = n[1];
+  w = n[2];
+  x = n[3];
+  m = n[4];
+  add(a, v, "Tamara Tweesleutel", NULL, 1);          /* "matching" to all */
+  syncall(n, 5);
+  REQUIRE(kr_node_max_seq(m, kr_node_id(m), &sm) == 0);
+  for (int i = 0; i < 2; i++) {
+    kr_op ops[2], in;
+    randombytes_buf(key[i], sizeof key[i]);
+    kr_buf_init(&box[i], KR_CHANGE_MAX);
+    kr_buf_init(&ch[i], KR_CHANGE_MAX);
+    ops[0] = key_op(m, v, 2, kr_node_id(m), kr_node_id(i ? w : x), key[i], sealed[i]);
+    in = set_inner(v, KR_F_NOTES, i ? "twee" : "een");
+    ops[1] = group_op(m, v, 2, kr_node_id(m), key[i], &in, 1, 1, &box[i]);
+    REQUIRE(kr_change_build(kr_node_secret_key(m), sm + 1, kr_node_now_ms(m) << 16, ops, 2,
+                            &ch[i]) == 0);
+  }
+  CHECK_EQ(kr_node_apply(x, ch[0].data, ch[0].len, NULL), 0);
+  CHECK_EQ(gave_keys(x, v, kr_node_id(b)), 1);       /* K1, to B (and A, W) */
+  REQUIRE(kr_node_max_seq(x, kr_node_id(x), &sx) == 0);
+  REQUIRE(kr_node_expel(a, kr_node_id(m), "test: removed") == 0);
+  check_sync(a, x);                                  /* X takes M's change back */
+  apply_seq(w, x, sx);                               /* X's key ops, not M's change */
+  CHECK_EQ(kr_node_apply(w, ch[1].data, ch[1].len, NULL), 0);
+  REQUIRE(set_city(w, v, "Wierden") == 0);           /* under (2, M), with K2 */
+  syncall(n, 5);
+  CHECK_EQ(reads(b, v, "Tamara Tweesleutel"), 1);
+  CHECK(strcmp(city(a, v, buf, sizeof buf), "Wierden") == 0);
+  CHECK(strcmp(city(b, v, buf, sizeof buf), "Wierden") == 0);
+  CHECK(strcmp(city(x, v, buf, sizeof buf), "Wierden") == 0);
+  CHECK(check_same_readable(a, b) && check_same_readable(a, x));
+  CHECK(check_same_digest(a, b) && check_same_digest(a, w));
+  for (int i = 0; i < 2; i++) {
+    kr_buf_free(&box[i]);
+    kr_buf_free(&ch[i]);
+  }
+  closeall(n, 5);
+}
+
 int main(int argc, char **argv)
 {
   /* open: problems found and not fixed (docs/crdt.md does not promise
@@ -1607,6 +1670,7 @@ int main(int argc, char **argv)
     {"unseen_grant_sealed", unseen_grant_sealed, 0},
     {"ended_by_unseen_grant", ended_by_unseen_grant, 0},
     {"withdrawn_by_unseen_reader", withdrawn_by_unseen_reader, 0},
+    {"two_keys_one_epoch", two_keys_one_epoch, 0},
     {"files_still_open", files_still_open, 1},
   };
   REQUIRE(sodium_init() >= 0);
