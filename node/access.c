@@ -413,8 +413,10 @@ static int check_mine(kr_node *n, sqlite3_int64 sn, int removed, int quiet)
   if (rc > 0) {
     memset(&x, 0, sizeof x);
     if ((rc = each_register(n, sn, kr_node_id(n), mine_cb, &x))) return rc;
-    /* a node that read none naming it before notes no loss now */
-    if (!first.reader) x = first;
+    /* it reads on when a consent those keys open names it (its grant may
+     * be in an epoch it held no key of); else a node that read none naming
+     * it before notes no loss now */
+    if (!x.reader && !first.reader) x = first;
   }
   if (x.reader) return 0;
   /* no consent in force names it: a key came without one (a reader that

@@ -534,6 +534,14 @@ void model_explain(const model *m, const uint8_t subject[static KR_SUBJECT_LEN],
     const mop *x = &m->dropped[k];
     if (memcmp(x->op.subject, subject, 16)) continue;
     hex6(x->c->origin, o);
+    if (x->op.type == KR_OP_GRANT || x->op.type == KR_OP_WITHDRAW) {
+      if (x->op.recipient_all) strcpy(r, "all"); else hex6(x->op.recipient, r);
+      printf("    %s of %s/%llu (hlc %llu, first op %d: %s %s to %s) does not count\n",
+             x->op.type == KR_OP_WITHDRAW ? "withdrawal" : "group", o,
+             (unsigned long long)x->c->seq, (unsigned long long)x->c->hlc, x->op.type,
+             x->op.type == KR_OP_GRANT ? "grant" : "withdraw", x->op.purpose, r);
+      continue;
+    }
     printf("    group of %s/%llu (hlc %llu, first op %d) does not count\n", o,
            (unsigned long long)x->c->seq, (unsigned long long)x->c->hlc, x->op.type);
   }

@@ -1636,6 +1636,60 @@ static void two_keys_one_epoch(void)
   closeall(n, 5);
 }
 
+/*
+ * 30. A withdrawal voided in the transaction that brings a new epoch. A
+ * grants B "contact" and C "placement" (epoch (1, A), sealed to both). A
+ * withdraws C's "placement" and writes V's city under a new epoch (2, A),
+ * sealed to B only. C, not yet knowing, withdraws B's "contact" later: C
+ * read V no longer, so that withdrawal has no effect. B takes C's
+ * withdrawal first (C read V then, as far as B knew: it counts) and
+ * deletes V and its keys; then A's two changes at once. (2, A) makes B
+ * read V again before it opens its key op of (1, A) again: its grant, and
+ * the grant to C that A's withdrawal ends, are groups of (1, A). B read
+ * no consent naming it with (2, A) alone, opened (1, A) again, read its
+ * grant in force and C's withdrawal void, and deleted V all the same
+ * (simulation seed 1131).
+ */
+static void voided_in_new_epoch(void)
+{
+  kr_node *n[3], *a, *b, *c;
+  uint8_t v[16];
+  char buf[64];
+  int base = nclk, lost = 0;
+
+  net(n, 3, "vne");
+  a = n[0];
+  b = n[1];
+  c = n[2];
+  add(a, v, "Bram Wiebengazy", NULL, 0);
+  grant(a, v, "contact", kr_node_id(b));
+  grant(a, v, "placement", kr_node_id(c));
+  syncall(n, 3);
+  CHECK_EQ(reads(b, v, "Bram Wiebengazy"), 1);
+  CHECK_EQ(reads(c, v, "Bram Wiebengazy"), 1);
+  withdraw(a, v, "placement", kr_node_id(c));        /* t1 */
+  REQUIRE(set_city(a, v, "Den Haag") == 0);          /* (2, A), sealed to B */
+  clk[base + 2] += 5000;                             /* C's clock: 5 s ahead */
+  withdraw(c, v, "contact", kr_node_id(b));          /* t2 > t1: C reads V no longer */
+  sync_once(c, b);
+  CHECK_EQ(reads(b, v, ""), 0);                      /* for now */
+  CHECK_EQ(nkeys(b, v), 0);
+  sync_once(a, b);                                   /* A's withdrawal and write at once */
+  CHECK_EQ(reads(b, v, "Bram Wiebengazy"), 1);
+  CHECK(strcmp(city(b, v, buf, sizeof buf), "Den Haag") == 0);
+  CHECK_EQ(consent_state(b, v, "contact", kr_node_id(b)), KR_CONSENT_GRANTED);
+  CHECK_EQ(consent_state(b, v, "placement", kr_node_id(c)), KR_CONSENT_WITHDRAWN);
+  kr_node_access_lost(b, lost_one, &lost);
+  CHECK_EQ(lost, 1);                                 /* C's withdrawal, noted once */
+  syncall(n, 3);
+  CHECK_EQ(reads(b, v, "Bram Wiebengazy"), 1);
+  CHECK_EQ(reads(c, v, ""), 0);
+  CHECK_EQ(consent_state(a, v, "contact", kr_node_id(b)), KR_CONSENT_GRANTED);
+  CHECK(check_same_readable(a, b));
+  CHECK(check_same_digest(a, b) && check_same_digest(a, c));
+  closeall(n, 3);
+}
+
 int main(int argc, char **argv)
 {
   /* open: problems found and not fixed (docs/crdt.md does not promise
@@ -1671,6 +1725,7 @@ int main(int argc, char **argv)
     {"ended_by_unseen_grant", ended_by_unseen_grant, 0},
     {"withdrawn_by_unseen_reader", withdrawn_by_unseen_reader, 0},
     {"two_keys_one_epoch", two_keys_one_epoch, 0},
+    {"voided_in_new_epoch", voided_in_new_epoch, 0},
     {"files_still_open", files_still_open, 1},
   };
   REQUIRE(sodium_init() >= 0);
