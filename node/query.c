@@ -196,31 +196,34 @@ int kr_node_list(kr_node *n, const kr_filter *f, kr_id_cb cb, void *ctx)
     if ((rc = phrase(n, &q, fl[i].col, val)) < 0) { kr_buf_free(&q); return rc; }
   }
   if (kr_buf_add(&q, "", 1)) { kr_buf_free(&q); return KR_ETOOBIG; }
-  rc = prep(n, q.len > 1
-                   ? "SELECT s.id, s.n FROM vol_fts f JOIN vols v ON v.subj=f.rowid JOIN subjects"
-                     " s ON s.n=f.rowid WHERE vol_fts MATCH ?1 AND EXISTS(SELECT 1 FROM vkeys k"
-                     " WHERE k.subj=s.n AND k.ok) ORDER BY v.name COLLATE NOCASE, s.id"
-                   /* (one read with no value yet is listed too, without a name) */
-                   : "SELECT s.id, s.n FROM subjects s LEFT JOIN vols v ON v.subj=s.n WHERE"
-                     " EXISTS(SELECT 1 FROM vkeys k WHERE k.subj=s.n AND k.ok) AND NOT EXISTS"
-                     "(SELECT 1 FROM erasures e WHERE e.subj=s.n) ORDER BY v.name COLLATE"
-                     " NOCASE, s.id",
-            &s);
+  {
+    /* the exact check of each filter, in the query: before the sort */
+    char sql[2048];
+    snprintf(sql, sizeof sql, "%s%s%s%s%s ORDER BY v.name COLLATE NOCASE, s.id",
+             q.len > 1 ? "SELECT s.id FROM vol_fts f JOIN vols v ON v.subj=f.rowid JOIN subjects"
+                         " s ON s.n=f.rowid WHERE vol_fts MATCH ?1 AND EXISTS(SELECT 1 FROM vkeys"
+                         " k WHERE k.subj=s.n AND k.ok)"
+                       /* (one read with no value yet is listed too, without a name) */
+                       : "SELECT s.id FROM subjects s LEFT JOIN vols v ON v.subj=s.n WHERE"
+                         " EXISTS(SELECT 1 FROM vkeys k WHERE k.subj=s.n AND k.ok) AND NOT EXISTS"
+                         "(SELECT 1 FROM erasures e WHERE e.subj=s.n)",
+             f && f->skill ? " AND kr_vs_has(v.state, 32, ?2)" : "",
+             f && f->language ? " AND kr_vs_has(v.state, 33, ?3)" : "",
+             f && f->city ? " AND kr_vs_has(v.state, 5, ?4)" : "",
+             f && f->available ? " AND kr_vs_has(v.state, 34, ?5)" : "");
+    rc = prep(n, sql, &s);
+  }
   if (rc) { kr_buf_free(&q); return rc; }
   if (q.len > 1) sqlite3_bind_text(s, 1, (const char *)q.data, -1, SQLITE_STATIC);
-  while (!rc && kr__step(s, &rc)) {
-    int ok = 1;
-    if (any) {
-      kr_vstate *v;
-      if ((rc = kr__vs_read(n, sqlite3_column_int64(s, 1), &v))) break;
-      for (size_t i = 0; ok && i < sizeof fl / sizeof fl[0]; i++) {
-        const char *val = *(const char *const *)((const char *)f + fl[i].off);
-        ok = !val || kr__vs_has(v, fl[i].field, val);
-      }
-      kr__vs_done(n, v);
-    }
-    if (ok) rc = cb(ctx, sqlite3_column_blob(s, 0));
+  if (f) {
+    if (f->skill) sqlite3_bind_text(s, 2, f->skill, -1, SQLITE_STATIC);
+    if (f->language) sqlite3_bind_text(s, 3, f->language, -1, SQLITE_STATIC);
+    if (f->city) sqlite3_bind_text(s, 4, f->city, -1, SQLITE_STATIC);
+    if (f->available) sqlite3_bind_text(s, 5, f->available, -1, SQLITE_STATIC);
   }
+  (void)any;
+  while (!rc && kr__step(s, &rc))
+    rc = cb(ctx, sqlite3_column_blob(s, 0));
   sqlite3_finalize(s);
   kr_buf_free(&q);
   return rc;

@@ -556,6 +556,7 @@ static int db_open(kr_node *n, const char *home, int create)
       (rc = kr__exec(n, "PRAGMA secure_delete=ON")) || (rc = kr__exec(n, "PRAGMA foreign_keys=ON")) ||
       (rc = kr__exec(n, "PRAGMA cache_size=-32768")) || (rc = kr__exec(n, "PRAGMA temp_store=MEMORY")))
     return rc;
+  if ((rc = kr__vs_sql_functions(n))) return rc;
   return migrate(n, version);
 }
 

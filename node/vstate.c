@@ -678,3 +678,68 @@ int kr__vs_values_into(kr_node *n, sqlite3_int64 sn, kr_values *out)
   kr__vs_done(n, v);
   return rc;
 }
+
+/* kr__vs_has over a row's bytes, without decoding it into memory (list
+ * filters check every candidate the full-text index gives). 1, 0, or
+ * KR_EDB for a row that does not parse. */
+int kr__vs_row_has(const void *row, size_t len, int field, const char *value)
+{
+  kr_mp r;
+  uint32_t n, nf, ne;
+  size_t vl = strlen(value);
+
+  kr_mp_init(&r, row, len);
+  if (kr_mp_array(&r, &n) || n != 3 || kr_mp_array(&r, &nf) || nf % 5) return KR_EDB;
+  for (uint32_t i = 0; i < nf / 5; i++) {
+    uint64_t code, x;
+    const char *s = NULL;
+    uint32_t sl = 0;
+    int nil;
+    if (kr_mp_uint(&r, &code)) return KR_EDB;
+    nil = kr_mp_take_nil(&r);
+    if (!nil && kr_mp_str(&r, &s, &sl)) return KR_EDB;
+    if (kr_mp_uint(&r, &x) || kr_mp_uint(&r, &x) || kr_mp_uint(&r, &x)) return KR_EDB;
+    if ((int)code == field && s && sl == vl && !sqlite3_strnicmp(s, value, (int)vl)) return 1;
+  }
+  if (field < 32) return 0;
+  if (kr_mp_array(&r, &ne) || ne % 4) return KR_EDB;
+  for (uint32_t i = 0; i < ne / 4; i++) {
+    uint64_t code, state;
+    const uint8_t *tag;
+    const char *s;
+    uint32_t tl, sl;
+    if (kr_mp_uint(&r, &code) || kr_mp_uint(&r, &state) || kr_mp_bin(&r, &tag, &tl) ||
+        kr_mp_str(&r, &s, &sl))
+      return KR_EDB;
+    if ((int)code == field && state == 1 && sl == vl && !sqlite3_strnicmp(s, value, (int)vl))
+      return 1;
+  }
+  return 0;
+}
+
+/* SQL: kr_vs_has(state, field, value): kr__vs_row_has in a query, so that
+ * list filters drop a candidate before the sort (which then carries no
+ * rows' bytes). NULL state or value: 0. */
+static void sql_has(sqlite3_context *c, int argc, sqlite3_value **v)
+{
+  const void *row = sqlite3_value_blob(v[0]);
+  const char *val = (const char *)sqlite3_value_text(v[2]);
+  int rc;
+  (void)argc;
+  if (!row || !val) {
+    sqlite3_result_int(c, 0);
+    return;
+  }
+  rc = kr__vs_row_has(row, (size_t)sqlite3_value_bytes(v[0]), sqlite3_value_int(v[1]), val);
+  if (rc < 0)
+    sqlite3_result_error_code(c, SQLITE_CORRUPT);
+  else
+    sqlite3_result_int(c, rc);
+}
+
+int kr__vs_sql_functions(kr_node *n)
+{
+  return sqlite3_create_function(n->db, "kr_vs_has", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC |
+                                 SQLITE_DIRECTONLY, NULL, sql_has, NULL, NULL) == SQLITE_OK
+             ? 0 : KR_EDB;
+}
