@@ -1913,8 +1913,12 @@ static void check_world(void)
    * key only a node no longer a member ever held (its key ops past its
    * removal's cut-off taken back) stays sealed to every member, though it
    * counts (docs/crdt.md, "What cannot be promised"). The checks of who
-   * reads what below use the model with the keys the members hold: those
-   * sealed to them in changes that count, and those they made (seed 732).
+   * reads what below use the model with the keys the members hold now:
+   * those they keep, and those sealed to them in changes that count for a
+   * volunteer they read (seed 732). A former reader deleted its keys and
+   * sends none: a key that only former readers got, which lost access
+   * before they knew of a member the volunteer's consent names, reaches
+   * that member never (seed 1842).
    * But a key of an epoch that a node whose clock jumped ahead made, and
    * that no key op that counts gives another node, only that node holds:
    * the key ops it seals since are stamped ahead and held everywhere
@@ -1924,15 +1928,16 @@ static void check_world(void)
     model_keys avail = {0}, reach = {NULL, 0};
     size_t out = 0;
     for (int i = 0; i < S.nodes; i++) {
-      sqlite3_stmt *q;
+      model_keys sealed = {0};
+      char day[11];
       if (!S.node[i].n || !current_member(all, nall, founder, i)) continue;
-      model_sealed_keys(&avail, counted, ncount, net, kr_node_secret_key(S.node[i].n));
-      if (sqlite3_prepare_v2(S.node[i].n->db, "SELECT s.id, k.en, k.creator, k.key FROM vkeys k"
-                             " JOIN subjects s ON s.n=k.subj WHERE k.creator=?1", -1, &q, NULL))
-        continue;
-      sqlite3_bind_blob(q, 1, S.node[i].id, KR_NODE_LEN, SQLITE_STATIC);
-      model_keys_rows(&avail, q);
-      sqlite3_finalize(q);
+      kr_node_today(S.node[i].n, day);
+      model_sealed_keys(&sealed, counted, ncount, net, kr_node_secret_key(S.node[i].n));
+      for (size_t k = 0; k < sealed.n; k++)
+        if (model_reads(m, sealed.k[k].subject, S.node[i].id, day))
+          model_keys_add(&avail, &sealed.k[k]);
+      model_keys_free(&sealed);
+      model_node_keys(&avail, S.node[i].n);
     }
     for (size_t k = 0; k < avail.n; k++) {
       if (key_out_of_reach(&avail.k[k], counted, ncount)) out++;
