@@ -60,7 +60,6 @@
   X(HELD_PUT,      "INSERT OR IGNORE INTO held(origin,seq,hlc,header,bytes,arrived) "   \
                    "VALUES(?1,?2,?3,?4,?5,?6)")                                         \
   X(HELD_DEL,      "DELETE FROM held WHERE origin=?1 AND seq=?2")                       \
-  X(FTS_DEL,       "DELETE FROM vol_fts WHERE rowid=?1")                                \
   X(FTS_PUT,       "INSERT OR REPLACE INTO vol_fts(rowid,name,skills,city,notes,languages,"\
                    "availability) VALUES(?1,?2,?3,?4,?5,?6,?7)")
 
@@ -202,7 +201,7 @@ typedef struct {
 } kr_velem;
 typedef struct kr_vstate {
   sqlite3_int64 sn;
-  int dirty, exists;             /* changed here; its row is in vols */
+  int dirty;                     /* changed here, not yet written */
   uint32_t ntombs;               /* its rows in vtombs (removes before their add) */
   kr_vfield f[32];               /* single-valued fields by code */
   kr_velem *e;                   /* set elements */
@@ -243,12 +242,11 @@ int kr__vs_tags(const kr_vstate *v, int field, const char *value, uint8_t **tags
 int kr__vs_values_into(kr_node *n, sqlite3_int64 sn, kr_values *out);
 /* Schema 8 -> 9: fields, set_adds, set_removed into vols (store.c). */
 int kr__vs_convert(kr_node *n);
-/* 1 when field holds value (ASCII case folded, as COLLATE NOCASE); the
- * second over a row's bytes as stored (KR_EDB if they do not parse). */
+/* 1 when field holds value (ASCII case folded, as COLLATE NOCASE), over a
+ * row's bytes as stored (KR_EDB if they do not parse). */
 int kr__vs_row_has(const void *row, size_t len, int field, const char *value);
 /* The SQL function kr_vs_has(state, field, value) on n's connection. */
 int kr__vs_sql_functions(kr_node *n);
-int kr__vs_has(const kr_vstate *v, int field, const char *value);
 
 /* apply.c: fold one op into the state (the merge rules). */
 int kr__apply_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *st,

@@ -184,7 +184,7 @@ int kr_node_list(kr_node *n, const kr_filter *f, kr_id_cb cb, void *ctx)
   };
   kr_buf q;
   sqlite3_stmt *s;
-  int rc, any = 0;
+  int rc;
 
   /* inside a batch, the row merged in memory goes to the index first */
   if ((rc = kr__vs_flush(n))) return rc;
@@ -192,7 +192,6 @@ int kr_node_list(kr_node *n, const kr_filter *f, kr_id_cb cb, void *ctx)
   for (size_t i = 0; f && i < sizeof fl / sizeof fl[0]; i++) {
     const char *val = *(const char *const *)((const char *)f + fl[i].off);
     if (!val) continue;
-    any = 1;
     if ((rc = phrase(n, &q, fl[i].col, val)) < 0) { kr_buf_free(&q); return rc; }
   }
   if (kr_buf_add(&q, "", 1)) { kr_buf_free(&q); return KR_ETOOBIG; }
@@ -221,7 +220,6 @@ int kr_node_list(kr_node *n, const kr_filter *f, kr_id_cb cb, void *ctx)
     if (f->city) sqlite3_bind_text(s, 4, f->city, -1, SQLITE_STATIC);
     if (f->available) sqlite3_bind_text(s, 5, f->available, -1, SQLITE_STATIC);
   }
-  (void)any;
   while (!rc && kr__step(s, &rc))
     rc = cb(ctx, sqlite3_column_blob(s, 0));
   sqlite3_finalize(s);

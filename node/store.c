@@ -155,7 +155,7 @@ static const char *const migrations[] = {
    * per set element (a remove that came before its add stays a row of
    * vtombs); the full-text index also holds languages and
    * availability (list filters go through it). A store of version 8 is
-   * converted (migrate_vols). */
+   * converted (kr__vs_convert). */
   "CREATE TABLE vols(subj INTEGER PRIMARY KEY, name TEXT, state BLOB NOT NULL);"
   "CREATE TABLE vtombs(subj INTEGER NOT NULL, tag BLOB NOT NULL, field INTEGER NOT NULL,"
   "  value TEXT NOT NULL, PRIMARY KEY(subj, tag, field, value)) WITHOUT ROWID;"

@@ -17,7 +17,7 @@
  *
  * Row layout (schema 9; local, never sent): name (the name field, for
  * ordering lists), state = msgpack [fields, elements, tombs] with
- *   fields   = array of 5 per set field: code, value or nil, hlc, origin
+ *   fields   = array of 5 per field written: code, value or nil, hlc, origin
  *              (origins.n), index
  *   elements = array of 4 per element: code, state (1 live, 2 removed),
  *              tag (bin 16), value
@@ -232,7 +232,6 @@ static int load(kr_node *n, sqlite3_int64 sn, kr_vstate **out)
     int len = sqlite3_column_bytes(s, 0);
     rc = len > 0 && (size_t)len <= VS_MAX ? decode(v, sqlite3_column_blob(s, 0), (size_t)len)
                                          : KR_EDB;
-    v->exists = 1;
   } else {
     rc = rc == SQLITE_DONE ? 0 : kr__db_err(rc);
   }
@@ -325,7 +324,6 @@ int kr__vs_flush(kr_node *n)
   if (rc != SQLITE_DONE) return kr__db_err(rc);
   if ((rc = fts_put(n, v))) return rc;
   v->dirty = 0;
-  v->exists = 1;
   return 0;
 }
 
@@ -578,15 +576,6 @@ int kr__vs_tags(const kr_vstate *v, int field, const char *value, uint8_t **tags
   return 0;
 }
 
-int kr__vs_has(const kr_vstate *v, int field, const char *value)
-{
-  if (field < 32) return v->f[field].value && !sqlite3_stricmp(v->f[field].value, value);
-  for (size_t i = 0; i < v->ne; i++)
-    if (v->e[i].field == field && v->e[i].state == 1 && !sqlite3_stricmp(v->e[i].value, value))
-      return 1;
-  return 0;
-}
-
 /* Schema 8 -> 9: the rows of fields, set_adds and set_removed of each
  * subject become its vols row and full-text entry; the old tables go. */
 int kr__vs_convert(kr_node *n)
@@ -679,7 +668,8 @@ int kr__vs_values_into(kr_node *n, sqlite3_int64 sn, kr_values *out)
   return rc;
 }
 
-/* kr__vs_has over a row's bytes, without decoding it into memory (list
+/* 1 when field holds value (ASCII case folded, as COLLATE NOCASE), read
+ * from a row's bytes as stored, without decoding it into memory (list
  * filters check every candidate the full-text index gives). 1, 0, or
  * KR_EDB for a row that does not parse. */
 int kr__vs_row_has(const void *row, size_t len, int field, const char *value)
