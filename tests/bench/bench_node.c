@@ -458,6 +458,13 @@ int main(int argc, char **argv)
   }
   kr_node_checkpoint(a);
   t_create = now_s() - t0;
+  /* KRING_BENCH_ONLY=create: stop here (to profile create alone) */
+  if (getenv("KRING_BENCH_ONLY") && !strcmp(getenv("KRING_BENCH_ONLY"), "create")) {
+    printf("  create via node API           %6.2f s\n", t_create);
+    kr_node_close(a);
+    kr_node_close(b);
+    return 0;
+  }
   f[1] = floor_run(hf, people, n);
 
   /* 2. Apply the changes to a second, empty store. */
