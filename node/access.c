@@ -15,6 +15,7 @@
  *     volunteer deletes what it knew of it and its keys; a reader seals the
  *     keys it holds to readers that lack them, in a change of its own.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -140,66 +141,287 @@ static int registrar(kr_node *n, sqlite3_int64 sn, uint8_t out[KR_NODE_LEN])
   return r;
 }
 
+/* ---- what the end of a transaction reads once per volunteer ---------------- */
+
+/* One consent register of a volunteer: its entries e[first..first+count). */
+typedef struct {
+  const char *purpose;
+  const uint8_t *rcpt;       /* NULL: all */
+  size_t first, count;
+} creg;
+
+/*
+ * A view: what deciding who reads a volunteer needs, each read at most
+ * once. The current members (read once per view: nothing here changes
+ * them), and, for one volunteer sn at a time, its registrar and every
+ * consent entry, grouped per register (purpose, recipient) in that order,
+ * each grant with the withdrawal tags it observed. Two statements per
+ * volunteer instead of five or more per register and per question. A
+ * caller that writes sn's consent (recover, lose_access) calls
+ * view_dirty; view_subject switches to another volunteer.
+ */
+typedef struct {
+  uint8_t (*m)[KR_NODE_LEN];
+  size_t nm;
+  int m_loaded;
+  sqlite3_int64 sn;
+  int reg;                   /* -1 not read; 0 none known; 1 in regnode */
+  uint8_t regnode[KR_NODE_LEN];
+  int cs_loaded;
+  kr_consent_entry *e;
+  size_t ne;
+  creg *r;
+  size_t nr;
+  char *text;                /* purposes and end dates, NUL-terminated */
+  uint8_t *bin;              /* recipients, then observed tags */
+} view;
+
+static void view_dirty(view *v)
+{
+  free(v->e);
+  free(v->r);
+  free(v->text);
+  free(v->bin);
+  v->e = NULL;
+  v->r = NULL;
+  v->text = NULL;
+  v->bin = NULL;
+  v->ne = v->nr = 0;
+  v->cs_loaded = 0;
+  v->reg = -1;
+}
+
+static void view_subject(view *v, sqlite3_int64 sn)
+{
+  if (v->sn == sn) return;
+  view_dirty(v);
+  v->sn = sn;
+}
+
+static void view_free(view *v)
+{
+  view_dirty(v);
+  free(v->m);
+  memset(v, 0, sizeof *v);
+}
+
+static void view_init(view *v)
+{
+  memset(v, 0, sizeof *v);
+  v->sn = -1;
+  v->reg = -1;
+}
+
+static int view_members(kr_node *n, view *v)
+{
+  sqlite3_stmt *s;
+  int rc = 0;
+  if (v->m_loaded) return 0;
+  if (prep(n, "SELECT node FROM members WHERE org IS NOT NULL AND cutoff IS NULL", &s))
+    return KR_EDB;
+  while (!rc && kr__step(s, &rc)) {
+    void *p;
+    if (sqlite3_column_bytes(s, 0) != KR_NODE_LEN) continue;
+    if (!(p = realloc(v->m, (v->nm + 1) * sizeof *v->m))) { rc = KR_ENOMEM; break; }
+    v->m = p;
+    memcpy(v->m[v->nm++], sqlite3_column_blob(s, 0), KR_NODE_LEN);
+  }
+  sqlite3_finalize(s);
+  v->m_loaded = !rc;
+  return rc;
+}
+
+static int view_registrar(kr_node *n, view *v, sqlite3_int64 sn, uint8_t out[KR_NODE_LEN])
+{
+  view_subject(v, sn);
+  if (v->reg < 0 && (v->reg = registrar(n, sn, v->regnode)) < 0) {
+    int rc = v->reg;
+    v->reg = -1;
+    return rc;
+  }
+  if (v->reg == 1 && out) memcpy(out, v->regnode, KR_NODE_LEN);
+  return v->reg;
+}
+
+typedef struct {
+  uint8_t tag[KR_TAG_LEN];
+  size_t i;
+} tag_at;
+
+static int cmp_tag_at(const void *a, const void *b)
+{
+  return memcmp(((const tag_at *)a)->tag, ((const tag_at *)b)->tag, KR_TAG_LEN);
+}
+
+/* Read every consent entry of sn (two statements), unless read already. */
+static int view_consents(kr_node *n, view *v, sqlite3_int64 sn)
+{
+  sqlite3_stmt *s;
+  kr_buf text, bin;
+  size_t *toff = NULL, *roff = NULL, *ooff = NULL, cap = 0;
+  uint32_t *ocount = NULL;
+  tag_at *by_tag = NULL;
+  int rc = 0;
+
+  view_subject(v, sn);
+  if (v->cs_loaded) return 0;
+  /* as many entries as the store holds: a bound here would let a member
+   * that adds enough consent entries stop every transaction touching sn */
+  kr_buf_init(&text, SIZE_MAX / 2);
+  kr_buf_init(&bin, SIZE_MAX / 2);
+  if (prep(n, "SELECT c.purpose, c.recipient, c.tag, c.hlc, o.key, c.idx, c.is_grant, c.until"
+              " FROM consent_ops c JOIN origins o ON o.n=c.origin WHERE c.subj=?1"
+              " ORDER BY c.purpose, c.recipient", &s)) {
+    rc = KR_EDB;
+    goto out;
+  }
+  sqlite3_bind_int64(s, 1, sn);
+  while (!rc && kr__step(s, &rc)) {
+    const char *purpose = (const char *)sqlite3_column_text(s, 0);
+    const char *until = (const char *)sqlite3_column_text(s, 7);
+    int rlen = sqlite3_column_bytes(s, 1);
+    kr_consent_entry *x;
+    if ((rlen != 0 && rlen != KR_NODE_LEN) || sqlite3_column_bytes(s, 2) != KR_TAG_LEN || !purpose)
+      continue;
+    if (v->ne == cap) {
+      size_t nc = cap ? 2 * cap : 8;
+      void *p;
+      if (!(p = realloc(v->e, nc * sizeof *v->e))) { rc = KR_ENOMEM; break; }
+      v->e = p;
+      if (!(p = realloc(toff, 2 * nc * sizeof *toff))) { rc = KR_ENOMEM; break; }
+      toff = p;
+      if (!(p = realloc(roff, nc * sizeof *roff))) { rc = KR_ENOMEM; break; }
+      roff = p;
+      cap = nc;
+    }
+    x = &v->e[v->ne];
+    memset(x, 0, sizeof *x);
+    memcpy(x->tag, sqlite3_column_blob(s, 2), KR_TAG_LEN);
+    kr__read_stamp(s, 3, &x->stamp);
+    x->is_grant = sqlite3_column_int(s, 6);
+    toff[2 * v->ne] = text.len;
+    if ((rc = kr_buf_add(&text, purpose, strlen(purpose) + 1))) break;
+    toff[2 * v->ne + 1] = text.len;
+    if ((rc = kr_buf_add(&text, until ? until : "", strlen(until ? until : "") + 1))) break;
+    roff[v->ne] = rlen ? bin.len : (size_t)-1;
+    if (rlen && (rc = kr_buf_add(&bin, sqlite3_column_blob(s, 1), KR_NODE_LEN))) break;
+    v->ne++;
+  }
+  sqlite3_finalize(s);
+  if (rc) goto out;
+  /* the withdrawal tags each entry observed (only grants do), by tag */
+  if (v->ne) {
+    if (!(by_tag = malloc(v->ne * sizeof *by_tag)) || !(ooff = calloc(v->ne, sizeof *ooff)) ||
+        !(ocount = calloc(v->ne, sizeof *ocount))) {
+      rc = KR_ENOMEM;
+      goto out;
+    }
+    for (size_t i = 0; i < v->ne; i++) {
+      memcpy(by_tag[i].tag, v->e[i].tag, KR_TAG_LEN);
+      by_tag[i].i = i;
+    }
+    qsort(by_tag, v->ne, sizeof *by_tag, cmp_tag_at);
+    if (prep(n, "SELECT grant_tag, withdraw_tag FROM consent_observed WHERE subj=?1"
+                " ORDER BY grant_tag", &s)) {
+      rc = KR_EDB;
+      goto out;
+    }
+    sqlite3_bind_int64(s, 1, sn);
+    while (!rc && kr__step(s, &rc)) {
+      tag_at key, *hit;
+      if (sqlite3_column_bytes(s, 0) != KR_TAG_LEN || sqlite3_column_bytes(s, 1) != KR_TAG_LEN)
+        continue;
+      memcpy(key.tag, sqlite3_column_blob(s, 0), KR_TAG_LEN);
+      if (!(hit = bsearch(&key, by_tag, v->ne, sizeof *by_tag, cmp_tag_at))) continue;
+      while (hit > by_tag && !memcmp(hit[-1].tag, key.tag, KR_TAG_LEN)) hit--;
+      /* rows come by grant tag: an entry's observed tags are one run */
+      for (; hit < by_tag + v->ne && !memcmp(hit->tag, key.tag, KR_TAG_LEN); hit++) {
+        if (!ocount[hit->i]) ooff[hit->i] = bin.len;
+        ocount[hit->i]++;
+        if ((rc = kr_buf_add(&bin, sqlite3_column_blob(s, 1), KR_TAG_LEN))) break;
+      }
+    }
+    sqlite3_finalize(s);
+    if (rc) goto out;
+  }
+  /* the buffers are final: point into them; one register per run */
+  for (size_t i = 0; i < v->ne; i++) {
+    kr_consent_entry *x = &v->e[i];
+    const char *purpose = (const char *)text.data + toff[2 * i];
+    const uint8_t *rcpt = roff[i] == (size_t)-1 ? NULL : bin.data + roff[i];
+    creg *last = v->nr ? &v->r[v->nr - 1] : NULL;
+    x->until = (const char *)text.data + toff[2 * i + 1];
+    x->observed = ocount[i] ? bin.data + ooff[i] : NULL;
+    x->nobserved = ocount[i];
+    if (!last || strcmp(last->purpose, purpose) != 0 || !last->rcpt != !rcpt ||
+        (rcpt && memcmp(last->rcpt, rcpt, KR_NODE_LEN) != 0)) {
+      void *p = realloc(v->r, (v->nr + 1) * sizeof *v->r);
+      if (!p) { rc = KR_ENOMEM; goto out; }
+      v->r = p;
+      last = &v->r[v->nr++];
+      last->purpose = purpose;
+      last->rcpt = rcpt;
+      last->first = i;
+      last->count = 0;
+    }
+    last->count++;
+  }
+  v->text = (char *)text.data;
+  v->bin = bin.data;
+  text.data = bin.data = NULL;
+  v->cs_loaded = 1;
+out:
+  free(toff);
+  free(roff);
+  free(ooff);
+  free(ocount);
+  free(by_tag);
+  kr_buf_free(&text);
+  kr_buf_free(&bin);
+  if (rc) view_dirty(v);
+  return rc;
+}
+
 /* The consent registers of sn (as this node reads them), each resolved for
- * today: cb(purpose, recipient or NULL for all, state, the in-force grant's
- * hlc and until, the latest withdrawal's hlc). */
+ * today: cb(recipient or NULL for all, state, the in-force grant's hlc and
+ * until, the latest withdrawal's hlc). only: the registers naming that
+ * node or all. */
 typedef int (*register_cb)(void *ctx, const uint8_t *rcpt, kr_consent_state st, kr_hlc granted,
                            const char *until, kr_hlc withdrawn);
 
-static int each_register(kr_node *n, sqlite3_int64 sn, const uint8_t *only, register_cb cb,
-                         void *ctx)
+static int each_register(kr_node *n, view *v, sqlite3_int64 sn, const uint8_t *only,
+                         register_cb cb, void *ctx)
 {
-  sqlite3_stmt *s, *g;
   char day[11];
-  int rc = 0;
+  int rc;
 
+  if ((rc = view_consents(n, v, sn))) return rc;
   kr_node_today(n, day);
-  if (prep(n, "SELECT DISTINCT purpose, recipient FROM consent_ops WHERE subj=?1 AND"
-              " (?2 IS NULL OR recipient=?2 OR recipient=x'')", &s))
-    return KR_EDB;
-  if (prep(n, "SELECT (SELECT hlc FROM consent_ops WHERE subj=?1 AND purpose=?2 AND"
-              " recipient=?3 AND tag=?4), (SELECT until FROM consent_ops WHERE subj=?1 AND"
-              " purpose=?2 AND recipient=?3 AND tag=?4), (SELECT max(hlc) FROM consent_ops"
-              " WHERE subj=?1 AND purpose=?2 AND recipient=?3 AND NOT is_grant), EXISTS (SELECT 1"
-              " FROM consent_ops WHERE subj=?1 AND purpose=?2 AND recipient=?3 AND"
-              " (NOT is_grant OR until<>''))", &g)) {
-    sqlite3_finalize(s);
-    return KR_EDB;
-  }
-  sqlite3_bind_int64(s, 1, sn);
-  if (only) sqlite3_bind_blob(s, 2, only, KR_NODE_LEN, SQLITE_STATIC);
-  while (!rc && kr__step(s, &rc)) {
-    const char *purpose = (const char *)sqlite3_column_text(s, 0);
-    const void *r = sqlite3_column_blob(s, 1);
-    int rlen = sqlite3_column_bytes(s, 1);
+  for (size_t k = 0; k < v->nr && !rc; k++) {
+    const creg *r = &v->r[k];
+    const kr_consent_entry *e = v->e + r->first;
+    size_t best;
     kr_consent_state st;
-    uint8_t tag[KR_TAG_LEN];
-    int has;
     kr_hlc granted = 0, withdrawn = 0;
     char until[11] = "";
+    int ended = 0;
 
-    if (rlen != 0 && rlen != KR_NODE_LEN) continue;
-    if ((rc = kr__consent_in_force(n, sn, purpose, rlen ? r : "", rlen, day, &st, tag, &has)))
-      break;
-    sqlite3_reset(g);
-    sqlite3_bind_int64(g, 1, sn);
-    sqlite3_bind_text(g, 2, purpose, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(g, 3, rlen ? r : "", rlen, SQLITE_STATIC);
-    if (has) sqlite3_bind_blob(g, 4, tag, KR_TAG_LEN, SQLITE_STATIC);
-    if (sqlite3_step(g) == SQLITE_ROW) {
-      granted = (kr_hlc)sqlite3_column_int64(g, 0);
-      if (sqlite3_column_text(g, 1))
-        snprintf(until, sizeof until, "%s", (const char *)sqlite3_column_text(g, 1));
-      withdrawn = (kr_hlc)sqlite3_column_int64(g, 2);
-      /* A register whose grants never ended (no withdrawal, no end date)
-       * gave access once: a key from any time will do. Else the key must
-       * come after the grant in force (access may have ended before it). */
-      if (!sqlite3_column_int(g, 3)) granted = 0;
+    if (only && r->rcpt && memcmp(r->rcpt, only, KR_NODE_LEN) != 0) continue;
+    st = kr_consent_resolve(e, r->count, day, &best);
+    if (best != (size_t)-1) {
+      granted = e[best].stamp.hlc;
+      snprintf(until, sizeof until, "%s", e[best].until);
     }
-    rc = cb(ctx, rlen ? r : NULL, st, granted, until, withdrawn);
+    for (size_t i = 0; i < r->count; i++) {
+      if (!e[i].is_grant && e[i].stamp.hlc > withdrawn) withdrawn = e[i].stamp.hlc;
+      ended |= !e[i].is_grant || e[i].until[0];
+    }
+    /* A register whose grants never ended (no withdrawal, no end date)
+     * gave access once: a key from any time will do. Else the key must
+     * come after the grant in force (access may have ended before it). */
+    if (!ended) granted = 0;
+    rc = cb(ctx, r->rcpt, st, granted, until, withdrawn);
   }
-  sqlite3_finalize(s);
-  sqlite3_finalize(g);
   return rc;
 }
 
@@ -245,48 +467,35 @@ static int readers_cb(void *ctx, const uint8_t *rcpt, kr_consent_state st, kr_hl
 
 /* The readers of sn as this node reads its consent: the registrar (if a
  * member) and the current members some consent in force names. */
-static int readers_of(kr_node *n, sqlite3_int64 sn, readers *rs)
+static int readers_of(kr_node *n, view *v, sqlite3_int64 sn, readers *rs)
 {
-  uint8_t (*m)[KR_NODE_LEN] = NULL, reg[KR_NODE_LEN];
-  size_t nm = 0;
-  sqlite3_stmt *s;
-  int rc = 0;
+  static const uint8_t all[KR_NODE_LEN];
+  uint8_t reg[KR_NODE_LEN];
+  readers_ctx x;
+  int rc, reg_known;
 
   rs->r = NULL;
   rs->n = 0;
-  if (prep(n, "SELECT node FROM members WHERE org IS NOT NULL AND cutoff IS NULL", &s))
-    return KR_EDB;
-  while (!rc && kr__step(s, &rc)) {
-    void *p;
-    if (sqlite3_column_bytes(s, 0) != KR_NODE_LEN) continue;
-    if (!(p = realloc(m, (nm + 1) * sizeof *m))) { rc = KR_ENOMEM; break; }
-    m = p;
-    memcpy(m[nm++], sqlite3_column_blob(s, 0), KR_NODE_LEN);
+  if ((rc = view_members(n, v))) return rc;
+  if ((reg_known = view_registrar(n, v, sn, reg)) < 0) return reg_known;
+  if (reg_known) {
+    for (size_t i = 0; i < v->nm && !rc; i++)
+      if (memcmp(v->m[i], reg, KR_NODE_LEN) == 0) rc = readers_add(rs, reg, 0);
   }
-  sqlite3_finalize(s);
-  if (!rc && registrar(n, sn, reg) == 1) {
-    for (size_t i = 0; i < nm && !rc; i++)
-      if (memcmp(m[i], reg, KR_NODE_LEN) == 0) rc = readers_add(rs, reg, 0);
+  x = (readers_ctx){n, rs, (const uint8_t (*)[KR_NODE_LEN])v->m, v->nm, {NULL, 0}};
+  if (!rc) rc = each_register(n, v, sn, NULL, readers_cb, &x);
+  /* A reader that lost its access through one register (and deleted its
+   * keys) while another names it may have lost the keys it had: its keys
+   * must come after that end. The registrar never loses them. */
+  for (size_t i = 0; i < rs->n && !rc; i++) {
+    if (reg_known && memcmp(rs->r[i].node, reg, KR_NODE_LEN) == 0) continue;
+    for (size_t e = 0; e < x.ends.n; e++)
+      if ((!memcmp(x.ends.r[e].node, all, KR_NODE_LEN) ||
+           !memcmp(x.ends.r[e].node, rs->r[i].node, KR_NODE_LEN)) &&
+          x.ends.r[e].since > rs->r[i].since)
+        rs->r[i].since = x.ends.r[e].since;
   }
-  if (!rc) {
-    static const uint8_t all[KR_NODE_LEN];
-    readers_ctx x = {n, rs, (const uint8_t (*)[KR_NODE_LEN])m, nm, {NULL, 0}};
-    int reg_known = registrar(n, sn, reg) == 1;
-    rc = each_register(n, sn, NULL, readers_cb, &x);
-    /* A reader that lost its access through one register (and deleted its
-     * keys) while another names it may have lost the keys it had: its keys
-     * must come after that end. The registrar never loses them. */
-    for (size_t i = 0; i < rs->n; i++) {
-      if (reg_known && memcmp(rs->r[i].node, reg, KR_NODE_LEN) == 0) continue;
-      for (size_t e = 0; e < x.ends.n; e++)
-        if ((!memcmp(x.ends.r[e].node, all, KR_NODE_LEN) ||
-             !memcmp(x.ends.r[e].node, rs->r[i].node, KR_NODE_LEN)) &&
-            x.ends.r[e].since > rs->r[i].since)
-          rs->r[i].since = x.ends.r[e].since;
-    }
-    free(x.ends.r);
-  }
-  free(m);
+  free(x.ends.r);
   if (rc) {
     free(rs->r);
     rs->r = NULL;
@@ -373,7 +582,7 @@ static int replay(kr_node *n, sqlite3_int64 sn);
  * began (it opened its key ops again to decide anew): a loss is not noted
  * twice.
  */
-static int check_mine(kr_node *n, sqlite3_int64 sn, int removed, int quiet)
+static int check_mine(kr_node *n, view *v, sqlite3_int64 sn, int removed, int quiet)
 {
   sqlite3_stmt *s;
   uint8_t reg[KR_NODE_LEN];
@@ -385,10 +594,13 @@ static int check_mine(kr_node *n, sqlite3_int64 sn, int removed, int quiet)
   has = sqlite3_step(s) == SQLITE_ROW;
   sqlite3_finalize(s);
   if (!has) return 0;
-  if (removed) return lose_access(n, sn, "this node was removed from the network");
+  if (removed) {
+    view_dirty(v);
+    return lose_access(n, sn, "this node was removed from the network");
+  }
   /* No registration yet: the volunteer's first change has not come, so
    * nothing it holds is decided yet (no writer counts before it): wait. */
-  if (registrar(n, sn, reg) != 1) return 0;
+  if ((rc = view_registrar(n, v, sn, reg)) != 1) return rc < 0 ? rc : 0;
   if (memcmp(reg, kr_node_id(n), KR_NODE_LEN) == 0) return 0;
   /* a node that registered sn itself reads it, whoever else claims to
    * have registered it earlier */
@@ -400,7 +612,7 @@ static int check_mine(kr_node *n, sqlite3_int64 sn, int removed, int quiet)
   has = sqlite3_step(s) == SQLITE_ROW;
   sqlite3_finalize(s);
   if (has) return 0;
-  if ((rc = each_register(n, sn, kr_node_id(n), mine_cb, &x))) return rc;
+  if ((rc = each_register(n, v, sn, kr_node_id(n), mine_cb, &x))) return rc;
   /* The keys sealed to this node that it deleted (its access ended, or a
    * key came ahead of its grant) are opened again before it decides: the
    * groups they open may hold consent too, the grant naming it among them
@@ -411,8 +623,9 @@ static int check_mine(kr_node *n, sqlite3_int64 sn, int removed, int quiet)
   first = x;
   if ((rc = recover(n, sn)) < 0) return rc;
   if (rc > 0) {
+    view_dirty(v);                     /* the groups opened may hold consent */
     memset(&x, 0, sizeof x);
-    if ((rc = each_register(n, sn, kr_node_id(n), mine_cb, &x))) return rc;
+    if ((rc = each_register(n, v, sn, kr_node_id(n), mine_cb, &x))) return rc;
     /* it reads on when a consent those keys open names it (its grant may
      * be in an epoch it held no key of); else a node that read none naming
      * it before notes no loss now */
@@ -422,6 +635,7 @@ static int check_mine(kr_node *n, sqlite3_int64 sn, int removed, int quiet)
   /* no consent in force names it: a key came without one (a reader that
    * has not seen a withdrawal, another reader's key ahead of the grant, a
    * reader's mistake); forgotten at once, noted only when consent ended */
+  view_dirty(v);
   return lose_access(n, sn, !x.lost || quiet ? NULL
                             : x.expired ? "consent expired" : "consent withdrawn");
 }
@@ -1156,7 +1370,8 @@ static int new_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, uint64_t *
  * with its late changes (docs/crdt.md, "Taking back"), while this writer's
  * groups under the epoch still count; its own change stands as long as
  * they do. */
-static int keep_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, const uint8_t *subject,
+static int keep_epoch(kr_node *n, view *v, sqlite3_int64 sn, const readers *rs,
+                      const uint8_t *subject,
                       uint64_t en, const uint8_t *creator, const uint8_t *key, oplist *l)
 {
   uint8_t to[2][KR_NODE_LEN];
@@ -1164,7 +1379,7 @@ static int keep_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, const uin
 
   if (memcmp(creator, kr_node_id(n), KR_NODE_LEN) == 0) return 0;
   memcpy(to[nto++], kr_node_id(n), KR_NODE_LEN);
-  if (registrar(n, sn, to[nto]) == 1 && memcmp(to[nto], kr_node_id(n), KR_NODE_LEN) != 0 &&
+  if (view_registrar(n, v, sn, to[nto]) == 1 && memcmp(to[nto], kr_node_id(n), KR_NODE_LEN) != 0 &&
       memcmp(to[nto], creator, KR_NODE_LEN) != 0 && readers_has(rs, to[nto]))
     nto++;
   for (int k = 0; k < nto && !rc; k++) {
@@ -1205,7 +1420,10 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
   pending *pg = NULL;
   size_t npg = 0;
   kr_buf plain, box;
+  view v;
   int rc = 0;
+
+  view_init(&v);
 
   kr_buf_init(&plain, KR_CHANGE_MAX);
   kr_buf_init(&box, KR_CHANGE_MAX);
@@ -1260,7 +1478,7 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
       uint64_t en = 0;
       uint8_t creator[KR_NODE_LEN];
       int have;
-      if ((rc = readers_of(n, sn, &rs))) break;
+      if ((rc = readers_of(n, &v, sn, &rs))) break;
       /* a writer holds the key it writes under */
       if ((rc = readers_add(&rs, kr_node_id(n), 0))) { free(rs.r); break; }
       have = usable_epoch(n, sn, &rs, &en, creator, p->key);
@@ -1283,10 +1501,10 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
          * keeps it as it keeps every key op sealed to it. */
         if (!rc) {
           uint8_t reg[KR_NODE_LEN];
-          if (registrar(n, sn, reg) != 1 || memcmp(reg, kr_node_id(n), KR_NODE_LEN) != 0)
+          if (view_registrar(n, &v, sn, reg) != 1 || memcmp(reg, kr_node_id(n), KR_NODE_LEN) != 0)
             rc = key_op(n, &l, op->subject, en, creator, p->key, kr_node_id(n));
         }
-      } else if ((rc = keep_epoch(n, sn, &rs, op->subject, en, creator, p->key, &l))) {
+      } else if ((rc = keep_epoch(n, &v, sn, &rs, op->subject, en, creator, p->key, &l))) {
         free(rs.r);
         break;
       }
@@ -1327,6 +1545,7 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
   kr_buf_free(&plain);
   kr_buf_free(&box);
   oplist_free(&l);
+  view_free(&v);
   return rc;
 }
 
@@ -1336,48 +1555,54 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
  * consent: for each, in since, the stamp of the last consent entry (of a
  * register naming it, or all) just before which it read sn. Not the
  * readers rs, nor this node. */
-static int former_readers(kr_node *n, sqlite3_int64 sn, const readers *rs, readers *out)
+static int cmp_hlc_desc(const void *a, const void *b)
 {
-  sqlite3_stmt *s, *e;
+  kr_hlc x = *(const kr_hlc *)a, y = *(const kr_hlc *)b;
+  return x > y ? -1 : x < y;
+}
+
+static int former_readers(kr_node *n, view *v, sqlite3_int64 sn, const readers *rs, readers *out)
+{
   readers cand = {NULL, 0};
-  int rc = 0;
+  kr_hlc *at = NULL;
+  int rc;
 
   out->r = NULL;
   out->n = 0;
-  if (prep(n, "SELECT m.node FROM members m WHERE m.org IS NOT NULL AND m.cutoff IS NULL AND"
-              " EXISTS (SELECT 1 FROM consent_ops c WHERE c.subj=?1 AND (c.recipient=m.node OR"
-              " c.recipient=x''))", &s))
-    return KR_EDB;
-  sqlite3_bind_int64(s, 1, sn);
-  while (!rc && kr__step(s, &rc)) {
-    const uint8_t *m = sqlite3_column_blob(s, 0);
-    if (sqlite3_column_bytes(s, 0) != KR_NODE_LEN || readers_has(rs, m) ||
-        memcmp(m, kr_node_id(n), KR_NODE_LEN) == 0)
-      continue;
-    rc = readers_add(&cand, m, 0);
+  if ((rc = view_members(n, v)) || (rc = view_consents(n, v, sn))) return rc;
+  /* the current members some consent entry of sn names (or all) */
+  for (size_t i = 0; i < v->nm && !rc; i++) {
+    const uint8_t *m = v->m[i];
+    int named = 0;
+    if (readers_has(rs, m) || memcmp(m, kr_node_id(n), KR_NODE_LEN) == 0) continue;
+    for (size_t k = 0; k < v->nr && !named; k++)
+      named = !v->r[k].rcpt || memcmp(v->r[k].rcpt, m, KR_NODE_LEN) == 0;
+    if (named) rc = readers_add(&cand, m, 0);
   }
-  sqlite3_finalize(s);
   if (rc || !cand.n) goto out;
-  if (prep(n, "SELECT DISTINCT hlc FROM consent_ops WHERE subj=?1 AND (recipient=?2 OR"
-              " recipient=x'') ORDER BY hlc DESC", &e)) {
-    rc = KR_EDB;
+  if (!(at = malloc(v->ne * sizeof *at))) {
+    rc = KR_ENOMEM;
     goto out;
   }
   for (size_t i = 0; i < cand.n && !rc; i++) {
     kr_hlc last = 0;
-    sqlite3_reset(e);
-    sqlite3_bind_int64(e, 1, sn);
-    sqlite3_bind_blob(e, 2, cand.r[i].node, KR_NODE_LEN, SQLITE_STATIC);
-    while (!last && !rc && kr__step(e, &rc)) {
-      kr_hlc at = (kr_hlc)sqlite3_column_int64(e, 0);
-      int was = was_reader(n, sn, cand.r[i].node, at);
-      if (was < 0) rc = was;
-      else if (was) last = at;
+    size_t nat = 0;
+    /* the stamps of the entries naming it (or all), latest first */
+    for (size_t k = 0; k < v->nr; k++) {
+      if (v->r[k].rcpt && memcmp(v->r[k].rcpt, cand.r[i].node, KR_NODE_LEN) != 0) continue;
+      for (size_t j = 0; j < v->r[k].count; j++) at[nat++] = v->e[v->r[k].first + j].stamp.hlc;
+    }
+    qsort(at, nat, sizeof *at, cmp_hlc_desc);
+    for (size_t j = 0; j < nat && !last && !rc; j++) {
+      int was;
+      if (j && at[j] == at[j - 1]) continue;
+      if ((was = was_reader(n, sn, cand.r[i].node, at[j])) < 0) rc = was;
+      else if (was) last = at[j];
     }
     if (!rc && last) rc = readers_add(out, cand.r[i].node, last);
   }
-  sqlite3_finalize(e);
 out:
+  free(at);
   free(cand.r);
   if (rc) {
     free(out->r);
@@ -1487,7 +1712,7 @@ static int gave_key(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *cr
 }
 
 /* Seal the keys this node holds of sn to every reader that lacks them. */
-static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
+static int issue(kr_node *n, view *v, sqlite3_int64 sn, oplist *l)
 {
   readers rs, was;
   sqlite3_stmt *s, *h;
@@ -1506,8 +1731,8 @@ static int issue(kr_node *n, sqlite3_int64 sn, oplist *l)
   if (!rc) memcpy(subject, sqlite3_column_blob(s, 0), KR_SUBJECT_LEN);
   sqlite3_finalize(s);
   if (rc) return rc;
-  if ((rc = readers_of(n, sn, &rs))) return rc;
-  if ((rc = former_readers(n, sn, &rs, &was))) {
+  if ((rc = readers_of(n, v, sn, &rs))) return rc;
+  if ((rc = former_readers(n, v, sn, &rs, &was))) {
     free(rs.r);
     return rc;
   }
@@ -1628,6 +1853,7 @@ static int touch_query(kr_node *n, const char *sql)
 int kr__finish(kr_node *n, kr_buf *wire)
 {
   oplist l = {0};
+  view v;
   sqlite3_int64 *t;
   size_t nt;
   int rc = 0, removed;
@@ -1677,15 +1903,18 @@ int kr__finish(kr_node *n, kr_buf *wire)
   nt = n->touched.n;
   memset(&n->touched, 0, sizeof n->touched);
   if (nt) qsort(t, nt, sizeof *t, cmp_i64);
+  view_init(&v);
   for (size_t i = 0; i < nt && !rc; i++) {
     if (i && t[i] == t[i - 1]) continue;
     if (kr__erased(n, t[i], NULL) != 0) continue;
-    if ((rc = check_mine(n, t[i], removed,
+    view_subject(&v, t[i]);
+    if ((rc = check_mine(n, &v, t[i], removed,
                          n->retry.n && bsearch(&t[i], n->retry.id, n->retry.n, sizeof t[i],
                                                cmp_i64) != NULL)))
       break;
-    if (!removed) rc = issue(n, t[i], &l);
+    if (!removed) rc = issue(n, &v, t[i], &l);
   }
+  view_free(&v);
   free(t);
   n->touched.n = 0;
   n->reopen.n = 0;
