@@ -689,6 +689,26 @@ typedef struct {
   uint32_t place;
 } reopen_at;
 
+/* 0 when no group of sn can be stored before this key op: sn was made for
+ * the change being applied, and no group of it came earlier in that change
+ * (the usual case: a change carries a new volunteer's key ops before its
+ * group). Else 1: look (reopen). */
+static int stored_before(kr_node *n, sqlite3_int64 sn)
+{
+  uint64_t k;
+  if (!n->fresh_grp || !n->fresh_from || sn < n->fresh_from) return 1;
+  k = (uint64_t)(sn - n->fresh_from);
+  return k >= n->fresh_cap || (n->fresh_grp[k / 8] >> (k % 8) & 1);
+}
+
+void kr__group_seen(kr_node *n, sqlite3_int64 sn)
+{
+  uint64_t k;
+  if (!n->fresh_grp || !n->fresh_from || sn < n->fresh_from) return;
+  k = (uint64_t)(sn - n->fresh_from);
+  if (k < n->fresh_cap) n->fresh_grp[k / 8] |= (uint8_t)(1u << (k % 8));
+}
+
 int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *origin, kr_hlc hlc,
                sqlite3_int64 chg, uint32_t place)
 {
@@ -752,7 +772,7 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *ori
     return rc;
   }
   sodium_memzero(key, sizeof key);
-  {
+  if (stored_before(n, sn)) {
     /* the groups stored before this key op may open now */
     reopen_at r = {sn, chg, place};
     if ((rc = kr__ids_add(&n->reopen, &r, sizeof r))) return rc;
@@ -816,6 +836,8 @@ static int late(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_hlc hlc)
   sqlite3_stmt *s;
   int later;
   if (n->in_replay) return 0;
+  /* made for the change being applied: no other change holds an op of it */
+  if (n->fresh_from && sn >= n->fresh_from) return 0;
   if (prep(n, "SELECT 1 FROM ops p JOIN changes c ON c.n=p.chg WHERE p.subj=?1 AND p.type IN (5,10)"
               " AND p.chg<>?2 AND c.hlc>=?3 LIMIT 1", &s))
     return KR_EDB;

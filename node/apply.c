@@ -65,6 +65,18 @@ int kr__subject_n(kr_node *n, const uint8_t id[KR_SUBJECT_LEN], sqlite3_int64 *s
   return rc;
 }
 
+int kr__subject_next(kr_node *n, sqlite3_int64 *sn)
+{
+  sqlite3_stmt *s = kr__q(n, KR_Q_SUBJ_NEXT);
+  int rc;
+
+  if (!s) return KR_EDB;
+  rc = sqlite3_step(s);
+  *sn = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_reset(s);
+  return rc == SQLITE_ROW ? 0 : kr__db_err(rc);
+}
+
 int kr__erased(kr_node *n, sqlite3_int64 sn, kr_stamp *m)
 {
   sqlite3_stmt *s = kr__q(n, KR_Q_ERASED_GET);
@@ -522,6 +534,7 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, int *e
 
     switch (op->type) {
     case KR_OP_GROUP:
+      kr__group_seen(n, sn);
       if ((rc = kr__group_apply(n, sn, chg, c->origin, c->seq, c->hlc, i, op, &opened))) return rc;
       break;
     case KR_OP_KEY:
@@ -577,9 +590,14 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
   if ((rc = place(n, c, memb, &chg))) return rc;
 
   kr_hlc_recv(&n->clock, c->hlc, kr_node_now_ms(n), KR_HLC_MAX_SKEW_MS);
-  if ((rc = materialise(n, c, chg, &expel)) ||
-      (rc = kr__meta_put_int(n, "clock", (int64_t)n->clock)))
-    return rc;
+  /* (kr__author sets fresh_from before it seals: the subjects it makes) */
+  if (!n->fresh_from && (rc = kr__subject_next(n, &n->fresh_from))) return rc;
+  n->fresh_cap = (uint64_t)c->nops;
+  rc = (n->fresh_grp = calloc(c->nops / 8 + 1, 1)) ? materialise(n, c, chg, &expel) : KR_ENOMEM;
+  n->fresh_from = 0;
+  free(n->fresh_grp);
+  n->fresh_grp = NULL;
+  if (rc || (rc = kr__meta_put_int(n, "clock", (int64_t)n->clock))) return rc;
   /* A removal, or an admission that voids another, may cut off changes
    * held already: retract them. */
   if ((expel || n->memb_shrank) && (rc = kr__retract(n))) return rc;

@@ -61,7 +61,10 @@
                    "VALUES(?1,?2,?3,?4,?5,?6)")                                         \
   X(HELD_DEL,      "DELETE FROM held WHERE origin=?1 AND seq=?2")                       \
   X(FTS_PUT,       "INSERT OR REPLACE INTO vol_fts(rowid,name,skills,city,notes,languages,"\
-                   "availability) VALUES(?1,?2,?3,?4,?5,?6,?7)")
+                   "availability) VALUES(?1,?2,?3,?4,?5,?6,?7)")                         \
+  X(FTS_ADD,       "INSERT INTO vol_fts(rowid,name,skills,city,notes,languages,"         \
+                   "availability) VALUES(?1,?2,?3,?4,?5,?6,?7)")                         \
+  X(SUBJ_NEXT,     "SELECT coalesce(max(n),0)+1 FROM subjects")
 
 enum {
 #define KR_SQL_ENUM(name, sql) KR_Q_##name,
@@ -94,6 +97,12 @@ struct kr_node {
   int memb_shrank;               /* apply: an admission voided another: take back */
   int last_held;                 /* apply: the last change was held (stamped ahead) */
   sqlite3_int64 cur_origin;      /* apply: origins.n of the change being applied */
+  sqlite3_int64 fresh_from;      /* apply: subjects numbered from here on were made for the
+                                    change being materialised (0: none is): no other
+                                    change holds an op of them */
+  uint8_t *fresh_grp;            /* apply: bit k: a group of subject fresh_from+k came
+                                    (access.c stored_before) */
+  uint64_t fresh_cap;            /* its bits */
   int in_order;                  /* apply: refuse a gap in an origin's plain changes */
   kr_ids withheld;               /* apply: subjects with withheld ops, to be erased
                                     by the end of the transaction */
@@ -153,6 +162,10 @@ int kr__release_held(kr_node *n);
 int kr__retract(kr_node *n);
 /* member.c: a second change under a held (origin, seq): remove the origin. */
 int kr__equivocation(kr_node *n, const kr_change *c);
+/* A group of sn is being materialised (access.c). */
+void kr__group_seen(kr_node *n, sqlite3_int64 sn);
+/* The number the next new subject gets. */
+int kr__subject_next(kr_node *n, sqlite3_int64 *sn);
 /* write.c: add an op in clear: membership or purpose (strings copied). */
 int kr__txn_member_op(kr_txn *t, const kr_op *op);
 /* member.c: commit this node's FOUND change (a new network). */
@@ -202,6 +215,7 @@ typedef struct {
 typedef struct kr_vstate {
   sqlite3_int64 sn;
   int dirty;                     /* changed here, not yet written */
+  int stored;                    /* its row (and full-text entry) is in the store */
   uint32_t ntombs;               /* its rows in vtombs (removes before their add) */
   kr_vfield f[32];               /* single-valued fields by code */
   kr_velem *e;                   /* set elements */

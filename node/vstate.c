@@ -232,6 +232,7 @@ static int load(kr_node *n, sqlite3_int64 sn, kr_vstate **out)
     int len = sqlite3_column_bytes(s, 0);
     rc = len > 0 && (size_t)len <= VS_MAX ? decode(v, sqlite3_column_blob(s, 0), (size_t)len)
                                          : KR_EDB;
+    v->stored = 1;
   } else {
     rc = rc == SQLITE_DONE ? 0 : kr__db_err(rc);
   }
@@ -269,9 +270,11 @@ static int join_values(const kr_vstate *v, int field, kr_buf *b)
 }
 
 /* The full-text entry of v, from its values in hand, written over the one
- * it had (INSERT OR REPLACE: one statement, no delete where there was
- * none). Columns: name, skills, city, notes (what `search` looks in) and
- * languages, availability (for list filters). */
+ * it had (INSERT OR REPLACE: one statement), or, for a volunteer with no
+ * row yet (so no entry: both are written and deleted together), added
+ * (INSERT: FTS5 looks for no old entry to delete). Columns: name, skills,
+ * city, notes (what `search` looks in) and languages, availability (for
+ * list filters). */
 static int fts_put(kr_node *n, const kr_vstate *v)
 {
   static const int sets[] = {KR_F_SKILLS, KR_F_LANGUAGES, KR_F_AVAILABILITY};
@@ -281,8 +284,12 @@ static int fts_put(kr_node *n, const kr_vstate *v)
 
   for (int i = 0; i < 3; i++) kr_buf_init(&b[i], KR_FTS_COL_MAX + 64);
   for (int i = 0; i < 3 && !rc; i++) rc = join_values(v, sets[i], &b[i]);
-  if (!rc && !(s = kr__q(n, KR_Q_FTS_PUT))) rc = KR_EDB;
-  if (!rc) {
+  for (int again = 0; !rc && again < 2; again++) {
+    /* an entry there after all: written over */
+    if (!(s = kr__q(n, v->stored || again ? KR_Q_FTS_PUT : KR_Q_FTS_ADD))) {
+      rc = KR_EDB;
+      break;
+    }
     sqlite3_bind_int64(s, 1, v->sn);
     sqlite3_bind_text(s, 2, v->f[KR_F_NAME].value, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, (const char *)b[0].data, -1, SQLITE_STATIC);
@@ -292,7 +299,11 @@ static int fts_put(kr_node *n, const kr_vstate *v)
     sqlite3_bind_text(s, 7, (const char *)b[2].data, -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
-    rc = rc == SQLITE_DONE ? 0 : kr__db_err(rc);
+    if (rc == SQLITE_DONE) {
+      rc = 0;
+      break;
+    }
+    rc = rc == SQLITE_CONSTRAINT && !v->stored && !again ? 0 : kr__db_err(rc);
   }
   for (int i = 0; i < 3; i++) kr_buf_free(&b[i]);
   return rc;
@@ -324,6 +335,7 @@ int kr__vs_flush(kr_node *n)
   if (rc != SQLITE_DONE) return kr__db_err(rc);
   if ((rc = fts_put(n, v))) return rc;
   v->dirty = 0;
+  v->stored = 1;
   return 0;
 }
 
