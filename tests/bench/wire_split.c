@@ -1,12 +1,10 @@
 /*
  * wire_split: where the bytes of a change go, per volunteer, and what the
  * change format 4 of docs/design/format4.md would make of the same ops.
- * A throwaway measurement for issue 18, not built by default:
+ * A measurement for issue 18, built with the benchmarks (KRING_BENCH):
  *
- *   cc -O1 -I. tests/bench/wire_split.c build/libkring_node.a build/libkring_crdt.a \
- *      $(pkg-config --cflags --libs sqlite3 libsodium msgpack) -o /tmp/wire_split
- *   KRING_BENCH_QUICK=1 build/tests/bench_node 2000      # keeps /tmp/kring-bench-XXXX
- *   /tmp/wire_split /tmp/kring-bench-XXXX/b/kring.db     # B reads every volunteer
+ *   KRING_BENCH_QUICK=1 KRING_BENCH_KEEP=1 build/tests/bench_node 2000
+ *   build/tests/wire_split /tmp/kring-bench-XXXX/b/kring.db   # B reads every volunteer
  *
  * It reads a reader's store, opens every group with the keys it holds, and
  * adds up each part of the changes of groups, key ops and registrations
