@@ -1318,33 +1318,41 @@ static int key_op(kr_node *n, oplist *l, const uint8_t *subject, uint64_t en,
  * lack a key get it from kr__finish, in changes of their own. */
 #define SEAL_KEYS_MAX 1500
 
-static int grant_keys(kr_node *n, sqlite3_int64 sn, const kr_op *ops, size_t count,
-                      const readers *before, oplist *l)
+/* new_key: sn is a volunteer this change makes, whose one key is new_key
+ * (epoch 1 of this node): no need to look. *cut: 1 when the change has no
+ * room left for these key ops (kr__finish sends them). */
+static int grant_keys(kr_node *n, view *v, sqlite3_int64 sn, const kr_op *ops, size_t count,
+                      const readers *before, const uint8_t *new_key, oplist *l, int *cut)
 {
   readers add = {NULL, 0};
   sqlite3_stmt *s;
   char day[11];
   int rc = 0;
 
-  if (l->n >= SEAL_KEYS_MAX) return 0;       /* kr__finish sends the rest */
+  if (l->n >= SEAL_KEYS_MAX) {               /* kr__finish sends the rest */
+    *cut = 1;
+    return 0;
+  }
+  if ((rc = view_members(n, v))) return rc;
   kr_node_today(n, day);
   for (size_t i = 0; i < count && !rc; i++) {
     if (ops[i].type != KR_OP_GRANT) continue;
     /* a consent recorded after its end date makes no reader */
     if (ops[i].until && ops[i].until[0] && strcmp(ops[i].until, day) < 0) continue;
-    if (prep(n, "SELECT node FROM members WHERE org IS NOT NULL AND cutoff IS NULL AND"
-                " (?1 IS NULL OR node=?1)", &s)) { rc = KR_EDB; break; }
-    if (!ops[i].recipient_all) sqlite3_bind_blob(s, 1, ops[i].recipient, KR_NODE_LEN, SQLITE_STATIC);
-    while (!rc && kr__step(s, &rc)) {
-      const uint8_t *m = sqlite3_column_blob(s, 0);
-      if (sqlite3_column_bytes(s, 0) != KR_NODE_LEN || memcmp(m, kr_node_id(n), KR_NODE_LEN) == 0 ||
-          readers_has(before, m))
+    for (size_t k = 0; k < v->nm && !rc; k++) {
+      const uint8_t *m = v->m[k];
+      if ((!ops[i].recipient_all && memcmp(m, ops[i].recipient, KR_NODE_LEN) != 0) ||
+          memcmp(m, kr_node_id(n), KR_NODE_LEN) == 0 || readers_has(before, m))
         continue;
       rc = readers_add(&add, m, 0);
     }
-    sqlite3_finalize(s);
   }
   if (rc || !add.n) goto out;
+  if (new_key) {
+    for (size_t k = 0; k < add.n && !rc; k++)
+      rc = key_op(n, l, ops[0].subject, 1, kr_node_id(n), new_key, add.r[k].node);
+    goto out;
+  }
   if (prep(n, SENDABLE_KEYS, &s)) { rc = KR_EDB; goto out; }
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
@@ -1490,7 +1498,11 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
       if ((rc = store_key(n, sn, 1, kr_node_id(n), p->key, hlc))) break;
       {
         readers none = {NULL, 0};
-        if ((rc = grant_keys(n, sn, op, p->count, &none, &l))) break;
+        int cut = 0;
+        if ((rc = grant_keys(n, &v, sn, op, p->count, &none, p->key, &l, &cut))) break;
+        /* every reader it has got its key in this change: kr__finish has
+         * none to send (unless another group of it is cut short) */
+        if (!cut && (rc = kr__ids_add(&n->issued, &sn, sizeof sn))) break;
       }
       if (!(g = oplist_next(&l))) { rc = KR_ENOMEM; break; }
       g->epoch = 1;
@@ -1530,7 +1542,11 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
         free(rs.r);
         break;
       }
-      if (!rc) rc = grant_keys(n, sn, op, p->count, &rs, &l);
+      if (!rc) {
+        int cut = 0;
+        rc = grant_keys(n, &v, sn, op, p->count, &rs, NULL, &l, &cut);
+        if (!rc && cut) rc = kr__ids_add(&n->cut, &sn, sizeof sn);
+      }
       free(rs.r);
       if (rc) break;
       if (!(g = oplist_next(&l))) { rc = KR_ENOMEM; break; }
@@ -1878,7 +1894,7 @@ int kr__finish(kr_node *n, kr_buf *wire)
   view v;
   sqlite3_int64 *t;
   size_t nt;
-  int rc = 0, removed;
+  int rc = 0, removed, memb_changed;
 
   if (n->in_finish) return 0;
   n->in_finish = 1;
@@ -1912,6 +1928,7 @@ int kr__finish(kr_node *n, kr_buf *wire)
     n->replay.n = 0;
   }
   removed = am_removed(n);
+  memb_changed = n->memb_changed;
   if (!rc && n->memb_changed)
     rc = touch_query(n, removed ? "SELECT DISTINCT subj FROM vkeys"
                                 : "SELECT DISTINCT c.subj FROM consent_ops c WHERE c.is_grant AND"
@@ -1926,17 +1943,27 @@ int kr__finish(kr_node *n, kr_buf *wire)
   memset(&n->touched, 0, sizeof n->touched);
   if (nt) qsort(t, nt, sizeof *t, cmp_i64);
   view_init(&v);
+  if (n->issued.n) qsort(n->issued.id, n->issued.n, sizeof *t, cmp_i64);
+  if (n->cut.n) qsort(n->cut.id, n->cut.n, sizeof *t, cmp_i64);
   for (size_t i = 0; i < nt && !rc; i++) {
+    int sent;
     if (i && t[i] == t[i - 1]) continue;
     if (kr__erased(n, t[i], NULL) != 0) continue;
+    /* made by a local change of this transaction, its keys sealed in it to
+     * every reader it has (its consent is that change's alone) */
+    sent = !memb_changed && n->issued.n &&
+           bsearch(&t[i], n->issued.id, n->issued.n, sizeof t[i], cmp_i64) &&
+           !(n->cut.n && bsearch(&t[i], n->cut.id, n->cut.n, sizeof t[i], cmp_i64));
     view_subject(&v, t[i]);
     if ((rc = check_mine(n, &v, t[i], removed,
                          n->retry.n && bsearch(&t[i], n->retry.id, n->retry.n, sizeof t[i],
                                                cmp_i64) != NULL)))
       break;
-    if (!removed) rc = issue(n, &v, t[i], &l);
+    if (!removed && !sent) rc = issue(n, &v, t[i], &l);
   }
   view_free(&v);
+  n->issued.n = 0;
+  n->cut.n = 0;
   free(t);
   n->touched.n = 0;
   n->reopen.n = 0;

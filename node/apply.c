@@ -259,6 +259,8 @@ static void txn_start(kr_node *n)
   n->reopen.n = 0;
   n->replay.n = 0;
   n->retry.n = 0;
+  n->issued.n = 0;
+  n->cut.n = 0;
   n->memb_changed = 0;
 }
 

@@ -115,6 +115,11 @@ struct kr_node {
   kr_ids retry;                  /* apply: subject numbers this node does not read, with
                                     key ops sealed to it, that a withdrawal may make it
                                     read again (access.c) */
+  kr_ids issued;                 /* seal: subject numbers a local change made, whose every
+                                    reader got its key in that change (kr__finish issues
+                                    none) */
+  kr_ids cut;                    /* seal: subject numbers some of whose key ops did not fit
+                                    in the change */
   int in_replay;                 /* access.c: folding a subject again */
   int in_finish;                 /* kr__finish is running (its own changes) */
   char *home;                    /* the home directory, for a second connection */

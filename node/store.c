@@ -311,7 +311,10 @@ int kr__exec(kr_node *n, const char *sql)
   /* The volunteer row merged in memory is written before a commit and
    * forgotten with a rollback (vstate.c). */
   if (!strcmp(sql, "COMMIT") && (rc = kr__vs_flush(n))) return rc;
-  if (!strcmp(sql, "COMMIT") || !strcmp(sql, "ROLLBACK")) kr__vs_drop(n);
+  if (!strcmp(sql, "COMMIT") || !strcmp(sql, "ROLLBACK")) {
+    kr__vs_drop(n);
+    n->issued.n = n->cut.n = 0;     /* subject numbers of this transaction only */
+  }
   rc = sqlite3_exec(n->db, sql, NULL, NULL, NULL);
   return rc == SQLITE_OK ? 0 : kr__db_err(rc);
 }
@@ -785,6 +788,8 @@ void kr_node_close(kr_node *n)
   free(n->reopen.id);
   free(n->replay.id);
   free(n->retry.id);
+  free(n->issued.id);
+  free(n->cut.id);
   free(n->home);
   free(n);
 }

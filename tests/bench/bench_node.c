@@ -570,6 +570,13 @@ int main(int argc, char **argv)
     char *edit_args[] = {(char *)bin, "--home", ha, "bundle", "export", "--for", "Bench C", "--out",
                          edit, NULL};
     double t_x, r_x;
+    /* KRING_BENCH_ONLY=export: stop once the bundle is written, C still
+     * empty and everything kept (to profile `kring bundle import` alone) */
+    if (getenv("KRING_BENCH_ONLY") && !strcmp(getenv("KRING_BENCH_ONLY"), "export")) {
+      if (run_kring(bin, exp_args, &t_exp, &rss_exp)) return 1;
+      printf("  kept: %s (import with: kring --home %s bundle import %s)\n", dir, hc, bundle);
+      return 0;
+    }
     if (run_kring(bin, exp_args, &t_exp, &rss_exp) || run_kring(bin, imp_args, &t_imp, &rss_imp)) {
       fprintf(stderr, "bundle export/import with %s failed\n", bin);
       return 1;
