@@ -29,7 +29,7 @@
 #include "crdt/err.h"
 #include "node/validate.h"
 
-#define IMP_BATCH 2000           /* operations in one change, at most */
+#define IMP_BATCH 4000           /* operations in one change, at most */
 #define IMP_LIST_MAX 10000       /* report lines kept per kind (the rest counted) */
 #define IMP_SHOW_MAX 50          /* report lines printed per kind (all with --json) */
 #define IMP_HEADER_SCAN 10       /* rows searched for the header */

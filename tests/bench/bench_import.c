@@ -9,6 +9,7 @@
  * compares with the floor: the same CSV read with the same reader and
  * its values inserted into one plain SQLite table in one transaction.
  * Prints time, ratio to the floor and peak memory. Not part of the test run.
+ * KRING_BENCH_KEEP=1 keeps the sheets and homes.
  *
  * usage: bench_import [N] [PATH/TO/kring]   (default 100000)
  */
@@ -214,6 +215,11 @@ int main(int argc, char **argv)
     if (run(bin, imp, home, &t, &mib) != 0) { fprintf(stderr, "import failed\n"); return 1; }
     printf("  kring import %-4s %7.2f s  %8.0f rows/s  ratio to floor %.1fx  peak %.1f MiB\n",
            k ? "XLSX" : "CSV", t, n / t, t / tf, mib);
+  }
+  /* KRING_BENCH_KEEP=1: the sheets and homes stay, to profile an import */
+  if (getenv("KRING_BENCH_KEEP")) {
+    printf("  kept: %s\n", dir);
+    return 0;
   }
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   return system(cmd) != 0;
