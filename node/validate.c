@@ -204,6 +204,15 @@ int kr_text_has_bsn(const char *s)
   int gap = 2;       /* separators since its last digit (2: none yet) */
   int space = 0;     /* the last token was white space */
 
+  {
+    /* A BSN has nine digits: plain ASCII text with fewer holds none (most
+     * values; text with other bytes may hold other digits: looked at) */
+    int digits = 0;
+    const unsigned char *q = (const unsigned char *)s;
+    for (; *q && *q < 0x80; q++) digits += *q >= '0' && *q <= '9';
+    if (!*q && digits < 9) return 0;
+  }
+
   for (;;) {
     int t = bsn_tok((at = p, &p));
     if (t >= '0' && t <= '9') {
