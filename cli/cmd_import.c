@@ -271,6 +271,7 @@ static void repaired(imp *im, uint64_t row, const char *col, const char *what)
 {
   if (im->pass != 1) return;
   im->n_repairs++;
+  if (im->l_repairs >= IMP_LIST_MAX) return;   /* counted; the list is full */
   note(im, im->repairs, &im->l_repairs,
        json_pack("{s:I, s:s, s:s}", "row", (json_int_t)row, "column", col, "repair", what));
 }

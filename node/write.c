@@ -162,7 +162,9 @@ static int field_op(kr_txn *t, int type, const uint8_t subject[KR_SUBJECT_LEN],
     return KR_EUNKNOWN;
   }
   if ((rc = check_subject(t, subject, &sn))) return rc;
-  if (value && (rc = kr_normalise_field(field, value, norm, sizeof norm, this_year(t), why)))
+  /* (the year only bounds a year of birth: the clock is read for that alone) */
+  if (value && (rc = kr_normalise_field(field, value, norm, sizeof norm,
+                                        field == KR_F_BIRTH_YEAR ? this_year(t) : 0, why)))
     return rc;
   if (!(op = next_op(t))) return KR_ETOOBIG;
   op->type = (uint8_t)type;
