@@ -48,6 +48,9 @@ typedef enum {
  * access by it must read it even when it holds no key of the epoch the
  * writer used (docs/crdt.md, "How access ends"). */
 #define KR_OP_IS_SEALED(t) ((t) >= KR_OP_SET && (t) <= KR_OP_GRANT)
+/* The ops whose tag (kr_op_tag) the merge rules use: an add is removed by
+ * it, a grant and a withdrawal observe each other by it. */
+#define KR_OP_IS_TAGGED(t) ((t) == KR_OP_ADD || (t) == KR_OP_GRANT || (t) == KR_OP_WITHDRAW)
 #define KR_KEY_LEN     32     /* a volunteer's key of one epoch */
 #define KR_SEALED_KEY_LEN 72  /* a key op's box: nonce 24, key 32, tag 16 */
 #define KR_BOX_MIN     40     /* nonce 24 + tag 16 */

@@ -1022,7 +1022,8 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
     kr_stamp st = {.hlc = hlc, .idx = KR_OP_IDX(place, j)};
     uint8_t tag[KR_TAG_LEN];
     memcpy(st.origin, origin, KR_NODE_LEN);
-    kr_op_tag(origin, seq, st.idx, tag);
+    if (KR_OP_IS_TAGGED(ops[j].type)) kr_op_tag(origin, seq, st.idx, tag);
+    else memset(tag, 0, sizeof tag);           /* (a hash per op saved: no rule reads it) */
     rc = kr__apply_op(n, sn, &ops[j], &st, tag, seq);
     consent |= ops[j].type == KR_OP_GRANT || ops[j].type == KR_OP_WITHDRAW;
   }

@@ -494,7 +494,8 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, int *e
     int gone = 0, keyed, opened;
 
     memcpy(st.origin, c->origin, KR_NODE_LEN);
-    kr_op_tag(c->origin, c->seq, st.idx, tag);
+    if (KR_OP_IS_TAGGED(op->type)) kr_op_tag(c->origin, c->seq, st.idx, tag);
+    else memset(tag, 0, sizeof tag);           /* (no rule reads it) */
     /* Redacted, membership and purpose ops name no stored subject: their
      * 16-byte slot is kept as it is (rsubject). */
     keyed = op->type == KR_OP_REDACTED || KR_OP_IS_MEMBERSHIP(op->type) ||
