@@ -960,6 +960,13 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
   sqlite3_bind_int64(s, 2, (sqlite3_int64)(g->epoch > INT64_MAX ? INT64_MAX : g->epoch));
   sqlite3_bind_blob(s, 3, g->creator, KR_NODE_LEN, SQLITE_STATIC);
   kr_buf_init(&plain, KR_CHANGE_MAX);
+  /* this node's own change, just sealed: its key, held (ok) since */
+  if (n->own_keys && place < n->nown_keys && n->own_keys[(size_t)place * (1 + KR_KEY_LEN)] &&
+      kr_group_open(n->own_keys + (size_t)place * (1 + KR_KEY_LEN) + 1, n->network, origin, seq,
+                    place, g, &plain) == 0) {
+    ok = known = 1;
+    memcpy(key, n->own_keys + (size_t)place * (1 + KR_KEY_LEN) + 1, KR_KEY_LEN);
+  }
   while (!ok && sqlite3_step(s) == SQLITE_ROW)
     if (sqlite3_column_bytes(s, 0) == KR_KEY_LEN &&
         kr_group_open(sqlite3_column_blob(s, 0), n->network, origin, seq, place, g, &plain) == 0) {
@@ -1438,6 +1445,45 @@ static int keep_epoch(kr_node *n, view *v, sqlite3_int64 sn, const readers *rs,
   return rc;
 }
 
+static int cmp_made(const void *a, const void *b)
+{
+  return memcmp(((const struct kr_made *)a)->id, ((const struct kr_made *)b)->id, KR_SUBJECT_LEN);
+}
+
+static int made_add(kr_node *n, const uint8_t *id, sqlite3_int64 sn)
+{
+  if (n->nmade == n->capmade) {
+    size_t cap = n->capmade ? 2 * n->capmade : 64;
+    struct kr_made *p = realloc(n->made, cap * sizeof *p);
+    if (!p) return KR_ENOMEM;
+    n->made = p;
+    n->capmade = cap;
+  }
+  memcpy(n->made[n->nmade].id, id, KR_SUBJECT_LEN);
+  n->made[n->nmade++].sn = sn;
+  return 0;
+}
+
+sqlite3_int64 kr__made(const kr_node *n, const uint8_t id[KR_SUBJECT_LEN])
+{
+  struct kr_made key, *hit;
+  if (!n->nmade) return 0;
+  memcpy(key.id, id, KR_SUBJECT_LEN);
+  hit = bsearch(&key, n->made, n->nmade, sizeof *n->made, cmp_made);
+  return hit ? hit->sn : 0;
+}
+
+void kr__own_done(kr_node *n)
+{
+  n->nmade = 0;
+  if (n->own_keys) {
+    sodium_memzero(n->own_keys, (size_t)n->nown_keys * (1 + KR_KEY_LEN));
+    free(n->own_keys);
+  }
+  n->own_keys = NULL;
+  n->nown_keys = 0;
+}
+
 typedef struct {
   size_t at;                 /* place of the GROUP op in the outer list */
   size_t first, count;       /* its ops in the input */
@@ -1495,6 +1541,7 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
       sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
       if (sqlite3_step(s) != SQLITE_DONE) { rc = KR_EDB; break; }
       sn = sqlite3_last_insert_rowid(n->db);
+      if ((rc = made_add(n, op->subject, sn))) break;
       randombytes_buf(p->key, KR_KEY_LEN);
       if ((rc = store_key(n, sn, 1, kr_node_id(n), p->key, hlc))) break;
       {
@@ -1578,6 +1625,17 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
   }
   if (!rc && l.n > KR_CHANGE_MAX_OPS) rc = KR_ETOOBIG;
   if (!rc) rc = kr_change_build(n->sk, seq, hlc, l.op, (uint32_t)l.n, out);
+  /* what its apply need not look up: the subjects made, each group's key */
+  if (!rc && n->nmade)
+    qsort(n->made, n->nmade, sizeof *n->made, cmp_made);
+  if (!rc && npg && (n->own_keys = calloc(l.n, 1 + KR_KEY_LEN))) {
+    n->nown_keys = (uint32_t)l.n;
+    for (size_t k = 0; k < npg; k++) {
+      uint8_t *e = n->own_keys + pg[k].at * (1 + KR_KEY_LEN);
+      e[0] = 1;
+      memcpy(e + 1, pg[k].key, KR_KEY_LEN);
+    }
+  }
   if (plain.data) sodium_memzero(plain.data, plain.cap);
   for (size_t k = 0; k < npg; k++) sodium_memzero(pg[k].key, KR_KEY_LEN);
   free(pg);

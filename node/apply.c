@@ -503,6 +503,9 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, int *e
     if (!keyed) {
       if (prev && memcmp(prev, op->subject, KR_SUBJECT_LEN) == 0) {
         gone = prev_gone;
+      } else if ((sn = kr__made(n, op->subject)) != 0) {
+        /* made by this node's sealing of this very change */
+        if ((gone = kr__erased(n, sn, NULL)) < 0) return gone;
       } else {
         if (!(s = kr__q(n, KR_Q_SUBJ_PUT))) return KR_EDB;
         sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);

@@ -100,6 +100,12 @@ struct kr_node {
   sqlite3_int64 fresh_from;      /* apply: subjects numbered from here on were made for the
                                     change being materialised (0: none is): no other
                                     change holds an op of them */
+  struct kr_made *made;          /* author: the subjects the change being sealed made (id,
+                                    number), sorted by id: its apply looks none up */
+  size_t nmade, capmade;
+  uint8_t *own_keys;             /* author: per op place of that change, 1 and the key its
+                                    group was sealed under (or 0): opened without a lookup */
+  uint32_t nown_keys;
   uint8_t *fresh_grp;            /* apply: bit k: a group of subject fresh_from+k came
                                     (access.c stored_before) */
   uint64_t fresh_cap;            /* its bits */
@@ -167,6 +173,14 @@ int kr__release_held(kr_node *n);
 int kr__retract(kr_node *n);
 /* member.c: a second change under a held (origin, seq): remove the origin. */
 int kr__equivocation(kr_node *n, const kr_change *c);
+struct kr_made {
+  uint8_t id[KR_SUBJECT_LEN];
+  sqlite3_int64 sn;
+};
+/* The number a subject the change being authored made, or 0 (access.c). */
+sqlite3_int64 kr__made(const kr_node *n, const uint8_t id[KR_SUBJECT_LEN]);
+/* Forget what sealing told the apply of its own change (access.c). */
+void kr__own_done(kr_node *n);
 /* A group of sn is being materialised (access.c). */
 void kr__group_seen(kr_node *n, sqlite3_int64 sn);
 /* The number the next new subject gets. */

@@ -789,6 +789,8 @@ void kr_node_close(kr_node *n)
   free(n->replay.id);
   free(n->retry.id);
   free(n->issued.id);
+  kr__own_done(n);
+  free(n->made);
   free(n->cut.id);
   free(n->home);
   free(n);

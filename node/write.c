@@ -341,12 +341,14 @@ int kr__author(kr_node *n, const kr_op *ops, uint32_t nops, kr_buf *wire)
   hlc = kr_hlc_tick(&n->clock, kr_node_now_ms(n));
   kr_buf_init(&buf, KR_CHANGE_MAX);
   /* the subjects sealing makes are made for this change (kr__apply_change) */
+  kr__own_done(n);
   if (!(rc = kr__subject_next(n, &n->fresh_from)) &&
       !(rc = kr__seal_change(n, seq, hlc, ops, nops, &buf)) &&
       !(rc = kr_change_decode(buf.data, buf.len, KR_CHANGE_MAX, &c))) {
     rc = kr__apply_change(n, &c, &fresh);
     kr_change_free(&c);
   }
+  kr__own_done(n);
   n->fresh_from = 0;
   if (!rc && wire) rc = kr_buf_add(wire, buf.data, buf.len);
   kr_buf_free(&buf);
