@@ -849,37 +849,23 @@ static int late(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_hlc hlc)
   return later ? kr__ids_add(&n->replay, &sn, sizeof sn) : 0;
 }
 
-/* 1 when a key op sealed to this node gives an epoch of sn it holds no key
- * of (deleted when its access ended, or one that never opened). */
-static int keys_to_recover(kr_node *n, sqlite3_int64 sn)
+/* 1 when a key op sealed to this node gives an epoch of sn (the epoch of
+ * group g, if g) it holds no key of: deleted when its access ended, or one
+ * that never opened. */
+static int keys_to_recover(kr_node *n, sqlite3_int64 sn, const kr_op *g)
 {
   sqlite3_stmt *s;
   int any;
-  if (prep(n, "SELECT 1 FROM keyops k WHERE k.subj=?1 AND k.reader=?2 AND NOT EXISTS (SELECT 1"
-              " FROM vkeys v WHERE v.subj=k.subj AND v.en=k.en AND v.creator=k.creator) LIMIT 1",
-           &s))
+  if (prep(n, "SELECT 1 FROM keyops k WHERE k.subj=?1 AND k.reader=?2 AND (?3 IS NULL OR"
+              " (k.en=?3 AND k.creator=?4)) AND NOT EXISTS (SELECT 1 FROM vkeys v WHERE"
+              " v.subj=k.subj AND v.en=k.en AND v.creator=k.creator) LIMIT 1", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
-  any = sqlite3_step(s) == SQLITE_ROW;
-  sqlite3_reset(s);
-  return any;
-}
-
-/* 1 when a key op sealed to this node gives the epoch of group g (of sn)
- * and this node holds no key of that epoch. */
-static int epoch_to_recover(kr_node *n, sqlite3_int64 sn, const kr_op *g)
-{
-  sqlite3_stmt *s;
-  int any;
-  if (prep(n, "SELECT 1 FROM keyops k WHERE k.subj=?1 AND k.en=?2 AND k.creator=?3 AND"
-              " k.reader=?4 AND NOT EXISTS (SELECT 1 FROM vkeys v WHERE v.subj=k.subj AND"
-              " v.en=k.en AND v.creator=k.creator) LIMIT 1", &s))
-    return KR_EDB;
-  sqlite3_bind_int64(s, 1, sn);
-  sqlite3_bind_int64(s, 2, (sqlite3_int64)(g->epoch > INT64_MAX ? INT64_MAX : g->epoch));
-  sqlite3_bind_blob(s, 3, g->creator, KR_NODE_LEN, SQLITE_STATIC);
-  sqlite3_bind_blob(s, 4, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+  if (g) {
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)(g->epoch > INT64_MAX ? INT64_MAX : g->epoch));
+    sqlite3_bind_blob(s, 4, g->creator, KR_NODE_LEN, SQLITE_STATIC);
+  }
   any = sqlite3_step(s) == SQLITE_ROW;
   sqlite3_reset(s);
   return any;
@@ -897,7 +883,7 @@ int kr__withdrawal(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const kr_op 
    * recover; check_mine deletes them again if no consent names it). */
   if (!n->in_replay && !kr__readable(n, sn)) {
     uint8_t reg[KR_NODE_LEN];
-    if ((rc = registrar(n, sn, reg)) <= 0 || (rc = keys_to_recover(n, sn)) <= 0) return rc;
+    if ((rc = registrar(n, sn, reg)) <= 0 || (rc = keys_to_recover(n, sn, NULL)) <= 0) return rc;
     return kr__ids_add(&n->retry, &sn, sizeof sn);
   }
   if ((rc = was_reader(n, sn, st->origin, st->hlc)) <= 0) return rc;
@@ -983,7 +969,7 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
      * with what ended its access. It opens the key ops sealed to it again
      * and decides anew (kr__finish, recover; check_mine deletes them again,
      * unnoted, if no consent names it). */
-    if (!n->in_replay && !kr__readable(n, sn) && (rc = epoch_to_recover(n, sn, g)) > 0) {
+    if (!n->in_replay && !kr__readable(n, sn) && (rc = keys_to_recover(n, sn, g)) > 0) {
       uint8_t reg[KR_NODE_LEN];
       if ((rc = registrar(n, sn, reg)) > 0) rc = kr__ids_add(&n->retry, &sn, sizeof sn);
     }
@@ -1047,8 +1033,9 @@ out:
 
 /* Fold into sn the rows of s, in its order: each a group (opened where a
  * key is held) or a withdrawal; columns: body, place, seq, hlc, origin key,
- * origin number, change number. *any: 1 when a group opened. */
-static int fold(kr_node *n, sqlite3_int64 sn, sqlite3_stmt *s, int *any)
+ * origin number, change number. (The row writes its full-text entry
+ * itself: vstate.c.) */
+static int fold(kr_node *n, sqlite3_int64 sn, sqlite3_stmt *s)
 {
   int rc = 0;
 
@@ -1071,7 +1058,6 @@ static int fold(kr_node *n, sqlite3_int64 sn, sqlite3_stmt *s, int *any)
       rc = kr__group_apply(n, sn, sqlite3_column_int64(s, 6), sqlite3_column_blob(s, 4),
                            (uint64_t)sqlite3_column_int64(s, 2), (kr_hlc)sqlite3_column_int64(s, 3),
                            (uint32_t)sqlite3_column_int64(s, 1), &g, &opened);
-      *any |= opened;
     }
     free(mem);
   }
@@ -1083,7 +1069,7 @@ static int fold(kr_node *n, sqlite3_int64 sn, sqlite3_stmt *s, int *any)
 static int reopen(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t place)
 {
   sqlite3_stmt *s;
-  int rc, any = 0;
+  int rc;
 
   if (prep(n, "SELECT p.body, p.idx, c.seq, c.hlc, o.key, o.n, c.n FROM ops p JOIN changes c ON"
               " c.n=p.chg JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type=10 AND"
@@ -1093,7 +1079,7 @@ static int reopen(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t plac
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, chg);
   sqlite3_bind_int64(s, 3, place);
-  rc = fold(n, sn, s, &any);   /* (the row writes its full-text entry: vstate.c) */
+  rc = fold(n, sn, s);
   sqlite3_finalize(s);
   return rc;
 }
@@ -1106,7 +1092,7 @@ static int recover(kr_node *n, sqlite3_int64 sn)
   sqlite3_stmt *s;
   int rc = 0, any = 0;
 
-  if ((rc = keys_to_recover(n, sn)) <= 0) return rc;
+  if ((rc = keys_to_recover(n, sn, NULL)) <= 0) return rc;
   rc = 0;
   if (prep(n, "SELECT p.body, c.hlc, o.key, c.n, p.idx FROM ops p JOIN changes c ON c.n=p.chg"
               " JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type=11 AND p.body IS NOT"
@@ -1153,7 +1139,7 @@ static int recover(kr_node *n, sqlite3_int64 sn)
 static int replay(kr_node *n, sqlite3_int64 sn)
 {
   sqlite3_stmt *s;
-  int rc, any = 0;
+  int rc;
 
   if ((rc = kr__forget_plain(n, sn))) return rc;
   if (prep(n, "SELECT p.body, p.idx, c.seq, c.hlc, o.key, o.n, c.n FROM ops p JOIN changes c"
@@ -1162,7 +1148,7 @@ static int replay(kr_node *n, sqlite3_int64 sn)
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   n->in_replay = 1;
-  rc = fold(n, sn, s, &any);
+  rc = fold(n, sn, s);
   sqlite3_reset(s);
   n->in_replay = 0;
   n->need_fts_optimize = 1;
