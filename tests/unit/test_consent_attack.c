@@ -1729,6 +1729,91 @@ static void keys_past_one_change(void)
   closeall(nd, 3);
 }
 
+/*
+ * 31. Two consent entries of V with one tag, in two registers, the tag
+ * having observed four withdrawals (two in each register). No change
+ * makes such a store today (a tag is BLAKE2b of origin, seq and place, and
+ * a second change under one (origin, seq) is refused or removes its
+ * origin): the rows are written straight into A's file. kr_node_consent
+ * and kr_node_readers resolve both grants in force: C reads V, and A seals
+ * C its key when it next touches V's consent. The end of a transaction
+ * (its view of V) added each observed tag once per entry, so the two
+ * entries' runs interleaved: each read some tags of the other's and
+ * missed its own last ones, C's grant was withdrawn there and C got no
+ * key.
+ */
+static int names_node(void *ctx, const kr_reader *r)
+{
+  find_reader *f = ctx;
+  if (memcmp(r->node, f->node, 32) == 0) f->registrar = 1;   /* (here: named at all) */
+  return 0;
+}
+
+static void shared_tag(void)
+{
+  kr_node *n[4], *a, *c, *d;
+  uint8_t v[16], tag[16], w[4][16];
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  char path[4096];
+  find_reader fc;
+  static const char *const ins =
+      "INSERT INTO consent_ops(subj,purpose,recipient,tag,is_grant,method,text_version,until,hlc,"
+      "origin,idx,seq) SELECT s.n, ?2, ?3, ?4, ?5, 0, 'v1', '', ?6, o.n, ?7, 1 FROM subjects s,"
+      " origins o WHERE s.id=?1 AND o.key=?8";
+
+  net(n, 4, "stg");
+  a = n[0];
+  c = n[2];
+  d = n[3];
+  add(a, v, "Tweemaal Dezelfde", NULL, 0);           /* A alone reads V */
+  syncall(n, 4);
+  memset(tag, 0x70, sizeof tag);
+  for (int i = 0; i < 4; i++) memset(w[i], 0x10 * (i + 1), sizeof w[i]);
+  snprintf(path, sizeof path, "%s/kring.db", kr_node_home(a));
+  REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  REQUIRE(sqlite3_prepare_v2(db, ins, -1, &s, NULL) == SQLITE_OK);
+  /* (matching, C): grant `tag`, withdrawals w2, w3; (contact, D): grant
+   * `tag`, withdrawals w0, w1; the grant tag observed all four */
+  for (int e = 0; e < 6; e++) {
+    int reg = e < 3 ? 0 : 1, grant = e % 3 == 0;
+    sqlite3_reset(s);
+    sqlite3_bind_blob(s, 1, v, 16, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, reg ? "contact" : "matching", -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, kr_node_id(reg ? d : c), 32, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 4, grant ? tag : w[(reg ? 0 : 2) + e % 3 - 1], 16, SQLITE_STATIC);
+    sqlite3_bind_int(s, 5, grant);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)((kr_node_now_ms(a) - 60000 + (grant ? 1000 : e)) << 16));
+    sqlite3_bind_int(s, 7, 100 + e);
+    sqlite3_bind_blob(s, 8, kr_node_id(a), 32, SQLITE_STATIC);
+    REQUIRE(sqlite3_step(s) == SQLITE_DONE);
+  }
+  sqlite3_finalize(s);
+  REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO consent_observed(subj,grant_tag,withdraw_tag) SELECT"
+                                 " n, ?2, ?3 FROM subjects WHERE id=?1", -1, &s, NULL) == SQLITE_OK);
+  for (int i = 0; i < 4; i++) {
+    sqlite3_reset(s);
+    sqlite3_bind_blob(s, 1, v, 16, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, tag, 16, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, w[i], 16, SQLITE_STATIC);
+    REQUIRE(sqlite3_step(s) == SQLITE_DONE);
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+
+  CHECK_EQ(consent_state(a, v, "matching", kr_node_id(c)), KR_CONSENT_GRANTED);
+  CHECK_EQ(consent_state(a, v, "contact", kr_node_id(d)), KR_CONSENT_GRANTED);
+  fc = (find_reader){kr_node_id(c), 0};
+  CHECK_EQ(kr_node_readers(a, v, names_node, &fc), 0);
+  CHECK(fc.registrar);                               /* C is named a reader */
+  grant(a, v, "newsletter", kr_node_id(n[1]));       /* A touches V's consent */
+  CHECK_EQ(gave_keys(a, v, kr_node_id(n[1])), 1);
+  CHECK_EQ(gave_keys(a, v, kr_node_id(d)), 1);
+  CHECK_EQ(gave_keys(a, v, kr_node_id(c)), 1);       /* and seals C its key too */
+  closeall(n, 4);
+}
+
 int main(int argc, char **argv)
 {
   /* open: problems found and not fixed (docs/crdt.md does not promise
@@ -1766,6 +1851,7 @@ int main(int argc, char **argv)
     {"two_keys_one_epoch", two_keys_one_epoch, 0},
     {"voided_in_new_epoch", voided_in_new_epoch, 0},
     {"keys_past_one_change", keys_past_one_change, 0},
+    {"shared_tag", shared_tag, 0},
     {"files_still_open", files_still_open, 1},
   };
   REQUIRE(sodium_init() >= 0);
