@@ -329,16 +329,19 @@ static int view_consents(kr_node *n, view *v, sqlite3_int64 sn)
     sqlite3_bind_int64(s, 1, sn);
     while (!rc && kr__step(s, &rc)) {
       tag_at key, *hit;
+      size_t at = bin.len;
       if (sqlite3_column_bytes(s, 0) != KR_TAG_LEN || sqlite3_column_bytes(s, 1) != KR_TAG_LEN)
         continue;
       memcpy(key.tag, sqlite3_column_blob(s, 0), KR_TAG_LEN);
       if (!(hit = bsearch(&key, by_tag, v->ne, sizeof *by_tag, cmp_tag_at))) continue;
       while (hit > by_tag && !memcmp(hit[-1].tag, key.tag, KR_TAG_LEN)) hit--;
-      /* rows come by grant tag: an entry's observed tags are one run */
+      /* rows come by grant tag: a tag's observed tags are one run, added
+       * once and shared by every entry with that tag (one per entry would
+       * interleave two entries' runs) */
+      if ((rc = kr_buf_add(&bin, sqlite3_column_blob(s, 1), KR_TAG_LEN))) break;
       for (; hit < by_tag + v->ne && !memcmp(hit->tag, key.tag, KR_TAG_LEN); hit++) {
-        if (!ocount[hit->i]) ooff[hit->i] = bin.len;
+        if (!ocount[hit->i]) ooff[hit->i] = at;
         ocount[hit->i]++;
-        if ((rc = kr_buf_add(&bin, sqlite3_column_blob(s, 1), KR_TAG_LEN))) break;
       }
     }
     sqlite3_finalize(s);

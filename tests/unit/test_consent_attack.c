@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -1732,6 +1733,244 @@ static void keys_past_one_change(void)
   closeall(nd, 3);
 }
 
+/*
+ * 31. Two consent entries of V with one tag, in two registers, the tag
+ * having observed four withdrawals (two in each register). No change
+ * makes such a store today (a tag is BLAKE2b of origin, seq and place, and
+ * a second change under one (origin, seq) is refused or removes its
+ * origin): the rows are written straight into A's file. kr_node_consent
+ * and kr_node_readers resolve both grants in force: C reads V, and A seals
+ * C its key when it next touches V's consent. The end of a transaction
+ * (its view of V) added each observed tag once per entry, so the two
+ * entries' runs interleaved: each read some tags of the other's and
+ * missed its own last ones, C's grant was withdrawn there and C got no
+ * key.
+ */
+static int names_node(void *ctx, const kr_reader *r)
+{
+  find_reader *f = ctx;
+  if (memcmp(r->node, f->node, 32) == 0) f->registrar = 1;   /* (here: named at all) */
+  return 0;
+}
+
+static void shared_tag(void)
+{
+  kr_node *n[4], *a, *c, *d;
+  uint8_t v[16], tag[16], w[4][16];
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  char path[4096];
+  find_reader fc;
+  static const char *const ins =
+      "INSERT INTO consent_ops(subj,purpose,recipient,tag,is_grant,method,text_version,until,hlc,"
+      "origin,idx,seq) SELECT s.n, ?2, ?3, ?4, ?5, 0, 'v1', '', ?6, o.n, ?7, 1 FROM subjects s,"
+      " origins o WHERE s.id=?1 AND o.key=?8";
+
+  net(n, 4, "stg");
+  a = n[0];
+  c = n[2];
+  d = n[3];
+  add(a, v, "Tweemaal Dezelfde", NULL, 0);           /* A alone reads V */
+  syncall(n, 4);
+  memset(tag, 0x70, sizeof tag);
+  for (int i = 0; i < 4; i++) memset(w[i], 0x10 * (i + 1), sizeof w[i]);
+  snprintf(path, sizeof path, "%s/kring.db", kr_node_home(a));
+  REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  REQUIRE(sqlite3_prepare_v2(db, ins, -1, &s, NULL) == SQLITE_OK);
+  /* (matching, C): grant `tag`, withdrawals w2, w3; (contact, D): grant
+   * `tag`, withdrawals w0, w1; the grant tag observed all four */
+  for (int e = 0; e < 6; e++) {
+    int reg = e < 3 ? 0 : 1, grant = e % 3 == 0;
+    sqlite3_reset(s);
+    sqlite3_bind_blob(s, 1, v, 16, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, reg ? "contact" : "matching", -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, kr_node_id(reg ? d : c), 32, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 4, grant ? tag : w[(reg ? 0 : 2) + e % 3 - 1], 16, SQLITE_STATIC);
+    sqlite3_bind_int(s, 5, grant);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)((kr_node_now_ms(a) - 60000 + (grant ? 1000 : e)) << 16));
+    sqlite3_bind_int(s, 7, 100 + e);
+    sqlite3_bind_blob(s, 8, kr_node_id(a), 32, SQLITE_STATIC);
+    REQUIRE(sqlite3_step(s) == SQLITE_DONE);
+  }
+  sqlite3_finalize(s);
+  REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO consent_observed(subj,grant_tag,withdraw_tag) SELECT"
+                                 " n, ?2, ?3 FROM subjects WHERE id=?1", -1, &s, NULL) == SQLITE_OK);
+  for (int i = 0; i < 4; i++) {
+    sqlite3_reset(s);
+    sqlite3_bind_blob(s, 1, v, 16, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, tag, 16, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, w[i], 16, SQLITE_STATIC);
+    REQUIRE(sqlite3_step(s) == SQLITE_DONE);
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+
+  CHECK_EQ(consent_state(a, v, "matching", kr_node_id(c)), KR_CONSENT_GRANTED);
+  CHECK_EQ(consent_state(a, v, "contact", kr_node_id(d)), KR_CONSENT_GRANTED);
+  fc = (find_reader){kr_node_id(c), 0};
+  CHECK_EQ(kr_node_readers(a, v, names_node, &fc), 0);
+  CHECK(fc.registrar);                               /* C is named a reader */
+  grant(a, v, "newsletter", kr_node_id(n[1]));       /* A touches V's consent */
+  CHECK_EQ(gave_keys(a, v, kr_node_id(n[1])), 1);
+  CHECK_EQ(gave_keys(a, v, kr_node_id(d)), 1);
+  CHECK_EQ(gave_keys(a, v, kr_node_id(c)), 1);       /* and seals C its key too */
+  closeall(n, 4);
+}
+
+/*
+ * 32. A new volunteer's key op after its group in the change that makes it
+ * (a subject made for the change being applied skips the look for groups
+ * stored before its key op only when none came earlier in the change).
+ * M's next change: REGISTER v (made by M), then the ops in ord: 'g' a
+ * group (SET name + GRANT B for the first, SET city for the second), 'k'
+ * the key op to B. B reads both groups whatever the order.
+ */
+static void fresh_order(const char *ord, const char *tag)
+{
+  kr_node *n[3], *b, *m;
+  uint8_t v[16], salt[16], key[32], sealed[KR_SEALED_KEY_LEN];
+  kr_op ops[8];
+  kr_buf box[2], w;
+  uint64_t seq;
+  uint32_t k = 0;
+  int ng = 0, fresh;
+  char buf[64], pre[16];
+
+  snprintf(pre, sizeof pre, "fo%s", tag);
+  net(n, 3, pre);
+  b = n[1];
+  m = n[2];
+  randombytes_buf(key, sizeof key);
+  randombytes_buf(salt, sizeof salt);
+  kr_subject_make(kr_node_id(m), salt, v);
+  memset(ops, 0, sizeof ops);
+  ops[k].type = KR_OP_REGISTER;
+  memcpy(ops[k].salt, salt, 16);
+  memcpy(ops[k++].subject, v, 16);
+  for (const char *p = ord; *p; p++) {
+    if (*p == 'k') {
+      ops[k] = key_op(m, v, 1, kr_node_id(m), kr_node_id(b), key, sealed);
+      k++;
+    } else {
+      kr_op x[2];
+      uint32_t nx = 0;
+      if (ng == 0) {
+        x[nx++] = set_inner(v, KR_F_NAME, "Fien Volgorde");
+        x[nx++] = grant_inner(v, "matching", kr_node_id(b));
+      } else {
+        x[nx++] = set_inner(v, KR_F_CITY, "Assen");
+      }
+      kr_buf_init(&box[ng], KR_CHANGE_MAX);
+      ops[k] = group_op(m, v, 1, kr_node_id(m), key, x, nx, k, &box[ng]);
+      k++;
+      ng++;
+    }
+  }
+  REQUIRE(kr_node_max_seq(m, kr_node_id(m), &seq) == 0);
+  kr_buf_init(&w, KR_CHANGE_MAX);
+  REQUIRE(kr_change_build(kr_node_secret_key(m), seq + 1, kr_node_now_ms(m) << 16, ops, k, &w) == 0);
+  CHECK_EQ(kr_node_apply(b, w.data, w.len, &fresh), 0);
+  CHECK_EQ(reads(b, v, "Fien Volgorde"), 1);
+  CHECK(strcmp(city(b, v, buf, sizeof buf), ng > 1 ? "Assen" : "") == 0);
+  kr_buf_free(&w);
+  for (int i = 0; i < ng; i++) kr_buf_free(&box[i]);
+  closeall(n, 3);
+}
+
+static void fresh_key_orders(void)
+{
+  fresh_order("kg", "a");
+  fresh_order("gk", "b");
+  fresh_order("gkg", "c");
+  fresh_order("ggk", "d");
+  fresh_order("kgg", "e");
+}
+
+/*
+ * 33. One local change makes three volunteers, their ops interleaved (so
+ * V1 and V2 are sealed in two groups each, the second of each as a
+ * volunteer known already), with grants to one node, to all, a withdrawal
+ * in the middle and a grant after it. The end of the transaction issues
+ * no keys for a volunteer the change sealed every key of: every reader
+ * reads each all the same, and A gives each reader one key op, not two.
+ */
+static void new_volunteers_interleaved(void)
+{
+  kr_node *n[4], *a, *b, *c, *d;
+  uint8_t v1[16], v2[16], v3[16];
+  kr_txn *t;
+
+  net(n, 4, "nvi");
+  a = n[0];
+  b = n[1];
+  c = n[2];
+  d = n[3];
+  REQUIRE(kr_txn_begin(a, &t) == 0);
+  kr_txn_new_subject(t, v1);
+  REQUIRE(kr_txn_set(t, v1, KR_F_NAME, "Een Eerste", NULL) == 0);
+  kr_txn_new_subject(t, v2);
+  REQUIRE(kr_txn_set(t, v2, KR_F_NAME, "Twee Tweede", NULL) == 0);
+  REQUIRE(kr_txn_grant(t, v2, "matching", kr_node_id(c), KR_METHOD_PAPER, "v1", "", NULL) == 0);
+  REQUIRE(kr_txn_grant(t, v1, "matching", kr_node_id(b), KR_METHOD_PAPER, "v1", "", NULL) == 0);
+  REQUIRE(kr_txn_withdraw(t, v1, "matching", kr_node_id(b), KR_METHOD_PAPER, "", NULL) == 0);
+  REQUIRE(kr_txn_grant(t, v1, "contact", kr_node_id(d), KR_METHOD_PAPER, "v1", "", NULL) == 0);
+  kr_txn_new_subject(t, v3);
+  REQUIRE(kr_txn_set(t, v3, KR_F_NAME, "Drie Derde", NULL) == 0);
+  REQUIRE(kr_txn_grant(t, v3, "matching", NULL, KR_METHOD_PAPER, "v1", "", NULL) == 0);
+  REQUIRE(kr_txn_set(t, v2, KR_F_CITY, "Emmen", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  syncall(n, 4);
+  CHECK_EQ(reads(b, v1, ""), 0);
+  CHECK_EQ(reads(d, v1, "Een Eerste"), 1);
+  CHECK_EQ(reads(c, v2, "Twee Tweede"), 1);
+  CHECK_EQ(reads(b, v2, ""), 0);
+  CHECK_EQ(reads(b, v3, "Drie Derde"), 1);
+  CHECK_EQ(reads(c, v3, "Drie Derde"), 1);
+  CHECK_EQ(reads(d, v3, "Drie Derde"), 1);
+  CHECK_EQ(gave_keys(a, v1, kr_node_id(d)), 1);
+  CHECK_EQ(gave_keys(a, v2, kr_node_id(c)), 1);
+  CHECK_EQ(gave_keys(a, v3, kr_node_id(b)), 1);
+  CHECK_EQ(gave_keys(a, v3, kr_node_id(d)), 1);
+  CHECK(check_same_digest(a, b) && check_same_digest(a, c) && check_same_digest(a, d));
+  closeall(n, 4);
+}
+
+/*
+ * 34. A new volunteer with a grant that ends today (its recipient reads it
+ * today) and one that ended yesterday (none): the change seals keys to the
+ * readers of today only, and the end of the transaction adds none.
+ */
+static void new_volunteer_dates(void)
+{
+  kr_node *n[3], *a, *b, *c;
+  uint8_t v[16];
+  kr_txn *t;
+  char today[11], yesterday[11];
+  time_t secs;
+  struct tm tm;
+
+  net(n, 3, "nvd");
+  a = n[0];
+  b = n[1];
+  c = n[2];
+  kr_node_today(a, today);
+  secs = (time_t)(kr_node_now_ms(a) / 1000) - 86400;
+  localtime_r(&secs, &tm);
+  strftime(yesterday, sizeof yesterday, "%Y-%m-%d", &tm);
+  REQUIRE(kr_txn_begin(a, &t) == 0);
+  kr_txn_new_subject(t, v);
+  REQUIRE(kr_txn_set(t, v, KR_F_NAME, "Dag Datum", NULL) == 0);
+  REQUIRE(kr_txn_grant(t, v, "matching", kr_node_id(b), KR_METHOD_PAPER, "v1", today, NULL) == 0);
+  REQUIRE(kr_txn_grant(t, v, "contact", kr_node_id(c), KR_METHOD_PAPER, "v1", yesterday, NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  syncall(n, 3);
+  CHECK_EQ(reads(b, v, "Dag Datum"), 1);
+  CHECK_EQ(reads(c, v, ""), 0);
+  CHECK_EQ(gave_keys(a, v, kr_node_id(c)), 0);
+  closeall(n, 3);
+}
+
 int main(int argc, char **argv)
 {
   /* open: problems found and not fixed (docs/crdt.md does not promise
@@ -1769,6 +2008,10 @@ int main(int argc, char **argv)
     {"two_keys_one_epoch", two_keys_one_epoch, 0},
     {"voided_in_new_epoch", voided_in_new_epoch, 0},
     {"keys_past_one_change", keys_past_one_change, 0},
+    {"shared_tag", shared_tag, 0},
+    {"fresh_key_orders", fresh_key_orders, 0},
+    {"new_volunteers_interleaved", new_volunteers_interleaved, 0},
+    {"new_volunteer_dates", new_volunteer_dates, 0},
     {"files_still_open", files_still_open, 1},
   };
   REQUIRE(sodium_init() >= 0);

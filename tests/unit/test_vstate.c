@@ -318,6 +318,41 @@ static void orphan_tombs(void)
   kr_node_close(n);
 }
 
+/* A full-text entry already there under the number a new volunteer gets
+ * (no change leaves one without its row: written here into the store
+ * itself): the new volunteer's first entry, a plain INSERT, fails on it
+ * and is written over it instead; the other volunteer of the same
+ * transaction keeps its entry, and the index stays whole. */
+static void stray_fts(void)
+{
+  kr_node *n;
+  kr_txn *t;
+  uint8_t v1[16], v2[16];
+  int count;
+
+  REQUIRE(kr_node_create(check_path("strayfts"), "Verdwaald", "other", &n) == 0);
+  REQUIRE(kr__exec(n, "INSERT INTO vol_fts(rowid,name,skills,city,notes,languages,availability)"
+                      " SELECT coalesce(max(n),0)+1, 'Verweesd', '', '', '', '', '' FROM subjects")
+          == 0);
+  REQUIRE(kr_txn_begin(n, &t) == 0);
+  kr_txn_new_subject(t, v2);
+  REQUIRE(kr_txn_set(t, v2, KR_F_NAME, "Tweede Buur", NULL) == 0);
+  kr_txn_new_subject(t, v1);
+  REQUIRE(kr_txn_set(t, v1, KR_F_NAME, "Eerste Nieuw", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  count = 0;
+  CHECK_EQ(kr_node_search(n, "Eerste", count_cb, &count), 0);
+  CHECK_EQ(count, 1);
+  count = 0;
+  CHECK_EQ(kr_node_search(n, "Tweede", count_cb, &count), 0);
+  CHECK_EQ(count, 1);
+  count = 0;
+  CHECK_EQ(kr_node_search(n, "Verweesd", count_cb, &count), 0);
+  CHECK_EQ(count, 0);
+  CHECK_EQ(kr__exec(n, "INSERT INTO vol_fts(vol_fts) VALUES('integrity-check')"), 0);
+  kr_node_close(n);
+}
+
 int main(void)
 {
   REQUIRE(sodium_init() >= 0);
@@ -334,5 +369,6 @@ int main(void)
   many();
   big_sets();
   orphan_tombs();
+  stray_fts();
   return check_done("test_vstate");
 }
