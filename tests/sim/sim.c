@@ -369,6 +369,7 @@ static void collect_acks(conn *c, int k)
            (unsigned long long)b, c->node[r]);
       return;
     }
+    if (!c->rec[r][j].nc) continue;        /* (an empty batch: nothing to copy from) */
     x->prom = realloc(x->prom, (x->nprom + c->rec[r][j].nc) * sizeof *x->prom);
     memcpy(x->prom + x->nprom, c->rec[r][j].c, c->rec[r][j].nc * sizeof *x->prom);
     x->nprom += c->rec[r][j].nc;
