@@ -1530,7 +1530,7 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
       sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
       if (sqlite3_step(s) != SQLITE_DONE) { rc = KR_EDB; break; }
       sn = sqlite3_last_insert_rowid(n->db);
-      if ((rc = made_add(n, op->subject, sn))) break;
+      if (n->authoring && (rc = made_add(n, op->subject, sn))) break;
       randombytes_buf(p->key, KR_KEY_LEN);
       if ((rc = store_key(n, sn, 1, kr_node_id(n), p->key, hlc))) break;
       {
@@ -1617,7 +1617,8 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
   /* what its apply need not look up: the subjects made, each group's key */
   if (!rc && n->nmade)
     qsort(n->made, n->nmade, sizeof *n->made, cmp_made);
-  if (!rc && npg && (n->own_keys = calloc(l.n, 1 + KR_KEY_LEN))) {
+  if (!rc && npg && n->authoring && !n->own_keys &&
+      (n->own_keys = calloc(l.n, 1 + KR_KEY_LEN))) {
     n->nown_keys = (uint32_t)l.n;
     for (size_t k = 0; k < npg; k++) {
       uint8_t *e = n->own_keys + pg[k].at * (1 + KR_KEY_LEN);

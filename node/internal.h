@@ -100,6 +100,7 @@ struct kr_node {
   sqlite3_int64 fresh_from;      /* apply: subjects numbered from here on were made for the
                                     change being materialised (0: none is): no other
                                     change holds an op of them */
+  int authoring;                 /* kr__author is sealing and applying its own change */
   struct kr_made *made;          /* author: the subjects the change being sealed made (id,
                                     number), sorted by id: its apply looks none up */
   size_t nmade, capmade;

@@ -342,6 +342,7 @@ int kr__author(kr_node *n, const kr_op *ops, uint32_t nops, kr_buf *wire)
   kr_buf_init(&buf, KR_CHANGE_MAX);
   /* the subjects sealing makes are made for this change (kr__apply_change) */
   kr__own_done(n);
+  n->authoring = 1;
   if (!(rc = kr__subject_next(n, &n->fresh_from)) &&
       !(rc = kr__seal_change(n, seq, hlc, ops, nops, &buf)) &&
       !(rc = kr_change_decode(buf.data, buf.len, KR_CHANGE_MAX, &c))) {
@@ -349,6 +350,7 @@ int kr__author(kr_node *n, const kr_op *ops, uint32_t nops, kr_buf *wire)
     kr_change_free(&c);
   }
   kr__own_done(n);
+  n->authoring = 0;
   n->fresh_from = 0;
   if (!rc && wire) rc = kr_buf_add(wire, buf.data, buf.len);
   kr_buf_free(&buf);
