@@ -278,7 +278,7 @@ static int view_consents(kr_node *n, view *v, sqlite3_int64 sn)
   sqlite3_bind_int64(s, 1, sn);
   while (!rc && kr__step(s, &rc)) {
     const char *purpose = (const char *)sqlite3_column_text(s, 0);
-    const char *until = (const char *)sqlite3_column_text(s, 7);
+    const char *until = sqlite3_column_text(s, 7) ? (const char *)sqlite3_column_text(s, 7) : "";
     int rlen = sqlite3_column_bytes(s, 1);
     kr_consent_entry *x;
     if ((rlen != 0 && rlen != KR_NODE_LEN) || sqlite3_column_bytes(s, 2) != KR_TAG_LEN || !purpose)
@@ -302,7 +302,7 @@ static int view_consents(kr_node *n, view *v, sqlite3_int64 sn)
     toff[2 * v->ne] = text.len;
     if ((rc = kr_buf_add(&text, purpose, strlen(purpose) + 1))) break;
     toff[2 * v->ne + 1] = text.len;
-    if ((rc = kr_buf_add(&text, until ? until : "", strlen(until ? until : "") + 1))) break;
+    if ((rc = kr_buf_add(&text, until, strlen(until) + 1))) break;
     roff[v->ne] = rlen ? bin.len : (size_t)-1;
     if (rlen && (rc = kr_buf_add(&bin, sqlite3_column_blob(s, 1), KR_NODE_LEN))) break;
     v->ne++;
@@ -696,20 +696,25 @@ typedef struct {
  * the change being applied, and no group of it came earlier in that change
  * (the usual case: a change carries a new volunteer's key ops before its
  * group). Else 1: look (reopen). */
+/* sn's bit in n->fresh_grp, or -1 when sn was not made for this change */
+static int64_t fresh_bit(const kr_node *n, sqlite3_int64 sn)
+{
+  if (!n->fresh_grp || !n->fresh_from || sn < n->fresh_from ||
+      (uint64_t)(sn - n->fresh_from) >= n->fresh_cap)
+    return -1;
+  return sn - n->fresh_from;
+}
+
 static int stored_before(kr_node *n, sqlite3_int64 sn)
 {
-  uint64_t k;
-  if (!n->fresh_grp || !n->fresh_from || sn < n->fresh_from) return 1;
-  k = (uint64_t)(sn - n->fresh_from);
-  return k >= n->fresh_cap || (n->fresh_grp[k / 8] >> (k % 8) & 1);
+  int64_t k = fresh_bit(n, sn);
+  return k < 0 || (n->fresh_grp[k / 8] >> (k % 8) & 1);
 }
 
 void kr__group_seen(kr_node *n, sqlite3_int64 sn)
 {
-  uint64_t k;
-  if (!n->fresh_grp || !n->fresh_from || sn < n->fresh_from) return;
-  k = (uint64_t)(sn - n->fresh_from);
-  if (k < n->fresh_cap) n->fresh_grp[k / 8] |= (uint8_t)(1u << (k % 8));
+  int64_t k = fresh_bit(n, sn);
+  if (k >= 0) n->fresh_grp[k / 8] |= (uint8_t)(1u << (k % 8));
 }
 
 int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *origin, kr_hlc hlc,
@@ -950,11 +955,12 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
   sqlite3_bind_blob(s, 3, g->creator, KR_NODE_LEN, SQLITE_STATIC);
   kr_buf_init(&plain, KR_CHANGE_MAX);
   /* this node's own change, just sealed: its key, held (ok) since */
-  if (n->own_keys && place < n->nown_keys && n->own_keys[(size_t)place * (1 + KR_KEY_LEN)] &&
-      kr_group_open(n->own_keys + (size_t)place * (1 + KR_KEY_LEN) + 1, n->network, origin, seq,
-                    place, g, &plain) == 0) {
-    ok = known = 1;
-    memcpy(key, n->own_keys + (size_t)place * (1 + KR_KEY_LEN) + 1, KR_KEY_LEN);
+  if (n->own_keys && place < n->nown_keys) {
+    const uint8_t *own = n->own_keys + (size_t)place * (1 + KR_KEY_LEN);
+    if (own[0] && kr_group_open(own + 1, n->network, origin, seq, place, g, &plain) == 0) {
+      ok = known = 1;
+      memcpy(key, own + 1, KR_KEY_LEN);
+    }
   }
   while (!ok && sqlite3_step(s) == SQLITE_ROW)
     if (sqlite3_column_bytes(s, 0) == KR_KEY_LEN &&
@@ -1398,8 +1404,8 @@ static int new_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, uint64_t *
  * groups under the epoch still count; its own change stands as long as
  * they do. */
 static int keep_epoch(kr_node *n, view *v, sqlite3_int64 sn, const readers *rs,
-                      const uint8_t *subject,
-                      uint64_t en, const uint8_t *creator, const uint8_t *key, oplist *l)
+                      const uint8_t *subject, uint64_t en, const uint8_t *creator,
+                      const uint8_t *key, oplist *l)
 {
   uint8_t to[2][KR_NODE_LEN];
   int nto = 0, rc = 0;
@@ -1490,7 +1496,6 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
   int rc = 0;
 
   view_init(&v);
-
   kr_buf_init(&plain, KR_CHANGE_MAX);
   kr_buf_init(&box, KR_CHANGE_MAX);
   for (uint32_t i = 0; i < nops && !rc;) {
@@ -1638,16 +1643,16 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
 
 /* ---- the end of a transaction ---------------------------------------------- */
 
-/* The members that read sn once and no longer do, as this node reads sn's
- * consent: for each, in since, the stamp of the last consent entry (of a
- * register naming it, or all) just before which it read sn. Not the
- * readers rs, nor this node. */
 static int cmp_hlc_desc(const void *a, const void *b)
 {
   kr_hlc x = *(const kr_hlc *)a, y = *(const kr_hlc *)b;
   return x > y ? -1 : x < y;
 }
 
+/* The members that read sn once and no longer do, as this node reads sn's
+ * consent: for each, in since, the stamp of the last consent entry (of a
+ * register naming it, or all) just before which it read sn. Not the
+ * readers rs, nor this node. */
 static int former_readers(kr_node *n, view *v, sqlite3_int64 sn, const readers *rs, readers *out)
 {
   readers cand = {NULL, 0};
