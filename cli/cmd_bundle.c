@@ -127,7 +127,11 @@ static int import_error(kr_node *n, int rc, const char *file, const kr_import_re
     return cli_fail(_("%s was exported by %s, which is not a member of this network (removed, or "
                     "never admitted); nothing imported"), file, name);
   }
-  case KR_EMALFORMED: case KR_ENONCANON: case KR_EUNKNOWN: case KR_ETOOBIG:
+  case KR_EUNKNOWN:
+    return cli_fail(_("%s was made by another version of kring, whose bundles this kring cannot "
+                      "read; nothing imported. Install the same kring version on both computers "
+                      "and export the bundle again"), file);
+  case KR_EMALFORMED: case KR_ENONCANON: case KR_ETOOBIG:
     return cli_fail(_("%s is not a kring bundle, or is damaged (%s); nothing imported"), file,
                     cli_strerror(rc));
   default: return cli_fail(_("cannot import %s: %s; nothing imported"), file, cli_strerror(rc));

@@ -203,32 +203,46 @@ int kr_op_parse(const uint8_t *buf, size_t len, kr_op *op, void **mem)
   return rc;
 }
 
-static int header_encode(const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
-                         kr_hlc hlc, const uint8_t (*hashes)[KR_HASH_LEN],
-                         uint32_t nops, kr_buf *out)
+#define ROOT_DOMAIN "kring-ops-4"
+
+/* BLAKE2b-256("kring-ops-4" || h0 || ... || h(n-1)): the root the header
+ * signs, over every op's hash in order. */
+static void ops_root(const uint8_t (*hashes)[KR_HASH_LEN], uint32_t n, uint8_t root[KR_HASH_LEN])
+{
+  crypto_generichash_state h;
+
+  crypto_generichash_init(&h, NULL, 0, KR_HASH_LEN);
+  crypto_generichash_update(&h, (const uint8_t *)ROOT_DOMAIN, sizeof ROOT_DOMAIN - 1);
+  for (uint32_t i = 0; i < n; i++) crypto_generichash_update(&h, hashes[i], KR_HASH_LEN);
+  crypto_generichash_final(&h, root, KR_HASH_LEN);
+}
+
+static int header_encode(const uint8_t origin[static KR_NODE_LEN], uint64_t seq, kr_hlc hlc,
+                         const uint8_t nonce[static KR_NONCE_LEN],
+                         const uint8_t root[static KR_HASH_LEN], kr_buf *out)
 {
   msgpack_packer pk;
   int e = 0;
 
   msgpack_packer_init(&pk, out, kr_buf_mp_write);
-  e |= msgpack_pack_array(&pk, 5);
+  e |= msgpack_pack_array(&pk, 6);
   e |= msgpack_pack_uint8(&pk, KR_CHANGE_VERSION);
   e |= msgpack_pack_bin(&pk, KR_NODE_LEN);
   e |= msgpack_pack_bin_body(&pk, origin, KR_NODE_LEN);
   e |= msgpack_pack_uint64(&pk, seq);
   e |= msgpack_pack_uint64(&pk, hlc);
-  e |= msgpack_pack_array(&pk, nops);
-  for (uint32_t i = 0; i < nops && !e; i++) {
-    e |= msgpack_pack_bin(&pk, KR_HASH_LEN);
-    e |= msgpack_pack_bin_body(&pk, hashes[i], KR_HASH_LEN);
-  }
+  e |= msgpack_pack_bin(&pk, KR_NONCE_LEN);
+  e |= msgpack_pack_bin_body(&pk, nonce, KR_NONCE_LEN);
+  e |= msgpack_pack_bin(&pk, KR_HASH_LEN);
+  e |= msgpack_pack_bin_body(&pk, root, KR_HASH_LEN);
   return e ? KR_ETOOBIG : 0;
 }
 
 int kr_change_assemble(const uint8_t *header, size_t header_len,
                        const uint8_t sig[static KR_SIG_LEN], uint32_t nops,
                        const uint8_t *const *op_bytes, const size_t *op_len,
-                       const uint8_t (*subjects)[KR_SUBJECT_LEN], kr_buf *out)
+                       const uint8_t (*subjects)[KR_SUBJECT_LEN],
+                       const uint8_t (*hashes)[KR_HASH_LEN], kr_buf *out)
 {
   msgpack_packer pk;
   size_t start = out->len;
@@ -245,11 +259,15 @@ int kr_change_assemble(const uint8_t *header, size_t header_len,
     if (op_bytes[i]) {
       e |= msgpack_pack_bin(&pk, op_len[i]);
       e |= msgpack_pack_bin_body(&pk, op_bytes[i], op_len[i]);
+    } else if (!subjects || !hashes) {
+      e = 1;
     } else {
-      e |= msgpack_pack_array(&pk, 2);
+      e |= msgpack_pack_array(&pk, 3);
       e |= msgpack_pack_uint8(&pk, KR_OP_REDACTED);
       e |= msgpack_pack_bin(&pk, KR_SUBJECT_LEN);
       e |= msgpack_pack_bin_body(&pk, subjects[i], KR_SUBJECT_LEN);
+      e |= msgpack_pack_bin(&pk, KR_HASH_LEN);
+      e |= msgpack_pack_bin_body(&pk, hashes[i], KR_HASH_LEN);
     }
   }
   if (!e && out->len - start > KR_CHANGE_MAX)
@@ -262,13 +280,13 @@ int kr_change_assemble(const uint8_t *header, size_t header_len,
 }
 
 int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc,
-                    const kr_op *ops, uint32_t nops, kr_buf *out)
+                    const uint8_t *nonce, const kr_op *ops, uint32_t nops, kr_buf *out)
 {
   kr_buf opbuf, hdr;
   uint8_t (*hashes)[KR_HASH_LEN] = NULL;
   size_t *offs = NULL, *lens = NULL;
   const uint8_t **ptrs = NULL;
-  uint8_t sig[KR_SIG_LEN];
+  uint8_t sig[KR_SIG_LEN], root[KR_HASH_LEN], fresh[KR_NONCE_LEN];
   const uint8_t *origin = sk + 32; /* libsodium keeps the public key there */
   int rc = KR_ENOMEM;
 
@@ -276,6 +294,10 @@ int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc
   kr_buf_init(&hdr, KR_CHANGE_MAX);
   if (nops == 0 || nops > KR_CHANGE_MAX_OPS || seq == 0)
     return KR_EINVAL;
+  if (!nonce) {
+    randombytes_buf(fresh, sizeof fresh);
+    nonce = fresh;
+  }
   hashes = malloc(sizeof *hashes * nops);
   offs = malloc(sizeof *offs * nops);
   lens = malloc(sizeof *lens * nops);
@@ -294,10 +316,11 @@ int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc
     ptrs[i] = opbuf.data + offs[i];
     crypto_generichash(hashes[i], KR_HASH_LEN, ptrs[i], lens[i], NULL, 0);
   }
-  if ((rc = header_encode(origin, seq, hlc, (const uint8_t (*)[KR_HASH_LEN])hashes, nops, &hdr)))
+  ops_root((const uint8_t (*)[KR_HASH_LEN])hashes, nops, root);
+  if ((rc = header_encode(origin, seq, hlc, nonce, root, &hdr)))
     goto out;
   crypto_sign_detached(sig, NULL, hdr.data, hdr.len, sk);
-  rc = kr_change_assemble(hdr.data, hdr.len, sig, nops, ptrs, lens, NULL, out);
+  rc = kr_change_assemble(hdr.data, hdr.len, sig, nops, ptrs, lens, NULL, NULL, out);
 out:
   free(hashes);
   free(offs);
@@ -308,37 +331,41 @@ out:
   return rc;
 }
 
-static int header_decode(kr_change *c, arena *a)
+static int header_read(kr_mp *r, uint8_t origin[KR_NODE_LEN], uint64_t *seq, kr_hlc *hlc,
+                       uint8_t nonce[KR_NONCE_LEN], uint8_t root[KR_HASH_LEN])
 {
-  kr_mp r;
   uint32_t n;
   uint64_t v;
   int rc;
 
-  kr_mp_init(&r, c->header, c->header_len);
-  if ((rc = kr_mp_array(&r, &n))) return rc;
-  if (n != 5) return KR_EMALFORMED;
-  if ((rc = kr_mp_uint(&r, &v))) return rc;
+  if ((rc = kr_mp_array(r, &n))) return rc;
+  if (n != 6) return n == 5 ? KR_EUNKNOWN : KR_EMALFORMED;  /* 5: format 3 and before */
+  if ((rc = kr_mp_uint(r, &v))) return rc;
   if (v != KR_CHANGE_VERSION) return KR_EUNKNOWN;
-  if ((rc = kr_mp_bin_fixed(&r, c->origin, KR_NODE_LEN))) return rc;
-  if ((rc = kr_mp_uint(&r, &c->seq))) return rc;
-  if (c->seq == 0) return KR_EMALFORMED;
-  if ((rc = kr_mp_uint(&r, &c->hlc))) return rc;
-  if ((rc = kr_mp_array(&r, &n))) return rc;
-  if (n == 0) return KR_EMALFORMED;
-  if (n > KR_CHANGE_MAX_OPS) return KR_ETOOBIG;
-  c->nops = n;
-  if (!(c->hashes = arena_get(a, (size_t)n * KR_HASH_LEN))) return KR_ENOMEM;
-  for (uint32_t i = 0; i < n; i++)
-    if ((rc = kr_mp_bin_fixed(&r, c->hashes[i], KR_HASH_LEN)))
-      return rc;
-  return kr_mp_left(&r) ? KR_EMALFORMED : 0;
+  if ((rc = kr_mp_bin_fixed(r, origin, KR_NODE_LEN))) return rc;
+  if ((rc = kr_mp_uint(r, seq))) return rc;
+  if (*seq == 0) return KR_EMALFORMED;
+  if ((rc = kr_mp_uint(r, hlc))) return rc;
+  if ((rc = kr_mp_bin_fixed(r, nonce, KR_NONCE_LEN))) return rc;
+  if ((rc = kr_mp_bin_fixed(r, root, KR_HASH_LEN))) return rc;
+  return kr_mp_left(r) ? KR_EMALFORMED : 0;
+}
+
+int kr_change_header_nonce(const uint8_t *header, size_t len, uint8_t nonce[static KR_NONCE_LEN])
+{
+  kr_mp r;
+  uint8_t origin[KR_NODE_LEN], root[KR_HASH_LEN];
+  uint64_t seq;
+  kr_hlc hlc;
+
+  kr_mp_init(&r, header, len);
+  return header_read(&r, origin, &seq, &hlc, nonce, root) ? KR_EMALFORMED : 0;
 }
 
 int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
 {
   kr_change c;
-  kr_mp r;
+  kr_mp r, ops;
   arena a;
   uint32_t n;
   const uint8_t *b;
@@ -355,29 +382,27 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
   if ((rc = kr_mp_array(&r, &n))) return rc;
   if (n != 3) return KR_EMALFORMED;
   if ((rc = kr_mp_bin(&r, &b, &blen))) return rc;
+  {
+    kr_mp h;
+    kr_mp_init(&h, b, blen);
+    if ((rc = header_read(&h, c.origin, &c.seq, &c.hlc, c.nonce, c.root))) return rc;
+  }
+  if ((rc = kr_mp_bin_fixed(&r, c.sig, KR_SIG_LEN))) return rc;
+  if (crypto_sign_verify_detached(c.sig, b, blen, c.origin) != 0) return KR_EBADSIG;
+  if ((rc = kr_mp_array(&r, &n))) return rc;
+  if (n == 0) return KR_EMALFORMED;
+  if (n > KR_CHANGE_MAX_OPS) return KR_ETOOBIG;
+  c.nops = n;
+  ops = r;
 
   /* Everything decoded fits in this: copies of the header, the ops, their
    * strings and tags are each no larger than the input, plus fixed-size
-   * tables and alignment per op. The op count comes from the header. */
-  {
-    kr_mp h;
-    uint32_t k, nops = 0;
-    uint64_t v;
-    const uint8_t *o;
-    uint32_t olen;
-    kr_mp_init(&h, b, blen);
-    if (!kr_mp_array(&h, &k) && k == 5 && !kr_mp_uint(&h, &v) &&
-        !kr_mp_bin(&h, &o, &olen) && !kr_mp_uint(&h, &v) && !kr_mp_uint(&h, &v) &&
-        !kr_mp_array(&h, &k))
-      nops = k;
-    if (nops > KR_CHANGE_MAX_OPS) return KR_ETOOBIG;
-    memsz = 4 * len + 512 +
-            (size_t)nops * (sizeof(kr_op) + KR_HASH_LEN + sizeof(uint8_t *) + sizeof(size_t) + 256);
-  }
+   * tables and alignment per op. */
+  memsz = 4 * len + 512 +
+          (size_t)n * (sizeof(kr_op) + KR_HASH_LEN + sizeof(uint8_t *) + sizeof(size_t) + 256);
   if (!(c.mem = malloc(memsz))) return KR_ENOMEM;
   a.p = c.mem;
   a.end = a.p + memsz;
-
   {
     uint8_t *h = arena_get(&a, blen ? blen : 1);
     if (!h) { rc = KR_ENOMEM; goto fail; }
@@ -385,53 +410,68 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
     c.header = h;
     c.header_len = blen;
   }
-  if ((rc = header_decode(&c, &a))) goto fail;
-  if ((rc = kr_mp_bin_fixed(&r, c.sig, KR_SIG_LEN))) goto fail;
-  if (crypto_sign_verify_detached(c.sig, c.header, c.header_len, c.origin) != 0) {
-    rc = KR_EBADSIG;
-    goto fail;
-  }
-  if ((rc = kr_mp_array(&r, &n))) goto fail;
-  if (n != c.nops) { rc = KR_EMALFORMED; goto fail; }
   c.ops = arena_get(&a, sizeof *c.ops * n);
   c.op_bytes = arena_get(&a, sizeof *c.op_bytes * n);
   c.op_len = arena_get(&a, sizeof *c.op_len * n);
-  if (!c.ops || !c.op_bytes || !c.op_len) { rc = KR_ENOMEM; goto fail; }
+  c.hashes = arena_get(&a, (size_t)n * KR_HASH_LEN);
+  if (!c.ops || !c.op_bytes || !c.op_len || !c.hashes) { rc = KR_ENOMEM; goto fail; }
+
+  /* First every op's hash (a withheld op carries it) and the root: a
+   * changed op is refused as such before anything in it is read. */
   for (uint32_t i = 0; i < n; i++) {
     memset(&c.ops[i], 0, sizeof c.ops[i]);
+    c.op_bytes[i] = NULL;
+    c.op_len[i] = 0;
     if (kr_mp_left(&r) && (*r.p & 0xf0) == 0x90) {
-      /* A redaction: [0, subject]. */
+      /* A redaction: [0, subject, hash]. */
       uint32_t k;
       uint64_t t;
       if ((rc = kr_mp_array(&r, &k))) goto fail;
-      if (k != 2) { rc = KR_EMALFORMED; goto fail; }
+      if (k != 3) { rc = KR_EMALFORMED; goto fail; }
       if ((rc = kr_mp_uint(&r, &t))) goto fail;
       if (t != KR_OP_REDACTED) { rc = KR_EMALFORMED; goto fail; }
       if ((rc = kr_mp_bin_fixed(&r, c.ops[i].subject, KR_SUBJECT_LEN))) goto fail;
+      if ((rc = kr_mp_bin_fixed(&r, c.hashes[i], KR_HASH_LEN))) goto fail;
       c.ops[i].type = KR_OP_REDACTED;
-      c.op_bytes[i] = NULL;
-      c.op_len[i] = 0;
       continue;
     }
     if ((rc = kr_mp_bin(&r, &b, &blen))) goto fail;
-    {
-      uint8_t hash[KR_HASH_LEN];
-      uint8_t *copy;
-      crypto_generichash(hash, KR_HASH_LEN, b, blen, NULL, 0);
-      if (sodium_memcmp(hash, c.hashes[i], KR_HASH_LEN) != 0) { rc = KR_EBADHASH; goto fail; }
-      if (!(copy = arena_get(&a, blen ? blen : 1))) { rc = KR_ENOMEM; goto fail; }
-      memcpy(copy, b, blen);
-      c.op_bytes[i] = copy;
-      c.op_len[i] = blen;
-      if ((rc = op_decode(copy, blen, &c.ops[i], &a))) goto fail;
-      /* only the node whose key and salt make the id registers it */
-      if (c.ops[i].type == KR_OP_REGISTER && !kr_subject_of(c.origin, c.ops[i].salt, c.ops[i].subject)) {
-        rc = KR_EBADSIG;
-        goto fail;
-      }
-    }
+    crypto_generichash(c.hashes[i], KR_HASH_LEN, b, blen, NULL, 0);
+    c.op_bytes[i] = b;                     /* present (copied below) */
   }
   if (kr_mp_left(&r)) { rc = KR_EMALFORMED; goto fail; }
+  {
+    uint8_t root[KR_HASH_LEN];
+    ops_root((const uint8_t (*)[KR_HASH_LEN])c.hashes, n, root);
+    if (sodium_memcmp(root, c.root, KR_HASH_LEN) != 0) { rc = KR_EBADHASH; goto fail; }
+  }
+  /* Then each present op. */
+  r = ops;
+  for (uint32_t i = 0; i < n; i++) {
+    uint8_t *copy;
+    if (!c.op_bytes[i]) {                  /* withheld: read in the first pass */
+      uint32_t k;
+      uint64_t t;
+      uint8_t skip[KR_HASH_LEN];
+      if (kr_mp_array(&r, &k) || kr_mp_uint(&r, &t) || kr_mp_bin_fixed(&r, skip, KR_SUBJECT_LEN) ||
+          kr_mp_bin_fixed(&r, skip, KR_HASH_LEN)) {
+        rc = KR_EMALFORMED;
+        goto fail;
+      }
+      continue;
+    }
+    if ((rc = kr_mp_bin(&r, &b, &blen))) goto fail;
+    if (!(copy = arena_get(&a, blen ? blen : 1))) { rc = KR_ENOMEM; goto fail; }
+    memcpy(copy, b, blen);
+    c.op_bytes[i] = copy;
+    c.op_len[i] = blen;
+    if ((rc = op_decode(copy, blen, &c.ops[i], &a))) goto fail;
+    /* only the node whose key and salt make the id registers it */
+    if (c.ops[i].type == KR_OP_REGISTER && !kr_subject_of(c.origin, c.ops[i].salt, c.ops[i].subject)) {
+      rc = KR_EBADSIG;
+      goto fail;
+    }
+  }
   *out = c;
   return 0;
 fail:
@@ -499,16 +539,26 @@ fail:
   return rc;
 }
 
-#define GROUP_DOMAIN "kring-group-1"
+#define GROUP_DOMAIN "kring-group-2"
 #define GROUP_AD_LEN (sizeof GROUP_DOMAIN - 1 + KR_NETWORK_LEN + KR_NODE_LEN + 8 + 4 + \
                       KR_SUBJECT_LEN + 8 + KR_NODE_LEN)
+#define NB crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define TAGB crypto_aead_xchacha20poly1305_ietf_ABYTES
 
 static void put_be(uint8_t *p, uint64_t v, int n)
 {
   for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
 }
 
-/* "kring-group-1" || network || origin || seq (8) || place (4) || subject ||
+void kr_aead_nonce(const uint8_t nonce[static KR_NONCE_LEN], uint32_t place, uint32_t slot,
+                   uint8_t out[static 24])
+{
+  memcpy(out, nonce, KR_NONCE_LEN);
+  put_be(out + KR_NONCE_LEN, place, 4);
+  put_be(out + KR_NONCE_LEN + 4, slot, 4);
+}
+
+/* "kring-group-2" || network || origin || seq (8) || place (4) || subject ||
  * epoch (8) || creator: binds a box to one place of one change. */
 static void group_ad(uint8_t ad[GROUP_AD_LEN], const uint8_t *network, const uint8_t *origin,
                      uint64_t seq, uint32_t place, const kr_op *g)
@@ -525,33 +575,31 @@ static void group_ad(uint8_t ad[GROUP_AD_LEN], const uint8_t *network, const uin
 }
 
 int kr_group_seal(const uint8_t key[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
-                  const uint8_t origin[static KR_NODE_LEN], uint64_t seq, uint32_t place,
-                  kr_op *g, const uint8_t *plain, size_t plen, kr_buf *box)
+                  const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
+                  const uint8_t nonce[static KR_NONCE_LEN], uint32_t place, kr_op *g,
+                  const uint8_t *plain, size_t plen, kr_buf *box)
 {
-  uint8_t ad[GROUP_AD_LEN];
+  uint8_t ad[GROUP_AD_LEN], npub[NB];
   size_t start = box->len;
   unsigned long long clen;
   int rc;
 
   if (plen > KR_CHANGE_MAX) return KR_ETOOBIG;
-  if ((rc = kr_buf_reserve(box, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + plen +
-                                    crypto_aead_xchacha20poly1305_ietf_ABYTES)))
-    return rc;
+  if ((rc = kr_buf_reserve(box, plen + TAGB))) return rc;
   group_ad(ad, network, origin, seq, place, g);
-  randombytes_buf(box->data + start, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-    box->data + start + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen, plain, plen, ad,
-    sizeof ad, NULL, box->data + start, key);
-  box->len = start + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + (size_t)clen;
+  kr_aead_nonce(nonce, place, 0, npub);
+  crypto_aead_xchacha20poly1305_ietf_encrypt(box->data + start, &clen, plain, plen, ad,
+                                             sizeof ad, NULL, npub, key);
+  box->len = start + (size_t)clen;
   return 0;
 }
 
 int kr_group_open(const uint8_t key[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
-                  const uint8_t origin[static KR_NODE_LEN], uint64_t seq, uint32_t place,
-                  const kr_op *g, kr_buf *plain)
+                  const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
+                  const uint8_t nonce[static KR_NONCE_LEN], uint32_t place, const kr_op *g,
+                  kr_buf *plain)
 {
-  uint8_t ad[GROUP_AD_LEN];
-  const size_t nb = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  uint8_t ad[GROUP_AD_LEN], npub[NB];
   unsigned long long mlen;
   int rc;
 
@@ -559,16 +607,16 @@ int kr_group_open(const uint8_t key[static KR_KEY_LEN], const uint8_t network[st
   plain->len = 0;
   if ((rc = kr_buf_reserve(plain, g->box_len))) return rc;
   group_ad(ad, network, origin, seq, place, g);
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain->data, &mlen, NULL, g->box + nb,
-                                                 g->box_len - nb, ad, sizeof ad, g->box,
-                                                 key) != 0)
+  kr_aead_nonce(nonce, place, 0, npub);
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain->data, &mlen, NULL, g->box, g->box_len,
+                                                 ad, sizeof ad, npub, key) != 0)
     return KR_EBADSIG;
   plain->len = (size_t)mlen;
   return 0;
 }
 
 #define PAIR_DOMAIN "kring-pair-1"
-#define KEY_DOMAIN "kring-key-2"
+#define KEY_DOMAIN "kring-key-3"
 #define KEY_AD_LEN (sizeof KEY_DOMAIN - 1 + KR_NETWORK_LEN + KR_NODE_LEN + KR_SUBJECT_LEN + 8 + \
                     KR_NODE_LEN + KR_NODE_LEN)
 
@@ -610,7 +658,7 @@ int kr_pair_key_ed(const uint8_t sk[static KR_SK_LEN], const uint8_t other[stati
   return rc;
 }
 
-/* "kring-key-2" || network || origin || subject || epoch (8) || creator ||
+/* "kring-key-3" || network || origin || subject || epoch (8) || creator ||
  * reader: what a key op says, bound to the node that says it. */
 static void key_ad(uint8_t ad[KEY_AD_LEN], const uint8_t *network, const uint8_t *origin,
                    const kr_op *k)
@@ -626,33 +674,33 @@ static void key_ad(uint8_t ad[KEY_AD_LEN], const uint8_t *network, const uint8_t
 }
 
 int kr_key_seal(const uint8_t pair[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
-                const uint8_t origin[static KR_NODE_LEN], const kr_op *k,
-                const uint8_t key[static KR_KEY_LEN], uint8_t box[static KR_SEALED_KEY_LEN])
+                const uint8_t origin[static KR_NODE_LEN], const uint8_t nonce[static KR_NONCE_LEN],
+                uint32_t place, const kr_op *k, const uint8_t key[static KR_KEY_LEN],
+                uint8_t box[static KR_SEALED_KEY_LEN])
 {
-  uint8_t ad[KEY_AD_LEN];
-  const size_t nb = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  uint8_t ad[KEY_AD_LEN], npub[NB];
   unsigned long long clen;
 
   key_ad(ad, network, origin, k);
-  randombytes_buf(box, nb);
-  crypto_aead_xchacha20poly1305_ietf_encrypt(box + nb, &clen, key, KR_KEY_LEN, ad, sizeof ad,
-                                             NULL, box, pair);
-  return clen == KR_SEALED_KEY_LEN - nb ? 0 : KR_EINVAL;
+  kr_aead_nonce(nonce, place, 0, npub);
+  crypto_aead_xchacha20poly1305_ietf_encrypt(box, &clen, key, KR_KEY_LEN, ad, sizeof ad, NULL,
+                                             npub, pair);
+  return clen == KR_SEALED_KEY_LEN ? 0 : KR_EINVAL;
 }
 
 int kr_key_open(const uint8_t pair[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
-                const uint8_t origin[static KR_NODE_LEN], const kr_op *k,
-                uint8_t key[static KR_KEY_LEN])
+                const uint8_t origin[static KR_NODE_LEN], const uint8_t nonce[static KR_NONCE_LEN],
+                uint32_t place, const kr_op *k, uint8_t key[static KR_KEY_LEN])
 {
-  uint8_t ad[KEY_AD_LEN];
-  const size_t nb = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  uint8_t ad[KEY_AD_LEN], npub[NB];
   unsigned long long mlen;
 
   if (k->type != KR_OP_KEY || k->box_len != KR_SEALED_KEY_LEN) return KR_EMALFORMED;
   key_ad(ad, network, origin, k);
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(key, &mlen, NULL, k->box + nb,
-                                                 KR_SEALED_KEY_LEN - nb, ad, sizeof ad, k->box,
-                                                 pair) != 0 || mlen != KR_KEY_LEN) {
+  kr_aead_nonce(nonce, place, 0, npub);
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(key, &mlen, NULL, k->box, KR_SEALED_KEY_LEN, ad,
+                                                 sizeof ad, npub, pair) != 0 ||
+      mlen != KR_KEY_LEN) {
     sodium_memzero(key, KR_KEY_LEN);
     return KR_EBADSIG;
   }

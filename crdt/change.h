@@ -1,9 +1,10 @@
 /*
  * change: what one local transaction produced. A signed header
- *   { version, origin node key, seq, hlc, BLAKE2b-256 of each op }
- * and the operations themselves. The Ed25519 signature covers the header
- * bytes only, so a node may later withhold the payload of an erased
- * subject's operation ("redact" it) and the change still verifies.
+ *   { version, origin node key, seq, hlc, nonce, root }
+ * and the operations themselves; the root is a hash over the hashes of all
+ * ops. The Ed25519 signature covers the header bytes only, so a node may
+ * later withhold the payload of an erased subject's operation ("redact"
+ * it: the op's hash travels in its place) and the change still verifies.
  * docs/protocol.md gives the bytes.
  */
 #ifndef KR_CHANGE_H
@@ -16,7 +17,8 @@
 #include "crdt/hlc.h"
 #include "crdt/op.h"
 
-#define KR_CHANGE_VERSION 3
+#define KR_CHANGE_VERSION 4
+#define KR_NONCE_LEN      16          /* the change's nonce: every AEAD nonce derives from it */
 #define KR_CHANGE_MAX     (1u << 20)  /* bytes of one encoded change */
 #define KR_CHANGE_MAX_OPS 10000u
 #define KR_SIG_LEN        64
@@ -26,9 +28,11 @@ typedef struct {
   uint8_t origin[KR_NODE_LEN];
   uint64_t seq;
   kr_hlc hlc;
+  uint8_t nonce[KR_NONCE_LEN];
+  uint8_t root[KR_HASH_LEN];
   uint32_t nops;
   uint8_t sig[KR_SIG_LEN];
-  uint8_t (*hashes)[KR_HASH_LEN];     /* nops */
+  uint8_t (*hashes)[KR_HASH_LEN];     /* nops: each op's, computed or (withheld) carried */
   kr_op *ops;                         /* nops; type KR_OP_REDACTED if withheld */
   const uint8_t **op_bytes;           /* nops; the encoded op, NULL if redacted */
   size_t *op_len;                     /* nops */
@@ -39,26 +43,33 @@ typedef struct {
 
 /*
  * Encode, hash and sign a change of nops operations by the node whose
- * libsodium secret key is sk (the origin is its public half). Appends the
- * wire bytes to out.
+ * libsodium secret key is sk (the origin is its public half), under the
+ * change's nonce (the one its groups and key ops were sealed with; NULL:
+ * a fresh random one, for a change that seals nothing). Appends the wire
+ * bytes to out.
  */
 int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc,
-                    const kr_op *ops, uint32_t nops, kr_buf *out);
+                    const uint8_t *nonce, const kr_op *ops, uint32_t nops, kr_buf *out);
 
 /*
  * Wire bytes from stored parts: the signed header, its signature, and per
  * op either its encoding or (op_bytes[i] == NULL) a redaction naming
- * subjects[i].
+ * subjects[i] and carrying hashes[i].
  */
 int kr_change_assemble(const uint8_t *header, size_t header_len,
                        const uint8_t sig[static KR_SIG_LEN], uint32_t nops,
                        const uint8_t *const *op_bytes, const size_t *op_len,
-                       const uint8_t (*subjects)[KR_SUBJECT_LEN], kr_buf *out);
+                       const uint8_t (*subjects)[KR_SUBJECT_LEN],
+                       const uint8_t (*hashes)[KR_HASH_LEN], kr_buf *out);
+
+/* The nonce of a signed header (as decoded by kr_change_decode, which
+ * checked it): 0, or KR_EMALFORMED. */
+int kr_change_header_nonce(const uint8_t *header, size_t len, uint8_t nonce[static KR_NONCE_LEN]);
 
 /*
  * Decode and verify one change of len bytes; refuse more than max bytes.
  * Checks the canonical encoding, the version, every field, the signature
- * over the header and each present op against its hash. On success *out
+ * over the header and the root over the ops' hashes (KR_EBADHASH). On success *out
  * owns its memory (release with kr_change_free); on error *out is empty.
  */
 int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out);
@@ -81,15 +92,22 @@ int kr_group_encode(const kr_op *ops, uint32_t n, kr_buf *out);
 int kr_group_decode(const uint8_t *plain, size_t len, const uint8_t subject[static KR_SUBJECT_LEN],
                     kr_op **ops, uint32_t *nops, void **mem);
 /* Seal plen bytes for the GROUP op g (subject, epoch, creator set) at
- * place of change (origin, seq): appends nonce || ciphertext to box. */
+ * place of change (origin, seq, nonce): appends ciphertext || tag to box.
+ * Its AEAD nonce is the change's nonce || place || slot 0 (kr_aead_nonce). */
 int kr_group_seal(const uint8_t key[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
-                  const uint8_t origin[static KR_NODE_LEN], uint64_t seq, uint32_t place,
-                  kr_op *g, const uint8_t *plain, size_t plen, kr_buf *box);
+                  const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
+                  const uint8_t nonce[static KR_NONCE_LEN], uint32_t place, kr_op *g,
+                  const uint8_t *plain, size_t plen, kr_buf *box);
 /* Open g's box into plain (reset first): 0, or KR_EBADSIG when the key is
  * not this box's or the box was moved or altered. */
 int kr_group_open(const uint8_t key[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
-                  const uint8_t origin[static KR_NODE_LEN], uint64_t seq, uint32_t place,
-                  const kr_op *g, kr_buf *plain);
+                  const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
+                  const uint8_t nonce[static KR_NONCE_LEN], uint32_t place, const kr_op *g,
+                  kr_buf *plain);
+/* The 24-byte XChaCha20-Poly1305 nonce of slot at place of a change:
+ * its nonce (16) || place (4, big-endian) || slot (4, big-endian). */
+void kr_aead_nonce(const uint8_t nonce[static KR_NONCE_LEN], uint32_t place, uint32_t slot,
+                   uint8_t out[static 24]);
 /* Keys reach readers in key ops (docs/protocol.md "Key ops"). The key a
  * pair of nodes shares: BLAKE2b-256 of "kring-pair-1" || X25519(own
  * secret, other's public) || the two X25519 public keys, lower first (so
@@ -101,15 +119,17 @@ int kr_pair_key(const uint8_t xsk[static 32], const uint8_t xpk_self[static 32],
 int kr_pair_key_ed(const uint8_t sk[static KR_SK_LEN], const uint8_t other[static KR_NODE_LEN],
                    uint8_t pair[static KR_KEY_LEN]);
 /* key sealed for the KEY op k (subject, epoch, creator, member = reader)
- * of a change by origin, under the pair key of origin and reader: box =
- * nonce (24) || XChaCha20-Poly1305 of the key, associated data binding
- * network, origin, subject, epoch, creator and reader. */
+ * at place of a change by origin under nonce, under the pair key of origin
+ * and reader: box = XChaCha20-Poly1305 of the key (32) || tag (16), AEAD
+ * nonce kr_aead_nonce(nonce, place, 0), associated data binding network,
+ * origin, subject, epoch, creator and reader. */
 int kr_key_seal(const uint8_t pair[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
-                const uint8_t origin[static KR_NODE_LEN], const kr_op *k,
-                const uint8_t key[static KR_KEY_LEN], uint8_t box[static KR_SEALED_KEY_LEN]);
+                const uint8_t origin[static KR_NODE_LEN], const uint8_t nonce[static KR_NONCE_LEN],
+                uint32_t place, const kr_op *k, const uint8_t key[static KR_KEY_LEN],
+                uint8_t box[static KR_SEALED_KEY_LEN]);
 /* Open k's box: 0, or KR_EBADSIG (another pair's, moved or altered). */
 int kr_key_open(const uint8_t pair[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
-                const uint8_t origin[static KR_NODE_LEN], const kr_op *k,
-                uint8_t key[static KR_KEY_LEN]);
+                const uint8_t origin[static KR_NODE_LEN], const uint8_t nonce[static KR_NONCE_LEN],
+                uint32_t place, const kr_op *k, uint8_t key[static KR_KEY_LEN]);
 
 #endif

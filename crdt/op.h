@@ -52,8 +52,8 @@ typedef enum {
  * it, a grant and a withdrawal observe each other by it. */
 #define KR_OP_IS_TAGGED(t) ((t) == KR_OP_ADD || (t) == KR_OP_GRANT || (t) == KR_OP_WITHDRAW)
 #define KR_KEY_LEN     32     /* a volunteer's key of one epoch */
-#define KR_SEALED_KEY_LEN 72  /* a key op's box: nonce 24, key 32, tag 16 */
-#define KR_BOX_MIN     40     /* nonce 24 + tag 16 */
+#define KR_SEALED_KEY_LEN 48  /* a key op's box: key 32, tag 16 (the nonce is derived) */
+#define KR_BOX_MIN     16     /* a group's box: at least the tag */
 /* The highest epoch number a group or key op may carry (a node makes a new
  * epoch only when a volunteer's readers shrink: far below). Keeps every
  * epoch exact in a signed 64-bit column. */
@@ -140,7 +140,7 @@ typedef struct {
                                        /* EXPEL: value is the reason */
   uint64_t epoch;                      /* GROUP, KEY: the epoch's number (>= 1) */
   uint8_t creator[KR_NODE_LEN];        /* GROUP, KEY: the node that made the epoch */
-  const uint8_t *box;                  /* GROUP: nonce || ciphertext; KEY: sealed key */
+  const uint8_t *box;                  /* GROUP: ciphertext || tag; KEY: sealed key */
   uint32_t box_len;                    /* KEY: the reader is in member */
   uint8_t salt[KR_SUBJECT_LEN];        /* REGISTER: subject = kr_subject_make(origin, salt) */
 } kr_op;

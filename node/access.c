@@ -741,9 +741,10 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *ori
   /* Sealed to this node. One that does not open (sealed to another key,
    * or damaged) is ignored: the reader waits for a key that opens. */
   {
-    uint8_t pair[KR_KEY_LEN];
+    uint8_t pair[KR_KEY_LEN], nonce[KR_NONCE_LEN];
+    if ((rc = kr__chg_nonce(n, chg, nonce))) return rc;
     if ((rc = pair_key(n, origin, pair)) == KR_ENOMEM) return rc;
-    if (!rc) rc = kr_key_open(pair, n->network, origin, op, key);
+    if (!rc) rc = kr_key_open(pair, n->network, origin, nonce, place, op, key);
     sodium_memzero(pair, sizeof pair);
     if (rc) return 0;
   }
@@ -943,10 +944,11 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
   uint32_t nops = 0;
   void *mem = NULL;
   const char *why = NULL;
-  uint8_t key[KR_KEY_LEN];
+  uint8_t key[KR_KEY_LEN], nonce[KR_NONCE_LEN];
   int rc = 0, ok = 0, consent = 0, known = 0;
 
   *opened = 0;
+  if ((rc = kr__chg_nonce(n, chg, nonce))) return rc;
   if (prep(n, "SELECT key, ok FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3 ORDER BY ok DESC",
            &s))
     return KR_EDB;
@@ -957,14 +959,15 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
   /* this node's own change, just sealed: its key, held (ok) since */
   if (n->own_keys && place < n->nown_keys) {
     const uint8_t *own = n->own_keys + (size_t)place * (1 + KR_KEY_LEN);
-    if (own[0] && kr_group_open(own + 1, n->network, origin, seq, place, g, &plain) == 0) {
+    if (own[0] && kr_group_open(own + 1, n->network, origin, seq, nonce, place, g, &plain) == 0) {
       ok = known = 1;
       memcpy(key, own + 1, KR_KEY_LEN);
     }
   }
   while (!ok && sqlite3_step(s) == SQLITE_ROW)
     if (sqlite3_column_bytes(s, 0) == KR_KEY_LEN &&
-        kr_group_open(sqlite3_column_blob(s, 0), n->network, origin, seq, place, g, &plain) == 0) {
+        kr_group_open(sqlite3_column_blob(s, 0), n->network, origin, seq, nonce, place, g,
+                      &plain) == 0) {
       ok = 1;
       memcpy(key, sqlite3_column_blob(s, 0), KR_KEY_LEN);
       known = sqlite3_column_int(s, 1);
@@ -1274,33 +1277,56 @@ static void *oplist_own(oplist *l, size_t len)
 
 static void oplist_free(oplist *l)
 {
+  for (size_t i = 0; i < l->n; i++)              /* a key not sealed yet (key_op) */
+    if (l->op[i].type == KR_OP_KEY && l->op[i].box_len == KR_KEY_LEN)
+      sodium_memzero((void *)l->op[i].box, KR_KEY_LEN);
   for (size_t i = 0; i < l->nown; i++) free(l->own[i]);
   free(l->own);
   free(l->op);
   memset(l, 0, sizeof *l);
 }
 
-/* A key op giving reader the key of (sn's subject, en, creator). */
+/* A key op giving reader the key of (sn's subject, en, creator). Its box
+ * holds the key itself (KR_KEY_LEN bytes) until kr__seal_change seals it
+ * at its place under the change's nonce (seal_keys); kr_op_check refuses
+ * it before that, so no unsealed key can leave in a change. */
 static int key_op(kr_node *n, oplist *l, const uint8_t *subject, uint64_t en,
                   const uint8_t *creator, const uint8_t *key, const uint8_t *reader_node)
 {
   kr_op *op = oplist_next(l);
-  uint8_t *box = op ? oplist_own(l, KR_SEALED_KEY_LEN) : NULL;
+  uint8_t *box = op ? oplist_own(l, KR_KEY_LEN) : NULL;
   uint8_t pair[KR_KEY_LEN];
   int rc;
   if (!box) return KR_ENOMEM;
-  op->type = KR_OP_KEY;
-  memcpy(op->subject, subject, KR_SUBJECT_LEN);
-  op->epoch = en;
-  memcpy(op->creator, creator, KR_NODE_LEN);
-  memcpy(op->member, reader_node, KR_NODE_LEN);
   if ((rc = pair_key(n, reader_node, pair)) == KR_ENOMEM) return rc;
-  if (!rc) rc = kr_key_seal(pair, n->network, kr_node_id(n), op, key, box);
   sodium_memzero(pair, sizeof pair);
   if (rc) {
     l->n--;                              /* not a node key: nobody to seal to */
     return 0;
   }
+  op->type = KR_OP_KEY;
+  memcpy(op->subject, subject, KR_SUBJECT_LEN);
+  op->epoch = en;
+  memcpy(op->creator, creator, KR_NODE_LEN);
+  memcpy(op->member, reader_node, KR_NODE_LEN);
+  memcpy(box, key, KR_KEY_LEN);
+  op->box = box;
+  op->box_len = KR_KEY_LEN;
+  return 0;
+}
+
+/* Seal the key op at place of l (its box the key itself, key_op) under
+ * the change's nonce. */
+static int seal_key(kr_node *n, oplist *l, size_t place, const uint8_t nonce[KR_NONCE_LEN])
+{
+  kr_op *op = &l->op[place];
+  uint8_t *box = oplist_own(l, KR_SEALED_KEY_LEN), pair[KR_KEY_LEN];
+  int rc;
+  if (!box) return KR_ENOMEM;
+  if ((rc = pair_key(n, op->member, pair))) return rc == KR_ENOMEM ? rc : KR_EINVAL;
+  rc = kr_key_seal(pair, n->network, kr_node_id(n), nonce, (uint32_t)place, op, op->box, box);
+  sodium_memzero(pair, sizeof pair);
+  if (rc) return rc;
   op->box = box;
   op->box_len = KR_SEALED_KEY_LEN;
   return 0;
@@ -1317,7 +1343,7 @@ static int key_op(kr_node *n, oplist *l, const uint8_t *subject, uint64_t en,
  * every epoch this node holds of sn go to each new one in the same change
  * (before: the readers before it). */
 /* Key ops a local change carries itself, at most (a change is at most
- * 1 MiB; a key op takes about 210 bytes of it): beyond, the readers that
+ * 1 MiB; a key op takes about 140 bytes of it): beyond, the readers that
  * lack a key get it from kr__finish, in changes of their own. */
 #define SEAL_KEYS_MAX 1500
 
@@ -1493,8 +1519,11 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
   size_t npg = 0;
   kr_buf plain, box;
   view v;
+  uint8_t nonce[KR_NONCE_LEN];
   int rc = 0;
 
+  /* every AEAD nonce of the change derives from this (protocol.md) */
+  randombytes_buf(nonce, sizeof nonce);
   view_init(&v);
   kr_buf_init(&plain, KR_CHANGE_MAX);
   kr_buf_init(&box, KR_CHANGE_MAX);
@@ -1602,15 +1631,18 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
     p->at = l.n - 1;
     i = j;
   }
-  /* Seal each group at its place. */
+  /* Seal each key op at its place (key_op left the key in its box), ... */
+  for (size_t k = 0; k < l.n && !rc; k++)
+    if (l.op[k].type == KR_OP_KEY && l.op[k].box_len == KR_KEY_LEN) rc = seal_key(n, &l, k, nonce);
+  /* ... and each group. */
   for (size_t k = 0; k < npg && !rc; k++) {
     kr_op *g = &l.op[pg[k].at];
     uint8_t *b;
     plain.len = 0;
     box.len = 0;
     if ((rc = kr_group_encode(&ops[pg[k].first], (uint32_t)pg[k].count, &plain)) ||
-        (rc = kr_group_seal(pg[k].key, n->network, kr_node_id(n), seq, (uint32_t)pg[k].at, g,
-                            plain.data, plain.len, &box)))
+        (rc = kr_group_seal(pg[k].key, n->network, kr_node_id(n), seq, nonce,
+                            (uint32_t)pg[k].at, g, plain.data, plain.len, &box)))
       break;
     if (!(b = oplist_own(&l, box.len))) { rc = KR_ENOMEM; break; }
     memcpy(b, box.data, box.len);
@@ -1618,7 +1650,7 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
     g->box_len = (uint32_t)box.len;
   }
   if (!rc && l.n > KR_CHANGE_MAX_OPS) rc = KR_ETOOBIG;
-  if (!rc) rc = kr_change_build(n->sk, seq, hlc, l.op, (uint32_t)l.n, out);
+  if (!rc) rc = kr_change_build(n->sk, seq, hlc, nonce, l.op, (uint32_t)l.n, out);
   /* what its apply need not look up: the subjects made, each group's key */
   if (!rc && n->nmade)
     qsort(n->made, n->nmade, sizeof *n->made, cmp_made);
@@ -1774,9 +1806,9 @@ static int gave_key(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *cr
   uint8_t pair[KR_KEY_LEN];
   int rc = 0, gave = 0, have_pair = 0;
 
-  if (prep(n, "SELECT p.body FROM ops p JOIN changes c ON c.n=p.chg JOIN origins o ON"
-              " o.n=c.origin WHERE p.subj=?1 AND p.type=11 AND p.body IS NOT NULL AND o.key=?2"
-              " AND c.hlc>=?3", &s))
+  if (prep(n, "SELECT p.body, c.header, p.idx FROM ops p JOIN changes c ON c.n=p.chg JOIN"
+              " origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type=11 AND p.body IS NOT NULL"
+              " AND o.key=?2 AND c.hlc>=?3", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
@@ -1791,7 +1823,12 @@ static int gave_key(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *cr
         memcmp(op.member, to, KR_NODE_LEN) == 0) {
       if (!have_pair && (rc = pair_key(n, to, pair)) == 0) have_pair = 1;
       if (rc == KR_EINVAL) rc = 0;
-      if (have_pair && kr_key_open(pair, n->network, kr_node_id(n), &op, k) == 0) {
+      uint8_t nonce[KR_NONCE_LEN];
+      if (have_pair &&
+          kr_change_header_nonce(sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1),
+                                 nonce) == 0 &&
+          kr_key_open(pair, n->network, kr_node_id(n), nonce, (uint32_t)sqlite3_column_int64(s, 2),
+                      &op, k) == 0) {
         gave = sodium_memcmp(k, key, KR_KEY_LEN) == 0;
         sodium_memzero(k, sizeof k);
       }

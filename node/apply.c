@@ -123,15 +123,64 @@ int kr__forget_plain(kr_node *n, sqlite3_int64 sn)
   return rc;
 }
 
+int kr__chg_nonce(kr_node *n, sqlite3_int64 chg, uint8_t nonce[static KR_NONCE_LEN])
+{
+  sqlite3_stmt *s;
+  int rc;
+
+  if (chg && chg == n->ap_chg) {
+    memcpy(nonce, n->ap_nonce, KR_NONCE_LEN);
+    return 0;
+  }
+  if (!(s = kr__qs(n, "SELECT header FROM changes WHERE n=?1"))) return KR_EDB;
+  sqlite3_bind_int64(s, 1, chg);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW)
+    rc = kr_change_header_nonce(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0),
+                                nonce) ? KR_EDB : 0;
+  else
+    rc = rc == SQLITE_DONE ? KR_ENOTFOUND : kr__db_err(rc);
+  sqlite3_reset(s);
+  return rc;
+}
+
+/* Every op on sn but its erasure kept as its hash alone: the root of its
+ * change needs the hash when the change is sent on with the op withheld. */
+static int withhold_ops(kr_node *n, sqlite3_int64 sn)
+{
+  sqlite3_stmt *s, *u;
+  int rc = 0;
+
+  if (!(s = kr__qs(n, "SELECT chg, idx, body FROM ops WHERE subj=?1 AND type<>6 AND"
+                      " body IS NOT NULL")))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  while (!rc && kr__step(s, &rc)) {
+    uint8_t h[KR_HASH_LEN];
+    crypto_generichash(h, sizeof h, sqlite3_column_blob(s, 2),
+                       (unsigned long long)sqlite3_column_bytes(s, 2), NULL, 0);
+    if (!(u = kr__qs(n, "UPDATE ops SET body=NULL, hash=?3 WHERE chg=?1 AND idx=?2"))) {
+      rc = KR_EDB;
+      break;
+    }
+    sqlite3_bind_int64(u, 1, sqlite3_column_int64(s, 0));
+    sqlite3_bind_int64(u, 2, sqlite3_column_int64(s, 1));
+    sqlite3_bind_blob(u, 3, h, KR_HASH_LEN, SQLITE_TRANSIENT);
+    rc = STEP_DONE(u);
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
 static int purge_subject(kr_node *n, sqlite3_int64 sn)
 {
   static const char *const sql[] = {
     "DELETE FROM bad_groups WHERE chg IN (SELECT chg FROM ops WHERE subj=?1)",
     "DELETE FROM vkeys WHERE subj=?1",
-    "UPDATE ops SET body=NULL WHERE subj=?1 AND type<>6",
   };
   int rc = kr__forget_plain(n, sn);
-  return rc ? rc : run_each(n, sql, sizeof sql / sizeof sql[0], sn);
+  if (!rc) rc = run_each(n, sql, sizeof sql / sizeof sql[0], sn);
+  return rc ? rc : withhold_ops(n, sn);
 }
 
 /* SET, ADD, REMOVE: into the volunteer's row (vstate.c). */
@@ -386,7 +435,8 @@ static int hold(kr_node *n, const kr_change *c)
   kr_buf_init(&b, KR_CHANGE_MAX);
   if ((rc = kr_change_assemble(c->header, c->header_len, c->sig, c->nops,
                                (const uint8_t *const *)c->op_bytes, c->op_len,
-                               (const uint8_t (*)[KR_SUBJECT_LEN])subj, &b)) == 0) {
+                               (const uint8_t (*)[KR_SUBJECT_LEN])subj,
+                               (const uint8_t (*)[KR_HASH_LEN])c->hashes, &b)) == 0) {
     if (!(s = kr__q(n, KR_Q_HELD_PUT))) {
       rc = KR_EDB;
     } else {
@@ -531,9 +581,12 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, int *e
       sqlite3_bind_int64(s, 3, sn);
     sqlite3_bind_int(s, 5, op->type);
     sqlite3_bind_int(s, 6, op->field);
-    /* An op on an erased subject is kept as its hash alone. */
+    /* An op on an erased subject is kept as its hash alone (the root
+     * needs it when the change is sent on). */
     if (c->op_bytes[i] && (!gone || op->type == KR_OP_ERASE))
       sqlite3_bind_blob(s, 7, c->op_bytes[i], (int)c->op_len[i], SQLITE_STATIC);
+    else
+      sqlite3_bind_blob(s, 8, c->hashes[i], KR_HASH_LEN, SQLITE_STATIC);
     if ((rc = STEP_DONE(s))) return rc;
     if (op->type == KR_OP_REDACTED || (gone && op->type != KR_OP_ERASE))
       continue;
@@ -599,7 +652,10 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
   /* (kr__author sets fresh_from before it seals: the subjects it makes) */
   if (!n->fresh_from && (rc = kr__subject_next(n, &n->fresh_from))) return rc;
   n->fresh_cap = (uint64_t)c->nops;
+  n->ap_chg = chg;
+  memcpy(n->ap_nonce, c->nonce, KR_NONCE_LEN);
   rc = (n->fresh_grp = calloc(c->nops / 8 + 1, 1)) ? materialise(n, c, chg, &expel) : KR_ENOMEM;
+  n->ap_chg = 0;
   n->fresh_from = 0;
   free(n->fresh_grp);
   n->fresh_grp = NULL;
@@ -812,7 +868,7 @@ int kr_node_change_bytes(kr_node *n, const uint8_t origin[static KR_NODE_LEN],
   sqlite3_int64 chg;
   const uint8_t **bytes = NULL;
   size_t *lens = NULL;
-  uint8_t (*subj)[KR_SUBJECT_LEN] = NULL;
+  uint8_t (*subj)[KR_SUBJECT_LEN] = NULL, (*hash)[KR_HASH_LEN] = NULL;
   int rc = KR_EDB;
 
   if (!s) return KR_EDB;
@@ -834,7 +890,8 @@ int kr_node_change_bytes(kr_node *n, const uint8_t origin[static KR_NODE_LEN],
   bytes = calloc(nops, sizeof *bytes);
   lens = calloc(nops, sizeof *lens);
   subj = calloc(nops, sizeof *subj);
-  if (!bytes || !lens || !subj) { rc = KR_ENOMEM; goto out; }
+  hash = calloc(nops, sizeof *hash);
+  if (!bytes || !lens || !subj || !hash) { rc = KR_ENOMEM; goto out; }
   if (!(s = kr__q(n, KR_Q_OPS_OF))) goto out;
   sqlite3_bind_int64(s, 1, chg);
   while (sqlite3_step(s) == SQLITE_ROW) {
@@ -848,18 +905,24 @@ int kr_node_change_bytes(kr_node *n, const uint8_t origin[static KR_NODE_LEN],
       memcpy(b, sqlite3_column_blob(s, 2), l);
       bytes[i] = b;
       lens[i] = l;
+    } else if (sqlite3_column_bytes(s, 3) == KR_HASH_LEN) {
+      memcpy(hash[i], sqlite3_column_blob(s, 3), KR_HASH_LEN);
+    } else {
+      break;                             /* withheld without its hash: not sendable */
     }
     got++;
   }
   sqlite3_reset(s);
   if (got != nops) goto out;
   rc = kr_change_assemble(header, hlen, sig, nops, bytes, lens,
-                          (const uint8_t (*)[KR_SUBJECT_LEN])subj, out);
+                          (const uint8_t (*)[KR_SUBJECT_LEN])subj,
+                          (const uint8_t (*)[KR_HASH_LEN])hash, out);
 out:
   for (uint32_t i = 0; bytes && i < nops; i++) free((void *)bytes[i]);
   free(bytes);
   free(lens);
   free(subj);
+  free(hash);
   free(header);
   return rc;
 }

@@ -30,9 +30,9 @@
                    "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")                                   \
   X(CHG_MAXSEQ,    "SELECT max(c.seq) FROM changes c JOIN origins o ON o.n=c.origin "   \
                    "WHERE o.key=?1")                                                    \
-  X(OP_PUT,        "INSERT INTO ops(chg,idx,subj,rsubject,type,field,body) "            \
-                   "VALUES(?1,?2,?3,?4,?5,?6,?7)")                                      \
-  X(OPS_OF,        "SELECT o.idx, coalesce(s.id, o.rsubject), o.body FROM ops o "       \
+  X(OP_PUT,        "INSERT INTO ops(chg,idx,subj,rsubject,type,field,body,hash) "       \
+                   "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")                                   \
+  X(OPS_OF,        "SELECT o.idx, coalesce(s.id, o.rsubject), o.body, o.hash FROM ops o "\
                    "LEFT JOIN subjects s ON s.n=o.subj WHERE o.chg=?1 ORDER BY o.idx")  \
   X(SUBJ_PUT,      "INSERT OR IGNORE INTO subjects(id) VALUES(?1)")                     \
   X(SUBJ_N,        "SELECT n FROM subjects WHERE id=?1")                                \
@@ -101,6 +101,8 @@ struct kr_node {
                                     change being materialised (0: none is): no other
                                     change holds an op of them */
   int authoring;                 /* kr__author is sealing and applying its own change */
+  sqlite3_int64 ap_chg;          /* apply: the change being applied (its number), ... */
+  uint8_t ap_nonce[KR_NONCE_LEN];  /* ... and its nonce (kr__chg_nonce) */
   struct kr_made *made;          /* author: the subjects the change being sealed made (id,
                                     number), sorted by id: its apply looks none up */
   size_t nmade, capmade;
@@ -299,6 +301,8 @@ int kr__readable(kr_node *n, sqlite3_int64 sn);
 /* kr__subject_n for a volunteer this node reads or knows erased; else
  * KR_ESEALED. */
 int kr__subject_read(kr_node *n, const uint8_t id[KR_SUBJECT_LEN], sqlite3_int64 *sn);
+/* The nonce of stored change number chg (its header's). */
+int kr__chg_nonce(kr_node *n, sqlite3_int64 chg, uint8_t nonce[static KR_NONCE_LEN]);
 /* Open group g (at place of change chg = (origin, seq, hlc)) with the keys
  * held, and fold its ops in (n->cur_origin set). *opened: 1 if it was. A
  * box whose ops break the rules is noted in bad_groups and ignored. */

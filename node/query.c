@@ -515,8 +515,10 @@ static int group_rows(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const voi
   kr_buf plain;
   void *gmem = NULL, *mem = NULL;
   uint32_t nops = 0;
+  uint8_t nonce[KR_NONCE_LEN];
   int ok = 0, bad = 0;
 
+  if (kr__chg_nonce(n, chg, nonce)) return 0;
   if (prep(n, "SELECT 1 FROM bad_groups WHERE chg=?1 AND idx=?2", &s)) return 0;
   sqlite3_bind_int64(s, 1, chg);
   sqlite3_bind_int64(s, 2, place);
@@ -536,7 +538,7 @@ static int group_rows(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const voi
   kr_buf_init(&plain, KR_CHANGE_MAX);
   while (!ok && sqlite3_step(s) == SQLITE_ROW)
     if (sqlite3_column_bytes(s, 0) == KR_KEY_LEN &&
-        kr_group_open(sqlite3_column_blob(s, 0), n->network, c->origin, c->seq, place, &g,
+        kr_group_open(sqlite3_column_blob(s, 0), n->network, c->origin, c->seq, nonce, place, &g,
                       &plain) == 0)
       ok = 1;
   sqlite3_finalize(s);

@@ -162,10 +162,16 @@ static const char *const migrations[] = {
   "DROP TABLE vol_fts;"
   "CREATE VIRTUAL TABLE vol_fts USING fts5(name, skills, city, notes, languages, availability,"
   "  tokenize='unicode61 remove_diacritics 2');",
+
+  /* 9 -> 10: change format 4 (a root over the ops' hashes in the header,
+   * one nonce per change). A withheld op keeps its hash (the root needs
+   * it to send the change on). Stores of version 9 and before hold
+   * format-3 changes and are refused. */
+  "ALTER TABLE ops ADD COLUMN hash BLOB;",
 };
 /* The first schema version this kring reads (older ones hold older
  * change formats). */
-#define SCHEMA_FIRST_READ 8
+#define SCHEMA_FIRST_READ 10
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 static const char *const sql_text[KR_Q__COUNT] = {

@@ -57,7 +57,7 @@ static int header_decode(kr_bundle_hdr *h, const uint8_t *b, size_t len)
   if ((rc = kr_mp_array(&r, &n))) return rc;
   if (n != 9) return KR_EMALFORMED;
   if ((rc = kr_mp_uint(&r, &v))) return rc;
-  if (v != 1) return KR_EUNKNOWN;
+  if (v != KR_BUNDLE_VERSION) return KR_EUNKNOWN;     /* another kring's */
   if ((rc = kr_mp_bin_fixed(&r, h->network, KR_NETWORK_LEN)) ||
       (rc = kr_mp_bin_fixed(&r, h->exporter, KR_NODE_LEN)) ||
       (rc = kr_mp_uint(&r, &h->created_ms)))
@@ -254,7 +254,7 @@ int kr_bundle_write_begin(kr_bundle_writer *w, const uint8_t sk[static 64],
   crypto_secretstream_xchacha20poly1305_init_push(&w->ss, ssh, key);
   msgpack_packer_init(&pk, &hdr, kr_buf_mp_write);
   e |= msgpack_pack_array(&pk, 9);
-  e |= msgpack_pack_uint8(&pk, 1);
+  e |= msgpack_pack_uint8(&pk, KR_BUNDLE_VERSION);
   e |= msgpack_pack_bin(&pk, KR_NETWORK_LEN) | msgpack_pack_bin_body(&pk, network, KR_NETWORK_LEN);
   e |= msgpack_pack_bin(&pk, KR_NODE_LEN) | msgpack_pack_bin_body(&pk, sk + 32, KR_NODE_LEN);
   e |= msgpack_pack_uint64(&pk, created_ms);

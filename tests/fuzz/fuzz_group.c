@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   static const uint8_t subject[KR_SUBJECT_LEN] = {9, 9, 9};
   static const uint8_t key[KR_KEY_LEN] = {0x6b, 0x72}, net[KR_NETWORK_LEN] = {7};
-  static const uint8_t origin[KR_NODE_LEN] = {1};
+  static const uint8_t origin[KR_NODE_LEN] = {1}, nonce[KR_NONCE_LEN] = {5};
   kr_op *ops, g;
   uint32_t n;
   void *mem;
@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   g.epoch = 1;
   g.box = data;
   g.box_len = (uint32_t)(size > KR_CHANGE_MAX ? KR_CHANGE_MAX : size);
-  if (size >= KR_BOX_MIN && kr_group_open(key, net, origin, 1, 0, &g, &out) == 0) abort();
+  if (size >= KR_BOX_MIN && kr_group_open(key, net, origin, 1, nonce, 0, &g, &out) == 0) abort();
   kr_buf_free(&out);
   return 0;
 }

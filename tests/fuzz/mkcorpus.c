@@ -42,6 +42,8 @@ static void group_change(const uint8_t sk[64], const uint8_t net[16], uint64_t s
   static const uint8_t key[32] = {0x6b, 0x72};
   kr_op op, g;
   kr_buf plain, box;
+  uint8_t nonce[KR_NONCE_LEN];
+  randombytes_buf(nonce, sizeof nonce);
   memset(&op, 0, sizeof op);
   op.type = KR_OP_SET;
   memset(op.subject, subj, 16);
@@ -56,7 +58,7 @@ static void group_change(const uint8_t sk[64], const uint8_t net[16], uint64_t s
   kr_buf_init(&box, KR_CHANGE_MAX);
   kr_group_encode(&op, 1, &plain);
   if (dir) put(dir, "group", "seed-set", plain.data, plain.len);
-  kr_group_seal(key, net, sk + 32, seq, 0, &g, plain.data, plain.len, &box);
+  kr_group_seal(key, net, sk + 32, seq, nonce, 0, &g, plain.data, plain.len, &box);
   g.box = box.data;
   g.box_len = (uint32_t)box.len;
   if (dir) {
@@ -65,7 +67,7 @@ static void group_change(const uint8_t sk[64], const uint8_t net[16], uint64_t s
     if (kr_op_encode(&g, &ob) == 0) put(dir, "op", "seed-group", ob.data, ob.len);
     kr_buf_free(&ob);
   }
-  kr_change_build(sk, seq, ms << 16, &g, 1, chg);
+  kr_change_build(sk, seq, ms << 16, nonce, &g, 1, chg);
   if (dir) {
     /* the same epoch's key, sealed by the origin to itself: a key op, and
      * a change of the group and its key op */
@@ -79,7 +81,7 @@ static void group_change(const uint8_t sk[64], const uint8_t net[16], uint64_t s
     memcpy(two[0].creator, sk + 32, 32);
     memcpy(two[0].member, sk + 32, 32);
     if (kr_pair_key_ed(sk, sk + 32, pair) == 0 &&
-        kr_key_seal(pair, net, sk + 32, &two[0], key, sealed) == 0) {
+        kr_key_seal(pair, net, sk + 32, nonce, 0, &two[0], key, sealed) == 0) {
       two[0].box = sealed;
       two[0].box_len = KR_SEALED_KEY_LEN;
       two[1] = g;
@@ -88,10 +90,10 @@ static void group_change(const uint8_t sk[64], const uint8_t net[16], uint64_t s
       if (kr_op_encode(&two[0], &ob) == 0) put(dir, "op", "seed-key", ob.data, ob.len);
       /* the group moves to place 1: sealed again there */
       box.len = 0;
-      kr_group_seal(key, net, sk + 32, seq, 1, &two[1], plain.data, plain.len, &box);
+      kr_group_seal(key, net, sk + 32, seq, nonce, 1, &two[1], plain.data, plain.len, &box);
       two[1].box = box.data;
       two[1].box_len = (uint32_t)box.len;
-      if (kr_change_build(sk, seq, ms << 16, two, 2, &kc) == 0)
+      if (kr_change_build(sk, seq, ms << 16, nonce, two, 2, &kc) == 0)
         put(dir, "change", "seed-key", kc.data, kc.len);
       kr_buf_free(&ob);
       kr_buf_free(&kc);
@@ -248,7 +250,7 @@ int main(int argc, char **argv)
     kr_buf_init(&ob, 4096);
     kr_buf_init(&chg, KR_CHANGE_MAX);
     if (kr_op_encode(&p, &ob) == 0) put(argv[1], "op", "seed-purpose", ob.data, ob.len);
-    if (kr_change_build(sk, 2, 1767225600000ull << 16, &p, 1, &chg) == 0)
+    if (kr_change_build(sk, 2, 1767225600000ull << 16, NULL, &p, 1, &chg) == 0)
       put(argv[1], "change", "seed-purpose", chg.data, chg.len);
     kr_buf_free(&ob);
     kr_buf_free(&chg);

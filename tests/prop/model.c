@@ -33,7 +33,7 @@ void model_sealed_keys(model_keys *ks, const kr_change *changes, size_t n,
       uint8_t pair[KR_KEY_LEN];
       if (o->type != KR_OP_KEY || memcmp(o->member, sk + 32, KR_NODE_LEN) ||
           o->box_len != KR_SEALED_KEY_LEN || kr_pair_key_ed(sk, changes[c].origin, pair) ||
-          kr_key_open(pair, network, changes[c].origin, o, k.key))
+          kr_key_open(pair, network, changes[c].origin, changes[c].nonce, i, o, k.key))
         continue;
       memcpy(k.subject, o->subject, KR_SUBJECT_LEN);
       k.epoch = o->epoch;
@@ -156,7 +156,8 @@ static void open_group(model *m, const kr_change *c, uint32_t place, const kr_op
   for (size_t k = 0; k < keys->n && !opened; k++)
     if (keys->k[k].epoch == g->epoch && !memcmp(keys->k[k].subject, g->subject, 16) &&
         !memcmp(keys->k[k].creator, g->creator, 32))
-      opened = kr_group_open(keys->k[k].key, network, c->origin, c->seq, place, g, &plain) == 0;
+      opened = kr_group_open(keys->k[k].key, network, c->origin, c->seq, c->nonce, place, g,
+                              &plain) == 0;
   if (!opened) {
     m->sealed += !erased_in(m->ch, m->nch, g->subject);
   } else if (kr_group_decode(plain.data, plain.len, g->subject, &ops, &n, &mem)) {

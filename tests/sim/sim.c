@@ -975,7 +975,7 @@ static void forged(int h, int v, const kr_op *op, int want, const char *what)
   kr_node_max_seq(S.node[h].n, S.node[h].id, &seq);
   kr_buf_init(&b, KR_CHANGE_MAX);
   if (kr_change_build(kr_node_secret_key(S.node[h].n), seq + 1, kr_node_now_ms(S.node[h].n) << 16,
-                      op, 1, &b) == 0) {
+                      NULL, op, 1, &b) == 0) {
     one.p = b.data;
     one.n = b.len;
     state = push(h, v, &one, 1, &err);
@@ -1048,7 +1048,7 @@ static void bad_value(int h, int v)
 {
   kr_node *n = S.node[h].n;
   int si = read_subject(h), err, state, vreads;
-  uint64_t seq, bad0, bad1;
+  uint64_t seq, bad0, bad1, hbad0;
   int64_t clock;
   kr_hlc hlc;
   kr_volunteer a, b;
@@ -1092,6 +1092,7 @@ static void bad_value(int h, int v)
   keep_own(h);
   vreads = kr_node_volunteer(S.node[v].n, S.subj[si], &a) == 0;
   kr_node_bad_groups(S.node[v].n, &bad0);
+  hbad0 = bad_noted(v, S.node[h].id, 1, seq);
   /* after what v lacks of h, as a session sends it */
   kr_vv_init(&vv);
   kr_node_vector(S.node[v].n, &vv);
@@ -1184,17 +1185,18 @@ static void bad_value(int h, int v)
     } else {
       const char *x = a.val.v[op.field], *y = b.val.v[op.field];
       /* this group is noted, and every other group newly noted is one of
-       * the changes of h v lacked and got with it (an earlier BSN of h's,
-       * pushed to another node then); unless h, not yet knowing v reads
-       * the volunteer, wrote under an epoch whose key it did not give v:
-       * then v cannot open it, and notes nothing of it */
+       * h's: of the changes v lacked and got with it (an earlier BSN of
+       * h's, pushed to another node then), or of one v held and could not
+       * open until a key op of the batch gave it the key; unless h, not
+       * yet knowing v reads the volunteer, wrote under an epoch whose key
+       * it did not give v: then v cannot open it, and notes nothing of it */
       int opens = opens_own(v, &w);
+      uint64_t hnew = bad_noted(v, S.node[h].id, 1, seq + 1) - hbad0;
       if (opens && bad_noted(v, S.node[h].id, seq + 1, seq + 1) != 1)
         fail("node %d did not note a group with a BSN as ignored", v);
-      else if (bad1 != bad0 + bad_noted(v, S.node[h].id, from + 1, seq + 1))
+      else if (bad1 != bad0 + hnew)
         fail("node %d noted %llu groups as ignored on a batch of %zu changes with %llu such",
-             v, (unsigned long long)(bad1 - bad0), np,
-             (unsigned long long)bad_noted(v, S.node[h].id, from + 1, seq + 1));
+             v, (unsigned long long)(bad1 - bad0), np, (unsigned long long)hnew);
       else if ((x || y) && (!x || !y || strcmp(x, y))) fail("node %d took a BSN from a group", v);
       if (opens) S.f.bad_groups++;
       kr_volunteer_free(&b);
@@ -2103,17 +2105,29 @@ static void check_world(void)
             break;
           }
       }
-  /* Each honest node reports an equivocator once at most. */
+  /* Each honest node reports an equivocation once at most (docs/crdt.md:
+   * "once per equivocation"; two seqs the equivocator signed twice are
+   * two, told apart by the removal's after_seq). */
   for (int e = 0; e < S.nodes; e++) {
     if (S.node[e].role != EQUIVOCATOR) continue;
-    for (int i = 0; i < S.nodes; i++) {
-      int times = 0;
+    for (int i = 0; i < S.nodes; i++)
       for (size_t k = 0; k < nall; k++)
-        for (uint32_t o = 0; o < all[k].c.nops; o++)
-          times += all[k].c.ops[o].type == KR_OP_EXPEL && !memcmp(all[k].c.ops[o].member, S.node[e].id, 32) &&
-                   !memcmp(all[k].c.origin, S.node[i].id, 32);
-      if (times > 1) fail("node %d removed equivocator %d %d times", i, e, times);
-    }
+        for (uint32_t o = 0; o < all[k].c.nops; o++) {
+          const kr_op *x = &all[k].c.ops[o];
+          int times = 0;
+          if (x->type != KR_OP_EXPEL || memcmp(x->member, S.node[e].id, 32) ||
+              memcmp(all[k].c.origin, S.node[i].id, 32))
+            continue;
+          for (size_t j = 0; j < nall; j++)
+            for (uint32_t q = 0; q < all[j].c.nops; q++)
+              times += all[j].c.ops[q].type == KR_OP_EXPEL &&
+                       all[j].c.ops[q].after_seq == x->after_seq &&
+                       !memcmp(all[j].c.ops[q].member, S.node[e].id, 32) &&
+                       !memcmp(all[j].c.origin, S.node[i].id, 32);
+          if (times > 1)
+            fail("node %d removed equivocator %d %d times for its seq %llu", i, e, times,
+                 (unsigned long long)x->after_seq + 1);
+        }
   }
   if (S.verbose)
     printf("  reference: %zu changes seen, %zu count; %d nodes agree\n", nall, ncount, nconv);

@@ -163,13 +163,15 @@ void check_new_subject(kr_node *n, uint8_t subject[KR_SUBJECT_LEN])
   memcpy(made[nmade++].subject, subject, KR_SUBJECT_LEN);
 }
 
-void check_seal_key(kr_node *from, const uint8_t to[32], kr_op *op, const uint8_t key[32],
-                    uint8_t box[KR_SEALED_KEY_LEN])
+const uint8_t check_nonce[KR_NONCE_LEN] = "kring test nonc";
+
+void check_seal_key(kr_node *from, const uint8_t to[32], uint32_t place, kr_op *op,
+                    const uint8_t key[32], uint8_t box[KR_SEALED_KEY_LEN])
 {
   uint8_t pair[KR_KEY_LEN], net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
   kr_node_network(from, net, founder);
   REQUIRE(kr_pair_key_ed(kr_node_secret_key(from), to, pair) == 0);
-  REQUIRE(kr_key_seal(pair, net, kr_node_id(from), op, key, box) == 0);
+  REQUIRE(kr_key_seal(pair, net, kr_node_id(from), check_nonce, place, op, key, box) == 0);
   op->box = box;
   op->box_len = KR_SEALED_KEY_LEN;
 }
@@ -203,7 +205,7 @@ void check_build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, 
     outer[k].epoch = epoch;
     memcpy(outer[k].creator, kr_node_id(n), KR_NODE_LEN);
     memcpy(outer[k].member, kr_node_id(readers[i]), KR_NODE_LEN);
-    check_seal_key(n, kr_node_id(readers[i]), &outer[k], key, sealed[i]);
+    check_seal_key(n, kr_node_id(readers[i]), k, &outer[k], key, sealed[i]);
   }
   outer[k].type = KR_OP_GROUP;
   memcpy(outer[k].subject, ops[0].subject, KR_SUBJECT_LEN);
@@ -233,11 +235,11 @@ void check_build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, 
     REQUIRE(kr_group_encode(all, m, &plain) == 0);
     free(all);
   }
-  REQUIRE(kr_group_seal(key, net, kr_node_id(n), seq, k, &outer[k], plain.data, plain.len,
-                        &box) == 0);
+  REQUIRE(kr_group_seal(key, net, kr_node_id(n), seq, check_nonce, k, &outer[k], plain.data,
+                        plain.len, &box) == 0);
   outer[k].box = box.data;
   outer[k].box_len = (uint32_t)box.len;
-  REQUIRE(kr_change_build(kr_node_secret_key(n), seq, hlc, outer, k + 1, out) == 0);
+  REQUIRE(kr_change_build(kr_node_secret_key(n), seq, hlc, check_nonce, outer, k + 1, out) == 0);
   sodium_memzero(key, sizeof key);
   kr_buf_free(&plain);
   kr_buf_free(&box);

@@ -57,11 +57,16 @@ void check_invite_id(uint8_t invite, uint8_t id[16]);
 /* k nodes in one network under check_path(prefix N): node 0 founds it and
  * admits the others, which then hold its changes. */
 void check_network(kr_node **nodes, int k, const char *prefix, const char *kind);
+/* The nonce of every change the tests build by hand (kr_change_build):
+ * what check_seal_key and check_build_sealed seal under. (A node draws a
+ * fresh one per change; tests need one they can name.) */
+extern const uint8_t check_nonce[KR_NONCE_LEN];
 /* Seal key in the KEY op op (subject, epoch, creator, member set) as a
- * change of from seals it, under the key from shares with node to (the
- * op's member, or another node to seal it wrongly): op->box = box. */
-void check_seal_key(kr_node *from, const uint8_t to[32], kr_op *op, const uint8_t key[32],
-                    uint8_t box[KR_SEALED_KEY_LEN]);
+ * change of from seals it at place (under check_nonce), under the key from
+ * shares with node to (the op's member, or another node to seal it
+ * wrongly): op->box = box. */
+void check_seal_key(kr_node *from, const uint8_t to[32], uint32_t place, kr_op *op,
+                    const uint8_t key[32], uint8_t box[KR_SEALED_KEY_LEN]);
 /* A new volunteer id only n can register (kr_subject_make), remembered
  * for check_build_sealed. */
 void check_new_subject(kr_node *n, uint8_t subject[KR_SUBJECT_LEN]);

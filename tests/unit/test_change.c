@@ -1,4 +1,4 @@
-/* test_change: change encoding (format 2), signature, sealed groups and
+/* test_change: change encoding (format 4), signature, sealed groups and
  * keys, and the hostile-input decoders. */
 #include <string.h>
 
@@ -39,22 +39,36 @@ static void signed_raw(const uint8_t *hdr, size_t hlen, const uint8_t *op, size_
   const uint8_t *ops[1] = {op};
   size_t lens[1] = {oplen};
   crypto_sign_detached(sig, NULL, hdr, hlen, sk);
-  REQUIRE(kr_change_assemble(hdr, hlen, sig, 1, ops, lens, NULL, out) == 0);
+  REQUIRE(kr_change_assemble(hdr, hlen, sig, 1, ops, lens, NULL, NULL, out) == 0);
+}
+
+/* The root of a change of one op whose hash is hash (docs/protocol.md):
+ * BLAKE2b-256("kring-ops-4" || hash). */
+static void root_of_one(const uint8_t hash[32], uint8_t root[32])
+{
+  crypto_generichash_state h;
+  crypto_generichash_init(&h, NULL, 0, 32);
+  crypto_generichash_update(&h, (const uint8_t *)"kring-ops-4", 11);
+  crypto_generichash_update(&h, hash, 32);
+  crypto_generichash_final(&h, root, 32);
 }
 
 static void header(kr_buf *b, int version, uint64_t seq, const uint8_t hash[32])
 {
   msgpack_packer pk_;
+  uint8_t root[32];
+  root_of_one(hash, root);
   msgpack_packer_init(&pk_, b, kr_buf_mp_write);
-  msgpack_pack_array(&pk_, 5);
+  msgpack_pack_array(&pk_, 6);
   msgpack_pack_uint8(&pk_, (uint8_t)version);
   msgpack_pack_bin(&pk_, 32);
   msgpack_pack_bin_body(&pk_, pk, 32);
   msgpack_pack_uint64(&pk_, seq);
   msgpack_pack_uint64(&pk_, 12345);
-  msgpack_pack_array(&pk_, 1);
+  msgpack_pack_bin(&pk_, 16);
+  msgpack_pack_bin_body(&pk_, check_nonce, 16);
   msgpack_pack_bin(&pk_, 32);
-  msgpack_pack_bin_body(&pk_, hash, 32);
+  msgpack_pack_bin_body(&pk_, root, 32);
 }
 
 /* Decode a properly signed change of one op given as raw bytes: the
@@ -143,7 +157,7 @@ int main(void)
   randombytes_buf(key, sizeof key);
   sample_ops(ops, tags);
 
-  /* A change of format 3: a registration, a key for a reader, the
+  /* A change of format 4: a registration, a key for a reader, the
    * volunteer's ops as one sealed group (place 2), an erasure. */
   kr_buf_init(&plain, KR_CHANGE_MAX);
   kr_buf_init(&box, KR_CHANGE_MAX);
@@ -160,7 +174,7 @@ int main(void)
   {
     uint8_t pair[32];
     REQUIRE(kr_pair_key_ed(sk, rpk, pair) == 0);
-    REQUIRE(kr_key_seal(pair, net, pk, &outer[1], key, sealed) == 0);
+    REQUIRE(kr_key_seal(pair, net, pk, check_nonce, 1, &outer[1], key, sealed) == 0);
   }
   outer[1].box = sealed;
   outer[1].box_len = sizeof sealed;
@@ -168,16 +182,17 @@ int main(void)
   memcpy(outer[2].subject, vsubj, 16);
   outer[2].epoch = 3;
   memcpy(outer[2].creator, pk, 32);
-  REQUIRE(kr_group_seal(key, net, pk, 7, 2, &outer[2], plain.data, plain.len, &box) == 0);
+  REQUIRE(kr_group_seal(key, net, pk, 7, check_nonce, 2, &outer[2], plain.data, plain.len,
+                        &box) == 0);
   outer[2].box = box.data;
   outer[2].box_len = (uint32_t)box.len;
-  CHECK_EQ(box.len, 24 + plain.len + 16);
+  CHECK_EQ(box.len, plain.len + 16);
   CHECK(!has_bytes(box.data, box.len, "Fatma", 5));
   outer[3].type = KR_OP_ERASE;
   memset(outer[3].subject, 0x22, 16);
   outer[3].value = "verzoek van de vrijwilliger";
   kr_buf_init(&w, KR_CHANGE_MAX);
-  REQUIRE(kr_change_build(sk, 7, kr_hlc_make(1000, 2), outer, 4, &w) == 0);
+  REQUIRE(kr_change_build(sk, 7, kr_hlc_make(1000, 2), check_nonce, outer, 4, &w) == 0);
   CHECK(!has_bytes(w.data, w.len, "Fatma", 5));
   CHECK(!has_bytes(w.data, w.len, "koken", 5));
   CHECK(!has_bytes(w.data, w.len, key, sizeof key));
@@ -193,6 +208,7 @@ int main(void)
     CHECK_EQ(c.seq, 7);
     CHECK_EQ(c.hlc, kr_hlc_make(1000, 2));
     CHECK_EQ(c.nops, 4);
+    CHECK(memcmp(c.nonce, check_nonce, 16) == 0);
     CHECK_EQ(c.ops[0].type, KR_OP_REGISTER);
     CHECK(memcmp(c.ops[0].subject, outer[0].subject, 16) == 0);
     CHECK_EQ(c.ops[1].type, KR_OP_KEY);
@@ -223,24 +239,32 @@ int main(void)
       uint8_t rpair[32], opair[32], tsk[64], tpk[32];
       kr_op moved = c.ops[1];
       REQUIRE(kr_pair_key_ed(rsk, pk, rpair) == 0);
-      CHECK_EQ(kr_key_open(rpair, net, c.origin, &c.ops[1], k2), 0);
+      CHECK_EQ(kr_key_open(rpair, net, c.origin, c.nonce, 1, &c.ops[1], k2), 0);
       CHECK(memcmp(k2, key, 32) == 0);
       crypto_sign_keypair(tpk, tsk);          /* a third node */
       REQUIRE(kr_pair_key_ed(tsk, pk, opair) == 0);
-      CHECK_EQ(kr_key_open(opair, net, c.origin, &c.ops[1], k2), KR_EBADSIG);
-      CHECK_EQ(kr_key_open(rpair, other, c.origin, &c.ops[1], k2), KR_EBADSIG);
-      CHECK_EQ(kr_key_open(rpair, net, rpk, &c.ops[1], k2), KR_EBADSIG);
+      CHECK_EQ(kr_key_open(opair, net, c.origin, c.nonce, 1, &c.ops[1], k2), KR_EBADSIG);
+      CHECK_EQ(kr_key_open(rpair, other, c.origin, c.nonce, 1, &c.ops[1], k2), KR_EBADSIG);
+      CHECK_EQ(kr_key_open(rpair, net, rpk, c.nonce, 1, &c.ops[1], k2), KR_EBADSIG);
       moved.epoch = 4;
-      CHECK_EQ(kr_key_open(rpair, net, c.origin, &moved, k2), KR_EBADSIG);
+      CHECK_EQ(kr_key_open(rpair, net, c.origin, c.nonce, 1, &moved, k2), KR_EBADSIG);
       moved = c.ops[1];
       moved.subject[0] ^= 1;
-      CHECK_EQ(kr_key_open(rpair, net, c.origin, &moved, k2), KR_EBADSIG);
+      CHECK_EQ(kr_key_open(rpair, net, c.origin, c.nonce, 1, &moved, k2), KR_EBADSIG);
       moved = c.ops[1];
       memcpy(moved.creator, tpk, 32);
-      CHECK_EQ(kr_key_open(rpair, net, c.origin, &moved, k2), KR_EBADSIG);
+      CHECK_EQ(kr_key_open(rpair, net, c.origin, c.nonce, 1, &moved, k2), KR_EBADSIG);
       moved = c.ops[1];
       memcpy(moved.member, tpk, 32);
-      CHECK_EQ(kr_key_open(rpair, net, c.origin, &moved, k2), KR_EBADSIG);
+      CHECK_EQ(kr_key_open(rpair, net, c.origin, c.nonce, 1, &moved, k2), KR_EBADSIG);
+      /* at another place, or under another change's nonce */
+      CHECK_EQ(kr_key_open(rpair, net, c.origin, c.nonce, 2, &c.ops[1], k2), KR_EBADSIG);
+      {
+        uint8_t n2[16];
+        memcpy(n2, c.nonce, 16);
+        n2[15] ^= 1;
+        CHECK_EQ(kr_key_open(rpair, net, c.origin, n2, 1, &c.ops[1], k2), KR_EBADSIG);
+      }
       /* a low-order point gives no pair key */
       {
         uint8_t zero[32] = {0}, xs[32], xp[32];
@@ -253,7 +277,7 @@ int main(void)
     /* The group opens at its place with the epoch's key and gives back
      * the volunteer's ops. */
     kr_buf_init(&p2, KR_CHANGE_MAX);
-    CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 2, &c.ops[2], &p2), 0);
+    CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, c.nonce, 2, &c.ops[2], &p2), 0);
     CHECK(p2.len == plain.len && memcmp(p2.data, plain.data, plain.len) == 0);
     {
       kr_op *in;
@@ -291,24 +315,30 @@ int main(void)
 
     /* A box moved to another place, change, subject or epoch, or opened
      * with another key or network, does not open. */
-    CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 1, &c.ops[2], &p2), KR_EBADSIG);
-    CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 3, &c.ops[2], &p2), KR_EBADSIG);
-    CHECK_EQ(kr_group_open(key, net, c.origin, 8, 2, &c.ops[2], &p2), KR_EBADSIG);
-    CHECK_EQ(kr_group_open(key, net, other, c.seq, 2, &c.ops[2], &p2), KR_EBADSIG);
-    CHECK_EQ(kr_group_open(key, other, c.origin, c.seq, 2, &c.ops[2], &p2), KR_EBADSIG);
-    CHECK_EQ(kr_group_open(other, net, c.origin, c.seq, 2, &c.ops[2], &p2), KR_EBADSIG);
+    CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, c.nonce, 1, &c.ops[2], &p2), KR_EBADSIG);
+    CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, c.nonce, 3, &c.ops[2], &p2), KR_EBADSIG);
+    CHECK_EQ(kr_group_open(key, net, c.origin, 8, c.nonce, 2, &c.ops[2], &p2), KR_EBADSIG);
+    CHECK_EQ(kr_group_open(key, net, other, c.seq, c.nonce, 2, &c.ops[2], &p2), KR_EBADSIG);
+    CHECK_EQ(kr_group_open(key, other, c.origin, c.seq, c.nonce, 2, &c.ops[2], &p2), KR_EBADSIG);
+    CHECK_EQ(kr_group_open(other, net, c.origin, c.seq, c.nonce, 2, &c.ops[2], &p2), KR_EBADSIG);
+    {
+      uint8_t n2[16];
+      memcpy(n2, c.nonce, 16);
+      n2[0] ^= 1;
+      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, n2, 2, &c.ops[2], &p2), KR_EBADSIG);
+    }
     {
       kr_op g = c.ops[2];
       g.subject[0] ^= 1;
-      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 2, &g, &p2), KR_EBADSIG);
+      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, c.nonce, 2, &g, &p2), KR_EBADSIG);
       g = c.ops[2];
       g.epoch = 4;
-      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 2, &g, &p2), KR_EBADSIG);
+      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, c.nonce, 2, &g, &p2), KR_EBADSIG);
       g = c.ops[2];
       g.creator[0] ^= 1;
-      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 2, &g, &p2), KR_EBADSIG);
+      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, c.nonce, 2, &g, &p2), KR_EBADSIG);
       /* not a group at all */
-      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 1, &c.ops[1], &p2), KR_EMALFORMED);
+      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, c.nonce, 1, &c.ops[1], &p2), KR_EMALFORMED);
     }
     /* The same box copied into another change of this origin (place 0,
      * seq 8): the change is well formed, the box does not open there. */
@@ -316,10 +346,11 @@ int main(void)
       kr_buf w8;
       kr_change c8;
       kr_buf_init(&w8, KR_CHANGE_MAX);
-      REQUIRE(kr_change_build(sk, 8, kr_hlc_make(2000, 0), &outer[2], 1, &w8) == 0);
+      REQUIRE(kr_change_build(sk, 8, kr_hlc_make(2000, 0), check_nonce, &outer[2], 1, &w8) == 0);
       CHECK_EQ(kr_change_decode(w8.data, w8.len, KR_CHANGE_MAX, &c8), 0);
-      CHECK_EQ(kr_group_open(key, net, c8.origin, c8.seq, 0, &c8.ops[0], &p2), KR_EBADSIG);
-      CHECK_EQ(kr_group_open(key, net, c8.origin, 7, 0, &c8.ops[0], &p2), KR_EBADSIG);
+      CHECK_EQ(kr_group_open(key, net, c8.origin, c8.seq, c8.nonce, 0, &c8.ops[0], &p2), KR_EBADSIG);
+      CHECK_EQ(kr_group_open(key, net, c8.origin, 7, c8.nonce, 0, &c8.ops[0], &p2), KR_EBADSIG);
+      CHECK_EQ(kr_group_open(key, net, c8.origin, 7, c8.nonce, 2, &c8.ops[0], &p2), 0);
       kr_change_free(&c8);
       kr_buf_free(&w8);
     }
@@ -332,22 +363,22 @@ int main(void)
       g.box = b;
       for (uint32_t len = 0; len < c.ops[2].box_len; len++) {
         g.box_len = len;
-        rc = kr_group_open(key, net, c.origin, c.seq, 2, &g, &p2);
+        rc = kr_group_open(key, net, c.origin, c.seq, c.nonce, 2, &g, &p2);
         CHECK_EQ(rc, len < KR_BOX_MIN ? KR_EMALFORMED : KR_EBADSIG);
       }
       b[c.ops[2].box_len] = 0;
       g.box_len = c.ops[2].box_len + 1;
-      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 2, &g, &p2), KR_EBADSIG);
+      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, c.nonce, 2, &g, &p2), KR_EBADSIG);
       g.box_len = c.ops[2].box_len;
       for (uint32_t i = 0; i < g.box_len; i++)
         for (int bit = 0; bit < 8; bit++) {
           b[i] ^= (uint8_t)(1 << bit);
-          rc = kr_group_open(key, net, c.origin, c.seq, 2, &g, &p2);
+          rc = kr_group_open(key, net, c.origin, c.seq, c.nonce, 2, &g, &p2);
           if (rc != KR_EBADSIG) fprintf(stderr, "box bit flip at %u/%d: %d\n", i, bit, rc);
           CHECK_EQ(rc, KR_EBADSIG);
           b[i] ^= (uint8_t)(1 << bit);
         }
-      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, 2, &g, &p2), 0);
+      CHECK_EQ(kr_group_open(key, net, c.origin, c.seq, c.nonce, 2, &g, &p2), 0);
       free(b);
     }
     /* A key op whose sealed key is altered does not open. */
@@ -360,7 +391,7 @@ int main(void)
         uint8_t rpair[32];
         REQUIRE(kr_pair_key_ed(rsk, pk, rpair) == 0);
         alt.box = s2;
-        CHECK_EQ(kr_key_open(rpair, net, c.origin, &alt, k2), KR_EBADSIG);
+        CHECK_EQ(kr_key_open(rpair, net, c.origin, c.nonce, 1, &alt, k2), KR_EBADSIG);
       }
     }
     kr_buf_free(&p2);
@@ -377,13 +408,31 @@ int main(void)
       }
       kr_buf_init(&r, KR_CHANGE_MAX);
       CHECK_EQ(kr_change_assemble(c.header, c.header_len, c.sig, 4, bytes, c.op_len,
-                                  (const uint8_t (*)[16])subj, &r), 0);
+                                  (const uint8_t (*)[16])subj, (const uint8_t (*)[32])c.hashes,
+                                  &r), 0);
       CHECK_EQ(kr_change_decode(r.data, r.len, KR_CHANGE_MAX, &d), 0);
       CHECK_EQ(d.ops[2].type, KR_OP_REDACTED);
       CHECK(memcmp(d.ops[2].subject, outer[2].subject, 16) == 0);
+      CHECK(memcmp(d.hashes[2], c.hashes[2], 32) == 0);
+      CHECK(d.op_bytes[2] == NULL);
       CHECK(!has_bytes(r.data, r.len, box.data, box.len));
-      CHECK(!has_bytes(r.data, r.len, box.data + 24, 16));
+      CHECK(!has_bytes(r.data, r.len, box.data, 16));
       kr_change_free(&d);
+      /* a withheld op that carries another hash breaks the root */
+      {
+        uint8_t h2[4][32];
+        memcpy(h2, c.hashes, sizeof h2);
+        h2[2][31] ^= 1;
+        kr_buf_reset(&r);
+        CHECK_EQ(kr_change_assemble(c.header, c.header_len, c.sig, 4, bytes, c.op_len,
+                                    (const uint8_t (*)[16])subj, (const uint8_t (*)[32])h2, &r),
+                 0);
+        CHECK_EQ(kr_change_decode(r.data, r.len, KR_CHANGE_MAX, &d), KR_EBADHASH);
+      }
+      /* withheld without a hash to carry: not assembled */
+      kr_buf_reset(&r);
+      CHECK_EQ(kr_change_assemble(c.header, c.header_len, c.sig, 4, bytes, c.op_len,
+                                  (const uint8_t (*)[16])subj, NULL, &r), KR_ETOOBIG);
       kr_buf_free(&r);
     }
     kr_change_free(&c);
@@ -431,20 +480,20 @@ int main(void)
     kr_buf x;
     kr_buf_init(&x, KR_CHANGE_MAX);
     r.salt[0] ^= 1;
-    REQUIRE(kr_change_build(sk, 9, kr_hlc_make(1000, 1), &r, 1, &x) == 0);
+    REQUIRE(kr_change_build(sk, 9, kr_hlc_make(1000, 1), check_nonce, &r, 1, &x) == 0);
     CHECK_EQ(kr_change_decode(x.data, x.len, KR_CHANGE_MAX, &c), KR_EBADSIG);
     kr_buf_reset(&x);
-    REQUIRE(kr_change_build(rsk, 9, kr_hlc_make(1000, 1), &outer[0], 1, &x) == 0);
+    REQUIRE(kr_change_build(rsk, 9, kr_hlc_make(1000, 1), check_nonce, &outer[0], 1, &x) == 0);
     CHECK_EQ(kr_change_decode(x.data, x.len, KR_CHANGE_MAX, &c), KR_EBADSIG);
     kr_buf_reset(&x);
-    REQUIRE(kr_change_build(sk, 9, kr_hlc_make(1000, 1), &outer[0], 1, &x) == 0);
+    REQUIRE(kr_change_build(sk, 9, kr_hlc_make(1000, 1), check_nonce, &outer[0], 1, &x) == 0);
     CHECK_EQ(kr_change_decode(x.data, x.len, KR_CHANGE_MAX, &c), 0);
     kr_change_free(&c);
     kr_buf_free(&x);
   }
 
   /* REGISTER, KEY and GROUP, byte for byte (docs/protocol.md):
-   * [12, subject, salt], [11, subject, epoch, creator, reader, sealed(80)],
+   * [12, subject, salt], [11, subject, epoch, creator, reader, sealed(48)],
    * [10, subject, epoch, creator, box]. */
   {
     kr_buf e, want;
@@ -508,7 +557,7 @@ int main(void)
     put_bin(&e, box.data, box.len);
     CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
     CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, e.data, e.len), KR_EMALFORMED);
-    kr_buf_reset(&e);                           /* a box shorter than nonce + tag */
+    kr_buf_reset(&e);                           /* a box shorter than its tag */
     kr_buf_add(&e, "\x95\x0a", 2);
     put_bin(&e, outer[2].subject, 16);
     kr_buf_add(&e, "\x03", 1);
@@ -660,8 +709,8 @@ int main(void)
     static const uint8_t liar[] = {0xdd, 0x7f, 0xff, 0xff, 0xff, 0x01};
     CHECK_EQ(kr_change_decode(liar, sizeof liar, KR_CHANGE_MAX, &c), KR_ETRUNCATED);
   }
-  /* Version 2 only (format 1 is no longer read), seq 0, unknown op type,
-   * all properly signed: an erasure [6, subject, "Bob"]. */
+  /* Version 4 only (formats 1-3 are no longer read), seq 0, unknown op
+   * type, all properly signed: an erasure [6, subject, "Bob"]. */
   {
     kr_buf op;
     msgpack_packer p;
@@ -674,10 +723,11 @@ int main(void)
     msgpack_pack_str(&p, 3);
     msgpack_pack_str_body(&p, "Bob", 3);
 
-    CHECK_EQ(raw_decode(3, 1, op.data, op.len), 0);
+    CHECK_EQ(raw_decode(4, 1, op.data, op.len), 0);
     CHECK_EQ(raw_decode(1, 1, op.data, op.len), KR_EUNKNOWN);
     CHECK_EQ(raw_decode(2, 1, op.data, op.len), KR_EUNKNOWN);   /* format 2: key ops of old */
-    CHECK_EQ(raw_decode(4, 1, op.data, op.len), KR_EUNKNOWN);
+    CHECK_EQ(raw_decode(3, 1, op.data, op.len), KR_EUNKNOWN);   /* format 3: a hash per op */
+    CHECK_EQ(raw_decode(5, 1, op.data, op.len), KR_EUNKNOWN);
     CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 0, op.data, op.len), KR_EMALFORMED);   /* seq 0 does not exist */
     op.data[1] = 42;                                                /* op type 42 */
     CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, op.data, op.len), KR_EUNKNOWN);
@@ -691,7 +741,7 @@ int main(void)
     kr_buf w2;
     crypto_sign_keypair(pk2, sk2);
     kr_buf_init(&w2, KR_CHANGE_MAX);
-    REQUIRE(kr_change_build(sk2, 1, 1, outer, 1, &w2) == 0);
+    REQUIRE(kr_change_build(sk2, 1, 1, check_nonce, outer, 1, &w2) == 0);
     /* Put the first key's origin in place of the second's: same length. */
     {
       uint8_t *o = NULL;
@@ -719,16 +769,16 @@ int main(void)
     CHECK_EQ(b.len, 0);
     bad = outer[3];
     bad.value = "bad\001control";
-    CHECK(kr_change_build(sk, 1, 1, &bad, 1, &b) < 0);
+    CHECK(kr_change_build(sk, 1, 1, check_nonce, &bad, 1, &b) < 0);
     bad = outer[2];
     bad.epoch = 0;
-    CHECK(kr_change_build(sk, 1, 1, &bad, 1, &b) < 0);
+    CHECK(kr_change_build(sk, 1, 1, check_nonce, &bad, 1, &b) < 0);
     bad = outer[2];
     bad.box_len = KR_BOX_MIN - 1;
-    CHECK(kr_change_build(sk, 1, 1, &bad, 1, &b) < 0);
+    CHECK(kr_change_build(sk, 1, 1, check_nonce, &bad, 1, &b) < 0);
     bad = outer[1];
     bad.box_len = KR_SEALED_KEY_LEN - 1;
-    CHECK(kr_change_build(sk, 1, 1, &bad, 1, &b) < 0);
+    CHECK(kr_change_build(sk, 1, 1, check_nonce, &bad, 1, &b) < 0);
     CHECK_EQ(b.len, 0);
     kr_buf_free(&b);
   }
@@ -760,7 +810,7 @@ int main(void)
     free(mem);
     CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, e.data, e.len), 0);
     kr_buf_reset(&want);
-    REQUIRE(kr_change_build(sk, 1, 7, &p, 1, &want) == 0);
+    REQUIRE(kr_change_build(sk, 1, 7, check_nonce, &p, 1, &want) == 0);
     REQUIRE(kr_change_decode(want.data, want.len, KR_CHANGE_MAX, &pc) == 0);
     d = &pc.ops[0];
     CHECK_EQ(d->type, KR_OP_PURPOSE);

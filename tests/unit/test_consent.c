@@ -100,7 +100,7 @@ static void craft(kr_node *n, const kr_op *ops, uint32_t nops, kr_buf *out)
   uint64_t seq;
   REQUIRE(kr_node_max_seq(n, kr_node_id(n), &seq) == 0);
   kr_buf_reset(out);
-  REQUIRE(kr_change_build(kr_node_secret_key(n), seq + 1 + bump++, kr_node_now_ms(n) << 16, ops,
+  REQUIRE(kr_change_build(kr_node_secret_key(n), seq + 1 + bump++, kr_node_now_ms(n) << 16, check_nonce, ops,
                           nops, out) == 0);
 }
 
@@ -185,7 +185,7 @@ int main(void)
       groups++;
       kr_buf_init(&p, KR_CHANGE_MAX);
       for (int k = 0; k < bkeys.n; k++)
-        CHECK(kr_group_open(bkeys.k[k], net, ch.origin, ch.seq, i, &ch.ops[i], &p) != 0);
+        CHECK(kr_group_open(bkeys.k[k], net, ch.origin, ch.seq, ch.nonce, i, &ch.ops[i], &p) != 0);
       kr_buf_free(&p);
     }
     CHECK_EQ(groups, 1);
@@ -294,12 +294,12 @@ int main(void)
     memcpy(op.member, kr_node_id(d), 32);
     memset(key, 7, sizeof key);
     /* B seals it under the key B shares with A: D's pair key with B differs */
-    check_seal_key(b, kr_node_id(a), &op, key, sealed);
+    check_seal_key(b, kr_node_id(a), 0, &op, key, sealed);
     craft(b, &op, 1, &x);
     CHECK_EQ(kr_node_apply(d, x.data, x.len, NULL), 0);
     CHECK_EQ(reads(d, v1, ""), 0);
     /* a key op sealed to D, but a key that opens nothing of V1 */
-    check_seal_key(b, kr_node_id(d), &op, key, sealed);
+    check_seal_key(b, kr_node_id(d), 0, &op, key, sealed);
     craft(b, &op, 1, &x);
     CHECK_EQ(kr_node_apply(d, x.data, x.len, NULL), 0);
     CHECK_EQ(reads(d, v1, ""), 0);   /* holds a key that opens nothing: still sealed */
@@ -314,15 +314,15 @@ int main(void)
     }
     CHECK_EQ(kr_node_apply(a, x.data, x.len, NULL), 0);
     CHECK(city_of(a, v2, buf, sizeof buf) && strcmp(buf, "Deventer") == 0);
-    /* a truncated box (nonce and tag only) */
+    /* a box of junk (40 bytes: a tag and 24 more) */
     memset(box, 1, sizeof box);
     op.box = box;
     op.box_len = sizeof box;
     craft(b, &op, 1, &x);
     CHECK_EQ(kr_node_apply(a, x.data, x.len, NULL), 0);
     CHECK(city_of(a, v2, buf, sizeof buf) && strcmp(buf, "Deventer") == 0);
-    op.box_len = 39;                                   /* shorter than a box: refused */
-    CHECK_EQ(kr_change_build(kr_node_secret_key(b), 99, 1, &op, 1, &x), KR_EINVAL);
+    op.box_len = KR_BOX_MIN - 1;                       /* shorter than a box: refused */
+    CHECK_EQ(kr_change_build(kr_node_secret_key(b), 99, 1, check_nonce, &op, 1, &x), KR_EINVAL);
     kr_node_bad_groups(d, &bad1);
     CHECK_EQ(bad1, bad0);
     /* a key op from a node that is not a member */

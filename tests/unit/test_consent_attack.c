@@ -173,16 +173,19 @@ static void forge(kr_node *m, const kr_op *ops, uint32_t nops, kr_hlc hlc)
   int fresh;
   REQUIRE(kr_node_max_seq(m, kr_node_id(m), &seq) == 0);
   kr_buf_init(&b, KR_CHANGE_MAX);
-  REQUIRE(kr_change_build(kr_node_secret_key(m), seq + 1, hlc ? hlc : kr_node_now_ms(m) << 16, ops,
+  REQUIRE(kr_change_build(kr_node_secret_key(m), seq + 1, hlc ? hlc : kr_node_now_ms(m) << 16, check_nonce, ops,
                           nops, &b) == 0);
   REQUIRE(kr_node_apply(m, b.data, b.len, &fresh) == 0);
   kr_buf_free(&b);
 }
 
 /* A key op from node `from` giving reader key for (v, en, creator), sealed
- * as from's changes seal it. sealed: KR_SEALED_KEY_LEN bytes. */
-static kr_op key_op(kr_node *from, const uint8_t v[16], uint64_t en, const uint8_t *creator,
-                    const uint8_t *reader, const uint8_t key[32], uint8_t *sealed)
+ * as from's changes seal it at place 0. sealed: KR_SEALED_KEY_LEN bytes. */
+#define key_op(from, v, en, creator, reader, key, sealed) \
+  key_op_at(from, v, en, creator, reader, key, sealed, 0)
+static kr_op key_op_at(kr_node *from, const uint8_t v[16], uint64_t en, const uint8_t *creator,
+                       const uint8_t *reader, const uint8_t key[32], uint8_t *sealed,
+                       uint32_t place)
 {
   kr_op op;
   memset(&op, 0, sizeof op);
@@ -191,7 +194,7 @@ static kr_op key_op(kr_node *from, const uint8_t v[16], uint64_t en, const uint8
   op.epoch = en;
   memcpy(op.creator, creator, 32);
   memcpy(op.member, reader, 32);
-  check_seal_key(from, reader, &op, key, sealed);
+  check_seal_key(from, reader, place, &op, key, sealed);
   return op;
 }
 
@@ -215,8 +218,8 @@ static kr_op group_op(kr_node *m, const uint8_t v[16], uint64_t en, const uint8_
   kr_node_network(m, netid, founder);
   REQUIRE(kr_node_max_seq(m, kr_node_id(m), &seq) == 0);
   kr_buf_reset(box);
-  REQUIRE(kr_group_seal(key, netid, kr_node_id(m), seq + 1, place, &g, plain.data, plain.len,
-                        box) == 0);
+  REQUIRE(kr_group_seal(key, netid, kr_node_id(m), seq + 1, check_nonce, place, &g, plain.data,
+                        plain.len, box) == 0);
   g.box = box->data;
   g.box_len = (uint32_t)box->len;
   kr_buf_free(&plain);
@@ -295,7 +298,7 @@ static void backdated_register(void)
     for (int t = 0; t < 2; t++) {
       randombytes_buf(op.salt, sizeof op.salt);
       kr_buf_reset(&w);
-      REQUIRE(kr_change_build(kr_node_secret_key(m), seq + 1, (kr_hlc)1 << 16, &op, 1, &w) == 0);
+      REQUIRE(kr_change_build(kr_node_secret_key(m), seq + 1, (kr_hlc)1 << 16, check_nonce, &op, 1, &w) == 0);
       CHECK_EQ(kr_node_apply(a, w.data, w.len, NULL), KR_EBADSIG);
       CHECK_EQ(kr_node_apply(b, w.data, w.len, NULL), KR_EBADSIG);
       CHECK_EQ(kr_node_apply(m, w.data, w.len, NULL), KR_EBADSIG);
@@ -547,7 +550,7 @@ static void planted_epoch(void)
     kr_buf p;
     if (ch.ops[i].type != KR_OP_GROUP) continue;
     kr_buf_init(&p, KR_CHANGE_MAX);
-    if (kr_group_open(key, netid, ch.origin, ch.seq, i, &ch.ops[i], &p) == 0) opened = 1;
+    if (kr_group_open(key, netid, ch.origin, ch.seq, ch.nonce, i, &ch.ops[i], &p) == 0) opened = 1;
     kr_buf_free(&p);
   }
   kr_change_free(&ch);
@@ -698,9 +701,9 @@ static void epoch_overflow(void)
   memset(junk, 0x44, sizeof junk);
   kr_buf_init(&x, KR_CHANGE_MAX);
   op = key_op(m, v, UINT64_C(0x7fffffffffffffff), kr_node_id(m), kr_node_id(m), junk, s1);
-  CHECK(kr_change_build(kr_node_secret_key(m), 99, 1, &op, 1, &x) != 0);
+  CHECK(kr_change_build(kr_node_secret_key(m), 99, 1, check_nonce, &op, 1, &x) != 0);
   op.epoch = KR_EPOCH_MAX + 1;
-  CHECK(kr_change_build(kr_node_secret_key(m), 99, 1, &op, 1, &x) != 0);
+  CHECK(kr_change_build(kr_node_secret_key(m), 99, 1, check_nonce, &op, 1, &x) != 0);
   op.epoch = KR_EPOCH_MAX;
   forge(m, &op, 1, 0);
   op = key_op(b, v, KR_EPOCH_MAX, kr_node_id(b), kr_node_id(a), junk, s1);
@@ -1013,34 +1016,41 @@ static void files_still_open(void)
   kr_node_network(b, netid, founder);
   snprintf(path, sizeof path, "%s/kring.db", kr_node_home(b));
   REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT p.body, o.key FROM ops p JOIN changes c ON c.n=p.chg"
-                                 " JOIN origins o ON o.n=c.origin WHERE p.type=11 AND p.body IS"
-                                 " NOT NULL", -1, &s, NULL) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT p.body, o.key, c.header, p.idx FROM ops p JOIN changes c"
+                                 " ON c.n=p.chg JOIN origins o ON o.n=c.origin WHERE p.type=11"
+                                 " AND p.body IS NOT NULL", -1, &s, NULL) == SQLITE_OK);
   while (sqlite3_step(s) == SQLITE_ROW && nk < 8) {
     kr_op op;
     void *mem = NULL;
-    uint8_t pair[32];
+    uint8_t pair[32], nonce[KR_NONCE_LEN];
     if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &op, &mem) == 0 &&
         memcmp(op.member, kr_node_id(b), 32) == 0 &&
         kr_pair_key_ed(kr_node_secret_key(b), sqlite3_column_blob(s, 1), pair) == 0 &&
-        kr_key_open(pair, netid, sqlite3_column_blob(s, 1), &op, keys[nk]) == 0)
+        kr_change_header_nonce(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2),
+                               nonce) == 0 &&
+        kr_key_open(pair, netid, sqlite3_column_blob(s, 1), nonce,
+                    (uint32_t)sqlite3_column_int(s, 3), &op, keys[nk]) == 0)
       nk++;
     free(mem);
   }
   sqlite3_finalize(s);
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT p.body, p.idx, c.seq, o.key FROM ops p JOIN changes c ON"
-                                 " c.n=p.chg JOIN origins o ON o.n=c.origin WHERE p.type=10 AND"
-                                 " p.body IS NOT NULL", -1, &s, NULL) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT p.body, p.idx, c.seq, o.key, c.header FROM ops p JOIN"
+                                 " changes c ON c.n=p.chg JOIN origins o ON o.n=c.origin WHERE"
+                                 " p.type=10 AND p.body IS NOT NULL", -1, &s, NULL) == SQLITE_OK);
   while (sqlite3_step(s) == SQLITE_ROW) {
     kr_op g;
     void *mem = NULL;
     kr_buf p;
+    uint8_t nonce[KR_NONCE_LEN];
     kr_buf_init(&p, KR_CHANGE_MAX);
-    if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &g, &mem) == 0)
+    if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &g, &mem) == 0 &&
+        kr_change_header_nonce(sqlite3_column_blob(s, 4), (size_t)sqlite3_column_bytes(s, 4),
+                               nonce) == 0)
       for (int k = 0; k < nk; k++)
         if (kr_group_open(keys[k], netid, sqlite3_column_blob(s, 3),
-                          (uint64_t)sqlite3_column_int64(s, 2), (uint32_t)sqlite3_column_int(s, 1),
-                          &g, &p) == 0 && memmem(p.data, p.len, "Terugvindbaar", 13))
+                          (uint64_t)sqlite3_column_int64(s, 2), nonce,
+                          (uint32_t)sqlite3_column_int(s, 1), &g, &p) == 0 &&
+            memmem(p.data, p.len, "Terugvindbaar", 13))
           found = 1;
     kr_buf_free(&p);
     free(mem);
@@ -1615,7 +1625,7 @@ static void two_keys_one_epoch(void)
     ops[0] = key_op(m, v, 2, kr_node_id(m), kr_node_id(i ? w : x), key[i], sealed[i]);
     in = set_inner(v, KR_F_NOTES, i ? "twee" : "een");
     ops[1] = group_op(m, v, 2, kr_node_id(m), key[i], &in, 1, 1, &box[i]);
-    REQUIRE(kr_change_build(kr_node_secret_key(m), sm + 1, kr_node_now_ms(m) << 16, ops, 2,
+    REQUIRE(kr_change_build(kr_node_secret_key(m), sm + 1, kr_node_now_ms(m) << 16, check_nonce, ops, 2,
                             &ch[i]) == 0);
   }
   CHECK_EQ(kr_node_apply(x, ch[0].data, ch[0].len, NULL), 0);
@@ -1850,7 +1860,7 @@ static void fresh_order(const char *ord, const char *tag)
   memcpy(ops[k++].subject, v, 16);
   for (const char *p = ord; *p; p++) {
     if (*p == 'k') {
-      ops[k] = key_op(m, v, 1, kr_node_id(m), kr_node_id(b), key, sealed);
+      ops[k] = key_op_at(m, v, 1, kr_node_id(m), kr_node_id(b), key, sealed, k);
       k++;
     } else {
       kr_op x[2];
@@ -1869,7 +1879,7 @@ static void fresh_order(const char *ord, const char *tag)
   }
   REQUIRE(kr_node_max_seq(m, kr_node_id(m), &seq) == 0);
   kr_buf_init(&w, KR_CHANGE_MAX);
-  REQUIRE(kr_change_build(kr_node_secret_key(m), seq + 1, kr_node_now_ms(m) << 16, ops, k, &w) == 0);
+  REQUIRE(kr_change_build(kr_node_secret_key(m), seq + 1, kr_node_now_ms(m) << 16, check_nonce, ops, k, &w) == 0);
   CHECK_EQ(kr_node_apply(b, w.data, w.len, &fresh), 0);
   CHECK_EQ(reads(b, v, "Fien Volgorde"), 1);
   CHECK(strcmp(city(b, v, buf, sizeof buf), ng > 1 ? "Assen" : "") == 0);

@@ -432,7 +432,7 @@ static void build_op(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *op, kr_b
                      size_t *len)
 {
   size_t before = out->len;
-  REQUIRE(kr_change_build(kr_node_secret_key(n), seq, hlc, op, 1, out) == 0);
+  REQUIRE(kr_change_build(kr_node_secret_key(n), seq, hlc, check_nonce, op, 1, out) == 0);
   *len = out->len - before;
 }
 

@@ -309,7 +309,7 @@ static void test_purposes(void)
     kr_purpose_key("photos", op.subject);
     kr_buf_init(&w, KR_CHANGE_MAX);
     REQUIRE(kr_node_max_seq(p[0], kr_node_id(p[0]), &seq) == 0);
-    REQUIRE(kr_change_build(kr_node_secret_key(p[0]), seq + 1, (kr_hlc)clk << 16, &op, 1, &w) == 0);
+    REQUIRE(kr_change_build(kr_node_secret_key(p[0]), seq + 1, (kr_hlc)clk << 16, check_nonce, &op, 1, &w) == 0);
     CHECK_EQ(kr_node_apply(p[1], w.data, w.len, NULL), KR_EVALIDATION);
     kr_buf_free(&w);
   }
@@ -377,7 +377,7 @@ int main(void)
     sqlite3_stmt *s;
     REQUIRE(sqlite3_open(check_path("s0/kring.db"), &db) == SQLITE_OK);
     sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
-    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 9);
+    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 10);
     sqlite3_finalize(s);
     sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
     CHECK(sqlite3_step(s) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0);
@@ -400,9 +400,13 @@ int main(void)
     sqlite3_close(db);
     /* 7 holds changes of format 2 (key ops as sealed boxes): refused too */
     CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EOLDSTORE);
-    /* (a store of version 8 is converted: tests/cli/test_cli.sh, "schema 8") */
+    /* 8 and 9 hold changes of format 3 (a hash per op): refused */
     REQUIRE(sqlite3_open(check_path("s0/kring.db"), &db) == SQLITE_OK);
     sqlite3_exec(db, "PRAGMA user_version=9", NULL, NULL, NULL);
+    sqlite3_close(db);
+    CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EOLDSTORE);
+    REQUIRE(sqlite3_open(check_path("s0/kring.db"), &db) == SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA user_version=10", NULL, NULL, NULL);
     sqlite3_close(db);
     REQUIRE(kr_node_open(check_path("s0"), &x) == 0);
     kr_node_close(x);
