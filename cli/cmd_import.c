@@ -10,7 +10,8 @@
  *      transaction that is never committed, so that each refusal carries
  *      kring's own reason. Nothing is written. --dry-run stops here.
  *   2. write (only when pass 1 refused no row, or with --skip-bad): the
- *      same edits, committed as changes of at most IMP_BATCH operations.
+ *      same edits, committed as changes of at most IMP_BATCH operations
+ *      and IMP_CHANGE_BYTES of values.
  * A column that holds BSNs refuses the whole import after pass 1 at the
  * latest, before anything is written.
  */
@@ -30,6 +31,9 @@
 #include "node/validate.h"
 
 #define IMP_BATCH 4000           /* operations in one change, at most */
+#define IMP_OP_BYTES 32          /* what an operation costs in a change, besides its value */
+#define IMP_CHANGE_BYTES (384u << 10) /* values and operations in one change (of 1 MiB, sealed) */
+#define IMP_ROW_BYTES (256u << 10)    /* the same for one row: more is refused in pass 1 */
 #define IMP_LIST_MAX 10000       /* report lines kept per kind (the rest counted) */
 #define IMP_SHOW_MAX 50          /* report lines printed per kind (all with --json) */
 #define IMP_HEADER_SCAN 10       /* rows searched for the header */
@@ -91,6 +95,7 @@ typedef struct {
   int pass;
   /* the transaction */
   kr_txn *t;
+  size_t tbytes, rbytes;       /* what the change, and the row at hand, put in it (estimated) */
   uint64_t changes, ops;
   /* counts and the report */
   uint64_t n_new, n_update, n_same, n_refused, n_empty, n_repairs, n_above;
@@ -530,7 +535,8 @@ static int consent_one(void *ctx, const kr_consent_status *s)
 }
 
 /* Put the edits of p on volunteer id (new: a subject new in this txn) into
- * im->t; the names of changed fields into changed. */
+ * im->t; the names of changed fields into changed; what they cost in the
+ * change added to im->rbytes. */
 static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, char *changed,
                 size_t cap, size_t *nops)
 {
@@ -556,6 +562,7 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
       break;
     }
     ++*nops;
+    im->rbytes += strlen(p->single[f]) + IMP_OP_BYTES;
     CHANGED(f);
   }
   for (int f = 32; f < 64 && !rc; f++) {
@@ -568,6 +575,7 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
         break;
       }
       ++*nops;
+      im->rbytes += strlen(s) + IMP_OP_BYTES;
       CHANGED(f);
     }
     if (!rc && !new && im->sync_sets && im->set_cols[f - 32]) {
@@ -582,6 +590,7 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
           break;
         }
         ++*nops;
+        im->rbytes += strlen(have) + 4 * IMP_OP_BYTES;   /* and the tags it removes */
         CHANGED(f);
       }
     }
@@ -595,6 +604,8 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
         refuse(p, im->consent_col, _("consent: %s%s"), why ? cli_why(why) : cli_strerror(rc), "");
       } else {
         ++*nops;
+        im->rbytes += strlen(im->consent) + (im->text_version ? strlen(im->text_version) : 0) +
+                      KR_NODE_LEN + IMP_OP_BYTES;
         if (strlen(changed) + 40 < cap)
           snprintf(changed + strlen(changed), cap - strlen(changed), "%sconsent %s",
                    changed[0] ? ", " : "", im->consent);
@@ -607,11 +618,14 @@ out:
   return rc;
 }
 
-/* Start a new change when this row might not fit in the current one. */
+/* Start a new change when this row might not fit in the current one:
+ * IMP_BATCH operations, or IMP_CHANGE_BYTES of them (a change holds
+ * at most KR_CHANGE_MAX bytes once sealed). */
 static int room(imp *im)
 {
   int rc;
-  if (im->t && kr_txn_count(im->t) < IMP_BATCH) return 0;
+  if (im->t && kr_txn_count(im->t) < IMP_BATCH && im->tbytes < IMP_CHANGE_BYTES) return 0;
+  im->tbytes = 0;
   if (im->t) {
     if (im->pass == 1) {
       kr_txn_abort(im->t);
@@ -738,6 +752,7 @@ static int data_row(imp *im, const sheet_row *r)
     im->match[idx] = hit ? (int32_t)*hit : -1;
   }
   if ((rc = room(im))) goto fail;
+  im->rbytes = 0;
   if (im->match[idx] >= 0) {
     memcpy(id, im->ids[im->match[idx]], KR_SUBJECT_LEN);
   } else {
@@ -746,10 +761,18 @@ static int data_row(imp *im, const sheet_row *r)
       goto refused;
     }
     kr_txn_new_subject(im->t, id);
+    im->rbytes += 2 * KR_SUBJECT_LEN + IMP_OP_BYTES;
   }
   {
     size_t nops;
     rc = edit(im, &p, id, im->match[idx] < 0, changed, sizeof changed, &nops);
+    im->tbytes += im->rbytes;
+    if (!rc && !p.err[0] && im->rbytes > IMP_ROW_BYTES) {
+      char kib[16];
+      snprintf(kib, sizeof kib, "%u", IMP_ROW_BYTES >> 10);
+      refuse(&p, NULL, _("the row holds more than %s KiB for one volunteer, more than kring writes "
+                         "at once%s"), kib, "");
+    }
     if (p.err[0]) { rc = 0; goto refused; }
     if (rc) goto fail;
     if (im->pass == 1) {
