@@ -53,10 +53,12 @@ typedef struct {
 } column;
 
 /* A hash map from text to a volunteer (>= 0: index into ids) or a row of
- * this sheet (< 0: -row). Keys live in one arena. */
+ * this sheet (< 0: -row). Keys live in one arena; each slot keeps its
+ * key's hash, so that neither a probe nor growing reads keys needlessly. */
 typedef struct {
   char **key;
   int64_t *val;
+  uint64_t *hv;
   size_t cap, n;
   char *arena;
   size_t alen, acap;
@@ -133,48 +135,57 @@ static char *arena_dup(map *m, const char *s)
   return p;
 }
 
-static int64_t *map_find(map *m, const char *k)
+static int64_t *map_find_h(map *m, const char *k, uint64_t h)
 {
   if (!m->cap) return NULL;
-  for (size_t i = hash(k) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+  for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
     if (!m->key[i]) return NULL;
-    if (strcmp(m->key[i], k) == 0) return &m->val[i];
+    if (m->hv[i] == h && strcmp(m->key[i], k) == 0) return &m->val[i];
   }
 }
 
-/* Add k -> v unless k is there already. */
-static int map_put(map *m, const char *k, int64_t v)
+static int64_t *map_find(map *m, const char *k) { return map_find_h(m, k, hash(k)); }
+
+/* Add k -> v unless k is there already; h is hash(k). */
+static int map_put_h(map *m, const char *k, uint64_t h, int64_t v)
 {
-  if (map_find(m, k)) return 0;
-  if ((m->n + 1) * 2 > m->cap) {
+  if (map_find_h(m, k, h)) return 0;
+  if ((m->n + 1) * 4 > m->cap * 3) {           /* at most 3/4 full */
     size_t nc = m->cap ? m->cap * 2 : 1024;
     char **nk = calloc(nc, sizeof *nk);
     int64_t *nv = calloc(nc, sizeof *nv);
-    if (!nk || !nv) { free(nk); free(nv); return KR_ENOMEM; }
+    uint64_t *nh = calloc(nc, sizeof *nh);
+    if (!nk || !nv || !nh) { free(nk); free(nv); free(nh); return KR_ENOMEM; }
     for (size_t i = 0; i < m->cap; i++)
       if (m->key[i]) {
-        size_t j = hash(m->key[i]) & (nc - 1);
+        size_t j = m->hv[i] & (nc - 1);
         while (nk[j]) j = (j + 1) & (nc - 1);
         nk[j] = m->key[i];
         nv[j] = m->val[i];
+        nh[j] = m->hv[i];
       }
     free(m->key);
     free(m->val);
+    free(m->hv);
     m->key = nk;
     m->val = nv;
+    m->hv = nh;
     m->cap = nc;
   }
   {
-    size_t i = hash(k) & (m->cap - 1);
+    size_t i = h & (m->cap - 1);
     char *kk = arena_dup(m, k);
     if (!kk) return KR_ENOMEM;
     while (m->key[i]) i = (i + 1) & (m->cap - 1);
     m->key[i] = kk;
     m->val[i] = v;
+    m->hv[i] = h;
     m->n++;
   }
   return 0;
 }
+
+static int map_put(map *m, const char *k, int64_t v) { return map_put_h(m, k, hash(k), v); }
 
 static void map_free(map *m)
 {
@@ -182,6 +193,7 @@ static void map_free(map *m)
   free(m->blocks);
   free(m->key);
   free(m->val);
+  free(m->hv);
 }
 
 /* The match keys of a volunteer: e-mail, phone, name with year of birth. */
