@@ -284,11 +284,19 @@ static int refuse(plan *p, const char *col, const char *fmt, const char *a, cons
   return -1;
 }
 
+/* Whether a repair's note would be listed (once the list is full, repairs
+ * are only counted: their notes need not be written). */
+static int notes_wanted(const imp *im)
+{
+  return im->pass == 1 && im->l_repairs < IMP_LIST_MAX;
+}
+
+/* A repair made (what: its note; NULL when !notes_wanted). */
 static void repaired(imp *im, uint64_t row, const char *col, const char *what)
 {
   if (im->pass != 1) return;
   im->n_repairs++;
-  if (im->l_repairs >= IMP_LIST_MAX) return;   /* counted; the list is full */
+  if (im->l_repairs >= IMP_LIST_MAX || !what) return;   /* counted; the list is full */
   note(im, im->repairs, &im->l_repairs,
        json_pack("{s:I, s:s, s:s}", "row", (json_int_t)row, "column", col, "repair", what));
 }
@@ -391,7 +399,9 @@ static int cell_value(imp *im, plan *p, const column *c, const char *raw)
   }
   case KR_F_POSTCODE:
     rp_postcode(v, fixed, sizeof fixed);
-    if (strcmp(fixed, v) != 0) {
+    if (strcmp(fixed, v) != 0 && !notes_wanted(im)) {
+      repaired(im, p->row, col, NULL);            /* counted; the list is full */
+    } else if (strcmp(fixed, v) != 0) {
       snprintf(nt, sizeof nt, _("%s written as %s"), v, fixed);
       repaired(im, p->row, col, nt);
     }
@@ -402,8 +412,9 @@ static int cell_value(imp *im, plan *p, const column *c, const char *raw)
       if (!rp_date(v, im->this_year, 1, &y, &m, &d, nt, sizeof nt))
         return refuse(p, col, _("'%s' is not a year of birth%s"), v, "");
       snprintf(fixed, sizeof fixed, "%d", y);
-      snprintf(nt, sizeof nt, _("year of birth %s taken from the date %s"), fixed, v);
-      repaired(im, p->row, col, nt);
+      if (notes_wanted(im))
+        snprintf(nt, sizeof nt, _("year of birth %s taken from the date %s"), fixed, v);
+      repaired(im, p->row, col, notes_wanted(im) ? nt : NULL);
       return set_single(im, p, col, c->field, fixed);
     }
     return set_single(im, p, col, c->field, v);
@@ -450,7 +461,9 @@ static int cell_value(imp *im, plan *p, const column *c, const char *raw)
         if (!rp_availability(items[i], codes, &k))
           return refuse(p, col, _("'%s' is not an availability (ma ochtend, di middag, wo avond, "
                                 "za, ma-vr ochtend, or mon-am ... sun-ev)%s"), items[i], "");
-        if (k != 1 || strcmp(codes[0], items[i]) != 0) {
+        if ((k != 1 || strcmp(codes[0], items[i]) != 0) && !notes_wanted(im)) {
+          repaired(im, p->row, col, NULL);        /* counted; the list is full */
+        } else if (k != 1 || strcmp(codes[0], items[i]) != 0) {
           char list[21 * 8] = "";
           for (size_t j = 0; j < k; j++) {
             if (j) strcat(list, " ");
@@ -470,6 +483,14 @@ static int cell_value(imp *im, plan *p, const column *c, const char *raw)
   return set_single(im, p, col, c->field, v);
 }
 
+/* Nothing but white space (what rp_trim makes empty). */
+static int blank(const char *s)
+{
+  for (; *s; s++)
+    if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n') return 0;
+  return 1;
+}
+
 /* The row's values into p; 0, or -1 with p->err when it is refused. */
 static int read_row(imp *im, const sheet_row *r, plan *p, int *empty)
 {
@@ -480,16 +501,8 @@ static int read_row(imp *im, const sheet_row *r, plan *p, int *empty)
   memset(p, 0, sizeof *p);
   p->row = r->row;
   *empty = 1;
-  for (size_t i = 0; i < r->n && i < im->ncol; i++) {
-    char t[8];
-    rp_trim(r->cell[i], t, sizeof t);
-    if (t[0] && im->col[i].kind != RP_UNKNOWN && im->col[i].kind != RP_SKIP) *empty = 0;
-  }
-  for (size_t i = 0; i < r->n; i++) {
-    char t[8];
-    rp_trim(r->cell[i], t, sizeof t);
-    if (t[0]) { if (i >= im->ncol || im->col[i].kind == RP_UNKNOWN) { /* counted below */ } }
-  }
+  for (size_t i = 0; i < r->n && i < im->ncol && *empty; i++)
+    if (im->col[i].kind != RP_UNKNOWN && im->col[i].kind != RP_SKIP && !blank(r->cell[i])) *empty = 0;
   if (*empty) return 0;
   for (size_t i = 0; i < r->n && i < im->ncol; i++) {
     column *c = &im->col[i];
@@ -547,8 +560,8 @@ static int consent_one(void *ctx, const kr_consent_status *s)
 }
 
 /* Put the edits of p on volunteer id (new: a subject new in this txn) into
- * im->t; the names of changed fields into changed; what they cost in the
- * change added to im->rbytes. */
+ * im->t; the names of changed fields into changed (unless it is NULL);
+ * what they cost in the change added to im->rbytes. */
 static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, char *changed,
                 size_t cap, size_t *nops)
 {
@@ -557,12 +570,12 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
   int rc = 0;
 
   memset(&v, 0, sizeof v);
-  changed[0] = 0;
+  if (changed) changed[0] = 0;
   *nops = 0;
   if (!new && (rc = kr_node_volunteer(im->n, id, &v))) return rc;
 #define CHANGED(f)                                                                  \
   do {                                                                              \
-    if (!strstr(changed, kr_field_name(f)) && strlen(changed) + 40 < cap)            \
+    if (changed && !strstr(changed, kr_field_name(f)) && strlen(changed) + 40 < cap) \
       snprintf(changed + strlen(changed), cap - strlen(changed), "%s%s",            \
                changed[0] ? ", " : "", kr_field_name(f));                           \
   } while (0)
@@ -579,6 +592,7 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
   }
   for (int f = 32; f < 64 && !rc; f++) {
     const char *s = p->items[f - 32];
+    if (!p->nitems[f - 32] && (new || !im->sync_sets || !im->set_cols[f - 32])) continue;
     if (!kr_field_name(f)) continue;
     for (size_t i = 0; i < p->nitems[f - 32] && !rc; i++, s += strlen(s) + 1) {
       if (!new && has_item(&v, f, s)) continue;
@@ -618,7 +632,7 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
         ++*nops;
         im->rbytes += strlen(im->consent) + (im->text_version ? strlen(im->text_version) : 0) +
                       KR_NODE_LEN + IMP_OP_BYTES;
-        if (strlen(changed) + 40 < cap)
+        if (changed && strlen(changed) + 40 < cap)
           snprintf(changed + strlen(changed), cap - strlen(changed), "%sconsent %s",
                    changed[0] ? ", " : "", im->consent);
       }
@@ -704,8 +718,8 @@ static int data_row(imp *im, const sheet_row *r)
   if (im->pass == 1)
     for (size_t i = 0; i < r->n && i < im->ncol; i++) {
       char t[64];
+      if (blank(r->cell[i])) continue;
       rp_trim(r->cell[i], t, sizeof t);
-      if (!t[0]) continue;
       im->col[i].filled++;
       if (rp_bsn_like(t)) im->col[i].bsn++;
     }
@@ -777,7 +791,9 @@ static int data_row(imp *im, const sheet_row *r)
   }
   {
     size_t nops;
-    rc = edit(im, &p, id, im->match[idx] < 0, changed, sizeof changed, &nops);
+    /* the names of the fields changed are for the report of an update */
+    rc = edit(im, &p, id, im->match[idx] < 0, im->pass == 1 && im->match[idx] >= 0 ? changed : NULL,
+              sizeof changed, &nops);
     im->tbytes += im->rbytes;
     if (!rc && !p.err[0] && im->rbytes > IMP_ROW_BYTES) {
       char kib[16];
