@@ -95,6 +95,8 @@ int cli_damaged(const char *why);
 /* If kr_node_store_error() knows trouble with the store (damaged, or a
  * write refused on a read-only one), print its line once and return 1. */
 int cli_store_trouble(void);
+/* The line for a store that cannot be written (once); CLI_FAIL. */
+int cli_readonly(void);
 /* Tests only: KRING_TEST_NOW_MS fixes the clock of every node opened. */
 void cli_test_clock(void);
 uint64_t cli_now_ms(void);

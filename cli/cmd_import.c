@@ -9,12 +9,20 @@
  *      year of birth), and run every edit through kr_txn_* in a scratch
  *      transaction that is never committed, so that each refusal carries
  *      kring's own reason. Nothing is written. --dry-run stops here.
+ *      Each row to write (new or updated) is kept, repaired and
+ *      normalised, in an unnamed temporary file in the home folder.
  *   2. write (only when pass 1 refused no row, or with --skip-bad): the
- *      same edits, committed as changes of at most IMP_BATCH operations.
+ *      kept rows, read back from that file (the sheet is not read again:
+ *      what is written is exactly what was checked), their edits
+ *      committed as changes of at most IMP_BATCH operations and
+ *      IMP_CHANGE_BYTES of values.
  * A column that holds BSNs refuses the whole import after pass 1 at the
  * latest, before anything is written.
  */
+#define _GNU_SOURCE              /* O_TMPFILE */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +38,9 @@
 #include "node/validate.h"
 
 #define IMP_BATCH 4000           /* operations in one change, at most */
+#define IMP_OP_BYTES 32          /* what an operation costs in a change, besides its value */
+#define IMP_CHANGE_BYTES (384u << 10) /* values and operations in one change (of 1 MiB, sealed) */
+#define IMP_ROW_BYTES (256u << 10)    /* the same for one row: more is refused in pass 1 */
 #define IMP_LIST_MAX 10000       /* report lines kept per kind (the rest counted) */
 #define IMP_SHOW_MAX 50          /* report lines printed per kind (all with --json) */
 #define IMP_HEADER_SCAN 10       /* rows searched for the header */
@@ -40,8 +51,6 @@ static const char usage[] =
   "[--separator ';'|','|tab] [--map 'Column=field']... [--consent PURPOSE --to ORG|all "
   "--consent-column COLUMN [--method paper|verbal|digital] [--text-version V]]";
 
-enum { ST_EMPTY, ST_NEW, ST_UPDATE, ST_SAME, ST_REFUSED };
-
 typedef struct {
   char *header;
   int kind, field;
@@ -49,16 +58,34 @@ typedef struct {
 } column;
 
 /* A hash map from text to a volunteer (>= 0: index into ids) or a row of
- * this sheet (< 0: -row). Keys live in one arena. */
+ * this sheet (< 0: -row). Keys live in one arena; each slot keeps its
+ * key's hash, so that neither a probe nor growing reads keys needlessly. */
 typedef struct {
   char **key;
   int64_t *val;
+  uint64_t *hv;
   size_t cap, n;
   char *arena;
   size_t alen, acap;
   char **blocks;
   size_t nblocks;
 } map;
+
+/* One data row as kring would store it: its values repaired and
+ * normalised, each with the column it came from (an index into the
+ * columns; -1: none). The buffers stay for the next row. */
+typedef struct {
+  uint64_t row;
+  char *single[32];            /* normalised values from the sheet (NULL: not given) */
+  int col_of[32];              /* the column each came from */
+  char *items[32];             /* set fields: NUL-separated normalised values */
+  size_t nitems[32], ilen[32], icap[32];
+  int scol[32];                /* the column of each set field */
+  int consent;
+  const char *err_col;
+  char err[600];
+  char sbuf[32][KR_VALUE_MAX + 1];  /* where single[] points */
+} plan;
 
 typedef struct {
   kr_node *n;
@@ -83,14 +110,18 @@ typedef struct {
   size_t nids, capids;
   map m;
   /* per data row, from pass 1 */
-  unsigned char *status;
-  int32_t *match;
   uint64_t *taken;             /* per volunteer held: the row that matched it (0: none) */
-  size_t nrows, caprows;
-  size_t row_i;                /* pass 2: which data row */
+  size_t nrows;                /* data rows read */
+  size_t row_i;                /* pass 2: the data row being written, and those before it */
   int pass;
+  plan *p;                     /* the row at hand */
+  FILE *keep;                  /* the rows to write, from pass 1 to pass 2 (NULL: --dry-run) */
+  int keep_errno;              /* why it failed (IMP_EKEEP) */
+  char *rec;                   /* one kept row, as written or read */
+  size_t rlen, rcap;
   /* the transaction */
   kr_txn *t;
+  size_t tbytes, rbytes;       /* what the change, and the row at hand, put in it (estimated) */
   uint64_t changes, ops;
   /* counts and the report */
   uint64_t n_new, n_update, n_same, n_refused, n_empty, n_repairs, n_above;
@@ -128,48 +159,55 @@ static char *arena_dup(map *m, const char *s)
   return p;
 }
 
-static int64_t *map_find(map *m, const char *k)
+static int64_t *map_find_h(map *m, const char *k, uint64_t h)
 {
   if (!m->cap) return NULL;
-  for (size_t i = hash(k) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+  for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
     if (!m->key[i]) return NULL;
-    if (strcmp(m->key[i], k) == 0) return &m->val[i];
+    if (m->hv[i] == h && strcmp(m->key[i], k) == 0) return &m->val[i];
   }
 }
 
-/* Add k -> v unless k is there already. */
-static int map_put(map *m, const char *k, int64_t v)
+/* Add k -> v unless k is there already; h is hash(k). */
+static int map_put_h(map *m, const char *k, uint64_t h, int64_t v)
 {
-  if (map_find(m, k)) return 0;
-  if ((m->n + 1) * 2 > m->cap) {
+  if (map_find_h(m, k, h)) return 0;
+  if ((m->n + 1) * 4 > m->cap * 3) {           /* at most 3/4 full */
     size_t nc = m->cap ? m->cap * 2 : 1024;
     char **nk = calloc(nc, sizeof *nk);
     int64_t *nv = calloc(nc, sizeof *nv);
-    if (!nk || !nv) { free(nk); free(nv); return KR_ENOMEM; }
+    uint64_t *nh = calloc(nc, sizeof *nh);
+    if (!nk || !nv || !nh) { free(nk); free(nv); free(nh); return KR_ENOMEM; }
     for (size_t i = 0; i < m->cap; i++)
       if (m->key[i]) {
-        size_t j = hash(m->key[i]) & (nc - 1);
+        size_t j = m->hv[i] & (nc - 1);
         while (nk[j]) j = (j + 1) & (nc - 1);
         nk[j] = m->key[i];
         nv[j] = m->val[i];
+        nh[j] = m->hv[i];
       }
     free(m->key);
     free(m->val);
+    free(m->hv);
     m->key = nk;
     m->val = nv;
+    m->hv = nh;
     m->cap = nc;
   }
   {
-    size_t i = hash(k) & (m->cap - 1);
+    size_t i = h & (m->cap - 1);
     char *kk = arena_dup(m, k);
     if (!kk) return KR_ENOMEM;
     while (m->key[i]) i = (i + 1) & (m->cap - 1);
     m->key[i] = kk;
     m->val[i] = v;
+    m->hv[i] = h;
     m->n++;
   }
   return 0;
 }
+
+static int map_put(map *m, const char *k, int64_t v) { return map_put_h(m, k, hash(k), v); }
 
 static void map_free(map *m)
 {
@@ -177,6 +215,7 @@ static void map_free(map *m)
   free(m->blocks);
   free(m->key);
   free(m->val);
+  free(m->hv);
 }
 
 /* The match keys of a volunteer: e-mail, phone, name with year of birth. */
@@ -241,22 +280,31 @@ static void note(imp *im, json_t *list, size_t *count, json_t *entry)
   ++*count;
 }
 
-/* The row as a person knows it: its name, if it has one. */
-typedef struct {
-  uint64_t row;
-  char *single[32];            /* normalised values from the sheet (0: not given) */
-  const char *col_of[32];      /* the column each came from */
-  char *items[32];             /* set fields: NUL-separated normalised values */
-  size_t nitems[32];
-  const char *scol[32];        /* the column of each set field */
-  int consent;
-  const char *err_col;
-  char err[600];
-} plan;
+/* A column's header (NULL for -1). */
+static const char *colname(const imp *im, int col)
+{
+  return col >= 0 && (size_t)col < im->ncol ? im->col[col].header : NULL;
+}
+
+/* Empty p for the next row (its buffers stay). */
+static void plan_reset(plan *p, uint64_t row)
+{
+  p->row = row;
+  for (int i = 0; i < 32; i++) {
+    p->single[i] = NULL;
+    p->col_of[i] = p->scol[i] = -1;
+    p->nitems[i] = p->ilen[i] = 0;
+  }
+  p->consent = 0;
+  p->err_col = NULL;
+  p->err[0] = 0;
+}
 
 static void plan_free(plan *p)
 {
-  for (int i = 0; i < 32; i++) { free(p->single[i]); free(p->items[i]); }
+  if (!p) return;
+  for (int i = 0; i < 32; i++) free(p->items[i]);
+  free(p);
 }
 
 static int refuse(plan *p, const char *col, const char *fmt, const char *a, const char *b)
@@ -267,61 +315,76 @@ static int refuse(plan *p, const char *col, const char *fmt, const char *a, cons
   return -1;
 }
 
+/* Whether a repair's note would be listed (once the list is full, repairs
+ * are only counted: their notes need not be written). */
+static int notes_wanted(const imp *im)
+{
+  return im->pass == 1 && im->l_repairs < IMP_LIST_MAX;
+}
+
+/* A repair made (what: its note; NULL when !notes_wanted). */
 static void repaired(imp *im, uint64_t row, const char *col, const char *what)
 {
   if (im->pass != 1) return;
   im->n_repairs++;
-  if (im->l_repairs >= IMP_LIST_MAX) return;   /* counted; the list is full */
+  if (im->l_repairs >= IMP_LIST_MAX || !what) return;   /* counted; the list is full */
   note(im, im->repairs, &im->l_repairs,
        json_pack("{s:I, s:s, s:s}", "row", (json_int_t)row, "column", col, "repair", what));
 }
 
-/* Normalise value for field as kring would store it; refuse the row if
- * kring would not. */
-static int norm(imp *im, plan *p, const char *col, int field, const char *value, char *out)
+/* Normalise value for field as kring would store it into out
+ * (KR_VALUE_MAX + 1 bytes); refuse the row if kring would not. */
+static int norm(imp *im, plan *p, int col, int field, const char *value, char *out)
 {
   const char *why = NULL;
   int rc = kr_normalise_field(field, value, out, KR_VALUE_MAX + 1, im->this_year, &why);
   if (rc == KR_EBSN)
-    return refuse(p, col, _("'%s' looks like a BSN (citizen service number); kring never stores one%s"),
+    return refuse(p, colname(im, col),
+                  _("'%s' looks like a BSN (citizen service number); kring never stores one%s"),
                   value, "");
-  if (rc) return refuse(p, col, "'%s': %s", value, why ? cli_why(why) : cli_strerror(rc));
+  if (rc) return refuse(p, colname(im, col), "'%s': %s", value, why ? cli_why(why) : cli_strerror(rc));
   return 0;
 }
 
-static int set_single(imp *im, plan *p, const char *col, int field, const char *value)
+static int set_single(imp *im, plan *p, int col, int field, const char *value)
 {
-  char out[KR_VALUE_MAX + 1];
   if (p->single[field]) return 0;      /* an earlier column gave it */
-  if (norm(im, p, col, field, value, out)) return -1;
-  if (!(p->single[field] = strdup(out))) return refuse(p, col, _("out of memory%s%s"), NULL, NULL);
+  if (norm(im, p, col, field, value, p->sbuf[field])) return -1;
+  p->single[field] = p->sbuf[field];
   p->col_of[field] = col;
   return 0;
 }
 
-static int add_item(imp *im, plan *p, const char *col, int field, const char *value)
+/* Add a normalised item of set field f (0..31) unless it is there. */
+static int put_item(plan *p, int f, const char *out, size_t l)
+{
+  const char *s = p->items[f];
+  for (size_t i = 0; i < p->nitems[f]; i++) {
+    if (strcmp(s, out) == 0) return 0;
+    s += strlen(s) + 1;
+  }
+  if (p->ilen[f] + l + 1 > p->icap[f]) {
+    size_t nc = p->icap[f] ? p->icap[f] : 256;
+    char *g;
+    while (nc < p->ilen[f] + l + 1) nc *= 2;
+    if (!(g = realloc(p->items[f], nc))) return KR_ENOMEM;
+    p->items[f] = g;
+    p->icap[f] = nc;
+  }
+  memcpy(p->items[f] + p->ilen[f], out, l + 1);
+  p->ilen[f] += l + 1;
+  p->nitems[f]++;
+  return 0;
+}
+
+static int add_item(imp *im, plan *p, int col, int field, const char *value)
 {
   char out[KR_VALUE_MAX + 1];
-  int f = field - 32;
-  size_t len = 0, l;
-  char *g;
 
   if (norm(im, p, col, field, value, out)) return -1;
-  /* already there? */
-  if (p->items[f]) {
-    const char *s = p->items[f];
-    for (size_t i = 0; i < p->nitems[f]; i++) {
-      if (strcmp(s, out) == 0) return 0;
-      s += strlen(s) + 1;
-    }
-    len = (size_t)(s - p->items[f]);
-  }
-  l = strlen(out) + 1;
-  if (!(g = realloc(p->items[f], len + l))) return refuse(p, col, _("out of memory%s%s"), NULL, NULL);
-  memcpy(g + len, out, l);
-  p->items[f] = g;
-  p->nitems[f]++;
-  p->scol[f] = col;
+  if (put_item(p, field - 32, out, strlen(out)))
+    return refuse(p, colname(im, col), _("out of memory%s%s"), NULL, NULL);
+  p->scol[field - 32] = col;
   return 0;
 }
 
@@ -331,6 +394,7 @@ static int cell_value(imp *im, plan *p, const column *c, const char *raw)
 {
   char v[SHEET_CELL_MAX + 1], fixed[256], nt[300];
   const char *col = c->header;
+  int ci = (int)(c - im->col);
 
   if (c->kind == RP_FIELD && c->field == KR_F_NOTES) {
     /* keep line breaks, as LF */
@@ -357,7 +421,7 @@ static int cell_value(imp *im, plan *p, const column *c, const char *raw)
       return refuse(p, col, _("'%s' is not a date (dd-mm-jjjj)%s"), v, "");
     if (nt[0]) repaired(im, p->row, col, nt);
     snprintf(year, sizeof year, "%d", y);
-    return set_single(im, p, col, KR_F_BIRTH_YEAR, year);
+    return set_single(im, p, ci, KR_F_BIRTH_YEAR, year);
   }
   case RP_FIELD:
     break;
@@ -370,26 +434,29 @@ static int cell_value(imp *im, plan *p, const column *c, const char *raw)
     if (!rp_phone(v, fixed, sizeof fixed, nt, sizeof nt, &why))
       return refuse(p, col, "'%s': %s", v, why);
     if (nt[0]) repaired(im, p->row, col, nt);
-    return set_single(im, p, col, c->field, fixed);
+    return set_single(im, p, ci, c->field, fixed);
   }
   case KR_F_POSTCODE:
     rp_postcode(v, fixed, sizeof fixed);
-    if (strcmp(fixed, v) != 0) {
+    if (strcmp(fixed, v) != 0 && !notes_wanted(im)) {
+      repaired(im, p->row, col, NULL);            /* counted; the list is full */
+    } else if (strcmp(fixed, v) != 0) {
       snprintf(nt, sizeof nt, _("%s written as %s"), v, fixed);
       repaired(im, p->row, col, nt);
     }
-    return set_single(im, p, col, c->field, fixed);
+    return set_single(im, p, ci, c->field, fixed);
   case KR_F_BIRTH_YEAR: {
     int y, m, d;
     if (strlen(v) != 4 || strspn(v, "0123456789") != 4) {
       if (!rp_date(v, im->this_year, 1, &y, &m, &d, nt, sizeof nt))
         return refuse(p, col, _("'%s' is not a year of birth%s"), v, "");
       snprintf(fixed, sizeof fixed, "%d", y);
-      snprintf(nt, sizeof nt, _("year of birth %s taken from the date %s"), fixed, v);
-      repaired(im, p->row, col, nt);
-      return set_single(im, p, col, c->field, fixed);
+      if (notes_wanted(im))
+        snprintf(nt, sizeof nt, _("year of birth %s taken from the date %s"), fixed, v);
+      repaired(im, p->row, col, notes_wanted(im) ? nt : NULL);
+      return set_single(im, p, ci, c->field, fixed);
     }
-    return set_single(im, p, col, c->field, v);
+    return set_single(im, p, ci, c->field, v);
   }
   case KR_F_VOG_CHECKED_ON: {
     int y, m, d;
@@ -397,28 +464,28 @@ static int cell_value(imp *im, plan *p, const column *c, const char *raw)
       return refuse(p, col, _("'%s' is not a date (dd-mm-jjjj)%s"), v, "");
     snprintf(fixed, sizeof fixed, "%04d-%02d-%02d", y, m, d);
     if (nt[0]) repaired(im, p->row, col, nt);
-    return set_single(im, p, col, c->field, fixed);
+    return set_single(im, p, ci, c->field, fixed);
   }
   case KR_F_VOG_MEETS: {
     char l[16];
     rp_trim(v, l, sizeof l);
     for (char *q = l; *q; q++) *q = (char)tolower((unsigned char)*q);
-    if (rp_truthy(l)) return set_single(im, p, col, c->field, "yes");
+    if (rp_truthy(l)) return set_single(im, p, ci, c->field, "yes");
     if (!strcmp(l, "nee") || !strcmp(l, "no") || !strcmp(l, "n") || !strcmp(l, "0") ||
         !strcmp(l, "onwaar") || !strcmp(l, "false"))
-      return set_single(im, p, col, c->field, "no");
+      return set_single(im, p, ci, c->field, "no");
     return refuse(p, col, _("'%s': must be ja or nee%s"), v, "");
   }
   case KR_F_EMAIL:
     if (strncasecmp(v, "mailto:", 7) == 0) memmove(v, v + 7, strlen(v + 7) + 1);
-    return set_single(im, p, col, c->field, v);
+    return set_single(im, p, ci, c->field, v);
   case KR_F_NAME: case KR_F_CITY: {
     /* one space between words */
     size_t o = 0;
     for (size_t i = 0; v[i]; i++)
       if (!(v[i] == ' ' && (o == 0 || v[o - 1] == ' '))) v[o++] = v[i];
     v[o] = 0;
-    return set_single(im, p, col, c->field, v);
+    return set_single(im, p, ci, c->field, v);
   }
   default:
     break;
@@ -433,7 +500,9 @@ static int cell_value(imp *im, plan *p, const column *c, const char *raw)
         if (!rp_availability(items[i], codes, &k))
           return refuse(p, col, _("'%s' is not an availability (ma ochtend, di middag, wo avond, "
                                 "za, ma-vr ochtend, or mon-am ... sun-ev)%s"), items[i], "");
-        if (k != 1 || strcmp(codes[0], items[i]) != 0) {
+        if ((k != 1 || strcmp(codes[0], items[i]) != 0) && !notes_wanted(im)) {
+          repaired(im, p->row, col, NULL);        /* counted; the list is full */
+        } else if (k != 1 || strcmp(codes[0], items[i]) != 0) {
           char list[21 * 8] = "";
           for (size_t j = 0; j < k; j++) {
             if (j) strcat(list, " ");
@@ -443,36 +512,35 @@ static int cell_value(imp *im, plan *p, const column *c, const char *raw)
           repaired(im, p->row, col, nt);
         }
         for (size_t j = 0; j < k; j++)
-          if (add_item(im, p, col, c->field, codes[j])) return -1;
-      } else if (add_item(im, p, col, c->field, items[i])) {
+          if (add_item(im, p, ci, c->field, codes[j])) return -1;
+      } else if (add_item(im, p, ci, c->field, items[i])) {
         return -1;
       }
     }
     return 0;
   }
-  return set_single(im, p, col, c->field, v);
+  return set_single(im, p, ci, c->field, v);
+}
+
+/* Nothing but white space (what rp_trim makes empty). */
+static int blank(const char *s)
+{
+  for (; *s; s++)
+    if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n') return 0;
+  return 1;
 }
 
 /* The row's values into p; 0, or -1 with p->err when it is refused. */
 static int read_row(imp *im, const sheet_row *r, plan *p, int *empty)
 {
   char part[4][KR_VALUE_MAX + 1];
-  const char *name_col = NULL;
+  int name_col = -1;
   int have[4] = {0};
 
-  memset(p, 0, sizeof *p);
-  p->row = r->row;
+  plan_reset(p, r->row);
   *empty = 1;
-  for (size_t i = 0; i < r->n && i < im->ncol; i++) {
-    char t[8];
-    rp_trim(r->cell[i], t, sizeof t);
-    if (t[0] && im->col[i].kind != RP_UNKNOWN && im->col[i].kind != RP_SKIP) *empty = 0;
-  }
-  for (size_t i = 0; i < r->n; i++) {
-    char t[8];
-    rp_trim(r->cell[i], t, sizeof t);
-    if (t[0]) { if (i >= im->ncol || im->col[i].kind == RP_UNKNOWN) { /* counted below */ } }
-  }
+  for (size_t i = 0; i < r->n && i < im->ncol && *empty; i++)
+    if (im->col[i].kind != RP_UNKNOWN && im->col[i].kind != RP_SKIP && !blank(r->cell[i])) *empty = 0;
   if (*empty) return 0;
   for (size_t i = 0; i < r->n && i < im->ncol; i++) {
     column *c = &im->col[i];
@@ -484,7 +552,7 @@ static int read_row(imp *im, const sheet_row *r, plan *p, int *empty)
       if (t[0] && !have[k]) {
         snprintf(part[k], sizeof part[k], "%s", t);
         have[k] = 1;
-        if (!name_col || k == 3) name_col = c->header;
+        if (name_col < 0 || k == 3) name_col = (int)i;
       }
       continue;
     }
@@ -530,7 +598,8 @@ static int consent_one(void *ctx, const kr_consent_status *s)
 }
 
 /* Put the edits of p on volunteer id (new: a subject new in this txn) into
- * im->t; the names of changed fields into changed. */
+ * im->t; the names of changed fields into changed (unless it is NULL);
+ * what they cost in the change added to im->rbytes. */
 static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, char *changed,
                 size_t cap, size_t *nops)
 {
@@ -539,12 +608,12 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
   int rc = 0;
 
   memset(&v, 0, sizeof v);
-  changed[0] = 0;
+  if (changed) changed[0] = 0;
   *nops = 0;
   if (!new && (rc = kr_node_volunteer(im->n, id, &v))) return rc;
 #define CHANGED(f)                                                                  \
   do {                                                                              \
-    if (!strstr(changed, kr_field_name(f)) && strlen(changed) + 40 < cap)            \
+    if (changed && !strstr(changed, kr_field_name(f)) && strlen(changed) + 40 < cap) \
       snprintf(changed + strlen(changed), cap - strlen(changed), "%s%s",            \
                changed[0] ? ", " : "", kr_field_name(f));                           \
   } while (0)
@@ -552,22 +621,25 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
     if (!p->single[f]) continue;
     if (!new && v.val.v[f] && strcmp(v.val.v[f], p->single[f]) == 0) continue;
     if ((rc = kr_txn_set(im->t, id, f, p->single[f], &why))) {
-      refuse(p, p->col_of[f], "'%s': %s", p->single[f], rc == KR_EBSN ? _("looks like a BSN") : why ? cli_why(why) : cli_strerror(rc));
+      refuse(p, colname(im, p->col_of[f]), "'%s': %s", p->single[f], rc == KR_EBSN ? _("looks like a BSN") : why ? cli_why(why) : cli_strerror(rc));
       break;
     }
     ++*nops;
+    im->rbytes += strlen(p->single[f]) + IMP_OP_BYTES;
     CHANGED(f);
   }
   for (int f = 32; f < 64 && !rc; f++) {
     const char *s = p->items[f - 32];
+    if (!p->nitems[f - 32] && (new || !im->sync_sets || !im->set_cols[f - 32])) continue;
     if (!kr_field_name(f)) continue;
     for (size_t i = 0; i < p->nitems[f - 32] && !rc; i++, s += strlen(s) + 1) {
       if (!new && has_item(&v, f, s)) continue;
       if ((rc = kr_txn_add(im->t, id, f, s, &why))) {
-        refuse(p, p->scol[f - 32], "'%s': %s", s, why ? cli_why(why) : cli_strerror(rc));
+        refuse(p, colname(im, p->scol[f - 32]), "'%s': %s", s, why ? cli_why(why) : cli_strerror(rc));
         break;
       }
       ++*nops;
+      im->rbytes += strlen(s) + IMP_OP_BYTES;
       CHANGED(f);
     }
     if (!rc && !new && im->sync_sets && im->set_cols[f - 32]) {
@@ -578,10 +650,11 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
           if (strcmp(q, have) == 0) keep = 1;
         if (keep) continue;
         if ((rc = kr_txn_remove(im->t, id, f, have, &why))) {
-          refuse(p, p->scol[f - 32], _("removing '%s': %s"), have, why ? cli_why(why) : cli_strerror(rc));
+          refuse(p, colname(im, p->scol[f - 32]), _("removing '%s': %s"), have, why ? cli_why(why) : cli_strerror(rc));
           break;
         }
         ++*nops;
+        im->rbytes += strlen(have) + 4 * IMP_OP_BYTES;   /* and the tags it removes */
         CHANGED(f);
       }
     }
@@ -595,7 +668,9 @@ static int edit(imp *im, plan *p, const uint8_t id[KR_SUBJECT_LEN], int new, cha
         refuse(p, im->consent_col, _("consent: %s%s"), why ? cli_why(why) : cli_strerror(rc), "");
       } else {
         ++*nops;
-        if (strlen(changed) + 40 < cap)
+        im->rbytes += strlen(im->consent) + (im->text_version ? strlen(im->text_version) : 0) +
+                      KR_NODE_LEN + IMP_OP_BYTES;
+        if (changed && strlen(changed) + 40 < cap)
           snprintf(changed + strlen(changed), cap - strlen(changed), "%sconsent %s",
                    changed[0] ? ", " : "", im->consent);
       }
@@ -607,11 +682,14 @@ out:
   return rc;
 }
 
-/* Start a new change when this row might not fit in the current one. */
+/* Start a new change when this row might not fit in the current one:
+ * IMP_BATCH operations, or IMP_CHANGE_BYTES of them (a change holds
+ * at most KR_CHANGE_MAX bytes once sealed). */
 static int room(imp *im)
 {
   int rc;
-  if (im->t && kr_txn_count(im->t) < IMP_BATCH) return 0;
+  if (im->t && kr_txn_count(im->t) < IMP_BATCH && im->tbytes < IMP_CHANGE_BYTES) return 0;
+  im->tbytes = 0;
   if (im->t) {
     if (im->pass == 1) {
       kr_txn_abort(im->t);
@@ -664,137 +742,340 @@ static void progress(imp *im, uint64_t row, int last)
   fflush(stderr);
 }
 
-static int data_row(imp *im, const sheet_row *r)
-{
-  plan p;
-  int empty, rc = 0;
-  size_t idx;
-  uint8_t id[KR_SUBJECT_LEN];
-  char changed[512], k[KR_VALUE_MAX + 16];
-  int64_t *hit = NULL;
-  const char *by = NULL;
+/* ---- the rows to write, kept between the passes -------------------------------------- */
 
-  /* the BSN guard, per column, over every row */
-  if (im->pass == 1)
-    for (size_t i = 0; i < r->n && i < im->ncol; i++) {
-      char t[64];
-      rp_trim(r->cell[i], t, sizeof t);
-      if (!t[0]) continue;
-      im->col[i].filled++;
-      if (rp_bsn_like(t)) im->col[i].bsn++;
+/* A private error: the file that keeps them could not be made, written or
+ * read (errno in im->keep_errno). */
+#define IMP_EKEEP (-1000)
+
+/* An unnamed file in the home folder (the store's own disk and
+ * permissions; gone when kring exits, however it exits). */
+static int keep_open(imp *im)
+{
+  const char *home = kr_node_home(im->n);
+  int fd = -1;
+
+#ifdef O_TMPFILE
+  fd = open(home, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#endif
+  if (fd < 0) {
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/.import-XXXXXX", home) >= sizeof path) {
+      errno = ENAMETOOLONG;
+      return IMP_EKEEP;
     }
-  if (im->pass == 1) {
-    if (im->nrows == im->caprows) {
-      size_t nc = im->caprows ? 2 * im->caprows : 1024;
-      unsigned char *s = realloc(im->status, nc);
-      int32_t *m;
-      if (!s) return KR_ENOMEM;
-      im->status = s;
-      if (!(m = realloc(im->match, nc * sizeof *m))) return KR_ENOMEM;
-      im->match = m;
-      im->caprows = nc;
+    if ((fd = mkstemp(path)) >= 0) unlink(path);
+  }
+  if (fd < 0 || !(im->keep = fdopen(fd, "w+b"))) {
+    im->keep_errno = errno;
+    if (fd >= 0) close(fd);
+    return IMP_EKEEP;
+  }
+  return 0;
+}
+
+/* A kept row is one record: its length (4 bytes), then the row number and
+ * the data row's index (8 bytes each), the match and consent (4 bytes
+ * each), then per field given: its code, its column (4 bytes each) and
+ * its value (a set field: the number of values, then each), a value as
+ * its length (4 bytes) and its bytes; code 0 ends the record. */
+static int rec_add(imp *im, const void *b, size_t n)
+{
+  if (im->rlen + n > im->rcap) {
+    size_t nc = im->rcap ? im->rcap : 4096;
+    char *g;
+    while (nc < im->rlen + n) nc *= 2;
+    if (!(g = realloc(im->rec, nc))) return KR_ENOMEM;
+    im->rec = g;
+    im->rcap = nc;
+  }
+  memcpy(im->rec + im->rlen, b, n);
+  im->rlen += n;
+  return 0;
+}
+
+static int rec_u32(imp *im, uint32_t v) { return rec_add(im, &v, sizeof v); }
+
+static int rec_text(imp *im, const char *s)
+{
+  size_t l = strlen(s);
+  return rec_u32(im, (uint32_t)l) || rec_add(im, s, l);
+}
+
+/* Keep row p (data row idx) for pass 2, for the volunteer held at index
+ * match (< 0: a new one). */
+static int keep_row(imp *im, const plan *p, size_t idx, int32_t match)
+{
+  uint64_t head[2] = {p->row, idx};
+  uint32_t len;
+  int rc;
+
+  im->rlen = 0;
+  rc = rec_u32(im, 0) || rec_add(im, head, sizeof head) || rec_u32(im, (uint32_t)match) ||
+       rec_u32(im, (uint32_t)p->consent);
+  for (int i = 1; i < 32 && !rc; i++)
+    if (p->single[i])
+      rc = rec_u32(im, (uint32_t)i) || rec_u32(im, (uint32_t)p->col_of[i]) || rec_text(im, p->single[i]);
+  for (int i = 0; i < 32 && !rc; i++) {
+    const char *s = p->items[i];
+    if (!p->nitems[i]) continue;
+    rc = rec_u32(im, (uint32_t)(32 + i)) || rec_u32(im, (uint32_t)p->scol[i]) ||
+         rec_u32(im, (uint32_t)p->nitems[i]);
+    for (size_t k = 0; k < p->nitems[i] && !rc; k++, s += strlen(s) + 1) rc = rec_text(im, s);
+  }
+  if (rc || rec_u32(im, 0)) return KR_ENOMEM;
+  len = (uint32_t)im->rlen;
+  memcpy(im->rec, &len, sizeof len);
+  if (fwrite(im->rec, 1, im->rlen, im->keep) != im->rlen) {
+    im->keep_errno = errno ? errno : EIO;
+    return IMP_EKEEP;
+  }
+  return 0;
+}
+
+/* Reading a record: the next 4 bytes, and a value, from *at (up to end). */
+static int rec_get(const char **at, const char *end, uint32_t *v)
+{
+  if ((size_t)(end - *at) < sizeof *v) return -1;
+  memcpy(v, *at, sizeof *v);
+  *at += sizeof *v;
+  return 0;
+}
+
+static int rec_value(const char **at, const char *end, const char **s, uint32_t *len)
+{
+  if (rec_get(at, end, len) || *len > KR_VALUE_MAX || (size_t)(end - *at) < *len) return -1;
+  *s = *at;
+  *at += *len;
+  return 0;
+}
+
+/* The next kept row into p: 1, or 0 at the end, or IMP_EKEEP. */
+static int next_row(imp *im, plan *p, size_t *idx, int32_t *match)
+{
+  uint32_t len, v, col, consent, l;
+  uint64_t head[2];
+  const char *at, *end, *s;
+
+  if (fread(&len, sizeof len, 1, im->keep) != 1) {
+    if (feof(im->keep) && !ferror(im->keep)) return 0;
+    goto bad;
+  }
+  if (len < sizeof len + sizeof head || len > (1u << 30)) goto bad;
+  if (len > im->rcap) {
+    char *g = realloc(im->rec, len);
+    if (!g) return KR_ENOMEM;
+    im->rec = g;
+    im->rcap = len;
+  }
+  if (fread(im->rec + sizeof len, 1, len - sizeof len, im->keep) != len - sizeof len) goto bad;
+  at = im->rec + sizeof len;
+  end = im->rec + len;
+  memcpy(head, at, sizeof head);
+  at += sizeof head;
+  plan_reset(p, head[0]);
+  *idx = (size_t)head[1];
+  if (rec_get(&at, end, &v) || rec_get(&at, end, &consent)) goto bad;
+  *match = (int32_t)v;
+  p->consent = (int)consent;
+  for (;;) {
+    if (rec_get(&at, end, &v)) goto bad;
+    if (v == 0) {
+      if (at == end) return 1;
+      goto bad;
     }
-    idx = im->nrows++;
-    im->match[idx] = -1;
+    if (v >= 64 || rec_get(&at, end, &col)) goto bad;
+    if (v < 32) {
+      if (rec_value(&at, end, &s, &l)) goto bad;
+      memcpy(p->sbuf[v], s, l);
+      p->sbuf[v][l] = 0;
+      p->single[v] = p->sbuf[v];
+      p->col_of[v] = (int)col;
+    } else {
+      uint32_t n;
+      char item[KR_VALUE_MAX + 1];
+      if (rec_get(&at, end, &n)) goto bad;
+      for (uint32_t k = 0; k < n; k++) {
+        if (rec_value(&at, end, &s, &l)) goto bad;
+        memcpy(item, s, l);
+        item[l] = 0;
+        if (put_item(p, (int)v - 32, item, l)) return KR_ENOMEM;
+      }
+      p->scol[v - 32] = (int)col;
+    }
+  }
+bad:
+  im->keep_errno = ferror(im->keep) && errno ? errno : EIO;
+  return IMP_EKEEP;
+}
+
+/* ---- one row: match and write ------------------------------------------------------- */
+
+/* A match key of a row (as put_keys makes them) and its hash. */
+typedef struct {
+  char k[KR_VALUE_MAX + 16];
+  uint64_t h;
+  int on;
+} mkey;
+
+static void match_key(mkey *m, const char *prefix, const char *value)
+{
+  size_t l;
+  m->on = value != NULL;
+  if (!m->on) return;
+  if ((l = strlen(value)) > KR_VALUE_MAX) l = KR_VALUE_MAX;
+  memcpy(m->k, prefix, 2);
+  memcpy(m->k + 2, value, l);
+  m->k[2 + l] = 0;
+  m->h = hash(m->k);
+}
+
+/* Put the edits of p into the current change (a new one when it might not
+ * fit): on the volunteer held at index match, or (match < 0) on a new one.
+ * 0 with p->err set when the row is refused. */
+static int put_row(imp *im, plan *p, int32_t match, char *changed, size_t cap, size_t *nops)
+{
+  uint8_t id[KR_SUBJECT_LEN];
+  int rc;
+
+  *nops = 0;
+  if ((rc = room(im))) return rc;
+  im->rbytes = 0;
+  if (match >= 0) {
+    memcpy(id, im->ids[match], KR_SUBJECT_LEN);
   } else {
-    idx = im->row_i++;
-    if (im->status[idx] != ST_NEW && im->status[idx] != ST_UPDATE) return 0;
-  }
-  progress(im, r->row, 0);
-  if (read_row(im, r, &p, &empty)) goto refused;
-  if (empty) {
-    im->status[idx] = ST_EMPTY;
-    if (im->pass == 1) im->n_empty++;
-    plan_free(&p);
-    return 0;
-  }
-  if (im->pass == 1) {
-    /* match: e-mail, else phone, else name and year of birth */
-    if (p.single[KR_F_EMAIL]) {
-      snprintf(k, sizeof k, "e:%s", p.single[KR_F_EMAIL]);
-      if ((hit = map_find(&im->m, k))) by = _("e-mail");
-    }
-    if (!hit && p.single[KR_F_PHONE]) {
-      snprintf(k, sizeof k, "p:%s", p.single[KR_F_PHONE]);
-      if ((hit = map_find(&im->m, k))) by = _("phone number");
-    }
-    if (!hit && p.single[KR_F_NAME] && p.single[KR_F_BIRTH_YEAR]) {
-      name_key(p.single[KR_F_NAME], p.single[KR_F_BIRTH_YEAR], k, sizeof k);
-      if ((hit = map_find(&im->m, k))) by = _("name and year of birth");
-    }
-    if (hit && *hit < 0) {
-      char rowtxt[32];
-      snprintf(rowtxt, sizeof rowtxt, "%lld", (long long)-*hit);
-      refuse(&p, NULL, _("the same volunteer as row %s (same %s); keep one of the two rows"), rowtxt, by);
-      goto refused;
-    }
-    if (hit && im->taken[*hit]) {
-      char rowtxt[32];
-      snprintf(rowtxt, sizeof rowtxt, "%llu", (unsigned long long)im->taken[*hit]);
-      refuse(&p, NULL, _("the same volunteer as row %s (same %s); keep one of the two rows"), rowtxt, by);
-      goto refused;
-    }
-    if (hit) im->taken[*hit] = r->row;
-    im->match[idx] = hit ? (int32_t)*hit : -1;
-  }
-  if ((rc = room(im))) goto fail;
-  if (im->match[idx] >= 0) {
-    memcpy(id, im->ids[im->match[idx]], KR_SUBJECT_LEN);
-  } else {
-    if (!p.single[KR_F_NAME]) {
-      refuse(&p, NULL, _("a new volunteer needs a name%s%s"), NULL, NULL);
-      goto refused;
+    if (!p->single[KR_F_NAME]) {
+      refuse(p, NULL, _("a new volunteer needs a name%s%s"), NULL, NULL);
+      return 0;
     }
     kr_txn_new_subject(im->t, id);
+    im->rbytes += 2 * KR_SUBJECT_LEN + IMP_OP_BYTES;
   }
-  {
-    size_t nops;
-    rc = edit(im, &p, id, im->match[idx] < 0, changed, sizeof changed, &nops);
-    if (p.err[0]) { rc = 0; goto refused; }
-    if (rc) goto fail;
-    if (im->pass == 1) {
-      if (im->match[idx] < 0) {
-        im->status[idx] = ST_NEW;
-        im->n_new++;
-        if ((rc = put_keys(im, p.single[KR_F_EMAIL], p.single[KR_F_PHONE], p.single[KR_F_NAME],
-                           p.single[KR_F_BIRTH_YEAR], -(int64_t)r->row)))
-          goto fail;
-      } else if (nops) {
-        im->status[idx] = ST_UPDATE;
-        im->n_update++;
-        note(im, im->updated, &im->l_updated,
-             json_pack("{s:I, s:s?, s:s}", "row", (json_int_t)r->row, "name", p.single[KR_F_NAME],
-                       "fields", changed));
-      } else {
-        im->status[idx] = ST_SAME;
-        im->n_same++;
-      }
-    }
+  rc = edit(im, p, id, match < 0, changed, cap, nops);
+  im->tbytes += im->rbytes;
+  if (!rc && !p->err[0] && im->rbytes > IMP_ROW_BYTES) {
+    char kib[16];
+    snprintf(kib, sizeof kib, "%u", IMP_ROW_BYTES >> 10);
+    refuse(p, NULL, _("the row holds more than %s KiB for one volunteer, more than kring writes "
+                      "at once%s"), kib, "");
   }
-  plan_free(&p);
-  return 0;
-refused:
-  if (im->pass == 1) {
-    im->status[idx] = ST_REFUSED;
-    im->n_refused++;
-    note(im, im->refused, &im->l_refused,
-         json_pack("{s:I, s:s?, s:s}", "row", (json_int_t)r->row, "column", p.err_col,
-                   "reason", p.err));
-    plan_free(&p);
+  return p->err[0] ? 0 : rc;
+}
+
+/* Pass 1: a data row of the sheet. */
+static int data_row(imp *im, const sheet_row *r)
+{
+  plan *p = im->p;
+  int empty, rc;
+  size_t idx, nops;
+  char changed[512];
+  mkey key[3];
+  int64_t *hit = NULL;
+  const char *by = NULL;
+  int32_t match;
+
+  /* the BSN guard, per column, over every row */
+  for (size_t i = 0; i < r->n && i < im->ncol; i++) {
+    char t[64];
+    if (blank(r->cell[i])) continue;
+    rp_trim(r->cell[i], t, sizeof t);
+    im->col[i].filled++;
+    if (rp_bsn_like(t)) im->col[i].bsn++;
+  }
+  idx = im->nrows++;
+  progress(im, r->row, 0);
+  if (read_row(im, r, p, &empty)) goto refused;
+  if (empty) {
+    im->n_empty++;
     return 0;
   }
-  /* pass 2: what pass 1 let through is refused now (another kring changed
-   * the store meanwhile): stop; what is written stays, and is consistent */
-  fprintf(stderr, "\n");
-  cli_fail(_("row %llu%s%s%s: %s; the rows before it were imported, the rest not: import the sheet "
-           "again to finish (rows already in kring show as unchanged)"),
-           (unsigned long long)r->row, p.err_col ? _(", column '") : "", p.err_col ? p.err_col : "",
-           p.err_col ? "'" : "", p.err);
-  im->fatal = 1;
-  plan_free(&p);
-  return KR_EINVAL;
-fail:
-  plan_free(&p);
+  /* match: e-mail, else phone, else name and year of birth */
+  match_key(&key[0], "e:", p->single[KR_F_EMAIL]);
+  match_key(&key[1], "p:", p->single[KR_F_PHONE]);
+  key[2].on = p->single[KR_F_NAME] && p->single[KR_F_BIRTH_YEAR];
+  if (key[2].on) {
+    name_key(p->single[KR_F_NAME], p->single[KR_F_BIRTH_YEAR], key[2].k, sizeof key[2].k);
+    key[2].h = hash(key[2].k);
+  }
+  for (int k = 0; k < 3 && !hit; k++)
+    if (key[k].on && (hit = map_find_h(&im->m, key[k].k, key[k].h)))
+      by = k == 0 ? _("e-mail") : k == 1 ? _("phone number") : _("name and year of birth");
+  if (hit && *hit < 0) {
+    char rowtxt[32];
+    snprintf(rowtxt, sizeof rowtxt, "%lld", (long long)-*hit);
+    refuse(p, NULL, _("the same volunteer as row %s (same %s); keep one of the two rows"), rowtxt, by);
+    goto refused;
+  }
+  if (hit && im->taken[*hit]) {
+    char rowtxt[32];
+    snprintf(rowtxt, sizeof rowtxt, "%llu", (unsigned long long)im->taken[*hit]);
+    refuse(p, NULL, _("the same volunteer as row %s (same %s); keep one of the two rows"), rowtxt, by);
+    goto refused;
+  }
+  if (hit) im->taken[*hit] = r->row;
+  match = hit ? (int32_t)*hit : -1;
+  /* the edits, in a change that is never committed: kring's own checks */
+  rc = put_row(im, p, match, match < 0 ? NULL : changed, sizeof changed, &nops);
+  if (p->err[0]) goto refused;
+  if (rc) return rc;
+  if (match < 0) {
+    im->n_new++;
+    for (int k = 0; k < 3 && !rc; k++)
+      if (key[k].on) rc = map_put_h(&im->m, key[k].k, key[k].h, -(int64_t)r->row);
+    if (rc) return rc;
+  } else if (nops) {
+    im->n_update++;
+    note(im, im->updated, &im->l_updated,
+         json_pack("{s:I, s:s?, s:s}", "row", (json_int_t)r->row, "name", p->single[KR_F_NAME],
+                   "fields", changed));
+  } else {
+    im->n_same++;
+    return 0;
+  }
+  /* new or updated: kept for pass 2 */
+  return im->keep ? keep_row(im, p, idx, match) : 0;
+refused:
+  im->n_refused++;
+  note(im, im->refused, &im->l_refused,
+       json_pack("{s:I, s:s?, s:s}", "row", (json_int_t)r->row, "column", p->err_col,
+                 "reason", p->err));
+  return 0;
+}
+
+/* Pass 2: the rows kept in pass 1, written. */
+static int write_rows(imp *im)
+{
+  plan *p = im->p;
+  size_t idx, nops;
+  int32_t match;
+  int rc;
+
+  if (fflush(im->keep) != 0 || fseek(im->keep, 0, SEEK_SET) != 0) {
+    im->keep_errno = errno;
+    return IMP_EKEEP;
+  }
+  while ((rc = next_row(im, p, &idx, &match)) == 1) {
+    if (match < -1 || (match >= 0 && (size_t)match >= im->nids) || idx >= im->nrows) {
+      im->keep_errno = EIO;
+      return IMP_EKEEP;
+    }
+    im->row_i = idx + 1;
+    progress(im, p->row, 0);
+    rc = put_row(im, p, match, NULL, 0, &nops);
+    if (p->err[0]) {
+      /* what pass 1 let through is refused now (another kring changed the
+       * store meanwhile): stop; what is written stays, and is consistent */
+      fprintf(stderr, "\n");
+      cli_fail(_("row %llu%s%s%s: %s; the rows before it were imported, the rest not: import the sheet "
+               "again to finish (rows already in kring show as unchanged)"),
+               (unsigned long long)p->row, p->err_col ? _(", column '") : "", p->err_col ? p->err_col : "",
+               p->err_col ? "'" : "", p->err);
+      im->fatal = 1;
+      return KR_EINVAL;
+    }
+    if (rc) return rc;
+  }
+  if (rc == 0) im->row_i = im->nrows;
   return rc;
 }
 
@@ -907,7 +1188,7 @@ static int on_row(void *ctx, const sheet_row *r)
     return 0;
   }
   if (r->row <= im->header_row) return 0;
-  return data_row(im, r);
+  return data_row(im, r);         /* (pass 2 reads the rows kept, not the sheet) */
 }
 
 /* ---- the command ----------------------------------------------------------------------- */
@@ -1066,14 +1347,25 @@ int cmd_import(int argc, char **argv)
     rc = cli_fail(_("reading the register: %s"), cli_strerror(rc));
     goto out;
   }
-  if (!(im.taken = calloc(im.nids + 1, sizeof *im.taken))) { rc = cli_fail(_("out of memory")); goto out; }
+  if (!(im.taken = calloc(im.nids + 1, sizeof *im.taken)) || !(im.p = calloc(1, sizeof *im.p))) {
+    rc = cli_fail(_("out of memory"));
+    goto out;
+  }
 
-  /* pass 1: check */
+  /* pass 1: check, and keep the rows to write */
   im.pass = 1;
-  rc = read_file(&im, cli_val(&o[SHEET]), sep, &info);
+  rc = im.dry ? 0 : keep_open(&im);
+  if (rc == 0) rc = read_file(&im, cli_val(&o[SHEET]), sep, &info);
   if (rc == 0) rc = flush(&im);
   if (im.tty && !im.json) progress(&im, 0, 1);
   if (rc == SHEET_EREAD) { rc = cli_fail(_("cannot import %s: %s"), im.file, info.err); goto out; }
+  if (rc == IMP_EKEEP) {
+    /* a store that cannot be written gets its own line, as from pass 2 */
+    rc = kr_node_readonly(im.n) ? cli_readonly()
+       : cli_fail(_("cannot import %s: cannot keep the checked rows in a temporary file in %s (%s); "
+                    "nothing was imported"), im.file, kr_node_home(im.n), strerror(im.keep_errno));
+    goto out;
+  }
   if (im.fatal) { rc = CLI_FAIL; goto out; }
   if (rc) { rc = cli_fail(_("cannot import %s: %s"), im.file, cli_strerror(rc)); goto out; }
   if (!im.have_header) {
@@ -1096,15 +1388,19 @@ int cmd_import(int argc, char **argv)
 
   /* pass 2: write */
   if (!im.dry && (!im.n_refused || im.skip_bad) && (im.n_new || im.n_update)) {
+    /* the kept rows say which volunteer each is for: the match map is done */
+    map_free(&im.m);
+    memset(&im.m, 0, sizeof im.m);
     im.pass = 2;
     im.row_i = 0;
-    rc = read_file(&im, cli_val(&o[SHEET]), sep, &info);
+    rc = write_rows(&im);
     if (rc == 0) rc = flush(&im);
     else if (im.t) { kr_txn_abort(im.t); im.t = NULL; }
     if (im.tty && !im.json) progress(&im, 0, 1);
-    if (rc == SHEET_EREAD) {
-      rc = cli_fail(_("cannot read %s again: %s; %llu changes were written: import again to finish"),
-                    im.file, info.err, (unsigned long long)im.changes);
+    if (rc == IMP_EKEEP) {
+      rc = cli_fail(_("cannot read back the checked rows from the temporary file (%s); %llu changes "
+                    "were written: import again to finish"), strerror(im.keep_errno),
+                    (unsigned long long)im.changes);
       goto out;
     }
     if (im.fatal) { rc = CLI_FAIL; goto out; }
@@ -1163,8 +1459,9 @@ out:
   for (size_t i = 0; i < im.ncol; i++) free(im.col[i].header);
   free(im.col);
   free(im.ids);
-  free(im.status);
-  free(im.match);
+  plan_free(im.p);
+  if (im.keep) fclose(im.keep);
+  free(im.rec);
   free(im.taken);
   map_free(&im.m);
   json_decref(im.refused);

@@ -82,6 +82,14 @@ static char *from_1252(struct rd *r, const char *s, size_t len)
   return out;
 }
 
+/* Only ASCII (which Windows-1252 leaves as it is): no conversion needed. */
+static int ascii(const unsigned char *s, size_t len)
+{
+  unsigned char any = 0;
+  for (size_t i = 0; i < len; i++) any |= s[i];
+  return any < 0x80;
+}
+
 static void on_field(void *s, size_t len, void *data)
 {
   struct rd *r = data;
@@ -102,8 +110,8 @@ static void on_field(void *s, size_t len, void *data)
     r->cell = g;
     r->cap = nc;
   }
-  if (r->cd != (iconv_t)-1) {
-    c = from_1252(r, s ? s : "", s ? len : 0);
+  if (r->cd != (iconv_t)-1 && !ascii(s, len)) {
+    c = from_1252(r, s, len);
   } else if ((c = malloc(len + 1))) {
     if (len) memcpy(c, s, len);
     c[len] = 0;

@@ -318,6 +318,15 @@ static const char *readonly_reason(void)
   return _("SQLite could not write to it");
 }
 
+int cli_readonly(void)
+{
+  if (trouble_said) return CLI_FAIL;
+  trouble_said = 1;
+  return say(_("cannot change the store in %s: it is read-only (%s). Reading works; to change it, "
+               "make %s and the files in it writable for this user"), cli_home, readonly_reason(),
+             cli_home);
+}
+
 int cli_store_trouble(void)
 {
   const char *why;
@@ -325,10 +334,7 @@ int cli_store_trouble(void)
 
   if (!t || trouble_said) return t != 0;
   if (t == KR_EDAMAGED) return cli_damaged(cli_why(why)), 1;
-  trouble_said = 1;
-  say(_("cannot change the store in %s: it is read-only (%s). Reading works; to change it, "
-        "make %s and the files in it writable for this user"), cli_home, readonly_reason(),
-      cli_home);
+  cli_readonly();
   return 1;
 }
 

@@ -167,6 +167,17 @@ n=$((n + 1)); "$KRING" import "$T/map.csv" --map "Lidnummer=shoe_size" >/dev/nul
 err "100 MB cell" "a cell in row 2 holds more than 64 KiB of text" k import "$T/big.csv"
 rm -f "$T/big.csv"
 
+# ---- long values: a change stays under its size limit; nothing left behind -------------
+mk f
+note=$(head -c 3900 /dev/zero | tr '\0' x)
+{ printf 'Naam;E-mail;Opmerkingen\r\n'
+  for i in $(seq 1 300); do printf 'Anna %d;anna%d@example.nl;%s %d\r\n' "$i" "$i" "$note" "$i"; done
+} > "$T/long.csv"
+ok "rows with long notes" k import "$T/long.csv"
+has "long notes imported" "^imported: 300 new, 0 updated, 0 unchanged, 0 refused, 0 empty rows; [3-9] changes written" "$T/out"
+n=$((n + 1)); [ "$(ls -A "$KRING_HOME" | grep -cv '^kring\.db\|^node\.key$')" -eq 0 ] ||
+  fail "the import left files in the home: $(ls -A "$KRING_HOME" | tr '\n' ' ')"
+
 # ---- export: CSV for Dutch Excel, XLSX, injection, the record --------------------------
 export KRING_HOME="$T/a"
 k volunteer add --name "=HYPERLINK(\"http://x\")" --email evil@example.nl --city "@SUM(A1)" >/dev/null
