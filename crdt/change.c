@@ -65,9 +65,53 @@ static int take_tags(kr_mp *r, arena *a, kr_op *op)
   return 0;
 }
 
-/* One op from r. subject NULL: an op of a change, which names its subject
- * and may not be a sealed type; else an op inside a group of that subject
- * (no subject element; only sealed types). */
+/* One inner op (inside a group of subject) from r: its code, then its
+ * fields (docs/protocol.md, "Inner ops"). */
+static int inner_read(kr_mp *rd, kr_op *op, arena *a, const uint8_t *subject)
+{
+  kr_mp r = *rd;
+  uint64_t v;
+  int rc;
+
+  memset(op, 0, sizeof *op);
+  memcpy(op->subject, subject, KR_SUBJECT_LEN);
+  if ((rc = kr_mp_uint(&r, &v))) return rc;
+  if (v >= 1 && v <= 31) {
+    op->type = KR_OP_SET;
+    op->field = (uint8_t)v;
+    if (kr_mp_take_nil(&r)) op->value = NULL;
+    else if ((rc = take_str(&r, a, KR_VALUE_MAX, &op->value))) return rc;
+  } else if (v >= 32 && v <= 63) {
+    op->type = KR_OP_ADD;
+    op->field = (uint8_t)v;
+    if ((rc = take_str(&r, a, KR_VALUE_MAX, &op->value))) return rc;
+  } else if (v >= 32 + KR_INNER_REMOVE && v <= 63 + KR_INNER_REMOVE) {
+    op->type = KR_OP_REMOVE;
+    op->field = (uint8_t)(v - KR_INNER_REMOVE);
+    if ((rc = take_str(&r, a, KR_VALUE_MAX, &op->value))) return rc;
+    if ((rc = take_tags(&r, a, op))) return rc;
+  } else if (v == KR_INNER_GRANT) {
+    op->type = KR_OP_GRANT;
+    if ((rc = take_str(&r, a, KR_PURPOSE_MAX, &op->purpose))) return rc;
+    if (kr_mp_take_nil(&r))
+      op->recipient_all = 1;
+    else if ((rc = kr_mp_bin_fixed(&r, op->recipient, KR_NODE_LEN)))
+      return rc;
+    if ((rc = kr_mp_uint(&r, &v))) return rc;
+    if (v > KR_METHOD_DIGITAL) return KR_EUNKNOWN;
+    op->method = (uint8_t)v;
+    if ((rc = take_str(&r, a, KR_TEXT_VERSION_MAX, &op->text_version))) return rc;
+    if ((rc = take_str(&r, a, 10, &op->until))) return rc;
+    if ((rc = take_tags(&r, a, op))) return rc;
+  } else {
+    return KR_EUNKNOWN;
+  }
+  *rd = r;
+  return kr_op_check(op);
+}
+
+/* One op of a change from r: it names its subject and may not be a
+ * sealed type. (subject: unused, NULL.) */
 static int op_read(kr_mp *rd, kr_op *op, arena *a, const uint8_t *subject)
 {
   kr_mp r = *rd;
@@ -75,22 +119,15 @@ static int op_read(kr_mp *rd, kr_op *op, arena *a, const uint8_t *subject)
   uint64_t v;
   int rc;
 
+  if (subject) return inner_read(rd, op, a, subject);
   memset(op, 0, sizeof *op);
   if ((rc = kr_mp_array(&r, &n))) return rc;
   if ((rc = kr_mp_uint(&r, &v))) return rc;
   if (v > 255) return KR_EUNKNOWN;
   op->type = (uint8_t)v;
-  if (subject) {
-    /* inside a group: count as in a change's op, less the subject */
-    if (!KR_OP_IS_SEALED(v)) return KR_EUNKNOWN;
-    memcpy(op->subject, subject, KR_SUBJECT_LEN);
-    n++;
-  } else {
-    if (KR_OP_IS_SEALED(v)) return KR_EUNKNOWN;   /* travels sealed only */
-    if (n < 2) return KR_EMALFORMED;
-    if ((rc = kr_mp_bin_fixed(&r, op->subject, KR_SUBJECT_LEN))) return rc;
-  }
+  if (KR_OP_IS_SEALED(v)) return KR_EUNKNOWN;   /* travels sealed only */
   if (n < 2) return KR_EMALFORMED;
+  if ((rc = kr_mp_bin_fixed(&r, op->subject, KR_SUBJECT_LEN))) return rc;
   switch (v) {
   case KR_OP_SET:
   case KR_OP_ADD:
@@ -489,13 +526,10 @@ void kr_change_free(kr_change *c)
 
 int kr_group_encode(const kr_op *ops, uint32_t n, kr_buf *out)
 {
-  msgpack_packer pk;
   size_t start = out->len;
   int rc = 0;
 
   if (n == 0 || n > KR_GROUP_MAX_OPS) return KR_EINVAL;
-  msgpack_packer_init(&pk, out, kr_buf_mp_write);
-  if (msgpack_pack_array(&pk, n)) rc = KR_ETOOBIG;
   for (uint32_t i = 0; i < n && !rc; i++) {
     if (memcmp(ops[i].subject, ops[0].subject, KR_SUBJECT_LEN)) rc = KR_EINVAL;
     else rc = kr_op_encode_inner(&ops[i], out);
@@ -517,19 +551,19 @@ int kr_group_decode(const uint8_t *plain, size_t len, const uint8_t subject[stat
   *nops = 0;
   *mem = NULL;
   if (len > KR_CHANGE_MAX) return KR_ETOOBIG;
-  kr_mp_init(&r, plain, len);
-  if ((rc = kr_mp_array(&r, &n))) return rc;
-  if (n == 0) return KR_EMALFORMED;
-  /* every op takes at least 3 bytes: a declared count beyond that is a lie */
-  if (n > KR_GROUP_MAX_OPS || (size_t)n * 3 > len) return KR_ETOOBIG;
+  if (len == 0) return KR_EMALFORMED;                 /* no ops */
+  /* every inner op takes at least 2 bytes (a code and a value or nil) */
+  n = (uint32_t)(len / 2 + 1 < KR_GROUP_MAX_OPS ? len / 2 + 1 : KR_GROUP_MAX_OPS);
   memsz = 2 * len + 64 + (size_t)n * (sizeof(kr_op) + 48);
   if (!(*mem = malloc(memsz))) return KR_ENOMEM;
   a.p = *mem;
   a.end = a.p + memsz;
   if (!(*ops = arena_get(&a, sizeof **ops * n))) { rc = KR_ENOMEM; goto fail; }
-  for (uint32_t i = 0; i < n; i++)
-    if ((rc = op_read(&r, &(*ops)[i], &a, subject))) goto fail;
-  if (kr_mp_left(&r)) { rc = KR_EMALFORMED; goto fail; }
+  kr_mp_init(&r, plain, len);
+  for (n = 0; kr_mp_left(&r); n++) {
+    if (n == KR_GROUP_MAX_OPS) { rc = KR_ETOOBIG; goto fail; }
+    if ((rc = inner_read(&r, &(*ops)[n], &a, subject))) goto fail;
+  }
   *nops = n;
   return 0;
 fail:

@@ -340,8 +340,60 @@ out:
   return rc;
 }
 
+/* Inside a group (docs/protocol.md, "Inner ops"): a one-byte code that
+ * names the op and its field, then the op's fields, no array. */
+static int inner_encode(const kr_op *op, kr_buf *out)
+{
+  msgpack_packer pk;
+  int rc = 0;
+  size_t start = out->len;
+  uint8_t code;
+
+  if (kr_op_check(op) != 0 || !KR_OP_IS_SEALED(op->type)) return KR_EINVAL;
+  switch (op->type) {
+  case KR_OP_SET: code = op->field; break;
+  case KR_OP_ADD: code = op->field; break;
+  case KR_OP_REMOVE: code = (uint8_t)(op->field + KR_INNER_REMOVE); break;
+  default: code = KR_INNER_GRANT; break;
+  }
+  msgpack_packer_init(&pk, out, kr_buf_mp_write);
+#define P(call) do { if ((call) != 0) { rc = KR_ETOOBIG; goto out; } } while (0)
+#define PSTR(s) do { size_t l_ = strlen(s); P(msgpack_pack_str(&pk, l_)); \
+                     P(msgpack_pack_str_body(&pk, s, l_)); } while (0)
+#define PBIN(b, n) do { P(msgpack_pack_bin(&pk, n)); P(msgpack_pack_bin_body(&pk, b, n)); } while (0)
+  P(msgpack_pack_uint8(&pk, code));
+  switch (op->type) {
+  case KR_OP_SET:
+    if (op->value) PSTR(op->value); else P(msgpack_pack_nil(&pk));
+    break;
+  case KR_OP_ADD:
+    PSTR(op->value);
+    break;
+  case KR_OP_REMOVE:
+    PSTR(op->value);
+    P(msgpack_pack_array(&pk, op->ntags));
+    for (uint32_t i = 0; i < op->ntags; i++) PBIN(op->tags + (size_t)i * KR_TAG_LEN, KR_TAG_LEN);
+    break;
+  default:                                 /* grant */
+    PSTR(op->purpose);
+    if (op->recipient_all) P(msgpack_pack_nil(&pk)); else PBIN(op->recipient, KR_NODE_LEN);
+    P(msgpack_pack_uint8(&pk, op->method));
+    PSTR(op->text_version);
+    PSTR(op->until);
+    P(msgpack_pack_array(&pk, op->ntags));
+    for (uint32_t i = 0; i < op->ntags; i++) PBIN(op->tags + (size_t)i * KR_TAG_LEN, KR_TAG_LEN);
+    break;
+  }
+#undef P
+#undef PSTR
+#undef PBIN
+out:
+  if (rc) out->len = start;
+  return rc;
+}
+
 int kr_op_encode(const kr_op *op, kr_buf *out) { return op_encode(op, out, 0); }
-int kr_op_encode_inner(const kr_op *op, kr_buf *out) { return op_encode(op, out, 1); }
+int kr_op_encode_inner(const kr_op *op, kr_buf *out) { return inner_encode(op, out); }
 
 void kr_purpose_key(const char *name, uint8_t key[static KR_SUBJECT_LEN])
 {

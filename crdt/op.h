@@ -149,8 +149,12 @@ typedef struct {
  * decoder would refuse. */
 int kr_op_encode(const kr_op *op, kr_buf *out);
 
-/* The sealed form of one op inside a group: the same encoding without
- * the subject (the group names it). Only KR_OP_IS_SEALED types. */
+/* The sealed form of one op inside a group (an "inner op"): a one-byte
+ * code, then its fields without an array or the subject (the group names
+ * it). Codes: 1-31 set of that field, 32-63 add to that field, 64 grant,
+ * 96-127 remove from field code - 64. Only KR_OP_IS_SEALED types. */
+#define KR_INNER_GRANT  64
+#define KR_INNER_REMOVE 64   /* added to the field code */
 int kr_op_encode_inner(const kr_op *op, kr_buf *out);
 
 /* The stamp index of op j of the group at place i of its change (every

@@ -41,7 +41,9 @@ static void volunteers(kr_node *n, int count, const char *tag)
     REQUIRE(kr_txn_set(t, id, KR_F_CITY, "Utrecht", NULL) == 0);
     REQUIRE(kr_txn_add(t, id, KR_F_SKILLS, "koken", NULL) == 0);
     REQUIRE(kr_txn_set(t, id, KR_F_NOTES, "Helpt op dinsdag en donderdag in de voedselbank, "
-                       "rijdt ook de bus naar de distributiepunten.", NULL) == 0);
+                       "rijdt ook de bus naar de distributiepunten. Heeft een rijbewijs C en "
+                       "een VOG voor het werk met kinderen; liever niet op zaterdag, dan "
+                       "werkt ze in de moestuin van de buurt.", NULL) == 0);
     REQUIRE(kr_txn_commit(t, NULL) == 0);
   }
 }
@@ -166,7 +168,7 @@ static void test_chunkings(void)
   uint64_t want_sent = 0, want_recv = 0;
 
   check_network(nodes, 2, "ch", "foodbank");
-  volunteers(nodes[0], 2500, "A");    /* about 1.6 MiB: two batches or more */
+  volunteers(nodes[0], 2500, "A");    /* over 1 MiB of changes: two batches or more */
   volunteers(nodes[1], 150, "B");
   REQUIRE(kr_node_checkpoint(nodes[0]) == 0 && kr_node_checkpoint(nodes[1]) == 0);
   {
