@@ -65,9 +65,22 @@ static int take_tags(kr_mp *r, arena *a, kr_op *op)
   return 0;
 }
 
+/* A node by its number in t (0: the origin). */
+static int take_no(kr_mp *r, const kr_nodes *t, uint8_t id[KR_NODE_LEN])
+{
+  const uint8_t *p;
+  uint64_t v;
+  int rc = kr_mp_uint(r, &v);
+
+  if (rc) return rc;
+  if (!(p = kr_nodes_id(t, v))) return KR_EMALFORMED;
+  memcpy(id, p, KR_NODE_LEN);
+  return 0;
+}
+
 /* One inner op (inside a group of subject) from r: its code, then its
  * fields (docs/protocol.md, "Inner ops"). */
-static int inner_read(kr_mp *rd, kr_op *op, arena *a, const uint8_t *subject)
+static int inner_read(kr_mp *rd, kr_op *op, arena *a, const uint8_t *subject, const kr_nodes *t)
 {
   kr_mp r = *rd;
   uint64_t v;
@@ -93,10 +106,15 @@ static int inner_read(kr_mp *rd, kr_op *op, arena *a, const uint8_t *subject)
   } else if (v == KR_INNER_GRANT) {
     op->type = KR_OP_GRANT;
     if ((rc = take_str(&r, a, KR_PURPOSE_MAX, &op->purpose))) return rc;
-    if (kr_mp_take_nil(&r))
+    if (kr_mp_take_nil(&r)) {
       op->recipient_all = 1;
-    else if ((rc = kr_mp_bin_fixed(&r, op->recipient, KR_NODE_LEN)))
+    } else if (kr_mp_left(&r) && (*r.p == 0xc4)) {
+      /* by id only when the change's table lacks it (canonical) */
+      if ((rc = kr_mp_bin_fixed(&r, op->recipient, KR_NODE_LEN))) return rc;
+      if (kr_nodes_no(t, op->recipient) >= 0) return KR_ENONCANON;
+    } else if ((rc = take_no(&r, t, op->recipient))) {
       return rc;
+    }
     if ((rc = kr_mp_uint(&r, &v))) return rc;
     if (v > KR_METHOD_DIGITAL) return KR_EUNKNOWN;
     op->method = (uint8_t)v;
@@ -110,16 +128,15 @@ static int inner_read(kr_mp *rd, kr_op *op, arena *a, const uint8_t *subject)
   return kr_op_check(op);
 }
 
-/* One op of a change from r: it names its subject and may not be a
- * sealed type. (subject: unused, NULL.) */
-static int op_read(kr_mp *rd, kr_op *op, arena *a, const uint8_t *subject)
+/* One op of a change from r (nodes by their numbers in t): it names its
+ * subject and may not be a sealed type. */
+static int op_read(kr_mp *rd, kr_op *op, arena *a, const kr_nodes *t)
 {
   kr_mp r = *rd;
   uint32_t n;
   uint64_t v;
   int rc;
 
-  if (subject) return inner_read(rd, op, a, subject);
   memset(op, 0, sizeof *op);
   if ((rc = kr_mp_array(&r, &n))) return rc;
   if ((rc = kr_mp_uint(&r, &v))) return rc;
@@ -148,7 +165,7 @@ static int op_read(kr_mp *rd, kr_op *op, arena *a, const uint8_t *subject)
     if ((rc = take_str(&r, a, KR_PURPOSE_MAX, &op->purpose))) return rc;
     if (kr_mp_take_nil(&r))
       op->recipient_all = 1;
-    else if ((rc = kr_mp_bin_fixed(&r, op->recipient, KR_NODE_LEN)))
+    else if ((rc = take_no(&r, t, op->recipient)))
       return rc;
     if ((rc = kr_mp_uint(&r, &v))) return rc;
     if (v > KR_METHOD_DIGITAL) return KR_EUNKNOWN;
@@ -186,8 +203,8 @@ static int op_read(kr_mp *rd, kr_op *op, arena *a, const uint8_t *subject)
     uint8_t *copy;
     if (n != (v == KR_OP_GROUP ? 5u : 6u)) return KR_EMALFORMED;
     if ((rc = kr_mp_uint(&r, &op->epoch))) return rc;
-    if ((rc = kr_mp_bin_fixed(&r, op->creator, KR_NODE_LEN))) return rc;
-    if (v == KR_OP_KEY && (rc = kr_mp_bin_fixed(&r, op->member, KR_NODE_LEN))) return rc;
+    if ((rc = take_no(&r, t, op->creator))) return rc;
+    if (v == KR_OP_KEY && (rc = take_no(&r, t, op->member))) return rc;
     if ((rc = kr_mp_bin(&r, &b, &blen))) return rc;
     if (!(copy = arena_get(a, blen ? blen : 1))) return KR_ENOMEM;
     memcpy(copy, b, blen);
@@ -213,17 +230,17 @@ static int op_read(kr_mp *rd, kr_op *op, arena *a, const uint8_t *subject)
   return kr_op_check(op);
 }
 
-static int op_decode(const uint8_t *buf, size_t len, kr_op *op, arena *a)
+static int op_decode(const uint8_t *buf, size_t len, kr_op *op, arena *a, const kr_nodes *t)
 {
   kr_mp r;
   int rc;
 
   kr_mp_init(&r, buf, len);
-  if ((rc = op_read(&r, op, a, NULL))) return rc;
+  if ((rc = op_read(&r, op, a, t))) return rc;
   return kr_mp_left(&r) ? KR_EMALFORMED : 0;
 }
 
-int kr_op_parse(const uint8_t *buf, size_t len, kr_op *op, void **mem)
+int kr_op_parse(const uint8_t *buf, size_t len, const kr_nodes *t, kr_op *op, void **mem)
 {
   arena a;
   int rc;
@@ -233,7 +250,7 @@ int kr_op_parse(const uint8_t *buf, size_t len, kr_op *op, void **mem)
   if (!(*mem = malloc(2 * len + 64))) return KR_ENOMEM;
   a.p = *mem;
   a.end = a.p + 2 * len + 64;
-  if ((rc = op_decode(buf, len, op, &a))) {
+  if ((rc = op_decode(buf, len, op, &a, t))) {
     free(*mem);
     *mem = NULL;
   }
@@ -255,14 +272,14 @@ static void ops_root(const uint8_t (*hashes)[KR_HASH_LEN], uint32_t n, uint8_t r
 }
 
 static int header_encode(const uint8_t origin[static KR_NODE_LEN], uint64_t seq, kr_hlc hlc,
-                         const uint8_t nonce[static KR_NONCE_LEN],
+                         const uint8_t nonce[static KR_NONCE_LEN], const kr_nodes *t,
                          const uint8_t root[static KR_HASH_LEN], kr_buf *out)
 {
   msgpack_packer pk;
   int e = 0;
 
   msgpack_packer_init(&pk, out, kr_buf_mp_write);
-  e |= msgpack_pack_array(&pk, 6);
+  e |= msgpack_pack_array(&pk, 7);
   e |= msgpack_pack_uint8(&pk, KR_CHANGE_VERSION);
   e |= msgpack_pack_bin(&pk, KR_NODE_LEN);
   e |= msgpack_pack_bin_body(&pk, origin, KR_NODE_LEN);
@@ -270,6 +287,11 @@ static int header_encode(const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
   e |= msgpack_pack_uint64(&pk, hlc);
   e |= msgpack_pack_bin(&pk, KR_NONCE_LEN);
   e |= msgpack_pack_bin_body(&pk, nonce, KR_NONCE_LEN);
+  e |= msgpack_pack_array(&pk, t->n);
+  for (uint32_t i = 0; i < t->n; i++) {
+    e |= msgpack_pack_bin(&pk, KR_NODE_LEN);
+    e |= msgpack_pack_bin_body(&pk, t->id[i], KR_NODE_LEN);
+  }
   e |= msgpack_pack_bin(&pk, KR_HASH_LEN);
   e |= msgpack_pack_bin_body(&pk, root, KR_HASH_LEN);
   return e ? KR_ETOOBIG : 0;
@@ -325,6 +347,8 @@ int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc
   const uint8_t **ptrs = NULL;
   uint8_t sig[KR_SIG_LEN], root[KR_HASH_LEN], fresh[KR_NONCE_LEN];
   const uint8_t *origin = sk + 32; /* libsodium keeps the public key there */
+  uint8_t (*ids)[KR_NODE_LEN] = NULL;
+  kr_nodes t = {origin, NULL, 0};
   int rc = KR_ENOMEM;
 
   kr_buf_init(&opbuf, KR_CHANGE_MAX);
@@ -341,11 +365,13 @@ int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc
   ptrs = malloc(sizeof *ptrs * nops);
   if (!hashes || !offs || !lens || !ptrs)
     goto out;
+  if ((rc = kr_nodes_collect(origin, ops, nops, &ids, &t.n))) goto out;
+  t.id = (const uint8_t (*)[KR_NODE_LEN])ids;
   for (uint32_t i = 0; i < nops; i++) {
     offs[i] = opbuf.len;
     /* ops 1-5 travel only inside a group: the decoder refuses them here */
     if (KR_OP_IS_SEALED(ops[i].type)) { rc = KR_EINVAL; goto out; }
-    if ((rc = kr_op_encode(&ops[i], &opbuf)))
+    if ((rc = kr_op_encode(&ops[i], &t, &opbuf)))
       goto out;
     lens[i] = opbuf.len - offs[i];
   }
@@ -354,11 +380,12 @@ int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc
     crypto_generichash(hashes[i], KR_HASH_LEN, ptrs[i], lens[i], NULL, 0);
   }
   ops_root((const uint8_t (*)[KR_HASH_LEN])hashes, nops, root);
-  if ((rc = header_encode(origin, seq, hlc, nonce, root, &hdr)))
+  if ((rc = header_encode(origin, seq, hlc, nonce, &t, root, &hdr)))
     goto out;
   crypto_sign_detached(sig, NULL, hdr.data, hdr.len, sk);
   rc = kr_change_assemble(hdr.data, hdr.len, sig, nops, ptrs, lens, NULL, NULL, out);
 out:
+  free(ids);
   free(hashes);
   free(offs);
   free(lens);
@@ -368,15 +395,19 @@ out:
   return rc;
 }
 
+/* The header's fields; the node table as *tab (the first of its k
+ * bin(32) elements in the header bytes, 34 bytes apart), checked:
+ * ascending, no repeats, not the origin, at most KR_NODES_MAX. */
 static int header_read(kr_mp *r, uint8_t origin[KR_NODE_LEN], uint64_t *seq, kr_hlc *hlc,
-                       uint8_t nonce[KR_NONCE_LEN], uint8_t root[KR_HASH_LEN])
+                       uint8_t nonce[KR_NONCE_LEN], const uint8_t **tab, uint32_t *k,
+                       uint8_t root[KR_HASH_LEN])
 {
   uint32_t n;
   uint64_t v;
   int rc;
 
   if ((rc = kr_mp_array(r, &n))) return rc;
-  if (n != 6) return n == 5 ? KR_EUNKNOWN : KR_EMALFORMED;  /* 5: format 3 and before */
+  if (n != 7) return n == 5 || n == 6 ? KR_EUNKNOWN : KR_EMALFORMED;  /* older formats */
   if ((rc = kr_mp_uint(r, &v))) return rc;
   if (v != KR_CHANGE_VERSION) return KR_EUNKNOWN;
   if ((rc = kr_mp_bin_fixed(r, origin, KR_NODE_LEN))) return rc;
@@ -384,19 +415,71 @@ static int header_read(kr_mp *r, uint8_t origin[KR_NODE_LEN], uint64_t *seq, kr_
   if (*seq == 0) return KR_EMALFORMED;
   if ((rc = kr_mp_uint(r, hlc))) return rc;
   if ((rc = kr_mp_bin_fixed(r, nonce, KR_NONCE_LEN))) return rc;
+  if ((rc = kr_mp_array(r, k))) return rc;
+  if (*k > KR_NODES_MAX) return KR_ETOOBIG;
+  *tab = r->p;
+  for (uint32_t i = 0; i < *k; i++) {
+    const uint8_t *b;
+    uint32_t blen;
+    if ((rc = kr_mp_bin(r, &b, &blen))) return rc;
+    if (blen != KR_NODE_LEN || b != *tab + (size_t)i * (KR_NODE_LEN + 2) + 2) return KR_EMALFORMED;
+    if (memcmp(b, origin, KR_NODE_LEN) == 0) return KR_EMALFORMED;
+    if (i && memcmp(b - KR_NODE_LEN - 2, b, KR_NODE_LEN) >= 0) return KR_ENONCANON;
+  }
   if ((rc = kr_mp_bin_fixed(r, root, KR_HASH_LEN))) return rc;
   return kr_mp_left(r) ? KR_EMALFORMED : 0;
+}
+
+/* Copy k table entries from tab (header_read) into ids. */
+static void table_copy(const uint8_t *tab, uint32_t k, uint8_t (*ids)[KR_NODE_LEN])
+{
+  for (uint32_t i = 0; i < k; i++)
+    memcpy(ids[i], tab + (size_t)i * (KR_NODE_LEN + 2) + 2, KR_NODE_LEN);
 }
 
 int kr_change_header_nonce(const uint8_t *header, size_t len, uint8_t nonce[static KR_NONCE_LEN])
 {
   kr_mp r;
   uint8_t origin[KR_NODE_LEN], root[KR_HASH_LEN];
+  const uint8_t *tab;
+  uint32_t k;
   uint64_t seq;
   kr_hlc hlc;
 
   kr_mp_init(&r, header, len);
-  return header_read(&r, origin, &seq, &hlc, nonce, root) ? KR_EMALFORMED : 0;
+  return header_read(&r, origin, &seq, &hlc, nonce, &tab, &k, root) ? KR_EMALFORMED : 0;
+}
+
+int kr_change_header_ctx(const uint8_t *header, size_t len, uint8_t nonce[static KR_NONCE_LEN],
+                         kr_nodes *t, void **mem)
+{
+  kr_mp r;
+  uint8_t root[KR_HASH_LEN];
+  const uint8_t *tab;
+  uint32_t k;
+  uint64_t seq;
+  kr_hlc hlc;
+  uint8_t *m;
+
+  *mem = NULL;
+  memset(t, 0, sizeof *t);
+  if (!(m = malloc(KR_NODE_LEN))) return KR_ENOMEM;
+  kr_mp_init(&r, header, len);
+  if (header_read(&r, m, &seq, &hlc, nonce, &tab, &k, root)) {
+    free(m);
+    return KR_EMALFORMED;
+  }
+  {
+    uint8_t *q = realloc(m, KR_NODE_LEN * ((size_t)k + 1));
+    if (!q) { free(m); return KR_ENOMEM; }
+    m = q;
+  }
+  table_copy(tab, k, (uint8_t (*)[KR_NODE_LEN])(m + KR_NODE_LEN));
+  t->origin = m;
+  t->id = (const uint8_t (*)[KR_NODE_LEN])(m + KR_NODE_LEN);
+  t->n = k;
+  *mem = m;
+  return 0;
 }
 
 int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
@@ -404,7 +487,8 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
   kr_change c;
   kr_mp r, ops;
   arena a;
-  uint32_t n;
+  uint32_t n, k;
+  const uint8_t *tab;
   const uint8_t *b;
   uint32_t blen;
   size_t memsz;
@@ -422,7 +506,7 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
   {
     kr_mp h;
     kr_mp_init(&h, b, blen);
-    if ((rc = header_read(&h, c.origin, &c.seq, &c.hlc, c.nonce, c.root))) return rc;
+    if ((rc = header_read(&h, c.origin, &c.seq, &c.hlc, c.nonce, &tab, &k, c.root))) return rc;
   }
   if ((rc = kr_mp_bin_fixed(&r, c.sig, KR_SIG_LEN))) return rc;
   if (crypto_sign_verify_detached(c.sig, b, blen, c.origin) != 0) return KR_EBADSIG;
@@ -447,6 +531,18 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
     c.header = h;
     c.header_len = blen;
   }
+  {
+    /* the origin too in the change's own memory: a copied kr_change keeps
+     * a table that points at what it owns */
+    uint8_t *o = arena_get(&a, KR_NODE_LEN);
+    uint8_t (*ids)[KR_NODE_LEN] = arena_get(&a, (size_t)k * KR_NODE_LEN + 1);
+    if (!o || !ids) { rc = KR_ENOMEM; goto fail; }
+    memcpy(o, c.origin, KR_NODE_LEN);
+    table_copy(tab, k, ids);
+    c.nodes.origin = o;
+    c.nodes.id = (const uint8_t (*)[KR_NODE_LEN])ids;
+    c.nodes.n = k;
+  }
   c.ops = arena_get(&a, sizeof *c.ops * n);
   c.op_bytes = arena_get(&a, sizeof *c.op_bytes * n);
   c.op_len = arena_get(&a, sizeof *c.op_len * n);
@@ -461,10 +557,10 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
     c.op_len[i] = 0;
     if (kr_mp_left(&r) && (*r.p & 0xf0) == 0x90) {
       /* A redaction: [0, subject, hash]. */
-      uint32_t k;
+      uint32_t m;
       uint64_t t;
-      if ((rc = kr_mp_array(&r, &k))) goto fail;
-      if (k != 3) { rc = KR_EMALFORMED; goto fail; }
+      if ((rc = kr_mp_array(&r, &m))) goto fail;
+      if (m != 3) { rc = KR_EMALFORMED; goto fail; }
       if ((rc = kr_mp_uint(&r, &t))) goto fail;
       if (t != KR_OP_REDACTED) { rc = KR_EMALFORMED; goto fail; }
       if ((rc = kr_mp_bin_fixed(&r, c.ops[i].subject, KR_SUBJECT_LEN))) goto fail;
@@ -487,10 +583,10 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
   for (uint32_t i = 0; i < n; i++) {
     uint8_t *copy;
     if (!c.op_bytes[i]) {                  /* withheld: read in the first pass */
-      uint32_t k;
+      uint32_t m;
       uint64_t t;
       uint8_t skip[KR_HASH_LEN];
-      if (kr_mp_array(&r, &k) || kr_mp_uint(&r, &t) || kr_mp_bin_fixed(&r, skip, KR_SUBJECT_LEN) ||
+      if (kr_mp_array(&r, &m) || kr_mp_uint(&r, &t) || kr_mp_bin_fixed(&r, skip, KR_SUBJECT_LEN) ||
           kr_mp_bin_fixed(&r, skip, KR_HASH_LEN)) {
         rc = KR_EMALFORMED;
         goto fail;
@@ -502,7 +598,7 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
     memcpy(copy, b, blen);
     c.op_bytes[i] = copy;
     c.op_len[i] = blen;
-    if ((rc = op_decode(copy, blen, &c.ops[i], &a))) goto fail;
+    if ((rc = op_decode(copy, blen, &c.ops[i], &a, &c.nodes))) goto fail;
     /* only the node whose key and salt make the id registers it */
     if (c.ops[i].type == KR_OP_REGISTER && !kr_subject_of(c.origin, c.ops[i].salt, c.ops[i].subject)) {
       rc = KR_EBADSIG;
@@ -524,7 +620,7 @@ void kr_change_free(kr_change *c)
 
 /* ---- groups: a volunteer's ops of one change, sealed ---------------------- */
 
-int kr_group_encode(const kr_op *ops, uint32_t n, kr_buf *out)
+int kr_group_encode(const kr_op *ops, uint32_t n, const kr_nodes *t, kr_buf *out)
 {
   size_t start = out->len;
   int rc = 0;
@@ -532,14 +628,14 @@ int kr_group_encode(const kr_op *ops, uint32_t n, kr_buf *out)
   if (n == 0 || n > KR_GROUP_MAX_OPS) return KR_EINVAL;
   for (uint32_t i = 0; i < n && !rc; i++) {
     if (memcmp(ops[i].subject, ops[0].subject, KR_SUBJECT_LEN)) rc = KR_EINVAL;
-    else rc = kr_op_encode_inner(&ops[i], out);
+    else rc = kr_op_encode_inner(&ops[i], t, out);
   }
   if (rc) out->len = start;
   return rc;
 }
 
 int kr_group_decode(const uint8_t *plain, size_t len, const uint8_t subject[static KR_SUBJECT_LEN],
-                    kr_op **ops, uint32_t *nops, void **mem)
+                    const kr_nodes *t, kr_op **ops, uint32_t *nops, void **mem)
 {
   kr_mp r;
   arena a;
@@ -562,7 +658,7 @@ int kr_group_decode(const uint8_t *plain, size_t len, const uint8_t subject[stat
   kr_mp_init(&r, plain, len);
   for (n = 0; kr_mp_left(&r); n++) {
     if (n == KR_GROUP_MAX_OPS) { rc = KR_ETOOBIG; goto fail; }
-    if ((rc = inner_read(&r, &(*ops)[n], &a, subject))) goto fail;
+    if ((rc = inner_read(&r, &(*ops)[n], &a, subject, t))) goto fail;
   }
   *nops = n;
   return 0;

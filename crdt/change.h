@@ -29,6 +29,7 @@ typedef struct {
   uint64_t seq;
   kr_hlc hlc;
   uint8_t nonce[KR_NONCE_LEN];
+  kr_nodes nodes;                     /* the header's node table (origin: number 0) */
   uint8_t root[KR_HASH_LEN];
   uint32_t nops;
   uint8_t sig[KR_SIG_LEN];
@@ -65,6 +66,10 @@ int kr_change_assemble(const uint8_t *header, size_t header_len,
 /* The nonce of a signed header (as decoded by kr_change_decode, which
  * checked it): 0, or KR_EMALFORMED. */
 int kr_change_header_nonce(const uint8_t *header, size_t len, uint8_t nonce[static KR_NONCE_LEN]);
+/* The nonce and the node table of a signed header: *t points into *mem
+ * (free()). 0, KR_EMALFORMED or KR_ENOMEM. */
+int kr_change_header_ctx(const uint8_t *header, size_t len, uint8_t nonce[static KR_NONCE_LEN],
+                         kr_nodes *t, void **mem);
 
 /*
  * Decode and verify one change of len bytes; refuse more than max bytes.
@@ -75,9 +80,10 @@ int kr_change_header_nonce(const uint8_t *header, size_t len, uint8_t nonce[stat
 int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out);
 void kr_change_free(kr_change *c);
 
-/* Decode one op's bytes (exactly len, at most KR_CHANGE_MAX) into op. The
- * strings live in *mem, which the caller frees with free(). */
-int kr_op_parse(const uint8_t *buf, size_t len, kr_op *op, void **mem);
+/* Decode one op's bytes (exactly len, at most KR_CHANGE_MAX) of a change
+ * whose node table is t into op. The strings live in *mem, which the
+ * caller frees with free(). */
+int kr_op_parse(const uint8_t *buf, size_t len, const kr_nodes *t, kr_op *op, void **mem);
 
 /*
  * Groups (docs/protocol.md, "Sealed groups"). A volunteer's ops of one
@@ -87,10 +93,11 @@ int kr_op_parse(const uint8_t *buf, size_t len, kr_op *op, void **mem);
  * network, the change (origin, seq), its place in the change, the subject
  * and the epoch.
  */
-int kr_group_encode(const kr_op *ops, uint32_t n, kr_buf *out);
-/* The ops of a group's plaintext (each on subject); *mem (free()) owns them. */
+int kr_group_encode(const kr_op *ops, uint32_t n, const kr_nodes *t, kr_buf *out);
+/* The ops of a group's plaintext (each on subject) in a change whose node
+ * table is t; *mem (free()) owns them. */
 int kr_group_decode(const uint8_t *plain, size_t len, const uint8_t subject[static KR_SUBJECT_LEN],
-                    kr_op **ops, uint32_t *nops, void **mem);
+                    const kr_nodes *t, kr_op **ops, uint32_t *nops, void **mem);
 /* Seal plen bytes for the GROUP op g (subject, epoch, creator set) at
  * place of change (origin, seq, nonce): appends ciphertext || tag to box.
  * Its AEAD nonce is the change's nonce || place || slot 0 (kr_aead_nonce). */

@@ -1,4 +1,5 @@
 /* op: field tables, validity rules and the canonical encoding of one op. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <msgpack.h>
@@ -213,9 +214,64 @@ int kr_op_check(const kr_op *op)
   }
 }
 
-/* inner: the sealed form inside a group, without the subject. */
-static int op_encode(const kr_op *op, kr_buf *out, int inner)
+int64_t kr_nodes_no(const kr_nodes *t, const uint8_t id[static KR_NODE_LEN])
 {
+  uint32_t lo = 0, hi;
+
+  if (!t) return -1;
+  if (t->origin && memcmp(t->origin, id, KR_NODE_LEN) == 0) return 0;
+  hi = t->n;
+  while (lo < hi) {                        /* ascending: binary search */
+    uint32_t mid = lo + (hi - lo) / 2;
+    int c = memcmp(t->id[mid], id, KR_NODE_LEN);
+    if (c == 0) return (int64_t)mid + 1;
+    if (c < 0) lo = mid + 1; else hi = mid;
+  }
+  return -1;
+}
+
+const uint8_t *kr_nodes_id(const kr_nodes *t, uint64_t no)
+{
+  if (!t) return NULL;
+  if (no == 0) return t->origin;
+  return no <= t->n ? t->id[no - 1] : NULL;
+}
+
+static int cmp_node(const void *a, const void *b) { return memcmp(a, b, KR_NODE_LEN); }
+
+int kr_nodes_collect(const uint8_t origin[static KR_NODE_LEN], const kr_op *ops, uint32_t nops,
+                     uint8_t (**ids)[KR_NODE_LEN], uint32_t *n)
+{
+  uint8_t (*v)[KR_NODE_LEN];
+  size_t k = 0, m = 0;
+
+  *ids = NULL;
+  *n = 0;
+  if (!(v = malloc(((size_t)nops * 2 + 1) * KR_NODE_LEN))) return KR_ENOMEM;
+  for (uint32_t i = 0; i < nops; i++) {
+    const kr_op *op = &ops[i];
+    if (op->type == KR_OP_GROUP || op->type == KR_OP_KEY) memcpy(v[k++], op->creator, KR_NODE_LEN);
+    if (op->type == KR_OP_KEY) memcpy(v[k++], op->member, KR_NODE_LEN);
+    if (op->type == KR_OP_WITHDRAW && !op->recipient_all)
+      memcpy(v[k++], op->recipient, KR_NODE_LEN);
+  }
+  if (k) qsort(v, k, KR_NODE_LEN, cmp_node);
+  for (size_t i = 0; i < k; i++)
+    if (memcmp(v[i], origin, KR_NODE_LEN) && (!m || memcmp(v[m - 1], v[i], KR_NODE_LEN)))
+      memmove(v[m++], v[i], KR_NODE_LEN);
+  if (m > KR_NODES_MAX) {
+    free(v);
+    return KR_ETOOBIG;
+  }
+  *ids = v;
+  *n = (uint32_t)m;
+  return 0;
+}
+
+/* inner: the sealed form inside a group, without the subject. */
+static int op_encode(const kr_op *op, const kr_nodes *t, kr_buf *out, int inner)
+{
+  int64_t no;
   msgpack_packer pk;
   int rc = 0;
   size_t start = out->len;
@@ -229,6 +285,8 @@ static int op_encode(const kr_op *op, kr_buf *out, int inner)
 #define PSTR(s) do { size_t l_ = strlen(s); P(msgpack_pack_str(&pk, l_)); \
                      P(msgpack_pack_str_body(&pk, s, l_)); } while (0)
 #define PBIN(b, n) do { P(msgpack_pack_bin(&pk, n)); P(msgpack_pack_bin_body(&pk, b, n)); } while (0)
+#define PNO(id) do { if ((no = kr_nodes_no(t, id)) < 0) { rc = KR_EINVAL; goto out; } \
+                     P(msgpack_pack_uint32(&pk, (uint32_t)no)); } while (0)
   switch (op->type) {
   case KR_OP_SET:
     P(msgpack_pack_array(&pk, 3 + sub));
@@ -256,7 +314,7 @@ static int op_encode(const kr_op *op, kr_buf *out, int inner)
     P(msgpack_pack_uint8(&pk, op->type));
     if (sub) PBIN(op->subject, KR_SUBJECT_LEN);
     PSTR(op->purpose);
-    if (op->recipient_all) P(msgpack_pack_nil(&pk)); else PBIN(op->recipient, KR_NODE_LEN);
+    if (op->recipient_all) P(msgpack_pack_nil(&pk)); else PNO(op->recipient);
     P(msgpack_pack_uint8(&pk, op->method));
     PSTR(op->text_version);
     if (op->type == KR_OP_GRANT) {
@@ -302,7 +360,7 @@ static int op_encode(const kr_op *op, kr_buf *out, int inner)
     P(msgpack_pack_uint8(&pk, op->type));
     PBIN(op->subject, KR_SUBJECT_LEN);
     P(msgpack_pack_uint64(&pk, op->epoch));
-    PBIN(op->creator, KR_NODE_LEN);
+    PNO(op->creator);
     PBIN(op->box, op->box_len);
     break;
   case KR_OP_KEY:
@@ -310,8 +368,8 @@ static int op_encode(const kr_op *op, kr_buf *out, int inner)
     P(msgpack_pack_uint8(&pk, op->type));
     PBIN(op->subject, KR_SUBJECT_LEN);
     P(msgpack_pack_uint64(&pk, op->epoch));
-    PBIN(op->creator, KR_NODE_LEN);
-    PBIN(op->member, KR_NODE_LEN);
+    PNO(op->creator);
+    PNO(op->member);
     PBIN(op->box, op->box_len);
     break;
   case KR_OP_REGISTER:
@@ -334,6 +392,7 @@ static int op_encode(const kr_op *op, kr_buf *out, int inner)
 #undef P
 #undef PSTR
 #undef PBIN
+#undef PNO
 out:
   if (rc)
     out->len = start;
@@ -342,9 +401,10 @@ out:
 
 /* Inside a group (docs/protocol.md, "Inner ops"): a one-byte code that
  * names the op and its field, then the op's fields, no array. */
-static int inner_encode(const kr_op *op, kr_buf *out)
+static int inner_encode(const kr_op *op, const kr_nodes *t, kr_buf *out)
 {
   msgpack_packer pk;
+  int64_t no;
   int rc = 0;
   size_t start = out->len;
   uint8_t code;
@@ -376,7 +436,10 @@ static int inner_encode(const kr_op *op, kr_buf *out)
     break;
   default:                                 /* grant */
     PSTR(op->purpose);
-    if (op->recipient_all) P(msgpack_pack_nil(&pk)); else PBIN(op->recipient, KR_NODE_LEN);
+    /* by number where the change's table has it (canonical), else its id */
+    if (op->recipient_all) P(msgpack_pack_nil(&pk));
+    else if ((no = kr_nodes_no(t, op->recipient)) >= 0) P(msgpack_pack_uint32(&pk, (uint32_t)no));
+    else PBIN(op->recipient, KR_NODE_LEN);
     P(msgpack_pack_uint8(&pk, op->method));
     PSTR(op->text_version);
     PSTR(op->until);
@@ -392,8 +455,11 @@ out:
   return rc;
 }
 
-int kr_op_encode(const kr_op *op, kr_buf *out) { return op_encode(op, out, 0); }
-int kr_op_encode_inner(const kr_op *op, kr_buf *out) { return inner_encode(op, out); }
+int kr_op_encode(const kr_op *op, const kr_nodes *t, kr_buf *out) { return op_encode(op, t, out, 0); }
+int kr_op_encode_inner(const kr_op *op, const kr_nodes *t, kr_buf *out)
+{
+  return inner_encode(op, t, out);
+}
 
 void kr_purpose_key(const char *name, uint8_t key[static KR_SUBJECT_LEN])
 {

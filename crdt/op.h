@@ -145,9 +145,32 @@ typedef struct {
   uint8_t salt[KR_SUBJECT_LEN];        /* REGISTER: subject = kr_subject_make(origin, salt) */
 } kr_op;
 
-/* Append the canonical encoding of op to out. KR_EINVAL for an op that the
- * decoder would refuse. */
-int kr_op_encode(const kr_op *op, kr_buf *out);
+/*
+ * The node table of a change (docs/protocol.md, "Node numbers"): the
+ * change names a node in a clear field (a group's or key op's creator, a
+ * key op's reader, a withdrawal's recipient) and a grant's recipient by
+ * its number: 0 for the origin, i + 1 for id[i]. id ascending, no
+ * repeats, without the origin, at most KR_NODES_MAX.
+ */
+#define KR_NODES_MAX 4096u
+typedef struct {
+  const uint8_t *origin;
+  const uint8_t (*id)[KR_NODE_LEN];
+  uint32_t n;
+} kr_nodes;
+/* id's number in t, or -1 (t NULL: -1). */
+int64_t kr_nodes_no(const kr_nodes *t, const uint8_t id[static KR_NODE_LEN]);
+/* The id of number no in t, or NULL. */
+const uint8_t *kr_nodes_id(const kr_nodes *t, uint64_t no);
+/* The table of ops by origin: the nodes their clear fields name, in a new
+ * array *ids (free()) of *n. KR_ETOOBIG past KR_NODES_MAX. */
+int kr_nodes_collect(const uint8_t origin[static KR_NODE_LEN], const kr_op *ops, uint32_t nops,
+                     uint8_t (**ids)[KR_NODE_LEN], uint32_t *n);
+
+/* Append the canonical encoding of op to out, naming nodes by their
+ * numbers in t. KR_EINVAL for an op that the decoder would refuse (or a
+ * node t lacks where a number is required). */
+int kr_op_encode(const kr_op *op, const kr_nodes *t, kr_buf *out);
 
 /* The sealed form of one op inside a group (an "inner op"): a one-byte
  * code, then its fields without an array or the subject (the group names
@@ -155,7 +178,7 @@ int kr_op_encode(const kr_op *op, kr_buf *out);
  * 96-127 remove from field code - 64. Only KR_OP_IS_SEALED types. */
 #define KR_INNER_GRANT  64
 #define KR_INNER_REMOVE 64   /* added to the field code */
-int kr_op_encode_inner(const kr_op *op, kr_buf *out);
+int kr_op_encode_inner(const kr_op *op, const kr_nodes *t, kr_buf *out);
 
 /* The stamp index of op j of the group at place i of its change (every
  * other op: j = 0): i << 16 | j, so that every node, reader or not, numbers

@@ -742,7 +742,10 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *ori
    * or damaged) is ignored: the reader waits for a key that opens. */
   {
     uint8_t pair[KR_KEY_LEN], nonce[KR_NONCE_LEN];
-    if ((rc = kr__chg_nonce(n, chg, nonce))) return rc;
+    kr_nodes t;
+    void *tm;
+    if ((rc = kr__chg_ctx(n, chg, nonce, &t, &tm))) return rc;
+    free(tm);
     if ((rc = pair_key(n, origin, pair)) == KR_ENOMEM) return rc;
     if (!rc) rc = kr_key_open(pair, n->network, origin, nonce, place, op, key);
     sodium_memzero(pair, sizeof pair);
@@ -945,13 +948,17 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
   void *mem = NULL;
   const char *why = NULL;
   uint8_t key[KR_KEY_LEN], nonce[KR_NONCE_LEN];
+  kr_nodes t;
+  void *tm = NULL;
   int rc = 0, ok = 0, consent = 0, known = 0;
 
   *opened = 0;
-  if ((rc = kr__chg_nonce(n, chg, nonce))) return rc;
+  if ((rc = kr__chg_ctx(n, chg, nonce, &t, &tm))) return rc;
   if (prep(n, "SELECT key, ok FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3 ORDER BY ok DESC",
-           &s))
+           &s)) {
+    free(tm);
     return KR_EDB;
+  }
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)(g->epoch > INT64_MAX ? INT64_MAX : g->epoch));
   sqlite3_bind_blob(s, 3, g->creator, KR_NODE_LEN, SQLITE_STATIC);
@@ -987,7 +994,7 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
     }
     goto out;
   }
-  if ((rc = kr_group_decode(plain.data, plain.len, g->subject, &ops, &nops, &mem))) {
+  if ((rc = kr_group_decode(plain.data, plain.len, g->subject, &t, &ops, &nops, &mem))) {
     rc = bad_group(n, chg, place, "its ops cannot be decoded");
     goto out;
   }
@@ -1039,6 +1046,7 @@ out:
   sodium_memzero(key, sizeof key);
   sodium_memzero(plain.data, plain.cap);
   free(mem);
+  free(tm);
   kr_buf_free(&plain);
   return rc;
 }
@@ -1055,8 +1063,11 @@ static int fold(kr_node *n, sqlite3_int64 sn, sqlite3_stmt *s)
     kr_op g;
     void *mem = NULL;
     int opened;
-    if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &g, &mem))
+    if (kr__op_parse_at(n, sqlite3_column_int64(s, 6), sqlite3_column_blob(s, 0),
+                        sqlite3_column_bytes(s, 0), &g, &mem)) {
+      free(mem);
       return KR_EDB;
+    }
     n->cur_origin = sqlite3_column_int64(s, 5);
     if (g.type == KR_OP_WITHDRAW) {
       kr_stamp st = {.hlc = (kr_hlc)sqlite3_column_int64(s, 3),
@@ -1116,7 +1127,8 @@ static int recover(kr_node *n, sqlite3_int64 sn)
     void *mem = NULL;
     sqlite3_stmt *v;
     int held = 1;
-    if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &op, &mem) ||
+    if (kr__op_parse_at(n, sqlite3_column_int64(s, 3), sqlite3_column_blob(s, 0),
+                        sqlite3_column_bytes(s, 0), &op, &mem) ||
         op.type != KR_OP_KEY || memcmp(op.member, kr_node_id(n), KR_NODE_LEN) != 0 ||
         sqlite3_column_bytes(s, 2) != KR_NODE_LEN) {
       free(mem);
@@ -1519,7 +1531,8 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
   size_t npg = 0;
   kr_buf plain, box;
   view v;
-  uint8_t nonce[KR_NONCE_LEN];
+  uint8_t nonce[KR_NONCE_LEN], (*tids)[KR_NODE_LEN] = NULL;
+  kr_nodes tab = {kr_node_id(n), NULL, 0};
   int rc = 0;
 
   /* every AEAD nonce of the change derives from this (protocol.md) */
@@ -1631,6 +1644,10 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
     p->at = l.n - 1;
     i = j;
   }
+  /* The change's node table: its groups' grants name a node by number
+   * where it has one (kr_change_build makes the same table). */
+  if (!rc && (rc = kr_nodes_collect(kr_node_id(n), l.op, (uint32_t)l.n, &tids, &tab.n)) == 0)
+    tab.id = (const uint8_t (*)[KR_NODE_LEN])tids;
   /* Seal each key op at its place (key_op left the key in its box), ... */
   for (size_t k = 0; k < l.n && !rc; k++)
     if (l.op[k].type == KR_OP_KEY && l.op[k].box_len == KR_KEY_LEN) rc = seal_key(n, &l, k, nonce);
@@ -1640,7 +1657,7 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
     uint8_t *b;
     plain.len = 0;
     box.len = 0;
-    if ((rc = kr_group_encode(&ops[pg[k].first], (uint32_t)pg[k].count, &plain)) ||
+    if ((rc = kr_group_encode(&ops[pg[k].first], (uint32_t)pg[k].count, &tab, &plain)) ||
         (rc = kr_group_seal(pg[k].key, n->network, kr_node_id(n), seq, nonce,
                             (uint32_t)pg[k].at, g, plain.data, plain.len, &box)))
       break;
@@ -1666,6 +1683,7 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
   if (plain.data) sodium_memzero(plain.data, plain.cap);
   for (size_t k = 0; k < npg; k++) sodium_memzero(pg[k].key, KR_KEY_LEN);
   free(pg);
+  free(tids);
   kr_buf_free(&plain);
   kr_buf_free(&box);
   oplist_free(&l);
@@ -1755,15 +1773,16 @@ static int epoch_made(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *
   if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
     *made = (kr_hlc)sqlite3_column_int64(s, 0);
   sqlite3_finalize(s);
-  if (prep(n, "SELECT p.body, c.hlc FROM ops p JOIN changes c ON c.n=p.chg WHERE p.subj=?1 AND"
-              " p.type=10 AND p.body IS NOT NULL", &s))
+  if (prep(n, "SELECT p.body, c.hlc, c.n FROM ops p JOIN changes c ON c.n=p.chg WHERE p.subj=?1"
+              " AND p.type=10 AND p.body IS NOT NULL", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   while (!rc && kr__step(s, &rc)) {
     kr_op g;
     void *mem = NULL;
     kr_hlc at = (kr_hlc)sqlite3_column_int64(s, 1);
-    if (!kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &g, &mem) &&
+    if (!kr__op_parse_at(n, sqlite3_column_int64(s, 2), sqlite3_column_blob(s, 0),
+                         sqlite3_column_bytes(s, 0), &g, &mem) &&
         g.epoch == en && memcmp(g.creator, creator, KR_NODE_LEN) == 0 && (!*made || at < *made))
       *made = at;
     free(mem);
@@ -1815,18 +1834,18 @@ static int gave_key(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *cr
   sqlite3_bind_int64(s, 3, (sqlite3_int64)since);
   while (!gave && !rc && kr__step(s, &rc)) {
     kr_op op;
-    void *mem = NULL;
-    uint8_t k[KR_KEY_LEN];
-    if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &op, &mem) ==
-            0 &&
+    kr_nodes t;
+    void *mem = NULL, *tm = NULL;
+    uint8_t k[KR_KEY_LEN], nonce[KR_NONCE_LEN];
+    if (kr_change_header_ctx(sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1), nonce,
+                             &t, &tm) == 0 &&
+        kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &t, &op,
+                    &mem) == 0 &&
         op.type == KR_OP_KEY && op.epoch == en && memcmp(op.creator, creator, KR_NODE_LEN) == 0 &&
         memcmp(op.member, to, KR_NODE_LEN) == 0) {
       if (!have_pair && (rc = pair_key(n, to, pair)) == 0) have_pair = 1;
       if (rc == KR_EINVAL) rc = 0;
-      uint8_t nonce[KR_NONCE_LEN];
       if (have_pair &&
-          kr_change_header_nonce(sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1),
-                                 nonce) == 0 &&
           kr_key_open(pair, n->network, kr_node_id(n), nonce, (uint32_t)sqlite3_column_int64(s, 2),
                       &op, k) == 0) {
         gave = sodium_memcmp(k, key, KR_KEY_LEN) == 0;
@@ -1834,6 +1853,7 @@ static int gave_key(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *cr
       }
     }
     free(mem);
+    free(tm);
   }
   sqlite3_finalize(s);
   sodium_memzero(pair, sizeof pair);

@@ -123,24 +123,45 @@ int kr__forget_plain(kr_node *n, sqlite3_int64 sn)
   return rc;
 }
 
-int kr__chg_nonce(kr_node *n, sqlite3_int64 chg, uint8_t nonce[static KR_NONCE_LEN])
+int kr__chg_ctx(kr_node *n, sqlite3_int64 chg, uint8_t nonce[static KR_NONCE_LEN], kr_nodes *t,
+                void **mem)
 {
   sqlite3_stmt *s;
   int rc;
 
+  *mem = NULL;
   if (chg && chg == n->ap_chg) {
     memcpy(nonce, n->ap_nonce, KR_NONCE_LEN);
+    *t = n->ap_nodes;
     return 0;
   }
   if (!(s = kr__qs(n, "SELECT header FROM changes WHERE n=?1"))) return KR_EDB;
   sqlite3_bind_int64(s, 1, chg);
   rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW)
-    rc = kr_change_header_nonce(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0),
-                                nonce) ? KR_EDB : 0;
-  else
+  if (rc == SQLITE_ROW) {
+    rc = kr_change_header_ctx(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), nonce,
+                              t, mem);
+    if (rc == KR_EMALFORMED) rc = KR_EDB;       /* the store's own bytes */
+  } else {
     rc = rc == SQLITE_DONE ? KR_ENOTFOUND : kr__db_err(rc);
+  }
   sqlite3_reset(s);
+  return rc;
+}
+
+int kr__op_parse_at(kr_node *n, sqlite3_int64 chg, const void *body, int len, kr_op *op,
+                    void **mem)
+{
+  uint8_t nonce[KR_NONCE_LEN];
+  kr_nodes t;
+  void *tm;
+  int rc;
+
+  *mem = NULL;
+  if (len < 0) return KR_EDB;
+  if ((rc = kr__chg_ctx(n, chg, nonce, &t, &tm))) return rc;
+  rc = kr_op_parse(body, (size_t)len, &t, op, mem);
+  free(tm);                    /* op holds copies of the ids it names */
   return rc;
 }
 
@@ -654,6 +675,7 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
   n->fresh_cap = (uint64_t)c->nops;
   n->ap_chg = chg;
   memcpy(n->ap_nonce, c->nonce, KR_NONCE_LEN);
+  n->ap_nodes = c->nodes;
   rc = (n->fresh_grp = calloc(c->nops / 8 + 1, 1)) ? materialise(n, c, chg, &expel) : KR_ENOMEM;
   n->ap_chg = 0;
   n->fresh_from = 0;
@@ -1002,7 +1024,8 @@ static int rebuild(kr_node *n)
     uint8_t tag[KR_TAG_LEN];
     void *mem = NULL;
     uint64_t seq = (uint64_t)sqlite3_column_int64(s, 1);
-    if (kr_op_parse(sqlite3_column_blob(s, 4), (size_t)sqlite3_column_bytes(s, 4), &op, &mem)) {
+    if (kr__op_parse_at(n, sqlite3_column_int64(s, 7), sqlite3_column_blob(s, 4),
+                        sqlite3_column_bytes(s, 4), &op, &mem)) {
       rc = KR_EDB;                 /* the store's own bytes no longer parse */
       break;
     }
@@ -1089,7 +1112,8 @@ int kr__retract(kr_node *n)
       keep = a;
       memcpy(keep[nkeep].subject, sqlite3_column_blob(s, 0), KR_SUBJECT_LEN);
       keep[nkeep].reason[0] = 0;
-      if (!kr_op_parse(sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1), &op, &mem) &&
+      if (!kr_op_parse(sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1), NULL, &op,
+                       &mem) &&    /* an erasure names no node */
           op.value)
         snprintf(keep[nkeep].reason, sizeof keep[nkeep].reason, "%s", op.value);
       free(mem);

@@ -102,7 +102,8 @@ struct kr_node {
                                     change holds an op of them */
   int authoring;                 /* kr__author is sealing and applying its own change */
   sqlite3_int64 ap_chg;          /* apply: the change being applied (its number), ... */
-  uint8_t ap_nonce[KR_NONCE_LEN];  /* ... and its nonce (kr__chg_nonce) */
+  uint8_t ap_nonce[KR_NONCE_LEN];  /* ... its nonce ... */
+  kr_nodes ap_nodes;             /* ... and its node table (kr__chg_ctx) */
   struct kr_made *made;          /* author: the subjects the change being sealed made (id,
                                     number), sorted by id: its apply looks none up */
   size_t nmade, capmade;
@@ -301,8 +302,13 @@ int kr__readable(kr_node *n, sqlite3_int64 sn);
 /* kr__subject_n for a volunteer this node reads or knows erased; else
  * KR_ESEALED. */
 int kr__subject_read(kr_node *n, const uint8_t id[KR_SUBJECT_LEN], sqlite3_int64 *sn);
-/* The nonce of stored change number chg (its header's). */
-int kr__chg_nonce(kr_node *n, sqlite3_int64 chg, uint8_t nonce[static KR_NONCE_LEN]);
+/* The nonce and node table of stored change number chg (its header's):
+ * *t points into *mem (free()) or into the change being applied. */
+int kr__chg_ctx(kr_node *n, sqlite3_int64 chg, uint8_t nonce[static KR_NONCE_LEN], kr_nodes *t,
+                void **mem);
+/* kr_op_parse of an op of stored change chg (its node table). */
+int kr__op_parse_at(kr_node *n, sqlite3_int64 chg, const void *body, int len, kr_op *op,
+                    void **mem);
 /* Open group g (at place of change chg = (origin, seq, hlc)) with the keys
  * held, and fold its ops in (n->cur_origin set). *opened: 1 if it was. A
  * box whose ops break the rules is noted in bad_groups and ignored. */

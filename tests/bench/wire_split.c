@@ -36,7 +36,6 @@ static void add(const char *name, double v)
 
 /* msgpack prefix bytes of a bin/str/array, and the bytes of a uint */
 static int binp(size_t n) { return n < 256 ? 2 : n < 65536 ? 3 : 5; }
-static int strp(size_t n) { return n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5; }
 static int arrp(size_t n) { return n < 16 ? 1 : n < 65536 ? 3 : 5; }
 static int uintn(uint64_t v) { return v < 128 ? 1 : v < 256 ? 2 : v < 65536 ? 3 : v <= 0xffffffffu ? 5 : 9; }
 
@@ -108,13 +107,16 @@ int main(int argc, char **argv)
     rec *r = calloc(nops, sizeof *r);
     int nr = 0;
     uint8_t nonce[KR_NONCE_LEN];
-    if (kr_change_header_nonce(sqlite3_column_blob(c, 6), hlen, nonce))
+    kr_nodes tab;
+    void *tm;
+    if (kr_change_header_ctx(sqlite3_column_blob(c, 6), hlen, nonce, &tab, &tm))
       return fprintf(stderr, "bad header\n"), 1;
     changes++;
     nodes_n = 0;
     add("change: array(3), header bin, signature bin(64), ops array", cw - (long)hlen);
     add("header: version, origin, seq, hlc, nonce bin(16), root bin(32)",
         1 + 1 + 34 + uintn(seq) + uintn(hlc) + 18 + 34);
+    add("header: node table", arrp(tab.n) + 34.0 * tab.n);
     sqlite3_bind_int64(o, 1, sqlite3_column_int64(c, 0));
     while (sqlite3_step(o) == SQLITE_ROW) {
       const uint8_t *b = sqlite3_column_blob(o, 1);
@@ -125,16 +127,14 @@ int main(int argc, char **argv)
       rec *x;
       cw += binp(len) + (long)len;
       add("op: bin wrapper in the ops array", binp(len));
-      if (kr_op_parse(b, len, &op, &mem)) return fprintf(stderr, "bad op\n"), 1;
+      if (kr_op_parse(b, len, &tab, &op, &mem)) return fprintf(stderr, "bad op\n"), 1;
       if (op.type == KR_OP_REGISTER) {
         vols++;
         add("register: array, type, subject bin(16), salt bin(16)", (double)len);
         rec_of(r, &nr, op.subject, 0, NULL)->reg = 1;
       } else if (op.type == KR_OP_KEY) {
-        add("key: array, type, epoch", 3);
+        add("key: array, type, epoch, creator and reader numbers", (double)len - 18 - 50);
         add("key: subject bin(16)", 18);
-        add("key: creator bin(32)", 34);
-        add("key: reader bin(32)", 34);
         add("key: box bin(48) (key 32, tag 16, prefix 2; nonce derived)", 50);
         x = rec_of(r, &nr, op.subject, op.epoch, op.creator);
         node_no(origin, op.creator, 1);
@@ -145,9 +145,9 @@ int main(int argc, char **argv)
         kr_op *in;
         uint32_t nin;
         void *m2;
-        add("group: array, type, epoch", 2 + uintn(op.epoch));
+        double vals = 0;
+        add("group: array, type, epoch, creator number", (double)len - 18 - binp(op.box_len) - op.box_len);
         add("group: subject bin(16)", 18);
-        add("group: creator bin(32)", 34);
         add("group: box prefix, Poly1305 tag 16 (nonce derived)", binp(op.box_len) + 16);
         x = rec_of(r, &nr, op.subject, op.epoch, op.creator);
         x->box = 1;
@@ -158,39 +158,19 @@ int main(int argc, char **argv)
         if (sqlite3_step(k) != SQLITE_ROW) return fprintf(stderr, "no key\n"), 1;
         kr_buf_init(&plain, KR_CHANGE_MAX);
         if (kr_group_open(sqlite3_column_blob(k, 0), net, origin, seq, nonce, place, &op, &plain) ||
-            kr_group_decode(plain.data, plain.len, op.subject, &in, &nin, &m2))
+            kr_group_decode(plain.data, plain.len, op.subject, &tab, &in, &nin, &m2))
           return fprintf(stderr, "group does not open\n"), 1;
         sqlite3_reset(k);
-        add("plain: array of inner ops", arrp(nin));
         for (uint32_t j = 0; j < nin; j++) {
           kr_op *y = &in[j];
           size_t vl = y->value ? strlen(y->value) : 0;
-          if (y->type == KR_OP_SET || y->type == KR_OP_ADD || y->type == KR_OP_REMOVE) {
-            raw += (long)vl;
-            add("plain set/add: array, type, field code", 3);
-            add("plain set/add: str prefix", y->value ? strp(vl) : 1);
-            add("plain set/add: value bytes (raw field data)", (double)vl);
-            /* format 4: code (1), value */
-            x->plain += 1 + (y->value ? strp(vl) + (double)vl : 1);
-            if (y->type == KR_OP_REMOVE) x->plain += arrp(y->ntags) + 18.0 * y->ntags;
-          } else if (y->type == KR_OP_GRANT) {
-            double rest = strp(strlen(y->purpose)) + (double)strlen(y->purpose) +
-                          strp(strlen(y->text_version)) + (double)strlen(y->text_version) +
-                          strp(strlen(y->until)) + (double)strlen(y->until) + arrp(y->ntags) +
-                          18.0 * y->ntags;
-            add("plain grant: array, type, method", 3);
-            add("plain grant: purpose str", strp(strlen(y->purpose)) + (double)strlen(y->purpose));
-            add("plain grant: recipient bin(32) or nil", y->recipient_all ? 1 : 34);
-            add("plain grant: text_version, until strs", strp(strlen(y->text_version)) +
-                (double)strlen(y->text_version) + strp(strlen(y->until)) + (double)strlen(y->until));
-            add("plain grant: observed array", arrp(y->ntags) + 18.0 * y->ntags);
-            x->plain += 1 + 1 + rest;      /* code, method, the rest; recipient below */
-            if (x->nrecips < MAXR) {
-              x->recip_all[x->nrecips] = y->recipient_all;
-              memcpy(x->recips[x->nrecips++], y->recipient, 32);
-            }
-          }
+          if (y->type == KR_OP_SET || y->type == KR_OP_ADD || y->type == KR_OP_REMOVE) vals += (double)vl;
         }
+        raw += (long)vals;
+        add("plain: the values (raw field data)", vals);
+        add("plain: codes, str prefixes, grants", (double)plain.len - vals);
+        /* the records of format4.md take the plaintext as it is now */
+        x->plain += (double)plain.len;
         free(m2);
         kr_buf_free(&plain);
       }
@@ -209,10 +189,6 @@ int main(int argc, char **argv)
       for (int i = 0; i < nr; i++) {
         rec *x = &r[i];
         double p = x->plain, box, keys[2], len;
-        for (int g = 0; g < x->nrecips; g++) {
-          int no = x->recip_all[g] ? -2 : node_no(origin, x->recips[g], 0);
-          p += no == -2 ? 1 : no >= 0 ? uintn((uint64_t)no) : 34;
-        }
         box = x->box ? binp((size_t)p + 16) + p + 16 : 1;
         keys[0] = keys[1] = x->nreaders ? arrp(2 * (size_t)x->nreaders) : 1;
         for (int j = 0; j < x->nreaders; j++) {
@@ -238,6 +214,7 @@ int main(int argc, char **argv)
       for (int v = 0; v < 3; v++) w4[v] += body[v];
     }
     free(r);
+    free(tm);
   }
   printf("%ld changes, %ld volunteers, wire %ld bytes (%.2f per volunteer), raw %ld (%.3f), %.3fx\n",
          changes, vols, wire, (double)wire / vols, raw, (double)raw / vols, (double)wire / raw);

@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (c.op_bytes[i]) {
       kr_op op;
       void *mem;
-      if (kr_op_parse(c.op_bytes[i], c.op_len[i], &op, &mem) != 0) abort();
+      if (kr_op_parse(c.op_bytes[i], c.op_len[i], &c.nodes, &op, &mem) != 0) abort();
       free(mem);
     }
   }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "crdt/change.h"
+#include "fuzz_key.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   kr_buf out;
 
   kr_buf_init(&out, KR_CHANGE_MAX);
-  if (kr_group_decode(data, size, subject, &ops, &n, &mem) == 0) {
-    if (kr_group_encode(ops, n, &out) != 0) abort();
+  if (kr_group_decode(data, size, subject, &fuzz_nodes, &ops, &n, &mem) == 0) {
+    if (kr_group_encode(ops, n, &fuzz_nodes, &out) != 0) abort();
     if (out.len != size || memcmp(out.data, data, size) != 0) abort();
     free(mem);
   }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "crdt/change.h"
+#include "fuzz_key.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -18,10 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   void *mem;
   kr_buf out;
 
-  if (kr_op_parse(data, size, &op, &mem) != 0)
+  if (kr_op_parse(data, size, &fuzz_nodes, &op, &mem) != 0)
     return 0;
   kr_buf_init(&out, KR_CHANGE_MAX);
-  if (kr_op_encode(&op, &out) != 0) abort();
+  if (kr_op_encode(&op, &fuzz_nodes, &out) != 0) abort();
   if (out.len != size || memcmp(out.data, data, size) != 0) abort();
   kr_buf_free(&out);
   free(mem);

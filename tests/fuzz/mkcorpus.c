@@ -56,7 +56,7 @@ static void group_change(const uint8_t sk[64], const uint8_t net[16], uint64_t s
   memcpy(g.creator, sk + 32, 32);
   kr_buf_init(&plain, KR_CHANGE_MAX);
   kr_buf_init(&box, KR_CHANGE_MAX);
-  kr_group_encode(&op, 1, &plain);
+  kr_group_encode(&op, 1, &fuzz_nodes, &plain);
   if (dir) put(dir, "group", "seed-set", plain.data, plain.len);
   kr_group_seal(key, net, sk + 32, seq, nonce, 0, &g, plain.data, plain.len, &box);
   g.box = box.data;
@@ -64,7 +64,8 @@ static void group_change(const uint8_t sk[64], const uint8_t net[16], uint64_t s
   if (dir) {
     kr_buf ob;
     kr_buf_init(&ob, KR_CHANGE_MAX);
-    if (kr_op_encode(&g, &ob) == 0) put(dir, "op", "seed-group", ob.data, ob.len);
+    kr_nodes own = {sk + 32, NULL, 0};        /* the origin alone: number 0 */
+    if (kr_op_encode(&g, &own, &ob) == 0) put(dir, "op", "seed-group", ob.data, ob.len);
     kr_buf_free(&ob);
   }
   kr_change_build(sk, seq, ms << 16, nonce, &g, 1, chg);
@@ -87,7 +88,8 @@ static void group_change(const uint8_t sk[64], const uint8_t net[16], uint64_t s
       two[1] = g;
       kr_buf_init(&ob, KR_CHANGE_MAX);
       kr_buf_init(&kc, KR_CHANGE_MAX);
-      if (kr_op_encode(&two[0], &ob) == 0) put(dir, "op", "seed-key", ob.data, ob.len);
+      kr_nodes own = {sk + 32, NULL, 0};
+      if (kr_op_encode(&two[0], &own, &ob) == 0) put(dir, "op", "seed-key", ob.data, ob.len);
       /* the group moves to place 1: sealed again there */
       box.len = 0;
       kr_group_seal(key, net, sk + 32, seq, nonce, 1, &two[1], plain.data, plain.len, &box);
@@ -139,7 +141,7 @@ static void session_seeds(const char *dir, const uint8_t sk[64])
     a.org = "Buurtteam Oost";
     a.kind = "buurtteam";
     kr_buf_init(&ob, 4096);
-    if (kr_op_encode(&a, &ob) == 0) put(dir, "op", "seed-admit", ob.data, ob.len);
+    if (kr_op_encode(&a, &fuzz_nodes, &ob) == 0) put(dir, "op", "seed-admit", ob.data, ob.len);
     kr_buf_free(&ob);
   }
   frame(&b, KR_FRAME_VEC, vec, sizeof vec);
@@ -226,13 +228,16 @@ int main(int argc, char **argv)
     o[3].type = KR_OP_REMOVE; o[3].field = 32; o[3].value = "tuinieren"; o[3].tags = tags; o[3].ntags = 2;
     o[4].type = KR_OP_GRANT; o[4].purpose = "matching"; o[4].recipient_all = 1; o[4].method = 1;
     o[4].text_version = "v1"; o[4].until = "2027-01-31"; o[4].tags = tags; o[4].ntags = 1;
-    o[5].type = KR_OP_WITHDRAW; o[5].purpose = "photos"; memset(o[5].recipient, 4, 32);
+    o[4].recipient_all = 0; memcpy(o[4].recipient, fuzz_node_ids[3], 32);   /* number 3 */
+    o[5].type = KR_OP_WITHDRAW; o[5].purpose = "photos"; memcpy(o[5].recipient, fuzz_node_ids[2], 32);
     o[5].method = 2; o[5].text_version = "";
     kr_buf_init(&plain, KR_CHANGE_MAX);
-    if (kr_group_encode(o, 5, &plain) == 0) put(argv[1], "group", "seed-all", plain.data, plain.len);
+    if (kr_group_encode(o, 5, &fuzz_nodes, &plain) == 0)
+      put(argv[1], "group", "seed-all", plain.data, plain.len);
     kr_buf_reset(&plain);
     memset(o[5].subject, 9, 16);
-    if (kr_op_encode(&o[5], &plain) == 0) put(argv[1], "op", "seed-withdraw", plain.data, plain.len);
+    if (kr_op_encode(&o[5], &fuzz_nodes, &plain) == 0)
+      put(argv[1], "op", "seed-withdraw", plain.data, plain.len);
     kr_buf_free(&plain);
   }
 
@@ -249,7 +254,7 @@ int main(int argc, char **argv)
     kr_purpose_key(p.purpose, p.subject);
     kr_buf_init(&ob, 4096);
     kr_buf_init(&chg, KR_CHANGE_MAX);
-    if (kr_op_encode(&p, &ob) == 0) put(argv[1], "op", "seed-purpose", ob.data, ob.len);
+    if (kr_op_encode(&p, &fuzz_nodes, &ob) == 0) put(argv[1], "op", "seed-purpose", ob.data, ob.len);
     if (kr_change_build(sk, 2, 1767225600000ull << 16, NULL, &p, 1, &chg) == 0)
       put(argv[1], "change", "seed-purpose", chg.data, chg.len);
     kr_buf_free(&ob);

@@ -160,7 +160,7 @@ static void open_group(model *m, const kr_change *c, uint32_t place, const kr_op
                               &plain) == 0;
   if (!opened) {
     m->sealed += !erased_in(m->ch, m->nch, g->subject);
-  } else if (kr_group_decode(plain.data, plain.len, g->subject, &ops, &n, &mem)) {
+  } else if (kr_group_decode(plain.data, plain.len, g->subject, &c->nodes, &ops, &n, &mem)) {
     m->bad++;
   } else {
     time_t secs = (time_t)(kr_hlc_ms(c->hlc) / 1000);

@@ -1663,7 +1663,7 @@ static void explain_reader(const model *m, int i, int s, const char *day)
   }
   /* the groups of s it holds no key for */
   if (sqlite3_prepare_v2(S.node[i].n->db, "SELECT o.key, c.seq, p.body, EXISTS (SELECT 1 FROM vkeys k"
-                         " WHERE k.subj=p.subj AND k.en=?2 AND k.creator=?3) FROM ops p JOIN subjects s"
+                         " WHERE k.subj=p.subj AND k.en=?2 AND k.creator=?3), c.n FROM ops p JOIN subjects s"
                          " ON s.n=p.subj JOIN changes c ON c.n=p.chg JOIN origins o ON o.n=c.origin"
                          " WHERE s.id=?1 AND p.type=10 AND p.body IS NOT NULL", -1, &q, NULL) == SQLITE_OK) {
     sqlite3_bind_blob(q, 1, S.subj[s], 16, SQLITE_STATIC);
@@ -1671,7 +1671,11 @@ static void explain_reader(const model *m, int i, int s, const char *day)
       kr_op g;
       void *mem = NULL;
       char c[13], or[13];
-      if (kr_op_parse(sqlite3_column_blob(q, 2), (size_t)sqlite3_column_bytes(q, 2), &g, &mem)) continue;
+      if (kr__op_parse_at(S.node[i].n, sqlite3_column_int64(q, 4), sqlite3_column_blob(q, 2),
+                          sqlite3_column_bytes(q, 2), &g, &mem)) {
+        free(mem);
+        continue;
+      }
       hex12(g.creator, c);
       hex12(sqlite3_column_blob(q, 0), or);
       {

@@ -232,7 +232,15 @@ void check_build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, 
       all[m].text_version = "";
       all[m].until = "";
     }
-    REQUIRE(kr_group_encode(all, m, &plain) == 0);
+    {
+      /* the change's node table (kr_change_build makes the same) */
+      uint8_t (*ids)[KR_NODE_LEN];
+      kr_nodes t = {kr_node_id(n), NULL, 0};
+      REQUIRE(kr_nodes_collect(kr_node_id(n), outer, k + 1, &ids, &t.n) == 0);
+      t.id = (const uint8_t (*)[KR_NODE_LEN])ids;
+      REQUIRE(kr_group_encode(all, m, &t, &plain) == 0);
+      free(ids);
+    }
     free(all);
   }
   REQUIRE(kr_group_seal(key, net, kr_node_id(n), seq, check_nonce, k, &outer[k], plain.data,

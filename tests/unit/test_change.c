@@ -11,6 +11,10 @@
 #include "crdt/mp.h"
 
 static uint8_t pk[32], sk[64];
+/* The node table of the sample change: the origin pk (number 0) and the
+ * reader rpk (number 1); main fills it in. */
+static uint8_t rpk[32], rsk[64];
+static kr_nodes T;
 
 /* A volunteer's ops of one change: they travel sealed, in one group. */
 /* The sample volunteer: its id as kr_subject_make makes it for the
@@ -59,7 +63,7 @@ static void header(kr_buf *b, int version, uint64_t seq, const uint8_t hash[32])
   uint8_t root[32];
   root_of_one(hash, root);
   msgpack_packer_init(&pk_, b, kr_buf_mp_write);
-  msgpack_pack_array(&pk_, 6);
+  msgpack_pack_array(&pk_, 7);
   msgpack_pack_uint8(&pk_, (uint8_t)version);
   msgpack_pack_bin(&pk_, 32);
   msgpack_pack_bin_body(&pk_, pk, 32);
@@ -67,6 +71,9 @@ static void header(kr_buf *b, int version, uint64_t seq, const uint8_t hash[32])
   msgpack_pack_uint64(&pk_, 12345);
   msgpack_pack_bin(&pk_, 16);
   msgpack_pack_bin_body(&pk_, check_nonce, 16);
+  msgpack_pack_array(&pk_, 1);                  /* the node table T: rpk */
+  msgpack_pack_bin(&pk_, 32);
+  msgpack_pack_bin_body(&pk_, rpk, 32);
   msgpack_pack_bin(&pk_, 32);
   msgpack_pack_bin_body(&pk_, root, 32);
 }
@@ -97,7 +104,7 @@ static int parse(const uint8_t *b, size_t len)
 {
   kr_op op;
   void *mem;
-  int rc = kr_op_parse(b, len, &op, &mem);
+  int rc = kr_op_parse(b, len, &T, &op, &mem);
   free(mem);
   return rc;
 }
@@ -156,7 +163,7 @@ static void put_bin(kr_buf *b, const void *p, size_t n)
 int main(void)
 {
   kr_op ops[5], outer[4];
-  uint8_t tags[32], net[16], key[32], rpk[32], rsk[64], sealed[KR_SEALED_KEY_LEN], other[32];
+  uint8_t tags[32], net[16], key[32], sealed[KR_SEALED_KEY_LEN], other[32];
   kr_buf w, plain, box;
   kr_change c;
   int rc;
@@ -164,6 +171,9 @@ int main(void)
   REQUIRE(sodium_init() >= 0);
   crypto_sign_keypair(pk, sk);
   crypto_sign_keypair(rpk, rsk);              /* the reader the key is sealed to */
+  T.origin = pk;
+  T.id = (const uint8_t (*)[32])rpk;
+  T.n = 1;
   memset(vsalt, 0x5a, sizeof vsalt);
   kr_subject_make(pk, vsalt, vsubj);
   memset(net, 0x6e, sizeof net);
@@ -175,7 +185,7 @@ int main(void)
    * volunteer's ops as one sealed group (place 2), an erasure. */
   kr_buf_init(&plain, KR_CHANGE_MAX);
   kr_buf_init(&box, KR_CHANGE_MAX);
-  REQUIRE(kr_group_encode(ops, 5, &plain) == 0);
+  REQUIRE(kr_group_encode(ops, 5, &T, &plain) == 0);
   /* the inner ops byte for byte (docs/protocol.md, "Inner ops"): a code,
    * then the fields, no arrays */
   {
@@ -238,6 +248,9 @@ int main(void)
     CHECK_EQ(c.hlc, kr_hlc_make(1000, 2));
     CHECK_EQ(c.nops, 4);
     CHECK(memcmp(c.nonce, check_nonce, 16) == 0);
+    /* the node table: the nodes the clear fields name, less the origin */
+    CHECK(c.nodes.n == 1 && memcmp(c.nodes.id[0], rpk, 32) == 0 &&
+          memcmp(c.nodes.origin, c.origin, 32) == 0);
     CHECK_EQ(c.ops[0].type, KR_OP_REGISTER);
     CHECK(memcmp(c.ops[0].subject, outer[0].subject, 16) == 0);
     CHECK_EQ(c.ops[1].type, KR_OP_KEY);
@@ -256,7 +269,7 @@ int main(void)
     for (uint32_t i = 0; i < c.nops; i++) {
       kr_buf e;
       kr_buf_init(&e, 1 << 16);
-      CHECK_EQ(kr_op_encode(&c.ops[i], &e), 0);
+      CHECK_EQ(kr_op_encode(&c.ops[i], &T, &e), 0);
       CHECK(e.len == c.op_len[i] && memcmp(e.data, c.op_bytes[i], e.len) == 0);
       kr_buf_free(&e);
     }
@@ -312,7 +325,7 @@ int main(void)
       kr_op *in;
       uint32_t nin;
       void *mem;
-      rc = kr_group_decode(p2.data, p2.len, c.ops[2].subject, &in, &nin, &mem);
+      rc = kr_group_decode(p2.data, p2.len, c.ops[2].subject, &T, &in, &nin, &mem);
       CHECK_EQ(rc, 0);
       if (!rc) {
         kr_buf e;
@@ -335,7 +348,7 @@ int main(void)
         CHECK(in[4].value == NULL);
         /* canonical: the decoded ops encode to the same plaintext */
         kr_buf_init(&e, KR_CHANGE_MAX);
-        CHECK_EQ(kr_group_encode(in, nin, &e), 0);
+        CHECK_EQ(kr_group_encode(in, nin, &T, &e), 0);
         CHECK(e.len == p2.len && memcmp(e.data, p2.data, e.len) == 0);
         kr_buf_free(&e);
         free(mem);
@@ -530,7 +543,7 @@ int main(void)
     kr_buf_init(&e, 1 << 16);
     kr_buf_init(&want, 1 << 16);
 
-    CHECK_EQ(kr_op_encode(&outer[0], &e), 0);
+    CHECK_EQ(kr_op_encode(&outer[0], &T, &e), 0);
     kr_buf_add(&want, "\x93\x0c", 2);
     put_bin(&want, outer[0].subject, 16);
     put_bin(&want, outer[0].salt, 16);
@@ -540,18 +553,17 @@ int main(void)
     kr_buf_reset(&e);
     kr_buf_reset(&want);
     k.epoch = 300;                              /* a uint16 in canonical msgpack */
-    CHECK_EQ(kr_op_encode(&k, &e), 0);
+    CHECK_EQ(kr_op_encode(&k, &T, &e), 0);
     kr_buf_add(&want, "\x96\x0b", 2);
     put_bin(&want, k.subject, 16);
     kr_buf_add(&want, "\xcd\x01\x2c", 3);
-    put_bin(&want, pk, 32);
-    put_bin(&want, rpk, 32);
+    kr_buf_add(&want, "\x00\x01", 2);        /* creator pk: number 0, reader rpk: 1 */
     put_bin(&want, sealed, KR_SEALED_KEY_LEN);
     CHECK(e.len == want.len && memcmp(e.data, want.data, e.len) == 0);
     {
       kr_op d;
       void *mem;
-      CHECK_EQ(kr_op_parse(e.data, e.len, &d, &mem), 0);
+      CHECK_EQ(kr_op_parse(e.data, e.len, &T, &d, &mem), 0);
       if (mem) {
         CHECK_EQ(d.type, KR_OP_KEY);
         CHECK_EQ(d.epoch, 300);
@@ -563,11 +575,10 @@ int main(void)
 
     kr_buf_reset(&e);
     kr_buf_reset(&want);
-    CHECK_EQ(kr_op_encode(&outer[2], &e), 0);
+    CHECK_EQ(kr_op_encode(&outer[2], &T, &e), 0);
     kr_buf_add(&want, "\x95\x0a", 2);
     put_bin(&want, outer[2].subject, 16);
-    kr_buf_add(&want, "\x03", 1);
-    put_bin(&want, pk, 32);
+    kr_buf_add(&want, "\x03\x00", 2);        /* epoch 3, creator number 0 */
     put_bin(&want, box.data, box.len);
     CHECK(e.len == want.len && memcmp(e.data, want.data, e.len) == 0);
     CHECK_EQ(parse(e.data, e.len), 0);
@@ -581,36 +592,54 @@ int main(void)
     kr_buf_reset(&e);                           /* a group of epoch 0 */
     kr_buf_add(&e, "\x95\x0a", 2);
     put_bin(&e, outer[2].subject, 16);
-    kr_buf_add(&e, "\x00", 1);
-    put_bin(&e, pk, 32);
+    kr_buf_add(&e, "\x00\x00", 2);
     put_bin(&e, box.data, box.len);
     CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
     CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, e.data, e.len), KR_EMALFORMED);
     kr_buf_reset(&e);                           /* a box shorter than its tag */
     kr_buf_add(&e, "\x95\x0a", 2);
     put_bin(&e, outer[2].subject, 16);
-    kr_buf_add(&e, "\x03", 1);
-    put_bin(&e, pk, 32);
+    kr_buf_add(&e, "\x03\x00", 2);
     put_bin(&e, box.data, KR_BOX_MIN - 1);
     CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
     CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, e.data, e.len), KR_EMALFORMED);
     kr_buf_reset(&e);                           /* a sealed key one byte short */
     kr_buf_add(&e, "\x96\x0b", 2);
     put_bin(&e, k.subject, 16);
-    kr_buf_add(&e, "\x03", 1);
-    put_bin(&e, pk, 32);
-    put_bin(&e, rpk, 32);
+    kr_buf_add(&e, "\x03\x00\x01", 3);
     put_bin(&e, sealed, KR_SEALED_KEY_LEN - 1);
     CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
     CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, e.data, e.len), KR_EMALFORMED);
     kr_buf_reset(&e);                           /* a key op without its reader */
     kr_buf_add(&e, "\x95\x0b", 2);
     put_bin(&e, k.subject, 16);
-    kr_buf_add(&e, "\x03", 1);
-    put_bin(&e, pk, 32);
+    kr_buf_add(&e, "\x03\x00", 2);
     put_bin(&e, sealed, KR_SEALED_KEY_LEN);
     CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
     CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, e.data, e.len), KR_EMALFORMED);
+    kr_buf_reset(&e);                           /* a reader number the table lacks */
+    kr_buf_add(&e, "\x96\x0b", 2);
+    put_bin(&e, k.subject, 16);
+    kr_buf_add(&e, "\x03\x00\x02", 3);
+    put_bin(&e, sealed, KR_SEALED_KEY_LEN);
+    CHECK_EQ(parse(e.data, e.len), KR_EMALFORMED);
+    CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, e.data, e.len), KR_EMALFORMED);
+    kr_buf_reset(&e);                           /* a creator by id (format 3) */
+    kr_buf_add(&e, "\x95\x0a", 2);
+    put_bin(&e, outer[2].subject, 16);
+    kr_buf_add(&e, "\x03", 1);
+    put_bin(&e, pk, 32);
+    put_bin(&e, box.data, box.len);
+    CHECK(parse(e.data, e.len) < 0);
+    CHECK(raw_decode(KR_CHANGE_VERSION, 1, e.data, e.len) < 0);
+    /* a node the encoder's table lacks cannot be named */
+    {
+      kr_op g2 = outer[2];
+      kr_nodes t0 = {rpk, NULL, 0};             /* pk is not in it */
+      kr_buf_reset(&e);
+      CHECK_EQ(kr_op_encode(&g2, &t0, &e), KR_EINVAL);
+      CHECK_EQ(e.len, 0);
+    }
     kr_buf_free(&e);
     kr_buf_free(&want);
   }
@@ -626,8 +655,8 @@ int main(void)
     wd.ntags = 0;
     wd.tags = NULL;
     kr_buf_init(&wb, 1 << 16);
-    CHECK_EQ(kr_op_encode_inner(&wd, &wb), KR_EINVAL);
-    CHECK_EQ(kr_op_encode(&wd, &wb), 0);
+    CHECK_EQ(kr_op_encode_inner(&wd, &T, &wb), KR_EINVAL);
+    CHECK_EQ(kr_op_encode(&wd, &T, &wb), 0);
     CHECK_EQ(parse(wb.data, wb.len), 0);
     kr_buf_free(&wb);
     for (int i = 0; i < 5; i++) {
@@ -653,32 +682,32 @@ int main(void)
     found.org = "Voedselbank Noord";
     found.kind = "foodbank";
     kr_buf_init(&e, 1 << 16);
-    CHECK_EQ(kr_op_encode_inner(&outer[0], &e), KR_EINVAL);
-    CHECK_EQ(kr_op_encode_inner(&outer[1], &e), KR_EINVAL);
-    CHECK_EQ(kr_op_encode_inner(&outer[2], &e), KR_EINVAL);
-    CHECK_EQ(kr_op_encode_inner(&outer[3], &e), KR_EINVAL);
-    CHECK_EQ(kr_op_encode_inner(&found, &e), KR_EINVAL);
+    CHECK_EQ(kr_op_encode_inner(&outer[0], &T, &e), KR_EINVAL);
+    CHECK_EQ(kr_op_encode_inner(&outer[1], &T, &e), KR_EINVAL);
+    CHECK_EQ(kr_op_encode_inner(&outer[2], &T, &e), KR_EINVAL);
+    CHECK_EQ(kr_op_encode_inner(&outer[3], &T, &e), KR_EINVAL);
+    CHECK_EQ(kr_op_encode_inner(&found, &T, &e), KR_EINVAL);
     CHECK_EQ(e.len, 0);
     one = outer[3];
     memcpy(one.subject, ops[0].subject, 16);
-    CHECK_EQ(kr_group_encode(&one, 1, &e), KR_EINVAL);
+    CHECK_EQ(kr_group_encode(&one, 1, &T, &e), KR_EINVAL);
     CHECK_EQ(e.len, 0);
     /* plaintexts with codes no op has: 0 (erase was type 6 outside),
      * 65-95, past 127; and an op in outer form (an array) */
-    CHECK_EQ(kr_group_decode((const uint8_t *)"\x00\xa5reden", 7, ops[0].subject, &in, &nin,
+    CHECK_EQ(kr_group_decode((const uint8_t *)"\x00\xa5reden", 7, ops[0].subject, &T, &in, &nin,
                              &mem), KR_EUNKNOWN);
     CHECK(in == NULL && mem == NULL);
-    CHECK_EQ(kr_group_decode((const uint8_t *)"\x41\xc0", 2, ops[0].subject, &in, &nin, &mem),
+    CHECK_EQ(kr_group_decode((const uint8_t *)"\x41\xc0", 2, ops[0].subject, &T, &in, &nin, &mem),
              KR_EUNKNOWN);
-    CHECK_EQ(kr_group_decode((const uint8_t *)"\x5f\xa1x", 3, ops[0].subject, &in, &nin, &mem),
+    CHECK_EQ(kr_group_decode((const uint8_t *)"\x5f\xa1x", 3, ops[0].subject, &T, &in, &nin, &mem),
              KR_EUNKNOWN);
-    CHECK_EQ(kr_group_decode((const uint8_t *)"\xcc\x80\xa1x", 4, ops[0].subject, &in, &nin,
+    CHECK_EQ(kr_group_decode((const uint8_t *)"\xcc\x80\xa1x", 4, ops[0].subject, &T, &in, &nin,
                              &mem), KR_EUNKNOWN);
     kr_buf_reset(&e);
     kr_buf_add(&e, "\x94\x0a\x03", 3);
     put_bin(&e, pk, 32);
     put_bin(&e, box.data, box.len);
-    CHECK(kr_group_decode(e.data, e.len, ops[0].subject, &in, &nin, &mem) < 0);
+    CHECK(kr_group_decode(e.data, e.len, ops[0].subject, &T, &in, &nin, &mem) < 0);
     kr_buf_free(&e);
   }
   /* Hostile plaintexts and bad groups. */
@@ -692,48 +721,48 @@ int main(void)
     /* cut short: refused, unless cut between two ops (then fewer ops; a
      * box's tag is what keeps a plaintext whole) */
     for (size_t n = 0; n < plain.len; n++) {
-      rc = kr_group_decode(plain.data, n, ops[0].subject, &in, &nin, &mem);
+      rc = kr_group_decode(plain.data, n, ops[0].subject, &T, &in, &nin, &mem);
       CHECK(rc < 0 || (rc == 0 && nin < 5));
       if (!rc) free(mem);
     }
     kr_buf_add(&e, plain.data, plain.len);
     kr_buf_add(&e, "\xc0", 1);                   /* trailing */
-    CHECK_EQ(kr_group_decode(e.data, e.len, ops[0].subject, &in, &nin, &mem), KR_EMALFORMED);
-    CHECK_EQ(kr_group_decode((const uint8_t *)"", 0, ops[0].subject, &in, &nin, &mem),
+    CHECK_EQ(kr_group_decode(e.data, e.len, ops[0].subject, &T, &in, &nin, &mem), KR_EMALFORMED);
+    CHECK_EQ(kr_group_decode((const uint8_t *)"", 0, ops[0].subject, &T, &in, &nin, &mem),
              KR_EMALFORMED);                     /* no ops */
-    CHECK_EQ(kr_group_decode((const uint8_t *)"\x90", 1, ops[0].subject, &in, &nin, &mem),
+    CHECK_EQ(kr_group_decode((const uint8_t *)"\x90", 1, ops[0].subject, &T, &in, &nin, &mem),
              KR_EMALFORMED);                     /* an array where a code goes */
-    CHECK_EQ(kr_group_decode((const uint8_t *)"\x01", 1, ops[0].subject, &in, &nin, &mem),
+    CHECK_EQ(kr_group_decode((const uint8_t *)"\x01", 1, ops[0].subject, &T, &in, &nin, &mem),
              KR_ETRUNCATED);                     /* a code alone */
     /* 65,535 ops at most: "set notes to nil" that many times, then once more */
     kr_buf_reset(&e);
     for (uint32_t i = 0; i < KR_GROUP_MAX_OPS; i++) kr_buf_add(&e, "\x08\xc0", 2);
-    CHECK_EQ(kr_group_decode(e.data, e.len, ops[0].subject, &in, &nin, &mem), 0);
+    CHECK_EQ(kr_group_decode(e.data, e.len, ops[0].subject, &T, &in, &nin, &mem), 0);
     CHECK_EQ(nin, KR_GROUP_MAX_OPS);
     free(mem);
     kr_buf_add(&e, "\x08\xc0", 2);
-    CHECK_EQ(kr_group_decode(e.data, e.len, ops[0].subject, &in, &nin, &mem), KR_ETOOBIG);
+    CHECK_EQ(kr_group_decode(e.data, e.len, ops[0].subject, &T, &in, &nin, &mem), KR_ETOOBIG);
     /* an op inside with the subject still in it (the outer form) */
     kr_buf_reset(&e);
     outer_form(&ops[0], &e);
-    CHECK(kr_group_decode(e.data, e.len, ops[0].subject, &in, &nin, &mem) < 0);
+    CHECK(kr_group_decode(e.data, e.len, ops[0].subject, &T, &in, &nin, &mem) < 0);
     /* set and add of fields that do not exist (12, 47), or of the other
      * kind (a set of a set field: code 32 is add of skills, so a remove
      * of a single field: code 64 + 1 = 65 is no op) */
     kr_buf_reset(&e);
-    REQUIRE(kr_op_encode_inner(&ops[0], &e) == 0);
+    REQUIRE(kr_op_encode_inner(&ops[0], &T, &e) == 0);
     REQUIRE(e.data[0] == KR_F_NAME && (e.data[1] & 0xe0) == 0xa0);
     e.data[0] = 12;
-    CHECK_EQ(kr_group_decode(e.data, e.len, ops[0].subject, &in, &nin, &mem), KR_EUNKNOWN);
+    CHECK_EQ(kr_group_decode(e.data, e.len, ops[0].subject, &T, &in, &nin, &mem), KR_EUNKNOWN);
     e.data[0] = 47;
-    CHECK_EQ(kr_group_decode(e.data, e.len, ops[0].subject, &in, &nin, &mem), KR_EUNKNOWN);
+    CHECK_EQ(kr_group_decode(e.data, e.len, ops[0].subject, &T, &in, &nin, &mem), KR_EUNKNOWN);
     /* one group is one subject */
     two[0] = ops[0];
     two[1] = ops[1];
     two[1].subject[15] ^= 1;
     kr_buf_reset(&e);
-    CHECK_EQ(kr_group_encode(two, 2, &e), KR_EINVAL);
-    CHECK_EQ(kr_group_encode(two, 0, &e), KR_EINVAL);
+    CHECK_EQ(kr_group_encode(two, 2, &T, &e), KR_EINVAL);
+    CHECK_EQ(kr_group_encode(two, 0, &T, &e), KR_EINVAL);
     CHECK_EQ(e.len, 0);
     kr_buf_free(&e);
   }
@@ -805,13 +834,13 @@ int main(void)
     kr_buf b;
     kr_buf_init(&b, KR_CHANGE_MAX);
     bad.value = "bad\001control";
-    CHECK(kr_group_encode(&bad, 1, &b) < 0);
+    CHECK(kr_group_encode(&bad, 1, &T, &b) < 0);
     bad = ops[3];
     bad.purpose = "Not Valid";
-    CHECK(kr_group_encode(&bad, 1, &b) < 0);
+    CHECK(kr_group_encode(&bad, 1, &T, &b) < 0);
     bad = ops[3];
     bad.until = "2030-02-30";
-    CHECK(kr_group_encode(&bad, 1, &b) < 0);
+    CHECK(kr_group_encode(&bad, 1, &T, &b) < 0);
     CHECK_EQ(b.len, 0);
     bad = outer[3];
     bad.value = "bad\001control";
@@ -827,6 +856,85 @@ int main(void)
     CHECK(kr_change_build(sk, 1, 1, check_nonce, &bad, 1, &b) < 0);
     CHECK_EQ(b.len, 0);
     kr_buf_free(&b);
+  }
+  /* A grant's recipient inside a group: by number where the change's
+   * table has it (the origin is 0), else by id; an id the table has, or
+   * a number it lacks, is refused. */
+  {
+    kr_op g = ops[3], *in;
+    kr_buf e;
+    uint32_t nin;
+    void *mem;
+    kr_buf_init(&e, 4096);
+    g.recipient_all = 0;
+    memcpy(g.recipient, rpk, 32);
+    REQUIRE(kr_op_encode_inner(&g, &T, &e) == 0);
+    CHECK(e.len > 10 && memcmp(e.data, "\x40\xa7" "contact\x01", 10) == 0);
+    CHECK_EQ(kr_group_decode(e.data, e.len, vsubj, &T, &in, &nin, &mem), 0);
+    if (nin == 1) CHECK(!in[0].recipient_all && memcmp(in[0].recipient, rpk, 32) == 0);
+    free(mem);
+    kr_buf_reset(&e);
+    memcpy(g.recipient, pk, 32);
+    REQUIRE(kr_op_encode_inner(&g, &T, &e) == 0);
+    CHECK(memcmp(e.data, "\x40\xa7" "contact\x00", 10) == 0);
+    kr_buf_reset(&e);
+    memcpy(g.recipient, other, 32);          /* not in the table: its id */
+    REQUIRE(kr_op_encode_inner(&g, &T, &e) == 0);
+    CHECK(memcmp(e.data, "\x40\xa7" "contact\xc4\x20", 11) == 0);
+    CHECK_EQ(kr_group_decode(e.data, e.len, vsubj, &T, &in, &nin, &mem), 0);
+    if (nin == 1) CHECK(memcmp(in[0].recipient, other, 32) == 0);
+    free(mem);
+    memcpy(e.data + 11, rpk, 32);            /* an id the table has */
+    CHECK_EQ(kr_group_decode(e.data, e.len, vsubj, &T, &in, &nin, &mem), KR_ENONCANON);
+    memcpy(e.data + 11, pk, 32);             /* the origin's id */
+    CHECK_EQ(kr_group_decode(e.data, e.len, vsubj, &T, &in, &nin, &mem), KR_ENONCANON);
+    kr_buf_reset(&e);
+    kr_buf_add(&e, "\x40\xa7" "contact\x02\x01\xa0\xa0\x90", 15);   /* number 2 */
+    CHECK_EQ(kr_group_decode(e.data, e.len, vsubj, &T, &in, &nin, &mem), KR_EMALFORMED);
+    kr_buf_free(&e);
+  }
+  /* The header's table: ascending, no repeats, never the origin. */
+  {
+    uint8_t ids[3][32], hash[32], sig[64], op1[] = "\x93\x06\xc4\x10" "0123456789abcdef\xa3" "Bob";
+    const uint8_t *opp[1] = {op1};
+    size_t opl[1] = {sizeof op1 - 1};
+    memset(ids[0], 0x11, 32);
+    memset(ids[1], 0x22, 32);
+    memcpy(ids[2], pk, 32);
+    crypto_generichash(hash, 32, op1, sizeof op1 - 1, NULL, 0);
+    for (int v = 0; v < 4; v++) {
+      static const int order[4][3] = {{0, 1, -1}, {1, 0, -1}, {0, 0, -1}, {0, 2, -1}};
+      static const int want[4] = {0, KR_ENONCANON, KR_ENONCANON, KR_EMALFORMED};
+      kr_buf h, out;
+      msgpack_packer q;
+      uint8_t root[32];
+      kr_buf_init(&h, 4096);
+      kr_buf_init(&out, 4096);
+      root_of_one(hash, root);
+      msgpack_packer_init(&q, &h, kr_buf_mp_write);
+      msgpack_pack_array(&q, 7);
+      msgpack_pack_uint8(&q, 4);
+      msgpack_pack_bin(&q, 32);
+      msgpack_pack_bin_body(&q, pk, 32);
+      msgpack_pack_uint8(&q, 1);
+      msgpack_pack_uint8(&q, 1);
+      msgpack_pack_bin(&q, 16);
+      msgpack_pack_bin_body(&q, check_nonce, 16);
+      msgpack_pack_array(&q, 2);
+      for (int i = 0; i < 2; i++) {
+        msgpack_pack_bin(&q, 32);
+        msgpack_pack_bin_body(&q, ids[order[v][i]], 32);
+      }
+      msgpack_pack_bin(&q, 32);
+      msgpack_pack_bin_body(&q, root, 32);
+      crypto_sign_detached(sig, NULL, h.data, h.len, sk);
+      REQUIRE(kr_change_assemble(h.data, h.len, sig, 1, opp, opl, NULL, NULL, &out) == 0);
+      rc = kr_change_decode(out.data, out.len, KR_CHANGE_MAX, &c);
+      CHECK_EQ(rc, want[v]);
+      if (!rc) kr_change_free(&c);
+      kr_buf_free(&h);
+      kr_buf_free(&out);
+    }
   }
   /* Purpose ops (type 13): in clear, keyed by BLAKE2b-128 of the name. */
   {
@@ -849,10 +957,10 @@ int main(void)
     kr_buf_add(&want, "\x95\x0d", 2);
     put_bin(&want, k, 16);
     kr_buf_add(&want, "\xa6photos\xb6om foto's te gebruiken\xa6" "2025-1", 1 + 6 + 1 + 22 + 1 + 6);
-    REQUIRE(kr_op_encode(&p, &e) == 0);
+    REQUIRE(kr_op_encode(&p, &T, &e) == 0);
     CHECK(e.len == want.len && memcmp(e.data, want.data, e.len) == 0);
     /* round trip, as an op and in a change */
-    REQUIRE(kr_op_parse(e.data, e.len, &(kr_op){0}, &mem) == 0);
+    REQUIRE(kr_op_parse(e.data, e.len, &T, &(kr_op){0}, &mem) == 0);
     free(mem);
     CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, e.data, e.len), 0);
     kr_buf_reset(&want);
@@ -871,10 +979,10 @@ int main(void)
       kr_buf r;
       q.subject[0] ^= 1;
       kr_buf_reset(&e);
-      CHECK_EQ(kr_op_encode(&q, &e), KR_EINVAL);
+      CHECK_EQ(kr_op_encode(&q, &T, &e), KR_EINVAL);
       CHECK_EQ(e.len, 0);
       kr_buf_init(&r, 1 << 16);
-      REQUIRE(kr_op_encode(&p, &r) == 0);
+      REQUIRE(kr_op_encode(&p, &T, &r) == 0);
       r.data[4] ^= 1;                     /* the first byte of the key */
       CHECK_EQ(parse(r.data, r.len), KR_EMALFORMED);
       CHECK_EQ(raw_decode(KR_CHANGE_VERSION, 1, r.data, r.len), KR_EMALFORMED);
@@ -922,10 +1030,10 @@ int main(void)
     }
     /* never inside a group */
     kr_buf_reset(&e);
-    CHECK_EQ(kr_op_encode_inner(&p, &e), KR_EINVAL);
-    CHECK(kr_group_decode((const uint8_t *)"\x94\x0d\xa1x\xa1y\xa0", 7, p.subject, &d,
+    CHECK_EQ(kr_op_encode_inner(&p, &T, &e), KR_EINVAL);
+    CHECK(kr_group_decode((const uint8_t *)"\x94\x0d\xa1x\xa1y\xa0", 7, p.subject, &T, &d,
                           &(uint32_t){0}, &mem) < 0);          /* its outer form */
-    CHECK_EQ(kr_group_decode((const uint8_t *)"\x0d\xa1x\xa1y\xa0", 6, p.subject, &d,
+    CHECK_EQ(kr_group_decode((const uint8_t *)"\x0d\xa1x\xa1y\xa0", 6, p.subject, &T, &d,
                              &(uint32_t){0}, &mem), KR_EUNKNOWN); /* 13: no field */
     kr_buf_free(&e);
     kr_buf_free(&want);

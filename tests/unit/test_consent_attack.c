@@ -199,22 +199,27 @@ static kr_op key_op_at(kr_node *from, const uint8_t v[16], uint64_t en, const ui
 }
 
 /* A group of the inner ops in (v's subject), sealed under key as (en,
- * creator), at place of M's next change. box receives the bytes. */
-static kr_op group_op(kr_node *m, const uint8_t v[16], uint64_t en, const uint8_t *creator,
-                      const uint8_t key[32], const kr_op *in, uint32_t nin, uint32_t place,
-                      kr_buf *box)
+ * creator), at place of M's next change. box receives the bytes. A grant
+ * inside names its recipient by number when the change's node table has
+ * it: the origin always, and named (NULL: none) besides. */
+#define group_op(m, v, en, creator, key, in, nin, place, box) \
+  group_op_t(m, v, en, creator, key, in, nin, place, box, NULL)
+static kr_op group_op_t(kr_node *m, const uint8_t v[16], uint64_t en, const uint8_t *creator,
+                        const uint8_t key[32], const kr_op *in, uint32_t nin, uint32_t place,
+                        kr_buf *box, const uint8_t *named)
 {
   kr_op g;
   kr_buf plain;
   uint8_t netid[16], founder[32];
   uint64_t seq;
+  kr_nodes t = {kr_node_id(m), (const uint8_t (*)[32])named, named ? 1 : 0};
   memset(&g, 0, sizeof g);
   g.type = KR_OP_GROUP;
   memcpy(g.subject, v, 16);
   g.epoch = en;
   memcpy(g.creator, creator, 32);
   kr_buf_init(&plain, KR_CHANGE_MAX);
-  REQUIRE(kr_group_encode(in, nin, &plain) == 0);
+  REQUIRE(kr_group_encode(in, nin, &t, &plain) == 0);
   kr_node_network(m, netid, founder);
   REQUIRE(kr_node_max_seq(m, kr_node_id(m), &seq) == 0);
   kr_buf_reset(box);
@@ -1023,15 +1028,19 @@ static void files_still_open(void)
     kr_op op;
     void *mem = NULL;
     uint8_t pair[32], nonce[KR_NONCE_LEN];
-    if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &op, &mem) == 0 &&
+    kr_nodes t;
+    void *tm = NULL;
+    if (kr_change_header_ctx(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2), nonce,
+                             &t, &tm) == 0 &&
+        kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &t, &op,
+                    &mem) == 0 &&
         memcmp(op.member, kr_node_id(b), 32) == 0 &&
         kr_pair_key_ed(kr_node_secret_key(b), sqlite3_column_blob(s, 1), pair) == 0 &&
-        kr_change_header_nonce(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2),
-                               nonce) == 0 &&
         kr_key_open(pair, netid, sqlite3_column_blob(s, 1), nonce,
                     (uint32_t)sqlite3_column_int(s, 3), &op, keys[nk]) == 0)
       nk++;
     free(mem);
+    free(tm);
   }
   sqlite3_finalize(s);
   REQUIRE(sqlite3_prepare_v2(db, "SELECT p.body, p.idx, c.seq, o.key, c.header FROM ops p JOIN"
@@ -1043,9 +1052,12 @@ static void files_still_open(void)
     kr_buf p;
     uint8_t nonce[KR_NONCE_LEN];
     kr_buf_init(&p, KR_CHANGE_MAX);
-    if (kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &g, &mem) == 0 &&
-        kr_change_header_nonce(sqlite3_column_blob(s, 4), (size_t)sqlite3_column_bytes(s, 4),
-                               nonce) == 0)
+    kr_nodes t;
+    void *tm = NULL;
+    if (kr_change_header_ctx(sqlite3_column_blob(s, 4), (size_t)sqlite3_column_bytes(s, 4), nonce,
+                             &t, &tm) == 0 &&
+        kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &t, &g,
+                    &mem) == 0)
       for (int k = 0; k < nk; k++)
         if (kr_group_open(keys[k], netid, sqlite3_column_blob(s, 3),
                           (uint64_t)sqlite3_column_int64(s, 2), nonce,
@@ -1054,6 +1066,7 @@ static void files_still_open(void)
           found = 1;
     kr_buf_free(&p);
     free(mem);
+    free(tm);
   }
   sqlite3_finalize(s);
   sqlite3_close(db);
@@ -1872,7 +1885,8 @@ static void fresh_order(const char *ord, const char *tag)
         x[nx++] = set_inner(v, KR_F_CITY, "Assen");
       }
       kr_buf_init(&box[ng], KR_CHANGE_MAX);
-      ops[k] = group_op(m, v, 1, kr_node_id(m), key, x, nx, k, &box[ng]);
+      ops[k] = group_op_t(m, v, 1, kr_node_id(m), key, x, nx, k, &box[ng],
+                          strchr(ord, 'k') ? kr_node_id(b) : NULL);
       k++;
       ng++;
     }
