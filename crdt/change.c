@@ -259,16 +259,55 @@ int kr_op_parse(const uint8_t *buf, size_t len, const kr_nodes *t, kr_op *op, vo
 
 #define ROOT_DOMAIN "kring-ops-4"
 
-/* BLAKE2b-256("kring-ops-4" || h0 || ... || h(n-1)): the root the header
- * signs, over every op's hash in order. */
-static void ops_root(const uint8_t (*hashes)[KR_HASH_LEN], uint32_t n, uint8_t root[KR_HASH_LEN])
+/* An op's leaf: BLAKE2b-256(type (1) || subject (16) || hash of its bytes),
+ * so that a withheld op's type and subject are signed too. */
+static void op_leaf(uint8_t type, const uint8_t subject[KR_SUBJECT_LEN],
+                    const uint8_t hash[KR_HASH_LEN], uint8_t leaf[KR_HASH_LEN])
 {
   crypto_generichash_state h;
 
   crypto_generichash_init(&h, NULL, 0, KR_HASH_LEN);
+  crypto_generichash_update(&h, &type, 1);
+  crypto_generichash_update(&h, subject, KR_SUBJECT_LEN);
+  crypto_generichash_update(&h, hash, KR_HASH_LEN);
+  crypto_generichash_final(&h, leaf, KR_HASH_LEN);
+}
+
+/* BLAKE2b-256("kring-ops-4" || leaf0 || ... || leaf(n-1)): the root the
+ * header signs, over every op's leaf in order. */
+static void ops_root(const uint8_t *types, const uint8_t (*subjects)[KR_SUBJECT_LEN],
+                     const uint8_t (*hashes)[KR_HASH_LEN], uint32_t n, uint8_t root[KR_HASH_LEN])
+{
+  crypto_generichash_state h;
+  uint8_t leaf[KR_HASH_LEN];
+
+  crypto_generichash_init(&h, NULL, 0, KR_HASH_LEN);
   crypto_generichash_update(&h, (const uint8_t *)ROOT_DOMAIN, sizeof ROOT_DOMAIN - 1);
-  for (uint32_t i = 0; i < n; i++) crypto_generichash_update(&h, hashes[i], KR_HASH_LEN);
+  for (uint32_t i = 0; i < n; i++) {
+    op_leaf(types[i], subjects[i], hashes[i], leaf);
+    crypto_generichash_update(&h, leaf, KR_HASH_LEN);
+  }
   crypto_generichash_final(&h, root, KR_HASH_LEN);
+}
+
+/* The types that may be withheld: the ops on a volunteer an erasure takes
+ * (never an erasure, membership or purpose op). */
+#define WITHHOLDABLE(t) ((t) == KR_OP_WITHDRAW || (t) == KR_OP_GROUP || (t) == KR_OP_KEY || \
+                         (t) == KR_OP_REGISTER)
+
+/* The type and the 16-byte key that lead every op's encoding. */
+static int op_head(const uint8_t *b, size_t len, uint8_t *type, uint8_t subject[KR_SUBJECT_LEN])
+{
+  kr_mp r;
+  uint32_t n;
+  uint64_t t;
+
+  kr_mp_init(&r, b, len);
+  if (kr_mp_array(&r, &n) || n < 2 || kr_mp_uint(&r, &t) || t > 255 ||
+      kr_mp_bin_fixed(&r, subject, KR_SUBJECT_LEN))
+    return KR_EMALFORMED;
+  *type = (uint8_t)t;
+  return 0;
 }
 
 static int header_encode(const uint8_t origin[static KR_NODE_LEN], uint64_t seq, kr_hlc hlc,
@@ -300,7 +339,7 @@ static int header_encode(const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
 int kr_change_assemble(const uint8_t *header, size_t header_len,
                        const uint8_t sig[static KR_SIG_LEN], uint32_t nops,
                        const uint8_t *const *op_bytes, const size_t *op_len,
-                       const uint8_t (*subjects)[KR_SUBJECT_LEN],
+                       const uint8_t (*subjects)[KR_SUBJECT_LEN], const uint8_t *types,
                        const uint8_t (*hashes)[KR_HASH_LEN], kr_buf *out)
 {
   msgpack_packer pk;
@@ -318,11 +357,12 @@ int kr_change_assemble(const uint8_t *header, size_t header_len,
     if (op_bytes[i]) {
       e |= msgpack_pack_bin(&pk, op_len[i]);
       e |= msgpack_pack_bin_body(&pk, op_bytes[i], op_len[i]);
-    } else if (!subjects || !hashes) {
+    } else if (!subjects || !hashes || !types || !WITHHOLDABLE(types[i])) {
       e = 1;
     } else {
-      e |= msgpack_pack_array(&pk, 3);
+      e |= msgpack_pack_array(&pk, 4);
       e |= msgpack_pack_uint8(&pk, KR_OP_REDACTED);
+      e |= msgpack_pack_uint8(&pk, types[i]);
       e |= msgpack_pack_bin(&pk, KR_SUBJECT_LEN);
       e |= msgpack_pack_bin_body(&pk, subjects[i], KR_SUBJECT_LEN);
       e |= msgpack_pack_bin(&pk, KR_HASH_LEN);
@@ -369,21 +409,35 @@ int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc
   t.id = (const uint8_t (*)[KR_NODE_LEN])ids;
   for (uint32_t i = 0; i < nops; i++) {
     offs[i] = opbuf.len;
-    /* ops 1-5 travel only inside a group: the decoder refuses them here */
+    /* ops 1-4 travel only inside a group: the decoder refuses them here */
     if (KR_OP_IS_SEALED(ops[i].type)) { rc = KR_EINVAL; goto out; }
     if ((rc = kr_op_encode(&ops[i], &t, &opbuf)))
       goto out;
     lens[i] = opbuf.len - offs[i];
   }
-  for (uint32_t i = 0; i < nops; i++) {
-    ptrs[i] = opbuf.data + offs[i];
-    crypto_generichash(hashes[i], KR_HASH_LEN, ptrs[i], lens[i], NULL, 0);
+  {
+    uint8_t *types = malloc(nops), (*subj)[KR_SUBJECT_LEN] = malloc((size_t)nops * KR_SUBJECT_LEN);
+    if (!types || !subj) {
+      free(types);
+      free(subj);
+      rc = KR_ENOMEM;
+      goto out;
+    }
+    for (uint32_t i = 0; i < nops; i++) {
+      ptrs[i] = opbuf.data + offs[i];
+      crypto_generichash(hashes[i], KR_HASH_LEN, ptrs[i], lens[i], NULL, 0);
+      types[i] = ops[i].type;
+      memcpy(subj[i], ops[i].subject, KR_SUBJECT_LEN);
+    }
+    ops_root(types, (const uint8_t (*)[KR_SUBJECT_LEN])subj, (const uint8_t (*)[KR_HASH_LEN])hashes,
+             nops, root);
+    free(types);
+    free(subj);
   }
-  ops_root((const uint8_t (*)[KR_HASH_LEN])hashes, nops, root);
   if ((rc = header_encode(origin, seq, hlc, nonce, &t, root, &hdr)))
     goto out;
   crypto_sign_detached(sig, NULL, hdr.data, hdr.len, sk);
-  rc = kr_change_assemble(hdr.data, hdr.len, sig, nops, ptrs, lens, NULL, NULL, out);
+  rc = kr_change_assemble(hdr.data, hdr.len, sig, nops, ptrs, lens, NULL, NULL, NULL, out);
 out:
   free(ids);
   free(hashes);
@@ -414,6 +468,7 @@ static int header_read(kr_mp *r, uint8_t origin[KR_NODE_LEN], uint64_t *seq, kr_
   if ((rc = kr_mp_uint(r, seq))) return rc;
   if (*seq == 0) return KR_EMALFORMED;
   if ((rc = kr_mp_uint(r, hlc))) return rc;
+  if (*hlc > (kr_hlc)INT64_MAX) return KR_EMALFORMED;   /* stored as a signed 64-bit number */
   if ((rc = kr_mp_bin_fixed(r, nonce, KR_NONCE_LEN))) return rc;
   if ((rc = kr_mp_array(r, k))) return rc;
   if (*k > KR_NODES_MAX) return KR_ETOOBIG;
@@ -547,7 +602,8 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
   c.op_bytes = arena_get(&a, sizeof *c.op_bytes * n);
   c.op_len = arena_get(&a, sizeof *c.op_len * n);
   c.hashes = arena_get(&a, (size_t)n * KR_HASH_LEN);
-  if (!c.ops || !c.op_bytes || !c.op_len || !c.hashes) { rc = KR_ENOMEM; goto fail; }
+  c.types = arena_get(&a, n);
+  if (!c.ops || !c.op_bytes || !c.op_len || !c.hashes || !c.types) { rc = KR_ENOMEM; goto fail; }
 
   /* First every op's hash (a withheld op carries it) and the root: a
    * changed op is refused as such before anything in it is read. */
@@ -556,26 +612,34 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
     c.op_bytes[i] = NULL;
     c.op_len[i] = 0;
     if (kr_mp_left(&r) && (*r.p & 0xf0) == 0x90) {
-      /* A redaction: [0, subject, hash]. */
+      /* A redaction: [0, type, subject, hash]. */
       uint32_t m;
       uint64_t t;
       if ((rc = kr_mp_array(&r, &m))) goto fail;
-      if (m != 3) { rc = KR_EMALFORMED; goto fail; }
+      if (m != 4) { rc = KR_EMALFORMED; goto fail; }
       if ((rc = kr_mp_uint(&r, &t))) goto fail;
       if (t != KR_OP_REDACTED) { rc = KR_EMALFORMED; goto fail; }
+      if ((rc = kr_mp_uint(&r, &t))) goto fail;
+      if (!WITHHOLDABLE(t)) { rc = KR_EMALFORMED; goto fail; }
+      c.types[i] = (uint8_t)t;
       if ((rc = kr_mp_bin_fixed(&r, c.ops[i].subject, KR_SUBJECT_LEN))) goto fail;
       if ((rc = kr_mp_bin_fixed(&r, c.hashes[i], KR_HASH_LEN))) goto fail;
       c.ops[i].type = KR_OP_REDACTED;
       continue;
     }
     if ((rc = kr_mp_bin(&r, &b, &blen))) goto fail;
+    if ((rc = op_head(b, blen, &c.types[i], c.ops[i].subject))) goto fail;
     crypto_generichash(c.hashes[i], KR_HASH_LEN, b, blen, NULL, 0);
     c.op_bytes[i] = b;                     /* present (copied below) */
   }
   if (kr_mp_left(&r)) { rc = KR_EMALFORMED; goto fail; }
   {
-    uint8_t root[KR_HASH_LEN];
-    ops_root((const uint8_t (*)[KR_HASH_LEN])c.hashes, n, root);
+    uint8_t root[KR_HASH_LEN], (*subj)[KR_SUBJECT_LEN];
+    if (!(subj = malloc((size_t)n * KR_SUBJECT_LEN))) { rc = KR_ENOMEM; goto fail; }
+    for (uint32_t i = 0; i < n; i++) memcpy(subj[i], c.ops[i].subject, KR_SUBJECT_LEN);
+    ops_root(c.types, (const uint8_t (*)[KR_SUBJECT_LEN])subj,
+             (const uint8_t (*)[KR_HASH_LEN])c.hashes, n, root);
+    free(subj);
     if (sodium_memcmp(root, c.root, KR_HASH_LEN) != 0) { rc = KR_EBADHASH; goto fail; }
   }
   /* Then each present op. */
@@ -586,8 +650,8 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
       uint32_t m;
       uint64_t t;
       uint8_t skip[KR_HASH_LEN];
-      if (kr_mp_array(&r, &m) || kr_mp_uint(&r, &t) || kr_mp_bin_fixed(&r, skip, KR_SUBJECT_LEN) ||
-          kr_mp_bin_fixed(&r, skip, KR_HASH_LEN)) {
+      if (kr_mp_array(&r, &m) || kr_mp_uint(&r, &t) || kr_mp_uint(&r, &t) ||
+          kr_mp_bin_fixed(&r, skip, KR_SUBJECT_LEN) || kr_mp_bin_fixed(&r, skip, KR_HASH_LEN)) {
         rc = KR_EMALFORMED;
         goto fail;
       }

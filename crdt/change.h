@@ -33,7 +33,8 @@ typedef struct {
   uint8_t root[KR_HASH_LEN];
   uint32_t nops;
   uint8_t sig[KR_SIG_LEN];
-  uint8_t (*hashes)[KR_HASH_LEN];     /* nops: each op's, computed or (withheld) carried */
+  uint8_t (*hashes)[KR_HASH_LEN];     /* nops: each op's bytes' hash, computed or (withheld) carried */
+  uint8_t *types;                     /* nops: each op's type (withheld: the one it carries) */
   kr_op *ops;                         /* nops; type KR_OP_REDACTED if withheld */
   const uint8_t **op_bytes;           /* nops; the encoded op, NULL if redacted */
   size_t *op_len;                     /* nops */
@@ -54,13 +55,13 @@ int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc
 
 /*
  * Wire bytes from stored parts: the signed header, its signature, and per
- * op either its encoding or (op_bytes[i] == NULL) a redaction naming
- * subjects[i] and carrying hashes[i].
+ * op either its encoding or (op_bytes[i] == NULL) a redaction of an op of
+ * types[i] (5, 10, 11 or 12) on subjects[i] whose bytes hash to hashes[i].
  */
 int kr_change_assemble(const uint8_t *header, size_t header_len,
                        const uint8_t sig[static KR_SIG_LEN], uint32_t nops,
                        const uint8_t *const *op_bytes, const size_t *op_len,
-                       const uint8_t (*subjects)[KR_SUBJECT_LEN],
+                       const uint8_t (*subjects)[KR_SUBJECT_LEN], const uint8_t *types,
                        const uint8_t (*hashes)[KR_HASH_LEN], kr_buf *out);
 
 /* The nonce of a signed header (as decoded by kr_change_decode, which

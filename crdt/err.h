@@ -15,7 +15,7 @@
   X(NONCANON,   "input is not in canonical encoding")                        \
   X(UNKNOWN,    "input uses an unknown type, field or version")              \
   X(BADSIG,     "signature does not verify")                                 \
-  X(BADHASH,    "operation does not match its hash in the signed header")    \
+  X(BADHASH,    "operations do not match the root of their hashes in the signed header")    \
   X(GAP,        "change is not the next in its origin's sequence")           \
   X(CONFLICT,   "origin signed two different changes with the same seq")     \
   X(IO,         "input/output error")                                        \

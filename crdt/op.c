@@ -466,7 +466,27 @@ void kr_purpose_key(const char *name, uint8_t key[static KR_SUBJECT_LEN])
   crypto_generichash(key, KR_SUBJECT_LEN, (const unsigned char *)name, strlen(name), NULL, 0);
 }
 
-static const char admit_domain[] = "kring-admit-v1";
+static const char admit_domain[] = "kring-admit-v2";
+
+/* "kring-admit-v2" || node || length of kind (1) || kind || org: what an
+ * admission's proof signs. msg holds at least ADMIT_MSG_MAX bytes; the
+ * length, or 0 when kind or org do not fit. */
+#define ADMIT_MSG_MAX (sizeof admit_domain - 1 + KR_NODE_LEN + 1 + 255 + 255)
+static size_t admit_msg(uint8_t *msg, const uint8_t node[KR_NODE_LEN], const char *kind,
+                        const char *org)
+{
+  size_t kl = kind ? strlen(kind) : 256, ol = org ? strlen(org) : 256, at = 0;
+  if (kl > 255 || ol > 255) return 0;
+  memcpy(msg, admit_domain, sizeof admit_domain - 1);
+  at = sizeof admit_domain - 1;
+  memcpy(msg + at, node, KR_NODE_LEN);
+  at += KR_NODE_LEN;
+  msg[at++] = (uint8_t)kl;
+  memcpy(msg + at, kind, kl);
+  at += kl;
+  memcpy(msg + at, org, ol);
+  return at + ol;
+}
 
 void kr_invite_key_id(const uint8_t invite_pk[static KR_NODE_LEN], uint8_t id[static KR_SUBJECT_LEN])
 {
@@ -474,23 +494,22 @@ void kr_invite_key_id(const uint8_t invite_pk[static KR_NODE_LEN], uint8_t id[st
 }
 
 void kr_admit_proof(const uint8_t invite_sk[static 64], const uint8_t node[static KR_NODE_LEN],
-                    uint8_t proof[static 64])
+                    const char *kind, const char *org, uint8_t proof[static 64])
 {
-  uint8_t msg[sizeof admit_domain - 1 + KR_NODE_LEN];
-  memcpy(msg, admit_domain, sizeof admit_domain - 1);
-  memcpy(msg + sizeof admit_domain - 1, node, KR_NODE_LEN);
-  crypto_sign_detached(proof, NULL, msg, sizeof msg, invite_sk);
+  uint8_t msg[ADMIT_MSG_MAX];
+  size_t len = admit_msg(msg, node, kind, org);
+  if (len) crypto_sign_detached(proof, NULL, msg, len, invite_sk);
+  else memset(proof, 0, 64);                      /* verifies nothing */
 }
 
 int kr_admit_check(const kr_op *op)
 {
-  uint8_t msg[sizeof admit_domain - 1 + KR_NODE_LEN], id[KR_SUBJECT_LEN];
+  uint8_t msg[ADMIT_MSG_MAX], id[KR_SUBJECT_LEN];
+  size_t len;
   kr_invite_key_id(op->invite_pk, id);
   if (sodium_memcmp(id, op->subject, KR_SUBJECT_LEN) != 0) return KR_EBADSIG;
-  memcpy(msg, admit_domain, sizeof admit_domain - 1);
-  memcpy(msg + sizeof admit_domain - 1, op->member, KR_NODE_LEN);
-  return crypto_sign_verify_detached(op->proof, msg, sizeof msg, op->invite_pk) == 0 ? 0
-                                                                                     : KR_EBADSIG;
+  if (!(len = admit_msg(msg, op->member, op->kind, op->org))) return KR_EBADSIG;
+  return crypto_sign_verify_detached(op->proof, msg, len, op->invite_pk) == 0 ? 0 : KR_EBADSIG;
 }
 
 void kr_subject_make(const uint8_t registrar[static KR_NODE_LEN], const uint8_t salt[static KR_SUBJECT_LEN],

@@ -201,14 +201,16 @@ void kr_op_tag(const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
 
 /*
  * The proof that the holder of an invite's secret asked for node to be
- * admitted: Ed25519 by the invite's key over "kring-admit-v1" || node.
+ * admitted as org of kind: Ed25519 by the invite's key over
+ * "kring-admit-v2" || node || length of kind (1 byte) || kind || org.
  * Every admission carries it, so no member can make an admission with an
- * invite it does not hold (one invite admits one node, network-wide).
+ * invite it does not hold (one invite admits one node, network-wide), nor
+ * give the node another name or kind than it asked for.
  * kr_admit_check: 0, or KR_EBADSIG when the proof or the invite id (the
  * op's subject, BLAKE2b-128 of invite_pk) does not match.
  */
 void kr_admit_proof(const uint8_t invite_sk[static 64], const uint8_t node[static KR_NODE_LEN],
-                    uint8_t proof[static 64]);
+                    const char *kind, const char *org, uint8_t proof[static 64]);
 int kr_admit_check(const kr_op *op);
 /* A volunteer's id: BLAKE2b-128(registrar || salt). Only the node that
  * made it can register it (a REGISTER op carries the salt, and every node

@@ -172,7 +172,7 @@ static int withhold_ops(kr_node *n, sqlite3_int64 sn)
   sqlite3_stmt *s, *u;
   int rc = 0;
 
-  if (!(s = kr__qs(n, "SELECT chg, idx, body FROM ops WHERE subj=?1 AND type<>6 AND"
+  if (!(s = kr__qs(n, "SELECT chg, idx, body FROM ops WHERE subj=?1 AND type IN (5,10,11,12) AND"
                       " body IS NOT NULL")))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
@@ -456,7 +456,7 @@ static int hold(kr_node *n, const kr_change *c)
   kr_buf_init(&b, KR_CHANGE_MAX);
   if ((rc = kr_change_assemble(c->header, c->header_len, c->sig, c->nops,
                                (const uint8_t *const *)c->op_bytes, c->op_len,
-                               (const uint8_t (*)[KR_SUBJECT_LEN])subj,
+                               (const uint8_t (*)[KR_SUBJECT_LEN])subj, c->types,
                                (const uint8_t (*)[KR_HASH_LEN])c->hashes, &b)) == 0) {
     if (!(s = kr__q(n, KR_Q_HELD_PUT))) {
       rc = KR_EDB;
@@ -600,7 +600,7 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, int *e
       sqlite3_bind_blob(s, 4, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
     else
       sqlite3_bind_int64(s, 3, sn);
-    sqlite3_bind_int(s, 5, op->type);
+    sqlite3_bind_int(s, 5, c->types[i]);       /* a withheld op's too: to send it on */
     sqlite3_bind_int(s, 6, op->field);
     /* An op on an erased subject is kept as its hash alone (the root
      * needs it when the change is sent on). */
@@ -890,7 +890,7 @@ int kr_node_change_bytes(kr_node *n, const uint8_t origin[static KR_NODE_LEN],
   sqlite3_int64 chg;
   const uint8_t **bytes = NULL;
   size_t *lens = NULL;
-  uint8_t (*subj)[KR_SUBJECT_LEN] = NULL, (*hash)[KR_HASH_LEN] = NULL;
+  uint8_t (*subj)[KR_SUBJECT_LEN] = NULL, (*hash)[KR_HASH_LEN] = NULL, *types = NULL;
   int rc = KR_EDB;
 
   if (!s) return KR_EDB;
@@ -913,13 +913,15 @@ int kr_node_change_bytes(kr_node *n, const uint8_t origin[static KR_NODE_LEN],
   lens = calloc(nops, sizeof *lens);
   subj = calloc(nops, sizeof *subj);
   hash = calloc(nops, sizeof *hash);
-  if (!bytes || !lens || !subj || !hash) { rc = KR_ENOMEM; goto out; }
+  types = calloc(nops, 1);
+  if (!bytes || !lens || !subj || !hash || !types) { rc = KR_ENOMEM; goto out; }
   if (!(s = kr__q(n, KR_Q_OPS_OF))) goto out;
   sqlite3_bind_int64(s, 1, chg);
   while (sqlite3_step(s) == SQLITE_ROW) {
     uint32_t i = (uint32_t)sqlite3_column_int64(s, 0);
     if (i >= nops) break;
     memcpy(subj[i], sqlite3_column_blob(s, 1), KR_SUBJECT_LEN);
+    types[i] = (uint8_t)sqlite3_column_int(s, 4);
     if (sqlite3_column_type(s, 2) != SQLITE_NULL) {
       size_t l = (size_t)sqlite3_column_bytes(s, 2);
       uint8_t *b = malloc(l ? l : 1);
@@ -937,7 +939,7 @@ int kr_node_change_bytes(kr_node *n, const uint8_t origin[static KR_NODE_LEN],
   sqlite3_reset(s);
   if (got != nops) goto out;
   rc = kr_change_assemble(header, hlen, sig, nops, bytes, lens,
-                          (const uint8_t (*)[KR_SUBJECT_LEN])subj,
+                          (const uint8_t (*)[KR_SUBJECT_LEN])subj, types,
                           (const uint8_t (*)[KR_HASH_LEN])hash, out);
 out:
   for (uint32_t i = 0; bytes && i < nops; i++) free((void *)bytes[i]);
@@ -945,6 +947,7 @@ out:
   free(lens);
   free(subj);
   free(hash);
+  free(types);
   free(header);
   return rc;
 }

@@ -32,7 +32,8 @@
                    "WHERE o.key=?1")                                                    \
   X(OP_PUT,        "INSERT INTO ops(chg,idx,subj,rsubject,type,field,body,hash) "       \
                    "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")                                   \
-  X(OPS_OF,        "SELECT o.idx, coalesce(s.id, o.rsubject), o.body, o.hash FROM ops o "\
+  X(OPS_OF,        "SELECT o.idx, coalesce(s.id, o.rsubject), o.body, o.hash, o.type "  \
+                   "FROM ops o "                                                        \
                    "LEFT JOIN subjects s ON s.n=o.subj WHERE o.chg=?1 ORDER BY o.idx")  \
   X(SUBJ_PUT,      "INSERT OR IGNORE INTO subjects(id) VALUES(?1)")                     \
   X(SUBJ_N,        "SELECT n FROM subjects WHERE id=?1")                                \

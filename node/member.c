@@ -389,9 +389,9 @@ int kr_node_admit(kr_node *n, const uint8_t member[static KR_NODE_LEN], const ch
   memcpy(op.invite_pk, invite_pk, KR_NODE_LEN);
   memcpy(op.proof, proof, 64);
   memcpy(op.member, member, KR_NODE_LEN);
-  if (kr_admit_check(&op)) return KR_EBADSIG;
   op.org = org;
   op.kind = kind;
+  if (kr_admit_check(&op)) return KR_EBADSIG;   /* the proof binds name and kind too */
   return commit_op(n, &op);
 }
 

@@ -425,7 +425,7 @@ int kr_join_make(const kr_invite *inv, const uint8_t node_sk[static 64], const c
   memcpy(raw + at, inv->inviter_sig, SIG_LEN);
   at += SIG_LEN;
   crypto_sign_seed_keypair(ipk, isk, inv->seed);
-  kr_admit_proof(isk, node_sk + 32, raw + at);
+  kr_admit_proof(isk, node_sk + 32, kind, org, raw + at);
   sodium_memzero(isk, sizeof isk);
   at += SIG_LEN;
   memcpy(dm, join_domain, sizeof join_domain - 1);
@@ -484,6 +484,8 @@ int kr_join_parse(const char *text, kr_join_req *out)
     memcpy(a.invite_pk, out->inv.invite_pk, KR_NODE_LEN);
     memcpy(a.member, out->node, KR_NODE_LEN);
     memcpy(a.proof, out->proof, SIG_LEN);
+    a.org = out->org;
+    a.kind = out->kind;
     if ((rc = kr_admit_check(&a))) goto bad;
   }
   return 0;

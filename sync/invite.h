@@ -4,7 +4,7 @@
  * enough for a mail or chat (docs/protocol.md gives every byte and why
  * it is there):
  *
- *   kring-invite-2.<base64url>      kring-join-2.<base64url>
+ *   kring-invite-2.<base64url>      kring-join-3.<base64url>
  *
  * An invite carries a 16-byte secret from which the invite's own Ed25519
  * key pair is derived, the network id, the founder and (when it is not
@@ -35,7 +35,7 @@
 #define KR_JOIN_STEM       "kring-join-"
 #define KR_INVITE_FORMAT   2
 #define KR_INVITE_PREFIX   KR_INVITE_STEM "2."
-#define KR_JOIN_PREFIX     KR_JOIN_STEM "2."
+#define KR_JOIN_PREFIX     KR_JOIN_STEM "3."
 #define KR_JOIN_TAG_LEN    4      /* bytes of the network and inviter ids in a join request */
 
 typedef struct {

@@ -288,7 +288,7 @@ static int bench_admit(kr_node *by, const uint8_t *node, const char *org, const 
 {
   uint8_t pk[32], sk[64], proof[64];
   crypto_sign_keypair(pk, sk);
-  kr_admit_proof(sk, node, proof);
+  kr_admit_proof(sk, node, kind, org, proof);
   return kr_node_admit(by, node, org, kind, pk, proof);
 }
 

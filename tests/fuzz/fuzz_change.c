@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   }
   kr_buf_init(&out, KR_CHANGE_MAX);
   if (kr_change_assemble(c.header, c.header_len, c.sig, c.nops, c.op_bytes, c.op_len,
-                         (const uint8_t (*)[KR_SUBJECT_LEN])subj,
+                         (const uint8_t (*)[KR_SUBJECT_LEN])subj, c.types,
                          (const uint8_t (*)[KR_HASH_LEN])c.hashes, &out) != 0)
     abort();
   if (out.len != size || memcmp(out.data, data, size) != 0) abort();

@@ -137,9 +137,9 @@ static void session_seeds(const char *dir, const uint8_t sk[64])
     memcpy(a.invite_pk, ipk, 32);
     kr_invite_key_id(ipk, a.subject);
     memset(a.member, 5, 32);
-    kr_admit_proof(isk, a.member, a.proof);
     a.org = "Buurtteam Oost";
     a.kind = "buurtteam";
+    kr_admit_proof(isk, a.member, a.kind, a.org, a.proof);
     kr_buf_init(&ob, 4096);
     if (kr_op_encode(&a, &fuzz_nodes, &ob) == 0) put(dir, "op", "seed-admit", ob.data, ob.len);
     kr_buf_free(&ob);

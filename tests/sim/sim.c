@@ -745,7 +745,7 @@ static int admit_with(int m, int j, const char *org, const uint8_t seed[32])
 {
   uint8_t pk[32], sk[64], proof[64];
   crypto_sign_seed_keypair(pk, sk, seed);
-  kr_admit_proof(sk, S.node[j].id, proof);
+  kr_admit_proof(sk, S.node[j].id, "other", org, proof);
   return kr_node_admit(S.node[m].n, S.node[j].id, org, "other", pk, proof);
 }
 

@@ -124,7 +124,7 @@ int check_admit(kr_node *by, const uint8_t node[32], const char *org, const char
   uint8_t pk[32], sk[64], proof[64];
   int rc;
   invite_keys(invite, pk, sk);
-  kr_admit_proof(sk, node, proof);
+  kr_admit_proof(sk, node, kind, org, proof);
   rc = kr_node_admit(by, node, org, kind, pk, proof);
   sodium_memzero(sk, sizeof sk);
   return rc;

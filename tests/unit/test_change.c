@@ -43,25 +43,42 @@ static void signed_raw(const uint8_t *hdr, size_t hlen, const uint8_t *op, size_
   const uint8_t *ops[1] = {op};
   size_t lens[1] = {oplen};
   crypto_sign_detached(sig, NULL, hdr, hlen, sk);
-  REQUIRE(kr_change_assemble(hdr, hlen, sig, 1, ops, lens, NULL, NULL, out) == 0);
+  REQUIRE(kr_change_assemble(hdr, hlen, sig, 1, ops, lens, NULL, NULL, NULL, out) == 0);
 }
 
-/* The root of a change of one op whose hash is hash (docs/protocol.md):
- * BLAKE2b-256("kring-ops-4" || hash). */
-static void root_of_one(const uint8_t hash[32], uint8_t root[32])
+/* The root of a change of one op of len bytes (docs/protocol.md): its
+ * leaf BLAKE2b-256(type || subject || BLAKE2b-256(op)), type and subject
+ * its first two elements (zeros where it has none), then
+ * BLAKE2b-256("kring-ops-4" || leaf). */
+static void root_of_one(const uint8_t *op, size_t len, uint8_t root[32])
 {
   crypto_generichash_state h;
+  uint8_t hash[32], leaf[32], type = 0, subject[16] = {0};
+  kr_mp r;
+  uint32_t n;
+  uint64_t t;
+  kr_mp_init(&r, op, len);
+  if (!kr_mp_array(&r, &n) && n >= 2 && !kr_mp_uint(&r, &t) && t < 256) {
+    type = (uint8_t)t;
+    if (kr_mp_bin_fixed(&r, subject, 16)) memset(subject, 0, 16);
+  }
+  crypto_generichash(hash, 32, op, len, NULL, 0);
+  crypto_generichash_init(&h, NULL, 0, 32);
+  crypto_generichash_update(&h, &type, 1);
+  crypto_generichash_update(&h, subject, 16);
+  crypto_generichash_update(&h, hash, 32);
+  crypto_generichash_final(&h, leaf, 32);
   crypto_generichash_init(&h, NULL, 0, 32);
   crypto_generichash_update(&h, (const uint8_t *)"kring-ops-4", 11);
-  crypto_generichash_update(&h, hash, 32);
+  crypto_generichash_update(&h, leaf, 32);
   crypto_generichash_final(&h, root, 32);
 }
 
-static void header(kr_buf *b, int version, uint64_t seq, const uint8_t hash[32])
+static void header(kr_buf *b, int version, uint64_t seq, const uint8_t *op, size_t len)
 {
   msgpack_packer pk_;
   uint8_t root[32];
-  root_of_one(hash, root);
+  root_of_one(op, len, root);
   msgpack_packer_init(&pk_, b, kr_buf_mp_write);
   msgpack_pack_array(&pk_, 7);
   msgpack_pack_uint8(&pk_, (uint8_t)version);
@@ -83,14 +100,12 @@ static void header(kr_buf *b, int version, uint64_t seq, const uint8_t hash[32])
 static int raw_decode(int version, uint64_t seq, const uint8_t *op, size_t len)
 {
   kr_buf h, out;
-  uint8_t hash[32];
   kr_change c;
   int rc;
 
   kr_buf_init(&h, 4096);
   kr_buf_init(&out, KR_CHANGE_MAX);
-  crypto_generichash(hash, 32, op, len, NULL, 0);
-  header(&h, version, seq, hash);
+  header(&h, version, seq, op, len);
   signed_raw(h.data, h.len, op, len, &out);
   rc = kr_change_decode(out.data, out.len, KR_CHANGE_MAX, &c);
   if (!rc) kr_change_free(&c);
@@ -450,8 +465,8 @@ int main(void)
       }
       kr_buf_init(&r, KR_CHANGE_MAX);
       CHECK_EQ(kr_change_assemble(c.header, c.header_len, c.sig, 4, bytes, c.op_len,
-                                  (const uint8_t (*)[16])subj, (const uint8_t (*)[32])c.hashes,
-                                  &r), 0);
+                                  (const uint8_t (*)[16])subj, c.types,
+                                  (const uint8_t (*)[32])c.hashes, &r), 0);
       CHECK_EQ(kr_change_decode(r.data, r.len, KR_CHANGE_MAX, &d), 0);
       CHECK_EQ(d.ops[2].type, KR_OP_REDACTED);
       CHECK(memcmp(d.ops[2].subject, outer[2].subject, 16) == 0);
@@ -467,14 +482,14 @@ int main(void)
         h2[2][31] ^= 1;
         kr_buf_reset(&r);
         CHECK_EQ(kr_change_assemble(c.header, c.header_len, c.sig, 4, bytes, c.op_len,
-                                    (const uint8_t (*)[16])subj, (const uint8_t (*)[32])h2, &r),
-                 0);
+                                    (const uint8_t (*)[16])subj, c.types,
+                                    (const uint8_t (*)[32])h2, &r), 0);
         CHECK_EQ(kr_change_decode(r.data, r.len, KR_CHANGE_MAX, &d), KR_EBADHASH);
       }
       /* withheld without a hash to carry: not assembled */
       kr_buf_reset(&r);
       CHECK_EQ(kr_change_assemble(c.header, c.header_len, c.sig, 4, bytes, c.op_len,
-                                  (const uint8_t (*)[16])subj, NULL, &r), KR_ETOOBIG);
+                                  (const uint8_t (*)[16])subj, c.types, NULL, &r), KR_ETOOBIG);
       kr_buf_free(&r);
     }
     kr_change_free(&c);
@@ -910,7 +925,7 @@ int main(void)
       uint8_t root[32];
       kr_buf_init(&h, 4096);
       kr_buf_init(&out, 4096);
-      root_of_one(hash, root);
+      root_of_one(op1, sizeof op1 - 1, root);
       msgpack_packer_init(&q, &h, kr_buf_mp_write);
       msgpack_pack_array(&q, 7);
       msgpack_pack_uint8(&q, 4);
@@ -928,7 +943,7 @@ int main(void)
       msgpack_pack_bin(&q, 32);
       msgpack_pack_bin_body(&q, root, 32);
       crypto_sign_detached(sig, NULL, h.data, h.len, sk);
-      REQUIRE(kr_change_assemble(h.data, h.len, sig, 1, opp, opl, NULL, NULL, &out) == 0);
+      REQUIRE(kr_change_assemble(h.data, h.len, sig, 1, opp, opl, NULL, NULL, NULL, &out) == 0);
       rc = kr_change_decode(out.data, out.len, KR_CHANGE_MAX, &c);
       CHECK_EQ(rc, want[v]);
       if (!rc) kr_change_free(&c);

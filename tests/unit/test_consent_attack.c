@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <msgpack.h>
 #include <sodium.h>
 #include <sqlite3.h>
 
@@ -23,7 +24,7 @@
 #define KR_CONSENT_OPEN 0
 #endif
 
-static uint64_t clk[128];
+static uint64_t clk[256];
 static int nclk;
 
 /* k nodes, each on a test clock of its own starting at 2026-01-01. */
@@ -31,7 +32,7 @@ static void net(kr_node **nodes, int k, const char *prefix)
 {
   check_network(nodes, k, prefix, "foodbank");
   for (int i = 0; i < k; i++) {
-    REQUIRE(nclk < 128);
+    REQUIRE(nclk < 256);
     clk[nclk] = UINT64_C(1767225600000);
     kr_node_set_clock(nodes[i], check_clock, &clk[nclk++]);
   }
@@ -1995,6 +1996,247 @@ static void new_volunteer_dates(void)
   closeall(n, 3);
 }
 
+/*
+ * Relabelled redaction. In the first cut of format 4 a redaction
+ * [0, subject, hash] bound only its hash (the root): its subject was not
+ * signed. A relay could withhold any op of another origin's change (an
+ * erasure, a purpose, a membership op) by labelling it with a volunteer
+ * the receiver had erased; the receiver stored the change as known and
+ * never took the full op. Now every op's leaf binds its type and subject
+ * and only ops of types 5, 10, 11, 12 may be withheld: a relabelled
+ * redaction (claimed as a group on W) breaks the root and is refused.
+ * C has erased W; B erases V; C gets B's change with the erasure of V
+ * withheld under W's id, then the full change: C must end with V erased
+ * like B, and with B's purpose.
+ */
+static uint64_t nerased(kr_node *n)
+{
+  uint64_t v, e, c;
+  REQUIRE(kr_node_counts(n, &v, &e, &c) == 0);
+  return e;
+}
+
+/* B's latest change with every op i that want(i) withheld under label. */
+static void relabel(kr_node *b, const uint8_t label[16], int (*want)(const kr_op *), kr_buf *full,
+                    kr_buf *red)
+{
+  uint64_t seq;
+  kr_change d;
+  uint8_t (*subj)[KR_SUBJECT_LEN];
+  const uint8_t **bytes;
+
+  REQUIRE(kr_node_max_seq(b, kr_node_id(b), &seq) == 0);
+  kr_buf_init(full, KR_CHANGE_MAX);
+  kr_buf_init(red, KR_CHANGE_MAX);
+  REQUIRE(kr_node_change_bytes(b, kr_node_id(b), seq, full) == 0);
+  REQUIRE(kr_change_decode(full->data, full->len, KR_CHANGE_MAX, &d) == 0);
+  REQUIRE((subj = calloc(d.nops, sizeof *subj)) && (bytes = calloc(d.nops, sizeof *bytes)));
+  for (uint32_t i = 0; i < d.nops; i++) {
+    memcpy(subj[i], label, KR_SUBJECT_LEN);
+    bytes[i] = want(&d.ops[i]) ? NULL : d.op_bytes[i];
+  }
+  {
+    /* by hand: kr_change_assemble withholds only what may be withheld */
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, red, kr_buf_mp_write);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_bin(&pk, d.header_len);
+    msgpack_pack_bin_body(&pk, d.header, d.header_len);
+    msgpack_pack_bin(&pk, KR_SIG_LEN);
+    msgpack_pack_bin_body(&pk, d.sig, KR_SIG_LEN);
+    msgpack_pack_array(&pk, d.nops);
+    for (uint32_t i = 0; i < d.nops; i++) {
+      if (bytes[i]) {
+        msgpack_pack_bin(&pk, d.op_len[i]);
+        msgpack_pack_bin_body(&pk, bytes[i], d.op_len[i]);
+        continue;
+      }
+      msgpack_pack_array(&pk, 4);
+      msgpack_pack_uint8(&pk, KR_OP_REDACTED);
+      msgpack_pack_uint8(&pk, KR_OP_GROUP);         /* claimed: a group on W */
+      msgpack_pack_bin(&pk, KR_SUBJECT_LEN);
+      msgpack_pack_bin_body(&pk, subj[i], KR_SUBJECT_LEN);
+      msgpack_pack_bin(&pk, KR_HASH_LEN);
+      msgpack_pack_bin_body(&pk, d.hashes[i], KR_HASH_LEN);
+    }
+  }
+  free(subj);
+  free(bytes);
+  kr_change_free(&d);
+}
+
+static int is_erase(const kr_op *op) { return op->type == KR_OP_ERASE; }
+static int is_purpose(const kr_op *op) { return op->type == KR_OP_PURPOSE; }
+
+static void relabelled_redaction(void)
+{
+  kr_node *n[3], *a, *b, *c;
+  uint8_t v[16], w[16];
+  kr_buf full, red;
+  kr_purpose p;
+  kr_txn *t;
+  int fresh, rc;
+
+  net(n, 3, "rlb");
+  a = n[0];
+  b = n[1];
+  c = n[2];
+  add(a, v, "Vera Blijft", NULL, 1);
+  add(a, w, "Wim Weg", NULL, 1);
+  REQUIRE(kr_txn_begin(a, &t) == 0);
+  REQUIRE(kr_txn_erase(t, w, "verzoek", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  syncall(n, 3);
+  CHECK_EQ(nerased(c), 1);
+
+  /* an erasure withheld as an op on W */
+  REQUIRE(kr_txn_begin(b, &t) == 0);
+  REQUIRE(kr_txn_erase(t, v, "verzoek", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  CHECK_EQ(nerased(b), 2);
+  relabel(b, w, is_erase, &full, &red);
+  rc = kr_node_apply(c, red.data, red.len, &fresh);
+  CHECK_EQ(rc, KR_EBADHASH);         /* the leaf binds type and subject */
+  kr_node_apply(c, full.data, full.len, &fresh);
+  syncall(n, 3);
+  CHECK_EQ(nerased(c), 2);           /* main: 1, V is never erased on C */
+  kr_buf_free(&full);
+  kr_buf_free(&red);
+
+  /* a purpose withheld as an op on W */
+  REQUIRE(kr_node_purpose_set(b, "vog", "voor de VOG", "", NULL) == 0);
+  relabel(b, w, is_purpose, &full, &red);
+  CHECK_EQ(kr_node_apply(c, red.data, red.len, &fresh), KR_EBADHASH);
+  kr_node_apply(c, full.data, full.len, &fresh);
+  syncall(n, 3);
+  rc = kr_node_purpose_get(c, "vog", &p);
+  CHECK_EQ(rc, 0);                   /* main: KR_ENOTFOUND, for good */
+  if (!rc) kr_purpose_free(&p);
+  kr_buf_free(&full);
+  kr_buf_free(&red);
+  closeall(n, 3);
+}
+
+/*
+ * Renamed member. An admission's proof (by the invite key over the node
+ * id) is public: it is in the admit op. Any member can copy it into an
+ * admission of its own of the same node, with another name and kind,
+ * stamped early; the earliest admission gives the name and kind
+ * (docs/crdt.md, "Membership"), so M renamed B on every node: the join
+ * request's node_sig, which binds the name, does not travel. Now the
+ * proof ("kring-admit-v2") binds the name and kind too: M's copy is
+ * refused whole.
+ */
+static void renamed_member(void)
+{
+  kr_node *n[3], *a, *b, *m;
+  kr_op op;
+  int found = 0;
+  uint64_t max;
+  char org[64];
+
+  net(n, 3, "rnm");
+  a = n[0];
+  b = n[1];
+  m = n[2];
+  syncall(n, 3);
+  REQUIRE(kr_node_member_org(a, kr_node_id(b), org, sizeof org) == 1);
+  CHECK(strcmp(org, "Org rnm1") == 0);
+  REQUIRE(kr_node_max_seq(a, kr_node_id(a), &max) == 0);
+  for (uint64_t s = 1; s <= max && !found; s++) {
+    kr_buf buf;
+    kr_change d;
+    kr_buf_init(&buf, KR_CHANGE_MAX);
+    REQUIRE(kr_node_change_bytes(a, kr_node_id(a), s, &buf) == 0);
+    REQUIRE(kr_change_decode(buf.data, buf.len, KR_CHANGE_MAX, &d) == 0);
+    for (uint32_t i = 0; i < d.nops && !found; i++)
+      if (d.ops[i].type == KR_OP_ADMIT && memcmp(d.ops[i].member, kr_node_id(b), 32) == 0) {
+        op = d.ops[i];
+        op.org = "Nep";
+        op.kind = "other";
+        found = 1;
+      }
+    kr_change_free(&d);
+    kr_buf_free(&buf);
+  }
+  REQUIRE(found);
+  {
+    /* the proof binds the name and kind B asked for: refused whole */
+    kr_buf w;
+    uint64_t seq;
+    REQUIRE(kr_node_max_seq(m, kr_node_id(m), &seq) == 0);
+    kr_buf_init(&w, KR_CHANGE_MAX);
+    REQUIRE(kr_change_build(kr_node_secret_key(m), seq + 1, (kr_hlc)1 << 16, check_nonce, &op, 1,
+                            &w) == 0);
+    CHECK_EQ(kr_node_apply(a, w.data, w.len, NULL), KR_EBADSIG);
+    CHECK_EQ(kr_node_apply(m, w.data, w.len, NULL), KR_EBADSIG);
+    kr_buf_free(&w);
+  }
+  syncall(n, 3);
+  REQUIRE(kr_node_member_org(a, kr_node_id(b), org, sizeof org) == 1);
+  CHECK(strcmp(org, "Org rnm1") == 0);   /* main: "Nep" */
+  closeall(n, 3);
+}
+
+/*
+ * Held forever. A change's hlc is a uint64 (protocol.md, "Header") and the
+ * store keeps it in a signed SQLite integer: from 2^63 on it reads as
+ * negative. M's changes stamped 2^63 are held (stamped ahead), yet every
+ * release picks them first as due (hlc <= now), holds them again, and
+ * stops at 64: an honest change held because its origin's clock ran 20
+ * minutes ahead is never released once the receiver's clock gets there
+ * (and comes again only as "held already"). Now the decoder refuses an
+ * hlc from 2^63 (protocol.md, "Header"): nothing of M's is held.
+ */
+static void held_forever(void)
+{
+  kr_node *n[3], *r, *m, *h;
+  int base = nclk, hi;
+  kr_purpose p;
+  int rc;
+
+  net(n, 3, "hfv");
+  r = n[0];
+  hi = memcmp(kr_node_id(n[1]), kr_node_id(n[2]), 32) < 0 ? 2 : 1;
+  h = n[hi];                                /* honest: the higher id */
+  m = n[3 - hi];                            /* M's changes come first by origin */
+  syncall(n, 3);
+  for (int i = 0; i < 64; i++) {
+    kr_op op;
+    char name[8];
+    snprintf(name, sizeof name, "p%d", i);
+    memset(&op, 0, sizeof op);
+    op.type = KR_OP_PURPOSE;
+    crypto_generichash(op.subject, KR_SUBJECT_LEN, (const uint8_t *)name, strlen(name), NULL, 0);
+    op.purpose = name;
+    op.value = "een doel";
+    op.text_version = "";
+    {
+      /* stamped from 2^63 (a negative number in the store): refused */
+      kr_buf b;
+      uint64_t seq;
+      REQUIRE(kr_node_max_seq(m, kr_node_id(m), &seq) == 0);
+      kr_buf_init(&b, KR_CHANGE_MAX);
+      REQUIRE(kr_change_build(kr_node_secret_key(m), seq + 1 + (uint64_t)i, (kr_hlc)1 << 63,
+                              check_nonce, &op, 1, &b) == 0);
+      CHECK_EQ(kr_node_apply(r, b.data, b.len, NULL), KR_EMALFORMED);
+      kr_buf_free(&b);
+    }
+  }
+  clk[base + hi] += 20 * 60 * 1000;         /* H's clock runs 20 min ahead */
+  REQUIRE(kr_node_purpose_set(h, "eerlijk", "een doel", "", NULL) == 0);
+  check_sync(m, r);
+  check_sync(h, r);
+  CHECK(kr_node_purpose_get(r, "eerlijk", &p) == KR_ENOTFOUND);   /* held */
+  clk[base + 0] += 30 * 60 * 1000;          /* R's clock gets there */
+  CHECK_EQ(kr_node_release_held(r), 0);
+  check_sync(h, r);
+  rc = kr_node_purpose_get(r, "eerlijk", &p);
+  CHECK_EQ(rc, 0);                          /* main: KR_ENOTFOUND, for good */
+  if (!rc) kr_purpose_free(&p);
+  closeall(n, 3);
+}
+
 int main(int argc, char **argv)
 {
   /* open: problems found and not fixed (docs/crdt.md does not promise
@@ -2036,6 +2278,9 @@ int main(int argc, char **argv)
     {"fresh_key_orders", fresh_key_orders, 0},
     {"new_volunteers_interleaved", new_volunteers_interleaved, 0},
     {"new_volunteer_dates", new_volunteer_dates, 0},
+    {"relabelled_redaction", relabelled_redaction, 0},
+    {"renamed_member", renamed_member, 0},
+    {"held_forever", held_forever, 0},
     {"files_still_open", files_still_open, 1},
   };
   REQUIRE(sodium_init() >= 0);

@@ -155,7 +155,7 @@ static void test_backdated_admit(void)
   {
     uint8_t sk[64];
     crypto_sign_keypair(op.invite_pk, sk);
-    kr_admit_proof(sk, op.member, op.proof);
+    kr_admit_proof(sk, op.member, op.kind, op.org, op.proof);
     REQUIRE(kr_change_build(kr_node_secret_key(n[1]), seq + 1, (kr_hlc)1, check_nonce, &op, 1, &b) == 0);
     CHECK_EQ(kr_node_apply(n[0], b.data, b.len, &f), KR_EBADSIG);
     kr_invite_key_id(op.invite_pk, op.subject);       /* its own invite: no conflict */
