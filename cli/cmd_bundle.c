@@ -191,6 +191,11 @@ static int bundle_import(int argc, char **argv)
                                "its removal from the network (%s)\n", (unsigned long)res.refused),
               (unsigned long long)res.refused, who,
               (unsigned long long)res.refused_seq, cli_safe(rm.reason, -1));
+    else if (res.refused_seq == 0)            /* not even its origin could be read */
+      fprintf(stderr, ngettext("kring: refused %llu change, which could not be read: %s\n",
+                               "kring: refused %llu changes; the first could not be read: %s\n",
+                               (unsigned long)res.refused),
+              (unsigned long long)res.refused, cli_strerror(res.refusal));
     else
       fprintf(stderr, ngettext("kring: refused %llu change; the first, %s seq %llu: %s\n",
                                "kring: refused %llu changes; the first, %s seq %llu: %s\n",
