@@ -509,16 +509,21 @@ static int readers_of(kr_node *n, view *v, sqlite3_int64 sn, readers *rs)
 
 /* ---- this node's own access ------------------------------------------------ */
 
-/* The first hlc of the day after day (YYYY-MM-DD, UTC). */
+/* The first hlc of the day after day (YYYY-MM-DD) on this node's
+ * calendar: local midnight, as kr_node_today tells the day (docs/crdt.md:
+ * an end date is the last valid day where the node is). */
 static kr_hlc day_after(const char *day)
 {
   struct tm tm;
+  time_t t;
   memset(&tm, 0, sizeof tm);
   if (sscanf(day, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3) return 0;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   tm.tm_mday += 1;
-  return kr_hlc_make((uint64_t)timegm(&tm) * 1000u, 0);
+  tm.tm_isdst = -1;                    /* whatever the zone's rule is that day */
+  if ((t = mktime(&tm)) == (time_t)-1 || t < 0) return 0;
+  return kr_hlc_make((uint64_t)t * 1000u, 0);
 }
 
 typedef struct {

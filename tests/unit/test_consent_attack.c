@@ -845,6 +845,59 @@ static void expired_when_granted(void)
 }
 
 /*
+ * Night expiry. An end date is the last valid day on the node's own
+ * calendar (kr_node_today: local time), so a grant ends at the node's
+ * local midnight. The end used to be taken at midnight UTC, which east of
+ * UTC (the Netherlands: +1 or +2 h) lies after local midnight: for an hour
+ * or two every night, a reader that lost its access through an expired
+ * grant while another grant still names it needed a key op "after" an
+ * end still in the future, and every change touching the volunteer sent
+ * it again. A in Amsterdam: V's consent to B for matching ends on
+ * 2026-01-02, for contact it does not; at 00:30 on the 3rd A records
+ * three more grants to B: one key op for B at most, not one per grant.
+ */
+static void night_expiry(void)
+{
+  kr_node *n[2], *a, *b;
+  uint8_t v[16];
+  kr_txn *t;
+  int base = nclk, before, after;
+  char *tz = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+
+  setenv("TZ", "Europe/Amsterdam", 1);
+  tzset();
+  net(n, 2, "nex");
+  a = n[0];
+  b = n[1];
+  REQUIRE(kr_txn_begin(a, &t) == 0);
+  kr_txn_new_subject(t, v);
+  REQUIRE(kr_txn_set(t, v, KR_F_NAME, "Nina Nacht", NULL) == 0);
+  REQUIRE(kr_txn_grant(t, v, "matching", kr_node_id(b), KR_METHOD_PAPER, "v1", "2026-01-02",
+                       NULL) == 0);
+  REQUIRE(kr_txn_grant(t, v, "contact", kr_node_id(b), KR_METHOD_PAPER, "v1", "", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  syncall(n, 2);
+  CHECK_EQ(reads(b, v, "Nina Nacht"), 1);
+  /* 2026-01-02 23:30 UTC: 00:30 on the 3rd in Amsterdam */
+  clk[base] = clk[base + 1] = UINT64_C(1767396600000);
+  CHECK_EQ(kr_node_release_held(a), 0);
+  CHECK_EQ(kr_node_release_held(b), 0);
+  syncall(n, 2);
+  before = gave_keys(a, v, kr_node_id(b));
+  grant(a, v, "placement", kr_node_id(b));       /* each looks at V's readers again */
+  grant(a, v, "newsletter", kr_node_id(b));
+  grant(a, v, "photos", kr_node_id(b));
+  after = gave_keys(a, v, kr_node_id(b));
+  CHECK(after - before <= 1);
+  syncall(n, 2);
+  CHECK_EQ(reads(b, v, "Nina Nacht"), 1);         /* contact still names B */
+  closeall(n, 2);
+  if (tz) setenv("TZ", tz, 1); else unsetenv("TZ");
+  free(tz);
+  tzset();
+}
+
+/*
  * 13. Honest: consent for an organisation recorded before it is admitted
  * (its node id is known from its join request). Once admitted it is a
  * reader of V; a reader must send it the keys.
@@ -2256,6 +2309,7 @@ int main(int argc, char **argv)
     {"odd_orders", odd_orders, 0},
     {"erasure_keys", erasure_keys, 0},
     {"expired_when_granted", expired_when_granted, 0},
+    {"night_expiry", night_expiry, 0},
     {"grant_before_admission", grant_before_admission, 0},
     {"forged_withdrawal", forged_withdrawal, 0},
     {"key_without_consent", key_without_consent, 0},
