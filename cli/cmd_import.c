@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "cli/cli.h"
 #include "cli/repair.h"
 #include "cli/sheet.h"
@@ -117,6 +119,8 @@ typedef struct {
   plan *p;                     /* the row at hand */
   FILE *keep;                  /* the rows to write, from pass 1 to pass 2 (NULL: --dry-run) */
   int keep_errno;              /* why it failed (IMP_EKEEP) */
+  uint8_t keep_key[32];        /* the file's rows are sealed under it: no personal data */
+  uint64_t keep_w, keep_r;     /* rows written, read: each row's nonce */
   char *rec;                   /* one kept row, as written or read */
   size_t rlen, rcap;
   /* the transaction */
@@ -771,7 +775,19 @@ static int keep_open(imp *im)
     if (fd >= 0) close(fd);
     return IMP_EKEEP;
   }
+  /* the rows are personal data: sealed under a key that lives in this
+   * process alone, so the disk never holds them in clear (an unlinked
+   * file's blocks are freed, not wiped) */
+  crypto_aead_xchacha20poly1305_ietf_keygen(im->keep_key);
+  im->keep_w = im->keep_r = 0;
   return 0;
+}
+
+/* The nonce of kept row k. */
+static void keep_nonce(uint64_t k, uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES])
+{
+  memset(nonce, 0, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  memcpy(nonce, &k, sizeof k);
 }
 
 /* A kept row is one record: its length (4 bytes), then the row number and
@@ -824,6 +840,19 @@ static int keep_row(imp *im, const plan *p, size_t idx, int32_t match)
     for (size_t k = 0; k < p->nitems[i] && !rc; k++, s += strlen(s) + 1) rc = rec_text(im, s);
   }
   if (rc || rec_u32(im, 0)) return KR_ENOMEM;
+  {
+    /* seal what follows the length in place (room for the tag first) */
+    uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+    unsigned long long clen;
+    size_t plen = im->rlen - sizeof len;
+    if (rec_add(im, "0123456789abcdef", crypto_aead_xchacha20poly1305_ietf_ABYTES))
+      return KR_ENOMEM;
+    keep_nonce(im->keep_w++, nonce);
+    crypto_aead_xchacha20poly1305_ietf_encrypt((uint8_t *)im->rec + sizeof len, &clen,
+                                               (const uint8_t *)im->rec + sizeof len, plen, NULL, 0,
+                                               NULL, nonce, im->keep_key);
+    im->rlen = sizeof len + (size_t)clen;
+  }
   len = (uint32_t)im->rlen;
   memcpy(im->rec, &len, sizeof len);
   if (fwrite(im->rec, 1, im->rlen, im->keep) != im->rlen) {
@@ -861,7 +890,9 @@ static int next_row(imp *im, plan *p, size_t *idx, int32_t *match)
     if (feof(im->keep) && !ferror(im->keep)) return 0;
     goto bad;
   }
-  if (len < sizeof len + sizeof head || len > (1u << 30)) goto bad;
+  if (len < sizeof len + sizeof head + crypto_aead_xchacha20poly1305_ietf_ABYTES ||
+      len > (1u << 30))
+    goto bad;
   if (len > im->rcap) {
     char *g = realloc(im->rec, len);
     if (!g) return KR_ENOMEM;
@@ -869,6 +900,17 @@ static int next_row(imp *im, plan *p, size_t *idx, int32_t *match)
     im->rcap = len;
   }
   if (fread(im->rec + sizeof len, 1, len - sizeof len, im->keep) != len - sizeof len) goto bad;
+  {
+    uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+    unsigned long long mlen;
+    keep_nonce(im->keep_r++, nonce);
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt((uint8_t *)im->rec + sizeof len, &mlen, NULL,
+                                                   (const uint8_t *)im->rec + sizeof len,
+                                                   len - sizeof len, NULL, 0, nonce,
+                                                   im->keep_key) != 0)
+      goto bad;                        /* changed on disk since pass 1 */
+    len = (uint32_t)(sizeof len + mlen);
+  }
   at = im->rec + sizeof len;
   end = im->rec + len;
   memcpy(head, at, sizeof head);
@@ -1461,6 +1503,8 @@ out:
   free(im.ids);
   plan_free(im.p);
   if (im.keep) fclose(im.keep);
+  sodium_memzero(im.keep_key, sizeof im.keep_key);
+  if (im.rec) sodium_memzero(im.rec, im.rcap);
   free(im.rec);
   free(im.taken);
   map_free(&im.m);
