@@ -278,8 +278,6 @@ int kr__vs_tags(const kr_vstate *v, int field, const char *value, uint8_t **tags
                 uint32_t *count);
 /* The values of sn into out (strings malloc'd: kr_volunteer_free). */
 int kr__vs_values_into(kr_node *n, sqlite3_int64 sn, kr_values *out);
-/* Schema 8 -> 9: fields, set_adds, set_removed into vols (store.c). */
-int kr__vs_convert(kr_node *n);
 /* 1 when field holds value (ASCII case folded, as COLLATE NOCASE), over a
  * row's bytes as stored (KR_EDB if they do not parse). */
 int kr__vs_row_has(const void *row, size_t len, int field, const char *value);

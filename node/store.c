@@ -154,8 +154,10 @@ static const char *const migrations[] = {
    * metadata, merged in C, node/vstate.c) instead of a row per field and
    * per set element (a remove that came before its add stays a row of
    * vtombs); the full-text index also holds languages and
-   * availability (list filters go through it). A store of version 8 is
-   * converted (kr__vs_convert). */
+   * availability (list filters go through it). (Stores of version 8 were
+   * converted; since format 4 they are refused, and a new store has no
+   * rows to convert.) */
+  "DROP TABLE fields; DROP TABLE set_adds; DROP TABLE set_removed;"
   "CREATE TABLE vols(subj INTEGER PRIMARY KEY, name TEXT, state BLOB NOT NULL);"
   "CREATE TABLE vtombs(subj INTEGER NOT NULL, tag BLOB NOT NULL, field INTEGER NOT NULL,"
   "  value TEXT NOT NULL, PRIMARY KEY(subj, tag, field, value)) WITHOUT ROWID;"
@@ -449,8 +451,7 @@ static int migrate(kr_node *n, int version)
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
     if ((rc = kr__exec(n, "BEGIN IMMEDIATE"))) return rc;
-    if ((rc = kr__exec(n, migrations[v])) || (v == 8 && (rc = kr__vs_convert(n))) ||
-        (rc = kr__exec(n, pragma)))
+    if ((rc = kr__exec(n, migrations[v])) || (rc = kr__exec(n, pragma)))
       kr__exec(n, "ROLLBACK");
     else
       rc = kr__exec(n, "COMMIT");
