@@ -2237,6 +2237,57 @@ static void held_forever(void)
   closeall(n, 3);
 }
 
+/*
+ * Seq past 2^63. A change's seq is a uint64 (protocol.md, "Header") and
+ * the store keeps it in a signed SQLite integer, as it keeps the hlc: from
+ * 2^63 on it reads as negative. M hands A (by a bundle: no gap rule there)
+ * a change of seq 2^63 that adds a purpose. A stores it, but never sends it
+ * on: "seq > what the peer holds" is false for a negative number, so B
+ * never gets it and the two differ for good. And when M is removed, A's
+ * retraction ("seq > cutoff") keeps it, while a node that knew the removal
+ * first refuses it (2^63 > cutoff in C). Now the decoder refuses a seq
+ * from 2^63, like an hlc (protocol.md, "Header").
+ */
+static void seq_past_int64(void)
+{
+  kr_node *n[3], *a, *b, *m;
+  kr_op op;
+  kr_purpose p;
+  kr_buf w;
+  int rca, rcb;
+
+  net(n, 3, "s63");
+  a = n[0];
+  b = n[1];
+  m = n[2];
+  syncall(n, 3);
+  memset(&op, 0, sizeof op);
+  op.type = KR_OP_PURPOSE;
+  crypto_generichash(op.subject, KR_SUBJECT_LEN, (const uint8_t *)"stiekem", 7, NULL, 0);
+  op.purpose = "stiekem";
+  op.value = "een doel";
+  op.text_version = "";
+  kr_buf_init(&w, KR_CHANGE_MAX);
+  REQUIRE(kr_change_build(kr_node_secret_key(m), (uint64_t)1 << 63, kr_node_now_ms(m) << 16,
+                          check_nonce, &op, 1, &w) == 0);
+  CHECK_EQ(kr_node_apply(a, w.data, w.len, NULL), KR_EMALFORMED);   /* main: 0 */
+  kr_buf_free(&w);
+  syncall(n, 3);
+  rca = kr_node_purpose_get(a, "stiekem", &p);
+  if (!rca) kr_purpose_free(&p);
+  rcb = kr_node_purpose_get(b, "stiekem", &p);
+  if (!rcb) kr_purpose_free(&p);
+  CHECK_EQ(rca, rcb);                       /* main: A has it, B never gets it */
+  CHECK_EQ(rca, KR_ENOTFOUND);
+  /* removed: A takes back what M made past its cutoff, B refuses it */
+  REQUIRE(kr_node_expel(a, kr_node_id(m), "weg") == 0);
+  syncall(n, 3);
+  rca = kr_node_purpose_get(a, "stiekem", &p);
+  if (!rca) kr_purpose_free(&p);
+  CHECK_EQ(rca, KR_ENOTFOUND);              /* main: still there */
+  closeall(n, 3);
+}
+
 int main(int argc, char **argv)
 {
   /* open: problems found and not fixed (docs/crdt.md does not promise
@@ -2281,6 +2332,7 @@ int main(int argc, char **argv)
     {"relabelled_redaction", relabelled_redaction, 0},
     {"renamed_member", renamed_member, 0},
     {"held_forever", held_forever, 0},
+    {"seq_past_int64", seq_past_int64, 0},
     {"files_still_open", files_still_open, 1},
   };
   REQUIRE(sodium_init() >= 0);
