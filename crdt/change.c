@@ -466,7 +466,7 @@ static int header_read(kr_mp *r, uint8_t origin[KR_NODE_LEN], uint64_t *seq, kr_
   if (v != KR_CHANGE_VERSION) return KR_EUNKNOWN;
   if ((rc = kr_mp_bin_fixed(r, origin, KR_NODE_LEN))) return rc;
   if ((rc = kr_mp_uint(r, seq))) return rc;
-  if (*seq == 0) return KR_EMALFORMED;
+  if (*seq == 0 || *seq > (uint64_t)INT64_MAX) return KR_EMALFORMED;  /* stored signed, as hlc */
   if ((rc = kr_mp_uint(r, hlc))) return rc;
   if (*hlc > (kr_hlc)INT64_MAX) return KR_EMALFORMED;   /* stored as a signed 64-bit number */
   if ((rc = kr_mp_bin_fixed(r, nonce, KR_NONCE_LEN))) return rc;

@@ -261,8 +261,8 @@ def decode_change(buf, maximum=CHANGE_MAX):
         raise Bad('KR_EUNKNOWN', 'version %r' % (ver,))
     if not isbin(origin, 32):
         raise Bad('KR_EMALFORMED', 'origin')
-    if not isuint(seq) or seq < 1:
-        raise Bad('KR_EMALFORMED', 'seq')
+    if not isuint(seq) or seq < 1 or seq >= 2**63:
+        raise Bad('KR_EMALFORMED', 'seq not from 1 to 2^63 - 1')
     if not isuint(hlc) or hlc >= 2**63:
         raise Bad('KR_EMALFORMED', 'hlc not below 2^63')
     if not isbin(nonce, 16):
