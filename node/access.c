@@ -723,7 +723,7 @@ void kr__group_seen(kr_node *n, sqlite3_int64 sn)
 }
 
 int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *origin, kr_hlc hlc,
-               sqlite3_int64 chg, uint32_t place)
+               sqlite3_int64 chg, kr_chgctx *x, uint32_t place)
 {
   sqlite3_stmt *s;
   uint8_t key[KR_KEY_LEN];
@@ -746,13 +746,10 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *ori
   /* Sealed to this node. One that does not open (sealed to another key,
    * or damaged) is ignored: the reader waits for a key that opens. */
   {
-    uint8_t pair[KR_KEY_LEN], nonce[KR_NONCE_LEN];
-    kr_nodes t;
-    void *tm;
-    if ((rc = kr__chg_ctx(n, chg, nonce, &t, &tm))) return rc;
-    free(tm);
+    uint8_t pair[KR_KEY_LEN];
+    if ((rc = kr__chgctx_get(n, x, chg))) return rc;
     if ((rc = pair_key(n, origin, pair)) == KR_ENOMEM) return rc;
-    if (!rc) rc = kr_key_open(pair, n->network, origin, nonce, place, op, key);
+    if (!rc) rc = kr_key_open(pair, n->network, origin, x->nonce, place, op, key);
     sodium_memzero(pair, sizeof pair);
     if (rc) return 0;
   }
@@ -942,7 +939,7 @@ static int others(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t plac
   return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : kr__db_err(rc);
 }
 
-int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
+int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx *x,
                     const uint8_t origin[static KR_NODE_LEN], uint64_t seq, kr_hlc hlc,
                     uint32_t place, const kr_op *g, int *opened)
 {
@@ -952,18 +949,16 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
   uint32_t nops = 0;
   void *mem = NULL;
   const char *why = NULL;
-  uint8_t key[KR_KEY_LEN], nonce[KR_NONCE_LEN];
-  kr_nodes t;
-  void *tm = NULL;
+  uint8_t key[KR_KEY_LEN];
   int rc = 0, ok = 0, consent = 0, known = 0;
 
   *opened = 0;
-  if ((rc = kr__chg_ctx(n, chg, nonce, &t, &tm))) return rc;
+  /* x holds chg: nothing below reads another change's (it is used before
+   * anything that may) */
+  if ((rc = kr__chgctx_get(n, x, chg))) return rc;
   if (prep(n, "SELECT key, ok FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3 ORDER BY ok DESC",
-           &s)) {
-    free(tm);
+           &s))
     return KR_EDB;
-  }
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)(g->epoch > INT64_MAX ? INT64_MAX : g->epoch));
   sqlite3_bind_blob(s, 3, g->creator, KR_NODE_LEN, SQLITE_STATIC);
@@ -971,14 +966,14 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
   /* this node's own change, just sealed: its key, held (ok) since */
   if (n->own_keys && place < n->nown_keys) {
     const uint8_t *own = n->own_keys + (size_t)place * (1 + KR_KEY_LEN);
-    if (own[0] && kr_group_open(own + 1, n->network, origin, seq, nonce, place, g, &plain) == 0) {
+    if (own[0] && kr_group_open(own + 1, n->network, origin, seq, x->nonce, place, g, &plain) == 0) {
       ok = known = 1;
       memcpy(key, own + 1, KR_KEY_LEN);
     }
   }
   while (!ok && sqlite3_step(s) == SQLITE_ROW)
     if (sqlite3_column_bytes(s, 0) == KR_KEY_LEN &&
-        kr_group_open(sqlite3_column_blob(s, 0), n->network, origin, seq, nonce, place, g,
+        kr_group_open(sqlite3_column_blob(s, 0), n->network, origin, seq, x->nonce, place, g,
                       &plain) == 0) {
       ok = 1;
       memcpy(key, sqlite3_column_blob(s, 0), KR_KEY_LEN);
@@ -999,7 +994,7 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
     }
     goto out;
   }
-  if ((rc = kr_group_decode(plain.data, plain.len, g->subject, &t, &ops, &nops, &mem))) {
+  if ((rc = kr_group_decode(plain.data, plain.len, g->subject, &x->t, &ops, &nops, &mem))) {
     rc = bad_group(n, chg, place, "its ops cannot be decoded");
     goto out;
   }
@@ -1051,7 +1046,6 @@ out:
   sodium_memzero(key, sizeof key);
   sodium_memzero(plain.data, plain.cap);
   free(mem);
-  free(tm);
   kr_buf_free(&plain);
   return rc;
 }
@@ -1062,15 +1056,17 @@ out:
  * itself: vstate.c.) */
 static int fold(kr_node *n, sqlite3_int64 sn, sqlite3_stmt *s)
 {
+  kr_chgctx x = {0};             /* rows by change: a header read once */
   int rc = 0;
 
   while (!rc && kr__step(s, &rc)) {
     kr_op g;
     void *mem = NULL;
     int opened;
-    if (kr__op_parse_at(n, sqlite3_column_int64(s, 6), sqlite3_column_blob(s, 0),
+    if (kr__op_parse_at(n, &x, sqlite3_column_int64(s, 6), sqlite3_column_blob(s, 0),
                         sqlite3_column_bytes(s, 0), &g, &mem)) {
       free(mem);
+      kr__chgctx_free(&x);
       return KR_EDB;
     }
     n->cur_origin = sqlite3_column_int64(s, 5);
@@ -1083,12 +1079,13 @@ static int fold(kr_node *n, sqlite3_int64 sn, sqlite3_stmt *s)
       kr_op_tag(st.origin, seq, st.idx, tag);
       rc = kr__withdrawal(n, sn, sqlite3_column_int64(s, 6), &g, &st, tag, seq);
     } else {
-      rc = kr__group_apply(n, sn, sqlite3_column_int64(s, 6), sqlite3_column_blob(s, 4),
+      rc = kr__group_apply(n, sn, sqlite3_column_int64(s, 6), &x, sqlite3_column_blob(s, 4),
                            (uint64_t)sqlite3_column_int64(s, 2), (kr_hlc)sqlite3_column_int64(s, 3),
                            (uint32_t)sqlite3_column_int64(s, 1), &g, &opened);
     }
     free(mem);
   }
+  kr__chgctx_free(&x);
   return rc;
 }
 
@@ -1118,6 +1115,7 @@ static int reopen(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t plac
 static int recover(kr_node *n, sqlite3_int64 sn)
 {
   sqlite3_stmt *s;
+  kr_chgctx x = {0};
   int rc = 0, any = 0;
 
   if ((rc = keys_to_recover(n, sn, NULL)) <= 0) return rc;
@@ -1132,7 +1130,7 @@ static int recover(kr_node *n, sqlite3_int64 sn)
     void *mem = NULL;
     sqlite3_stmt *v;
     int held = 1;
-    if (kr__op_parse_at(n, sqlite3_column_int64(s, 3), sqlite3_column_blob(s, 0),
+    if (kr__op_parse_at(n, &x, sqlite3_column_int64(s, 3), sqlite3_column_blob(s, 0),
                         sqlite3_column_bytes(s, 0), &op, &mem) ||
         op.type != KR_OP_KEY || memcmp(op.member, kr_node_id(n), KR_NODE_LEN) != 0 ||
         sqlite3_column_bytes(s, 2) != KR_NODE_LEN) {
@@ -1148,12 +1146,13 @@ static int recover(kr_node *n, sqlite3_int64 sn)
     }
     if (!held) {
       rc = kr__key_op(n, sn, &op, sqlite3_column_blob(s, 2), (kr_hlc)sqlite3_column_int64(s, 1),
-                      sqlite3_column_int64(s, 3), (uint32_t)sqlite3_column_int64(s, 4));
+                      sqlite3_column_int64(s, 3), &x, (uint32_t)sqlite3_column_int64(s, 4));
       any = 1;
     }
     free(mem);
   }
   sqlite3_finalize(s);
+  kr__chgctx_free(&x);
   /* Fold sn again from all its groups and withdrawals, in stamp order: a
    * group these keys open may hold the grant that made a writer a reader
    * before a later group or withdrawal (its own, say), decided while this
@@ -1766,6 +1765,7 @@ static int epoch_made(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *
                       kr_hlc *made)
 {
   sqlite3_stmt *s;
+  kr_chgctx x = {0};
   int rc = 0;
 
   *made = 0;
@@ -1786,13 +1786,14 @@ static int epoch_made(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *
     kr_op g;
     void *mem = NULL;
     kr_hlc at = (kr_hlc)sqlite3_column_int64(s, 1);
-    if (!kr__op_parse_at(n, sqlite3_column_int64(s, 2), sqlite3_column_blob(s, 0),
+    if (!kr__op_parse_at(n, &x, sqlite3_column_int64(s, 2), sqlite3_column_blob(s, 0),
                          sqlite3_column_bytes(s, 0), &g, &mem) &&
         g.epoch == en && memcmp(g.creator, creator, KR_NODE_LEN) == 0 && (!*made || at < *made))
       *made = at;
     free(mem);
   }
   sqlite3_finalize(s);
+  kr__chgctx_free(&x);
   return rc;
 }
 

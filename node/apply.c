@@ -123,46 +123,44 @@ int kr__forget_plain(kr_node *n, sqlite3_int64 sn)
   return rc;
 }
 
-int kr__chg_ctx(kr_node *n, sqlite3_int64 chg, uint8_t nonce[static KR_NONCE_LEN], kr_nodes *t,
-                void **mem)
+int kr__chgctx_get(kr_node *n, kr_chgctx *x, sqlite3_int64 chg)
 {
   sqlite3_stmt *s;
   int rc;
 
-  *mem = NULL;
-  if (chg && chg == n->ap_chg) {
-    memcpy(nonce, n->ap_nonce, KR_NONCE_LEN);
-    *t = n->ap_nodes;
-    return 0;
-  }
+  if (x->chg == chg && chg) return 0;
+  kr__chgctx_free(x);
+  n->header_reads++;
   if (!(s = kr__qs(n, "SELECT header FROM changes WHERE n=?1"))) return KR_EDB;
   sqlite3_bind_int64(s, 1, chg);
   rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) {
-    rc = kr_change_header_ctx(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), nonce,
-                              t, mem);
+    rc = kr_change_header_ctx(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0),
+                              x->nonce, &x->t, &x->mem);
     if (rc == KR_EMALFORMED) rc = KR_EDB;       /* the store's own bytes */
   } else {
     rc = rc == SQLITE_DONE ? KR_ENOTFOUND : kr__db_err(rc);
   }
   sqlite3_reset(s);
+  if (!rc) x->chg = chg;
   return rc;
 }
 
-int kr__op_parse_at(kr_node *n, sqlite3_int64 chg, const void *body, int len, kr_op *op,
-                    void **mem)
+void kr__chgctx_free(kr_chgctx *x)
 {
-  uint8_t nonce[KR_NONCE_LEN];
-  kr_nodes t;
-  void *tm;
+  free(x->mem);
+  memset(x, 0, sizeof *x);
+}
+
+int kr__op_parse_at(kr_node *n, kr_chgctx *x, sqlite3_int64 chg, const void *body, int len,
+                    kr_op *op, void **mem)
+{
   int rc;
 
   *mem = NULL;
   if (len < 0) return KR_EDB;
-  if ((rc = kr__chg_ctx(n, chg, nonce, &t, &tm))) return rc;
-  rc = kr_op_parse(body, (size_t)len, &t, op, mem);
-  free(tm);                    /* op holds copies of the ids it names */
-  return rc;
+  if ((rc = kr__chgctx_get(n, x, chg))) return rc;
+  return kr_op_parse(body, (size_t)len, &x->t, op, mem);   /* op holds copies of its ids */
 }
 
 /* Every op on sn but its erasure kept as its hash alone: the root of its
@@ -557,6 +555,9 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, int *e
   int prev_gone = 0, rc;
   sqlite3_int64 sn = 0;
   sqlite3_stmt *s;
+  kr_chgctx x = {.chg = chg, .t = c->nodes};   /* the change in hand: nothing to read */
+
+  memcpy(x.nonce, c->nonce, KR_NONCE_LEN);
 
   for (uint32_t i = 0; i < c->nops; i++) {
     const kr_op *op = &c->ops[i];
@@ -615,10 +616,11 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, int *e
     switch (op->type) {
     case KR_OP_GROUP:
       kr__group_seen(n, sn);
-      if ((rc = kr__group_apply(n, sn, chg, c->origin, c->seq, c->hlc, i, op, &opened))) return rc;
+      if ((rc = kr__group_apply(n, sn, chg, &x, c->origin, c->seq, c->hlc, i, op, &opened)))
+        return rc;
       break;
     case KR_OP_KEY:
-      if ((rc = kr__key_op(n, sn, op, c->origin, c->hlc, chg, i))) return rc;
+      if ((rc = kr__key_op(n, sn, op, c->origin, c->hlc, chg, &x, i))) return rc;
       break;
     case KR_OP_REGISTER:
       if ((rc = kr__registered(n, sn, chg, &st))) return rc;
@@ -673,11 +675,7 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
   /* (kr__author sets fresh_from before it seals: the subjects it makes) */
   if (!n->fresh_from && (rc = kr__subject_next(n, &n->fresh_from))) return rc;
   n->fresh_cap = (uint64_t)c->nops;
-  n->ap_chg = chg;
-  memcpy(n->ap_nonce, c->nonce, KR_NONCE_LEN);
-  n->ap_nodes = c->nodes;
   rc = (n->fresh_grp = calloc(c->nops / 8 + 1, 1)) ? materialise(n, c, chg, &expel) : KR_ENOMEM;
-  n->ap_chg = 0;
   n->fresh_from = 0;
   free(n->fresh_grp);
   n->fresh_grp = NULL;
@@ -1003,6 +1001,7 @@ static int rebuild(kr_node *n)
     "UPDATE vkeys SET ok=0",
   };
   sqlite3_stmt *s;
+  kr_chgctx x = {0};             /* ops come by change: its header read once */
   int rc = 0;
 
   kr__vs_drop(n);
@@ -1027,7 +1026,7 @@ static int rebuild(kr_node *n)
     uint8_t tag[KR_TAG_LEN];
     void *mem = NULL;
     uint64_t seq = (uint64_t)sqlite3_column_int64(s, 1);
-    if (kr__op_parse_at(n, sqlite3_column_int64(s, 7), sqlite3_column_blob(s, 4),
+    if (kr__op_parse_at(n, &x, sqlite3_column_int64(s, 7), sqlite3_column_blob(s, 4),
                         sqlite3_column_bytes(s, 4), &op, &mem)) {
       rc = KR_EDB;                 /* the store's own bytes no longer parse */
       break;
@@ -1039,11 +1038,12 @@ static int rebuild(kr_node *n)
     n->cur_origin = sqlite3_column_int64(s, 6);   /* stamps are stored by origin number */
     if (op.type == KR_OP_GROUP) {
       int opened;
-      rc = kr__group_apply(n, sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 7), st.origin,
-                           seq, st.hlc, (uint32_t)sqlite3_column_int(s, 3), &op, &opened);
+      rc = kr__group_apply(n, sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 7), &x,
+                           st.origin, seq, st.hlc, (uint32_t)sqlite3_column_int(s, 3), &op,
+                           &opened);
     } else if (op.type == KR_OP_KEY) {
       rc = kr__key_op(n, sqlite3_column_int64(s, 5), &op, st.origin, st.hlc,
-                      sqlite3_column_int64(s, 7), (uint32_t)sqlite3_column_int(s, 3));
+                      sqlite3_column_int64(s, 7), &x, (uint32_t)sqlite3_column_int(s, 3));
     } else if (op.type == KR_OP_REGISTER) {
       rc = kr__registered(n, sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 7), &st);
     } else if (op.type == KR_OP_WITHDRAW) {
@@ -1055,6 +1055,7 @@ static int rebuild(kr_node *n)
     free(mem);
   }
   sqlite3_finalize(s);
+  kr__chgctx_free(&x);
   if (rc) return rc;
   if (sqlite3_prepare_v2(n->db, "INSERT INTO access(subject, at, why) SELECT s.id, ?1, 'the"
                                 " change that let this node read it was taken back (its origin"

@@ -81,6 +81,7 @@ typedef struct {
 } kr_ids;
 
 struct kr_node {
+  uint64_t header_reads;         /* stored changes' headers read (kr__chgctx_get): tests */
   sqlite3 *db;
   sqlite3_stmt *q[KR_Q__COUNT];
   uint8_t *sk;                   /* Ed25519 secret key (KR_SK_LEN), public half at +32:
@@ -102,9 +103,6 @@ struct kr_node {
                                     change being materialised (0: none is): no other
                                     change holds an op of them */
   int authoring;                 /* kr__author is sealing and applying its own change */
-  sqlite3_int64 ap_chg;          /* apply: the change being applied (its number), ... */
-  uint8_t ap_nonce[KR_NONCE_LEN];  /* ... its nonce ... */
-  kr_nodes ap_nodes;             /* ... and its node table (kr__chg_ctx) */
   struct kr_made *made;          /* author: the subjects the change being sealed made (id,
                                     number), sorted by id: its apply looks none up */
   size_t nmade, capmade;
@@ -301,23 +299,32 @@ int kr__readable(kr_node *n, sqlite3_int64 sn);
 /* kr__subject_n for a volunteer this node reads or knows erased; else
  * KR_ESEALED. */
 int kr__subject_read(kr_node *n, const uint8_t id[KR_SUBJECT_LEN], sqlite3_int64 *sn);
-/* The nonce and node table of stored change number chg (its header's):
- * *t points into *mem (free()) or into the change being applied. */
-int kr__chg_ctx(kr_node *n, sqlite3_int64 chg, uint8_t nonce[static KR_NONCE_LEN], kr_nodes *t,
-                void **mem);
-/* kr_op_parse of an op of stored change chg (its node table). */
-int kr__op_parse_at(kr_node *n, sqlite3_int64 chg, const void *body, int len, kr_op *op,
-                    void **mem);
+/* What opening and parsing the ops of one stored change needs: its nonce
+ * and its node table (its header's). A loop over stored ops keeps one and
+ * reads a change's header once, not once per op (a table may hold 4096
+ * ids). chg 0: none held. */
+typedef struct {
+  sqlite3_int64 chg;
+  uint8_t nonce[KR_NONCE_LEN];
+  kr_nodes t;
+  void *mem;                     /* owns t, or NULL (t is the applied change's own) */
+} kr_chgctx;
+/* x for change number chg: kept as it is when it holds chg already. */
+int kr__chgctx_get(kr_node *n, kr_chgctx *x, sqlite3_int64 chg);
+void kr__chgctx_free(kr_chgctx *x);
+/* kr_op_parse of an op of stored change number chg, with x (kr__chgctx_get). */
+int kr__op_parse_at(kr_node *n, kr_chgctx *x, sqlite3_int64 chg, const void *body, int len,
+                    kr_op *op, void **mem);
 /* Open group g (at place of change chg = (origin, seq, hlc)) with the keys
  * held, and fold its ops in (n->cur_origin set). *opened: 1 if it was. A
  * box whose ops break the rules is noted in bad_groups and ignored. */
-int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg,
+int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx *x,
                     const uint8_t origin[static KR_NODE_LEN], uint64_t seq, kr_hlc hlc,
                     uint32_t place, const kr_op *g, int *opened);
 /* A key op of origin (at place of change chg): noted for everyone; opened
  * and kept when sealed to this node (trusted when origin made the epoch). */
 int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *origin, kr_hlc hlc,
-               sqlite3_int64 chg, uint32_t place);
+               sqlite3_int64 chg, kr_chgctx *x, uint32_t place);
 /* A registration: the earliest counts. kr__registered also folds sn again
  * if groups of it stamped later were decided before it came. */
 int kr__register_op(kr_node *n, sqlite3_int64 sn, const kr_stamp *st);

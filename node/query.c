@@ -515,29 +515,27 @@ static int group_rows(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const voi
   kr_buf plain;
   void *gmem = NULL, *mem = NULL;
   uint32_t nops = 0;
-  uint8_t nonce[KR_NONCE_LEN];
-  kr_nodes t;
-  void *tm = NULL;
+  kr_chgctx x = {0};
   int ok = 0, bad = 0;
 
-  if (kr__chg_ctx(n, chg, nonce, &t, &tm)) return 0;
+  if (kr__chgctx_get(n, &x, chg)) return 0;
   if (prep(n, "SELECT 1 FROM bad_groups WHERE chg=?1 AND idx=?2", &s)) {
-    free(tm);
+    kr__chgctx_free(&x);
     return 0;
   }
   sqlite3_bind_int64(s, 1, chg);
   sqlite3_bind_int64(s, 2, place);
   bad = sqlite3_step(s) == SQLITE_ROW;
   sqlite3_finalize(s);
-  if (bad || blen <= 0 || kr_op_parse(body, (size_t)blen, &t, &g, &gmem) ||
+  if (bad || blen <= 0 || kr_op_parse(body, (size_t)blen, &x.t, &g, &gmem) ||
       g.type != KR_OP_GROUP) {
     free(gmem);
-    free(tm);
+    kr__chgctx_free(&x);
     return 0;
   }
   if (prep(n, "SELECT key FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3", &s)) {
     free(gmem);
-    free(tm);
+    kr__chgctx_free(&x);
     return 0;
   }
   sqlite3_bind_int64(s, 1, sn);
@@ -546,11 +544,11 @@ static int group_rows(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const voi
   kr_buf_init(&plain, KR_CHANGE_MAX);
   while (!ok && sqlite3_step(s) == SQLITE_ROW)
     if (sqlite3_column_bytes(s, 0) == KR_KEY_LEN &&
-        kr_group_open(sqlite3_column_blob(s, 0), n->network, c->origin, c->seq, nonce, place, &g,
+        kr_group_open(sqlite3_column_blob(s, 0), n->network, c->origin, c->seq, x.nonce, place, &g,
                       &plain) == 0)
       ok = 1;
   sqlite3_finalize(s);
-  if (ok && kr_group_decode(plain.data, plain.len, g.subject, &t, &ops, &nops, &mem)) ok = 0;
+  if (ok && kr_group_decode(plain.data, plain.len, g.subject, &x.t, &ops, &nops, &mem)) ok = 0;
   for (uint32_t j = 0; ok && j < nops && !*rc; j++) {
     c->idx = KR_OP_IDX(place, j);
     c->type = ops[j].type;
@@ -561,7 +559,7 @@ static int group_rows(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const voi
   kr_buf_free(&plain);
   free(mem);
   free(gmem);
-  free(tm);
+  kr__chgctx_free(&x);
   return ok;
 }
 

@@ -432,9 +432,10 @@ ok "check" "$KRING" check
 has "check ok" "^ok$"
 err "check extra" 2 "unexpected argument" "$KRING" check now
 cp -r "$KRING_HOME" "$T/damaged"
-size=$(stat -c %s "$T/damaged/kring.db")
-# overwrite the middle of the file with text: b-tree pages no longer parse
-printf 'kapot%.0s' $(seq 1 800) | dd of="$T/damaged/kring.db" bs=1 seek=$((size / 2 / 4096 * 4096)) conv=notrunc 2>/dev/null
+# overwrite the root page of the changes table with text: its b-tree no
+# longer parses (a page in the middle of the file may be a free one)
+root=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT rootpage FROM sqlite_schema WHERE name=\x27changes\x27").fetchone()[0])' "$T/damaged/kring.db")
+printf 'kapot%.0s' $(seq 1 800) | dd of="$T/damaged/kring.db" bs=1 seek=$(((root - 1) * 4096)) conv=notrunc 2>/dev/null
 err "check damaged" 1 "the store in .*/damaged is damaged\. Restore .* from a backup.*Details: .+" "$KRING" --home "$T/damaged" check
 
 # --- the key file: exactly 64 bytes, seed then its public key -------------------

@@ -1671,8 +1671,11 @@ static void explain_reader(const model *m, int i, int s, const char *day)
       kr_op g;
       void *mem = NULL;
       char c[13], or[13];
-      if (kr__op_parse_at(S.node[i].n, sqlite3_column_int64(q, 4), sqlite3_column_blob(q, 2),
-                          sqlite3_column_bytes(q, 2), &g, &mem)) {
+      kr_chgctx cx = {0};
+      int bad = kr__op_parse_at(S.node[i].n, &cx, sqlite3_column_int64(q, 4),
+                                sqlite3_column_blob(q, 2), sqlite3_column_bytes(q, 2), &g, &mem);
+      kr__chgctx_free(&cx);
+      if (bad) {
         free(mem);
         continue;
       }
