@@ -537,6 +537,10 @@ int cmd_join(int argc, char **argv)
                   "name); refusing to overwrite it: give the new node another --home"), cli_home);
     goto out;
   }
+  if (rc == KR_EBSN || rc == KR_EVALIDATION) {   /* the name, not the folder */
+    rc = cli_fail(_("--org '%s': %s"), cli_val(&o[0]), cli_strerror(rc));
+    goto out;
+  }
   if (rc) {
     char reason[600];
     if (cli_write_problem(cli_home, reason, sizeof reason))

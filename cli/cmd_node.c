@@ -23,6 +23,8 @@ static int init_run(cli_opt *o)
   rc = kr_node_create(cli_home, cli_val(&o[0]), kind, &n);
   if (rc == KR_EEXISTS)
     return cli_fail(_("%s already holds a kring node; refusing to overwrite it"), cli_home);
+  if (rc == KR_EBSN || rc == KR_EVALIDATION)   /* the name, not the folder */
+    return cli_fail(_("--org '%s': %s"), cli_val(&o[0]), cli_strerror(rc));
   if (rc) {
     char reason[600];
     if (cli_write_problem(cli_home, reason, sizeof reason))

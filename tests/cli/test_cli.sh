@@ -61,6 +61,9 @@ err "no node yet" 1 "no kring node in" "$KRING" id
 err "init without org" 2 "--org NAME is required" "$KRING" init
 err "init bad kind" 2 "unknown kind 'bank'" "$KRING" init --org X --kind bank
 err "init stray argument" 2 "unexpected argument" "$KRING" init --org X extra
+# an RSIN passes the elfproef like a BSN: the name is refused as such, not the folder
+err "init org with a BSN-like number" 1 "^kring: --org 'Voedselbank Oost RSIN 111222333': .*BSN" \
+  "$KRING" --home "$T/rsin" init --org "Voedselbank Oost RSIN 111222333" --kind foodbank
 err "init unknown option" 2 "unknown option '--colour'" "$KRING" init --org X --colour red
 ok "help" "$KRING" help
 has "help lists commands" "subject-export"
