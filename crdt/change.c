@@ -146,22 +146,8 @@ static int op_read(kr_mp *rd, kr_op *op, arena *a, const kr_nodes *t)
   if (n < 2) return KR_EMALFORMED;
   if ((rc = kr_mp_bin_fixed(&r, op->subject, KR_SUBJECT_LEN))) return rc;
   switch (v) {
-  case KR_OP_SET:
-  case KR_OP_ADD:
-  case KR_OP_REMOVE:
-    if (n != (v == KR_OP_REMOVE ? 5u : 4u)) return KR_EMALFORMED;
-    if ((rc = kr_mp_uint(&r, &v))) return rc;
-    if (v > 255) return KR_EUNKNOWN;
-    op->field = (uint8_t)v;
-    if (op->type == KR_OP_SET && kr_mp_take_nil(&r))
-      op->value = NULL;
-    else if ((rc = take_str(&r, a, KR_VALUE_MAX, &op->value)))
-      return rc;
-    if (op->type == KR_OP_REMOVE && (rc = take_tags(&r, a, op))) return rc;
-    break;
-  case KR_OP_GRANT:
   case KR_OP_WITHDRAW:
-    if (n != (v == KR_OP_GRANT ? 8u : 6u)) return KR_EMALFORMED;
+    if (n != 6) return KR_EMALFORMED;
     if ((rc = take_str(&r, a, KR_PURPOSE_MAX, &op->purpose))) return rc;
     if (kr_mp_take_nil(&r))
       op->recipient_all = 1;
@@ -171,10 +157,6 @@ static int op_read(kr_mp *rd, kr_op *op, arena *a, const kr_nodes *t)
     if (v > KR_METHOD_DIGITAL) return KR_EUNKNOWN;
     op->method = (uint8_t)v;
     if ((rc = take_str(&r, a, 64, &op->text_version))) return rc;
-    if (op->type == KR_OP_GRANT) {
-      if ((rc = take_str(&r, a, 10, &op->until))) return rc;
-      if ((rc = take_tags(&r, a, op))) return rc;
-    }
     break;
   case KR_OP_ERASE:
     if (n != 3) return KR_EMALFORMED;
@@ -259,35 +241,28 @@ int kr_op_parse(const uint8_t *buf, size_t len, const kr_nodes *t, kr_op *op, vo
 
 #define ROOT_DOMAIN "kring-ops-4"
 
-/* An op's leaf: BLAKE2b-256(type (1) || subject (16) || hash of its bytes),
- * so that a withheld op's type and subject are signed too. */
-static void op_leaf(uint8_t type, const uint8_t subject[KR_SUBJECT_LEN],
-                    const uint8_t hash[KR_HASH_LEN], uint8_t leaf[KR_HASH_LEN])
+/* The root the header signs: BLAKE2b-256("kring-ops-4" || leaf0 || ...
+ * || leaf(n-1)), an op's leaf BLAKE2b-256(type (1) || subject (16) ||
+ * hash of its bytes), so that a withheld op's type and subject are signed
+ * too. Fed an op at a time (root_add). */
+static void root_init(crypto_generichash_state *h)
+{
+  crypto_generichash_init(h, NULL, 0, KR_HASH_LEN);
+  crypto_generichash_update(h, (const uint8_t *)ROOT_DOMAIN, sizeof ROOT_DOMAIN - 1);
+}
+
+static void root_add(crypto_generichash_state *root, uint8_t type,
+                     const uint8_t subject[KR_SUBJECT_LEN], const uint8_t hash[KR_HASH_LEN])
 {
   crypto_generichash_state h;
+  uint8_t leaf[KR_HASH_LEN];
 
   crypto_generichash_init(&h, NULL, 0, KR_HASH_LEN);
   crypto_generichash_update(&h, &type, 1);
   crypto_generichash_update(&h, subject, KR_SUBJECT_LEN);
   crypto_generichash_update(&h, hash, KR_HASH_LEN);
   crypto_generichash_final(&h, leaf, KR_HASH_LEN);
-}
-
-/* BLAKE2b-256("kring-ops-4" || leaf0 || ... || leaf(n-1)): the root the
- * header signs, over every op's leaf in order. */
-static void ops_root(const uint8_t *types, const uint8_t (*subjects)[KR_SUBJECT_LEN],
-                     const uint8_t (*hashes)[KR_HASH_LEN], uint32_t n, uint8_t root[KR_HASH_LEN])
-{
-  crypto_generichash_state h;
-  uint8_t leaf[KR_HASH_LEN];
-
-  crypto_generichash_init(&h, NULL, 0, KR_HASH_LEN);
-  crypto_generichash_update(&h, (const uint8_t *)ROOT_DOMAIN, sizeof ROOT_DOMAIN - 1);
-  for (uint32_t i = 0; i < n; i++) {
-    op_leaf(types[i], subjects[i], hashes[i], leaf);
-    crypto_generichash_update(&h, leaf, KR_HASH_LEN);
-  }
-  crypto_generichash_final(&h, root, KR_HASH_LEN);
+  crypto_generichash_update(root, leaf, KR_HASH_LEN);
 }
 
 /* The types that may be withheld: the ops on a volunteer an erasure takes
@@ -416,23 +391,14 @@ int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc
     lens[i] = opbuf.len - offs[i];
   }
   {
-    uint8_t *types = malloc(nops), (*subj)[KR_SUBJECT_LEN] = malloc((size_t)nops * KR_SUBJECT_LEN);
-    if (!types || !subj) {
-      free(types);
-      free(subj);
-      rc = KR_ENOMEM;
-      goto out;
-    }
+    crypto_generichash_state h;
+    root_init(&h);
     for (uint32_t i = 0; i < nops; i++) {
       ptrs[i] = opbuf.data + offs[i];
       crypto_generichash(hashes[i], KR_HASH_LEN, ptrs[i], lens[i], NULL, 0);
-      types[i] = ops[i].type;
-      memcpy(subj[i], ops[i].subject, KR_SUBJECT_LEN);
+      root_add(&h, ops[i].type, ops[i].subject, hashes[i]);
     }
-    ops_root(types, (const uint8_t (*)[KR_SUBJECT_LEN])subj, (const uint8_t (*)[KR_HASH_LEN])hashes,
-             nops, root);
-    free(types);
-    free(subj);
+    crypto_generichash_final(&h, root, KR_HASH_LEN);
   }
   if ((rc = header_encode(origin, seq, hlc, nonce, &t, root, &hdr)))
     goto out;
@@ -544,6 +510,7 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
   arena a;
   uint32_t n, k;
   const uint8_t *tab;
+  crypto_generichash_state rh;
   const uint8_t *b;
   uint32_t blen;
   size_t memsz;
@@ -607,6 +574,7 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
 
   /* First every op's hash (a withheld op carries it) and the root: a
    * changed op is refused as such before anything in it is read. */
+  root_init(&rh);
   for (uint32_t i = 0; i < n; i++) {
     memset(&c.ops[i], 0, sizeof c.ops[i]);
     c.op_bytes[i] = NULL;
@@ -625,21 +593,19 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
       if ((rc = kr_mp_bin_fixed(&r, c.ops[i].subject, KR_SUBJECT_LEN))) goto fail;
       if ((rc = kr_mp_bin_fixed(&r, c.hashes[i], KR_HASH_LEN))) goto fail;
       c.ops[i].type = KR_OP_REDACTED;
+      root_add(&rh, c.types[i], c.ops[i].subject, c.hashes[i]);
       continue;
     }
     if ((rc = kr_mp_bin(&r, &b, &blen))) goto fail;
     if ((rc = op_head(b, blen, &c.types[i], c.ops[i].subject))) goto fail;
     crypto_generichash(c.hashes[i], KR_HASH_LEN, b, blen, NULL, 0);
+    root_add(&rh, c.types[i], c.ops[i].subject, c.hashes[i]);
     c.op_bytes[i] = b;                     /* present (copied below) */
   }
   if (kr_mp_left(&r)) { rc = KR_EMALFORMED; goto fail; }
   {
-    uint8_t root[KR_HASH_LEN], (*subj)[KR_SUBJECT_LEN];
-    if (!(subj = malloc((size_t)n * KR_SUBJECT_LEN))) { rc = KR_ENOMEM; goto fail; }
-    for (uint32_t i = 0; i < n; i++) memcpy(subj[i], c.ops[i].subject, KR_SUBJECT_LEN);
-    ops_root(c.types, (const uint8_t (*)[KR_SUBJECT_LEN])subj,
-             (const uint8_t (*)[KR_HASH_LEN])c.hashes, n, root);
-    free(subj);
+    uint8_t root[KR_HASH_LEN];
+    crypto_generichash_final(&rh, root, KR_HASH_LEN);
     if (sodium_memcmp(root, c.root, KR_HASH_LEN) != 0) { rc = KR_EBADHASH; goto fail; }
   }
   /* Then each present op. */

@@ -269,16 +269,16 @@ int kr_nodes_collect(const uint8_t origin[static KR_NODE_LEN], const kr_op *ops,
 }
 
 /* inner: the sealed form inside a group, without the subject. */
-static int op_encode(const kr_op *op, const kr_nodes *t, kr_buf *out, int inner)
+/* An op of a change (never a sealed type: those travel inside a group,
+ * inner_encode below). */
+static int op_encode(const kr_op *op, const kr_nodes *t, kr_buf *out)
 {
   int64_t no;
   msgpack_packer pk;
   int rc = 0;
   size_t start = out->len;
-  const int sub = !inner;        /* the subject element: 1, or 0 inside a group */
 
-  if (kr_op_check(op) != 0 || (inner && !KR_OP_IS_SEALED(op->type)))
-    return KR_EINVAL;
+  if (kr_op_check(op) != 0 || KR_OP_IS_SEALED(op->type)) return KR_EINVAL;
   msgpack_packer_init(&pk, out, kr_buf_mp_write);
 
 #define P(call) do { if ((call) != 0) { rc = KR_ETOOBIG; goto out; } } while (0)
@@ -288,41 +288,14 @@ static int op_encode(const kr_op *op, const kr_nodes *t, kr_buf *out, int inner)
 #define PNO(id) do { if ((no = kr_nodes_no(t, id)) < 0) { rc = KR_EINVAL; goto out; } \
                      P(msgpack_pack_uint32(&pk, (uint32_t)no)); } while (0)
   switch (op->type) {
-  case KR_OP_SET:
-    P(msgpack_pack_array(&pk, 3 + sub));
-    P(msgpack_pack_uint8(&pk, op->type));
-    if (sub) PBIN(op->subject, KR_SUBJECT_LEN);
-    P(msgpack_pack_uint8(&pk, op->field));
-    if (op->value) PSTR(op->value); else P(msgpack_pack_nil(&pk));
-    break;
-  case KR_OP_ADD:
-  case KR_OP_REMOVE:
-    P(msgpack_pack_array(&pk, (op->type == KR_OP_ADD ? 3 : 4) + sub));
-    P(msgpack_pack_uint8(&pk, op->type));
-    if (sub) PBIN(op->subject, KR_SUBJECT_LEN);
-    P(msgpack_pack_uint8(&pk, op->field));
-    PSTR(op->value);
-    if (op->type == KR_OP_REMOVE) {
-      P(msgpack_pack_array(&pk, op->ntags));
-      for (uint32_t i = 0; i < op->ntags; i++)
-        PBIN(op->tags + (size_t)i * KR_TAG_LEN, KR_TAG_LEN);
-    }
-    break;
-  case KR_OP_GRANT:
   case KR_OP_WITHDRAW:
-    P(msgpack_pack_array(&pk, (op->type == KR_OP_GRANT ? 7 : 5) + sub));
+    P(msgpack_pack_array(&pk, 6));
     P(msgpack_pack_uint8(&pk, op->type));
-    if (sub) PBIN(op->subject, KR_SUBJECT_LEN);
+    PBIN(op->subject, KR_SUBJECT_LEN);
     PSTR(op->purpose);
     if (op->recipient_all) P(msgpack_pack_nil(&pk)); else PNO(op->recipient);
     P(msgpack_pack_uint8(&pk, op->method));
     PSTR(op->text_version);
-    if (op->type == KR_OP_GRANT) {
-      PSTR(op->until);
-      P(msgpack_pack_array(&pk, op->ntags));
-      for (uint32_t i = 0; i < op->ntags; i++)
-        PBIN(op->tags + (size_t)i * KR_TAG_LEN, KR_TAG_LEN);
-    }
     break;
   case KR_OP_ERASE:
     P(msgpack_pack_array(&pk, 3));
@@ -455,7 +428,7 @@ out:
   return rc;
 }
 
-int kr_op_encode(const kr_op *op, const kr_nodes *t, kr_buf *out) { return op_encode(op, t, out, 0); }
+int kr_op_encode(const kr_op *op, const kr_nodes *t, kr_buf *out) { return op_encode(op, t, out); }
 int kr_op_encode_inner(const kr_op *op, const kr_nodes *t, kr_buf *out)
 {
   return inner_encode(op, t, out);
