@@ -458,19 +458,6 @@ static void table_copy(const uint8_t *tab, uint32_t k, uint8_t (*ids)[KR_NODE_LE
     memcpy(ids[i], tab + (size_t)i * (KR_NODE_LEN + 2) + 2, KR_NODE_LEN);
 }
 
-int kr_change_header_nonce(const uint8_t *header, size_t len, uint8_t nonce[static KR_NONCE_LEN])
-{
-  kr_mp r;
-  uint8_t origin[KR_NODE_LEN], root[KR_HASH_LEN];
-  const uint8_t *tab;
-  uint32_t k;
-  uint64_t seq;
-  kr_hlc hlc;
-
-  kr_mp_init(&r, header, len);
-  return header_read(&r, origin, &seq, &hlc, nonce, &tab, &k, root) ? KR_EMALFORMED : 0;
-}
-
 int kr_change_header_ctx(const uint8_t *header, size_t len, uint8_t nonce[static KR_NONCE_LEN],
                          kr_nodes *t, void **mem)
 {

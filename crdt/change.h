@@ -64,9 +64,6 @@ int kr_change_assemble(const uint8_t *header, size_t header_len,
                        const uint8_t (*subjects)[KR_SUBJECT_LEN], const uint8_t *types,
                        const uint8_t (*hashes)[KR_HASH_LEN], kr_buf *out);
 
-/* The nonce of a signed header (as decoded by kr_change_decode, which
- * checked it): 0, or KR_EMALFORMED. */
-int kr_change_header_nonce(const uint8_t *header, size_t len, uint8_t nonce[static KR_NONCE_LEN]);
 /* The nonce and the node table of a signed header: *t points into *mem
  * (free()). 0, KR_EMALFORMED or KR_ENOMEM. */
 int kr_change_header_ctx(const uint8_t *header, size_t len, uint8_t nonce[static KR_NONCE_LEN],

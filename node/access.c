@@ -1304,7 +1304,7 @@ static void oplist_free(oplist *l)
 
 /* A key op giving reader the key of (sn's subject, en, creator). Its box
  * holds the key itself (KR_KEY_LEN bytes) until kr__seal_change seals it
- * at its place under the change's nonce (seal_keys); kr_op_check refuses
+ * at its place under the change's nonce (seal_key); kr_op_check refuses
  * it before that, so no unsealed key can leave in a change. */
 static int key_op(kr_node *n, oplist *l, const uint8_t *subject, uint64_t en,
                   const uint8_t *creator, const uint8_t *key, const uint8_t *reader_node)
@@ -1343,6 +1343,9 @@ static int seal_key(kr_node *n, oplist *l, size_t place, const uint8_t nonce[KR_
   rc = kr_key_seal(pair, n->network, kr_node_id(n), nonce, (uint32_t)place, op, op->box, box);
   sodium_memzero(pair, sizeof pair);
   if (rc) return rc;
+  /* the key in clear is not needed past here: oplist_free wipes only the
+   * boxes still in clear, and this one no longer is */
+  sodium_memzero((void *)op->box, KR_KEY_LEN);
   op->box = box;
   op->box_len = KR_SEALED_KEY_LEN;
   return 0;
