@@ -142,9 +142,11 @@ static int op_read(kr_mp *rd, kr_op *op, arena *a, const kr_nodes *t)
   if ((rc = kr_mp_uint(&r, &v))) return rc;
   if (v > 255) return KR_EUNKNOWN;
   op->type = (uint8_t)v;
-  if (KR_OP_IS_SEALED(v)) return KR_EUNKNOWN;   /* travels sealed only */
+  /* 1-4 travel sealed only; 10-12 as parts of a record only */
+  if (KR_OP_IS_SEALED(v) || (v >= KR_OP_GROUP && v <= KR_OP_REGISTER)) return KR_EUNKNOWN;
   if (n < 2) return KR_EMALFORMED;
-  if ((rc = kr_mp_bin_fixed(&r, op->subject, KR_SUBJECT_LEN))) return rc;
+  /* a registering record's subject is derived (the caller sets it) */
+  if (v != KR_OP_REGREC && (rc = kr_mp_bin_fixed(&r, op->subject, KR_SUBJECT_LEN))) return rc;
   switch (v) {
   case KR_OP_WITHDRAW:
     if (n != 6) return KR_EMALFORMED;
@@ -178,26 +180,46 @@ static int op_read(kr_mp *rd, kr_op *op, arena *a, const kr_nodes *t)
     if ((rc = kr_mp_uint(&r, &op->after_seq))) return rc;
     if ((rc = take_str(&r, a, KR_REASON_MAX, &op->value))) return rc;
     break;
-  case KR_OP_GROUP:
-  case KR_OP_KEY: {
+  case KR_OP_RECORD:
+  case KR_OP_REGREC: {
     const uint8_t *b;
-    uint32_t blen;
-    uint8_t *copy;
-    if (n != (v == KR_OP_GROUP ? 5u : 6u)) return KR_EMALFORMED;
+    uint32_t blen, m;
+    int64_t prev = -1;
+    if (n != (v == KR_OP_RECORD ? 6u : 5u)) return KR_EMALFORMED;
     if ((rc = kr_mp_uint(&r, &op->epoch))) return rc;
     if ((rc = take_no(&r, t, op->creator))) return rc;
-    if (v == KR_OP_KEY && (rc = take_no(&r, t, op->member))) return rc;
-    if ((rc = kr_mp_bin(&r, &b, &blen))) return rc;
-    if (!(copy = arena_get(a, blen ? blen : 1))) return KR_ENOMEM;
-    memcpy(copy, b, blen);
-    op->box = copy;
-    op->box_len = blen;
+    if (!kr_mp_take_nil(&r)) {
+      uint8_t *copy;
+      if ((rc = kr_mp_bin(&r, &b, &blen))) return rc;
+      if (blen < KR_BOX_MIN) return KR_EMALFORMED;
+      if (!(copy = arena_get(a, blen))) return KR_ENOMEM;
+      memcpy(copy, b, blen);
+      op->box = copy;
+      op->box_len = blen;
+    }
+    if ((rc = kr_mp_array(&r, &m))) return rc;
+    if (m % 2 || m / 2 > KR_NODES_MAX + 1) return KR_EMALFORMED;
+    op->nkeys = m / 2;
+    if (op->nkeys) {
+      kr_keyent *e = arena_get(a, sizeof *e * op->nkeys);
+      uint8_t *sealed = arena_get(a, (size_t)KR_SEALED_KEY_LEN * op->nkeys);
+      if (!e || !sealed) return KR_ENOMEM;
+      for (uint32_t k = 0; k < op->nkeys; k++) {
+        uint64_t no;
+        const uint8_t *id;
+        if ((rc = kr_mp_uint(&r, &no))) return rc;
+        if (!(id = kr_nodes_id(t, no))) return KR_EMALFORMED;
+        if ((int64_t)no <= prev) return KR_ENONCANON;     /* readers strictly ascending */
+        prev = (int64_t)no;
+        memcpy(e[k].reader, id, KR_NODE_LEN);
+        if ((rc = kr_mp_bin_fixed(&r, sealed + (size_t)k * KR_SEALED_KEY_LEN, KR_SEALED_KEY_LEN)))
+          return rc;
+        e[k].sealed = sealed + (size_t)k * KR_SEALED_KEY_LEN;
+      }
+      op->keys = e;
+    }
     break;
   }
-  case KR_OP_REGISTER:
-    if (n != 3) return KR_EMALFORMED;
-    if ((rc = kr_mp_bin_fixed(&r, op->salt, KR_SUBJECT_LEN))) return rc;
-    break;
   case KR_OP_PURPOSE:
     /* kr_op_check below refuses a key that is not the hash of the name */
     if (n != 5) return KR_EMALFORMED;
@@ -267,10 +289,11 @@ static void root_add(crypto_generichash_state *root, uint8_t type,
 
 /* The types that may be withheld: the ops on a volunteer an erasure takes
  * (never an erasure, membership or purpose op). */
-#define WITHHOLDABLE(t) ((t) == KR_OP_WITHDRAW || (t) == KR_OP_GROUP || (t) == KR_OP_KEY || \
-                         (t) == KR_OP_REGISTER)
+#define WITHHOLDABLE(t) ((t) == KR_OP_WITHDRAW || KR_OP_IS_RECORD(t))
 
-/* The type and the 16-byte key that lead every op's encoding. */
+/* The type and the 16-byte key that lead every op's encoding; a
+ * registering record names none (its subject is derived): subject is
+ * left as it is. */
 static int op_head(const uint8_t *b, size_t len, uint8_t *type, uint8_t subject[KR_SUBJECT_LEN])
 {
   kr_mp r;
@@ -279,10 +302,72 @@ static int op_head(const uint8_t *b, size_t len, uint8_t *type, uint8_t subject[
 
   kr_mp_init(&r, b, len);
   if (kr_mp_array(&r, &n) || n < 2 || kr_mp_uint(&r, &t) || t > 255 ||
-      kr_mp_bin_fixed(&r, subject, KR_SUBJECT_LEN))
+      (t != KR_OP_REGREC && kr_mp_bin_fixed(&r, subject, KR_SUBJECT_LEN)))
     return KR_EMALFORMED;
   *type = (uint8_t)t;
   return 0;
+}
+
+/* Records by subject, epoch and creator (for the rule "one record per
+ * (subject, epoch, creator)", and "no record on a subject the same change
+ * registers"). */
+static int cmp_record(const void *a, const void *b)
+{
+  const kr_op *x = *(const kr_op *const *)a, *y = *(const kr_op *const *)b;
+  int c = memcmp(x->subject, y->subject, KR_SUBJECT_LEN);
+  if (c) return c;
+  if (x->epoch != y->epoch) return x->epoch < y->epoch ? -1 : 1;
+  return memcmp(x->creator, y->creator, KR_NODE_LEN);
+}
+
+static int cmp_subject(const void *a, const void *b)
+{
+  return memcmp((*(const kr_op *const *)a)->subject, (*(const kr_op *const *)b)->subject,
+                KR_SUBJECT_LEN);
+}
+
+/* KR_EMALFORMED when two records of ops share (subject, epoch, creator),
+ * or a record (14) names a subject a registering record of them makes.
+ * types: each op's type, a withheld one's too (it carries its type and
+ * subject, so the second rule holds for it; its epoch and creator are
+ * gone). */
+static int records_check(const kr_op *ops, const uint8_t *types, uint32_t n)
+{
+  const kr_op **ix;
+  uint32_t k = 0, nreg = 0;
+  int rc = 0;
+
+  for (uint32_t i = 0; i < n; i++) {
+    k += KR_OP_IS_RECORD(types[i]);
+    nreg += types[i] == KR_OP_REGREC;
+  }
+  if (k < 2) return 0;
+  if (!(ix = malloc(sizeof *ix * k))) return KR_ENOMEM;
+  /* a record (present or withheld) on a subject this change registers */
+  if (nreg) {
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; i++)
+      if (KR_OP_IS_RECORD(types[i])) ix[m++] = &ops[i];
+    qsort(ix, m, sizeof *ix, cmp_subject);
+    for (uint32_t i = 0, j; i < m && !rc; i = j) {
+      int reg = 0, rec = 0;
+      for (j = i; j < m && !memcmp(ix[j]->subject, ix[i]->subject, KR_SUBJECT_LEN); j++) {
+        uint8_t t = types[ix[j] - ops];
+        reg += t == KR_OP_REGREC;
+        rec += t == KR_OP_RECORD;
+      }
+      if (reg && rec) rc = KR_EMALFORMED;
+    }
+  }
+  /* two records of one (subject, epoch, creator), of those present */
+  k = 0;
+  for (uint32_t i = 0; i < n; i++)
+    if (KR_OP_IS_RECORD(ops[i].type)) ix[k++] = &ops[i];
+  qsort(ix, k, sizeof *ix, cmp_record);
+  for (uint32_t i = 1; i < k && !rc; i++)
+    if (cmp_record(&ix[i - 1], &ix[i]) == 0) rc = KR_EMALFORMED;
+  free(ix);
+  return rc;
 }
 
 static int header_encode(const uint8_t origin[static KR_NODE_LEN], uint64_t seq, kr_hlc hlc,
@@ -382,10 +467,15 @@ int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc
     goto out;
   if ((rc = kr_nodes_collect(origin, ops, nops, &ids, &t.n))) goto out;
   t.id = (const uint8_t (*)[KR_NODE_LEN])ids;
-  for (uint32_t i = 0; i < nops; i++) {
+  for (uint32_t i = 0, nreg = 0; i < nops; i++) {
     offs[i] = opbuf.len;
     /* ops 1-4 travel only inside a group: the decoder refuses them here */
     if (KR_OP_IS_SEALED(ops[i].type)) { rc = KR_EINVAL; goto out; }
+    if (ops[i].type == KR_OP_REGREC) {       /* the subject the decoder derives */
+      uint8_t d[KR_SUBJECT_LEN];
+      kr_subject_derive(origin, nonce, nreg++, d);
+      if (memcmp(d, ops[i].subject, KR_SUBJECT_LEN)) { rc = KR_EINVAL; goto out; }
+    }
     if ((rc = kr_op_encode(&ops[i], &t, &opbuf)))
       goto out;
     lens[i] = opbuf.len - offs[i];
@@ -501,6 +591,8 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
   const uint8_t *b;
   uint32_t blen;
   size_t memsz;
+  uint32_t nreg = 0;                     /* registering records so far */
+  uint8_t subject[KR_SUBJECT_LEN];
   int rc;
 
   memset(out, 0, sizeof *out);
@@ -580,11 +672,17 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
       if ((rc = kr_mp_bin_fixed(&r, c.ops[i].subject, KR_SUBJECT_LEN))) goto fail;
       if ((rc = kr_mp_bin_fixed(&r, c.hashes[i], KR_HASH_LEN))) goto fail;
       c.ops[i].type = KR_OP_REDACTED;
+      if (t == KR_OP_REGREC) {             /* its subject is the derived one */
+        uint8_t d[KR_SUBJECT_LEN];
+        kr_subject_derive(c.origin, c.nonce, nreg++, d);
+        if (sodium_memcmp(d, c.ops[i].subject, KR_SUBJECT_LEN)) { rc = KR_EMALFORMED; goto fail; }
+      }
       root_add(&rh, c.types[i], c.ops[i].subject, c.hashes[i]);
       continue;
     }
     if ((rc = kr_mp_bin(&r, &b, &blen))) goto fail;
     if ((rc = op_head(b, blen, &c.types[i], c.ops[i].subject))) goto fail;
+    if (c.types[i] == KR_OP_REGREC) kr_subject_derive(c.origin, c.nonce, nreg++, c.ops[i].subject);
     crypto_generichash(c.hashes[i], KR_HASH_LEN, b, blen, NULL, 0);
     root_add(&rh, c.types[i], c.ops[i].subject, c.hashes[i]);
     c.op_bytes[i] = b;                     /* present (copied below) */
@@ -615,13 +713,12 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
     memcpy(copy, b, blen);
     c.op_bytes[i] = copy;
     c.op_len[i] = blen;
+    memcpy(subject, c.ops[i].subject, KR_SUBJECT_LEN);
     if ((rc = op_decode(copy, blen, &c.ops[i], &a, &c.nodes))) goto fail;
-    /* only the node whose key and salt make the id registers it */
-    if (c.ops[i].type == KR_OP_REGISTER && !kr_subject_of(c.origin, c.ops[i].salt, c.ops[i].subject)) {
-      rc = KR_EBADSIG;
-      goto fail;
-    }
+    /* a registering record's subject: derived in the first pass */
+    if (c.ops[i].type == KR_OP_REGREC) memcpy(c.ops[i].subject, subject, KR_SUBJECT_LEN);
   }
+  if ((rc = records_check(c.ops, c.types, n))) goto fail;
   *out = c;
   return 0;
 fail:
@@ -829,7 +926,7 @@ int kr_key_seal(const uint8_t pair[static KR_KEY_LEN], const uint8_t network[sta
   unsigned long long clen;
 
   key_ad(ad, network, origin, k);
-  kr_aead_nonce(nonce, place, 0, npub);
+  kr_aead_nonce(nonce, place, k->slot, npub);
   crypto_aead_xchacha20poly1305_ietf_encrypt(box, &clen, key, KR_KEY_LEN, ad, sizeof ad, NULL,
                                              npub, pair);
   return clen == KR_SEALED_KEY_LEN ? 0 : KR_EINVAL;
@@ -844,7 +941,7 @@ int kr_key_open(const uint8_t pair[static KR_KEY_LEN], const uint8_t network[sta
 
   if (k->type != KR_OP_KEY || k->box_len != KR_SEALED_KEY_LEN) return KR_EMALFORMED;
   key_ad(ad, network, origin, k);
-  kr_aead_nonce(nonce, place, 0, npub);
+  kr_aead_nonce(nonce, place, k->slot, npub);
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(key, &mlen, NULL, k->box, KR_SEALED_KEY_LEN, ad,
                                                  sizeof ad, npub, pair) != 0 ||
       mlen != KR_KEY_LEN) {

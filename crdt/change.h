@@ -48,7 +48,11 @@ typedef struct {
  * libsodium secret key is sk (the origin is its public half), under the
  * change's nonce (the one its groups and key ops were sealed with; NULL:
  * a fresh random one, for a change that seals nothing). Appends the wire
- * bytes to out.
+ * bytes to out. Each op must pass what the decoder checks of it alone
+ * (KR_EINVAL), a registering record's subject being the one derived; the
+ * rules across records (one per subject, epoch and creator; none on a
+ * subject the change registers) are the decoder's alone, so that tests
+ * can make a change that breaks them.
  */
 int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc,
                     const uint8_t *nonce, const kr_op *ops, uint32_t nops, kr_buf *out);
@@ -56,7 +60,7 @@ int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc
 /*
  * Wire bytes from stored parts: the signed header, its signature, and per
  * op either its encoding or (op_bytes[i] == NULL) a redaction of an op of
- * types[i] (5, 10, 11 or 12) on subjects[i] whose bytes hash to hashes[i].
+ * types[i] (5, 14 or 15) on subjects[i] whose bytes hash to hashes[i].
  */
 int kr_change_assemble(const uint8_t *header, size_t header_len,
                        const uint8_t sig[static KR_SIG_LEN], uint32_t nops,
@@ -79,13 +83,15 @@ int kr_change_decode(const uint8_t *buf, size_t len, size_t max, kr_change *out)
 void kr_change_free(kr_change *c);
 
 /* Decode one op's bytes (exactly len, at most KR_CHANGE_MAX) of a change
- * whose node table is t into op. The strings live in *mem, which the
- * caller frees with free(). */
+ * whose node table is t into op (a registering record's subject, which
+ * its bytes do not hold, is left zero). The strings live in *mem, which
+ * the caller frees with free(). */
 int kr_op_parse(const uint8_t *buf, size_t len, const kr_nodes *t, kr_op *op, void **mem);
 
 /*
  * Groups (docs/protocol.md, "Sealed groups"). A volunteer's ops of one
- * change travel as one GROUP op: their inner encodings (kr_op_encode_inner)
+ * change travel as one group, the box of its record (kr_record_group gives
+ * it as a GROUP op): their inner encodings (kr_op_encode_inner)
  * in one array, sealed with XChaCha20-Poly1305-IETF under the volunteer's
  * key of the group's epoch, with associated data that binds the box to the
  * network, the change (origin, seq), its place in the change, the subject
@@ -96,8 +102,9 @@ int kr_group_encode(const kr_op *ops, uint32_t n, const kr_nodes *t, kr_buf *out
  * table is t; *mem (free()) owns them. */
 int kr_group_decode(const uint8_t *plain, size_t len, const uint8_t subject[static KR_SUBJECT_LEN],
                     const kr_nodes *t, kr_op **ops, uint32_t *nops, void **mem);
-/* Seal plen bytes for the GROUP op g (subject, epoch, creator set) at
- * place of change (origin, seq, nonce): appends ciphertext || tag to box.
+/* Seal plen bytes for the group g (a GROUP op or its record: subject,
+ * epoch, creator set) at place of change (origin, seq, nonce): appends
+ * ciphertext || tag to box.
  * Its AEAD nonce is the change's nonce || place || slot 0 (kr_aead_nonce). */
 int kr_group_seal(const uint8_t key[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
                   const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
@@ -113,7 +120,8 @@ int kr_group_open(const uint8_t key[static KR_KEY_LEN], const uint8_t network[st
  * its nonce (16) || place (4, big-endian) || slot (4, big-endian). */
 void kr_aead_nonce(const uint8_t nonce[static KR_NONCE_LEN], uint32_t place, uint32_t slot,
                    uint8_t out[static 24]);
-/* Keys reach readers in key ops (docs/protocol.md "Key ops"). The key a
+/* Keys reach readers in key ops, a record's key entries (docs/protocol.md
+ * "Keys and key entries"; kr_record_key gives one as a KEY op). The key a
  * pair of nodes shares: BLAKE2b-256 of "kring-pair-1" || X25519(own
  * secret, other's public) || the two X25519 public keys, lower first (so
  * both ends get the same). xsk/xpk_self: this node's X25519 forms;
@@ -123,10 +131,11 @@ int kr_pair_key(const uint8_t xsk[static 32], const uint8_t xpk_self[static 32],
 /* The same from this node's Ed25519 secret key and the other's node id. */
 int kr_pair_key_ed(const uint8_t sk[static KR_SK_LEN], const uint8_t other[static KR_NODE_LEN],
                    uint8_t pair[static KR_KEY_LEN]);
-/* key sealed for the KEY op k (subject, epoch, creator, member = reader)
- * at place of a change by origin under nonce, under the pair key of origin
- * and reader: box = XChaCha20-Poly1305 of the key (32) || tag (16), AEAD
- * nonce kr_aead_nonce(nonce, place, 0), associated data binding network,
+/* key sealed for the KEY op k (subject, epoch, creator, member = reader;
+ * a key entry of the record at place, slot = 1 + its index) of a change by
+ * origin under nonce, under the pair key of origin and reader: box =
+ * XChaCha20-Poly1305 of the key (32) || tag (16), AEAD nonce
+ * kr_aead_nonce(nonce, place, k->slot), associated data binding network,
  * origin, subject, epoch, creator and reader. */
 int kr_key_seal(const uint8_t pair[static KR_KEY_LEN], const uint8_t network[static KR_NETWORK_LEN],
                 const uint8_t origin[static KR_NODE_LEN], const uint8_t nonce[static KR_NONCE_LEN],

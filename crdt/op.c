@@ -199,6 +199,15 @@ int kr_op_check(const kr_op *op)
     return op->ntags ? KR_EINVAL : 0;
   case KR_OP_REGISTER:
     return op->ntags ? KR_EINVAL : 0;
+  case KR_OP_RECORD:
+  case KR_OP_REGREC:
+    if (op->epoch == 0 || op->epoch > KR_EPOCH_MAX || op->ntags) return KR_EMALFORMED;
+    if (op->box ? op->box_len < KR_BOX_MIN : op->box_len != 0) return KR_EMALFORMED;
+    if (op->nkeys > KR_NODES_MAX + 1 || (op->nkeys && !op->keys)) return KR_EMALFORMED;
+    for (uint32_t k = 0; k < op->nkeys; k++)
+      if (!op->keys[k].sealed) return KR_EMALFORMED;
+    /* a record says something: a box or a key (a registration may be bare) */
+    return op->type == KR_OP_RECORD && !op->box && !op->nkeys ? KR_EMALFORMED : 0;
   case KR_OP_PURPOSE: {
     uint8_t key[KR_SUBJECT_LEN];
     if (!kr_purpose_name_ok(op->purpose) || !text_ok(op->value, KR_PURPOSE_DESC_MAX) ||
@@ -243,15 +252,19 @@ int kr_nodes_collect(const uint8_t origin[static KR_NODE_LEN], const kr_op *ops,
                      uint8_t (**ids)[KR_NODE_LEN], uint32_t *n)
 {
   uint8_t (*v)[KR_NODE_LEN];
-  size_t k = 0, m = 0;
+  size_t k = 0, m = 0, all = 1;
 
   *ids = NULL;
   *n = 0;
-  if (!(v = malloc(((size_t)nops * 2 + 1) * KR_NODE_LEN))) return KR_ENOMEM;
+  for (uint32_t i = 0; i < nops; i++)
+    all += KR_OP_IS_RECORD(ops[i].type) ? 1 + (size_t)ops[i].nkeys : 1;
+  if (!(v = malloc(all * KR_NODE_LEN))) return KR_ENOMEM;
   for (uint32_t i = 0; i < nops; i++) {
     const kr_op *op = &ops[i];
-    if (op->type == KR_OP_GROUP || op->type == KR_OP_KEY) memcpy(v[k++], op->creator, KR_NODE_LEN);
-    if (op->type == KR_OP_KEY) memcpy(v[k++], op->member, KR_NODE_LEN);
+    if (KR_OP_IS_RECORD(op->type)) {
+      memcpy(v[k++], op->creator, KR_NODE_LEN);
+      for (uint32_t j = 0; j < op->nkeys; j++) memcpy(v[k++], op->keys[j].reader, KR_NODE_LEN);
+    }
     if (op->type == KR_OP_WITHDRAW && !op->recipient_all)
       memcpy(v[k++], op->recipient, KR_NODE_LEN);
   }
@@ -328,29 +341,29 @@ static int op_encode(const kr_op *op, const kr_nodes *t, kr_buf *out)
     P(msgpack_pack_uint64(&pk, op->after_seq));
     PSTR(op->value);
     break;
-  case KR_OP_GROUP:
-    P(msgpack_pack_array(&pk, 5));
-    P(msgpack_pack_uint8(&pk, op->type));
-    PBIN(op->subject, KR_SUBJECT_LEN);
+  case KR_OP_RECORD:
+  case KR_OP_REGREC: {
+    int64_t prev = -1;
+    if (op->type == KR_OP_RECORD) {
+      P(msgpack_pack_array(&pk, 6));
+      P(msgpack_pack_uint8(&pk, op->type));
+      PBIN(op->subject, KR_SUBJECT_LEN);
+    } else {                               /* the subject is derived */
+      P(msgpack_pack_array(&pk, 5));
+      P(msgpack_pack_uint8(&pk, op->type));
+    }
     P(msgpack_pack_uint64(&pk, op->epoch));
     PNO(op->creator);
-    PBIN(op->box, op->box_len);
+    if (op->box) PBIN(op->box, op->box_len); else P(msgpack_pack_nil(&pk));
+    P(msgpack_pack_array(&pk, 2 * op->nkeys));
+    for (uint32_t k = 0; k < op->nkeys; k++) {
+      PNO(op->keys[k].reader);
+      if (no <= prev) { rc = KR_EINVAL; goto out; }   /* readers ascending */
+      prev = no;
+      PBIN(op->keys[k].sealed, KR_SEALED_KEY_LEN);
+    }
     break;
-  case KR_OP_KEY:
-    P(msgpack_pack_array(&pk, 6));
-    P(msgpack_pack_uint8(&pk, op->type));
-    PBIN(op->subject, KR_SUBJECT_LEN);
-    P(msgpack_pack_uint64(&pk, op->epoch));
-    PNO(op->creator);
-    PNO(op->member);
-    PBIN(op->box, op->box_len);
-    break;
-  case KR_OP_REGISTER:
-    P(msgpack_pack_array(&pk, 3));
-    P(msgpack_pack_uint8(&pk, op->type));
-    PBIN(op->subject, KR_SUBJECT_LEN);
-    PBIN(op->salt, KR_SUBJECT_LEN);
-    break;
+  }
   case KR_OP_PURPOSE:
     P(msgpack_pack_array(&pk, 5));
     P(msgpack_pack_uint8(&pk, op->type));
@@ -485,21 +498,43 @@ int kr_admit_check(const kr_op *op)
   return crypto_sign_verify_detached(op->proof, msg, len, op->invite_pk) == 0 ? 0 : KR_EBADSIG;
 }
 
-void kr_subject_make(const uint8_t registrar[static KR_NODE_LEN], const uint8_t salt[static KR_SUBJECT_LEN],
-                     uint8_t subject[static KR_SUBJECT_LEN])
+void kr_subject_derive(const uint8_t registrar[static KR_NODE_LEN], const uint8_t nonce[static 16],
+                       uint32_t r, uint8_t subject[static KR_SUBJECT_LEN])
 {
-  uint8_t in[KR_NODE_LEN + KR_SUBJECT_LEN];
+  uint8_t in[KR_NODE_LEN + 16 + 4];
   memcpy(in, registrar, KR_NODE_LEN);
-  memcpy(in + KR_NODE_LEN, salt, KR_SUBJECT_LEN);
+  memcpy(in + KR_NODE_LEN, nonce, 16);
+  for (int i = 0; i < 4; i++) in[KR_NODE_LEN + 16 + i] = (uint8_t)(r >> (24 - 8 * i));
   crypto_generichash(subject, KR_SUBJECT_LEN, in, sizeof in, NULL, 0);
 }
 
-int kr_subject_of(const uint8_t registrar[static KR_NODE_LEN], const uint8_t salt[static KR_SUBJECT_LEN],
-                  const uint8_t subject[static KR_SUBJECT_LEN])
+/* The fields every part of a record shares. */
+static void record_part(const kr_op *r, uint8_t type, kr_op *p)
 {
-  uint8_t s[KR_SUBJECT_LEN];
-  kr_subject_make(registrar, salt, s);
-  return sodium_memcmp(s, subject, KR_SUBJECT_LEN) == 0;
+  memset(p, 0, sizeof *p);
+  p->type = type;
+  memcpy(p->subject, r->subject, KR_SUBJECT_LEN);
+  p->epoch = r->epoch;
+  memcpy(p->creator, r->creator, KR_NODE_LEN);
+}
+
+int kr_record_group(const kr_op *r, kr_op *g)
+{
+  if (!KR_OP_IS_RECORD(r->type) || !r->box) return 0;
+  record_part(r, KR_OP_GROUP, g);
+  g->box = r->box;
+  g->box_len = r->box_len;
+  g->slot = 0;
+  return 1;
+}
+
+void kr_record_key(const kr_op *r, uint32_t k, kr_op *key)
+{
+  record_part(r, KR_OP_KEY, key);
+  memcpy(key->member, r->keys[k].reader, KR_NODE_LEN);
+  key->box = r->keys[k].sealed;
+  key->box_len = KR_SEALED_KEY_LEN;
+  key->slot = 1 + k;
 }
 
 void kr_op_tag(const uint8_t origin[static KR_NODE_LEN], uint64_t seq,

@@ -37,11 +37,19 @@ typedef enum {
   KR_OP_FOUND    = 7, /* membership: the founder creates the network */
   KR_OP_ADMIT    = 8, /* membership: a member admits a new node */
   KR_OP_EXPEL    = 9, /* membership: a member removes a node */
+  /* 10-12 never travel on their own: a record (14, 15) carries them. A
+   * node handles each part of a record as its own op (kr_record_group,
+   * kr_record_key), so these name the parts. */
   KR_OP_GROUP    = 10, /* a volunteer's ops of one change, sealed under its key */
   KR_OP_KEY      = 11, /* a volunteer's key of one epoch, sealed to one reader */
   KR_OP_REGISTER = 12, /* the volunteer's registration: its origin is the registrar */
   KR_OP_PURPOSE  = 13, /* the network's list: a purpose, its description and text version */
+  KR_OP_RECORD   = 14, /* one volunteer, one epoch: a group and/or key entries */
+  KR_OP_REGREC   = 15, /* a registering record: a registration, a record, a derived subject */
 } kr_op_type;
+
+/* 1 for a record (14) or registering record (15). */
+#define KR_OP_IS_RECORD(t) ((t) == KR_OP_RECORD || (t) == KR_OP_REGREC)
 
 /* 1 for the op types that travel sealed inside a GROUP (never on their
  * own in a change). A withdrawal travels in clear: a reader that loses its
@@ -138,17 +146,34 @@ typedef struct {
   const char *org, *kind;              /* FOUND, ADMIT: the organisation */
   uint64_t after_seq;                  /* EXPEL: the last of its changes that count */
                                        /* EXPEL: value is the reason */
-  uint64_t epoch;                      /* GROUP, KEY: the epoch's number (>= 1) */
-  uint8_t creator[KR_NODE_LEN];        /* GROUP, KEY: the node that made the epoch */
-  const uint8_t *box;                  /* GROUP: ciphertext || tag; KEY: sealed key */
+  uint64_t epoch;                      /* GROUP, KEY, records: the epoch's number (>= 1) */
+  uint8_t creator[KR_NODE_LEN];        /* GROUP, KEY, records: the node that made the epoch */
+  const uint8_t *box;                  /* GROUP: ciphertext || tag; KEY: sealed key;
+                                          records: the group's box, NULL (nil) if none */
   uint32_t box_len;                    /* KEY: the reader is in member */
-  uint8_t salt[KR_SUBJECT_LEN];        /* REGISTER: subject = kr_subject_make(origin, salt) */
+  uint32_t slot;                       /* GROUP 0, KEY 1 + its entry in its record: the
+                                          last 4 bytes of its AEAD nonce (kr_aead_nonce) */
+  const struct kr_keyent *keys;        /* records: the key entries, readers ascending */
+  uint32_t nkeys;
 } kr_op;
+
+/* A record's key entry: the epoch's key sealed to reader (a key op). */
+typedef struct kr_keyent {
+  uint8_t reader[KR_NODE_LEN];
+  const uint8_t *sealed;               /* KR_SEALED_KEY_LEN bytes */
+} kr_keyent;
+
+/* The parts of a record r (docs/protocol.md, "Records"), each as the op
+ * the node handles: its registration (type 12, REGREC only), its key
+ * entries as KEY ops (slot 1 + k), its box as a GROUP (slot 0). A part
+ * points into r's memory. kr_record_group: 1 when r holds a box. */
+int kr_record_group(const kr_op *r, kr_op *g);
+void kr_record_key(const kr_op *r, uint32_t k, kr_op *key);
 
 /*
  * The node table of a change (docs/protocol.md, "Node numbers"): the
- * change names a node in a clear field (a group's or key op's creator, a
- * key op's reader, a withdrawal's recipient) and a grant's recipient by
+ * change names a node in a clear field (a record's creator, its key
+ * entries' readers, a withdrawal's recipient) and a grant's recipient by
  * its number: 0 for the origin, i + 1 for id[i]. id ascending, no
  * repeats, without the origin, at most KR_NODES_MAX.
  */
@@ -212,14 +237,14 @@ void kr_op_tag(const uint8_t origin[static KR_NODE_LEN], uint64_t seq,
 void kr_admit_proof(const uint8_t invite_sk[static 64], const uint8_t node[static KR_NODE_LEN],
                     const char *kind, const char *org, uint8_t proof[static 64]);
 int kr_admit_check(const kr_op *op);
-/* A volunteer's id: BLAKE2b-128(registrar || salt). Only the node that
- * made it can register it (a REGISTER op carries the salt, and every node
- * checks it against the change's origin), so no member can claim another's
+/* A new volunteer's id: BLAKE2b-128(registrar || nonce || r (4 bytes,
+ * big-endian)), the nonce of the change whose registering record r
+ * (counted from 0) registers it. A registering record names no subject:
+ * every node derives it from the change's origin, so only the node that
+ * made the id can register it, and no member can claim another's
  * volunteer by a backdated registration. */
-void kr_subject_make(const uint8_t registrar[static KR_NODE_LEN], const uint8_t salt[static KR_SUBJECT_LEN],
-                     uint8_t subject[static KR_SUBJECT_LEN]);
-int kr_subject_of(const uint8_t registrar[static KR_NODE_LEN], const uint8_t salt[static KR_SUBJECT_LEN],
-                  const uint8_t subject[static KR_SUBJECT_LEN]);
+void kr_subject_derive(const uint8_t registrar[static KR_NODE_LEN], const uint8_t nonce[static 16],
+                       uint32_t r, uint8_t subject[static KR_SUBJECT_LEN]);
 /* A purpose's key, the 16-byte slot of its PURPOSE ops: BLAKE2b-128 of
  * its name. kr_op_check refuses a PURPOSE op whose key is not this, so
  * one name has one key and every node folds it into one entry. */

@@ -613,7 +613,7 @@ static int check_mine(kr_node *n, view *v, sqlite3_int64 sn, int removed, int qu
   /* a node that registered sn itself reads it, whoever else claims to
    * have registered it earlier */
   if (prep(n, "SELECT 1 FROM ops p JOIN changes c ON c.n=p.chg JOIN origins o ON o.n=c.origin"
-              " WHERE p.subj=?1 AND p.type=12 AND o.key=?2 LIMIT 1", &s))
+              " WHERE p.subj=?1 AND p.type=15 AND o.key=?2 LIMIT 1", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
@@ -852,8 +852,8 @@ static int late(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_hlc hlc)
   if (n->in_replay) return 0;
   /* made for the change being applied: no other change holds an op of it */
   if (n->fresh_from && sn >= n->fresh_from) return 0;
-  if (prep(n, "SELECT 1 FROM ops p JOIN changes c ON c.n=p.chg WHERE p.subj=?1 AND p.type IN (5,10)"
-              " AND p.chg<>?2 AND c.hlc>=?3 LIMIT 1", &s))
+  if (prep(n, "SELECT 1 FROM ops p JOIN changes c ON c.n=p.chg WHERE p.subj=?1 AND (p.type=5 OR"
+              " (p.type IN (14,15) AND p.field&1)) AND p.chg<>?2 AND c.hlc>=?3 LIMIT 1", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, chg);
@@ -928,7 +928,8 @@ static int others(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t plac
 {
   sqlite3_stmt *s;
   int rc;
-  if (prep(n, "SELECT 1 FROM ops WHERE subj=?1 AND type IN (5,10) AND body IS NOT NULL AND"
+  if (prep(n, "SELECT 1 FROM ops WHERE subj=?1 AND (type=5 OR (type IN (14,15) AND field&1)) AND"
+              " body IS NOT NULL AND"
               " NOT (chg=?2 AND idx=?3) LIMIT 1", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
@@ -1063,7 +1064,8 @@ static int fold(kr_node *n, sqlite3_int64 sn, sqlite3_stmt *s)
     kr_op g;
     void *mem = NULL;
     int opened;
-    if (kr__op_parse_at(n, &x, sqlite3_column_int64(s, 6), sqlite3_column_blob(s, 0),
+    kr_op part;
+    if (kr__op_parse_at(n, &x, sqlite3_column_int64(s, 6), sn, sqlite3_column_blob(s, 0),
                         sqlite3_column_bytes(s, 0), &g, &mem)) {
       free(mem);
       kr__chgctx_free(&x);
@@ -1078,10 +1080,10 @@ static int fold(kr_node *n, sqlite3_int64 sn, sqlite3_stmt *s)
       memcpy(st.origin, sqlite3_column_blob(s, 4), KR_NODE_LEN);
       kr_op_tag(st.origin, seq, st.idx, tag);
       rc = kr__withdrawal(n, sn, sqlite3_column_int64(s, 6), &g, &st, tag, seq);
-    } else {
+    } else if (kr_record_group(&g, &part)) {
       rc = kr__group_apply(n, sn, sqlite3_column_int64(s, 6), &x, sqlite3_column_blob(s, 4),
                            (uint64_t)sqlite3_column_int64(s, 2), (kr_hlc)sqlite3_column_int64(s, 3),
-                           (uint32_t)sqlite3_column_int64(s, 1), &g, &opened);
+                           (uint32_t)sqlite3_column_int64(s, 1), &part, &opened);
     }
     free(mem);
   }
@@ -1097,8 +1099,8 @@ static int reopen(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t plac
   int rc;
 
   if (prep(n, "SELECT p.body, p.idx, c.seq, c.hlc, o.key, o.n, c.n FROM ops p JOIN changes c ON"
-              " c.n=p.chg JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type=10 AND"
-              " p.body IS NOT NULL AND (p.chg<?2 OR (p.chg=?2 AND p.idx<?3))"
+              " c.n=p.chg JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type IN (14,15)"
+              " AND p.field&1 AND p.body IS NOT NULL AND (p.chg<?2 OR (p.chg=?2 AND p.idx<?3))"
               " ORDER BY c.hlc, o.key, p.idx", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
@@ -1121,33 +1123,36 @@ static int recover(kr_node *n, sqlite3_int64 sn)
   if ((rc = keys_to_recover(n, sn, NULL)) <= 0) return rc;
   rc = 0;
   if (prep(n, "SELECT p.body, c.hlc, o.key, c.n, p.idx FROM ops p JOIN changes c ON c.n=p.chg"
-              " JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type=11 AND p.body IS NOT"
-              " NULL", &s))
+              " JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type IN (14,15) AND"
+              " p.field&2 AND p.body IS NOT NULL", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   while (!rc && kr__step(s, &rc)) {
-    kr_op op;
+    kr_op rec, op;
     void *mem = NULL;
-    sqlite3_stmt *v;
-    int held = 1;
-    if (kr__op_parse_at(n, &x, sqlite3_column_int64(s, 3), sqlite3_column_blob(s, 0),
-                        sqlite3_column_bytes(s, 0), &op, &mem) ||
-        op.type != KR_OP_KEY || memcmp(op.member, kr_node_id(n), KR_NODE_LEN) != 0 ||
-        sqlite3_column_bytes(s, 2) != KR_NODE_LEN) {
+    if (kr__op_parse_at(n, &x, sqlite3_column_int64(s, 3), sn, sqlite3_column_blob(s, 0),
+                        sqlite3_column_bytes(s, 0), &rec, &mem) ||
+        !KR_OP_IS_RECORD(rec.type) || sqlite3_column_bytes(s, 2) != KR_NODE_LEN) {
       free(mem);
       continue;
     }
-    if (!prep(n, "SELECT 1 FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3", &v)) {
-      sqlite3_bind_int64(v, 1, sn);
-      sqlite3_bind_int64(v, 2, (sqlite3_int64)op.epoch);
-      sqlite3_bind_blob(v, 3, op.creator, KR_NODE_LEN, SQLITE_STATIC);
-      held = sqlite3_step(v) == SQLITE_ROW;
-      sqlite3_finalize(v);
-    }
-    if (!held) {
-      rc = kr__key_op(n, sn, &op, sqlite3_column_blob(s, 2), (kr_hlc)sqlite3_column_int64(s, 1),
-                      sqlite3_column_int64(s, 3), &x, (uint32_t)sqlite3_column_int64(s, 4));
-      any = 1;
+    for (uint32_t k = 0; !rc && k < rec.nkeys; k++) {
+      sqlite3_stmt *v;
+      int held = 1;
+      if (memcmp(rec.keys[k].reader, kr_node_id(n), KR_NODE_LEN) != 0) continue;
+      kr_record_key(&rec, k, &op);
+      if (!prep(n, "SELECT 1 FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3", &v)) {
+        sqlite3_bind_int64(v, 1, sn);
+        sqlite3_bind_int64(v, 2, (sqlite3_int64)op.epoch);
+        sqlite3_bind_blob(v, 3, op.creator, KR_NODE_LEN, SQLITE_STATIC);
+        held = sqlite3_step(v) == SQLITE_ROW;
+        sqlite3_finalize(v);
+      }
+      if (!held) {
+        rc = kr__key_op(n, sn, &op, sqlite3_column_blob(s, 2), (kr_hlc)sqlite3_column_int64(s, 1),
+                        sqlite3_column_int64(s, 3), &x, (uint32_t)sqlite3_column_int64(s, 4));
+        any = 1;
+      }
     }
     free(mem);
   }
@@ -1171,8 +1176,8 @@ static int replay(kr_node *n, sqlite3_int64 sn)
 
   if ((rc = kr__forget_plain(n, sn))) return rc;
   if (prep(n, "SELECT p.body, p.idx, c.seq, c.hlc, o.key, o.n, c.n FROM ops p JOIN changes c"
-              " ON c.n=p.chg JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type IN (5,10)"
-              " AND p.body IS NOT NULL ORDER BY c.hlc, o.key, p.idx", &s))
+              " ON c.n=p.chg JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND (p.type=5 OR"
+              " (p.type IN (14,15) AND p.field&1)) AND p.body IS NOT NULL ORDER BY c.hlc, o.key, p.idx", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   n->in_replay = 1;
@@ -1303,9 +1308,11 @@ static void oplist_free(oplist *l)
 }
 
 /* A key op giving reader the key of (sn's subject, en, creator). Its box
- * holds the key itself (KR_KEY_LEN bytes) until kr__seal_change seals it
- * at its place under the change's nonce (seal_key); kr_op_check refuses
- * it before that, so no unsealed key can leave in a change. */
+ * holds the key itself (KR_KEY_LEN bytes): kr__seal_change packs it into
+ * its record and seals it there, at the record's place and the entry's
+ * slot under the change's nonce (oplist_free wipes it then). A record
+ * whose entry is not sealed fails kr_op_check, so no key in clear can
+ * leave in a change. */
 static int key_op(kr_node *n, oplist *l, const uint8_t *subject, uint64_t en,
                   const uint8_t *creator, const uint8_t *key, const uint8_t *reader_node)
 {
@@ -1328,26 +1335,6 @@ static int key_op(kr_node *n, oplist *l, const uint8_t *subject, uint64_t en,
   memcpy(box, key, KR_KEY_LEN);
   op->box = box;
   op->box_len = KR_KEY_LEN;
-  return 0;
-}
-
-/* Seal the key op at place of l (its box the key itself, key_op) under
- * the change's nonce. */
-static int seal_key(kr_node *n, oplist *l, size_t place, const uint8_t nonce[KR_NONCE_LEN])
-{
-  kr_op *op = &l->op[place];
-  uint8_t *box = oplist_own(l, KR_SEALED_KEY_LEN), pair[KR_KEY_LEN];
-  int rc;
-  if (!box) return KR_ENOMEM;
-  if ((rc = pair_key(n, op->member, pair))) return rc == KR_ENOMEM ? rc : KR_EINVAL;
-  rc = kr_key_seal(pair, n->network, kr_node_id(n), nonce, (uint32_t)place, op, op->box, box);
-  sodium_memzero(pair, sizeof pair);
-  if (rc) return rc;
-  /* the key in clear is not needed past here: oplist_free wipes only the
-   * boxes still in clear, and this one no longer is */
-  sodium_memzero((void *)op->box, KR_KEY_LEN);
-  op->box = box;
-  op->box_len = KR_SEALED_KEY_LEN;
   return 0;
 }
 
@@ -1525,25 +1512,228 @@ void kr__own_done(kr_node *n)
 }
 
 typedef struct {
-  size_t at;                 /* place of the GROUP op in the outer list */
+  size_t at;                 /* the GROUP op's index in the list of parts */
   size_t first, count;       /* its ops in the input */
   uint8_t key[KR_KEY_LEN];
 } pending;
 
-int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint32_t nops,
-                    kr_buf *out)
+/* ---- packing: all a change says of one volunteer and epoch, one record ---- */
+
+/* KEY and GROUP parts by (subject, epoch, creator), then by their place. */
+static int cmp_part(const void *a, const void *b)
+{
+  const kr_op *x = *(const kr_op *const *)a, *y = *(const kr_op *const *)b;
+  int c = memcmp(x->subject, y->subject, KR_SUBJECT_LEN);
+  if (c) return c;
+  if (x->epoch != y->epoch) return x->epoch < y->epoch ? -1 : 1;
+  if ((c = memcmp(x->creator, y->creator, KR_NODE_LEN))) return c;
+  return x < y ? -1 : x > y;
+}
+
+static int cmp_subject_of(const void *a, const void *b)
+{
+  return memcmp((*(const kr_op *const *)a)->subject, (*(const kr_op *const *)b)->subject,
+                KR_SUBJECT_LEN);
+}
+
+/* KEY parts by reader id. */
+static int cmp_entry(const void *a, const void *b)
+{
+  return memcmp((*(const kr_op *const *)a)->member, (*(const kr_op *const *)b)->member,
+                KR_NODE_LEN);
+}
+
+/* The change's ops packed from the list of parts l: clear ops as they
+ * are; each REGISTER a registering record, in their order (the subjects
+ * derive from it), which takes the KEY and GROUP parts of (its subject,
+ * epoch 1, this node); every other (subject, epoch, creator) one record
+ * at the place of its last part (so a volunteer's key-only records come
+ * before the record with its box). Key entries by reader number, one per
+ * reader; their keys still in clear (clear[], sealed by the caller). */
+typedef struct {
+  kr_op *op;
+  size_t n;
+  kr_keyent *ent;            /* the records' key entries */
+  kr_op **entop;             /* per entry: its KEY part (the key in clear) */
+  size_t *place;             /* per part of l: the place of its record (GROUP parts) */
+} packed;
+
+static void packed_free(packed *p)
+{
+  free(p->op);
+  free(p->ent);
+  free(p->entop);
+  free(p->place);
+  memset(p, 0, sizeof *p);
+}
+
+static int pack(const uint8_t *self, oplist *l, packed *p)
+{
+  size_t m = l->n, np = 0, nr = 0, ne = 0;
+  kr_op **ix = NULL, **regs = NULL;
+  size_t *run = NULL, *run_end = NULL;
+  int rc = 0;
+
+  memset(p, 0, sizeof *p);
+  if (!(ix = malloc((m + 1) * sizeof *ix)) || !(regs = malloc((m + 1) * sizeof *regs)) ||
+      !(run = malloc((m + 1) * sizeof *run)) || !(run_end = malloc((m + 1) * sizeof *run_end)) ||
+      !(p->op = calloc(m + 1, sizeof *p->op)) || !(p->ent = calloc(m + 1, sizeof *p->ent)) ||
+      !(p->entop = calloc(m + 1, sizeof *p->entop)) || !(p->place = malloc((m + 1) * sizeof *p->place))) {
+    rc = KR_ENOMEM;
+    goto out;
+  }
+  for (size_t i = 0; i < m; i++) {
+    kr_op *o = &l->op[i];
+    run[i] = run_end[i] = p->place[i] = SIZE_MAX;
+    if (o->type == KR_OP_KEY && o->box_len != KR_KEY_LEN) { rc = KR_EINVAL; goto out; }
+    if (o->type == KR_OP_KEY || o->type == KR_OP_GROUP) ix[np++] = o;
+    if (o->type == KR_OP_REGISTER) regs[nr++] = o;
+  }
+  qsort(ix, np, sizeof *ix, cmp_part);
+  qsort(regs, nr, sizeof *regs, cmp_subject_of);
+  for (size_t a = 0, b; a < np; a = b) {
+    kr_op **reg;
+    size_t host;
+    for (b = a + 1; b < np && ix[a]->epoch == ix[b]->epoch &&
+                    !memcmp(ix[a]->subject, ix[b]->subject, KR_SUBJECT_LEN) &&
+                    !memcmp(ix[a]->creator, ix[b]->creator, KR_NODE_LEN);
+         b++)
+      ;
+    reg = nr ? bsearch(&ix[a], regs, nr, sizeof *regs, cmp_subject_of) : NULL;
+    if (reg) {
+      /* a new volunteer: epoch 1 of this node, nothing else */
+      if (ix[a]->epoch != 1 || memcmp(ix[a]->creator, self, KR_NODE_LEN)) { rc = KR_EINVAL; goto out; }
+      host = (size_t)(*reg - l->op);
+    } else {
+      host = (size_t)(ix[b - 1] - l->op);
+    }
+    run[host] = a;
+    run_end[host] = b;
+  }
+  for (size_t i = 0; i < m && !rc; i++) {
+    kr_op *o = &l->op[i], *r = &p->op[p->n];
+    if (o->type != KR_OP_KEY && o->type != KR_OP_GROUP && o->type != KR_OP_REGISTER) {
+      *r = *o;
+      p->n++;
+      continue;
+    }
+    if (o->type != KR_OP_REGISTER && run[i] == SIZE_MAX) continue;  /* in another's record */
+    r->type = o->type == KR_OP_REGISTER ? KR_OP_REGREC : KR_OP_RECORD;
+    memcpy(r->subject, o->subject, KR_SUBJECT_LEN);
+    r->epoch = 1;
+    memcpy(r->creator, self, KR_NODE_LEN);
+    if (run[i] != SIZE_MAX) {
+      size_t a = run[i], b = run_end[i], first = ne;
+      r->epoch = ix[a]->epoch;
+      memcpy(r->creator, ix[a]->creator, KR_NODE_LEN);
+      for (size_t k = a; k < b; k++) {
+        if (ix[k]->type == KR_OP_GROUP) {
+          if (p->place[ix[k] - l->op] != SIZE_MAX || r->box_len) { rc = KR_EINVAL; break; }
+          p->place[ix[k] - l->op] = p->n;
+          r->box_len = 1;                     /* (set when sealed) */
+        } else {
+          p->entop[ne++] = ix[k];
+        }
+      }
+      /* by reader number (the origin, number 0, first; then by id), each
+       * reader once (the same key twice says no more) */
+      qsort(p->entop + first, ne - first, sizeof *p->entop, cmp_entry);
+      {
+        size_t w = first;
+        for (size_t k = first; k < ne; k++)
+          if (k == first || memcmp(p->entop[k]->member, p->entop[w - 1]->member, KR_NODE_LEN))
+            p->entop[w++] = p->entop[k];
+        ne = w;
+      }
+      for (size_t k = first; k < ne; k++)
+        if (memcmp(p->entop[k]->member, self, KR_NODE_LEN) == 0) {
+          kr_op *own = p->entop[k];
+          memmove(p->entop + first + 1, p->entop + first, (k - first) * sizeof *p->entop);
+          p->entop[first] = own;
+          break;
+        }
+      for (size_t k = first; k < ne; k++) memcpy(p->ent[k].reader, p->entop[k]->member, KR_NODE_LEN);
+      r->nkeys = (uint32_t)(ne - first);
+      ne = first + r->nkeys;
+      r->keys = r->nkeys ? &p->ent[first] : NULL;
+      r->box_len = 0;
+    }
+    p->n++;
+  }
+out:
+  free(ix);
+  free(regs);
+  free(run);
+  free(run_end);
+  if (rc) packed_free(p);
+  return rc;
+}
+
+/* Sealed ops by subject, then by their place in the input. */
+static int cmp_subject_place(const void *a, const void *b)
+{
+  const kr_op *x = *(const kr_op *const *)a, *y = *(const kr_op *const *)b;
+  int c = memcmp(x->subject, y->subject, KR_SUBJECT_LEN);
+  return c ? c : (x < y ? -1 : x > y);
+}
+
+/* The input with each subject's sealed ops together, at the place of its
+ * first (in their order): one group per volunteer and change, as a change
+ * holds one record per volunteer and epoch. *out (free()) has nops ops. */
+static int gather(const kr_op *ops, uint32_t nops, kr_op **out)
+{
+  const kr_op **p = malloc(sizeof *p * ((size_t)nops + 1));
+  size_t *lead = malloc(sizeof *lead * ((size_t)nops + 1));
+  kr_op *g = malloc(sizeof *g * ((size_t)nops + 1));
+  uint32_t k = 0, w = 0;
+
+  *out = NULL;
+  if (!p || !lead || !g) {
+    free(p);
+    free(lead);
+    free(g);
+    return KR_ENOMEM;
+  }
+  for (uint32_t i = 0; i < nops; i++) {
+    lead[i] = SIZE_MAX;
+    if (KR_OP_IS_SEALED(ops[i].type)) p[k++] = &ops[i];
+  }
+  qsort(p, k, sizeof *p, cmp_subject_place);
+  for (uint32_t i = 0; i < k; i++)            /* a subject's first op leads its run */
+    if (!i || memcmp(p[i]->subject, p[i - 1]->subject, KR_SUBJECT_LEN))
+      lead[p[i] - ops] = i;
+  for (uint32_t i = 0; i < nops; i++) {
+    if (!KR_OP_IS_SEALED(ops[i].type)) {
+      g[w++] = ops[i];
+    } else if (lead[i] != SIZE_MAX) {
+      for (size_t j = lead[i]; j < k && !memcmp(p[j]->subject, ops[i].subject, KR_SUBJECT_LEN); j++)
+        g[w++] = *p[j];
+    }
+  }
+  free(p);
+  free(lead);
+  *out = g;
+  return 0;
+}
+
+int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const uint8_t *nonce_in,
+                    const kr_op *in, uint32_t nops, kr_buf *out)
 {
   oplist l = {0};
   pending *pg = NULL;
   size_t npg = 0;
   kr_buf plain, box;
   view v;
+  packed pk = {0};
+  kr_op *ops = NULL;
   uint8_t nonce[KR_NONCE_LEN], (*tids)[KR_NODE_LEN] = NULL;
   kr_nodes tab = {kr_node_id(n), NULL, 0};
   int rc = 0;
 
   /* every AEAD nonce of the change derives from this (protocol.md) */
-  randombytes_buf(nonce, sizeof nonce);
+  if (nonce_in) memcpy(nonce, nonce_in, sizeof nonce);
+  else randombytes_buf(nonce, sizeof nonce);
+  if ((rc = gather(in, nops, &ops))) return rc;
   view_init(&v);
   kr_buf_init(&plain, KR_CHANGE_MAX);
   kr_buf_init(&box, KR_CHANGE_MAX);
@@ -1651,36 +1841,53 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
     p->at = l.n - 1;
     i = j;
   }
-  /* The change's node table: its groups' grants name a node by number
-   * where it has one (kr_change_build makes the same table). */
-  if (!rc && (rc = kr_nodes_collect(kr_node_id(n), l.op, (uint32_t)l.n, &tids, &tab.n)) == 0)
+  /* One record per volunteer and epoch (pack) ... */
+  if (!rc) rc = pack(kr_node_id(n), &l, &pk);
+  /* ... and the change's node table: its groups' grants name a node by
+   * number where it has one (kr_change_build makes the same table). */
+  if (!rc && (rc = kr_nodes_collect(kr_node_id(n), pk.op, (uint32_t)pk.n, &tids, &tab.n)) == 0)
     tab.id = (const uint8_t (*)[KR_NODE_LEN])tids;
-  /* Seal each key op at its place (key_op left the key in its box), ... */
-  for (size_t k = 0; k < l.n && !rc; k++)
-    if (l.op[k].type == KR_OP_KEY && l.op[k].box_len == KR_KEY_LEN) rc = seal_key(n, &l, k, nonce);
-  /* ... and each group. */
+  /* Seal each key entry at its record's place and slot (key_op left the
+   * key in its KEY part), ... */
+  for (size_t i = 0; i < pk.n && !rc; i++) {
+    kr_op *r = &pk.op[i];
+    for (uint32_t k = 0; KR_OP_IS_RECORD(r->type) && k < r->nkeys && !rc; k++) {
+      kr_op kp;
+      uint8_t *sealed = oplist_own(&l, KR_SEALED_KEY_LEN), pair[KR_KEY_LEN];
+      const kr_op *clear = pk.entop[r->keys - pk.ent + k];
+      if (!sealed) { rc = KR_ENOMEM; break; }
+      kr_record_key(r, k, &kp);
+      if ((rc = pair_key(n, kp.member, pair))) { rc = rc == KR_ENOMEM ? rc : KR_EINVAL; break; }
+      rc = kr_key_seal(pair, n->network, kr_node_id(n), nonce, (uint32_t)i, &kp, clear->box, sealed);
+      sodium_memzero(pair, sizeof pair);
+      pk.ent[r->keys - pk.ent + k].sealed = sealed;
+    }
+  }
+  /* ... and each group at its record's place, slot 0. */
   for (size_t k = 0; k < npg && !rc; k++) {
-    kr_op *g = &l.op[pg[k].at];
+    size_t at = pk.place[pg[k].at];
+    kr_op *g = &pk.op[at];
     uint8_t *b;
     plain.len = 0;
     box.len = 0;
     if ((rc = kr_group_encode(&ops[pg[k].first], (uint32_t)pg[k].count, &tab, &plain)) ||
-        (rc = kr_group_seal(pg[k].key, n->network, kr_node_id(n), seq, nonce,
-                            (uint32_t)pg[k].at, g, plain.data, plain.len, &box)))
+        (rc = kr_group_seal(pg[k].key, n->network, kr_node_id(n), seq, nonce, (uint32_t)at, g,
+                            plain.data, plain.len, &box)))
       break;
     if (!(b = oplist_own(&l, box.len))) { rc = KR_ENOMEM; break; }
     memcpy(b, box.data, box.len);
     g->box = b;
     g->box_len = (uint32_t)box.len;
+    pg[k].at = at;                           /* its place in the change, from here on */
   }
-  if (!rc && l.n > KR_CHANGE_MAX_OPS) rc = KR_ETOOBIG;
-  if (!rc) rc = kr_change_build(n->sk, seq, hlc, nonce, l.op, (uint32_t)l.n, out);
+  if (!rc && pk.n > KR_CHANGE_MAX_OPS) rc = KR_ETOOBIG;
+  if (!rc) rc = kr_change_build(n->sk, seq, hlc, nonce, pk.op, (uint32_t)pk.n, out);
   /* what its apply need not look up: the subjects made, each group's key */
   if (!rc && n->nmade)
     qsort(n->made, n->nmade, sizeof *n->made, cmp_made);
   if (!rc && npg && n->authoring && !n->own_keys &&
-      (n->own_keys = calloc(l.n, 1 + KR_KEY_LEN))) {
-    n->nown_keys = (uint32_t)l.n;
+      (n->own_keys = calloc(pk.n, 1 + KR_KEY_LEN))) {
+    n->nown_keys = (uint32_t)pk.n;
     for (size_t k = 0; k < npg; k++) {
       uint8_t *e = n->own_keys + pg[k].at * (1 + KR_KEY_LEN);
       e[0] = 1;
@@ -1691,6 +1898,8 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint
   for (size_t k = 0; k < npg; k++) sodium_memzero(pg[k].key, KR_KEY_LEN);
   free(pg);
   free(tids);
+  packed_free(&pk);
+  free(ops);
   kr_buf_free(&plain);
   kr_buf_free(&box);
   oplist_free(&l);
@@ -1782,15 +1991,15 @@ static int epoch_made(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *
     *made = (kr_hlc)sqlite3_column_int64(s, 0);
   sqlite3_finalize(s);
   if (prep(n, "SELECT p.body, c.hlc, c.n FROM ops p JOIN changes c ON c.n=p.chg WHERE p.subj=?1"
-              " AND p.type=10 AND p.body IS NOT NULL", &s))
+              " AND p.type IN (14,15) AND p.field&1 AND p.body IS NOT NULL", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   while (!rc && kr__step(s, &rc)) {
     kr_op g;
     void *mem = NULL;
     kr_hlc at = (kr_hlc)sqlite3_column_int64(s, 1);
-    if (!kr__op_parse_at(n, &x, sqlite3_column_int64(s, 2), sqlite3_column_blob(s, 0),
-                         sqlite3_column_bytes(s, 0), &g, &mem) &&
+    if (!kr__op_parse_at(n, &x, sqlite3_column_int64(s, 2), sn, sqlite3_column_blob(s, 0),
+                         sqlite3_column_bytes(s, 0), &g, &mem) && g.box &&
         g.epoch == en && memcmp(g.creator, creator, KR_NODE_LEN) == 0 && (!*made || at < *made))
       *made = at;
     free(mem);
@@ -1831,39 +2040,41 @@ static int gave_key(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *cr
                     const uint8_t *key, const uint8_t *to, kr_hlc since)
 {
   sqlite3_stmt *s;
+  kr_chgctx x = {0};
   uint8_t pair[KR_KEY_LEN];
   int rc = 0, gave = 0, have_pair = 0;
 
-  if (prep(n, "SELECT p.body, c.header, p.idx FROM ops p JOIN changes c ON c.n=p.chg JOIN"
-              " origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type=11 AND p.body IS NOT NULL"
-              " AND o.key=?2 AND c.hlc>=?3", &s))
+  if (prep(n, "SELECT p.body, c.n, p.idx FROM ops p JOIN changes c ON c.n=p.chg JOIN"
+              " origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type IN (14,15) AND p.field&2 AND"
+              " p.body IS NOT NULL AND o.key=?2 AND c.hlc>=?3", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
   sqlite3_bind_int64(s, 3, (sqlite3_int64)since);
   while (!gave && !rc && kr__step(s, &rc)) {
-    kr_op op;
-    kr_nodes t;
-    void *mem = NULL, *tm = NULL;
-    uint8_t k[KR_KEY_LEN], nonce[KR_NONCE_LEN];
-    if (kr_change_header_ctx(sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1), nonce,
-                             &t, &tm) == 0 &&
-        kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &t, &op,
-                    &mem) == 0 &&
-        op.type == KR_OP_KEY && op.epoch == en && memcmp(op.creator, creator, KR_NODE_LEN) == 0 &&
-        memcmp(op.member, to, KR_NODE_LEN) == 0) {
-      if (!have_pair && (rc = pair_key(n, to, pair)) == 0) have_pair = 1;
-      if (rc == KR_EINVAL) rc = 0;
-      if (have_pair &&
-          kr_key_open(pair, n->network, kr_node_id(n), nonce, (uint32_t)sqlite3_column_int64(s, 2),
-                      &op, k) == 0) {
-        gave = sodium_memcmp(k, key, KR_KEY_LEN) == 0;
-        sodium_memzero(k, sizeof k);
+    kr_op rec, op;
+    void *mem = NULL;
+    uint8_t k[KR_KEY_LEN];
+    if (kr__op_parse_at(n, &x, sqlite3_column_int64(s, 1), sn, sqlite3_column_blob(s, 0),
+                        sqlite3_column_bytes(s, 0), &rec, &mem) == 0 &&
+        KR_OP_IS_RECORD(rec.type) && rec.epoch == en &&
+        memcmp(rec.creator, creator, KR_NODE_LEN) == 0) {
+      for (uint32_t e = 0; !gave && !rc && e < rec.nkeys; e++) {
+        if (memcmp(rec.keys[e].reader, to, KR_NODE_LEN) != 0) continue;
+        kr_record_key(&rec, e, &op);
+        if (!have_pair && (rc = pair_key(n, to, pair)) == 0) have_pair = 1;
+        if (rc == KR_EINVAL) rc = 0;
+        if (have_pair &&
+            kr_key_open(pair, n->network, kr_node_id(n), x.nonce,
+                        (uint32_t)sqlite3_column_int64(s, 2), &op, k) == 0) {
+          gave = sodium_memcmp(k, key, KR_KEY_LEN) == 0;
+          sodium_memzero(k, sizeof k);
+        }
       }
     }
     free(mem);
-    free(tm);
   }
+  kr__chgctx_free(&x);
   sqlite3_finalize(s);
   sodium_memzero(pair, sizeof pair);
   return rc ? rc : gave;
@@ -2091,7 +2302,7 @@ int kr__finish(kr_node *n, kr_buf *wire)
   /* The keys go out in changes of this node's own. */
   for (size_t at = 0; !rc && at < l.n; at += 2000) {
     size_t k = l.n - at < 2000 ? l.n - at : 2000;
-    rc = kr__author(n, l.op + at, (uint32_t)k, wire);
+    rc = kr__author(n, l.op + at, (uint32_t)k, NULL, wire);
     if (rc == KR_ENOTMEMBER) rc = 0;
   }
   oplist_free(&l);

@@ -152,15 +152,33 @@ void kr__chgctx_free(kr_chgctx *x)
   memset(x, 0, sizeof *x);
 }
 
-int kr__op_parse_at(kr_node *n, kr_chgctx *x, sqlite3_int64 chg, const void *body, int len,
-                    kr_op *op, void **mem)
+int kr__op_parse_at(kr_node *n, kr_chgctx *x, sqlite3_int64 chg, sqlite3_int64 sn,
+                    const void *body, int len, kr_op *op, void **mem)
 {
+  sqlite3_stmt *s;
   int rc;
 
   *mem = NULL;
   if (len < 0) return KR_EDB;
   if ((rc = kr__chgctx_get(n, x, chg))) return rc;
-  return kr_op_parse(body, (size_t)len, &x->t, op, mem);   /* op holds copies of its ids */
+  /* op holds copies of its ids */
+  if ((rc = kr_op_parse(body, (size_t)len, &x->t, op, mem))) return rc;
+  if (op->type != KR_OP_REGREC) return 0;
+  /* a registering record names no subject (it is derived): the store's */
+  if (!(s = kr__qs(n, "SELECT id FROM subjects WHERE n=?1"))) rc = KR_EDB;
+  else {
+    sqlite3_bind_int64(s, 1, sn);
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_bytes(s, 0) == KR_SUBJECT_LEN)
+      memcpy(op->subject, sqlite3_column_blob(s, 0), KR_SUBJECT_LEN);
+    else
+      rc = KR_EDB;
+    sqlite3_reset(s);
+  }
+  if (rc) {
+    free(*mem);
+    *mem = NULL;
+  }
+  return rc;
 }
 
 /* Every op on sn but its erasure kept as its hash alone: the root of its
@@ -170,7 +188,7 @@ static int withhold_ops(kr_node *n, sqlite3_int64 sn)
   sqlite3_stmt *s, *u;
   int rc = 0;
 
-  if (!(s = kr__qs(n, "SELECT chg, idx, body FROM ops WHERE subj=?1 AND type IN (5,10,11,12) AND"
+  if (!(s = kr__qs(n, "SELECT chg, idx, body FROM ops WHERE subj=?1 AND type IN (5,14,15) AND"
                       " body IS NOT NULL")))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
@@ -602,7 +620,7 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, int *e
     else
       sqlite3_bind_int64(s, 3, sn);
     sqlite3_bind_int(s, 5, c->types[i]);       /* a withheld op's too: to send it on */
-    sqlite3_bind_int(s, 6, op->field);
+    sqlite3_bind_int(s, 6, KR_OP_IS_RECORD(c->types[i]) ? kr__record_flags(op) : op->field);
     /* An op on an erased subject is kept as its hash alone (the root
      * needs it when the change is sent on). */
     if (c->op_bytes[i] && (!gone || op->type == KR_OP_ERASE))
@@ -614,17 +632,22 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, int *e
       continue;
 
     switch (op->type) {
-    case KR_OP_GROUP:
-      kr__group_seen(n, sn);
-      if ((rc = kr__group_apply(n, sn, chg, &x, c->origin, c->seq, c->hlc, i, op, &opened)))
-        return rc;
+    case KR_OP_RECORD:
+    case KR_OP_REGREC: {
+      /* its registration, its keys, then its box (docs/protocol.md) */
+      kr_op part;
+      if (op->type == KR_OP_REGREC && (rc = kr__registered(n, sn, chg, &st))) return rc;
+      for (uint32_t k = 0; k < op->nkeys; k++) {
+        kr_record_key(op, k, &part);
+        if ((rc = kr__key_op(n, sn, &part, c->origin, c->hlc, chg, &x, i))) return rc;
+      }
+      if (kr_record_group(op, &part)) {
+        kr__group_seen(n, sn);
+        if ((rc = kr__group_apply(n, sn, chg, &x, c->origin, c->seq, c->hlc, i, &part, &opened)))
+          return rc;
+      }
       break;
-    case KR_OP_KEY:
-      if ((rc = kr__key_op(n, sn, op, c->origin, c->hlc, chg, &x, i))) return rc;
-      break;
-    case KR_OP_REGISTER:
-      if ((rc = kr__registered(n, sn, chg, &st))) return rc;
-      break;
+    }
     case KR_OP_WITHDRAW:
       if ((rc = kr__withdrawal(n, sn, chg, op, &st, tag, c->seq))) return rc;
       break;
@@ -1026,8 +1049,8 @@ static int rebuild(kr_node *n)
     uint8_t tag[KR_TAG_LEN];
     void *mem = NULL;
     uint64_t seq = (uint64_t)sqlite3_column_int64(s, 1);
-    if (kr__op_parse_at(n, &x, sqlite3_column_int64(s, 7), sqlite3_column_blob(s, 4),
-                        sqlite3_column_bytes(s, 4), &op, &mem)) {
+    if (kr__op_parse_at(n, &x, sqlite3_column_int64(s, 7), sqlite3_column_int64(s, 5),
+                        sqlite3_column_blob(s, 4), sqlite3_column_bytes(s, 4), &op, &mem)) {
       rc = KR_EDB;                 /* the store's own bytes no longer parse */
       break;
     }
@@ -1036,16 +1059,19 @@ static int rebuild(kr_node *n)
     st.idx = KR_OP_IDX(sqlite3_column_int(s, 3), 0);
     kr_op_tag(st.origin, seq, st.idx, tag);
     n->cur_origin = sqlite3_column_int64(s, 6);   /* stamps are stored by origin number */
-    if (op.type == KR_OP_GROUP) {
+    if (KR_OP_IS_RECORD(op.type)) {
+      /* its registration, its keys, then its box, as on arrival */
+      sqlite3_int64 sn = sqlite3_column_int64(s, 5), chg = sqlite3_column_int64(s, 7);
+      uint32_t place = (uint32_t)sqlite3_column_int(s, 3);
+      kr_op part;
       int opened;
-      rc = kr__group_apply(n, sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 7), &x,
-                           st.origin, seq, st.hlc, (uint32_t)sqlite3_column_int(s, 3), &op,
-                           &opened);
-    } else if (op.type == KR_OP_KEY) {
-      rc = kr__key_op(n, sqlite3_column_int64(s, 5), &op, st.origin, st.hlc,
-                      sqlite3_column_int64(s, 7), &x, (uint32_t)sqlite3_column_int(s, 3));
-    } else if (op.type == KR_OP_REGISTER) {
-      rc = kr__registered(n, sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 7), &st);
+      if (op.type == KR_OP_REGREC) rc = kr__registered(n, sn, chg, &st);
+      for (uint32_t k = 0; !rc && k < op.nkeys; k++) {
+        kr_record_key(&op, k, &part);
+        rc = kr__key_op(n, sn, &part, st.origin, st.hlc, chg, &x, place);
+      }
+      if (!rc && kr_record_group(&op, &part))
+        rc = kr__group_apply(n, sn, chg, &x, st.origin, seq, st.hlc, place, &part, &opened);
     } else if (op.type == KR_OP_WITHDRAW) {
       rc = kr__withdrawal(n, sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 7), &op, &st, tag,
                           seq);
@@ -1161,7 +1187,7 @@ int kr__retract(kr_node *n)
     op.type = KR_OP_ERASE;
     memcpy(op.subject, keep[i].subject, KR_SUBJECT_LEN);
     op.value = keep[i].reason[0] ? keep[i].reason : "erased";
-    rc = kr__author(n, &op, 1, NULL);
+    rc = kr__author(n, &op, 1, NULL, NULL);
     if (rc == KR_ENOTMEMBER) rc = 0;
   }
   free(keep);

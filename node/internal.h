@@ -167,8 +167,10 @@ int kr__meta_get_blob(kr_node *n, const char *key, void *out, size_t len);
 int kr__meta_put_blob(kr_node *n, const char *key, const void *v, size_t len);
 
 /* write.c: sign ops as this node's next change and apply it inside the
- * open transaction; its bytes are appended to wire if not NULL. */
-int kr__author(kr_node *n, const kr_op *ops, uint32_t nops, kr_buf *wire);
+ * open transaction; its bytes are appended to wire if not NULL. nonce:
+ * the change's (the one its REGISTER ops' subjects derive from:
+ * kr_subject_derive), or NULL for a fresh one. */
+int kr__author(kr_node *n, const kr_op *ops, uint32_t nops, const uint8_t *nonce, kr_buf *wire);
 /* apply.c: apply the held changes this clock has reached (in the open
  * transaction). */
 int kr__release_held(kr_node *n);
@@ -312,9 +314,19 @@ typedef struct {
 /* x for change number chg: kept as it is when it holds chg already. */
 int kr__chgctx_get(kr_node *n, kr_chgctx *x, sqlite3_int64 chg);
 void kr__chgctx_free(kr_chgctx *x);
-/* kr_op_parse of an op of stored change number chg, with x (kr__chgctx_get). */
-int kr__op_parse_at(kr_node *n, kr_chgctx *x, sqlite3_int64 chg, const void *body, int len,
-                    kr_op *op, void **mem);
+/* kr_op_parse of an op of stored change number chg on subject number sn
+ * (a registering record's subject is the store's), with x (kr__chgctx_get). */
+int kr__op_parse_at(kr_node *n, kr_chgctx *x, sqlite3_int64 chg, sqlite3_int64 sn,
+                    const void *body, int len, kr_op *op, void **mem);
+/* The field column of a record's row in ops: KR_REC_BOX when it holds a
+ * box, KR_REC_KEYS when key entries (a withheld record: both, unknown). */
+#define KR_REC_BOX  1
+#define KR_REC_KEYS 2
+static inline int kr__record_flags(const kr_op *op)
+{
+  if (op->type == KR_OP_REDACTED) return KR_REC_BOX | KR_REC_KEYS;
+  return (op->box ? KR_REC_BOX : 0) | (op->nkeys ? KR_REC_KEYS : 0);
+}
 /* Open group g (at place of change chg = (origin, seq, hlc)) with the keys
  * held, and fold its ops in (n->cur_origin set). *opened: 1 if it was. A
  * box whose ops break the rules is noted in bad_groups and ignored. */
@@ -334,10 +346,13 @@ int kr__registered(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const kr_sta
 int kr__withdrawal(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const kr_op *op,
                    const kr_stamp *st, const uint8_t tag[KR_TAG_LEN], uint64_t seq);
 /* Build this node's change seq of ops (volunteer ops grouped and sealed,
- * registrations and key ops added) into out. Stores the keys of new
- * epochs and the rows of new subjects (inside the caller's transaction). */
-int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint32_t nops,
-                    kr_buf *out);
+ * key ops added, all that it says of one volunteer and epoch packed into
+ * one record) into out, under nonce (NULL: a fresh one; REGISTER ops need
+ * the one their subjects derive from, in their order). Stores the keys of
+ * new epochs and the rows of new subjects (inside the caller's
+ * transaction). */
+int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const uint8_t *nonce, const kr_op *ops,
+                    uint32_t nops, kr_buf *out);
 /* End of a transaction that applied changes: open what new keys open,
  * forget what this node may no longer read, seal keys to readers that lack
  * them (in changes of its own). */

@@ -85,7 +85,7 @@ int kr__equivocation(kr_node *n, const kr_change *c)
   memcpy(op.member, c->origin, KR_NODE_LEN);
   op.after_seq = c->seq - 1;
   op.value = why;
-  if ((rc = kr__author(n, &op, 1, NULL))) return rc;
+  if ((rc = kr__author(n, &op, 1, NULL, NULL))) return rc;
   return KR_ENOTMEMBER;
 }
 

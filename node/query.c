@@ -503,52 +503,37 @@ int kr_node_log(kr_node *n, kr_change_cb cb, void *ctx)
   return rc;
 }
 
-/* The ops inside a stored group (body, at place of change origin/seq) on
- * sn, each as its own row of c: 1 when they were reported, 0 when no key
- * this node holds opens the box, or its ops were ignored (bad_groups). */
-static int group_rows(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const void *body,
-                      int blen, uint32_t place, kr_change_info *c, kr_change_cb cb, void *ctx,
-                      int *rc)
+/* The ops inside the group g at place of stored change chg (x holds it)
+ * on sn, each as its own row of c: 1 when they were reported, 0 when no
+ * key this node holds opens the box, or its ops were ignored (bad_groups). */
+static int group_rows(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx *x,
+                      const kr_op *g, uint32_t place, kr_change_info *c, kr_change_cb cb,
+                      void *ctx, int *rc)
 {
   sqlite3_stmt *s;
-  kr_op g, *ops = NULL;
+  kr_op *ops = NULL;
   kr_buf plain;
-  void *gmem = NULL, *mem = NULL;
+  void *mem = NULL;
   uint32_t nops = 0;
-  kr_chgctx x = {0};
   int ok = 0, bad = 0;
 
-  if (kr__chgctx_get(n, &x, chg)) return 0;
-  if (prep(n, "SELECT 1 FROM bad_groups WHERE chg=?1 AND idx=?2", &s)) {
-    kr__chgctx_free(&x);
-    return 0;
-  }
+  if (prep(n, "SELECT 1 FROM bad_groups WHERE chg=?1 AND idx=?2", &s)) return 0;
   sqlite3_bind_int64(s, 1, chg);
   sqlite3_bind_int64(s, 2, place);
   bad = sqlite3_step(s) == SQLITE_ROW;
   sqlite3_finalize(s);
-  if (bad || blen <= 0 || kr_op_parse(body, (size_t)blen, &x.t, &g, &gmem) ||
-      g.type != KR_OP_GROUP) {
-    free(gmem);
-    kr__chgctx_free(&x);
-    return 0;
-  }
-  if (prep(n, "SELECT key FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3", &s)) {
-    free(gmem);
-    kr__chgctx_free(&x);
-    return 0;
-  }
+  if (bad || prep(n, "SELECT key FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3", &s)) return 0;
   sqlite3_bind_int64(s, 1, sn);
-  sqlite3_bind_int64(s, 2, (sqlite3_int64)(g.epoch > INT64_MAX ? INT64_MAX : g.epoch));
-  sqlite3_bind_blob(s, 3, g.creator, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)(g->epoch > INT64_MAX ? INT64_MAX : g->epoch));
+  sqlite3_bind_blob(s, 3, g->creator, KR_NODE_LEN, SQLITE_STATIC);
   kr_buf_init(&plain, KR_CHANGE_MAX);
   while (!ok && sqlite3_step(s) == SQLITE_ROW)
     if (sqlite3_column_bytes(s, 0) == KR_KEY_LEN &&
-        kr_group_open(sqlite3_column_blob(s, 0), n->network, c->origin, c->seq, x.nonce, place, &g,
+        kr_group_open(sqlite3_column_blob(s, 0), n->network, c->origin, c->seq, x->nonce, place, g,
                       &plain) == 0)
       ok = 1;
   sqlite3_finalize(s);
-  if (ok && kr_group_decode(plain.data, plain.len, g.subject, &x.t, &ops, &nops, &mem)) ok = 0;
+  if (ok && kr_group_decode(plain.data, plain.len, g->subject, &x->t, &ops, &nops, &mem)) ok = 0;
   for (uint32_t j = 0; ok && j < nops && !*rc; j++) {
     c->idx = KR_OP_IDX(place, j);
     c->type = ops[j].type;
@@ -558,9 +543,37 @@ static int group_rows(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const voi
   memset(plain.data, 0, plain.cap);
   kr_buf_free(&plain);
   free(mem);
-  free(gmem);
-  kr__chgctx_free(&x);
   return ok;
+}
+
+/* A stored record's parts as rows of c: its registration, a row per key
+ * entry, its group (the ops in it where this node reads them). */
+static int record_rows(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx *x,
+                       const void *body, int blen, uint32_t place, kr_change_info *c,
+                       kr_change_cb cb, void *ctx)
+{
+  kr_op r, g;
+  void *mem = NULL;
+  int rc = 0;
+
+  if (kr__op_parse_at(n, x, chg, sn, body, blen, &r, &mem)) return KR_EDB;
+  c->field = 0;
+  if (r.type == KR_OP_REGREC) {
+    c->type = KR_OP_REGISTER;
+    rc = cb(ctx, c);
+  }
+  for (uint32_t k = 0; !rc && k < r.nkeys; k++) {
+    c->type = KR_OP_KEY;
+    rc = cb(ctx, c);
+  }
+  if (!rc && kr_record_group(&r, &g) && !group_rows(n, sn, chg, x, &g, place, c, cb, ctx, &rc) &&
+      !rc) {
+    c->idx = KR_OP_IDX(place, 0);
+    c->type = KR_OP_GROUP;
+    rc = cb(ctx, c);
+  }
+  free(mem);
+  return rc;
 }
 
 int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
@@ -568,6 +581,7 @@ int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
 {
   sqlite3_stmt *s;
   sqlite3_int64 sn;
+  kr_chgctx x = {0};
   int rc;
 
   if ((rc = kr__subject_read(n, id, &sn))) return rc;
@@ -585,15 +599,15 @@ int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
     c.type = sqlite3_column_int(s, 5);
     c.field = sqlite3_column_int(s, 6);
     if (sqlite3_column_int(s, 7) && c.type != KR_OP_ERASE) c.type = KR_OP_REDACTED;
-    /* a group this node reads: the ops it holds, one row each */
-    if (c.type == KR_OP_GROUP &&
-        group_rows(n, sn, sqlite3_column_int64(s, 9), sqlite3_column_blob(s, 8),
-                   sqlite3_column_bytes(s, 8), (uint32_t)sqlite3_column_int64(s, 4), &c, cb, ctx,
-                   &rc))
-      continue;
-    rc = cb(ctx, &c);
+    if (KR_OP_IS_RECORD(c.type))
+      rc = record_rows(n, sn, sqlite3_column_int64(s, 9), &x, sqlite3_column_blob(s, 8),
+                       sqlite3_column_bytes(s, 8), (uint32_t)sqlite3_column_int64(s, 4), &c, cb,
+                       ctx);
+    else
+      rc = cb(ctx, &c);
   }
   sqlite3_finalize(s);
+  kr__chgctx_free(&x);
   return rc;
 }
 

@@ -170,10 +170,17 @@ static const char *const migrations[] = {
    * it to send the change on). Stores of version 9 and before hold
    * format-3 changes and are refused. */
   "ALTER TABLE ops ADD COLUMN hash BLOB;",
+
+  /* 10 -> 11: change format 4 with records: all a change says of one
+   * volunteer and epoch is one op (14, 15), one row of ops; its field
+   * column tells whether it holds a box (1) and key entries (2). Stores
+   * of version 10 hold groups, key ops and registrations as ops of their
+   * own and are refused. */
+  "SELECT 1;",
 };
 /* The first schema version this kring reads (older ones hold older
  * change formats). */
-#define SCHEMA_FIRST_READ 10
+#define SCHEMA_FIRST_READ 11
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 static const char *const sql_text[KR_Q__COUNT] = {

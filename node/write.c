@@ -24,6 +24,8 @@ struct kr_txn {
   size_t nown, owncap;
   uint8_t (*fresh)[KR_SUBJECT_LEN];  /* subjects created in this txn */
   size_t nfresh, freshcap;
+  uint8_t nonce[KR_NONCE_LEN];       /* the change's: new subjects derive from it */
+  uint32_t nreg;                     /* REGISTER ops so far */
 };
 
 static void *keep(kr_txn *t, void *p)
@@ -86,6 +88,7 @@ int kr_txn_begin(kr_node *n, kr_txn **out)
   kr_txn *t = calloc(1, sizeof *t);
   if (!t) return KR_ENOMEM;
   t->n = n;
+  randombytes_buf(t->nonce, sizeof t->nonce);
   *out = t;
   return 0;
 }
@@ -104,17 +107,17 @@ size_t kr_txn_count(const kr_txn *t) { return t->nops; }
 
 void kr_txn_new_subject(kr_txn *t, uint8_t subject[static KR_SUBJECT_LEN])
 {
-  uint8_t salt[KR_SUBJECT_LEN];
   kr_op *op;
 
-  /* the id only this node can register; the registration goes first */
-  randombytes_buf(salt, sizeof salt);
-  kr_subject_make(kr_node_id(t->n), salt, subject);
+  /* the id only this node can register, derived from the change's nonce
+   * and the registrations before it (the sealer keeps them in this order);
+   * the registration goes first */
+  kr_subject_derive(kr_node_id(t->n), t->nonce, t->nreg, subject);
   if ((op = next_op(t))) {
     op->type = KR_OP_REGISTER;
     memcpy(op->subject, subject, KR_SUBJECT_LEN);
-    memcpy(op->salt, salt, KR_SUBJECT_LEN);
     t->nops++;
+    t->nreg++;
   }
   if (t->nfresh == t->freshcap) {
     size_t nc = t->freshcap ? 2 * t->freshcap : 16;
@@ -324,7 +327,7 @@ int kr__txn_member_op(kr_txn *t, const kr_op *in)
   return 0;
 }
 
-int kr__author(kr_node *n, const kr_op *ops, uint32_t nops, kr_buf *wire)
+int kr__author(kr_node *n, const kr_op *ops, uint32_t nops, const uint8_t *nonce, kr_buf *wire)
 {
   kr_buf buf;
   kr_change c;
@@ -344,7 +347,7 @@ int kr__author(kr_node *n, const kr_op *ops, uint32_t nops, kr_buf *wire)
   kr__own_done(n);
   n->authoring = 1;
   if (!(rc = kr__subject_next(n, &n->fresh_from)) &&
-      !(rc = kr__seal_change(n, seq, hlc, ops, nops, &buf)) &&
+      !(rc = kr__seal_change(n, seq, hlc, nonce, ops, nops, &buf)) &&
       !(rc = kr_change_decode(buf.data, buf.len, KR_CHANGE_MAX, &c))) {
     rc = kr__apply_change(n, &c, &fresh);
     kr_change_free(&c);
@@ -367,7 +370,7 @@ int kr_txn_commit(kr_txn *t, kr_buf *wire)
   if (kr__exec(n, "BEGIN IMMEDIATE")) { kr_txn_abort(t); return KR_EDB; }
   n->touched.n = n->reopen.n = n->replay.n = n->retry.n = n->issued.n = n->cut.n = 0;
   n->memb_changed = 0;
-  if ((rc = kr__release_held(n)) || (rc = kr__author(n, t->ops, (uint32_t)t->nops, wire)) ||
+  if ((rc = kr__release_held(n)) || (rc = kr__author(n, t->ops, (uint32_t)t->nops, t->nonce, wire)) ||
       (rc = kr__finish(n, wire)))
     goto fail;
   if ((rc = kr__exec(n, "COMMIT"))) goto fail;

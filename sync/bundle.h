@@ -31,7 +31,7 @@
 #define KR_BUNDLE_MAGIC      "KRINGBN1"
 /* The header's first element. 2: bundles of changes of format 4 (a kring
  * that reads version 1 holds format-3 changes). */
-#define KR_BUNDLE_VERSION    2
+#define KR_BUNDLE_VERSION    3
 #define KR_BUNDLE_HEADER_MAX (1u << 20)        /* bytes of the header */
 #define KR_BUNDLE_CHUNK_MAX  (2u << 20)        /* plaintext bytes of one chunk */
 #define KR_BUNDLE_CHUNK_AIM  (256u << 10)      /* a writer closes a chunk past this */

@@ -8,7 +8,7 @@
  * them from anything. docs/protocol.md gives every byte.
  *
  *   1. Noise_XX handshake (sync/noise.h), each message behind a 2-byte
- *      big-endian length. The prologue is "kring-sync-5" || network id.
+ *      big-endian length. The prologue is "kring-sync-6" || network id.
  *      Payloads: responder [version, node id, wall clock ms]; initiator
  *      [version, node id, join request or nil, wall clock ms]. The node
  *      id's X25519 form must be the static key the handshake
@@ -40,7 +40,7 @@
 #include "sync/noise.h"
 
 #define KR_SYNC_VERSION      3
-#define KR_SYNC_PROLOGUE     "kring-sync-5"
+#define KR_SYNC_PROLOGUE     "kring-sync-6"
 #define KR_SYNC_BATCH_MAX    (1u << 20)     /* bytes of changes in one batch */
 #define KR_SYNC_BATCH_COUNT  65536u         /* changes in one batch */
 #define KR_SYNC_FRAME_MAX    (KR_CHANGE_MAX + 64)  /* body of one frame */

@@ -34,8 +34,8 @@ static void frame(kr_buf *b, int type, const void *body, size_t len)
   if (len) kr_buf_add(b, body, len);
 }
 
-/* A change of one sealed group (format 2): name set on subject, under a
- * fixed key of epoch (1, origin). */
+/* A change of one record holding a sealed group: name set on subject,
+ * under a fixed key of epoch (1, origin). */
 static void group_change(const uint8_t sk[64], const uint8_t net[16], uint64_t seq, uint64_t ms,
                          uint8_t subj, const char *name, kr_buf *chg, const char *dir)
 {
@@ -50,7 +50,7 @@ static void group_change(const uint8_t sk[64], const uint8_t net[16], uint64_t s
   op.field = 1;
   op.value = name;
   memset(&g, 0, sizeof g);
-  g.type = KR_OP_GROUP;
+  g.type = KR_OP_RECORD;
   memcpy(g.subject, op.subject, 16);
   g.epoch = 1;
   memcpy(g.creator, sk + 32, 32);
@@ -70,32 +70,24 @@ static void group_change(const uint8_t sk[64], const uint8_t net[16], uint64_t s
   }
   kr_change_build(sk, seq, ms << 16, nonce, &g, 1, chg);
   if (dir) {
-    /* the same epoch's key, sealed by the origin to itself: a key op, and
-     * a change of the group and its key op */
-    kr_op two[2];
+    /* the same epoch's key, sealed by the origin to itself: a record of
+     * a key entry and the box, and a change of it */
+    kr_op kp, rec = g;
+    kr_keyent e;
     uint8_t pair[32], sealed[KR_SEALED_KEY_LEN];
     kr_buf ob, kc;
-    memset(&two[0], 0, sizeof two[0]);
-    two[0].type = KR_OP_KEY;
-    memcpy(two[0].subject, g.subject, 16);
-    two[0].epoch = 1;
-    memcpy(two[0].creator, sk + 32, 32);
-    memcpy(two[0].member, sk + 32, 32);
+    memcpy(e.reader, sk + 32, 32);
+    e.sealed = sealed;
+    rec.keys = &e;
+    rec.nkeys = 1;
+    kr_record_key(&rec, 0, &kp);
     if (kr_pair_key_ed(sk, sk + 32, pair) == 0 &&
-        kr_key_seal(pair, net, sk + 32, nonce, 0, &two[0], key, sealed) == 0) {
-      two[0].box = sealed;
-      two[0].box_len = KR_SEALED_KEY_LEN;
-      two[1] = g;
+        kr_key_seal(pair, net, sk + 32, nonce, 0, &kp, key, sealed) == 0) {
       kr_buf_init(&ob, KR_CHANGE_MAX);
       kr_buf_init(&kc, KR_CHANGE_MAX);
       kr_nodes own = {sk + 32, NULL, 0};
-      if (kr_op_encode(&two[0], &own, &ob) == 0) put(dir, "op", "seed-key", ob.data, ob.len);
-      /* the group moves to place 1: sealed again there */
-      box.len = 0;
-      kr_group_seal(key, net, sk + 32, seq, nonce, 1, &two[1], plain.data, plain.len, &box);
-      two[1].box = box.data;
-      two[1].box_len = (uint32_t)box.len;
-      if (kr_change_build(sk, seq, ms << 16, nonce, two, 2, &kc) == 0)
+      if (kr_op_encode(&rec, &own, &ob) == 0) put(dir, "op", "seed-key", ob.data, ob.len);
+      if (kr_change_build(sk, seq, ms << 16, nonce, &rec, 1, &kc) == 0)
         put(dir, "change", "seed-key", kc.data, kc.len);
       kr_buf_free(&ob);
       kr_buf_free(&kc);

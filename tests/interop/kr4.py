@@ -1,31 +1,45 @@
 #!/usr/bin/env python3
-"""Second implementation of kring change format 4, written from
-docs/protocol.md alone (not from crdt/*.c): strict canonical msgpack; a
-change decoded and verified (structure, version 4, header with node table,
-signature, root over the ops' leaves, redactions); every op decoded, node
-numbers resolved; key ops sealed to a node opened with the pair key; groups
-opened with the keys obtained and their inner ops decoded by code; bundles
-read (and written) for a node key.
+"""Second implementation of kring change format 4 (with records, bundle
+version 3), written from docs/protocol.md alone (not from crdt/*.c):
+strict canonical msgpack; a change decoded and verified (structure,
+version 4, header with node table, signature, root over the ops' leaves,
+registering records' derived subjects, redactions); every op decoded, node
+numbers resolved, the rules across a change's records checked; the key
+entries of records sealed to a node opened with the pair key; groups (the
+records' boxes) opened with the keys obtained and their inner ops decoded
+by code; bundles read (and written) for a node key.
 
 usage:
   kr4.py read BUNDLE NODE.KEY [--json OUT]   verify every change of a bundle,
-        open the key ops sealed to this node and the groups those keys open;
-        print what was read (and write it as JSON to OUT). Exit 1 on any
-        change that does not verify, any key op sealed to the node that does
-        not open, any group of a key it holds that does not open or decode.
+        open the key entries sealed to this node and the groups those keys
+        open; print what was read (and write it as JSON to OUT). Exit 1 on
+        any change that does not verify, any key entry sealed to the node
+        that does not open, any group of a key it holds that does not open
+        or decode, any change whose writer broke a writer's rule the doc
+        states (node table exactly the nodes named; key-only records of a
+        volunteer before the record with its box).
   kr4.py changes BUNDLE NODE.KEY DIR         write each change as DIR/NNNN.chg
   kr4.py change FILE                         decode and verify one change
-        (no network id: key ops and groups are not opened); exit 1 if refused
+        (no network id: key entries and groups are not opened); exit 1 if
+        refused
   kr4.py flip FILE OUT [PLACE]               copy a change with the last byte of
         op PLACE (default: the last op in full) flipped: the signature stays,
         the root no longer matches
-  kr4.py rebundle BUNDLE NODE.KEY EXPORTER.KEY OUT [N]   the same changes in
-        a bundle this implementation writes, signed by EXPORTER.KEY, change N
-        flipped as above
-  kr4.py selftest                            the examples of protocol.md
+  kr4.py craft FILE ORIGIN.KEY OUT KIND [SUBJECT NODE]   the change (one
+        with a registering record) re-made by this implementation and
+        re-signed with ORIGIN.KEY, made over as KIND says, around records on
+        SUBJECT with key entries to NODE (both hex); kr4.py craft - - - list:
+        the kinds, each that breaks a rule of records one step from valid
+  kr4.py rebundle BUNDLE NODE.KEY EXPORTER.KEY OUT [N [KIND [SUBJECT NODE]]]
+        the same changes in a bundle this implementation writes, signed by
+        EXPORTER.KEY, change N flipped as above (KIND flip, the default) or
+        crafted as KIND (re-signed with EXPORTER.KEY, which must be its
+        origin's)
+  kr4.py selftest                            the examples of protocol.md, and
+        changes that break each rule of a record
 
 Needs PyNaCl (Debian: python3-nacl)."""
-import datetime, json, os, re, struct, sys
+import datetime, json, os, re, struct, sys, types
 import nacl.bindings as nb
 from nacl.hash import blake2b as _b2
 from nacl.encoding import RawEncoder
@@ -203,9 +217,12 @@ def ispurpose(v):
 CHANGE_MAX = 1 << 20
 MAX_OPS = 10000
 MAX_NODES = 4096
-WITHHELD_TYPES = (5, 10, 11, 12)
-NAMES = {5: 'withdraw', 6: 'erase', 7: 'found', 8: 'admit', 9: 'expel', 10: 'group',
-         11: 'key', 12: 'register', 13: 'purpose'}
+WITHDRAW, ERASE, PURPOSE, RECORD, REGISTERING = 5, 6, 13, 14, 15
+WITHHELD_TYPES = (WITHDRAW, RECORD, REGISTERING)
+NAMES = {5: 'withdraw', 6: 'erase', 7: 'found', 8: 'admit', 9: 'expel', 13: 'purpose', 14: 'record',
+         15: 'registering record'}
+SHAPE = {5: 6, 6: 3, 7: 4, 8: 7, 9: 5, 13: 5, 14: 6, 15: 5}     # elements of each op's array
+GONE = {10: 'group', 11: 'key op', 12: 'registration'}            # ops of their own before records
 
 
 class Change:
@@ -220,17 +237,29 @@ class Change:
         return b2(self.origin + struct.pack('>QI', self.seq, place << 16 | j), 16)
 
 
+def derived_subject(origin, nonce, r):
+    """protocol.md "Operations of a change": the subject of the change's registering record r
+    (counting from 0, withheld ones included) = BLAKE2b-128(origin ‖ nonce ‖ r (4, big-endian))."""
+    return b2(bytes(origin) + bytes(nonce) + struct.pack('>I', r), 16)
+
+
 def op_head(ob):
-    """Step 4: an op's bin starts with an array of at least 2 elements, a uint and a bin(16)."""
+    """Step 4: an op's bin starts with an array of at least 2 elements, a uint of at most 255
+    and, unless the uint is 15 (a registering record names no subject), a bin(16).
+    Returns (type, subject or None)."""
     d = Dec(ob)
     if d.array_header() < 2:
         raise Bad('KR_EMALFORMED', 'op: array of fewer than 2 elements')
     t = d.value()
-    s = d.value()
-    if not isuint(t) or not isbin(s, 16):
-        raise Bad('KR_EMALFORMED', 'op: not a uint and a bin(16) first')
+    if not isuint(t):
+        raise Bad('KR_EMALFORMED', 'op: not a uint first')
     if t > 255:   # the leaf has one byte for it
         raise Bad('KR_EMALFORMED', 'op type %d does not fit the leaf' % t)
+    if t == REGISTERING:
+        return t, None
+    s = d.value()
+    if not isbin(s, 16):
+        raise Bad('KR_EMALFORMED', 'op: not a uint and a bin(16) first')
     return t, bytes(s)
 
 
@@ -238,11 +267,16 @@ def leaf(t, subject, h):
     return b2(bytes([t]) + subject + h)
 
 
+def is_redaction(o):
+    return (isinstance(o, list) and len(o) == 4 and isuint(o[0]) and o[0] == 0 and isuint(o[1])
+            and isbin(o[2], 16) and isbin(o[3], 32))
+
+
 def decode_change(buf, maximum=CHANGE_MAX):
     """protocol.md "What a decoder checks, in order"; raises Bad."""
     buf = bytes(buf)
     if len(buf) > min(maximum, CHANGE_MAX):                           # 1
-        raise Bad('KR_EMALFORMED', 'longer than KR_CHANGE_MAX')
+        raise Bad('KR_ETOOBIG', 'longer than KR_CHANGE_MAX')
     d = Dec(buf)                                                      # 2
     if d.array_header() != 3:
         raise Bad('KR_EMALFORMED', 'outer array not of 3')
@@ -267,9 +301,14 @@ def decode_change(buf, maximum=CHANGE_MAX):
         raise Bad('KR_EMALFORMED', 'hlc not below 2^63')
     if not isbin(nonce, 16):
         raise Bad('KR_EMALFORMED', 'nonce')
-    if (not isinstance(nodes, list) or len(nodes) > MAX_NODES or not all(isbin(x, 32) for x in nodes)
-            or not all(nodes[i] < nodes[i + 1] for i in range(len(nodes) - 1)) or origin in nodes):
-        raise Bad('KR_EMALFORMED', 'node table')
+    if not isinstance(nodes, list):
+        raise Bad('KR_EMALFORMED', 'node table not an array')
+    if len(nodes) > MAX_NODES:
+        raise Bad('KR_ETOOBIG', 'node table of %d ids' % len(nodes))
+    if not all(isbin(x, 32) and x != origin for x in nodes):
+        raise Bad('KR_EMALFORMED', 'node table: an entry not a bin(32), or the origin')
+    if not all(nodes[i] < nodes[i + 1] for i in range(len(nodes) - 1)):
+        raise Bad('KR_ENONCANON', 'node table not strictly ascending')
     if not isbin(root, 32):
         raise Bad('KR_EMALFORMED', 'root')
     sig = d.value()
@@ -282,18 +321,30 @@ def decode_change(buf, maximum=CHANGE_MAX):
     ops = d.value()                                                   # 4
     if d.left():
         raise Bad('KR_EMALFORMED', 'trailing bytes')
-    if not isinstance(ops, list) or not (1 <= len(ops) <= MAX_OPS):
-        raise Bad('KR_EMALFORMED', 'ops array of %s' % (len(ops) if isinstance(ops, list) else '?'))
+    if not isinstance(ops, list):
+        raise Bad('KR_EMALFORMED', 'ops not an array')
+    if len(ops) > MAX_OPS:
+        raise Bad('KR_ETOOBIG', 'ops array of %d' % len(ops))
+    if not ops:
+        raise Bad('KR_EMALFORMED', 'empty ops array')
     leaves, heads = [], []
+    r = 0                   # registering records so far, withheld ones included
     for i, o in enumerate(ops):
         if isbin(o):
             t, s = op_head(o)
             hh = b2(o)
-        elif (isinstance(o, list) and len(o) == 4 and isuint(o[0]) and o[0] == 0 and isuint(o[1])
-              and isbin(o[2], 16) and isbin(o[3], 32)):
+            if t == REGISTERING:
+                s = derived_subject(origin, nonce, r)
+                r += 1
+        elif is_redaction(o):
             t, s, hh = o[1], bytes(o[2]), bytes(o[3])
             if t not in WITHHELD_TYPES:
                 raise Bad('KR_EMALFORMED', 'op %d: a redaction of type %d' % (i, t))
+            if t == REGISTERING:
+                if s != derived_subject(origin, nonce, r):
+                    raise Bad('KR_EMALFORMED', 'op %d: a redaction of registering record %d under another '
+                              'subject than the one derived for it' % (i, r))
+                r += 1
         else:
             raise Bad('KR_EMALFORMED', 'op %d neither a bin nor a redaction' % i)
         heads.append((t, s, hh))
@@ -309,10 +360,30 @@ def decode_change(buf, maximum=CHANGE_MAX):
     c.withheld = {}         # place -> (type, subject, hash)
     for i, o in enumerate(ops):                                        # 6
         if isbin(o):
-            c.decoded[i] = decode_op(bytes(o), c, i)
+            c.decoded[i] = decode_op(bytes(o), c, i, heads[i][1])
         else:
             c.withheld[i] = heads[i]
+    check_records(c)                                                   # 7
     return c
+
+
+def check_records(c):
+    """Step 7, across the ops: at most one record per (subject, epoch, creator); no record (14)
+    on a subject a registering record of the change makes. The second rule is applied to a
+    withheld record (14) too: its redaction carries its subject, and the change holds it."""
+    registered = {s for t, s, _ in c.heads if t == REGISTERING}
+    seen = {}
+    for i, (t, s, _) in enumerate(c.heads):
+        if t == RECORD and s in registered:
+            raise Bad('KR_EMALFORMED', 'op %d: a record (14) on subject %s, which a registering record of '
+                      'the same change makes' % (i, hx(s)))
+        if t in (RECORD, REGISTERING) and i in c.decoded:
+            op = c.decoded[i]
+            k = (s, op['epoch'], op['creator'])
+            if k in seen:
+                raise Bad('KR_EMALFORMED', 'ops %d and %d: two records of subject %s epoch %d creator %s'
+                          % (seen[k], i, hx(s), op['epoch'], hx(op['creator'])))
+            seen[k] = i
 
 
 def text_ok(v, lo=1, hi=None, tabs=False):
@@ -322,17 +393,19 @@ def text_ok(v, lo=1, hi=None, tabs=False):
     return not any(ch in '\n\r' or (ch == '\t' and not tabs) or ch in BIDI for ch in v)
 
 
-def decode_op(ob, c, place):
+def decode_op(ob, c, place, subject):
+    """Step 6: one op in full; subject is its second element, or the one derived for a registering record."""
     o = unpack(ob)
     t = o[0]
     if 1 <= t <= 4:
         raise Bad('KR_EUNKNOWN', 'op %d: type %d outside a group' % (place, t))
-    shape = {5: 6, 6: 3, 7: 4, 8: 7, 9: 5, 10: 5, 11: 6, 12: 3, 13: 5}
-    if t not in shape:
+    if t in GONE:
+        raise Bad('KR_EUNKNOWN', 'op %d: type %d, a %s as an op of its own (before records)' % (place, t, GONE[t]))
+    if t not in SHAPE:
         raise Bad('KR_EUNKNOWN', 'op %d: type %d' % (place, t))
-    if len(o) != shape[t]:
+    if len(o) != SHAPE[t]:
         raise Bad('KR_EMALFORMED', 'op %d: %s of %d elements' % (place, NAMES[t], len(o)))
-    r = {'type': t, 'name': NAMES[t], 'subject': bytes(o[1]), 'place': place}
+    r = {'type': t, 'name': NAMES[t], 'subject': subject, 'place': place}
 
     def need(cond, what, code='KR_EMALFORMED'):
         if not cond:
@@ -342,7 +415,7 @@ def decode_op(ob, c, place):
         _, s, pur, rc, m, tv = o
         need(ispurpose(pur) and isuint(m) and m <= 3 and isstr(tv, 0, 64), 'fields')
         r.update(purpose=pur, recipient=None if rc is None else c.node(rc, 'withdraw recipient'),
-                 method=m, text_version=tv)
+                 recipient_number=rc, method=m, text_version=tv)
     elif t == 6:
         need(isstr(o[2], 1, 1000), 'reason')
         r.update(reason=o[2])
@@ -365,17 +438,25 @@ def decode_op(ob, c, place):
         _, net, mem, after, reason = o
         need(isbin(mem, 32) and isuint(after) and isstr(reason, 1, 1000), 'fields')
         r.update(network=bytes(net), member=bytes(mem), after_seq=after, reason=reason)
-    elif t == 10:
-        _, s, ep, cr, box = o
-        need(isuint(ep) and 1 <= ep <= 2**32 - 1 and isbin(box) and len(box) >= 16, 'epoch or box')
-        r.update(epoch=ep, creator=c.node(cr, 'group creator'), box=bytes(box))
-    elif t == 11:
-        _, s, ep, cr, rd, box = o
-        need(isuint(ep) and 1 <= ep <= 2**32 - 1 and isbin(box, 48), 'epoch or box')
-        r.update(epoch=ep, creator=c.node(cr, 'key creator'), reader=c.node(rd, 'key reader'), box=bytes(box))
-    elif t == 12:
-        need(isbin(o[2], 16), 'salt')
-        need(b2(c.origin + bytes(o[2]), 16) == o[1], 'subject is not made from the origin and salt', 'KR_EBADSIG')
+    elif t in (RECORD, REGISTERING):
+        ep, cr, box, keys = o[-4:]
+        need(isuint(ep) and 1 <= ep <= 2**32 - 1, 'epoch %r not from 1 to 2^32 - 1' % (ep,))
+        need(box is None or (isbin(box) and len(box) >= 16), 'box neither nil nor a bin of at least 16 bytes')
+        need(isinstance(keys, list), 'keys not an array')
+        need(len(keys) % 2 == 0, 'keys: an odd number of elements (%d)' % len(keys))
+        creator = c.node(cr, 'record creator')
+        entries = []
+        for i in range(0, len(keys), 2):
+            rd, sealed = keys[i], keys[i + 1]
+            reader = c.node(rd, 'key entry %d reader' % (i // 2))
+            need(isbin(sealed, 48), 'key entry %d: sealed key not a bin(48)' % (i // 2))
+            entries.append({'reader': reader, 'number': rd, 'sealed': bytes(sealed)})
+        nums = [e['number'] for e in entries]
+        need(all(nums[i] < nums[i + 1] for i in range(len(nums) - 1)),
+             'readers %s not strictly ascending' % nums, 'KR_ENONCANON')
+        need(t == REGISTERING or box is not None or entries, 'neither a box nor a key entry')
+        r.update(epoch=ep, creator=creator, creator_number=cr, box=None if box is None else bytes(box),
+                 has_box=box is not None, keys=entries, registering=t == REGISTERING)
     elif t == 13:
         _, k, name, desc, tv = o
         need(ispurpose(name) and isstr(desc, 1, 200) and isstr(tv, 0, 64), 'fields')
@@ -436,6 +517,11 @@ def decode_inner(plain, c):
         raise Bad('KR_EMALFORMED', 'empty plaintext')
     while d.left():
         code = d.b[d.p]
+        if code in (0xcc, 0xcd, 0xce, 0xcf):
+            w = {0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8}[code]
+            v = int.from_bytes(d.b[d.p + 1:d.p + 1 + w], 'big')
+            if d.left() > w and v <= 127:
+                raise Bad('KR_ENONCANON', 'inner op %d: code %d in a longer form than its fixint' % (len(out), v))
         if code == 0 or code > 127:
             raise Bad('KR_EUNKNOWN', 'inner op %d: code byte %02x' % (len(out), code))
         d.p += 1
@@ -506,26 +592,39 @@ def pair_key(own_sk, other_pk):
     return b2(b'kring-pair-1' + q + lo + hi)
 
 
-def key_ad(network, c, op):
-    return (b'kring-key-3' + network + c.origin + op['subject'] + struct.pack('>Q', op['epoch'])
-            + op['creator'] + op['reader'])
+def key_ad(network, c, rec, entry):
+    """protocol.md "Keys and key entries": the subject, epoch and creator are the record's."""
+    return (b'kring-key-3' + network + c.origin + rec['subject'] + struct.pack('>Q', rec['epoch'])
+            + rec['creator'] + entry['reader'])
 
 
-def open_key_op(c, place, network, own_sk):
-    """The volunteer's key a key op seals, if it is sealed to or by this node; None if not for it."""
-    op = c.decoded[place]
+def open_key_entry(c, place, i, network, own_sk):
+    """The volunteer's key that key entry i of the record at place seals, if it is sealed to or by
+    this node (AEAD nonce: place, slot 1 + i); None if it is not for this node."""
+    rec = c.decoded[place]
+    e = rec['keys'][i]
     own = own_sk[32:]
-    if op['reader'] == own:
+    if e['reader'] == own:
         other = c.origin
     elif c.origin == own:
-        other = op['reader']
+        other = e['reader']
     else:
         return None
     pk = pair_key(own_sk, other)
     try:
-        return nb.crypto_aead_xchacha20poly1305_ietf_decrypt(op['box'], key_ad(network, c, op), aead_nonce(c, place), pk)
+        return nb.crypto_aead_xchacha20poly1305_ietf_decrypt(e['sealed'], key_ad(network, c, rec, e),
+                                                            aead_nonce(c, place, 1 + i), pk)
     except Exception:
-        raise Bad('KR_EBADSIG', 'key op %d of %s seq %d sealed to this node does not open' % (place, hx(c.origin), c.seq))
+        raise Bad('KR_EBADSIG', 'key entry %d of the record at %d of %s seq %d, sealed to this node, does not open'
+                  % (i, place, hx(c.origin), c.seq))
+
+
+def seal_key_entry(network, c, rec, i, own_sk, vkey):
+    """What a writer puts in key entry i of a record (the selftest's and craft's encoder)."""
+    e = rec['keys'][i]
+    return nb.crypto_aead_xchacha20poly1305_ietf_encrypt(vkey, key_ad(network, c, rec, e),
+                                                         aead_nonce(c, rec['place'], 1 + i),
+                                                         pair_key(own_sk, e['reader']))
 
 
 def group_ad(network, c, place, op):
@@ -534,34 +633,54 @@ def group_ad(network, c, place, op):
 
 
 def open_group(c, place, network, vkey):
-    """The plaintext of a group, or None when this key does not open it."""
+    """The plaintext of a record's box (its group), or None when this key does not open it."""
     op = c.decoded[place]
+    if op['box'] is None:
+        return None
     try:
         return nb.crypto_aead_xchacha20poly1305_ietf_decrypt(op['box'], group_ad(network, c, place, op),
-                                                            aead_nonce(c, place), vkey)
+                                                            aead_nonce(c, place, 0), vkey)
     except Exception:
         return None
 
 
 # ---------------------------------------------------------------- encode
 def encode_change(sk, seq, hlc, nonce, nodes, ops):
-    """ops: bytes (an op in full) or (type, subject, hash) (withheld). nodes: the table, ascending."""
+    """ops: bytes (an op in full) or (type, subject, hash) (withheld). nodes: the table, ascending.
+    A registering record's leaf takes its derived subject (a withheld one counts too)."""
     origin = sk[32:]
     leaves = []
+    r = 0
     for o in ops:
         if isinstance(o, (bytes, bytearray)):
-            d = Dec(o); d.array_header(); t = d.value(); s = d.value()
-            leaves.append(leaf(t, bytes(s), b2(o)))
+            try:
+                t, s = op_head(o)
+            except Bad:         # a malformed op (the selftest's): any leaf, step 4 refuses it first
+                t, s = 0, bytes(16)
+            h = b2(o)
         else:
-            leaves.append(leaf(o[0], o[1], o[2]))
+            t, s, h = o
+        if t == REGISTERING:
+            s = s if s is not None else derived_subject(origin, nonce, r)
+            r += 1
+        leaves.append(leaf(t, s, h))
     root = b2(b'kring-ops-4' + b''.join(leaves))
     hb = pack([4, origin, seq, hlc, nonce, sorted(nodes), root])
     sig = nb.crypto_sign(hb, sk)[:64]
     return pack([hb, sig, [bytes(o) if isinstance(o, (bytes, bytearray)) else [0, o[0], o[1], o[2]] for o in ops]])
 
 
+def record_bytes(t, subject, epoch, creator_number, box, entries):
+    """A record (14) or registering record (15); entries: [(reader number, sealed)]."""
+    keys = [x for e in entries for x in (e[0], e[1])]
+    if t == REGISTERING:
+        return pack([REGISTERING, epoch, creator_number, box, keys])
+    return pack([RECORD, subject, epoch, creator_number, box, keys])
+
+
 # ---------------------------------------------------------------- bundle
 MAGIC = b'KRINGBN1'
+BUNDLE_VERSION = 3     # protocol.md "Bundle": 3 (the layout's own line still says 2)
 
 
 def vector_ok(v):
@@ -582,7 +701,7 @@ def read_bundle(path, own_sk):
     if not isinstance(h, list) or len(h) != 9:
         raise Bad('KR_EMALFORMED', 'bundle: header')
     ver, network, exporter, created, forn, vector, count, recips, sh = h
-    if ver != 2:
+    if not isuint(ver) or ver != BUNDLE_VERSION:
         raise Bad('KR_EUNKNOWN', 'bundle version %r' % (ver,))
     if not (isbin(network, 16) and isbin(exporter, 32) and isuint(created) and (forn is None or isbin(forn, 32))
             and vector_ok(vector) and isuint(count) and isbin(sh, 24) and isinstance(recips, list)
@@ -657,7 +776,7 @@ def write_bundle(path, exp_sk, network, members, changes, vector=None, created_m
     recips = [[m, nb.crypto_box_seal(fk, nb.crypto_sign_ed25519_pk_to_curve25519(m))] for m in sorted(set(members))]
     st = nb.crypto_secretstream_xchacha20poly1305_state()
     sh = nb.crypto_secretstream_xchacha20poly1305_init_push(st, fk)
-    hdr = pack([2, network, exporter, created_ms, forn, vector or [], len(changes), recips, sh])
+    hdr = pack([BUNDLE_VERSION, network, exporter, created_ms, forn, vector or [], len(changes), recips, sh])
     pre = MAGIC + struct.pack('>I', len(hdr)) + hdr
     ad = b2(pre)
     body = b''.join(struct.pack('>I', len(c)) + c for c in changes)
@@ -676,10 +795,40 @@ def jsonable(v):
     if isinstance(v, (bytes, bytearray)):
         return bytes(v).hex()
     if isinstance(v, dict):
-        return {k: jsonable(x) for k, x in v.items() if k != 'box'}
+        return {k: jsonable(x) for k, x in v.items() if k not in ('box', 'sealed')}
     if isinstance(v, (list, tuple)):
         return [jsonable(x) for x in v]
     return v
+
+
+def writer_rules(c):
+    """What protocol.md asks of a writer, checked on what kring wrote; a list of breaches.
+    - "Node numbers": a writer lists in nodes exactly the nodes the clear fields of its
+      change name (a record's creator, its key entries' readers, a withdrawal's recipient),
+      other than the origin; only checkable when no op is withheld.
+    - "Records": a writer puts a volunteer's key-only records before the record with its box."""
+    bad = []
+    if not c.withheld:
+        named = set()
+        for op in c.decoded.values():
+            if op['type'] in (RECORD, REGISTERING):
+                named.add(op['creator_number'])
+                named.update(e['number'] for e in op['keys'])
+            elif op['type'] == WITHDRAW and op['recipient_number'] is not None:
+                named.add(op['recipient_number'])
+        named.discard(0)
+        if named != set(range(1, len(c.nodes) + 1)):
+            bad.append('node table of %d: the clear fields name %s' % (len(c.nodes), sorted(named)))
+    boxed = {}
+    for i in sorted(c.decoded):
+        op = c.decoded[i]
+        if op['type'] in (RECORD, REGISTERING):
+            if op['has_box']:
+                boxed.setdefault(op['subject'], i)
+            elif op['subject'] in boxed:
+                bad.append('the key-only record at %d after the record with the box at %d (subject %s)'
+                           % (i, boxed[op['subject']], hx(op['subject'])))
+    return ['%s seq %d: %s' % (hx(c.origin), c.seq, b) for b in bad]
 
 
 def read(bundle, keyfile, out=sys.stdout):
@@ -695,17 +844,23 @@ def read(bundle, keyfile, out=sys.stdout):
     changes = []
     for n, b in enumerate(raw):
         try:
-            changes.append(decode_change(b))
+            c = decode_change(b)
+            c.index = n
+            changes.append(c)
         except Bad as e:
             fails.append('change %d: %s' % (n, e))
             print('FAIL change %d: %s' % (n, e), file=out)
     keys = {}       # (subject, epoch, creator) -> [volunteer keys]
     report = {'network': net, 'exporter': info['exporter'], 'for': info['forn'], 'node': own, 'changes': []}
     for c in changes:
-        rc = {'origin': c.origin, 'seq': c.seq, 'hlc': c.hlc, 'nodes': c.nodes, 'verified': True, 'ops': []}
+        rc = {'index': c.index, 'origin': c.origin, 'seq': c.seq, 'hlc': c.hlc, 'nodes': c.nodes,
+              'verified': True, 'ops': []}
         report['changes'].append(rc)
-        print('change %s seq %d hlc %d: %d ops, %d nodes in the table, verified' % (
-              hx(c.origin), c.seq, c.hlc, len(c.ops), len(c.nodes)), file=out)
+        print('change %d: %s seq %d hlc %d: %d ops, %d nodes in the table, verified' % (
+              c.index, hx(c.origin), c.seq, c.hlc, len(c.ops), len(c.nodes)), file=out)
+        for b in writer_rules(c):
+            fails.append('writer: ' + b)
+            print('FAIL writer:', b, file=out)
         for i in range(len(c.ops)):
             if i in c.withheld:
                 t, s, hh = c.withheld[i]
@@ -715,30 +870,33 @@ def read(bundle, keyfile, out=sys.stdout):
             op = dict(c.decoded[i])
             op['tag'] = c.tag(i)
             rc['ops'].append(op)
-            if op['type'] == 11:
-                try:
-                    k = open_key_op(c, i, net, sk)
-                except Bad as e:
-                    fails.append(str(e))
-                    print('FAIL', e, file=out)
-                    op['opened'] = False
-                    continue
-                op['opened'] = k is not None
-                if k is not None:
-                    keys.setdefault((op['subject'], op['epoch'], op['creator']), []).append(k)
-                print('  %d key subject %s epoch %d creator %s reader %s: %s' % (
-                      i, hx(op['subject']), op['epoch'], hx(op['creator']), hx(op['reader']),
-                      'opened' if k else 'not sealed to this node'), file=out)
-            elif op['type'] == 10:
-                print('  %d group subject %s epoch %d creator %s, %d bytes' % (
-                      i, hx(op['subject']), op['epoch'], hx(op['creator']), len(op['box'])), file=out)
+            if op['type'] in (RECORD, REGISTERING):
+                # the parts in the doc's order: the registration, the key entries, then the box
+                # (boxes are opened below, once every change's key entries are read)
+                op['keys'] = [dict(e) for e in op['keys']]
+                for k, e in enumerate(op['keys']):
+                    try:
+                        vk = open_key_entry(c, i, k, net, sk)
+                    except Bad as ex:
+                        fails.append(str(ex))
+                        print('FAIL', ex, file=out)
+                        e['opened'] = False
+                        continue
+                    e['opened'] = vk is not None
+                    if vk is not None:
+                        keys.setdefault((op['subject'], op['epoch'], op['creator']), []).append(vk)
+                print('  %d %s subject %s epoch %d creator %s: %s, key entries to %s' % (
+                      i, op['name'], hx(op['subject']), op['epoch'], hx(op['creator']),
+                      'a box of %d bytes' % len(op['box']) if op['has_box'] else 'no box',
+                      ', '.join('%d %s%s' % (e['number'], hx(e['reader']), ' (opened)' if e['opened'] else '')
+                                for e in op['keys']) or 'nobody'), file=out)
             else:
                 print('  %d %s %s' % (i, op['name'], json.dumps(jsonable({k: v for k, v in op.items()
                       if k not in ('type', 'name', 'place', 'tag')}))), file=out)
-    # groups, once every key op is read (a key may come in a later change)
+    # groups, once every key entry is read (a key may come in a later change)
     for c, rc in zip(changes, report['changes']):
         for op in rc['ops']:
-            if op.get('type') != 10 or op.get('withheld'):
+            if op.get('type') not in (RECORD, REGISTERING) or op.get('withheld') or not op['has_box']:
                 continue
             ks = keys.get((op['subject'], op['epoch'], op['creator']), [])
             plain = None
@@ -797,43 +955,224 @@ def flip(buf, place=None):
     return bytes(out)
 
 
+def parts(c):
+    """A decoded change's ops as encode_change takes them."""
+    return [bytes(o) if isbin(o) else (o[1], bytes(o[2]), bytes(o[3])) for o in c.ops]
+
+
+JUNK = bytes([0x6b]) * 48          # a sealed key that opens for nobody
+
+
+CRAFTS = {
+    'same': 'unchanged: this implementation re-makes the very bytes (accepted)',
+    'valid': 'the first registering record R given key entries to nodes 0 and NODE (added to the table), '
+             'then key-only records (14) on SUBJECT, epoch 1 and epoch 2 of the origin, one key entry to '
+             'NODE each (sealed keys that open for nobody); every kind below is this with one thing '
+             'changed (accepted)',
+    'reader-twice': "R's readers NODE, NODE (KR_ENONCANON)",
+    'readers-descending': "R's readers NODE, 0 (KR_ENONCANON)",
+    'odd-keys': "R's keys 0, sealed, NODE (KR_EMALFORMED)",
+    'reader-not-in-table': "the second record on SUBJECT's reader NODE + 1 (KR_EMALFORMED)",
+    'record-on-registered': "the second record on R's subject, not SUBJECT (KR_EMALFORMED)",
+    'dup-record': 'the second record on SUBJECT of epoch 1, as the first (KR_EMALFORMED)',
+    'no-box-no-key': 'the second record on SUBJECT without its key entry (KR_EMALFORMED)',
+    'key-op': 'the second record on SUBJECT a key op of its own instead (type 11, before records; KR_EUNKNOWN)',
+}
+
+
+def craft(buf, sk, kind, subject=None, node=None):
+    """The change re-made by encode_change and re-signed with sk (its origin's key), made over as
+    kind says (CRAFTS). Returns (bytes, the refusal code protocol.md gives it, or None)."""
+    c = decode_change(buf)
+    if sk[32:] != c.origin:
+        raise Bad('USAGE', 'the key is not the origin\'s')
+    if kind not in CRAFTS:
+        raise Bad('USAGE', 'craft kind %r' % kind)
+    ops = parts(c)
+    if kind == 'same':
+        return encode_change(sk, c.seq, c.hlc, c.nonce, c.nodes, ops), None
+    if subject is None or node is None or len(subject) != 16 or len(node) != 32 or node == c.origin:
+        raise Bad('USAGE', 'craft %s wants a subject (16 bytes) and a node other than the origin' % kind)
+    regs = [i for i in sorted(c.decoded) if c.decoded[i]['type'] == REGISTERING]
+    if not regs:
+        raise Bad('USAGE', 'no registering record in full')
+    nodes = sorted(set(c.nodes) | {node})
+    if nodes[:len(c.nodes)] != c.nodes:
+        raise Bad('USAGE', 'adding the node would renumber the table')
+    n = nodes.index(node) + 1
+    R = c.decoded[regs[0]]
+
+    def reg(keys):
+        return pack([REGISTERING, R['epoch'], R['creator_number'], R['box'], keys])
+    r_keys = {'reader-twice': [n, JUNK, n, JUNK], 'readers-descending': [n, JUNK, 0, JUNK],
+              'odd-keys': [0, JUNK, n]}.get(kind, [0, JUNK, n, JUNK])
+    second = {'reader-not-in-table': record_bytes(RECORD, subject, 2, 0, None, [(len(nodes) + 1, JUNK)]),
+              'record-on-registered': record_bytes(RECORD, R['subject'], 2, 0, None, [(n, JUNK)]),
+              'dup-record': record_bytes(RECORD, subject, 1, 0, None, [(n, JUNK)]),
+              'no-box-no-key': record_bytes(RECORD, subject, 2, 0, None, []),
+              'key-op': pack([11, subject, 2, 0, n, JUNK])}.get(kind, record_bytes(RECORD, subject, 2, 0, None, [(n, JUNK)]))
+    ops[regs[0]] = reg(r_keys)
+    ops[regs[0] + 1:regs[0] + 1] = [record_bytes(RECORD, subject, 1, 0, None, [(n, JUNK)]), second]
+    code = None if kind == 'valid' else CRAFTS[kind].rpartition('(')[2].split(')')[0].split('; ')[-1]
+    return encode_change(sk, c.seq, c.hlc, c.nonce, nodes, ops), code
+
+
+REFUSED = []
+
+
+def refused(buf, code, what):
+    try:
+        decode_change(buf)
+    except Bad as e:
+        assert e.code == code, '%s: refused as %s, not %s' % (what, e, code)
+        REFUSED.append(what)
+        return e
+    raise AssertionError('%s: accepted' % what)
+
+
 def selftest():
     # protocol.md, "purpose": the key of "photos"
     assert b2(b'photos', 16).hex() == '2f108dcfafdb0c154e26fe06733dd8a4', b2(b'photos', 16).hex()
-    # protocol.md, "Example": a new volunteer's first change, [register, group]
-    seed = bytes(range(32))
-    pk, sk = nb.crypto_sign_seed_keypair(seed)
-    salt, nonce, vkey = bytes(16), bytes(range(100, 116)), bytes(range(200, 232))
-    subject = b2(pk + salt, 16)
-    reg = pack([12, subject, salt])
+    # protocol.md, "Example": a record (14) of a set of the name Anna
+    pk, sk = nb.crypto_sign_seed_keypair(bytes(range(32)))           # node K
+    bpk, bsk = nb.crypto_sign_seed_keypair(bytes(range(32, 64)))     # node B
+    cpk, csk = nb.crypto_sign_seed_keypair(bytes(range(64, 96)))     # node C, a third
+    net, nonce, vkey = bytes(range(50, 66)), bytes(range(100, 116)), bytes(range(200, 232))
     plain = bytes.fromhex('01a4416e6e61')
-    ad = (b'kring-group-2' + bytes(16) + pk + struct.pack('>Q', 1) + struct.pack('>I', 1) + subject
-          + struct.pack('>Q', 1) + pk)
-    box = nb.crypto_aead_xchacha20poly1305_ietf_encrypt(plain, ad, nonce + struct.pack('>II', 1, 0), vkey)
-    grp = pack([10, subject, 1, 0, box])
-    assert grp[:2] == b'\x95\x0a' and grp[-24:-22] == b'\xc4\x16'
+    x22 = bytes(22)
+    rec = record_bytes(RECORD, bytes(range(16)), 1, 0, x22, [])
+    assert rec == bytes.fromhex('960ec410') + bytes(range(16)) + bytes.fromhex('0100c416') + x22 + b'\x90', rec.hex()
+    # a new volunteer's first change: one registering record, its key sealed to B (node number 1)
+    S = b2(pk + nonce + b'\x00\x00\x00\x00', 16)
+    assert derived_subject(pk, nonce, 0) == S
     hlc = (1767225600000 << 16) | 1
-    ch = encode_change(sk, 1, hlc, nonce, [], [reg, grp])
+
+    Pre = types.SimpleNamespace(origin=pk, nonce=nonce, seq=1)   # what the ADs and nonces need
+    hd = {'subject': S, 'epoch': 1, 'creator': pk, 'place': 0, 'keys': [{'reader': bpk}]}
+    box = nb.crypto_aead_xchacha20poly1305_ietf_encrypt(plain, group_ad(net, Pre, 0, hd), nonce + bytes(8), vkey)
+    sealed = seal_key_entry(net, Pre, hd, 0, sk, vkey)
+    assert len(box) == 22 and len(sealed) == 48
+    reg = record_bytes(REGISTERING, None, 1, 0, box, [(1, sealed)])
+    assert reg == bytes.fromhex('950f0100c416') + box + bytes.fromhex('9201c430') + sealed, reg.hex()
+    ch = encode_change(sk, 1, hlc, nonce, [bpk], [reg])
     c = decode_change(ch)
-    assert c.hb[:38] == b'\x97\x04\xc4\x20' + pk + b'\x01\xcf' and len(c.hb) == 99
-    assert c.hb[46:67] == b'\xc4\x10' + nonce + b'\x90\xc4\x20'
-    L0 = b2(b'\x0c' + subject + b2(reg))
-    L1 = b2(b'\x0a' + subject + b2(grp))
-    assert c.root == b2(b'kring-ops-4' + L0 + L1)
-    assert open_group(c, 1, bytes(16), vkey) == plain
+    H0 = b2(reg)
+    root = b2(b'kring-ops-4' + b2(b'\x0f' + S + H0))
+    assert c.hb == (b'\x97\x04\xc4\x20' + pk + b'\x01\xcf' + hlc.to_bytes(8, 'big') + b'\xc4\x10' + nonce
+                    + b'\x91\xc4\x20' + bpk + b'\xc4\x20' + root), c.hb.hex()
+    assert c.heads == [(15, S, H0)] and c.decoded[0]['subject'] == S and c.decoded[0]['keys'][0]['reader'] == bpk
+    assert writer_rules(c) == []
+    # B opens its key entry (slot 1), K (the sender) too, C not; the key opens the box (slot 0)
+    assert open_key_entry(c, 0, 0, net, bsk) == vkey and open_key_entry(c, 0, 0, net, sk) == vkey
+    assert open_key_entry(c, 0, 0, net, csk) is None
+    assert open_group(c, 0, net, vkey) == plain
     assert decode_inner(plain, c) == [{'op': 'set', 'field': 'name', 'value': 'Anna', 'tag': None}]
-    # the group withheld: the change still verifies, as the same type and subject only
-    red = ch[:op_spans(ch)[1][0] - 2] + pack([0, 10, subject, b2(grp)])
-    assert red == encode_change(sk, 1, hlc, nonce, [], [reg, (10, subject, b2(grp))])
-    assert decode_change(red).withheld == {1: (10, subject, b2(grp))}
-    for t in (11, 6):
-        bad = ch[:op_spans(ch)[1][0] - 2] + pack([0, t, subject, b2(grp)])
-        try:
-            decode_change(bad)
-            raise AssertionError('withheld as type %d accepted' % t)
-        except Bad as e:
-            assert e.code == ('KR_EBADHASH' if t == 11 else 'KR_EMALFORMED'), e
-    print('selftest: ok')
+    # sealed at another slot, the key entry does not open; nor a box at another place
+    wrong = nb.crypto_aead_xchacha20poly1305_ietf_encrypt(vkey, key_ad(net, Pre, hd, hd['keys'][0]),
+                                                          nonce + struct.pack('>II', 0, 0), pair_key(sk, bpk))
+    c2 = decode_change(encode_change(sk, 1, hlc, nonce, [bpk], [record_bytes(REGISTERING, None, 1, 0, box, [(1, wrong)])]))
+    refused_open = False
+    try:
+        open_key_entry(c2, 0, 0, net, bsk)
+    except Bad:
+        refused_open = True
+    assert refused_open, 'a key entry sealed at slot 0 opened'
+    c3 = decode_change(encode_change(sk, 1, hlc, nonce, [bpk], [record_bytes(REGISTERING, None, 1, 0, None, []), reg]))
+    assert open_group(c3, 1, net, vkey) is None and c3.heads[1][1] == derived_subject(pk, nonce, 1)
+
+    # the registering record withheld: the change still verifies, as the same type and derived subject only
+    red = encode_change(sk, 1, hlc, nonce, [bpk], [(15, S, H0)])
+    assert red == ch[:op_spans(ch)[0][0] - 2] + pack([0, 15, S, H0])
+    assert decode_change(red).withheld == {0: (15, S, H0)}
+    refused(encode_change(sk, 1, hlc, nonce, [bpk], [(15, bytes(16), H0)]), 'KR_EMALFORMED',
+            'a registering record withheld under another subject')
+    refused(ch[:op_spans(ch)[0][0] - 2] + pack([0, 14, S, H0]), 'KR_EBADHASH', 'withheld as a record (14)')
+    for t in (6, 7, 10, 11, 12, 13):
+        refused(encode_change(sk, 1, hlc, nonce, [bpk], [(t, S, H0)]), 'KR_EMALFORMED', 'a redaction of type %d' % t)
+    # a withheld registering record counts in the derivation of those after it
+    c4 = decode_change(encode_change(sk, 1, hlc, nonce, [bpk], [(15, S, H0), reg]))
+    assert c4.decoded[1]['subject'] == derived_subject(pk, nonce, 1) != S
+    refused(encode_change(sk, 1, hlc, nonce, [bpk], [(15, derived_subject(pk, nonce, 1), H0), reg]), 'KR_EMALFORMED',
+            'the first registering record withheld under the second\'s subject')
+    c5 = decode_change(encode_change(sk, 1, hlc, nonce, [bpk], [(5, S, H0), (14, bytes(16), H0), reg]))
+    assert c5.decoded[2]['subject'] == S           # withheld ops of other types do not count
+
+    # the rules of a record
+    X = bytes(range(16, 32))
+    def chg(*ops, nodes=(bpk,)):
+        return encode_change(sk, 1, hlc, nonce, list(nodes), list(ops))
+    e1 = (1, sealed)
+    ok = [chg(record_bytes(REGISTERING, None, 1, 0, None, [])),                   # a bare registration
+          chg(record_bytes(RECORD, X, 1, 0, None, [e1])),                          # keys only
+          chg(record_bytes(RECORD, X, 1, 0, x22[:16], [])),                        # a box only, 16 bytes
+          chg(record_bytes(RECORD, X, 1, 0, None, [(0, sealed), e1])),             # readers 0 < 1
+          chg(record_bytes(RECORD, X, 1, 0, None, [e1]), record_bytes(RECORD, X, 2, 0, box, [])),
+          chg(record_bytes(RECORD, X, 1, 0, None, [e1]), record_bytes(RECORD, X, 1, 1, box, [])),
+          chg(reg, record_bytes(REGISTERING, None, 1, 0, box, [])),                 # two volunteers
+          chg(reg, record_bytes(RECORD, X, 1, 0, box, [])),
+          chg(record_bytes(RECORD, X, 2**32 - 1, 0, box, [e1]))]
+    for n, b in enumerate(ok):
+        decode_change(b)
+    bad = [('KR_ENONCANON', 'readers descending', chg(record_bytes(RECORD, X, 1, 0, None, [e1, (0, sealed)]))),
+           ('KR_ENONCANON', 'a reader twice', chg(record_bytes(REGISTERING, None, 1, 0, box, [e1, e1]))),
+           ('KR_EMALFORMED', 'odd keys', chg(pack([14, X, 1, 0, None, [1, sealed, 0]]))),
+           ('KR_EMALFORMED', 'a reader not in the table', chg(record_bytes(RECORD, X, 1, 0, None, [(2, sealed)]))),
+           ('KR_EMALFORMED', 'a creator not in the table', chg(record_bytes(RECORD, X, 1, 2, box, []))),
+           ('KR_EMALFORMED', 'a sealed key of 47 bytes', chg(record_bytes(RECORD, X, 1, 0, None, [(1, sealed[:47])]))),
+           ('KR_EMALFORMED', 'a reader as an id', chg(pack([14, X, 1, 0, None, [bpk, sealed]]))),
+           ('KR_EMALFORMED', 'a box of 15 bytes', chg(record_bytes(RECORD, X, 1, 0, x22[:15], [e1]))),
+           ('KR_EMALFORMED', 'a box of 15 bytes (15)', chg(record_bytes(REGISTERING, None, 1, 0, x22[:15], []))),
+           ('KR_EMALFORMED', 'a record (14) with neither', chg(record_bytes(RECORD, X, 1, 0, None, []))),
+           ('KR_EMALFORMED', 'epoch 0', chg(record_bytes(RECORD, X, 0, 0, box, []))),
+           ('KR_EMALFORMED', 'epoch 2^32', chg(record_bytes(REGISTERING, None, 2**32, 0, box, []))),
+           ('KR_EMALFORMED', 'a record of 5 elements', chg(pack([14, X, 1, 0, box]))),
+           ('KR_EMALFORMED', 'a registering record of 6', chg(pack([15, X, 1, 0, box, []]))),
+           ('KR_EMALFORMED', 'a registering record of 1', chg(pack([15]))),
+           ('KR_EMALFORMED', 'keys not an array', chg(pack([15, 1, 0, box, None]))),
+           ('KR_EMALFORMED', 'two records of one (subject, epoch, creator)',
+            chg(record_bytes(RECORD, X, 1, 0, None, [e1]), record_bytes(RECORD, X, 1, 0, box, []))),
+           ('KR_EMALFORMED', 'a record (14) on the subject registered',
+            chg(reg, record_bytes(RECORD, S, 2, 0, None, [e1]))),
+           ('KR_EMALFORMED', 'a record (14) before the registering record of its subject',
+            chg(record_bytes(RECORD, S, 2, 0, None, [e1]), reg)),
+           ('KR_EMALFORMED', 'a withheld record (14) on the subject registered', chg(reg, (14, S, H0))),
+           ('KR_EUNKNOWN', 'a group of its own (10)', chg(pack([10, X, 1, 0, box]))),
+           ('KR_EUNKNOWN', 'a key op of its own (11)', chg(pack([11, X, 1, 0, 1, sealed]))),
+           ('KR_EUNKNOWN', 'a registration of its own (12)', chg(pack([12, X, bytes(16)]))),
+           ('KR_EUNKNOWN', 'a set (1) as an op of its own', chg(pack([1, X, 1, 'Anna']))),
+           ('KR_EUNKNOWN', 'type 16', chg(pack([16, X]))),
+           ('KR_ENONCANON', 'the node table descending', chg(record_bytes(RECORD, X, 1, 0, box, []),
+                                                            nodes=sorted([bpk, cpk])[::-1]))]
+    for code, what, b in bad:
+        if what == 'the node table descending':       # encode_change sorts the table: make it by hand
+            d = unpack(b)
+            h = unpack(d[0])
+            h[5] = sorted([bpk, cpk])[::-1]
+            hb = pack(h)
+            b = pack([hb, nb.crypto_sign(hb, sk)[:64], d[2]])
+        refused(b, code, what)
+    # the writer's rules kr4 checks on what kring writes
+    assert writer_rules(decode_change(chg(record_bytes(RECORD, X, 1, 0, box, []),
+                                          record_bytes(RECORD, X, 2, 0, None, [e1])))), 'a key-only record after the box'
+    assert writer_rules(decode_change(chg(record_bytes(RECORD, X, 1, 0, box, [])))), 'a table entry no field names'
+    # an inner op's code in a longer form than its fixint
+    try:
+        decode_inner(b'\xcc\x01\xa4Anna', c)
+        raise AssertionError('code cc 01 accepted')
+    except Bad as e:
+        assert e.code == 'KR_ENONCANON', e
+    # craft: 'same' re-makes the very bytes, 'valid' is accepted, each other kind refused as it says
+    assert craft(ch, sk, 'same') == (ch, None)
+    bare = encode_change(sk, 1, hlc, nonce, [], [record_bytes(REGISTERING, None, 1, 0, box, [])])
+    for base in (ch, bare):
+        b, code = craft(base, sk, 'valid', X, bpk)
+        v = decode_change(b)
+        assert code is None and writer_rules(v) == [] and v.nodes == [bpk] and len(v.ops) == 3
+        for kind in CRAFTS:
+            if kind not in ('same', 'valid'):
+                b, code = craft(base, sk, kind, X, bpk)
+                refused(b, code, 'craft ' + kind)
+    print('selftest: ok (%d changes refused as the doc says, %d accepted)' % (len(REFUSED), len(ok) + 8))
 
 
 def main(argv):
@@ -865,11 +1204,25 @@ def main(argv):
         buf = flip(open(argv[2], 'rb').read(), int(argv[4]) if len(argv) == 5 else None)
         open(argv[3], 'wb').write(buf)
         return 0
-    if len(argv) in (6, 7) and argv[1] == 'rebundle':
+    if len(argv) in (6, 8) and argv[1] == 'craft':
+        if argv[5] == 'list':
+            for k, v in CRAFTS.items():
+                print('%-20s %s' % (k, v))
+            return 0
+        extra = [bytes.fromhex(x) for x in argv[6:8]]
+        buf, code = craft(open(argv[2], 'rb').read(), load_key(argv[3]), argv[5], *extra)
+        open(argv[4], 'wb').write(buf)
+        print('crafted %s: %s' % (argv[5], 'a decoder refuses it (%s)' % code if code else 'it stands'))
+        return 0
+    if len(argv) in (6, 7, 8, 10) and argv[1] == 'rebundle':
         info, raw = read_bundle(argv[2], load_key(argv[3]))
-        if len(argv) == 7:
-            raw[int(argv[6])] = flip(raw[int(argv[6])])
-        write_bundle(argv[5], load_key(argv[4]), info['network'], info['recipients'], raw,
+        exp = load_key(argv[4])
+        if len(argv) >= 7:
+            n = int(argv[6])
+            kind = argv[7] if len(argv) >= 8 else 'flip'
+            extra = [bytes.fromhex(x) for x in argv[8:10]]
+            raw[n] = flip(raw[n]) if kind == 'flip' else craft(raw[n], exp, kind, *extra)[0]
+        write_bundle(argv[5], exp, info['network'], info['recipients'], raw,
                      info['vector'], info['created'], info['forn'])
         return 0
     if len(argv) == 2 and argv[1] == 'selftest':

@@ -28,17 +28,20 @@ void model_sealed_keys(model_keys *ks, const kr_change *changes, size_t n,
 {
   for (size_t c = 0; c < n; c++)
     for (uint32_t i = 0; i < changes[c].nops; i++) {
-      const kr_op *o = &changes[c].ops[i];
-      model_key k;
-      uint8_t pair[KR_KEY_LEN];
-      if (o->type != KR_OP_KEY || memcmp(o->member, sk + 32, KR_NODE_LEN) ||
-          o->box_len != KR_SEALED_KEY_LEN || kr_pair_key_ed(sk, changes[c].origin, pair) ||
-          kr_key_open(pair, network, changes[c].origin, changes[c].nonce, i, o, k.key))
-        continue;
-      memcpy(k.subject, o->subject, KR_SUBJECT_LEN);
-      k.epoch = o->epoch;
-      memcpy(k.creator, o->creator, KR_NODE_LEN);
-      model_keys_add(ks, &k);
+      const kr_op *r = &changes[c].ops[i];
+      for (uint32_t e = 0; KR_OP_IS_RECORD(r->type) && e < r->nkeys; e++) {
+        kr_op part, *o = &part;
+        model_key k;
+        uint8_t pair[KR_KEY_LEN];
+        kr_record_key(r, e, &part);
+        if (memcmp(o->member, sk + 32, KR_NODE_LEN) || kr_pair_key_ed(sk, changes[c].origin, pair) ||
+            kr_key_open(pair, network, changes[c].origin, changes[c].nonce, i, o, k.key))
+          continue;
+        memcpy(k.subject, o->subject, KR_SUBJECT_LEN);
+        k.epoch = o->epoch;
+        memcpy(k.creator, o->creator, KR_NODE_LEN);
+        model_keys_add(ks, &k);
+      }
     }
 }
 
@@ -204,9 +207,20 @@ model *model_new(const kr_change *changes, size_t n, const uint8_t network[stati
     const kr_change *c = m->ch[k];
     for (uint32_t i = 0; i < c->nops; i++) {
       const kr_op *o = &c->ops[i];
-      if (o->type == KR_OP_REDACTED || o->type == KR_OP_KEY) continue;
-      if (o->type == KR_OP_GROUP) open_group(m, c, i, o, network, keys);
-      else push(m, c, KR_OP_IDX(i, 0), o);
+      kr_op part;
+      if (o->type == KR_OP_REDACTED) continue;
+      if (KR_OP_IS_RECORD(o->type)) {
+        /* a registration, keys (the model takes keys from model_keys), a box */
+        if (o->type == KR_OP_REGREC) {
+          memset(&part, 0, sizeof part);
+          part.type = KR_OP_REGISTER;
+          memcpy(part.subject, o->subject, KR_SUBJECT_LEN);
+          push(m, c, KR_OP_IDX(i, 0), &part);
+        }
+        if (kr_record_group(o, &part)) open_group(m, c, i, &part, network, keys);
+        continue;
+      }
+      push(m, c, KR_OP_IDX(i, 0), o);
       /* a withdrawal travels in clear, and counts like a group: only when
        * its origin read the volunteer at its stamp */
       if (o->type == KR_OP_WITHDRAW) m->ops[m->nops - 1].grp = m->ops[m->nops - 1].dead = 1;
@@ -343,14 +357,14 @@ static int state_of(const model *m, const kr_op *key, const char *day)
   return state_before(m, key, UINT64_MAX, day);
 }
 
-/* The registrar of subject: the origin of its earliest registration (one
- * the origin's key and the salt make the id of), or NULL. */
+/* The registrar of subject: the origin of its earliest registration (the
+ * decoder derives a registering record's subject from its origin), or
+ * NULL. */
 static const uint8_t *registrar_of(const model *m, const uint8_t *subject)
 {
   const mop *reg = NULL;
   for (size_t k = 0; k < m->nops; k++)
     if (m->ops[k].op.type == KR_OP_REGISTER && !memcmp(m->ops[k].op.subject, subject, 16) &&
-        kr_subject_of(m->ops[k].c->origin, m->ops[k].op.salt, subject) &&
         (!reg || later(reg, &m->ops[k])))
       reg = &m->ops[k];
   return reg ? reg->c->origin : NULL;

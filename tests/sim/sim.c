@@ -896,7 +896,7 @@ static int craft(int h, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint32_t nop
   kr_node *n = S.node[h].n;
   int rc;
   if (kr__exec(n, "BEGIN IMMEDIATE")) return KR_EDB;
-  rc = kr__seal_change(n, seq, hlc, ops, nops, out);
+  rc = kr__seal_change(n, seq, hlc, NULL, ops, nops, out);
   keys_seen(n);
   kr__exec(n, rc || !keep ? "ROLLBACK" : "COMMIT");
   return rc;
@@ -1013,7 +1013,7 @@ static int opens_own(int v, const kr_buf *w)
   int held = 0;
   if (kr_change_decode(w->data, w->len, KR_CHANGE_MAX, &c)) return 0;
   for (uint32_t i = 0; i < c.nops && !held; i++) {
-    if (c.ops[i].type != KR_OP_GROUP) continue;
+    if (!KR_OP_IS_RECORD(c.ops[i].type) || !c.ops[i].box) continue;
     if (sqlite3_prepare_v2(S.node[v].n->db, "SELECT 1 FROM vkeys k JOIN subjects s ON s.n=k.subj"
                            " WHERE s.id=?1 AND k.en=?2 AND k.creator=?3", -1, &s, NULL) != SQLITE_OK)
       break;
@@ -1152,13 +1152,17 @@ static void bad_value(int h, int v)
               int mine2 = !memcmp(op2->subject, S.subj[si], 16);
               char r2[13] = "all", cr[13] = "-";
               if (op2->type == KR_OP_WITHDRAW && !op2->recipient_all) hex12(op2->recipient, r2);
-              if (op2->type == KR_OP_GROUP || op2->type == KR_OP_KEY) hex12(op2->creator, cr);
-              if (op2->type == KR_OP_KEY) hex12(op2->member, r2);
+              if (KR_OP_IS_RECORD(op2->type)) hex12(op2->creator, cr);
               printf(" [%d%s", op2->type, mine2 ? " subj" : "");
               if (op2->type == KR_OP_WITHDRAW) printf(" %s to %s", op2->purpose, r2);
-              if (op2->type == KR_OP_GROUP) printf(" epoch %llu by %s", (unsigned long long)op2->epoch, cr);
-              if (op2->type == KR_OP_KEY)
-                printf(" epoch %llu by %s to %s", (unsigned long long)op2->epoch, cr, r2);
+              if (KR_OP_IS_RECORD(op2->type)) {
+                printf(" epoch %llu by %s%s", (unsigned long long)op2->epoch, cr,
+                       op2->box ? " box" : "");
+                for (uint32_t e = 0; e < op2->nkeys; e++) {
+                  hex12(op2->keys[e].reader, r2);
+                  printf(" key to %s", r2);
+                }
+              }
               printf("]");
             }
             printf("\n");
@@ -1663,9 +1667,10 @@ static void explain_reader(const model *m, int i, int s, const char *day)
   }
   /* the groups of s it holds no key for */
   if (sqlite3_prepare_v2(S.node[i].n->db, "SELECT o.key, c.seq, p.body, EXISTS (SELECT 1 FROM vkeys k"
-                         " WHERE k.subj=p.subj AND k.en=?2 AND k.creator=?3), c.n FROM ops p JOIN subjects s"
-                         " ON s.n=p.subj JOIN changes c ON c.n=p.chg JOIN origins o ON o.n=c.origin"
-                         " WHERE s.id=?1 AND p.type=10 AND p.body IS NOT NULL", -1, &q, NULL) == SQLITE_OK) {
+                         " WHERE k.subj=p.subj AND k.en=?2 AND k.creator=?3), c.n, p.subj FROM ops p JOIN"
+                         " subjects s ON s.n=p.subj JOIN changes c ON c.n=p.chg JOIN origins o ON"
+                         " o.n=c.origin WHERE s.id=?1 AND p.type IN (14,15) AND p.field&1 AND p.body IS"
+                         " NOT NULL", -1, &q, NULL) == SQLITE_OK) {
     sqlite3_bind_blob(q, 1, S.subj[s], 16, SQLITE_STATIC);
     while (sqlite3_step(q) == SQLITE_ROW) {
       kr_op g;
@@ -1673,7 +1678,8 @@ static void explain_reader(const model *m, int i, int s, const char *day)
       char c[13], or[13];
       kr_chgctx cx = {0};
       int bad = kr__op_parse_at(S.node[i].n, &cx, sqlite3_column_int64(q, 4),
-                                sqlite3_column_blob(q, 2), sqlite3_column_bytes(q, 2), &g, &mem);
+                                sqlite3_column_int64(q, 5), sqlite3_column_blob(q, 2),
+                                sqlite3_column_bytes(q, 2), &g, &mem);
       kr__chgctx_free(&cx);
       if (bad) {
         free(mem);
@@ -1797,9 +1803,11 @@ static int keys_held_back(const model *m, const rchg *all, size_t nall, int i, i
   for (size_t k = 0; k < nall; k++)
     for (uint32_t o = 0; o < all[k].c.nops; o++) {
       const kr_op *op = &all[k].c.ops[o];
-      if (op->type != KR_OP_KEY || memcmp(op->subject, S.subj[s], KR_SUBJECT_LEN) ||
-          memcmp(op->member, S.node[i].id, KR_NODE_LEN))
-        continue;
+      int to_i = 0;
+      if (!KR_OP_IS_RECORD(op->type) || memcmp(op->subject, S.subj[s], KR_SUBJECT_LEN)) continue;
+      for (uint32_t e = 0; e < op->nkeys; e++)
+        to_i |= !memcmp(op->keys[e].reader, S.node[i].id, KR_NODE_LEN);
+      if (!to_i) continue;
       if (all[k].counted) return 0;
       for (int j = 0; j < S.nodes; j++)
         held |= all[k].held && S.node[j].role == CLOCKJUMP && S.node[j].jumped &&
@@ -1819,10 +1827,11 @@ static int key_out_of_reach(const model_key *k, const kr_change *counted, size_t
   for (size_t c = 0; c < ncount; c++)
     for (uint32_t o = 0; o < counted[c].nops; o++) {
       const kr_op *op = &counted[c].ops[o];
-      if (op->type == KR_OP_KEY && op->epoch == k->epoch &&
-          !memcmp(op->subject, k->subject, KR_SUBJECT_LEN) && !memcmp(op->creator, k->creator, 32) &&
-          memcmp(op->member, k->creator, 32))
-        return 0;
+      if (!KR_OP_IS_RECORD(op->type) || op->epoch != k->epoch ||
+          memcmp(op->subject, k->subject, KR_SUBJECT_LEN) || memcmp(op->creator, k->creator, 32))
+        continue;
+      for (uint32_t e = 0; e < op->nkeys; e++)
+        if (memcmp(op->keys[e].reader, k->creator, 32)) return 0;
     }
   return 1;
 }

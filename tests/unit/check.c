@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "check.h"
+#include "crdt/err.h"
 
 int check_failures;
 static char dir[4096];
@@ -152,28 +153,100 @@ void check_network(kr_node **nodes, int k, const char *prefix, const char *kind)
   kr_node_set_default_clock(NULL, NULL);
 }
 
-static struct { uint8_t subject[KR_SUBJECT_LEN], salt[KR_SUBJECT_LEN]; } made[256];
+static struct { uint8_t subject[KR_SUBJECT_LEN], nonce[KR_NONCE_LEN]; } made[256];
 static size_t nmade;
 
 void check_new_subject(kr_node *n, uint8_t subject[KR_SUBJECT_LEN])
 {
   REQUIRE(nmade < sizeof made / sizeof made[0]);
-  randombytes_buf(made[nmade].salt, KR_SUBJECT_LEN);
-  kr_subject_make(kr_node_id(n), made[nmade].salt, subject);
+  /* the first registering record of a change under this nonce */
+  randombytes_buf(made[nmade].nonce, KR_NONCE_LEN);
+  kr_subject_derive(kr_node_id(n), made[nmade].nonce, 0, subject);
   memcpy(made[nmade++].subject, subject, KR_SUBJECT_LEN);
 }
 
 const uint8_t check_nonce[KR_NONCE_LEN] = "kring test nonc";
 
-void check_seal_key(kr_node *from, const uint8_t to[32], uint32_t place, kr_op *op,
-                    const uint8_t key[32], uint8_t box[KR_SEALED_KEY_LEN])
+static void seal_key_under(kr_node *from, const uint8_t to[32], const uint8_t *nonce,
+                           uint32_t place, kr_op *op, const uint8_t key[32],
+                           uint8_t box[KR_SEALED_KEY_LEN])
 {
   uint8_t pair[KR_KEY_LEN], net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
   kr_node_network(from, net, founder);
   REQUIRE(kr_pair_key_ed(kr_node_secret_key(from), to, pair) == 0);
-  REQUIRE(kr_key_seal(pair, net, kr_node_id(from), check_nonce, place, op, key, box) == 0);
+  REQUIRE(kr_key_seal(pair, net, kr_node_id(from), nonce, place, op, key, box) == 0);
   op->box = box;
   op->box_len = KR_SEALED_KEY_LEN;
+}
+
+void check_seal_key(kr_node *from, const uint8_t to[32], uint32_t place, kr_op *op,
+                    const uint8_t key[32], uint8_t box[KR_SEALED_KEY_LEN])
+{
+  if (!op->slot) op->slot = 1;        /* the first key entry of its record */
+  seal_key_under(from, to, check_nonce, place, op, key, box);
+}
+
+static int same_triple(const kr_op *a, const kr_op *b)
+{
+  return a->epoch == b->epoch && !memcmp(a->subject, b->subject, KR_SUBJECT_LEN) &&
+         !memcmp(a->creator, b->creator, KR_NODE_LEN);
+}
+
+int check_change_build(const uint8_t sk[64], uint64_t seq, kr_hlc hlc, const uint8_t *nonce,
+                       const kr_op *ops, uint32_t nops, kr_buf *out)
+{
+  kr_op *rec = calloc((size_t)nops + 1, sizeof *rec);
+  kr_keyent *ent = calloc((size_t)nops + 1, sizeof *ent);
+  uint32_t n = 0, ne = 0;
+  int rc = 0;
+
+  REQUIRE(rec && ent);
+  for (uint32_t i = 0; i < nops && !rc;) {
+    const kr_op *o = &ops[i];
+    kr_op *r;
+    if (o->type != KR_OP_KEY && o->type != KR_OP_GROUP && o->type != KR_OP_REGISTER) {
+      rec[n++] = ops[i++];
+      continue;
+    }
+    r = &rec[n++];
+    memset(r, 0, sizeof *r);
+    r->type = KR_OP_RECORD;
+    memcpy(r->subject, o->subject, KR_SUBJECT_LEN);
+    r->epoch = o->epoch;
+    memcpy(r->creator, o->creator, KR_NODE_LEN);
+    if (o->type == KR_OP_REGISTER) {
+      /* bare, or with the parts on its subject that follow */
+      r->type = KR_OP_REGREC;
+      i++;
+      r->epoch = 1;
+      memcpy(r->creator, sk + 32, KR_NODE_LEN);
+      if (i < nops && (ops[i].type == KR_OP_KEY || ops[i].type == KR_OP_GROUP) &&
+          !memcmp(ops[i].subject, r->subject, KR_SUBJECT_LEN)) {
+        r->epoch = ops[i].epoch;
+        memcpy(r->creator, ops[i].creator, KR_NODE_LEN);
+      }
+    }
+    r->keys = &ent[ne];
+    while (i < nops && (ops[i].type == KR_OP_KEY || ops[i].type == KR_OP_GROUP) &&
+           same_triple(&ops[i], r) && !r->box) {
+      if (ops[i].type == KR_OP_KEY) {
+        if (ops[i].box_len != KR_SEALED_KEY_LEN) rc = KR_EINVAL;
+        memcpy(ent[ne].reader, ops[i].member, KR_NODE_LEN);
+        ent[ne++].sealed = ops[i].box;
+        r->nkeys++;
+      } else {
+        r->box = ops[i].box;
+        r->box_len = ops[i].box_len;
+        if (!r->box) rc = KR_EINVAL;
+      }
+      i++;
+    }
+    if (!r->nkeys) r->keys = NULL;
+  }
+  if (!rc) rc = kr_change_build(sk, seq, hlc, nonce, rec, n, out);
+  free(rec);
+  free(ent);
+  return rc;
 }
 
 void check_build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint32_t nops,
@@ -182,35 +255,54 @@ void check_build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, 
   static uint64_t epoch = 100;        /* apart from the epochs nodes make (1, 2, ...) */
   uint8_t key[KR_KEY_LEN], net[KR_NETWORK_LEN], founder[KR_NODE_LEN];
   uint8_t sealed[4][KR_SEALED_KEY_LEN];
-  kr_op outer[6];
+  const uint8_t *nonce = check_nonce;
+  kr_keyent ent[4];
+  kr_op rec;
   kr_buf plain, box;
   uint32_t k = 0;
 
   kr_node_network(n, net, founder);
   randombytes_buf(key, sizeof key);
-  memset(outer, 0, sizeof outer);
+  memset(&rec, 0, sizeof rec);
   epoch++;
+  /* one record: its registration when fresh, a key entry per reader, the box */
+  rec.type = KR_OP_RECORD;
   if (fresh) {
     size_t i;
     for (i = 0; i < nmade && memcmp(made[i].subject, ops[0].subject, KR_SUBJECT_LEN); i++) {}
     REQUIRE(i < nmade);                 /* made by check_new_subject */
-    outer[k].type = KR_OP_REGISTER;
-    memcpy(outer[k].salt, made[i].salt, KR_SUBJECT_LEN);
-    memcpy(outer[k++].subject, ops[0].subject, KR_SUBJECT_LEN);
+    rec.type = KR_OP_REGREC;
+    nonce = made[i].nonce;
   }
+  memcpy(rec.subject, ops[0].subject, KR_SUBJECT_LEN);
+  rec.epoch = epoch;
+  memcpy(rec.creator, kr_node_id(n), KR_NODE_LEN);
   for (int i = 0; readers && readers[i]; i++, k++) {
     REQUIRE(i < 4);
-    outer[k].type = KR_OP_KEY;
-    memcpy(outer[k].subject, ops[0].subject, KR_SUBJECT_LEN);
-    outer[k].epoch = epoch;
-    memcpy(outer[k].creator, kr_node_id(n), KR_NODE_LEN);
-    memcpy(outer[k].member, kr_node_id(readers[i]), KR_NODE_LEN);
-    check_seal_key(n, kr_node_id(readers[i]), k, &outer[k], key, sealed[i]);
+    memcpy(ent[k].reader, kr_node_id(readers[i]), KR_NODE_LEN);
   }
-  outer[k].type = KR_OP_GROUP;
-  memcpy(outer[k].subject, ops[0].subject, KR_SUBJECT_LEN);
-  outer[k].epoch = epoch;
-  memcpy(outer[k].creator, kr_node_id(n), KR_NODE_LEN);
+  /* by reader number: n itself (0) first, then by id */
+  for (uint32_t i = 0; i < k; i++)
+    for (uint32_t j = i + 1; j < k; j++) {
+      int io = !memcmp(ent[i].reader, kr_node_id(n), KR_NODE_LEN);
+      int jo = !memcmp(ent[j].reader, kr_node_id(n), KR_NODE_LEN);
+      if (jo || (!io && memcmp(ent[i].reader, ent[j].reader, KR_NODE_LEN) > 0)) {
+        kr_keyent t = ent[i];
+        ent[i] = ent[j];
+        ent[j] = t;
+      }
+    }
+  for (uint32_t i = 0; i < k; i++) {
+    kr_op kop;
+    rec.keys = ent;
+    rec.nkeys = k;
+    ent[i].sealed = NULL;
+    kr_record_key(&rec, i, &kop);
+    seal_key_under(n, ent[i].reader, nonce, 0, &kop, key, sealed[i]);
+    ent[i].sealed = sealed[i];
+  }
+  rec.keys = k ? ent : NULL;
+  rec.nkeys = k;
   kr_buf_init(&plain, KR_CHANGE_MAX);
   kr_buf_init(&box, KR_CHANGE_MAX);
   {
@@ -236,18 +328,18 @@ void check_build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, 
       /* the change's node table (kr_change_build makes the same) */
       uint8_t (*ids)[KR_NODE_LEN];
       kr_nodes t = {kr_node_id(n), NULL, 0};
-      REQUIRE(kr_nodes_collect(kr_node_id(n), outer, k + 1, &ids, &t.n) == 0);
+      REQUIRE(kr_nodes_collect(kr_node_id(n), &rec, 1, &ids, &t.n) == 0);
       t.id = (const uint8_t (*)[KR_NODE_LEN])ids;
       REQUIRE(kr_group_encode(all, m, &t, &plain) == 0);
       free(ids);
     }
     free(all);
   }
-  REQUIRE(kr_group_seal(key, net, kr_node_id(n), seq, check_nonce, k, &outer[k], plain.data,
-                        plain.len, &box) == 0);
-  outer[k].box = box.data;
-  outer[k].box_len = (uint32_t)box.len;
-  REQUIRE(kr_change_build(kr_node_secret_key(n), seq, hlc, check_nonce, outer, k + 1, out) == 0);
+  REQUIRE(kr_group_seal(key, net, kr_node_id(n), seq, nonce, 0, &rec, plain.data, plain.len,
+                        &box) == 0);
+  rec.box = box.data;
+  rec.box_len = (uint32_t)box.len;
+  REQUIRE(kr_change_build(kr_node_secret_key(n), seq, hlc, nonce, &rec, 1, out) == 0);
   sodium_memzero(key, sizeof key);
   kr_buf_free(&plain);
   kr_buf_free(&box);

@@ -61,13 +61,28 @@ void check_network(kr_node **nodes, int k, const char *prefix, const char *kind)
  * what check_seal_key and check_build_sealed seal under. (A node draws a
  * fresh one per change; tests need one they can name.) */
 extern const uint8_t check_nonce[KR_NONCE_LEN];
-/* Seal key in the KEY op op (subject, epoch, creator, member set) as a
- * change of from seals it at place (under check_nonce), under the key from
+/* Seal key in the KEY part op (subject, epoch, creator, member set) as a
+ * change of from seals it at place and op->slot (under check_nonce; slot
+ * 0 is taken as 1, the first key entry of its record), under the key from
  * shares with node to (the op's member, or another node to seal it
  * wrongly): op->box = box. */
 void check_seal_key(kr_node *from, const uint8_t to[32], uint32_t place, kr_op *op,
                     const uint8_t key[32], uint8_t box[KR_SEALED_KEY_LEN]);
-/* A new volunteer id only n can register (kr_subject_make), remembered
+/*
+ * kr_change_build of a change made by hand from parts (the ops a node
+ * handles, docs/protocol.md "Records"): each run of consecutive KEY parts
+ * and at most one GROUP part (last) of one (subject, epoch, creator) is
+ * one record, key entries in their order (which must be by reader
+ * number); a REGISTER a registering record, bare or with the run on its
+ * subject that follows it (its subject must be the one kr_subject_derive
+ * gives for origin, nonce and the registrations before it). Other ops as
+ * they are. A record's place is its index in the change: the parts must
+ * be sealed there (a key entry at slot 1 + its index in the record). A KEY
+ * part whose box is not a sealed key gives KR_EINVAL.
+ */
+int check_change_build(const uint8_t sk[64], uint64_t seq, kr_hlc hlc, const uint8_t *nonce,
+                       const kr_op *ops, uint32_t nops, kr_buf *out);
+/* A new volunteer id only n can register (kr_subject_derive under a nonce of its own), remembered
  * for check_build_sealed. */
 void check_new_subject(kr_node *n, uint8_t subject[KR_SUBJECT_LEN]);
 /*

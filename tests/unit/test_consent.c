@@ -92,16 +92,17 @@ static int lost_count(void *ctx, const kr_access_loss *l)
   return 0;
 }
 
-/* A change by n of the given outer ops, under a seq of its own (n never
- * stores these: a second change under one seq would be an equivocation). */
+/* A change by n of the given outer ops (KEY and GROUP parts packed into
+ * records by check_change_build), under a seq of its own (n never stores
+ * these: a second change under one seq would be an equivocation). */
 static void craft(kr_node *n, const kr_op *ops, uint32_t nops, kr_buf *out)
 {
   static uint64_t bump;
   uint64_t seq;
   REQUIRE(kr_node_max_seq(n, kr_node_id(n), &seq) == 0);
   kr_buf_reset(out);
-  REQUIRE(kr_change_build(kr_node_secret_key(n), seq + 1 + bump++, kr_node_now_ms(n) << 16, check_nonce, ops,
-                          nops, out) == 0);
+  REQUIRE(check_change_build(kr_node_secret_key(n), seq + 1 + bump++, kr_node_now_ms(n) << 16,
+                             check_nonce, ops, nops, out) == 0);
 }
 
 int main(void)
@@ -180,12 +181,17 @@ int main(void)
     kr_node_network(a, net, founder);
     for (uint32_t i = 0; i < ch.nops; i++) {
       kr_buf p;
-      if (ch.ops[i].type == KR_OP_KEY) CHECK(memcmp(ch.ops[i].member, kr_node_id(b), 32) != 0);
-      if (ch.ops[i].type != KR_OP_GROUP) continue;
+      kr_op part;
+      if (!KR_OP_IS_RECORD(ch.ops[i].type)) continue;
+      for (uint32_t k = 0; k < ch.ops[i].nkeys; k++) {
+        kr_record_key(&ch.ops[i], k, &part);
+        CHECK(memcmp(part.member, kr_node_id(b), 32) != 0);
+      }
+      if (!kr_record_group(&ch.ops[i], &part)) continue;
       groups++;
       kr_buf_init(&p, KR_CHANGE_MAX);
       for (int k = 0; k < bkeys.n; k++)
-        CHECK(kr_group_open(bkeys.k[k], net, ch.origin, ch.seq, ch.nonce, i, &ch.ops[i], &p) != 0);
+        CHECK(kr_group_open(bkeys.k[k], net, ch.origin, ch.seq, ch.nonce, i, &part, &p) != 0);
       kr_buf_free(&p);
     }
     CHECK_EQ(groups, 1);
@@ -267,8 +273,15 @@ int main(void)
   {
     kr_change ch;
     REQUIRE(kr_change_decode(w.data, w.len, KR_CHANGE_MAX, &ch) == 0);
+    int keys = 0;
     for (uint32_t i = 0; i < ch.nops; i++)
-      if (ch.ops[i].type == KR_OP_KEY) CHECK(memcmp(ch.ops[i].member, kr_node_id(c), 32) != 0);
+      for (uint32_t k = 0; KR_OP_IS_RECORD(ch.ops[i].type) && k < ch.ops[i].nkeys; k++) {
+        kr_op part;
+        kr_record_key(&ch.ops[i], k, &part);
+        CHECK(memcmp(part.member, kr_node_id(c), 32) != 0);
+        keys++;
+      }
+    CHECK(keys >= 1);                                  /* the new epoch went to someone */
     kr_change_free(&ch);
   }
   check_sync(a, c);
@@ -306,9 +319,11 @@ int main(void)
     /* a group of V2 moved into B's change (another change, another place) */
     {
       kr_change ch;
+      int found = 0;
       REQUIRE(kr_change_decode(w.data, w.len, KR_CHANGE_MAX, &ch) == 0);
-      for (uint32_t i = 0; i < ch.nops; i++)
-        if (ch.ops[i].type == KR_OP_GROUP) { op = ch.ops[i]; break; }
+      for (uint32_t i = 0; i < ch.nops && !found; i++)
+        found = kr_record_group(&ch.ops[i], &op);    /* the record's box, as a part */
+      REQUIRE(found);
       craft(b, &op, 1, &x);
       kr_change_free(&ch);
     }
@@ -322,6 +337,10 @@ int main(void)
     CHECK_EQ(kr_node_apply(a, x.data, x.len, NULL), 0);
     CHECK(city_of(a, v2, buf, sizeof buf) && strcmp(buf, "Deventer") == 0);
     op.box_len = KR_BOX_MIN - 1;                       /* shorter than a box: refused */
+    CHECK_EQ(check_change_build(kr_node_secret_key(b), 99, 1, check_nonce, &op, 1, &x), KR_EINVAL);
+    op.box_len = KR_BOX_MIN;                           /* (a box of 16 is one) */
+    CHECK_EQ(check_change_build(kr_node_secret_key(b), 99, 1, check_nonce, &op, 1, &x), 0);
+    /* a group on its own (type 10) no longer travels */
     CHECK_EQ(kr_change_build(kr_node_secret_key(b), 99, 1, check_nonce, &op, 1, &x), KR_EINVAL);
     kr_node_bad_groups(d, &bad1);
     CHECK_EQ(bad1, bad0);

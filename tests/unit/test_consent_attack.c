@@ -167,7 +167,8 @@ static int files_hold(kr_node *n, const char *needle)
 }
 
 /* M signs ops as its next change, stamped hlc (0: its clock), and applies it
- * to its own store. */
+ * to its own store. KEY and GROUP parts are packed into records
+ * (check_change_build): parts of one record must be sealed at its place. */
 static void forge(kr_node *m, const kr_op *ops, uint32_t nops, kr_hlc hlc)
 {
   kr_buf b;
@@ -175,14 +176,15 @@ static void forge(kr_node *m, const kr_op *ops, uint32_t nops, kr_hlc hlc)
   int fresh;
   REQUIRE(kr_node_max_seq(m, kr_node_id(m), &seq) == 0);
   kr_buf_init(&b, KR_CHANGE_MAX);
-  REQUIRE(kr_change_build(kr_node_secret_key(m), seq + 1, hlc ? hlc : kr_node_now_ms(m) << 16, check_nonce, ops,
-                          nops, &b) == 0);
+  REQUIRE(check_change_build(kr_node_secret_key(m), seq + 1, hlc ? hlc : kr_node_now_ms(m) << 16,
+                             check_nonce, ops, nops, &b) == 0);
   REQUIRE(kr_node_apply(m, b.data, b.len, &fresh) == 0);
   kr_buf_free(&b);
 }
 
-/* A key op from node `from` giving reader key for (v, en, creator), sealed
- * as from's changes seal it at place 0. sealed: KR_SEALED_KEY_LEN bytes. */
+/* A key op (a record's key entry) from node `from` giving reader key for
+ * (v, en, creator), sealed as from's changes seal the first key entry of
+ * the record at place (slot 1). sealed: KR_SEALED_KEY_LEN bytes. */
 #define key_op(from, v, en, creator, reader, key, sealed) \
   key_op_at(from, v, en, creator, reader, key, sealed, 0)
 static kr_op key_op_at(kr_node *from, const uint8_t v[16], uint64_t en, const uint8_t *creator,
@@ -200,20 +202,20 @@ static kr_op key_op_at(kr_node *from, const uint8_t v[16], uint64_t en, const ui
   return op;
 }
 
-/* A group of the inner ops in (v's subject), sealed under key as (en,
- * creator), at place of M's next change. box receives the bytes. A grant
- * inside names its recipient by number when the change's node table has
- * it: the origin always, and named (NULL: none) besides. */
+/* A group (a record's box) of the inner ops in (v's subject), sealed under
+ * key as (en, creator), at place (slot 0) of M's change seq (0: its next).
+ * box receives the bytes. A grant inside names its recipient by number
+ * when the change's node table has it: the origin always, and named
+ * (NULL: none) besides. */
 #define group_op(m, v, en, creator, key, in, nin, place, box) \
-  group_op_t(m, v, en, creator, key, in, nin, place, box, NULL)
-static kr_op group_op_t(kr_node *m, const uint8_t v[16], uint64_t en, const uint8_t *creator,
-                        const uint8_t key[32], const kr_op *in, uint32_t nin, uint32_t place,
-                        kr_buf *box, const uint8_t *named)
+  group_op_t(m, 0, v, en, creator, key, in, nin, place, box, NULL)
+static kr_op group_op_t(kr_node *m, uint64_t seq, const uint8_t v[16], uint64_t en,
+                        const uint8_t *creator, const uint8_t key[32], const kr_op *in,
+                        uint32_t nin, uint32_t place, kr_buf *box, const uint8_t *named)
 {
   kr_op g;
   kr_buf plain;
   uint8_t netid[16], founder[32];
-  uint64_t seq;
   kr_nodes t = {kr_node_id(m), (const uint8_t (*)[32])named, named ? 1 : 0};
   memset(&g, 0, sizeof g);
   g.type = KR_OP_GROUP;
@@ -223,14 +225,60 @@ static kr_op group_op_t(kr_node *m, const uint8_t v[16], uint64_t en, const uint
   kr_buf_init(&plain, KR_CHANGE_MAX);
   REQUIRE(kr_group_encode(in, nin, &t, &plain) == 0);
   kr_node_network(m, netid, founder);
-  REQUIRE(kr_node_max_seq(m, kr_node_id(m), &seq) == 0);
+  if (!seq) {
+    REQUIRE(kr_node_max_seq(m, kr_node_id(m), &seq) == 0);
+    seq++;
+  }
   kr_buf_reset(box);
-  REQUIRE(kr_group_seal(key, netid, kr_node_id(m), seq + 1, check_nonce, place, &g, plain.data,
+  REQUIRE(kr_group_seal(key, netid, kr_node_id(m), seq, check_nonce, place, &g, plain.data,
                         plain.len, box) == 0);
   g.box = box->data;
   g.box_len = (uint32_t)box->len;
   kr_buf_free(&plain);
   return g;
+}
+
+/* 1 when reader opens, from the change buf, a key entry sealed to it
+ * and with that key the box of the same record (at its place, slot 1 + k
+ * and 0): the forged record is one its reader can read. */
+static int record_opens(kr_node *reader, const uint8_t *buf, size_t len)
+{
+  kr_change ch;
+  uint8_t netid[16], founder[32], pair[32], key[32];
+  int opened = 0;
+  kr_node_network(reader, netid, founder);
+  REQUIRE(kr_change_decode(buf, len, KR_CHANGE_MAX, &ch) == 0);
+  REQUIRE(kr_pair_key_ed(kr_node_secret_key(reader), ch.origin, pair) == 0);
+  for (uint32_t i = 0; i < ch.nops; i++) {
+    kr_op part, g;
+    if (!KR_OP_IS_RECORD(ch.ops[i].type) || !kr_record_group(&ch.ops[i], &g)) continue;
+    for (uint32_t k = 0; k < ch.ops[i].nkeys; k++) {
+      kr_buf p;
+      kr_record_key(&ch.ops[i], k, &part);
+      if (memcmp(part.member, kr_node_id(reader), 32) != 0 ||
+          kr_key_open(pair, netid, ch.origin, ch.nonce, i, &part, key) != 0)
+        continue;
+      kr_buf_init(&p, KR_CHANGE_MAX);
+      if (kr_group_open(key, netid, ch.origin, ch.seq, ch.nonce, i, &g, &p) == 0) opened = 1;
+      kr_buf_free(&p);
+    }
+  }
+  kr_change_free(&ch);
+  return opened;
+}
+
+/* The same for m's latest change. */
+static int forged_opens(kr_node *reader, kr_node *m)
+{
+  kr_buf b;
+  uint64_t seq;
+  int r;
+  REQUIRE(kr_node_max_seq(m, kr_node_id(m), &seq) == 0);
+  kr_buf_init(&b, KR_CHANGE_MAX);
+  REQUIRE(kr_node_change_bytes(m, kr_node_id(m), seq, &b) == 0);
+  r = record_opens(reader, b.data, b.len);
+  kr_buf_free(&b);
+  return r;
 }
 
 static kr_op grant_inner(const uint8_t v[16], const char *purpose, const uint8_t *to)
@@ -269,20 +317,83 @@ static int reader_cb(void *ctx, const kr_reader *r)
 
 /* ------------------------------------------------------------------------ */
 
+/* How many registrations of v n's store holds (the test reads the file
+ * itself); the origin of the last in reg. */
+static int registrations(kr_node *n, const uint8_t v[16], uint8_t reg[32])
+{
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  char path[4096];
+  int k = 0;
+  snprintf(path, sizeof path, "%s/kring.db", kr_node_home(n));
+  REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT r.origin FROM registrations r JOIN subjects s"
+                                 " ON s.n=r.subj WHERE s.id=?1", -1, &s, NULL) == SQLITE_OK);
+  sqlite3_bind_blob(s, 1, v, 16, SQLITE_STATIC);
+  while (sqlite3_step(s) == SQLITE_ROW)
+    if (sqlite3_column_bytes(s, 0) == 32) {
+      memcpy(reg, sqlite3_column_blob(s, 0), 32);
+      k++;
+    }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return k;
+}
+
+/* change (kr_change bytes) with its op 0 withheld as [0, type, label,
+ * hash], appended to red (reset first). */
+static void withhold_first(const kr_buf *change, uint8_t type, const uint8_t label[16],
+                           kr_buf *red)
+{
+  kr_change d;
+  msgpack_packer pk;
+
+  REQUIRE(kr_change_decode(change->data, change->len, KR_CHANGE_MAX, &d) == 0);
+  kr_buf_reset(red);
+  msgpack_packer_init(&pk, red, kr_buf_mp_write);
+  msgpack_pack_array(&pk, 3);
+  msgpack_pack_bin(&pk, d.header_len);
+  msgpack_pack_bin_body(&pk, d.header, d.header_len);
+  msgpack_pack_bin(&pk, KR_SIG_LEN);
+  msgpack_pack_bin_body(&pk, d.sig, KR_SIG_LEN);
+  msgpack_pack_array(&pk, d.nops);
+  for (uint32_t i = 0; i < d.nops; i++) {
+    if (i) {
+      msgpack_pack_bin(&pk, d.op_len[i]);
+      msgpack_pack_bin_body(&pk, d.op_bytes[i], d.op_len[i]);
+      continue;
+    }
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_uint8(&pk, KR_OP_REDACTED);
+    msgpack_pack_uint8(&pk, type);
+    msgpack_pack_bin(&pk, KR_SUBJECT_LEN);
+    msgpack_pack_bin_body(&pk, label, KR_SUBJECT_LEN);
+    msgpack_pack_bin(&pk, KR_HASH_LEN);
+    msgpack_pack_bin_body(&pk, d.hashes[i], KR_HASH_LEN);
+  }
+  kr_change_free(&d);
+}
+
 /*
  * 1. A hostile member backdates a registration. A registers V (consent to
- * B). M, which may not read V, signs [register V] stamped at the start of
- * time, hoping the earliest registration names it V's registrar. (It did,
- * until a volunteer's id became BLAKE2b-128(registrar || salt): now every
- * node refuses the registration, so M never reads V and A stays the
- * registrar.)
+ * B). M, which may not read V, signs a registration of V stamped at the
+ * start of time, hoping the earliest registration names it V's registrar.
+ * (It did, until a volunteer's id became one only its registrar can make.)
+ * Now a registering record names no subject: every node derives it from
+ * the change's origin, nonce and the registering records before it, so M
+ * cannot sign a registering record of V (kr_change_build refuses one whose
+ * subject is not derived), the registering record it can sign registers an
+ * id of M's own (derived from M), not V, and a withheld one labelled V is
+ * refused. M never reads V and A stays the registrar.
  */
 static void backdated_register(void)
 {
   kr_node *n[3], *a, *b, *m;
-  uint8_t v[16];
+  uint8_t v[16], mv[16], nonce[KR_NONCE_LEN];
   char buf[64];
   kr_op op;
+  kr_buf w, red;
+  uint64_t seq;
 
   net(n, 3, "reg");
   a = n[0];
@@ -292,26 +403,56 @@ static void backdated_register(void)
   syncall(n, 3);
   CHECK_EQ(reads(m, v, ""), 0);
 
+  kr_buf_init(&w, KR_CHANGE_MAX);
+  kr_buf_init(&red, KR_CHANGE_MAX);
+  REQUIRE(kr_node_max_seq(m, kr_node_id(m), &seq) == 0);
   memset(&op, 0, sizeof op);
-  op.type = KR_OP_REGISTER;
-  memcpy(op.subject, v, 16);
-  {
-    /* V's id is BLAKE2b-128(A || salt): no salt of M's makes it, so every
-     * node refuses M's registration whole (and M's own store too) */
-    kr_buf w;
-    uint64_t seq;
-    kr_buf_init(&w, KR_CHANGE_MAX);
-    REQUIRE(kr_node_max_seq(m, kr_node_id(m), &seq) == 0);
-    for (int t = 0; t < 2; t++) {
-      randombytes_buf(op.salt, sizeof op.salt);
-      kr_buf_reset(&w);
-      REQUIRE(kr_change_build(kr_node_secret_key(m), seq + 1, (kr_hlc)1 << 16, check_nonce, &op, 1, &w) == 0);
-      CHECK_EQ(kr_node_apply(a, w.data, w.len, NULL), KR_EBADSIG);
-      CHECK_EQ(kr_node_apply(b, w.data, w.len, NULL), KR_EBADSIG);
-      CHECK_EQ(kr_node_apply(m, w.data, w.len, NULL), KR_EBADSIG);
-    }
-    kr_buf_free(&w);
+  op.type = KR_OP_REGREC;                /* bare: a registration */
+  op.epoch = 1;
+  memcpy(op.creator, kr_node_id(m), 32);
+  /* V's id is derived from A (and the nonce of A's change): no nonce of
+   * M's derives it, so M cannot sign a registering record of V */
+  for (int t = 0; t < 2; t++) {
+    if (t) randombytes_buf(nonce, sizeof nonce);
+    else memcpy(nonce, check_nonce, sizeof nonce);
+    memcpy(op.subject, v, 16);
+    kr_buf_reset(&w);
+    CHECK_EQ(kr_change_build(kr_node_secret_key(m), seq + 1, (kr_hlc)1 << 16, nonce, &op, 1, &w),
+             KR_EINVAL);
   }
+  /* the registering record M can sign registers M's own id: the one
+   * derived from M, its nonce and r = 0 */
+  kr_subject_derive(kr_node_id(m), check_nonce, 0, mv);
+  CHECK(memcmp(mv, v, 16) != 0);
+  memcpy(op.subject, mv, 16);
+  kr_buf_reset(&w);
+  REQUIRE(kr_change_build(kr_node_secret_key(m), seq + 1, (kr_hlc)1 << 16, check_nonce, &op, 1,
+                          &w) == 0);
+  {
+    kr_change d;
+    REQUIRE(kr_change_decode(w.data, w.len, KR_CHANGE_MAX, &d) == 0);
+    REQUIRE(d.nops == 1);
+    CHECK_EQ(d.ops[0].type, KR_OP_REGREC);
+    CHECK(memcmp(d.ops[0].subject, mv, 16) == 0);  /* derived by the decoder */
+    kr_change_free(&d);
+  }
+  /* withheld, labelled V: refused (the label of a withheld registering
+   * record must be the derived id); labelled with it, it decodes */
+  withhold_first(&w, KR_OP_REGREC, v, &red);
+  CHECK_EQ(kr_node_apply(a, red.data, red.len, NULL), KR_EMALFORMED);
+  CHECK_EQ(kr_node_apply(b, red.data, red.len, NULL), KR_EMALFORMED);
+  {
+    kr_change d;
+    withhold_first(&w, KR_OP_REGREC, mv, &red);
+    CHECK_EQ(kr_change_decode(red.data, red.len, KR_CHANGE_MAX, &d), 0);
+    kr_change_free(&d);
+  }
+  /* the backdated change itself: it registers M's id, not V */
+  CHECK_EQ(kr_node_apply(m, w.data, w.len, NULL), 0);
+  CHECK_EQ(kr_node_apply(a, w.data, w.len, NULL), 0);
+  CHECK_EQ(kr_node_apply(b, w.data, w.len, NULL), 0);
+  kr_buf_free(&w);
+  kr_buf_free(&red);
   syncall(n, 3);
 
   /* readers touch V: A records another consent for B; B edits */
@@ -328,6 +469,25 @@ static void backdated_register(void)
     find_reader f = {kr_node_id(a), 0};
     CHECK_EQ(kr_node_readers(a, v, reader_cb, &f), 0);
     CHECK(f.registrar);                              /* A is still V's registrar */
+  }
+  {
+    find_reader f = {kr_node_id(m), 0};
+    CHECK_EQ(kr_node_readers(a, v, reader_cb, &f), 0);
+    CHECK(!f.registrar);                             /* M is not */
+  }
+  /* in A's and B's stores (the test reads the files): V's registration is
+   * A's alone, and M's registering record registered an id of its own (A
+   * knows it, sealed: it holds no key of it) */
+  for (int i = 0; i < 2; i++) {
+    uint8_t reg[32];
+    CHECK_EQ(registrations(n[i], v, reg), 1);
+    CHECK(memcmp(reg, kr_node_id(a), 32) == 0);
+    CHECK_EQ(registrations(n[i], mv, reg), 1);
+    CHECK(memcmp(reg, kr_node_id(m), 32) == 0);
+  }
+  {
+    find_reader f = {kr_node_id(m), 0};
+    CHECK_EQ(kr_node_readers(a, mv, reader_cb, &f), KR_ESEALED);
   }
   closeall(n, 3);
 }
@@ -355,8 +515,9 @@ static void forged_consent(void)
   randombytes_buf(key, sizeof key);
   ops[0] = key_op(m, v, 9, kr_node_id(m), kr_node_id(a), key, sealed);
   in = grant_inner(v, "matching", kr_node_id(m));
-  ops[1] = group_op(m, v, 9, kr_node_id(m), key, &in, 1, 1, &box);
+  ops[1] = group_op(m, v, 9, kr_node_id(m), key, &in, 1, 0, &box);
   forge(m, ops, 2, 0);
+  CHECK(forged_opens(a, m));                       /* one record A can read */
   syncall(n, 3);
   CHECK_EQ(gave_keys(a, v, kr_node_id(m)), 0);     /* M need not run kring's code */
   CHECK_EQ(reads(m, v, ""), 0);
@@ -394,8 +555,9 @@ static void non_reader_writes(void)
   randombytes_buf(key, sizeof key);
   ops[0] = key_op(m, v, 9, kr_node_id(m), kr_node_id(b), key, sealed);
   in = set_inner(v, KR_F_NAME, "Carla Vervalst");
-  ops[1] = group_op(m, v, 9, kr_node_id(m), key, &in, 1, 1, &box);
+  ops[1] = group_op(m, v, 9, kr_node_id(m), key, &in, 1, 0, &box);
   forge(m, ops, 2, 0);
+  CHECK(forged_opens(b, m));                       /* one record B can read */
   syncall(n, 4);
   CHECK(check_same_digest(b, c));
   CHECK(check_same_readable(b, c));
@@ -505,8 +667,9 @@ static void second_key_hides_history(void)
   randombytes_buf(key, sizeof key);
   ops[0] = key_op(m, v, 1, kr_node_id(a), kr_node_id(a), key, sealed);
   in = set_inner(v, KR_F_NOTES, "x");
-  ops[1] = group_op(m, v, 1, kr_node_id(a), key, &in, 1, 1, &box);
+  ops[1] = group_op(m, v, 1, kr_node_id(a), key, &in, 1, 0, &box);
   forge(m, ops, 2, 0);
+  CHECK(forged_opens(a, m));                       /* one record A can read */
   syncall(n, 3);
   grant(a, v, "matching", kr_node_id(b));
   syncall(n, 3);
@@ -529,7 +692,7 @@ static void planted_epoch(void)
   kr_op ops[2], in;
   kr_buf box, w;
   kr_change ch;
-  int opened = 0;
+  int opened = 0, groups = 0;
 
   net(n, 3, "pla");
   a = n[0];
@@ -542,8 +705,9 @@ static void planted_epoch(void)
   randombytes_buf(key, sizeof key);
   ops[0] = key_op(m, v, 5, kr_node_id(a), kr_node_id(a), key, sealed);
   in = set_inner(v, KR_F_NOTES, "x");
-  ops[1] = group_op(m, v, 5, kr_node_id(a), key, &in, 1, 1, &box);
+  ops[1] = group_op(m, v, 5, kr_node_id(a), key, &in, 1, 0, &box);
   forge(m, ops, 2, 0);
+  CHECK(forged_opens(a, m));                       /* one record A can read */
   syncall(n, 3);
   {
     kr_txn *t;
@@ -555,12 +719,15 @@ static void planted_epoch(void)
   REQUIRE(kr_change_decode(w.data, w.len, KR_CHANGE_MAX, &ch) == 0);
   for (uint32_t i = 0; i < ch.nops; i++) {
     kr_buf p;
-    if (ch.ops[i].type != KR_OP_GROUP) continue;
+    kr_op g;
+    if (!kr_record_group(&ch.ops[i], &g)) continue;     /* a record's box */
+    groups++;
     kr_buf_init(&p, KR_CHANGE_MAX);
-    if (kr_group_open(key, netid, ch.origin, ch.seq, ch.nonce, i, &ch.ops[i], &p) == 0) opened = 1;
+    if (kr_group_open(key, netid, ch.origin, ch.seq, ch.nonce, i, &g, &p) == 0) opened = 1;
     kr_buf_free(&p);
   }
   kr_change_free(&ch);
+  CHECK_EQ(groups, 1);                               /* A's write: one box */
   CHECK(!opened);                                    /* M's key opens nothing A writes */
   kr_buf_free(&box);
   kr_buf_free(&w);
@@ -708,9 +875,9 @@ static void epoch_overflow(void)
   memset(junk, 0x44, sizeof junk);
   kr_buf_init(&x, KR_CHANGE_MAX);
   op = key_op(m, v, UINT64_C(0x7fffffffffffffff), kr_node_id(m), kr_node_id(m), junk, s1);
-  CHECK(kr_change_build(kr_node_secret_key(m), 99, 1, check_nonce, &op, 1, &x) != 0);
+  CHECK(check_change_build(kr_node_secret_key(m), 99, 1, check_nonce, &op, 1, &x) != 0);
   op.epoch = KR_EPOCH_MAX + 1;
-  CHECK(kr_change_build(kr_node_secret_key(m), 99, 1, check_nonce, &op, 1, &x) != 0);
+  CHECK(check_change_build(kr_node_secret_key(m), 99, 1, check_nonce, &op, 1, &x) != 0);
   op.epoch = KR_EPOCH_MAX;
   forge(m, &op, 1, 0);
   op = key_op(b, v, KR_EPOCH_MAX, kr_node_id(b), kr_node_id(a), junk, s1);
@@ -1076,52 +1243,53 @@ static void files_still_open(void)
   kr_node_network(b, netid, founder);
   snprintf(path, sizeof path, "%s/kring.db", kr_node_home(b));
   REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT p.body, o.key, c.header, p.idx FROM ops p JOIN changes c"
-                                 " ON c.n=p.chg JOIN origins o ON o.n=c.origin WHERE p.type=11"
+  /* records (14, 15): a registering record's subject is the store's (it
+   * names none), as kr__op_parse_at takes it */
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT p.body, o.key, c.header, p.idx, s.id, c.seq FROM ops p"
+                                 " JOIN changes c ON c.n=p.chg JOIN origins o ON o.n=c.origin"
+                                 " JOIN subjects s ON s.n=p.subj WHERE p.type IN (14,15)"
                                  " AND p.body IS NOT NULL", -1, &s, NULL) == SQLITE_OK);
-  while (sqlite3_step(s) == SQLITE_ROW && nk < 8) {
-    kr_op op;
-    void *mem = NULL;
-    uint8_t pair[32], nonce[KR_NONCE_LEN];
-    kr_nodes t;
-    void *tm = NULL;
-    if (kr_change_header_ctx(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2), nonce,
-                             &t, &tm) == 0 &&
-        kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &t, &op,
-                    &mem) == 0 &&
-        memcmp(op.member, kr_node_id(b), 32) == 0 &&
-        kr_pair_key_ed(kr_node_secret_key(b), sqlite3_column_blob(s, 1), pair) == 0 &&
-        kr_key_open(pair, netid, sqlite3_column_blob(s, 1), nonce,
-                    (uint32_t)sqlite3_column_int(s, 3), &op, keys[nk]) == 0)
-      nk++;
-    free(mem);
-    free(tm);
-  }
-  sqlite3_finalize(s);
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT p.body, p.idx, c.seq, o.key, c.header FROM ops p JOIN"
-                                 " changes c ON c.n=p.chg JOIN origins o ON o.n=c.origin WHERE"
-                                 " p.type=10 AND p.body IS NOT NULL", -1, &s, NULL) == SQLITE_OK);
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    kr_op g;
-    void *mem = NULL;
-    kr_buf p;
-    uint8_t nonce[KR_NONCE_LEN];
-    kr_buf_init(&p, KR_CHANGE_MAX);
-    kr_nodes t;
-    void *tm = NULL;
-    if (kr_change_header_ctx(sqlite3_column_blob(s, 4), (size_t)sqlite3_column_bytes(s, 4), nonce,
-                             &t, &tm) == 0 &&
-        kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &t, &g,
-                    &mem) == 0)
-      for (int k = 0; k < nk; k++)
-        if (kr_group_open(keys[k], netid, sqlite3_column_blob(s, 3),
-                          (uint64_t)sqlite3_column_int64(s, 2), nonce,
-                          (uint32_t)sqlite3_column_int(s, 1), &g, &p) == 0 &&
-            memmem(p.data, p.len, "Terugvindbaar", 13))
-          found = 1;
-    kr_buf_free(&p);
-    free(mem);
-    free(tm);
+  for (int pass = 0; pass < 2; pass++) {
+    /* pass 0: the keys sealed to B; pass 1: the boxes they open */
+    sqlite3_reset(s);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      kr_op rec, part;
+      void *mem = NULL, *tm = NULL;
+      uint8_t pair[32], nonce[KR_NONCE_LEN];
+      uint32_t place = (uint32_t)sqlite3_column_int(s, 3);
+      const uint8_t *origin = sqlite3_column_blob(s, 1);
+      kr_nodes t;
+      kr_buf p;
+      if (kr_change_header_ctx(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2),
+                               nonce, &t, &tm) != 0 ||
+          kr_op_parse(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &t, &rec,
+                      &mem) != 0 ||
+          sqlite3_column_bytes(s, 4) != 16) {
+        free(mem);
+        free(tm);
+        continue;
+      }
+      if (rec.type == KR_OP_REGREC) memcpy(rec.subject, sqlite3_column_blob(s, 4), 16);
+      if (pass == 0) {
+        for (uint32_t k = 0; k < rec.nkeys && nk < 8; k++) {
+          kr_record_key(&rec, k, &part);
+          if (memcmp(part.member, kr_node_id(b), 32) == 0 &&
+              kr_pair_key_ed(kr_node_secret_key(b), origin, pair) == 0 &&
+              kr_key_open(pair, netid, origin, nonce, place, &part, keys[nk]) == 0)
+            nk++;
+        }
+      } else if (kr_record_group(&rec, &part)) {
+        kr_buf_init(&p, KR_CHANGE_MAX);
+        for (int k = 0; k < nk; k++)
+          if (kr_group_open(keys[k], netid, origin, (uint64_t)sqlite3_column_int64(s, 5), nonce,
+                            place, &part, &p) == 0 &&
+              memmem(p.data, p.len, "Terugvindbaar", 13))
+            found = 1;
+        kr_buf_free(&p);
+      }
+      free(mem);
+      free(tm);
+    }
   }
   sqlite3_finalize(s);
   sqlite3_close(db);
@@ -1692,9 +1860,10 @@ static void two_keys_one_epoch(void)
     kr_buf_init(&ch[i], KR_CHANGE_MAX);
     ops[0] = key_op(m, v, 2, kr_node_id(m), kr_node_id(i ? w : x), key[i], sealed[i]);
     in = set_inner(v, KR_F_NOTES, i ? "twee" : "een");
-    ops[1] = group_op(m, v, 2, kr_node_id(m), key[i], &in, 1, 1, &box[i]);
-    REQUIRE(kr_change_build(kr_node_secret_key(m), sm + 1, kr_node_now_ms(m) << 16, check_nonce, ops, 2,
-                            &ch[i]) == 0);
+    ops[1] = group_op(m, v, 2, kr_node_id(m), key[i], &in, 1, 0, &box[i]);
+    REQUIRE(check_change_build(kr_node_secret_key(m), sm + 1, kr_node_now_ms(m) << 16, check_nonce,
+                               ops, 2, &ch[i]) == 0);
+    CHECK(record_opens(i ? w : x, ch[i].data, ch[i].len));
   }
   CHECK_EQ(kr_node_apply(x, ch[0].data, ch[0].len, NULL), 0);
   CHECK_EQ(gave_keys(x, v, kr_node_id(b)), 1);       /* K1, to B (and A, W) */
@@ -1900,70 +2069,143 @@ static void shared_tag(void)
  * 32. A new volunteer's key op after its group in the change that makes it
  * (a subject made for the change being applied skips the look for groups
  * stored before its key op only when none came earlier in the change).
- * M's next change: REGISTER v (made by M), then the ops in ord: 'g' a
- * group (SET name + GRANT B for the first, SET city for the second), 'k'
- * the key op to B. B reads both groups whatever the order.
+ * Since format 4 all a change says of one volunteer and epoch is one
+ * record, its key entries before its box, and a change that registers v
+ * carries no other record on v: "the key after the group" can no longer
+ * be said within the change that makes v (such a change is refused, as
+ * is one with two records of one epoch). What can still vary: whether the
+ * key comes in the registering record or in a later change, ahead of
+ * later groups or after them, the place of v's record in its change
+ * (other registering records and key-only records of another epoch of v
+ * before or after it), and the order the changes arrive in. B reads both
+ * groups whatever the order.
+ *
+ * M's changes, ord split at '|' (the first registers v, a volunteer made
+ * by M), each by the letters: 'g' v's next group under (1, M) (SET name +
+ * GRANT B for the first, SET city for the second), 'k' the key of (1, M)
+ * sealed to B, 'u' a bare registering record of another new volunteer of
+ * M (first change only), 'x' a key-only record of v under (2, M) sealed to
+ * B (a key that opens nothing). Consecutive 'k' and 'g' make one record,
+ * one apart another. rev: B gets them last first. want: what B's apply of
+ * the last change gives (0, or KR_EMALFORMED for a change the decoder
+ * refuses; then in the order built only).
  */
-static void fresh_order(const char *ord, const char *tag)
+static void fresh_order(const char *ord, int rev, int want, const char *tag)
 {
   kr_node *n[3], *b, *m;
-  uint8_t v[16], salt[16], key[32], sealed[KR_SEALED_KEY_LEN];
+  uint8_t v[16], u[16], key[32], junk[32], sealed[8][KR_SEALED_KEY_LEN];
   kr_op ops[8];
-  kr_buf box[2], w;
+  kr_buf box[2], w[3];
   uint64_t seq;
-  uint32_t k = 0;
-  int ng = 0, fresh;
+  int ng = 0, nch = 0, ns = 0, fresh;
+  uint32_t rv = 0;
   char buf[64], pre[16];
+  const char *p;
 
   snprintf(pre, sizeof pre, "fo%s", tag);
   net(n, 3, pre);
   b = n[1];
   m = n[2];
   randombytes_buf(key, sizeof key);
-  randombytes_buf(salt, sizeof salt);
-  kr_subject_make(kr_node_id(m), salt, v);
-  memset(ops, 0, sizeof ops);
-  ops[k].type = KR_OP_REGISTER;
-  memcpy(ops[k].salt, salt, 16);
-  memcpy(ops[k++].subject, v, 16);
-  for (const char *p = ord; *p; p++) {
-    if (*p == 'k') {
-      ops[k] = key_op_at(m, v, 1, kr_node_id(m), kr_node_id(b), key, sealed, k);
-      k++;
-    } else {
-      kr_op x[2];
-      uint32_t nx = 0;
-      if (ng == 0) {
-        x[nx++] = set_inner(v, KR_F_NAME, "Fien Volgorde");
-        x[nx++] = grant_inner(v, "matching", kr_node_id(b));
-      } else {
-        x[nx++] = set_inner(v, KR_F_CITY, "Assen");
-      }
-      kr_buf_init(&box[ng], KR_CHANGE_MAX);
-      ops[k] = group_op_t(m, v, 1, kr_node_id(m), key, x, nx, k, &box[ng],
-                          strchr(ord, 'k') ? kr_node_id(b) : NULL);
-      k++;
-      ng++;
-    }
-  }
+  randombytes_buf(junk, sizeof junk);
+  /* v: the registering records before it in the first change */
+  for (p = ord; *p && *p != '|' && *p != 'k' && *p != 'g'; p++) rv += *p == 'u';
+  kr_subject_derive(kr_node_id(m), check_nonce, rv, v);
   REQUIRE(kr_node_max_seq(m, kr_node_id(m), &seq) == 0);
-  kr_buf_init(&w, KR_CHANGE_MAX);
-  REQUIRE(kr_change_build(kr_node_secret_key(m), seq + 1, kr_node_now_ms(m) << 16, check_nonce, ops, k, &w) == 0);
-  CHECK_EQ(kr_node_apply(b, w.data, w.len, &fresh), 0);
-  CHECK_EQ(reads(b, v, "Fien Volgorde"), 1);
-  CHECK(strcmp(city(b, v, buf, sizeof buf), ng > 1 ? "Assen" : "") == 0);
-  kr_buf_free(&w);
+  for (p = ord; *p; nch++) {
+    uint32_t k = 0, place = 0, nreg = 0;
+    int vrec = -1, tob = 0;            /* v's (1, M) record: its place */
+    REQUIRE(nch < 3);
+    /* the change names B (its node table) when it seals a key to B */
+    for (const char *q = p; *q && *q != '|'; q++) tob |= *q == 'k' || *q == 'x';
+    memset(ops, 0, sizeof ops);
+    for (; *p && *p != '|'; p++) {
+      /* a key of v's (1, M) record runs on into its next part; a box, or
+       * any other op, ends the record */
+      int cont = k > 0 && ops[k - 1].type == KR_OP_KEY && ops[k - 1].epoch == 1;
+      REQUIRE(k + 2 <= sizeof ops / sizeof ops[0] && ns < 8);
+      if (*p == 'u') {
+        REQUIRE(nch == 0);
+        ops[k].type = KR_OP_REGISTER;
+        kr_subject_derive(kr_node_id(m), check_nonce, nreg++, u);
+        memcpy(ops[k++].subject, u, 16);
+        place++;
+        continue;
+      }
+      if (*p == 'x') {
+        ops[k] = key_op_at(m, v, 2, kr_node_id(m), kr_node_id(b), junk, sealed[ns++], place++);
+        k++;
+        continue;
+      }
+      if (!cont) {                     /* v's record of (1, M) starts here */
+        if (nch == 0 && vrec < 0) {    /* the first registers v */
+          ops[k].type = KR_OP_REGISTER;
+          nreg++;
+          memcpy(ops[k++].subject, v, 16);
+        }
+        vrec = (int)place++;
+      }
+      if (*p == 'k') {
+        ops[k] = key_op_at(m, v, 1, kr_node_id(m), kr_node_id(b), key, sealed[ns++],
+                           (uint32_t)vrec);
+        k++;
+      } else {
+        kr_op x[2];
+        uint32_t nx = 0;
+        REQUIRE(ng < 2);
+        if (ng == 0) {
+          x[nx++] = set_inner(v, KR_F_NAME, "Fien Volgorde");
+          x[nx++] = grant_inner(v, "matching", kr_node_id(b));
+        } else {
+          x[nx++] = set_inner(v, KR_F_CITY, "Assen");
+        }
+        kr_buf_init(&box[ng], KR_CHANGE_MAX);
+        ops[k++] = group_op_t(m, seq + 1 + (uint64_t)nch, v, 1, kr_node_id(m), key, x, nx,
+                              (uint32_t)vrec, &box[ng], tob ? kr_node_id(b) : NULL);
+        ng++;
+      }
+    }
+    if (*p == '|') p++;
+    kr_buf_init(&w[nch], KR_CHANGE_MAX);
+    REQUIRE(check_change_build(kr_node_secret_key(m), seq + 1 + (uint64_t)nch,
+                               kr_node_now_ms(m) << 16, check_nonce, ops, k, &w[nch]) == 0);
+  }
+  for (int i = 0; i < nch; i++) {
+    int c = rev ? nch - 1 - i : i;
+    CHECK_EQ(kr_node_apply(b, w[c].data, w[c].len, &fresh), c == nch - 1 ? want : 0);
+  }
+  if (want) {
+    kr_volunteer vol;
+    int rc = kr_node_volunteer(b, v, &vol);
+    CHECK(rc != 0);                               /* B reads nothing of v */
+    if (!rc) kr_volunteer_free(&vol);
+  } else {
+    CHECK_EQ(reads(b, v, "Fien Volgorde"), 1);
+    CHECK(strcmp(city(b, v, buf, sizeof buf), ng > 1 ? "Assen" : "") == 0);
+  }
+  for (int i = 0; i < nch; i++) kr_buf_free(&w[i]);
   for (int i = 0; i < ng; i++) kr_buf_free(&box[i]);
   closeall(n, 3);
 }
 
 static void fresh_key_orders(void)
 {
-  fresh_order("kg", "a");
-  fresh_order("gk", "b");
-  fresh_order("gkg", "c");
-  fresh_order("ggk", "d");
-  fresh_order("kgg", "e");
+  fresh_order("kg", 0, 0, "a");          /* key and group in the registering record */
+  fresh_order("g|k", 0, 0, "b");         /* the key after the group: in the next change */
+  fresh_order("g|k", 1, 0, "c");         /*   arriving first */
+  fresh_order("g|kg", 0, 0, "d");        /* between the two groups */
+  fresh_order("g|g|k", 1, 0, "e");       /* after both, arriving first */
+  fresh_order("kg|g", 0, 0, "f");        /* before both */
+  fresh_order("kg|g", 1, 0, "g");
+  fresh_order("ukg", 0, 0, "h");         /* v's record at place 1, registered as r = 1 */
+  fresh_order("kgu|xg", 0, 0, "i");      /* a key-only record of (2, M) before v's box */
+  fresh_order("g|kgx", 1, 0, "j");       /*   after it */
+  /* no longer said: the key after the group in the change that makes v
+   * (a record on v besides its registering record), two records of one
+   * epoch in one change */
+  fresh_order("gk", 0, KR_EMALFORMED, "k");
+  fresh_order("kgx", 0, KR_EMALFORMED, "l");
+  fresh_order("g|kxg", 0, KR_EMALFORMED, "m");
 }
 
 /*
@@ -2057,8 +2299,8 @@ static void new_volunteer_dates(void)
  * erasure, a purpose, a membership op) by labelling it with a volunteer
  * the receiver had erased; the receiver stored the change as known and
  * never took the full op. Now every op's leaf binds its type and subject
- * and only ops of types 5, 10, 11, 12 may be withheld: a relabelled
- * redaction (claimed as a group on W) breaks the root and is refused.
+ * and only ops of types 5, 14, 15 may be withheld: a relabelled
+ * redaction (claimed as a record on W) breaks the root and is refused.
  * C has erased W; B erases V; C gets B's change with the erasure of V
  * withheld under W's id, then the full change: C must end with V erased
  * like B, and with B's purpose.
@@ -2107,7 +2349,7 @@ static void relabel(kr_node *b, const uint8_t label[16], int (*want)(const kr_op
       }
       msgpack_pack_array(&pk, 4);
       msgpack_pack_uint8(&pk, KR_OP_REDACTED);
-      msgpack_pack_uint8(&pk, KR_OP_GROUP);         /* claimed: a group on W */
+      msgpack_pack_uint8(&pk, KR_OP_RECORD);        /* claimed: a record on W */
       msgpack_pack_bin(&pk, KR_SUBJECT_LEN);
       msgpack_pack_bin_body(&pk, subj[i], KR_SUBJECT_LEN);
       msgpack_pack_bin(&pk, KR_HASH_LEN);
