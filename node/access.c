@@ -954,6 +954,10 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx *
   int rc = 0, ok = 0, consent = 0, known = 0;
 
   *opened = 0;
+  /* A subject made for the change being applied (not this node's own) has
+   * keys from that change alone: none here when it holds no key entry
+   * sealed to this node. (Nothing below would open the box or note it.) */
+  if (!n->authoring && fresh_bit(n, sn) >= 0 && !n->keys_me) return 0;
   /* x holds chg: nothing below reads another change's (it is used before
    * anything that may) */
   if ((rc = kr__chgctx_get(n, x, chg))) return rc;
@@ -988,8 +992,11 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx *
      * made taking it for a reader still (so with no key for it), concurrent
      * with what ended its access. It opens the key ops sealed to it again
      * and decides anew (kr__finish, recover; check_mine deletes them again,
-     * unnoted, if no consent names it). */
-    if (!n->in_replay && !kr__readable(n, sn) && (rc = keys_to_recover(n, sn, g)) > 0) {
+     * unnoted, if no consent names it). A subject made for the change
+     * being applied has key ops from that change alone: none to this node
+     * when the change holds no key entry for it. */
+    if (!n->in_replay && !(fresh_bit(n, sn) >= 0 && !n->keys_me) && !kr__readable(n, sn) &&
+        (rc = keys_to_recover(n, sn, g)) > 0) {
       uint8_t reg[KR_NODE_LEN];
       if ((rc = registrar(n, sn, reg)) > 0) rc = kr__ids_add(&n->retry, &sn, sizeof sn);
     }

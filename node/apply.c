@@ -698,6 +698,10 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
   /* (kr__author sets fresh_from before it seals: the subjects it makes) */
   if (!n->fresh_from && (rc = kr__subject_next(n, &n->fresh_from))) return rc;
   n->fresh_cap = (uint64_t)c->nops;
+  n->keys_me = 0;
+  for (uint32_t i = 0; i < c->nops && !n->keys_me; i++)
+    for (uint32_t k = 0; KR_OP_IS_RECORD(c->ops[i].type) && k < c->ops[i].nkeys; k++)
+      if (memcmp(c->ops[i].keys[k].reader, kr_node_id(n), KR_NODE_LEN) == 0) n->keys_me = 1;
   rc = (n->fresh_grp = calloc(c->nops / 8 + 1, 1)) ? materialise(n, c, chg, &expel) : KR_ENOMEM;
   n->fresh_from = 0;
   free(n->fresh_grp);

@@ -112,6 +112,8 @@ struct kr_node {
   uint8_t *fresh_grp;            /* apply: bit k: a group of subject fresh_from+k came
                                     (access.c stored_before) */
   uint64_t fresh_cap;            /* its bits */
+  int keys_me;                   /* apply: the change holds a key entry sealed to this node
+                                    (else none of its fresh subjects has a key op to it) */
   int in_order;                  /* apply: refuse a gap in an origin's plain changes */
   kr_ids withheld;               /* apply: subjects with withheld ops, to be erased
                                     by the end of the transaction */
