@@ -1106,10 +1106,11 @@ static int write_rows(imp *im)
     rc = put_row(im, p, match, NULL, 0, &nops);
     if (p->err[0]) {
       /* what pass 1 let through is refused now (another kring changed the
-       * store meanwhile): stop; what is written stays, and is consistent */
+       * store between the two passes): stop; nothing is written (pass 2
+       * is one transaction) */
       fprintf(stderr, "\n");
-      cli_fail(_("row %llu%s%s%s: %s; the rows before it were imported, the rest not: import the sheet "
-               "again to finish (rows already in kring show as unchanged)"),
+      cli_fail(_("row %llu%s%s%s: %s; kring changed while the sheet was checked, so nothing was "
+               "imported: import the sheet again"),
                (unsigned long long)p->row, p->err_col ? _(", column '") : "", p->err_col ? p->err_col : "",
                p->err_col ? "'" : "", p->err);
       im->fatal = 1;
@@ -1435,21 +1436,28 @@ int cmd_import(int argc, char **argv)
     memset(&im.m, 0, sizeof im.m);
     im.pass = 2;
     im.row_i = 0;
-    rc = write_rows(&im);
-    if (rc == 0) rc = flush(&im);
-    else if (im.t) { kr_txn_abort(im.t); im.t = NULL; }
+    /* every change of the import in one transaction: all on disk, or none */
+    if ((rc = kr_node_group_begin(im.n)) == 0) {
+      rc = write_rows(&im);
+      if (rc == 0) rc = flush(&im);
+      else if (im.t) { kr_txn_abort(im.t); im.t = NULL; }
+      {
+        int end = kr_node_group_end(im.n, rc == 0 && !im.fatal);
+        if (!rc) rc = end;
+      }
+      if (rc) im.changes = 0;               /* rolled back */
+    }
     if (im.tty && !im.json) progress(&im, 0, 1);
     if (rc == IMP_EKEEP) {
-      rc = cli_fail(_("cannot read back the checked rows from the temporary file (%s); %llu changes "
-                    "were written: import again to finish"), strerror(im.keep_errno),
-                    (unsigned long long)im.changes);
+      rc = cli_fail(_("cannot read back the checked rows from the temporary file (%s); nothing was "
+                    "imported: import again"), strerror(im.keep_errno));
       goto out;
     }
     if (im.fatal) { rc = CLI_FAIL; goto out; }
     if (rc) {
       if (!cli_store_trouble())
-        cli_fail(_("storing the import: %s; %llu changes were written before: import again to finish"),
-                 cli_strerror(rc), (unsigned long long)im.changes);
+        cli_fail(_("storing the import: %s; nothing was imported: import again once that is "
+                   "solved"), cli_strerror(rc));
       rc = CLI_FAIL;
       goto out;
     }

@@ -1767,7 +1767,14 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const uint8_t *nonce_i
     p->first = i;
     p->count = j - i;
 
-    rc = kr__subject_n(n, op->subject, &sn);
+    /* A volunteer this change registers (its REGISTER op just before:
+     * kr_txn_new_subject) is new: its id derives from this change's
+     * nonce. Any other is looked up. */
+    if (i > 0 && ops[i - 1].type == KR_OP_REGISTER &&
+        memcmp(ops[i - 1].subject, op->subject, KR_SUBJECT_LEN) == 0)
+      rc = KR_ENOTFOUND;
+    else
+      rc = kr__subject_n(n, op->subject, &sn);
     if (rc == KR_ENOTFOUND) {
       /* A new volunteer: registered by this change (its REGISTER op comes
        * first: kr_txn_new_subject), epoch (1, this node). */
@@ -1780,6 +1787,7 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const uint8_t *nonce_i
       if (!s) { rc = KR_EDB; break; }
       sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
       if (sqlite3_step(s) != SQLITE_DONE) { rc = KR_EDB; break; }
+      if (sqlite3_changes(n->db) != 1) { rc = KR_EINVAL; break; }   /* held already */
       sn = sqlite3_last_insert_rowid(n->db);
       if (n->authoring && (rc = made_add(n, op->subject, sn))) break;
       randombytes_buf(p->key, KR_KEY_LEN);

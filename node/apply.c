@@ -570,7 +570,7 @@ static int place(kr_node *n, const kr_change *c, int memb, sqlite3_int64 *chg)
 static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, int *expel)
 {
   const uint8_t *prev = NULL;   /* ops of one subject come together: look it up once */
-  int prev_gone = 0, rc;
+  int prev_gone = 0, erasures = 0, rc;
   sqlite3_int64 sn = 0;
   sqlite3_stmt *s;
   kr_chgctx x = {.chg = chg, .t = c->nodes};   /* the change in hand: nothing to read */
@@ -594,8 +594,10 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, int *e
       if (prev && memcmp(prev, op->subject, KR_SUBJECT_LEN) == 0) {
         gone = prev_gone;
       } else if ((sn = kr__made(n, op->subject)) != 0) {
-        /* made by this node's sealing of this very change */
-        if ((gone = kr__erased(n, sn, NULL)) < 0) return gone;
+        /* made by this node's sealing of this very change: erased only by
+         * an erasure in it */
+        if (erasures && (gone = kr__erased(n, sn, NULL)) < 0) return gone;
+        if (!erasures) gone = 0;
       } else {
         if (!(s = kr__q(n, KR_Q_SUBJ_PUT))) return KR_EDB;
         sqlite3_bind_blob(s, 1, op->subject, KR_SUBJECT_LEN, SQLITE_STATIC);
@@ -610,6 +612,7 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, int *e
       }
       /* After an erasure in this change, the next op looks again. */
       prev = op->type == KR_OP_ERASE ? NULL : op->subject;
+      erasures += op->type == KR_OP_ERASE;
       prev_gone = gone;
     }
     if (!(s = kr__q(n, KR_Q_OP_PUT))) return KR_EDB;

@@ -103,6 +103,7 @@ struct kr_node {
                                     change being materialised (0: none is): no other
                                     change holds an op of them */
   int authoring;                 /* kr__author is sealing and applying its own change */
+  int grouped;                   /* kr_node_group_begin: txns commit inside one transaction */
   struct kr_made *made;          /* author: the subjects the change being sealed made (id,
                                     number), sorted by id: its apply looks none up */
   size_t nmade, capmade;

@@ -107,6 +107,15 @@ size_t kr_txn_count(const kr_txn *t);
  */
 int kr_txn_commit(kr_txn *t, kr_buf *wire);
 void kr_txn_abort(kr_txn *t);
+/*
+ * Make the txns committed until kr_node_group_end one SQLite transaction:
+ * all of their changes are on disk together, or none is (kring import:
+ * one commit, one disk flush, instead of one per change). After a failed
+ * kr_txn_commit inside a group, end it with commit 0. The store stays
+ * locked for writing by other processes until the end.
+ */
+int kr_node_group_begin(kr_node *n);
+int kr_node_group_end(kr_node *n, int commit);
 
 /* ---- changes from elsewhere -------------------------------------------- */
 

@@ -243,8 +243,9 @@ static int consent_op(kr_txn *t, int type, const uint8_t subject[KR_SUBJECT_LEN]
       !(op->until = keep_str(t, until ? until : "")))
     return KR_ENOMEM;
 
-  if (type == KR_OP_GRANT) {
-    /* A grant observes every withdrawal this node holds for the register. */
+  if (type == KR_OP_GRANT && sn) {
+    /* A grant observes every withdrawal this node holds for the register
+     * (none for a volunteer this txn makes: sn 0). */
     sqlite3_stmt *s = kr__q(t->n, KR_Q_CON_WD_TAGS);
     uint8_t *tags = NULL;
     uint32_t n = 0;
@@ -367,20 +368,49 @@ int kr_txn_commit(kr_txn *t, kr_buf *wire)
   int rc;
 
   if (t->nops == 0) { kr_txn_abort(t); return KR_EINVAL; }
-  if (kr__exec(n, "BEGIN IMMEDIATE")) { kr_txn_abort(t); return KR_EDB; }
+  if (!n->grouped && kr__exec(n, "BEGIN IMMEDIATE")) { kr_txn_abort(t); return KR_EDB; }
   n->touched.n = n->reopen.n = n->replay.n = n->retry.n = n->issued.n = n->cut.n = 0;
   n->memb_changed = 0;
   if ((rc = kr__release_held(n)) || (rc = kr__author(n, t->ops, (uint32_t)t->nops, t->nonce, wire)) ||
       (rc = kr__finish(n, wire)))
     goto fail;
+  if (n->grouped) {                          /* kr_node_group_end commits */
+    kr_txn_abort(t);
+    return 0;
+  }
   if ((rc = kr__exec(n, "COMMIT"))) goto fail;
   kr__after_commit(n);
   kr_txn_abort(t);
   return 0;
 fail:
-  kr__exec(n, "ROLLBACK");
-  n->need_fts_optimize = 0;
+  if (!n->grouped) {                         /* else the group's end rolls back */
+    kr__exec(n, "ROLLBACK");
+    n->need_fts_optimize = 0;
+  }
   if (wire) wire->len = before;
   kr_txn_abort(t);
+  return rc;
+}
+
+int kr_node_group_begin(kr_node *n)
+{
+  int rc;
+  if (n->grouped) return KR_EINVAL;
+  if ((rc = kr__exec(n, "BEGIN IMMEDIATE"))) return rc;
+  n->grouped = 1;
+  return 0;
+}
+
+int kr_node_group_end(kr_node *n, int commit)
+{
+  int rc = 0;
+  if (!n->grouped) return KR_EINVAL;
+  n->grouped = 0;
+  if (commit && !(rc = kr__exec(n, "COMMIT"))) {
+    kr__after_commit(n);
+    return 0;
+  }
+  kr__exec(n, "ROLLBACK");
+  n->need_fts_optimize = 0;
   return rc;
 }

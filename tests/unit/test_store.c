@@ -221,6 +221,51 @@ static void add_volunteer(kr_node *n, uint8_t id[16], const char *name, const ch
   REQUIRE(kr_txn_commit(t, wire) == 0);
 }
 
+/* kr_node_group_begin/end (kring import): the txns between are one
+ * transaction. Ended with 0, none of their changes is held, and the
+ * node's next change takes the first seq again; ended with 1, all are,
+ * and another process sees them only then. */
+static void test_group(void)
+{
+  kr_node *g[1], *other;
+  uint8_t v[3][16], d0[32], d1[32];
+  uint64_t seq0, seq, vols, erased, changes0, changes;
+  check_network(g, 1, "grp", "foodbank");
+  REQUIRE(kr_node_max_seq(g[0], kr_node_id(g[0]), &seq0) == 0);
+  REQUIRE(kr_node_counts(g[0], &vols, &erased, &changes0) == 0);
+  REQUIRE(kr_node_digest(g[0], d0) == 0);
+  CHECK_EQ(kr_node_group_end(g[0], 1), KR_EINVAL);          /* none begun */
+  REQUIRE(kr_node_group_begin(g[0]) == 0);
+  CHECK_EQ(kr_node_group_begin(g[0]), KR_EINVAL);           /* one at a time */
+  for (int i = 0; i < 3; i++)
+    add_volunteer(g[0], v[i], "Groep Lid", "Utrecht", "koken", "nl", "mon-am", 0, NULL, NULL);
+  REQUIRE(kr_node_max_seq(g[0], kr_node_id(g[0]), &seq) == 0);
+  CHECK_EQ(seq, seq0 + 3);
+  /* another process: the store is locked for writing, its last commit unchanged */
+  REQUIRE(kr_node_open(check_path("grp0"), &other) == 0);
+  REQUIRE(kr_node_counts(other, &vols, &erased, &changes) == 0);
+  CHECK_EQ(changes, changes0);
+  kr_node_close(other);
+  CHECK_EQ(kr_node_group_end(g[0], 0), 0);                  /* rolled back */
+  REQUIRE(kr_node_max_seq(g[0], kr_node_id(g[0]), &seq) == 0);
+  CHECK_EQ(seq, seq0);
+  REQUIRE(kr_node_counts(g[0], &vols, &erased, &changes) == 0);
+  CHECK_EQ(changes, changes0);
+  CHECK_EQ(vols, 0);
+  REQUIRE(kr_node_digest(g[0], d1) == 0);
+  CHECK(memcmp(d0, d1, 32) == 0);
+  REQUIRE(kr_node_group_begin(g[0]) == 0);
+  for (int i = 0; i < 3; i++)
+    add_volunteer(g[0], v[i], "Groep Lid", "Utrecht", "koken", "nl", "mon-am", 0, NULL, NULL);
+  CHECK_EQ(kr_node_group_end(g[0], 1), 0);
+  REQUIRE(kr_node_open(check_path("grp0"), &other) == 0);
+  REQUIRE(kr_node_counts(other, &vols, &erased, &changes) == 0);
+  CHECK_EQ(changes, changes0 + 3);
+  CHECK_EQ(vols, 3);
+  kr_node_close(other);
+  kr_node_close(g[0]);
+}
+
 struct plist { int n; char names[8][16]; };
 static int purpose_row(void *ctx, const kr_purpose *p)
 {
@@ -339,6 +384,7 @@ int main(void)
 
   kr_buf_init(&w1, KR_CHANGE_MAX);
   kr_buf_init(&w2, KR_CHANGE_MAX);
+  test_group();
   check_network(abc, 3, "s", "foodbank");
   a = abc[0];
   b = abc[1];
