@@ -45,7 +45,8 @@
   X(DAMAGED,    "the store is damaged: restore the node's folder from a backup, or make a new node and sync it from a peer") \
   X(READONLY,   "the store is read-only: make the node's folder and kring.db writable for this user") \
   X(OLDSTORE,   "the store was made by an earlier kring, whose format this kring no longer reads: make a new node (kring init or kring join) and sync it from a peer") \
-  X(SEALED,     "sealed: this node may not read this volunteer (the volunteer has not consented to it)")
+  X(SEALED,     "sealed: this node may not read this volunteer (the volunteer has not consented to it)") \
+  X(BUSY,       "another kring command is writing to this node's store (an import, say) and did not finish within 10 seconds: run this again when it is done")
 
 typedef enum {
   KR_OK = 0,

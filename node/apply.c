@@ -803,7 +803,7 @@ int kr_node_apply_many(kr_node *n, const uint8_t *const *bufs, const size_t *len
   size_t nfresh = 0;
 
   if (fresh) *fresh = 0;
-  if (kr__exec(n, "BEGIN IMMEDIATE")) return KR_EDB;
+  if ((rc = kr__exec(n, "BEGIN IMMEDIATE"))) return rc;
   txn_start(n);
   rc = kr__release_held(n);
   for (size_t i = 0; i < count && !rc; i++) {

@@ -299,6 +299,7 @@ int kr__db_err(int sqlite_rc)
 {
   switch (sqlite_rc & 0xff) {
   case SQLITE_FULL: return KR_EFULL;
+  case SQLITE_BUSY: case SQLITE_LOCKED: return KR_EBUSY;
   case SQLITE_NOMEM: return KR_ENOMEM;
   case SQLITE_CORRUPT: case SQLITE_NOTADB:
     note_trouble(KR_EDAMAGED, sqlite_rc & 0xff, NULL);

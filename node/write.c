@@ -368,7 +368,7 @@ int kr_txn_commit(kr_txn *t, kr_buf *wire)
   int rc;
 
   if (t->nops == 0) { kr_txn_abort(t); return KR_EINVAL; }
-  if (!n->grouped && kr__exec(n, "BEGIN IMMEDIATE")) { kr_txn_abort(t); return KR_EDB; }
+  if (!n->grouped && (rc = kr__exec(n, "BEGIN IMMEDIATE"))) { kr_txn_abort(t); return rc; }
   n->touched.n = n->reopen.n = n->replay.n = n->retry.n = n->issued.n = n->cut.n = 0;
   n->memb_changed = 0;
   if ((rc = kr__release_held(n)) || (rc = kr__author(n, t->ops, (uint32_t)t->nops, t->nonce, wire)) ||

@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "crdt/err.h"
+#include "node/internal.h"
 #include "node/node.h"
 
 static uint64_t clk = UINT64_C(1767225600000);
@@ -241,10 +242,21 @@ static void test_group(void)
     add_volunteer(g[0], v[i], "Groep Lid", "Utrecht", "koken", "nl", "mon-am", 0, NULL, NULL);
   REQUIRE(kr_node_max_seq(g[0], kr_node_id(g[0]), &seq) == 0);
   CHECK_EQ(seq, seq0 + 3);
-  /* another process: the store is locked for writing, its last commit unchanged */
+  /* another process: the store is locked for writing, its last commit
+   * unchanged; a write there fails as busy once it has waited (a tenth
+   * of a second here, KR_BUSY_MS in kring) */
   REQUIRE(kr_node_open(check_path("grp0"), &other) == 0);
   REQUIRE(kr_node_counts(other, &vols, &erased, &changes) == 0);
   CHECK_EQ(changes, changes0);
+  {
+    kr_txn *t;
+    uint8_t id[16];
+    sqlite3_busy_timeout(other->db, 100);
+    REQUIRE(kr_txn_begin(other, &t) == 0);
+    kr_txn_new_subject(t, id);
+    REQUIRE(kr_txn_set(t, id, KR_F_NAME, "Wacht Even", NULL) == 0);
+    CHECK_EQ(kr_txn_commit(t, NULL), KR_EBUSY);
+  }
   kr_node_close(other);
   CHECK_EQ(kr_node_group_end(g[0], 0), 0);                  /* rolled back */
   REQUIRE(kr_node_max_seq(g[0], kr_node_id(g[0]), &seq) == 0);
