@@ -968,13 +968,13 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx *
   sqlite3_bind_int64(s, 2, (sqlite3_int64)(g->epoch > INT64_MAX ? INT64_MAX : g->epoch));
   sqlite3_bind_blob(s, 3, g->creator, KR_NODE_LEN, SQLITE_STATIC);
   kr_buf_init(&plain, KR_CHANGE_MAX);
-  /* this node's own change, just sealed: its key, held (ok) since */
-  if (n->own_keys && place < n->nown_keys) {
-    const uint8_t *own = n->own_keys + (size_t)place * (1 + KR_KEY_LEN);
-    if (own[0] && kr_group_open(own + 1, n->network, origin, seq, x->nonce, place, g, &plain) == 0) {
-      ok = known = 1;
-      memcpy(key, own + 1, KR_KEY_LEN);
-    }
+  /* this node's own change, just sealed: its key, held (ok) since, and
+   * the ops it sealed in the box (no need to open and decode it again) */
+  if (n->own && place < n->nown && n->own[place].has) {
+    ok = known = 1;
+    memcpy(key, n->own[place].key, KR_KEY_LEN);
+    ops = (kr_op *)n->own[place].ops;
+    nops = n->own[place].nops;
   }
   while (!ok && sqlite3_step(s) == SQLITE_ROW)
     if (sqlite3_column_bytes(s, 0) == KR_KEY_LEN &&
@@ -1002,7 +1002,7 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx *
     }
     goto out;
   }
-  if ((rc = kr_group_decode(plain.data, plain.len, g->subject, &x->t, &ops, &nops, &mem))) {
+  if (!ops && (rc = kr_group_decode(plain.data, plain.len, g->subject, &x->t, &ops, &nops, &mem))) {
     rc = bad_group(n, chg, place, "its ops cannot be decoded");
     goto out;
   }
@@ -1510,12 +1510,14 @@ sqlite3_int64 kr__made(const kr_node *n, const uint8_t id[KR_SUBJECT_LEN])
 void kr__own_done(kr_node *n)
 {
   n->nmade = 0;
-  if (n->own_keys) {
-    sodium_memzero(n->own_keys, (size_t)n->nown_keys * (1 + KR_KEY_LEN));
-    free(n->own_keys);
+  if (n->own) {
+    sodium_memzero(n->own, (size_t)n->nown * sizeof *n->own);
+    free(n->own);
   }
-  n->own_keys = NULL;
-  n->nown_keys = 0;
+  n->own = NULL;
+  n->nown = 0;
+  free(n->own_in);
+  n->own_in = NULL;
 }
 
 typedef struct {
@@ -1900,14 +1902,17 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const uint8_t *nonce_i
   /* what its apply need not look up: the subjects made, each group's key */
   if (!rc && n->nmade)
     qsort(n->made, n->nmade, sizeof *n->made, cmp_made);
-  if (!rc && npg && n->authoring && !n->own_keys &&
-      (n->own_keys = calloc(pk.n, 1 + KR_KEY_LEN))) {
-    n->nown_keys = (uint32_t)pk.n;
+  if (!rc && npg && n->authoring && !n->own && (n->own = calloc(pk.n, sizeof *n->own))) {
+    n->nown = (uint32_t)pk.n;
     for (size_t k = 0; k < npg; k++) {
-      uint8_t *e = n->own_keys + pg[k].at * (1 + KR_KEY_LEN);
-      e[0] = 1;
-      memcpy(e + 1, pg[k].key, KR_KEY_LEN);
+      struct kr_own *e = &n->own[pg[k].at];
+      e->has = 1;
+      memcpy(e->key, pg[k].key, KR_KEY_LEN);
+      e->ops = &ops[pg[k].first];
+      e->nops = (uint32_t)pg[k].count;
     }
+    n->own_in = ops;                         /* theirs now (kr__own_done) */
+    ops = NULL;
   }
   if (plain.data) sodium_memzero(plain.data, plain.cap);
   for (size_t k = 0; k < npg; k++) sodium_memzero(pg[k].key, KR_KEY_LEN);

@@ -107,9 +107,11 @@ struct kr_node {
   struct kr_made *made;          /* author: the subjects the change being sealed made (id,
                                     number), sorted by id: its apply looks none up */
   size_t nmade, capmade;
-  uint8_t *own_keys;             /* author: per op place of that change, 1 and the key its
-                                    group was sealed under (or 0): opened without a lookup */
-  uint32_t nown_keys;
+  struct kr_own *own;            /* author: per op place of that change, its group's key
+                                    and the ops sealed in it: applied without opening the
+                                    box or decoding it again */
+  uint32_t nown;
+  kr_op *own_in;                 /* author: the ops those point into (kr__own_done frees) */
   uint8_t *fresh_grp;            /* apply: bit k: a group of subject fresh_from+k came
                                     (access.c stored_before) */
   uint64_t fresh_cap;            /* its bits */
@@ -181,6 +183,13 @@ int kr__release_held(kr_node *n);
 int kr__retract(kr_node *n);
 /* member.c: a second change under a held (origin, seq): remove the origin. */
 int kr__equivocation(kr_node *n, const kr_change *c);
+struct kr_own {
+  uint8_t has;
+  uint8_t key[KR_KEY_LEN];
+  const kr_op *ops;
+  uint32_t nops;
+};
+
 struct kr_made {
   uint8_t id[KR_SUBJECT_LEN];
   sqlite3_int64 sn;
