@@ -1703,6 +1703,27 @@ static int gather(const kr_op *ops, uint32_t nops, kr_op **out)
     free(g);
     return KR_ENOMEM;
   }
+  /* together already (the usual case: no subject's run comes twice)? The
+   * runs' first ops, sorted, tell. */
+  for (uint32_t i = 0; i < nops; i++)
+    if (KR_OP_IS_SEALED(ops[i].type) &&
+        (!i || !KR_OP_IS_SEALED(ops[i - 1].type) ||
+         memcmp(ops[i - 1].subject, ops[i].subject, KR_SUBJECT_LEN)))
+      p[k++] = &ops[i];
+  qsort(p, k, sizeof *p, cmp_subject_place);
+  {
+    int twice = 0;
+    for (uint32_t i = 1; i < k && !twice; i++)
+      twice = !memcmp(p[i]->subject, p[i - 1]->subject, KR_SUBJECT_LEN);
+    if (!twice) {
+      memcpy(g, ops, sizeof *g * nops);
+      free(p);
+      free(lead);
+      *out = g;
+      return 0;
+    }
+  }
+  k = 0;
   for (uint32_t i = 0; i < nops; i++) {
     lead[i] = SIZE_MAX;
     if (KR_OP_IS_SEALED(ops[i].type)) p[k++] = &ops[i];

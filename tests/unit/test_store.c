@@ -278,6 +278,58 @@ static void test_group(void)
   kr_node_close(g[0]);
 }
 
+/* A txn that comes back to a volunteer after another (set A, set B, set A
+ * again, a new volunteer's ops split around B's too): its change holds
+ * one box per volunteer (a change holds one record per volunteer and
+ * epoch), and the last set of a field wins as in the order typed. */
+static void test_runs(void)
+{
+  kr_node *g[1];
+  kr_txn *t;
+  kr_buf w;
+  kr_change c;
+  kr_volunteer v;
+  uint8_t a[16], b[16], x[16];
+  check_network(g, 1, "runs", "foodbank");
+  add_volunteer(g[0], a, "Anna Eerst", "Utrecht", "koken", "nl", "mon-am", 0, NULL, NULL);
+  add_volunteer(g[0], b, "Bert Tussen", "Zwolle", "koken", "nl", "mon-am", 0, NULL, NULL);
+  kr_buf_init(&w, KR_CHANGE_MAX);
+  REQUIRE(kr_txn_begin(g[0], &t) == 0);
+  REQUIRE(kr_txn_set(t, a, KR_F_CITY, "Delft", NULL) == 0);
+  kr_txn_new_subject(t, x);
+  REQUIRE(kr_txn_set(t, x, KR_F_NAME, "Xandra Nieuw", NULL) == 0);
+  REQUIRE(kr_txn_set(t, b, KR_F_CITY, "Kampen", NULL) == 0);
+  REQUIRE(kr_txn_set(t, a, KR_F_CITY, "Gouda", NULL) == 0);
+  REQUIRE(kr_txn_add(t, a, KR_F_SKILLS, "tuinieren", NULL) == 0);
+  REQUIRE(kr_txn_set(t, x, KR_F_CITY, "Assen", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, &w) == 0);
+  REQUIRE(kr_change_decode(w.data, w.len, KR_CHANGE_MAX, &c) == 0);
+  {
+    int boxes[3] = {0, 0, 0};
+    const uint8_t *ids[3] = {a, b, x};
+    CHECK_EQ(c.nops, 3);
+    for (uint32_t i = 0; i < c.nops; i++)
+      for (int k = 0; k < 3; k++)
+        boxes[k] += KR_OP_IS_RECORD(c.ops[i].type) && c.ops[i].box &&
+                    !memcmp(c.ops[i].subject, ids[k], 16);
+    CHECK(boxes[0] == 1 && boxes[1] == 1 && boxes[2] == 1);
+  }
+  kr_change_free(&c);
+  REQUIRE(kr_node_volunteer(g[0], a, &v) == 0);
+  CHECK(v.val.v[KR_F_CITY] && !strcmp(v.val.v[KR_F_CITY], "Gouda"));
+  CHECK_EQ(v.val.set[KR_F_SKILLS - 32].n, 2);
+  kr_volunteer_free(&v);
+  REQUIRE(kr_node_volunteer(g[0], x, &v) == 0);
+  CHECK(v.val.v[KR_F_NAME] && !strcmp(v.val.v[KR_F_NAME], "Xandra Nieuw"));
+  CHECK(v.val.v[KR_F_CITY] && !strcmp(v.val.v[KR_F_CITY], "Assen"));
+  kr_volunteer_free(&v);
+  REQUIRE(kr_node_volunteer(g[0], b, &v) == 0);
+  CHECK(v.val.v[KR_F_CITY] && !strcmp(v.val.v[KR_F_CITY], "Kampen"));
+  kr_volunteer_free(&v);
+  kr_buf_free(&w);
+  kr_node_close(g[0]);
+}
+
 struct plist { int n; char names[8][16]; };
 static int purpose_row(void *ctx, const kr_purpose *p)
 {
@@ -397,6 +449,7 @@ int main(void)
   kr_buf_init(&w1, KR_CHANGE_MAX);
   kr_buf_init(&w2, KR_CHANGE_MAX);
   test_group();
+  test_runs();
   check_network(abc, 3, "s", "foodbank");
   a = abc[0];
   b = abc[1];
