@@ -373,6 +373,7 @@ int main(void)
 {
   REQUIRE(sodium_init() >= 0);
   keys_claim_memory();
+  export_after_erasure();
 #if KR_REV6_OPEN
   two_keys_one_reader();
 #endif
