@@ -407,11 +407,215 @@ static void two_keys_one_reader(void)
   two_keys_one_reader_by(1);
 }
 
+/* ---- attacks that held -------------------------------------------------- */
+
+static int count_kind(void *ctx, const kr_change_info *c)
+{
+  int *k = ctx;
+  if (c->type == KR_OP_KEY) k[0]++;
+  else if (c->type == KR_OP_REGISTER) k[1]++;
+  else k[2]++;
+  return 0;
+}
+
+static int cmp_id(const void *a, const void *b) { return memcmp(a, b, 32); }
+
+/*
+ * 4 (held). A record with 4097 key entries, the most a change's table
+ * allows: the origin and 4096 nodes, all but one (A) no member. M, a
+ * hostile member, signs it on a subject nobody registered. Every node
+ * decodes and stores it alike (the digest), A opens its entry, and the
+ * access export lists every entry.
+ */
+static void big_record(void)
+{
+  kr_node *n[3], *a, *b, *m;
+  static uint8_t ids[4096][32];
+  uint8_t v[16], key[32], netid[16], founder[32], sk[64];
+  kr_keyent *ent = calloc(4097, sizeof *ent);
+  uint8_t *sealed = malloc((size_t)4097 * KR_SEALED_KEY_LEN);
+  kr_op rec;
+  kr_buf w;
+  uint64_t seq;
+  int fresh, kinds[3] = {0, 0, 0};
+
+  REQUIRE(ent && sealed);
+  net(n, 3, "big");
+  a = n[0];
+  b = n[1];
+  m = n[2];
+  kr_node_network(m, netid, founder);
+  randombytes_buf(v, sizeof v);
+  randombytes_buf(key, sizeof key);
+  memcpy(ids[0], kr_node_id(a), 32);
+  for (int i = 1; i < 4096; i++) {
+    uint8_t pk[32];
+    crypto_sign_keypair(pk, sk);
+    memcpy(ids[i], pk, 32);
+  }
+  qsort(ids, 4096, 32, cmp_id);
+  memset(&rec, 0, sizeof rec);
+  rec.type = KR_OP_RECORD;
+  memcpy(rec.subject, v, 16);
+  rec.epoch = 7;
+  memcpy(rec.creator, kr_node_id(m), 32);
+  memcpy(ent[0].reader, kr_node_id(m), 32);
+  for (int i = 0; i < 4096; i++) memcpy(ent[1 + i].reader, ids[i], 32);
+  rec.keys = ent;
+  rec.nkeys = 4097;
+  for (uint32_t k = 0; k < 4097; k++) {
+    kr_op kp;
+    uint8_t pair[32];
+    ent[k].sealed = sealed + (size_t)k * KR_SEALED_KEY_LEN;
+    kr_record_key(&rec, k, &kp);
+    REQUIRE(kr_pair_key_ed(kr_node_secret_key(m), ent[k].reader, pair) == 0);
+    REQUIRE(kr_key_seal(pair, netid, kr_node_id(m), check_nonce, 0, &kp, key,
+                        sealed + (size_t)k * KR_SEALED_KEY_LEN) == 0);
+  }
+  REQUIRE(kr_node_max_seq(m, kr_node_id(m), &seq) == 0);
+  kr_buf_init(&w, KR_CHANGE_MAX);
+  REQUIRE(kr_change_build(kr_node_secret_key(m), seq + 1, kr_node_now_ms(m) << 16, check_nonce,
+                          &rec, 1, &w) == 0);
+  CHECK(w.len > 300000);
+  CHECK_EQ(kr_node_apply(m, w.data, w.len, &fresh), 0);
+  check_sync(m, a);
+  check_sync(m, b);
+  CHECK(check_same_digest(a, b) && check_same_digest(a, m));
+  CHECK_EQ(nkeys_of(a, v, 7, kr_node_id(m)), 1);      /* its entry opens */
+  CHECK_EQ(kr_node_subject_ops(b, v, count_kind, kinds), KR_ESEALED);
+  kr_buf_free(&w);
+  free(ent);
+  free(sealed);
+  closeall(n, 3);
+}
+
+/*
+ * 5 (held). One change registers two volunteers (registering records r =
+ * 0 and 1); the first is erased. A node that joins later gets the change
+ * from a node that holds it redacted: the withheld registering record
+ * carries its derived subject and still counts in the derivation of the
+ * second. Every node holds the same; the second volunteer reads alike.
+ */
+static void erased_first_registration(void)
+{
+  kr_node *n[3], *a, *b, *d;
+  uint8_t v0[16], v1[16], net_id[16], founder[32];
+  kr_txn *t;
+  char buf[64];
+
+  net(n, 2, "efr");
+  a = n[0];
+  b = n[1];
+  REQUIRE(kr_txn_begin(a, &t) == 0);
+  kr_txn_new_subject(t, v0);
+  REQUIRE(kr_txn_set(t, v0, KR_F_NAME, "Nul Eerste", NULL) == 0);
+  kr_txn_new_subject(t, v1);
+  REQUIRE(kr_txn_set(t, v1, KR_F_NAME, "Een Tweede", NULL) == 0);
+  REQUIRE(kr_txn_grant(t, v0, "matching", NULL, KR_METHOD_PAPER, "v1", "", NULL) == 0);
+  REQUIRE(kr_txn_grant(t, v1, "matching", NULL, KR_METHOD_PAPER, "v1", "", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  syncall(n, 2);
+  REQUIRE(kr_txn_begin(a, &t) == 0);
+  REQUIRE(kr_txn_erase(t, v0, "asked to be forgotten", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  syncall(n, 2);
+  /* D joins, admitted by A, and syncs from B alone */
+  kr_node_network(a, net_id, founder);
+  REQUIRE(kr_node_create_joining(check_path("efr-d"), "Org efr-d", "foodbank", net_id, founder,
+                                 &d) == 0);
+  check_same_clock(d, a);
+  REQUIRE(check_admit(a, kr_node_id(d), "Org efr-d", "foodbank", 9) == 0);
+  check_sync(a, b);
+  check_sync(b, d);                          /* the change, its first record withheld */
+  n[2] = d;
+  syncall(n, 3);
+  CHECK(check_same_digest(a, d) && check_same_digest(b, d));
+  CHECK(strcmp(notes(d, v1, buf, sizeof buf), "") == 0);   /* read ("matching" to all) */
+  {
+    kr_volunteer vol;
+    CHECK_EQ(kr_node_volunteer(d, v0, &vol), 0);
+    CHECK(vol.erased);
+    kr_volunteer_free(&vol);
+  }
+  closeall(n, 3);
+}
+
+/*
+ * 6 (held). A hostile member reuses its change nonce: two changes register
+ * the same derived subject (a bare registration, then one with a box).
+ * The earliest registration counts; every node holds the same.
+ */
+static void reused_nonce(void)
+{
+  kr_node *n[3], *a, *b, *m;
+  uint8_t v[16], v2[16], key[32];
+  kr_op ops[2];
+  kr_buf w, box;
+  uint64_t seq;
+  int fresh;
+
+  net(n, 3, "rnc");
+  a = n[0];
+  b = n[1];
+  m = n[2];
+  kr_subject_derive(kr_node_id(m), check_nonce, 0, v);
+  memset(ops, 0, sizeof ops);
+  ops[0].type = KR_OP_REGISTER;
+  memcpy(ops[0].subject, v, 16);
+  REQUIRE(kr_node_max_seq(m, kr_node_id(m), &seq) == 0);
+  kr_buf_init(&w, KR_CHANGE_MAX);
+  REQUIRE(check_change_build(kr_node_secret_key(m), seq + 1, kr_node_now_ms(m) << 16, check_nonce,
+                             ops, 1, &w) == 0);
+  REQUIRE(kr_node_apply(m, w.data, w.len, &fresh) == 0);
+  check_sync(m, a);
+  /* the same nonce again: the same subject, registered with a box */
+  randombytes_buf(key, sizeof key);
+  {
+    kr_op in;
+    uint8_t netid[16], founder[32];
+    kr_buf plain;
+    kr_nodes tt = {kr_node_id(m), NULL, 0};
+    memset(&in, 0, sizeof in);
+    in.type = KR_OP_SET;
+    memcpy(in.subject, v, 16);
+    in.field = KR_F_NOTES;
+    in.value = "tweede keer";
+    kr_buf_init(&plain, KR_CHANGE_MAX);
+    kr_buf_init(&box, KR_CHANGE_MAX);
+    REQUIRE(kr_group_encode(&in, 1, &tt, &plain) == 0);
+    ops[1].type = KR_OP_GROUP;
+    memcpy(ops[1].subject, v, 16);
+    ops[1].epoch = 1;
+    memcpy(ops[1].creator, kr_node_id(m), 32);
+    kr_node_network(m, netid, founder);
+    REQUIRE(kr_group_seal(key, netid, kr_node_id(m), seq + 2, check_nonce, 0, &ops[1], plain.data,
+                          plain.len, &box) == 0);
+    ops[1].box = box.data;
+    ops[1].box_len = (uint32_t)box.len;
+    kr_buf_free(&plain);
+  }
+  kr_buf_reset(&w);
+  REQUIRE(check_change_build(kr_node_secret_key(m), seq + 2, kr_node_now_ms(m) << 16, check_nonce,
+                             ops, 2, &w) == 0);
+  REQUIRE(kr_node_apply(m, w.data, w.len, &fresh) == 0);
+  kr_subject_derive(kr_node_id(m), check_nonce, 1, v2);
+  check_sync(m, b);
+  check_sync(m, a);
+  syncall(n, 3);
+  CHECK(check_same_digest(a, b) && check_same_digest(a, m));
+  kr_buf_free(&w);
+  kr_buf_free(&box);
+  closeall(n, 3);
+}
+
 int main(void)
 {
   REQUIRE(sodium_init() >= 0);
   keys_claim_memory();
   export_after_erasure();
   two_keys_one_reader();
+  big_record();
+  erased_first_registration();
+  reused_nonce();
   return check_done("test_rev6");
 }
