@@ -358,14 +358,17 @@ static void forge_key_and_box(kr_node *m, const uint8_t v[16], uint64_t en,
  * opens again only key entries of epochs it holds no key of: had B taken
  * A's two keys before C's grant, it would keep C's alone.)
  */
-static void two_keys_one_reader_by(int a_grants)
+/* how: 0 C grants B, B reads V first; 1 A grants B; 2 C grants B, and B
+ * takes A's changes first (A's keys come before the grant that makes B a
+ * reader: open) */
+static void two_keys_one_reader_by(int how)
 {
   kr_node *n[4], *a, *b, *c, *h;
   uint8_t v[16], k2[32];
   kr_txn *t;
   char buf[64], bufa[64];
 
-  net(n, 4, a_grants ? "tka" : "tkr");
+  net(n, 4, how == 1 ? "tka" : how == 2 ? "tkb" : "tkr");
   a = n[0];
   b = n[1];
   c = n[2];
@@ -383,9 +386,13 @@ static void two_keys_one_reader_by(int a_grants)
   check_sync(h, a);
   CHECK_EQ(nkeys_of(a, v, 1, kr_node_id(c)), 2);
   CHECK(strcmp(notes(a, v, bufa, sizeof bufa), "van H") == 0);
-  if (a_grants) {
+  if (how == 1) {
     grant(a, v, "matching", kr_node_id(b));          /* A's own grant: its keys to B */
     check_sync(a, b);
+  } else if (how == 2) {
+    grant(c, v, "matching", kr_node_id(b));
+    check_sync(c, a);
+    check_sync(a, b);                                /* A's keys, then C's grant */
   } else {
     grant(c, v, "matching", kr_node_id(b));          /* C seals B its key */
     check_sync(c, b);                                /* B reads V */
@@ -406,6 +413,23 @@ static void two_keys_one_reader(void)
   two_keys_one_reader_by(0);
   two_keys_one_reader_by(1);
 }
+
+/*
+ * 3b (open, before records too). The same, but B takes A's changes before
+ * C's grant: A's two keys of (1, C) reach B before any consent naming it,
+ * and check_mine deletes them (a key without consent). C's grant then
+ * gives B C's key, and recover() opens again only the key entries of
+ * epochs B holds no key of: H's key, sealed to B by A, is never opened
+ * again. B reads V without H's notes, A with them, for good: two readers
+ * with the same rights read different values. (Before records A's one
+ * change carried both keys, and they went the same way.)
+ */
+#if KR_REV6_OPEN
+static void keys_before_consent(void)
+{
+  two_keys_one_reader_by(2);
+}
+#endif
 
 /* ---- attacks that held -------------------------------------------------- */
 
@@ -614,6 +638,9 @@ int main(void)
   keys_claim_memory();
   export_after_erasure();
   two_keys_one_reader();
+#if KR_REV6_OPEN
+  keys_before_consent();
+#endif
   big_record();
   erased_first_registration();
   reused_nonce();
