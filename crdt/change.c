@@ -199,6 +199,10 @@ static int op_read(kr_mp *rd, kr_op *op, arena *a, const kr_nodes *t)
     }
     if ((rc = kr_mp_array(&r, &m))) return rc;
     if (m % 2 || m / 2 > KR_NODES_MAX + 1) return KR_EMALFORMED;
+    /* each entry takes at least 51 bytes here (a one-byte number, bin(48))
+     * and 88 of the arena: a count the bytes cannot hold is refused before
+     * anything is taken for it (else KR_ENOMEM, which is no refusal) */
+    if ((size_t)(m / 2) * (1 + 2 + KR_SEALED_KEY_LEN) > kr_mp_left(&r)) return KR_EMALFORMED;
     op->nkeys = m / 2;
     if (op->nkeys) {
       kr_keyent *e = arena_get(a, sizeof *e * op->nkeys);

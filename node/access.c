@@ -1348,9 +1348,12 @@ static int key_op(kr_node *n, oplist *l, const uint8_t *subject, uint64_t en,
 /* The keys of sn (?1) this node sends to readers: every key that opened a
  * group, all keys of an epoch if it holds several (one may be another
  * node's, sealed as that epoch's key: the reader tries each), but never
- * one sealed to it as an epoch of its own (?2) that it did not make. */
+ * one sealed to it as an epoch of its own (?2) that it did not make. Of
+ * an epoch, the trusted key first: a change carries one key of an epoch
+ * per reader (pack), the first; the others follow in changes of their
+ * own (kr__finish). */
 #define SENDABLE_KEYS "SELECT en, creator, key FROM vkeys WHERE subj=?1 AND ok AND" \
-                      " (trusted OR creator<>?2)"
+                      " (trusted OR creator<>?2) ORDER BY en, creator, trusted DESC, key"
 
 /* A grant in this very change makes its recipients readers: the keys of
  * every epoch this node holds of sn go to each new one in the same change
@@ -1545,11 +1548,13 @@ static int cmp_subject_of(const void *a, const void *b)
                 KR_SUBJECT_LEN);
 }
 
-/* KEY parts by reader id. */
+/* KEY parts by reader id, then in their order (of two keys of one epoch
+ * for one reader, the first is packed). */
 static int cmp_entry(const void *a, const void *b)
 {
-  return memcmp((*(const kr_op *const *)a)->member, (*(const kr_op *const *)b)->member,
-                KR_NODE_LEN);
+  const kr_op *x = *(const kr_op *const *)a, *y = *(const kr_op *const *)b;
+  int c = memcmp(x->member, y->member, KR_NODE_LEN);
+  return c ? c : (x < y ? -1 : x > y);
 }
 
 /* The change's ops packed from the list of parts l: clear ops as they
@@ -1645,7 +1650,10 @@ static int pack(const uint8_t *self, oplist *l, packed *p)
         }
       }
       /* by reader number (the origin, number 0, first; then by id), each
-       * reader once (the same key twice says no more) */
+       * reader once: a record holds one entry per reader. The same key
+       * twice says no more; a second key of the epoch for one reader (a
+       * node may hold two) is left out here: kr__finish sends it in a
+       * change of its own (issue finds it not given, gave_key) */
       qsort(p->entop + first, ne - first, sizeof *p->entop, cmp_entry);
       {
         size_t w = first;
@@ -2260,6 +2268,63 @@ static int touch_query(kr_node *n, const char *sql)
   return rc;
 }
 
+/* KEY ops by (subject, epoch, creator, reader), then in their order. */
+static int cmp_keyop(const void *a, const void *b)
+{
+  const kr_op *x = *(const kr_op *const *)a, *y = *(const kr_op *const *)b;
+  int c = memcmp(x->subject, y->subject, KR_SUBJECT_LEN);
+  if (c) return c;
+  if (x->epoch != y->epoch) return x->epoch < y->epoch ? -1 : 1;
+  if ((c = memcmp(x->creator, y->creator, KR_NODE_LEN))) return c;
+  if ((c = memcmp(x->member, y->member, KR_NODE_LEN))) return c;
+  return x < y ? -1 : x > y;
+}
+
+/* The key ops of l in changes of this node's own: round r holds the r-th
+ * key op of each (subject, epoch, creator, reader), so that none is left
+ * out of its record (pack keeps one entry per reader); 2000 a change. */
+static int send_keys(kr_node *n, oplist *l, kr_buf *wire)
+{
+  const kr_op **ix = malloc(sizeof *ix * l->n);
+  uint32_t *round = malloc(sizeof *round * l->n);
+  kr_op *batch = malloc(sizeof *batch * l->n);
+  uint32_t last = 0;
+  int rc = 0;
+
+  if (!ix || !round || !batch) {
+    free(ix);
+    free(round);
+    free(batch);
+    return KR_ENOMEM;
+  }
+  for (size_t i = 0; i < l->n; i++) ix[i] = &l->op[i];
+  qsort(ix, l->n, sizeof *ix, cmp_keyop);
+  for (size_t i = 0; i < l->n; i++) {
+    uint32_t r = 0;
+    if (i && ix[i]->epoch == ix[i - 1]->epoch &&
+        !memcmp(ix[i]->subject, ix[i - 1]->subject, KR_SUBJECT_LEN) &&
+        !memcmp(ix[i]->creator, ix[i - 1]->creator, KR_NODE_LEN) &&
+        !memcmp(ix[i]->member, ix[i - 1]->member, KR_NODE_LEN))
+      r = round[ix[i - 1] - l->op] + 1;
+    round[ix[i] - l->op] = r;
+    if (r > last) last = r;
+  }
+  for (uint32_t r = 0; !rc && r <= last; r++) {
+    size_t m = 0;
+    for (size_t i = 0; i < l->n; i++)           /* in their order */
+      if (round[i] == r) batch[m++] = l->op[i];
+    for (size_t at = 0; !rc && at < m; at += 2000) {
+      size_t k = m - at < 2000 ? m - at : 2000;
+      rc = kr__author(n, batch + at, (uint32_t)k, NULL, wire);
+      if (rc == KR_ENOTMEMBER) rc = 0;
+    }
+  }
+  free(ix);
+  free(round);
+  free(batch);
+  return rc;
+}
+
 int kr__finish(kr_node *n, kr_buf *wire)
 {
   oplist l = {0};
@@ -2340,12 +2405,11 @@ int kr__finish(kr_node *n, kr_buf *wire)
   n->touched.n = 0;
   n->reopen.n = 0;
   n->retry.n = 0;
-  /* The keys go out in changes of this node's own. */
-  for (size_t at = 0; !rc && at < l.n; at += 2000) {
-    size_t k = l.n - at < 2000 ? l.n - at : 2000;
-    rc = kr__author(n, l.op + at, (uint32_t)k, NULL, wire);
-    if (rc == KR_ENOTMEMBER) rc = 0;
-  }
+  /* The keys go out in changes of this node's own, 2000 key ops a change.
+   * A change holds one key entry per volunteer, epoch and reader (one
+   * record per volunteer and epoch, one entry per reader in it): a second
+   * key of one epoch for one reader goes in a later change (rounds). */
+  if (!rc && l.n) rc = send_keys(n, &l, wire);
   oplist_free(&l);
   n->in_finish = 0;
   return rc;

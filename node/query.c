@@ -597,7 +597,9 @@ int kr_node_subject_ops(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
     read_change_info(s, &c);
     c.idx = KR_OP_IDX(sqlite3_column_int64(s, 4), 0);
     c.type = sqlite3_column_int(s, 5);
-    c.field = sqlite3_column_int(s, 6);
+    /* a record's field column holds its flags (KR_REC_BOX, KR_REC_KEYS):
+     * it names no field, also once deleted after erasure */
+    c.field = KR_OP_IS_RECORD(c.type) ? 0 : sqlite3_column_int(s, 6);
     if (sqlite3_column_int(s, 7) && c.type != KR_OP_ERASE) c.type = KR_OP_REDACTED;
     if (KR_OP_IS_RECORD(c.type))
       rc = record_rows(n, sn, sqlite3_column_int64(s, 9), &x, sqlite3_column_blob(s, 8),
