@@ -40,6 +40,42 @@ static int done(sqlite3_stmt *s)
   return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : kr__db_err(rc);
 }
 
+/* The number of node id in origins (keyops names nodes by it), made when
+ * make and the node is not there yet: 0, or KR_ENOTFOUND. */
+static int node_no(kr_node *n, const uint8_t *id, int make, sqlite3_int64 *no)
+{
+  sqlite3_stmt *s;
+  unsigned c = n->nnodeno < 4 ? n->nnodeno : 4;
+  int rc;
+  for (unsigned i = 0; i < c; i++)          /* a change names a few nodes, again and again */
+    if (!memcmp(n->nodeno[i].id, id, KR_NODE_LEN)) {
+      *no = n->nodeno[i].no;
+      return 0;
+    }
+  if (!(s = kr__q(n, KR_Q_ORIGIN_GET))) return KR_EDB;
+  sqlite3_bind_blob(s, 1, id, KR_NODE_LEN, SQLITE_STATIC);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *no = sqlite3_column_int64(s, 0);
+  sqlite3_reset(s);
+  if (rc != SQLITE_ROW) {
+    if (rc != SQLITE_DONE) return kr__db_err(rc);
+    if (!make) return KR_ENOTFOUND;
+    if (!(s = kr__q(n, KR_Q_ORIGIN_PUT))) return KR_EDB;
+    sqlite3_bind_blob(s, 1, id, KR_NODE_LEN, SQLITE_STATIC);
+    if ((rc = done(s))) return rc;
+    *no = sqlite3_last_insert_rowid(n->db);
+  }
+  memcpy(n->nodeno[n->nnodeno % 4].id, id, KR_NODE_LEN);
+  n->nodeno[n->nnodeno % 4].no = *no;
+  n->nnodeno++;
+  return 0;
+}
+
+/* A node's number in origins, in SQL (NULL for a node not there: no row of
+ * keyops names it). */
+#define NODE_NO(p) "(SELECT n FROM origins WHERE key=" p ")"
+#define NODE_ID(c) "(SELECT key FROM origins WHERE n=" c ")"
+
 int kr__ids_add(kr_ids *l, const void *id, size_t len)
 {
   if (l->n == l->cap) {
@@ -731,16 +767,21 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *ori
    * sends is read with, never written under (another node may have sealed
    * a key of its own as this epoch's, with groups that it opens). */
   int trusted = memcmp(origin, op->creator, KR_NODE_LEN) == 0, rc;
+  sqlite3_int64 cno, rno, ono;
 
+  /* (numbers first: the lookups share the one statement s is not) */
+  if ((rc = node_no(n, op->creator, 1, &cno)) || (rc = node_no(n, op->member, 1, &rno)) ||
+      (rc = node_no(n, origin, 1, &ono)))
+    return rc;
   if (prep(n, "INSERT OR IGNORE INTO keyops(subj,en,creator,reader,hlc,origin)"
               " VALUES(?1,?2,?3,?4,?5,?6)", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)(op->epoch > INT64_MAX ? INT64_MAX : op->epoch));
-  sqlite3_bind_blob(s, 3, op->creator, KR_NODE_LEN, SQLITE_STATIC);
-  sqlite3_bind_blob(s, 4, op->member, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, cno);
+  sqlite3_bind_int64(s, 4, rno);
   sqlite3_bind_int64(s, 5, (sqlite3_int64)hlc);
-  sqlite3_bind_blob(s, 6, origin, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 6, ono);
   if ((rc = done(s))) return rc;
   if (memcmp(op->member, kr_node_id(n), KR_NODE_LEN) != 0) return 0;
   /* Sealed to this node. One that does not open (sealed to another key,
@@ -870,9 +911,10 @@ static int keys_to_recover(kr_node *n, sqlite3_int64 sn, const kr_op *g)
 {
   sqlite3_stmt *s;
   int any;
-  if (prep(n, "SELECT 1 FROM keyops k WHERE k.subj=?1 AND k.reader=?2 AND (?3 IS NULL OR"
-              " (k.en=?3 AND k.creator=?4)) AND NOT EXISTS (SELECT 1 FROM vkeys v WHERE"
-              " v.subj=k.subj AND v.en=k.en AND v.creator=k.creator) LIMIT 1", &s))
+  if (prep(n, "SELECT 1 FROM keyops k WHERE k.subj=?1 AND k.reader=" NODE_NO("?2") " AND (?3 IS"
+              " NULL OR (k.en=?3 AND k.creator=" NODE_NO("?4") ")) AND NOT EXISTS (SELECT 1 FROM"
+              " vkeys v WHERE v.subj=k.subj AND v.en=k.en AND v.creator=" NODE_ID("k.creator") ")"
+              " LIMIT 1", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
@@ -1221,7 +1263,8 @@ static int usable_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, uint64_
   if (prep(n, "SELECT en, creator, min(key), count(*) FROM vkeys WHERE subj=?1 AND ok AND trusted"
               " GROUP BY en, creator ORDER BY en DESC, creator DESC", &s))
     return KR_EDB;
-  if (prep(n, "SELECT reader, origin FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3", &h)) {
+  if (prep(n, "SELECT r.key, o.key FROM keyops k JOIN origins r ON r.n=k.reader JOIN origins o ON"
+              " o.n=k.origin WHERE k.subj=?1 AND k.en=?2 AND k.creator=" NODE_NO("?3"), &h)) {
     sqlite3_finalize(s);
     return KR_EDB;
   }
@@ -1423,7 +1466,8 @@ static int new_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, uint64_t *
   int rc = 0;
 
   if (prep(n, "SELECT en, creator FROM vkeys WHERE subj=?1 AND trusted UNION"
-              " SELECT en, creator FROM keyops WHERE subj=?1 AND origin=creator", &s))
+              " SELECT k.en, c.key FROM keyops k JOIN origins c ON c.n=k.creator WHERE k.subj=?1 AND"
+              " k.origin=k.creator", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   while (kr__step(s, &rc)) {
@@ -1466,8 +1510,8 @@ static int keep_epoch(kr_node *n, view *v, sqlite3_int64 sn, const readers *rs,
              memcmp(l->op[i].creator, creator, KR_NODE_LEN) == 0 &&
              memcmp(l->op[i].member, to[k], KR_NODE_LEN) == 0;
     if (!sent) {
-      if (prep(n, "SELECT 1 FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3 AND reader=?4 AND"
-                  " origin=?5", &s))
+      if (prep(n, "SELECT 1 FROM keyops WHERE subj=?1 AND en=?2 AND creator=" NODE_NO("?3")
+                  " AND reader=" NODE_NO("?4") " AND origin=" NODE_NO("?5"), &s))
         return KR_EDB;
       sqlite3_bind_int64(s, 1, sn);
       sqlite3_bind_int64(s, 2, (sqlite3_int64)en);
@@ -2030,8 +2074,8 @@ static int epoch_made(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *
   int rc = 0;
 
   *made = 0;
-  if (prep(n, "SELECT min(hlc) FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3 AND origin=?3",
-           &s))
+  if (prep(n, "SELECT min(hlc) FROM keyops WHERE subj=?1 AND en=?2 AND creator=" NODE_NO("?3")
+              " AND origin=creator", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)en);
@@ -2071,7 +2115,7 @@ static int ambiguous_epoch(kr_node *n, sqlite3_int64 sn, sqlite3_int64 en, const
   int rc;
   if (prep(n, "SELECT (SELECT count(*) FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3 AND ok AND"
               " (trusted OR creator<>?4)) > 1 OR (?3<>?4 AND NOT EXISTS (SELECT 1 FROM keyops WHERE"
-              " subj=?1 AND en=?2 AND creator=?3 AND origin=?3))", &s))
+              " subj=?1 AND en=?2 AND creator=" NODE_NO("?3") " AND origin=creator))", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, en);
@@ -2162,8 +2206,9 @@ static int issue(kr_node *n, view *v, sqlite3_int64 sn, oplist *l)
   }
   /* (a key op a reader sealed to itself does not count: it keeps it for
    * itself, and opens it again only once it sees a consent naming it) */
-  if (prep(n, "SELECT origin FROM keyops WHERE subj=?1 AND en=?2 AND creator=?3 AND reader=?4 AND"
-              " hlc>=?5 AND origin<>?4 UNION ALL SELECT ?3 WHERE ?3=?4 AND ?5=0", &h)) {
+  if (prep(n, "SELECT o.key FROM keyops k JOIN origins o ON o.n=k.origin WHERE k.subj=?1 AND"
+              " k.en=?2 AND k.creator=" NODE_NO("?3") " AND k.reader=" NODE_NO("?4") " AND"
+              " k.hlc>=?5 AND k.origin<>k.reader UNION ALL SELECT ?3 WHERE ?3=?4 AND ?5=0", &h)) {
     sqlite3_finalize(s);
     free(rs.r);
     free(was.r);
@@ -2370,7 +2415,8 @@ int kr__finish(kr_node *n, kr_buf *wire)
     rc = touch_query(n, removed ? "SELECT DISTINCT subj FROM vkeys"
                                 : "SELECT DISTINCT c.subj FROM consent_ops c WHERE c.is_grant AND"
                                   " (c.recipient=x'' OR NOT EXISTS (SELECT 1 FROM keyops o WHERE"
-                                  " o.subj=c.subj AND o.reader=c.recipient)) AND EXISTS (SELECT 1"
+                                  " o.subj=c.subj AND o.reader=" NODE_NO("c.recipient") ")) AND"
+                                  " EXISTS (SELECT 1"
                                   " FROM vkeys k WHERE k.subj=c.subj AND k.ok)");
   n->memb_changed = 0;
   /* the list is taken: what is touched from here on (keys recovered,

@@ -104,6 +104,9 @@ struct kr_node {
                                     change holds an op of them */
   int authoring;                 /* kr__author is sealing and applying its own change */
   int grouped;                   /* kr_node_group_begin: txns commit inside one transaction */
+  struct { uint8_t id[KR_NODE_LEN]; sqlite3_int64 no; } nodeno[4];  /* access.c node_no: the
+                                    last numbers looked up (cleared by a rollback) */
+  unsigned nnodeno;
   struct kr_made *made;          /* author: the subjects the change being sealed made (id,
                                     number), sorted by id: its apply looks none up */
   size_t nmade, capmade;

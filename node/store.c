@@ -175,8 +175,13 @@ static const char *const migrations[] = {
    * volunteer and epoch is one op (14, 15), one row of ops; its field
    * column tells whether it holds a box (1) and key entries (2). Stores
    * of version 10 hold groups, key ops and registrations as ops of their
-   * own and are refused. */
-  "SELECT 1;",
+   * own and are refused. keyops names its nodes (creator, reader, the
+   * key op's sender) by their numbers in origins, which holds every node
+   * a key op names, an origin of a change or not. */
+  "DROP TABLE keyops;"
+  "CREATE TABLE keyops(subj INTEGER NOT NULL, en INTEGER NOT NULL, creator INTEGER NOT NULL,"
+  "  reader INTEGER NOT NULL, hlc INTEGER NOT NULL, origin INTEGER NOT NULL,"
+  "  PRIMARY KEY(subj, en, creator, reader, hlc, origin)) WITHOUT ROWID;",
 };
 /* The first schema version this kring reads (older ones hold older
  * change formats). */
@@ -327,6 +332,7 @@ int kr__exec(kr_node *n, const char *sql)
   /* The volunteer row merged in memory is written before a commit and
    * forgotten with a rollback (vstate.c). */
   if (!strcmp(sql, "COMMIT") && (rc = kr__vs_flush(n))) return rc;
+  if (!strcmp(sql, "ROLLBACK")) n->nnodeno = 0;      /* numbers given since may be undone */
   if (!strcmp(sql, "COMMIT") || !strcmp(sql, "ROLLBACK")) {
     kr__vs_drop(n);
     n->issued.n = n->cut.n = 0;     /* subject numbers of this transaction only */

@@ -149,7 +149,8 @@ static int gave_keys(kr_node *n, const uint8_t v[16], const uint8_t *to)
   snprintf(path, sizeof path, "%s/kring.db", kr_node_home(n));
   REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
   REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM keyops k JOIN subjects s ON s.n=k.subj"
-                                 " WHERE s.id=?1 AND k.reader=?2 AND k.origin=?3", -1, &s,
+                                 " JOIN origins r ON r.n=k.reader JOIN origins o ON o.n=k.origin"
+                                 " WHERE s.id=?1 AND r.key=?2 AND o.key=?3", -1, &s,
                              NULL) == SQLITE_OK);
   sqlite3_bind_blob(s, 1, v, 16, SQLITE_STATIC);
   sqlite3_bind_blob(s, 2, to, 32, SQLITE_STATIC);

@@ -266,8 +266,9 @@ static int gave_of(kr_node *n, const uint8_t v[16], uint64_t en, const uint8_t *
   snprintf(path, sizeof path, "%s/kring.db", kr_node_home(n));
   REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
   REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM keyops k JOIN subjects s ON s.n=k.subj"
-                                 " WHERE s.id=?1 AND k.en=?2 AND k.creator=?3 AND k.reader=?4"
-                                 " AND k.origin=?5", -1, &s, NULL) == SQLITE_OK);
+                                 " JOIN origins c ON c.n=k.creator JOIN origins r ON r.n=k.reader"
+                                 " JOIN origins o ON o.n=k.origin WHERE s.id=?1 AND k.en=?2 AND"
+                                 " c.key=?3 AND r.key=?4 AND o.key=?5", -1, &s, NULL) == SQLITE_OK);
   sqlite3_bind_blob(s, 1, v, 16, SQLITE_STATIC);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)en);
   sqlite3_bind_blob(s, 3, creator, 32, SQLITE_STATIC);
