@@ -167,7 +167,9 @@ static int registrar(kr_node *n, sqlite3_int64 sn, uint8_t out[KR_NODE_LEN])
 {
   sqlite3_stmt *s;
   int r = 0;
-  if (prep(n, "SELECT origin FROM registrations WHERE subj=?1", &s)) return KR_EDB;
+  if (prep(n, "SELECT o.key FROM registrations r JOIN origins o ON o.n=r.origin WHERE r.subj=?1",
+           &s))
+    return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_bytes(s, 0) == KR_NODE_LEN) {
     memcpy(out, sqlite3_column_blob(s, 0), KR_NODE_LEN);
@@ -838,14 +840,19 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *ori
 int kr__register_op(kr_node *n, sqlite3_int64 sn, const kr_stamp *st)
 {
   sqlite3_stmt *s;
-  if (prep(n, "INSERT INTO registrations(subj,hlc,origin,idx) VALUES(?1,?2,?3,?4) ON CONFLICT(subj)"
-              " DO UPDATE SET hlc=?2, origin=?3, idx=?4 WHERE ?2<hlc OR (?2=hlc AND (?3<origin OR"
-              " (?3=origin AND ?4<idx)))", &s))
+  sqlite3_int64 no;
+  int rc;
+  /* the earliest stamp counts; on a tie of hlc the lower origin id */
+  if ((rc = node_no(n, st->origin, 1, &no))) return rc;
+  if (prep(n, "INSERT INTO registrations(subj,hlc,origin,idx) VALUES(?1,?2,?5,?4) ON CONFLICT(subj)"
+              " DO UPDATE SET hlc=?2, origin=?5, idx=?4 WHERE ?2<hlc OR (?2=hlc AND (?3<"
+              NODE_ID("origin") " OR (?5=origin AND ?4<idx)))", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)st->hlc);
   sqlite3_bind_blob(s, 3, st->origin, KR_NODE_LEN, SQLITE_TRANSIENT);
   sqlite3_bind_int64(s, 4, st->idx);
+  sqlite3_bind_int64(s, 5, no);
   return done(s);
 }
 
@@ -2472,7 +2479,7 @@ int kr__expiry_due(kr_node *n, int touch)
   if (prep(n, "SELECT DISTINCT c.subj FROM consent_ops c WHERE c.is_grant AND c.until<>'' AND"
               " c.until<?1 AND (c.recipient=?2 OR c.recipient=x'') AND EXISTS (SELECT 1 FROM"
               " vkeys k WHERE k.subj=c.subj) AND NOT EXISTS (SELECT 1 FROM registrations r WHERE"
-              " r.subj=c.subj AND r.origin=?2)", &s))
+              " r.subj=c.subj AND r.origin=" NODE_NO("?2") ")", &s))
     return KR_EDB;
   sqlite3_bind_text(s, 1, day, -1, SQLITE_STATIC);
   sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);

@@ -177,11 +177,15 @@ static const char *const migrations[] = {
    * of version 10 hold groups, key ops and registrations as ops of their
    * own and are refused. keyops names its nodes (creator, reader, the
    * key op's sender) by their numbers in origins, which holds every node
-   * a key op names, an origin of a change or not. */
+   * a key op names, an origin of a change or not; registrations its
+   * registrar. */
   "DROP TABLE keyops;"
   "CREATE TABLE keyops(subj INTEGER NOT NULL, en INTEGER NOT NULL, creator INTEGER NOT NULL,"
   "  reader INTEGER NOT NULL, hlc INTEGER NOT NULL, origin INTEGER NOT NULL,"
-  "  PRIMARY KEY(subj, en, creator, reader, hlc, origin)) WITHOUT ROWID;",
+  "  PRIMARY KEY(subj, en, creator, reader, hlc, origin)) WITHOUT ROWID;"
+  "DROP TABLE registrations;"
+  "CREATE TABLE registrations(subj INTEGER PRIMARY KEY, hlc INTEGER NOT NULL,"
+  "  origin INTEGER NOT NULL, idx INTEGER NOT NULL);",
 };
 /* The first schema version this kring reads (older ones hold older
  * change formats). */

@@ -328,8 +328,9 @@ static int registrations(kr_node *n, const uint8_t v[16], uint8_t reg[32])
   int k = 0;
   snprintf(path, sizeof path, "%s/kring.db", kr_node_home(n));
   REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT r.origin FROM registrations r JOIN subjects s"
-                                 " ON s.n=r.subj WHERE s.id=?1", -1, &s, NULL) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT o.key FROM registrations r JOIN subjects s"
+                                 " ON s.n=r.subj JOIN origins o ON o.n=r.origin WHERE s.id=?1", -1,
+                             &s, NULL) == SQLITE_OK);
   sqlite3_bind_blob(s, 1, v, 16, SQLITE_STATIC);
   while (sqlite3_step(s) == SQLITE_ROW)
     if (sqlite3_column_bytes(s, 0) == 32) {
