@@ -40,8 +40,8 @@ static int done(sqlite3_stmt *s)
   return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : kr__db_err(rc);
 }
 
-/* The number of node id in origins (keyops names nodes by it), made when
- * make and the node is not there yet: 0, or KR_ENOTFOUND. */
+/* The number of node id in nodes (keyops and registrations name nodes by
+ * it), made when make and the node is not there yet: 0, or KR_ENOTFOUND. */
 static int node_no(kr_node *n, const uint8_t *id, int make, sqlite3_int64 *no)
 {
   sqlite3_stmt *s;
@@ -52,7 +52,7 @@ static int node_no(kr_node *n, const uint8_t *id, int make, sqlite3_int64 *no)
       *no = n->nodeno[i].no;
       return 0;
     }
-  if (!(s = kr__q(n, KR_Q_ORIGIN_GET))) return KR_EDB;
+  if (!(s = kr__qs(n, "SELECT n FROM nodes WHERE id=?1"))) return KR_EDB;
   sqlite3_bind_blob(s, 1, id, KR_NODE_LEN, SQLITE_STATIC);
   rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) *no = sqlite3_column_int64(s, 0);
@@ -60,7 +60,7 @@ static int node_no(kr_node *n, const uint8_t *id, int make, sqlite3_int64 *no)
   if (rc != SQLITE_ROW) {
     if (rc != SQLITE_DONE) return kr__db_err(rc);
     if (!make) return KR_ENOTFOUND;
-    if (!(s = kr__q(n, KR_Q_ORIGIN_PUT))) return KR_EDB;
+    if (!(s = kr__qs(n, "INSERT INTO nodes(id) VALUES(?1)"))) return KR_EDB;
     sqlite3_bind_blob(s, 1, id, KR_NODE_LEN, SQLITE_STATIC);
     if ((rc = done(s))) return rc;
     *no = sqlite3_last_insert_rowid(n->db);
@@ -71,10 +71,10 @@ static int node_no(kr_node *n, const uint8_t *id, int make, sqlite3_int64 *no)
   return 0;
 }
 
-/* A node's number in origins, in SQL (NULL for a node not there: no row of
- * keyops names it). */
-#define NODE_NO(p) "(SELECT n FROM origins WHERE key=" p ")"
-#define NODE_ID(c) "(SELECT key FROM origins WHERE n=" c ")"
+/* A node's number in nodes, in SQL (NULL for a node not there: no row of
+ * keyops names it), and the id of a number. */
+#define NODE_NO(p) "(SELECT n FROM nodes WHERE id=" p ")"
+#define NODE_ID(c) "(SELECT id FROM nodes WHERE n=" c ")"
 
 int kr__ids_add(kr_ids *l, const void *id, size_t len)
 {
@@ -167,7 +167,7 @@ static int registrar(kr_node *n, sqlite3_int64 sn, uint8_t out[KR_NODE_LEN])
 {
   sqlite3_stmt *s;
   int r = 0;
-  if (prep(n, "SELECT o.key FROM registrations r JOIN origins o ON o.n=r.origin WHERE r.subj=?1",
+  if (prep(n, "SELECT o.id FROM registrations r JOIN nodes o ON o.n=r.origin WHERE r.subj=?1",
            &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
@@ -1270,7 +1270,7 @@ static int usable_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, uint64_
   if (prep(n, "SELECT en, creator, min(key), count(*) FROM vkeys WHERE subj=?1 AND ok AND trusted"
               " GROUP BY en, creator ORDER BY en DESC, creator DESC", &s))
     return KR_EDB;
-  if (prep(n, "SELECT r.key, o.key FROM keyops k JOIN origins r ON r.n=k.reader JOIN origins o ON"
+  if (prep(n, "SELECT r.id, o.id FROM keyops k JOIN nodes r ON r.n=k.reader JOIN nodes o ON"
               " o.n=k.origin WHERE k.subj=?1 AND k.en=?2 AND k.creator=" NODE_NO("?3"), &h)) {
     sqlite3_finalize(s);
     return KR_EDB;
@@ -1473,7 +1473,7 @@ static int new_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, uint64_t *
   int rc = 0;
 
   if (prep(n, "SELECT en, creator FROM vkeys WHERE subj=?1 AND trusted UNION"
-              " SELECT k.en, c.key FROM keyops k JOIN origins c ON c.n=k.creator WHERE k.subj=?1 AND"
+              " SELECT k.en, c.id FROM keyops k JOIN nodes c ON c.n=k.creator WHERE k.subj=?1 AND"
               " k.origin=k.creator", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
@@ -2213,7 +2213,7 @@ static int issue(kr_node *n, view *v, sqlite3_int64 sn, oplist *l)
   }
   /* (a key op a reader sealed to itself does not count: it keeps it for
    * itself, and opens it again only once it sees a consent naming it) */
-  if (prep(n, "SELECT o.key FROM keyops k JOIN origins o ON o.n=k.origin WHERE k.subj=?1 AND"
+  if (prep(n, "SELECT o.id FROM keyops k JOIN nodes o ON o.n=k.origin WHERE k.subj=?1 AND"
               " k.en=?2 AND k.creator=" NODE_NO("?3") " AND k.reader=" NODE_NO("?4") " AND"
               " k.hlc>=?5 AND k.origin<>k.reader UNION ALL SELECT ?3 WHERE ?3=?4 AND ?5=0", &h)) {
     sqlite3_finalize(s);

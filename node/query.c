@@ -669,8 +669,8 @@ int kr_node_registrar_org(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], c
   sqlite3_stmt *s;
   int rc, found = 0;
 
-  if ((rc = prep(n, "SELECT m.org FROM subjects s JOIN registrations r ON r.subj=s.n JOIN origins o"
-                    " ON o.n=r.origin JOIN members m ON m.node=o.key WHERE s.id=?1 AND m.org IS NOT"
+  if ((rc = prep(n, "SELECT m.org FROM subjects s JOIN registrations r ON r.subj=s.n JOIN nodes o"
+                    " ON o.n=r.origin JOIN members m ON m.node=o.id WHERE s.id=?1 AND m.org IS NOT"
                     " NULL", &s)))
     return rc;
   sqlite3_bind_blob(s, 1, id, KR_SUBJECT_LEN, SQLITE_STATIC);

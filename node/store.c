@@ -176,16 +176,18 @@ static const char *const migrations[] = {
    * column tells whether it holds a box (1) and key entries (2). Stores
    * of version 10 hold groups, key ops and registrations as ops of their
    * own and are refused. keyops names its nodes (creator, reader, the
-   * key op's sender) by their numbers in origins, which holds every node
-   * a key op names, an origin of a change or not; registrations its
-   * registrar. */
+   * key op's sender) and registrations its registrar by their numbers in
+   * nodes, which holds every node they name (apart from origins, which
+   * holds those of changes: a key entry may name any id, and sync
+   * sessions walk origins). */
   "DROP TABLE keyops;"
   "CREATE TABLE keyops(subj INTEGER NOT NULL, en INTEGER NOT NULL, creator INTEGER NOT NULL,"
   "  reader INTEGER NOT NULL, hlc INTEGER NOT NULL, origin INTEGER NOT NULL,"
   "  PRIMARY KEY(subj, en, creator, reader, hlc, origin)) WITHOUT ROWID;"
   "DROP TABLE registrations;"
   "CREATE TABLE registrations(subj INTEGER PRIMARY KEY, hlc INTEGER NOT NULL,"
-  "  origin INTEGER NOT NULL, idx INTEGER NOT NULL);",
+  "  origin INTEGER NOT NULL, idx INTEGER NOT NULL);"
+  "CREATE TABLE nodes(n INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE);",
 };
 /* The first schema version this kring reads (older ones hold older
  * change formats). */

@@ -1634,9 +1634,9 @@ static void explain_reader(const model *m, int i, int s, const char *day)
     printf("    node %d is %s%s\n", j, x, model_member(m, S.node[j].id) ? "" : " (not a member)");
   }
   model_explain(m, S.subj[s], day);
-  if (sqlite3_prepare_v2(S.node[i].n->db, "SELECT 'keyop', k.en, c.key, r.key, k.hlc FROM"
-                         " keyops k JOIN subjects s ON s.n=k.subj JOIN origins c ON c.n=k.creator"
-                         " JOIN origins r ON r.n=k.reader WHERE s.id=?1 UNION ALL SELECT"
+  if (sqlite3_prepare_v2(S.node[i].n->db, "SELECT 'keyop', k.en, c.id, r.id, k.hlc FROM"
+                         " keyops k JOIN subjects s ON s.n=k.subj JOIN nodes c ON c.n=k.creator"
+                         " JOIN nodes r ON r.n=k.reader WHERE s.id=?1 UNION ALL SELECT"
                          " 'holds', k.en, k.creator, NULL, k.got FROM vkeys k JOIN subjects s ON"
                          " s.n=k.subj WHERE s.id=?1 UNION ALL SELECT 'lost: ' || a.why, 0, NULL,"
                          " NULL, a.at FROM access a WHERE a.subject=?1", -1, &q, NULL) == SQLITE_OK) {

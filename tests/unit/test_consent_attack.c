@@ -149,8 +149,8 @@ static int gave_keys(kr_node *n, const uint8_t v[16], const uint8_t *to)
   snprintf(path, sizeof path, "%s/kring.db", kr_node_home(n));
   REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
   REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM keyops k JOIN subjects s ON s.n=k.subj"
-                                 " JOIN origins r ON r.n=k.reader JOIN origins o ON o.n=k.origin"
-                                 " WHERE s.id=?1 AND r.key=?2 AND o.key=?3", -1, &s,
+                                 " JOIN nodes r ON r.n=k.reader JOIN nodes o ON o.n=k.origin"
+                                 " WHERE s.id=?1 AND r.id=?2 AND o.id=?3", -1, &s,
                              NULL) == SQLITE_OK);
   sqlite3_bind_blob(s, 1, v, 16, SQLITE_STATIC);
   sqlite3_bind_blob(s, 2, to, 32, SQLITE_STATIC);
@@ -328,8 +328,8 @@ static int registrations(kr_node *n, const uint8_t v[16], uint8_t reg[32])
   int k = 0;
   snprintf(path, sizeof path, "%s/kring.db", kr_node_home(n));
   REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT o.key FROM registrations r JOIN subjects s"
-                                 " ON s.n=r.subj JOIN origins o ON o.n=r.origin WHERE s.id=?1", -1,
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT o.id FROM registrations r JOIN subjects s"
+                                 " ON s.n=r.subj JOIN nodes o ON o.n=r.origin WHERE s.id=?1", -1,
                              &s, NULL) == SQLITE_OK);
   sqlite3_bind_blob(s, 1, v, 16, SQLITE_STATIC);
   while (sqlite3_step(s) == SQLITE_ROW)
