@@ -1019,7 +1019,8 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx *
   kr_buf_init(&plain, KR_CHANGE_MAX);
   /* this node's own change, just sealed: its key, held (ok) since, and
    * the ops it sealed in the box (no need to open and decode it again) */
-  if (n->own && place < n->nown && n->own[place].has) {
+  if (n->own && place < n->nown && n->own[place].has && seq == n->own_seq &&
+      memcmp(origin, kr_node_id(n), KR_NODE_LEN) == 0) {
     ok = known = 1;
     memcpy(key, n->own[place].key, KR_KEY_LEN);
     ops = (kr_op *)n->own[place].ops;
@@ -1984,6 +1985,7 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const uint8_t *nonce_i
     qsort(n->made, n->nmade, sizeof *n->made, cmp_made);
   if (!rc && npg && n->authoring && !n->own && (n->own = calloc(pk.n, sizeof *n->own))) {
     n->nown = (uint32_t)pk.n;
+    n->own_seq = seq;
     for (size_t k = 0; k < npg; k++) {
       struct kr_own *e = &n->own[pg[k].at];
       e->has = 1;

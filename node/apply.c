@@ -1035,6 +1035,11 @@ static int rebuild(kr_node *n)
   int rc = 0;
 
   kr__vs_drop(n);
+  /* Every change is folded again, the one being authored too: its keys'
+   * ok is reset below, so its groups must open as any other's (the ops
+   * and keys its sealing kept take the key for held, ok, and would leave
+   * its new volunteers sealed). */
+  kr__own_done(n);
   /* The keys too: a key counts only while the key op that gave it is held
    * (a retracted grant's keys go with it); the epochs this node made stay.
    * Volunteers read before and by no key after are noted (kring log). */

@@ -114,6 +114,8 @@ struct kr_node {
                                     and the ops sealed in it: applied without opening the
                                     box or decoding it again */
   uint32_t nown;
+  uint64_t own_seq;              /* author: the seq of that change (own holds nothing
+                                    of any other change: a rebuild folds them all) */
   kr_op *own_in;                 /* author: the ops those point into (kr__own_done frees) */
   uint8_t *fresh_grp;            /* apply: bit k: a group of subject fresh_from+k came
                                     (access.c stored_before) */
