@@ -754,8 +754,11 @@ int kr__release_held(kr_node *n)
         sqlite3_bind_int64(s, 2, (sqlite3_int64)c.seq);
         if (!(rc = STEP_DONE(s))) {
           rc = kr__apply_change(n, &c, &f);
-          /* refused now: dropped, as it would be on arrival */
-          if (rc != KR_EDB && rc != KR_ENOMEM && rc != KR_EFULL) rc = 0;
+          /* refused now: dropped, as it would be on arrival (a failure
+           * of the store is no refusal: it stays held) */
+          if (rc != KR_EDB && rc != KR_ENOMEM && rc != KR_EFULL && rc != KR_EBUSY &&
+              rc != KR_EDAMAGED && rc != KR_EREADONLY && rc != KR_EIO)
+            rc = 0;
         }
       }
       kr_change_free(&c);

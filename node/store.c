@@ -175,11 +175,15 @@ static const char *const migrations[] = {
    * volunteer and epoch is one op (14, 15), one row of ops; its field
    * column tells whether it holds a box (1) and key entries (2). Stores
    * of version 10 hold groups, key ops and registrations as ops of their
-   * own and are refused. keyops names its nodes (creator, reader, the
-   * key op's sender) and registrations its registrar by their numbers in
-   * nodes, which holds every node they name (apart from origins, which
-   * holds those of changes: a key entry may name any id, and sync
-   * sessions walk origins). */
+   * own and are refused. */
+  "SELECT 1;",
+
+  /* 11 -> 12: keyops names its nodes (creator, reader, the key op's
+   * sender) and registrations its registrar by their numbers in nodes,
+   * which holds every node they name (apart from origins, which holds
+   * those of changes: a key entry may name any id, and sync sessions walk
+   * origins). Stores of version 11 (a development build of the same day)
+   * hold ids there and are refused. */
   "DROP TABLE keyops;"
   "CREATE TABLE keyops(subj INTEGER NOT NULL, en INTEGER NOT NULL, creator INTEGER NOT NULL,"
   "  reader INTEGER NOT NULL, hlc INTEGER NOT NULL, origin INTEGER NOT NULL,"
@@ -191,7 +195,7 @@ static const char *const migrations[] = {
 };
 /* The first schema version this kring reads (older ones hold older
  * change formats). */
-#define SCHEMA_FIRST_READ 11
+#define SCHEMA_FIRST_READ 12
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 static const char *const sql_text[KR_Q__COUNT] = {

@@ -488,7 +488,7 @@ int main(void)
     sqlite3_stmt *s;
     REQUIRE(sqlite3_open(check_path("s0/kring.db"), &db) == SQLITE_OK);
     sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
-    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 11);
+    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 12);
     sqlite3_finalize(s);
     sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
     CHECK(sqlite3_step(s) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0);
@@ -522,8 +522,13 @@ int main(void)
     sqlite3_exec(db, "PRAGMA user_version=10", NULL, NULL, NULL);
     sqlite3_close(db);
     CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EOLDSTORE);
+    /* 11 names nodes by id in keyops and registrations: refused */
     REQUIRE(sqlite3_open(check_path("s0/kring.db"), &db) == SQLITE_OK);
     sqlite3_exec(db, "PRAGMA user_version=11", NULL, NULL, NULL);
+    sqlite3_close(db);
+    CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EOLDSTORE);
+    REQUIRE(sqlite3_open(check_path("s0/kring.db"), &db) == SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA user_version=12", NULL, NULL, NULL);
     sqlite3_close(db);
     REQUIRE(kr_node_open(check_path("s0"), &x) == 0);
     kr_node_close(x);
