@@ -1690,13 +1690,14 @@ static int pack(const uint8_t *self, oplist *l, packed *p)
     memcpy(r->creator, self, KR_NODE_LEN);
     if (run[i] != SIZE_MAX) {
       size_t a = run[i], b = run_end[i], first = ne;
+      int boxed = 0;
       r->epoch = ix[a]->epoch;
       memcpy(r->creator, ix[a]->creator, KR_NODE_LEN);
       for (size_t k = a; k < b; k++) {
         if (ix[k]->type == KR_OP_GROUP) {
-          if (p->place[ix[k] - l->op] != SIZE_MAX || r->box_len) { rc = KR_EINVAL; break; }
-          p->place[ix[k] - l->op] = p->n;
-          r->box_len = 1;                     /* (set when sealed) */
+          if (p->place[ix[k] - l->op] != SIZE_MAX || boxed) { rc = KR_EINVAL; break; }
+          p->place[ix[k] - l->op] = p->n;     /* its box is set when sealed */
+          boxed = 1;
         } else {
           p->entop[ne++] = ix[k];
         }
@@ -1723,9 +1724,7 @@ static int pack(const uint8_t *self, oplist *l, packed *p)
         }
       for (size_t k = first; k < ne; k++) memcpy(p->ent[k].reader, p->entop[k]->member, KR_NODE_LEN);
       r->nkeys = (uint32_t)(ne - first);
-      ne = first + r->nkeys;
       r->keys = r->nkeys ? &p->ent[first] : NULL;
-      r->box_len = 0;
     }
     p->n++;
   }

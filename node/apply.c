@@ -563,6 +563,25 @@ static int place(kr_node *n, const kr_change *c, int memb, sqlite3_int64 *chg)
   return advance_contig(n, contig, c->seq);
 }
 
+/* A record's parts in their order (docs/protocol.md, "Records"): its
+ * registration, its key entries, then its box; the record at place of
+ * stored change chg (x: its header), seq and stamp st that change's. */
+static int apply_record(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx *x,
+                        const kr_op *r, const kr_stamp *st, uint64_t seq, uint32_t place)
+{
+  kr_op part;
+  int rc = 0, opened;
+
+  if (r->type == KR_OP_REGREC && (rc = kr__registered(n, sn, chg, st))) return rc;
+  for (uint32_t k = 0; k < r->nkeys && !rc; k++) {
+    kr_record_key(r, k, &part);
+    rc = kr__key_op(n, sn, &part, st->origin, st->hlc, chg, x, place);
+  }
+  if (rc || !kr_record_group(r, &part)) return rc;
+  kr__group_seen(n, sn);           /* (a change being applied only: stored_before) */
+  return kr__group_apply(n, sn, chg, x, st->origin, seq, st->hlc, place, &part, &opened);
+}
+
 /* Step 5, materialise: store each op (its bytes, or its hash alone where
  * the subject is erased) and fold it into the state (a volunteer's row
  * and full-text entry are written once, when its merge is done:
@@ -581,7 +600,7 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, int *e
     const kr_op *op = &c->ops[i];
     kr_stamp st = {.hlc = c->hlc, .idx = KR_OP_IDX(i, 0)};
     uint8_t tag[KR_TAG_LEN];
-    int gone = 0, keyed, opened;
+    int gone = 0, keyed;
 
     memcpy(st.origin, c->origin, KR_NODE_LEN);
     if (KR_OP_IS_TAGGED(op->type)) kr_op_tag(c->origin, c->seq, st.idx, tag);
@@ -636,21 +655,9 @@ static int materialise(kr_node *n, const kr_change *c, sqlite3_int64 chg, int *e
 
     switch (op->type) {
     case KR_OP_RECORD:
-    case KR_OP_REGREC: {
-      /* its registration, its keys, then its box (docs/protocol.md) */
-      kr_op part;
-      if (op->type == KR_OP_REGREC && (rc = kr__registered(n, sn, chg, &st))) return rc;
-      for (uint32_t k = 0; k < op->nkeys; k++) {
-        kr_record_key(op, k, &part);
-        if ((rc = kr__key_op(n, sn, &part, c->origin, c->hlc, chg, &x, i))) return rc;
-      }
-      if (kr_record_group(op, &part)) {
-        kr__group_seen(n, sn);
-        if ((rc = kr__group_apply(n, sn, chg, &x, c->origin, c->seq, c->hlc, i, &part, &opened)))
-          return rc;
-      }
+    case KR_OP_REGREC:
+      if ((rc = apply_record(n, sn, chg, &x, op, &st, c->seq, i))) return rc;
       break;
-    }
     case KR_OP_WITHDRAW:
       if ((rc = kr__withdrawal(n, sn, chg, op, &st, tag, c->seq))) return rc;
       break;
@@ -1075,18 +1082,8 @@ static int rebuild(kr_node *n)
     kr_op_tag(st.origin, seq, st.idx, tag);
     n->cur_origin = sqlite3_column_int64(s, 6);   /* stamps are stored by origin number */
     if (KR_OP_IS_RECORD(op.type)) {
-      /* its registration, its keys, then its box, as on arrival */
-      sqlite3_int64 sn = sqlite3_column_int64(s, 5), chg = sqlite3_column_int64(s, 7);
-      uint32_t place = (uint32_t)sqlite3_column_int(s, 3);
-      kr_op part;
-      int opened;
-      if (op.type == KR_OP_REGREC) rc = kr__registered(n, sn, chg, &st);
-      for (uint32_t k = 0; !rc && k < op.nkeys; k++) {
-        kr_record_key(&op, k, &part);
-        rc = kr__key_op(n, sn, &part, st.origin, st.hlc, chg, &x, place);
-      }
-      if (!rc && kr_record_group(&op, &part))
-        rc = kr__group_apply(n, sn, chg, &x, st.origin, seq, st.hlc, place, &part, &opened);
+      rc = apply_record(n, sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 7), &x, &op, &st,
+                        seq, (uint32_t)sqlite3_column_int(s, 3));
     } else if (op.type == KR_OP_WITHDRAW) {
       rc = kr__withdrawal(n, sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 7), &op, &st, tag,
                           seq);
