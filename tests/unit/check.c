@@ -131,6 +131,32 @@ int check_admit(kr_node *by, const uint8_t node[32], const char *org, const char
   return rc;
 }
 
+uint64_t check_clk[256];
+int check_nclk;
+
+void check_net(kr_node **nodes, int k, const char *prefix)
+{
+  check_network(nodes, k, prefix, "foodbank");
+  for (int i = 0; i < k; i++) {
+    REQUIRE(check_nclk < 256);
+    check_clk[check_nclk] = UINT64_C(1767225600000);
+    kr_node_set_clock(nodes[i], check_clock, &check_clk[check_nclk++]);
+  }
+}
+
+void check_syncall(kr_node **nodes, int k)
+{
+  for (int r = 0; r < 2; r++)
+    for (int i = 0; i < k; i++)
+      for (int j = 0; j < k; j++)
+        if (i != j) check_sync(nodes[i], nodes[j]);
+}
+
+void check_closeall(kr_node **nodes, int k)
+{
+  for (int i = 0; i < k; i++) kr_node_close(nodes[i]);
+}
+
 void check_network(kr_node **nodes, int k, const char *prefix, const char *kind)
 {
   uint8_t net[KR_NETWORK_LEN], founder[KR_NODE_LEN], invite[KR_SUBJECT_LEN] = {0};

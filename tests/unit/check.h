@@ -35,6 +35,15 @@ uint64_t check_clock(void *ctx);
 /* Apply every change from holds that to lacks (through kr_lacks);
  * returns how many were new. */
 size_t check_sync(kr_node *from, kr_node *to);
+/* k foodbank nodes of a network (check_network), each on a test clock of
+ * its own starting at 2026-01-01: check_clk[check_nclk - k + i] is node
+ * i's, which a test may move. Every node syncs with every other twice
+ * (check_syncall); check_closeall closes them. */
+extern uint64_t check_clk[256];
+extern int check_nclk;
+void check_net(kr_node **nodes, int k, const char *prefix);
+void check_syncall(kr_node **nodes, int k);
+void check_closeall(kr_node **nodes, int k);
 /* 1 when the two nodes hold the same changes (kr_node_digest). */
 int check_same_digest(kr_node *a, kr_node *b);
 /* 1 when the two nodes read the same state (kr_node_digest_readable): for

@@ -25,33 +25,6 @@
 #define KR_CONSENT_OPEN 0
 #endif
 
-static uint64_t clk[256];
-static int nclk;
-
-/* k nodes, each on a test clock of its own starting at 2026-01-01. */
-static void net(kr_node **nodes, int k, const char *prefix)
-{
-  check_network(nodes, k, prefix, "foodbank");
-  for (int i = 0; i < k; i++) {
-    REQUIRE(nclk < 256);
-    clk[nclk] = UINT64_C(1767225600000);
-    kr_node_set_clock(nodes[i], check_clock, &clk[nclk++]);
-  }
-}
-
-static void closeall(kr_node **nodes, int k)
-{
-  for (int i = 0; i < k; i++) kr_node_close(nodes[i]);
-}
-
-static void syncall(kr_node **nodes, int k)
-{
-  for (int r = 0; r < 2; r++)
-    for (int i = 0; i < k; i++)
-      for (int j = 0; j < k; j++)
-        if (i != j) check_sync(nodes[i], nodes[j]);
-}
-
 static void add(kr_node *n, uint8_t v[16], const char *name, const uint8_t *to, int to_all)
 {
   kr_txn *t;
@@ -397,12 +370,12 @@ static void backdated_register(void)
   kr_buf w, red;
   uint64_t seq;
 
-  net(n, 3, "reg");
+  check_net(n, 3, "reg");
   a = n[0];
   b = n[1];
   m = n[2];
   add(a, v, "Anna Registratie", kr_node_id(b), 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(m, v, ""), 0);
 
   kr_buf_init(&w, KR_CHANGE_MAX);
@@ -455,13 +428,13 @@ static void backdated_register(void)
   CHECK_EQ(kr_node_apply(b, w.data, w.len, NULL), 0);
   kr_buf_free(&w);
   kr_buf_free(&red);
-  syncall(n, 3);
+  check_syncall(n, 3);
 
   /* readers touch V: A records another consent for B; B edits */
   grant(a, v, "newsletter", kr_node_id(b));
-  syncall(n, 3);
+  check_syncall(n, 3);
   REQUIRE(set_city(b, v, "Zwolle") == 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
 
   CHECK_EQ(reads(m, v, ""), 0);                      /* M never reads V */
   CHECK_EQ(nkeys(m, v), 0);
@@ -491,7 +464,7 @@ static void backdated_register(void)
     find_reader f = {kr_node_id(m), 0};
     CHECK_EQ(kr_node_readers(a, mv, reader_cb, &f), KR_ESEALED);
   }
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -508,11 +481,11 @@ static void forged_consent(void)
   kr_op ops[2], in;
   kr_buf box;
 
-  net(n, 3, "fgc");
+  check_net(n, 3, "fgc");
   a = n[0];
   m = n[2];
   add(a, v, "Bert Vervalst", NULL, 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   kr_buf_init(&box, KR_CHANGE_MAX);
   randombytes_buf(key, sizeof key);
   ops[0] = key_op(m, v, 9, kr_node_id(m), kr_node_id(a), key, sealed);
@@ -520,12 +493,12 @@ static void forged_consent(void)
   ops[1] = group_op(m, v, 9, kr_node_id(m), key, &in, 1, 0, &box);
   forge(m, ops, 2, 0);
   CHECK(forged_opens(a, m));                       /* one record A can read */
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(gave_keys(a, v, kr_node_id(m)), 0);     /* M need not run kring's code */
   CHECK_EQ(reads(m, v, ""), 0);
   CHECK_EQ(nkeys(m, v), 0);
   kr_buf_free(&box);
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -542,14 +515,14 @@ static void non_reader_writes(void)
   kr_op ops[2], in;
   kr_buf box;
 
-  net(n, 4, "div");
+  check_net(n, 4, "div");
   a = n[0];
   b = n[1];
   c = n[2];
   m = n[3];
   add(a, v, "Carla Gelijk", kr_node_id(b), 0);
   grant(a, v, "matching", kr_node_id(c));
-  syncall(n, 4);
+  check_syncall(n, 4);
   CHECK_EQ(reads(b, v, "Carla Gelijk"), 1);
   CHECK_EQ(reads(c, v, "Carla Gelijk"), 1);
   CHECK(check_same_readable(b, c));
@@ -560,12 +533,12 @@ static void non_reader_writes(void)
   ops[1] = group_op(m, v, 9, kr_node_id(m), key, &in, 1, 0, &box);
   forge(m, ops, 2, 0);
   CHECK(forged_opens(b, m));                       /* one record B can read */
-  syncall(n, 4);
+  check_syncall(n, 4);
   CHECK(check_same_digest(b, c));
   CHECK(check_same_readable(b, c));
   CHECK_EQ(reads(b, v, "Carla Gelijk"), 1);
   kr_buf_free(&box);
-  closeall(n, 4);
+  check_closeall(n, 4);
 }
 
 /* Everything from holds that to lacks, applied in one transaction (as a
@@ -619,7 +592,7 @@ static void garbage_blocks_keys(void)
   kr_op op;
   char buf[64];
 
-  net(n, 5, "blk");
+  check_net(n, 5, "blk");
   a = n[0];
   b = n[1];
   m = n[2];
@@ -627,7 +600,7 @@ static void garbage_blocks_keys(void)
   x = n[4];
   add(a, v, "Dirk Sleutel", kr_node_id(b), 0);
   grant(a, v, "matching", kr_node_id(x));
-  syncall(n, 5);
+  check_syncall(n, 5);
   withdraw(a, v, "matching", kr_node_id(x));
   check_sync(a, b);
   REQUIRE(set_city(b, v, "Zwolle") == 0);           /* epoch (2, B), sealed to A and B */
@@ -639,10 +612,10 @@ static void garbage_blocks_keys(void)
   forge(m, &op, 1, 0);
   sync_once(m, b);
   sync_once(b, a);
-  syncall(n, 5);
+  check_syncall(n, 5);
   CHECK_EQ(reads(d, v, "Dirk Sleutel"), 1);
   CHECK(strcmp(city(d, v, buf, sizeof buf), "Zwolle") == 0);
-  closeall(n, 5);
+  check_closeall(n, 5);
 }
 
 /*
@@ -659,12 +632,12 @@ static void second_key_hides_history(void)
   kr_op ops[2], in;
   kr_buf box;
 
-  net(n, 3, "two");
+  check_net(n, 3, "two");
   a = n[0];
   b = n[1];
   m = n[2];
   add(a, v, "Els Geschiedenis", NULL, 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   kr_buf_init(&box, KR_CHANGE_MAX);
   randombytes_buf(key, sizeof key);
   ops[0] = key_op(m, v, 1, kr_node_id(a), kr_node_id(a), key, sealed);
@@ -672,12 +645,12 @@ static void second_key_hides_history(void)
   ops[1] = group_op(m, v, 1, kr_node_id(a), key, &in, 1, 0, &box);
   forge(m, ops, 2, 0);
   CHECK(forged_opens(a, m));                       /* one record A can read */
-  syncall(n, 3);
+  check_syncall(n, 3);
   grant(a, v, "matching", kr_node_id(b));
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(b, v, "Els Geschiedenis"), 1);
   kr_buf_free(&box);
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -696,12 +669,12 @@ static void planted_epoch(void)
   kr_change ch;
   int opened = 0, groups = 0;
 
-  net(n, 3, "pla");
+  check_net(n, 3, "pla");
   a = n[0];
   b = n[1];
   m = n[2];
   add(a, v, "Nel Geplant", kr_node_id(b), 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   kr_buf_init(&box, KR_CHANGE_MAX);
   kr_buf_init(&w, KR_CHANGE_MAX);
   randombytes_buf(key, sizeof key);
@@ -710,7 +683,7 @@ static void planted_epoch(void)
   ops[1] = group_op(m, v, 5, kr_node_id(a), key, &in, 1, 0, &box);
   forge(m, ops, 2, 0);
   CHECK(forged_opens(a, m));                       /* one record A can read */
-  syncall(n, 3);
+  check_syncall(n, 3);
   {
     kr_txn *t;
     REQUIRE(kr_txn_begin(a, &t) == 0);
@@ -733,7 +706,7 @@ static void planted_epoch(void)
   CHECK(!opened);                                    /* M's key opens nothing A writes */
   kr_buf_free(&box);
   kr_buf_free(&w);
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -747,15 +720,15 @@ static void garbage_keeps_reader(void)
   uint8_t v[16], junk[32], sealed[KR_SEALED_KEY_LEN];
   kr_op op;
 
-  net(n, 3, "kep");
+  check_net(n, 3, "kep");
   a = n[0];
   b = n[1];
   m = n[2];
   add(a, v, "Frits Blijft", kr_node_id(b), 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(b, v, "Frits Blijft"), 1);
   withdraw(a, v, "matching", kr_node_id(b));
-  clk[nclk - 1] += 100000;                           /* M stamps after the withdrawal */
+  check_clk[check_nclk - 1] += 100000;                           /* M stamps after the withdrawal */
   memset(junk, 0x33, sizeof junk);
   op = key_op(m, v, 1, kr_node_id(a), kr_node_id(b), junk, sealed);
   forge(m, &op, 1, 0);
@@ -765,7 +738,7 @@ static void garbage_keeps_reader(void)
   CHECK_EQ(okkeys(b, v), 0);                         /* M's garbage may stay: no key */
   kr_node_tidy(b);
   CHECK(!files_hold(b, "Frits"));
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -781,7 +754,7 @@ static void concurrent_new_epoch(void)
   kr_node *n[4], *a, *b, *c, *d;
   uint8_t v[16];
 
-  net(n, 4, "cnc");
+  check_net(n, 4, "cnc");
   a = n[0];
   b = n[1];
   c = n[2];
@@ -789,17 +762,17 @@ static void concurrent_new_epoch(void)
   add(a, v, "Gerda Gelijktijdig", kr_node_id(b), 0);
   grant(a, v, "matching", kr_node_id(c));
   grant(a, v, "matching", kr_node_id(d));
-  syncall(n, 4);
+  check_syncall(n, 4);
   withdraw(a, v, "matching", kr_node_id(d));
-  syncall(n, 4);
+  check_syncall(n, 4);
   withdraw(a, v, "matching", kr_node_id(b));       /* not yet known to C */
-  clk[nclk - 2] += 5000;                             /* C's clock: 5 s ahead of A's */
+  check_clk[check_nclk - 2] += 5000;                             /* C's clock: 5 s ahead of A's */
   REQUIRE(set_city(c, v, "Kampen") == 0);
-  syncall(n, 4);
+  check_syncall(n, 4);
   CHECK_EQ(reads(b, v, ""), 0);
   CHECK_EQ(nkeys(b, v), 0);
   CHECK_EQ(reads(d, v, ""), 0);
-  closeall(n, 4);
+  check_closeall(n, 4);
 }
 
 /*
@@ -823,14 +796,14 @@ static void retracted_grant(void)
   uint8_t v[16], w[16], u[16];
   int lost = 0;
 
-  net(n, 3, "ret");
+  check_net(n, 3, "ret");
   a = n[0];
   b = n[1];
   c = n[2];
   add(a, v, "Hein Teruggedraaid", kr_node_id(c), 0);
   add(a, w, "Wim Blijft", kr_node_id(b), 0);
   add(c, u, "Ugo Van C", kr_node_id(b), 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(c, v, "Hein Teruggedraaid"), 1);
   CHECK_EQ(reads(b, u, "Ugo Van C"), 1);
   REQUIRE(kr_node_expel(a, kr_node_id(c), "test: removed") == 0);
@@ -848,7 +821,7 @@ static void retracted_grant(void)
   CHECK(!files_hold(b, "Teruggedraaid"));
   check_sync(b, a);
   CHECK(check_same_digest(a, b));
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -866,14 +839,14 @@ static void epoch_overflow(void)
   kr_buf x;
   char buf[64];
 
-  net(n, 4, "ovf");
+  check_net(n, 4, "ovf");
   a = n[0];
   b = n[1];
   c = n[2];
   m = n[3];
   add(a, v, "Ida Overloop", kr_node_id(b), 0);
   grant(a, v, "matching", kr_node_id(c));
-  syncall(n, 4);
+  check_syncall(n, 4);
   memset(junk, 0x44, sizeof junk);
   kr_buf_init(&x, KR_CHANGE_MAX);
   op = key_op(m, v, UINT64_C(0x7fffffffffffffff), kr_node_id(m), kr_node_id(m), junk, s1);
@@ -884,16 +857,16 @@ static void epoch_overflow(void)
   forge(m, &op, 1, 0);
   op = key_op(b, v, KR_EPOCH_MAX, kr_node_id(b), kr_node_id(a), junk, s1);
   forge(b, &op, 1, 0);
-  syncall(n, 4);
+  check_syncall(n, 4);
   withdraw(a, v, "matching", kr_node_id(c));
   CHECK_EQ(set_city(a, v, "Urk"), 0);
-  syncall(n, 4);
+  check_syncall(n, 4);
   CHECK(strcmp(city(a, v, buf, sizeof buf), "Urk") == 0);
   CHECK(strcmp(city(b, v, buf, sizeof buf), "Urk") == 0);
   CHECK_EQ(reads(c, v, ""), 0);
   CHECK(check_same_digest(a, b));
   kr_buf_free(&x);
-  closeall(n, 4);
+  check_closeall(n, 4);
 }
 
 /*
@@ -916,11 +889,11 @@ static void odd_orders(void)
   uint8_t v[16], w[16], u[16];
   uint64_t s0, s1;
 
-  net(n, 3, "odd");
+  check_net(n, 3, "odd");
   a = n[0];
   b = n[1];
   c = n[2];
-  syncall(n, 3);
+  check_syncall(n, 3);
   /* withdrawal first, then the registration with the grant and key */
   REQUIRE(kr_node_max_seq(a, kr_node_id(a), &s0) == 0);
   add(a, v, "Jan Omgekeerd", kr_node_id(b), 0);
@@ -929,7 +902,7 @@ static void odd_orders(void)
   apply_seq(b, a, s0 + 1);
   CHECK_EQ(reads(b, v, ""), 0);
   CHECK_EQ(nkeys(b, v), 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   /* grant, withdraw, grant again: B sees them all at once, in any order */
   REQUIRE(kr_node_max_seq(a, kr_node_id(a), &s1) == 0);
   add(a, w, "Kees Opnieuw", kr_node_id(b), 0);
@@ -939,20 +912,20 @@ static void odd_orders(void)
   apply_seq(b, a, s1 + 2);
   apply_seq(b, a, s1 + 1);
   CHECK_EQ(reads(b, w, "Kees Opnieuw"), 1);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(b, w, "Kees Opnieuw"), 1);
   /* concurrent: A withdraws B while C (a reader) grants B again */
   add(a, u, "Lies Tegelijk", kr_node_id(b), 0);
   grant(a, u, "matching", kr_node_id(c));
-  syncall(n, 3);
+  check_syncall(n, 3);
   withdraw(a, u, "matching", kr_node_id(b));
   grant(c, u, "matching", kr_node_id(b));
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(b, u, ""), 0);
   CHECK_EQ(nkeys(b, u), 0);
   CHECK(check_same_readable(a, c) || 1);            /* A is registrar: rights differ */
   CHECK(check_same_digest(a, b) && check_same_digest(a, c));
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -966,25 +939,25 @@ static void erasure_keys(void)
   kr_op op;
   kr_txn *t;
 
-  net(n, 3, "era");
+  check_net(n, 3, "era");
   a = n[0];
   b = n[1];
   m = n[2];
   add(a, v, "Mies Vergeten", kr_node_id(b), 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK(nkeys(b, v) > 0);
   REQUIRE(kr_txn_begin(a, &t) == 0);
   REQUIRE(kr_txn_erase(t, v, "asked to be forgotten", NULL) == 0);
   REQUIRE(kr_txn_commit(t, NULL) == 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(nkeys(a, v), 0);
   CHECK_EQ(nkeys(b, v), 0);
   memset(junk, 1, sizeof junk);
   op = key_op(m, v, 1, kr_node_id(a), kr_node_id(b), junk, sealed);
   forge(m, &op, 1, 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(nkeys(b, v), 0);
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -998,7 +971,7 @@ static void expired_when_granted(void)
   uint8_t v[16];
   kr_txn *t;
 
-  net(n, 3, "exp");
+  check_net(n, 3, "exp");
   a = n[0];
   b = n[1];
   REQUIRE(kr_txn_begin(a, &t) == 0);
@@ -1007,11 +980,11 @@ static void expired_when_granted(void)
   REQUIRE(kr_txn_grant(t, v, "matching", kr_node_id(b), KR_METHOD_PAPER, "v1", "2025-12-01",
                        NULL) == 0);
   REQUIRE(kr_txn_commit(t, NULL) == 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(kr_node_release_held(b), 0);
   CHECK_EQ(reads(b, v, ""), 0);
   CHECK_EQ(okkeys(b, v), 0);
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -1031,12 +1004,12 @@ static void night_expiry(void)
   kr_node *n[2], *a, *b;
   uint8_t v[16];
   kr_txn *t;
-  int base = nclk, before, after;
+  int base = check_nclk, before, after;
   char *tz = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
 
   setenv("TZ", "Europe/Amsterdam", 1);
   tzset();
-  net(n, 2, "nex");
+  check_net(n, 2, "nex");
   a = n[0];
   b = n[1];
   REQUIRE(kr_txn_begin(a, &t) == 0);
@@ -1046,22 +1019,22 @@ static void night_expiry(void)
                        NULL) == 0);
   REQUIRE(kr_txn_grant(t, v, "contact", kr_node_id(b), KR_METHOD_PAPER, "v1", "", NULL) == 0);
   REQUIRE(kr_txn_commit(t, NULL) == 0);
-  syncall(n, 2);
+  check_syncall(n, 2);
   CHECK_EQ(reads(b, v, "Nina Nacht"), 1);
   /* 2026-01-02 23:30 UTC: 00:30 on the 3rd in Amsterdam */
-  clk[base] = clk[base + 1] = UINT64_C(1767396600000);
+  check_clk[base] = check_clk[base + 1] = UINT64_C(1767396600000);
   CHECK_EQ(kr_node_release_held(a), 0);
   CHECK_EQ(kr_node_release_held(b), 0);
-  syncall(n, 2);
+  check_syncall(n, 2);
   before = gave_keys(a, v, kr_node_id(b));
   grant(a, v, "placement", kr_node_id(b));       /* each looks at V's readers again */
   grant(a, v, "newsletter", kr_node_id(b));
   grant(a, v, "photos", kr_node_id(b));
   after = gave_keys(a, v, kr_node_id(b));
   CHECK(after - before <= 1);
-  syncall(n, 2);
+  check_syncall(n, 2);
   CHECK_EQ(reads(b, v, "Nina Nacht"), 1);         /* contact still names B */
-  closeall(n, 2);
+  check_closeall(n, 2);
   if (tz) setenv("TZ", tz, 1); else unsetenv("TZ");
   free(tz);
   tzset();
@@ -1077,7 +1050,7 @@ static void grant_before_admission(void)
   kr_node *n[2], *a, *d;
   uint8_t v[16], netid[16], founder[32];
 
-  net(n, 2, "adm");
+  check_net(n, 2, "adm");
   a = n[0];
   kr_node_network(a, netid, founder);
   REQUIRE(kr_node_create_joining(check_path("adm-d"), "Org D", "buurtteam", netid, founder, &d) ==
@@ -1088,7 +1061,7 @@ static void grant_before_admission(void)
   check_sync(a, d);
   CHECK_EQ(reads(d, v, "Piet Vooraf"), 1);
   kr_node_close(d);
-  closeall(n, 2);
+  check_closeall(n, 2);
 }
 
 /*
@@ -1104,12 +1077,12 @@ static void forged_withdrawal(void)
   kr_op ops[2], in;
   kr_buf box;
 
-  net(n, 3, "fwd");
+  check_net(n, 3, "fwd");
   a = n[0];
   b = n[1];
   m = n[2];
   add(a, v, "Quinten Ingetrokken", kr_node_id(b), 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   kr_buf_init(&box, KR_CHANGE_MAX);
   randombytes_buf(key, sizeof key);
   ops[0] = key_op(m, v, 9, kr_node_id(m), kr_node_id(a), key, s1);
@@ -1122,16 +1095,16 @@ static void forged_withdrawal(void)
   in.text_version = "";
   ops[1] = in;
   forge(m, ops, 2, 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   REQUIRE(set_city(a, v, "Hoorn") == 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(b, v, "Quinten Ingetrokken"), 1);
   {
     char buf[64];
     CHECK(strcmp(city(b, v, buf, sizeof buf), "Hoorn") == 0);
   }
   kr_buf_free(&box);
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -1145,11 +1118,11 @@ static void key_without_consent(void)
   uint8_t v[16], netid[16], founder[32];
   kr_op op;
 
-  net(n, 3, "kwc");
+  check_net(n, 3, "kwc");
   a = n[0];
   e = n[2];
   add(a, v, "Rosa Zonder", NULL, 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   /* A seals its key of (1, A) to E: read from A's own store */
   {
     sqlite3 *db;
@@ -1167,11 +1140,11 @@ static void key_without_consent(void)
     forge(a, &op, 1, 0);
   }
   kr_node_network(a, netid, founder);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(e, v, ""), 0);
   kr_node_tidy(e);
   CHECK(!files_hold(e, "Rosa Zonder"));
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -1189,13 +1162,13 @@ static void regrant_recovers(void)
   char buf[64];
   int lost = 0;
 
-  net(n, 3, "rgr");
+  check_net(n, 3, "rgr");
   a = n[0];
   b = n[1];
   c = n[2];
   add(a, v, "Sara Terug", kr_node_id(b), 0);
   grant(a, v, "matching", kr_node_id(c));
-  syncall(n, 3);
+  check_syncall(n, 3);
   withdraw(a, v, "matching", kr_node_id(b));
   check_sync(a, b);
   check_sync(a, c);
@@ -1213,9 +1186,9 @@ static void regrant_recovers(void)
   CHECK(strcmp(city(b, v, buf, sizeof buf), "Sneek") == 0);
   kr_node_access_lost(b, lost_one, &lost);
   CHECK_EQ(lost, 1);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(b, v, "Sara Terug"), 1);
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -1234,13 +1207,13 @@ static void files_still_open(void)
   uint8_t keys[8][32];
   int nk = 0, found = 0;
 
-  net(n, 2, "fso");
+  check_net(n, 2, "fso");
   a = n[0];
   b = n[1];
   add(a, v, "Teun Terugvindbaar", kr_node_id(b), 0);
-  syncall(n, 2);
+  check_syncall(n, 2);
   withdraw(a, v, "matching", kr_node_id(b));
-  syncall(n, 2);
+  check_syncall(n, 2);
   CHECK_EQ(reads(b, v, ""), 0);
   kr_node_network(b, netid, founder);
   snprintf(path, sizeof path, "%s/kring.db", kr_node_home(b));
@@ -1296,7 +1269,7 @@ static void files_still_open(void)
   sqlite3_finalize(s);
   sqlite3_close(db);
   CHECK(!found);
-  closeall(n, 2);
+  check_closeall(n, 2);
 }
 
 /*
@@ -1312,10 +1285,10 @@ static void late_withdrawal(void)
   kr_node *n[4], *a, *b, *c, *d;
   uint8_t v[16];
   uint64_t sc, sd;
-  int base = nclk;
+  int base = check_nclk;
   kr_txn *t;
 
-  net(n, 4, "lwd");
+  check_net(n, 4, "lwd");
   a = n[0];
   b = n[1];
   c = n[2];
@@ -1326,11 +1299,11 @@ static void late_withdrawal(void)
   REQUIRE(kr_txn_grant(t, v, "matching", NULL, KR_METHOD_PAPER, "v1", "", NULL) == 0);
   REQUIRE(kr_txn_grant(t, v, "contact", kr_node_id(b), KR_METHOD_PAPER, "v1", "", NULL) == 0);
   REQUIRE(kr_txn_commit(t, NULL) == 0);
-  syncall(n, 4);
+  check_syncall(n, 4);
   CHECK_EQ(reads(d, v, "Uma Tweemaal"), 1);
-  clk[base + 2] += 1000;
+  check_clk[base + 2] += 1000;
   withdraw(c, v, "matching", NULL);
-  clk[base + 3] += 2000;
+  check_clk[base + 3] += 2000;
   withdraw(d, v, "matching", NULL);                 /* D is no reader since C's */
   REQUIRE(kr_node_max_seq(c, kr_node_id(c), &sc) == 0);
   REQUIRE(kr_node_max_seq(d, kr_node_id(d), &sd) == 0);
@@ -1341,7 +1314,7 @@ static void late_withdrawal(void)
   CHECK_EQ(reads(a, v, "Uma Tweemaal"), 1);
   CHECK_EQ(reads(b, v, "Uma Tweemaal"), 1);
   CHECK(check_same_readable(a, b));
-  closeall(n, 4);
+  check_closeall(n, 4);
 }
 
 /*
@@ -1360,10 +1333,10 @@ static void own_withdrawal_voided(void)
   kr_node *n[4], *a, *b, *d;
   uint8_t v[16];
   uint64_t sa, sd;
-  int base = nclk, lost = 0;
+  int base = check_nclk, lost = 0;
   kr_txn *t;
 
-  net(n, 4, "owv");
+  check_net(n, 4, "owv");
   a = n[0];
   b = n[1];
   d = n[3];
@@ -1372,20 +1345,20 @@ static void own_withdrawal_voided(void)
   REQUIRE(kr_txn_set(t, v, KR_F_NAME, "Vera Herzien", NULL) == 0);
   REQUIRE(kr_txn_grant(t, v, "matching", NULL, KR_METHOD_PAPER, "v1", "2026-01-03", NULL) == 0);
   REQUIRE(kr_txn_commit(t, NULL) == 0);
-  syncall(n, 4);
+  check_syncall(n, 4);
   CHECK_EQ(reads(b, v, "Vera Herzien"), 1);
-  clk[base + 3] += 1000;
+  check_clk[base + 3] += 1000;
   withdraw(d, v, "matching", NULL);
   REQUIRE(kr_node_max_seq(d, kr_node_id(d), &sd) == 0);
   apply_seq(a, d, sd);
-  clk[base + 1] += 2000;
+  check_clk[base + 1] += 2000;
   withdraw(b, v, "contact", NULL);                  /* B is no reader since D's */
-  clk[base + 0] += 3000;
+  check_clk[base + 0] += 3000;
   grant(a, v, "contact", NULL);                     /* not seeing B's withdrawal */
   REQUIRE(kr_node_max_seq(a, kr_node_id(a), &sa) == 0);
   apply_seq(b, a, sa);
   CHECK_EQ(reads(b, v, "Vera Herzien"), 1);
-  for (int i = 0; i < 4; i++) clk[base + i] += UINT64_C(5) * 86400000;
+  for (int i = 0; i < 4; i++) check_clk[base + i] += UINT64_C(5) * 86400000;
   CHECK_EQ(kr_node_release_held(b), 0);             /* 6 January: the consent to all ended */
   CHECK_EQ(reads(b, v, ""), 0);
   CHECK_EQ(nkeys(b, v), 0);
@@ -1393,10 +1366,10 @@ static void own_withdrawal_voided(void)
   CHECK_EQ(reads(b, v, "Vera Herzien"), 1);
   kr_node_access_lost(b, lost_one, &lost);
   CHECK_EQ(lost, 1);                                 /* noted once */
-  syncall(n, 4);
+  check_syncall(n, 4);
   CHECK_EQ(reads(b, v, "Vera Herzien"), 1);
   CHECK(check_same_readable(a, b));
-  closeall(n, 4);
+  check_closeall(n, 4);
 }
 
 /* The state of v's consent register (purpose, to or NULL for all) as n
@@ -1436,28 +1409,28 @@ static void late_withdrawal_order(void)
 {
   kr_node *n[3], *a, *b, *c;
   uint8_t v[16];
-  int base = nclk;
+  int base = check_nclk;
 
-  net(n, 3, "lwo");
+  check_net(n, 3, "lwo");
   a = n[0];
   b = n[1];
   c = n[2];
   add(a, v, "Lotte Laat", NULL, 1);
   grant(a, v, "newsletter", kr_node_id(c));
-  syncall(n, 3);
+  check_syncall(n, 3);
   withdraw(c, v, "matching", NULL);                  /* t1 */
-  clk[base + 1] += 5000;                             /* B's clock: 5 s ahead */
+  check_clk[base + 1] += 5000;                             /* B's clock: 5 s ahead */
   withdraw(b, v, "newsletter", kr_node_id(c));       /* t2 > t1 */
   sync_once(b, a);
   CHECK_EQ(consent_state(a, v, "newsletter", kr_node_id(c)), KR_CONSENT_WITHDRAWN);
   sync_once(c, a);
   CHECK_EQ(consent_state(a, v, "newsletter", kr_node_id(c)), KR_CONSENT_GRANTED);
   CHECK_EQ(consent_state(a, v, "matching", NULL), KR_CONSENT_WITHDRAWN);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(consent_state(c, v, "newsletter", kr_node_id(c)), KR_CONSENT_GRANTED);
   CHECK_EQ(reads(b, v, ""), 0);
   CHECK(check_same_digest(a, b) && check_same_digest(a, c));
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -1475,13 +1448,13 @@ static void own_withdrawal_recovered(void)
   uint8_t v[16];
   char buf[64];
 
-  net(n, 3, "owr");
+  check_net(n, 3, "owr");
   a = n[0];
   b = n[1];
   c = n[2];
   add(a, v, "Olga Eigen", kr_node_id(b), 0);
   grant(a, v, "matching", kr_node_id(c));
-  syncall(n, 3);
+  check_syncall(n, 3);
   withdraw(b, v, "matching", kr_node_id(b));
   CHECK_EQ(reads(b, v, ""), 0);
   withdraw(a, v, "matching", kr_node_id(c));         /* A has not seen B's */
@@ -1491,12 +1464,12 @@ static void own_withdrawal_recovered(void)
   CHECK_EQ(reads(b, v, "Olga Eigen"), 1);
   CHECK(strcmp(city(b, v, buf, sizeof buf), "Oss") == 0);
   CHECK_EQ(consent_state(b, v, "matching", kr_node_id(b)), KR_CONSENT_WITHDRAWN);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(consent_state(a, v, "matching", kr_node_id(b)), KR_CONSENT_WITHDRAWN);
   CHECK_EQ(consent_state(b, v, "matching", kr_node_id(b)), KR_CONSENT_WITHDRAWN);
   CHECK(check_same_readable(b, c));
   CHECK(check_same_digest(a, b) && check_same_digest(a, c));
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -1515,7 +1488,7 @@ static void kept_epoch(void)
   uint64_t s0, s1;
   char buf[64];
 
-  net(n, 4, "kpe");
+  check_net(n, 4, "kpe");
   a = n[0];
   w = n[1];
   x = n[2];
@@ -1523,9 +1496,9 @@ static void kept_epoch(void)
   add(a, v, "Kees Gehouden", kr_node_id(w), 0);
   grant(a, v, "matching", kr_node_id(x));
   grant(a, v, "matching", kr_node_id(c));
-  syncall(n, 4);
+  check_syncall(n, 4);
   withdraw(a, v, "matching", kr_node_id(c));
-  syncall(n, 4);
+  check_syncall(n, 4);
   REQUIRE(set_city(x, v, "Xanten") == 0);            /* (2, X), to A and W */
   check_sync(x, w);
   REQUIRE(kr_node_max_seq(w, kr_node_id(w), &s0) == 0);
@@ -1541,7 +1514,7 @@ static void kept_epoch(void)
   CHECK(strcmp(city(a, v, buf, sizeof buf), "Wierden") == 0);
   CHECK(strcmp(city(w, v, buf, sizeof buf), "Wierden") == 0);
   CHECK(check_same_digest(a, w) && check_same_digest(a, c));
-  closeall(n, 4);
+  check_closeall(n, 4);
 }
 
 /*
@@ -1558,17 +1531,17 @@ static void self_sealed_key(void)
   kr_node *n[3], *a, *w, *c;
   uint8_t v[16];
   char buf[64], want[64];
-  int base = nclk;
+  int base = check_nclk;
 
-  net(n, 3, "ssk");
+  check_net(n, 3, "ssk");
   a = n[0];
   w = n[1];
   c = n[2];
   add(a, v, "Saskia Zelf", NULL, 1);
   grant(a, v, "photos", kr_node_id(c));
-  syncall(n, 3);
+  check_syncall(n, 3);
   withdraw(a, v, "matching", NULL);
-  clk[base + 1] += 5000;                             /* W's clock: 5 s ahead */
+  check_clk[base + 1] += 5000;                             /* W's clock: 5 s ahead */
   REQUIRE(set_city(w, v, "Winsum") == 0);
   grant(c, v, "contact", kr_node_id(w));
   check_sync(w, c);                                  /* W's key op first */
@@ -1577,13 +1550,13 @@ static void self_sealed_key(void)
   check_sync(c, a);
   check_sync(a, w);
   check_sync(c, w);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(w, v, "Saskia Zelf"), 1);
   snprintf(want, sizeof want, "%s", city(a, v, buf, sizeof buf));
   CHECK(strcmp(city(w, v, buf, sizeof buf), want) == 0);
   CHECK(check_same_readable(w, c));
   CHECK(check_same_digest(a, w) && check_same_digest(a, c));
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -1602,26 +1575,26 @@ static void jumped_epoch(void)
   kr_node *n[3], *a, *b, *c;
   uint8_t v[16];
   char buf[64];
-  int base = nclk, k0;
+  int base = check_nclk, k0;
 
-  net(n, 3, "jep");
+  check_net(n, 3, "jep");
   a = n[0];
   b = n[1];
   c = n[2];
   add(a, v, "Jan Vooruit", NULL, 1);
-  syncall(n, 3);
+  check_syncall(n, 3);
   grant(c, v, "photos", kr_node_id(b));
   check_sync(c, b);
   /* (each clock moves 1 ms per reading: A's withdrawal is stamped after
    * C's grant however often either node read its clock so far) */
-  clk[base] += 1000;
+  check_clk[base] += 1000;
   withdraw(a, v, "matching", NULL);
   k0 = gave_keys(a, v, kr_node_id(b));
   REQUIRE(set_city(a, v, "Assen") == 0);             /* a new epoch, to no one */
   CHECK_EQ(gave_keys(a, v, kr_node_id(b)), k0);
-  clk[base] += 3 * 3600 * 1000;                      /* A's clock: 3 h ahead */
+  check_clk[base] += 3 * 3600 * 1000;                      /* A's clock: 3 h ahead */
   grant(a, v, "contact", kr_node_id(a));             /* stamped ahead */
-  clk[base] -= 3 * 3600 * 1000;                      /* set right; A's hlc stays */
+  check_clk[base] -= 3 * 3600 * 1000;                      /* set right; A's hlc stays */
   check_sync(c, a);                                  /* A learns C's grant to B */
   check_sync(a, b);
   check_sync(a, c);
@@ -1632,10 +1605,10 @@ static void jumped_epoch(void)
   CHECK_EQ(reads(b, v, "Jan Vooruit"), 1);
   CHECK(strcmp(city(b, v, buf, sizeof buf), "") == 0);
   CHECK_EQ(reads(c, v, "Jan Vooruit"), 0);
-  clk[base + 1] += 3 * 3600 * 1000 + 60000;          /* B's clock reaches A's */
+  check_clk[base + 1] += 3 * 3600 * 1000 + 60000;          /* B's clock reaches A's */
   REQUIRE(kr_node_release_held(b) == 0);
   CHECK(strcmp(city(b, v, buf, sizeof buf), "Assen") == 0);
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -1657,12 +1630,12 @@ static void expired_by_own_grant(void)
   int keys;
   kr_txn *t;
 
-  net(n, 3, "ebg");
+  check_net(n, 3, "ebg");
   a = n[0];
   b = n[1];
   add(a, v, "Evi Verstreken", NULL, 0);
   grant(a, v, "photos", NULL);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(b, v, "Evi Verstreken"), 1);
   grant(a, v, "placement", NULL);
   keys = gave_keys(a, v, kr_node_id(b));
@@ -1675,11 +1648,11 @@ static void expired_by_own_grant(void)
   apply_seq(a, b, sb);
   CHECK_EQ(consent_state(a, v, "photos", NULL), KR_CONSENT_EXPIRED);
   CHECK(gave_keys(a, v, kr_node_id(b)) > keys);      /* sent again */
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(b, v, "Evi Verstreken"), 1);
   CHECK(check_same_readable(a, b));
   CHECK(check_same_digest(a, b) && check_same_digest(a, n[2]));
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -1701,12 +1674,12 @@ static void unseen_grant_sealed(void)
   uint64_t sa;
   int lost = 0;
 
-  net(n, 3, "ugs");
+  check_net(n, 3, "ugs");
   a = n[0];
   b = n[1];
   add(a, v, "Ursula Onbekend", NULL, 0);
   grant(a, v, "placement", kr_node_id(b));
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(b, v, "Ursula Onbekend"), 1);
   grant(a, v, "photos", kr_node_id(b));
   REQUIRE(kr_node_max_seq(a, kr_node_id(a), &sa) == 0);
@@ -1722,11 +1695,11 @@ static void unseen_grant_sealed(void)
   }
   kr_node_access_lost(b, lost_one, &lost);
   CHECK_EQ(lost, 1);                                 /* noted once */
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(b, v, "Ursula Onbekend"), 1);
   CHECK(check_same_readable(a, b));
   CHECK(check_same_digest(a, b) && check_same_digest(a, n[2]));
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 static void grant_until(kr_node *n, const uint8_t v[16], const char *purpose, const uint8_t *to,
@@ -1754,16 +1727,16 @@ static void ended_by_unseen_grant(void)
 {
   kr_node *n[2], *a, *b;
   uint8_t v[16];
-  int base = nclk;
+  int base = check_nclk;
 
-  net(n, 2, "eug");
+  check_net(n, 2, "eug");
   a = n[0];
   b = n[1];
   add(a, v, "Gerda Verlopen", NULL, 1);
-  syncall(n, 2);
+  check_syncall(n, 2);
   CHECK_EQ(reads(b, v, "Gerda Verlopen"), 1);
   grant_until(b, v, "placement", kr_node_id(b), "2031-12-31");
-  clk[base] += 5000;                                 /* A's clock: 5 s ahead */
+  check_clk[base] += 5000;                                 /* A's clock: 5 s ahead */
   withdraw(a, v, "matching", NULL);
   grant_until(a, v, "placement", kr_node_id(b), "2025-01-01");
   check_sync(a, b);
@@ -1772,9 +1745,9 @@ static void ended_by_unseen_grant(void)
   CHECK_EQ(consent_state(a, v, "placement", kr_node_id(b)), KR_CONSENT_EXPIRED);
   CHECK_EQ(reads(b, v, ""), 0);
   CHECK_EQ(nkeys(b, v), 0);
-  syncall(n, 2);
+  check_syncall(n, 2);
   CHECK(check_same_digest(a, b));
-  closeall(n, 2);
+  check_closeall(n, 2);
 }
 
 /*
@@ -1792,20 +1765,20 @@ static void withdrawn_by_unseen_reader(void)
 {
   kr_node *n[3], *a, *w, *x;
   uint8_t v[16];
-  int base = nclk;
+  int base = check_nclk;
 
-  net(n, 3, "wur");
+  check_net(n, 3, "wur");
   a = n[0];
   w = n[1];
   x = n[2];
   add(a, v, "Wim Onbekend", NULL, 1);
-  syncall(n, 3);
+  check_syncall(n, 3);
   grant(w, v, "placement", kr_node_id(x));
   check_sync(w, x);
-  clk[base] += 5000;                                 /* A: after W's grant */
+  check_clk[base] += 5000;                                 /* A: after W's grant */
   withdraw(a, v, "matching", NULL);
   grant(a, v, "contact", kr_node_id(w));             /* (2, A), to W */
-  clk[base + 1] += 10000;                            /* W: after A's grant */
+  check_clk[base + 1] += 10000;                            /* W: after A's grant */
   withdraw(w, v, "placement", kr_node_id(x));
   check_sync(a, x);
   check_sync(w, x);
@@ -1818,11 +1791,11 @@ static void withdrawn_by_unseen_reader(void)
   check_sync(w, x);
   CHECK_EQ(reads(x, v, ""), 0);
   CHECK_EQ(nkeys(x, v), 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(x, v, ""), 0);
   CHECK(check_same_digest(a, x) && check_same_digest(a, w));
   CHECK(check_same_readable(a, w));
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -1846,14 +1819,14 @@ static void two_keys_one_epoch(void)
   uint64_t sm, sx;
   char buf[64];
 
-  net(n, 5, "tke");
+  check_net(n, 5, "tke");
   a = n[0];
   b = n[1];
   w = n[2];
   x = n[3];
   m = n[4];
   add(a, v, "Tamara Tweesleutel", NULL, 1);          /* "matching" to all */
-  syncall(n, 5);
+  check_syncall(n, 5);
   REQUIRE(kr_node_max_seq(m, kr_node_id(m), &sm) == 0);
   for (int i = 0; i < 2; i++) {
     kr_op ops[2], in;
@@ -1875,7 +1848,7 @@ static void two_keys_one_epoch(void)
   apply_seq(w, x, sx);                               /* X's key ops, not M's change */
   CHECK_EQ(kr_node_apply(w, ch[1].data, ch[1].len, NULL), 0);
   REQUIRE(set_city(w, v, "Wierden") == 0);           /* under (2, M), with K2 */
-  syncall(n, 5);
+  check_syncall(n, 5);
   CHECK_EQ(reads(b, v, "Tamara Tweesleutel"), 1);
   CHECK(strcmp(city(a, v, buf, sizeof buf), "Wierden") == 0);
   CHECK(strcmp(city(b, v, buf, sizeof buf), "Wierden") == 0);
@@ -1886,7 +1859,7 @@ static void two_keys_one_epoch(void)
     kr_buf_free(&box[i]);
     kr_buf_free(&ch[i]);
   }
-  closeall(n, 5);
+  check_closeall(n, 5);
 }
 
 /*
@@ -1908,21 +1881,21 @@ static void voided_in_new_epoch(void)
   kr_node *n[3], *a, *b, *c;
   uint8_t v[16];
   char buf[64];
-  int base = nclk, lost = 0;
+  int base = check_nclk, lost = 0;
 
-  net(n, 3, "vne");
+  check_net(n, 3, "vne");
   a = n[0];
   b = n[1];
   c = n[2];
   add(a, v, "Bram Wiebengazy", NULL, 0);
   grant(a, v, "contact", kr_node_id(b));
   grant(a, v, "placement", kr_node_id(c));
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(b, v, "Bram Wiebengazy"), 1);
   CHECK_EQ(reads(c, v, "Bram Wiebengazy"), 1);
   withdraw(a, v, "placement", kr_node_id(c));        /* t1 */
   REQUIRE(set_city(a, v, "Den Haag") == 0);          /* (2, A), sealed to B */
-  clk[base + 2] += 5000;                             /* C's clock: 5 s ahead */
+  check_clk[base + 2] += 5000;                             /* C's clock: 5 s ahead */
   withdraw(c, v, "contact", kr_node_id(b));          /* t2 > t1: C reads V no longer */
   sync_once(c, b);
   CHECK_EQ(reads(b, v, ""), 0);                      /* for now */
@@ -1934,13 +1907,13 @@ static void voided_in_new_epoch(void)
   CHECK_EQ(consent_state(b, v, "placement", kr_node_id(c)), KR_CONSENT_WITHDRAWN);
   kr_node_access_lost(b, lost_one, &lost);
   CHECK_EQ(lost, 1);                                 /* C's withdrawal, noted once */
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(b, v, "Bram Wiebengazy"), 1);
   CHECK_EQ(reads(c, v, ""), 0);
   CHECK_EQ(consent_state(a, v, "contact", kr_node_id(b)), KR_CONSENT_GRANTED);
   CHECK(check_same_readable(a, b));
   CHECK(check_same_digest(a, b) && check_same_digest(a, c));
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /* One local change makes 400 volunteers, each with consent for B and for
@@ -1957,7 +1930,7 @@ static void keys_past_one_change(void)
   char name[32];
   int all_b = 1, all_c = 1;
 
-  net(nd, 3, "kpc");
+  check_net(nd, 3, "kpc");
   REQUIRE(kr_txn_begin(nd[0], &t) == 0);
   for (int i = 0; i < 400; i++) {
     kr_txn_new_subject(t, v[i]);
@@ -1969,7 +1942,7 @@ static void keys_past_one_change(void)
                          NULL) == 0);
   }
   REQUIRE(kr_txn_commit(t, NULL) == 0);
-  syncall(nd, 3);
+  check_syncall(nd, 3);
   for (int i = 0; i < 400; i++) {
     snprintf(name, sizeof name, "Vrijwilliger %d", i);
     all_b &= reads(nd[1], v[i], name) == 1;
@@ -1979,7 +1952,7 @@ static void keys_past_one_change(void)
   CHECK(all_c);
   CHECK_EQ(gave_keys(nd[0], v[0], kr_node_id(nd[1])), 1);
   CHECK_EQ(gave_keys(nd[0], v[399], kr_node_id(nd[2])), 1);
-  closeall(nd, 3);
+  check_closeall(nd, 3);
 }
 
 /*
@@ -2015,12 +1988,12 @@ static void shared_tag(void)
       "origin,idx,seq) SELECT s.n, ?2, ?3, ?4, ?5, 0, 'v1', '', ?6, o.n, ?7, 1 FROM subjects s,"
       " origins o WHERE s.id=?1 AND o.key=?8";
 
-  net(n, 4, "stg");
+  check_net(n, 4, "stg");
   a = n[0];
   c = n[2];
   d = n[3];
   add(a, v, "Tweemaal Dezelfde", NULL, 0);           /* A alone reads V */
-  syncall(n, 4);
+  check_syncall(n, 4);
   memset(tag, 0x70, sizeof tag);
   for (int i = 0; i < 4; i++) memset(w[i], 0x10 * (i + 1), sizeof w[i]);
   snprintf(path, sizeof path, "%s/kring.db", kr_node_home(a));
@@ -2064,7 +2037,7 @@ static void shared_tag(void)
   CHECK_EQ(gave_keys(a, v, kr_node_id(n[1])), 1);
   CHECK_EQ(gave_keys(a, v, kr_node_id(d)), 1);
   CHECK_EQ(gave_keys(a, v, kr_node_id(c)), 1);       /* and seals C its key too */
-  closeall(n, 4);
+  check_closeall(n, 4);
 }
 
 /*
@@ -2105,7 +2078,7 @@ static void fresh_order(const char *ord, int rev, int want, const char *tag)
   const char *p;
 
   snprintf(pre, sizeof pre, "fo%s", tag);
-  net(n, 3, pre);
+  check_net(n, 3, pre);
   b = n[1];
   m = n[2];
   randombytes_buf(key, sizeof key);
@@ -2187,7 +2160,7 @@ static void fresh_order(const char *ord, int rev, int want, const char *tag)
   }
   for (int i = 0; i < nch; i++) kr_buf_free(&w[i]);
   for (int i = 0; i < ng; i++) kr_buf_free(&box[i]);
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 static void fresh_key_orders(void)
@@ -2224,7 +2197,7 @@ static void new_volunteers_interleaved(void)
   uint8_t v1[16], v2[16], v3[16];
   kr_txn *t;
 
-  net(n, 4, "nvi");
+  check_net(n, 4, "nvi");
   a = n[0];
   b = n[1];
   c = n[2];
@@ -2243,7 +2216,7 @@ static void new_volunteers_interleaved(void)
   REQUIRE(kr_txn_grant(t, v3, "matching", NULL, KR_METHOD_PAPER, "v1", "", NULL) == 0);
   REQUIRE(kr_txn_set(t, v2, KR_F_CITY, "Emmen", NULL) == 0);
   REQUIRE(kr_txn_commit(t, NULL) == 0);
-  syncall(n, 4);
+  check_syncall(n, 4);
   CHECK_EQ(reads(b, v1, ""), 0);
   CHECK_EQ(reads(d, v1, "Een Eerste"), 1);
   CHECK_EQ(reads(c, v2, "Twee Tweede"), 1);
@@ -2256,7 +2229,7 @@ static void new_volunteers_interleaved(void)
   CHECK_EQ(gave_keys(a, v3, kr_node_id(b)), 1);
   CHECK_EQ(gave_keys(a, v3, kr_node_id(d)), 1);
   CHECK(check_same_digest(a, b) && check_same_digest(a, c) && check_same_digest(a, d));
-  closeall(n, 4);
+  check_closeall(n, 4);
 }
 
 /*
@@ -2273,7 +2246,7 @@ static void new_volunteer_dates(void)
   time_t secs;
   struct tm tm;
 
-  net(n, 3, "nvd");
+  check_net(n, 3, "nvd");
   a = n[0];
   b = n[1];
   c = n[2];
@@ -2287,11 +2260,11 @@ static void new_volunteer_dates(void)
   REQUIRE(kr_txn_grant(t, v, "matching", kr_node_id(b), KR_METHOD_PAPER, "v1", today, NULL) == 0);
   REQUIRE(kr_txn_grant(t, v, "contact", kr_node_id(c), KR_METHOD_PAPER, "v1", yesterday, NULL) == 0);
   REQUIRE(kr_txn_commit(t, NULL) == 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(reads(b, v, "Dag Datum"), 1);
   CHECK_EQ(reads(c, v, ""), 0);
   CHECK_EQ(gave_keys(a, v, kr_node_id(c)), 0);
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -2375,7 +2348,7 @@ static void relabelled_redaction(void)
   kr_txn *t;
   int fresh, rc;
 
-  net(n, 3, "rlb");
+  check_net(n, 3, "rlb");
   a = n[0];
   b = n[1];
   c = n[2];
@@ -2384,7 +2357,7 @@ static void relabelled_redaction(void)
   REQUIRE(kr_txn_begin(a, &t) == 0);
   REQUIRE(kr_txn_erase(t, w, "verzoek", NULL) == 0);
   REQUIRE(kr_txn_commit(t, NULL) == 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(nerased(c), 1);
 
   /* an erasure withheld as an op on W */
@@ -2396,7 +2369,7 @@ static void relabelled_redaction(void)
   rc = kr_node_apply(c, red.data, red.len, &fresh);
   CHECK_EQ(rc, KR_EBADHASH);         /* the leaf binds type and subject */
   kr_node_apply(c, full.data, full.len, &fresh);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK_EQ(nerased(c), 2);           /* main: 1, V is never erased on C */
   kr_buf_free(&full);
   kr_buf_free(&red);
@@ -2406,13 +2379,13 @@ static void relabelled_redaction(void)
   relabel(b, w, is_purpose, &full, &red);
   CHECK_EQ(kr_node_apply(c, red.data, red.len, &fresh), KR_EBADHASH);
   kr_node_apply(c, full.data, full.len, &fresh);
-  syncall(n, 3);
+  check_syncall(n, 3);
   rc = kr_node_purpose_get(c, "vog", &p);
   CHECK_EQ(rc, 0);                   /* main: KR_ENOTFOUND, for good */
   if (!rc) kr_purpose_free(&p);
   kr_buf_free(&full);
   kr_buf_free(&red);
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -2433,11 +2406,11 @@ static void renamed_member(void)
   uint64_t max;
   char org[64];
 
-  net(n, 3, "rnm");
+  check_net(n, 3, "rnm");
   a = n[0];
   b = n[1];
   m = n[2];
-  syncall(n, 3);
+  check_syncall(n, 3);
   REQUIRE(kr_node_member_org(a, kr_node_id(b), org, sizeof org) == 1);
   CHECK(strcmp(org, "Org rnm1") == 0);
   REQUIRE(kr_node_max_seq(a, kr_node_id(a), &max) == 0);
@@ -2470,10 +2443,10 @@ static void renamed_member(void)
     CHECK_EQ(kr_node_apply(m, w.data, w.len, NULL), KR_EBADSIG);
     kr_buf_free(&w);
   }
-  syncall(n, 3);
+  check_syncall(n, 3);
   REQUIRE(kr_node_member_org(a, kr_node_id(b), org, sizeof org) == 1);
   CHECK(strcmp(org, "Org rnm1") == 0);   /* main: "Nep" */
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -2489,16 +2462,16 @@ static void renamed_member(void)
 static void held_forever(void)
 {
   kr_node *n[3], *r, *m, *h;
-  int base = nclk, hi;
+  int base = check_nclk, hi;
   kr_purpose p;
   int rc;
 
-  net(n, 3, "hfv");
+  check_net(n, 3, "hfv");
   r = n[0];
   hi = memcmp(kr_node_id(n[1]), kr_node_id(n[2]), 32) < 0 ? 2 : 1;
   h = n[hi];                                /* honest: the higher id */
   m = n[3 - hi];                            /* M's changes come first by origin */
-  syncall(n, 3);
+  check_syncall(n, 3);
   for (int i = 0; i < 64; i++) {
     kr_op op;
     char name[8];
@@ -2521,18 +2494,18 @@ static void held_forever(void)
       kr_buf_free(&b);
     }
   }
-  clk[base + hi] += 20 * 60 * 1000;         /* H's clock runs 20 min ahead */
+  check_clk[base + hi] += 20 * 60 * 1000;         /* H's clock runs 20 min ahead */
   REQUIRE(kr_node_purpose_set(h, "eerlijk", "een doel", "", NULL) == 0);
   check_sync(m, r);
   check_sync(h, r);
   CHECK(kr_node_purpose_get(r, "eerlijk", &p) == KR_ENOTFOUND);   /* held */
-  clk[base + 0] += 30 * 60 * 1000;          /* R's clock gets there */
+  check_clk[base + 0] += 30 * 60 * 1000;          /* R's clock gets there */
   CHECK_EQ(kr_node_release_held(r), 0);
   check_sync(h, r);
   rc = kr_node_purpose_get(r, "eerlijk", &p);
   CHECK_EQ(rc, 0);                          /* main: KR_ENOTFOUND, for good */
   if (!rc) kr_purpose_free(&p);
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -2554,11 +2527,11 @@ static void seq_past_int64(void)
   kr_buf w;
   int rca, rcb;
 
-  net(n, 3, "s63");
+  check_net(n, 3, "s63");
   a = n[0];
   b = n[1];
   m = n[2];
-  syncall(n, 3);
+  check_syncall(n, 3);
   memset(&op, 0, sizeof op);
   op.type = KR_OP_PURPOSE;
   crypto_generichash(op.subject, KR_SUBJECT_LEN, (const uint8_t *)"stiekem", 7, NULL, 0);
@@ -2570,7 +2543,7 @@ static void seq_past_int64(void)
                           check_nonce, &op, 1, &w) == 0);
   CHECK_EQ(kr_node_apply(a, w.data, w.len, NULL), KR_EMALFORMED);   /* main: 0 */
   kr_buf_free(&w);
-  syncall(n, 3);
+  check_syncall(n, 3);
   rca = kr_node_purpose_get(a, "stiekem", &p);
   if (!rca) kr_purpose_free(&p);
   rcb = kr_node_purpose_get(b, "stiekem", &p);
@@ -2579,11 +2552,11 @@ static void seq_past_int64(void)
   CHECK_EQ(rca, KR_ENOTFOUND);
   /* removed: A takes back what M made past its cutoff, B refuses it */
   REQUIRE(kr_node_expel(a, kr_node_id(m), "weg") == 0);
-  syncall(n, 3);
+  check_syncall(n, 3);
   rca = kr_node_purpose_get(a, "stiekem", &p);
   if (!rca) kr_purpose_free(&p);
   CHECK_EQ(rca, KR_ENOTFOUND);              /* main: still there */
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -2611,11 +2584,11 @@ static double padded_rebuild(uint32_t k, const char *prefix)
   struct timespec t0, t1;
 
   REQUIRE(ops);
-  net(n, 3, prefix);
+  check_net(n, 3, prefix);
   a = n[0];
   b = n[1];
   m = n[2];
-  syncall(n, 3);
+  check_syncall(n, 3);
   REQUIRE(kr_node_purpose_set(b, "eerlijk", "een doel", "", NULL) == 0);
   check_sync(b, a);
   randombytes_buf(v, sizeof v);
@@ -2651,7 +2624,7 @@ static double padded_rebuild(uint32_t k, const char *prefix)
   CHECK(kr_node_purpose_get(a, "eerlijk", &(kr_purpose){0}) == KR_ENOTFOUND);   /* taken back */
   kr_buf_free(&w);
   free(ops);
-  closeall(n, 3);
+  check_closeall(n, 3);
   return (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 }
 

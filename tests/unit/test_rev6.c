@@ -23,32 +23,6 @@
 #define KR_REV6_OPEN 0
 #endif
 
-static uint64_t clk[256];
-static int nclk;
-
-static void net(kr_node **nodes, int k, const char *prefix)
-{
-  check_network(nodes, k, prefix, "foodbank");
-  for (int i = 0; i < k; i++) {
-    REQUIRE(nclk < 256);
-    clk[nclk] = UINT64_C(1767225600000);
-    kr_node_set_clock(nodes[i], check_clock, &clk[nclk++]);
-  }
-}
-
-static void closeall(kr_node **nodes, int k)
-{
-  for (int i = 0; i < k; i++) kr_node_close(nodes[i]);
-}
-
-static void syncall(kr_node **nodes, int k)
-{
-  for (int r = 0; r < 2; r++)
-    for (int i = 0; i < k; i++)
-      for (int j = 0; j < k; j++)
-        if (i != j) check_sync(nodes[i], nodes[j]);
-}
-
 static void grant(kr_node *n, const uint8_t v[16], const char *purpose, const uint8_t *to)
 {
   kr_txn *t;
@@ -209,7 +183,7 @@ static void export_after_erasure(void)
   kr_txn *t;
   rowcount rc = {0, 0, 0};
 
-  net(n, 2, "exe");
+  check_net(n, 2, "exe");
   REQUIRE(kr_txn_begin(n[0], &t) == 0);
   kr_txn_new_subject(t, v);
   REQUIRE(kr_txn_set(t, v, KR_F_NAME, "Erna Uitgewist", NULL) == 0);
@@ -218,18 +192,18 @@ static void export_after_erasure(void)
   REQUIRE(kr_txn_begin(n[0], &t) == 0);
   REQUIRE(kr_txn_set(t, v, KR_F_CITY, "Ede", NULL) == 0);
   REQUIRE(kr_txn_commit(t, NULL) == 0);
-  syncall(n, 2);
+  check_syncall(n, 2);
   REQUIRE(kr_txn_begin(n[0], &t) == 0);
   REQUIRE(kr_txn_erase(t, v, "asked to be forgotten", NULL) == 0);
   REQUIRE(kr_txn_commit(t, NULL) == 0);
-  syncall(n, 2);
+  check_syncall(n, 2);
   for (int i = 0; i < 2; i++) {
     memset(&rc, 0, sizeof rc);
     CHECK_EQ(kr_node_subject_ops(n[i], v, count_row, &rc), 0);
     CHECK(rc.redacted >= 2);
     CHECK_EQ(rc.with_field, 0);
   }
-  closeall(n, 2);
+  check_closeall(n, 2);
 }
 
 /* ---- 3. two keys of one epoch for one reader ----------------------------- */
@@ -369,7 +343,7 @@ static void two_keys_one_reader_by(int how)
   kr_txn *t;
   char buf[64], bufa[64];
 
-  net(n, 4, how == 1 ? "tka" : how == 2 ? "tkb" : "tkr");
+  check_net(n, 4, how == 1 ? "tka" : how == 2 ? "tkb" : "tkr");
   a = n[0];
   b = n[1];
   c = n[2];
@@ -380,7 +354,7 @@ static void two_keys_one_reader_by(int how)
   REQUIRE(kr_txn_grant(t, v, "matching", kr_node_id(a), KR_METHOD_PAPER, "v1", "", NULL) == 0);
   REQUIRE(kr_txn_grant(t, v, "matching", kr_node_id(h), KR_METHOD_PAPER, "v1", "", NULL) == 0);
   REQUIRE(kr_txn_commit(t, NULL) == 0);
-  syncall(n, 4);
+  check_syncall(n, 4);
   REQUIRE(nkeys_of(a, v, 1, kr_node_id(c)) == 1);
   randombytes_buf(k2, sizeof k2);
   forge_key_and_box(h, v, 1, kr_node_id(c), kr_node_id(a), k2, "van H");
@@ -406,7 +380,7 @@ static void two_keys_one_reader_by(int how)
   CHECK_EQ(gave_of(a, v, 1, kr_node_id(c), kr_node_id(b)), 2);
   CHECK_EQ(nkeys_of(b, v, 1, kr_node_id(c)), 2);
   CHECK(strcmp(notes(b, v, buf, sizeof buf), notes(a, v, bufa, sizeof bufa)) == 0);
-  closeall(n, 4);
+  check_closeall(n, 4);
 }
 
 static void two_keys_one_reader(void)
@@ -465,7 +439,7 @@ static void big_record(void)
   int fresh, kinds[3] = {0, 0, 0};
 
   REQUIRE(ent && sealed);
-  net(n, 3, "big");
+  check_net(n, 3, "big");
   a = n[0];
   b = n[1];
   m = n[2];
@@ -526,7 +500,7 @@ static void big_record(void)
   kr_buf_free(&w);
   free(ent);
   free(sealed);
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -543,7 +517,7 @@ static void erased_first_registration(void)
   kr_txn *t;
   char buf[64];
 
-  net(n, 2, "efr");
+  check_net(n, 2, "efr");
   a = n[0];
   b = n[1];
   REQUIRE(kr_txn_begin(a, &t) == 0);
@@ -554,11 +528,11 @@ static void erased_first_registration(void)
   REQUIRE(kr_txn_grant(t, v0, "matching", NULL, KR_METHOD_PAPER, "v1", "", NULL) == 0);
   REQUIRE(kr_txn_grant(t, v1, "matching", NULL, KR_METHOD_PAPER, "v1", "", NULL) == 0);
   REQUIRE(kr_txn_commit(t, NULL) == 0);
-  syncall(n, 2);
+  check_syncall(n, 2);
   REQUIRE(kr_txn_begin(a, &t) == 0);
   REQUIRE(kr_txn_erase(t, v0, "asked to be forgotten", NULL) == 0);
   REQUIRE(kr_txn_commit(t, NULL) == 0);
-  syncall(n, 2);
+  check_syncall(n, 2);
   /* D joins, admitted by A, and syncs from B alone */
   kr_node_network(a, net_id, founder);
   REQUIRE(kr_node_create_joining(check_path("efr-d"), "Org efr-d", "foodbank", net_id, founder,
@@ -568,7 +542,7 @@ static void erased_first_registration(void)
   check_sync(a, b);
   check_sync(b, d);                          /* the change, its first record withheld */
   n[2] = d;
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK(check_same_digest(a, d) && check_same_digest(b, d));
   CHECK(strcmp(notes(d, v1, buf, sizeof buf), "") == 0);   /* read ("matching" to all) */
   {
@@ -577,7 +551,7 @@ static void erased_first_registration(void)
     CHECK(vol.erased);
     kr_volunteer_free(&vol);
   }
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 /*
@@ -594,7 +568,7 @@ static void reused_nonce(void)
   uint64_t seq;
   int fresh;
 
-  net(n, 3, "rnc");
+  check_net(n, 3, "rnc");
   a = n[0];
   b = n[1];
   m = n[2];
@@ -641,11 +615,11 @@ static void reused_nonce(void)
   kr_subject_derive(kr_node_id(m), check_nonce, 1, v2);
   check_sync(m, b);
   check_sync(m, a);
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK(check_same_digest(a, b) && check_same_digest(a, m));
   kr_buf_free(&w);
   kr_buf_free(&box);
-  closeall(n, 3);
+  check_closeall(n, 3);
 }
 
 static const char *field_of(kr_node *n, const uint8_t v[16], int f, char *buf, size_t cap)
@@ -690,7 +664,7 @@ static void interleaved_runs(void)
   int recs, boxes;
   uint64_t seq;
 
-  net(n, 2, "ilr");
+  check_net(n, 2, "ilr");
   a = n[0];
   b = n[1];
   for (int k = 0; k < 2; k++) {
@@ -701,7 +675,7 @@ static void interleaved_runs(void)
                          NULL) == 0);
     REQUIRE(kr_txn_commit(t, NULL) == 0);
   }
-  syncall(n, 2);
+  check_syncall(n, 2);
   REQUIRE(kr_node_max_seq(a, kr_node_id(a), &seq) == 0);
   REQUIRE(kr_txn_begin(a, &t) == 0);
   REQUIRE(kr_txn_set(t, v1, KR_F_CITY, "Assen", NULL) == 0);
@@ -717,7 +691,7 @@ static void interleaved_runs(void)
   records_of(a, seq + 1, &recs, &boxes);
   CHECK_EQ(boxes, 3);
   CHECK_EQ(recs, 3);
-  syncall(n, 2);
+  check_syncall(n, 2);
   CHECK(strcmp(field_of(b, v1, KR_F_CITY, x, sizeof x), "Assen-Noord") == 0);
   CHECK(strcmp(field_of(b, v1, KR_F_POSTCODE, x, sizeof x), "9401 AA") == 0);
   CHECK(strcmp(field_of(b, v2, KR_F_CITY, x, sizeof x), "Breda") == 0);
@@ -725,7 +699,7 @@ static void interleaved_runs(void)
   CHECK(strcmp(field_of(b, v3, KR_F_NAME, x, sizeof x), "Drie Derde") == 0);
   CHECK(strcmp(field_of(a, v1, KR_F_CITY, y, sizeof y), "Assen-Noord") == 0);
   CHECK(check_same_readable(a, b) && check_same_digest(a, b));
-  closeall(n, 2);
+  check_closeall(n, 2);
 }
 
 int main(void)

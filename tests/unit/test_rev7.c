@@ -18,26 +18,6 @@
 #include "node/internal.h"
 #include "node/node.h"
 
-static uint64_t clk[64];
-static int nclk;
-
-static void net(kr_node **nodes, int k, const char *prefix)
-{
-  check_network(nodes, k, prefix, "foodbank");
-  for (int i = 0; i < k; i++) {
-    REQUIRE(nclk < 64);
-    clk[nclk] = UINT64_C(1767225600000);
-    kr_node_set_clock(nodes[i], check_clock, &clk[nclk++]);
-  }
-}
-
-static void syncall(kr_node **nodes, int k)
-{
-  for (int r = 0; r < 2; r++)
-    for (int i = 0; i < k; i++)
-      for (int j = 0; j < k; j++)
-        if (i != j) check_sync(nodes[i], nodes[j]);
-}
 
 static const char *field_of(kr_node *n, const uint8_t v[16], int f, char *buf, size_t cap)
 {
@@ -76,12 +56,12 @@ static void own_ops_in_rebuild(void)
   kr_op ex;
   char x[64];
 
-  net(n, 3, "own");
+  check_net(n, 3, "own");
   a = n[0];
   b = n[1];
   new_vol(a, v1, "Een Eerste");
   new_vol(b, vb, "Bee Bee");
-  syncall(n, 3);
+  check_syncall(n, 3);
   CHECK(strcmp(field_of(a, v1, KR_F_NAME, x, sizeof x), "Een Eerste") == 0);
   REQUIRE(kr_txn_begin(a, &t) == 0);
   kr_txn_new_subject(t, v2);
