@@ -2189,18 +2189,8 @@ static int issue(kr_node *n, view *v, sqlite3_int64 sn, oplist *l)
   uint8_t subject[KR_SUBJECT_LEN];
   int rc;
 
-  if (prep(n, "SELECT id FROM subjects WHERE n=?1", &s)) return KR_EDB;
-  sqlite3_bind_int64(s, 1, sn);
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_DONE) {
-    /* gone: a retraction in this transaction took back every op on it */
-    sqlite3_finalize(s);
-    return 0;
-  }
-  rc = rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == KR_SUBJECT_LEN ? 0 : KR_EDB;
-  if (!rc) memcpy(subject, sqlite3_column_blob(s, 0), KR_SUBJECT_LEN);
-  sqlite3_finalize(s);
-  if (rc) return rc;
+  /* gone: a retraction in this transaction took back every op on it */
+  if ((rc = kr__subject_id(n, sn, subject))) return rc == KR_ENOTFOUND ? 0 : rc;
   if ((rc = readers_of(n, v, sn, &rs))) return rc;
   if ((rc = former_readers(n, v, sn, &rs, &was))) {
     free(rs.r);

@@ -65,6 +65,24 @@ int kr__subject_n(kr_node *n, const uint8_t id[KR_SUBJECT_LEN], sqlite3_int64 *s
   return rc;
 }
 
+int kr__subject_id(kr_node *n, sqlite3_int64 sn, uint8_t id[KR_SUBJECT_LEN])
+{
+  sqlite3_stmt *s = kr__qs(n, "SELECT id FROM subjects WHERE n=?1");
+  int rc;
+
+  if (!s) return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == KR_SUBJECT_LEN) {
+    memcpy(id, sqlite3_column_blob(s, 0), KR_SUBJECT_LEN);
+    rc = 0;
+  } else {
+    rc = rc == SQLITE_DONE ? KR_ENOTFOUND : rc == SQLITE_ROW ? KR_EDB : kr__db_err(rc);
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
 int kr__subject_next(kr_node *n, sqlite3_int64 *sn)
 {
   sqlite3_stmt *s = kr__q(n, KR_Q_SUBJ_NEXT);
@@ -155,7 +173,6 @@ void kr__chgctx_free(kr_chgctx *x)
 int kr__op_parse_at(kr_node *n, kr_chgctx *x, sqlite3_int64 chg, sqlite3_int64 sn,
                     const void *body, int len, kr_op *op, void **mem)
 {
-  sqlite3_stmt *s;
   int rc;
 
   *mem = NULL;
@@ -165,16 +182,8 @@ int kr__op_parse_at(kr_node *n, kr_chgctx *x, sqlite3_int64 chg, sqlite3_int64 s
   if ((rc = kr_op_parse(body, (size_t)len, &x->t, op, mem))) return rc;
   if (op->type != KR_OP_REGREC) return 0;
   /* a registering record names no subject (it is derived): the store's */
-  if (!(s = kr__qs(n, "SELECT id FROM subjects WHERE n=?1"))) rc = KR_EDB;
-  else {
-    sqlite3_bind_int64(s, 1, sn);
-    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_bytes(s, 0) == KR_SUBJECT_LEN)
-      memcpy(op->subject, sqlite3_column_blob(s, 0), KR_SUBJECT_LEN);
-    else
-      rc = KR_EDB;
-    sqlite3_reset(s);
-  }
-  if (rc) {
+  if ((rc = kr__subject_id(n, sn, op->subject))) {
+    rc = KR_EDB;                       /* its op's row names it: the store's own bytes */
     free(*mem);
     *mem = NULL;
   }

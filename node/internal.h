@@ -231,6 +231,9 @@ void kr__read_stamp(sqlite3_stmt *s, int col, kr_stamp *st);
 
 /* The number of a subject id in this store: 0 or KR_ENOTFOUND. */
 int kr__subject_n(kr_node *n, const uint8_t id[KR_SUBJECT_LEN], sqlite3_int64 *sn);
+/* The id of subject number sn into id: 0, KR_ENOTFOUND (no such row), or
+ * an error of the store. */
+int kr__subject_id(kr_node *n, sqlite3_int64 sn, uint8_t id[KR_SUBJECT_LEN]);
 /* 1 when subject number sn is erased (marker in *m if m), 0 if not, <0 error. */
 int kr__erased(kr_node *n, sqlite3_int64 sn, kr_stamp *m);
 
