@@ -155,6 +155,10 @@ typedef struct {
                                           last 4 bytes of its AEAD nonce (kr_aead_nonce) */
   const struct kr_keyent *keys;        /* records: the key entries, readers ascending */
   uint32_t nkeys;
+  uint8_t normal;                      /* SET, ADD, REMOVE made here (kr_txn): value was
+                                          given in the form kr_normalise_field makes of
+                                          it (so it passes the field rules). Never
+                                          encoded; no decoder sets it. */
 } kr_op;
 
 /* A record's key entry: the epoch's key sealed to reader (a key op). */

@@ -735,29 +735,28 @@ typedef struct {
   uint32_t place;
 } reopen_at;
 
+uint8_t *kr__fresh(const kr_node *n, sqlite3_int64 sn)
+{
+  if (!n->fresh || !n->fresh_from || sn < n->fresh_from ||
+      (uint64_t)(sn - n->fresh_from) >= n->fresh_cap)
+    return NULL;
+  return &n->fresh[sn - n->fresh_from];
+}
+
 /* 0 when no group of sn can be stored before this key op: sn was made for
  * the change being applied, and no group of it came earlier in that change
  * (the usual case: a change carries a new volunteer's key ops before its
  * group). Else 1: look (reopen). */
-/* sn's bit in n->fresh_grp, or -1 when sn was not made for this change */
-static int64_t fresh_bit(const kr_node *n, sqlite3_int64 sn)
-{
-  if (!n->fresh_grp || !n->fresh_from || sn < n->fresh_from ||
-      (uint64_t)(sn - n->fresh_from) >= n->fresh_cap)
-    return -1;
-  return sn - n->fresh_from;
-}
-
 static int stored_before(kr_node *n, sqlite3_int64 sn)
 {
-  int64_t k = fresh_bit(n, sn);
-  return k < 0 || (n->fresh_grp[k / 8] >> (k % 8) & 1);
+  const uint8_t *f = kr__fresh(n, sn);
+  return !f || (*f & KR_FRESH_GROUP);
 }
 
 void kr__group_seen(kr_node *n, sqlite3_int64 sn)
 {
-  int64_t k = fresh_bit(n, sn);
-  if (k >= 0) n->fresh_grp[k / 8] |= (uint8_t)(1u << (k % 8));
+  uint8_t *f = kr__fresh(n, sn);
+  if (f) *f |= KR_FRESH_GROUP;
 }
 
 int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *origin, kr_hlc hlc,
@@ -867,9 +866,12 @@ static int was_reader(kr_node *n, sqlite3_int64 sn, const uint8_t *origin, kr_hl
 {
   sqlite3_stmt *s;
   uint8_t reg[KR_NODE_LEN];
+  const uint8_t *f = kr__fresh(n, sn);
   int rc = 0, yes = 0;
 
-  if (registrar(n, sn, reg) == 1 && memcmp(reg, origin, KR_NODE_LEN) == 0) return 1;
+  /* made for this change: registered by its writer in it, or by no one */
+  if (f && (*f & KR_FRESH_REG)) return 1;
+  if (!f && registrar(n, sn, reg) == 1 && memcmp(reg, origin, KR_NODE_LEN) == 0) return 1;
   if (prep(n, "SELECT DISTINCT purpose, recipient FROM consent_ops WHERE subj=?1 AND"
               " (recipient=?2 OR recipient=x'') AND hlc<?3", &s))
     return KR_EDB;
@@ -956,7 +958,9 @@ int kr__withdrawal(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const kr_op 
 
 int kr__registered(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const kr_stamp *st)
 {
+  uint8_t *f = kr__fresh(n, sn);
   int rc = kr__register_op(n, sn, st);
+  if (!rc && f) *f |= KR_FRESH_REG;
   return rc ? rc : late(n, sn, chg, st->hlc);
 }
 
@@ -1000,13 +1004,13 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx *
   void *mem = NULL;
   const char *why = NULL;
   uint8_t key[KR_KEY_LEN];
-  int rc = 0, ok = 0, consent = 0, known = 0;
+  int rc = 0, ok = 0, consent = 0, known = 0, own = 0;
 
   *opened = 0;
   /* A subject made for the change being applied (not this node's own) has
    * keys from that change alone: none here when it holds no key entry
    * sealed to this node. (Nothing below would open the box or note it.) */
-  if (!n->authoring && fresh_bit(n, sn) >= 0 && !n->keys_me) return 0;
+  if (!n->authoring && kr__fresh(n, sn) && !n->keys_me) return 0;
   /* x holds chg: nothing below reads another change's (it is used before
    * anything that may) */
   if ((rc = kr__chgctx_get(n, x, chg))) return rc;
@@ -1021,7 +1025,7 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx *
    * the ops it sealed in the box (no need to open and decode it again) */
   if (n->own && place < n->nown && n->own[place].has && seq == n->own_seq &&
       memcmp(origin, kr_node_id(n), KR_NODE_LEN) == 0) {
-    ok = known = 1;
+    ok = known = own = 1;
     memcpy(key, n->own[place].key, KR_KEY_LEN);
     ops = (kr_op *)n->own[place].ops;
     nops = n->own[place].nops;
@@ -1045,7 +1049,7 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx *
      * unnoted, if no consent names it). A subject made for the change
      * being applied has key ops from that change alone: none to this node
      * when the change holds no key entry for it. */
-    if (!n->in_replay && !(fresh_bit(n, sn) >= 0 && !n->keys_me) && !kr__readable(n, sn) &&
+    if (!n->in_replay && !(kr__fresh(n, sn) && !n->keys_me) && !kr__readable(n, sn) &&
         (rc = keys_to_recover(n, sn, g)) > 0) {
       uint8_t reg[KR_NODE_LEN];
       if ((rc = registrar(n, sn, reg)) > 0) rc = kr__ids_add(&n->retry, &sn, sizeof sn);
@@ -1056,7 +1060,7 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx *
     rc = bad_group(n, chg, place, "its ops cannot be decoded");
     goto out;
   }
-  if ((rc = kr__ops_rules(ops, nops, hlc, &why))) {
+  if ((rc = own ? kr__own_rules(ops, nops, hlc, &why) : kr__ops_rules(ops, nops, hlc, &why))) {
     rc = bad_group(n, chg, place, why ? why : "a value breaks the field rules");
     goto out;
   }

@@ -721,10 +721,10 @@ int kr__apply_change(kr_node *n, const kr_change *c, int *fresh)
   for (uint32_t i = 0; i < c->nops && !n->keys_me; i++)
     for (uint32_t k = 0; KR_OP_IS_RECORD(c->ops[i].type) && k < c->ops[i].nkeys; k++)
       if (memcmp(c->ops[i].keys[k].reader, kr_node_id(n), KR_NODE_LEN) == 0) n->keys_me = 1;
-  rc = (n->fresh_grp = calloc(c->nops / 8 + 1, 1)) ? materialise(n, c, chg, &expel) : KR_ENOMEM;
+  rc = (n->fresh = calloc(c->nops + 1, 1)) ? materialise(n, c, chg, &expel) : KR_ENOMEM;
   n->fresh_from = 0;
-  free(n->fresh_grp);
-  n->fresh_grp = NULL;
+  free(n->fresh);
+  n->fresh = NULL;
   if (rc || (rc = kr__meta_put_int(n, "clock", (int64_t)n->clock))) return rc;
   /* A removal, or an admission that voids another, may cut off changes
    * held already: retract them. */

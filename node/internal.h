@@ -117,9 +117,9 @@ struct kr_node {
   uint64_t own_seq;              /* author: the seq of that change (own holds nothing
                                     of any other change: a rebuild folds them all) */
   kr_op *own_in;                 /* author: the ops those point into (kr__own_done frees) */
-  uint8_t *fresh_grp;            /* apply: bit k: a group of subject fresh_from+k came
-                                    (access.c stored_before) */
-  uint64_t fresh_cap;            /* its bits */
+  uint8_t *fresh;                /* apply: byte k, what the change did so far to subject
+                                    fresh_from+k (KR_FRESH_*) */
+  uint64_t fresh_cap;            /* its bytes */
   int keys_me;                   /* apply: the change holds a key entry sealed to this node
                                     (else none of its fresh subjects has a key op to it) */
   int in_order;                  /* apply: refuse a gap in an origin's plain changes */
@@ -194,6 +194,17 @@ struct kr_own {
   const kr_op *ops;
   uint32_t nops;
 };
+
+/* What the change being applied did so far to a subject made for it
+ * (n->fresh): nothing of such a subject was stored before that change. */
+enum {
+  KR_FRESH_GROUP = 1,            /* a group of it came (access.c stored_before) */
+  KR_FRESH_ROW = 2,              /* its row was read (vstate.c: before, there is none) */
+  KR_FRESH_REG = 4,              /* this change registered it (so its writer is its registrar) */
+};
+/* Subject sn's byte of n->fresh, or NULL when sn was not made for the change
+ * being applied (access.c). */
+uint8_t *kr__fresh(const kr_node *n, sqlite3_int64 sn);
 
 struct kr_made {
   uint8_t id[KR_SUBJECT_LEN];
@@ -391,6 +402,9 @@ int kr__consent_granted_before(kr_node *n, sqlite3_int64 sn, const char *purpose
 /* Every op passes the field rules (kr_op_values_ok), years of birth up to
  * the year of hlc. */
 int kr__ops_rules(const kr_op *ops, uint32_t nops, kr_hlc hlc, const char **why);
+/* The same for ops this node's txn made, sealed and applies now: an op whose
+ * value the txn found in normal form (kr_op.normal) is not normalised again. */
+int kr__own_rules(const kr_op *ops, uint32_t nops, kr_hlc hlc, const char **why);
 int kr__normalise(int field, const char *in, char *out, size_t cap,
                   int this_year, const char **why);
 int kr__has_bsn(const char *s);

@@ -550,6 +550,24 @@ int kr__ops_rules(const kr_op *ops, uint32_t nops, kr_hlc hlc, const char **why)
   return rc;
 }
 
+int kr__own_rules(const kr_op *ops, uint32_t nops, kr_hlc hlc, const char **why)
+{
+  time_t secs = (time_t)(kr_hlc_ms(hlc) / 1000);
+  struct tm tm;
+  int rc = 0;
+
+  gmtime_r(&secs, &tm);
+  /* A value kr_txn found in normal form passed kr_normalise_field and is
+   * its own normal form: what kr_op_values_ok asks. A year of birth is
+   * bounded by the year of the change's stamp, which the txn had not yet
+   * drawn: checked. */
+  for (uint32_t i = 0; i < nops && !rc; i++)
+    if (!ops[i].normal || ops[i].field == KR_F_BIRTH_YEAR ||
+        (ops[i].type != KR_OP_SET && ops[i].type != KR_OP_ADD && ops[i].type != KR_OP_REMOVE))
+      rc = kr_op_values_ok(&ops[i], tm.tm_year + 1900, why);
+  return rc;
+}
+
 int kr__change_rules(const kr_change *c, const char **why)
 {
   return kr__ops_rules(c->ops, c->nops, c->hlc, why);

@@ -216,13 +216,20 @@ static int encode(const kr_vstate *v, kr_buf *out)
 /* The row of sn decoded into a new state (empty when there is none). */
 static int load(kr_node *n, sqlite3_int64 sn, kr_vstate **out)
 {
-  sqlite3_stmt *s = kr__q(n, KR_Q_VS_GET);
+  sqlite3_stmt *s;
   kr_vstate *v = calloc(1, sizeof *v);
+  uint8_t *f = kr__fresh(n, sn);
   int rc = 0;
 
   if (!v) return KR_ENOMEM;
   v->sn = sn;
-  if (!s) {
+  /* made for the change being applied and not read in it yet: no row */
+  if (f && !(*f & KR_FRESH_ROW)) {
+    *f |= KR_FRESH_ROW;
+    *out = v;
+    return 0;
+  }
+  if (!(s = kr__q(n, KR_Q_VS_GET))) {
     free(v);
     return KR_EDB;
   }

@@ -174,6 +174,9 @@ static int field_op(kr_txn *t, int type, const uint8_t subject[KR_SUBJECT_LEN],
   memcpy(op->subject, subject, KR_SUBJECT_LEN);
   op->field = (uint8_t)field;
   if (value && !(op->value = keep_str(t, norm))) return KR_ENOMEM;
+  /* given in normal form already (an import's second pass): the field
+   * rules its apply runs would normalise it to itself again */
+  op->normal = value && strcmp(value, norm) == 0;
 
   if (type == KR_OP_REMOVE) {
     kr_vstate *v;
