@@ -6,9 +6,12 @@
  * Two passes over the file (each streamed, a row at a time):
  *   1. check: map the columns, repair each value (repair.c), match the row
  *      to a volunteer already held (e-mail, else phone, else name and
- *      year of birth), and run every edit through kr_txn_* in a scratch
+ *      year of birth), and run every edit of a volunteer held already
+ *      (and, with --consent, of a new one) through kr_txn_* in a scratch
  *      transaction that is never committed, so that each refusal carries
- *      kring's own reason. Nothing is written. --dry-run stops here.
+ *      kring's own reason; a new volunteer's values went through the same
+ *      kr_normalise_field when they were repaired (new_row_cost). Nothing
+ *      is written. --dry-run stops here.
  *      Each row to write (new or updated) is kept, repaired and
  *      normalised, in an unnamed temporary file in the home folder.
  *   2. write (only when pass 1 refused no row, or with --skip-bad): the
@@ -972,6 +975,40 @@ static void match_key(mkey *m, const char *prefix, const char *value)
   m->h = hash(m->k);
 }
 
+/*
+ * Pass 1, a new volunteer (without --consent): what its edits count and
+ * cost, without building them. Each value was normalised by norm() with
+ * kr_normalise_field, which kr_txn_set and kr_txn_add run too (the year
+ * the same or, past midnight on 31 December, one lower), and nothing of a
+ * new volunteer is read: the scratch change would find nothing else. (Were
+ * pass 2 refused all the same, it stops with nothing written.) 0 when the
+ * row needs the scratch change after all.
+ */
+static int new_row_cost(imp *im, const plan *p, size_t *nops)
+{
+  size_t bytes = 2 * KR_SUBJECT_LEN + IMP_OP_BYTES, k = 0;
+
+  if (im->consent) return 0;
+  for (int f = 1; f < 32; f++) {
+    if (!p->single[f]) continue;
+    if (!kr_field_is_single(f)) return 0;
+    bytes += strlen(p->single[f]) + IMP_OP_BYTES;
+    k++;
+  }
+  for (int f = 32; f < 64; f++) {
+    const char *s = p->items[f - 32];
+    if (!p->nitems[f - 32] || !kr_field_name(f)) continue;
+    if (!kr_field_is_set(f)) return 0;
+    for (size_t i = 0; i < p->nitems[f - 32]; i++, s += strlen(s) + 1) {
+      bytes += strlen(s) + IMP_OP_BYTES;
+      k++;
+    }
+  }
+  im->rbytes = bytes;
+  *nops = k;
+  return 1;
+}
+
 /* Put the edits of p into the current change (a new one when it might not
  * fit): on the volunteer held at index match, or (match < 0) on a new one.
  * 0 with p->err set when the row is refused. */
@@ -981,6 +1018,10 @@ static int put_row(imp *im, plan *p, int32_t match, char *changed, size_t cap, s
   int rc;
 
   *nops = 0;
+  if (im->pass == 1 && match < 0 && p->single[KR_F_NAME] && new_row_cost(im, p, nops)) {
+    rc = 0;
+    goto sized;
+  }
   if ((rc = room(im))) return rc;
   im->rbytes = 0;
   if (match >= 0) {
@@ -994,6 +1035,7 @@ static int put_row(imp *im, plan *p, int32_t match, char *changed, size_t cap, s
     im->rbytes += 2 * KR_SUBJECT_LEN + IMP_OP_BYTES;
   }
   rc = edit(im, p, id, match < 0, changed, cap, nops);
+sized:
   im->tbytes += im->rbytes;
   if (!rc && !p->err[0] && im->rbytes > IMP_ROW_BYTES) {
     char kib[16];
