@@ -442,8 +442,70 @@ int kr_change_assemble(const uint8_t *header, size_t header_len,
   return 0;
 }
 
-int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc,
-                    const uint8_t *nonce, const kr_op *ops, uint32_t nops, kr_buf *out)
+/* What kr_change_decode of the bytes just built would give (kr_change_build_view). */
+static int make_view(const uint8_t *origin, uint64_t seq, kr_hlc hlc, const uint8_t *nonce,
+                     const kr_nodes *t, const uint8_t root[KR_HASH_LEN],
+                     const uint8_t sig[KR_SIG_LEN], const kr_buf *hdr, const kr_buf *opbuf,
+                     const kr_op *ops, uint32_t nops, const size_t *offs, const size_t *lens,
+                     const uint8_t (*hashes)[KR_HASH_LEN], kr_change *v)
+{
+  size_t memsz = hdr->len + opbuf->len + (size_t)(t->n + 1) * KR_NODE_LEN + 64 +
+                 (size_t)nops * (KR_HASH_LEN + 1 + sizeof(uint8_t *) + sizeof(size_t)) +
+                 8 * 16;                    /* alignment */
+  arena a;
+  uint8_t *h, *o, *b, *ty;
+  uint8_t (*ids)[KR_NODE_LEN];
+  int rc;
+
+  memset(v, 0, sizeof *v);
+  if (!(v->mem = malloc(memsz))) return KR_ENOMEM;
+  a.p = v->mem;
+  a.end = a.p + memsz;
+  h = arena_get(&a, hdr->len);
+  b = arena_get(&a, opbuf->len ? opbuf->len : 1);
+  o = arena_get(&a, KR_NODE_LEN);
+  ids = arena_get(&a, (size_t)t->n * KR_NODE_LEN + 1);
+  v->hashes = arena_get(&a, (size_t)nops * KR_HASH_LEN);
+  v->types = ty = arena_get(&a, nops);
+  v->op_bytes = arena_get(&a, sizeof *v->op_bytes * nops);
+  v->op_len = arena_get(&a, sizeof *v->op_len * nops);
+  if (!h || !b || !o || !ids || !v->hashes || !ty || !v->op_bytes || !v->op_len) {
+    kr_change_free(v);
+    return KR_ENOMEM;
+  }
+  memcpy(h, hdr->data, hdr->len);
+  memcpy(b, opbuf->data, opbuf->len);
+  memcpy(o, origin, KR_NODE_LEN);
+  if (t->n) memcpy(ids, t->id, (size_t)t->n * KR_NODE_LEN);
+  memcpy(v->hashes, hashes, (size_t)nops * KR_HASH_LEN);
+  for (uint32_t i = 0; i < nops; i++) {
+    ty[i] = ops[i].type;
+    v->op_bytes[i] = b + offs[i];
+    v->op_len[i] = lens[i];
+  }
+  if ((rc = records_check(ops, ty, nops))) {
+    kr_change_free(v);
+    return rc == KR_EMALFORMED ? KR_EINVAL : rc;
+  }
+  memcpy(v->origin, origin, KR_NODE_LEN);
+  v->seq = seq;
+  v->hlc = hlc;
+  memcpy(v->nonce, nonce, KR_NONCE_LEN);
+  v->nodes.origin = o;
+  v->nodes.id = (const uint8_t (*)[KR_NODE_LEN])ids;
+  v->nodes.n = t->n;
+  memcpy(v->root, root, KR_HASH_LEN);
+  v->nops = nops;
+  memcpy(v->sig, sig, KR_SIG_LEN);
+  v->ops = (kr_op *)ops;
+  v->header = h;
+  v->header_len = hdr->len;
+  return 0;
+}
+
+static int build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc,
+                 const uint8_t *nonce, const kr_op *ops, uint32_t nops, kr_buf *out,
+                 kr_change *view)
 {
   kr_buf opbuf, hdr;
   uint8_t (*hashes)[KR_HASH_LEN] = NULL;
@@ -497,7 +559,11 @@ int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc
   if ((rc = header_encode(origin, seq, hlc, nonce, &t, root, &hdr)))
     goto out;
   crypto_sign_detached(sig, NULL, hdr.data, hdr.len, sk);
+  if (view && (rc = make_view(origin, seq, hlc, nonce, &t, root, sig, &hdr, &opbuf, ops, nops,
+                              offs, lens, (const uint8_t (*)[KR_HASH_LEN])hashes, view)))
+    goto out;
   rc = kr_change_assemble(hdr.data, hdr.len, sig, nops, ptrs, lens, NULL, NULL, NULL, out);
+  if (rc && view) kr_change_free(view);
 out:
   free(ids);
   free(hashes);
@@ -507,6 +573,19 @@ out:
   kr_buf_free(&opbuf);
   kr_buf_free(&hdr);
   return rc;
+}
+
+int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc,
+                    const uint8_t *nonce, const kr_op *ops, uint32_t nops, kr_buf *out)
+{
+  return build(sk, seq, hlc, nonce, ops, nops, out, NULL);
+}
+
+int kr_change_build_view(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc,
+                         const uint8_t *nonce, const kr_op *ops, uint32_t nops, kr_buf *out,
+                         kr_change *view)
+{
+  return build(sk, seq, hlc, nonce, ops, nops, out, view);
 }
 
 /* The header's fields; the node table as *tab (the first of its k

@@ -58,6 +58,18 @@ int kr_change_build(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc
                     const uint8_t *nonce, const kr_op *ops, uint32_t nops, kr_buf *out);
 
 /*
+ * kr_change_build, and in *view the change as kr_change_decode would give
+ * it back from those bytes, without decoding them (the node applies its
+ * own change so). The rules across records are checked here (KR_EINVAL),
+ * as the decoder checks them, so that a change its author applies is one
+ * every node takes. view->ops is ops itself: the caller keeps ops, and
+ * everything they point to, while it uses view. kr_change_free(view).
+ */
+int kr_change_build_view(const uint8_t sk[static KR_SK_LEN], uint64_t seq, kr_hlc hlc,
+                         const uint8_t *nonce, const kr_op *ops, uint32_t nops, kr_buf *out,
+                         kr_change *view);
+
+/*
  * Wire bytes from stored parts: the signed header, its signature, and per
  * op either its encoding or (op_bytes[i] == NULL) a redaction of an op of
  * types[i] (5, 14 or 15) on subjects[i] whose bytes hash to hashes[i].

@@ -1566,18 +1566,6 @@ sqlite3_int64 kr__made(const kr_node *n, const uint8_t id[KR_SUBJECT_LEN])
   return hit ? hit->sn : 0;
 }
 
-void kr__own_done(kr_node *n)
-{
-  n->nmade = 0;
-  if (n->own) {
-    sodium_memzero(n->own, (size_t)n->nown * sizeof *n->own);
-    free(n->own);
-  }
-  n->own = NULL;
-  n->nown = 0;
-  free(n->own_in);
-  n->own_in = NULL;
-}
 
 typedef struct {
   size_t at;                 /* the GROUP op's index in the list of parts */
@@ -1809,8 +1797,14 @@ static int gather(const kr_op *ops, uint32_t nops, kr_op **out)
   return 0;
 }
 
+/* The records of a change this node sealed, kept while it applies them. */
+typedef struct {
+  packed pk;
+  oplist l;
+} own_rec;
+
 int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const uint8_t *nonce_in,
-                    const kr_op *in, uint32_t nops, kr_buf *out)
+                    const kr_op *in, uint32_t nops, kr_buf *out, kr_change *cv)
 {
   oplist l = {0};
   pending *pg = NULL;
@@ -1982,7 +1976,18 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const uint8_t *nonce_i
     pg[k].at = at;                           /* its place in the change, from here on */
   }
   if (!rc && pk.n > KR_CHANGE_MAX_OPS) rc = KR_ETOOBIG;
-  if (!rc) rc = kr_change_build(n->sk, seq, hlc, nonce, pk.op, (uint32_t)pk.n, out);
+  if (!rc && cv) {
+    /* its apply reads the records built here, not the bytes decoded (the
+     * caller ran kr__own_done: own_rec is free) */
+    own_rec *r = n->own_rec ? NULL : malloc(sizeof *r);
+    if (!r) rc = n->own_rec ? KR_EINVAL : KR_ENOMEM;
+    else if ((rc = kr_change_build_view(n->sk, seq, hlc, nonce, pk.op, (uint32_t)pk.n, out, cv)))
+      free(r);
+    else
+      n->own_rec = r;                        /* pk and l, theirs below */
+  } else if (!rc) {
+    rc = kr_change_build(n->sk, seq, hlc, nonce, pk.op, (uint32_t)pk.n, out);
+  }
   /* what its apply need not look up: the subjects made, each group's key */
   if (!rc && n->nmade)
     qsort(n->made, n->nmade, sizeof *n->made, cmp_made);
@@ -1999,6 +2004,13 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const uint8_t *nonce_i
     n->own_in = ops;                         /* theirs now (kr__own_done) */
     ops = NULL;
   }
+  if (!rc && cv) {
+    own_rec *r = n->own_rec;
+    r->pk = pk;
+    r->l = l;
+    memset(&pk, 0, sizeof pk);
+    memset(&l, 0, sizeof l);
+  }
   if (plain.data) sodium_memzero(plain.data, plain.cap);
   for (size_t k = 0; k < npg; k++) sodium_memzero(pg[k].key, KR_KEY_LEN);
   free(pg);
@@ -2010,6 +2022,26 @@ int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const uint8_t *nonce_i
   oplist_free(&l);
   view_free(&v);
   return rc;
+}
+
+void kr__own_done(kr_node *n)
+{
+  n->nmade = 0;
+  if (n->own) {
+    sodium_memzero(n->own, (size_t)n->nown * sizeof *n->own);
+    free(n->own);
+  }
+  n->own = NULL;
+  n->nown = 0;
+  free(n->own_in);
+  n->own_in = NULL;
+  if (n->own_rec) {
+    own_rec *r = n->own_rec;
+    packed_free(&r->pk);
+    oplist_free(&r->l);
+    free(r);
+    n->own_rec = NULL;
+  }
 }
 
 /* ---- the end of a transaction ---------------------------------------------- */

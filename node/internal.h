@@ -117,6 +117,8 @@ struct kr_node {
   uint64_t own_seq;              /* author: the seq of that change (own holds nothing
                                     of any other change: a rebuild folds them all) */
   kr_op *own_in;                 /* author: the ops those point into (kr__own_done frees) */
+  void *own_rec;                 /* author: the records of that change, and what they
+                                    point to (kr__own_done frees) */
   uint8_t *fresh;                /* apply: byte k, what the change did so far to subject
                                     fresh_from+k (KR_FRESH_*) */
   uint64_t fresh_cap;            /* its bytes */
@@ -381,9 +383,10 @@ int kr__withdrawal(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, const kr_op 
  * one record) into out, under nonce (NULL: a fresh one; REGISTER ops need
  * the one their subjects derive from, in their order). Stores the keys of
  * new epochs and the rows of new subjects (inside the caller's
- * transaction). */
+ * transaction). cv (or NULL): the change as its decoder would give it
+ * (kr_change_build_view), valid until kr__own_done. */
 int kr__seal_change(kr_node *n, uint64_t seq, kr_hlc hlc, const uint8_t *nonce, const kr_op *ops,
-                    uint32_t nops, kr_buf *out);
+                    uint32_t nops, kr_buf *out, kr_change *cv);
 /* End of a transaction that applied changes: open what new keys open,
  * forget what this node may no longer read, seal keys to readers that lack
  * them (in changes of its own). */

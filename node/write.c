@@ -351,8 +351,7 @@ int kr__author(kr_node *n, const kr_op *ops, uint32_t nops, const uint8_t *nonce
   kr__own_done(n);
   n->authoring = 1;
   if (!(rc = kr__subject_next(n, &n->fresh_from)) &&
-      !(rc = kr__seal_change(n, seq, hlc, nonce, ops, nops, &buf)) &&
-      !(rc = kr_change_decode(buf.data, buf.len, KR_CHANGE_MAX, &c))) {
+      !(rc = kr__seal_change(n, seq, hlc, nonce, ops, nops, &buf, &c))) {
     rc = kr__apply_change(n, &c, &fresh);
     kr_change_free(&c);
   }

@@ -896,7 +896,7 @@ static int craft(int h, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint32_t nop
   kr_node *n = S.node[h].n;
   int rc;
   if (kr__exec(n, "BEGIN IMMEDIATE")) return KR_EDB;
-  rc = kr__seal_change(n, seq, hlc, NULL, ops, nops, out);
+  rc = kr__seal_change(n, seq, hlc, NULL, ops, nops, out, NULL);
   keys_seen(n);
   kr__exec(n, rc || !keep ? "ROLLBACK" : "COMMIT");
   return rc;
