@@ -15,10 +15,13 @@
  * The full-text entry (vol_fts) is written with the row, from the same
  * values, and deleted with it (kr__forget_plain).
  *
- * Row layout (schema 9; local, never sent): name (the name field, for
- * ordering lists), state = msgpack [fields, elements, tombs] with
- *   fields   = array of 5 per field written: code, value or nil, hlc, origin
- *              (origins.n), index
+ * Row layout (schema 13; local, never sent): name (the name field, for
+ * ordering lists), state = msgpack [stamps, fields, elements, tombs] with
+ *   stamps   = array of 3 per stamp the fields were written with: hlc,
+ *              origin (origins.n), place (the op index's upper 16 bits);
+ *              the fields a change wrote of a volunteer share one
+ *   fields   = array of 4 per field written: code, value or nil, its
+ *              stamp (an index into stamps), the op index's lower 16 bits
  *   elements = array of 4 per element: code, state (1 live, 2 removed),
  *              tag (bin 16), value
  *   tombs    = how many rows of vtombs the volunteer has: removes that
@@ -26,6 +29,9 @@
  *              They stay out of the row: a remove may name thousands of
  *              tags no add has (any bytes), and the row is read and written
  *              whole; the table is read only while the count is not 0.
+ * A row of schema 9 to 12, [fields, elements, tombs] with 5 per field
+ * (code, value or nil, hlc, origin, op index), is read too, and written
+ * back in this layout when it changes.
  * The strict reader of crdt/mp.h decodes it; a row that does not decode is
  * a damaged store (KR_EDB).
  */
@@ -128,28 +134,76 @@ static int elem_add(kr_vstate *v, int field, int state, const uint8_t *tag, cons
   return 0;
 }
 
+/* A row's stamps (layout of schema 13): at most one per field. */
+typedef struct {
+  uint64_t hlc, origin, place;
+} vstamp;
+
+/* The stamps of a row in the layout of schema 13 (*ns of them), or, for
+ * one of schema 9 to 12 (three parts), none (*ns = 0, *old = 1). */
+static int read_stamps(kr_mp *r, vstamp st[31], uint32_t *ns, int *old)
+{
+  uint32_t n, k;
+
+  *ns = 0;
+  if (kr_mp_array(r, &n) || (n != 3 && n != 4)) return KR_EDB;
+  if ((*old = n == 3)) return 0;
+  if (kr_mp_array(r, &k) || k % 3 || k / 3 > 31) return KR_EDB;
+  for (uint32_t i = 0; i < k / 3; i++)
+    if (kr_mp_uint(r, &st[i].hlc) || kr_mp_uint(r, &st[i].origin) ||
+        kr_mp_uint(r, &st[i].place) || st[i].place > 0xffff)
+      return KR_EDB;
+  *ns = k / 3;
+  return 0;
+}
+
+/* One field of a row: its code, value (s, sl; nil: s NULL) and stamp. */
+static int read_field(kr_mp *r, int old, const vstamp *st, uint32_t ns, uint64_t *code,
+                      const char **s, uint32_t *sl, kr_hlc *hlc, uint64_t *origin, uint32_t *idx)
+{
+  uint64_t a, b, c;
+
+  *s = NULL;
+  *sl = 0;
+  if (kr_mp_uint(r, code) || *code < 1 || *code > 31) return KR_EDB;
+  if (!kr_mp_take_nil(r) && kr_mp_str(r, s, sl)) return KR_EDB;
+  if (old) {
+    if (kr_mp_uint(r, &a) || kr_mp_uint(r, &b) || kr_mp_uint(r, &c) || c > UINT32_MAX)
+      return KR_EDB;
+    *hlc = a;
+    *origin = b;
+    *idx = (uint32_t)c;
+    return 0;
+  }
+  if (kr_mp_uint(r, &a) || a >= ns || kr_mp_uint(r, &b) || b > 0xffff) return KR_EDB;
+  *hlc = st[a].hlc;
+  *origin = st[a].origin;
+  *idx = KR_OP_IDX(st[a].place, b);
+  return 0;
+}
+
 static int decode(kr_vstate *v, const uint8_t *p, size_t len)
 {
   kr_mp r;
-  uint32_t n, nf, ne;
+  uint32_t nf, ne, ns;
+  vstamp st[31];
+  int old;
 
   kr_mp_init(&r, p, len);
-  if (kr_mp_array(&r, &n) || n != 3 || kr_mp_array(&r, &nf) || nf % 5) return KR_EDB;
-  for (uint32_t i = 0; i < nf / 5; i++) {
-    uint64_t code, hlc, origin, idx;
-    const char *s = NULL;
-    uint32_t sl = 0;
-    int nil;
-    if (kr_mp_uint(&r, &code) || code < 1 || code > 31) return KR_EDB;
-    nil = kr_mp_take_nil(&r);
-    if (!nil && kr_mp_str(&r, &s, &sl)) return KR_EDB;
-    if (kr_mp_uint(&r, &hlc) || kr_mp_uint(&r, &origin) || kr_mp_uint(&r, &idx)) return KR_EDB;
+  if (read_stamps(&r, st, &ns, &old) || kr_mp_array(&r, &nf) || nf % (old ? 5 : 4))
+    return KR_EDB;
+  for (uint32_t i = 0; i < nf / (old ? 5 : 4); i++) {
+    uint64_t code, origin;
+    kr_hlc hlc;
+    uint32_t idx, sl;
+    const char *s;
+    if (read_field(&r, old, st, ns, &code, &s, &sl, &hlc, &origin, &idx)) return KR_EDB;
     if (v->f[code].set) return KR_EDB;
-    if (!nil && !(v->f[code].value = dupn(s, sl))) return KR_ENOMEM;
+    if (s && !(v->f[code].value = dupn(s, sl))) return KR_ENOMEM;
     v->f[code].set = 1;
     v->f[code].hlc = hlc;
     v->f[code].origin = (sqlite3_int64)origin;
-    v->f[code].idx = (uint32_t)idx;
+    v->f[code].idx = idx;
   }
   if (kr_mp_array(&r, &ne) || ne % 4) return KR_EDB;
   for (uint32_t i = 0; i < ne / 4; i++) {
@@ -177,11 +231,35 @@ static int encode(const kr_vstate *v, kr_buf *out)
   msgpack_packer pk;
   uint32_t nf = 0;
 
+  vstamp st[31];
+  uint8_t of[32];                        /* each field's stamp */
+  uint32_t ns = 0;
+
   msgpack_packer_init(&pk, out, kr_buf_mp_write);
-  for (int i = 1; i < 32; i++) nf += (uint32_t)v->f[i].set;
+  for (int i = 1; i < 32; i++) {
+    const kr_vfield *f = &v->f[i];
+    uint32_t k = 0;
+    if (!f->set) continue;
+    nf++;
+    while (k < ns && !(st[k].hlc == f->hlc && st[k].origin == (uint64_t)f->origin &&
+                       st[k].place == f->idx >> 16))
+      k++;
+    if (k == ns) {
+      st[ns].hlc = f->hlc;
+      st[ns].origin = (uint64_t)f->origin;
+      st[ns++].place = f->idx >> 16;
+    }
+    of[i] = (uint8_t)k;
+  }
 #define P(call) do { if ((call) != 0) return KR_ETOOBIG; } while (0)
-  P(msgpack_pack_array(&pk, 3));
-  P(msgpack_pack_array(&pk, 5 * nf));
+  P(msgpack_pack_array(&pk, 4));
+  P(msgpack_pack_array(&pk, 3 * ns));
+  for (uint32_t k = 0; k < ns; k++) {
+    P(msgpack_pack_uint64(&pk, st[k].hlc));
+    P(msgpack_pack_uint64(&pk, st[k].origin));
+    P(msgpack_pack_uint64(&pk, st[k].place));
+  }
+  P(msgpack_pack_array(&pk, 4 * nf));
   for (int i = 1; i < 32; i++) {
     const kr_vfield *f = &v->f[i];
     if (!f->set) continue;
@@ -193,9 +271,8 @@ static int encode(const kr_vstate *v, kr_buf *out)
     } else {
       P(msgpack_pack_nil(&pk));
     }
-    P(msgpack_pack_uint64(&pk, f->hlc));
-    P(msgpack_pack_uint64(&pk, (uint64_t)f->origin));
-    P(msgpack_pack_uint32(&pk, f->idx));
+    P(msgpack_pack_uint8(&pk, of[i]));
+    P(msgpack_pack_uint32(&pk, f->idx & 0xffff));
   }
   P(msgpack_pack_array(&pk, 4 * (uint32_t)v->ne));
   for (size_t i = 0; i < v->ne; i++) {
@@ -623,20 +700,20 @@ int kr__vs_values_into(kr_node *n, sqlite3_int64 sn, kr_values *out)
 int kr__vs_row_has(const void *row, size_t len, int field, const char *value)
 {
   kr_mp r;
-  uint32_t n, nf, ne;
+  uint32_t nf, ne, ns;
+  vstamp st[31];
+  int old;
   size_t vl = strlen(value);
 
   kr_mp_init(&r, row, len);
-  if (kr_mp_array(&r, &n) || n != 3 || kr_mp_array(&r, &nf) || nf % 5) return KR_EDB;
-  for (uint32_t i = 0; i < nf / 5; i++) {
-    uint64_t code, x;
-    const char *s = NULL;
-    uint32_t sl = 0;
-    int nil;
-    if (kr_mp_uint(&r, &code)) return KR_EDB;
-    nil = kr_mp_take_nil(&r);
-    if (!nil && kr_mp_str(&r, &s, &sl)) return KR_EDB;
-    if (kr_mp_uint(&r, &x) || kr_mp_uint(&r, &x) || kr_mp_uint(&r, &x)) return KR_EDB;
+  if (read_stamps(&r, st, &ns, &old) || kr_mp_array(&r, &nf) || nf % (old ? 5 : 4))
+    return KR_EDB;
+  for (uint32_t i = 0; i < nf / (old ? 5 : 4); i++) {
+    uint64_t code, origin;
+    kr_hlc hlc;
+    uint32_t idx, sl;
+    const char *s;
+    if (read_field(&r, old, st, ns, &code, &s, &sl, &hlc, &origin, &idx)) return KR_EDB;
     if ((int)code == field && s && sl == vl && !sqlite3_strnicmp(s, value, (int)vl)) return 1;
   }
   if (field < 32) return 0;

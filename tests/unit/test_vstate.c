@@ -5,12 +5,15 @@
  * of many elements (a member adding thousands of values to one volunteer)
  * stays fast to merge.
  */
+#include <msgpack.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "crdt/buf.h"
 #include "crdt/err.h"
+#include "crdt/mp.h"
 #include "node/internal.h"
 
 #define NVAL 5
@@ -353,6 +356,165 @@ static void stray_fts(void)
   kr_node_close(n);
 }
 
+/* The row's bytes of sn, into b. */
+static void row_bytes(kr_node *n, sqlite3_int64 sn, kr_buf *b)
+{
+  sqlite3_stmt *s;
+  REQUIRE(sqlite3_prepare_v2(n->db, "SELECT state FROM vols WHERE subj=?1", -1, &s, NULL) == 0);
+  sqlite3_bind_int64(s, 1, sn);
+  REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+  kr_buf_reset(b);
+  kr_buf_add(b, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+  sqlite3_finalize(s);
+}
+
+static void put_row(kr_node *n, sqlite3_int64 sn, const kr_buf *b)
+{
+  sqlite3_stmt *s;
+  REQUIRE(sqlite3_prepare_v2(n->db, "UPDATE vols SET state=?2 WHERE subj=?1", -1, &s, NULL) == 0);
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_blob(s, 2, b->data, (int)b->len, SQLITE_STATIC);
+  REQUIRE(sqlite3_step(s) == SQLITE_DONE);
+  sqlite3_finalize(s);
+}
+
+/* v as a row of the layout of schema 9 to 12: [fields (5 each), elements, tombs]. */
+static void old_layout(const kr_vstate *v, kr_buf *b)
+{
+  msgpack_packer pk;
+  uint32_t nf = 0;
+  kr_buf_reset(b);
+  msgpack_packer_init(&pk, b, kr_buf_mp_write);
+  for (int i = 1; i < 32; i++) nf += (uint32_t)v->f[i].set;
+  msgpack_pack_array(&pk, 3);
+  msgpack_pack_array(&pk, 5 * nf);
+  for (int i = 1; i < 32; i++) {
+    if (!v->f[i].set) continue;
+    msgpack_pack_uint8(&pk, (uint8_t)i);
+    if (v->f[i].value) {
+      msgpack_pack_str(&pk, strlen(v->f[i].value));
+      msgpack_pack_str_body(&pk, v->f[i].value, strlen(v->f[i].value));
+    } else {
+      msgpack_pack_nil(&pk);
+    }
+    msgpack_pack_uint64(&pk, v->f[i].hlc);
+    msgpack_pack_uint64(&pk, (uint64_t)v->f[i].origin);
+    msgpack_pack_uint32(&pk, v->f[i].idx);
+  }
+  msgpack_pack_array(&pk, 4 * (uint32_t)v->ne);
+  for (size_t i = 0; i < v->ne; i++) {
+    msgpack_pack_uint8(&pk, v->e[i].field);
+    msgpack_pack_uint8(&pk, v->e[i].state);
+    msgpack_pack_bin(&pk, 16);
+    msgpack_pack_bin_body(&pk, v->e[i].tag, 16);
+    msgpack_pack_str(&pk, strlen(v->e[i].value));
+    msgpack_pack_str_body(&pk, v->e[i].value, strlen(v->e[i].value));
+  }
+  msgpack_pack_uint32(&pk, v->ntombs);
+}
+
+/* The row's layout (schema 13): each stamp once, the fields naming it;
+ * a row of the layout before is read alike, and written anew when it
+ * changes; a field naming a stamp the row lacks is damage. */
+static void layouts(void)
+{
+  kr_node *n;
+  kr_txn *t;
+  kr_vstate *v;
+  kr_vfield before[32];
+  kr_buf b;
+  kr_mp r;
+  uint32_t parts, k;
+  uint8_t id[16];
+  sqlite3_int64 sn;
+  kr_filter f = {.city = "Delft"};
+  int count;
+
+  REQUIRE(kr_node_create(check_path("layouts"), "Indeling", "other", &n) == 0);
+  REQUIRE(kr_txn_begin(n, &t) == 0);
+  kr_txn_new_subject(t, id);
+  REQUIRE(kr_txn_set(t, id, KR_F_NAME, "Anna de Vries", NULL) == 0);
+  REQUIRE(kr_txn_set(t, id, KR_F_CITY, "Utrecht", NULL) == 0);
+  REQUIRE(kr_txn_set(t, id, KR_F_EMAIL, "anna@example.nl", NULL) == 0);
+  REQUIRE(kr_txn_add(t, id, KR_F_SKILLS, "koken", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  REQUIRE(kr_txn_begin(n, &t) == 0);
+  REQUIRE(kr_txn_set(t, id, KR_F_CITY, "Delft", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  REQUIRE(kr__subject_n(n, id, &sn) == 0);
+  kr_buf_init(&b, 1 << 20);
+  row_bytes(n, sn, &b);
+  kr_mp_init(&r, b.data, b.len);
+  CHECK(kr_mp_array(&r, &parts) == 0 && parts == 4);
+  CHECK(kr_mp_array(&r, &k) == 0 && k == 3 * 2);      /* two changes, two stamps */
+  REQUIRE(kr__vs_read(n, sn, &v) == 0);
+  memcpy(before, v->f, sizeof before);
+  CHECK(before[KR_F_CITY].hlc > before[KR_F_NAME].hlc);
+  CHECK(before[KR_F_NAME].idx != before[KR_F_EMAIL].idx);
+  old_layout(v, &b);
+  kr__vs_done(n, v);
+  put_row(n, sn, &b);
+  kr_node_close(n);
+
+  REQUIRE(kr_node_open(check_path("layouts"), &n) == 0);
+  REQUIRE(kr__vs_read(n, sn, &v) == 0);
+  for (int i = 1; i < 32; i++) {
+    CHECK_EQ(v->f[i].set, before[i].set);
+    CHECK(v->f[i].hlc == before[i].hlc && v->f[i].origin == before[i].origin &&
+          v->f[i].idx == before[i].idx);
+  }
+  CHECK(v->f[KR_F_CITY].value && strcmp(v->f[KR_F_CITY].value, "Delft") == 0);
+  CHECK(v->ne == 1 && strcmp(v->e[0].value, "koken") == 0);
+  kr__vs_done(n, v);
+  count = 0;
+  CHECK_EQ(kr_node_list(n, &f, count_cb, &count), 0);   /* the filter reads the old layout */
+  CHECK_EQ(count, 1);
+  /* changed: written in the new layout, the stamps it had kept */
+  REQUIRE(kr_txn_begin(n, &t) == 0);
+  REQUIRE(kr_txn_add(t, id, KR_F_SKILLS, "rijden", NULL) == 0);
+  REQUIRE(kr_txn_commit(t, NULL) == 0);
+  kr_node_close(n);
+  REQUIRE(kr_node_open(check_path("layouts"), &n) == 0);
+  row_bytes(n, sn, &b);
+  kr_mp_init(&r, b.data, b.len);
+  CHECK(kr_mp_array(&r, &parts) == 0 && parts == 4);
+  REQUIRE(kr__vs_read(n, sn, &v) == 0);
+  for (int i = 1; i < 32; i++)
+    CHECK(v->f[i].set == before[i].set && v->f[i].hlc == before[i].hlc &&
+          v->f[i].origin == before[i].origin && v->f[i].idx == before[i].idx);
+  CHECK_EQ(v->ne, 2);
+  kr__vs_done(n, v);
+  count = 0;
+  CHECK_EQ(kr_node_list(n, &f, count_cb, &count), 0);
+  CHECK_EQ(count, 1);
+  /* a field naming stamp 2 of a row of two: damage */
+  {
+    msgpack_packer pk;
+    kr_buf_reset(&b);
+    msgpack_packer_init(&pk, &b, kr_buf_mp_write);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_array(&pk, 6);
+    for (int i = 0; i < 6; i++) msgpack_pack_uint8(&pk, 1);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_uint8(&pk, KR_F_NAME);
+    msgpack_pack_str(&pk, 4);
+    msgpack_pack_str_body(&pk, "Anna", 4);
+    msgpack_pack_uint8(&pk, 2);
+    msgpack_pack_uint8(&pk, 0);
+    msgpack_pack_array(&pk, 0);
+    msgpack_pack_uint8(&pk, 0);
+    put_row(n, sn, &b);
+    CHECK_EQ(kr__vs_read(n, sn, &v), KR_EDB);
+    b.data[b.len - 4] = 1;                              /* stamp 1: read */
+    put_row(n, sn, &b);
+    REQUIRE(kr__vs_read(n, sn, &v) == 0);
+    CHECK(v->f[KR_F_NAME].value && strcmp(v->f[KR_F_NAME].value, "Anna") == 0);
+    kr__vs_done(n, v);
+  }
+  kr_buf_free(&b);
+  kr_node_close(n);
+}
+
 int main(void)
 {
   REQUIRE(sodium_init() >= 0);
@@ -370,5 +532,6 @@ int main(void)
   big_sets();
   orphan_tombs();
   stray_fts();
+  layouts();
   return check_done("test_vstate");
 }
