@@ -131,7 +131,6 @@ static int run_each(kr_node *n, const char *const *sql, size_t count, sqlite3_in
 int kr__forget_plain(kr_node *n, sqlite3_int64 sn)
 {
   static const char *const sql[] = {
-    "DELETE FROM vol_fts WHERE rowid=?1",
     "DELETE FROM consent_observed WHERE subj=?1",
     "DELETE FROM consent_ops WHERE subj=?1",
   };
@@ -1043,7 +1042,8 @@ static int rebuild(kr_node *n)
   static const char *const wipe[] = {
     "DELETE FROM vols", "DELETE FROM vtombs",
     "DELETE FROM consent_ops", "DELETE FROM consent_observed", "DELETE FROM erasures",
-    "DELETE FROM members", "DELETE FROM admits", "DELETE FROM vol_fts",
+    "DELETE FROM members", "DELETE FROM admits",
+    "INSERT INTO vol_fts(vol_fts) VALUES('delete-all')",
     "DELETE FROM keyops", "DELETE FROM registrations", "DELETE FROM bad_groups",
     "DELETE FROM purposes",
     /* a key counts again once it opens a group that remains */

@@ -61,8 +61,8 @@
   X(HELD_PUT,      "INSERT OR IGNORE INTO held(origin,seq,hlc,header,bytes,arrived) "   \
                    "VALUES(?1,?2,?3,?4,?5,?6)")                                         \
   X(HELD_DEL,      "DELETE FROM held WHERE origin=?1 AND seq=?2")                       \
-  X(FTS_PUT,       "INSERT OR REPLACE INTO vol_fts(rowid,name,skills,city,notes,languages,"\
-                   "availability) VALUES(?1,?2,?3,?4,?5,?6,?7)")                         \
+  X(FTS_DEL,       "INSERT INTO vol_fts(vol_fts,rowid,name,skills,city,notes,languages,"\
+                   "availability) VALUES('delete',?1,?2,?3,?4,?5,?6,?7)")               \
   X(FTS_ADD,       "INSERT INTO vol_fts(rowid,name,skills,city,notes,languages,"         \
                    "availability) VALUES(?1,?2,?3,?4,?5,?6,?7)")                         \
   X(SUBJ_NEXT,     "SELECT coalesce(max(n),0)+1 FROM subjects")
@@ -280,6 +280,9 @@ typedef struct kr_vstate {
   uint32_t *ix;                  /* past a few elements: slots of e (+1) by a keyed
                                     hash of the tag (open addressing) */
   size_t ixcap;
+  char *fts_old;                 /* a stored row changed: its full-text columns as the
+                                    index holds them (vstate.c fts_cols), to delete */
+  size_t fts_old_len;
 } kr_vstate;
 /* A set field's column of the full-text index holds at most this many
  * bytes of its values, then the word KR_FTS_MORE (vstate.c, query.c). */
@@ -297,6 +300,9 @@ int kr__vs_flush(kr_node *n);
 void kr__vs_drop(kr_node *n);
 /* Delete sn's row (and n->vs if it is sn). */
 int kr__vs_forget(kr_node *n, sqlite3_int64 sn);
+/* Fill the (new, empty) full-text index from every row of vols: a store
+ * of schema 12 made contentless (store.c migrate). */
+int kr__vs_fts_refill(kr_node *n);
 /* The merge rules (n->cur_origin is the origin of st). */
 int kr__vs_set(kr_node *n, kr_vstate *v, const kr_op *op, const kr_stamp *st);
 int kr__vs_add(kr_node *n, kr_vstate *v, const kr_op *op, const uint8_t tag[KR_TAG_LEN]);

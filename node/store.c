@@ -196,8 +196,13 @@ static const char *const migrations[] = {
   /* 12 -> 13: a row of vols names each stamp of its fields once (vstate.c,
    * "Row layout"). Rows of the layout before are read as they are and
    * written in the new one when they change: nothing to convert. (A kring
-   * of schema 12 would take such a row for damage: it refuses the store.) */
-  "SELECT 1;",
+   * of schema 12 would take such a row for damage: it refuses the store.)
+   * The full-text index keeps no copy of the values (contentless): a
+   * change deletes a volunteer's entry by the values it had, from its row.
+   * migrate() fills it again from vols (kr__vs_fts_refill). */
+  "DROP TABLE vol_fts;"
+  "CREATE VIRTUAL TABLE vol_fts USING fts5(name, skills, city, notes, languages, availability,"
+  "  content='', tokenize='unicode61 remove_diacritics 2');",
 };
 /* The first schema version this kring reads (older ones hold older
  * change formats). */
@@ -481,7 +486,8 @@ static int migrate(kr_node *n, int version)
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
     if ((rc = kr__exec(n, "BEGIN IMMEDIATE"))) return rc;
-    if ((rc = kr__exec(n, migrations[v])) || (rc = kr__exec(n, pragma)))
+    if ((rc = kr__exec(n, migrations[v])) ||
+        (v + 1 == 13 && (rc = kr__vs_fts_refill(n))) || (rc = kr__exec(n, pragma)))
       kr__exec(n, "ROLLBACK");
     else
       rc = kr__exec(n, "COMMIT");

@@ -13,7 +13,9 @@
  * commits (kr__vs_flush, from kr__exec "COMMIT") or another volunteer is
  * needed; a rollback drops it. Outside a write, a read decodes the row.
  * The full-text entry (vol_fts) is written with the row, from the same
- * values, and deleted with it (kr__forget_plain).
+ * values, and deleted with it (kr__vs_forget). The index keeps no copy of
+ * the values (contentless): an entry is deleted by the values it was
+ * given, which the row still held when it first changed (touch).
  *
  * Row layout (schema 13; local, never sent): name (the name field, for
  * ordering lists), state = msgpack [stamps, fields, elements, tombs] with
@@ -58,6 +60,7 @@ void kr__vs_free(kr_vstate *v)
   for (size_t i = 0; i < v->ne; i++) free(v->e[i].value);
   free(v->e);
   free(v->ix);
+  free(v->fts_old);
   free(v);
 }
 
@@ -353,43 +356,75 @@ static int join_values(const kr_vstate *v, int field, kr_buf *b)
   return kr_buf_add(b, "", 1) ? KR_ENOMEM : 0;
 }
 
-/* The full-text entry of v, from its values in hand, written over the one
- * it had (INSERT OR REPLACE: one statement), or, for a volunteer with no
- * row yet (so no entry: both are written and deleted together), added
- * (INSERT: FTS5 looks for no old entry to delete). Columns: name, skills,
- * city, notes (what `search` looks in) and languages, availability (for
- * list filters). */
-static int fts_put(kr_node *n, const kr_vstate *v)
+/* The full-text columns of v, as the index is fed them, into *out (a new
+ * buffer of *len bytes): name, skills, city, notes (what `search` looks
+ * in), languages, availability (for list filters), each ended by a NUL;
+ * no value is "". */
+static int fts_cols(const kr_vstate *v, char **out, size_t *len)
 {
-  static const int sets[] = {KR_F_SKILLS, KR_F_LANGUAGES, KR_F_AVAILABILITY};
-  kr_buf b[3];
-  sqlite3_stmt *s = NULL;
+  static const int cols[] = {KR_F_NAME, KR_F_SKILLS, KR_F_CITY, KR_F_NOTES, KR_F_LANGUAGES,
+                             KR_F_AVAILABILITY};
+  kr_buf b;
   int rc = 0;
 
-  for (int i = 0; i < 3; i++) kr_buf_init(&b[i], KR_FTS_COL_MAX + 64);
-  for (int i = 0; i < 3 && !rc; i++) rc = join_values(v, sets[i], &b[i]);
-  for (int again = 0; !rc && again < 2; again++) {
-    /* an entry there after all: written over */
-    if (!(s = kr__q(n, v->stored || again ? KR_Q_FTS_PUT : KR_Q_FTS_ADD))) {
-      rc = KR_EDB;
-      break;
-    }
-    sqlite3_bind_int64(s, 1, v->sn);
-    sqlite3_bind_text(s, 2, v->f[KR_F_NAME].value, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, (const char *)b[0].data, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, v->f[KR_F_CITY].value, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, v->f[KR_F_NOTES].value, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, (const char *)b[1].data, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, (const char *)b[2].data, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc == SQLITE_DONE) {
-      rc = 0;
-      break;
-    }
-    rc = rc == SQLITE_CONSTRAINT && !v->stored && !again ? 0 : kr__db_err(rc);
+  kr_buf_init(&b, 6 * (KR_FTS_COL_MAX + 64));
+  for (size_t i = 0; i < 6 && !rc; i++) {
+    const char *val = cols[i] < 32 ? v->f[cols[i]].value : NULL;
+    if (cols[i] >= 32) rc = join_values(v, cols[i], &b);
+    else rc = kr_buf_add(&b, val ? val : "", (val ? strlen(val) : 0) + 1) ? KR_ENOMEM : 0;
   }
-  for (int i = 0; i < 3; i++) kr_buf_free(&b[i]);
+  if (rc) {
+    kr_buf_free(&b);
+    return rc;
+  }
+  *out = (char *)b.data;
+  *len = b.len;
+  return 0;
+}
+
+/* Run FTS_ADD or FTS_DEL for v->sn with the columns cols (fts_cols). */
+static int fts_run(kr_node *n, int q, sqlite3_int64 sn, const char *cols)
+{
+  sqlite3_stmt *s = kr__q(n, q);
+  int rc;
+  if (!s) return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  for (int i = 0; i < 6; i++, cols += strlen(cols) + 1)
+    sqlite3_bind_text(s, 2 + i, cols, -1, SQLITE_STATIC);
+  rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  return rc == SQLITE_DONE ? 0 : kr__db_err(rc);
+}
+
+/* Before a stored row first changes: the columns its entry holds (the
+ * index keeps no copy of them, and deletes an entry by them). */
+static int touch(kr_vstate *v)
+{
+  int rc;
+  if (v->stored && !v->dirty && !v->fts_old &&
+      (rc = fts_cols(v, &v->fts_old, &v->fts_old_len)))
+    return rc;
+  v->dirty = 1;
+  return 0;
+}
+
+/* The full-text entry of v, from its values in hand. A volunteer with no
+ * row yet has no entry either (both are written and deleted together): it
+ * is added. A stored one's entry is deleted by the columns it was given
+ * (touch) and added anew, unless they are the same (a phone number
+ * changed, say): then the index is not written at all. */
+static int fts_put(kr_node *n, kr_vstate *v)
+{
+  char *cols;
+  size_t len;
+  int rc = fts_cols(v, &cols, &len);
+
+  if (rc) return rc;
+  if (v->stored && !v->fts_old) rc = KR_EDB;          /* changed without touch() */
+  else if (v->stored && len == v->fts_old_len && !memcmp(cols, v->fts_old, len)) rc = 0;
+  else if (!(v->stored && (rc = fts_run(n, KR_Q_FTS_DEL, v->sn, v->fts_old))))
+    rc = fts_run(n, KR_Q_FTS_ADD, v->sn, cols);
+  free(cols);
   return rc;
 }
 
@@ -420,6 +455,8 @@ int kr__vs_flush(kr_node *n)
   if ((rc = fts_put(n, v))) return rc;
   v->dirty = 0;
   v->stored = 1;
+  free(v->fts_old);
+  v->fts_old = NULL;
   return 0;
 }
 
@@ -461,8 +498,19 @@ void kr__vs_done(kr_node *n, kr_vstate *v)
 int kr__vs_forget(kr_node *n, sqlite3_int64 sn)
 {
   sqlite3_stmt *s;
+  kr_vstate *v = n->vs && n->vs->sn == sn ? n->vs : NULL;
+  char *cols = NULL;
+  size_t len;
   int rc;
 
+  /* the entry the index holds: of the row as stored */
+  if (!v && (rc = load(n, sn, &v))) return rc;
+  if (!v->stored) rc = 0;
+  else if (v->dirty) rc = fts_run(n, KR_Q_FTS_DEL, sn, v->fts_old);
+  else if (!(rc = fts_cols(v, &cols, &len))) rc = fts_run(n, KR_Q_FTS_DEL, sn, cols);
+  free(cols);
+  if (v != n->vs) kr__vs_free(v);
+  if (rc) return rc;
   if (n->vs && n->vs->sn == sn) kr__vs_drop(n);
   for (int q = 0; q < 2; q++) {
     if (!(s = kr__q(n, q ? KR_Q_TOMB_ALL : KR_Q_VS_DEL))) return KR_EDB;
@@ -503,6 +551,7 @@ int kr__vs_set(kr_node *n, kr_vstate *v, const kr_op *op, const kr_stamp *st)
 {
   kr_vfield *f = &v->f[op->field];
   char *val = NULL;
+  int rc;
 
   if (op->field < 1 || op->field > 31) return KR_EUNKNOWN;
   if (f->set) {
@@ -513,12 +562,12 @@ int kr__vs_set(kr_node *n, kr_vstate *v, const kr_op *op, const kr_stamp *st)
       newer = st->idx > f->idx;
     } else {
       kr_stamp cur;
-      int rc = kr__vs_stamp(n, v, op->field, &cur);
-      if (rc) return rc;
+      if ((rc = kr__vs_stamp(n, v, op->field, &cur))) return rc;
       newer = kr_stamp_cmp(st, &cur) > 0;
     }
     if (!newer) return 0;
   }
+  if ((rc = touch(v))) return rc;
   if (op->value && !(val = strdup(op->value))) return KR_ENOMEM;
   free(f->value);
   f->value = val;
@@ -526,7 +575,6 @@ int kr__vs_set(kr_node *n, kr_vstate *v, const kr_op *op, const kr_stamp *st)
   f->hlc = st->hlc;
   f->origin = n->cur_origin;
   f->idx = st->idx;
-  v->dirty = 1;
   return 0;
 }
 
@@ -580,7 +628,7 @@ int kr__vs_add(kr_node *n, kr_vstate *v, const kr_op *op, const uint8_t tag[KR_T
     if (rc != SQLITE_DONE) return kr__db_err(rc);
     if ((removed = sqlite3_changes(n->db) > 0)) v->ntombs--;
   }
-  v->dirty = 1;
+  if ((rc = touch(v))) return rc;
   return elem_add(v, op->field, removed ? 2 : 1, tag, op->value, strlen(op->value));
 }
 
@@ -594,8 +642,8 @@ int kr__vs_remove(kr_node *n, kr_vstate *v, const kr_op *op)
     if (rc) return rc;
     if (e) {
       if (e->state == 1) {
+        if ((rc = touch(v))) return rc;
         e->state = 2;
-        v->dirty = 1;
       }
       continue;
     }
@@ -606,8 +654,8 @@ int kr__vs_remove(kr_node *n, kr_vstate *v, const kr_op *op)
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) return kr__db_err(rc);
     if (sqlite3_changes(n->db) > 0) {
+      if ((rc = touch(v))) return rc;
       v->ntombs++;
-      v->dirty = 1;
     }
   }
   return 0;
@@ -690,6 +738,33 @@ int kr__vs_values_into(kr_node *n, sqlite3_int64 sn, kr_values *out)
     free(vals);
   }
   kr__vs_done(n, v);
+  return rc;
+}
+
+int kr__vs_fts_refill(kr_node *n)
+{
+  sqlite3_stmt *s;
+  int rc = 0;
+
+  if (sqlite3_prepare_v2(n->db, "SELECT subj, state FROM vols", -1, &s, NULL) != SQLITE_OK)
+    return KR_EDB;
+  while (!rc && kr__step(s, &rc)) {
+    kr_vstate *v = calloc(1, sizeof *v);
+    int len = sqlite3_column_bytes(s, 1);
+    char *cols = NULL;
+    size_t cl;
+    if (!v) {
+      rc = KR_ENOMEM;
+      break;
+    }
+    v->sn = sqlite3_column_int64(s, 0);
+    rc = len > 0 && (size_t)len <= VS_MAX ? decode(v, sqlite3_column_blob(s, 1), (size_t)len)
+                                         : KR_EDB;
+    if (!rc && !(rc = fts_cols(v, &cols, &cl))) rc = fts_run(n, KR_Q_FTS_ADD, v->sn, cols);
+    free(cols);
+    kr__vs_free(v);
+  }
+  sqlite3_finalize(s);
   return rc;
 }
 

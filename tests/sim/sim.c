@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1875,6 +1876,67 @@ static int current_member(const rchg *all, size_t nall, const uint8_t *founder, 
   return member && cutoff == UINT64_MAX;
 }
 
+/* 1 when a word of text (split where FTS5's tokenizer splits ASCII)
+ * starts with w, ASCII case folded. */
+static int has_word_prefix(const char *text, const char *w)
+{
+  size_t l = strlen(w);
+  for (const char *p = text; p && *p;) {
+    while (*p && !isalnum((unsigned char)*p)) p++;
+    if (!strncasecmp(p, w, l)) return 1;
+    while (*p && isalnum((unsigned char)*p)) p++;
+  }
+  return 0;
+}
+
+struct found { uint8_t id[SUBJECTS][KR_SUBJECT_LEN]; int n; };
+
+static int found_cb(void *ctx, const uint8_t *id)
+{
+  struct found *f = ctx;
+  if (f->n < SUBJECTS) memcpy(f->id[f->n], id, KR_SUBJECT_LEN);
+  f->n++;
+  return 0;
+}
+
+/* The full-text index of node i finds, for each word the simulation
+ * writes, exactly the volunteers it reads whose name, city, notes or
+ * skills hold it (it keeps no copy of the values: an entry deleted by
+ * other values than it was given would leave words behind). */
+static void check_search(int i)
+{
+  static const char *words[] = {"Anna", "Bram", "Daan", "Eva", "Fatima", "Jan", "Noor",
+                                "Amsterdam", "Zaandam", "Utrecht", "Tilburg", "Haag",
+                                "koken", "rijden", "tuinieren", "administratie", "taalles"};
+  kr_node *n = S.node[i].n;
+  size_t nw = sizeof words / sizeof words[0];
+  for (size_t w = 0; w < nw + SUBJECTS && !S.fail[0]; w++) {
+    const char *word = w < nw ? words[w] : surnames[w - nw];
+    struct found got = {.n = 0};
+    int want = 0, rc = kr_node_search(n, word, found_cb, &got);
+    if (rc) { fail("node %d: search %s: %s", i, word, kr_strerror(rc)); return; }
+    for (int s = 0; s < SUBJECTS; s++) {
+      kr_volunteer v;
+      int hit = 0, in = 0;
+      if (!S.subj_made[s] || kr_node_volunteer(n, S.subj[s], &v)) continue;
+      hit = has_word_prefix(v.val.v[KR_F_NAME], word) || has_word_prefix(v.val.v[KR_F_CITY], word) ||
+            has_word_prefix(v.val.v[KR_F_NOTES], word);
+      for (size_t k = 0; k < v.val.set[KR_F_SKILLS - 32].n; k++)
+        hit |= has_word_prefix(v.val.set[KR_F_SKILLS - 32].v[k], word);
+      kr_volunteer_free(&v);
+      for (int k = 0; k < got.n && k < SUBJECTS; k++)
+        in |= !memcmp(got.id[k], S.subj[s], KR_SUBJECT_LEN);
+      want += hit;
+      if (hit != in)
+        fail("node %d: search %s %s subject %d (%s)", i, word, hit ? "misses" : "finds", s,
+             surnames[s]);
+    }
+    if (!S.fail[0] && got.n != want)
+      fail("node %d: search %s finds %d volunteers, of which %d it reads and should find", i,
+           word, got.n, want);
+  }
+}
+
 static void check_world(void)
 {
   rchg *all = NULL;
@@ -1995,6 +2057,8 @@ static void check_world(void)
     }
     check_promises(i, "at the end");
   }
+  for (int i = 0; i < S.nodes && !S.fail[0]; i++)
+    if (S.node[i].n) check_search(i);
   /* Who reads what, per node: each reads exactly the volunteers the model
    * says it may, with the model's values (its readable digest equals the
    * model's over those volunteers), erased ones have no value left, and
