@@ -40,8 +40,9 @@ static int done(sqlite3_stmt *s)
   return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : kr__db_err(rc);
 }
 
-/* The number of node id in nodes (keyops and registrations name nodes by
- * it), made when make and the node is not there yet: 0, or KR_ENOTFOUND. */
+/* The number of node id in nodes (keyops, vkeys and registrations name
+ * nodes by it), made when make and the node is not there yet: 0, or
+ * KR_ENOTFOUND. */
 static int node_no(kr_node *n, const uint8_t *id, int make, sqlite3_int64 *no)
 {
   sqlite3_stmt *s;
@@ -71,10 +72,6 @@ static int node_no(kr_node *n, const uint8_t *id, int make, sqlite3_int64 *no)
   return 0;
 }
 
-/* A node's number in nodes, in SQL (NULL for a node not there: no row of
- * keyops names it), and the id of a number. */
-#define NODE_NO(p) "(SELECT n FROM nodes WHERE id=" p ")"
-#define NODE_ID(c) "(SELECT id FROM nodes WHERE n=" c ")"
 
 int kr__ids_add(kr_ids *l, const void *id, size_t len)
 {
@@ -802,7 +799,7 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *ori
   }
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)(op->epoch > INT64_MAX ? INT64_MAX : op->epoch));
-  sqlite3_bind_blob(s, 3, op->creator, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, cno);
   sqlite3_bind_blob(s, 4, key, KR_KEY_LEN, SQLITE_STATIC);
   sqlite3_bind_int64(s, 5, (sqlite3_int64)hlc);
   sqlite3_bind_int(s, 6, trusted);
@@ -820,7 +817,7 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *ori
                             " AND key=?4", &s)) {
       sqlite3_bind_int64(s, 1, sn);
       sqlite3_bind_int64(s, 2, (sqlite3_int64)(op->epoch > INT64_MAX ? INT64_MAX : op->epoch));
-      sqlite3_bind_blob(s, 3, op->creator, KR_NODE_LEN, SQLITE_STATIC);
+      sqlite3_bind_int64(s, 3, cno);
       sqlite3_bind_blob(s, 4, key, KR_KEY_LEN, SQLITE_STATIC);
       rc = done(s);
     }
@@ -922,7 +919,7 @@ static int keys_to_recover(kr_node *n, sqlite3_int64 sn, const kr_op *g)
   int any;
   if (prep(n, "SELECT 1 FROM keyops k WHERE k.subj=?1 AND k.reader=" NODE_NO("?2") " AND (?3 IS"
               " NULL OR (k.en=?3 AND k.creator=" NODE_NO("?4") ")) AND NOT EXISTS (SELECT 1 FROM"
-              " vkeys v WHERE v.subj=k.subj AND v.en=k.en AND v.creator=" NODE_ID("k.creator") ")"
+              " vkeys v WHERE v.subj=k.subj AND v.en=k.en AND v.creator=k.creator)"
               " LIMIT 1", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
@@ -1014,7 +1011,8 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx *
   /* x holds chg: nothing below reads another change's (it is used before
    * anything that may) */
   if ((rc = kr__chgctx_get(n, x, chg))) return rc;
-  if (prep(n, "SELECT key, ok FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3 ORDER BY ok DESC",
+  if (prep(n, "SELECT key, ok FROM vkeys WHERE subj=?1 AND en=?2 AND creator=" NODE_NO("?3")
+              " ORDER BY ok DESC",
            &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
@@ -1073,7 +1071,8 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx *
      * node reads the volunteer (a key op may carry any 32 bytes, and a box
      * of a hostile member's may hold anything) */
     sqlite3_stmt *u;
-    if (prep(n, "UPDATE vkeys SET ok=1 WHERE subj=?1 AND en=?2 AND creator=?3 AND key=?4", &u)) {
+    if (prep(n, "UPDATE vkeys SET ok=1 WHERE subj=?1 AND en=?2 AND creator=" NODE_NO("?3")
+                " AND key=?4", &u)) {
       rc = KR_EDB;
       goto out;
     }
@@ -1202,7 +1201,7 @@ static int recover(kr_node *n, sqlite3_int64 sn)
       int held = 1;
       if (memcmp(rec.keys[k].reader, kr_node_id(n), KR_NODE_LEN) != 0) continue;
       kr_record_key(&rec, k, &op);
-      if (!prep(n, "SELECT 1 FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3", &v)) {
+      if (!prep(n, "SELECT 1 FROM vkeys WHERE subj=?1 AND en=?2 AND creator=" NODE_NO("?3"), &v)) {
         sqlite3_bind_int64(v, 1, sn);
         sqlite3_bind_int64(v, 2, (sqlite3_int64)op.epoch);
         sqlite3_bind_blob(v, 3, op.creator, KR_NODE_LEN, SQLITE_STATIC);
@@ -1272,8 +1271,8 @@ static int usable_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, uint64_
   sqlite3_stmt *s, *h;
   int rc = 0, found = 0;
 
-  if (prep(n, "SELECT en, creator, min(key), count(*) FROM vkeys WHERE subj=?1 AND ok AND trusted"
-              " GROUP BY en, creator ORDER BY en DESC, creator DESC", &s))
+  if (prep(n, "SELECT en, " NODE_ID("creator") ", min(key), count(*) FROM vkeys WHERE subj=?1 AND ok"
+              " AND trusted GROUP BY en, creator ORDER BY en DESC, 2 DESC", &s))
     return KR_EDB;
   if (prep(n, "SELECT r.id, o.id FROM keyops k JOIN nodes r ON r.n=k.reader JOIN nodes o ON"
               " o.n=k.origin WHERE k.subj=?1 AND k.en=?2 AND k.creator=" NODE_NO("?3"), &h)) {
@@ -1311,12 +1310,15 @@ static int store_key(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *c
                      const uint8_t *key, kr_hlc got)
 {
   sqlite3_stmt *s;
+  sqlite3_int64 cno;
+  int rc;
+  if ((rc = node_no(n, creator, 1, &cno))) return rc;
   if (prep(n, "INSERT OR IGNORE INTO vkeys(subj,en,creator,key,got,ok,trusted)"
               " VALUES(?1,?2,?3,?4,?5,1,1)", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)en);
-  sqlite3_bind_blob(s, 3, creator, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, cno);
   sqlite3_bind_blob(s, 4, key, KR_KEY_LEN, SQLITE_STATIC);
   sqlite3_bind_int64(s, 5, (sqlite3_int64)got);
   return done(s);
@@ -1407,8 +1409,8 @@ static int key_op(kr_node *n, oplist *l, const uint8_t *subject, uint64_t en,
  * an epoch, the trusted key first: a change carries one key of an epoch
  * per reader (pack), the first; the others follow in changes of their
  * own (kr__finish). */
-#define SENDABLE_KEYS "SELECT en, creator, key FROM vkeys WHERE subj=?1 AND ok AND" \
-                      " (trusted OR creator<>?2) ORDER BY en, creator, trusted DESC, key"
+#define SENDABLE_KEYS "SELECT en, " NODE_ID("creator") ", key FROM vkeys WHERE subj=?1 AND ok AND" \
+                      " (trusted OR creator IS NOT " NODE_NO("?2") ") ORDER BY en, 2, trusted DESC, key"
 
 /* A grant in this very change makes its recipients readers: the keys of
  * every epoch this node holds of sn go to each new one in the same change
@@ -1477,7 +1479,7 @@ static int new_epoch(kr_node *n, sqlite3_int64 sn, const readers *rs, uint64_t *
   uint64_t max = 0, own = 0;
   int rc = 0;
 
-  if (prep(n, "SELECT en, creator FROM vkeys WHERE subj=?1 AND trusted UNION"
+  if (prep(n, "SELECT en, " NODE_ID("creator") " FROM vkeys WHERE subj=?1 AND trusted UNION"
               " SELECT k.en, c.id FROM keyops k JOIN nodes c ON c.n=k.creator WHERE k.subj=?1 AND"
               " k.origin=k.creator", &s))
     return KR_EDB;
@@ -2157,8 +2159,8 @@ static int ambiguous_epoch(kr_node *n, sqlite3_int64 sn, sqlite3_int64 en, const
 {
   sqlite3_stmt *s;
   int rc;
-  if (prep(n, "SELECT (SELECT count(*) FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3 AND ok AND"
-              " (trusted OR creator<>?4)) > 1 OR (?3<>?4 AND NOT EXISTS (SELECT 1 FROM keyops WHERE"
+  if (prep(n, "SELECT (SELECT count(*) FROM vkeys WHERE subj=?1 AND en=?2 AND creator=" NODE_NO("?3")
+              " AND ok AND (trusted OR creator IS NOT " NODE_NO("?4") ")) > 1 OR (?3<>?4 AND NOT EXISTS (SELECT 1 FROM keyops WHERE"
               " subj=?1 AND en=?2 AND creator=" NODE_NO("?3") " AND origin=creator))", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);

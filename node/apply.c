@@ -1065,7 +1065,7 @@ static int rebuild(kr_node *n)
   if ((rc = run_sql(n, "CREATE TEMP TABLE IF NOT EXISTS kr_had(subj INTEGER PRIMARY KEY)", 0)) ||
       (rc = run_sql(n, "DELETE FROM kr_had", 0)) ||
       (rc = run_sql(n, "INSERT INTO kr_had SELECT DISTINCT subj FROM vkeys WHERE ok", 0)) ||
-      (rc = run_not_ours(n, "DELETE FROM vkeys WHERE ?1=?1 AND NOT (trusted AND creator=?2)")))
+      (rc = run_not_ours(n, "DELETE FROM vkeys WHERE ?1=?1 AND NOT (trusted AND creator IS " NODE_NO("?2") ")")))
     return rc;
   for (size_t i = 0; i < sizeof wipe / sizeof wipe[0]; i++)
     if ((rc = run_sql(n, wipe[i], 0))) return rc;

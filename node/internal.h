@@ -197,6 +197,12 @@ struct kr_own {
   uint32_t nops;
 };
 
+/* A node's number in nodes, in SQL (NULL for a node not there: no row of
+ * keyops or vkeys names it), and the id of a number. A comparison with
+ * one that may be NULL is written IS or IS NOT. */
+#define NODE_NO(p) "(SELECT n FROM nodes WHERE id=" p ")"
+#define NODE_ID(c) "(SELECT id FROM nodes WHERE n=" c ")"
+
 /* What the change being applied did so far to a subject made for it
  * (n->fresh): nothing of such a subject was stored before that change. */
 enum {

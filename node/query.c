@@ -522,7 +522,7 @@ static int group_rows(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx
   sqlite3_bind_int64(s, 2, place);
   bad = sqlite3_step(s) == SQLITE_ROW;
   sqlite3_finalize(s);
-  if (bad || prep(n, "SELECT key FROM vkeys WHERE subj=?1 AND en=?2 AND creator=?3", &s)) return 0;
+  if (bad || prep(n, "SELECT key FROM vkeys WHERE subj=?1 AND en=?2 AND creator=" NODE_NO("?3"), &s)) return 0;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)(g->epoch > INT64_MAX ? INT64_MAX : g->epoch));
   sqlite3_bind_blob(s, 3, g->creator, KR_NODE_LEN, SQLITE_STATIC);

@@ -202,7 +202,17 @@ static const char *const migrations[] = {
    * migrate() fills it again from vols (kr__vs_fts_refill). */
   "DROP TABLE vol_fts;"
   "CREATE VIRTUAL TABLE vol_fts USING fts5(name, skills, city, notes, languages, availability,"
-  "  content='', tokenize='unicode61 remove_diacritics 2');",
+  "  content='', tokenize='unicode61 remove_diacritics 2');"
+  /* vkeys names an epoch's creator by its number in nodes, as keyops does */
+  "INSERT OR IGNORE INTO nodes(id) SELECT DISTINCT creator FROM vkeys;"
+  "CREATE TABLE vkeys13(subj INTEGER NOT NULL, en INTEGER NOT NULL, creator INTEGER NOT NULL,"
+  "  key BLOB NOT NULL, got INTEGER NOT NULL, ok INTEGER NOT NULL DEFAULT 0,"
+  "  trusted INTEGER NOT NULL DEFAULT 0,"
+  "  PRIMARY KEY(subj, en, creator, key)) WITHOUT ROWID;"
+  "INSERT INTO vkeys13 SELECT v.subj, v.en, d.n, v.key, v.got, v.ok, v.trusted FROM vkeys v"
+  "  JOIN nodes d ON d.id=v.creator;"
+  "DROP TABLE vkeys;"
+  "ALTER TABLE vkeys13 RENAME TO vkeys;",
 };
 /* The first schema version this kring reads (older ones hold older
  * change formats). */

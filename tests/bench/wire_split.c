@@ -64,7 +64,7 @@ int main(int argc, char **argv)
                          " (SELECT 1 FROM ops WHERE chg=c.n AND type NOT IN (14,15))", -1, &c, NULL);
   sqlite3_prepare_v2(db, "SELECT idx, body, subj FROM ops WHERE chg=? ORDER BY idx", -1, &o, NULL);
   sqlite3_prepare_v2(db, "SELECT v.key, s.id FROM vkeys v JOIN subjects s ON s.n=v.subj"
-                         " WHERE s.n=? AND v.en=? AND v.creator=?", -1, &k, NULL);
+                         " WHERE s.n=? AND v.en=? AND v.creator=(SELECT n FROM nodes WHERE id=?)", -1, &k, NULL);
   while (sqlite3_step(c) == SQLITE_ROW) {
     const uint8_t *origin = sqlite3_column_blob(c, 1);
     uint64_t seq = (uint64_t)sqlite3_column_int64(c, 2), hlc = (uint64_t)sqlite3_column_int64(c, 3);

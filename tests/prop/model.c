@@ -63,8 +63,8 @@ void model_keys_rows(model_keys *ks, sqlite3_stmt *s)
 void model_node_keys(model_keys *ks, kr_node *n)
 {
   sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(n->db, "SELECT s.id, k.en, k.creator, k.key FROM vkeys k JOIN subjects s"
-                                " ON s.n=k.subj", -1, &s, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(n->db, "SELECT s.id, k.en, c.id, k.key FROM vkeys k JOIN subjects s"
+                                " ON s.n=k.subj JOIN nodes c ON c.n=k.creator", -1, &s, NULL) != SQLITE_OK)
     return;
   model_keys_rows(ks, s);
   sqlite3_finalize(s);

@@ -267,8 +267,8 @@ static void watch_keys(kr_node *n)
   if (kr__exec(n, "CREATE TEMP TABLE IF NOT EXISTS sim_keys(subject BLOB, en INTEGER, creator BLOB,"
                   " key BLOB)") ||
       kr__exec(n, "CREATE TEMP TRIGGER IF NOT EXISTS sim_keys_in AFTER INSERT ON main.vkeys BEGIN"
-                  " INSERT INTO sim_keys SELECT id, NEW.en, NEW.creator, NEW.key FROM main.subjects"
-                  " WHERE n=NEW.subj; END"))
+                  " INSERT INTO sim_keys SELECT id, NEW.en, (SELECT id FROM main.nodes WHERE n=NEW.creator),"
+                  " NEW.key FROM main.subjects WHERE n=NEW.subj; END"))
     fail("cannot watch a node's keys");
 }
 
@@ -1016,7 +1016,7 @@ static int opens_own(int v, const kr_buf *w)
   for (uint32_t i = 0; i < c.nops && !held; i++) {
     if (!KR_OP_IS_RECORD(c.ops[i].type) || !c.ops[i].box) continue;
     if (sqlite3_prepare_v2(S.node[v].n->db, "SELECT 1 FROM vkeys k JOIN subjects s ON s.n=k.subj"
-                           " WHERE s.id=?1 AND k.en=?2 AND k.creator=?3", -1, &s, NULL) != SQLITE_OK)
+                           " WHERE s.id=?1 AND k.en=?2 AND k.creator=(SELECT n FROM nodes WHERE id=?3)", -1, &s, NULL) != SQLITE_OK)
       break;
     sqlite3_bind_blob(s, 1, c.ops[i].subject, KR_SUBJECT_LEN, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)c.ops[i].epoch);
@@ -1638,8 +1638,8 @@ static void explain_reader(const model *m, int i, int s, const char *day)
   if (sqlite3_prepare_v2(S.node[i].n->db, "SELECT 'keyop', k.en, c.id, r.id, k.hlc FROM"
                          " keyops k JOIN subjects s ON s.n=k.subj JOIN nodes c ON c.n=k.creator"
                          " JOIN nodes r ON r.n=k.reader WHERE s.id=?1 UNION ALL SELECT"
-                         " 'holds', k.en, k.creator, NULL, k.got FROM vkeys k JOIN subjects s ON"
-                         " s.n=k.subj WHERE s.id=?1 UNION ALL SELECT 'lost: ' || a.why, 0, NULL,"
+                         " 'holds', k.en, c.id, NULL, k.got FROM vkeys k JOIN subjects s ON"
+                         " s.n=k.subj JOIN nodes c ON c.n=k.creator WHERE s.id=?1 UNION ALL SELECT 'lost: ' || a.why, 0, NULL,"
                          " NULL, a.at FROM access a WHERE a.subject=?1", -1, &q, NULL) == SQLITE_OK) {
     sqlite3_bind_blob(q, 1, S.subj[s], 16, SQLITE_STATIC);
     while (sqlite3_step(q) == SQLITE_ROW) {
@@ -1655,8 +1655,8 @@ static void explain_reader(const model *m, int i, int s, const char *day)
   /* which node holds which key of s, and key ops held back */
   for (int j = 0; j < S.nodes; j++) {
     if (!S.node[j].n) continue;
-    if (sqlite3_prepare_v2(S.node[j].n->db, "SELECT k.en, k.creator, k.got, k.trusted FROM vkeys k JOIN"
-                           " subjects s ON s.n=k.subj WHERE s.id=?1", -1, &q, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(S.node[j].n->db, "SELECT k.en, c.id, k.got, k.trusted FROM vkeys k JOIN"
+                           " subjects s ON s.n=k.subj JOIN nodes c ON c.n=k.creator WHERE s.id=?1", -1, &q, NULL) == SQLITE_OK) {
       sqlite3_bind_blob(q, 1, S.subj[s], 16, SQLITE_STATIC);
       while (sqlite3_step(q) == SQLITE_ROW) {
         char c[13] = "-";
@@ -1693,7 +1693,7 @@ static void explain_reader(const model *m, int i, int s, const char *day)
         sqlite3_stmt *k;
         int has = 0;
         if (sqlite3_prepare_v2(S.node[i].n->db, "SELECT 1 FROM vkeys k JOIN subjects s ON s.n=k.subj"
-                               " WHERE s.id=?1 AND k.en=?2 AND k.creator=?3", -1, &k, NULL) == SQLITE_OK) {
+                               " WHERE s.id=?1 AND k.en=?2 AND k.creator=(SELECT n FROM nodes WHERE id=?3)", -1, &k, NULL) == SQLITE_OK) {
           sqlite3_bind_blob(k, 1, S.subj[s], 16, SQLITE_STATIC);
           sqlite3_bind_int64(k, 2, (sqlite3_int64)g.epoch);
           sqlite3_bind_blob(k, 3, g.creator, 32, SQLITE_STATIC);

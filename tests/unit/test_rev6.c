@@ -217,7 +217,7 @@ static int nkeys_of(kr_node *n, const uint8_t v[16], uint64_t en, const uint8_t 
   snprintf(path, sizeof path, "%s/kring.db", kr_node_home(n));
   REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
   REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM vkeys k JOIN subjects s ON s.n=k.subj"
-                                 " WHERE s.id=?1 AND k.en=?2 AND k.creator=?3", -1, &s, NULL) ==
+                                 " WHERE s.id=?1 AND k.en=?2 AND k.creator=(SELECT n FROM nodes WHERE id=?3)", -1, &s, NULL) ==
           SQLITE_OK);
   sqlite3_bind_blob(s, 1, v, 16, SQLITE_STATIC);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)en);
