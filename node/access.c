@@ -40,10 +40,7 @@ static int done(sqlite3_stmt *s)
   return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : kr__db_err(rc);
 }
 
-/* The number of node id in nodes (keyops, vkeys and registrations name
- * nodes by it), made when make and the node is not there yet: 0, or
- * KR_ENOTFOUND. */
-static int node_no(kr_node *n, const uint8_t *id, int make, sqlite3_int64 *no)
+int kr__node_no(kr_node *n, const uint8_t *id, int make, sqlite3_int64 *no)
 {
   sqlite3_stmt *s;
   unsigned c = n->nnodeno < 4 ? n->nnodeno : 4;
@@ -304,9 +301,9 @@ static int view_consents(kr_node *n, view *v, sqlite3_int64 sn)
    * that adds enough consent entries stop every transaction touching sn */
   kr_buf_init(&text, SIZE_MAX / 2);
   kr_buf_init(&bin, SIZE_MAX / 2);
-  if (prep(n, "SELECT c.purpose, c.recipient, c.tag, c.hlc, o.key, c.idx, c.is_grant, c.until"
-              " FROM consent_ops c JOIN origins o ON o.n=c.origin WHERE c.subj=?1"
-              " ORDER BY c.purpose, c.recipient", &s)) {
+  if (prep(n, "SELECT c.purpose, " RCPT_ID("c.recipient") ", c.tag, c.hlc, o.key, c.idx,"
+              " c.is_grant, c.until FROM consent_ops c JOIN origins o ON o.n=c.origin WHERE"
+              " c.subj=?1 ORDER BY c.purpose, 2", &s)) {
     rc = KR_EDB;
     goto out;
   }
@@ -768,8 +765,8 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *ori
   sqlite3_int64 cno, rno, ono;
 
   /* (numbers first: the lookups share the one statement s is not) */
-  if ((rc = node_no(n, op->creator, 1, &cno)) || (rc = node_no(n, op->member, 1, &rno)) ||
-      (rc = node_no(n, origin, 1, &ono)))
+  if ((rc = kr__node_no(n, op->creator, 1, &cno)) || (rc = kr__node_no(n, op->member, 1, &rno)) ||
+      (rc = kr__node_no(n, origin, 1, &ono)))
     return rc;
   if (prep(n, "INSERT OR IGNORE INTO keyops(subj,en,creator,reader,hlc,origin)"
               " VALUES(?1,?2,?3,?4,?5,?6)", &s))
@@ -839,7 +836,7 @@ int kr__register_op(kr_node *n, sqlite3_int64 sn, const kr_stamp *st)
   sqlite3_int64 no;
   int rc;
   /* the earliest stamp counts; on a tie of hlc the lower origin id */
-  if ((rc = node_no(n, st->origin, 1, &no))) return rc;
+  if ((rc = kr__node_no(n, st->origin, 1, &no))) return rc;
   if (prep(n, "INSERT INTO registrations(subj,hlc,origin,idx) VALUES(?1,?2,?5,?4) ON CONFLICT(subj)"
               " DO UPDATE SET hlc=?2, origin=?5, idx=?4 WHERE ?2<hlc OR (?2=hlc AND (?3<"
               NODE_ID("origin") " OR (?5=origin AND ?4<idx)))", &s))
@@ -869,8 +866,8 @@ static int was_reader(kr_node *n, sqlite3_int64 sn, const uint8_t *origin, kr_hl
   /* made for this change: registered by its writer in it, or by no one */
   if (f && (*f & KR_FRESH_REG)) return 1;
   if (!f && registrar(n, sn, reg) == 1 && memcmp(reg, origin, KR_NODE_LEN) == 0) return 1;
-  if (prep(n, "SELECT DISTINCT purpose, recipient FROM consent_ops WHERE subj=?1 AND"
-              " (recipient=?2 OR recipient=x'') AND hlc<?3", &s))
+  if (prep(n, "SELECT DISTINCT purpose, " RCPT_ID("recipient") " FROM consent_ops WHERE"
+              " subj=?1 AND (recipient=" RCPT_NO("?2") " OR recipient=0) AND hlc<?3", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_blob(s, 2, origin, KR_NODE_LEN, SQLITE_STATIC);
@@ -1312,7 +1309,7 @@ static int store_key(kr_node *n, sqlite3_int64 sn, uint64_t en, const uint8_t *c
   sqlite3_stmt *s;
   sqlite3_int64 cno;
   int rc;
-  if ((rc = node_no(n, creator, 1, &cno))) return rc;
+  if ((rc = kr__node_no(n, creator, 1, &cno))) return rc;
   if (prep(n, "INSERT OR IGNORE INTO vkeys(subj,en,creator,key,got,ok,trusted)"
               " VALUES(?1,?2,?3,?4,?5,1,1)", &s))
     return KR_EDB;
@@ -2450,8 +2447,8 @@ int kr__finish(kr_node *n, kr_buf *wire)
   if (!rc && n->memb_changed)
     rc = touch_query(n, removed ? "SELECT DISTINCT subj FROM vkeys"
                                 : "SELECT DISTINCT c.subj FROM consent_ops c WHERE c.is_grant AND"
-                                  " (c.recipient=x'' OR NOT EXISTS (SELECT 1 FROM keyops o WHERE"
-                                  " o.subj=c.subj AND o.reader=" NODE_NO("c.recipient") ")) AND"
+                                  " (c.recipient=0 OR NOT EXISTS (SELECT 1 FROM keyops o WHERE"
+                                  " o.subj=c.subj AND o.reader=c.recipient)) AND"
                                   " EXISTS (SELECT 1"
                                   " FROM vkeys k WHERE k.subj=c.subj AND k.ok)");
   n->memb_changed = 0;
@@ -2506,7 +2503,7 @@ int kr__expiry_due(kr_node *n, int touch)
 
   kr_node_today(n, day);
   if (prep(n, "SELECT DISTINCT c.subj FROM consent_ops c WHERE c.is_grant AND c.until<>'' AND"
-              " c.until<?1 AND (c.recipient=?2 OR c.recipient=x'') AND EXISTS (SELECT 1 FROM"
+              " c.until<?1 AND (c.recipient=" RCPT_NO("?2") " OR c.recipient=0) AND EXISTS (SELECT 1 FROM"
               " vkeys k WHERE k.subj=c.subj) AND NOT EXISTS (SELECT 1 FROM registrations r WHERE"
               " r.subj=c.subj AND r.origin=" NODE_NO("?2") ")", &s))
     return KR_EDB;
@@ -2608,7 +2605,8 @@ int kr_node_readers(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN], kr_read
     sqlite3_stmt *r;
     char day[11];
     kr_node_today(n, day);
-    if (prep(n, "SELECT DISTINCT recipient FROM consent_ops WHERE subj=?1 AND purpose=?2", &r)) {
+    if (prep(n, "SELECT DISTINCT " RCPT_ID("recipient") " FROM consent_ops WHERE subj=?1 AND"
+                 " purpose=?2", &r)) {
       rc = KR_EDB;
       break;
     }

@@ -245,16 +245,15 @@ static int apply_value(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_s
 static int apply_consent(kr_node *n, sqlite3_int64 sn, const kr_op *op, const kr_stamp *st,
                          const uint8_t tag[KR_TAG_LEN], uint64_t seq)
 {
-  sqlite3_stmt *s = kr__q(n, KR_Q_CON_PUT);
+  sqlite3_stmt *s;
+  sqlite3_int64 rno = 0;                 /* all */
   int rc;
 
-  if (!s) return KR_EDB;
+  if (!op->recipient_all && (rc = kr__node_no(n, op->recipient, 1, &rno))) return rc;
+  if (!(s = kr__q(n, KR_Q_CON_PUT))) return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_text(s, 2, op->purpose, -1, SQLITE_STATIC);
-  if (op->recipient_all)
-    sqlite3_bind_zeroblob(s, 3, 0);
-  else
-    sqlite3_bind_blob(s, 3, op->recipient, KR_NODE_LEN, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, rno);
   sqlite3_bind_blob(s, 4, tag, KR_TAG_LEN, SQLITE_STATIC);
   sqlite3_bind_int(s, 5, op->type == KR_OP_GRANT);
   sqlite3_bind_int(s, 6, op->method);

@@ -83,10 +83,10 @@ int kr_node_digest_readable(kr_node *n, uint8_t out[static 32])
              " e.subj=s.n) OR EXISTS (SELECT 1 FROM vkeys k WHERE k.subj=s.n AND k.ok) ORDER BY id");
   PREP(er, "SELECT e.hlc, o.key, e.idx FROM erasures e JOIN origins o ON o.n=e.origin "
            "WHERE e.subj=?1");
-  PREP(reg, "SELECT DISTINCT purpose, recipient FROM consent_ops WHERE subj=?1 "
-            "ORDER BY purpose, recipient");
-  PREP(ops, "SELECT tag FROM consent_ops WHERE subj=?1 AND purpose=?2 AND recipient=?3 "
-            "ORDER BY tag");
+  PREP(reg, "SELECT DISTINCT purpose, " RCPT_ID("recipient") " FROM consent_ops WHERE subj=?1 "
+            "ORDER BY purpose, 2");
+  PREP(ops, "SELECT tag FROM consent_ops WHERE subj=?1 AND purpose=?2 AND recipient="
+            RCPT_NO("?3") " ORDER BY tag");
 #undef PREP
   if ((rc = kr__exec(n, "BEGIN"))) goto out;
   kr_digest_init(&d);

@@ -53,7 +53,7 @@
   X(OBS_PUT,       "INSERT OR IGNORE INTO consent_observed(subj,grant_tag,withdraw_tag) "\
                    "VALUES(?1,?2,?3)")                                                  \
   X(CON_WD_TAGS,   "SELECT tag FROM consent_ops WHERE subj=?1 AND purpose=?2 AND "      \
-                   "recipient=?3 AND NOT is_grant ORDER BY tag")                        \
+                   "recipient=" RCPT_NO("?3") " AND NOT is_grant ORDER BY tag")         \
   X(HELD_GET,      "SELECT header FROM held WHERE origin=?1 AND seq=?2")                \
   X(GAP_HELD,      "SELECT (SELECT count(*) FROM changes WHERE origin=?1 AND seq>?3 AND "\
                    "seq<?4) + (SELECT count(*) FROM held WHERE origin=?2 AND seq>?3 AND "  \
@@ -200,8 +200,16 @@ struct kr_own {
 /* A node's number in nodes, in SQL (NULL for a node not there: no row of
  * keyops or vkeys names it), and the id of a number. A comparison with
  * one that may be NULL is written IS or IS NOT. */
+/* The number of node id in nodes (keyops, vkeys, consent_ops and
+ * registrations name nodes by it), made when make and the node is not
+ * there yet: 0, or KR_ENOTFOUND (access.c). */
+int kr__node_no(kr_node *n, const uint8_t *id, int make, sqlite3_int64 *no);
 #define NODE_NO(p) "(SELECT n FROM nodes WHERE id=" p ")"
 #define NODE_ID(c) "(SELECT id FROM nodes WHERE n=" c ")"
+/* consent_ops names a register's recipient by its number in nodes, 0 for
+ * all; in SQL from its bytes (x'' for all) and back. */
+#define RCPT_NO(p) "(CASE WHEN length(" p ")=0 THEN 0 ELSE " NODE_NO(p) " END)"
+#define RCPT_ID(c) "(CASE WHEN " c "=0 THEN x'' ELSE " NODE_ID(c) " END)"
 
 /* What the change being applied did so far to a subject made for it
  * (n->fresh): nothing of such a subject was stored before that change. */

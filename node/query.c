@@ -284,7 +284,7 @@ static int load_register(kr_node *n, sqlite3_int64 sn, const char *purpose,
   /* cached: this runs for every register a reader checks */
   if (!(s = kr__qs(n, "SELECT c.tag, c.hlc, o.key, c.idx, c.is_grant, c.until FROM consent_ops c "
                       "JOIN origins o ON o.n=c.origin "
-                      "WHERE c.subj=?1 AND c.purpose=?2 AND c.recipient=?3")) ||
+                      "WHERE c.subj=?1 AND c.purpose=?2 AND c.recipient=" RCPT_NO("?3"))) ||
       !(o = kr__qs(n, "SELECT withdraw_tag FROM consent_observed WHERE subj=?2 AND grant_tag=?1")))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
@@ -401,12 +401,12 @@ int kr_node_consent(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
 
   kr_node_today(n, day);
   if ((rc = kr__subject_read(n, id, &sn))) return rc;
-  if ((rc = prep(n, "SELECT DISTINCT purpose, recipient FROM consent_ops WHERE subj=?1 "
-                    "ORDER BY purpose, recipient", &s)))
+  if ((rc = prep(n, "SELECT DISTINCT purpose, " RCPT_ID("recipient") " FROM consent_ops WHERE"
+                    " subj=?1 ORDER BY purpose, 2", &s)))
     return rc;
   if ((rc = prep(n, "SELECT c.method, c.text_version, c.until, c.hlc, o.key, c.idx FROM consent_ops c "
                     "JOIN origins o ON o.n=c.origin WHERE c.subj=?2 AND c.purpose=?3 AND "
-                    "c.recipient=?4 AND c.tag=?1", &g))) {
+                    "c.recipient=" RCPT_NO("?4") " AND c.tag=?1", &g))) {
     sqlite3_finalize(s);
     return rc;
   }
@@ -452,7 +452,7 @@ int kr_node_consent_history(kr_node *n, const uint8_t id[static KR_SUBJECT_LEN],
   int rc;
 
   if ((rc = kr__subject_read(n, id, &sn))) return rc;
-  if ((rc = prep(n, "SELECT c.is_grant, c.purpose, c.recipient, c.method, c.text_version, c.until, "
+  if ((rc = prep(n, "SELECT c.is_grant, c.purpose, " RCPT_ID("c.recipient") ", c.method, c.text_version, c.until, "
                     "c.hlc, o.key, c.idx, c.seq FROM consent_ops c JOIN origins o ON o.n=c.origin "
                     "WHERE c.subj=?1 ORDER BY c.hlc, o.key, c.idx", &s)))
     return rc;

@@ -212,7 +212,20 @@ static const char *const migrations[] = {
   "INSERT INTO vkeys13 SELECT v.subj, v.en, d.n, v.key, v.got, v.ok, v.trusted FROM vkeys v"
   "  JOIN nodes d ON d.id=v.creator;"
   "DROP TABLE vkeys;"
-  "ALTER TABLE vkeys13 RENAME TO vkeys;",
+  "ALTER TABLE vkeys13 RENAME TO vkeys;"
+  /* consent_ops names a register's recipient by its number too, 0 for all */
+  "INSERT OR IGNORE INTO nodes(id) SELECT DISTINCT recipient FROM consent_ops"
+  "  WHERE length(recipient)=32;"
+  "CREATE TABLE consent13(subj INTEGER NOT NULL, purpose TEXT NOT NULL,"
+  "  recipient INTEGER NOT NULL, tag BLOB NOT NULL, is_grant INTEGER NOT NULL,"
+  "  method INTEGER NOT NULL, text_version TEXT NOT NULL, until TEXT NOT NULL,"
+  "  hlc INTEGER NOT NULL, origin INTEGER NOT NULL, idx INTEGER NOT NULL,"
+  "  seq INTEGER NOT NULL, PRIMARY KEY(subj, purpose, recipient, tag)) WITHOUT ROWID;"
+  "INSERT INTO consent13 SELECT c.subj, c.purpose, coalesce(d.n, 0), c.tag, c.is_grant,"
+  "  c.method, c.text_version, c.until, c.hlc, c.origin, c.idx, c.seq FROM consent_ops c"
+  "  LEFT JOIN nodes d ON d.id=c.recipient WHERE length(c.recipient) IN (0, 32);"
+  "DROP TABLE consent_ops;"
+  "ALTER TABLE consent13 RENAME TO consent_ops;",
 };
 /* The first schema version this kring reads (older ones hold older
  * change formats). */

@@ -1985,8 +1985,8 @@ static void shared_tag(void)
   find_reader fc;
   static const char *const ins =
       "INSERT INTO consent_ops(subj,purpose,recipient,tag,is_grant,method,text_version,until,hlc,"
-      "origin,idx,seq) SELECT s.n, ?2, ?3, ?4, ?5, 0, 'v1', '', ?6, o.n, ?7, 1 FROM subjects s,"
-      " origins o WHERE s.id=?1 AND o.key=?8";
+      "origin,idx,seq) SELECT s.n, ?2, r.n, ?4, ?5, 0, 'v1', '', ?6, o.n, ?7, 1 FROM subjects s,"
+      " origins o, nodes r WHERE s.id=?1 AND o.key=?8 AND r.id=?3";
 
   check_net(n, 4, "stg");
   a = n[0];
@@ -1999,6 +1999,15 @@ static void shared_tag(void)
   snprintf(path, sizeof path, "%s/kring.db", kr_node_home(a));
   REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
   sqlite3_busy_timeout(db, 5000);
+  /* consent_ops names its recipients by their numbers in nodes */
+  REQUIRE(sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO nodes(id) VALUES(?1)", -1, &s, NULL) ==
+          SQLITE_OK);
+  for (int i = 0; i < 2; i++) {
+    sqlite3_reset(s);
+    sqlite3_bind_blob(s, 1, kr_node_id(i ? d : c), 32, SQLITE_STATIC);
+    REQUIRE(sqlite3_step(s) == SQLITE_DONE);
+  }
+  sqlite3_finalize(s);
   REQUIRE(sqlite3_prepare_v2(db, ins, -1, &s, NULL) == SQLITE_OK);
   /* (matching, C): grant `tag`, withdrawals w2, w3; (contact, D): grant
    * `tag`, withdrawals w0, w1; the grant tag observed all four */
