@@ -301,9 +301,11 @@ static int view_consents(kr_node *n, view *v, sqlite3_int64 sn)
    * that adds enough consent entries stop every transaction touching sn */
   kr_buf_init(&text, SIZE_MAX / 2);
   kr_buf_init(&bin, SIZE_MAX / 2);
+  /* (registers in the order of the index: a register's entries together
+   * is all the grouping below needs) */
   if (prep(n, "SELECT c.purpose, " RCPT_ID("c.recipient") ", c.tag, c.hlc, o.key, c.idx,"
               " c.is_grant, c.until FROM consent_ops c JOIN origins o ON o.n=c.origin WHERE"
-              " c.subj=?1 ORDER BY c.purpose, 2", &s)) {
+              " c.subj=?1 ORDER BY c.purpose, c.recipient", &s)) {
     rc = KR_EDB;
     goto out;
   }
