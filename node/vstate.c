@@ -339,13 +339,13 @@ static int load(kr_node *n, sqlite3_int64 sn, kr_vstate **out)
 static int join_values(const kr_vstate *v, int field, kr_buf *b)
 {
   char **vals;
-  size_t k;
+  size_t k, start = b->len;          /* b may hold the columns before this one */
   int rc = kr__vs_values(v, field, &vals, &k);
   if (rc) return rc;
   for (size_t i = 0; i < k; i++) {
     size_t l = strlen(vals[i]);
-    if (b->len + l + 1 > KR_FTS_COL_MAX) {
-      if (b->len) kr_buf_add(b, " ", 1);
+    if (b->len - start + l + 1 > KR_FTS_COL_MAX) {
+      if (b->len > start) kr_buf_add(b, " ", 1);
       kr_buf_add(b, KR_FTS_MORE, strlen(KR_FTS_MORE));
       break;
     }

@@ -564,6 +564,16 @@ ok "schema 12: search the new name" env KRING_HOME="$T/v12" "$KRING" volunteer s
 has "schema 12: the new name is found" "^ee92561748e59557bb55e993c97b7abd +Pieter Smit"
 ok "schema 12: consent after the edit" env KRING_HOME="$T/v12" "$KRING" consent withdraw Piet --purpose contact --to "Voedselbank Oost" --method papier
 ok "schema 12: check" env KRING_HOME="$T/v12" "$KRING" check
+# Erased after the upgrade: the index filled again from the rows (and the
+# contentless one's entries, deleted by the values they were given) keeps
+# no word of them, nor does any file.
+ok "schema 12: erase Anna" env KRING_HOME="$T/v12" "$KRING" erase 1bd51de02c3e4f657aed8817063dc4a9 --reason verzoek --yes
+ok "schema 12: erase Piet" env KRING_HOME="$T/v12" "$KRING" erase ee92561748e59557bb55e993c97b7abd --reason verzoek --yes
+for w in Vries Jansen Utrecht zaterdag anna@example rijden Pieter Smit Bakker Amsterdam tuinieren koken; do
+  if grep -aqi "$w" "$T/v12"/kring.db*; then echo "FAIL: schema 12: erased word '$w' still in the database files"; fails=$((fails+1)); fi
+done
+ok "schema 12: search after erasure" env KRING_HOME="$T/v12" "$KRING" volunteer search Fatma
+has "schema 12: Fatma still found" "Fatma"
 
 echo "test_cli: $n checks, $fails failed"
 [ "$fails" -eq 0 ]
