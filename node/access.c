@@ -597,6 +597,14 @@ static int lose_access(kr_node *n, sqlite3_int64 sn, const char *why)
   if ((rc = kr__forget_plain(n, sn))) return rc;
   if (prep(n, "DELETE FROM vkeys WHERE subj=?1", &s)) return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
+  if ((rc = done(s))) return rc;
+  /* every key op sealed to it is to be opened again should it read sn
+   * again (recover), not only those of epochs it will hold no key of: a
+   * reader may hold two keys of one epoch, and send both */
+  if (prep(n, "UPDATE keyops SET tried=0 WHERE subj=?1 AND reader=" NODE_NO("?2"), &s))
+    return KR_EDB;
+  sqlite3_bind_int64(s, 1, sn);
+  sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
   if ((rc = done(s)) || !why) return rc;
   if (prep(n, "INSERT INTO access(subject, at, why) SELECT id, ?2, ?3 FROM subjects WHERE n=?1",
            &s))
@@ -770,8 +778,11 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *ori
   if ((rc = kr__node_no(n, op->creator, 1, &cno)) || (rc = kr__node_no(n, op->member, 1, &rno)) ||
       (rc = kr__node_no(n, origin, 1, &ono)))
     return rc;
-  if (prep(n, "INSERT OR IGNORE INTO keyops(subj,en,creator,reader,hlc,origin)"
-              " VALUES(?1,?2,?3,?4,?5,?6)", &s))
+  /* (tried: this node opens one sealed to it now; recover marks the
+   * others it opens again) */
+  if (prep(n, "INSERT INTO keyops(subj,en,creator,reader,hlc,origin,tried)"
+              " VALUES(?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(subj,en,creator,reader,hlc,origin) DO UPDATE"
+              " SET tried=1 WHERE ?7", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)(op->epoch > INT64_MAX ? INT64_MAX : op->epoch));
@@ -779,6 +790,7 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *ori
   sqlite3_bind_int64(s, 4, rno);
   sqlite3_bind_int64(s, 5, (sqlite3_int64)hlc);
   sqlite3_bind_int64(s, 6, ono);
+  sqlite3_bind_int(s, 7, memcmp(op->member, kr_node_id(n), KR_NODE_LEN) == 0);
   if ((rc = done(s))) return rc;
   if (memcmp(op->member, kr_node_id(n), KR_NODE_LEN) != 0) return 0;
   /* Sealed to this node. One that does not open (sealed to another key,
@@ -909,17 +921,15 @@ static int late(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_hlc hlc)
   return later ? kr__ids_add(&n->replay, &sn, sizeof sn) : 0;
 }
 
-/* 1 when a key op sealed to this node gives an epoch of sn (the epoch of
- * group g, if g) it holds no key of: deleted when its access ended, or one
- * that never opened. */
+/* 1 when a key op sealed to this node (of the epoch of group g, if g) was
+ * not tried since this node last deleted its keys of sn (its access
+ * ended, or a key came ahead of the consent that makes it a reader). */
 static int keys_to_recover(kr_node *n, sqlite3_int64 sn, const kr_op *g)
 {
   sqlite3_stmt *s;
   int any;
   if (prep(n, "SELECT 1 FROM keyops k WHERE k.subj=?1 AND k.reader=" NODE_NO("?2") " AND (?3 IS"
-              " NULL OR (k.en=?3 AND k.creator=" NODE_NO("?4") ")) AND NOT EXISTS (SELECT 1 FROM"
-              " vkeys v WHERE v.subj=k.subj AND v.en=k.en AND v.creator=k.creator)"
-              " LIMIT 1", &s))
+              " NULL OR (k.en=?3 AND k.creator=" NODE_NO("?4") ")) AND NOT k.tried LIMIT 1", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
@@ -1170,9 +1180,10 @@ static int reopen(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, uint32_t plac
   return rc;
 }
 
-/* A reader again: open the key ops sealed to this node whose epoch it
- * holds no key of (deleted when its access ended), and the groups they
- * open. 1 when it opened any, 0 when there were none. */
+/* A reader again: open the key ops sealed to this node not tried since it
+ * deleted its keys of sn (when its access ended, or as keys without
+ * consent), and the groups they open. 1 when it opened any, 0 when there
+ * were none. */
 static int recover(kr_node *n, sqlite3_int64 sn)
 {
   sqlite3_stmt *s;
@@ -1183,7 +1194,7 @@ static int recover(kr_node *n, sqlite3_int64 sn)
   rc = 0;
   if (prep(n, "SELECT p.body, c.hlc, o.key, c.n, p.idx FROM ops p JOIN changes c ON c.n=p.chg"
               " JOIN origins o ON o.n=c.origin WHERE p.subj=?1 AND p.type IN (14,15) AND"
-              " p.field&2 AND p.body IS NOT NULL", &s))
+              " p.field&2 AND p.body IS NOT NULL ORDER BY c.hlc, o.key, p.idx", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
   while (!rc && kr__step(s, &rc)) {
@@ -1200,11 +1211,16 @@ static int recover(kr_node *n, sqlite3_int64 sn)
       int held = 1;
       if (memcmp(rec.keys[k].reader, kr_node_id(n), KR_NODE_LEN) != 0) continue;
       kr_record_key(&rec, k, &op);
-      if (!prep(n, "SELECT 1 FROM vkeys WHERE subj=?1 AND en=?2 AND creator=" NODE_NO("?3"), &v)) {
+      /* tried since its keys were deleted: (kr__key_op marks it) */
+      if (!prep(n, "SELECT tried FROM keyops WHERE subj=?1 AND en=?2 AND creator=" NODE_NO("?3")
+                   " AND reader=" NODE_NO("?4") " AND hlc=?5 AND origin=" NODE_NO("?6"), &v)) {
         sqlite3_bind_int64(v, 1, sn);
         sqlite3_bind_int64(v, 2, (sqlite3_int64)op.epoch);
         sqlite3_bind_blob(v, 3, op.creator, KR_NODE_LEN, SQLITE_STATIC);
-        held = sqlite3_step(v) == SQLITE_ROW;
+        sqlite3_bind_blob(v, 4, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+        sqlite3_bind_int64(v, 5, sqlite3_column_int64(s, 1));
+        sqlite3_bind_blob(v, 6, sqlite3_column_blob(s, 2), KR_NODE_LEN, SQLITE_STATIC);
+        held = sqlite3_step(v) != SQLITE_ROW || sqlite3_column_int(v, 0);
         sqlite3_finalize(v);
       }
       if (!held) {

@@ -225,7 +225,13 @@ static const char *const migrations[] = {
   "  c.method, c.text_version, c.until, c.hlc, c.origin, c.idx, c.seq FROM consent_ops c"
   "  LEFT JOIN nodes d ON d.id=c.recipient WHERE length(c.recipient) IN (0, 32);"
   "DROP TABLE consent_ops;"
-  "ALTER TABLE consent13 RENAME TO consent_ops;",
+  "ALTER TABLE consent13 RENAME TO consent_ops;"
+  /* keyops: whether this node tried to open a key op sealed to it since it
+   * last deleted its keys of the volunteer (recover opens the others);
+   * one whose epoch it holds no key of counts as not tried, as before */
+  "ALTER TABLE keyops ADD COLUMN tried INTEGER NOT NULL DEFAULT 1;"
+  "UPDATE keyops SET tried=0 WHERE NOT EXISTS (SELECT 1 FROM vkeys v WHERE v.subj=keyops.subj"
+  "  AND v.en=keyops.en AND v.creator=keyops.creator);",
 };
 /* The first schema version this kring reads (older ones hold older
  * change formats). */

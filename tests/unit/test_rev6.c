@@ -18,10 +18,6 @@
 #include "node/internal.h"
 #include "node/node.h"
 
-/* 1: also the scenarios whose defect is not fixed yet (test_rev6_open) */
-#ifndef KR_REV6_OPEN
-#define KR_REV6_OPEN 0
-#endif
 
 static void grant(kr_node *n, const uint8_t v[16], const char *purpose, const uint8_t *to)
 {
@@ -328,14 +324,12 @@ static void forge_key_and_box(kr_node *m, const uint8_t v[16], uint64_t en,
  * trusted key first (SENDABLE_KEYS), and kr__finish sends the second key
  * of an epoch for one reader in a change of its own (send_keys).
  *
- * (Still open, before records too: a key that reaches a node before the
- * consent that makes it a reader is deleted (check_mine), and recover()
- * opens again only key entries of epochs it holds no key of: had B taken
- * A's two keys before C's grant, it would keep C's alone.)
+ * (And 3b, below: a key that reaches a node before the consent that makes
+ * it a reader.)
  */
 /* how: 0 C grants B, B reads V first; 1 A grants B; 2 C grants B, and B
  * takes A's changes first (A's keys come before the grant that makes B a
- * reader: open) */
+ * reader: 3b) */
 static void two_keys_one_reader_by(int how)
 {
   kr_node *n[4], *a, *b, *c, *h;
@@ -390,21 +384,20 @@ static void two_keys_one_reader(void)
 }
 
 /*
- * 3b (open, before records too). The same, but B takes A's changes before
- * C's grant: A's two keys of (1, C) reach B before any consent naming it,
- * and check_mine deletes them (a key without consent). C's grant then
- * gives B C's key, and recover() opens again only the key entries of
- * epochs B holds no key of: H's key, sealed to B by A, is never opened
- * again. B reads V without H's notes, A with them, for good: two readers
- * with the same rights read different values. (Before records A's one
- * change carried both keys, and they went the same way.)
+ * 3b (fixed in the fifth session; so before records too). The same, but
+ * B takes A's changes before C's grant: A's two keys of (1, C) reach B
+ * before any consent naming it, and check_mine deletes them (a key
+ * without consent). C's grant then gives B C's key, and recover() opened
+ * again only the key entries of epochs B held no key of: H's key, sealed
+ * to B by A, was never opened again, and B read V without H's notes, A
+ * with them, for good: two readers with the same rights read different
+ * values. Now a node that deletes its keys of a volunteer marks every key
+ * op sealed to it as not tried (keyops.tried), and recover() opens those.
  */
-#if KR_REV6_OPEN
 static void keys_before_consent(void)
 {
   two_keys_one_reader_by(2);
 }
-#endif
 
 /* ---- attacks that held -------------------------------------------------- */
 
@@ -708,9 +701,7 @@ int main(void)
   keys_claim_memory();
   export_after_erasure();
   two_keys_one_reader();
-#if KR_REV6_OPEN
   keys_before_consent();
-#endif
   big_record();
   erased_first_registration();
   reused_nonce();

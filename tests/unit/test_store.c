@@ -527,17 +527,13 @@ int main(void)
     sqlite3_exec(db, "PRAGMA user_version=11", NULL, NULL, NULL);
     sqlite3_close(db);
     CHECK_EQ(kr_node_open(check_path("s0"), &x), KR_EOLDSTORE);
+    /* back to 13 (a store of schema 12 opens and is converted: test_cli,
+     * with tests/data/store-v12, made by the kring of then) */
     REQUIRE(sqlite3_open(check_path("s0/kring.db"), &db) == SQLITE_OK);
-    /* 12 opens: its rows of vols are read as they are (test_vstate layouts) */
-    sqlite3_exec(db, "PRAGMA user_version=12", NULL, NULL, NULL);
+    sqlite3_exec(db, "PRAGMA user_version=13", NULL, NULL, NULL);
     sqlite3_close(db);
     REQUIRE(kr_node_open(check_path("s0"), &x) == 0);
     kr_node_close(x);
-    REQUIRE(sqlite3_open(check_path("s0/kring.db"), &db) == SQLITE_OK);
-    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
-    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 13);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
   }
 
   /* Consent to all: b reads both. */
