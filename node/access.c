@@ -1067,7 +1067,7 @@ int kr__group_apply(kr_node *n, sqlite3_int64 sn, sqlite3_int64 chg, kr_chgctx *
     rc = bad_group(n, chg, place, "its ops cannot be decoded");
     goto out;
   }
-  if ((rc = own ? kr__own_rules(ops, nops, hlc, &why) : kr__ops_rules(ops, nops, hlc, &why))) {
+  if ((rc = kr__ops_rules(ops, nops, hlc, own, &why))) {
     rc = bad_group(n, chg, place, why ? why : "a value breaks the field rules");
     goto out;
   }

@@ -423,11 +423,10 @@ int kr__consent_granted_before(kr_node *n, sqlite3_int64 sn, const char *purpose
 
 /* validate.c */
 /* Every op passes the field rules (kr_op_values_ok), years of birth up to
- * the year of hlc. */
-int kr__ops_rules(const kr_op *ops, uint32_t nops, kr_hlc hlc, const char **why);
-/* The same for ops this node's txn made, sealed and applies now: an op whose
- * value the txn found in normal form (kr_op.normal) is not normalised again. */
-int kr__own_rules(const kr_op *ops, uint32_t nops, kr_hlc hlc, const char **why);
+ * the year of hlc. own: ops this node's txn made, sealed and applies now:
+ * one whose value the txn found in normal form (kr_op.normal) is not
+ * normalised again. */
+int kr__ops_rules(const kr_op *ops, uint32_t nops, kr_hlc hlc, int own, const char **why);
 int kr__normalise(int field, const char *in, char *out, size_t cap,
                   int this_year, const char **why);
 int kr__has_bsn(const char *s);

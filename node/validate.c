@@ -536,7 +536,7 @@ int kr_op_values_ok(const kr_op *op, int year, const char **why)
   }
 }
 
-int kr__ops_rules(const kr_op *ops, uint32_t nops, kr_hlc hlc, const char **why)
+int kr__ops_rules(const kr_op *ops, uint32_t nops, kr_hlc hlc, int own, const char **why)
 {
   time_t secs = (time_t)(kr_hlc_ms(hlc) / 1000);
   struct tm tm;
@@ -545,30 +545,19 @@ int kr__ops_rules(const kr_op *ops, uint32_t nops, kr_hlc hlc, const char **why)
   /* Year of birth: up to the year of the change's own stamp, so that every
    * node decides alike whatever its clock says. */
   gmtime_r(&secs, &tm);
-  for (uint32_t i = 0; i < nops && !rc; i++)
+  for (uint32_t i = 0; i < nops && !rc; i++) {
+    /* own: a value kr_txn found in normal form passed kr_normalise_field
+     * and is its own normal form, what kr_op_values_ok asks; but a year of
+     * birth is bounded by the change's stamp, which the txn had not drawn */
+    if (own && ops[i].normal && ops[i].field != KR_F_BIRTH_YEAR &&
+        (ops[i].type == KR_OP_SET || ops[i].type == KR_OP_ADD || ops[i].type == KR_OP_REMOVE))
+      continue;
     rc = kr_op_values_ok(&ops[i], tm.tm_year + 1900, why);
-  return rc;
-}
-
-int kr__own_rules(const kr_op *ops, uint32_t nops, kr_hlc hlc, const char **why)
-{
-  time_t secs = (time_t)(kr_hlc_ms(hlc) / 1000);
-  struct tm tm;
-  int rc = 0;
-
-  gmtime_r(&secs, &tm);
-  /* A value kr_txn found in normal form passed kr_normalise_field and is
-   * its own normal form: what kr_op_values_ok asks. A year of birth is
-   * bounded by the year of the change's stamp, which the txn had not yet
-   * drawn: checked. */
-  for (uint32_t i = 0; i < nops && !rc; i++)
-    if (!ops[i].normal || ops[i].field == KR_F_BIRTH_YEAR ||
-        (ops[i].type != KR_OP_SET && ops[i].type != KR_OP_ADD && ops[i].type != KR_OP_REMOVE))
-      rc = kr_op_values_ok(&ops[i], tm.tm_year + 1900, why);
+  }
   return rc;
 }
 
 int kr__change_rules(const kr_change *c, const char **why)
 {
-  return kr__ops_rules(c->ops, c->nops, c->hlc, why);
+  return kr__ops_rules(c->ops, c->nops, c->hlc, 0, why);
 }

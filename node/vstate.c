@@ -185,6 +185,15 @@ static int read_field(kr_mp *r, int old, const vstamp *st, uint32_t ns, uint64_t
   return 0;
 }
 
+/* A row's stamps and how many fields follow (*nf), in either layout. */
+static int read_head(kr_mp *r, vstamp st[31], uint32_t *ns, int *old, uint32_t *nf)
+{
+  uint32_t k;
+  if (read_stamps(r, st, ns, old) || kr_mp_array(r, &k) || k % (*old ? 5 : 4)) return KR_EDB;
+  *nf = k / (*old ? 5 : 4);
+  return 0;
+}
+
 static int decode(kr_vstate *v, const uint8_t *p, size_t len)
 {
   kr_mp r;
@@ -193,9 +202,8 @@ static int decode(kr_vstate *v, const uint8_t *p, size_t len)
   int old;
 
   kr_mp_init(&r, p, len);
-  if (read_stamps(&r, st, &ns, &old) || kr_mp_array(&r, &nf) || nf % (old ? 5 : 4))
-    return KR_EDB;
-  for (uint32_t i = 0; i < nf / (old ? 5 : 4); i++) {
+  if (read_head(&r, st, &ns, &old, &nf)) return KR_EDB;
+  for (uint32_t i = 0; i < nf; i++) {
     uint64_t code, origin;
     kr_hlc hlc;
     uint32_t idx, sl;
@@ -781,9 +789,8 @@ int kr__vs_row_has(const void *row, size_t len, int field, const char *value)
   size_t vl = strlen(value);
 
   kr_mp_init(&r, row, len);
-  if (read_stamps(&r, st, &ns, &old) || kr_mp_array(&r, &nf) || nf % (old ? 5 : 4))
-    return KR_EDB;
-  for (uint32_t i = 0; i < nf / (old ? 5 : 4); i++) {
+  if (read_head(&r, st, &ns, &old, &nf)) return KR_EDB;
+  for (uint32_t i = 0; i < nf; i++) {
     uint64_t code, origin;
     kr_hlc hlc;
     uint32_t idx, sl;
