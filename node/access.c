@@ -1425,7 +1425,8 @@ static int key_op(kr_node *n, oplist *l, const uint8_t *subject, uint64_t en,
  * per reader (pack), the first; the others follow in changes of their
  * own (kr__finish). */
 #define SENDABLE_KEYS "SELECT en, " NODE_ID("creator") ", key FROM vkeys WHERE subj=?1 AND ok AND" \
-                      " (trusted OR creator IS NOT " NODE_NO("?2") ") ORDER BY en, 2, trusted DESC, key"
+                      " (trusted OR creator IS NOT " NODE_NO("?2") ") ORDER BY en, creator, trusted DESC," \
+                      " key"
 
 /* A grant in this very change makes its recipients readers: the keys of
  * every epoch this node holds of sn go to each new one in the same change
