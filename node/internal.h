@@ -314,8 +314,8 @@ int kr__vs_flush(kr_node *n);
 void kr__vs_drop(kr_node *n);
 /* Delete sn's row (and n->vs if it is sn). */
 int kr__vs_forget(kr_node *n, sqlite3_int64 sn);
-/* Fill the (new, empty) full-text index from every row of vols: a store
- * of schema 12 made contentless (store.c migrate). */
+/* Fill the (empty) full-text index from every row of vols (store.c
+ * fts_layout). */
 int kr__vs_fts_refill(kr_node *n);
 /* The merge rules (n->cur_origin is the origin of st). */
 int kr__vs_set(kr_node *n, kr_vstate *v, const kr_op *op, const kr_stamp *st);

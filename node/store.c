@@ -199,7 +199,7 @@ static const char *const migrations[] = {
    * of schema 12 would take such a row for damage: it refuses the store.)
    * The full-text index keeps no copy of the values (contentless): a
    * change deletes a volunteer's entry by the values it had, from its row.
-   * migrate() fills it again from vols (kr__vs_fts_refill). */
+   * fts_layout() fills it again from vols (kr__vs_fts_refill). */
   "DROP TABLE vol_fts;"
   "CREATE VIRTUAL TABLE vol_fts USING fts5(name, skills, city, notes, languages, availability,"
   "  content='', tokenize='unicode61 remove_diacritics 2');"
@@ -500,6 +500,28 @@ static int user_version(kr_node *n, int *version)
   return rc;
 }
 
+/* The full-text index keeps no copy of the values (schema 13): an entry
+ * is deleted by the columns it was given, so what vstate.c makes of a
+ * row (fts_cols) must not change under an index made otherwise. A store
+ * whose index was made by other columns (or by none: schema 12, a new
+ * store) has it made again from its rows, once. */
+#define FTS_LAYOUT 2                /* 1: the first of schema 13, its set columns cut short */
+static int fts_layout(kr_node *n)
+{
+  int64_t have = 0;
+  int rc = kr__meta_get_int(n, "fts_layout", &have);
+
+  if (rc && rc != KR_ENOTFOUND) return rc;
+  if (have == FTS_LAYOUT || n->readonly) return 0;
+  if ((rc = kr__exec(n, "BEGIN IMMEDIATE"))) return rc;
+  if ((rc = kr__exec(n, "INSERT INTO vol_fts(vol_fts) VALUES('delete-all')")) ||
+      (rc = kr__vs_fts_refill(n)) || (rc = kr__meta_put_int(n, "fts_layout", FTS_LAYOUT))) {
+    kr__exec(n, "ROLLBACK");
+    return rc;
+  }
+  return kr__exec(n, "COMMIT");
+}
+
 /* From version to SCHEMA_VERSION, one transaction per step. */
 static int migrate(kr_node *n, int version)
 {
@@ -515,13 +537,12 @@ static int migrate(kr_node *n, int version)
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
     if ((rc = kr__exec(n, "BEGIN IMMEDIATE"))) return rc;
-    if ((rc = kr__exec(n, migrations[v])) ||
-        (v + 1 == 13 && (rc = kr__vs_fts_refill(n))) || (rc = kr__exec(n, pragma)))
+    if ((rc = kr__exec(n, migrations[v])) || (rc = kr__exec(n, pragma)))
       kr__exec(n, "ROLLBACK");
     else
       rc = kr__exec(n, "COMMIT");
   }
-  return rc;
+  return rc ? rc : fts_layout(n);
 }
 
 static int durable = 1;
