@@ -790,7 +790,7 @@ int kr__key_op(kr_node *n, sqlite3_int64 sn, const kr_op *op, const uint8_t *ori
   sqlite3_bind_int64(s, 4, rno);
   sqlite3_bind_int64(s, 5, (sqlite3_int64)hlc);
   sqlite3_bind_int64(s, 6, ono);
-  sqlite3_bind_int(s, 7, memcmp(op->member, kr_node_id(n), KR_NODE_LEN) == 0);
+  sqlite3_bind_int(s, 7, !n->in_recover && memcmp(op->member, kr_node_id(n), KR_NODE_LEN) == 0);
   if ((rc = done(s))) return rc;
   if (memcmp(op->member, kr_node_id(n), KR_NODE_LEN) != 0) return 0;
   /* Sealed to this node. One that does not open (sealed to another key,
@@ -1197,6 +1197,10 @@ static int recover(kr_node *n, sqlite3_int64 sn)
               " p.field&2 AND p.body IS NOT NULL ORDER BY c.hlc, o.key, p.idx", &s))
     return KR_EDB;
   sqlite3_bind_int64(s, 1, sn);
+  /* every entry is checked against the rows as they stood before this
+   * loop opened any: two key ops of one origin, stamp and (epoch, reader)
+   * (two changes) are one row, and the first must not mark the second */
+  n->in_recover = 1;
   while (!rc && kr__step(s, &rc)) {
     kr_op rec, op;
     void *mem = NULL;
@@ -1233,6 +1237,17 @@ static int recover(kr_node *n, sqlite3_int64 sn)
   }
   sqlite3_finalize(s);
   kr__chgctx_free(&x);
+  n->in_recover = 0;
+  /* each key op sealed to it is tried now (also one whose entry no longer
+   * parses: it would never open) */
+  if (!rc && !prep(n, "UPDATE keyops SET tried=1 WHERE subj=?1 AND reader=" NODE_NO("?2")
+                      " AND NOT tried", &s)) {
+    sqlite3_bind_int64(s, 1, sn);
+    sqlite3_bind_blob(s, 2, kr_node_id(n), KR_NODE_LEN, SQLITE_STATIC);
+    rc = done(s);
+  } else if (!rc) {
+    rc = KR_EDB;
+  }
   /* Fold sn again from all its groups and withdrawals, in stamp order: a
    * group these keys open may hold the grant that made a writer a reader
    * before a later group or withdrawal (its own, say), decided while this

@@ -142,6 +142,8 @@ struct kr_node {
   kr_ids cut;                    /* seal: subject numbers some of whose key ops did not fit
                                     in the change */
   int in_replay;                 /* access.c: folding a subject again */
+  int in_recover;                /* access.c: recover() opens key ops again (it marks them
+                                  * tried when done, not kr__key_op) */
   int in_finish;                 /* kr__finish is running (its own changes) */
   char *home;                    /* the home directory, for a second connection */
   struct { const char *sql; sqlite3_stmt *s; } qs[96]; /* kr__qs's cache */
