@@ -227,11 +227,11 @@ static const char *const migrations[] = {
   "DROP TABLE consent_ops;"
   "ALTER TABLE consent13 RENAME TO consent_ops;"
   /* keyops: whether this node tried to open a key op sealed to it since it
-   * last deleted its keys of the volunteer (recover opens the others);
-   * one whose epoch it holds no key of counts as not tried, as before */
-  "ALTER TABLE keyops ADD COLUMN tried INTEGER NOT NULL DEFAULT 1;"
-  "UPDATE keyops SET tried=0 WHERE NOT EXISTS (SELECT 1 FROM vkeys v WHERE v.subj=keyops.subj"
-  "  AND v.en=keyops.en AND v.creator=keyops.creator);",
+   * last deleted its keys of the volunteer (recover opens the others).
+   * None counts as tried: a store of schema 12 may have lost a second key
+   * of an epoch for good (docs/crdt.md), and opens each volunteer's key ops
+   * once more the first time it decides anew who reads it */
+  "ALTER TABLE keyops ADD COLUMN tried INTEGER NOT NULL DEFAULT 0;",
 };
 /* The first schema version this kring reads (older ones hold older
  * change formats). */

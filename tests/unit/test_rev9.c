@@ -5,13 +5,12 @@
  * Each scenario is a defect found by the review, or something it checked
  * that held: see the comment above each.
  *
- * Open, no test (it needs a store of schema 12 damaged by the bug
+ * Found too, no test (it needs a store of schema 12 damaged by the bug
  * cb29201 fixes, made by the kring before it): the migration 12 -> 13
- * marks tried every key op of an epoch the node holds a key of, so a
- * node whose second key of an epoch was lost before the upgrade (rev6
- * 3b) stays without it: cb29201 stops new losses, it repairs none.
- * (Marking every key op sealed to the node untried would make it open
- * them all once, on the next transaction that touches each volunteer.)
+ * marked tried every key op of an epoch the node held a key of, so a node
+ * whose second key of an epoch was lost before the upgrade (rev6 3b)
+ * stayed without it. Now it marks none tried: each volunteer's key ops
+ * are opened once more the first time the node decides anew who reads it.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
