@@ -107,4 +107,12 @@ void check_new_subject(kr_node *n, uint8_t subject[KR_SUBJECT_LEN]);
 void check_build_sealed(kr_node *n, uint64_t seq, kr_hlc hlc, const kr_op *ops, uint32_t nops,
                         int fresh, kr_node *const *readers, kr_buf *out);
 
+/* m's next change (seq + 1), stamped hlc (0: now), as a hostile member
+ * would make it: a record of (v, en, creator) with a key entry for reader
+ * (key sealed to it) and a box under key that sets field f = text; m
+ * applies it (test_rev6, test_rev9). */
+void check_forge_record(kr_node *m, kr_hlc hlc, const uint8_t v[16], uint64_t en,
+                        const uint8_t *creator, const uint8_t *reader, const uint8_t key[32], int f,
+                        const char *text);
+
 #endif

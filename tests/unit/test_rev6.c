@@ -259,54 +259,6 @@ static const char *notes(kr_node *n, const uint8_t v[16], char *buf, size_t cap)
   return buf;
 }
 
-/* m's next change: a record of (v, en, creator) with a key entry for
- * reader (key sealed to it) and a box under key holding notes = text. */
-static void forge_key_and_box(kr_node *m, const uint8_t v[16], uint64_t en,
-                              const uint8_t *creator, const uint8_t *reader,
-                              const uint8_t key[32], const char *text)
-{
-  kr_op ops[2], in;
-  uint8_t sealed[KR_SEALED_KEY_LEN], netid[16], founder[32];
-  kr_buf box, plain, b;
-  uint64_t seq;
-  kr_nodes t = {kr_node_id(m), NULL, 0};
-  int fresh;
-
-  REQUIRE(kr_node_max_seq(m, kr_node_id(m), &seq) == 0);
-  seq++;
-  memset(ops, 0, sizeof ops);
-  ops[0].type = KR_OP_KEY;
-  memcpy(ops[0].subject, v, 16);
-  ops[0].epoch = en;
-  memcpy(ops[0].creator, creator, 32);
-  memcpy(ops[0].member, reader, 32);
-  check_seal_key(m, reader, 0, &ops[0], key, sealed);
-  memset(&in, 0, sizeof in);
-  in.type = KR_OP_SET;
-  memcpy(in.subject, v, 16);
-  in.field = KR_F_NOTES;
-  in.value = text;
-  kr_buf_init(&plain, KR_CHANGE_MAX);
-  kr_buf_init(&box, KR_CHANGE_MAX);
-  REQUIRE(kr_group_encode(&in, 1, &t, &plain) == 0);
-  ops[1].type = KR_OP_GROUP;
-  memcpy(ops[1].subject, v, 16);
-  ops[1].epoch = en;
-  memcpy(ops[1].creator, creator, 32);
-  kr_node_network(m, netid, founder);
-  REQUIRE(kr_group_seal(key, netid, kr_node_id(m), seq, check_nonce, 0, &ops[1], plain.data,
-                        plain.len, &box) == 0);
-  ops[1].box = box.data;
-  ops[1].box_len = (uint32_t)box.len;
-  kr_buf_init(&b, KR_CHANGE_MAX);
-  REQUIRE(check_change_build(kr_node_secret_key(m), seq, kr_node_now_ms(m) << 16, check_nonce,
-                             ops, 2, &b) == 0);
-  REQUIRE(kr_node_apply(m, b.data, b.len, &fresh) == 0);
-  kr_buf_free(&b);
-  kr_buf_free(&box);
-  kr_buf_free(&plain);
-}
-
 /*
  * 3. "A node sends a reader every key it holds of an epoch (it may hold
  * two: the reader tries each)" (protocol.md, "Keys and key entries"). A
@@ -351,7 +303,7 @@ static void two_keys_one_reader_by(int how)
   check_syncall(n, 4);
   REQUIRE(nkeys_of(a, v, 1, kr_node_id(c)) == 1);
   randombytes_buf(k2, sizeof k2);
-  forge_key_and_box(h, v, 1, kr_node_id(c), kr_node_id(a), k2, "van H");
+  check_forge_record(h, 0, v, 1, kr_node_id(c), kr_node_id(a), k2, KR_F_NOTES, "van H");
   check_sync(h, a);
   CHECK_EQ(nkeys_of(a, v, 1, kr_node_id(c)), 2);
   CHECK(strcmp(notes(a, v, bufa, sizeof bufa), "van H") == 0);
