@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "check.h"
 #include "crdt/err.h"
@@ -445,4 +446,13 @@ void check_forge_record(kr_node *m, kr_hlc hlc, const uint8_t v[16], uint64_t en
   kr_buf_free(&b);
   kr_buf_free(&box);
   kr_buf_free(&plain);
+}
+
+struct sqlite3 *check_store(kr_node *n)
+{
+  char path[4096];
+  sqlite3 *db;
+  snprintf(path, sizeof path, "%s/kring.db", kr_node_home(n));
+  REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+  return db;
 }

@@ -115,4 +115,8 @@ void check_forge_record(kr_node *m, kr_hlc hlc, const uint8_t v[16], uint64_t en
                         const uint8_t *creator, const uint8_t *reader, const uint8_t key[32], int f,
                         const char *text);
 
+/* n's store, opened read-only beside n (the test reads the file itself);
+ * sqlite3_close it. */
+struct sqlite3 *check_store(kr_node *n);
+
 #endif

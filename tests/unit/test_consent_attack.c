@@ -97,10 +97,8 @@ static int count_keys(kr_node *n, const uint8_t v[16], int only_ok)
 {
   sqlite3 *db;
   sqlite3_stmt *s;
-  char path[4096];
   int k = 0;
-  snprintf(path, sizeof path, "%s/kring.db", kr_node_home(n));
-  REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+  db = check_store(n);
   REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM vkeys k JOIN subjects s ON s.n=k.subj"
                                  " WHERE s.id=?1 AND (k.ok OR NOT ?2)", -1, &s, NULL) == SQLITE_OK);
   sqlite3_bind_blob(s, 1, v, 16, SQLITE_STATIC);
@@ -117,10 +115,8 @@ static int gave_keys(kr_node *n, const uint8_t v[16], const uint8_t *to)
 {
   sqlite3 *db;
   sqlite3_stmt *s;
-  char path[4096];
   int k = 0;
-  snprintf(path, sizeof path, "%s/kring.db", kr_node_home(n));
-  REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+  db = check_store(n);
   REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM keyops k JOIN subjects s ON s.n=k.subj"
                                  " JOIN nodes r ON r.n=k.reader JOIN nodes o ON o.n=k.origin"
                                  " WHERE s.id=?1 AND r.id=?2 AND o.id=?3", -1, &s,
@@ -297,10 +293,8 @@ static int registrations(kr_node *n, const uint8_t v[16], uint8_t reg[32])
 {
   sqlite3 *db;
   sqlite3_stmt *s;
-  char path[4096];
   int k = 0;
-  snprintf(path, sizeof path, "%s/kring.db", kr_node_home(n));
-  REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+  db = check_store(n);
   REQUIRE(sqlite3_prepare_v2(db, "SELECT o.id FROM registrations r JOIN subjects s"
                                  " ON s.n=r.subj JOIN nodes o ON o.n=r.origin WHERE s.id=?1", -1,
                              &s, NULL) == SQLITE_OK);
@@ -1127,10 +1121,8 @@ static void key_without_consent(void)
   {
     sqlite3 *db;
     sqlite3_stmt *s;
-    char path[4096];
     uint8_t key[32], sealed[KR_SEALED_KEY_LEN];
-    snprintf(path, sizeof path, "%s/kring.db", kr_node_home(a));
-    REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    db = check_store(a);
     REQUIRE(sqlite3_prepare_v2(db, "SELECT key FROM vkeys", -1, &s, NULL) == SQLITE_OK);
     REQUIRE(sqlite3_step(s) == SQLITE_ROW);
     memcpy(key, sqlite3_column_blob(s, 0), 32);
@@ -1203,7 +1195,6 @@ static void files_still_open(void)
   uint8_t v[16], netid[16], founder[32];
   sqlite3 *db;
   sqlite3_stmt *s;
-  char path[4096];
   uint8_t keys[8][32];
   int nk = 0, found = 0;
 
@@ -1216,8 +1207,7 @@ static void files_still_open(void)
   check_syncall(n, 2);
   CHECK_EQ(reads(b, v, ""), 0);
   kr_node_network(b, netid, founder);
-  snprintf(path, sizeof path, "%s/kring.db", kr_node_home(b));
-  REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+  db = check_store(b);
   /* records (14, 15): a registering record's subject is the store's (it
    * names none), as kr__op_parse_at takes it */
   REQUIRE(sqlite3_prepare_v2(db, "SELECT p.body, o.key, c.header, p.idx, s.id, c.seq FROM ops p"

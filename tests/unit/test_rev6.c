@@ -208,10 +208,8 @@ static int nkeys_of(kr_node *n, const uint8_t v[16], uint64_t en, const uint8_t 
 {
   sqlite3 *db;
   sqlite3_stmt *s;
-  char path[4096];
   int k = 0;
-  snprintf(path, sizeof path, "%s/kring.db", kr_node_home(n));
-  REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+  db = check_store(n);
   REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM vkeys k JOIN subjects s ON s.n=k.subj"
                                  " WHERE s.id=?1 AND k.en=?2 AND k.creator=(SELECT n FROM nodes WHERE id=?3)", -1, &s, NULL) ==
           SQLITE_OK);
@@ -231,10 +229,8 @@ static int gave_of(kr_node *n, const uint8_t v[16], uint64_t en, const uint8_t *
 {
   sqlite3 *db;
   sqlite3_stmt *s;
-  char path[4096];
   int k = 0;
-  snprintf(path, sizeof path, "%s/kring.db", kr_node_home(n));
-  REQUIRE(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+  db = check_store(n);
   REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM keyops k JOIN subjects s ON s.n=k.subj"
                                  " JOIN nodes c ON c.n=k.creator JOIN nodes r ON r.n=k.reader"
                                  " JOIN nodes o ON o.n=k.origin WHERE s.id=?1 AND k.en=?2 AND"
